@@ -1,0 +1,114 @@
+// Package clock is the one source of time for a run.
+//
+// Every wait, deadline and timestamp in mockloop goes through a Clock owned by
+// the run engine, so that the same code runs against the wall on a bench and
+// against virtual time in simulation, where a 24 h protocol dry-runs in
+// minutes. Code below the engine never calls time.Now or time.Sleep for
+// anything that belongs to the experiment.
+//
+// Times are durations since the clock's epoch (the start of the run): they are
+// monotonic, cannot jump with NTP, and serialise as plain integers. Epoch gives
+// the wall time the run started, for records and InfluxDB timestamps.
+package clock
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Clock tells the run's time and waits for absolute deadlines.
+type Clock interface {
+	// Epoch is the wall-clock time of t = 0.
+	Epoch() time.Time
+	// Now is the time elapsed since the epoch.
+	Now() time.Duration
+	// SleepUntil returns once Now() >= deadline, or with ctx's error if ctx
+	// ends first. Deadlines are absolute so a late wake-up does not shift
+	// every later sample.
+	SleepUntil(ctx context.Context, deadline time.Duration) error
+}
+
+// Real is the monotonic wall clock.
+type Real struct {
+	start time.Time // carries Go's monotonic reading
+}
+
+// NewReal returns a real clock whose epoch is now.
+func NewReal() *Real { return &Real{start: time.Now()} }
+
+// Epoch implements Clock.
+func (r *Real) Epoch() time.Time { return r.start }
+
+// Now implements Clock; it uses the monotonic reading, immune to wall-clock steps.
+func (r *Real) Now() time.Duration { return time.Since(r.start) }
+
+// SleepUntil implements Clock.
+func (r *Real) SleepUntil(ctx context.Context, deadline time.Duration) error {
+	d := deadline - r.Now()
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Virtual is simulated time that advances only when the run waits: a
+// SleepUntil moves Now to the deadline at once. A run on a virtual clock is
+// as fast as the CPU allows and deterministic, since nothing depends on how
+// long the work between waits took.
+//
+// Virtual is safe for concurrent use, but it is designed for one driver: the
+// engine's loop. Other goroutines may read Now.
+type Virtual struct {
+	epoch time.Time
+	mu    sync.Mutex
+	now   time.Duration
+}
+
+// NewVirtual returns a virtual clock at t = 0 whose epoch is the given wall time.
+func NewVirtual(epoch time.Time) *Virtual { return &Virtual{epoch: epoch} }
+
+// Epoch implements Clock.
+func (v *Virtual) Epoch() time.Time { return v.epoch }
+
+// Now implements Clock.
+func (v *Virtual) Now() time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.now
+}
+
+// SleepUntil implements Clock: it advances the clock to deadline (never back).
+func (v *Virtual) SleepUntil(ctx context.Context, deadline time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	if deadline > v.now {
+		v.now = deadline
+	}
+	v.mu.Unlock()
+	return nil
+}
+
+// Advance moves the clock forward by d; for tests and for work that takes
+// simulated time without waiting (e.g. a DUT reply in virtual time).
+func (v *Virtual) Advance(d time.Duration) {
+	v.mu.Lock()
+	if d > 0 {
+		v.now += d
+	}
+	v.mu.Unlock()
+}
+
+var (
+	_ Clock = (*Real)(nil)
+	_ Clock = (*Virtual)(nil)
+)

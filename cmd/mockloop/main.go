@@ -1,0 +1,289 @@
+// Command mockloop is the controller of a hardware-in-the-loop mock
+// circulatory loop: it runs test protocols on a rig (or on the simulated
+// rig), records every run, and judges the protocol's acceptance criteria.
+//
+// Exit codes are a contract with scripts and CI: 0 pass, 1 a criterion
+// failed, 2 aborted (safety trip, fault, operator), 3 invalid input
+// (protocol, config, flags), 4 infrastructure error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/mockloop/mockloop/configs"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/reports"
+	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// Exit codes.
+const (
+	exitPass    = 0
+	exitFail    = 1
+	exitAborted = 2
+	exitInvalid = 3
+	exitInfra   = 4
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: mockloop <command> [flags] [args]
+
+commands:
+  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--quiet] [--json] PROTOCOL.yaml
+  validate [--rig FILE] PROTOCOL.yaml
+  runs [--runs DIR]
+  version
+
+exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitInvalid
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "runs":
+		return cmdRuns(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "mockloop %s\n", buildVersion())
+		return exitPass
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitPass
+	}
+	fmt.Fprintf(stderr, "mockloop: unknown command %q\n\n%s", args[0], usage)
+	return exitInvalid
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+// parseInterspersed parses flags that may stand before or after the
+// positional arguments ("mockloop run demo.yaml --rig x.yaml").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// loadRig reads the rig config; the default rig comes from the binary when
+// the working directory has no configs/ (e.g. an installed binary).
+func loadRig(file string, explicit bool) (*rig.Config, error) {
+	if !explicit {
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			data, err := configs.FS.ReadFile("rigs/sim.yaml")
+			if err != nil {
+				return nil, err
+			}
+			return rig.ParseConfig(file+" (embedded)", data)
+		}
+	}
+	return rig.LoadConfig(file)
+}
+
+// loadProtocol reads a protocol and checks it against the rig.
+func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := protocols.Parse(file, data, cfg.Info())
+	return p, data, err
+}
+
+func rigFlag(fs *flag.FlagSet) *string {
+	return fs.String("rig", configs.DefaultRig, "rig config `FILE`")
+}
+
+func explicitFlag(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rigFile := rigFlag(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: mockloop validate [--rig FILE] PROTOCOL.yaml")
+		return exitInvalid
+	}
+	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	p, _, err := loadProtocol(cfg, pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		var list protocols.ErrorList
+		if errors.As(err, &list) {
+			fmt.Fprintf(stderr, "%d error(s)\n", len(list))
+		}
+		return exitInvalid
+	}
+	fmt.Fprintf(stdout, "%s: protocol %s is valid for rig %s (%d steps)\n", pos[0], p.Name, cfg.Name, countSteps(p.Steps))
+	return exitPass
+}
+
+func countSteps(steps []*protocols.Step) int {
+	n := 0
+	for _, s := range steps {
+		n += 1 + countSteps(s.Steps)
+	}
+	return n
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rigFile := rigFlag(fs)
+	runsDir := fs.String("runs", "runs", "directory of run records")
+	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
+	realtime := fs.Bool("realtime", false, "run a simulated rig on the wall clock instead of virtual time")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
+	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in the run")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: mockloop run [flags] PROTOCOL.yaml")
+		return exitInvalid
+	}
+	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	p, src, err := loadProtocol(cfg, pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	url := *influx
+	if url == "" {
+		url = os.Getenv("MOCKLOOP_INFLUX_URL")
+	}
+	if url == "" {
+		url = cfg.Influx.URL
+	}
+	if url != "" {
+		// Refuse rather than run without the logging that was asked for.
+		fmt.Fprintf(stderr, "mockloop: InfluxDB logging (%s) is not available in this build yet; unset MOCKLOOP_INFLUX_URL / --influx to run with the run record only\n", "--influx")
+		return exitInfra
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if s, ok := <-sigs; ok {
+			cancel(&rig.Abort{Reason: "operator: received " + s.String()})
+		}
+	}()
+
+	var progress io.Writer = stderr
+	if *quiet {
+		progress = nil
+	}
+	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress})
+	if res == nil {
+		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		return exitInfra
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		_ = reports.Summary(stdout, res, p.Name, keyChannels(cfg))
+		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		return exitInfra
+	}
+	switch res.Outcome {
+	case runlog.OutcomePass:
+		return exitPass
+	case runlog.OutcomeFail:
+		return exitFail
+	}
+	return exitAborted
+}
+
+// keyChannels are the channels shown per step in the summary.
+func keyChannels(cfg *rig.Config) []string {
+	var keys []string
+	for _, k := range []string{"aop", "lvp", "lap", "flow_ao", "flow_dut"} {
+		if cfg.Channels.Index(k) >= 0 {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func cmdRuns(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runsDir := fs.String("runs", "runs", "directory of run records")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return exitInvalid
+	}
+	list, err := runlog.List(*runsDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInfra
+	}
+	for _, r := range list {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", r.RunID, r.State, r.Outcome, r.Protocol)
+	}
+	return exitPass
+}

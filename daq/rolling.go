@@ -1,0 +1,119 @@
+package daq
+
+import (
+	"math"
+	"time"
+)
+
+// Rolling keeps mean, std, rms, min and max over a trailing time window,
+// updated in O(1) amortised per sample, so an until condition such as
+// "mean(aop, 10 s) within 65 mmHg ± 3 mmHg" can be checked on every frame.
+type Rolling struct {
+	win            *Window
+	sum, sumSq     float64
+	minQ, maxQ     deque
+	added, evicted int64 // sample sequence numbers
+	sinceExact     int
+}
+
+// NewRolling returns a rolling aggregate over span at the given sample rate.
+func NewRolling(span time.Duration, rate float64) *Rolling {
+	w := NewWindow(span, rate)
+	c := len(w.vals)
+	return &Rolling{win: w, minQ: newDeque(c), maxQ: newDeque(c)}
+}
+
+// Add appends a sample at t, evicting samples older than the span.
+func (r *Rolling) Add(t time.Duration, v float64) {
+	w := r.win
+	for w.n > 0 && (t-w.times[w.head] >= w.Span || w.n == len(w.vals)) {
+		old := w.vals[w.head]
+		r.sum -= old
+		r.sumSq -= old * old
+		r.minQ.evict(r.evicted)
+		r.maxQ.evict(r.evicted)
+		r.evicted++
+		w.head = (w.head + 1) % len(w.vals)
+		w.n--
+	}
+	i := (w.head + w.n) % len(w.vals)
+	w.times[i], w.vals[i] = t, v
+	w.n++
+	r.sum += v
+	r.sumSq += v * v
+	r.minQ.push(r.added, v, func(a, b float64) bool { return a >= b })
+	r.maxQ.push(r.added, v, func(a, b float64) bool { return a <= b })
+	r.added++
+	// Running sums drift after millions of add/subtract pairs: recompute
+	// exactly once per window length.
+	if r.sinceExact++; r.sinceExact >= len(w.vals) {
+		r.sinceExact = 0
+		r.sum, r.sumSq = 0, 0
+		for k := 0; k < w.n; k++ {
+			x := w.vals[(w.head+k)%len(w.vals)]
+			r.sum += x
+			r.sumSq += x * x
+		}
+	}
+}
+
+// Full reports whether the window spans its whole duration yet.
+func (r *Rolling) Full(t time.Duration) bool {
+	return r.win.n > 0 && t-r.win.times[r.win.head] >= r.win.Span-time.Duration(float64(r.win.Span)/float64(len(r.win.vals)))
+}
+
+// Aggregate returns mean, std, rms, min or max over the window.
+func (r *Rolling) Aggregate(name string) (float64, bool) {
+	n := float64(r.win.n)
+	if n == 0 {
+		return math.NaN(), true
+	}
+	mean := r.sum / n
+	switch name {
+	case "mean":
+		return mean, true
+	case "std":
+		return math.Sqrt(max(0, r.sumSq/n-mean*mean)), true
+	case "rms":
+		return math.Sqrt(max(0, r.sumSq/n)), true
+	case "min":
+		return r.minQ.front(), true
+	case "max":
+		return r.maxQ.front(), true
+	}
+	return math.NaN(), false
+}
+
+// RollingAggregates are the aggregates Rolling supports.
+var RollingAggregates = []string{"mean", "std", "rms", "min", "max"}
+
+// deque is a monotonic queue of (sequence, value) in a fixed ring.
+type deque struct {
+	seq        []int64
+	val        []float64
+	head, size int
+}
+
+func newDeque(c int) deque { return deque{seq: make([]int64, c), val: make([]float64, c)} }
+
+func (d *deque) push(s int64, v float64, dominated func(back, v float64) bool) {
+	for d.size > 0 {
+		b := (d.head + d.size - 1) % len(d.val)
+		if !dominated(d.val[b], v) {
+			break
+		}
+		d.size--
+	}
+	i := (d.head + d.size) % len(d.val)
+	d.seq[i], d.val[i] = s, v
+	d.size++
+}
+
+func (d *deque) evict(s int64) {
+	if d.size > 0 && d.seq[d.head] == s {
+		d.head = (d.head + 1) % len(d.val)
+		d.size--
+	}
+}
+
+func (d *deque) front() float64 { return d.val[d.head] }

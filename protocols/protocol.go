@@ -1,0 +1,331 @@
+// Package protocols is the mockloop test-protocol language v1 (see
+// PROTOCOL.md): a YAML file that says what the rig does, step by step, and
+// what must hold for the run to pass.
+//
+// Parse reads a file into a Protocol, checking syntax, keys, units and
+// expressions; Validate checks it against what a rig provides (channels,
+// parameters and their ranges, hard limits). Both report every mistake with
+// file:line:column, never only the first, so that an engineer fixes a file in
+// one pass and a CI job's log says everything that is wrong. Nothing here
+// knows about hardware: a rig describes itself with a RigInfo.
+package protocols
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/internal/strictyaml"
+	"github.com/mockloop/mockloop/units"
+)
+
+// Version is the language version this package reads.
+const Version = 1
+
+// Pos is a position in a protocol file; Error is a mistake at one.
+type (
+	Pos       = strictyaml.Pos
+	Error     = strictyaml.Error
+	ErrorList = strictyaml.ErrorList
+)
+
+// Protocol is a parsed protocol file.
+type Protocol struct {
+	File         string
+	Name         string
+	Description  string
+	Requirements []Requirement // in file order
+	Requires     []ChannelRef
+	Limits       []Limit
+	Always       []*Criterion
+	Steps        []*Step
+}
+
+// Requirement is one entry of the traceability catalogue.
+type Requirement struct {
+	ID, Text string
+	Pos      Pos
+}
+
+// ChannelRef names a channel at a position.
+type ChannelRef struct {
+	Name string
+	Pos  Pos
+}
+
+// Limit tightens a rig hard limit on a channel for this protocol.
+type Limit struct {
+	Channel  string
+	Min, Max *float64 // canonical unit of the channel's dimension
+	Dim      units.Dimension
+	Pos      Pos
+}
+
+// Step is one step of a protocol. Its parts apply in this order: Set, Ramp,
+// then Hold, Until or the nested Steps (plain, repeated or swept).
+type Step struct {
+	Pos      Pos
+	Name     string
+	Set      []Setpoint
+	Ramp     []Ramp
+	Hold     time.Duration // 0 when absent
+	Until    *Until
+	Repeat   *Repeat
+	Sweep    *Sweep
+	Steps    []*Step
+	Criteria []*Criterion
+}
+
+// Title is the step's name, or a description of what it does when unnamed.
+func (s *Step) Title() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	switch {
+	case s.Sweep != nil:
+		return "sweep " + s.Sweep.Param
+	case s.Repeat != nil:
+		return "repeat"
+	case len(s.Ramp) > 0:
+		return "ramp " + s.Ramp[0].Param
+	case s.Until != nil:
+		return "until " + s.Until.Cond.Text
+	case s.Hold > 0:
+		return "hold " + units.FormatDuration(s.Hold)
+	case len(s.Set) > 0:
+		return "set " + s.Set[0].Param
+	}
+	return "step"
+}
+
+// Value is a parameter value: a quantity, a word (preset name, mode, level),
+// or off (closed-loop targets).
+type Value struct {
+	Num  float64 // canonical unit of Dim
+	Dim  units.Dimension
+	Word string // for word-valued parameters: "healthy", "speed", "P8"
+	Off  bool
+}
+
+func (v Value) String() string {
+	switch {
+	case v.Off:
+		return "off"
+	case v.Word != "":
+		return v.Word
+	}
+	return units.Format(v.Num, v.Dim)
+}
+
+// Equal reports whether two values are the same setting.
+func (v Value) Equal(w Value) bool {
+	return v.Off == w.Off && v.Word == w.Word && v.Dim == w.Dim && v.Num == w.Num
+}
+
+// Setpoint assigns a value to a parameter.
+type Setpoint struct {
+	Param string
+	Value Value
+	Pos   Pos
+}
+
+// Ramp moves a parameter linearly from its current value to To over Over.
+type Ramp struct {
+	Param string
+	To    Value
+	Over  time.Duration
+	Pos   Pos
+}
+
+// Until holds a step until Cond is true or Timeout passes.
+type Until struct {
+	Cond      Condition
+	Timeout   time.Duration
+	OnTimeout Action
+	Pos       Pos
+}
+
+// Repeat loops nested steps Count times, or for a duration (the iteration in
+// progress when For has passed is completed).
+type Repeat struct {
+	Count int
+	For   time.Duration
+	Pos   Pos
+}
+
+// Sweep runs the nested steps once per value of Param.
+type Sweep struct {
+	Param  string
+	Values []Value
+	Pos    Pos
+}
+
+// Action is what a failed criterion or a timed-out step does to the run.
+type Action uint8
+
+// Actions.
+const (
+	Fail     Action = iota // the run completes and fails
+	Abort                  // the run aborts to the safe state
+	Warn                   // recorded, does not fail the run
+	Continue               // (on_timeout only) go on with the next step
+)
+
+var actionNames = [...]string{Fail: "fail", Abort: "abort", Warn: "warn", Continue: "continue"}
+
+func (a Action) String() string { return actionNames[a] }
+
+// Criterion is an acceptance criterion of a step, or an invariant of the
+// whole run (Always), or the condition of an until.
+type Criterion struct {
+	Pos     Pos
+	ID      string
+	Name    string
+	When    *When
+	Measure Measure
+	Over    time.Duration // 0: the whole step
+	Bound   Bound
+	OnFail  Action
+	// Channel is set for `always` invariants, which bound a channel on every frame.
+	Channel string
+}
+
+// Label is the criterion's id, name or measure, for messages.
+func (c *Criterion) Label() string {
+	switch {
+	case c.ID != "":
+		return c.ID
+	case c.Name != "":
+		return c.Name
+	case c.Channel != "":
+		return c.Channel
+	}
+	return c.Measure.Text
+}
+
+// When restricts a criterion to sweep iterations (or, generally, moments)
+// where a parameter has (or has not) a value.
+type When struct {
+	Param string
+	Value Value
+	Not   bool
+	Text  string
+	Pos   Pos
+}
+
+// Condition is `MEASURE BOUND`, e.g. `mean(aop, 10 s) within 65 mmHg ± 3 mmHg`.
+type Condition struct {
+	Measure Measure
+	Bound   Bound
+	Text    string
+}
+
+// Bound is the acceptance region of a measured value.
+type Bound struct {
+	Kind   BoundKind
+	Lo, Hi float64 // inclusive, canonical units; ±Inf for one-sided bounds
+	Dim    units.Dimension
+	Text   string // as written, for reports
+}
+
+// BoundKind says how a bound was written.
+type BoundKind uint8
+
+// Bound kinds.
+const (
+	Between BoundKind = iota
+	AtLeast
+	AtMost
+	Within
+)
+
+// Holds reports whether v lies inside the bound.
+func (b Bound) Holds(v float64) bool { return v >= b.Lo && v <= b.Hi }
+
+// Kind of aggregate: over frames or over detected beats.
+type AggKind uint8
+
+// Aggregate kinds.
+const (
+	FrameAgg AggKind = iota
+	BeatAgg
+)
+
+// Aggregate describes one aggregate function of the language.
+type Aggregate struct {
+	Name string
+	Kind AggKind
+	// Dim is the result's dimension given the channel's; nil means the same.
+	Dim func(channel units.Dimension) (units.Dimension, bool)
+	// Per says the result is per this unit of time ("min" for slope).
+	Per string
+}
+
+// Aggregates is every aggregate of language v1, by name.
+var Aggregates = map[string]Aggregate{
+	"mean":           {Name: "mean"},
+	"min":            {Name: "min"},
+	"max":            {Name: "max"},
+	"std":            {Name: "std"},
+	"rms":            {Name: "rms"},
+	"p5":             {Name: "p5"},
+	"p50":            {Name: "p50"},
+	"p95":            {Name: "p95"},
+	"slope":          {Name: "slope", Per: "min"},
+	"systolic":       {Name: "systolic", Kind: BeatAgg, Dim: onlyPressure},
+	"diastolic":      {Name: "diastolic", Kind: BeatAgg, Dim: onlyPressure},
+	"map":            {Name: "map", Kind: BeatAgg, Dim: onlyPressure},
+	"pulse_pressure": {Name: "pulse_pressure", Kind: BeatAgg, Dim: onlyPressure},
+	"heart_rate":     {Name: "heart_rate", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Rate, d == units.Pressure }},
+	"stroke_volume":  {Name: "stroke_volume", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Volume, d == units.Flow }},
+}
+
+func onlyPressure(d units.Dimension) (units.Dimension, bool) { return units.Pressure, d == units.Pressure }
+
+// Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`.
+type Measure struct {
+	Agg     string
+	Channel string
+	Window  time.Duration // trailing window; 0 = whole step
+	Text    string
+	Pos     Pos
+}
+
+// IsBeat reports whether the measure aggregates detected beats.
+func (m Measure) IsBeat() bool { return Aggregates[m.Agg].Kind == BeatAgg }
+
+// Quantile returns q in [0,1] for p5/p50/p95, or false.
+func (m Measure) Quantile() (float64, bool) {
+	if !strings.HasPrefix(m.Agg, "p") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m.Agg[1:])
+	if err != nil {
+		return 0, false
+	}
+	return float64(n) / 100, true
+}
+
+// ResultDim is the dimension of the measure's value given its channel's.
+func (m Measure) ResultDim(channel units.Dimension) (units.Dimension, error) {
+	a, ok := Aggregates[m.Agg]
+	if !ok {
+		return 0, fmt.Errorf("unknown aggregate %q", m.Agg)
+	}
+	if a.Dim == nil {
+		return channel, nil
+	}
+	d, ok := a.Dim(channel)
+	if !ok {
+		return 0, fmt.Errorf("%s() needs a %s channel, %s is a %s", m.Agg, need(m.Agg), m.Channel, channel)
+	}
+	return d, nil
+}
+
+func need(agg string) string {
+	if agg == "stroke_volume" {
+		return "flow"
+	}
+	return "pressure"
+}

@@ -1,0 +1,641 @@
+package rig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/units"
+)
+
+// blockSpan is the time one block of frames covers. Blocks are the unit in
+// which frames reach the run record; 10 ms keeps per-block overhead small
+// and the loss window at a crash short.
+const blockSpan = 10 * time.Millisecond
+
+// Abort is why a run was aborted. Errors of this type end a run in the safe
+// state with outcome "aborted"; any other error is an infrastructure fault,
+// which takes the same path.
+type Abort struct{ Reason string }
+
+func (a *Abort) Error() string { return "aborted: " + a.Reason }
+
+func abortf(format string, args ...any) error { return &Abort{Reason: fmt.Sprintf(format, args...)} }
+
+// engine runs one protocol on one plant, on one clock.
+type engine struct {
+	ctx    context.Context
+	cfg    *Config
+	proto  *protocols.Protocol
+	clk    clock.Clock
+	plant  Plant
+	rec    *runlog.Record
+	log    io.Writer
+	layout daq.Layout
+	rate   float64
+	period time.Duration
+
+	next    time.Duration // deadline of the next frame
+	block   *daq.Block
+	scratch []float64
+	frames  int64
+
+	params   map[string]protocols.Value
+	active   []*stepRun // running steps, outermost first
+	steps    []runlog.StepResult
+	criteria []runlog.CriterionResult
+	failed   bool
+
+	limits  []limitCheck
+	always  []*invariant
+	topN    int // number of top-level steps, for progress
+	started time.Duration
+}
+
+// limitCheck is one channel's hard limit in the safety supervisor.
+type limitCheck struct {
+	col      int
+	name     string
+	dim      units.Dimension
+	lo, hi   float64
+	debounce int
+	count    int
+}
+
+// invariant is an `always` criterion checked on every frame.
+type invariant struct {
+	c        *protocols.Criterion
+	col      int
+	dim      units.Dimension
+	worst    float64 // value furthest outside, or the extreme seen
+	violated bool
+	n        int64
+	first    time.Duration
+}
+
+// stepRun accumulates the data of one running step.
+type stepRun struct {
+	step   *protocols.Step
+	path   string
+	title  string
+	start  time.Duration
+	frames int64
+	stats  []daq.Stats // per channel
+	crit   []*critRun
+	// anyFail is set when a criterion of this step failed (not warned).
+	anyFail bool
+}
+
+type critRun struct {
+	c     *protocols.Criterion
+	col   int
+	dim   units.Dimension
+	stats daq.Stats
+	win   *daq.Window
+}
+
+// tick produces one frame: wait for its deadline, read the channels, then
+// fan the frame out in the order of DESIGN.md: the safety supervisor first,
+// then the actuators and controllers for the next interval, then the step
+// and criteria accumulators, then the record.
+func (e *engine) tick() error {
+	e.next += e.period
+	if err := e.clk.SleepUntil(e.ctx, e.next); err != nil {
+		return e.ctxAbort()
+	}
+	t := e.next
+	if err := e.plant.Read(t, e.scratch); err != nil {
+		return abortf("acquisition failed: %v", err)
+	}
+	frame := e.block.Append(t)
+	copy(frame, e.scratch)
+	e.frames++
+	if err := e.supervise(t, frame); err != nil {
+		return err
+	}
+	if err := e.plant.Actuate(t); err != nil {
+		return abortf("actuator write failed: %v", err)
+	}
+	for _, s := range e.active {
+		s.add(t, frame)
+	}
+	if err := e.checkAlways(t, frame); err != nil {
+		return err
+	}
+	if e.block.Full() {
+		return e.flush()
+	}
+	return nil
+}
+
+func (e *engine) flush() error {
+	if e.block.Len() == 0 {
+		return nil
+	}
+	err := e.rec.AppendBlock(e.block)
+	e.block.Reset()
+	if err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	return nil
+}
+
+// ctxAbort turns the end of the run's context into an abort with its cause
+// (the CLI sets the signal as cause).
+func (e *engine) ctxAbort() error {
+	cause := context.Cause(e.ctx)
+	var a *Abort
+	if errors.As(cause, &a) {
+		return a
+	}
+	return abortf("operator: %v", cause)
+}
+
+// supervise checks the hard limits with debounce. A NaN counts as out of
+// range: an implausible reading must not hide an excursion.
+func (e *engine) supervise(t time.Duration, frame []float64) error {
+	for i := range e.limits {
+		l := &e.limits[i]
+		v := frame[l.col]
+		if v >= l.lo && v <= l.hi {
+			l.count = 0
+			continue
+		}
+		if l.count++; l.count < l.debounce {
+			continue
+		}
+		switch {
+		case math.IsNaN(v):
+			return abortf("safety trip: %s reading is not a number", l.name)
+		case v > l.hi:
+			return abortf("safety trip: %s %s above hard limit %s", l.name, units.Format(v, l.dim), units.Format(l.hi, l.dim))
+		default:
+			return abortf("safety trip: %s %s below hard limit %s", l.name, units.Format(v, l.dim), units.Format(l.lo, l.dim))
+		}
+	}
+	return nil
+}
+
+func (e *engine) checkAlways(t time.Duration, frame []float64) error {
+	for _, inv := range e.always {
+		v := frame[inv.col]
+		inv.n++
+		b := inv.c.Bound
+		if !b.Holds(v) {
+			if !inv.violated {
+				inv.violated, inv.first, inv.worst = true, t, v
+				e.event(runlog.Event{Kind: "invariant", Msg: fmt.Sprintf("%s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text),
+					Data: map[string]any{"id": inv.c.ID, "value": v}})
+			}
+			if math.IsNaN(v) || excess(v, b) > excess(inv.worst, b) {
+				inv.worst = v
+			}
+			if inv.c.OnFail == protocols.Abort {
+				return abortf("invariant %s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text)
+			}
+			continue
+		}
+		if !inv.violated && (inv.n == 1 || closer(v, inv.worst, b)) {
+			inv.worst = v
+		}
+	}
+	return nil
+}
+
+// excess is how far v lies outside b (0 inside).
+func excess(v float64, b protocols.Bound) float64 {
+	return max(b.Lo-v, v-b.Hi, 0)
+}
+
+// closer reports whether v is nearer to b's nearest finite edge than w: the
+// reported value of a passing invariant is its closest approach to a limit.
+func closer(v, w float64, b protocols.Bound) bool {
+	d := func(x float64) float64 { return min(x-b.Lo, b.Hi-x) }
+	return d(v) < d(w)
+}
+
+// run executes the whole protocol. It returns the abort, or nil.
+func (e *engine) run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = abortf("panic: %v", r)
+			e.event(runlog.Event{Kind: "fault", Msg: fmt.Sprintf("panic: %v", r), Data: map[string]any{"stack": string(debug.Stack())}})
+		}
+	}()
+	if e.cfg.Initial != "" {
+		if err := e.set(protocols.Setpoint{Param: "loop.preset", Value: protocols.Value{Word: e.cfg.Initial}}, ""); err != nil {
+			return err
+		}
+	}
+	return e.runSteps(e.proto.Steps, "", "")
+}
+
+func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error {
+	for i, s := range steps {
+		path := prefix + strconv.Itoa(i+1)
+		if err := e.runStep(s, path, suffix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
+	title := s.Title() + suffix
+	sr := e.beginStep(s, path, title)
+	e.active = append(e.active, sr)
+	err := e.stepBody(s, path)
+	e.active = e.active[:len(e.active)-1]
+	outcome := "pass"
+	var a *Abort
+	switch {
+	case errors.As(err, &a):
+		outcome = "aborted"
+	case errors.Is(err, errTimeout):
+		outcome, err = "timeout", nil
+	case err != nil:
+		outcome = "aborted"
+	}
+	if err == nil {
+		if cerr := e.judge(sr); cerr != nil {
+			err, outcome = cerr, "aborted"
+		} else if sr.failed() {
+			outcome = "fail"
+		}
+	}
+	e.endStep(sr, outcome)
+	return err
+}
+
+var errTimeout = errors.New("until timed out")
+
+func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
+	sr := &stepRun{step: s, path: path, title: title, start: e.next, stats: make([]daq.Stats, len(e.layout))}
+	for _, c := range s.Criteria {
+		if c.When != nil && !e.whenHolds(c.When) {
+			continue
+		}
+		col := e.layout.Index(c.Measure.Channel)
+		cr := &critRun{c: c, col: col, dim: e.layout[col].Dim}
+		_, isQ := c.Measure.Quantile()
+		cr.stats.KeepValues = isQ
+		if c.Over > 0 {
+			cr.win = daq.NewWindow(c.Over, e.rate)
+		}
+		sr.crit = append(sr.crit, cr)
+	}
+	if len(e.active) == 0 {
+		e.progress("step %s/%d %q at %s", path, e.topN, title, units.FormatDuration(e.next-e.started))
+	}
+	e.event(runlog.Event{Kind: "step.start", Step: path, Msg: title})
+	return sr
+}
+
+func (e *engine) endStep(sr *stepRun, outcome string) {
+	res := runlog.StepResult{Index: len(e.steps), Path: sr.path, Name: sr.title,
+		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome),
+		Channels: make(map[string]runlog.ChannelStats, len(e.layout))}
+	for j, ch := range e.layout {
+		st := &sr.stats[j]
+		res.Channels[ch.Name] = runlog.ChannelStats{Unit: ch.Dim.Unit(), N: st.N, Mean: st.Mean(), Min: st.Min, Max: st.Max, Std: st.Std()}
+	}
+	e.steps = append(e.steps, res)
+	e.event(runlog.Event{Kind: "step.end", Step: sr.path, Msg: outcome, Data: map[string]any{"frames": sr.frames}})
+}
+
+// finite maps NaN and ±Inf to nil: JSON has no NaN, and a missing value
+// must read as missing, not as zero.
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (sr *stepRun) add(t time.Duration, frame []float64) {
+	sr.frames++
+	for j := range sr.stats {
+		sr.stats[j].Add(t, frame[j])
+	}
+	for _, c := range sr.crit {
+		if c.win != nil {
+			c.win.Add(t, frame[c.col])
+		} else {
+			c.stats.Add(t, frame[c.col])
+		}
+	}
+}
+
+func (sr *stepRun) failed() bool { return sr.anyFail }
+
+func (e *engine) stepBody(s *protocols.Step, path string) error {
+	for _, sp := range s.Set {
+		if err := e.set(sp, path); err != nil {
+			return err
+		}
+	}
+	if len(s.Ramp) > 0 {
+		if err := e.ramp(s.Ramp, path); err != nil {
+			return err
+		}
+	}
+	switch {
+	case s.Hold > 0:
+		return e.hold(s.Hold)
+	case s.Until != nil:
+		return e.until(s.Until, path)
+	case s.Sweep != nil:
+		for i, v := range s.Sweep.Values {
+			if err := e.set(protocols.Setpoint{Param: s.Sweep.Param, Value: v}, path); err != nil {
+				return err
+			}
+			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), fmt.Sprintf(" [%s=%s]", s.Sweep.Param, v)); err != nil {
+				return err
+			}
+		}
+	case s.Repeat != nil:
+		start := e.next
+		for i := 0; ; i++ {
+			if s.Repeat.Count > 0 && i >= s.Repeat.Count || s.Repeat.For > 0 && e.next-start >= s.Repeat.For {
+				break
+			}
+			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), fmt.Sprintf(" [#%d]", i+1)); err != nil {
+				return err
+			}
+		}
+	case len(s.Steps) > 0:
+		return e.runSteps(s.Steps, path+".", "")
+	}
+	return nil
+}
+
+func (e *engine) hold(d time.Duration) error {
+	end := e.next + d
+	for e.next+e.period <= end {
+		if err := e.tick(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// set applies a setpoint to the plant and remembers it for when and ramps.
+func (e *engine) set(sp protocols.Setpoint, path string) error {
+	if sp.Param == "loop.preset" {
+		preset := e.cfg.Presets[sp.Value.Word]
+		e.event(runlog.Event{Kind: "setpoint", Step: path, Msg: "loop.preset = " + sp.Value.Word})
+		e.params[sp.Param] = sp.Value
+		for _, p := range preset {
+			if err := e.set(p, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := e.plant.Apply(sp.Param, sp.Value); err != nil {
+		return abortf("setting %s to %s failed: %v", sp.Param, sp.Value, err)
+	}
+	e.params[sp.Param] = sp.Value
+	e.event(runlog.Event{Kind: "setpoint", Step: path, Msg: sp.Param + " = " + sp.Value.String(), Data: map[string]any{"param": sp.Param, "value": valueJSON(sp.Value)}})
+	return nil
+}
+
+func valueJSON(v protocols.Value) any {
+	if v.Off || v.Word != "" {
+		return v.String()
+	}
+	return v.Num
+}
+
+// ramp moves parameters linearly from their current values, applying the
+// interpolated value on every frame.
+func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
+	from := make([]float64, len(ramps))
+	over := time.Duration(0)
+	for i, r := range ramps {
+		cur, ok := e.params[r.Param]
+		if !ok || cur.Off || cur.Word != "" {
+			return abortf("cannot ramp %s: it has no numeric value to start from (set it first)", r.Param)
+		}
+		from[i] = cur.Num
+		over = max(over, r.Over)
+		e.event(runlog.Event{Kind: "ramp", Step: path, Msg: fmt.Sprintf("%s from %s to %s over %s", r.Param, units.Format(cur.Num, cur.Dim), r.To, units.FormatDuration(r.Over))})
+	}
+	start := e.next
+	for e.next+e.period <= start+over {
+		elapsed := e.next + e.period - start
+		for i, r := range ramps {
+			f := min(1, elapsed.Seconds()/r.Over.Seconds())
+			v := protocols.Value{Num: from[i] + (r.To.Num-from[i])*f, Dim: r.To.Dim}
+			if err := e.plant.Apply(r.Param, v); err != nil {
+				return abortf("ramping %s failed: %v", r.Param, err)
+			}
+			e.params[r.Param] = v
+		}
+		if err := e.tick(); err != nil {
+			return err
+		}
+	}
+	for _, r := range ramps { // land exactly on the target
+		if err := e.set(protocols.Setpoint{Param: r.Param, Value: r.To}, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// until holds the step until its condition holds on a frame, or times out.
+func (e *engine) until(u *protocols.Until, path string) error {
+	m := u.Cond.Measure
+	col := e.layout.Index(m.Channel)
+	var roll *daq.Rolling
+	var whole daq.Stats
+	if m.Window > 0 {
+		roll = daq.NewRolling(m.Window, e.rate)
+	}
+	start := e.next
+	for e.next-start < u.Timeout {
+		if err := e.tick(); err != nil {
+			return err
+		}
+		v, t := e.scratch[col], e.next // scratch holds the frame just taken
+		var agg float64
+		if roll != nil {
+			roll.Add(t, v)
+			if !roll.Full(t) {
+				continue
+			}
+			agg, _ = roll.Aggregate(m.Agg)
+		} else {
+			whole.Add(t, v)
+			agg, _ = whole.Aggregate(m.Agg)
+		}
+		if u.Cond.Bound.Holds(agg) {
+			e.event(runlog.Event{Kind: "until.met", Step: path, Msg: u.Cond.Text, Data: map[string]any{"value": agg, "after_s": (e.next - start).Seconds()}})
+			return nil
+		}
+	}
+	reason := fmt.Sprintf("%s not met within %s", u.Cond.Text, units.FormatDuration(u.Timeout))
+	e.event(runlog.Event{Kind: "until.timeout", Step: path, Msg: reason})
+	switch u.OnTimeout {
+	case protocols.Abort:
+		return abortf("step %s: %s", path, reason)
+	case protocols.Continue:
+		return nil
+	}
+	e.failed = true
+	e.criteria = append(e.criteria, runlog.CriterionResult{Step: path, StepName: e.active[len(e.active)-1].title,
+		Measure: u.Cond.Text, Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "timed out"})
+	return errTimeout
+}
+
+func (e *engine) whenHolds(w *protocols.When) bool {
+	cur, ok := e.params[w.Param]
+	eq := ok && cur.Equal(w.Value)
+	return eq != w.Not
+}
+
+// judge evaluates the criteria of a finished step.
+func (e *engine) judge(sr *stepRun) error {
+	var abort error
+	for _, cr := range sr.crit {
+		c := cr.c
+		if cr.win != nil {
+			cr.win.Stats(&cr.stats)
+		}
+		dim, _ := c.Measure.ResultDim(cr.dim)
+		res := runlog.CriterionResult{ID: c.ID, Name: c.Name, Step: sr.path, StepName: sr.title, Measure: c.Measure.Text,
+			Unit: unitText(dim, c.Measure), Limits: c.Bound.Text, Lo: finite(c.Bound.Lo), Hi: finite(c.Bound.Hi), OnFail: c.OnFail.String()}
+		if c.Over > 0 {
+			res.Over = "last " + units.FormatDuration(c.Over)
+		}
+		v, _ := cr.stats.Aggregate(c.Measure.Agg)
+		pass := false
+		switch {
+		case cr.stats.N == 0:
+			res.Verdict, res.Reason = runlog.VerdictNoData, "no frames in the step"
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			res.Verdict, res.Reason = runlog.VerdictNoData, fmt.Sprintf("%s has no value over %d frames", c.Measure.Text, cr.stats.N)
+		default:
+			res.Value = finite(v)
+			pass = c.Bound.Holds(v)
+			res.Verdict = runlog.VerdictFail
+			if pass {
+				res.Verdict = runlog.VerdictPass
+			}
+		}
+		res.Pass = pass
+		if !pass {
+			switch c.OnFail {
+			case protocols.Warn:
+				res.Verdict = runlog.VerdictWarn
+			case protocols.Abort:
+				sr.anyFail, e.failed = true, true
+				if abort == nil {
+					abort = abortf("criterion %s failed in step %s: %s", c.Label(), sr.path, verdictText(res))
+				}
+			default:
+				sr.anyFail, e.failed = true, true
+			}
+		}
+		e.criteria = append(e.criteria, res)
+		e.event(runlog.Event{Kind: "criterion", Step: sr.path, Msg: c.Label() + ": " + verdictText(res), Data: map[string]any{"verdict": res.Verdict}})
+	}
+	return abort
+}
+
+func unitText(d units.Dimension, m protocols.Measure) string {
+	if per := protocols.Aggregates[m.Agg].Per; per != "" {
+		return d.Unit() + "/" + per
+	}
+	return d.Unit()
+}
+
+func verdictText(r runlog.CriterionResult) string {
+	if r.Value == nil {
+		return string(r.Verdict) + " (" + r.Reason + ")"
+	}
+	return fmt.Sprintf("%s %s %s, limit %s", r.Verdict, r.Measure, strconv.FormatFloat(*r.Value, 'g', 6, 64)+" "+r.Unit, r.Limits)
+}
+
+// invariantResults turns the always-invariants into criterion results.
+func (e *engine) invariantResults() {
+	for _, inv := range e.always {
+		c := inv.c
+		res := runlog.CriterionResult{ID: c.ID, Name: c.Name, Step: "always", Measure: c.Channel, Unit: inv.dim.Unit(),
+			Limits: c.Bound.Text, Lo: finite(c.Bound.Lo), Hi: finite(c.Bound.Hi), OnFail: c.OnFail.String()}
+		switch {
+		case inv.n == 0:
+			res.Verdict, res.Reason = runlog.VerdictNoData, "no frames"
+		case inv.violated:
+			res.Value = finite(inv.worst)
+			res.Verdict = runlog.VerdictFail
+			res.Reason = fmt.Sprintf("first violated at %s", units.FormatDuration(inv.first))
+			if c.OnFail == protocols.Warn {
+				res.Verdict = runlog.VerdictWarn
+			} else {
+				e.failed = true
+			}
+		default:
+			res.Value, res.Verdict, res.Pass = finite(inv.worst), runlog.VerdictPass, true
+		}
+		e.criteria = append(e.criteria, res)
+	}
+}
+
+func (e *engine) event(ev runlog.Event) {
+	ev.T = e.next.Seconds()
+	// A failing event log must not stop a running rig; the record's own
+	// error is reported when it closes.
+	_ = e.rec.Event(ev)
+}
+
+func (e *engine) progress(format string, args ...any) {
+	if e.log != nil {
+		fmt.Fprintf(e.log, format+"\n", args...)
+	}
+}
+
+// limitsFor merges the rig's hard limits with the protocol's tightening.
+func limitsFor(cfg *Config, p *protocols.Protocol, layout daq.Layout) []limitCheck {
+	var out []limitCheck
+	for j, ch := range layout {
+		r, ok := cfg.Limits[ch.Name]
+		lo, hi := math.Inf(-1), math.Inf(1)
+		if ok {
+			if r.Min != nil {
+				lo = *r.Min
+			}
+			if r.Max != nil {
+				hi = *r.Max
+			}
+		}
+		for _, l := range p.Limits {
+			if l.Channel != ch.Name {
+				continue
+			}
+			ok = true
+			if l.Min != nil {
+				lo = max(lo, *l.Min)
+			}
+			if l.Max != nil {
+				hi = min(hi, *l.Max)
+			}
+		}
+		if ok {
+			out = append(out, limitCheck{col: j, name: ch.Name, dim: ch.Dim, lo: lo, hi: hi, debounce: cfg.Debounce})
+		}
+	}
+	return out
+}
+
+func countTop(p *protocols.Protocol) int { return len(p.Steps) }

@@ -1,0 +1,151 @@
+package rig
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/units"
+)
+
+// Options are the settings of one run.
+type Options struct {
+	RunsDir string
+	// Realtime runs on the wall clock; otherwise a simulated rig runs on
+	// virtual time, as fast as the CPU allows.
+	Realtime bool
+	Version  string
+	Operator string
+	// ProtocolFile and ProtocolSource are the protocol as read, recorded
+	// byte for byte in the run.
+	ProtocolFile   string
+	ProtocolSource []byte
+	// Log receives one progress line per top-level step; nil for none.
+	Log io.Writer
+	// Epoch is the wall time of t = 0 of a virtual clock (zero: now).
+	Epoch time.Time
+}
+
+// Run executes a validated protocol on the rig and returns its result and
+// run directory. Whatever happens — pass, fail, abort, a panic in a step,
+// cancellation of ctx — the plant ends in its safe state and the run record
+// is closed before Run returns. An error is returned only when the run could
+// not be recorded (no result then) or not be closed.
+func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
+	plant, err := plantFor(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	defer plant.Close()
+	// The safe state comes first on every path, even if recording fails.
+	defer func() {
+		if serr := plant.Safe(); serr != nil && err == nil {
+			err = fmt.Errorf("rig: safe state: %w", serr)
+		}
+	}()
+
+	var clk clock.Clock
+	kind := runlog.ClockVirtual
+	if opts.Realtime {
+		clk, kind = clock.NewReal(), runlog.ClockReal
+	} else {
+		epoch := opts.Epoch
+		if epoch.IsZero() {
+			epoch = time.Now()
+		}
+		clk = clock.NewVirtual(epoch)
+	}
+	layout := plant.Layout()
+	sum := sha256.Sum256(opts.ProtocolSource)
+	m := runlog.Manifest{
+		RunID:           runlog.NewRunID(clk.Epoch()),
+		Rig:             cfg.Name,
+		RigConfigSHA256: cfg.SHA256,
+		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:])},
+		SoftwareVersion: opts.Version,
+		Calibration:     []runlog.Calibration{},
+		Operator:        opts.Operator,
+		Started:         clk.Epoch().UTC(),
+		State:           runlog.StateRunning,
+		Layout:          runlog.Channels(layout, units.Dimension.Unit),
+		SampleRateHz:    cfg.SampleRate,
+		Clock:           kind,
+		Epoch:           clk.Epoch().UTC(),
+	}
+	rec, err := runlog.Create(opts.RunsDir, m, opts.ProtocolSource, cfg.Source, clock.NewReal())
+	if err != nil {
+		return nil, "", err
+	}
+	dir = rec.Dir()
+	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
+	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec, log: opts.Log,
+		layout: layout, rate: cfg.SampleRate, period: period,
+		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
+		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
+		limits: limitsFor(cfg, proto, layout), topN: countTop(proto)}
+	for _, c := range proto.Always {
+		col := layout.Index(c.Channel)
+		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
+	}
+	e.next = clk.Now()
+	e.started = e.next
+	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})
+
+	runErr := e.run()
+
+	// Safe state first, then close the record with what happened.
+	safeErr := plant.Safe()
+	r := runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomePass}
+	var a *Abort
+	switch {
+	case errors.As(runErr, &a):
+		r.Outcome, r.AbortReason = runlog.OutcomeAborted, a.Reason
+	case runErr != nil:
+		r.Outcome, r.AbortReason = runlog.OutcomeAborted, "fault: "+runErr.Error()
+	}
+	if safeErr != nil {
+		r.Outcome = runlog.OutcomeAborted
+		r.AbortReason = joinReason(r.AbortReason, "safe state failed: "+safeErr.Error())
+	}
+	if r.Outcome == runlog.OutcomeAborted {
+		e.event(runlog.Event{Kind: runlog.KindSafetyTrip, Msg: r.AbortReason})
+		e.progress("ABORTED: %s", r.AbortReason)
+	}
+	flushErr := e.flush()
+	e.invariantResults()
+	if r.Outcome == runlog.OutcomePass && e.failed {
+		r.Outcome = runlog.OutcomeFail
+	}
+	if flushErr != nil && r.Outcome != runlog.OutcomeAborted {
+		r.Outcome, r.AbortReason = runlog.OutcomeAborted, "fault: "+flushErr.Error()
+	}
+	r.Frames, r.DurationS = e.frames, (e.next - e.started).Seconds()
+	r.Steps, r.Criteria = e.steps, e.criteria
+	if r.Steps == nil {
+		r.Steps = []runlog.StepResult{}
+	}
+	if r.Criteria == nil {
+		r.Criteria = []runlog.CriterionResult{}
+	}
+	e.event(runlog.Event{Kind: runlog.KindRunEnd, Msg: string(r.Outcome), Data: map[string]any{"frames": r.Frames}})
+	if err := rec.Close(r); err != nil {
+		return &r, dir, fmt.Errorf("rig: closing run record: %w", err)
+	}
+	return &r, dir, nil
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}

@@ -1,0 +1,74 @@
+// Package runlog writes and reads the run record: the directory on disk that
+// is the truth about a run (DESIGN.md, decision 3). Every frame, event and
+// result is appended here first; InfluxDB and reports are made from it.
+//
+// # Layout
+//
+// A run lives in <runs>/<run-id>/ (see NewRunID):
+//
+//	manifest.json   who, what and when (Manifest); rewritten atomically on close
+//	protocol.yaml   byte-exact copy of the protocol the run executed
+//	rig.yaml        byte-exact copy of the rig config
+//	frames/         append-only segment files 00000001.seg, 00000002.seg, ...
+//	events.jsonl    one Event per line, in the order they happened
+//	result.json     outcome, per-step statistics and criteria (Result); written on close
+//	lock            flock(2)ed by the process writing the run, until Close
+//
+// manifest.json and result.json are replaced atomically (temporary file,
+// fsync, rename, fsync of the directory), so a reader sees either the old or
+// the new version, never a mix. Frames and events are buffered and made
+// durable (flushed and fsynced) at least every SyncInterval of the record's
+// flush clock, and on Close. A crash therefore loses at most about one second
+// of data, and leaves at worst a torn record at the end of the last segment or
+// an unfinished last line in events.jsonl. Recover closes such runs as
+// "interrupted" and cuts the torn tails, keeping everything before them.
+//
+// # Frame segments
+//
+// All integers are little-endian. A segment starts with a header:
+//
+//	offset  size  field
+//	0       8     magic "MLFRAMES"
+//	8       4     u32 format version (1)
+//	12      4     u32 L, length of the header JSON
+//	16      L     header JSON: {"run_id": "...", "channels": [{"name": "aop", "unit": "mmHg"}, ...]}
+//	16+L    4     u32 CRC-32C (Castagnoli) of bytes 0 .. 16+L
+//
+// The number of channels in the header is the width W of every frame in the
+// segment. Records follow, one or more per daq.Block, until the end of file:
+//
+//	size  field
+//	4     u32 payload length P
+//	4     u32 CRC-32C (Castagnoli) of the payload
+//	P     payload:
+//	        4      u32 frame count N (N >= 1)
+//	        8      i64 timestamp of the first frame, ns since the run's epoch
+//	        4*N    u32 per frame: its timestamp minus the first, in ns
+//	        4*N*W  f32 values, frame after frame, W per frame, IEEE 754
+//
+// so P = 12 + N*(4 + 4*W). A frame costs 4 + 4*W bytes and a record adds 20
+// bytes of framing: with 8 channels, 36 bytes per frame, and 38 bytes per
+// frame in 10-frame (10 ms at 1 kHz) records — about 3.3 GB per 24 h at
+// 1 kHz. An offset field spans 4.29 s; a block whose frames are further apart
+// than that from its first frame (or go back in time) is split into several
+// records. A record holds at most 16 MiB of payload.
+//
+// Values are stored as float32: 24 significant bits, ample for 24-bit ADC
+// channels after calibration. NaN and ±Inf are kept; finite values beyond
+// float32's range become ±Inf. Timestamps are exact to the nanosecond.
+//
+// A segment is rotated (a new file begun) before a record would take it past
+// a size bound, 64 MiB by default. Readers verify every CRC. A bad header, a
+// bad checksum, an impossible length or a record cut short by the end of the
+// file stops reading that segment: the records before it are returned and
+// the rest is counted as damage (FrameStats). A segment file of zero bytes
+// (created, nothing written yet) is empty, not damaged. Nothing in a file,
+// however corrupt, makes a reader panic.
+//
+// # Concurrency
+//
+// A Record is written by one goroutine, the engine's loop; Sync may be called
+// from any other goroutine, e.g. a ticker that keeps the fsync latency out of
+// that loop. Readers (Open, List) need no coordination with a writer: they see
+// whatever has reached the files, up to the first torn record.
+package runlog

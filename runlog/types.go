@@ -1,0 +1,430 @@
+package runlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/units"
+)
+
+// The JSON documents of a run record (manifest.json, events.jsonl,
+// result.json) are a contract: the engine writes them, reports, CI scripts
+// and people read them. Field names are snake_case and only ever added to;
+// the meaning of an existing field does not change. JSON cannot hold NaN or
+// ±Inf, so every float that may have no value is either a pointer written as
+// null or left out; the rules are stated on each type.
+
+// State is the life-cycle state of a run, in manifest.json.
+type State string
+
+// Run states.
+const (
+	// StateRunning: created and not closed. On a run whose lock is not held
+	// (its process died), Recover changes it to StateInterrupted.
+	StateRunning State = "running"
+	// StateClosed: closed by its process with a Result.
+	StateClosed State = "closed"
+	// StateInterrupted: closed by Recover after the process ended without
+	// closing it; its result says how much data was recovered.
+	StateInterrupted State = "interrupted"
+)
+
+// Outcome is the outcome of a run (Result.Outcome, Manifest.Outcome) or of a
+// step (StepResult.Outcome).
+type Outcome string
+
+// Outcomes. A run is pass, fail, aborted or interrupted; a step is pass,
+// fail, aborted or timeout.
+const (
+	OutcomePass        Outcome = "pass"        // every criterion passed (or only warned)
+	OutcomeFail        Outcome = "fail"        // a criterion failed
+	OutcomeAborted     Outcome = "aborted"     // safety trip, fault or operator; see abort_reason
+	OutcomeInterrupted Outcome = "interrupted" // the process ended without closing the run (Recover)
+	OutcomeTimeout     Outcome = "timeout"     // a step's wait condition did not come true in time
+)
+
+// runOutcome reports whether o is an outcome a whole run may have.
+func runOutcome(o Outcome) bool {
+	switch o {
+	case OutcomePass, OutcomeFail, OutcomeAborted, OutcomeInterrupted:
+		return true
+	}
+	return false
+}
+
+// Verdict is what a criterion's evaluation means for the run.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictPass   Verdict = "pass"    // the value met the limits
+	VerdictFail   Verdict = "fail"    // it did not, and the criterion fails the run
+	VerdictWarn   Verdict = "warn"    // it did not, and the criterion only warns
+	VerdictNoData Verdict = "no-data" // there was nothing to measure (no frames, no beats)
+)
+
+// ClockKind says which time base a run ran on.
+type ClockKind string
+
+// Clock kinds.
+const (
+	ClockVirtual ClockKind = "virtual" // simulated time, as fast as the CPU allows
+	ClockReal    ClockKind = "real"    // the monotonic wall clock, at the bench
+)
+
+// Manifest is manifest.json: what ran, on what, by whom and when. Create
+// writes it with state "running"; Close or Recover rewrite it (atomically)
+// with the state, end time and outcome. It describes every other file of the
+// run: the layout gives the frames' columns, the epoch gives the wall time of
+// the t of frames and events.
+type Manifest struct {
+	// RunID is the run's id (NewRunID), also the name of its directory.
+	RunID string `json:"run_id"`
+	// Rig is the rig's name from its config.
+	Rig string `json:"rig"`
+	// RigConfigSHA256 is the lower-case hex SHA-256 of the rig config, as
+	// copied to rig.yaml. Create fills it in.
+	RigConfigSHA256 string `json:"rig_config_sha256"`
+	// Protocol identifies the protocol; its copy is protocol.yaml.
+	Protocol ProtocolRef `json:"protocol"`
+	// SoftwareVersion is mockloop's version (as `mockloop version` prints it).
+	SoftwareVersion string `json:"software_version"`
+	// DUT is the device under test as it identified itself; absent when
+	// there is no DUT or it did not answer.
+	DUT *DUTIdentity `json:"dut,omitempty"`
+	// Calibration lists the calibration records in force for the run's
+	// channels; [] when there are none.
+	Calibration []Calibration `json:"calibration"`
+	// Operator is who started the run (a user name, or e.g. "ci").
+	Operator string `json:"operator"`
+	// Started is the wall time the run started (RFC 3339, nanoseconds, UTC).
+	// Create uses Epoch when it is zero.
+	Started time.Time `json:"started"`
+	// Ended is the wall time the run ended: Epoch plus the run's duration,
+	// i.e. on the run's own time base, so a virtual 24 h run ends 24 h after
+	// its epoch whatever the wall clock did. Absent while running.
+	Ended time.Time `json:"ended,omitzero"`
+	// State is "running", "closed" or "interrupted".
+	State State `json:"state"`
+	// Outcome is the run's outcome once it has one (as in result.json).
+	Outcome Outcome `json:"outcome,omitempty"`
+	// Layout is the frames' columns, in order; at least one.
+	Layout []Channel `json:"layout"`
+	// SampleRateHz is the nominal frame rate.
+	SampleRateHz float64 `json:"sample_rate_hz"`
+	// Clock is "virtual" or "real".
+	Clock ClockKind `json:"clock"`
+	// Epoch is the wall time of t = 0 of the run's clock: frame timestamps
+	// and event t are offsets from it.
+	Epoch time.Time `json:"epoch"`
+}
+
+// ProtocolRef identifies the protocol a run executed.
+type ProtocolRef struct {
+	Name string `json:"name"` // the protocol's name as declared in it
+	File string `json:"file"` // the path it was loaded from, as given
+	// SHA256 is the lower-case hex SHA-256 of its bytes, as copied to
+	// protocol.yaml. Create fills it in.
+	SHA256 string `json:"sha256"`
+}
+
+// DUTIdentity is the device under test as it identified itself.
+type DUTIdentity struct {
+	Model  string `json:"model,omitempty"`
+	Serial string `json:"serial,omitempty"`
+	FW     string `json:"fw,omitempty"` // firmware version
+}
+
+// Calibration is one calibration record in force for a channel, as the rig
+// config gives it. Dates are kept as written (ISO 8601, e.g. "2026-11-02").
+type Calibration struct {
+	Channel   string `json:"channel"`
+	Method    string `json:"method,omitempty"`    // e.g. "two-point", "linear fit"
+	Date      string `json:"date,omitempty"`      // when it was done
+	Due       string `json:"due,omitempty"`       // when it must be done again
+	Reference string `json:"reference,omitempty"` // reference instrument or certificate
+	// Fields holds anything else the calibration has (gain, offset,
+	// points, ...). Keys are sorted in the JSON.
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// Channel is one column of the frames: its name, as protocols and reports use
+// it ("aop", "dut.rpm"), and its unit as text, the canonical unit of its
+// dimension ("mmHg", "L/min"). The unit is text so that a record stays
+// readable whatever becomes of the units package.
+type Channel struct {
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+}
+
+// Channels returns the record layout of a daq layout, naming each channel's
+// unit with unit, normally the method expression units.Dimension.Unit.
+func Channels(l daq.Layout, unit func(units.Dimension) string) []Channel {
+	cs := make([]Channel, len(l))
+	for i, c := range l {
+		cs[i] = Channel{Name: c.Name, Unit: unit(c.Dim)}
+	}
+	return cs
+}
+
+// Event kinds written by the engine. Kind is an open set: readers must keep
+// (and may ignore) kinds they do not know.
+const (
+	KindRunStart       = "run.start"
+	KindRunEnd         = "run.end"
+	KindRunInterrupted = "run.interrupted" // written by Recover
+	KindStepStart      = "step.start"
+	KindStepEnd        = "step.end"
+	KindSetpoint       = "setpoint"
+	KindCriterion      = "criterion"
+	KindFault          = "fault"
+	KindSafetyTrip     = "safety.trip"
+	KindOperator       = "operator"
+	KindDUTTx          = "dut.tx"
+	KindDUTRx          = "dut.rx"
+)
+
+// Event is one line of events.jsonl: something that happened at a point of
+// the run.
+//
+// Non-finite floats in Data are written as null, since JSON has no NaN; any
+// other value json.Marshal refuses makes Record.Event fail. Read back, JSON
+// numbers in Data are float64.
+type Event struct {
+	// T is the run clock's time of the event in seconds since the epoch,
+	// the same time base as the frames.
+	T float64 `json:"t"`
+	// Kind says what happened: one of the Kind constants, or another
+	// dotted lower-case name.
+	Kind string `json:"kind"`
+	// Step is the path of the step it happened in ("3.2"), if any.
+	Step string `json:"step,omitempty"`
+	// Msg is a human-readable description.
+	Msg string `json:"msg,omitempty"`
+	// Data holds the event's details (setpoint name and value, the bytes
+	// of a DUT frame, a trip's channel and limit, ...).
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// Result is result.json, written when the run is closed: the outcome, and the
+// evidence for it.
+type Result struct {
+	// RunID is the run's id; Close sets it.
+	RunID string `json:"run_id"`
+	// Outcome is "pass", "fail", "aborted" or "interrupted".
+	Outcome Outcome `json:"outcome"`
+	// AbortReason says why an aborted run was aborted (the safety trip,
+	// fault or operator action), or what Recover found for an interrupted
+	// one.
+	AbortReason string `json:"abort_reason,omitempty"`
+	// Frames is the number of frames in the record; Close and Recover set
+	// it from what was written to the segments.
+	Frames int64 `json:"frames"`
+	// DurationS is the run's duration on its clock, in seconds; it must be
+	// finite.
+	DurationS float64 `json:"duration_s"`
+	// Steps are the executed steps, in execution order; [] when none.
+	Steps []StepResult `json:"steps"`
+	// Criteria are all evaluated criteria, in evaluation order; [] when none.
+	Criteria []CriterionResult `json:"criteria"`
+	// Influx reports delivery to InfluxDB; absent when the run had no
+	// InfluxDB sink.
+	Influx *InfluxDelivery `json:"influx,omitempty"`
+}
+
+// StepResult is one executed step of a run.
+type StepResult struct {
+	// Index is the step's position in execution order, from 0.
+	Index int `json:"index"`
+	// Path is the step's position in the protocol, 1-based, dotted for
+	// nested steps: "3.2" is the second sub-step of the third step. A
+	// repeated step has one StepResult per execution, with the same path.
+	Path    string  `json:"path"`
+	Name    string  `json:"name"`
+	StartS  float64 `json:"start_s"` // run clock, seconds
+	EndS    float64 `json:"end_s"`   // run clock, seconds
+	Frames  int64   `json:"frames"`  // frames recorded during the step
+	Outcome Outcome `json:"outcome"` // "pass", "fail", "aborted" or "timeout"
+	// Channels are statistics of each channel's frames during the step, by
+	// channel name; absent when none were computed.
+	Channels map[string]ChannelStats `json:"channels,omitempty"`
+}
+
+// ChannelStats summarises the values of one channel over a step.
+//
+// In JSON it is {"unit", "n", "mean", "min", "max", "std"}. A statistic that
+// has no finite value — all four when N is 0, or one that overflowed or met a
+// NaN sample — is left out of the JSON, and reads back as NaN.
+type ChannelStats struct {
+	Unit string  // the channel's unit, as in the layout
+	N    int64   // number of values
+	Mean float64 // arithmetic mean
+	Min  float64
+	Max  float64
+	Std  float64 // population standard deviation (divided by N)
+}
+
+// statsJSON is the wire form of ChannelStats.
+type statsJSON struct {
+	Unit string   `json:"unit"`
+	N    int64    `json:"n"`
+	Mean *float64 `json:"mean,omitempty"`
+	Min  *float64 `json:"min,omitempty"`
+	Max  *float64 `json:"max,omitempty"`
+	Std  *float64 `json:"std,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler, leaving out non-finite statistics.
+func (s ChannelStats) MarshalJSON() ([]byte, error) {
+	w := statsJSON{Unit: s.Unit, N: s.N}
+	if s.N > 0 {
+		w.Mean, w.Min, w.Max, w.Std = finite(s.Mean), finite(s.Min), finite(s.Max), finite(s.Std)
+	}
+	return marshalCompact(w)
+}
+
+// UnmarshalJSON implements json.Unmarshaler; missing statistics become NaN.
+func (s *ChannelStats) UnmarshalJSON(b []byte) error {
+	var w statsJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = ChannelStats{Unit: w.Unit, N: w.N, Mean: orNaN(w.Mean), Min: orNaN(w.Min), Max: orNaN(w.Max), Std: orNaN(w.Std)}
+	return nil
+}
+
+// CriterionResult is one evaluated acceptance criterion.
+//
+// Value, Lo and Hi are null in JSON when nil or not finite.
+type CriterionResult struct {
+	// ID is the criterion's id from the protocol, for requirement tracing.
+	ID string `json:"id,omitempty"`
+	// Name is its human-readable name from the protocol.
+	Name string `json:"name,omitempty"`
+	// Step is the path of the step it was evaluated in ("3.2"), as in
+	// StepResult.Path; empty for a criterion over the whole run.
+	Step string `json:"step"`
+	// StepName is that step's name.
+	StepName string `json:"step_name,omitempty"`
+	// Measure is the measured quantity as written, e.g. "mean(aop)".
+	Measure string `json:"measure"`
+	// Over is the window it was measured over as written, e.g. "last 10 s".
+	Over string `json:"over,omitempty"`
+	// Value is the measured value in Unit; nil when there was no data.
+	Value *float64 `json:"value"`
+	// Unit is the unit of Value, Lo and Hi as text.
+	Unit string `json:"unit"`
+	// Limits are the limits as written, e.g. "between 55 mmHg and 90 mmHg".
+	Limits string `json:"limits"`
+	// Lo and Hi are the limits in Unit; nil for an open side.
+	Lo *float64 `json:"lo"`
+	Hi *float64 `json:"hi"`
+	// Verdict is what the evaluation means for the run given OnFail.
+	Verdict Verdict `json:"verdict"`
+	// Pass reports whether the value met the limits: true for verdict
+	// "pass", false for "fail", "warn" and "no-data".
+	Pass bool `json:"pass"`
+	// OnFail is what a failure does, as written in the protocol ("fail",
+	// "warn", "abort").
+	OnFail string `json:"on_fail"`
+	// Reason explains a verdict that the value alone does not, e.g. "no
+	// beats detected".
+	Reason string `json:"reason,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler, writing non-finite numbers as null.
+func (c CriterionResult) MarshalJSON() ([]byte, error) {
+	type plain CriterionResult // no methods: no recursion
+	p := plain(c)
+	p.Value, p.Lo, p.Hi = finitePtr(c.Value), finitePtr(c.Lo), finitePtr(c.Hi)
+	return marshalCompact(p)
+}
+
+// InfluxDelivery reports whether a run's data reached InfluxDB (DESIGN.md,
+// decision 3: a run whose data has not all arrived says so).
+type InfluxDelivery struct {
+	// Delivered is true when every point was written to the server.
+	Delivered bool `json:"delivered"`
+	// SpooledPoints is the number of points left in the disk spool for
+	// `mockloop sync` to replay.
+	SpooledPoints int64 `json:"spooled_points"`
+	// Error is the last write error, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// marshalCompact is json.Marshal without escaping <, > and &: the record's
+// files are read by people and scripts, not embedded in HTML, and limits are
+// written "< 90 mmHg".
+func marshalCompact(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// finite returns a pointer to a copy of v, or nil if v is NaN or ±Inf.
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// finitePtr is finite for a value that may be absent.
+func finitePtr(p *float64) *float64 {
+	if p == nil {
+		return nil
+	}
+	return finite(*p)
+}
+
+// orNaN is the inverse of finite.
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// finiteData returns v with every non-finite float in it, at any depth of
+// maps and slices, replaced by nil; other values are returned as they are.
+// It is the fallback when an event's Data does not marshal.
+func finiteData(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if p := finite(x); p != nil {
+			return x
+		}
+		return nil
+	case float32:
+		if p := finite(float64(x)); p != nil {
+			return x
+		}
+		return nil
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = finiteData(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = finiteData(e)
+		}
+		return s
+	case []float64:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = finiteData(e)
+		}
+		return s
+	}
+	return v
+}

@@ -1,0 +1,28 @@
+// Package sim is the physics of the mock loop and, on top of it, the chip
+// emulators through which the same drivers that run on the bench run in
+// simulation.
+//
+// The physics is the lumped-parameter model of the left heart and systemic
+// circulation of Simaan et al., "A Dynamical State Space Representation and
+// Performance Analysis of a Feedback-Controlled Rotary Left Ventricular Assist
+// Device", IEEE Trans. Control Syst. Technol. 17(1):15–28, 2009: a ventricle
+// with time-varying elastance, ideal-diode mitral and aortic valves, left
+// atrial, aortic and systemic compliances, the aortic inertance and the
+// systemic resistance. The ventricle's active elastance is an input, set the
+// way the bench's DAC would drive the LV pump (see pumpctl.CardiacWaveform).
+//
+// Units inside the model are ml, mmHg, ml/s and s; readouts use the project's
+// canonical units (mmHg, L/min, ml).
+//
+// Time is not the package's own: a Loop only moves when it is told to reach a
+// time (Loop.AdvanceTo), which the chip emulators do on every bus access with
+// the run clock's now. Between two such calls the inputs are held constant,
+// exactly like the outputs of a DAC.
+//
+// The model is stiff (the aortic valve and aortic compliance have a time
+// constant of ≈ 80 µs, the rig samples every 1 ms), so it is integrated with
+// an L-stable linearly implicit scheme, TR-BDF2, in fixed substeps; the valves
+// make the system piecewise linear, and each implicit stage is solved
+// exactly for the valve states consistent with its own result. Advancing by
+// one 1 ms sample costs a few hundred nanoseconds and allocates nothing.
+package sim
