@@ -90,7 +90,7 @@ func (p *parser) document(root *node) {
 			p.errs.At(root, "missing required key %q", k)
 		}
 	}
-	if have["steps"] && len(p.proto.Steps) == 0 {
+	if stepsN := field(kvs, "steps"); stepsN != nil && strictyaml.IsSequence(stepsN) && len(stepsN.Content) == 0 {
 		p.errs.At(root, "protocol has no steps")
 	}
 	if len(p.proto.Requirements) > 0 {
@@ -100,6 +100,15 @@ func (p *parser) document(root *node) {
 			}
 		}
 	}
+}
+
+func field(kvs []strictyaml.KV, key string) *node {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return nil
 }
 
 func (p *parser) requirements(n *node) {
@@ -231,6 +240,13 @@ func (p *parser) step(n *node, depth int) *Step {
 	if !ok {
 		return nil
 	}
+	// A refused key (a misspelt "hold") makes checks of what the step
+	// lacks misleading: report the key only.
+	clean := len(kvs)*2 == len(n.Content)
+	if len(n.Content) == 0 {
+		p.errs.At(n, "step is empty: give it set, ramp, hold, until or steps")
+		return nil
+	}
 	s := &Step{Pos: p.errs.Pos(n)}
 	var stepsN, critN *node
 	keys := map[string]*node{}
@@ -279,11 +295,11 @@ func (p *parser) step(n *node, depth int) *Step {
 	if stepsN != nil && len(s.Steps) == 0 && strictyaml.IsSequence(stepsN) {
 		p.errs.At(stepsN, "steps is empty")
 	}
-	if len(kvs) > 0 && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil {
+	if clean && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil {
 		p.errs.At(n, "step does nothing: give it set, ramp, hold, until or steps")
 	}
 	if critN != nil {
-		if len(bodies) == 0 && len(s.Ramp) == 0 {
+		if clean && len(bodies) == 0 && len(s.Ramp) == 0 {
 			p.errs.At(critN, "criteria need a step that lasts: add hold, until, ramp or steps")
 		}
 		if items, ok := p.errs.Sequence(critN, "criteria"); ok {
@@ -457,10 +473,10 @@ func (p *parser) until(n *node) *Until {
 	for _, f := range fields {
 		switch f.Key {
 		case "condition":
-			if s, ok := p.errs.Scalar(f.Value, "condition"); ok {
-				u.Cond, haveCond = p.condition(f.Value, s)
-			}
 			haveCond = true
+			if s, ok := p.errs.Scalar(f.Value, "condition"); ok {
+				u.Cond, _ = p.condition(f.Value, s)
+			}
 		case "timeout":
 			u.Timeout, _ = p.positiveDuration(f.Value, "timeout")
 			haveTimeout = true

@@ -281,7 +281,9 @@ var Aggregates = map[string]Aggregate{
 	"stroke_volume":  {Name: "stroke_volume", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Volume, d == units.Flow }},
 }
 
-func onlyPressure(d units.Dimension) (units.Dimension, bool) { return units.Pressure, d == units.Pressure }
+func onlyPressure(d units.Dimension) (units.Dimension, bool) {
+	return units.Pressure, d == units.Pressure
+}
 
 // Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`.
 type Measure struct {

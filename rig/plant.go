@@ -130,4 +130,3 @@ func plantFor(cfg *Config) (Plant, error) {
 	}
 	return nil, fmt.Errorf("rig: backend %q is not available", cfg.Backend)
 }
-

@@ -46,13 +46,13 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	return syncDir(dir)
 }
 
-// writeJSONAtomic writes v as indented JSON with writeFileAtomic.
+// writeJSONAtomic writes v as marshalFile encodes it with writeFileAtomic.
 func writeJSONAtomic(dir, name string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := marshalFile(v)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(dir, name, append(b, '\n'))
+	return writeFileAtomic(dir, name, b)
 }
 
 // syncDir fsyncs a directory, making the creation, renaming or removal of

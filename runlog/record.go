@@ -463,18 +463,10 @@ func (r *Record) Close(res Result) error {
 	if res.Criteria == nil {
 		res.Criteria = []CriterionResult{}
 	}
-	if b, err := marshalFile(res); err != nil {
-		note("result", err)
-	} else {
-		note("result", writeFileAtomic(r.dir, resultFile, b))
-	}
+	note("result", writeJSONAtomic(r.dir, resultFile, res))
 	m := r.m
 	m.State, m.Outcome, m.Ended = StateClosed, res.Outcome, m.Epoch.Add(durationOf(res.DurationS))
-	if b, err := marshalFile(m); err != nil {
-		note("manifest", err)
-	} else {
-		note("manifest", writeFileAtomic(r.dir, manifestFile, b))
-	}
+	note("manifest", writeJSONAtomic(r.dir, manifestFile, m))
 	note("lock", r.lock.Close())
 	return errors.Join(errs...)
 }

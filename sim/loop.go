@@ -88,7 +88,7 @@ type Initial struct {
 // the normal heart (75 bpm, Emax 2 mmHg/ml) the loop settles at the
 // published pressures.
 func SimaanInitial() Initial {
-	return Initial{LVVolume: 140, LAP: 8, AoP: 90, Ps: 90}
+	return Initial{LVVolume: 140, LAP: 5, AoP: 90, Ps: 90}
 }
 
 // State indices of the circulation.
@@ -101,7 +101,8 @@ const (
 	nLoopStates
 )
 
-// Modes: the valves open (conducting) or closed.
+// Modes: the valves open (conducting) or closed; bit k is switch k of
+// circuit.guards.
 const (
 	mitralOpen = 1 << iota
 	aorticOpen
@@ -119,23 +120,21 @@ type circuit struct {
 
 func (c *circuit) dim() int { return nLoopStates }
 
-func (c *circuit) mode(x *vec) int {
+// guards are the pressure differences across the valves: mitral Pla − Plv,
+// aortic Plv − Pao. A valve conducts where its guard is positive.
+func (c *circuit) guards(x *vec, g *guards) {
 	plv := c.e * (x[xV] - c.p.V0)
-	m := 0
-	if x[xPla] > plv {
-		m |= mitralOpen
-	}
-	if plv > x[xPao] {
-		m |= aorticOpen
-	}
-	return m
+	*g = guards{x[xPla] - plv, plv - x[xPao]}
 }
 
-// system writes the linear dynamics of mode m. The valves are diodes with a
-// resistance: Qm = (Pla − Plv)/Rm when open, Qa = (Plv − Pao)/Ra, with
-// Plv = E·(V − V0).
-func (c *circuit) system(m int, a *mat, b *vec) {
-	p, e := &c.p, c.e
+func (c *circuit) input() (float64, int) { return c.e, xV }
+
+// system writes the linear dynamics of mode m, split into the part without
+// the elastance (A0, b0) and the LV volume column and offset per unit of
+// elastance (c, d). The valves are diodes with a resistance: Qm = (Pla −
+// Plv)/Rm when open, Qa = (Plv − Pao)/Ra, with Plv = E·(V − V0).
+func (c *circuit) system(m int, a0 *mat, b0, col, d *vec) {
+	p := &c.p
 	var gm, ga float64 // valve conductances, ml/(s·mmHg)
 	if m&mitralOpen != 0 {
 		gm = 1 / p.Rm
@@ -144,31 +143,31 @@ func (c *circuit) system(m int, a *mat, b *vec) {
 		ga = 1 / p.Ra
 	}
 	gs := 1 / p.Rs
-	*a = mat{}
-	*b = vec{}
+	*a0, *b0, *col = mat{}, vec{}, vec{}
 	// dV/dt = Qm − Qa
-	a[xV][xV] = -e * (gm + ga)
-	a[xV][xPla] = gm
-	a[xV][xPao] = ga
-	b[xV] = e * p.V0 * (gm + ga)
+	col[xV] = -(gm + ga)
+	a0[xV][xPla] = gm
+	a0[xV][xPao] = ga
 	// Cr·dPla/dt = (Ps − Pla)/Rs − Qm
-	a[xPla][xV] = gm * e / p.Cr
-	a[xPla][xPla] = -(gs + gm) / p.Cr
-	a[xPla][xPs] = gs / p.Cr
-	b[xPla] = -gm * e * p.V0 / p.Cr
+	col[xPla] = gm / p.Cr
+	a0[xPla][xPla] = -(gs + gm) / p.Cr
+	a0[xPla][xPs] = gs / p.Cr
 	// Ca·dPao/dt = Qa − Q
-	a[xPao][xV] = ga * e / p.Ca
-	a[xPao][xPao] = -ga / p.Ca
-	a[xPao][xQ] = -1 / p.Ca
-	b[xPao] = -ga * e * p.V0 / p.Ca
+	col[xPao] = ga / p.Ca
+	a0[xPao][xPao] = -ga / p.Ca
+	a0[xPao][xQ] = -1 / p.Ca
 	// Ls·dQ/dt = Pao − Ps − Rc·Q
-	a[xQ][xPao] = 1 / p.Ls
-	a[xQ][xQ] = -p.Rc / p.Ls
-	a[xQ][xPs] = -1 / p.Ls
+	a0[xQ][xPao] = 1 / p.Ls
+	a0[xQ][xQ] = -p.Rc / p.Ls
+	a0[xQ][xPs] = -1 / p.Ls
 	// Cs·dPs/dt = Q − (Ps − Pla)/Rs
-	a[xPs][xPla] = gs / p.Cs
-	a[xPs][xQ] = 1 / p.Cs
-	a[xPs][xPs] = -gs / p.Cs
+	a0[xPs][xPla] = gs / p.Cs
+	a0[xPs][xQ] = 1 / p.Cs
+	a0[xPs][xPs] = -gs / p.Cs
+	// E·V enters as E·(V − V0).
+	for i := range *d {
+		d[i] = -p.V0 * col[i]
+	}
 }
 
 // valveFlows returns the mitral and aortic valve flows at x, ml/s.
@@ -193,7 +192,7 @@ func (c *circuit) deriv(x, dx *vec) {
 // and the cardiac output within 0.1 % (TestSolverMatchesReference) at a
 // fraction of the cost of anything explicit: RK4 would need ≈ 50 µs steps
 // to stay stable.
-const DefaultSubstep = 500 * time.Microsecond
+const DefaultSubstep = time.Millisecond
 
 // Loop is the simulated circulation: the left ventricle, its valves and the
 // systemic circulation, integrated in model time.
@@ -224,7 +223,8 @@ func NewLoop(p Parameters, x0 Initial) (*Loop, error) {
 	if x0.LVVolume < 0 {
 		return nil, fmt.Errorf("sim: initial LV volume %g ml is negative", x0.LVVolume)
 	}
-	l := &Loop{c: circuit{p: p, e: p.Emin}, h: DefaultSubstep}
+	l := &Loop{c: circuit{p: p, e: p.Emin}}
+	l.setSubstep(DefaultSubstep)
 	l.x[xV] = x0.LVVolume
 	l.x[xPla] = x0.LAP
 	l.x[xPao] = x0.AoP
@@ -243,11 +243,8 @@ func (l *Loop) SetActiveElastance(mmHgPerMl float64) error {
 	if !positive(mmHgPerMl, true) {
 		return fmt.Errorf("sim: active elastance %g mmHg/ml: must be finite and ≥ 0", mmHgPerMl)
 	}
-	if mmHgPerMl != l.active {
-		l.active = mmHgPerMl
-		l.c.e = l.c.p.Emin + mmHgPerMl
-		l.solver.invalidate()
-	}
+	l.active = mmHgPerMl
+	l.c.e = l.c.p.Emin + mmHgPerMl
 	return nil
 }
 
@@ -265,6 +262,12 @@ func (l *Loop) SetSystemicResistance(mmHgSPerMl float64) error {
 		l.solver.invalidate()
 	}
 	return nil
+}
+
+// setSubstep sets the solver's fixed step.
+func (l *Loop) setSubstep(h time.Duration) {
+	l.h = h
+	l.solver = newTRBDF2(h.Seconds())
 }
 
 // Now returns the model time: how far the loop has been advanced.

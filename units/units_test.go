@@ -2,6 +2,7 @@ package units
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -68,21 +69,20 @@ func TestDimensionExamplesAndUnitsParse(t *testing.T) {
 			t.Errorf("ParseAs(%q) = %v, %v; want the canonical unit to give 1.5", "1.5 "+d.Unit(), v, err)
 		}
 		// The canonical unit is listed first in "... units are ..." messages.
-		if l := listUnits(d); !containsAt(l, d.Unit()) {
-			t.Errorf("listUnits(%v) = %q does not start with %q", d, l, d.Unit())
+		if first := firstListed(listUnits(d)); first != d.Unit() {
+			t.Errorf("listUnits(%v) = %q lists %q first, want %q", d, listUnits(d), first, d.Unit())
 		}
 	}
 }
 
-// containsAt reports whether list, "x units are a, b" or "the x unit is a",
-// names first first.
-func containsAt(list, first string) bool {
-	for i := 0; i+len(first) <= len(list); i++ {
-		if list[i:i+len(first)] == first {
-			return i > 0 && (list[i-4:i] == "are " || list[i-3:i] == "is ")
-		}
+// firstListed returns the first unit in "x units are a, b" or "the x unit is a".
+func firstListed(list string) string {
+	_, rest, ok := strings.Cut(list, " units are ")
+	if !ok {
+		_, rest, _ = strings.Cut(list, " unit is ")
 	}
-	return false
+	first, _, _ := strings.Cut(rest, ", ")
+	return first
 }
 
 func TestQuantityString(t *testing.T) {

@@ -187,14 +187,15 @@ type KV struct {
 // Mapping returns the pairs of mapping n in file order. It reports a node that
 // is not a mapping, keys that are not plain strings, duplicate keys, and keys
 // not in known (when known is non-nil), naming the closest known key. what
-// names the mapping in messages ("step", "criterion").
-func (e *Errors) Mapping(n *Node, what string, known []string) ([]KV, bool) {
+// names the mapping in messages ("step", "criterion"). ok is false when n is
+// not a mapping; fewer pairs than n has mean some keys were refused.
+func (e *Errors) Mapping(n *Node, what string, known []string) (kvs []KV, ok bool) {
 	if n.Kind != yaml.MappingNode {
 		e.At(n, "%s must be a mapping of key: value, got %s", what, Describe(n))
 		return nil, false
 	}
 	seen := make(map[string]*Node, len(n.Content)/2)
-	kvs := make([]KV, 0, len(n.Content)/2)
+	kvs = make([]KV, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -285,9 +286,11 @@ func Suggest(s string, candidates []string) string {
 	return "; expected one of " + strings.Join(candidates, ", ")
 }
 
-// distance is the Levenshtein edit distance, for suggestions.
+// distance is the optimal-string-alignment edit distance (Levenshtein plus
+// transpositions of adjacent letters, the commonest typing slip), for suggestions.
 func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -301,8 +304,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1) // transposition: "hodl" → "hold"
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

@@ -1,0 +1,244 @@
+package runlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Recover closes the runs in runsDir that a process left "running" when it
+// ended without closing them (killed, crashed, lost power), and returns
+// their ids. It is meant to be called at start-up, before a new run.
+//
+// A run whose lock is held belongs to a live process and is left alone.
+// Otherwise, under the lock:
+//
+//   - if the run has a result.json (its Close was cut short after writing
+//     it), the manifest is completed as Close would have;
+//   - else the run is closed as "interrupted": a torn or corrupt tail of the
+//     last frame segment is cut off (the cut bytes are kept next to it in
+//     <segment>.cut), as is an unfinished last line of events.jsonl; a
+//     "run.interrupted" event and a result.json with outcome "interrupted",
+//     the frame count and a reason saying what was cut are written; and the
+//     manifest gets state and outcome "interrupted" and, as end time, the
+//     epoch plus the time of the last frame or event.
+//
+// Everything before the cut stays readable and reportable. Runs that cannot
+// be recovered are reported in the error, which comes with the ids of those
+// that were.
+func Recover(runsDir string) ([]string, error) {
+	ents, err := os.ReadDir(runsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runlog: recover: %w", err)
+	}
+	var (
+		ids  []string
+		errs []error
+	)
+	for _, e := range ents {
+		if !e.IsDir() || !ValidRunID(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(runsDir, e.Name())
+		var m Manifest
+		if err := readJSON(dir, manifestFile, &m); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) { // no manifest: Create is making it
+				errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
+			}
+			continue
+		}
+		if m.State != StateRunning {
+			continue
+		}
+		lock, ok, err := tryLock(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
+			continue
+		}
+		if !ok {
+			continue // a live process is writing it
+		}
+		done, err := recoverRun(dir)
+		lock.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
+		} else if done {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, errors.Join(errs...)
+}
+
+// recoverRun closes the run in dir, whose lock the caller holds, if it is
+// still running; it reports whether it did.
+func recoverRun(dir string) (bool, error) {
+	// Read again under the lock: its process may have closed it meanwhile.
+	var m Manifest
+	if err := readJSON(dir, manifestFile, &m); err != nil {
+		return false, err
+	}
+	if m.State != StateRunning {
+		return false, nil
+	}
+
+	var res Result
+	if err := readJSON(dir, resultFile, &res); err == nil && runOutcome(res.Outcome) {
+		m.State, m.Outcome, m.Ended = StateClosed, res.Outcome, m.Epoch.Add(durationOf(res.DurationS))
+		return true, writeJSONAtomic(dir, manifestFile, m)
+	}
+
+	st, err := scanFrames(dir, m.Layout, nil)
+	if err != nil {
+		return false, err
+	}
+	var notes []string
+	var cutFrameBytes int64
+	if n := len(st.Damaged); n > 0 {
+		last := st.Damaged[n-1]
+		names, err := segmentFiles(dir)
+		if err != nil {
+			return false, err
+		}
+		if last.Segment == path.Join(framesDir, names[len(names)-1]) && last.Reason != damageLayout {
+			if err := cutSegment(dir, last); err != nil {
+				return false, err
+			}
+			cutFrameBytes = last.Bytes
+			notes = append(notes, fmt.Sprintf("cut %d bytes (%s) after the last intact record of %s, kept in %s",
+				last.Bytes, last.Reason, last.Segment, strings.TrimSuffix(last.Segment, segmentExt)+cutExt))
+			st.Damaged = st.Damaged[:n-1]
+		}
+		for _, d := range st.Damaged {
+			notes = append(notes, "unreadable: "+d.String())
+		}
+	}
+
+	evPath := filepath.Join(dir, eventsFile)
+	b, err := os.ReadFile(evPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	evs, bad, complete := parseEvents(b)
+	cutEventBytes := int64(len(b) - complete)
+	if cutEventBytes > 0 {
+		if err := truncateFile(evPath, int64(complete)); err != nil {
+			return false, err
+		}
+		notes = append(notes, fmt.Sprintf("cut %d bytes of an unfinished last line from %s", cutEventBytes, eventsFile))
+	}
+	if len(bad) > 0 {
+		notes = append(notes, fmt.Sprintf("%d malformed lines in %s", len(bad), eventsFile))
+	}
+	end := st.Last
+	for _, e := range evs {
+		if t := durationOf(e.T); t > end {
+			end = t
+		}
+	}
+
+	reason := fmt.Sprintf("interrupted: the process ended without closing the run; %d frames recovered, to t = %.3f s",
+		st.Frames, end.Seconds())
+	if len(notes) > 0 {
+		reason += "; " + strings.Join(notes, "; ")
+	}
+	ev := Event{T: end.Seconds(), Kind: KindRunInterrupted, Msg: reason, Data: map[string]any{
+		"frames":              st.Frames,
+		"cut_frame_bytes":     cutFrameBytes,
+		"cut_event_bytes":     cutEventBytes,
+		"damaged_frame_bytes": st.UnreadBytes - cutFrameBytes,
+	}}
+	if err := appendEvent(evPath, ev); err != nil {
+		return false, err
+	}
+	res = Result{
+		RunID:       m.RunID,
+		Outcome:     OutcomeInterrupted,
+		AbortReason: reason,
+		Frames:      st.Frames,
+		DurationS:   end.Seconds(),
+		Steps:       []StepResult{},
+		Criteria:    []CriterionResult{},
+	}
+	if err := writeJSONAtomic(dir, resultFile, res); err != nil {
+		return false, err
+	}
+	m.State, m.Outcome, m.Ended = StateInterrupted, OutcomeInterrupted, m.Epoch.Add(end)
+	return true, writeJSONAtomic(dir, manifestFile, m)
+}
+
+// cutSegment moves the bytes of a segment from d.Offset on to
+// <segment>.cut, durably, and truncates the segment there.
+func cutSegment(dir string, d Damage) error {
+	name := filepath.Join(dir, filepath.FromSlash(d.Segment))
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cut := strings.TrimSuffix(name, segmentExt) + cutExt
+	c, err := os.OpenFile(cut, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(c, io.NewSectionReader(f, d.Offset, d.Bytes))
+	if err == nil {
+		err = c.Sync()
+	}
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(d.Offset); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(name))
+}
+
+// truncateFile truncates a file to size, durably.
+func truncateFile(name string, size int64) error {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// appendEvent appends one event line to the events file name, durably.
+func appendEvent(name string, e Event) error {
+	line, err := marshalLine(e)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(line)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
