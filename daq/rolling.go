@@ -14,13 +14,14 @@ type Rolling struct {
 	minQ, maxQ     deque
 	added, evicted int64 // sample sequence numbers
 	sinceExact     int
+	need           int // samples in a full window
 }
 
 // NewRolling returns a rolling aggregate over span at the given sample rate.
 func NewRolling(span time.Duration, rate float64) *Rolling {
 	w := NewWindow(span, rate)
 	c := len(w.vals)
-	return &Rolling{win: w, minQ: newDeque(c), maxQ: newDeque(c)}
+	return &Rolling{win: w, minQ: newDeque(c), maxQ: newDeque(c), need: max(1, int(math.Round(span.Seconds()*rate)))}
 }
 
 // Add appends a sample at t, evicting samples older than the span.
@@ -57,10 +58,9 @@ func (r *Rolling) Add(t time.Duration, v float64) {
 	}
 }
 
-// Full reports whether the window spans its whole duration yet.
-func (r *Rolling) Full(t time.Duration) bool {
-	return r.win.n > 0 && t-r.win.times[r.win.head] >= r.win.Span-time.Duration(float64(r.win.Span)/float64(len(r.win.vals)))
-}
+// Full reports whether the window holds its whole span of samples yet: a
+// condition on "the mean of the last 10 s" must not be met after 1 s.
+func (r *Rolling) Full() bool { return r.win.n >= r.need }
 
 // Aggregate returns mean, std, rms, min or max over the window.
 func (r *Rolling) Aggregate(name string) (float64, bool) {

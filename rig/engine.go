@@ -471,7 +471,7 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		var agg float64
 		if roll != nil {
 			roll.Add(t, v)
-			if !roll.Full(t) {
+			if !roll.Full() {
 				continue
 			}
 			agg, _ = roll.Aggregate(m.Agg)

@@ -122,8 +122,11 @@ func (p *simPlant) Safe() error {
 
 func (p *simPlant) Close() error { return nil }
 
-// plantFor builds the plant of a rig config's backend.
-func plantFor(cfg *Config) (Plant, error) {
+// plantFor builds the plant of a rig config's backend. Tests replace it to
+// wrap the plant with faults.
+var plantFor = newPlant
+
+func newPlant(cfg *Config) (Plant, error) {
 	switch cfg.Backend {
 	case "sim":
 		return newSimPlant(cfg)

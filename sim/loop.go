@@ -206,7 +206,7 @@ type Loop struct {
 	x      vec
 	t      time.Duration // model time of x
 	h      time.Duration // substep
-	solver trbdf2
+	solver *trbdf2
 }
 
 // NewLoop returns a loop with parameters p in the initial state x0 at model
@@ -280,13 +280,12 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 	if t <= l.t {
 		return
 	}
-	h := l.h.Seconds()
 	for t-l.t >= l.h {
-		l.solver.step(&l.c, &l.x, h)
+		l.solver.step(&l.c, &l.x)
 		l.t += l.h
 	}
 	if r := t - l.t; r > 0 {
-		l.solver.step(&l.c, &l.x, r.Seconds())
+		l.solver.stepOdd(&l.c, &l.x, r.Seconds())
 		l.t = t
 	}
 }

@@ -257,3 +257,296 @@ func TestSolverMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// Doubling the systemic resistance (closing the resistance valve) must raise
+// the arterial pressure and lower the output, as afterload does.
+func TestSystemicResistanceAfterload(t *testing.T) {
+	normal := newDriven(t, SimaanNormal(), 75, 2.0)
+	normal.settle(30 * time.Second)
+	n := normal.measure(10)
+	n.log(t, "Rs 1.0")
+
+	high := newDriven(t, SimaanNormal(), 75, 2.0)
+	if err := high.l.SetSystemicResistance(2.0); err != nil {
+		t.Fatal(err)
+	}
+	high.settle(30 * time.Second)
+	h := high.measure(10)
+	h.log(t, "Rs 2.0")
+
+	if h.mapP <= n.mapP*1.05 {
+		t.Errorf("doubling Rs: MAP %.1f → %.1f mmHg, want a clear rise", n.mapP, h.mapP)
+	}
+	if h.co >= n.co*0.95 {
+		t.Errorf("doubling Rs: CO %.2f → %.2f L/min, want a clear fall", n.co, h.co)
+	}
+	// The resistance is what the mean pressures and flow say it is.
+	if r := (h.psMean - (h.lapMin+h.lapMax)/2) / (h.co / mlPerSToLPerMin); math.Abs(r-2) > 0.3 {
+		t.Logf("note: (mean Ps − mid LAP)/CO = %.2f mmHg·s/ml", r)
+	}
+	if got := high.l.Parameters().Rs; got != 2 {
+		t.Errorf("Parameters().Rs = %g, want 2", got)
+	}
+}
+
+// The normal heart's atrial and ventricular pressures must be physiological
+// (REFERENCE.md: LV 100–140 / 5–12 mmHg, LA 4–12 mmHg).
+func TestPhysiologicalRanges(t *testing.T) {
+	d := newDriven(t, SimaanNormal(), 75, 2.0)
+	d.settle(30 * time.Second)
+	s := d.measure(10)
+	s.log(t, "normal heart")
+	var lapSum float64
+	var r [NumChannels]float64
+	const samples = 800
+	for range samples {
+		d.tick()
+		d.l.Read(r[:])
+		lapSum += r[ChLAP]
+	}
+	lapMean := lapSum / samples
+	t.Logf("mean LAP %.1f mmHg, LV end-diastolic pressure %.1f mmHg, end-diastolic volume %.1f ml, end-systolic volume %.1f ml, ejection fraction %.0f %%",
+		lapMean, s.lvEDP, s.lvMax, s.lvMin, 100*(s.lvMax-s.lvMin)/s.lvMax)
+	for _, c := range []struct {
+		name     string
+		v, lo, hi float64
+	}{
+		{"LV systolic pressure", s.lvSys, 100, 140},
+		{"LV end-diastolic pressure", s.lvEDP, 5, 12},
+		{"mean LA pressure", lapMean, 4, 12},
+		{"LA pressure minimum", s.lapMin, 4, 12},
+		{"LA pressure maximum", s.lapMax, 4, 20}, // the v wave at end systole
+		{"end-diastolic volume", s.lvMax, 100, 160},
+	} {
+		if c.v < c.lo || c.v > c.hi {
+			t.Errorf("%s %.1f outside [%g, %g]", c.name, c.v, c.lo, c.hi)
+		}
+	}
+}
+
+// A ventricle that does not contract leaves the loop at rest at one
+// pressure everywhere, the mean filling pressure fixed by the volume:
+// Vtot = V0 + P/Emin + (Cr + Ca + Cs)·P.
+func TestArrestedHeartReachesFillingPressure(t *testing.T) {
+	p := SimaanNormal()
+	l, err := NewLoop(p, SimaanInitial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := l.volume()
+	l.AdvanceTo(60 * time.Second)
+	want := (vol - p.V0) / (1/p.Emin + p.Cr + p.Ca + p.Cs)
+	s := l.State()
+	t.Logf("mean filling pressure %.3f mmHg (analytic %.3f)", s.AoP, want)
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"LVP", s.LVP}, {"LAP", s.LAP}, {"AoP", s.AoP}, {"Ps", s.Ps}} {
+		if math.Abs(c.v-want) > 1e-3 {
+			t.Errorf("%s = %.4f mmHg, want %.4f", c.name, c.v, want)
+		}
+	}
+	if math.Abs(s.AorticFlow) > 1e-6 {
+		t.Errorf("flow %g L/min at rest", s.AorticFlow)
+	}
+}
+
+// The model conserves the fluid: V + Cr·Pla + Ca·Pao + Cs·Ps is constant,
+// and the solver (a linear method with exactly solved stages) must keep it
+// to rounding, over valve events and cut steps.
+func TestVolumeConserved(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		hr, emx float64
+		rs      float64
+	}{
+		{"normal", 75, 2, 1},
+		{"tachycardic, strong", 150, 4, 1},
+		{"weak, high afterload", 60, 0.5, 2.5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := newDriven(t, SimaanNormal(), c.hr, c.emx)
+			if err := d.l.SetSystemicResistance(c.rs); err != nil {
+				t.Fatal(err)
+			}
+			v0 := d.l.volume()
+			d.settle(20 * time.Second)
+			if v := d.l.volume(); math.Abs(v-v0) > 1e-9*v0 {
+				t.Errorf("volume %.12g ml after 20 s, started %.12g", v, v0)
+			}
+			s := d.l.State()
+			for _, v := range []float64{s.LVP, s.AoP, s.LAP, s.Ps, s.LVVolume, s.AorticFlow} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("state not finite: %+v", s)
+				}
+			}
+			if u := d.l.solver.unresolved; u != 0 {
+				t.Errorf("%d stages without a consistent valve state", u)
+			}
+		})
+	}
+}
+
+// AdvanceTo must land exactly on the requested time whatever the pattern of
+// calls, and give the same physics: advancing in irregular pieces matches
+// advancing in whole milliseconds.
+func TestAdvanceToIrregularTimes(t *testing.T) {
+	regular := newDriven(t, SimaanNormal(), 75, 2.0)
+	irregular := newDriven(t, SimaanNormal(), 75, 2.0)
+	pieces := []time.Duration{
+		300 * time.Microsecond, 1, 699*time.Microsecond - 1, // one ms in three pieces
+	}
+	var maxDev float64
+	for range 4000 { // 5 beats
+		if err := irregular.l.SetActiveElastance(irregular.w.Active()); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pieces {
+			irregular.l.AdvanceTo(irregular.l.Now() + p)
+			irregular.l.AdvanceTo(irregular.l.Now() - time.Millisecond) // never back
+		}
+		irregular.t += irregular.dt
+		irregular.w.Advance(irregular.dt)
+		regular.tick()
+		if got := irregular.l.Now(); got != regular.l.Now() {
+			t.Fatalf("Now() = %v, want %v", got, regular.l.Now())
+		}
+		a, b := irregular.l.State(), regular.l.State()
+		maxDev = max(maxDev, math.Abs(a.AoP-b.AoP), math.Abs(a.LVP-b.LVP))
+	}
+	t.Logf("largest pressure difference, 1 ms steps vs irregular pieces: %.3f mmHg", maxDev)
+	if maxDev > 0.5 {
+		t.Errorf("irregular AdvanceTo differs by %.3f mmHg from whole steps", maxDev)
+	}
+	if d := irregular.l.volume() - regular.l.volume(); math.Abs(d) > 1e-9 {
+		t.Errorf("volume differs by %g ml", d)
+	}
+}
+
+func TestRejectsBadInput(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, mod := range []func(p *Parameters){
+		func(p *Parameters) { p.Rs = 0 },
+		func(p *Parameters) { p.Rm = -1 },
+		func(p *Parameters) { p.Ra = nan },
+		func(p *Parameters) { p.Rc = inf },
+		func(p *Parameters) { p.Cr = 0 },
+		func(p *Parameters) { p.Cs = -1.33 },
+		func(p *Parameters) { p.Ca = nan },
+		func(p *Parameters) { p.Ls = 0 },
+		func(p *Parameters) { p.V0 = -10 },
+		func(p *Parameters) { p.Emin = 0 },
+	} {
+		p := SimaanNormal()
+		mod(&p)
+		if _, err := NewLoop(p, SimaanInitial()); err == nil {
+			t.Errorf("NewLoop accepted %+v", p)
+		}
+	}
+	p := SimaanNormal()
+	p.V0 = 0
+	if err := p.Validate(); err != nil {
+		t.Errorf("V0 = 0 refused: %v", err)
+	}
+	for _, x0 := range []Initial{
+		{LVVolume: -1, LAP: 5, AoP: 90, Ps: 90},
+		{LVVolume: 140, LAP: nan, AoP: 90, Ps: 90},
+		{LVVolume: 140, LAP: 5, AoP: 90, Ps: 90, AorticFlow: inf},
+	} {
+		if _, err := NewLoop(SimaanNormal(), x0); err == nil {
+			t.Errorf("NewLoop accepted initial state %+v", x0)
+		}
+	}
+
+	l, err := NewLoop(SimaanNormal(), SimaanInitial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetActiveElastance(1.5); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []float64{-0.1, nan, inf} {
+		if err := l.SetActiveElastance(e); err == nil {
+			t.Errorf("SetActiveElastance(%g) accepted", e)
+		}
+	}
+	for _, r := range []float64{0, -1, nan, inf} {
+		if err := l.SetSystemicResistance(r); err == nil {
+			t.Errorf("SetSystemicResistance(%g) accepted", r)
+		}
+	}
+	if l.ActiveElastance() != 1.5 || l.Parameters() != SimaanNormal() {
+		t.Errorf("refused inputs changed the loop: active %g, parameters %+v", l.ActiveElastance(), l.Parameters())
+	}
+	if got := l.State().Elastance; got != 1.56 {
+		t.Errorf("State().Elastance = %g, want Emin + active = 1.56", got)
+	}
+}
+
+func TestReadMatchesState(t *testing.T) {
+	names := []string{"lvp", "aop", "lap", "flow_ao", "lv_volume"}
+	units := []string{"mmHg", "mmHg", "mmHg", "L/min", "ml"}
+	ch := Channels()
+	if len(ch) != NumChannels || len(ch) != len(names) {
+		t.Fatalf("Channels() = %v", ch)
+	}
+	for i, c := range ch {
+		if c.Name != names[i] || c.Unit != units[i] {
+			t.Errorf("channel %d = %+v, want %s in %s", i, c, names[i], units[i])
+		}
+	}
+	ch[0].Name = "changed"
+	if Channels()[0].Name != "lvp" {
+		t.Error("Channels() returns the package's own table")
+	}
+
+	d := newDriven(t, SimaanNormal(), 75, 2.0)
+	d.settle(2 * time.Second)
+	for range 250 { // into ejection, so every flow is nonzero
+		d.tick()
+	}
+	s := d.l.State()
+	dst := make([]float64, NumChannels+1)
+	dst[NumChannels] = 42
+	d.l.Read(dst)
+	want := []float64{s.LVP, s.AoP, s.LAP, s.AorticFlow, s.LVVolume, 42}
+	for i := range dst {
+		if dst[i] != want[i] {
+			t.Errorf("Read column %d = %g, want %g", i, dst[i], want[i])
+		}
+	}
+	if s.Time != d.t {
+		t.Errorf("State().Time = %v, want %v", s.Time, d.t)
+	}
+	// Valve flows follow the valve laws.
+	p := d.l.Parameters()
+	if want := max(s.LVP-s.AoP, 0) / p.Ra * mlPerSToLPerMin; math.Abs(s.AorticValveFlow-want) > 1e-9 {
+		t.Errorf("aortic valve flow %g L/min, want %g", s.AorticValveFlow, want)
+	}
+	if want := max(s.LAP-s.LVP, 0) / p.Rm * mlPerSToLPerMin; math.Abs(s.MitralFlow-want) > 1e-9 {
+		t.Errorf("mitral flow %g L/min, want %g", s.MitralFlow, want)
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Error("Read into a short slice did not panic")
+		}
+	}()
+	d.l.Read(make([]float64, NumChannels-1))
+}
+
+func TestAdvanceAllocatesNothing(t *testing.T) {
+	d := newDriven(t, SimaanNormal(), 75, 2.0)
+	d.settle(time.Second)
+	var r [NumChannels]float64
+	allocs := testing.AllocsPerRun(2000, func() {
+		d.tick()
+		d.l.AdvanceTo(d.l.Now() + 333*time.Microsecond) // an off-grid step too
+		d.t = d.l.Now()
+		d.l.Read(r[:])
+		_ = d.l.State()
+	})
+	if allocs != 0 {
+		t.Errorf("%g allocations per sample", allocs)
+	}
+}

@@ -43,22 +43,22 @@ func FormatIn(v float64, d Dimension, unit string) (string, error) {
 func Convert(v float64, d Dimension, unit string) (float64, error) {
 	switch {
 	case !d.valid():
-		return 0, fmt.Errorf("cannot convert to %q: invalid %v", unit, d)
+		return 0, fmt.Errorf("cannot convert to %s: invalid %v", quote(unit), d)
 	case d == None && unit == "":
 		return v, nil
 	case d == None:
-		return 0, fmt.Errorf("cannot convert a plain number to %q: it has no unit", unit)
+		return 0, fmt.Errorf("cannot convert a plain number to %s: it has no unit", quote(unit))
 	}
 	def, ok := unitBySpelling[unit]
 	if !ok {
-		msg := fmt.Sprintf("unknown unit %q", unit)
+		msg := fmt.Sprintf("unknown unit %s", quote(unit))
 		if sug, ok := suggest(unit, d); ok {
 			return 0, fmt.Errorf("%s; did you mean %s?", msg, sug)
 		}
 		return 0, fmt.Errorf("%s; %s", msg, listUnits(d))
 	}
 	if def.dim != d {
-		return 0, fmt.Errorf("unit %q is %s unit, expected %s unit", unit, def.dim.withArticle(), d.withArticle())
+		return 0, fmt.Errorf("unit %s is %s unit, expected %s unit", quote(unit), def.dim.withArticle(), d.withArticle())
 	}
 	return def.fromCanonical(v), nil
 }

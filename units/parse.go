@@ -178,7 +178,7 @@ func Parse(s string) (Quantity, error) {
 // With want None it accepts only a plain number without a unit.
 func ParseAs(s string, want Dimension) (float64, error) {
 	if !want.valid() {
-		return 0, fmt.Errorf("cannot parse %q as invalid %v", s, want)
+		return 0, fmt.Errorf("cannot parse %s as invalid %v", quote(s), want)
 	}
 	q, err := parse(s, want)
 	return q.Value, err
@@ -196,7 +196,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	ns := math.Round(sec * float64(time.Second))
 	// ±2⁶³ are exact in float64; -2⁶³ itself fits, 2⁶³ does not.
 	if ns >= 0x1p63 || ns < -0x1p63 {
-		return 0, fmt.Errorf("%q is out of range for a duration, which is at most %d h", s, int64(math.MaxInt64/time.Hour))
+		return 0, fmt.Errorf("%s is out of range for a duration, which is at most %d h", quote(s), int64(math.MaxInt64/time.Hour))
 	}
 	return time.Duration(ns), nil
 }
@@ -215,7 +215,7 @@ func parse(s string, want Dimension) (Quantity, error) {
 	if err != nil {
 		// The scanner admits only decimal syntax, so this is ErrRange:
 		// a magnitude beyond float64.
-		return Quantity{}, fmt.Errorf("%q is out of range", s)
+		return Quantity{}, fmt.Errorf("%s is out of range", quote(s))
 	}
 	unit := strings.TrimLeftFunc(t[n:], unicode.IsSpace)
 	if unit == "" {
@@ -223,12 +223,12 @@ func parse(s string, want Dimension) (Quantity, error) {
 		case None:
 			return Quantity{Value: v, Dim: None}, nil
 		case anyDimension:
-			return Quantity{}, fmt.Errorf("%q needs a unit, e.g. %s", s, Pressure.Example())
+			return Quantity{}, fmt.Errorf("%s needs a unit, e.g. %s", quote(s), Pressure.Example())
 		}
-		return Quantity{}, fmt.Errorf("%q needs %s unit, e.g. %s", s, want.withArticle(), want.Example())
+		return Quantity{}, fmt.Errorf("%s needs %s unit, e.g. %s", quote(s), want.withArticle(), want.Example())
 	}
 	if hasNumberField(unit) {
-		return Quantity{}, fmt.Errorf("%q has more than one number, expected one %s", s, expectedOne(want))
+		return Quantity{}, fmt.Errorf("%s has more than one number, expected one %s", quote(s), expectedOne(want))
 	}
 	def, ok := unitBySpelling[unit]
 	if !ok {
@@ -237,13 +237,13 @@ func parse(s string, want Dimension) (Quantity, error) {
 	switch want {
 	case anyDimension, def.dim:
 	case None:
-		return Quantity{}, fmt.Errorf("%q is %s, expected a plain number", s, def.dim.withArticle())
+		return Quantity{}, fmt.Errorf("%s is %s, expected a plain number", quote(s), def.dim.withArticle())
 	default:
-		return Quantity{}, fmt.Errorf("%q is %s, expected %s, e.g. %s", s, def.dim.withArticle(), want.withArticle(), want.Example())
+		return Quantity{}, fmt.Errorf("%s is %s, expected %s, e.g. %s", quote(s), def.dim.withArticle(), want.withArticle(), want.Example())
 	}
 	c := def.toCanonical(v)
 	if math.IsInf(c, 0) {
-		return Quantity{}, fmt.Errorf("%q is out of range", s)
+		return Quantity{}, fmt.Errorf("%s is out of range", quote(s))
 	}
 	return Quantity{Value: c, Dim: def.dim}, nil
 }
@@ -277,11 +277,11 @@ func notNumber(s, rest string, want Dimension) error {
 	var msg string
 	switch want {
 	case None:
-		msg = fmt.Sprintf("%q is not a number", s)
+		msg = fmt.Sprintf("%s is not a number", quote(s))
 	case anyDimension:
-		msg = fmt.Sprintf("%q is not a number with a unit, e.g. %s", s, Pressure.Example())
+		msg = fmt.Sprintf("%s is not a number with a unit, e.g. %s", quote(s), Pressure.Example())
 	default:
-		msg = fmt.Sprintf("%q is not a number with a unit, e.g. %s", s, want.Example())
+		msg = fmt.Sprintf("%s is not a number with a unit, e.g. %s", quote(s), want.Example())
 	}
 	if strings.HasPrefix(rest, ",") {
 		msg += "; write decimals with a point and digits without grouping"
@@ -351,10 +351,13 @@ func badNumberEnd(num, rest string) bool {
 // starts with a number, as in "80 90 mmHg" or "80 mmHg 90". Units themselves
 // contain no spaces, so this cannot misfire on "dyn·s·cm⁻⁵".
 func hasNumberField(unit string) bool {
-	for _, f := range strings.Fields(unit) {
-		if scanNumber(f) > 0 {
+	atStart := true // at the start of a word
+	for i, r := range unit {
+		space := unicode.IsSpace(r)
+		if atStart && !space && scanNumber(unit[i:]) > 0 {
 			return true
 		}
+		atStart = space
 	}
 	return false
 }
@@ -363,7 +366,7 @@ func hasNumberField(unit string) bool {
 // spelling when one is clearly meant; otherwise, for ParseAs, it lists the
 // units of the wanted dimension.
 func unknownUnit(s, unit string, want Dimension) error {
-	msg := fmt.Sprintf("unknown unit %q in %q", unit, s)
+	msg := fmt.Sprintf("unknown unit %s in %s", quote(unit), quote(s))
 	if want == None {
 		return errors.New(msg + ", expected a plain number")
 	}
@@ -501,4 +504,24 @@ func editDistance(a, b []rune) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
+}
+
+// maxQuoted is how many bytes of the input an error message quotes. Values
+// in configs are short; a hostile or corrupted one must not turn into a
+// megabyte-long message.
+const maxQuoted = 100
+
+// quote returns s as a Go string literal for error messages, so that
+// invisible and invalid characters show as escapes. Inputs longer than
+// maxQuoted bytes are cut at a rune boundary and marked with "…" after the
+// closing quote.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }

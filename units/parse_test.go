@@ -376,6 +376,7 @@ func TestParseDurationErrors(t *testing.T) {
 	tests := []struct{ in, err string }{
 		{"2562048 h", `"2562048 h" is out of range for a duration, which is at most 2562047 h`},
 		{"-2562048 h", `"-2562048 h" is out of range for a duration, which is at most 2562047 h`},
+		{"9223372036.854775808 s", `"9223372036.854775808 s" is out of range for a duration, which is at most 2562047 h`}, // 2⁶³ ns
 		{"1e12 h", `"1e12 h" is out of range for a duration, which is at most 2562047 h`},
 		{"30", `"30" needs a time unit, e.g. 30 s`},
 		{"80 mmHg", `"80 mmHg" is a pressure, expected a time, e.g. 30 s`},
@@ -450,5 +451,22 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(inputs[i%len(inputs)]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A huge value must not produce a huge message; the quote is cut at a rune
+// boundary and marked.
+func TestLongInputErrorIsShort(t *testing.T) {
+	long := "1 " + strings.Repeat("é", 1<<16) // 2-byte runes: the cut needs care
+	_, err := Parse(long)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if len(msg) > 300 || !strings.Contains(msg, `"…`) || strings.Contains(msg, `\x`) {
+		t.Errorf("error for a %d-byte input is %d bytes: %.300s", len(long), len(msg), msg)
+	}
+	if got := quote(strings.Repeat("a", maxQuoted)); got != `"`+strings.Repeat("a", maxQuoted)+`"` {
+		t.Errorf("quote of exactly maxQuoted bytes was cut: %s", got)
 	}
 }

@@ -29,6 +29,8 @@ func TestPressurePhysic(t *testing.T) {
 	}{
 		{0, 0},
 		{1, 133322387415},                      // 133.322387415 Pa exactly
+		{1e-11, 1},                             // 1.33 nPa rounds to 1
+		{-2e-11, -3},                           // -2.67 nPa rounds to -3
 		{80, 10665790993200},                   // 80 × 133322387415 nPa
 		{-3, -399967162245},                    // negative (gauge) pressure
 		{760, 101325014435400},                 // 760 mmHg is not exactly 1 atm (that is 760 torr)
@@ -110,6 +112,16 @@ func TestElectricPhysic(t *testing.T) {
 	}
 	if got := HertzFromPhysic(physic.MegaHertz); got != 1e6 {
 		t.Errorf("HertzFromPhysic(1 MHz) = %v Hz", got)
+	}
+	// Rounding to the nearest step, not truncation toward zero.
+	if got := MilliampsToPhysic(0.0000007); got != physic.NanoAmpere {
+		t.Errorf("MilliampsToPhysic(0.7 nA) = %d nA, want 1", got)
+	}
+	if got := VoltsToPhysic(-0.0000000007); got != -physic.NanoVolt {
+		t.Errorf("VoltsToPhysic(-0.7 nV) = %d nV, want -1", got)
+	}
+	if got := HertzToPhysic(0.0000016); got != 2*physic.MicroHertz {
+		t.Errorf("HertzToPhysic(1.6 µHz) = %d µHz, want 2", got)
 	}
 	if got := HertzToPhysic(math.Inf(1)); got != math.MaxInt64 {
 		t.Errorf("HertzToPhysic(+Inf) = %d, want saturation", got)

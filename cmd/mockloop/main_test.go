@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// chdirRoot runs the CLI from the repository root, as `make demo` does.
+func chdirRoot(t *testing.T) {
+	t.Helper()
+	t.Chdir("../..")
+}
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestRunDemoPasses(t *testing.T) {
+	chdirRoot(t)
+	runs := t.TempDir()
+	code, out, errOut := cli(t, "run", "--runs", runs, "configs/protocols/demo.yaml")
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"protocol demo  PASS", "DEMO-1", "DEMO-4", "record: " + runs} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, `step 1/3 "healthy baseline"`) {
+		t.Errorf("no progress line: %s", errOut)
+	}
+	list, err := runlog.List(runs)
+	if err != nil || len(list) != 1 || list[0].Outcome != runlog.OutcomePass {
+		t.Errorf("runs: %+v %v", list, err)
+	}
+}
+
+func TestRunJSONAndExitCodes(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("protocol: 1\nname: t\nsteps:\n"+body), 0o644)
+		return p
+	}
+	cases := []struct {
+		file string
+		code int
+		out  runlog.Outcome
+	}{
+		{write("pass.yaml", "  - hold: 2 s\n    criteria: [{measure: mean(aop), min: 10 mmHg}]\n"), exitPass, runlog.OutcomePass},
+		{write("fail.yaml", "  - hold: 2 s\n    criteria: [{measure: mean(aop), min: 500 mmHg}]\n"), exitFail, runlog.OutcomeFail},
+		{write("abort.yaml", "  - hold: 2 s\n    criteria: [{measure: mean(aop), min: 500 mmHg, on_fail: abort}]\n"), exitAborted, runlog.OutcomeAborted},
+	}
+	for _, c := range cases {
+		code, out, errOut := cli(t, "run", "--json", "--quiet", "--runs", t.TempDir(), c.file)
+		var res runlog.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: stdout is not result JSON: %v\n%s", c.file, err, out)
+		}
+		if code != c.code || res.Outcome != c.out || errOut != "" {
+			t.Errorf("%s: exit %d outcome %s stderr %q; want %d %s", filepath.Base(c.file), code, res.Outcome, errOut, c.code, c.out)
+		}
+	}
+}
+
+// TestInvalidProtocolRefusedBeforeAnything: validate lists every error with
+// file:line:column and exits 3; run exits 3 and creates no run.
+func TestInvalidProtocolRefusedBeforeAnything(t *testing.T) {
+	chdirRoot(t)
+	bad := "protocols/testdata/invalid/many.yaml"
+	code, _, errOut := cli(t, "validate", bad)
+	if code != exitInvalid {
+		t.Errorf("validate exit %d, want 3", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) < 15 || !strings.HasSuffix(errOut, "15 error(s)\n") {
+		t.Errorf("validate printed %d lines:\n%s", len(lines), errOut)
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasPrefix(l, bad+":") {
+			t.Errorf("error line without position: %q", l)
+		}
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	code, out, _ := cli(t, "run", "--runs", runs, bad)
+	if code != exitInvalid || out != "" {
+		t.Errorf("run of invalid protocol: exit %d, stdout %q", code, out)
+	}
+	if _, err := os.Stat(runs); !os.IsNotExist(err) {
+		t.Errorf("run of invalid protocol created %s (%v)", runs, err)
+	}
+}
+
+func TestValidateAndUsage(t *testing.T) {
+	chdirRoot(t)
+	if code, out, _ := cli(t, "validate", "configs/protocols/demo.yaml"); code != exitPass || !strings.Contains(out, "protocol demo is valid for rig sim (3 steps)") {
+		t.Errorf("validate demo: %d %q", code, out)
+	}
+	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"run", "--no-such-flag", "x.yaml"}, {"validate", "a.yaml", "b.yaml"}} {
+		if code, _, _ := cli(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want 3", args, code)
+		}
+	}
+	if code, _, errOut := cli(t, "run", "--rig", "no/such/rig.yaml", "configs/protocols/demo.yaml"); code != exitInvalid || !strings.Contains(errOut, "no/such/rig.yaml") {
+		t.Errorf("missing rig: %d %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, "run", "--influx", "http://127.0.0.1:1", "configs/protocols/demo.yaml"); code != exitInfra || !strings.Contains(errOut, "InfluxDB") {
+		t.Errorf("influx refusal: %d %q", code, errOut)
+	}
+	if code, out, _ := cli(t, "version"); code != exitPass || !strings.HasPrefix(out, "mockloop ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// TestEmbeddedDefaultRig runs from a directory without configs/.
+func TestEmbeddedDefaultRig(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	t.Chdir(t.TempDir())
+	code, out, errOut := cli(t, "validate", filepath.Join(root, "configs/protocols/demo.yaml"))
+	if code != exitPass || !strings.Contains(out, "rig sim") {
+		t.Errorf("embedded rig: %d %q %q", code, out, errOut)
+	}
+}

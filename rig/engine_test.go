@@ -1,0 +1,489 @@
+package rig
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+func simConfig(t testing.TB) *Config {
+	t.Helper()
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type runOut struct {
+	res    *runlog.Result
+	run    *runlog.Run
+	events []runlog.Event
+}
+
+// runSrc parses src against the sim rig, runs it on virtual time and opens
+// the record it wrote.
+func runSrc(t testing.TB, ctx context.Context, src string) runOut {
+	t.Helper()
+	cfg := simConfig(t)
+	p, err := protocols.Parse("test.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		t.Fatalf("protocol: %v", err)
+	}
+	res, dir, err := Run(ctx, cfg, p, Options{RunsDir: t.TempDir(), ProtocolFile: "test.yaml", ProtocolSource: []byte(src), Version: "test"})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	run, err := runlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Manifest.State != runlog.StateClosed {
+		t.Errorf("record state %q after run, want closed", run.Manifest.State)
+	}
+	if run.Result == nil || run.Result.Outcome != res.Outcome || run.Result.Frames != res.Frames {
+		t.Errorf("result.json %+v does not match returned result %+v", run.Result, res)
+	}
+	ev, err := run.ReadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runOut{res, run, ev}
+}
+
+func (o runOut) criterion(t testing.TB, label string) runlog.CriterionResult {
+	t.Helper()
+	for _, c := range o.res.Criteria {
+		if c.ID == label || c.Name == label || c.Measure == label {
+			return c
+		}
+	}
+	t.Fatalf("no criterion %q in %+v", label, o.res.Criteria)
+	return runlog.CriterionResult{}
+}
+
+func (o runOut) eventsOf(kind string) []runlog.Event {
+	var out []runlog.Event
+	for _, e := range o.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+const header = "protocol: 1\nname: t\nsteps:\n"
+
+func TestDemoProtocolPasses(t *testing.T) {
+	src, err := os.ReadFile("../configs/protocols/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := runSrc(t, context.Background(), string(src))
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("demo outcome %s (%s): %+v", o.res.Outcome, o.res.AbortReason, o.res.Criteria)
+	}
+	if o.res.Frames != 90_000 || len(o.res.Steps) != 3 || len(o.res.Criteria) != 6 {
+		t.Errorf("frames %d, steps %d, criteria %d; want 90000, 3, 6", o.res.Frames, len(o.res.Steps), len(o.res.Criteria))
+	}
+	// The record holds every frame the result counts, intact.
+	st, err := o.run.Frames(func(time.Duration, []float64) error { return nil })
+	if err != nil || !st.Intact() || st.Frames != o.res.Frames {
+		t.Errorf("record frames %d (intact %v, err %v), result says %d", st.Frames, st.Intact(), err, o.res.Frames)
+	}
+}
+
+// TestDoublingResistanceRaisesMAPLowersCO is the afterload response of the
+// loop: with the systemic resistance doubled, mean aortic pressure rises and
+// cardiac output falls.
+func TestDoublingResistanceRaisesMAPLowersCO(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - set: {loop.preset: healthy}
+    hold: 30 s
+    criteria:
+      - {name: map1, measure: mean(aop), over: last 10 s, min: 0 mmHg}
+      - {name: co1, measure: mean(flow_ao), over: last 10 s, min: 0 L/min}
+  - set: {loop.resistance: 2 mmHg·s/ml}
+    hold: 30 s
+    criteria:
+      - {name: map2, measure: mean(aop), over: last 10 s, min: 0 mmHg}
+      - {name: co2, measure: mean(flow_ao), over: last 10 s, min: 0 L/min}
+`)
+	map1, map2 := *o.criterion(t, "map1").Value, *o.criterion(t, "map2").Value
+	co1, co2 := *o.criterion(t, "co1").Value, *o.criterion(t, "co2").Value
+	t.Logf("Rs 1 → 2 mmHg·s/ml: MAP %.1f → %.1f mmHg, CO %.2f → %.2f L/min", map1, map2, co1, co2)
+	if map2 < map1*1.05 {
+		t.Errorf("MAP did not rise: %.1f → %.1f", map1, map2)
+	}
+	if co2 > co1*0.9 {
+		t.Errorf("CO did not fall: %.2f → %.2f", co1, co2)
+	}
+}
+
+// TestOverLastWindowMatchesRecord recomputes a windowed criterion from the
+// frames on disk, independently of the engine's accumulators.
+func TestOverLastWindowMatchesRecord(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - set: {loop.preset: healthy}
+    hold: 5 s
+  - set: {loop.resistance: 1.6 mmHg·s/ml}
+    hold: 12 s
+    criteria:
+      - {name: last, measure: mean(aop), over: last 4 s, min: 0 mmHg}
+      - {name: whole, measure: mean(aop), min: 0 mmHg}
+      - {name: spread, measure: std(aop), min: 0 mmHg}
+      - {name: peak, measure: max(lvp), min: 0 mmHg}
+`)
+	step := o.res.Steps[1]
+	col := -1
+	for i, c := range o.run.Manifest.Layout {
+		if c.Name == "aop" {
+			col = i
+		}
+	}
+	var lastSum, wholeSum float64
+	var lastN, wholeN int
+	end := time.Duration(step.EndS * float64(time.Second))
+	start := time.Duration(step.StartS * float64(time.Second))
+	_, err := o.run.Frames(func(ts time.Duration, v []float64) error {
+		if ts > start && ts <= end {
+			wholeSum += v[col]
+			wholeN++
+			if ts > end-4*time.Second {
+				lastSum += v[col]
+				lastN++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wholeN != 12000 || lastN != 4000 {
+		t.Fatalf("frames in step %d, in window %d; want 12000, 4000", wholeN, lastN)
+	}
+	for name, want := range map[string]float64{"last": lastSum / float64(lastN), "whole": wholeSum / float64(wholeN)} {
+		got := *o.criterion(t, name).Value
+		if math.Abs(got-want) > 1e-4*math.Abs(want) {
+			t.Errorf("%s: engine %.6f, record %.6f", name, got, want)
+		}
+	}
+	if l, w := *o.criterion(t, "last").Value, *o.criterion(t, "whole").Value; l <= w {
+		t.Errorf("after a resistance step the last 4 s (%.2f) should be above the whole-step mean (%.2f)", l, w)
+	}
+	if s := *o.criterion(t, "spread").Value; s < 5 || s > 40 {
+		t.Errorf("std(aop) %.2f mmHg is not a pulsatile pressure's", s)
+	}
+}
+
+func TestSweepRunsEachValueAndWhenSelects(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - name: rates
+    sweep:
+      loop.heart_rate: [60 bpm, 75 bpm, 90 bpm, 120 bpm]
+    steps:
+      - name: measure
+        hold: 5 s
+        criteria:
+          - {id: at90, when: loop.heart_rate == 90 bpm, measure: mean(aop), min: 0 mmHg}
+          - {id: not60, when: loop.heart_rate != 60 bpm, measure: mean(aop), min: 0 mmHg}
+`)
+	var iters []string
+	for _, s := range o.res.Steps {
+		if strings.HasPrefix(s.Name, "measure") {
+			iters = append(iters, s.Path)
+			if s.Frames != 5000 {
+				t.Errorf("iteration %s has %d frames", s.Path, s.Frames)
+			}
+		}
+	}
+	if strings.Join(iters, " ") != "1[1].1 1[2].1 1[3].1 1[4].1" {
+		t.Errorf("iterations %v", iters)
+	}
+	var rates []string
+	for _, e := range o.eventsOf("setpoint") {
+		if strings.HasPrefix(e.Msg, "loop.heart_rate") && e.Step == "1" {
+			rates = append(rates, e.Msg)
+		}
+	}
+	if strings.Join(rates, ",") != "loop.heart_rate = 60 bpm,loop.heart_rate = 75 bpm,loop.heart_rate = 90 bpm,loop.heart_rate = 120 bpm" {
+		t.Errorf("sweep setpoints %v", rates)
+	}
+	var at90, not60 []string
+	for _, c := range o.res.Criteria {
+		switch c.ID {
+		case "at90":
+			at90 = append(at90, c.Step)
+		case "not60":
+			not60 = append(not60, c.Step)
+		}
+	}
+	if strings.Join(at90, " ") != "1[3].1" || strings.Join(not60, " ") != "1[2].1 1[3].1 1[4].1" {
+		t.Errorf("when selected at90 %v, not60 %v", at90, not60)
+	}
+}
+
+func TestRepeat(t *testing.T) {
+	for _, c := range []struct {
+		repeat string
+		iters  int
+	}{{"{count: 3}", 3}, {"{for: 25 s}", 3}, {"{for: 20 s}", 2}} {
+		o := runSrc(t, context.Background(), header+"  - repeat: "+c.repeat+"\n    steps:\n      - hold: 10 s\n")
+		n := 0
+		for _, s := range o.res.Steps {
+			if strings.HasPrefix(s.Path, "1[") {
+				n++
+			}
+		}
+		if n != c.iters || o.res.Frames != int64(c.iters)*10_000 {
+			t.Errorf("repeat %s: %d iterations, %d frames; want %d", c.repeat, n, o.res.Frames, c.iters)
+		}
+	}
+}
+
+func TestRampLandsOnTarget(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - set: {loop.resistance: 1 mmHg·s/ml}
+    ramp: {loop.resistance: {to: 2 mmHg·s/ml, over: 10 s}}
+    hold: 20 s
+    criteria:
+      - {name: end, measure: mean(aop), over: last 5 s, min: 0 mmHg}
+  - set: {loop.resistance: 2 mmHg·s/ml}
+    hold: 20 s
+    criteria:
+      - {name: ref, measure: mean(aop), over: last 5 s, min: 0 mmHg}
+`)
+	if f := o.res.Steps[0].Frames; f != 30_000 {
+		t.Errorf("ramp + hold step has %d frames, want 30000 (10 s ramp then 20 s hold)", f)
+	}
+	ramps := o.eventsOf("ramp")
+	if len(ramps) != 1 || !strings.Contains(ramps[0].Msg, "from 1 mmHg·s/ml to 2 mmHg·s/ml over 10 s") {
+		t.Errorf("ramp events %+v", ramps)
+	}
+	// After the ramp the loop is where a plain set to the target puts it.
+	if e, r := *o.criterion(t, "end").Value, *o.criterion(t, "ref").Value; math.Abs(e-r) > 1 {
+		t.Errorf("after ramp MAP %.2f, at the same setting %.2f", e, r)
+	}
+}
+
+func TestUntil(t *testing.T) {
+	met := runSrc(t, context.Background(), header+`
+  - set: {loop.resistance: 2 mmHg·s/ml}
+    until:
+      condition: mean(aop, 2 s) > 115 mmHg
+      timeout: 1 min
+`)
+	if met.res.Outcome != runlog.OutcomePass || len(met.eventsOf("until.met")) != 1 {
+		t.Fatalf("until: %s, events %+v", met.res.Outcome, met.eventsOf("until.met"))
+	}
+	if f := met.res.Frames; f < 2000 || f >= 60_000 {
+		t.Errorf("until held %d frames: not ended by its condition", f)
+	}
+	for _, c := range []struct {
+		on      string
+		outcome runlog.Outcome
+	}{{"fail", runlog.OutcomeFail}, {"abort", runlog.OutcomeAborted}, {"continue", runlog.OutcomePass}} {
+		o := runSrc(t, context.Background(), header+`
+  - until:
+      condition: mean(aop, 2 s) > 190 mmHg
+      timeout: 5 s
+      on_timeout: `+c.on+`
+  - hold: 1 s
+`)
+		if o.res.Outcome != c.outcome {
+			t.Errorf("on_timeout %s: outcome %s", c.on, o.res.Outcome)
+		}
+		wantFrames := int64(6000)
+		if c.on == "abort" {
+			wantFrames = 5000
+		}
+		if o.res.Frames != wantFrames {
+			t.Errorf("on_timeout %s: %d frames, want %d", c.on, o.res.Frames, wantFrames)
+		}
+	}
+}
+
+func TestCriterionVerdicts(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - hold: 10 s
+    criteria:
+      - {name: ok, measure: mean(aop), between: [50 mmHg, 150 mmHg]}
+      - {name: warned, measure: mean(aop), max: 10 mmHg, on_fail: warn}
+      - {name: failed, measure: mean(aop), min: 150 mmHg}
+  - hold: 1 s
+`)
+	if o.res.Outcome != runlog.OutcomeFail {
+		t.Errorf("outcome %s, want fail", o.res.Outcome)
+	}
+	for name, v := range map[string]runlog.Verdict{"ok": runlog.VerdictPass, "warned": runlog.VerdictWarn, "failed": runlog.VerdictFail} {
+		if c := o.criterion(t, name); c.Verdict != v || c.Pass != (v == runlog.VerdictPass) || c.Value == nil || c.Unit != "mmHg" {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	// A failed criterion does not stop the run: the next step still ran.
+	if o.res.Frames != 11_000 {
+		t.Errorf("%d frames, want 11000", o.res.Frames)
+	}
+	warnOnly := runSrc(t, context.Background(), header+"  - hold: 1 s\n    criteria:\n      - {measure: mean(aop), max: 1 mmHg, on_fail: warn}\n")
+	if warnOnly.res.Outcome != runlog.OutcomePass {
+		t.Errorf("a warning failed the run: %s", warnOnly.res.Outcome)
+	}
+}
+
+// safeProbe wraps the sim plant to record the safe state and inject faults.
+type safeProbe struct {
+	Plant
+	safe      int
+	panicAt   time.Duration
+	failApply string
+	lastRead  time.Duration
+	applied   []string
+}
+
+func (p *safeProbe) Read(now time.Duration, dst []float64) error {
+	if p.panicAt > 0 && now >= p.panicAt {
+		panic("injected fault")
+	}
+	p.lastRead = now
+	return p.Plant.Read(now, dst)
+}
+
+func (p *safeProbe) Apply(param string, v protocols.Value) error {
+	if param == p.failApply && p.lastRead > 0 { // after the initial preset
+		return errors.New("I2C write NACK")
+	}
+	p.applied = append(p.applied, param)
+	return p.Plant.Apply(param, v)
+}
+
+func (p *safeProbe) Safe() error { p.safe++; return p.Plant.Safe() }
+
+func withProbe(t *testing.T, probe *safeProbe) {
+	t.Helper()
+	orig := plantFor
+	plantFor = func(cfg *Config) (Plant, error) {
+		pl, err := newPlant(cfg)
+		probe.Plant = pl
+		return probe, err
+	}
+	t.Cleanup(func() { plantFor = orig })
+}
+
+func TestAbortPathsEndSafeAndClosed(t *testing.T) {
+	cases := []struct {
+		name, src, reason string
+		probe             safeProbe
+		cancelAt          bool
+	}{
+		{name: "hard limit tightened by protocol", src: "protocol: 1\nname: t\nlimits:\n  aop: {max: 90 mmHg}\nsteps:\n  - hold: 30 s\n",
+			reason: "safety trip: aop"},
+		{name: "always abort", src: "protocol: 1\nname: t\nalways:\n  - {id: X, channel: lvp, max: 60 mmHg, on_fail: abort}\nsteps:\n  - hold: 30 s\n",
+			reason: "invariant X violated: lvp"},
+		{name: "criterion abort", src: header + "  - hold: 2 s\n    criteria:\n      - {measure: mean(aop), min: 500 mmHg, on_fail: abort}\n  - hold: 10 s\n",
+			reason: "criterion mean(aop) failed in step 1"},
+		{name: "panic in a step", src: header + "  - hold: 30 s\n", probe: safeProbe{panicAt: 5 * time.Second},
+			reason: "panic: injected fault"},
+		{name: "actuator write fails", src: header + "  - hold: 1 s\n  - set: {loop.heart_rate: 90 bpm}\n    hold: 1 s\n", probe: safeProbe{failApply: "loop.heart_rate"},
+			reason: "setting loop.heart_rate to 90 bpm failed: I2C write NACK"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			probe := c.probe
+			withProbe(t, &probe)
+			o := runSrc(t, context.Background(), c.src)
+			if o.res.Outcome != runlog.OutcomeAborted || !strings.Contains(o.res.AbortReason, c.reason) {
+				t.Errorf("outcome %s reason %q, want aborted with %q", o.res.Outcome, o.res.AbortReason, c.reason)
+			}
+			if probe.safe == 0 {
+				t.Error("the plant was never driven to its safe state")
+			}
+			if trips := o.eventsOf(runlog.KindSafetyTrip); len(trips) != 1 {
+				t.Errorf("safety.trip events: %+v", trips)
+			}
+			if o.run.Manifest.Outcome != runlog.OutcomeAborted {
+				t.Errorf("manifest outcome %q", o.run.Manifest.Outcome)
+			}
+		})
+	}
+}
+
+func TestOperatorCancelAborts(t *testing.T) {
+	probe := safeProbe{}
+	withProbe(t, &probe)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&Abort{Reason: "operator: received terminated"})
+	o := runSrc(t, ctx, header+"  - hold: 10 s\n")
+	if o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: received terminated" || probe.safe == 0 {
+		t.Errorf("outcome %s %q, safe %d", o.res.Outcome, o.res.AbortReason, probe.safe)
+	}
+}
+
+// TestSafeStateStopsTheHeart checks the sim plant's safe state itself: the
+// ventricle stops contracting, the resistance valve goes to its fail-safe
+// setting, and aortic pressure decays instead of pulsing.
+func TestSafeStateStopsTheHeart(t *testing.T) {
+	cfg := simConfig(t)
+	p, err := newSimPlant(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float64, len(p.Layout()))
+	aop := p.Layout().Index("aop")
+	var now time.Duration
+	step := func(d time.Duration) (lo, hi float64) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for end := now + d; now < end; now += time.Millisecond {
+			p.Read(now, frame)
+			p.Actuate(now)
+			lo, hi = min(lo, frame[aop]), max(hi, frame[aop])
+		}
+		return
+	}
+	step(10 * time.Second)
+	lo, hi := step(2 * time.Second)
+	if hi-lo < 20 {
+		t.Fatalf("before safe state the pulse pressure is only %.1f mmHg", hi-lo)
+	}
+	if err := p.Safe(); err != nil {
+		t.Fatal(err)
+	}
+	if p.loop.ActiveElastance() != 0 || p.loop.Parameters().Rs != cfg.SafeResistance {
+		t.Errorf("safe state: active elastance %g, Rs %g", p.loop.ActiveElastance(), p.loop.Parameters().Rs)
+	}
+	step(10 * time.Second)
+	lo, hi = step(2 * time.Second)
+	if hi-lo > 2 || hi > 40 {
+		t.Errorf("10 s after the safe state aortic pressure still %0.1f–%0.1f mmHg", lo, hi)
+	}
+}
+
+// BenchmarkRealTimeFactor runs the simulated rig at 1 kHz with all channels,
+// including the run record on disk, and reports simulated seconds per wall
+// second.
+func BenchmarkRealTimeFactor(b *testing.B) {
+	cfg := simConfig(b)
+	src := header + "  - hold: 60 s\n"
+	p, err := protocols.Parse("bench.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: dir, ProtocolSource: []byte(src)})
+		if err != nil || res.Outcome != runlog.OutcomePass {
+			b.Fatal(err, res)
+		}
+	}
+	wall := time.Since(start).Seconds()
+	b.ReportMetric(60*float64(b.N)/wall, "sim-s/s")
+	b.ReportMetric(wall*1e9/(60_000*float64(b.N)), "ns/frame")
+}
