@@ -12,14 +12,15 @@
 //	frames/         append-only segment files 00000001.seg, 00000002.seg, ...
 //	events.jsonl    one Event per line, in the order they happened
 //	result.json     outcome, per-step statistics and criteria (Result); written on close
-//	lock            flock(2)ed by the process writing the run, until Close
+//	lock            flock(2)ed by the process writing the run, until Close (the file stays)
 //
 // manifest.json and result.json are replaced atomically (temporary file,
 // fsync, rename, fsync of the directory), so a reader sees either the old or
 // the new version, never a mix. Frames and events are buffered and made
-// durable (flushed and fsynced) at least every SyncInterval of the record's
-// flush clock, and on Close. A crash therefore loses at most about one second
-// of data, and leaves at worst a torn record at the end of the last segment or
+// durable (flushed and fsynced) when an append finds SyncInterval of the
+// record's flush clock passed since the last sync, when Sync is called, and
+// on Close; an engine that may go quiet for longer calls Sync from a ticker.
+// A crash therefore loses about a second of data at most, and leaves at worst a torn record at the end of the last segment or
 // an unfinished last line in events.jsonl. Recover closes such runs as
 // "interrupted" and cuts the torn tails, keeping everything before them.
 //
@@ -53,8 +54,8 @@
 // than that from its first frame (or go back in time) is split into several
 // records. A record holds at most 16 MiB of payload.
 //
-// Values are stored as float32: 24 significant bits, ample for 24-bit ADC
-// channels after calibration. NaN and ±Inf are kept; finite values beyond
+// Values are stored as float32: a 24-bit significand (about 7 digits), as
+// fine as a 24-bit ADC resolves, at half the bytes of float64. NaN and ±Inf are kept; finite values beyond
 // float32's range become ±Inf. Timestamps are exact to the nanosecond.
 //
 // A segment is rotated (a new file begun) before a record would take it past

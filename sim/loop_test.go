@@ -147,8 +147,10 @@ func (s beatStats) log(t *testing.T, name string) {
 func TestReproducesSimaanNormal(t *testing.T) {
 	d := newDriven(t, SimaanNormal(), 75, 2.0)
 	d.settle(30 * time.Second)
+	splits := d.l.solver.splits
 	s := d.measure(20)
 	s.log(t, "normal heart")
+	t.Logf("solver: %.1f cut steps per beat, %d unresolved stages", float64(d.l.solver.splits-splits)/20, d.l.solver.unresolved)
 	for _, c := range []struct {
 		name      string
 		got, want float64
@@ -196,7 +198,7 @@ func rk4To(l *Loop, t, h time.Duration) {
 
 // TestSolverMatchesReference justifies the scheme and its step: from the
 // same settled state and with the same 1 kHz elastance input, TR-BDF2 at
-// DefaultSubstep must give every beat's systolic, diastolic and mean aortic
+// substep must give every beat's systolic, diastolic and mean aortic
 // pressure and mean flow within 1 % of RK4 at 5 µs (converged: RK4 at
 // 10 µs agrees with it to far better than that). Coarser and finer steps are
 // logged to show the margin.
@@ -208,6 +210,7 @@ func TestSolverMatchesReference(t *testing.T) {
 	run := func(mod func(d *driven)) beatStats {
 		d := *base
 		l := *base.l
+		l.setSubstep(substep) // a solver of its own, not base's
 		w := *base.w
 		d.l, d.w = &l, &w
 		d.trace = true
@@ -280,10 +283,6 @@ func TestSystemicResistanceAfterload(t *testing.T) {
 	if h.co >= n.co*0.95 {
 		t.Errorf("doubling Rs: CO %.2f → %.2f L/min, want a clear fall", n.co, h.co)
 	}
-	// The resistance is what the mean pressures and flow say it is.
-	if r := (h.psMean - (h.lapMin+h.lapMax)/2) / (h.co / mlPerSToLPerMin); math.Abs(r-2) > 0.3 {
-		t.Logf("note: (mean Ps − mid LAP)/CO = %.2f mmHg·s/ml", r)
-	}
 	if got := high.l.Parameters().Rs; got != 2 {
 		t.Errorf("Parameters().Rs = %g, want 2", got)
 	}
@@ -308,7 +307,7 @@ func TestPhysiologicalRanges(t *testing.T) {
 	t.Logf("mean LAP %.1f mmHg, LV end-diastolic pressure %.1f mmHg, end-diastolic volume %.1f ml, end-systolic volume %.1f ml, ejection fraction %.0f %%",
 		lapMean, s.lvEDP, s.lvMax, s.lvMin, 100*(s.lvMax-s.lvMin)/s.lvMax)
 	for _, c := range []struct {
-		name     string
+		name      string
 		v, lo, hi float64
 	}{
 		{"LV systolic pressure", s.lvSys, 100, 140},
@@ -391,35 +390,42 @@ func TestVolumeConserved(t *testing.T) {
 // calls, and give the same physics: advancing in irregular pieces matches
 // advancing in whole milliseconds.
 func TestAdvanceToIrregularTimes(t *testing.T) {
-	regular := newDriven(t, SimaanNormal(), 75, 2.0)
-	irregular := newDriven(t, SimaanNormal(), 75, 2.0)
-	pieces := []time.Duration{
-		300 * time.Microsecond, 1, 699*time.Microsecond - 1, // one ms in three pieces
-	}
-	var maxDev float64
-	for range 4000 { // 5 beats
-		if err := irregular.l.SetActiveElastance(irregular.w.Active()); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pieces {
-			irregular.l.AdvanceTo(irregular.l.Now() + p)
-			irregular.l.AdvanceTo(irregular.l.Now() - time.Millisecond) // never back
-		}
-		irregular.t += irregular.dt
-		irregular.w.Advance(irregular.dt)
-		regular.tick()
-		if got := irregular.l.Now(); got != regular.l.Now() {
-			t.Fatalf("Now() = %v, want %v", got, regular.l.Now())
-		}
-		a, b := irregular.l.State(), regular.l.State()
-		maxDev = max(maxDev, math.Abs(a.AoP-b.AoP), math.Abs(a.LVP-b.LVP))
-	}
-	t.Logf("largest pressure difference, 1 ms steps vs irregular pieces: %.3f mmHg", maxDev)
-	if maxDev > 0.5 {
-		t.Errorf("irregular AdvanceTo differs by %.3f mmHg from whole steps", maxDev)
-	}
-	if d := irregular.l.volume() - regular.l.volume(); math.Abs(d) > 1e-9 {
-		t.Errorf("volume differs by %g ml", d)
+	for _, c := range []struct {
+		name   string
+		pieces []time.Duration // adding up to 1 ms
+	}{
+		{"off the grid", []time.Duration{300 * time.Microsecond, 1, 700*time.Microsecond - 1}},
+		{"on the grid", []time.Duration{250 * time.Microsecond, 625 * time.Microsecond, 125 * time.Microsecond}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			regular := newDriven(t, SimaanNormal(), 75, 2.0)
+			irregular := newDriven(t, SimaanNormal(), 75, 2.0)
+			var maxDev float64
+			for range 4000 { // 5 beats
+				if err := irregular.l.SetActiveElastance(irregular.w.Active()); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range c.pieces {
+					irregular.l.AdvanceTo(irregular.l.Now() + p)
+					irregular.l.AdvanceTo(irregular.l.Now() - time.Millisecond) // never back
+				}
+				irregular.t += irregular.dt
+				irregular.w.Advance(irregular.dt)
+				regular.tick()
+				if got := irregular.l.Now(); got != regular.l.Now() {
+					t.Fatalf("Now() = %v, want %v", got, regular.l.Now())
+				}
+				a, b := irregular.l.State(), regular.l.State()
+				maxDev = max(maxDev, math.Abs(a.AoP-b.AoP), math.Abs(a.LVP-b.LVP))
+			}
+			t.Logf("largest pressure difference from whole 1 ms steps: %.3f mmHg", maxDev)
+			if maxDev > 0.5 {
+				t.Errorf("irregular AdvanceTo differs by %.3f mmHg from whole steps", maxDev)
+			}
+			if d := irregular.l.volume() - regular.l.volume(); math.Abs(d) > 1e-9 {
+				t.Errorf("volume differs by %g ml", d)
+			}
+		})
 	}
 }
 

@@ -49,6 +49,13 @@ type (
 // run and apply p by the Sherman–Morrison formula, instead of
 // refactorising every millisecond.
 //
+// A rotary pump between LV and aorta (REFERENCE.md) fits this shape: one
+// more state (its flow), one more switch (the suction resistance, guarded
+// by P_lv), its rows in system. Its pressure head changes with the speed
+// every sample, like the elastance; it should enter as a source added to
+// the stages' right-hand sides, since a change of b0 costs a
+// refactorisation.
+//
 // The solver requires that I − s·A(m) be nonsingular for every s > 0 and
 // p ≥ 0: true of any passive circuit (compliances, resistances,
 // inertances, ideal diodes), whose A is −C⁻¹·G with C positive diagonal and
@@ -101,7 +108,7 @@ const (
 type modeFactors struct {
 	m0     lu
 	inv    mat  // M0⁻¹, if hasInv
-	hasInv bool //
+	hasInv bool // the step cache asked for inv
 	w      vec  // M0⁻¹·d·h·c
 	zb, zd vec  // M0⁻¹·d·h·b0, M0⁻¹·d·h·d
 }
@@ -147,11 +154,14 @@ type stepCache struct {
 // valve events of a beat: in early ejection each step of the elastance
 // opens the aortic valve, which closes again within the millisecond as the
 // aorta drains faster than the held elastance empties the ventricle (about
-// 70 cut steps per beat at 75 bpm). Cuts of the fixed step are therefore
+// 55 cut steps per beat at 75 bpm). Cuts of the fixed step are therefore
 // rounded to 1/splitGrid of it, so that the factors of every piece length
 // are built once and kept for the run like those of the fixed step. Steps
 // of any other length (a last partial step of AdvanceTo) are cut exactly
 // and use a cache rebuilt whenever their length changes.
+//
+// The solver is generic over the system: anything that fits pwl in up to
+// maxStates states and maxSwitches switches.
 type trbdf2 struct {
 	h0   float64              // the fixed step, s
 	grid [splitGrid]stepCache // grid[j] for steps of (j+1)/splitGrid·h0; the last is h0
@@ -284,9 +294,10 @@ func (s *trbdf2) stage(sys pwl, sc *stepCache, n int, r *vec, m int, y *vec) int
 	return m
 }
 
-// step advances x by the fixed step h0, cutting it where a switch changes.
-func (s *trbdf2) step(sys pwl, x *vec) {
-	left := splitGrid // still to go, in grid units
+// step advances x by ticks/splitGrid of the fixed step h0, 0 < ticks ≤
+// splitGrid, cutting the step where a switch changes.
+func (s *trbdf2) step(sys pwl, x *vec, ticks int) {
+	left := ticks // still to go, in grid units
 	for split := 0; ; split++ {
 		s.x0 = *x
 		sys.guards(x, &s.g0)

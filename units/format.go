@@ -108,24 +108,21 @@ func FormatDuration(d time.Duration) string {
 	u %= uint64(time.Hour)
 	m := u / uint64(time.Minute)
 	u %= uint64(time.Minute)
-	sep := func() {
-		if len(b) > 0 && b[len(b)-1] != '-' {
+	parts := [...]struct {
+		n, scale uint64 // the part is n/scale units
+		unit     string
+	}{{h, 1, " h"}, {m, 1, " min"}, {u, uint64(time.Second), " s"}}
+	first := true
+	for _, p := range parts {
+		if p.n == 0 {
+			continue
+		}
+		if !first {
 			b = append(b, ' ')
 		}
-	}
-	if h > 0 {
-		b = strconv.AppendUint(b, h, 10)
-		b = append(b, " h"...)
-	}
-	if m > 0 {
-		sep()
-		b = strconv.AppendUint(b, m, 10)
-		b = append(b, " min"...)
-	}
-	if u > 0 {
-		sep()
-		b = appendFixed(b, u, uint64(time.Second))
-		b = append(b, " s"...)
+		first = false
+		b = appendFixed(b, p.n, p.scale)
+		b = append(b, p.unit...)
 	}
 	return string(b)
 }

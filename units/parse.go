@@ -33,8 +33,8 @@ const (
 
 // unitDef is one accepted spelling of a unit. A value v written in this unit
 // is v·num/den in the dimension's canonical unit; keeping the ratio as two
-// exact-ish numbers instead of one pre-divided factor avoids a double rounding
-// (100 ml/s is exactly 6 L/min, not 6.000000000000001).
+// numbers instead of one pre-divided factor avoids a double rounding
+// (0.7 ml/s is 0.042 L/min, where 0.7 × 0.06 gives 0.041999999999999996).
 type unitDef struct {
 	spelling string
 	dim      Dimension

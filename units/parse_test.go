@@ -390,12 +390,30 @@ func TestParseDurationErrors(t *testing.T) {
 	}
 }
 
-func TestSuggestNeverPanicsOnOddKeys(t *testing.T) {
-	// Inputs around the length limit and with repeated runes exercise the
-	// edit-distance and harmless-edit code paths.
-	for _, u := range []string{"mmmHg", "mmHgg", "mmHg//", strings.Repeat("m", maxSuggestLen), strings.Repeat("m", maxSuggestLen+1), "\xff", "ss", "s s"} {
-		_, _ = suggest(u, anyDimension)
-		_, _ = suggest(u, Pressure)
+func TestSuggest(t *testing.T) {
+	long := strings.Repeat("m", maxSuggestLen)
+	tests := []struct {
+		unit string
+		want Dimension
+		sug  string // "" for no suggestion
+	}{
+		{"mmHgg", Pressure, "mmHg"},     // long key: a letter typo is fine
+		{"mmmHg", anyDimension, "mmHg"}, // repeated rune inserted
+		{"mmHg//", Pressure, ""},        // two edits
+		{"ss", Time, ""},                // short key, letter inserted
+		{"s s", Time, ""},               // "ss" after removing spaces
+		{"S", Time, "s"},                // case only
+		{long + "Hg", Pressure, ""},     // beyond maxSuggestLen: not considered
+		{long[:maxSuggestLen-2] + "Hg", Pressure, ""},
+		{"\xff", anyDimension, ""},     // invalid UTF-8 as a rune
+		{"\xffmmHg", Pressure, "mmHg"}, // one stray (invalid) byte, long key
+		{"Mmhg", Elastance, ""},        // right spelling of the wrong dimension
+	}
+	for _, tt := range tests {
+		sug, ok := suggest(tt.unit, tt.want)
+		if ok != (tt.sug != "") || sug != tt.sug {
+			t.Errorf("suggest(%q, %v) = %q, %v; want %q", tt.unit, tt.want, sug, ok, tt.sug)
+		}
 	}
 }
 
@@ -468,5 +486,32 @@ func TestLongInputErrorIsShort(t *testing.T) {
 	}
 	if got := quote(strings.Repeat("a", maxQuoted)); got != `"`+strings.Repeat("a", maxQuoted)+`"` {
 		t.Errorf("quote of exactly maxQuoted bytes was cut: %s", got)
+	}
+}
+
+// Conversions with exact decimal factors give exact results: the ratio is
+// applied as ·num/den, not as a pre-rounded factor (0.7 × 0.06 would be
+// 0.041999999999999996, 9 × 0.001 is 0.009000000000000001).
+func TestParseExactConversions(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+	}{
+		{"100 ml/s", 6},
+		{"0.7 ml/s", 0.042},
+		{"500 ml/min", 0.5},
+		{"9 ml/min", 0.009},
+		{"250 ms", 0.25},
+		{"13 ms", 0.013},
+		{"1.5 L", 1500},
+		{"2 krpm", 2000},
+		{"500 mV", 0.5},
+		{"0.5 A", 500},
+	}
+	for _, tt := range tests {
+		q, err := Parse(tt.in)
+		if err != nil || q.Value != tt.want {
+			t.Errorf("Parse(%q) = %v, %v; want exactly %v", tt.in, q.Value, err, tt.want)
+		}
 	}
 }

@@ -217,6 +217,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 
+	recoverRuns(*runsDir, stderr)
+
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
@@ -277,6 +279,7 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return exitInvalid
 	}
+	recoverRuns(*runsDir, stderr)
 	list, err := runlog.List(*runsDir)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -286,4 +289,16 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", r.RunID, r.State, r.Outcome, r.Protocol)
 	}
 	return exitPass
+}
+
+// recoverRuns closes the records of runs whose process died (state
+// "running", lock not held) as "interrupted", keeping all they hold.
+func recoverRuns(runsDir string, stderr io.Writer) {
+	closed, err := runlog.Recover(runsDir)
+	for _, id := range closed {
+		fmt.Fprintf(stderr, "mockloop: run %s was left running by a process that died; closed it as interrupted\n", id)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: recovering interrupted runs: %v\n", err)
+	}
 }

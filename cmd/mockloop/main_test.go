@@ -132,3 +132,33 @@ func TestEmbeddedDefaultRig(t *testing.T) {
 		t.Errorf("embedded rig: %d %q %q", code, out, errOut)
 	}
 }
+
+// TestRunsRecoversInterrupted: a record whose process died (manifest still
+// "running", no result, no lock holder) is closed as interrupted by the next
+// command, with its frames kept.
+func TestRunsRecoversInterrupted(t *testing.T) {
+	chdirRoot(t)
+	runs := t.TempDir()
+	if code, _, _ := cli(t, "run", "--quiet", "--runs", runs, "configs/protocols/demo.yaml"); code != exitPass {
+		t.Fatal("demo failed")
+	}
+	list, _ := runlog.List(runs)
+	dir := list[0].Dir
+	// Make it look like the process was killed mid-run.
+	m, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	m = bytes.Replace(m, []byte(`"state": "closed"`), []byte(`"state": "running"`), 1)
+	if !bytes.Contains(m, []byte(`"state": "running"`)) {
+		t.Fatalf("manifest format changed: %s", m)
+	}
+	os.WriteFile(filepath.Join(dir, "manifest.json"), m, 0o644)
+	os.Remove(filepath.Join(dir, "result.json"))
+
+	code, out, errOut := cli(t, "runs", "--runs", runs)
+	if code != exitPass || !strings.Contains(errOut, "closed it as interrupted") || !strings.Contains(out, "interrupted") {
+		t.Fatalf("runs: %d\n%s\n%s", code, out, errOut)
+	}
+	r, err := runlog.Open(dir)
+	if err != nil || r.Result == nil || r.Result.Outcome != runlog.OutcomeInterrupted || r.Result.Frames != 90_000 {
+		t.Errorf("recovered record: %+v %v", r.Result, err)
+	}
+}

@@ -1,0 +1,118 @@
+package runlog
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
+)
+
+// seedSegments are the seed corpus of FuzzReadSegment: a small valid
+// segment of 2 channels, and damaged variants of it.
+func seedSegments(t testing.TB) map[string][]byte {
+	t.Helper()
+	m := testManifest(testRunID)
+	m.Layout = []Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q_ao", Unit: "L/min"}}
+	r, err := Create(t.TempDir(), m, nil, nil, clock.NewVirtual(testEpoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exact values, not testValue: the corpus must be the same bytes on
+	// every platform, and arm64 may fuse the multiply-adds of math.Sin.
+	b := daq.NewBlock(2, 4)
+	for k := range 3 {
+		b.Reset()
+		for i := 4 * k; i < 4*k+4; i++ {
+			v := b.Append(frameTime(i))
+			v[0], v[1] = 80+float64(i)/4, -float64(i)/8
+		}
+		if err := r.AppendBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
+		t.Fatal(err)
+	}
+	valid, err := os.ReadFile(segmentPaths(t, r.Dir())[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := len(r.segHdr)
+	flipped := bytes.Clone(valid)
+	flipped[hdr+(len(valid)-hdr)/2] ^= 1
+	badHeader := bytes.Clone(valid)
+	badHeader[20] ^= 1
+	return map[string][]byte{
+		"valid":       valid,
+		"torn":        valid[:len(valid)-7],
+		"bitflip":     flipped,
+		"header-only": valid[:hdr],
+		"header-torn": valid[:hdr-3],
+		"bad-header":  badHeader,
+		"zero-tail":   append(bytes.Clone(valid), make([]byte, 64)...),
+		"empty":       {},
+	}
+}
+
+// The seed corpus in testdata/fuzz is generated; -update rewrites it.
+func TestFuzzSeedCorpus(t *testing.T) {
+	for name, data := range seedSegments(t) {
+		golden(t, "fuzz/FuzzReadSegment/"+name, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data))
+	}
+}
+
+// FuzzReadSegment feeds arbitrary bytes to the segment reader: it must not
+// panic, every frame it returns must have the header's width, and the part
+// it calls intact must read back the same on its own.
+func FuzzReadSegment(f *testing.F) {
+	for _, data := range seedSegments(f) {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var (
+			n          int64
+			last       time.Duration
+			minW, maxW = 1 << 30, -1
+		)
+		sc, err := scanSegment(bytes.NewReader(data), int64(len(data)), nil, func(ts time.Duration, v []float64) error {
+			n++
+			last = ts
+			minW, maxW = min(minW, len(v)), max(maxW, len(v))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("error from in-memory data: %v", err)
+		}
+		if n != sc.frames {
+			t.Fatalf("%d frames delivered, %d counted", n, sc.frames)
+		}
+		if sc.width != len(sc.header.Channels) {
+			t.Fatalf("width %d, header has %d channels", sc.width, len(sc.header.Channels))
+		}
+		if n > 0 && (minW != sc.width || maxW != sc.width) {
+			t.Fatalf("frames of %d to %d values, header has %d channels", minW, maxW, sc.width)
+		}
+		if n > 0 && sc.lastT != last {
+			t.Fatalf("lastT %v, last frame at %v", sc.lastT, last)
+		}
+		if sc.good < 0 || sc.good > int64(len(data)) {
+			t.Fatalf("intact up to %d of %d bytes", sc.good, len(data))
+		}
+		if sc.damage == "" && sc.good != int64(len(data)) && len(data) > 0 {
+			t.Fatalf("no damage, but read only %d of %d bytes", sc.good, len(data))
+		}
+		// The intact prefix is a clean segment with the same frames.
+		again, err := scanSegment(bytes.NewReader(data[:sc.good]), sc.good, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.frames != sc.frames || again.records != sc.records || again.damage != "" {
+			t.Fatalf("intact prefix: %d frames in %d records, damage %q; first read %d in %d",
+				again.frames, again.records, again.damage, sc.frames, sc.records)
+		}
+	})
+}
