@@ -1,6 +1,7 @@
 package dut
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -148,6 +149,9 @@ func ParseFrame(line []byte) (Frame, error) {
 	}
 
 	var f Frame
+	if n := bytes.Count(body, []byte{' '}) - 1; n > 0 {
+		f.Args = make([]string, 0, n)
+	}
 	field := 0
 	for len(body) > 0 {
 		i := 0
@@ -174,7 +178,7 @@ func ParseFrame(line []byte) (Frame, error) {
 			if !validVerb(string(tok)) {
 				return Frame{}, fmt.Errorf("%w: verb %q", ErrSyntax, tok)
 			}
-			f.Verb = string(tok)
+			f.Verb = internVerb(tok)
 		default:
 			if !validArg(string(tok)) {
 				return Frame{}, fmt.Errorf("%w: argument %q", ErrSyntax, tok)
@@ -187,6 +191,38 @@ func ParseFrame(line []byte) (Frame, error) {
 		return Frame{}, fmt.Errorf("%w: no verb", ErrSyntax)
 	}
 	return f, nil
+}
+
+// internVerb returns the verb as a string, without allocating for the verbs
+// of VADLINK v1.
+func internVerb(b []byte) string {
+	switch string(b) {
+	case "OK":
+		return "OK"
+	case "ERR":
+		return "ERR"
+	case "TLM":
+		return "TLM"
+	case "ALARM":
+		return "ALARM"
+	case "HELLO":
+		return "HELLO"
+	case "PING":
+		return "PING"
+	case "MODE":
+		return "MODE"
+	case "SPEED":
+		return "SPEED"
+	case "LEVEL":
+		return "LEVEL"
+	case "STATUS":
+		return "STATUS"
+	case "TELEM":
+		return "TELEM"
+	case "CLEAR":
+		return "CLEAR"
+	}
+	return string(b)
 }
 
 // parseSeq reads a canonical decimal 0..65535: no sign, no leading zero.

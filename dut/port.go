@@ -2,6 +2,7 @@ package dut
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,6 +24,8 @@ const (
 // It matches os.ErrDeadlineExceeded under errors.Is, like a timed-out read on
 // an *os.File, so generic code recognises it.
 var ErrTimeout = fmt.Errorf("dut: serial read timeout: %w", os.ErrDeadlineExceeded)
+
+var _ io.ReadWriteCloser = (*Port)(nil)
 
 // Port is a serial port set up for VADLINK: 115200 8N1, no flow control, DTR
 // and RTS left low (asserting them on open resets Arduino-style boards).

@@ -1,0 +1,27 @@
+// Package dut is the rig's link to the device under test: a pump controller
+// (Impella-class) reached over a serial line.
+//
+// The DUT interface is what the run engine commands; VADLINK implements it
+// for the reference protocol, VADLINK v1 (specified in VADLINK.md: ASCII
+// frames "<seq> <VERB> [<arg> ...] *<crc>", one per line, CRC-16/CCITT-FALSE,
+// 115200 8N1). Its layers, each usable alone:
+//
+//   - Port: the serial transport on go.bug.st/serial, by path or by a
+//     /dev/serial/by-id/ name, with the library's silent read timeout made
+//     an error (ErrTimeout).
+//   - LineReader: framing into lines of at most MaxFrame bytes, with
+//     resynchronisation after an over-long line.
+//   - Frame, AppendFrame, ParseFrame, CRC16: the codec.
+//   - VADLINK: the driver, with sequence numbers, retries, keep-alive,
+//     link-loss detection, Reconnect and callbacks for every frame, for
+//     telemetry and for alarms.
+//
+// Time. Everything the experiment sees is stamped with the run's injected
+// clock.Clock, and the keep-alive is paced by it through Tick, which the
+// engine calls from its loop: in simulation the clock is virtual and a DUT
+// exchange is a synchronous request/response, so the run stays
+// deterministic. Reply timeouts are real time, because they wait for real
+// bytes on a real (or pseudo) terminal.
+//
+// The simulated device is package dut/dutsim.
+package dut

@@ -1,0 +1,17 @@
+// Package dutsim is a simulated VADLINK device: the firmware of an
+// Impella-class pump controller, served on a pseudo-terminal so that the
+// host's driver goes through the same serial library and tty layer as with a
+// USB-serial adapter.
+//
+// Firmware is the device's logic: every VADLINK verb, the speed ramp (at
+// most 10,000 rpm/s), the alarms and the 2 s host-link watchdog. It takes
+// the time as an argument and catches up to it before it acts, so it runs the
+// same on a real and on a virtual clock. The pump's physics is behind the
+// Pump interface; DefaultPump is a stand-in until package sim provides the
+// real one.
+//
+// Server puts a Firmware on a pty (github.com/creack/pty, in raw mode) and
+// injects link faults: dropped, delayed and corrupted replies, garbage,
+// silence, and unplugging. Faults are switched at runtime by method, or
+// parsed from a command-line string by ParseFaults ("drop=0.2,delay=150ms").
+package dutsim

@@ -1,0 +1,427 @@
+package dutsim
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mockloop/mockloop/dut"
+)
+
+// Limits and defaults of the simulated firmware.
+const (
+	MaxRPM          = 60000           // SPEED accepts 0..MaxRPM
+	MaxTelemetryHz  = 100             // TELEM accepts 0..MaxTelemetryHz
+	DefaultRampRate = 10000           // rpm/s, the most VADLINK allows
+	WatchdogTimeout = 2 * time.Second // host silence that trips AlarmHostLinkLost
+	BlockingAlarms  = dut.AlarmHostLinkLost | dut.AlarmOvercurrent
+	defaultModel    = "dutsim-impella"
+	defaultSerial   = "SIM-0001"
+	defaultFW       = "1.0.0"
+)
+
+// ImpellaLevels is the default level table: target rpm of P0..P9.
+var ImpellaLevels = [10]int{0, 25000, 35000, 38000, 40000, 43000, 45000, 47000, 50000, 51000}
+
+// Firmware is the simulated controller: the VADLINK command interpreter, the
+// speed ramp, the alarms and the host-link watchdog. It has no clock of its
+// own: every call says what time it is, and the firmware first catches up
+// to that time (ramp, watchdog, due TLM frames), then acts. Its state is
+// therefore a function of the frames it received and the times they came at,
+// which is what makes it deterministic in virtual time, where nothing moves
+// while the host waits for a reply.
+//
+// Command rules (VADLINK leaves them to the device):
+//
+//   - The firmware powers up in STOP mode with the motor off.
+//   - MODE STOP is always accepted: it is the safe command. The target
+//     becomes the safe speed (Config.SafeRPM, 0 by default).
+//   - MODE SPEED and MODE LEVEL keep the current target (bumpless).
+//   - SPEED is only accepted in SPEED mode, LEVEL only in LEVEL mode
+//     (error 3 otherwise).
+//   - During the self-test after power-on (Config.SelfTest) MODE SPEED,
+//     MODE LEVEL, SPEED and LEVEL answer error 4, busy.
+//   - While a blocking alarm is latched (host link lost, motor overcurrent)
+//     the same commands answer error 5 until CLEAR. Suction, purge and speed
+//     deviation alarms are reported and latched but block nothing: the host
+//     must be able to act on them.
+//   - The checks come in the order 1 (verb), 2 (arguments), 4, 5, 3.
+//   - HELLO, PING, STATUS, TELEM and CLEAR are accepted in every state.
+//   - The watchdog arms at the first valid host frame: a controller powered
+//     up without a host stays quiet. After WatchdogTimeout without a valid
+//     frame it latches AlarmHostLinkLost and goes to STOP (the safe speed).
+//   - A frame identical to the previous one (same seq, same bytes) is a
+//     host retry: it is answered from a cache, not executed again.
+//
+// Firmware is safe for concurrent use.
+type Firmware struct {
+	mu     sync.Mutex
+	cfg    Config
+	pump   Pump
+	levels [10]int
+	rate   int64 // ramp rate, rpm/s
+
+	now      time.Duration
+	boot     time.Duration
+	mode     dut.Mode
+	target   int
+	speed    int64 // commanded speed (the ramp), in 1e-9 rpm: exact for any time step
+	alarms   dut.Alarms
+	armed    bool
+	lastHost time.Duration
+	telemHz  int
+	nextTLM  time.Duration
+	ps       PumpState
+
+	lastSeq   uint16
+	lastLine  []byte
+	lastReply []byte
+
+	n Stats
+}
+
+// NewFirmware powers a firmware up at time now. Only the firmware's fields of
+// cfg are used; it fails on an invalid one.
+func NewFirmware(cfg Config, now time.Duration) (*Firmware, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	f := &Firmware{cfg: cfg, pump: cfg.Pump, levels: ImpellaLevels, rate: int64(cfg.RampRate), now: now, boot: now}
+	if cfg.Levels != nil {
+		f.levels = *cfg.Levels
+	}
+	f.ps = f.pump.Update(now, 0)
+	return f, nil
+}
+
+// State is a snapshot of the firmware.
+type State struct {
+	Now       time.Duration
+	Mode      dut.Mode
+	TargetRPM int
+	RPM       float64 // commanded (ramp) speed
+	Alarms    dut.Alarms
+	TelemHz   int
+	Pump      PumpState // last readout
+}
+
+// State returns the firmware's state as of its last run; it does not advance it.
+func (f *Firmware) State() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return State{Now: f.now, Mode: f.mode, TargetRPM: f.target, RPM: float64(f.speed) / 1e9,
+		Alarms: f.alarms, TelemHz: f.telemHz, Pump: f.ps}
+}
+
+// Stats returns the firmware's counters (the frame and protocol ones of Stats).
+func (f *Firmware) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// Advance runs the firmware up to now and returns the unsolicited frames
+// (ALARM, TLM) that fell due, each with its "\n". A time before the
+// firmware's own is ignored: firmware time never goes back.
+func (f *Firmware) Advance(now time.Duration) [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.advance(now, nil)
+}
+
+// Handle runs the firmware up to now, then executes one received line (its
+// "\n" removed). It returns the unsolicited frames that fell due before the
+// line was handled, and the reply, nil when the line is dropped (bad CRC, bad
+// syntax, seq 0, too long).
+func (f *Firmware) Handle(now time.Duration, line []byte) (unsolicited [][]byte, reply []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	unsolicited = f.advance(now, nil)
+	req, err := dut.ParseFrame(line)
+	switch {
+	case errors.Is(err, dut.ErrCRC):
+		f.n.BadCRC++
+		return unsolicited, nil
+	case errors.Is(err, dut.ErrTooLong):
+		f.n.TooLong++
+		return unsolicited, nil
+	case err != nil, req.Seq == 0: // seq 0 is the device's own
+		f.n.BadSyntax++
+		return unsolicited, nil
+	}
+	f.n.Received++
+	f.lastHost, f.armed = f.now, true
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if f.lastReply != nil && req.Seq == f.lastSeq && bytes.Equal(line, f.lastLine) {
+		f.n.Duplicates++
+		return unsolicited, f.lastReply
+	}
+	rep := f.execute(req)
+	if rep.Verb == "ERR" {
+		f.n.Errors++
+	}
+	reply, err = dut.AppendFrame(nil, rep)
+	if err != nil {
+		panic("dutsim: firmware built an unencodable reply: " + err.Error())
+	}
+	f.lastSeq, f.lastLine, f.lastReply = req.Seq, append(f.lastLine[:0], line...), reply
+	return unsolicited, reply
+}
+
+// NoteTooLong counts an over-long line the transport dropped before the
+// firmware saw it.
+func (f *Firmware) NoteTooLong() {
+	f.mu.Lock()
+	f.n.TooLong++
+	f.mu.Unlock()
+}
+
+// advance moves the firmware from f.now to now, stopping at every instant
+// where something happens (watchdog deadline, TLM due) so that each is
+// handled at its own time.
+func (f *Firmware) advance(now time.Duration, out [][]byte) [][]byte {
+	if now <= f.now {
+		return out
+	}
+	if f.telemHz > 0 {
+		// Telemetry is lossy: when the firmware catches up over many
+		// periods at once (virtual time), only the last is sent.
+		p := f.telemPeriod()
+		if k := (now - f.nextTLM) / p; k > 0 {
+			f.nextTLM += k * p
+		}
+	}
+	for f.now < now {
+		next := now
+		wd := f.lastHost + WatchdogTimeout
+		watching := f.armed && f.alarms&dut.AlarmHostLinkLost == 0
+		if watching && wd < next {
+			next = max(wd, f.now)
+		}
+		if f.telemHz > 0 && f.nextTLM < next {
+			next = max(f.nextTLM, f.now)
+		}
+		f.ramp(next - f.now)
+		f.now = next
+		out = f.sense(out)
+		if watching && f.now >= wd {
+			f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
+			out = f.raise(dut.AlarmHostLinkLost, out)
+		}
+		if f.telemHz > 0 && f.now >= f.nextTLM {
+			out = append(out, f.tlm())
+			f.nextTLM += f.telemPeriod()
+		}
+	}
+	return out
+}
+
+func (f *Firmware) telemPeriod() time.Duration { return time.Second / time.Duration(f.telemHz) }
+
+// ramp moves the commanded speed toward the target at the ramp rate for dt.
+// Integer arithmetic in 1e-9 rpm makes a ramp over dt identical to the same
+// ramp done in any number of smaller steps.
+func (f *Firmware) ramp(dt time.Duration) {
+	tgt := int64(f.target) * 1e9
+	diff := tgt - f.speed
+	if diff == 0 || dt <= 0 {
+		return
+	}
+	dist := diff
+	if dist < 0 {
+		dist = -dist
+	}
+	if need := (dist + f.rate - 1) / f.rate; int64(dt) >= need {
+		f.speed = tgt
+		return
+	}
+	if diff > 0 {
+		f.speed += f.rate * int64(dt)
+	} else {
+		f.speed -= f.rate * int64(dt)
+	}
+}
+
+// sense reads the pump at f.now and raises the alarms its readout calls for.
+func (f *Firmware) sense(out [][]byte) [][]byte {
+	cmd := float64(f.speed) / 1e9
+	f.ps = f.pump.Update(f.now, cmd)
+	var a dut.Alarms
+	if f.ps.Suction {
+		a |= dut.AlarmSuction
+	}
+	if f.ps.CurrentmA > f.cfg.OvercurrentmA {
+		a |= dut.AlarmOvercurrent
+	}
+	if f.ps.PurgemmHg < f.cfg.PurgeLowmmHg {
+		a |= dut.AlarmPurgeLow
+	}
+	if f.ps.PurgemmHg > f.cfg.PurgeHighmmHg {
+		a |= dut.AlarmPurgeHigh
+	}
+	if math.Abs(f.ps.RPM-cmd) > f.cfg.SpeedDeviationRPM {
+		a |= dut.AlarmSpeedDeviation
+	}
+	return f.raise(a, out)
+}
+
+// raise latches bits and sends an ALARM frame for each one that rose.
+func (f *Firmware) raise(bits dut.Alarms, out [][]byte) [][]byte {
+	rose := bits &^ f.alarms
+	f.alarms |= bits
+	for b := dut.Alarms(1); b != 0 && b <= rose; b <<= 1 {
+		if rose&b == 0 {
+			continue
+		}
+		f.n.AlarmsRaised++
+		args := append([]string{b.Hex()}, strings.Fields(b.String())...)
+		out = append(out, mustFrame(dut.Frame{Seq: 0, Verb: "ALARM", Args: args}))
+	}
+	return out
+}
+
+func (f *Firmware) tlm() []byte {
+	return mustFrame(dut.Frame{Seq: 0, Verb: "TLM", Args: []string{
+		"t=" + strconv.FormatInt(int64(f.now/time.Millisecond), 10),
+		"rpm=" + itoa(f.ps.RPM),
+		"cur=" + itoa(f.ps.CurrentmA),
+		"pwr=" + itoa(f.ps.PowermW),
+		"purge=" + itoa(f.ps.PurgemmHg),
+		"alarms=" + f.alarms.Hex(),
+	}})
+}
+
+// itoa formats a pump reading for the wire. Readings are clamped to seven
+// digits (NaN reads 0) so that a runaway physics model cannot make a frame
+// longer than VADLINK allows.
+func itoa(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		v = 0
+	case v > 9999999:
+		v = 9999999
+	case v < -9999999:
+		v = -9999999
+	}
+	return strconv.FormatInt(int64(math.Round(v)), 10)
+}
+
+func mustFrame(fr dut.Frame) []byte {
+	b, err := dut.AppendFrame(nil, fr)
+	if err != nil {
+		panic("dutsim: firmware built an unencodable frame: " + err.Error())
+	}
+	return b
+}
+
+// execute runs one valid host request and returns its reply.
+func (f *Firmware) execute(r dut.Frame) dut.Frame {
+	ok := func(args ...string) dut.Frame { return dut.Frame{Seq: r.Seq, Verb: "OK", Args: args} }
+	fail := func(e *dut.Error) dut.Frame {
+		return dut.Frame{Seq: r.Seq, Verb: "ERR", Args: append([]string{strconv.Itoa(e.Code)}, strings.Fields(e.Text)...)}
+	}
+	nargs := func(n int) bool { return len(r.Args) == n }
+	// motion checks the rules of a command that sets a speed.
+	motion := func() *dut.Error {
+		switch {
+		case f.now < f.boot+f.cfg.SelfTest:
+			return dut.ErrBusy
+		case f.alarms&BlockingAlarms != 0:
+			return dut.ErrAlarmActive
+		}
+		return nil
+	}
+	intArg := func(lo, hi int) (int, bool) {
+		if !nargs(1) {
+			return 0, false
+		}
+		v, err := strconv.Atoi(r.Args[0])
+		return v, err == nil && v >= lo && v <= hi
+	}
+
+	switch r.Verb {
+	case "HELLO":
+		if !nargs(0) {
+			return fail(dut.ErrBadArgument)
+		}
+		return ok("model="+f.cfg.Model, "serial="+f.cfg.Serial, "fw="+f.cfg.FW, "proto=1")
+	case "PING":
+		if !nargs(0) {
+			return fail(dut.ErrBadArgument)
+		}
+		return ok()
+	case "MODE":
+		if !nargs(1) {
+			return fail(dut.ErrBadArgument)
+		}
+		m, err := dut.ParseMode(r.Args[0])
+		if err != nil {
+			return fail(dut.ErrBadArgument)
+		}
+		if m == dut.ModeStop {
+			f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
+			return ok()
+		}
+		if e := motion(); e != nil {
+			return fail(e)
+		}
+		f.mode = m
+		return ok()
+	case "SPEED":
+		v, good := intArg(0, MaxRPM)
+		if !good {
+			return fail(dut.ErrBadArgument)
+		}
+		if e := motion(); e != nil {
+			return fail(e)
+		}
+		if f.mode != dut.ModeSpeed {
+			return fail(dut.ErrWrongMode)
+		}
+		f.target = v
+		return ok()
+	case "LEVEL":
+		v, good := intArg(0, len(f.levels)-1)
+		if !good {
+			return fail(dut.ErrBadArgument)
+		}
+		if e := motion(); e != nil {
+			return fail(e)
+		}
+		if f.mode != dut.ModeLevel {
+			return fail(dut.ErrWrongMode)
+		}
+		f.target = f.levels[v]
+		return ok("rpm=" + strconv.Itoa(f.target))
+	case "STATUS":
+		if !nargs(0) {
+			return fail(dut.ErrBadArgument)
+		}
+		return ok("rpm="+itoa(f.ps.RPM), "target="+strconv.Itoa(f.target), "cur="+itoa(f.ps.CurrentmA),
+			"pwr="+itoa(f.ps.PowermW), "purge="+itoa(f.ps.PurgemmHg), "alarms="+f.alarms.Hex())
+	case "TELEM":
+		v, good := intArg(0, MaxTelemetryHz)
+		if !good {
+			return fail(dut.ErrBadArgument)
+		}
+		f.telemHz = v
+		if v > 0 {
+			f.nextTLM = f.now + f.telemPeriod()
+		}
+		return ok()
+	case "CLEAR":
+		if !nargs(0) {
+			return fail(dut.ErrBadArgument)
+		}
+		f.alarms = 0
+		return ok()
+	}
+	return fail(dut.ErrUnknownVerb)
+}

@@ -1,0 +1,75 @@
+package dutsim
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/dut"
+)
+
+// FuzzFirmware feeds arbitrary bytes, split into lines, to the firmware's
+// request parser and interpreter, 37 ms apart: no panic; every reply is a
+// well-formed OK or ERR frame for the request's seq; every unsolicited frame
+// is well formed with seq 0; the state stays within its limits.
+func FuzzFirmware(f *testing.F) {
+	for _, fr := range []dut.Frame{
+		{Seq: 1, Verb: "HELLO"},
+		{Seq: 2, Verb: "MODE", Args: []string{"SPEED"}},
+		{Seq: 3, Verb: "SPEED", Args: []string{"60000"}},
+		{Seq: 4, Verb: "LEVEL", Args: []string{"9"}},
+		{Seq: 5, Verb: "TELEM", Args: []string{"100"}},
+	} {
+		b, _ := dut.AppendFrame(nil, fr)
+		f.Add(b)
+	}
+	f.Add([]byte("1 PING *0000\n\x00\xff\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fw, err := NewFirmware(Config{SelfTest: 50 * time.Millisecond}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Duration(0)
+		check := func(b []byte, wantSeq int) dut.Frame {
+			if len(b) > dut.MaxFrame || len(b) == 0 || b[len(b)-1] != '\n' {
+				t.Fatalf("frame %q: bad length or terminator", b)
+			}
+			fr, err := dut.ParseFrame(b[:len(b)-1])
+			if err != nil {
+				t.Fatalf("firmware sent %q: %v", b, err)
+			}
+			if wantSeq >= 0 && int(fr.Seq) != wantSeq {
+				t.Fatalf("reply %q to seq %d", b, wantSeq)
+			}
+			return fr
+		}
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			now += 37 * time.Millisecond
+			req, reqErr := dut.ParseFrame(line)
+			uns, reply := fw.Handle(now, line)
+			for _, u := range uns {
+				if fr := check(u, 0); fr.Verb != "TLM" && fr.Verb != "ALARM" {
+					t.Fatalf("unsolicited %s", fr)
+				}
+			}
+			switch {
+			case reqErr != nil || req.Seq == 0:
+				if reply != nil {
+					t.Fatalf("invalid request %q answered %q", line, reply)
+				}
+			default:
+				if reply == nil {
+					t.Fatalf("valid request %q not answered", line)
+				}
+				if fr := check(reply, int(req.Seq)); fr.Verb != "OK" && fr.Verb != "ERR" {
+					t.Fatalf("reply %s", fr)
+				}
+			}
+			st := fw.State()
+			if st.TargetRPM < 0 || st.TargetRPM > MaxRPM || st.RPM < 0 || st.RPM > MaxRPM ||
+				st.TelemHz < 0 || st.TelemHz > MaxTelemetryHz || st.Now != now {
+				t.Fatalf("state out of bounds: %+v", st)
+			}
+		}
+	})
+}

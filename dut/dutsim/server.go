@@ -1,0 +1,669 @@
+package dutsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/dut"
+)
+
+// Config configures a simulated DUT. Zero fields take the defaults given.
+type Config struct {
+	// Clock is the firmware's time; nil means a real clock. Use the run's
+	// virtual clock in simulation.
+	Clock clock.Clock
+	// Tick, if positive, runs the firmware every Tick of real time
+	// between host frames, so that TLM streams and the watchdog's ALARM
+	// goes out while the host is quiet. Zero runs it only when a host
+	// frame arrives or Advance is called: use that with a virtual clock,
+	// so that the firmware's state depends on virtual time alone.
+	Tick time.Duration
+	// Link, if set, is a symlink kept pointing at the current pty, removed
+	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
+	// how the host finds the device again after it re-enumerates.
+	Link string
+	// Faults are injected from the start.
+	Faults Faults
+
+	Model  string // "dutsim-impella"
+	Serial string // "SIM-0001"
+	FW     string // "1.0.0"
+	// Pump is the physics behind the firmware; nil means DefaultPump.
+	Pump Pump
+	// Levels overrides the level table (ImpellaLevels).
+	Levels *[10]int
+	// SafeRPM is the speed of MODE STOP and of a watchdog trip (0).
+	SafeRPM int
+	// RampRate is the speed ramp in rpm/s (DefaultRampRate).
+	RampRate int
+	// SelfTest is how long after power-on speed commands answer busy (0).
+	SelfTest time.Duration
+	// Alarm thresholds.
+	OvercurrentmA     float64 // 1000 mA
+	PurgeLowmmHg      float64 // 300 mmHg
+	PurgeHighmmHg     float64 // 1100 mmHg (Impella's purge alarm)
+	SpeedDeviationRPM float64 // 1000 rpm between command and rotor
+}
+
+// withDefaults fills in zero fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Model, defaultModel)
+	def(&c.Serial, defaultSerial)
+	def(&c.FW, defaultFW)
+	if c.Pump == nil {
+		c.Pump = DefaultPump{}
+	}
+	if c.RampRate == 0 {
+		c.RampRate = DefaultRampRate
+	}
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	deff(&c.OvercurrentmA, 1000)
+	deff(&c.PurgeLowmmHg, 300)
+	deff(&c.PurgeHighmmHg, 1100)
+	deff(&c.SpeedDeviationRPM, 1000)
+	switch {
+	case c.RampRate < 0:
+		return c, fmt.Errorf("dutsim: ramp rate %d rpm/s is negative", c.RampRate)
+	case c.SafeRPM < 0 || c.SafeRPM > MaxRPM:
+		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, MaxRPM)
+	case c.Tick < 0:
+		return c, fmt.Errorf("dutsim: tick %v is negative", c.Tick)
+	}
+	if c.Levels != nil {
+		for i, v := range c.Levels {
+			if v < 0 || v > MaxRPM {
+				return c, fmt.Errorf("dutsim: level P%d = %d rpm outside 0..%d", i, v, MaxRPM)
+			}
+		}
+	}
+	// The HELLO reply must be encodable.
+	hello := dut.Frame{Seq: 65535, Verb: "OK", Args: []string{"model=" + c.Model, "serial=" + c.Serial, "fw=" + c.FW, "proto=1"}}
+	if _, err := dut.AppendFrame(nil, hello); err != nil {
+		return c, fmt.Errorf("dutsim: identity model=%q serial=%q fw=%q does not fit a frame: %w", c.Model, c.Serial, c.FW, err)
+	}
+	return c, nil
+}
+
+// Stats counts what a simulated DUT saw and did.
+type Stats struct {
+	// Firmware.
+	Received     uint64 // valid host frames
+	BadCRC       uint64
+	BadSyntax    uint64 // syntax errors, and host frames with seq 0
+	TooLong      uint64
+	Duplicates   uint64 // host retries answered from the reply cache
+	Errors       uint64 // ERR replies
+	AlarmsRaised uint64
+	// Link (Server only).
+	Replies     uint64 // replies handed to the wire
+	Unsolicited uint64 // TLM and ALARM frames handed to the wire
+	Dropped     uint64 // replies dropped by a fault
+	Corrupted   uint64 // replies sent with a wrong CRC
+	Garbage     uint64 // bursts of garbage sent
+	Muted       uint64 // frames not sent because Silent, Babble or unplugged
+	Overflow    uint64 // frames dropped because the host did not read
+	Plugs       uint64 // times plugged in, the first included
+}
+
+// Server is a simulated DUT on a pseudo-terminal: the host opens Name (or
+// Path) with go.bug.st/serial exactly as it opens a USB-serial adapter, and
+// every byte goes through the kernel's tty layer.
+//
+// The pty is in raw mode: no echo, no "\n" to "\r\n" translation, no line
+// editing. Unplug closes the pty's master side, so the host sees its device
+// vanish (reads fail, the /dev/pts node disappears); Replug opens a new pty.
+// The kernel picks the new pty's number, so it cannot be relied on to come
+// back at the same path: a host that must find the device again opens Link,
+// a symlink the server moves to the new pty, as udev moves a by-id name.
+type Server struct {
+	cfg Config
+	clk clock.Clock
+	fw  *Firmware
+
+	mu      sync.Mutex
+	faults  Faults
+	rng     *rand.Rand
+	plug    *plug
+	closed  bool
+	timers  []*time.Timer
+	n       Stats // link counters
+	stopCtx func() bool
+	quit    chan struct{}
+	wg      sync.WaitGroup // ticker and fault timers
+}
+
+// plug is one pty and its goroutines.
+type plug struct {
+	master, slave *os.File
+	path          string
+	out           chan outFrame
+	quit          chan struct{}
+	wg            sync.WaitGroup
+}
+
+type outFrame struct {
+	b   []byte
+	due time.Time
+}
+
+// Serve powers up a simulated DUT on a new pty and serves it until Close, or
+// until ctx ends.
+func Serve(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, clk: cfg.Clock, quit: make(chan struct{})}
+	if s.clk == nil {
+		s.clk = clock.NewReal()
+	}
+	if s.fw, err = NewFirmware(cfg, s.clk.Now()); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	err = s.plugIn()
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.SetFaults(cfg.Faults)
+	if cfg.Tick > 0 {
+		s.wg.Add(1)
+		go s.tick(cfg.Tick)
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	s.mu.Lock()
+	s.stopCtx = stop
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Name is what a host should open: Link if configured, else Path.
+func (s *Server) Name() string {
+	if s.cfg.Link != "" {
+		return s.cfg.Link
+	}
+	return s.Path()
+}
+
+// Path is the current pty (/dev/pts/N), "" while unplugged.
+func (s *Server) Path() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.plug == nil {
+		return ""
+	}
+	return s.plug.path
+}
+
+// Firmware is the simulated firmware, for inspecting its state.
+func (s *Server) Firmware() *Firmware { return s.fw }
+
+// Faults returns the faults in force (counters such as DropNext count down).
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// SetFaults replaces the faults in force, reseeds their random choices, and
+// schedules the unplug if f asks for one.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+	s.reseed()
+	s.scheduleUnplug()
+}
+
+// UpdateFaults changes the faults in force atomically, e.g.
+// s.UpdateFaults(func(f *Faults) { f.DropNext = 2 }). The random choices go
+// on unless fn changes Seed, and an unplug is scheduled only if fn sets one.
+func (s *Server) UpdateFaults(fn func(*Faults)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	f.UnplugAfter, f.UnplugFor = 0, 0
+	fn(&f)
+	reseed := f.Seed != s.faults.Seed
+	s.faults = f
+	if reseed {
+		s.reseed()
+	}
+	s.scheduleUnplug()
+}
+
+// reseed restarts the fault RNG from Faults.Seed; s.mu is held.
+func (s *Server) reseed() {
+	seed := uint64(s.faults.Seed)
+	if seed == 0 {
+		seed = 1
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
+}
+
+// scheduleUnplug arms the unplug of Faults.UnplugAfter; s.mu is held.
+func (s *Server) scheduleUnplug() {
+	after, hold := s.faults.UnplugAfter, s.faults.UnplugFor
+	if after <= 0 || s.closed {
+		return
+	}
+	s.timers = append(s.timers, time.AfterFunc(after, func() {
+		if !s.enter() {
+			return
+		}
+		defer s.wg.Done()
+		s.Unplug()
+		if hold <= 0 {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.closed {
+			s.timers = append(s.timers, time.AfterFunc(hold, func() {
+				if !s.enter() {
+					return
+				}
+				defer s.wg.Done()
+				s.Replug()
+			}))
+		}
+	}))
+}
+
+// enter registers a timer callback with s.wg unless s is closed.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// Stats returns the counters of the firmware and of the link.
+func (s *Server) Stats() Stats {
+	st := s.fw.Stats()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.n
+	n.Received, n.BadCRC, n.BadSyntax, n.TooLong = st.Received, st.BadCRC, st.BadSyntax, st.TooLong
+	n.Duplicates, n.Errors, n.AlarmsRaised = st.Duplicates, st.Errors, st.AlarmsRaised
+	return n
+}
+
+// Advance runs the firmware up to the clock's now and sends the TLM and ALARM
+// frames that fell due. In virtual time the engine calls it to let the
+// device's own behaviour (the watchdog, telemetry) happen without a host
+// frame; with Config.Tick it is called every tick.
+func (s *Server) Advance() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.fw.Advance(s.clk.Now()) {
+		s.sendUnsolicited(b)
+	}
+}
+
+func (s *Server) tick(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			s.Advance()
+		}
+	}
+}
+
+// handle runs one line from the host through the firmware and the faults.
+func (s *Server) handle(p *plug, line []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.plug != p {
+		return // unplugged meanwhile
+	}
+	uns, reply := s.fw.Handle(s.clk.Now(), line)
+	for _, b := range uns {
+		s.sendUnsolicited(b)
+	}
+	if reply != nil {
+		s.sendReply(reply)
+	}
+}
+
+// sendUnsolicited queues a TLM or ALARM frame; s.mu is held.
+func (s *Server) sendUnsolicited(b []byte) {
+	if s.plug == nil || s.faults.Silent || s.faults.Babble {
+		s.n.Muted++
+		return
+	}
+	if s.enqueue(b, time.Now()) {
+		s.n.Unsolicited++
+	}
+}
+
+// sendReply queues a reply through the faults; s.mu is held.
+func (s *Server) sendReply(b []byte) {
+	f := &s.faults
+	now := time.Now()
+	switch {
+	case s.plug == nil || f.Silent:
+		s.n.Muted++
+		return
+	case f.Babble:
+		s.n.Muted++
+		s.sendGarbage(now)
+		return
+	case f.DropNext > 0:
+		f.DropNext--
+		s.n.Dropped++
+		return
+	case f.Drop > 0 && s.rng.Float64() < f.Drop:
+		s.n.Dropped++
+		return
+	}
+	if f.CorruptNext > 0 {
+		f.CorruptNext--
+		b = corruptCRC(b)
+		s.n.Corrupted++
+	} else if f.Corrupt > 0 && s.rng.Float64() < f.Corrupt {
+		b = corruptCRC(b)
+		s.n.Corrupted++
+	}
+	if f.Garbage > 0 && s.rng.Float64() < f.Garbage {
+		s.sendGarbage(now.Add(f.Delay))
+	}
+	if s.enqueue(b, now.Add(f.Delay)) {
+		s.n.Replies++
+	}
+}
+
+// sendGarbage queues a burst of 1..200 random bytes and a "\n": mostly
+// frames that fail to parse, sometimes one too long to be a frame.
+func (s *Server) sendGarbage(due time.Time) {
+	n := 1 + s.rng.IntN(200)
+	b := make([]byte, n+1)
+	for i := range n {
+		c := byte(s.rng.Uint32())
+		if c == '\n' {
+			c = '?'
+		}
+		b[i] = c
+	}
+	b[n] = '\n'
+	if s.enqueue(b, due) {
+		s.n.Garbage++
+	}
+}
+
+// corruptCRC returns a copy of frame b with a wrong but well-formed CRC.
+func corruptCRC(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	i := len(c) - 2 // last hex digit, before "\n"
+	if c[i] == '0' {
+		c[i] = '1'
+	} else {
+		c[i] = '0'
+	}
+	return c
+}
+
+// enqueue hands b to the writer; s.mu is held. A host that does not read
+// fills the tty's buffer; frames beyond the queue are dropped, as a UART's
+// transmit FIFO would drop them, rather than stall the firmware.
+func (s *Server) enqueue(b []byte, due time.Time) bool {
+	select {
+	case s.plug.out <- outFrame{b: b, due: due}:
+		return true
+	default:
+		s.n.Overflow++
+		return false
+	}
+}
+
+// plugIn opens a new pty and starts serving it; s.mu is held.
+func (s *Server) plugIn() error {
+	m, slave, err := OpenPTY()
+	if err != nil {
+		return err
+	}
+	p := &plug{master: m, slave: slave, path: slave.Name(), out: make(chan outFrame, 256), quit: make(chan struct{})}
+	if s.cfg.Link != "" {
+		if err := relink(s.cfg.Link, p.path); err != nil {
+			m.Close()
+			slave.Close()
+			return err
+		}
+	}
+	s.plug = p
+	s.n.Plugs++
+	p.wg.Add(2)
+	go s.read(p)
+	go s.write(p)
+	return nil
+}
+
+// OpenPTY opens a pseudo-terminal pair with github.com/creack/pty, set up as
+// a serial line's far end: the slave (whose Name is the /dev/pts/N path a
+// host opens) is in raw mode, and the master supports deadlines and is
+// unblocked by Close. The caller closes both; the path disappears when the
+// master is closed.
+func OpenPTY() (master, slave *os.File, err error) {
+	pm, ps, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("dutsim: open pty: %w", err)
+	}
+	// pty.Open leaves the master in blocking mode (it calls Fd), where a
+	// Read cannot be interrupted by Close; a non-blocking duplicate goes
+	// through Go's poller instead.
+	m, err := pollable(pm)
+	pm.Close()
+	if err == nil {
+		err = makeRaw(ps)
+	}
+	if err != nil {
+		if m != nil {
+			m.Close()
+		}
+		ps.Close()
+		return nil, nil, fmt.Errorf("dutsim: set up pty: %w", err)
+	}
+	return m, ps, nil
+}
+
+// pollable returns a non-blocking duplicate of f that Go's poller manages.
+func pollable(f *os.File) (*os.File, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var derr error
+	if err := sc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), f.Name()), nil
+}
+
+// makeRaw puts the pty in raw mode, like cfmakeraw(3): no echo, no signals,
+// no canonical line editing, no CR/NL translation in either direction, 8 bits.
+func makeRaw(f *os.File) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var terr error
+	if err := sc.Control(func(fd uintptr) {
+		t, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+		if err != nil {
+			terr = err
+			return
+		}
+		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		t.Cflag &^= unix.CSIZE | unix.PARENB
+		t.Cflag |= unix.CS8
+		t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+		terr = unix.IoctlSetTermios(int(fd), unix.TCSETS, t)
+	}); err != nil {
+		return err
+	}
+	return terr
+}
+
+// relink points the symlink link at target, atomically.
+func relink(link, target string) error {
+	tmp := link + ".new"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("dutsim: link %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("dutsim: link %s: %w", link, err)
+	}
+	return nil
+}
+
+// read feeds the firmware with the lines the host writes.
+func (s *Server) read(p *plug) {
+	defer p.wg.Done()
+	lr := dut.NewLineReader(p.master)
+	for {
+		line, err := lr.ReadLine()
+		switch {
+		case err == nil:
+			s.handle(p, line)
+		case errors.Is(err, dut.ErrTooLong):
+			s.fw.NoteTooLong()
+		default:
+			return // the master was closed
+		}
+	}
+}
+
+// write sends queued frames when they are due.
+func (s *Server) write(p *plug) {
+	defer p.wg.Done()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case f := <-p.out:
+			if d := time.Until(f.due); d > 0 {
+				t.Reset(d)
+				select {
+				case <-p.quit:
+					return
+				case <-t.C:
+				}
+			}
+			if _, err := p.master.Write(f.b); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// close ends p: the host sees a hang-up.
+func (p *plug) close() {
+	close(p.quit)
+	p.master.Close()
+	p.slave.Close()
+	p.wg.Wait()
+}
+
+// Unplug pulls the device out: the pty is closed, its path disappears, and
+// Link is removed. The firmware keeps running; its watchdog trips if the
+// host stays away for WatchdogTimeout.
+func (s *Server) Unplug() error {
+	s.mu.Lock()
+	p := s.plug
+	s.plug = nil
+	if p != nil && s.cfg.Link != "" {
+		os.Remove(s.cfg.Link)
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return errors.New("dutsim: unplug: not plugged in")
+	}
+	p.close()
+	return nil
+}
+
+// Replug plugs the device in again, on a new pty; Link follows.
+func (s *Server) Replug() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return errors.New("dutsim: replug: server closed")
+	case s.plug != nil:
+		return errors.New("dutsim: replug: already plugged in")
+	}
+	return s.plugIn()
+}
+
+// Close unplugs the device and stops the server; it waits for every
+// goroutine the server started.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.quit)
+	for _, t := range s.timers {
+		t.Stop()
+	}
+	p := s.plug
+	s.plug = nil
+	if s.cfg.Link != "" {
+		os.Remove(s.cfg.Link)
+	}
+	stop := s.stopCtx
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if p != nil {
+		p.close()
+	}
+	s.wg.Wait()
+	return nil
+}
