@@ -1,5 +1,19 @@
 package daq
 
+import "errors"
+
+// Errors an ADC returns together with a valid frame: something to count
+// happened, but the values are real and are recorded.
+var (
+	// ErrGap: conversions were lost before this frame.
+	ErrGap = errors.New("daq: conversions lost before this frame")
+	// ErrStuck: a channel has shown the same code for too long.
+	ErrStuck = errors.New("daq: channel code unchanged for too long")
+)
+
+// FrameValid reports whether an error from ADC.Read still came with a valid frame.
+func FrameValid(err error) bool { return errors.Is(err, ErrGap) || errors.Is(err, ErrStuck) }
+
 // ADC is a converter whose channels are all sampled at one instant per
 // frame, such as the ADS131M08 (8 channels, simultaneous). Drivers in
 // sub-packages implement it on periph buses; calibration to engineering
@@ -10,8 +24,9 @@ type ADC interface {
 	// Read waits for the next conversion (the chip's data-ready signal) and
 	// writes each input's voltage, in volts, into dst[:Channels()]. A bad
 	// frame (CRC error, missed data-ready) returns an error and is counted
-	// in Health; the caller decides whether to repeat the last good frame
-	// or trip. Read must not allocate.
+	// in Health. Conditions that leave the frame valid (lost conversions
+	// before it, a stuck channel) return ErrGap or ErrStuck, with dst
+	// written. Read must not allocate.
 	Read(dst []float64) error
 	// Health returns the counters of bad frames so far.
 	Health() ADCHealth

@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/strictyaml"
@@ -15,7 +18,8 @@ import (
 )
 
 // Config is a rig configuration file (configs/rigs/*.yaml): what the rig is,
-// which channels it measures, what protocols may set and within which range,
+// which parts it is built of and on which buses, which channels it measures
+// and how they are calibrated, what protocols may set and within which range,
 // its hard limits, presets and safe state.
 type Config struct {
 	File   string
@@ -23,9 +27,12 @@ type Config struct {
 	SHA256 string
 
 	Name       string
-	Backend    string  // "sim" (hardware comes with the drivers)
+	Backend    string  // "sim" (emulated chips) or "hardware" (periph host drivers)
 	SampleRate float64 // Hz, per channel
+	Hardware   Hardware
 	Channels   daq.Layout
+	// Inputs says where each channel comes from, by channel name.
+	Inputs map[string]ChannelInput
 	// Limits are the hard limits the safety supervisor enforces on every
 	// frame; a protocol may only tighten them.
 	Limits map[string]protocols.Range
@@ -40,17 +47,90 @@ type Config struct {
 	PresetNames []string
 	// Initial is the preset applied before the first step.
 	Initial string
-	// Safe is the resistance the systemic valve goes to in the safe state
-	// (its fail-safe position, fully open) and the LV drive stops.
-	SafeResistance float64
-	Sim            SimConfig
-	Influx         InfluxConfig
+	// CalibrationFile holds the calibration records (zero, calibrate); a
+	// path relative to the config's directory. Empty: nominal only.
+	CalibrationFile string
+	// FS, when set, is where the config was read from (the configs built
+	// into the binary); the calibration file is read from it too.
+	FS     fs.FS
+	Sim    SimConfig
+	Influx InfluxConfig
 }
 
-// SimConfig parameterises the simulated loop.
+// Hardware is the bench's parts (DESIGN.md, reference hardware). The sim
+// backend emulates exactly these chips, on emulated buses, so the same
+// drivers run in simulation and on the Pi.
+type Hardware struct {
+	SPI      string // periph SPI port name of the ADS131M08, e.g. "SPI0.0"
+	DRDY     string // GPIO of its data-ready line
+	ADCGain  int    // PGA gain of every ADS131M08 channel
+	I2C      string // periph I²C bus name of the slow ADC, DAC and PWM chips
+	SlowADC  *SlowADC
+	LVDrive  LVDrive
+	PWM      PWM
+	Valve    Valve
+	EStop    string // GPIO of the emergency-stop button (active low)
+	Switches []Switch
+}
+
+// SlowADC is the ADS1115 for slow channels.
+type SlowADC struct {
+	Address  uint16
+	DataRate float64 // SPS
+}
+
+// LVDrive is the MCP4725 DAC driving the LV pump: FullScale mmHg/ml of
+// active elastance at Vref.
+type LVDrive struct {
+	Address         uint16
+	Vref, FullScale float64
+}
+
+// PWM is the PCA9685 driving the proportional valves.
+type PWM struct {
+	Address   uint16
+	Frequency float64 // Hz
+}
+
+// Valve is the systemic resistance pinch valve on a PWM channel.
+type Valve struct {
+	Channel           int
+	ROpen             float64 // mmHg·s/ml, fully open
+	MaxDuty, SafeDuty float64 // fractions
+}
+
+// Switch is a GPIO output (solenoid valve, heater relay) and its safe level.
+type Switch struct {
+	Name, Pin string
+	Safe      bool
+}
+
+// ChannelInput says where a channel's values come from.
+type ChannelInput struct {
+	// Kind is "adc" (ADS131M08 input), "slow_adc" (ADS1115 input) or
+	// "sim" (a simulation-only truth signal, such as lv_volume, that no bench
+	// sensor measures; refused on hardware).
+	Kind    string
+	Index   int
+	Signal  string // for Kind "sim"
+	Nominal daq.Calibration
+	// NominalPoints are the points the nominal calibration was made from.
+	NominalPoints []daq.Point
+}
+
+// SimConfig parameterises the simulated bench.
 type SimConfig struct {
 	// Emin is the passive (diastolic) elastance of the simulated ventricle.
 	Emin float64
+	// Transducers are the simulated sensors' deviations from their nominal
+	// calibration, in the channel's unit: a constant offset (what zeroing
+	// removes) and white noise (RMS).
+	Transducers map[string]Transducer
+}
+
+// Transducer is a simulated sensor's imperfection.
+type Transducer struct {
+	Offset, Noise float64
 }
 
 // InfluxConfig says where runs are logged; flags and environment override it.
@@ -67,6 +147,17 @@ func (c *Config) Info() protocols.RigInfo {
 	return protocols.RigInfo{Name: c.Name, Channels: ch, Params: c.Params, Presets: c.PresetNames, Limits: c.Limits}
 }
 
+// CalibrationPath is the calibration record file, or "".
+func (c *Config) CalibrationPath() string {
+	if c.CalibrationFile == "" || filepath.IsAbs(c.CalibrationFile) {
+		return c.CalibrationFile
+	}
+	return filepath.Join(filepath.Dir(strings.TrimSuffix(c.File, embeddedSuffix)), c.CalibrationFile)
+}
+
+// embeddedSuffix marks a config read from the binary (see cmd/mockloop).
+const embeddedSuffix = " (embedded)"
+
 // LoadConfig reads and checks a rig config file.
 func LoadConfig(file string) (*Config, error) {
 	data, err := os.ReadFile(file)
@@ -76,7 +167,7 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "channels", "limits", "debounce", "parameters", "presets", "initial", "safe_state", "sim", "influx"}
+var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "channels", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -86,15 +177,21 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c := &Config{File: file, Source: data, SHA256: hex.EncodeToString(sum[:]),
-		Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
-		Presets: map[string][]protocols.Setpoint{}, Debounce: 3, Sim: SimConfig{Emin: 0.06},
-		SafeResistance: math.NaN()}
+		Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
+		Presets: map[string][]protocols.Setpoint{}, Debounce: 3,
+		Sim: SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}}}
 	e := &strictyaml.Errors{File: file}
 	kvs, ok := e.Mapping(root, "rig config", configKeys)
 	if !ok {
 		return nil, e.List.Err()
 	}
-	var presetsN, initialN *strictyaml.Node
+	// Channels first: limits, transducers and presets refer to them.
+	for _, kv := range kvs {
+		if kv.Key == "channels" {
+			c.channels(e, kv.Value)
+		}
+	}
+	var presetsN, initialN, hardwareN, simN *strictyaml.Node
 	seen := map[string]bool{}
 	for _, kv := range kvs {
 		seen[kv.Key] = true
@@ -103,8 +200,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			c.Name, _ = e.Scalar(kv.Value, "rig")
 		case "backend":
 			if s, ok := e.Scalar(kv.Value, "backend"); ok {
-				if s != "sim" {
-					e.At(kv.Value, "backend %q is not available in this build; use sim", s)
+				if s != "sim" && s != "hardware" {
+					e.At(kv.Value, "backend %q is not sim or hardware", s)
 				}
 				c.Backend = s
 			}
@@ -115,16 +212,12 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 				}
 				c.SampleRate = v
 			}
-		case "channels":
-			c.channels(e, kv.Value)
+		case "hardware":
+			hardwareN = kv.Value
 		case "limits":
 			c.limits(e, kv.Value)
 		case "debounce":
-			if s, ok := e.Scalar(kv.Value, "debounce"); ok {
-				var n int
-				if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 1 || n > 1000 || fmt.Sprint(n) != s {
-					e.At(kv.Value, "debounce must be a number of frames from 1 to 1000")
-				}
+			if n, ok := integer(e, kv.Value, "debounce", 1, 1000); ok {
 				c.Debounce = n
 			}
 		case "parameters":
@@ -134,18 +227,10 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		case "initial":
 			initialN = kv.Value
 			c.Initial, _ = e.Scalar(kv.Value, "initial")
-		case "safe_state":
-			fields, ok := e.Mapping(kv.Value, "safe_state", []string{"loop.resistance"})
-			for _, f := range fields {
-				if ok {
-					c.SafeResistance, _ = quantity(e, f.Value, units.Resistance, "safe_state loop.resistance")
-				}
-			}
+		case "calibration":
+			c.CalibrationFile, _ = e.Scalar(kv.Value, "calibration")
 		case "sim":
-			fields, _ := e.Mapping(kv.Value, "sim", []string{"emin"})
-			for _, f := range fields {
-				c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
-			}
+			simN = kv.Value
 		case "influx":
 			fields, _ := e.Mapping(kv.Value, "influx", []string{"url", "org", "bucket"})
 			for _, f := range fields {
@@ -161,10 +246,16 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 		}
 	}
-	for _, k := range []string{"rig", "backend", "sample_rate", "channels", "safe_state"} {
+	for _, k := range []string{"rig", "backend", "sample_rate", "hardware", "channels"} {
 		if !seen[k] {
 			e.At(root, "missing required key %q", k)
 		}
+	}
+	if hardwareN != nil {
+		c.hardware(e, hardwareN)
+	}
+	if simN != nil {
+		c.sim(e, simN)
 	}
 	if presetsN != nil {
 		c.presets(e, presetsN) // after parameters, whose ranges they must respect
@@ -172,9 +263,16 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if initialN != nil && c.Initial != "" && c.Presets[c.Initial] == nil {
 		e.At(initialN, "initial preset %q is not defined%s", c.Initial, strictyaml.Suggest(c.Initial, c.PresetNames))
 	}
-	for ch := range c.Limits {
-		if c.Channels.Index(ch) < 0 {
-			e.At(root, "limits name channel %q, which is not in channels", ch)
+	if r, ok := c.Params["loop.contractility"]; ok && r.Max != nil && hardwareN != nil && c.Hardware.LVDrive.FullScale > 0 &&
+		*r.Max-c.Sim.Emin > c.Hardware.LVDrive.FullScale {
+		e.At(hardwareN, "loop.contractility may reach %s but the LV drive's full scale is %s of active elastance",
+			units.Format(*r.Max, units.Elastance), units.Format(c.Hardware.LVDrive.FullScale, units.Elastance))
+	}
+	if c.Backend == "hardware" {
+		for name, in := range c.Inputs {
+			if in.Kind == "sim" {
+				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
+			}
 		}
 	}
 	if len(c.PresetNames) > 0 {
@@ -199,7 +297,30 @@ func quantity(e *strictyaml.Errors, n *strictyaml.Node, d units.Dimension, what 
 	return v, true
 }
 
-// units a channel may be declared in, by their canonical spelling.
+func integer(e *strictyaml.Errors, n *strictyaml.Node, what string, lo, hi int) (int, bool) {
+	s, ok := e.Scalar(n, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 0, 32)
+	if err != nil || int(v) < lo || int(v) > hi {
+		e.At(n, "%s must be a whole number from %d to %d, got %q", what, lo, hi, s)
+		return 0, false
+	}
+	return int(v), true
+}
+
+// fraction reads a percentage into [0, 1].
+func fraction(e *strictyaml.Errors, n *strictyaml.Node, what string) (float64, bool) {
+	v, ok := quantity(e, n, units.Percent, what)
+	if ok && (v < 0 || v > 100) {
+		e.At(n, "%s must be from 0 %% to 100 %%", what)
+		return 0, false
+	}
+	return v / 100, ok
+}
+
+// channel units: a channel is declared in the canonical unit of its dimension.
 var channelDims = map[string]units.Dimension{}
 
 func init() {
@@ -208,31 +329,130 @@ func init() {
 	}
 }
 
+// simSignals are the simulation-only truth signals a sim rig may expose.
+var simSignals = []string{"lv_volume"}
+
 func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 	kvs, ok := e.Mapping(n, "channels", nil)
 	if !ok {
 		return
 	}
 	for _, kv := range kvs {
-		u, ok := e.Scalar(kv.Value, "unit of channel "+kv.Key)
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "nominal"})
 		if !ok {
 			continue
 		}
-		d, ok := channelDims[u]
-		if !ok {
-			names := make([]string, 0, len(channelDims))
-			for k := range channelDims {
-				names = append(names, k)
+		var dim units.Dimension
+		var in ChannelInput
+		var nominalN *strictyaml.Node
+		sources, unitGiven := 0, false
+		for _, f := range fields {
+			switch f.Key {
+			case "unit":
+				unitGiven = true
+				u, ok := e.Scalar(f.Value, "unit of channel "+kv.Key)
+				if !ok {
+					continue
+				}
+				if dim, ok = channelDims[u]; !ok {
+					names := make([]string, 0, len(channelDims))
+					for k := range channelDims {
+						names = append(names, k)
+					}
+					slices.Sort(names)
+					e.At(f.Value, "channel %s: unit %q is not a canonical unit%s", kv.Key, u, strictyaml.Suggest(u, names))
+				}
+			case "adc", "slow_adc":
+				sources++
+				in.Kind = f.Key
+				in.Index, _ = integer(e, f.Value, kv.Key+" "+f.Key+" input", 0, 7)
+			case "sim":
+				sources++
+				in.Kind = "sim"
+				if s, ok := e.Scalar(f.Value, "sim signal"); ok {
+					if !slices.Contains(simSignals, s) {
+						e.At(f.Value, "unknown sim signal %q%s", s, strictyaml.Suggest(s, simSignals))
+					}
+					in.Signal = s
+				}
+			case "nominal":
+				nominalN = f.Value
 			}
-			slices.Sort(names)
-			e.At(kv.Value, "channel %s: unit %q is not a canonical unit%s", kv.Key, u, strictyaml.Suggest(u, names))
+		}
+		if dim == units.None {
+			if !unitGiven {
+				e.At(kv.Value, "channel %s needs a unit", kv.Key)
+			}
 			continue
 		}
-		c.Channels = append(c.Channels, daq.Channel{Name: kv.Key, Dim: d})
+		if sources != 1 {
+			e.At(kv.Value, "channel %s needs exactly one input: adc, slow_adc or sim", kv.Key)
+			continue
+		}
+		if in.Kind != "sim" {
+			if nominalN == nil {
+				e.At(kv.Value, "channel %s needs a nominal calibration, e.g. nominal: [0 V = 0 %s, 1 V = 250 %s]", kv.Key, dim.Unit(), dim.Unit())
+				continue
+			}
+			in.NominalPoints, in.Nominal = calibrationPoints(e, nominalN, dim, kv.Key)
+		}
+		for _, o := range c.Inputs {
+			if o.Kind == in.Kind && o.Kind != "sim" && o.Index == in.Index {
+				e.At(kv.Value, "channel %s uses %s input %d, already used by another channel", kv.Key, in.Kind, in.Index)
+			}
+		}
+		c.Channels = append(c.Channels, daq.Channel{Name: kv.Key, Dim: dim})
+		c.Inputs[kv.Key] = in
 	}
 	if len(c.Channels) == 0 {
 		e.At(n, "a rig needs at least one channel")
 	}
+}
+
+// calibrationPoints reads ["0 V = 0 mmHg", "1 V = 250 mmHg", ...] and fits
+// a polynomial of degree len-1 (at most 3).
+func calibrationPoints(e *strictyaml.Errors, n *strictyaml.Node, dim units.Dimension, ch string) ([]daq.Point, daq.Calibration) {
+	items, ok := e.Sequence(n, ch+" nominal")
+	if !ok {
+		return nil, daq.Calibration{}
+	}
+	var pts []daq.Point
+	for _, it := range items {
+		s, ok := e.Scalar(it, "calibration point")
+		if !ok {
+			continue
+		}
+		l, r, found := strings.Cut(s, "=")
+		if !found {
+			e.At(it, "calibration point %q must be VOLTS = VALUE, e.g. 1 V = 250 %s", s, dim.Unit())
+			continue
+		}
+		v, err1 := units.ParseAs(strings.TrimSpace(l), units.Voltage)
+		x, err2 := units.ParseAs(strings.TrimSpace(r), dim)
+		if err := cmpErr(err1, err2); err != nil {
+			e.At(it, "calibration point: %v", err)
+			continue
+		}
+		pts = append(pts, daq.Point{Volts: v, Value: x})
+	}
+	if len(pts) < 2 || len(pts) > 4 {
+		e.At(n, "%s nominal calibration needs 2 to 4 points", ch)
+		return nil, daq.Calibration{}
+	}
+	cal, err := daq.Fit(pts, len(pts)-1)
+	if err != nil {
+		e.At(n, "%s nominal calibration: %v", ch, err)
+	}
+	return pts, cal
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rangeOf reads {min: Q, max: Q} in dimension d.
@@ -276,7 +496,7 @@ func (c *Config) limits(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 }
 
-// supported lists the parameters this build's sim backend can act on.
+// supported lists the parameters the rig's actuators can act on.
 var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction"}
 
 func (c *Config) params(e *strictyaml.Errors, n *strictyaml.Node) {
@@ -291,7 +511,7 @@ func (c *Config) params(e *strictyaml.Errors, n *strictyaml.Node) {
 			continue
 		}
 		if !slices.Contains(supported, kv.Key) {
-			e.At(kv.KeyN, "parameter %s is not supported by the %s backend yet", kv.Key, "sim")
+			e.At(kv.KeyN, "parameter %s is not supported by this build's actuators yet", kv.Key)
 			continue
 		}
 		if r, ok := rangeOf(e, kv.Value, p.Dim, kv.Key); ok {
@@ -330,5 +550,38 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 		c.Presets[kv.Key] = set
 		c.PresetNames = append(c.PresetNames, kv.Key)
+	}
+}
+
+func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
+	fields, _ := e.Mapping(n, "sim", []string{"emin", "transducers"})
+	for _, f := range fields {
+		switch f.Key {
+		case "emin":
+			c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
+		case "transducers":
+			kvs, _ := e.Mapping(f.Value, "sim transducers", nil)
+			for _, kv := range kvs {
+				i := c.Channels.Index(kv.Key)
+				if i < 0 || c.Inputs[kv.Key].Kind == "sim" {
+					e.At(kv.KeyN, "sim transducer for %q, which is not a measured channel", kv.Key)
+					continue
+				}
+				dim := c.Channels[i].Dim
+				var t Transducer
+				tf, _ := e.Mapping(kv.Value, "transducer "+kv.Key, []string{"offset", "noise"})
+				for _, x := range tf {
+					v, _ := quantity(e, x.Value, dim, kv.Key+" "+x.Key)
+					if x.Key == "offset" {
+						t.Offset = v
+					} else if v < 0 {
+						e.At(x.Value, "noise must not be negative")
+					} else {
+						t.Noise = v
+					}
+				}
+				c.Sim.Transducers[kv.Key] = t
+			}
+		}
 	}
 }

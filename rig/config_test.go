@@ -21,7 +21,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 
 func TestSimConfigContents(t *testing.T) {
 	cfg := simConfig(t)
-	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 5 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
+	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 6 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
 		t.Errorf("config %+v", cfg)
 	}
 	if r := cfg.Params["loop.resistance"]; *r.Min != 0.3 || *r.Max != 3 {
@@ -30,8 +30,22 @@ func TestSimConfigContents(t *testing.T) {
 	if got := strings.Join(cfg.PresetNames, ","); got != "healthy,heart_failure,cardiogenic_shock" {
 		t.Errorf("presets %s", got)
 	}
-	if len(cfg.SHA256) != 64 || cfg.SafeResistance != 0.5 {
-		t.Errorf("sha %q safe %g", cfg.SHA256, cfg.SafeResistance)
+	if len(cfg.SHA256) != 64 {
+		t.Errorf("sha %q", cfg.SHA256)
+	}
+	h := cfg.Hardware
+	if h.SPI != "SPI0.0" || h.DRDY != "GPIO25" || h.LVDrive.Address != 0x60 || h.PWM.Address != 0x40 || h.SlowADC.Address != 0x48 ||
+		h.Valve.ROpen != 0.3 || h.Valve.MaxDuty != 0.9 || h.Valve.SafeDuty != 0 || h.EStop != "GPIO23" || len(h.Switches) != 3 {
+		t.Errorf("hardware %+v", h)
+	}
+	if in := cfg.Inputs["aop"]; in.Kind != "adc" || in.Index != 1 || in.Nominal.Apply(1) != 250 || in.Nominal.Apply(0) != 0 {
+		t.Errorf("aop input %+v", in)
+	}
+	if in := cfg.Inputs["lv_volume"]; in.Kind != "sim" || in.Signal != "lv_volume" {
+		t.Errorf("lv_volume input %+v", in)
+	}
+	if tr := cfg.Sim.Transducers["aop"]; tr.Offset != -2 || tr.Noise != 0.2 {
+		t.Errorf("aop transducer %+v", tr)
 	}
 }
 

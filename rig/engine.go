@@ -48,6 +48,9 @@ type engine struct {
 	block   *daq.Block
 	scratch []float64
 	frames  int64
+	// badRun counts consecutive bad frames; stallFrames of them trip.
+	badRun, stallFrames int
+	health              Health
 
 	params   map[string]protocols.Value
 	active   []*stepRun // running steps, outermost first
@@ -112,18 +115,30 @@ func (e *engine) tick() error {
 	if err := e.clk.SleepUntil(e.ctx, e.next); err != nil {
 		return e.ctxAbort()
 	}
-	t := e.next
-	if err := e.plant.Read(t, e.scratch); err != nil {
-		return abortf("acquisition failed: %v", err)
+	if err := e.plant.Read(e.next, e.scratch); err != nil {
+		if !errors.Is(err, daq.ErrBadFrame) {
+			return abortf("acquisition failed: %v", err)
+		}
+		// No value is invented for a bad frame: it is left out of the
+		// record and of every statistic, and the run goes on unless the
+		// acquisition has stalled.
+		if e.badRun++; e.badRun >= e.stallFrames {
+			return abortf("acquisition stalled: %d bad frames in a row (last: %v)", e.badRun, err)
+		}
+		return e.actuate(e.next)
 	}
+	e.badRun = 0
+	// The frame's time is the clock's at acquisition: on hardware the
+	// ADC's data-ready paces it, in simulation it equals the deadline.
+	t := e.clk.Now()
 	frame := e.block.Append(t)
 	copy(frame, e.scratch)
 	e.frames++
 	if err := e.supervise(t, frame); err != nil {
 		return err
 	}
-	if err := e.plant.Actuate(t); err != nil {
-		return abortf("actuator write failed: %v", err)
+	if err := e.actuate(t); err != nil {
+		return err
 	}
 	for _, s := range e.active {
 		s.add(t, frame)
@@ -132,9 +147,30 @@ func (e *engine) tick() error {
 		return err
 	}
 	if e.block.Full() {
+		e.reportHealth()
 		return e.flush()
 	}
 	return nil
+}
+
+func (e *engine) actuate(t time.Duration) error {
+	if err := e.plant.Actuate(t); err != nil {
+		return abortf("actuator write failed: %v", err)
+	}
+	return nil
+}
+
+// reportHealth records a change of the acquisition counters as an event, at
+// most once per block: bad frames are surfaced, never hidden.
+func (e *engine) reportHealth() {
+	h := e.plant.Health()
+	if h == e.health {
+		return
+	}
+	e.event(runlog.Event{Kind: "acquisition", Msg: fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",
+		h.ADC.Bad(), h.ADC.CRCErrors, h.ADC.MissedReady, h.ADC.Gaps, h.ADC.Stuck, h.SlowADC.Bad()),
+		Data: map[string]any{"adc": h.ADC, "slow_adc": h.SlowADC}})
+	e.health = h
 }
 
 func (e *engine) flush() error {
@@ -160,9 +196,13 @@ func (e *engine) ctxAbort() error {
 	return abortf("operator: %v", cause)
 }
 
-// supervise checks the hard limits with debounce. A NaN counts as out of
-// range: an implausible reading must not hide an excursion.
+// supervise checks the emergency stop and the hard limits with debounce. A
+// NaN counts as out of range: an implausible reading must not hide an
+// excursion.
 func (e *engine) supervise(t time.Duration, frame []float64) error {
+	if e.plant.EStop() {
+		return abortf("emergency stop pressed")
+	}
 	for i := range e.limits {
 		l := &e.limits[i]
 		v := frame[l.col]

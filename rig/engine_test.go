@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -368,8 +370,8 @@ func (p *safeProbe) Safe() error { p.safe++; return p.Plant.Safe() }
 func withProbe(t *testing.T, probe *safeProbe) {
 	t.Helper()
 	orig := plantFor
-	plantFor = func(cfg *Config) (Plant, error) {
-		pl, err := newPlant(cfg)
+	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
+		pl, err := newPlant(cfg, clk, cals)
 		probe.Plant = pl
 		return probe, err
 	}
@@ -430,18 +432,28 @@ func TestOperatorCancelAborts(t *testing.T) {
 // setting, and aortic pressure decays instead of pulsing.
 func TestSafeStateStopsTheHeart(t *testing.T) {
 	cfg := simConfig(t)
-	p, err := newSimPlant(cfg)
+	clk := clock.NewVirtual(time.Now())
+	cals, _, err := cfg.channelCalibrations(&Calibrations{}, clk.Epoch(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pl, err := newPlant(cfg, clk, cals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	p := pl.(*busPlant)
+	p.Apply("loop.resistance", protocols.Value{Num: 1.5})
 	frame := make([]float64, len(p.Layout()))
 	aop := p.Layout().Index("aop")
-	var now time.Duration
 	step := func(d time.Duration) (lo, hi float64) {
 		lo, hi = math.Inf(1), math.Inf(-1)
-		for end := now + d; now < end; now += time.Millisecond {
-			p.Read(now, frame)
-			p.Actuate(now)
+		for end := clk.Now() + d; clk.Now() < end; {
+			clk.SleepUntil(context.Background(), clk.Now()+time.Millisecond)
+			if err := p.Read(clk.Now(), frame); err != nil {
+				t.Fatal(err)
+			}
+			p.Actuate(clk.Now())
 			lo, hi = min(lo, frame[aop]), max(hi, frame[aop])
 		}
 		return
@@ -449,13 +461,14 @@ func TestSafeStateStopsTheHeart(t *testing.T) {
 	step(10 * time.Second)
 	lo, hi := step(2 * time.Second)
 	if hi-lo < 20 {
-		t.Fatalf("before safe state the pulse pressure is only %.1f mmHg", hi-lo)
+		t.Fatalf("before the safe state the pulse pressure is only %.1f mmHg", hi-lo)
 	}
 	if err := p.Safe(); err != nil {
 		t.Fatal(err)
 	}
-	if p.loop.ActiveElastance() != 0 || p.loop.Parameters().Rs != cfg.SafeResistance {
-		t.Errorf("safe state: active elastance %g, Rs %g", p.loop.ActiveElastance(), p.loop.Parameters().Rs)
+	loop := p.bench.Loop()
+	if loop.ActiveElastance() != 0 || math.Abs(loop.Parameters().Rs-cfg.Hardware.Valve.ROpen) > 1e-9 {
+		t.Errorf("safe state reached the physics as active elastance %g, Rs %g; want 0 and the valve fully open", loop.ActiveElastance(), loop.Parameters().Rs)
 	}
 	step(10 * time.Second)
 	lo, hi = step(2 * time.Second)

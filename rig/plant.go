@@ -1,12 +1,22 @@
 package rig
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/ads1x15"
+	"periph.io/x/devices/v3/pca9685"
+
+	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/daq/ads1115"
+	"github.com/mockloop/mockloop/daq/ads131m08"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
+	"github.com/mockloop/mockloop/pumpctl/mcp4725"
 	"github.com/mockloop/mockloop/sim"
 )
 
@@ -19,63 +29,198 @@ type Plant interface {
 	// Apply takes a setpoint. Ranges were checked against the rig config
 	// before the run; Apply still refuses what its hardware cannot do.
 	Apply(param string, v protocols.Value) error
-	// Read measures the frame at now into dst (len(Layout())).
+	// Read measures the frame at now into dst (len(Layout())). An error
+	// wrapping daq.ErrBadFrame means this frame is lost, not the run.
 	Read(now time.Duration, dst []float64) error
 	// Actuate updates the actuators for the interval that starts at now.
 	Actuate(now time.Duration) error
 	// Safe drives every actuator to its declared safe state. It must work
 	// from any state, repeatedly, and is the last thing a run does.
 	Safe() error
+	// EStop reports whether the emergency stop is pressed; it never blocks.
+	EStop() bool
+	// Health returns the acquisition's bad-frame counters.
+	Health() Health
 	Close() error
 }
 
-// simPlant is the simulated loop: the cardiac waveform generator of pumpctl
-// drives the simulated ventricle and the systemic resistance valve sets the
-// model's resistance.
-//
-// This first form connects pumpctl and daq to the physics directly; the chip
-// emulators (ADS131M08, MCP4725, PCA9685 on periph buses) replace these
-// direct connections so that the same drivers run in simulation and on the
-// bench.
-type simPlant struct {
-	cfg    *Config
-	loop   *sim.Loop
-	heart  *pumpctl.CardiacWaveform
-	layout daq.Layout
-	last   time.Duration
-	safe   bool
+// Health is the acquisition's health: the fast and the slow converter.
+type Health struct {
+	ADC, SlowADC daq.ADCHealth
 }
 
-func newSimPlant(cfg *Config) (*simPlant, error) {
-	p := sim.SimaanNormal()
-	p.Emin = cfg.Sim.Emin
-	loop, err := sim.NewLoop(p, sim.SimaanInitial())
+// busPlant is the loop built of the bench's parts on periph buses. The same
+// code drives the emulated bench and the Pi's: only the buses differ.
+type busPlant struct {
+	layout   daq.Layout
+	acq      *daq.Acquisition
+	adc      *ads131m08.Dev
+	truth    []truthColumn
+	heart    *pumpctl.CardiacWaveform
+	drive    *pumpctl.LVDrive
+	valve    *pumpctl.ResistanceValve
+	switches []pumpctl.Switch
+	estop    pumpctl.Input
+	last     time.Duration
+	safe     bool
+	buses    *buses
+	bench    *sim.Bench // nil on hardware
+}
+
+// truthColumn is a simulation-only channel read straight from the physics.
+type truthColumn struct {
+	col  int
+	read func() float64
+}
+
+// plantFor builds the plant of a rig config's backend. Tests replace it to
+// wrap the plant with faults.
+var plantFor = newPlant
+
+// newPlant builds the rig's plant on its backend's buses, with the given
+// channel calibrations, and puts it in its safe state.
+func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
+	var b *buses
+	var bench *sim.Bench
+	var err error
+	switch cfg.Backend {
+	case "sim":
+		b, bench, err = simBuses(cfg, clk)
+	case "hardware":
+		b, err = hardwareBuses(cfg.Hardware)
+	default:
+		err = fmt.Errorf("rig: backend %q is not available", cfg.Backend)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("rig: %w", err)
+		return nil, err
+	}
+	p, err := buildPlant(cfg, clk, b, cals)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	p.bench = bench
+	if bench != nil {
+		for j, ch := range cfg.Channels {
+			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" && in.Signal == "lv_volume" {
+				p.truth = append(p.truth, truthColumn{col: j, read: func() float64 { return bench.Loop().State().LVVolume }})
+			}
+		}
+	}
+	if err := p.Safe(); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("rig: safe state at start: %w", err)
+	}
+	p.safe = false
+	if err := p.settle(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// settle reads until the acquisition delivers a good frame, so that a run
+// starts with converters in their steady state: the first conversion after
+// configuration is not valid on the chip, and must not cost the run a frame.
+func (p *busPlant) settle() error {
+	frame := make([]float64, len(p.layout))
+	var err error
+	for range 10 {
+		if err = p.acq.Read(0, frame); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("rig: acquisition does not start: %w", err)
+}
+
+func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Calibration) (*busPlant, error) {
+	h := cfg.Hardware
+	p := &busPlant{layout: cfg.Channels, buses: b}
+	drdy, err := b.pin(h.DRDY)
+	if err != nil {
+		return nil, err
+	}
+	var gains [8]int
+	for i := range gains {
+		gains[i] = h.ADCGain
+	}
+	p.adc, err = ads131m08.New(b.spi, drdy, &ads131m08.Opts{Clock: clk, DataRate: cfg.SampleRate, Gain: gains})
+	if err != nil {
+		return nil, err
+	}
+	var fast, slow []daq.Input
+	slowUsed := -1
+	for j, ch := range cfg.Channels {
+		in := cfg.Inputs[ch.Name]
+		switch in.Kind {
+		case "adc":
+			fast = append(fast, daq.Input{Index: in.Index, Column: j, Cal: cals[ch.Name]})
+		case "slow_adc":
+			slow = append(slow, daq.Input{Index: in.Index, Column: j, Cal: cals[ch.Name]})
+			slowUsed = max(slowUsed, in.Index)
+		}
+	}
+	var slowADC daq.SlowADC
+	if h.SlowADC != nil && slowUsed >= 0 {
+		var inputs []ads1115.Input
+		for i := 0; i <= slowUsed; i++ {
+			inputs = append(inputs, ads1115.Input{Channel: ads1x15.Channel0 + ads1x15.Channel(i), FullScale: 4.096})
+		}
+		dev, err := ads1115.New(b.i2c, ads1115.Opts{Addr: h.SlowADC.Address, DataRate: int(h.SlowADC.DataRate), Inputs: inputs})
+		if err != nil {
+			return nil, err
+		}
+		slowADC = dev
+	}
+	if p.acq, err = daq.NewAcquisition(p.adc, fast, slowADC, slow); err != nil {
+		return nil, err
+	}
+
+	dac, err := mcp4725.New(b.i2c, "lv_drive", mcp4725.Opts{Addr: h.LVDrive.Address, Vref: h.LVDrive.Vref})
+	if err != nil {
+		return nil, err
+	}
+	p.drive = &pumpctl.LVDrive{Out: dac, FullScale: h.LVDrive.FullScale, Vref: h.LVDrive.Vref}
+	pwm, err := pca9685.NewI2C(b.i2c, h.PWM.Address)
+	if err != nil {
+		return nil, fmt.Errorf("rig: PCA9685: %w", err)
+	}
+	if err := pwm.SetPwmFreq(physic.Frequency(h.PWM.Frequency * float64(physic.Hertz))); err != nil {
+		return nil, fmt.Errorf("rig: PCA9685: %w", err)
+	}
+	out, err := pumpctl.NewValve("resistance_valve", pwm, h.Valve.Channel, h.Valve.SafeDuty)
+	if err != nil {
+		return nil, err
+	}
+	p.valve = &pumpctl.ResistanceValve{Out: out, ROpen: h.Valve.ROpen, MaxDuty: h.Valve.MaxDuty}
+	for _, s := range h.Switches {
+		pin, err := b.pin(s.Pin)
+		if err != nil {
+			return nil, err
+		}
+		sw, err := pumpctl.NewSolenoid(s.Name, pin, pumpctl.SwitchOpts{SafeOn: s.Safe})
+		if err != nil {
+			return nil, err
+		}
+		p.switches = append(p.switches, sw)
+	}
+	pin, err := b.pin(h.EStop)
+	if err != nil {
+		return nil, err
+	}
+	if p.estop, err = pumpctl.NewEStop("estop", pin); err != nil {
+		return nil, err
 	}
 	// Starting values until the initial preset applies its own.
-	heart, err := pumpctl.NewCardiacWaveform(75, 2.0, p.Emin)
-	if err != nil {
-		return nil, fmt.Errorf("rig: %w", err)
+	if p.heart, err = pumpctl.NewCardiacWaveform(75, 2.0, cfg.Sim.Emin); err != nil {
+		return nil, err
 	}
-	sp := &simPlant{cfg: cfg, loop: loop, heart: heart}
-	for _, c := range sim.Channels() {
-		if cfg.Channels.Index(c.Name) < 0 {
-			continue
-		}
-		sp.layout = append(sp.layout, cfg.Channels[cfg.Channels.Index(c.Name)])
-	}
-	for _, c := range cfg.Channels {
-		if sp.layout.Index(c.Name) < 0 {
-			return nil, fmt.Errorf("rig: channel %q of %s is not measured by the sim backend", c.Name, cfg.File)
-		}
-	}
-	return sp, nil
+	return p, nil
 }
 
-func (p *simPlant) Layout() daq.Layout { return p.layout }
+func (p *busPlant) Layout() daq.Layout { return p.layout }
 
-func (p *simPlant) Apply(param string, v protocols.Value) error {
+func (p *busPlant) Apply(param string, v protocols.Value) error {
 	switch param {
 	case "loop.heart_rate":
 		return p.heart.SetHeartRate(v.Num)
@@ -84,52 +229,103 @@ func (p *simPlant) Apply(param string, v protocols.Value) error {
 	case "loop.systole_fraction":
 		return p.heart.SetSystoleFraction(v.Num / 100)
 	case "loop.resistance":
-		return p.loop.SetSystemicResistance(v.Num)
+		return p.valve.SetResistance(v.Num)
 	}
-	return fmt.Errorf("the sim backend has no actuator for %s", param)
+	return fmt.Errorf("the rig has no actuator for %s", param)
 }
 
-func (p *simPlant) Read(now time.Duration, dst []float64) error {
-	p.loop.AdvanceTo(now)
-	var all [sim.NumChannels]float64
-	p.loop.Read(all[:])
-	j := 0
-	for i, c := range sim.Channels() {
-		if j < len(p.layout) && p.layout[j].Name == c.Name {
-			dst[j] = all[i]
-			j++
-		}
+func (p *busPlant) Read(now time.Duration, dst []float64) error {
+	if err := p.acq.Read(now, dst); err != nil {
+		return err
+	}
+	for _, t := range p.truth {
+		dst[t.col] = t.read()
 	}
 	return nil
 }
 
-func (p *simPlant) Actuate(now time.Duration) error {
+func (p *busPlant) Actuate(now time.Duration) error {
 	if p.safe {
 		return nil
 	}
 	active, _ := p.heart.Advance(now - p.last)
 	p.last = now
-	return p.loop.SetActiveElastance(active)
+	return p.drive.SetActiveElastance(active)
 }
 
-func (p *simPlant) Safe() error {
+// Safe drives every actuator to its safe state; one failing does not stop
+// the others from being tried.
+func (p *busPlant) Safe() error {
 	p.safe = true
-	if err := p.loop.SetActiveElastance(0); err != nil {
-		return err
+	errs := []error{p.drive.Safe(), p.valve.Safe()}
+	for _, s := range p.switches {
+		errs = append(errs, s.Safe())
 	}
-	return p.loop.SetSystemicResistance(p.cfg.SafeResistance)
+	return errors.Join(errs...)
 }
 
-func (p *simPlant) Close() error { return nil }
+func (p *busPlant) EStop() bool { return p.estop.Active() }
 
-// plantFor builds the plant of a rig config's backend. Tests replace it to
-// wrap the plant with faults.
-var plantFor = newPlant
+func (p *busPlant) Health() Health {
+	fast, slow := p.acq.Health()
+	return Health{ADC: fast, SlowADC: slow}
+}
 
-func newPlant(cfg *Config) (Plant, error) {
-	switch cfg.Backend {
-	case "sim":
-		return newSimPlant(cfg)
+func (p *busPlant) Close() error {
+	return errors.Join(p.adc.Close(), p.buses.close())
+}
+
+// simBuses builds the emulated bench of a sim rig config: the same parts,
+// with the transducers the config's nominal calibrations describe, made
+// imperfect by the sim section's offsets and noise.
+func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
+	h := cfg.Hardware
+	params := sim.SimaanNormal()
+	params.Emin = cfg.Sim.Emin
+	bc := sim.BenchConfig{
+		Clock: clk, Loop: params, Initial: sim.SimaanInitial(),
+		Thermal: sim.DefaultThermal(), Temperature: 37, Volume: 2000,
+		SPIPort: h.SPI, DRDYPin: h.DRDY, I2CBus: h.I2C,
+		DACAddr: h.LVDrive.Address, DACVref: h.LVDrive.Vref, DriveFullScale: h.LVDrive.FullScale,
+		PWMAddr: h.PWM.Address, ValveChannel: h.Valve.Channel, ValveROpen: h.Valve.ROpen,
+		EStopPin: h.EStop, Switches: map[string]string{},
 	}
-	return nil, fmt.Errorf("rig: backend %q is not available", cfg.Backend)
+	if h.SlowADC != nil {
+		bc.SlowADCAddr = h.SlowADC.Address
+	} else {
+		bc.SlowADCAddr = 0x48
+	}
+	for _, s := range h.Switches {
+		bc.Switches[s.Pin] = s.Name
+	}
+	seed := uint64(1)
+	for _, ch := range cfg.Channels {
+		in := cfg.Inputs[ch.Name]
+		if in.Kind == "sim" {
+			continue
+		}
+		c := in.Nominal.Coeffs
+		if len(c) != 2 || c[1] == 0 {
+			return nil, nil, fmt.Errorf("rig: the sim backend models linear transducers; channel %s's nominal calibration is not", ch.Name)
+		}
+		t := cfg.Sim.Transducers[ch.Name]
+		// nominal: value = c0 + c1·V; the simulated sensor reads value+offset.
+		ai := &sim.AnalogInput{Signal: ch.Name, Transducer: sim.Transducer{
+			Sensitivity: 1 / c[1], Offset: (t.Offset - c[0]) / c[1], NoiseRMS: t.Noise / math.Abs(c[1]), Seed: seed}}
+		seed++
+		switch in.Kind {
+		case "adc":
+			bc.ADC[in.Index] = ai
+		case "slow_adc":
+			if in.Index > 3 {
+				return nil, nil, fmt.Errorf("rig: channel %s: the ADS1115 has inputs 0 to 3", ch.Name)
+			}
+			bc.SlowADC[in.Index] = ai
+		}
+	}
+	bench, err := sim.NewBench(bc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rig: %w", err)
+	}
+	return &buses{spi: bench.SPI(), i2c: bench.I2C(), pin: bench.Pin, close: bench.Close}, bench, nil
 }

@@ -17,6 +17,11 @@ import (
 	"github.com/mockloop/mockloop/units"
 )
 
+// stallSpan is how long acquisition may fail without a single good frame
+// before the run trips: long enough to ride out a CRC error or a missed
+// data-ready, short enough that the loop is never unwatched for long.
+const stallSpan = 50 * time.Millisecond
+
 // Options are the settings of one run.
 type Options struct {
 	RunsDir string
@@ -33,6 +38,9 @@ type Options struct {
 	Log io.Writer
 	// Epoch is the wall time of t = 0 of a virtual clock (zero: now).
 	Epoch time.Time
+	// AllowOverdue runs despite calibrations past their due date; the run
+	// records that it did.
+	AllowOverdue bool
 }
 
 // Run executes a validated protocol on the rig and returns its result and
@@ -41,7 +49,26 @@ type Options struct {
 // is closed before Run returns. An error is returned only when the run could
 // not be recorded (no result then) or not be closed.
 func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
-	plant, err := plantFor(cfg)
+	var clk clock.Clock
+	kind := runlog.ClockVirtual
+	if opts.Realtime || cfg.Backend == "hardware" {
+		clk, kind = clock.NewReal(), runlog.ClockReal
+	} else {
+		epoch := opts.Epoch
+		if epoch.IsZero() {
+			epoch = time.Now()
+		}
+		clk = clock.NewVirtual(epoch)
+	}
+	calFile, err := cfg.LoadCalibrations()
+	if err != nil {
+		return nil, "", err
+	}
+	cals, calRecs, err := cfg.channelCalibrations(calFile, clk.Epoch(), opts.AllowOverdue)
+	if err != nil {
+		return nil, "", err
+	}
+	plant, err := plantFor(cfg, clk, cals)
 	if err != nil {
 		return nil, "", err
 	}
@@ -53,17 +80,6 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		}
 	}()
 
-	var clk clock.Clock
-	kind := runlog.ClockVirtual
-	if opts.Realtime {
-		clk, kind = clock.NewReal(), runlog.ClockReal
-	} else {
-		epoch := opts.Epoch
-		if epoch.IsZero() {
-			epoch = time.Now()
-		}
-		clk = clock.NewVirtual(epoch)
-	}
 	layout := plant.Layout()
 	sum := sha256.Sum256(opts.ProtocolSource)
 	m := runlog.Manifest{
@@ -72,7 +88,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		RigConfigSHA256: cfg.SHA256,
 		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:])},
 		SoftwareVersion: opts.Version,
-		Calibration:     []runlog.Calibration{},
+		Calibration:     calRecs,
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,
@@ -91,7 +107,8 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		layout: layout, rate: cfg.SampleRate, period: period,
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
-		limits: limitsFor(cfg, proto, layout), topN: countTop(proto)}
+		limits: limitsFor(cfg, proto, layout), topN: countTop(proto),
+		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate))}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
@@ -99,6 +116,11 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	e.next = clk.Now()
 	e.started = e.next
 	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})
+	for _, c := range calRecs {
+		if c.Fields["overdue"] == true {
+			e.event(runlog.Event{Kind: runlog.KindOperator, Msg: fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due)})
+		}
+	}
 
 	runErr := e.run()
 

@@ -45,15 +45,21 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] PROTOCOL.yaml
   runs [--runs DIR]
+  zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
+  calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   version
 
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runIO(args, os.Stdin, stdout, stderr)
+}
+
+func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitInvalid
@@ -65,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "runs":
 		return cmdRuns(args[1:], stdout, stderr)
+	case "zero":
+		return cmdZero(args[1:], stdin, stdout, stderr)
+	case "calibrate":
+		return cmdCalibrate(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "mockloop %s\n", buildVersion())
 		return exitPass
@@ -112,7 +122,11 @@ func loadRig(file string, explicit bool) (*rig.Config, error) {
 			if err != nil {
 				return nil, err
 			}
-			return rig.ParseConfig(file+" (embedded)", data)
+			cfg, err := rig.ParseConfig(file+" (embedded)", data)
+			if cfg != nil {
+				cfg.FS = configs.FS
+			}
+			return cfg, err
 		}
 	}
 	return rig.LoadConfig(file)
@@ -186,6 +200,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in the run")
+	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (recorded in the run)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -235,7 +250,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress})
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, AllowOverdue: *allowOverdue})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
 		return exitInfra

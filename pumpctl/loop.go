@@ -1,0 +1,72 @@
+package pumpctl
+
+import (
+	"fmt"
+	"math"
+)
+
+// LVDrive drives the left-ventricular piston pump. The cardiac waveform gives
+// the active elastance the ventricle should have at each instant; the pump's
+// drive electronics map 0..Vref on their input to 0..FullScale of active
+// elastance, so the drive writes e / FullScale × Vref volts to the DAC.
+type LVDrive struct {
+	Out       AnalogOut
+	FullScale float64 // active elastance at Vref, mmHg/ml
+	Vref      float64 // V
+}
+
+// Name implements Actuator.
+func (d *LVDrive) Name() string { return "lv_drive" }
+
+// SetActiveElastance commands the pump; values beyond the drive's range are
+// an error (the rig config's contractility range must fit the drive).
+func (d *LVDrive) SetActiveElastance(e float64) error {
+	if e < 0 || e > d.FullScale || math.IsNaN(e) {
+		return fmt.Errorf("pumpctl: active elastance %.4g mmHg/ml is outside the LV drive's 0..%g", e, d.FullScale)
+	}
+	return d.Out.SetVolts(e / d.FullScale * d.Vref)
+}
+
+// Safe implements Actuator: the pump stops (0 V).
+func (d *LVDrive) Safe() error { return d.Out.Safe() }
+
+// ResistanceValve is a proportional pinch valve on the systemic line. Its
+// hydraulic resistance follows the orifice law R = ROpen / (1 − d)² of the
+// closing duty d, so a setpoint in mmHg·s/ml becomes d = 1 − √(ROpen / R).
+// MaxDuty keeps the valve from closing the line completely.
+type ResistanceValve struct {
+	Out     PWMOut
+	ROpen   float64 // resistance fully open, mmHg·s/ml
+	MaxDuty float64 // in (0, 1)
+}
+
+// Name implements Actuator.
+func (v *ResistanceValve) Name() string { return v.Out.Name() }
+
+// Duty returns the duty for a resistance, or an error if the valve cannot
+// reach it.
+func (v *ResistanceValve) Duty(r float64) (float64, error) {
+	if !(r >= v.ROpen) {
+		return 0, fmt.Errorf("pumpctl: resistance %.4g mmHg·s/ml is below the valve's fully open %.4g", r, v.ROpen)
+	}
+	d := 1 - math.Sqrt(v.ROpen/r)
+	if d > v.MaxDuty {
+		return 0, fmt.Errorf("pumpctl: resistance %.4g mmHg·s/ml needs the valve closed beyond %.0f %%", r, v.MaxDuty*100)
+	}
+	return d, nil
+}
+
+// Resistance is the valve law: the resistance at duty d.
+func (v *ResistanceValve) Resistance(d float64) float64 { return v.ROpen / ((1 - d) * (1 - d)) }
+
+// SetResistance sets the valve for a resistance.
+func (v *ResistanceValve) SetResistance(r float64) error {
+	d, err := v.Duty(r)
+	if err != nil {
+		return err
+	}
+	return v.Out.SetDuty(d)
+}
+
+// Safe implements Actuator: the valve goes to its own declared safe duty.
+func (v *ResistanceValve) Safe() error { return v.Out.Safe() }

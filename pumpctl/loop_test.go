@@ -1,0 +1,70 @@
+package pumpctl
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+type fakeOut struct {
+	volts, duty float64
+	safe        int
+	fail        bool
+}
+
+func (f *fakeOut) Name() string { return "fake" }
+func (f *fakeOut) Safe() error  { f.safe++; f.volts, f.duty = 0, 0; return nil }
+func (f *fakeOut) SetVolts(v float64) error {
+	if f.fail {
+		return errors.New("nack")
+	}
+	f.volts = v
+	return nil
+}
+func (f *fakeOut) SetDuty(d float64) error { f.duty = d; return nil }
+
+func TestLVDriveScales(t *testing.T) {
+	out := &fakeOut{}
+	d := &LVDrive{Out: out, FullScale: 5, Vref: 5}
+	if err := d.SetActiveElastance(1.94); err != nil || math.Abs(out.volts-1.94) > 1e-12 {
+		t.Errorf("1.94 mmHg/ml → %g V (%v)", out.volts, err)
+	}
+	d.FullScale = 4
+	d.SetActiveElastance(2)
+	if math.Abs(out.volts-2.5) > 1e-12 {
+		t.Errorf("2 of 4 mmHg/ml full scale at 5 V → %g V, want 2.5", out.volts)
+	}
+	for _, e := range []float64{-0.1, 4.01, math.NaN()} {
+		if err := d.SetActiveElastance(e); err == nil {
+			t.Errorf("%g accepted", e)
+		}
+	}
+	out.fail = true
+	if err := d.SetActiveElastance(1); err == nil {
+		t.Error("DAC failure not reported")
+	}
+	if d.Safe(); out.safe != 1 || out.volts != 0 {
+		t.Error("safe state not reached")
+	}
+}
+
+func TestResistanceValveLaw(t *testing.T) {
+	out := &fakeOut{}
+	v := &ResistanceValve{Out: out, ROpen: 0.3, MaxDuty: 0.9}
+	for _, r := range []float64{0.3, 0.5, 1, 2, 3, 29.9} {
+		if err := v.SetResistance(r); err != nil {
+			t.Fatalf("R %g: %v", r, err)
+		}
+		if got := v.Resistance(out.duty); math.Abs(got-r) > 1e-9*r {
+			t.Errorf("R %g → duty %g → R %g", r, out.duty, got)
+		}
+	}
+	if err := v.SetResistance(1); err != nil || math.Abs(out.duty-(1-math.Sqrt(0.3))) > 1e-12 {
+		t.Errorf("1 mmHg·s/ml duty %g", out.duty)
+	}
+	for _, r := range []float64{0.2, 31, math.NaN()} {
+		if err := v.SetResistance(r); err == nil {
+			t.Errorf("R %g accepted", r)
+		}
+	}
+}

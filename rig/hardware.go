@@ -1,0 +1,179 @@
+package rig
+
+import (
+	"strconv"
+
+	"github.com/mockloop/mockloop/internal/strictyaml"
+	"github.com/mockloop/mockloop/units"
+)
+
+var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "estop", "switches"}
+
+// hardware reads the `hardware:` section: the parts of DESIGN.md's
+// reference bench, where they sit on which bus, and the safe state of every
+// actuator.
+func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
+	kvs, ok := e.Mapping(n, "hardware", hardwareKeys)
+	if !ok {
+		return
+	}
+	h := &c.Hardware
+	h.ADCGain = 1
+	seen := map[string]bool{}
+	for _, kv := range kvs {
+		seen[kv.Key] = true
+		switch kv.Key {
+		case "adc":
+			fields, _ := e.Mapping(kv.Value, "adc (ADS131M08)", []string{"spi", "drdy", "gain"})
+			for _, f := range fields {
+				switch f.Key {
+				case "spi":
+					h.SPI, _ = e.Scalar(f.Value, "adc spi")
+				case "drdy":
+					h.DRDY, _ = e.Scalar(f.Value, "adc drdy")
+				case "gain":
+					g, ok := integer(e, f.Value, "adc gain", 1, 128)
+					if ok && g&(g-1) != 0 {
+						e.At(f.Value, "adc gain must be 1, 2, 4, 8, 16, 32, 64 or 128")
+					}
+					h.ADCGain = g
+				}
+			}
+			if h.SPI == "" || h.DRDY == "" {
+				e.At(kv.Value, "adc needs spi and drdy")
+			}
+		case "i2c":
+			h.I2C, _ = e.Scalar(kv.Value, "i2c")
+		case "slow_adc":
+			s := &SlowADC{Address: 0x48, DataRate: 860}
+			fields, _ := e.Mapping(kv.Value, "slow_adc (ADS1115)", []string{"address", "data_rate"})
+			for _, f := range fields {
+				switch f.Key {
+				case "address":
+					s.Address = address(e, f.Value, 0x48, 0x4b)
+				case "data_rate":
+					if v, ok := quantity(e, f.Value, units.Frequency, "slow_adc data_rate"); ok {
+						if !validADS1115Rate(v) {
+							e.At(f.Value, "the ADS1115 converts at 8, 16, 32, 64, 128, 250, 475 or 860 SPS")
+						}
+						s.DataRate = v
+					}
+				}
+			}
+			h.SlowADC = s
+		case "lv_drive":
+			d := &h.LVDrive
+			d.Address = 0x60
+			fields, _ := e.Mapping(kv.Value, "lv_drive (MCP4725)", []string{"address", "vref", "full_scale"})
+			for _, f := range fields {
+				switch f.Key {
+				case "address":
+					d.Address = address(e, f.Value, 0x60, 0x67)
+				case "vref":
+					d.Vref, _ = quantity(e, f.Value, units.Voltage, "lv_drive vref")
+				case "full_scale":
+					d.FullScale, _ = quantity(e, f.Value, units.Elastance, "lv_drive full_scale")
+				}
+			}
+			if d.Vref <= 0 || d.FullScale <= 0 {
+				e.At(kv.Value, "lv_drive needs a positive vref and full_scale")
+			}
+		case "pwm":
+			p := &h.PWM
+			p.Address, p.Frequency = 0x40, 200
+			fields, _ := e.Mapping(kv.Value, "pwm (PCA9685)", []string{"address", "frequency"})
+			for _, f := range fields {
+				switch f.Key {
+				case "address":
+					p.Address = address(e, f.Value, 0x40, 0x7f)
+				case "frequency":
+					if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
+						if v < 24 || v > 1526 {
+							e.At(f.Value, "the PCA9685 runs from 24 Hz to 1526 Hz")
+						}
+						p.Frequency = v
+					}
+				}
+			}
+		case "resistance_valve":
+			v := &h.Valve
+			v.MaxDuty = 0.9
+			fields, _ := e.Mapping(kv.Value, "resistance_valve", []string{"channel", "open", "max_duty", "safe_duty"})
+			for _, f := range fields {
+				switch f.Key {
+				case "channel":
+					v.Channel, _ = integer(e, f.Value, "resistance_valve channel", 0, 15)
+				case "open":
+					v.ROpen, _ = quantity(e, f.Value, units.Resistance, "resistance_valve open")
+				case "max_duty":
+					v.MaxDuty, _ = fraction(e, f.Value, "max_duty")
+				case "safe_duty":
+					v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
+				}
+			}
+			if v.ROpen <= 0 || v.MaxDuty <= 0 || v.MaxDuty >= 1 || v.SafeDuty > v.MaxDuty {
+				e.At(kv.Value, "resistance_valve needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty")
+			}
+		case "estop":
+			h.EStop, _ = e.Scalar(kv.Value, "estop pin")
+		case "switches":
+			sw, _ := e.Mapping(kv.Value, "switches", nil)
+			for _, s := range sw {
+				x := Switch{Name: s.Key}
+				fields, _ := e.Mapping(s.Value, "switch "+s.Key, []string{"pin", "safe"})
+				for _, f := range fields {
+					switch f.Key {
+					case "pin":
+						x.Pin, _ = e.Scalar(f.Value, "pin")
+					case "safe":
+						if w, ok := e.Scalar(f.Value, "safe"); ok {
+							if w != "on" && w != "off" {
+								e.At(f.Value, "safe must be on or off")
+							}
+							x.Safe = w == "on"
+						}
+					}
+				}
+				if x.Pin == "" {
+					e.At(s.Value, "switch %s needs a pin", s.Key)
+				}
+				h.Switches = append(h.Switches, x)
+			}
+		}
+	}
+	for _, k := range []string{"adc", "lv_drive", "pwm", "resistance_valve", "estop"} {
+		if !seen[k] {
+			e.At(n, "hardware needs %s", k)
+		}
+	}
+	if h.I2C == "" {
+		e.At(n, "hardware needs i2c, the bus of the DAC, PWM and slow ADC")
+	}
+	for name, in := range c.Inputs {
+		if in.Kind == "slow_adc" && h.SlowADC == nil {
+			e.At(n, "channel %s is on slow_adc, but hardware has no slow_adc", name)
+		}
+	}
+}
+
+func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) uint16 {
+	s, ok := e.Scalar(n, "address")
+	if !ok {
+		return lo
+	}
+	v, err := strconv.ParseUint(s, 0, 16)
+	if err != nil || uint16(v) < lo || uint16(v) > hi {
+		e.At(n, "address %s is not a valid address for this chip (%#x to %#x)", s, lo, hi)
+		return lo
+	}
+	return uint16(v)
+}
+
+func validADS1115Rate(v float64) bool {
+	for _, r := range []float64{8, 16, 32, 64, 128, 250, 475, 860} {
+		if v == r {
+			return true
+		}
+	}
+	return false
+}
