@@ -13,7 +13,7 @@ package clock
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,11 +65,11 @@ func (r *Real) SleepUntil(ctx context.Context, deadline time.Duration) error {
 // long the work between waits took.
 //
 // Virtual is safe for concurrent use, but it is designed for one driver: the
-// engine's loop. Other goroutines may read Now.
+// engine's loop. Other goroutines may read Now. Now is a single atomic load:
+// chip emulators ask for it many times per simulated frame.
 type Virtual struct {
 	epoch time.Time
-	mu    sync.Mutex
-	now   time.Duration
+	now   atomic.Int64 // nanoseconds
 }
 
 // NewVirtual returns a virtual clock at t = 0 whose epoch is the given wall time.
@@ -79,33 +79,27 @@ func NewVirtual(epoch time.Time) *Virtual { return &Virtual{epoch: epoch} }
 func (v *Virtual) Epoch() time.Time { return v.epoch }
 
 // Now implements Clock.
-func (v *Virtual) Now() time.Duration {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.now
-}
+func (v *Virtual) Now() time.Duration { return time.Duration(v.now.Load()) }
 
 // SleepUntil implements Clock: it advances the clock to deadline (never back).
 func (v *Virtual) SleepUntil(ctx context.Context, deadline time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	if deadline > v.now {
-		v.now = deadline
+	for {
+		now := v.now.Load()
+		if int64(deadline) <= now || v.now.CompareAndSwap(now, int64(deadline)) {
+			return nil
+		}
 	}
-	v.mu.Unlock()
-	return nil
 }
 
 // Advance moves the clock forward by d; for tests and for work that takes
 // simulated time without waiting (e.g. a DUT reply in virtual time).
 func (v *Virtual) Advance(d time.Duration) {
-	v.mu.Lock()
 	if d > 0 {
-		v.now += d
+		v.now.Add(int64(d))
 	}
-	v.mu.Unlock()
 }
 
 var (

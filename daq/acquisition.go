@@ -3,6 +3,7 @@ package daq
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -28,12 +29,20 @@ type Acquisition struct {
 	slow   SlowADC
 	slowIn []Input
 	slowV  []float64
+	// The slow ADC is polled every slowEvery frames: its channels
+	// (temperature, level) change over seconds, and each poll is an I²C
+	// transaction the fast loop need not pay for at 1 kHz.
+	slowEvery, sinceSlow int
 }
+
+// SlowPollEvery sets how many frames pass between polls of the slow ADC (1:
+// every frame, the default).
+func (a *Acquisition) SlowPollEvery(n int) { a.slowEvery = max(1, n) }
 
 // NewAcquisition checks the input maps against the converters. slow may be
 // nil for a rig without slow channels.
 func NewAcquisition(fast ADC, fastIn []Input, slow SlowADC, slowIn []Input) (*Acquisition, error) {
-	a := &Acquisition{fast: fast, fastIn: fastIn, slow: slow, slowIn: slowIn}
+	a := &Acquisition{fast: fast, fastIn: fastIn, slow: slow, slowIn: slowIn, slowEvery: 1}
 	check := func(kind string, n int, ins []Input) error {
 		for _, in := range ins {
 			if in.Index < 0 || in.Index >= n {
@@ -57,6 +66,9 @@ func NewAcquisition(fast ADC, fastIn []Input, slow SlowADC, slowIn []Input) (*Ac
 			return nil, err
 		}
 		a.slowV = make([]float64, slow.Channels())
+		for i := range a.slowV {
+			a.slowV[i] = math.NaN() // no value until the first conversion
+		}
 	} else if len(slowIn) > 0 {
 		return nil, errors.New("daq: slow inputs without a slow ADC")
 	}
@@ -70,8 +82,11 @@ func (a *Acquisition) Read(_ time.Duration, dst []float64) error {
 		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
 	if a.slow != nil {
-		if err := a.slow.Poll(a.slowV); err != nil && !FrameValid(err) {
-			return fmt.Errorf("%w: slow ADC: %v", ErrBadFrame, err)
+		if a.sinceSlow++; a.sinceSlow >= a.slowEvery {
+			a.sinceSlow = 0
+			if err := a.slow.Poll(a.slowV); err != nil && !FrameValid(err) {
+				return fmt.Errorf("%w: slow ADC: %v", ErrBadFrame, err)
+			}
 		}
 		for _, in := range a.slowIn {
 			dst[in.Column] = in.Cal.Apply(a.slowV[in.Index])

@@ -164,7 +164,7 @@ func (e *engine) actuate(t time.Duration) error {
 // most once per block: bad frames are surfaced, never hidden.
 func (e *engine) reportHealth() {
 	h := e.plant.Health()
-	if h == e.health {
+	if h.ADC.Bad() == e.health.ADC.Bad() && h.SlowADC.Bad() == e.health.SlowADC.Bad() {
 		return
 	}
 	e.event(runlog.Event{Kind: "acquisition", Msg: fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",

@@ -1,9 +1,11 @@
 package rig
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"periph.io/x/conn/v3/physic"
@@ -48,6 +50,11 @@ type Plant interface {
 type Health struct {
 	ADC, SlowADC daq.ADCHealth
 }
+
+// slowPoll is how often the slow ADC is polled: each poll collects a
+// finished conversion or starts the next, so every slow input is fresh
+// within a few tens of milliseconds.
+const slowPoll = 5 * time.Millisecond
 
 // busPlant is the loop built of the bench's parts on periph buses. The same
 // code drives the emulated bench and the Pi's: only the buses differ.
@@ -112,25 +119,52 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 		return nil, fmt.Errorf("rig: safe state at start: %w", err)
 	}
 	p.safe = false
-	if err := p.settle(); err != nil {
+	if err := p.settle(clk, cfg.SampleRate); err != nil {
 		p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// settle reads until the acquisition delivers a good frame, so that a run
-// starts with converters in their steady state: the first conversion after
-// configuration is not valid on the chip, and must not cost the run a frame.
-func (p *busPlant) settle() error {
+// settle reads until the acquisition delivers a frame with a value on every
+// channel, so that a run starts with converters in their steady state: the
+// first conversion after configuration is not valid on the chip, and the
+// slow ADC has no value until its first conversion. Neither may cost the
+// run a frame or put a NaN in it.
+func (p *busPlant) settle(clk clock.Clock, rate float64) error {
 	frame := make([]float64, len(p.layout))
+	period := time.Duration(float64(time.Second) / rate)
 	var err error
-	for range 10 {
-		if err = p.acq.Read(0, frame); err == nil {
+	for range int(rate) { // at most a second
+		if err = p.acq.Read(0, frame); err == nil && allFinite(frame, p.truthCols()) {
 			return nil
 		}
+		if serr := clk.SleepUntil(context.Background(), clk.Now()+period); serr != nil {
+			return serr
+		}
+	}
+	if err == nil {
+		err = errors.New("a channel has no value")
 	}
 	return fmt.Errorf("rig: acquisition does not start: %w", err)
+}
+
+// truthCols are the columns acquisition does not fill.
+func (p *busPlant) truthCols() []int {
+	cols := make([]int, len(p.truth))
+	for i, t := range p.truth {
+		cols[i] = t.col
+	}
+	return cols
+}
+
+func allFinite(frame []float64, skip []int) bool {
+	for j, v := range frame {
+		if (math.IsNaN(v) || math.IsInf(v, 0)) && !slices.Contains(skip, j) {
+			return false
+		}
+	}
+	return true
 }
 
 func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Calibration) (*busPlant, error) {
@@ -175,6 +209,7 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 	if p.acq, err = daq.NewAcquisition(p.adc, fast, slowADC, slow); err != nil {
 		return nil, err
 	}
+	p.acq.SlowPollEvery(int(math.Ceil(slowPoll.Seconds() * cfg.SampleRate)))
 
 	dac, err := mcp4725.New(b.i2c, "lv_drive", mcp4725.Opts{Addr: h.LVDrive.Address, Vref: h.LVDrive.Vref})
 	if err != nil {
