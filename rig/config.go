@@ -61,16 +61,19 @@ type Config struct {
 // backend emulates exactly these chips, on emulated buses, so the same
 // drivers run in simulation and on the Pi.
 type Hardware struct {
-	SPI      string // periph SPI port name of the ADS131M08, e.g. "SPI0.0"
-	DRDY     string // GPIO of its data-ready line
-	ADCGain  int    // PGA gain of every ADS131M08 channel
-	I2C      string // periph I²C bus name of the slow ADC, DAC and PWM chips
-	SlowADC  *SlowADC
-	LVDrive  LVDrive
-	PWM      PWM
-	Valve    Valve
-	EStop    string // GPIO of the emergency-stop button (active low)
-	Switches []Switch
+	SPI     string // periph SPI port name of the ADS131M08, e.g. "SPI0.0"
+	DRDY    string // GPIO of its data-ready line
+	ADCGain int    // PGA gain of every ADS131M08 channel
+	// ADCClockIn is the ADS131M08's CLKIN in Hz: 8.192 MHz gives 1, 2, 4, 8
+	// kSPS; 10 kSPS needs 5.12 MHz (OSR 256).
+	ADCClockIn float64
+	I2C        string // periph I²C bus name of the slow ADC, DAC and PWM chips
+	SlowADC    *SlowADC
+	LVDrive    LVDrive
+	PWM        PWM
+	Valve      Valve
+	EStop      string // GPIO of the emergency-stop button (active low)
+	Switches   []Switch
 }
 
 // SlowADC is the ADS1115 for slow channels.

@@ -18,13 +18,13 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 		return
 	}
 	h := &c.Hardware
-	h.ADCGain = 1
+	h.ADCGain, h.ADCClockIn = 1, 8.192e6
 	seen := map[string]bool{}
 	for _, kv := range kvs {
 		seen[kv.Key] = true
 		switch kv.Key {
 		case "adc":
-			fields, _ := e.Mapping(kv.Value, "adc (ADS131M08)", []string{"spi", "drdy", "gain"})
+			fields, _ := e.Mapping(kv.Value, "adc (ADS131M08)", []string{"spi", "drdy", "gain", "clkin"})
 			for _, f := range fields {
 				switch f.Key {
 				case "spi":
@@ -37,6 +37,13 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 						e.At(f.Value, "adc gain must be 1, 2, 4, 8, 16, 32, 64 or 128")
 					}
 					h.ADCGain = g
+				case "clkin":
+					if v, ok := quantity(e, f.Value, units.Frequency, "adc clkin"); ok {
+						if v < 300e3 || v > 8.4e6 {
+							e.At(f.Value, "the ADS131M08's CLKIN runs from 300 kHz to 8400 kHz")
+						}
+						h.ADCClockIn = v
+					}
 				}
 			}
 			if h.SPI == "" || h.DRDY == "" {

@@ -178,7 +178,8 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 	for i := range gains {
 		gains[i] = h.ADCGain
 	}
-	p.adc, err = ads131m08.New(b.spi, drdy, &ads131m08.Opts{Clock: clk, DataRate: cfg.SampleRate, Gain: gains})
+	p.adc, err = ads131m08.New(b.spi, drdy, &ads131m08.Opts{Clock: clk, DataRate: cfg.SampleRate, Gain: gains,
+		ClockIn: physic.Frequency(h.ADCClockIn * float64(physic.Hertz))})
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +321,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 	bc := sim.BenchConfig{
 		Clock: clk, Loop: params, Initial: sim.SimaanInitial(),
 		Thermal: sim.DefaultThermal(), Temperature: 37, Volume: 2000,
-		SPIPort: h.SPI, DRDYPin: h.DRDY, I2CBus: h.I2C,
+		SPIPort: h.SPI, DRDYPin: h.DRDY, ADCClockIn: physic.Frequency(h.ADCClockIn * float64(physic.Hertz)), I2CBus: h.I2C,
 		DACAddr: h.LVDrive.Address, DACVref: h.LVDrive.Vref, DriveFullScale: h.LVDrive.FullScale,
 		PWMAddr: h.PWM.Address, ValveChannel: h.Valve.Channel, ValveROpen: h.Valve.ROpen,
 		EStopPin: h.EStop, Switches: map[string]string{},

@@ -9,6 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/mockloop/mockloop/clock"
@@ -37,8 +38,9 @@ type BenchConfig struct {
 	// Fluid temperature and volume at the start.
 	Temperature, Volume float64
 
-	SPIPort string // name of the ADS131M08's port
-	DRDYPin string // name of its data-ready pin
+	SPIPort    string           // name of the ADS131M08's port
+	DRDYPin    string           // name of its data-ready pin
+	ADCClockIn physic.Frequency // its CLKIN (0: 8.192 MHz)
 	// ADC are the ADS131M08 inputs; nil inputs are grounded.
 	ADC [8]*AnalogInput
 
@@ -106,7 +108,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		return nil, err
 	}
 	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, ref: map[string]float64{}}
-	b.adc, err = NewADS131M08(ADS131M08Config{Clock: cfg.Clock, FrontEnd: FrontEndFunc(b.frontEnd), Port: cfg.SPIPort, NoiseRMS: adcNoise})
+	b.adc, err = NewADS131M08(ADS131M08Config{Clock: cfg.Clock, FrontEnd: FrontEndFunc(b.frontEnd), Port: cfg.SPIPort, ClockIn: cfg.ADCClockIn, NoiseRMS: adcNoise})
 	if err != nil {
 		return nil, err
 	}

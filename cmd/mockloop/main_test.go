@@ -162,3 +162,56 @@ func TestRunsRecoversInterrupted(t *testing.T) {
 		t.Errorf("recovered record: %+v %v", r.Result, err)
 	}
 }
+
+// TestZeroAndCalibrateCommands runs the calibration commands on a copy of
+// the sim rig: records land in its calibration file and the next run's
+// manifest carries them.
+func TestZeroAndCalibrateCommands(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	src, _ := os.ReadFile("configs/rigs/sim.yaml")
+	rigFile := filepath.Join(dir, "sim.yaml")
+	os.WriteFile(rigFile, src, 0o644)
+
+	code, out, errOut := cli(t, "zero", "--rig", rigFile, "--channel", "aop", "--channel", "lvp", "--yes", "--operator", "qa")
+	if code != exitPass || !strings.Contains(out, "aop") || !strings.Contains(out, "-1.99") || !strings.Contains(out, "saved to "+filepath.Join(dir, "sim.calibration.json")) {
+		t.Fatalf("zero: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "--reference", "Fluke 700G #4711", "--due", "2099-01-31", "--yes", "aop")
+	if code != exitPass || !strings.Contains(out, "aop calibrated (two-point, due 2099-01-31)") || !strings.Contains(out, "200 mmHg") {
+		t.Fatalf("calibrate: %d\n%s\n%s", code, out, errOut)
+	}
+	for _, bad := range [][]string{
+		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--reference", "x", "aop"},                     // one point
+		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "2 L/min", "--reference", "x", "aop"}, // wrong unit
+		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "aop"},                    // no reference
+		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "--reference", "x", "lv_volume"},
+	} {
+		if code, _, _ := cli(t, bad...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want 3", bad[3:], code)
+		}
+	}
+	runs := t.TempDir()
+	if code, _, errOut := cli(t, "run", "--quiet", "--rig", rigFile, "--runs", runs, "configs/protocols/demo.yaml"); code != exitPass {
+		t.Fatalf("run after calibration: %d %s", code, errOut)
+	}
+	list, _ := runlog.List(runs)
+	r, _ := runlog.Open(list[0].Dir)
+	methods := map[string]string{}
+	for _, c := range r.Manifest.Calibration {
+		methods[c.Channel] = c.Method + "/" + c.Reference
+	}
+	if methods["aop"] != "two-point/Fluke 700G #4711" || methods["lvp"] != "zero/atmosphere (zero)" || methods["lap"] != "nominal/rig config "+rigFile {
+		t.Errorf("manifest calibrations %v", methods)
+	}
+}
+
+// TestValidateAgainstBenchConfig: protocols are checked against the Pi
+// bench's config on any machine; nothing is opened.
+func TestValidateAgainstBenchConfig(t *testing.T) {
+	chdirRoot(t)
+	code, out, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl.yaml", "configs/protocols/demo.yaml")
+	if code != exitPass || !strings.Contains(out, "valid for rig pi-mcl") {
+		t.Errorf("validate on pi-mcl: %d %q %q", code, out, errOut)
+	}
+}
