@@ -182,7 +182,7 @@ func TestZeroAndCalibrateCommands(t *testing.T) {
 		t.Fatalf("calibrate: %d\n%s\n%s", code, out, errOut)
 	}
 	for _, bad := range [][]string{
-		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--reference", "x", "aop"},                     // one point
+		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--reference", "x", "aop"},                    // one point
 		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "2 L/min", "--reference", "x", "aop"}, // wrong unit
 		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "aop"},                    // no reference
 		{"calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "--reference", "x", "lv_volume"},
