@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mockloop/mockloop/internal/crc16"
 	"strconv"
 )
 
@@ -57,32 +58,9 @@ func (f Frame) Field(key string) (string, bool) {
 	return "", false
 }
 
-// crcTable is the byte-wise table of CRC-16/CCITT-FALSE (polynomial 0x1021,
-// MSB first).
-var crcTable = func() (t [256]uint16) {
-	for i := range t {
-		c := uint16(i) << 8
-		for range 8 {
-			if c&0x8000 != 0 {
-				c = c<<1 ^ 0x1021
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
 // CRC16 is CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no
 // reflection, no final xor. CRC16([]byte("123456789")) is 0x29B1.
-func CRC16(b []byte) uint16 {
-	c := uint16(0xFFFF)
-	for _, x := range b {
-		c = c<<8 ^ crcTable[byte(c>>8)^x]
-	}
-	return c
-}
+func CRC16(b []byte) uint16 { return crc16.Checksum(b, crc16.CCITT) }
 
 const hexDigits = "0123456789ABCDEF"
 

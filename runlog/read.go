@@ -230,17 +230,39 @@ type Summary struct {
 // making them), are skipped. A run whose manifest cannot be read is left out
 // and reported in the error, which then comes with all the other summaries.
 func List(runsDir string) ([]Summary, error) {
+	var sums []Summary
+	err := eachRun(runsDir, "list", func(id, dir string, m *Manifest) error {
+		sums = append(sums, Summary{
+			RunID:    id,
+			Dir:      dir,
+			State:    m.State,
+			Outcome:  m.Outcome,
+			Protocol: m.Protocol.Name,
+			Rig:      m.Rig,
+			Started:  m.Started,
+		})
+		return nil
+	})
+	slices.SortFunc(sums, func(a, b Summary) int {
+		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.RunID, b.RunID))
+	})
+	return sums, err
+}
+
+// eachRun calls fn for every run directory in runsDir with its manifest. A
+// runsDir that does not exist has no runs; entries that are not run
+// directories, and runs without a manifest yet (Create is making them), are
+// skipped. Errors (an unreadable manifest, fn failing) are collected, named
+// by op and directory, and do not stop the walk.
+func eachRun(runsDir, op string, fn func(id, dir string, m *Manifest) error) error {
 	ents, err := os.ReadDir(runsDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("runlog: list: %w", err)
+		return fmt.Errorf("runlog: %s: %w", op, err)
 	}
-	var (
-		sums []Summary
-		errs []error
-	)
+	var errs []error
 	for _, e := range ents {
 		if !e.IsDir() || !ValidRunID(e.Name()) {
 			continue
@@ -249,22 +271,13 @@ func List(runsDir string) ([]Summary, error) {
 		var m Manifest
 		if err := readJSON(dir, manifestFile, &m); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("runlog: list: %s: %w", dir, err))
+				errs = append(errs, fmt.Errorf("runlog: %s %s: %w", op, dir, err))
 			}
 			continue
 		}
-		sums = append(sums, Summary{
-			RunID:    e.Name(),
-			Dir:      dir,
-			State:    m.State,
-			Outcome:  m.Outcome,
-			Protocol: m.Protocol.Name,
-			Rig:      m.Rig,
-			Started:  m.Started,
-		})
+		if err := fn(e.Name(), dir, &m); err != nil {
+			errs = append(errs, fmt.Errorf("runlog: %s %s: %w", op, dir, err))
+		}
 	}
-	slices.SortFunc(sums, func(a, b Summary) int {
-		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.RunID, b.RunID))
-	})
-	return sums, errors.Join(errs...)
+	return errors.Join(errs...)
 }

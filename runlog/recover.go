@@ -32,49 +32,23 @@ import (
 // be recovered are reported in the error, which comes with the ids of those
 // that were.
 func Recover(runsDir string) ([]string, error) {
-	ents, err := os.ReadDir(runsDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("runlog: recover: %w", err)
-	}
-	var (
-		ids  []string
-		errs []error
-	)
-	for _, e := range ents {
-		if !e.IsDir() || !ValidRunID(e.Name()) {
-			continue
-		}
-		dir := filepath.Join(runsDir, e.Name())
-		var m Manifest
-		if err := readJSON(dir, manifestFile, &m); err != nil {
-			if !errors.Is(err, fs.ErrNotExist) { // no manifest: Create is making it
-				errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
-			}
-			continue
-		}
+	var ids []string
+	err := eachRun(runsDir, "recover", func(id, dir string, m *Manifest) error {
 		if m.State != StateRunning {
-			continue
+			return nil
 		}
 		lock, ok, err := tryLock(dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
-			continue
+		if err != nil || !ok { // !ok: a live process is writing it
+			return err
 		}
-		if !ok {
-			continue // a live process is writing it
-		}
+		defer lock.Close()
 		done, err := recoverRun(dir)
-		lock.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("runlog: recover %s: %w", dir, err))
-		} else if done {
-			ids = append(ids, e.Name())
+		if done && err == nil {
+			ids = append(ids, id)
 		}
-	}
-	return ids, errors.Join(errs...)
+		return err
+	})
+	return ids, err
 }
 
 // recoverRun closes the run in dir, whose lock the caller holds, if it is

@@ -14,6 +14,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/internal/crc16"
 )
 
 // AnalogFrontEnd supplies the eight differential input voltages of the
@@ -685,7 +686,7 @@ func (c *ADS131M08) frame(w, r []byte) error {
 	}
 	if words >= layout {
 		at := (layout - 1) * wb
-		crc := crc16(out[:at], c.regs[regMODE]&modeCRCType != 0)
+		crc := frameCRC(out[:at], c.regs[regMODE]&modeCRCType != 0)
 		if c.corrupt > 0 {
 			crc ^= 1
 			c.corrupt--
@@ -698,7 +699,7 @@ func (c *ADS131M08) frame(w, r []byte) error {
 	c.resp = response{kind: respStatus}
 	if rxCRC {
 		at := (need - 1) * wb
-		if uint16(w[at])<<8|uint16(w[at+1]) != crc16(w[:at], c.regs[regMODE]&modeCRCType != 0) {
+		if uint16(w[at])<<8|uint16(w[at+1]) != frameCRC(w[:at], c.regs[regMODE]&modeCRCType != 0) {
 			c.crcErr = true
 			return nil
 		}
@@ -771,34 +772,11 @@ func putCode(b []byte, code int32, wlen uint16) {
 	}
 }
 
-// crc16 is the chip's CRC: CCITT (x^16+x^12+x^5+1) or, with MODE.CRC_TYPE
-// set, ANSI (x^16+x^15+x^2+1), seed FFFFh, MSB first, over every byte that
-// precedes the CRC word including zero padding.
-func crc16(b []byte, ansi bool) uint16 {
-	t := &crcTables[0]
+// frameCRC is the output or input frame CRC of the chip: CCITT, or ANSI
+// when MODE.CRC_TYPE is set.
+func frameCRC(b []byte, ansi bool) uint16 {
 	if ansi {
-		t = &crcTables[1]
+		return crc16.Checksum(b, crc16.ANSI)
 	}
-	crc := uint16(0xFFFF)
-	for _, x := range b {
-		crc = crc<<8 ^ t[byte(crc>>8)^x]
-	}
-	return crc
-}
-
-var crcTables = [2][256]uint16{crcTable(0x1021), crcTable(0x8005)}
-
-func crcTable(poly uint16) (t [256]uint16) {
-	for i := range t {
-		crc := uint16(i) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ poly
-			} else {
-				crc <<= 1
-			}
-		}
-		t[i] = crc
-	}
-	return t
+	return crc16.Checksum(b, crc16.CCITT)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/crc16"
 )
 
 // Opts configures the chip and the driver's fault detection.
@@ -456,7 +457,7 @@ func (d *Dev) count(f func(*daq.ADCHealth)) {
 // crcOK checks the CRC word against the 27 bytes before it.
 func (d *Dev) crcOK() bool {
 	const at = (frameWords - 1) * wordBytes
-	return crc16(d.rx[:at]) == get16(d.rx[at:])
+	return crc16.Checksum(d.rx[:at], crc16.CCITT) == get16(d.rx[at:])
 }
 
 // Halt implements conn.Resource: the chip goes to standby (conversions
