@@ -668,3 +668,38 @@ func (d *VADLINK) Close() error {
 	}
 	return err
 }
+
+// SendBlind sends one request without waiting for a reply, on a fresh open
+// of the device's path, even after the link was declared lost. It is for the
+// safe state: a DUT whose replies no longer arrive may still hear a STOP.
+// Whether it arrived is unknown; the DUT's own host-link watchdog is the
+// backstop. It fails if the port cannot be opened (unplugged).
+func (d *VADLINK) SendBlind(verb string, args ...string) error {
+	d.req.Lock()
+	defer d.req.Unlock()
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	live := d.lost == nil
+	d.mu.Unlock()
+	if live {
+		return errors.New("dut: SendBlind is for a lost link; use Command")
+	}
+	d.seq++
+	if d.seq == 0 {
+		d.seq = 1
+	}
+	line, err := AppendFrame(nil, Frame{Seq: d.seq, Verb: verb, Args: args})
+	if err != nil {
+		return err
+	}
+	rw, err := d.open(d.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("dut: blind %s on %s: %w", verb, d.cfg.Path, err)
+	}
+	_, werr := rw.Write(line)
+	d.emit(FrameEvent{At: d.clk.Now(), Dir: Sent, Line: string(line[:len(line)-1]), Frame: Frame{Seq: d.seq, Verb: verb, Args: args}})
+	return errors.Join(werr, rw.Close())
+}

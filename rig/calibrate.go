@@ -75,7 +75,7 @@ func (s *CalSession) Reconnect(channel string) {
 // reference was still settling shows as noisy.
 func (s *CalSession) MeanVolts(ctx context.Context, channels []string, d time.Duration) (mean, std map[string]float64, err error) {
 	for _, ch := range channels {
-		if in, ok := s.cfg.Inputs[ch]; !ok || in.Kind == "sim" {
+		if in, ok := s.cfg.Inputs[ch]; !ok || (in.Kind != "adc" && in.Kind != "slow_adc") {
 			return nil, nil, fmt.Errorf("rig: %s is not a measured channel of rig %s", ch, s.cfg.Name)
 		}
 	}

@@ -79,7 +79,7 @@ func (c *Config) LoadCalibrations() (*Calibrations, error) {
 	for i, r := range cals.Records {
 		in, ok := c.Inputs[r.Channel]
 		switch {
-		case !ok || in.Kind == "sim":
+		case !ok || (in.Kind != "adc" && in.Kind != "slow_adc"):
 			return nil, fmt.Errorf("rig: %s: record %d is for %q, not a measured channel of rig %s", path, i+1, r.Channel, c.Name)
 		case !(daq.Calibration{Coeffs: r.Coeffs}).Valid():
 			return nil, fmt.Errorf("rig: %s: record %d (%s) has no valid coefficients", path, i+1, r.Channel)
@@ -157,7 +157,7 @@ func (c *Config) channelCalibrations(cals *Calibrations, t time.Time, allowOverd
 	var overdue []string
 	for _, ch := range c.Channels {
 		in := c.Inputs[ch.Name]
-		if in.Kind == "sim" {
+		if in.Kind != "adc" && in.Kind != "slow_adc" {
 			continue
 		}
 		r, ok := inForce[ch.Name]

@@ -50,6 +50,8 @@ type Config struct {
 	// CalibrationFile holds the calibration records (zero, calibrate); a
 	// path relative to the config's directory. Empty: nominal only.
 	CalibrationFile string
+	// DUT is the device under test on its serial link; nil: none.
+	DUT *DUTConfig
 	// FS, when set, is where the config was read from (the configs built
 	// into the binary); the calibration file is read from it too.
 	FS     fs.FS
@@ -170,7 +172,7 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "channels", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
+var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -194,7 +196,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			c.channels(e, kv.Value)
 		}
 	}
-	var presetsN, initialN, hardwareN, simN *strictyaml.Node
+	var presetsN, initialN, hardwareN, simN, dutN *strictyaml.Node
 	seen := map[string]bool{}
 	for _, kv := range kvs {
 		seen[kv.Key] = true
@@ -217,6 +219,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 		case "hardware":
 			hardwareN = kv.Value
+		case "dut":
+			dutN = kv.Value
 		case "limits":
 			c.limits(e, kv.Value)
 		case "debounce":
@@ -224,7 +228,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 				c.Debounce = n
 			}
 		case "parameters":
-			c.params(e, kv.Value)
+			c.params(e, kv.Value, field(kvs, "dut"))
 		case "presets":
 			presetsN = kv.Value
 		case "initial":
@@ -257,6 +261,14 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if hardwareN != nil {
 		c.hardware(e, hardwareN)
 	}
+	if dutN != nil {
+		c.dut(e, dutN)
+	}
+	for name, in := range c.Inputs {
+		if in.Kind == "dut" && c.DUT == nil {
+			e.At(root, "channel %s comes from the DUT, but the rig has no dut section", name)
+		}
+	}
 	if simN != nil {
 		c.sim(e, simN)
 	}
@@ -281,10 +293,22 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if len(c.PresetNames) > 0 {
 		c.Params["loop.preset"] = protocols.Range{}
 	}
+	if c.DUT != nil {
+		c.Params["dut.mode"], c.Params["dut.level"] = protocols.Range{}, protocols.Range{}
+	}
 	if err := e.List.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+func field(kvs []strictyaml.KV, key string) *strictyaml.Node {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return nil
 }
 
 func quantity(e *strictyaml.Errors, n *strictyaml.Node, d units.Dimension, what string) (float64, bool) {
@@ -341,14 +365,14 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 		return
 	}
 	for _, kv := range kvs {
-		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "nominal"})
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal"})
 		if !ok {
 			continue
 		}
 		var dim units.Dimension
 		var in ChannelInput
 		var nominalN *strictyaml.Node
-		sources, unitGiven := 0, false
+		sources, unitGiven, flags := 0, false, false
 		for _, f := range fields {
 			switch f.Key {
 			case "unit":
@@ -357,7 +381,10 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 				if !ok {
 					continue
 				}
-				if dim, ok = channelDims[u]; !ok {
+				if u == "flags" { // a bit mask, such as the DUT's alarms
+					dim = units.None
+					flags = true
+				} else if dim, ok = channelDims[u]; !ok {
 					names := make([]string, 0, len(channelDims))
 					for k := range channelDims {
 						names = append(names, k)
@@ -378,11 +405,20 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 					}
 					in.Signal = s
 				}
+			case "dut":
+				sources++
+				in.Kind = "dut"
+				if s, ok := e.Scalar(f.Value, "dut signal"); ok {
+					if !slices.Contains(dutSignals, s) {
+						e.At(f.Value, "unknown DUT signal %q%s", s, strictyaml.Suggest(s, dutSignals))
+					}
+					in.Signal = s
+				}
 			case "nominal":
 				nominalN = f.Value
 			}
 		}
-		if dim == units.None {
+		if dim == units.None && !flags {
 			if !unitGiven {
 				e.At(kv.Value, "channel %s needs a unit", kv.Key)
 			}
@@ -392,7 +428,11 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			e.At(kv.Value, "channel %s needs exactly one input: adc, slow_adc or sim", kv.Key)
 			continue
 		}
-		if in.Kind != "sim" {
+		if want, ok := dutSignalDims[in.Signal]; in.Kind == "dut" && ok && want != dim {
+			e.At(kv.Value, "channel %s: the DUT reports %s in %s", kv.Key, in.Signal, unitOrFlags(want))
+			continue
+		}
+		if in.Kind == "adc" || in.Kind == "slow_adc" {
 			if nominalN == nil {
 				e.At(kv.Value, "channel %s needs a nominal calibration, e.g. nominal: [0 V = 0 %s, 1 V = 250 %s]", kv.Key, dim.Unit(), dim.Unit())
 				continue
@@ -400,7 +440,7 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			in.NominalPoints, in.Nominal = calibrationPoints(e, nominalN, dim, kv.Key)
 		}
 		for _, o := range c.Inputs {
-			if o.Kind == in.Kind && o.Kind != "sim" && o.Index == in.Index {
+			if o.Kind == in.Kind && (o.Kind == "adc" || o.Kind == "slow_adc") && o.Index == in.Index {
 				e.At(kv.Value, "channel %s uses %s input %d, already used by another channel", kv.Key, in.Kind, in.Index)
 			}
 		}
@@ -458,6 +498,13 @@ func cmpErr(errs ...error) error {
 	return nil
 }
 
+func unitOrFlags(d units.Dimension) string {
+	if d == units.None {
+		return "flags"
+	}
+	return d.Unit()
+}
+
 // rangeOf reads {min: Q, max: Q} in dimension d.
 func rangeOf(e *strictyaml.Errors, n *strictyaml.Node, d units.Dimension, what string) (protocols.Range, bool) {
 	fields, ok := e.Mapping(n, what, []string{"min", "max"})
@@ -500,9 +547,9 @@ func (c *Config) limits(e *strictyaml.Errors, n *strictyaml.Node) {
 }
 
 // supported lists the parameters the rig's actuators can act on.
-var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction"}
+var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction", "dut.speed"}
 
-func (c *Config) params(e *strictyaml.Errors, n *strictyaml.Node) {
+func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) {
 	kvs, ok := e.Mapping(n, "parameters", nil)
 	if !ok {
 		return
@@ -515,6 +562,10 @@ func (c *Config) params(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 		if !slices.Contains(supported, kv.Key) {
 			e.At(kv.KeyN, "parameter %s is not supported by this build's actuators yet", kv.Key)
+			continue
+		}
+		if strings.HasPrefix(kv.Key, "dut.") && dutN == nil {
+			e.At(kv.KeyN, "parameter %s needs a dut section", kv.Key)
 			continue
 		}
 		if r, ok := rangeOf(e, kv.Value, p.Dim, kv.Key); ok {
@@ -535,6 +586,23 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 		var set []protocols.Setpoint
 		for _, f := range fields {
+			if f.Key == "fill" {
+				// The loop's circulating volume: part of a preset on a
+				// mock loop (a failing heart is a volume-loaded one), set
+				// by the simulated bench's fill pump. On a real bench the
+				// loop is filled before the run.
+				v, ok := quantity(e, f.Value, units.Volume, "fill")
+				switch {
+				case !ok:
+				case c.Backend != "sim":
+					e.At(f.KeyN, "preset %s: fill is set by the sim backend only; fill a real bench before the run", kv.Key)
+				case v < 100 || v > 1000:
+					e.At(f.Value, "preset %s: fill must be from 100 ml to 1000 ml", kv.Key)
+				default:
+					set = append(set, protocols.Setpoint{Param: "loop.fill", Value: protocols.Value{Num: v, Dim: units.Volume}, Pos: e.Pos(f.KeyN)})
+				}
+				continue
+			}
 			p, known := protocols.Params[f.Key]
 			r, supported := c.Params[f.Key]
 			if !known || !supported || p.Dim == units.None {

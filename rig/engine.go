@@ -115,7 +115,13 @@ func (e *engine) tick() error {
 	if err := e.clk.SleepUntil(e.ctx, e.next); err != nil {
 		return e.ctxAbort()
 	}
-	if err := e.plant.Read(e.next, e.scratch); err != nil {
+	err := e.plant.Read(e.next, e.scratch)
+	e.plantEvents()
+	if err != nil {
+		var a *Abort
+		if errors.As(err, &a) {
+			return a
+		}
 		if !errors.Is(err, daq.ErrBadFrame) {
 			return abortf("acquisition failed: %v", err)
 		}
@@ -154,10 +160,24 @@ func (e *engine) tick() error {
 }
 
 func (e *engine) actuate(t time.Duration) error {
-	if err := e.plant.Actuate(t); err != nil {
+	err := e.plant.Actuate(t)
+	e.plantEvents()
+	if err != nil {
+		var a *Abort
+		if errors.As(err, &a) {
+			return a
+		}
 		return abortf("actuator write failed: %v", err)
 	}
 	return nil
+}
+
+// plantEvents records what the plant reported (the DUT's frames), with the
+// plant's own timestamps.
+func (e *engine) plantEvents() {
+	for _, ev := range e.plant.TakeEvents() {
+		_ = e.rec.Event(ev)
+	}
 }
 
 // reportHealth records a change of the acquisition counters as an event, at
@@ -441,7 +461,13 @@ func (e *engine) set(sp protocols.Setpoint, path string) error {
 		}
 		return nil
 	}
-	if err := e.plant.Apply(sp.Param, sp.Value); err != nil {
+	err := e.plant.Apply(sp.Param, sp.Value)
+	e.plantEvents()
+	if err != nil {
+		var a *Abort
+		if errors.As(err, &a) {
+			return a
+		}
 		return abortf("setting %s to %s failed: %v", sp.Param, sp.Value, err)
 	}
 	e.params[sp.Param] = sp.Value

@@ -15,9 +15,11 @@ import (
 	"github.com/mockloop/mockloop/runlog"
 )
 
+// simConfig is the simulated loop without a device: the loop's own
+// behaviour, as a lab characterises it before inserting a device.
 func simConfig(t testing.TB) *Config {
 	t.Helper()
-	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	cfg, err := LoadConfig("../configs/rigs/sim-loop-only.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +85,8 @@ func (o runOut) eventsOf(kind string) []runlog.Event {
 
 const header = "protocol: 1\nname: t\nsteps:\n"
 
-func TestDemoProtocolPasses(t *testing.T) {
-	src, err := os.ReadFile("../configs/protocols/demo.yaml")
+func TestLoopCharacterisationPasses(t *testing.T) {
+	src, err := os.ReadFile("../configs/protocols/loop-characterisation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

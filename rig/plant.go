@@ -16,9 +16,11 @@ import (
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/daq/ads1115"
 	"github.com/mockloop/mockloop/daq/ads131m08"
+	"github.com/mockloop/mockloop/dut/dutsim"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/pumpctl/mcp4725"
+	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
 )
 
@@ -43,6 +45,11 @@ type Plant interface {
 	EStop() bool
 	// Health returns the acquisition's bad-frame counters.
 	Health() Health
+	// TakeEvents returns what the plant has to record since the last call
+	// (the DUT link's frames), in order.
+	TakeEvents() []runlog.Event
+	// DUT is the identity of the device under test, or nil.
+	DUT() *runlog.DUTIdentity
 	Close() error
 }
 
@@ -72,6 +79,7 @@ type busPlant struct {
 	safe     bool
 	buses    *buses
 	bench    *sim.Bench // nil on hardware
+	dut      *dutLink   // nil without a DUT
 }
 
 // truthColumn is a simulation-only channel read straight from the physics.
@@ -107,10 +115,23 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 		return nil, err
 	}
 	p.bench = bench
+	if cfg.DUT != nil {
+		var pump dutsim.Pump
+		if bench != nil {
+			pump = benchPump{bench}
+		}
+		if p.dut, err = openDUT(cfg, clk, pump); err != nil {
+			p.Close()
+			return nil, err
+		}
+		if bench != nil && p.dut.srv != nil {
+			bench.SetPumpSpeed(firmwareSpeed(p.dut.srv))
+		}
+	}
 	if bench != nil {
 		for j, ch := range cfg.Channels {
 			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" && in.Signal == "lv_volume" {
-				p.truth = append(p.truth, truthColumn{col: j, read: func() float64 { return bench.Loop().State().LVVolume }})
+				p.truth = append(p.truth, truthColumn{col: j, read: func() float64 { return bench.State().LVVolume }})
 			}
 		}
 	}
@@ -266,6 +287,14 @@ func (p *busPlant) Apply(param string, v protocols.Value) error {
 		return p.heart.SetSystoleFraction(v.Num / 100)
 	case "loop.resistance":
 		return p.valve.SetResistance(v.Num)
+	case "dut.mode", "dut.level", "dut.speed":
+		if p.dut != nil {
+			return p.dut.apply(param, v)
+		}
+	case "loop.fill":
+		if p.bench != nil {
+			return p.bench.SetFill(v.Num)
+		}
 	}
 	return fmt.Errorf("the rig has no actuator for %s", param)
 }
@@ -277,6 +306,9 @@ func (p *busPlant) Read(now time.Duration, dst []float64) error {
 	for _, t := range p.truth {
 		dst[t.col] = t.read()
 	}
+	if p.dut != nil {
+		return p.dut.read(now, dst)
+	}
 	return nil
 }
 
@@ -286,7 +318,13 @@ func (p *busPlant) Actuate(now time.Duration) error {
 	}
 	active, _ := p.heart.Advance(now - p.last)
 	p.last = now
-	return p.drive.SetActiveElastance(active)
+	if err := p.drive.SetActiveElastance(active); err != nil {
+		return err
+	}
+	if p.dut != nil {
+		return p.dut.actuate(now)
+	}
+	return nil
 }
 
 // Safe drives every actuator to its safe state; one failing does not stop
@@ -297,7 +335,24 @@ func (p *busPlant) Safe() error {
 	for _, s := range p.switches {
 		errs = append(errs, s.Safe())
 	}
+	if p.dut != nil {
+		errs = append(errs, p.dut.safe())
+	}
 	return errors.Join(errs...)
+}
+
+func (p *busPlant) TakeEvents() []runlog.Event {
+	if p.dut == nil {
+		return nil
+	}
+	return p.dut.takeEvents()
+}
+
+func (p *busPlant) DUT() *runlog.DUTIdentity {
+	if p.dut == nil {
+		return nil
+	}
+	return p.dut.identity()
 }
 
 func (p *busPlant) EStop() bool { return p.estop.Active() }
@@ -308,7 +363,11 @@ func (p *busPlant) Health() Health {
 }
 
 func (p *busPlant) Close() error {
-	return errors.Join(p.adc.Close(), p.buses.close())
+	var errs []error
+	if p.dut != nil {
+		errs = append(errs, p.dut.close())
+	}
+	return errors.Join(append(errs, p.adc.Close(), p.buses.close())...)
 }
 
 // simBuses builds the emulated bench of a sim rig config: the same parts,
@@ -326,6 +385,10 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		PWMAddr: h.PWM.Address, ValveChannel: h.Valve.Channel, ValveROpen: h.Valve.ROpen,
 		EStopPin: h.EStop, Switches: map[string]string{},
 	}
+	if cfg.DUT != nil && cfg.DUT.Port == "sim" {
+		pump := sim.Impella25() // the simulated DUT's pump, in the loop
+		bc.Pump = &pump
+	}
 	if h.SlowADC != nil {
 		bc.SlowADCAddr = h.SlowADC.Address
 	} else {
@@ -337,7 +400,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 	seed := uint64(1)
 	for _, ch := range cfg.Channels {
 		in := cfg.Inputs[ch.Name]
-		if in.Kind == "sim" {
+		if in.Kind != "adc" && in.Kind != "slow_adc" {
 			continue
 		}
 		c := in.Nominal.Coeffs

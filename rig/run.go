@@ -73,8 +73,14 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		return nil, "", err
 	}
 	defer plant.Close()
-	// The safe state comes first on every path, even if recording fails.
+	// The safe state comes first on every path. The run's own path reaches
+	// it below and records how that went; this covers the paths that end
+	// before it (the run record could not be created).
+	safeDone := false
 	defer func() {
+		if safeDone {
+			return
+		}
 		if serr := plant.Safe(); serr != nil && err == nil {
 			err = fmt.Errorf("rig: safe state: %w", serr)
 		}
@@ -89,6 +95,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:])},
 		SoftwareVersion: opts.Version,
 		Calibration:     calRecs,
+		DUT:             plant.DUT(),
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,
@@ -126,6 +133,8 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 
 	// Safe state first, then close the record with what happened.
 	safeErr := plant.Safe()
+	safeDone = true
+	e.plantEvents()
 	r := runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomePass}
 	var a *Abort
 	switch {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -18,8 +20,9 @@ import (
 // adcNoise is the ADS131M08's typical input-referred noise at 1 kSPS, gain 1.
 const adcNoise = 1.5e-6
 
-// Signals a bench sensor can measure.
-var Signals = []string{"lvp", "aop", "lap", "flow_ao", "temp", "level"}
+// Signals a bench sensor can measure. flow_dut is the flow through the
+// device under test's pump (BenchConfig.Pump; 0 without one).
+var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level"}
 
 // AnalogInput is a sensor on an ADC input: which physics signal it measures
 // and the transducer between the two.
@@ -66,20 +69,53 @@ type BenchConfig struct {
 	// Switches maps GPIO names to what they switch: "heater", "drain", or
 	// "bypass" (a solenoid the model does not act on; its level is kept).
 	Switches map[string]string
+
+	// Pump is the device under test, a rotary pump from the LV to the
+	// aorta (it overrides Loop.Pump); nil: no pump in the loop, the
+	// loop-only rig.
+	Pump *PumpParams
+	// PumpSpeed is the pump's rotor speed in rpm at model time now, as the
+	// DUT's firmware drives it, its ramp included. The bench calls it with
+	// the physics' time before every advance and holds the speed over the
+	// advance, as a motor controller holds its command. Nil: speed 0 until
+	// Bench.SetPumpSpeed gives a function. Values outside [0, MaxRPM] are
+	// clipped; NaN keeps the speed before.
+	PumpSpeed func(now time.Duration) float64
 }
 
 // Bench is the simulated reference bench: the loop's physics with the chips
 // of the real bench emulated on emulated buses. Drivers talk to SPI(), I2C()
 // and Pin(); every access advances the physics to the clock's now, so the
 // simulation runs exactly as fast as the drivers ask for data.
+//
+// The physics may be reached from two goroutines: the engine's, through
+// the buses, and the simulated DUT firmware's, through Pump, which answers
+// a STATUS request on the DUT server's goroutine while the engine waits for
+// the reply. A mutex guards every access to the physics (the loop, the
+// thermal model, the sensors' references and transducers); it is taken
+// once per conversion or command, uncontended but for those replies.
 type Bench struct {
 	cfg     BenchConfig
 	clk     clock.Clock
-	loop    *Loop
-	thermal *Thermal
 	adc     *ADS131M08
 	bus     *I2CBus
 	pins    map[string]*Pin
+	motor   PumpParams // the pump's constants, Impella25's without a pump
+	hasPump bool
+
+	// speed is the PumpSpeed function, called without mu (see
+	// lockAdvance) at loopNow, the loop's model time as of its last
+	// advance.
+	speed   atomic.Pointer[func(time.Duration) float64]
+	loopNow atomic.Int64
+
+	mu      sync.Mutex // guards what follows
+	loop    *Loop
+	thermal *Thermal
+	rpm     float64 // rotor speed last taken from speed
+	// fill is the circulating volume the fill pump works toward (NaN:
+	// none); it moves FillRate ml/s between reservoir and loop.
+	fill float64
 	// ref holds a reference value a signal's sensor sees instead of the
 	// loop, as when a transducer is opened to atmosphere for zeroing or
 	// connected to a calibrator.
@@ -99,7 +135,11 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	if cfg.DACVref <= 0 || cfg.DriveFullScale <= 0 || cfg.ValveROpen <= 0 {
 		return nil, errors.New("sim: bench needs a DAC reference, a drive full scale and a valve resistance")
 	}
-	loop, err := NewLoop(cfg.Loop, cfg.Initial)
+	params := cfg.Loop
+	if cfg.Pump != nil {
+		params.Pump = cfg.Pump
+	}
+	loop, err := NewLoop(params, cfg.Initial)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +147,11 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, ref: map[string]float64{}}
+	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, ref: map[string]float64{}, motor: Impella25(), fill: math.NaN()}
+	if params.Pump != nil {
+		b.motor, b.hasPump = *params.Pump, true
+	}
+	b.SetPumpSpeed(cfg.PumpSpeed)
 	b.adc, err = NewADS131M08(ADS131M08Config{Clock: cfg.Clock, FrontEnd: FrontEndFunc(b.frontEnd), Port: cfg.SPIPort, ClockIn: cfg.ADCClockIn, NoiseRMS: adcNoise})
 	if err != nil {
 		return nil, err
@@ -134,9 +178,17 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		p := NewPin(name, -1, cfg.Clock)
 		switch what {
 		case "heater":
-			p.OnOut(func(l gpio.Level) { b.thermal.SetHeater(b.clk.Now(), l == gpio.High) })
+			p.OnOut(func(l gpio.Level) {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				b.thermal.SetHeater(b.clk.Now(), l == gpio.High)
+			})
 		case "drain":
-			p.OnOut(func(l gpio.Level) { b.thermal.SetDrain(b.clk.Now(), l == gpio.High) })
+			p.OnOut(func(l gpio.Level) {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				b.thermal.SetDrain(b.clk.Now(), l == gpio.High)
+			})
 		case "bypass":
 		default:
 			return nil, fmt.Errorf("sim: switch %s does %q; the bench has heater, drain and bypass", name, what)
@@ -177,11 +229,48 @@ func (b *Bench) PressEStop(pressed bool) error {
 	return nil
 }
 
-// Loop is the physics, for simulation-only truth signals (lv_volume).
+// Loop is the physics, for tests and for simulation-only truth signals
+// read on the goroutine that drives the bench. It bypasses the bench's
+// lock: while a simulated DUT may call Pump, read the physics with State.
 func (b *Bench) Loop() *Loop { return b.loop }
 
-// Thermal is the fluid's temperature and volume model.
+// State returns the loop's state as of its last advance; safe to call
+// concurrently with the buses and Pump.
+func (b *Bench) State() State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.loop.State()
+}
+
+// Thermal is the fluid's temperature and volume model. Like Loop, it
+// bypasses the bench's lock.
 func (b *Bench) Thermal() *Thermal { return b.thermal }
+
+// SetPumpSpeed replaces BenchConfig.PumpSpeed, for a rig that starts the
+// DUT's firmware after the bench; nil holds the speed in force.
+func (b *Bench) SetPumpSpeed(f func(now time.Duration) float64) {
+	if f == nil {
+		b.speed.Store(nil)
+		return
+	}
+	b.speed.Store(&f)
+}
+
+// Pump returns the DUT pump's console readout at now for the simulated DUT
+// firmware: the physics is advanced to now (never back) at the speed in
+// force, without asking PumpSpeed, which the firmware itself answers.
+// Safe to call from any goroutine. Without a pump in the loop it reads
+// the motor of Impella25 turning unloaded at the speed last taken from
+// PumpSpeed: no flow, the purge at its pressure, no suction.
+func (b *Bench) Pump(now time.Duration) PumpReadout {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance(now)
+	if r, ok := b.loop.Pump(); ok {
+		return r
+	}
+	return b.motor.readout(b.loop.Now(), b.rpm, 0, false)
+}
 
 // Present makes the sensor of signal see value instead of the loop, as when
 // it is opened to atmosphere (0 mmHg) or connected to a calibrator.
@@ -189,17 +278,88 @@ func (b *Bench) Present(signal string, value float64) error {
 	if !slices.Contains(Signals, signal) {
 		return fmt.Errorf("sim: no signal %q on the bench", signal)
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.ref[signal] = value
 	return nil
 }
 
 // Reconnect puts the sensor of signal back on the loop.
-func (b *Bench) Reconnect(signal string) { delete(b.ref, signal) }
+func (b *Bench) Reconnect(signal string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.ref, signal)
+}
 
 // Close ends the bench's buses.
 func (b *Bench) Close() error { return errors.Join(b.adc.Close(), b.bus.Close()) }
 
-// signal returns a physics signal at the bench's current state.
+// lockAdvance takes the physics' lock and advances the loop to now, the
+// pump at the speed PumpSpeed gives for the loop's time, held over the
+// advance; the caller unlocks. PumpSpeed is called before the lock is
+// taken: it reads the simulated DUT firmware's state under the firmware's
+// lock, and the firmware calls Pump under that lock, so calling it under
+// the bench's could deadlock the two goroutines. Should Pump advance the
+// loop in between, the speed applies from a little later than the time it
+// was asked for.
+func (b *Bench) lockAdvance(now time.Duration) {
+	f := b.speed.Load()
+	var rpm float64
+	if f != nil {
+		rpm = (*f)(time.Duration(b.loopNow.Load()))
+	}
+	b.mu.Lock()
+	if f != nil && !math.IsNaN(rpm) {
+		b.rpm = min(max(rpm, 0), b.motor.MaxRPM)
+		if b.hasPump {
+			_ = b.loop.SetPumpSpeed(b.rpm) // in range by construction
+		}
+	}
+	b.advance(now)
+}
+
+// FillRate is how fast the bench's fill pump moves fluid between the
+// reservoir and the loop: gentle enough that filling a failing heart's
+// extra 160 ml raises atrial pressure over seconds, not in one step.
+const FillRate = 50.0 // ml/s
+
+// SetFill has the fill pump bring the circulating volume to ml (a preset's
+// preload: a failing heart is a volume-loaded one).
+func (b *Bench) SetFill(ml float64) error {
+	if !(ml > 0) || math.IsInf(ml, 0) {
+		return fmt.Errorf("sim: fill %g ml is not a volume", ml)
+	}
+	b.mu.Lock()
+	b.fill = ml
+	b.mu.Unlock()
+	return nil
+}
+
+// Fill is the circulating volume now, ml.
+func (b *Bench) Fill() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.loop.Volume()
+}
+
+// advance advances the loop to now; b.mu is held. The fill pump's transfer
+// over the interval is added at its start (zero-order hold, as the loop's
+// other inputs).
+func (b *Bench) advance(now time.Duration) {
+	if !math.IsNaN(b.fill) && now > b.loop.Now() {
+		dv := b.fill - b.loop.Volume()
+		step := FillRate * (now - b.loop.Now()).Seconds()
+		_ = b.loop.AddVolume(max(-step, min(step, dv)))
+		if math.Abs(dv) <= step {
+			b.fill = math.NaN()
+		}
+	}
+	b.loop.AdvanceTo(now)
+	b.loopNow.Store(int64(b.loop.Now()))
+}
+
+// signal returns a physics signal at the bench's current state; b.mu is
+// held.
 func (b *Bench) signal(name string, st *State) float64 {
 	if v, ok := b.ref[name]; ok {
 		return v
@@ -213,6 +373,8 @@ func (b *Bench) signal(name string, st *State) float64 {
 		return st.LAP
 	case "flow_ao":
 		return st.AorticFlow
+	case "flow_dut":
+		return st.PumpFlow
 	case "temp":
 		return b.thermal.Temperature()
 	case "level":
@@ -223,7 +385,8 @@ func (b *Bench) signal(name string, st *State) float64 {
 
 // frontEnd gives the ADS131M08 its input voltages at a conversion instant.
 func (b *Bench) frontEnd(now time.Duration, dst *[8]float64) {
-	b.loop.AdvanceTo(now)
+	b.lockAdvance(now)
+	defer b.mu.Unlock()
 	st := b.loop.State()
 	for i, in := range b.cfg.ADC {
 		if in == nil {
@@ -239,14 +402,18 @@ func (b *Bench) slowInput(now time.Duration, input int) float64 {
 	if input < 0 || input >= len(b.cfg.SlowADC) || b.cfg.SlowADC[input] == nil {
 		return 0
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.thermal.AdvanceTo(now)
 	in := b.cfg.SlowADC[input]
-	return in.Transducer.Volts(b.signal(in.Signal, nil))
+	st := b.loop.State() // as of the last advance: the loop's signals are the fast ADC's
+	return in.Transducer.Volts(b.signal(in.Signal, &st))
 }
 
 // drive is the LV pump's input: DAC volts → active elastance.
 func (b *Bench) drive(now time.Duration, volts float64) {
-	b.loop.AdvanceTo(now)
+	b.lockAdvance(now)
+	defer b.mu.Unlock()
 	// The DAC cannot leave 0..Vref; an error here would be a model bug.
 	_ = b.loop.SetActiveElastance(max(0, volts) / b.cfg.DACVref * b.cfg.DriveFullScale)
 }
@@ -256,7 +423,8 @@ func (b *Bench) duty(now time.Duration, channel int, duty float64) {
 	if channel != b.cfg.ValveChannel {
 		return
 	}
-	b.loop.AdvanceTo(now)
+	b.lockAdvance(now)
+	defer b.mu.Unlock()
 	open := 1 - min(duty, 0.99) // a fully closed pinch valve still leaks
 	_ = b.loop.SetSystemicResistance(b.cfg.ValveROpen / (open * open))
 }

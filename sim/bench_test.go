@@ -37,3 +37,37 @@ func BenchmarkAdvance1ms(b *testing.B) {
 	b.ReportMetric(perSample*1e9, "ns/sample")
 	b.ReportMetric(time.Millisecond.Seconds()/perSample, "sim-s/s")
 }
+
+// BenchmarkAdvance1msPump is BenchmarkAdvance1ms with an Impella 2.5 at P8
+// in the heart-failure loop, its speed set every sample as the rig sets the
+// DUT's: the cost of the pump's state and of its frozen nonlinear terms.
+func BenchmarkAdvance1msPump(b *testing.B) {
+	d := hfPump(b, 50000)
+	d.settle(10 * time.Second)
+	const beats = 10
+	samples := beats * 706 // 85 bpm, 1 kHz
+	active := make([]float64, samples)
+	for i := range active {
+		active[i], _ = d.w.Advance(d.dt)
+	}
+	l, t, i := d.l, d.t, 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := l.SetActiveElastance(active[i]); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.SetPumpSpeed(50000); err != nil {
+			b.Fatal(err)
+		}
+		t += time.Millisecond
+		l.AdvanceTo(t)
+		if i++; i == samples {
+			i = 0
+		}
+	}
+	b.StopTimer()
+	perSample := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(perSample*1e9, "ns/sample")
+	b.ReportMetric(time.Millisecond.Seconds()/perSample, "sim-s/s")
+}

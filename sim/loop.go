@@ -8,8 +8,9 @@ import (
 
 // Parameters are the constants of the Simaan model: the resistances,
 // compliances and inertance of the left heart and systemic circulation and
-// the passive properties of the ventricle. Units: mmHg·s/ml, ml/mmHg,
-// mmHg·s²/ml, ml, mmHg/ml.
+// the passive properties of the ventricle, and optionally a rotary pump
+// between the LV and the aorta. Units: mmHg·s/ml, ml/mmHg, mmHg·s²/ml, ml,
+// mmHg/ml.
 type Parameters struct {
 	Rs   float64 // systemic vascular resistance (the bench's resistance valve)
 	Rm   float64 // mitral valve resistance when open
@@ -21,6 +22,11 @@ type Parameters struct {
 	Ls   float64 // inertance of the blood in the aorta
 	V0   float64 // LV volume at zero pressure
 	Emin float64 // passive (diastolic) LV elastance
+
+	// Pump is a rotary pump from the LV to the aorta (an Impella's place),
+	// one more state in the model. Nil: no pump, the model of Simaan's
+	// paper without assist, unchanged to the last bit.
+	Pump *PumpParams
 }
 
 // SimaanNormal returns the parameters of Simaan et al. 2009 for a healthy
@@ -62,6 +68,9 @@ func (p Parameters) Validate() error {
 			return fmt.Errorf("sim: parameter %s = %g %s: must be finite and %s", f.name, f.v, f.unit, bound)
 		}
 	}
+	if p.Pump != nil {
+		return p.Pump.Validate()
+	}
 	return nil
 }
 
@@ -96,12 +105,14 @@ func SimaanInitial() Initial {
 
 // State indices of the circulation.
 const (
-	xV   = iota // LV volume, ml
-	xPla        // left atrial pressure, mmHg
-	xPao        // aortic pressure, mmHg
-	xQ          // aortic flow through Rc and Ls, ml/s
-	xPs         // systemic pressure, mmHg
-	nLoopStates
+	xV          = iota // LV volume, ml
+	xPla               // left atrial pressure, mmHg
+	xPao               // aortic pressure, mmHg
+	xQ                 // aortic flow through Rc and Ls, ml/s
+	xPs                // systemic pressure, mmHg
+	nLoopStates        // states without a pump
+
+	xQp = nLoopStates // pump flow LV → aorta, ml/s, when there is a pump
 )
 
 // Modes: the valves open (conducting) or closed; bit k is switch k of
@@ -115,13 +126,24 @@ const (
 const mlPerSToLPerMin = 60.0 / 1000
 
 // circuit is the model's equations as a piecewise-linear system for the
-// solver: the parameters and the elastance held over the current interval.
+// solver: the parameters and the inputs held over the current interval, the
+// elastance and the pump's speed.
 type circuit struct {
-	p Parameters
-	e float64 // total LV elastance Emin + active, mmHg/ml
+	p Parameters // p.Pump is always nil: the pump's constants are pp
+	e float64    // total LV elastance Emin + active, mmHg/ml
+
+	pump bool       // the loop has a pump: state xQp, constants pp
+	pp   PumpParams // the pump's constants
+	rpm  float64    // pump speed, rpm
+	head float64    // pump pressure head Beta·rpm², mmHg
 }
 
-func (c *circuit) dim() int { return nLoopStates }
+func (c *circuit) dim() int {
+	if c.pump {
+		return nLoopStates + 1
+	}
+	return nLoopStates
+}
 
 // guards are the pressure differences across the valves: mitral Pla − Plv,
 // aortic Plv − Pao. A valve conducts where its guard is positive.
@@ -136,7 +158,14 @@ func (c *circuit) input() (float64, int) { return c.e, xV }
 // the elastance (A0, b0) and the LV volume column and offset per unit of
 // elastance (c, d). The valves are diodes with a resistance: Qm = (Pla −
 // Plv)/Rm when open, Qa = (Plv − Pao)/Ra, with Plv = E·(V − V0).
-func (c *circuit) system(m int, a0 *mat, b0, col, d *vec) {
+//
+// With a pump, its flow Qp leaves the LV and enters the aorta, and
+//
+//	L·dQp/dt = Plv − Pao − R·Qp + [H − K·|Qp|·Qp − Rsuc(Plv)·Qp],
+//
+// the bracket frozen over each stage (see frozen): u is the column its
+// resistance q acts through.
+func (c *circuit) system(m int, a0 *mat, b0, col, d, u *vec) {
 	p := &c.p
 	var gm, ga float64 // valve conductances, ml/(s·mmHg)
 	if m&mitralOpen != 0 {
@@ -146,7 +175,7 @@ func (c *circuit) system(m int, a0 *mat, b0, col, d *vec) {
 		ga = 1 / p.Ra
 	}
 	gs := 1 / p.Rs
-	*a0, *b0, *col = mat{}, vec{}, vec{}
+	*a0, *b0, *col, *u = mat{}, vec{}, vec{}, vec{}
 	// dV/dt = Qm − Qa
 	col[xV] = -(gm + ga)
 	a0[xV][xPla] = gm
@@ -167,6 +196,15 @@ func (c *circuit) system(m int, a0 *mat, b0, col, d *vec) {
 	a0[xPs][xPla] = gs / p.Cs
 	a0[xPs][xQ] = 1 / p.Cs
 	a0[xPs][xPs] = -gs / p.Cs
+	if c.pump {
+		pp := &c.pp
+		a0[xV][xQp] = -1
+		a0[xPao][xQp] = 1 / p.Ca
+		col[xQp] = 1 / pp.L
+		a0[xQp][xPao] = -1 / pp.L
+		a0[xQp][xQp] = -pp.R / pp.L
+		u[xQp] = -1 / pp.L
+	}
 	// E·V enters as E·(V − V0).
 	for i := range *d {
 		d[i] = -p.V0 * col[i]
@@ -179,6 +217,32 @@ func (c *circuit) valveFlows(x *vec) (qm, qa float64) {
 	return max(x[xPla]-plv, 0) / c.p.Rm, max(plv-x[xPao], 0) / c.p.Ra
 }
 
+// suctionR is the pump's suction resistance at LV pressure plv, mmHg·s/ml:
+// Simaan's α·(x1 − Plv) below the threshold x1, zero above. It models the
+// inlet obstructed by the collapsing ventricle, and rises continuously
+// from zero, so the flow has no jump where it engages.
+func (c *circuit) suctionR(plv float64) float64 {
+	return c.pp.SuctionGain * max(c.pp.SuctionThreshold-plv, 0)
+}
+
+// frozen linearises the pump's nonlinear terms about x: the quadratic loss
+// along its tangent, K·|Q|·Q ≈ 2K·|Q0|·Q − K·|Q0|·Q0 (second-order
+// accurate, see trStep), the suction resistance at the LV pressure of x
+// (Picard, first order in the few steps where it changes fast, at the
+// start of systole; it is a model of an obstruction, not a measured law).
+// Both stay resistances ≥ 0, so the stage stays passive.
+func (c *circuit) frozen(x, s *vec) (float64, int) {
+	if !c.pump {
+		return 0, -1
+	}
+	pp := &c.pp
+	q := x[xQp]
+	kq := pp.K * math.Abs(q)
+	*s = vec{}
+	s[xQp] = (c.head + kq*q) / pp.L
+	return 2*kq + c.suctionR(c.e*(x[xV]-c.p.V0)), xQp
+}
+
 func (c *circuit) deriv(x, dx *vec) {
 	p := &c.p
 	qm, qa := c.valveFlows(x)
@@ -188,6 +252,14 @@ func (c *circuit) deriv(x, dx *vec) {
 	dx[xPao] = (qa - x[xQ]) / p.Ca
 	dx[xQ] = (x[xPao] - x[xPs] - p.Rc*x[xQ]) / p.Ls
 	dx[xPs] = (x[xQ] - qs) / p.Cs
+	if c.pump {
+		pp := &c.pp
+		q := x[xQp]
+		plv := c.e * (x[xV] - p.V0)
+		dx[xV] -= q
+		dx[xPao] += q / p.Ca
+		dx[xQp] = (plv - x[xPao] + c.head - (pp.R+pp.K*math.Abs(q)+c.suctionR(plv))*q) / pp.L
+	}
 }
 
 // substep is the solver's fixed step, one rig sample. Against RK4 at 5 µs
@@ -199,11 +271,13 @@ func (c *circuit) deriv(x, dx *vec) {
 const substep = time.Millisecond
 
 // Loop is the simulated circulation: the left ventricle, its valves and the
-// systemic circulation, integrated in model time.
+// systemic circulation, integrated in model time, and a rotary pump from
+// the LV to the aorta if its Parameters have one.
 //
-// The ventricle's active elastance is an input held constant between calls,
-// as the bench's DAC holds the LV pump's drive. A Loop is not safe for
-// concurrent use; its methods after NewLoop allocate nothing.
+// The ventricle's active elastance and the pump's speed are inputs held
+// constant between calls, as the bench's DAC holds the LV pump's drive. A
+// Loop is not safe for concurrent use; its methods after NewLoop allocate
+// nothing (but Parameters, which copies the pump's constants).
 type Loop struct {
 	c      circuit
 	active float64 // active elastance, mmHg/ml
@@ -211,6 +285,11 @@ type Loop struct {
 	t      time.Duration // model time of x
 	h      time.Duration // substep
 	solver *trbdf2
+
+	// The model time the suction resistance was last found engaged (LV
+	// pressure below its threshold at the end of a step), if sucked.
+	suckedAt time.Duration
+	sucked   bool
 }
 
 // NewLoop returns a loop with parameters p in the initial state x0 at model
@@ -228,6 +307,9 @@ func NewLoop(p Parameters, x0 Initial) (*Loop, error) {
 		return nil, fmt.Errorf("sim: initial LV volume %g ml is negative", x0.LVVolume)
 	}
 	l := &Loop{c: circuit{p: p, e: p.Emin}}
+	if p.Pump != nil {
+		l.c.pump, l.c.pp, l.c.p.Pump = true, *p.Pump, nil
+	}
 	l.setSubstep(substep)
 	l.x[xV] = x0.LVVolume
 	l.x[xPla] = x0.LAP
@@ -237,8 +319,16 @@ func NewLoop(p Parameters, x0 Initial) (*Loop, error) {
 	return l, nil
 }
 
-// Parameters returns the model's current parameters.
-func (l *Loop) Parameters() Parameters { return l.c.p }
+// Parameters returns the model's current parameters, with a copy of the
+// pump's.
+func (l *Loop) Parameters() Parameters {
+	p := l.c.p
+	if l.c.pump {
+		pp := l.c.pp
+		p.Pump = &pp
+	}
+	return p
+}
 
 // SetActiveElastance sets the ventricle's active elastance in mmHg/ml (the
 // waveform's output, added to Emin), held from the current model time
@@ -287,6 +377,7 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 	for t-l.t >= l.h {
 		l.solver.step(&l.c, &l.x, splitGrid)
 		l.t += l.h
+		l.noteSuction()
 	}
 	if r := t - l.t; r > 0 {
 		// Remainders on the solver's grid (multiples of 125 µs) reuse its
@@ -297,6 +388,15 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 			l.solver.stepOdd(&l.c, &l.x, r.Seconds())
 		}
 		l.t = t
+		l.noteSuction()
+	}
+}
+
+// noteSuction records the model time if the pump's suction resistance is
+// engaged at the current state, for PumpReadout's latched flag.
+func (l *Loop) noteSuction() {
+	if l.c.pump && l.lvp() < l.c.pp.SuctionThreshold {
+		l.suckedAt, l.sucked = l.t, true
 	}
 }
 
@@ -311,6 +411,7 @@ type State struct {
 	AorticFlow      float64       // flow from aorta to systemic compartment (the flow meter's), L/min
 	MitralFlow      float64       // through the mitral valve, L/min
 	AorticValveFlow float64       // through the aortic valve, L/min
+	PumpFlow        float64       // through the rotary pump, LV → aorta (negative: back into the LV), L/min; 0 without a pump
 	Elastance       float64       // LV elastance Emin + active, mmHg/ml
 }
 
@@ -327,6 +428,7 @@ func (l *Loop) State() State {
 		AorticFlow:      l.x[xQ] * mlPerSToLPerMin,
 		MitralFlow:      qm * mlPerSToLPerMin,
 		AorticValveFlow: qa * mlPerSToLPerMin,
+		PumpFlow:        l.x[xQp] * mlPerSToLPerMin,
 		Elastance:       l.c.e,
 	}
 }
@@ -334,6 +436,20 @@ func (l *Loop) State() State {
 func (l *Loop) lvp() float64 { return l.c.e * (l.x[xV] - l.c.p.V0) }
 
 // volume is the conserved total volume V + Cr·Pla + Ca·Pao + Cs·Ps, ml.
+// Volume is the fluid in the circulation (the loop's stressed volume), ml.
+// It is conserved by the model; only AddVolume changes it.
+func (l *Loop) Volume() float64 { return l.volume() }
+
+// AddVolume adds fluid at the left atrium (negative: takes it away), as the
+// bench's fill pump or drain does between the loop and its reservoir.
+func (l *Loop) AddVolume(ml float64) error {
+	if math.IsNaN(ml) || math.IsInf(ml, 0) {
+		return fmt.Errorf("sim: cannot add %g ml", ml)
+	}
+	l.x[xPla] += ml / l.c.p.Cr
+	return nil
+}
+
 func (l *Loop) volume() float64 {
 	p := &l.c.p
 	return l.x[xV] + p.Cr*l.x[xPla] + p.Ca*l.x[xPao] + p.Cs*l.x[xPs]

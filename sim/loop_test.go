@@ -41,11 +41,20 @@ type driven struct {
 	rk4 time.Duration
 	// trace makes measure keep every sample.
 	trace bool
+	// speed, if set, gives the pump speed for each sample interval from
+	// its start, held over it as the rig holds the DUT's command.
+	speed func(t time.Duration) float64
 }
 
 func newDriven(t testing.TB, p Parameters, hr, emax float64) *driven {
 	t.Helper()
-	l, err := NewLoop(p, SimaanInitial())
+	return newDrivenFrom(t, p, SimaanInitial(), hr, emax)
+}
+
+// newDrivenFrom is newDriven from the initial state x0.
+func newDrivenFrom(t testing.TB, p Parameters, x0 Initial, hr, emax float64) *driven {
+	t.Helper()
+	l, err := NewLoop(p, x0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +71,11 @@ func newDriven(t testing.TB, p Parameters, hr, emax float64) *driven {
 func (d *driven) tick() bool {
 	if err := d.l.SetActiveElastance(d.w.Active()); err != nil {
 		panic(err)
+	}
+	if d.speed != nil {
+		if err := d.l.SetPumpSpeed(d.speed(d.t)); err != nil {
+			panic(err)
+		}
 	}
 	d.t += d.dt
 	if d.rk4 > 0 {
@@ -85,7 +99,10 @@ func (d *driven) settle(dur time.Duration) {
 
 // measure runs n whole beats (starting at a beat start) and returns their
 // figures.
-func (d *driven) measure(n int) beatStats {
+func (d *driven) measure(n int) beatStats { return d.measureWith(n, nil) }
+
+// measureWith is measure calling each after every sample.
+func (d *driven) measureWith(n int, each func()) beatStats {
 	var s beatStats
 	var sum, sumQ, sumPs float64
 	var samples int
@@ -99,6 +116,9 @@ func (d *driven) measure(n int) beatStats {
 	s.lvEDP += r[ChLVP] // end diastole of the first beat: LVP at its start
 	for s.beats < n {
 		started := d.tick()
+		if each != nil {
+			each()
+		}
 		d.l.Read(r[:])
 		if d.trace {
 			s.trace = append(s.trace, r)
@@ -171,25 +191,26 @@ func TestReproducesSimaanNormal(t *testing.T) {
 // shortened), holding the elastance: the reference solution.
 func rk4To(l *Loop, t, h time.Duration) {
 	c := &l.c
+	n := c.dim()
 	for l.t < t {
 		step := min(h, t-l.t)
 		hs := step.Seconds()
 		var k1, k2, k3, k4, y vec
 		x := &l.x
 		c.deriv(x, &k1)
-		for i := range nLoopStates {
+		for i := range n {
 			y[i] = x[i] + hs/2*k1[i]
 		}
 		c.deriv(&y, &k2)
-		for i := range nLoopStates {
+		for i := range n {
 			y[i] = x[i] + hs/2*k2[i]
 		}
 		c.deriv(&y, &k3)
-		for i := range nLoopStates {
+		for i := range n {
 			y[i] = x[i] + hs*k3[i]
 		}
 		c.deriv(&y, &k4)
-		for i := range nLoopStates {
+		for i := range n {
 			x[i] += hs / 6 * (k1[i] + 2*k2[i] + 2*k3[i] + k4[i])
 		}
 		l.t += step

@@ -7,8 +7,11 @@ import "math"
 const maxStates = 6
 
 // maxSwitches bounds the on/off switches of a piecewise-linear system: the
-// mitral and aortic valves and, later, a pump's suction resistance.
-const maxSwitches = 3
+// mitral and aortic valves. A pump's suction resistance needs none: it
+// rises continuously from zero as P_lv falls below its threshold, so it
+// is one of the frozen nonlinear terms (see pwl), with no kink in the flow
+// worth cutting a step at.
+const maxSwitches = 2
 
 // maxModes is the number of switch configurations.
 const maxModes = 1 << maxSwitches
@@ -49,17 +52,23 @@ type (
 // run and apply p by the Sherman–Morrison formula, instead of
 // refactorising every millisecond.
 //
-// A rotary pump between LV and aorta (REFERENCE.md) fits this shape: one
-// more state (its flow), one more switch (the suction resistance, guarded
-// by P_lv), its rows in system. Its pressure head changes with the speed
-// every sample, like the elastance; it should enter as a source added to
-// the stages' right-hand sides, since a change of b0 costs a
-// refactorisation.
+// A system may also have nonlinear terms, such as a rotary pump's
+// quadratic flow loss and suction resistance. Before each implicit stage
+// the solver asks it to linearise them about the stage's starting point
+// (frozen): they then enter as a second rank-one term q·u(m)·e_jᵀ of A,
+// whose coefficient q changes at every stage, and a source s added to b.
+// Both are applied without refactorising, q by the Woodbury formula
+// together with the elastance and s through the stages' right-hand sides,
+// so a pump whose speed and operating point change every sample costs no
+// more factorisations than the valves alone. A linearly-implicit stage is
+// exact for the linearised system, not for the nonlinear one; frozen
+// documents the error.
 //
-// The solver requires that I − s·A(m) be nonsingular for every s > 0 and
-// p ≥ 0: true of any passive circuit (compliances, resistances,
+// The solver requires that I − s·A(m) be nonsingular for every s > 0,
+// p ≥ 0 and q ≥ 0: true of any passive circuit (compliances, resistances,
 // inertances, ideal diodes), whose A is −C⁻¹·G with C positive diagonal and
-// G of positive semidefinite symmetric part.
+// G of positive semidefinite symmetric part, as long as q·u·e_jᵀ only adds
+// resistance.
 type pwl interface {
 	// dim is the number of states, at most maxStates.
 	dim() int
@@ -67,10 +76,17 @@ type pwl interface {
 	guards(x *vec, g *guards)
 	// input returns p and the column k it scales.
 	input() (p float64, k int)
-	// system fills A0(m), b0(m), c(m) and d(m) in their first dim rows and
-	// columns; the rest is left as it is.
-	system(m int, a0 *mat, b0, c, d *vec)
-	// deriv sets dx = f(x) = A(m)·x + b(m) for the mode m of x.
+	// system fills A0(m), b0(m), c(m), d(m) and u(m) in their first dim
+	// rows and columns; the rest is left as it is.
+	system(m int, a0 *mat, b0, c, d, u *vec)
+	// frozen linearises the nonlinear terms about x for one implicit
+	// stage: it returns the coefficient q of u·e_jᵀ in A and writes the
+	// source s added to b. j < 0 says the system has no nonlinear terms;
+	// then q and s are ignored and the stage is the plain
+	// piecewise-linear one.
+	frozen(x, s *vec) (q float64, j int)
+	// deriv sets dx = f(x), the exact (not linearised) right-hand side, for
+	// the mode m of x.
 	deriv(x, dx *vec)
 }
 
@@ -110,6 +126,7 @@ type modeFactors struct {
 	inv    mat  // M0⁻¹, if hasInv
 	hasInv bool // the step cache asked for inv
 	w      vec  // M0⁻¹·d·h·c
+	w2     vec  // M0⁻¹·d·h·u
 	zb, zd vec  // M0⁻¹·d·h·b0, M0⁻¹·d·h·d
 }
 
@@ -174,9 +191,9 @@ type trbdf2 struct {
 	// Scratch space. It lives here, not on the stack, because the system
 	// is called through an interface: the compiler cannot prove it keeps
 	// no pointer, so stack vectors would escape to the heap on every step.
-	f0, r, xg, b0, c, d, x0 vec
-	a0                      mat
-	g0, g1                  guards
+	f0, r, xg, b0, c, d, u, x0, src vec
+	a0                              mat
+	g0, g1                          guards
 }
 
 // splitGrid is the resolution of cuts in the fixed step: 1/8 of 1 ms puts
@@ -231,7 +248,7 @@ func (s *trbdf2) prepare(sys pwl, sc *stepCache, m int) *modeFactors {
 	}
 	n := sys.dim()
 	a := &mf.m0.a
-	sys.system(m, &s.a0, &s.b0, &s.c, &s.d)
+	sys.system(m, &s.a0, &s.b0, &s.c, &s.d, &s.u)
 	dh := trD * sc.h
 	for i := range n {
 		for j := range n {
@@ -239,11 +256,13 @@ func (s *trbdf2) prepare(sys pwl, sc *stepCache, m int) *modeFactors {
 		}
 		a[i][i]++
 		mf.w[i] = dh * s.c[i]
+		mf.w2[i] = dh * s.u[i]
 		mf.zb[i] = dh * s.b0[i]
 		mf.zd[i] = dh * s.d[i]
 	}
 	mf.m0.factor(n)
 	mf.m0.solve(n, &mf.w)
+	mf.m0.solve(n, &mf.w2)
 	mf.m0.solve(n, &mf.zb)
 	mf.m0.solve(n, &mf.zd)
 	mf.hasInv = false
@@ -264,23 +283,40 @@ func (s *trbdf2) prepare(sys pwl, sc *stepCache, m int) *modeFactors {
 }
 
 // stage solves y = r + d·h·f(y) for y, i.e. (I − d·h·A(m))·y = r + d·h·b(m)
-// with m the mode of y, starting from the guess m. It returns the mode used
-// and leaves y's guards in s.g1.
-func (s *trbdf2) stage(sys pwl, sc *stepCache, n int, r *vec, m int, y *vec) int {
+// with m the mode of y, starting from the guess m. q and j are the frozen
+// nonlinear term (j < 0: none); its source is already in r. It returns the
+// mode used and leaves y's guards in s.g1.
+func (s *trbdf2) stage(sys pwl, sc *stepCache, n int, r *vec, m int, y *vec, q float64, j int) int {
 	p, k := sys.input()
 	for range maxModeIters {
 		mf := s.prepare(sys, sc, m)
 		// z = M0⁻¹·(r + d·h·b), then Sherman–Morrison for the rank-one
-		// term −d·h·p·c·e_kᵀ of I − d·h·A.
+		// term −d·h·p·c·e_kᵀ of I − d·h·A, or Woodbury for it and
+		// −d·h·q·u·e_jᵀ together.
 		*y = *r
 		mf.solve(n, y)
 		for i := range n {
 			y[i] += mf.zb[i] + p*mf.zd[i]
 		}
-		if p != 0 {
-			f := p * y[k] / (1 - p*mf.w[k])
+		if j < 0 {
+			if p != 0 {
+				f := p * y[k] / (1 - p*mf.w[k])
+				for i := range n {
+					y[i] += f * mf.w[i]
+				}
+			}
+		} else {
+			// (I − Vᵀ·W·D)·a = Vᵀ·z with W = [w w2], D = diag(p, q),
+			// V = [e_k e_j]; then y = z + W·D·a. The 2×2 matrix is
+			// det(M)/det(M0) away from singular, and M is nonsingular.
+			g11, g12 := 1-p*mf.w[k], -q*mf.w2[k]
+			g21, g22 := -p*mf.w[j], 1-q*mf.w2[j]
+			det := g11*g22 - g12*g21
+			z1, z2 := y[k], y[j]
+			a1 := p * (z1*g22 - g12*z2) / det
+			a2 := q * (g11*z2 - g21*z1) / det
 			for i := range n {
-				y[i] += f * mf.w[i]
+				y[i] += a1*mf.w[i] + a2*mf.w2[i]
 			}
 		}
 		sys.guards(y, &s.g1)
@@ -339,6 +375,13 @@ func (s *trbdf2) stepOdd(sys pwl, x *vec, h float64) {
 
 // trStep is one TR-BDF2 step from x of the length of cache sc, without
 // cutting.
+//
+// Nonlinear terms are linearised afresh for each stage, about the state the
+// stage starts from (x, then the intermediate xg). For a term that is
+// linearised along its tangent, such as a quadratic loss, the linearisation
+// error is quadratic in the change over the stage, O(h²), which the stage
+// multiplies by d·h: the local error stays O(h³) and the scheme second
+// order.
 func (s *trbdf2) trStep(sys pwl, x *vec, sc *stepCache) {
 	n := sys.dim()
 	f0, r, xg := &s.f0, &s.r, &s.xg
@@ -347,12 +390,27 @@ func (s *trbdf2) trStep(sys pwl, x *vec, sc *stepCache) {
 	for i := range n {
 		r[i] = x[i] + dh*f0[i]
 	}
+	q, j := sys.frozen(x, &s.src)
+	s.addSource(n, j, dh)
 	sys.guards(x, &s.g1)
-	m := s.stage(sys, sc, n, r, s.g1.mode(), xg) // trapezoidal to t + γh
+	m := s.stage(sys, sc, n, r, s.g1.mode(), xg, q, j) // trapezoidal to t + γh
 	for i := range n {
 		r[i] = trC1*xg[i] - trC2*x[i]
 	}
-	s.stage(sys, sc, n, r, m, x) // BDF2 to t + h
+	q, j = sys.frozen(xg, &s.src)
+	s.addSource(n, j, dh)
+	s.stage(sys, sc, n, r, m, x, q, j) // BDF2 to t + h
+}
+
+// addSource adds d·h·s, the frozen source, to the stage's right-hand side
+// s.r; j < 0 says there is none.
+func (s *trbdf2) addSource(n, j int, dh float64) {
+	if j < 0 {
+		return
+	}
+	for i := range n {
+		s.r[i] += dh * s.src[i]
+	}
 }
 
 // lu is an in-place LU factorisation with partial pivoting of a small dense

@@ -54,8 +54,8 @@ func TestStageMatchesDirectSolve(t *testing.T) {
 		for _, e := range []float64{0.06, 0.8, 2.5} {
 			c.e = e
 			var a0 mat
-			var b0, col, d vec
-			c.system(m, &a0, &b0, &col, &d)
+			var b0, col, d, u vec
+			c.system(m, &a0, &b0, &col, &d, &u)
 			dh := trD * 1e-3
 			var f lu
 			var want vec

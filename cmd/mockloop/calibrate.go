@@ -129,7 +129,7 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return exitInvalid
 	}
 	i := cfg.Channels.Index(channel)
-	if i < 0 || cfg.Inputs[channel].Kind == "sim" {
+	if k := cfg.Inputs[channel].Kind; i < 0 || (k != "adc" && k != "slow_adc") {
 		fmt.Fprintf(stderr, "mockloop: rig %s has no measured channel %q\n", cfg.Name, channel)
 		return exitInvalid
 	}

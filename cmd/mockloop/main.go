@@ -75,6 +75,10 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdZero(args[1:], stdin, stdout, stderr)
 	case "calibrate":
 		return cmdCalibrate(args[1:], stdin, stdout, stderr)
+	case "dut-sim":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cmdDUTSim(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "mockloop %s\n", buildVersion())
 		return exitPass

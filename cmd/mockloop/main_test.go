@@ -2,7 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"sync"
+	"time"
+
 	"encoding/json"
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/dut"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,12 +37,12 @@ func TestRunDemoPasses(t *testing.T) {
 	if code != exitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"protocol demo  PASS", "DEMO-1", "DEMO-4", "record: " + runs} {
+	for _, want := range []string{"protocol demo  PASS", "DEMO-1", "DEMO-4", "DEMO-6", "DEMO-8", "record: " + runs} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errOut, `step 1/3 "healthy baseline"`) {
+	if !strings.Contains(errOut, `step 1/5 "healthy baseline, pump at P2"`) {
 		t.Errorf("no progress line: %s", errOut)
 	}
 	list, err := runlog.List(runs)
@@ -104,7 +110,7 @@ func TestInvalidProtocolRefusedBeforeAnything(t *testing.T) {
 
 func TestValidateAndUsage(t *testing.T) {
 	chdirRoot(t)
-	if code, out, _ := cli(t, "validate", "configs/protocols/demo.yaml"); code != exitPass || !strings.Contains(out, "protocol demo is valid for rig sim (3 steps)") {
+	if code, out, _ := cli(t, "validate", "configs/protocols/demo.yaml"); code != exitPass || !strings.Contains(out, "protocol demo is valid for rig sim (5 steps)") {
 		t.Errorf("validate demo: %d %q", code, out)
 	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"run", "--no-such-flag", "x.yaml"}, {"validate", "a.yaml", "b.yaml"}} {
@@ -158,7 +164,7 @@ func TestRunsRecoversInterrupted(t *testing.T) {
 		t.Fatalf("runs: %d\n%s\n%s", code, out, errOut)
 	}
 	r, err := runlog.Open(dir)
-	if err != nil || r.Result == nil || r.Result.Outcome != runlog.OutcomeInterrupted || r.Result.Frames != 90_000 {
+	if err != nil || r.Result == nil || r.Result.Outcome != runlog.OutcomeInterrupted || r.Result.Frames != 160_000 {
 		t.Errorf("recovered record: %+v %v", r.Result, err)
 	}
 }
@@ -210,8 +216,64 @@ func TestZeroAndCalibrateCommands(t *testing.T) {
 // bench's config on any machine; nothing is opened.
 func TestValidateAgainstBenchConfig(t *testing.T) {
 	chdirRoot(t)
-	code, out, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl.yaml", "configs/protocols/demo.yaml")
+	code, out, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl.yaml", "configs/protocols/loop-characterisation.yaml")
 	if code != exitPass || !strings.Contains(out, "valid for rig pi-mcl") {
 		t.Errorf("validate on pi-mcl: %d %q %q", code, out, errOut)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDUTSimCommand: `mockloop dut-sim` prints a pty path on which a real
+// VADLINK host finds the simulated DUT, and ends cleanly when interrupted.
+func TestDUTSimCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- cmdDUTSim(ctx, []string{"--fault", "delay=5ms"}, &out, &errOut) }()
+	var path string
+	for range 200 {
+		if path = strings.TrimSpace(out.String()); path != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasPrefix(path, "/dev/pts/") {
+		cancel()
+		t.Fatalf("dut-sim printed %q", path)
+	}
+	d, err := dut.Dial(ctx, dut.Config{Path: path, Clock: clock.NewReal()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	id := d.Identity()
+	st, err := d.Status(ctx)
+	d.Close()
+	cancel()
+	if code := <-done; code != exitPass || err != nil || id.Model != "dutsim-impella" || st.RPM != 0 {
+		t.Errorf("exit %d, identity %+v, status %+v %v", code, id, st, err)
+	}
+	if !strings.Contains(errOut.String(), "delay") {
+		t.Errorf("faults not reported: %q", errOut.String())
+	}
+	if code := cmdDUTSim(context.Background(), []string{"--fault", "drop=2"}, &out, &errOut); code != exitInvalid {
+		t.Errorf("bad fault spec: exit %d", code)
 	}
 }

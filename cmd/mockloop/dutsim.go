@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/dut/dutsim"
+)
+
+// cmdDUTSim serves the simulated DUT firmware on a pseudo-terminal until
+// interrupted, printing its path: a stand-in for the pump controller when a
+// rig's host side is tested without a pump.
+func cmdDUTSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dut-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	faults := fs.String("fault", "", "faults to inject, e.g. drop=0.2,delay=150ms,corrupt=0.1,garbage=0.05,silent,unplug=10s/2s")
+	link := fs.String("link", "", "also make this path a symlink to the pty (as /dev/serial/by-id/ names are)")
+	telemetry := fs.Duration("tick", 10*time.Millisecond, "how often the firmware runs on its own (ramps, watchdog, TLM)")
+	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) != 0 {
+		fmt.Fprintln(stderr, "usage: mockloop dut-sim [--fault SPEC] [--link PATH]")
+		return exitInvalid
+	}
+	f, err := dutsim.ParseFaults(*faults)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: --fault: %v\n", err)
+		return exitInvalid
+	}
+	srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clock.NewReal(), Tick: *telemetry, Link: *link, Faults: f})
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		return exitInfra
+	}
+	fmt.Fprintln(stdout, srv.Name())
+	if *faults != "" {
+		fmt.Fprintf(stderr, "faults: %s\n", f)
+	}
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		return exitInfra
+	}
+	return exitPass
+}

@@ -1,0 +1,203 @@
+package rig
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/dut"
+	"github.com/mockloop/mockloop/dut/dutsim"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/sim"
+)
+
+// runDUT runs src on the default rig, with the simulated DUT in the loop.
+func runDUT(t *testing.T, cfg *Config, src string) runOut {
+	t.Helper()
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig("../configs/rigs/sim.yaml"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := protocols.Parse("test.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		t.Fatalf("protocol: %v", err)
+	}
+	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src)})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	run, err := runlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := run.ReadEvents()
+	if run.Manifest.State != runlog.StateClosed {
+		t.Errorf("record left %s", run.Manifest.State)
+	}
+	return runOut{res, run, ev}
+}
+
+// TestImpellaLevelsInHeartFailure: with the heart-failure preset and the
+// DUT at P2..P8, flow_dut (through the ADC) falls in the Impella 2.5 ranges,
+// and raising the level unloads the ventricle: LV end-diastolic pressure
+// falls and mean aortic pressure rises.
+func TestImpellaLevelsInHeartFailure(t *testing.T) {
+	o := runDUT(t, nil, header+`
+  - set: {loop.preset: heart_failure}
+    hold: 20 s
+  - name: levels
+    sweep: {dut.level: [P2, P4, P6, P8]}
+    steps:
+      - name: settle
+        hold: 20 s
+      - name: measure
+        hold: 20 s
+        criteria:
+          - {id: P2, when: dut.level == P2, measure: mean(flow_dut), between: [0.8 L/min, 1.5 L/min]}
+          - {id: P4, when: dut.level == P4, measure: mean(flow_dut), between: [1.3 L/min, 1.8 L/min]}
+          - {id: P6, when: dut.level == P6, measure: mean(flow_dut), between: [1.7 L/min, 2.1 L/min]}
+          - {id: P8, when: dut.level == P8, measure: mean(flow_dut), between: [2.1 L/min, 2.4 L/min]}
+          - {name: map, measure: mean(aop), min: 0 mmHg}
+`)
+	if o.res.Outcome != runlog.OutcomePass {
+		for _, c := range o.res.Criteria {
+			t.Logf("%s %s %v %s", c.ID, c.Step, *c.Value, c.Verdict)
+		}
+		t.Fatalf("outcome %s %s", o.res.Outcome, o.res.AbortReason)
+	}
+	col := map[string]int{}
+	for i, c := range o.run.Manifest.Layout {
+		col[c.Name] = i
+	}
+	// LVEDP per level: LV pressure at each beat's largest LV volume (end of
+	// filling), averaged over the measure step of each iteration.
+	var lvedp, maps []float64
+	for _, s := range o.res.Steps {
+		if !strings.HasPrefix(s.Name, "measure") {
+			continue
+		}
+		start, end := time.Duration(s.StartS*float64(time.Second)), time.Duration(s.EndS*float64(time.Second))
+		beat := time.Minute / 85
+		var sum float64
+		var n int
+		var bestV, bestP float64
+		w := start
+		o.run.Frames(func(ts time.Duration, v []float64) error {
+			if ts <= start || ts > end {
+				return nil
+			}
+			if ts-w >= beat {
+				sum, n, w, bestV = sum+bestP, n+1, ts, 0
+			}
+			if v[col["lv_volume"]] > bestV {
+				bestV, bestP = v[col["lv_volume"]], v[col["lvp"]]
+			}
+			return nil
+		})
+		lvedp = append(lvedp, sum/float64(n))
+		maps = append(maps, s.Channels["aop"].Mean)
+	}
+	t.Logf("P2 P4 P6 P8: LVEDP %.2f mmHg, MAP %.1f mmHg", lvedp, maps)
+	if len(lvedp) != 4 || !(lvedp[3] < lvedp[0]) || !(maps[3] > maps[0]+2) {
+		t.Errorf("raising the level from P2 to P8 did not unload: LVEDP %v, MAP %v", lvedp, maps)
+	}
+	for i := 1; i < len(maps); i++ {
+		if maps[i] <= maps[i-1] {
+			t.Errorf("MAP does not rise with the level: %v", maps)
+		}
+	}
+}
+
+// withDUT reaches the simulated DUT of the plant at a given time.
+func withDUT(t *testing.T, at time.Duration, do func(srv *dutsim.Server)) **dutsim.Server {
+	t.Helper()
+	var srv *dutsim.Server
+	orig := plantFor
+	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
+		pl, err := newPlant(cfg, clk, cals)
+		if err != nil {
+			return nil, err
+		}
+		srv = pl.(*busPlant).dut.srv
+		return &benchProbe{Plant: pl, at: at, do: func(*sim.Bench) { do(srv) }}, nil
+	}
+	t.Cleanup(func() { plantFor = orig })
+	return &srv
+}
+
+// TestDUTSilentAborts: a DUT that stops answering mid-run ends the run
+// aborted with "DUT link lost" within a second, the pump commanded to its
+// safe state (the silent firmware still executes what it hears), and the
+// record closed.
+func TestDUTSilentAborts(t *testing.T) {
+	srv := withDUT(t, 5*time.Second, func(s *dutsim.Server) { s.UpdateFaults(func(f *dutsim.Faults) { f.Silent = true }) })
+	o := runDUT(t, nil, header+"  - set: {dut.level: P6}\n    hold: 20 s\n")
+	if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "DUT link lost") {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	st, _ := o.run.Frames(func(time.Duration, []float64) error { return nil })
+	if lag := st.Last - 5*time.Second; lag > time.Second {
+		t.Errorf("link loss noticed %v after the DUT fell silent", lag)
+	}
+	if m := (*srv).Firmware().State().Mode; m != dut.ModeStop {
+		t.Errorf("DUT left in mode %v, want STOP (its safe command)", m)
+	}
+	if o.run.Manifest.DUT == nil || o.run.Manifest.DUT.Model != "dutsim-impella" {
+		t.Errorf("manifest DUT %+v", o.run.Manifest.DUT)
+	}
+}
+
+// TestDUTFramesAreEvents: every command and reply is in the run record.
+func TestDUTFramesAreEvents(t *testing.T) {
+	o := runDUT(t, nil, header+"  - set: {dut.level: P8}\n    hold: 2 s\n  - set: {dut.speed: 30000 rpm}\n    hold: 1 s\n")
+	var tx, rx []string
+	for _, e := range o.events {
+		switch e.Kind {
+		case runlog.KindDUTTx:
+			tx = append(tx, e.Msg)
+		case runlog.KindDUTRx:
+			rx = append(rx, e.Msg)
+		}
+	}
+	joined := strings.Join(tx, "\n")
+	for _, want := range []string{" HELLO ", " MODE LEVEL ", " LEVEL 8 ", " STATUS ", " MODE SPEED ", " SPEED 30000 ", " MODE STOP "} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no %q among the commands sent", strings.TrimSpace(want))
+		}
+	}
+	// 3 s at one STATUS per 100 ms, each answered
+	if n := strings.Count(joined, " STATUS "); n < 29 || n > 32 || len(rx) < len(tx)-1 {
+		t.Errorf("%d STATUS polls, %d frames sent, %d received", n, len(tx), len(rx))
+	}
+}
+
+// TestDUTReconnect: with on_link_loss reconnect, a DUT unplugged and
+// plugged back within the allowed time costs the run nothing but events.
+func TestDUTReconnect(t *testing.T) {
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DUT.OnLinkLoss = "reconnect"
+	withDUT(t, 3*time.Second, func(s *dutsim.Server) {
+		s.Unplug()
+		go func() { time.Sleep(200 * time.Millisecond); s.Replug() }()
+	})
+	o := runDUT(t, cfg, header+"  - set: {dut.level: P4}\n    hold: 6 s\n    criteria: [{measure: max(dut.rpm), min: 39000 rpm}]\n")
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	restored := false
+	for _, e := range o.events {
+		restored = restored || strings.Contains(e.Msg, "link restored")
+	}
+	if !restored {
+		t.Error("no event records the reconnection")
+	}
+}
