@@ -2,10 +2,10 @@ package rig
 
 import (
 	"os"
-	"time"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {

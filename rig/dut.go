@@ -320,7 +320,7 @@ func (d *dutLink) close() error {
 func firmwareSpeed(srv *dutsim.Server) func(now time.Duration) float64 {
 	return func(now time.Duration) float64 {
 		st := srv.Firmware().State()
-		step := float64(dutsim.DefaultRampRate) * max(0, (now - st.Now).Seconds())
+		step := float64(dutsim.DefaultRampRate) * max(0, (now-st.Now).Seconds())
 		target := float64(st.TargetRPM)
 		switch {
 		case st.RPM < target:
