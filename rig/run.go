@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
 		RigConfigSHA256: cfg.SHA256,
-		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:])},
+		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:]), Description: proto.Description, Requirements: requirements(proto)},
 		SoftwareVersion: opts.Version,
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
@@ -179,4 +179,12 @@ func joinReason(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+func requirements(p *protocols.Protocol) []runlog.Requirement {
+	var out []runlog.Requirement
+	for _, r := range p.Requirements {
+		out = append(out, runlog.Requirement{ID: r.ID, Text: r.Text})
+	}
+	return out
 }

@@ -123,12 +123,23 @@ type Manifest struct {
 }
 
 // ProtocolRef identifies the protocol a run executed.
+// Requirement is one entry of the protocol's traceability catalogue.
+type Requirement struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
 type ProtocolRef struct {
 	Name string `json:"name"` // the protocol's name as declared in it
 	File string `json:"file"` // the path it was loaded from, as given
 	// SHA256 is the lower-case hex SHA-256 of its bytes, as copied to
 	// protocol.yaml. Create fills it in.
 	SHA256 string `json:"sha256"`
+	// Requirements is the protocol's requirements catalogue, in file order,
+	// so reports can trace every requirement to its criteria.
+	Requirements []Requirement `json:"requirements,omitempty"`
+	// Description is the protocol's description.
+	Description string `json:"description,omitempty"`
 }
 
 // DUTIdentity is the device under test as it identified itself.
