@@ -52,6 +52,10 @@ type Config struct {
 	CalibrationFile string
 	// DUT is the device under test on its serial link; nil: none.
 	DUT *DUTConfig
+	// BeatChannels are the pressure channels beats are detected on; the
+	// first one times the beats over which flows are integrated into
+	// stroke volumes.
+	BeatChannels []string
 	// FS, when set, is where the config was read from (the configs built
 	// into the binary); the calibration file is read from it too.
 	FS     fs.FS
@@ -149,7 +153,7 @@ func (c *Config) Info() protocols.RigInfo {
 	for _, k := range c.Channels {
 		ch[k.Name] = k.Dim
 	}
-	return protocols.RigInfo{Name: c.Name, Channels: ch, Params: c.Params, Presets: c.PresetNames, Limits: c.Limits}
+	return protocols.RigInfo{Name: c.Name, Channels: ch, Params: c.Params, Presets: c.PresetNames, Limits: c.Limits, BeatChannels: c.BeatChannels}
 }
 
 // CalibrationPath is the calibration record file, or "".
@@ -172,7 +176,7 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
+var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -236,6 +240,17 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			c.Initial, _ = e.Scalar(kv.Value, "initial")
 		case "calibration":
 			c.CalibrationFile, _ = e.Scalar(kv.Value, "calibration")
+		case "beats":
+			if items, ok := e.Sequence(kv.Value, "beats"); ok {
+				for _, it := range items {
+					ch, ok := e.Scalar(it, "beat channel")
+					if i := c.Channels.Index(ch); ok && (i < 0 || c.Channels[i].Dim != units.Pressure) {
+						e.At(it, "beats are detected on pressure channels; %q is not one", ch)
+						continue
+					}
+					c.BeatChannels = append(c.BeatChannels, ch)
+				}
+			}
 		case "sim":
 			simN = kv.Value
 		case "influx":

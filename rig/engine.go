@@ -60,6 +60,7 @@ type engine struct {
 
 	limits  []limitCheck
 	always  []*invariant
+	beats   []beatSpec
 	topN    int // number of top-level steps, for progress
 	started time.Duration
 }
@@ -104,6 +105,79 @@ type critRun struct {
 	dim   units.Dimension
 	stats daq.Stats
 	win   *daq.Window
+	// beat criteria: the value of each beat that ended in the step
+	beats []beatValue
+}
+
+type beatValue struct {
+	end time.Duration
+	v   float64
+}
+
+// beatSpec is one beat detector: on a pressure column, integrating a flow
+// column (or none). channel names the measures it serves: the pressure
+// channel, or the flow channel for stroke_volume.
+type beatSpec struct {
+	det     *daq.BeatDetector
+	p, f    int
+	channel string
+	record  bool
+}
+
+// beatSpecs builds the detectors of the rig: one per beat channel, with
+// the primary flow (the first flow channel) integrated for the record, and
+// one per flow channel timed by the first beat channel, for stroke_volume.
+func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
+	var flows []int
+	for j, ch := range layout {
+		if ch.Dim == units.Flow {
+			flows = append(flows, j)
+		}
+	}
+	primary := -1
+	if len(flows) > 0 {
+		primary = flows[0]
+	}
+	var specs []beatSpec
+	for _, name := range cfg.BeatChannels {
+		p := layout.Index(name)
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(name, rate), p: p, f: primary, channel: name, record: true})
+	}
+	if len(specs) > 0 {
+		for _, f := range flows {
+			specs = append(specs, beatSpec{det: daq.NewBeatDetector(cfg.BeatChannels[0], rate), p: specs[0].p, f: f, channel: layout[f].Name})
+		}
+	}
+	return specs
+}
+
+// detectBeats feeds the frame to the beat detectors; a finished beat is
+// recorded and handed to the running steps' beat criteria.
+func (e *engine) detectBeats(t time.Duration, frame []float64) {
+	for i := range e.beats {
+		s := &e.beats[i]
+		q := math.NaN()
+		if s.f >= 0 {
+			q = frame[s.f]
+		}
+		b, ok := s.det.Add(t, frame[s.p], q)
+		if !ok {
+			continue
+		}
+		if s.record {
+			rb := runlog.Beat{T: b.End.Seconds(), Start: b.Start.Seconds(), Channel: b.Channel, Systolic: b.Systolic, Diastolic: b.Diastolic,
+				Mean: b.Mean, PulsePressure: b.PulsePressure, HeartRate: b.HeartRate, StrokeVolume: finite(b.StrokeVolume)}
+			_ = e.rec.Beat(rb) // a failing record is reported when it closes
+		}
+		for _, sr := range e.active {
+			for _, c := range sr.crit {
+				if c.c.Measure.IsBeat() && c.c.Measure.Channel == s.channel {
+					v, _ := b.Value(c.c.Measure.Agg)
+					c.beats = append(c.beats, beatValue{end: b.End, v: v})
+				}
+			}
+		}
+	}
 }
 
 // tick produces one frame: wait for its deadline, read the channels, then
@@ -146,6 +220,7 @@ func (e *engine) tick() error {
 	if err := e.actuate(t); err != nil {
 		return err
 	}
+	e.detectBeats(t, frame)
 	for _, s := range e.active {
 		s.add(t, frame)
 	}
@@ -585,12 +660,18 @@ func (e *engine) judge(sr *stepRun) error {
 			res.Over = "last " + units.FormatDuration(c.Over)
 		}
 		v, _ := cr.stats.Aggregate(c.Measure.Agg)
+		n := cr.stats.N
+		if c.Measure.IsBeat() {
+			v, n = beatMean(cr.beats, e.next, c.Over)
+		}
 		pass := false
 		switch {
-		case cr.stats.N == 0:
+		case n == 0 && c.Measure.IsBeat():
+			res.Verdict, res.Reason = runlog.VerdictNoData, "no beats detected"
+		case n == 0:
 			res.Verdict, res.Reason = runlog.VerdictNoData, "no frames in the step"
 		case math.IsNaN(v) || math.IsInf(v, 0):
-			res.Verdict, res.Reason = runlog.VerdictNoData, fmt.Sprintf("%s has no value over %d frames", c.Measure.Text, cr.stats.N)
+			res.Verdict, res.Reason = runlog.VerdictNoData, fmt.Sprintf("%s has no value over %d samples", c.Measure.Text, n)
 		default:
 			res.Value = finite(v)
 			pass = c.Bound.Holds(v)
@@ -617,6 +698,23 @@ func (e *engine) judge(sr *stepRun) error {
 		e.event(runlog.Event{Kind: "criterion", Step: sr.path, Msg: c.Label() + ": " + verdictText(res), Data: map[string]any{"verdict": res.Verdict}})
 	}
 	return abort
+}
+
+// beatMean is the mean of the beats that ended in the step, or in its last
+// `over` before end, and how many there were.
+func beatMean(beats []beatValue, end, over time.Duration) (float64, int64) {
+	sum, n := 0.0, int64(0)
+	for _, b := range beats {
+		if over > 0 && b.end <= end-over || math.IsNaN(b.v) {
+			continue
+		}
+		sum += b.v
+		n++
+	}
+	if n == 0 {
+		return math.NaN(), 0
+	}
+	return sum / float64(n), n
 }
 
 func unitText(d units.Dimension, m protocols.Measure) string {

@@ -115,7 +115,8 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
 		limits: limitsFor(cfg, proto, layout), topN: countTop(proto),
-		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate))}
+		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
+		beats:       beatSpecs(cfg, layout, cfg.SampleRate)}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})

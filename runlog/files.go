@@ -11,6 +11,7 @@ const (
 	manifestFile = "manifest.json"
 	resultFile   = "result.json"
 	eventsFile   = "events.jsonl"
+	beatsFile    = "beats.jsonl"
 	protocolFile = "protocol.yaml"
 	rigFile      = "rig.yaml"
 	framesDir    = "frames"

@@ -61,6 +61,8 @@ type Record struct {
 
 	events  *os.File
 	eventsW *bufio.Writer
+	beats   *os.File
+	beatsW  *bufio.Writer
 
 	err    error // first write or sync error; every later write returns it
 	closed bool
@@ -145,6 +147,11 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, err
 	}
 	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
+	r.beats, err = os.OpenFile(filepath.Join(dir, beatsFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)
 	// The manifest comes last: a directory with a manifest is a run whose
 	// files all exist.
 	if err := writeFileAtomic(dir, manifestFile, manifestJSON); err != nil {
@@ -298,9 +305,9 @@ func (r *Record) AppendBlock(b *daq.Block) error {
 		r.frames += int64(j - i)
 		i = j
 	}
-	seg, ev := r.syncDueLocked()
+	seg, ev, bt := r.syncDueLocked()
 	r.mu.Unlock()
-	return r.fsync(seg, ev)
+	return r.fsync(seg, ev, bt)
 }
 
 // writeRecordLocked writes one encoded record, rotating first if the segment
@@ -344,9 +351,31 @@ func (r *Record) Event(e Event) error {
 		r.mu.Unlock()
 		return r.err
 	}
-	seg, ev := r.syncDueLocked()
+	seg, ev, bt := r.syncDueLocked()
 	r.mu.Unlock()
-	return r.fsync(seg, ev)
+	return r.fsync(seg, ev, bt)
+}
+
+// Beat appends a detected beat to beats.jsonl, with the same buffering and
+// sync policy as events.
+func (r *Record) Beat(b Beat) error {
+	line, err := marshalLine(b)
+	if err != nil {
+		return fmt.Errorf("runlog: beat: %w", err)
+	}
+	r.mu.Lock()
+	if err := r.writableLocked(); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if _, err := r.beatsW.Write(line); err != nil {
+		r.err = fmt.Errorf("runlog: append beat: %w", err)
+		r.mu.Unlock()
+		return r.err
+	}
+	seg, ev, bt := r.syncDueLocked()
+	r.mu.Unlock()
+	return r.fsync(seg, ev, bt)
 }
 
 // Sync makes everything appended so far durable: it writes the buffered
@@ -360,13 +389,13 @@ func (r *Record) Sync() error {
 		r.mu.Unlock()
 		return err
 	}
-	seg, ev := r.flushLocked()
+	seg, ev, bt := r.flushLocked()
 	err := r.err
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return r.fsync(seg, ev)
+	return r.fsync(seg, ev, bt)
 }
 
 // writableLocked returns why nothing can be appended, or nil.
@@ -379,34 +408,38 @@ func (r *Record) writableLocked() error {
 
 // syncDueLocked flushes the buffers if a sync is due and returns the files
 // to fsync then, or nils.
-func (r *Record) syncDueLocked() (seg, ev *os.File) {
+func (r *Record) syncDueLocked() (seg, ev, bt *os.File) {
 	if r.flush.Now()-r.lastSync < SyncInterval {
-		return nil, nil
+		return nil, nil, nil
 	}
 	return r.flushLocked()
 }
 
 // flushLocked writes the buffers to the files and returns the files for
 // fsync (nils after an error, which it records).
-func (r *Record) flushLocked() (seg, ev *os.File) {
+func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 	r.lastSync = r.flush.Now()
 	if err := r.segW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write frames: %w", err)
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err := r.eventsW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write events: %w", err)
-		return nil, nil
+		return nil, nil, nil
 	}
-	return r.seg, r.events
+	if err := r.beatsW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write beats: %w", err)
+		return nil, nil, nil
+	}
+	return r.seg, r.events, r.beats
 }
 
 // fsync fsyncs the files given (either may be nil) and records a failure.
 // A file closed meanwhile by rotation or Close was synced by them, and is
 // not an error.
-func (r *Record) fsync(seg, ev *os.File) error {
+func (r *Record) fsync(seg, ev, bt *os.File) error {
 	var err error
-	for _, f := range [2]*os.File{seg, ev} {
+	for _, f := range [3]*os.File{seg, ev, bt} {
 		if f == nil {
 			continue
 		}
@@ -455,6 +488,7 @@ func (r *Record) Close(res Result) error {
 	}
 	note("frames", closeWriter(r.segW, r.seg))
 	note("events", closeWriter(r.eventsW, r.events))
+	note("beats", closeWriter(r.beatsW, r.beats))
 
 	res.RunID, res.Frames = r.m.RunID, r.frames
 	if res.Steps == nil {
@@ -485,7 +519,7 @@ func closeWriter(w *bufio.Writer, f *os.File) error {
 
 // abandon closes whatever Create opened, when Create fails.
 func (r *Record) abandon() {
-	for _, f := range []*os.File{r.seg, r.events, r.lock} {
+	for _, f := range []*os.File{r.seg, r.events, r.beats, r.lock} {
 		if f != nil {
 			f.Close()
 		}

@@ -439,3 +439,18 @@ func finiteData(v any) any {
 	}
 	return v
 }
+
+// Beat is one detected cardiac cycle on a pressure channel (beats.jsonl).
+// StrokeVolume is the primary flow channel integrated over the beat; it is
+// left out when the rig integrates none. Times are run clock seconds.
+type Beat struct {
+	T             float64  `json:"t"` // end of the beat
+	Start         float64  `json:"start"`
+	Channel       string   `json:"channel"`
+	Systolic      float64  `json:"systolic"`
+	Diastolic     float64  `json:"diastolic"`
+	Mean          float64  `json:"mean"`
+	PulsePressure float64  `json:"pulse_pressure"`
+	HeartRate     float64  `json:"heart_rate"`
+	StrokeVolume  *float64 `json:"stroke_volume,omitempty"`
+}
