@@ -70,6 +70,7 @@ type BeatDetector struct {
 	lo, hi     float64
 	refractory time.Duration
 	hasFlow    bool
+	prevPeriod time.Duration // the last beat's, for the refractory period
 }
 
 // NewBeatDetector returns a detector for a stream at rate samples per second.
@@ -101,7 +102,14 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 
 	var beat Beat
 	done := false
-	if d.armed && slope > thr && t-d.start >= d.refractory {
+	// An onset must be steep, come after the refractory period (at least
+	// half the last beat, so a beat is never split in two), and start from
+	// the lower half of the range the beat in progress has covered: a true
+	// upstroke rises from end-diastolic pressure, near the beat's minimum, a
+	// secondary wave (the aortic resonance, a dicrotic notch) from higher up.
+	refr := max(d.refractory, d.prevPeriod/2)
+	low := !d.started || d.hi-d.lo < d.MinPulse || p < d.lo+(d.hi-d.lo)/2
+	if d.armed && slope > thr && t-d.start >= refr && low {
 		if d.started && t > d.start {
 			dur := (t - d.start).Seconds()
 			beat = Beat{Channel: d.Channel, Start: d.start, End: t, Systolic: d.hi, Diastolic: d.lo,
@@ -110,6 +118,7 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 				beat.StrokeVolume = d.flow * 1000 / 60 // L/min·s → ml
 			}
 			done = beat.PulsePressure >= d.MinPulse
+			d.prevPeriod = t - d.start
 		}
 		d.started, d.start, d.armed = true, t, false
 		d.sum, d.count, d.flow, d.lo, d.hi, d.hasFlow = 0, 0, 0, math.Inf(1), math.Inf(-1), false
@@ -132,4 +141,5 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 // Reset forgets the stream (e.g. after a gap in acquisition).
 func (d *BeatDetector) Reset() {
 	d.head, d.n, d.armed, d.started, d.maxSlope = 0, 0, false, false, 0
+	d.prevPeriod = 0
 }

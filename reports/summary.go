@@ -1,5 +1,3 @@
-// Package reports turns a run record into what people read: the summary a
-// run prints at its end and, from the same record, the V&V reports.
 package reports
 
 import (

@@ -311,6 +311,29 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if c.DUT != nil {
 		c.Params["dut.mode"], c.Params["dut.level"] = protocols.Range{}, protocols.Range{}
 	}
+	// Closed-loop targets need what they measure and what they drive.
+	hasFlow := slices.ContainsFunc(c.Channels, func(ch daq.Channel) bool { return ch.Dim == units.Flow })
+	for p, needs := range map[string]string{
+		"loop.target.map":  "beat detection (beats:) and loop.resistance",
+		"loop.target.co":   "beat detection (beats:), a flow channel and loop.contractility",
+		"loop.temperature": "a temperature channel and a switch named heater",
+	} {
+		if _, ok := c.Params[p]; !ok {
+			continue
+		}
+		_, hasR := c.Params["loop.resistance"]
+		_, hasC := c.Params["loop.contractility"]
+		heater := slices.ContainsFunc(c.Hardware.Switches, func(s Switch) bool { return s.Name == "heater" })
+		temp := slices.ContainsFunc(c.Channels, func(ch daq.Channel) bool { return ch.Dim == units.Temperature })
+		ok := map[string]bool{
+			"loop.target.map":  len(c.BeatChannels) > 0 && hasR,
+			"loop.target.co":   len(c.BeatChannels) > 0 && hasFlow && hasC,
+			"loop.temperature": heater && temp,
+		}[p]
+		if !ok {
+			e.At(root, "parameter %s needs %s", p, needs)
+		}
+	}
 	if err := e.List.Err(); err != nil {
 		return nil, err
 	}
@@ -562,7 +585,8 @@ func (c *Config) limits(e *strictyaml.Errors, n *strictyaml.Node) {
 }
 
 // supported lists the parameters the rig's actuators can act on.
-var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction", "dut.speed"}
+var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction", "dut.speed",
+	"loop.target.map", "loop.target.co", "loop.temperature"}
 
 func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) {
 	kvs, ok := e.Mapping(n, "parameters", nil)

@@ -61,6 +61,7 @@ type engine struct {
 	limits  []limitCheck
 	always  []*invariant
 	beats   []beatSpec
+	ctl     *controllers
 	topN    int // number of top-level steps, for progress
 	started time.Duration
 }
@@ -152,8 +153,9 @@ func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
 }
 
 // detectBeats feeds the frame to the beat detectors; a finished beat is
-// recorded and handed to the running steps' beat criteria.
-func (e *engine) detectBeats(t time.Duration, frame []float64) {
+// recorded and handed to the running steps' beat criteria, and a beat of
+// the timing channel to the closed-loop targets.
+func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 	for i := range e.beats {
 		s := &e.beats[i]
 		q := math.NaN()
@@ -163,6 +165,11 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) {
 		b, ok := s.det.Add(t, frame[s.p], q)
 		if !ok {
 			continue
+		}
+		if i == 0 {
+			if err := e.controlBeat(b); err != nil {
+				return err
+			}
 		}
 		if s.record {
 			rb := runlog.Beat{T: b.End.Seconds(), Start: b.Start.Seconds(), Channel: b.Channel, Systolic: b.Systolic, Diastolic: b.Diastolic,
@@ -178,6 +185,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) {
 			}
 		}
 	}
+	return nil
 }
 
 // tick produces one frame: wait for its deadline, read the channels, then
@@ -220,7 +228,9 @@ func (e *engine) tick() error {
 	if err := e.actuate(t); err != nil {
 		return err
 	}
-	e.detectBeats(t, frame)
+	if err := e.detectBeats(t, frame); err != nil {
+		return err
+	}
 	for _, s := range e.active {
 		s.add(t, frame)
 	}
@@ -536,7 +546,7 @@ func (e *engine) set(sp protocols.Setpoint, path string) error {
 		}
 		return nil
 	}
-	err := e.plant.Apply(sp.Param, sp.Value)
+	err := e.applyParam(sp.Param, sp.Value)
 	e.plantEvents()
 	if err != nil {
 		var a *Abort
@@ -577,7 +587,11 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 		for i, r := range ramps {
 			f := min(1, elapsed.Seconds()/r.Over.Seconds())
 			v := protocols.Value{Num: from[i] + (r.To.Num-from[i])*f, Dim: r.To.Dim}
-			if err := e.plant.Apply(r.Param, v); err != nil {
+			if err := e.applyParam(r.Param, v); err != nil {
+				var a *Abort
+				if errors.As(err, &a) {
+					return a
+				}
 				return abortf("ramping %s failed: %v", r.Param, err)
 			}
 			e.params[r.Param] = v

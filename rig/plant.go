@@ -22,6 +22,7 @@ import (
 	"github.com/mockloop/mockloop/pumpctl/mcp4725"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
+	"github.com/mockloop/mockloop/units"
 )
 
 // Plant is the loop a run drives: it takes parameter setpoints, updates its
@@ -80,7 +81,21 @@ type busPlant struct {
 	buses    *buses
 	bench    *sim.Bench // nil on hardware
 	dut      *dutLink   // nil without a DUT
+	thermo   thermostat
 }
+
+// thermostat holds the fluid temperature with the heater relay: on below
+// the target by more than the hysteresis, off above it by more, so the
+// relay does not chatter on sensor noise.
+type thermostat struct {
+	heater    pumpctl.Switch
+	col       int // the fluid temperature column, -1 none
+	target    float64
+	on, state bool
+	last      float64
+}
+
+const thermoHysteresis = 0.2 // °C
 
 // truthColumn is a simulation-only channel read straight from the physics.
 type truthColumn struct {
@@ -260,6 +275,15 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 			return nil, err
 		}
 		p.switches = append(p.switches, sw)
+		if s.Name == "heater" {
+			p.thermo.heater = sw
+		}
+	}
+	p.thermo.col = -1
+	for j, ch := range cfg.Channels {
+		if ch.Dim == units.Temperature && p.thermo.col < 0 {
+			p.thermo.col = j
+		}
 	}
 	pin, err := b.pin(h.EStop)
 	if err != nil {
@@ -295,6 +319,11 @@ func (p *busPlant) Apply(param string, v protocols.Value) error {
 		if p.bench != nil {
 			return p.bench.SetFill(v.Num)
 		}
+	case "loop.temperature":
+		if p.thermo.heater != nil && p.thermo.col >= 0 {
+			p.thermo.target, p.thermo.on = v.Num, true
+			return nil
+		}
 	}
 	return fmt.Errorf("the rig has no actuator for %s", param)
 }
@@ -305,6 +334,9 @@ func (p *busPlant) Read(now time.Duration, dst []float64) error {
 	}
 	for _, t := range p.truth {
 		dst[t.col] = t.read()
+	}
+	if p.thermo.col >= 0 {
+		p.thermo.last = dst[p.thermo.col]
 	}
 	if p.dut != nil {
 		return p.dut.read(now, dst)
@@ -321,6 +353,21 @@ func (p *busPlant) Actuate(now time.Duration) error {
 	if err := p.drive.SetActiveElastance(active); err != nil {
 		return err
 	}
+	if t := &p.thermo; t.on {
+		want := t.state
+		switch {
+		case t.last < t.target-thermoHysteresis:
+			want = true
+		case t.last > t.target+thermoHysteresis:
+			want = false
+		}
+		if want != t.state {
+			if err := t.heater.Set(want); err != nil {
+				return err
+			}
+			t.state = want
+		}
+	}
 	if p.dut != nil {
 		return p.dut.actuate(now)
 	}
@@ -331,6 +378,7 @@ func (p *busPlant) Actuate(now time.Duration) error {
 // the others from being tried.
 func (p *busPlant) Safe() error {
 	p.safe = true
+	p.thermo.on, p.thermo.state = false, false
 	errs := []error{p.drive.Safe(), p.valve.Safe()}
 	for _, s := range p.switches {
 		errs = append(errs, s.Safe())

@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
 		limits: limitsFor(cfg, proto, layout), topN: countTop(proto),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
-		beats:       beatSpecs(cfg, layout, cfg.SampleRate)}
+		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg)}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})

@@ -1,0 +1,84 @@
+// Package reports turns a run record (package runlog) into what people read:
+// the summary a run prints at its end and, from the same record, the V&V
+// reports that quality engineers sign and CI jobs parse.
+//
+// # Reports
+//
+// Generate (and WriteAll, its short form for the engine at the end of every
+// run) writes any of these next to the record, or into another directory:
+//
+//	report.html   one self-contained file: inline CSS and SVG, no script, no
+//	              fetch (a Content-Security-Policy forbids any), for a browser
+//	report.pdf    the same content paginated for signature: every page has a
+//	              header with the run id and outcome and a "page N of M" footer
+//	junit.xml     one <testsuite> per run, valid against the Apache Ant JUnit
+//	              schema, for CI
+//	criteria.csv  every evaluated criterion
+//	frames.csv    the frames, all or a selection (Selection)
+//	beats.csv     the detected beats, when the record has beats.jsonl
+//
+// All of them are made from the record alone — manifest.json, result.json,
+// events.jsonl, the frame segments and, if present, beats.jsonl — so they can
+// be made again at any time (`mockloop report`) for a run that passed,
+// failed, was aborted or was interrupted, and say the same thing.
+//
+// # One pass over the frames
+//
+// A 24-hour run at 1 kHz is 86.4 million frames, more than fits in the
+// memory of the Raspberry Pi the reports are made on. Load therefore reads
+// the frames once, in order, and keeps only what plots can show: for the
+// trend of the whole run, per plot column, each channel's minimum, maximum
+// and mean (an envelope; when the run turns out longer than expected,
+// neighbouring columns are merged, so the column count stays fixed); and the
+// last seconds of each step at full detail, reduced the same way to a few
+// hundred columns. Peaks are never lost to decimation: a column's extremes
+// are exactly those of its frames. Memory is bounded by the number of plot
+// columns and steps, not by the length of the run. Events and beats are read
+// line by line for the same reason; a DUT frame in events.jsonl is counted,
+// not kept.
+//
+// # HTML and PDF content
+//
+// In this order: run identity (run id, rig, operator, DUT, software
+// version, protocol and rig config with their SHA-256, calibration records
+// in force), outcome with the abort reason, the criteria table, the
+// traceability matrix (requirement → criteria → verdicts; a requirement
+// without any evaluated criterion and a criterion id not in the protocol's
+// catalogue are flagged), plots (waveforms of the end of each step, pressures
+// together and flows together; trends of the whole run from the envelopes),
+// per-step channel statistics, beat statistics (only with beats.jsonl),
+// events and faults (safety trips, faults, acquisition problems, operator
+// actions; DUT traffic only as counts), the integrity of the record, and a
+// signature block.
+//
+// # JUnit
+//
+// Each criterion evaluation, always-invariants included, is a <testcase>:
+// classname is the step's "path/name" ("always" for invariants), name the
+// requirement id (or, without one, the criterion's name) and the measure,
+// with "#k" appended to the k-th evaluation of a repeated step. A failed
+// criterion is a <failure type="fail"> whose message gives value and limits;
+// a criterion without data is a <failure type="no-data"> with the reason; a
+// failed on_fail: abort criterion, and the abort or interruption of the run
+// itself (an extra test case named "run aborted" or "run interrupted"), are
+// <error>s; a warning passes and is described in the suite's <system-out>,
+// since the schema allows no output per test case. The suite's properties
+// carry the run's identity.
+//
+// # CSV
+//
+// Comma-separated, RFC 4180 quoting, UTF-8, one header row. A column whose
+// values have a unit names it in brackets after the channel name, e.g.
+//
+//	t [s],lvp [mmHg],aop [mmHg],flow_ao [L/min],dut.alarms,temp [°C]
+//
+// so that the name and the unit can be told apart even when names contain
+// underscores, and every CSV reader takes the file as it is (a second header
+// line with units would be read as data). Times are seconds since the run's
+// epoch, exact to the nanosecond. Values are the float32 stored in the
+// record, written in the shortest form that reads back to the same float32;
+// NaN and ±Inf are written NaN, +Inf and -Inf. A Selection (a step path, a
+// time range, every N-th frame) restricts frames.csv; the step and time range
+// restrict beats.csv too. criteria.csv has the unit of each row in a column
+// of its own, since criteria differ in unit.
+package reports
