@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -39,7 +39,7 @@ type engine struct {
 	clk    clock.Clock
 	plant  Plant
 	rec    *runlog.Record
-	log    io.Writer
+	prog   *progress
 	layout daq.Layout
 	rate   float64
 	period time.Duration
@@ -231,6 +231,7 @@ func (e *engine) tick() error {
 	if err := e.detectBeats(t, frame); err != nil {
 		return err
 	}
+	e.prog.frame(t-e.started, frame)
 	for _, s := range e.active {
 		s.add(t, frame)
 	}
@@ -239,6 +240,9 @@ func (e *engine) tick() error {
 	}
 	if e.block.Full() {
 		e.reportHealth()
+		if stuck := e.plant.Stuck(); len(stuck) > 0 {
+			return abortf("safety trip: sensor %s stuck (reading unchanged for %s): implausible", strings.Join(stuck, ", "), units.FormatDuration(stuckSpan))
+		}
 		return e.flush()
 	}
 	return nil
@@ -439,7 +443,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 		sr.crit = append(sr.crit, cr)
 	}
 	if len(e.active) == 0 {
-		e.progress("step %s/%d %q at %s", path, e.topN, title, units.FormatDuration(e.next-e.started))
+		e.prog.stepStarted(path, e.topN, title, e.next-e.started)
 	}
 	e.event(runlog.Event{Kind: "step.start", Step: path, Msg: title})
 	return sr
@@ -777,11 +781,7 @@ func (e *engine) event(ev runlog.Event) {
 	_ = e.rec.Event(ev)
 }
 
-func (e *engine) progress(format string, args ...any) {
-	if e.log != nil {
-		fmt.Fprintf(e.log, format+"\n", args...)
-	}
-}
+func (e *engine) progress(format string, args ...any) { e.prog.line(format, args...) }
 
 // limitsFor merges the rig's hard limits with the protocol's tightening.
 func limitsFor(cfg *Config, p *protocols.Protocol, layout daq.Layout) []limitCheck {

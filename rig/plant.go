@@ -46,6 +46,9 @@ type Plant interface {
 	EStop() bool
 	// Health returns the acquisition's bad-frame counters.
 	Health() Health
+	// Stuck names the channels whose reading has not changed for too long
+	// to be a live sensor (a real transducer always has noise).
+	Stuck() []string
 	// TakeEvents returns what the plant has to record since the last call
 	// (the DUT link's frames), in order.
 	TakeEvents() []runlog.Event
@@ -59,6 +62,12 @@ type Health struct {
 	ADC, SlowADC daq.ADCHealth
 }
 
+// stuckSpan is how long a sensor's reading may stay bit-identical before
+// the supervisor calls it implausible: a real transducer's noise changes
+// the 24-bit code on every sample, so a second of identical codes is a
+// disconnected or failed sensor, not a steady pressure.
+const stuckSpan = time.Second
+
 // slowPoll is how often the slow ADC is polled: each poll collects a
 // finished conversion or starts the next, so every slow input is fresh
 // within a few tens of milliseconds.
@@ -67,21 +76,22 @@ const slowPoll = 5 * time.Millisecond
 // busPlant is the loop built of the bench's parts on periph buses. The same
 // code drives the emulated bench and the Pi's: only the buses differ.
 type busPlant struct {
-	layout   daq.Layout
-	acq      *daq.Acquisition
-	adc      *ads131m08.Dev
-	truth    []truthColumn
-	heart    *pumpctl.CardiacWaveform
-	drive    *pumpctl.LVDrive
-	valve    *pumpctl.ResistanceValve
-	switches []pumpctl.Switch
-	estop    pumpctl.Input
-	last     time.Duration
-	safe     bool
-	buses    *buses
-	bench    *sim.Bench // nil on hardware
-	dut      *dutLink   // nil without a DUT
-	thermo   thermostat
+	layout     daq.Layout
+	acq        *daq.Acquisition
+	fastInputs []daq.Input
+	adc        *ads131m08.Dev
+	truth      []truthColumn
+	heart      *pumpctl.CardiacWaveform
+	drive      *pumpctl.LVDrive
+	valve      *pumpctl.ResistanceValve
+	switches   []pumpctl.Switch
+	estop      pumpctl.Input
+	last       time.Duration
+	safe       bool
+	buses      *buses
+	bench      *sim.Bench // nil on hardware
+	dut        *dutLink   // nil without a DUT
+	thermo     thermostat
 }
 
 // thermostat holds the fluid temperature with the heater relay: on below
@@ -215,7 +225,8 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 		gains[i] = h.ADCGain
 	}
 	p.adc, err = ads131m08.New(b.spi, drdy, &ads131m08.Opts{Clock: clk, DataRate: cfg.SampleRate, Gain: gains,
-		ClockIn: physic.Frequency(h.ADCClockIn * float64(physic.Hertz))})
+		StuckFrames: int(stuckSpan.Seconds() * cfg.SampleRate),
+		ClockIn:     physic.Frequency(h.ADCClockIn * float64(physic.Hertz))})
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +254,7 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 		}
 		slowADC = dev
 	}
+	p.fastInputs = fast
 	if p.acq, err = daq.NewAcquisition(p.adc, fast, slowADC, slow); err != nil {
 		return nil, err
 	}
@@ -387,6 +399,20 @@ func (p *busPlant) Safe() error {
 		errs = append(errs, p.dut.safe())
 	}
 	return errors.Join(errs...)
+}
+
+func (p *busPlant) Stuck() []string {
+	mask := p.adc.Stuck()
+	if mask == 0 {
+		return nil
+	}
+	var names []string
+	for _, in := range p.fastInputs {
+		if mask&(1<<in.Index) != 0 {
+			names = append(names, p.layout[in.Column].Name)
+		}
+	}
+	return names
 }
 
 func (p *busPlant) TakeEvents() []runlog.Event {

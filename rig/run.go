@@ -34,8 +34,11 @@ type Options struct {
 	// byte for byte in the run.
 	ProtocolFile   string
 	ProtocolSource []byte
-	// Log receives one progress line per top-level step; nil for none.
-	Log io.Writer
+	// Log receives progress: one line per top-level step and per minute of
+	// run time, or, with Live, a status line redrawn in place (a
+	// terminal); nil for none.
+	Log  io.Writer
+	Live bool
 	// Epoch is the wall time of t = 0 of a virtual clock (zero: now).
 	Epoch time.Time
 	// AllowOverdue runs despite calibrations past their due date; the run
@@ -110,7 +113,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}
 	dir = rec.Dir()
 	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
-	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec, log: opts.Log,
+	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec,
 		layout: layout, rate: cfg.SampleRate, period: period,
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
@@ -121,6 +124,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
 	}
+	e.prog = newProgress(opts.Log, opts.Live, proto, e)
 	e.next = clk.Now()
 	e.started = e.next
 	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})

@@ -254,7 +254,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, AllowOverdue: *allowOverdue})
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
 		return exitInfra
@@ -320,4 +320,14 @@ func recoverRuns(runsDir string, stderr io.Writer) {
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: recovering interrupted runs: %v\n", err)
 	}
+}
+
+// isTerminal reports whether w is a terminal, where progress is a live line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	"encoding/json"
@@ -275,5 +278,55 @@ func TestDUTSimCommand(t *testing.T) {
 	}
 	if code := cmdDUTSim(context.Background(), []string{"--fault", "drop=2"}, &out, &errOut); code != exitInvalid {
 		t.Errorf("bad fault spec: exit %d", code)
+	}
+}
+
+// TestSIGTERMMidStep runs the real binary on a 24 h protocol and sends it
+// SIGTERM: it exits 2, the record is closed as aborted with the operator's
+// reason, and the DUT has been commanded to its safe state.
+func TestSIGTERMMidStep(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mockloop")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	proto := filepath.Join(dir, "long.yaml")
+	os.WriteFile(proto, []byte("protocol: 1\nname: long\nsteps:\n  - set: {dut.level: P6}\n    repeat: {for: 24 h}\n    steps:\n      - hold: 10 min\n"), 0o644)
+	runs := filepath.Join(dir, "runs")
+	cmd := exec.Command(bin, "run", "--runs", runs, proto)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 300 { // the run is going once its first step is announced
+		if strings.Contains(stderr.String(), "step 1/1") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitAborted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitAborted, stderr.String())
+	}
+	list, _ := runlog.List(runs)
+	if len(list) != 1 {
+		t.Fatalf("runs %+v", list)
+	}
+	r, err := runlog.Open(list[0].Dir)
+	if err != nil || r.Result == nil || r.Result.Outcome != runlog.OutcomeAborted || r.Result.AbortReason != "operator: received terminated" || r.Manifest.State != runlog.StateClosed {
+		t.Fatalf("record: %+v %+v %v", r.Manifest, r.Result, err)
+	}
+	ev, _ := r.ReadEvents()
+	stop := false
+	for _, e := range ev {
+		stop = stop || e.Kind == runlog.KindDUTTx && strings.Contains(e.Msg, " MODE STOP ")
+	}
+	if !stop {
+		t.Error("the DUT was not commanded to stop")
 	}
 }
