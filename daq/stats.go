@@ -182,3 +182,61 @@ func (w *Window) Reset() { w.head, w.n = 0, 0 }
 
 // Len is the number of samples in the window.
 func (w *Window) Len() int { return w.n }
+
+// Summary is the light accumulator of a step's per-channel statistics:
+// count, mean, variance (Welford), min and max. Summaries of consecutive
+// spans merge exactly (Merge), so a step's summary is the merge of its
+// children's and only the innermost running step accumulates per frame.
+type Summary struct {
+	N        int64
+	mean, m2 float64
+	Min, Max float64
+}
+
+// Add accounts one sample.
+func (s *Summary) Add(v float64) {
+	if s.N == 0 {
+		s.Min, s.Max = v, v
+	} else if v < s.Min {
+		s.Min = v
+	} else if v > s.Max {
+		s.Max = v
+	}
+	s.N++
+	d := v - s.mean
+	s.mean += d / float64(s.N)
+	s.m2 += d * (v - s.mean)
+}
+
+// Merge adds the samples summarised by o (Chan et al.'s parallel formula).
+func (s *Summary) Merge(o *Summary) {
+	switch {
+	case o.N == 0:
+		return
+	case s.N == 0:
+		*s = *o
+		return
+	}
+	n := s.N + o.N
+	d := o.mean - s.mean
+	s.m2 += o.m2 + d*d*float64(s.N)*float64(o.N)/float64(n)
+	s.mean += d * float64(o.N) / float64(n)
+	s.N = n
+	s.Min, s.Max = min(s.Min, o.Min), max(s.Max, o.Max)
+}
+
+// Mean is the mean (NaN when empty).
+func (s *Summary) Mean() float64 {
+	if s.N == 0 {
+		return math.NaN()
+	}
+	return s.mean
+}
+
+// Std is the population standard deviation (NaN when empty).
+func (s *Summary) Std() float64 {
+	if s.N == 0 {
+		return math.NaN()
+	}
+	return math.Sqrt(s.m2 / float64(s.N))
+}

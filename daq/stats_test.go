@@ -185,3 +185,31 @@ func BenchmarkRollingAdd(b *testing.B) {
 		i++
 	}
 }
+
+func TestSummaryMergeEqualsOnePass(t *testing.T) {
+	ts, vs := series(30_000, 9)
+	var whole, a, b, c Summary
+	for i, v := range vs {
+		whole.Add(v)
+		switch {
+		case i < 7000:
+			a.Add(v)
+		case i < 7001:
+			b.Add(v)
+		default:
+			c.Add(v)
+		}
+	}
+	var merged Summary
+	merged.Merge(&a)
+	merged.Merge(&Summary{})
+	merged.Merge(&b)
+	merged.Merge(&c)
+	if merged.N != whole.N || merged.Min != whole.Min || merged.Max != whole.Max ||
+		math.Abs(merged.Mean()-whole.Mean()) > 1e-9 || math.Abs(merged.Std()-whole.Std()) > 1e-9 {
+		t.Errorf("merged %+v, one pass %+v", merged, whole)
+	}
+	if want := naive(ts, vs, "std"); math.Abs(whole.Std()-want) > 1e-9 {
+		t.Errorf("std %g, two-pass %g", whole.Std(), want)
+	}
+}

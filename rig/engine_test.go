@@ -3,9 +3,12 @@ package rig
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,4 +504,66 @@ func BenchmarkRealTimeFactor(b *testing.B) {
 	wall := time.Since(start).Seconds()
 	b.ReportMetric(600*float64(b.N)/wall, "sim-s/s")
 	b.ReportMetric(wall*1e9/(600_000*float64(b.N)), "ns/frame")
+}
+
+// BenchmarkEndurance dry-runs an endurance protocol — the DUT at P8 in heart
+// failure, repeated 10-minute holds with a criterion on the pump's speed —
+// on the default simulated rig (DUT on its pty) for the given run time, and
+// reports wall time and peak heap. MOCKLOOP_ENDURANCE sets the run time
+// (default 24 h, the issue's target).
+func BenchmarkEndurance(b *testing.B) {
+	span := 24 * time.Hour
+	if s := os.Getenv("MOCKLOOP_ENDURANCE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		span = d
+	}
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := fmt.Sprintf(header+`  - set: {loop.preset: heart_failure, dut.level: P8}
+    repeat: {for: %d s}
+    steps:
+      - hold: 10 min
+        criteria:
+          - {measure: std(dut.rpm), over: last 5 min, max: 500 rpm}
+          - {measure: map(aop), between: [50 mmHg, 110 mmHg]}
+`, int(span.Seconds()))
+	p, err := protocols.Parse("endurance.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		dir := b.TempDir()
+		var peak atomic.Uint64
+		done := make(chan struct{})
+		go func() {
+			var m runtime.MemStats
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}()
+		start := time.Now()
+		res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: dir, ProtocolSource: []byte(src)})
+		wall := time.Since(start)
+		close(done)
+		if err != nil || res.Outcome != runlog.OutcomePass {
+			b.Fatal(err, res.Outcome, res.AbortReason)
+		}
+		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric(span.Seconds()/wall.Seconds(), "sim-s/s")
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(wall.Nanoseconds())/float64(res.Frames), "ns/frame")
+	}
 }
