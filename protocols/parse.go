@@ -950,6 +950,13 @@ func (p *parser) condition(n *node, s string) (Condition, bool) {
 	if !ok {
 		return c, false
 	}
+	// An until condition is checked on every frame, so its measure must be
+	// one the engine updates in constant time: a rolling frame aggregate or
+	// the mean over recent beats. Quantiles and slopes are for criteria.
+	if _, q := m.Quantile(); q || m.Agg == "slope" {
+		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", m.Agg)
+		return c, false
+	}
 	rest = strings.TrimSpace(rest)
 	b := Bound{Lo: math.Inf(-1), Hi: math.Inf(1), Dim: dim, Text: rest}
 	word, arg, _ := strings.Cut(rest, " ")

@@ -101,3 +101,43 @@ func TestThermostat(t *testing.T) {
 		}
 	}
 }
+
+// TestPresetsReproduceReference: on the loop without a device, each preset
+// reproduces REFERENCE.md's ranges: the healthy adult, heart failure, and
+// cardiogenic shock by the SHOCK-trial criteria.
+func TestPresetsReproduceReference(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - name: healthy
+    set: {loop.preset: healthy}
+    hold: 40 s
+    criteria:
+      - {id: h-sys, measure: systolic(aop), over: last 10 s, between: [100 mmHg, 140 mmHg]}
+      - {id: h-dia, measure: diastolic(aop), over: last 10 s, between: [70 mmHg, 90 mmHg]}
+      - {id: h-map, measure: map(aop), over: last 10 s, between: [70 mmHg, 100 mmHg]}
+      - {id: h-co, measure: mean(flow_ao), over: last 10 s, between: [4 L/min, 8 L/min]}
+      - {id: h-sv, measure: stroke_volume(flow_ao), over: last 10 s, between: [50 ml, 100 ml]}
+      - {id: h-lap, measure: mean(lap), over: last 10 s, between: [4 mmHg, 12 mmHg]}
+  - name: heart failure
+    set: {loop.preset: heart_failure}
+    hold: 60 s
+    criteria:
+      - {id: f-co, measure: mean(flow_ao), over: last 10 s, between: [2.5 L/min, 4 L/min]}
+      - {id: f-lap, measure: mean(lap), over: last 10 s, min: 15 mmHg}
+  - name: cardiogenic shock
+    set: {loop.preset: cardiogenic_shock}
+    hold: 60 s
+    criteria:
+      - {id: s-sys, measure: systolic(aop), over: last 10 s, max: 90 mmHg}
+      - {id: s-co, measure: mean(flow_ao), over: last 10 s, between: [2 L/min, 3.5 L/min]}
+      - {id: s-lap, measure: mean(lap), over: last 10 s, min: 15 mmHg}
+      - {id: s-hr, measure: heart_rate(aop), over: last 10 s, min: 60 bpm}
+`)
+	for _, c := range o.res.Criteria {
+		if c.Verdict != "pass" {
+			t.Errorf("%s %s: %v %s, limits %s", c.ID, c.Measure, *c.Value, c.Unit, c.Limits)
+		}
+	}
+	if len(o.res.Criteria) != 12 {
+		t.Errorf("%d criteria judged", len(o.res.Criteria))
+	}
+}

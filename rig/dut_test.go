@@ -2,6 +2,7 @@ package rig
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,46 @@ func TestDUTReconnect(t *testing.T) {
 	}
 	if !restored {
 		t.Error("no event records the reconnection")
+	}
+}
+
+// TestSafeStateOfEveryActuator: with the pump running, the heater on and the
+// MAP under closed-loop control, an e-stop leaves every actuator at its
+// declared safe value: LV drive stopped, resistance valve open, heater off,
+// DUT stopped.
+func TestSafeStateOfEveryActuator(t *testing.T) {
+	var plant *busPlant
+	orig := plantFor
+	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
+		pl, err := newPlant(cfg, clk, cals)
+		if err != nil {
+			return nil, err
+		}
+		plant = pl.(*busPlant)
+		return &benchProbe{Plant: pl, at: 20 * time.Second, do: func(b *sim.Bench) { b.PressEStop(true) }}, nil
+	}
+	t.Cleanup(func() { plantFor = orig })
+	o := runDUT(t, nil, header+`
+  - set: {loop.preset: heart_failure, dut.level: P6, loop.temperature: 39 °C}
+    hold: 10 s
+  - set: {loop.target.map: 70 mmHg}
+    hold: 30 s
+`)
+	if o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "emergency stop pressed" {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	b := plant.bench
+	st := b.Loop()
+	if st.ActiveElastance() != 0 {
+		t.Errorf("LV drive at %g mmHg/ml", st.ActiveElastance())
+	}
+	if r, open := st.Parameters().Rs, plant.valve.ROpen; math.Abs(r-open) > 1e-9 {
+		t.Errorf("resistance valve at %g mmHg·s/ml, want its fail-safe %g (open)", r, open)
+	}
+	if b.Thermal().Heater() {
+		t.Error("heater left on")
+	}
+	if m := plant.dut.srv.Firmware().State().Mode; m != dut.ModeStop {
+		t.Errorf("DUT in mode %v", m)
 	}
 }

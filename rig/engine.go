@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -623,13 +624,23 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 }
 
 // until holds the step until its condition holds on a frame, or times out.
+// A frame aggregate is kept rolling over its window (or the step so far); a
+// beat aggregate is the mean over the beats that ended in the window.
 func (e *engine) until(u *protocols.Until, path string) error {
 	m := u.Cond.Measure
 	col := e.layout.Index(m.Channel)
 	var roll *daq.Rolling
 	var whole daq.Stats
-	if m.Window > 0 {
+	if m.Window > 0 && !m.IsBeat() {
 		roll = daq.NewRolling(m.Window, e.rate)
+	}
+	var beats *critRun
+	if m.IsBeat() {
+		// the step's own criterion list carries the beats to the condition
+		beats = &critRun{c: &protocols.Criterion{Measure: m}, col: col, dim: e.layout[col].Dim}
+		sr := e.active[len(e.active)-1]
+		sr.crit = append(sr.crit, beats)
+		defer func() { sr.crit = slices.DeleteFunc(sr.crit, func(c *critRun) bool { return c == beats }) }()
 	}
 	start := e.next
 	for e.next-start < u.Timeout {
@@ -638,13 +649,19 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		}
 		v, t := e.scratch[col], e.next // scratch holds the frame just taken
 		var agg float64
-		if roll != nil {
+		switch {
+		case beats != nil:
+			var n int64
+			if agg, n = beatMean(beats.beats, t, m.Window); n == 0 || t-start < m.Window {
+				continue // like a rolling window, the first verdict waits for a full window
+			}
+		case roll != nil:
 			roll.Add(t, v)
 			if !roll.Full() {
 				continue
 			}
 			agg, _ = roll.Aggregate(m.Agg)
-		} else {
+		default:
 			whole.Add(t, v)
 			agg, _ = whole.Aggregate(m.Agg)
 		}

@@ -567,3 +567,26 @@ func BenchmarkEndurance(b *testing.B) {
 		b.ReportMetric(float64(wall.Nanoseconds())/float64(res.Frames), "ns/frame")
 	}
 }
+
+// TestUntilOnBeats: an until condition on a beat aggregate (the mean of the
+// beats in its window) is met when the loop gets there.
+func TestUntilOnBeats(t *testing.T) {
+	o := runSrc(t, context.Background(), header+`
+  - set: {loop.preset: heart_failure}
+    until:
+      condition: map(aop, 5 s) < 82 mmHg
+      timeout: 1 min
+  - hold: 1 s
+`)
+	met := o.eventsOf("until.met")
+	if o.res.Outcome != runlog.OutcomePass || len(met) != 1 {
+		t.Fatalf("outcome %s, until.met %+v", o.res.Outcome, met)
+	}
+	if v := met[0].Data["value"].(float64); v >= 82 || v < 50 {
+		t.Errorf("met at beat MAP %.1f", v)
+	}
+	// judged only once a full 5 s window of beats was in
+	if after := met[0].Data["after_s"].(float64); after < 5 || after > 55 {
+		t.Errorf("met after %.1f s", after)
+	}
+}
