@@ -9,7 +9,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INFLUXD     := $(CURDIR)/.cache/bin/influxd
 FUZZTIME    ?= 30s
 
-.PHONY: all build demo test bench lint cross influxd fuzz clean
+.PHONY: all build demo test test-deps bench lint cross influxd fuzz clean
 
 all: build
 
@@ -20,9 +20,14 @@ build:
 demo: build
 	./$(BIN) run configs/protocols/demo.yaml
 
-## test: the whole test suite
-test:
-	$(GO) test -count=1 ./...
+## test: the whole test suite, with the InfluxDB server and report-checking
+## tools it needs (built and installed on first use)
+test: influxd test-deps
+	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m ./...
+
+## test-deps: Chromium, qpdf, poppler-utils, libxml2-utils from Debian's packages
+test-deps:
+	./scripts/test-deps.sh
 
 ## bench: every Go benchmark, with allocations
 bench:

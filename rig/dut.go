@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -47,7 +48,14 @@ type dutLink struct {
 
 	mu     sync.Mutex
 	events []runlog.Event
+	queued atomic.Bool // events waiting, read without the lock every frame
+
+	nextTick time.Duration
 }
+
+// tickEvery is how often the keep-alive is checked: the DUT's own limit is
+// 500 ms without a frame; checking every frame would cost a lock per frame.
+const tickEvery = 50 * time.Millisecond
 
 // dutColumn is a frame column fed from the DUT's STATUS.
 type dutColumn struct {
@@ -101,12 +109,17 @@ func (d *dutLink) onFrame(f dut.FrameEvent) {
 	}
 	d.mu.Lock()
 	d.events = append(d.events, ev)
+	d.queued.Store(true)
 	d.mu.Unlock()
 }
 
 // takeEvents returns the frames recorded since the last call.
 func (d *dutLink) takeEvents() []runlog.Event {
+	if !d.queued.Load() {
+		return nil
+	}
 	d.mu.Lock()
+	d.queued.Store(false)
 	defer d.mu.Unlock()
 	ev := d.events
 	d.events = nil
@@ -133,9 +146,12 @@ func (d *dutLink) read(now time.Duration, dst []float64) error {
 			}
 		}
 		d.status, d.nextPoll = st, now+d.cfg.Poll
-	} else if err := d.dev.Tick(ctx); err != nil {
-		if err := d.fault(err); err != nil {
-			return err
+	} else if now >= d.nextTick {
+		d.nextTick = now + tickEvery
+		if err := d.dev.Tick(ctx); err != nil {
+			if err := d.fault(err); err != nil {
+				return err
+			}
 		}
 	}
 	for _, c := range d.cols {

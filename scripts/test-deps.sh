@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the tools the test suite checks reports with, from Debian's
+# packages, when they are missing: headless Chromium (the HTML report),
+# qpdf and pdftotext (the PDF), xmllint (JUnit against its schema).
+# Called by `make test`; a no-op where they are present.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "test-deps: missing ${need[*]} and not root: install them (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+echo "test-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
