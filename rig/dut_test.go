@@ -3,6 +3,7 @@ package rig
 import (
 	"context"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,36 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	}
 	if m := plant.dut.srv.Firmware().State().Mode; m != dut.ModeStop {
 		t.Errorf("DUT in mode %v", m)
+	}
+}
+
+// TestShippedProtocolsRun runs every example protocol on the rig it is
+// written for (the endurance of the P-level sweep shortened to 20 min) and
+// expects a pass.
+func TestShippedProtocolsRun(t *testing.T) {
+	for file, rig := range map[string]string{
+		"demo.yaml":                  "sim.yaml",
+		"impella-plevel-sweep.yaml":  "sim.yaml",
+		"loop-characterisation.yaml": "sim-loop-only.yaml",
+	} {
+		t.Run(file, func(t *testing.T) {
+			cfg, err := LoadConfig("../configs/rigs/" + rig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := os.ReadFile("../configs/protocols/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := runDUT(t, cfg, strings.Replace(string(src), "repeat: {for: 12 h}", "repeat: {for: 20 min}", 1))
+			if o.res.Outcome != runlog.OutcomePass {
+				for _, c := range o.res.Criteria {
+					if !c.Pass {
+						t.Logf("%s %s %s: %s %s", c.ID, c.Step, c.Measure, c.Verdict, c.Reason)
+					}
+				}
+				t.Fatalf("%s on %s: %s %s", file, rig, o.res.Outcome, o.res.AbortReason)
+			}
+		})
 	}
 }
