@@ -70,7 +70,7 @@ func (e *envelope) add(t int64, frame []float64) {
 	base := c * w
 	for j, col := range e.cols {
 		v := frame[col]
-		if v != v || math.IsInf(v, 0) { // NaN or ±Inf: no place on a plot
+		if v-v != 0 { // NaN or ±Inf (their difference is NaN): no place on a plot
 			continue
 		}
 		k := base + j

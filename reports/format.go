@@ -32,21 +32,31 @@ func fmtNum(v float64, sig int) string {
 	return s
 }
 
-// statNum is the format of statistics: 5 significant digits.
-func statNum(v float64) string { return fmtNum(v, 5) }
+// statNum is the format of statistics: 5 significant digits, trailing
+// zeros dropped (a mean of 281 rpm reads "281", not "281.00").
+func statNum(v float64) string { return trimZeros(fmtNum(v, 5)) }
+
+// trimZeros drops the trailing zeros of a decimal fraction: "250.000"
+// becomes "250".
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") && !strings.ContainsAny(s, "eEIN") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
 
 // valueText formats a criterion's measured value with 6 significant digits,
 // or more when that would make it look equal to a limit it is not equal to:
 // a reader must never see "2.1 L/min" fail a "≥ 2.1 L/min" limit.
 func valueText(v float64, lo, hi *float64) string {
 	for sig := 6; ; sig++ {
-		s := fmtNum(v, sig)
+		s := trimZeros(fmtNum(v, sig))
 		if sig >= 17 {
 			return s
 		}
 		clash := false
 		for _, l := range []*float64{lo, hi} {
-			if l != nil && *l != v && fmtNum(*l, sig) == s {
+			if l != nil && *l != v && trimZeros(fmtNum(*l, sig)) == s {
 				clash = true
 			}
 		}
@@ -138,7 +148,7 @@ func writeAny(b *strings.Builder, v any) {
 	case nil:
 		b.WriteString("null")
 	case float64:
-		b.WriteString(fmtNum(x, 6))
+		b.WriteString(trimZeros(fmtNum(x, 6)))
 	case string:
 		b.WriteString(x)
 	case bool:
@@ -180,4 +190,31 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// plural writes a count with its noun: "1 execution", "3 executions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// fmtCount writes a count with thin spaces between groups of three digits
+// (86 400 000), as ISO 80000 writes large numbers.
+func fmtCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteRune('\u2009')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

@@ -40,6 +40,7 @@ type engine struct {
 	clk    clock.Clock
 	plant  Plant
 	rec    *runlog.Record
+	sink   *runlog.Sink // InfluxDB, or nil
 	prog   *progress
 	layout daq.Layout
 	rate   float64
@@ -176,6 +177,9 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			rb := runlog.Beat{T: b.End.Seconds(), Start: b.Start.Seconds(), Channel: b.Channel, Systolic: b.Systolic, Diastolic: b.Diastolic,
 				Mean: b.Mean, PulsePressure: b.PulsePressure, HeartRate: b.HeartRate, StrokeVolume: finite(b.StrokeVolume)}
 			_ = e.rec.Beat(rb) // a failing record is reported when it closes
+			if e.sink != nil {
+				e.sink.Beat(rb)
+			}
 		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
@@ -288,6 +292,9 @@ func (e *engine) flush() error {
 		return nil
 	}
 	err := e.rec.AppendBlock(e.block)
+	if e.sink != nil {
+		e.sink.Frames(e.block) // copies; never blocks the loop
+	}
 	e.block.Reset()
 	if err != nil {
 		return fmt.Errorf("run record: %w", err)
@@ -464,6 +471,9 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 		res.Channels[ch.Name] = runlog.ChannelStats{Unit: ch.Dim.Unit(), N: st.N, Mean: st.Mean(), Min: st.Min, Max: st.Max, Std: st.Std()}
 	}
 	e.steps = append(e.steps, res)
+	if e.sink != nil {
+		e.sink.Step(res)
+	}
 	e.event(runlog.Event{Kind: "step.end", Step: sr.path, Msg: outcome, Data: map[string]any{"frames": sr.frames}})
 }
 
@@ -806,6 +816,9 @@ func (e *engine) event(ev runlog.Event) {
 	// A failing event log must not stop a running rig; the record's own
 	// error is reported when it closes.
 	_ = e.rec.Event(ev)
+	if e.sink != nil {
+		e.sink.Event(ev)
+	}
 }
 
 func (e *engine) progress(format string, args ...any) { e.prog.line(format, args...) }

@@ -44,7 +44,14 @@ type Options struct {
 	// AllowOverdue runs despite calibrations past their due date; the run
 	// records that it did.
 	AllowOverdue bool
+	// Influx, when set, logs the run to InfluxDB as well (the run record on
+	// disk stays the truth; what the server cannot take is spooled).
+	Influx *runlog.InfluxConfig
 }
+
+// influxCloseWithin bounds how long the end of a run waits for InfluxDB;
+// what is not delivered by then stays spooled for `mockloop sync`.
+const influxCloseWithin = 30 * time.Second
 
 // Run executes a validated protocol on the rig and returns its result and
 // run directory. Whatever happens — pass, fail, abort, a panic in a step,
@@ -112,8 +119,17 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		return nil, "", err
 	}
 	dir = rec.Dir()
+	var sink *runlog.Sink
+	if opts.Influx != nil {
+		sink, err = runlog.NewSink(runlog.SinkConfig{InfluxConfig: *opts.Influx, RunDir: dir, RunID: m.RunID, Rig: cfg.Name,
+			Layout: m.Layout, Epoch: m.Epoch})
+		if err != nil {
+			rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})
+			return nil, dir, err
+		}
+	}
 	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
-	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec,
+	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec, sink: sink,
 		layout: layout, rate: cfg.SampleRate, period: period,
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
@@ -173,6 +189,15 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		r.Criteria = []runlog.CriterionResult{}
 	}
 	e.event(runlog.Event{Kind: runlog.KindRunEnd, Msg: string(r.Outcome), Data: map[string]any{"frames": r.Frames}})
+	if sink != nil {
+		ictx, cancel := context.WithTimeout(context.Background(), influxCloseWithin)
+		d, ierr := sink.Close(ictx, &r)
+		cancel()
+		if ierr != nil && d.Error == "" {
+			d.Error = ierr.Error()
+		}
+		r.Influx = &d
+	}
 	if err := rec.Close(r); err != nil {
 		return &r, dir, fmt.Errorf("rig: closing run record: %w", err)
 	}

@@ -48,6 +48,8 @@ commands:
   run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] PROTOCOL.yaml
   runs [--runs DIR]
+  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
+  sync [--runs DIR] [--influx URL]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   version
@@ -75,6 +77,10 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdZero(args[1:], stdin, stdout, stderr)
 	case "calibrate":
 		return cmdCalibrate(args[1:], stdin, stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
+	case "sync":
+		return cmdSync(args[1:], stdout, stderr)
 	case "dut-sim":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -223,18 +229,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	url := *influx
-	if url == "" {
-		url = os.Getenv("MOCKLOOP_INFLUX_URL")
-	}
-	if url == "" {
-		url = cfg.Influx.URL
-	}
-	if url != "" {
-		// Refuse rather than run without the logging that was asked for.
-		fmt.Fprintf(stderr, "mockloop: InfluxDB logging (%s) is not available in this build yet; unset MOCKLOOP_INFLUX_URL / --influx to run with the run record only\n", "--influx")
-		return exitInfra
-	}
+	influxCfg := influxFromEnv(*influx, cfg.Influx)
 
 	recoverRuns(*runsDir, stderr)
 
@@ -254,10 +249,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue})
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
 		return exitInfra
+	}
+	// The reports a quality engineer signs, made from the record just closed.
+	if rerr := reports.WriteAll(dir); rerr != nil {
+		fmt.Fprintf(stderr, "mockloop: reports: %v (the run record is complete; `mockloop report %s` retries)\n", rerr, res.RunID)
+	}
+	if res.Influx != nil && !res.Influx.Delivered {
+		fmt.Fprintf(stderr, "mockloop: InfluxDB: %d points spooled, not yet delivered; `mockloop sync` replays them\n", res.Influx.SpooledPoints)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -330,4 +332,31 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// influxFromEnv is the InfluxDB to log to: the flag, else
+// MOCKLOOP_INFLUX_URL, else the rig config; nil for none. The token comes
+// only from MOCKLOOP_INFLUX_TOKEN, never from a file in the repository.
+func influxFromEnv(flagURL string, rigCfg rig.InfluxConfig) *runlog.InfluxConfig {
+	url := flagURL
+	if url == "" {
+		url = os.Getenv("MOCKLOOP_INFLUX_URL")
+	}
+	if url == "" {
+		url = rigCfg.URL
+	}
+	if url == "" {
+		return nil
+	}
+	c := &runlog.InfluxConfig{URL: url, Org: rigCfg.Org, Bucket: rigCfg.Bucket, Token: os.Getenv("MOCKLOOP_INFLUX_TOKEN")}
+	if v := os.Getenv("MOCKLOOP_INFLUX_ORG"); v != "" {
+		c.Org = v
+	}
+	if v := os.Getenv("MOCKLOOP_INFLUX_BUCKET"); v != "" {
+		c.Bucket = v
+	}
+	if c.Bucket == "" {
+		c.Bucket = "mockloop"
+	}
+	return c
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/reports"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+const reportUsage = `usage: mockloop report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR]
+                       [--step PATH] [--from S] [--to S] [--every N] RUN
+
+Makes the reports of a run again — passed, failed, aborted or interrupted —
+from its record. RUN is a run id (or a unique prefix of one) in --runs, or a
+run directory. Files go to the run directory unless --out: report.html,
+report.pdf, junit.xml; with csv, criteria.csv, frames.csv and, if the run has
+beats, beats.csv. --step, --from, --to and --every select the frames of
+frames.csv (and, but for --every, the beats of beats.csv); times are seconds
+on the run clock (12.5) or durations (90s, 1h30m).
+
+flags:
+`
+
+// cmdReport implements `mockloop report`. It exits 0 when every file was
+// written, 3 on invalid input (flags, an unknown run, a selection the run
+// cannot meet) and 4 when the record cannot be read or a file not written.
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, reportUsage)
+		fs.PrintDefaults()
+	}
+	runsDir := fs.String("runs", "runs", "directory of run records")
+	format := fs.String("format", strings.Join(reports.DefaultFormats, ","), "comma-separated `LIST` of formats: html, pdf, junit, csv")
+	out := fs.String("out", "", "write the files to `DIR` instead of the run directory")
+	step := fs.String("step", "", "csv: only the frames and beats of the step at `PATH` (e.g. 3.2)")
+	from := fs.String("from", "", "csv: only from run time `S`")
+	to := fs.String("to", "", "csv: only up to (not including) run time `S`")
+	every := fs.Int("every", 0, "csv: only every `N`-th frame")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "mockloop report: want exactly one RUN")
+		fs.Usage()
+		return exitInvalid
+	}
+	formats, err := reports.ParseFormats(*format)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
+		return exitInvalid
+	}
+	sel := reports.Selection{Step: *step, Every: *every}
+	for _, t := range []struct {
+		flag, text string
+		d          *time.Duration
+	}{{"from", *from, &sel.From}, {"to", *to, &sel.To}} {
+		if t.text == "" {
+			continue
+		}
+		if *t.d, err = parseRunTime(t.text); err != nil {
+			fmt.Fprintf(stderr, "mockloop report: --%s %q: %v\n", t.flag, t.text, err)
+			return exitInvalid
+		}
+	}
+	if !sel.IsZero() && !slices.Contains(formats, reports.FormatCSV) {
+		fmt.Fprintln(stderr, "mockloop report: --step, --from, --to and --every select frames for csv; add csv to --format")
+		return exitInvalid
+	}
+	dir, err := findRun(*runsDir, pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
+		return exitInvalid
+	}
+	files, err := reports.Generate(dir, reports.Options{Formats: formats, OutDir: *out, Frames: sel})
+	for _, f := range files {
+		fmt.Fprintln(stdout, f)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
+		if errors.Is(err, reports.ErrSelection) {
+			return exitInvalid
+		}
+		return exitInfra
+	}
+	return exitPass
+}
+
+// findRun resolves RUN: a run directory (a path to a directory with a
+// manifest), a run id in runsDir, or a prefix of exactly one run id there.
+func findRun(runsDir, run string) (string, error) {
+	isRun := func(dir string) bool {
+		_, err := os.Stat(filepath.Join(dir, "manifest.json"))
+		return err == nil
+	}
+	if strings.ContainsRune(run, filepath.Separator) || run == "." || run == ".." {
+		if isRun(run) {
+			return run, nil
+		}
+		return "", fmt.Errorf("%s is not a run directory (no manifest.json)", run)
+	}
+	if dir := filepath.Join(runsDir, run); isRun(dir) {
+		return dir, nil
+	}
+	if isRun(run) {
+		return run, nil
+	}
+	sums, err := runlog.List(runsDir)
+	if err != nil && len(sums) == 0 {
+		return "", err
+	}
+	var match []string
+	for _, s := range sums {
+		if strings.HasPrefix(s.RunID, run) {
+			match = append(match, s.RunID)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return "", fmt.Errorf("no run %q in %s", run, runsDir)
+	case 1:
+		return filepath.Join(runsDir, match[0]), nil
+	}
+	return "", fmt.Errorf("%q matches %d runs in %s: %s", run, len(match), runsDir, strings.Join(match, ", "))
+}
+
+// parseRunTime parses a run-clock time: seconds ("12.5", "12.5 s") or a
+// Go duration ("90s", "1h30m").
+func parseRunTime(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	num := strings.TrimSpace(strings.TrimSuffix(t, "s"))
+	if v, err := strconv.ParseFloat(num, 64); err == nil {
+		if v < 0 || v > 1e9 {
+			return 0, errors.New("out of range")
+		}
+		return time.Duration(math.Round(v * float64(time.Second))), nil
+	}
+	d, err := time.ParseDuration(strings.ReplaceAll(t, " ", ""))
+	if err != nil {
+		return 0, errors.New("want seconds (12.5) or a duration (90s, 1h30m)")
+	}
+	if d < 0 {
+		return 0, errors.New("negative")
+	}
+	return d, nil
+}

@@ -1,0 +1,208 @@
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// BeatsFile is the name of the optional beats file of a run record: one
+// JSON object per detected beat and line,
+//
+//	{"t": 12.34, "channel": "aop", "systolic": 121.2, "diastolic": 79.8,
+//	 "mean": 94.1, "pulse_pressure": 41.4, "heart_rate": 75.1, "stroke_volume": 70.2}
+//
+// t in seconds on the run clock, pressures in the channel's unit (mmHg),
+// heart rate in bpm, stroke volume (optional) in ml. Reports use it when it
+// is there and never require it.
+const BeatsFile = "beats.jsonl"
+
+// beat is one line of beats.jsonl. A missing value is nil.
+type beat struct {
+	T             float64  `json:"t"`
+	Channel       string   `json:"channel"`
+	Systolic      *float64 `json:"systolic"`
+	Diastolic     *float64 `json:"diastolic"`
+	Mean          *float64 `json:"mean"`
+	PulsePressure *float64 `json:"pulse_pressure"`
+	HeartRate     *float64 `json:"heart_rate"`
+	StrokeVolume  *float64 `json:"stroke_volume"`
+}
+
+// beatMetric names one quantity of a beat, with its unit (empty: the
+// channel's pressure unit).
+type beatMetric struct {
+	Key, Title, Unit string
+	get              func(*beat) *float64
+}
+
+var beatMetrics = []beatMetric{
+	{"systolic", "Systolic", "", func(b *beat) *float64 { return b.Systolic }},
+	{"diastolic", "Diastolic", "", func(b *beat) *float64 { return b.Diastolic }},
+	{"mean", "Mean", "", func(b *beat) *float64 { return b.Mean }},
+	{"pulse_pressure", "Pulse pressure", "", func(b *beat) *float64 { return b.PulsePressure }},
+	{"heart_rate", "Heart rate", "bpm", func(b *beat) *float64 { return b.HeartRate }},
+	{"stroke_volume", "Stroke volume", "ml", func(b *beat) *float64 { return b.StrokeVolume }},
+}
+
+// pressureUnit is the unit of beat pressures: the canonical pressure unit
+// of the record (units.Pressure), for channels the layout does not name.
+const pressureUnit = "mmHg"
+
+// beatGroup is the statistics of the beats of one channel in one step (all
+// its executions pooled) or in the whole run.
+type beatGroup struct {
+	channel, step string
+	m             []moments // per beatMetric
+}
+
+// beatRow is one row of the beat statistics table.
+type beatRow struct {
+	Channel string
+	Step    string // step label, or "whole run"
+	Beats   string
+	Cells   []string // per metric: "mean ± sd", or "-"
+	Total   bool     // the whole-run row of a channel
+}
+
+// beatsView is the beat statistics section; nil when the run has no beats.
+type beatsView struct {
+	Headers   []string // metric titles with units
+	Rows      []beatRow
+	Beats     int64
+	Malformed int
+}
+
+// readBeats computes beat statistics per channel and step (by path, all
+// executions pooled) and over the whole run, reading beats.jsonl line by
+// line. It returns nil, nil when the run has no beats file.
+func readBeats(dir string, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
+	lo, hi := stepBounds(steps)
+	cur := newCursor(lo, hi)
+	groups := map[[2]string]*beatGroup{}
+	var order [][2]string
+	get := func(ch, step string) *beatGroup {
+		k := [2]string{ch, step}
+		g, ok := groups[k]
+		if !ok {
+			g = &beatGroup{channel: ch, step: step, m: make([]moments, len(beatMetrics))}
+			groups[k] = g
+			order = append(order, k)
+		}
+		return g
+	}
+	bv := &beatsView{}
+	var b beat
+	err := eachLine(filepath.Join(dir, BeatsFile), func(line []byte) error {
+		if len(line) == 0 {
+			return nil
+		}
+		b = beat{}
+		if err := json.Unmarshal(line, &b); err != nil || b.Channel == "" {
+			bv.Malformed++
+			return nil
+		}
+		bv.Beats++
+		whole := get(b.Channel, "")
+		var inStep *beatGroup
+		if i := innermost(cur.at(durationOf(b.T)), steps); i >= 0 {
+			inStep = get(b.Channel, steps[i].label())
+		}
+		for j, bm := range beatMetrics {
+			if v := bm.get(&b); v != nil {
+				whole.m[j].add(*v)
+				if inStep != nil {
+					inStep.m[j].add(*v)
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	unit := pressureUnit
+	for _, c := range layout {
+		if _, ok := groups[[2]string{c.Name, ""}]; ok && c.Unit != "" {
+			unit = c.Unit // the unit of the first beat channel in the layout
+			break
+		}
+	}
+	for _, bm := range beatMetrics {
+		u := bm.Unit
+		if u == "" {
+			u = unit
+		}
+		bv.Headers = append(bv.Headers, bm.Title+" ["+u+"]")
+	}
+	// Channels in first-seen order, each with its steps, then its total.
+	var chans []string
+	seen := map[string]bool{}
+	for _, k := range order {
+		if !seen[k[0]] {
+			seen[k[0]] = true
+			chans = append(chans, k[0])
+		}
+	}
+	for _, ch := range chans {
+		for _, k := range order {
+			if k[0] == ch && k[1] != "" {
+				bv.Rows = append(bv.Rows, groups[k].row(false))
+			}
+		}
+		bv.Rows = append(bv.Rows, groups[[2]string{ch, ""}].row(true))
+	}
+	return bv, nil
+}
+
+// row makes the table row of a group.
+func (g *beatGroup) row(total bool) beatRow {
+	r := beatRow{Channel: g.channel, Step: g.step, Total: total}
+	if total {
+		r.Step = "whole run"
+	}
+	var n int64
+	for j := range g.m {
+		m := &g.m[j]
+		n = max(n, m.n)
+		if m.n == 0 {
+			r.Cells = append(r.Cells, "-")
+			continue
+		}
+		r.Cells = append(r.Cells, statNum(m.mean)+" ± "+statNum(m.std()))
+	}
+	r.Beats = fmtCount(n)
+	return r
+}
+
+// stepBounds returns the steps' intervals in ns, for a cursor.
+func stepBounds(steps []stepExec) (lo, hi []int64) {
+	lo, hi = make([]int64, len(steps)), make([]int64, len(steps))
+	for i, s := range steps {
+		lo[i], hi[i] = durationOf(s.StartS), durationOf(s.EndS)
+	}
+	return lo, hi
+}
+
+// innermost returns, of the steps at the given indices, the one with the
+// shortest span (the most deeply nested), or -1 if there are none.
+func innermost(idx []int, steps []stepExec) int {
+	best := -1
+	for _, i := range idx {
+		if best < 0 || steps[i].EndS-steps[i].StartS < steps[best].EndS-steps[best].StartS {
+			best = i
+		}
+	}
+	return best
+}
+
+// durationOf converts run-clock seconds to ns.
+func durationOf(s float64) int64 { return int64(time.Duration(math.Round(s * 1e9))) }

@@ -1,0 +1,180 @@
+package reports
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Formats, as named on the command line (mockloop report --format).
+const (
+	FormatHTML  = "html"  // HTMLFile
+	FormatPDF   = "pdf"   // PDFFile
+	FormatJUnit = "junit" // JUnitFile
+	FormatCSV   = "csv"   // FramesCSVFile, CriteriaCSVFile and, with beats, BeatsCSVFile
+)
+
+// DefaultFormats are made at the end of every run and by mockloop report
+// without --format.
+var DefaultFormats = []string{FormatHTML, FormatPDF, FormatJUnit}
+
+// Names of the files the reports are written to, in the run directory
+// unless Options.OutDir says otherwise.
+const (
+	HTMLFile        = "report.html"
+	PDFFile         = "report.pdf"
+	JUnitFile       = "junit.xml"
+	FramesCSVFile   = "frames.csv"
+	CriteriaCSVFile = "criteria.csv"
+	BeatsCSVFile    = "beats.csv"
+)
+
+// Options say which reports Generate makes and where.
+type Options struct {
+	// Formats are the formats to make (FormatHTML, ...); nil means
+	// DefaultFormats.
+	Formats []string
+	// OutDir is the directory the files are written to; empty means the
+	// run's directory. It is created if needed.
+	OutDir string
+	// Frames selects the frames of frames.csv and the beats of beats.csv.
+	Frames Selection
+	// Generated is the time shown as the report's making; zero means now.
+	Generated time.Time
+}
+
+// ParseFormats parses a comma-separated list of formats ("html,pdf"),
+// checking each and dropping repeats.
+func ParseFormats(list string) ([]string, error) {
+	var out []string
+	for f := range strings.SplitSeq(list, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		switch f {
+		case FormatHTML, FormatPDF, FormatJUnit, FormatCSV:
+		default:
+			return nil, fmt.Errorf("reports: unknown format %q (want html, pdf, junit or csv)", f)
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("reports: no format given")
+	}
+	return out, nil
+}
+
+// WriteAll makes the reports of the run in dir, in dir, in the given
+// formats (DefaultFormats if none): what the engine calls at the end of
+// every run. Each format is attempted even when another fails; the error
+// joins all failures.
+func WriteAll(dir string, formats ...string) error {
+	_, err := Generate(dir, Options{Formats: formats})
+	return err
+}
+
+// Generate makes the reports of the run in dir as opt says and returns the
+// paths of the files written. Each file is written to a temporary name and
+// renamed into place, so a report is either whole or absent (an older one
+// stays until the new one is complete). Each format is attempted even when
+// another fails; the error joins all failures.
+func Generate(dir string, opt Options) ([]string, error) {
+	formats := opt.Formats
+	if len(formats) == 0 {
+		formats = DefaultFormats
+	}
+	formats, err := ParseFormats(strings.Join(formats, ","))
+	if err != nil {
+		return nil, err
+	}
+	if err := opt.Frames.check(); err != nil {
+		return nil, err
+	}
+	// Only the HTML and PDF need the pass over the frames.
+	scan := slices.Contains(formats, FormatHTML) || slices.Contains(formats, FormatPDF)
+	r, err := load(dir, scan)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.Generated.IsZero() {
+		r.Generated = opt.Generated.UTC()
+	}
+	if opt.Frames.Step != "" && !slices.ContainsFunc(r.steps, func(s stepExec) bool { return s.Path == opt.Frames.Step }) {
+		return nil, fmt.Errorf("reports: %w: the run has no step %q", ErrSelection, opt.Frames.Step)
+	}
+	out := opt.OutDir
+	if out == "" {
+		out = dir
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	var written []string
+	var errs []error
+	write := func(name string, fn func(io.Writer) error) {
+		path := filepath.Join(out, name)
+		if err := writeFileAtomic(path, fn); err != nil {
+			errs = append(errs, fmt.Errorf("reports: %s: %w", path, err))
+			return
+		}
+		written = append(written, path)
+	}
+	for _, f := range formats {
+		switch f {
+		case FormatHTML:
+			write(HTMLFile, r.WriteHTML)
+		case FormatPDF:
+			write(PDFFile, r.WritePDF)
+		case FormatJUnit:
+			write(JUnitFile, r.WriteJUnit)
+		case FormatCSV:
+			write(CriteriaCSVFile, r.WriteCriteriaCSV)
+			write(FramesCSVFile, func(w io.Writer) error { return r.WriteFramesCSV(w, opt.Frames) })
+			if r.hasBeats() {
+				write(BeatsCSVFile, func(w io.Writer) error { return r.WriteBeatsCSV(w, opt.Frames) })
+			}
+		}
+	}
+	return written, errors.Join(errs...)
+}
+
+// writeFileAtomic writes path through fn via a temporary file in the same
+// directory, synced and then renamed over path.
+func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err := fn(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,310 @@
+package reports
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// The JUnit XML document, as the Apache Ant schema has it: a <testsuite>
+// root with <properties>, the <testcase>s, <system-out> and <system-err>,
+// in that order, all required; a test case has at most one of <skipped>,
+// <error>, <failure>, and nothing else.
+type junitSuite struct {
+	XMLName    xml.Name    `xml:"testsuite"`
+	Name       string      `xml:"name,attr"`
+	Timestamp  string      `xml:"timestamp,attr"` // no time zone: the schema's pattern has none; UTC
+	Hostname   string      `xml:"hostname,attr"`
+	Tests      int         `xml:"tests,attr"`
+	Failures   int         `xml:"failures,attr"`
+	Errors     int         `xml:"errors,attr"`
+	Skipped    int         `xml:"skipped,attr"`
+	Time       string      `xml:"time,attr"`
+	Properties []junitProp `xml:"properties>property"`
+	Cases      []junitCase `xml:"testcase"`
+	SystemOut  cdata       `xml:"system-out"`
+	SystemErr  cdata       `xml:"system-err"`
+}
+
+// cdata is element content written as CDATA, so that multi-line text
+// stays readable in the file.
+type cdata struct {
+	Text string `xml:",cdata"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string       `xml:"name,attr"`
+	Classname string       `xml:"classname,attr"`
+	Time      string       `xml:"time,attr"`
+	Failure   *junitResult `xml:"failure,omitempty"`
+	Error     *junitResult `xml:"error,omitempty"`
+}
+
+type junitResult struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",cdata"`
+}
+
+// WriteJUnit writes the run as a JUnit XML test suite for CI: a test case
+// per criterion evaluation (always-invariants included), and one for the
+// run itself when it was aborted, interrupted or has no result yet. See the
+// package documentation for the mapping of verdicts.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	m := &r.run.Manifest
+	res := r.run.Result
+	s := junitSuite{
+		Name:      token(m.Protocol.Name, "mockloop"),
+		Timestamp: m.Started.UTC().Format("2006-01-02T15:04:05"),
+		Hostname:  token(m.Rig, "localhost"),
+	}
+	durS := float64(r.lastT) / 1e9
+	if res != nil {
+		durS = res.DurationS
+	}
+	s.Time = secs(durS)
+
+	prop := func(name, value string) {
+		if value != "" {
+			s.Properties = append(s.Properties, junitProp{name, value})
+		}
+	}
+	prop("run_id", m.RunID)
+	prop("outcome", r.outcome())
+	if res != nil {
+		prop("abort_reason", res.AbortReason)
+	}
+	prop("protocol", m.Protocol.Name)
+	prop("protocol_file", m.Protocol.File)
+	prop("protocol_sha256", m.Protocol.SHA256)
+	prop("rig", m.Rig)
+	prop("rig_config_sha256", m.RigConfigSHA256)
+	prop("software_version", m.SoftwareVersion)
+	if d := m.DUT; d != nil {
+		prop("dut_model", d.Model)
+		prop("dut_serial", d.Serial)
+		prop("dut_fw", d.FW)
+	}
+	prop("operator", m.Operator)
+	prop("clock", string(m.Clock))
+	if !m.Started.IsZero() {
+		prop("started", m.Started.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if !m.Ended.IsZero() {
+		prop("ended", m.Ended.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if res != nil {
+		prop("frames", strconv.FormatInt(res.Frames, 10))
+	}
+
+	stepOf := critSteps(r.crit, r.steps)
+	var out strings.Builder
+	for i := range r.crit {
+		row := &r.crit[i]
+		c := row.c
+		tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion")}
+		switch {
+		case c.Step == alwaysStep:
+			tc.Time = secs(durS)
+		case stepOf[i] >= 0:
+			st := r.steps[stepOf[i]]
+			tc.Time = secs(st.EndS - st.StartS)
+		default:
+			tc.Time = secs(0)
+		}
+		msg := critMessage(c)
+		switch c.Verdict {
+		case runlog.VerdictPass:
+		case runlog.VerdictWarn:
+			fmt.Fprintf(&out, "WARN %s %s: %s\n", tc.Classname, tc.Name, msg)
+		case runlog.VerdictNoData:
+			tc.Failure = &junitResult{Type: "no-data", Message: msg, Text: critDetail(c)}
+		default: // fail, or a verdict this version does not know
+			res := &junitResult{Type: string(c.Verdict), Message: msg, Text: critDetail(c)}
+			if c.OnFail == "abort" {
+				res.Type = "abort"
+				tc.Error = res
+			} else {
+				tc.Failure = res
+			}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+
+	// The run itself, when it did not complete.
+	if o := r.outcome(); o != string(runlog.OutcomePass) && o != string(runlog.OutcomeFail) {
+		class := "run"
+		for i := len(r.steps) - 1; i >= 0; i-- {
+			if st := r.steps[i]; st.Outcome == string(runlog.OutcomeAborted) || st.Outcome == "unfinished" {
+				class = classname(st.Path, st.Name)
+				break
+			}
+		}
+		reason := ""
+		if res != nil {
+			reason = res.AbortReason
+		}
+		if reason == "" {
+			reason = "the run has no result: it is still running or ended without closing its record"
+		}
+		s.Cases = append(s.Cases, junitCase{Classname: token(class, "run"), Name: "run " + o, Time: secs(durS),
+			Error: &junitResult{Type: o, Message: reason, Text: "run " + m.RunID + " " + o + ": " + reason}})
+	}
+	for _, tc := range s.Cases {
+		switch {
+		case tc.Failure != nil:
+			s.Failures++
+		case tc.Error != nil:
+			s.Errors++
+		}
+	}
+	s.Tests = len(s.Cases)
+	s.SystemOut = cdata{out.String()}
+
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("reports: junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// classname is a criterion's test class: its step's "path/name".
+func classname(path, name string) string {
+	switch {
+	case path == "":
+		return "run"
+	case path == alwaysStep || name == "":
+		return path
+	}
+	return path + "/" + name
+}
+
+// caseName is a criterion's test name: its requirement id (or name) and
+// measure, numbered when its step was executed more than once.
+func caseName(row *critRow) string {
+	id := row.ReqID
+	if id == "" {
+		id = row.Name
+	}
+	n := strings.TrimSpace(id + " " + row.c.Measure)
+	if row.Repeats {
+		n += " #" + strconv.Itoa(row.Iter)
+	}
+	return n
+}
+
+// critMessage says what a criterion measured against what: the message of
+// a failure.
+func critMessage(c *runlog.CriterionResult) string {
+	v := "no value"
+	if c.Value != nil {
+		v = withUnit(valueText(*c.Value, c.Lo, c.Hi), c.Unit)
+	}
+	msg := fmt.Sprintf("%s = %s, limits %s", c.Measure, v, orDash(c.Limits))
+	if c.Over != "" {
+		msg += " (over " + c.Over + ")"
+	}
+	if c.Verdict != runlog.VerdictPass {
+		msg += ": " + string(c.Verdict)
+	}
+	if c.Reason != "" {
+		msg += " (" + c.Reason + ")"
+	}
+	return msg
+}
+
+// critDetail is the body of a failure: every field of the criterion.
+func critDetail(c *runlog.CriterionResult) string {
+	var b strings.Builder
+	field := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	field("requirement", c.ID)
+	field("name", c.Name)
+	field("step", stepLabel(c.Step, c.StepName))
+	field("measure", c.Measure)
+	field("over", c.Over)
+	field("value", fullNum(c.Value))
+	field("unit", c.Unit)
+	field("limits", c.Limits)
+	field("verdict", string(c.Verdict))
+	field("on_fail", c.OnFail)
+	field("reason", c.Reason)
+	return b.String()
+}
+
+// critSteps matches each criterion to the step execution it was evaluated
+// in (-1 for none), for the test case's time. The engine records a step's
+// criteria just before the step itself, both in order, and evaluates each
+// criterion at most once per execution; so the criteria of a path fill its
+// executions in turn, moving on when a criterion comes again. (A criterion
+// skipped by its "when" in some executions can make this match an earlier
+// execution of the same step than the true one: the time is then that of a
+// sibling execution. The #k numbering of test names does not depend on it.)
+func critSteps(crit []critRow, steps []stepExec) []int {
+	out := make([]int, len(crit))
+	cur := map[string]int{}              // path: the execution being filled
+	used := map[string]map[string]bool{} // path: criteria already met in it
+	for i := range crit {
+		out[i] = -1
+		p := crit[i].c.Step
+		if p == "" || p == alwaysStep {
+			continue
+		}
+		key := critKey(crit[i].c)
+		j, ok := cur[p]
+		if !ok || used[p][key] {
+			start := 0
+			if ok {
+				start = j + 1
+			}
+			j = -1
+			for k := start; k < len(steps); k++ {
+				if steps[k].Path == p {
+					j = k
+					break
+				}
+			}
+			if j < 0 {
+				continue
+			}
+			cur[p], used[p] = j, map[string]bool{}
+		}
+		used[p][key] = true
+		out[i] = j
+	}
+	return out
+}
+
+// token collapses white space as xs:token does, with a default for empty.
+func token(s, def string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// secs formats seconds as the schema's xs:decimal (no exponent).
+func secs(s float64) string {
+	if s != s || s < 0 {
+		s = 0
+	}
+	return strconv.FormatFloat(s, 'f', 3, 64)
+}

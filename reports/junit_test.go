@@ -1,0 +1,152 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// junitSchema is the Apache Ant JUnit schema CI tools accept (a copy of
+// the one in the project's shared schemas, Apache License 2.0).
+const junitSchema = "testdata/junit.xsd"
+
+// TestJUnitSchema validates the JUnit XML of every recorded run against
+// the Ant schema with xmllint.
+func TestJUnitSchema(t *testing.T) {
+	xmllint := needTool(t, "xmllint", "libxml2-utils")
+	schema := junitSchema
+	if _, err := os.Stat(schema); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	dir := t.TempDir()
+	var files []string
+	for name := range fixtureIDs {
+		r, err := Load(fixtureRun(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := r.WriteJUnit(&b); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, name+".xml")
+		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	args := append([]string{"--noout", "--schema", schema}, files...)
+	out, err := exec.Command(xmllint, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmllint: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), " validates"); n != len(files) {
+		t.Errorf("xmllint validated %d of %d files:\n%s", n, len(files), out)
+	}
+
+	// The check must be able to fail: a test case with two results is
+	// invalid.
+	bad := filepath.Join(dir, "bad.xml")
+	b, _ := os.ReadFile(files[0])
+	b = bytes.Replace(b, []byte("<system-out>"), []byte(`<testcase name="x" classname="y" time="0"><failure type="a"/><error type="b"/></testcase><system-out>`), 1)
+	os.WriteFile(bad, b, 0o644)
+	if out, err := exec.Command(xmllint, "--noout", "--schema", schema, bad).CombinedOutput(); err == nil {
+		t.Errorf("xmllint accepted an invalid file:\n%s", out)
+	}
+}
+
+// TestJUnitVerdicts checks how verdicts map to JUnit results: fail and
+// no-data are failures, an abort is an error, a warning passes and is told
+// in system-out, and an aborted or interrupted run adds an error test case.
+func TestJUnitVerdicts(t *testing.T) {
+	type result struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+	}
+	type tcase struct {
+		Name      string  `xml:"name,attr"`
+		Classname string  `xml:"classname,attr"`
+		Failure   *result `xml:"failure"`
+		Error     *result `xml:"error"`
+	}
+	type suite struct {
+		Tests     int     `xml:"tests,attr"`
+		Failures  int     `xml:"failures,attr"`
+		Errors    int     `xml:"errors,attr"`
+		Cases     []tcase `xml:"testcase"`
+		SystemOut string  `xml:"system-out"`
+	}
+	parse := func(name string) suite {
+		r, err := Load(fixtureRun(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := r.WriteJUnit(&b); err != nil {
+			t.Fatal(err)
+		}
+		var s suite
+		if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	find := func(s suite, name string) tcase {
+		for _, c := range s.Cases {
+			if c.Name == name {
+				return c
+			}
+		}
+		t.Fatalf("no test case %q in %+v", name, s.Cases)
+		return tcase{}
+	}
+
+	fail := parse("fail")
+	if fail.Tests != 5 || fail.Failures != 3 || fail.Errors != 0 {
+		t.Errorf("fail run: tests %d failures %d errors %d, want 5 3 0", fail.Tests, fail.Failures, fail.Errors)
+	}
+	if c := find(fail, "FAIL-1 mean(flow_dut)"); c.Failure == nil || c.Failure.Type != "fail" ||
+		!strings.Contains(c.Failure.Message, "2.0999996 L/min") || !strings.Contains(c.Failure.Message, "≥ 2.1 L/min") {
+		t.Errorf("failed criterion: %+v", c.Failure)
+	}
+	if c := find(fail, "FAIL-2 map(aop)"); c.Failure == nil || c.Failure.Type != "no-data" || !strings.Contains(c.Failure.Message, "no beats detected") {
+		t.Errorf("no-data criterion: %+v", c.Failure)
+	}
+	if c := find(fail, "FAIL-3 aop"); c.Classname != "always" || c.Failure == nil {
+		t.Errorf("always invariant: %+v", c)
+	}
+	if c := find(fail, "LV pressure stays below 200 mmHg max(lvp)"); c.Classname != "1/heart failure at P8" || c.Failure != nil || c.Error != nil {
+		t.Errorf("criterion without id: %+v", c)
+	}
+
+	pass := parse("pass")
+	if pass.Failures != 0 || pass.Errors != 0 || pass.Tests != 6 {
+		t.Errorf("pass run: %d tests, %d failures, %d errors", pass.Tests, pass.Failures, pass.Errors)
+	}
+	for k := 1; k <= 3; k++ {
+		find(pass, "PASS-2 std(dut.rpm) #"+string(rune('0'+k)))
+	}
+	if c := find(pass, "PASS-3 map(aop)"); c.Failure != nil || !strings.Contains(pass.SystemOut, "WARN 3/stop PASS-3 map(aop)") {
+		t.Errorf("warning: %+v, system-out %q", c, pass.SystemOut)
+	}
+
+	ab := parse("aborted")
+	if ab.Errors != 2 || ab.Failures != 0 {
+		t.Errorf("aborted run: %d errors %d failures, want 2 0", ab.Errors, ab.Failures)
+	}
+	if c := find(ab, "ABT-2 max(aop)"); c.Error == nil || c.Error.Type != "abort" {
+		t.Errorf("on_fail abort criterion: %+v", c)
+	}
+	if c := find(ab, "run aborted"); c.Error == nil || c.Classname != "2/afterload tripled" || !strings.Contains(c.Error.Message, "safety trip") {
+		t.Errorf("abort of the run: %+v", c)
+	}
+
+	in := parse("interrupted")
+	if c := find(in, "run interrupted"); c.Error == nil || c.Error.Type != "interrupted" || c.Classname != "2/heart failure" {
+		t.Errorf("interruption: %+v", c)
+	}
+}

@@ -1,0 +1,761 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/gomono"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/sfnt"
+)
+
+// The PDF is made with github.com/go-pdf/fpdf, a pure-Go generator with no
+// dependencies (it runs on the Raspberry Pi at the end of every run), and
+// the Go fonts, embedded as subsets so that mmHg·s/ml, °C, ± and ≤ render in
+// any viewer and on paper. Plots are vector paths.
+
+// Page geometry, in mm (A4 portrait).
+const (
+	pdfPageW   = 210.0
+	pdfPageH   = 297.0
+	pdfLeft    = 15.0
+	pdfRight   = 15.0
+	pdfTop     = 22.0 // below the running header
+	pdfBottom  = 16.0 // above the footer
+	pdfTextW   = pdfPageW - pdfLeft - pdfRight
+	pdfBody    = 8.5 // font sizes, pt
+	pdfSmall   = 7.2
+	pdfHeading = 12.0
+	pdfPad     = 1.0 // cell padding, mm
+	pdfMaxRows = 40  // text lines a table cell shows at most
+)
+
+// Font families as registered with fpdf.
+const (
+	fontSans = "gosans"
+	fontMono = "gomono"
+)
+
+// glyphs knows which runes a font has, so that text is never drawn with a
+// glyph the font lacks (an empty box in print).
+type glyphs struct {
+	once sync.Once
+	ttf  []byte
+	f    *sfnt.Font
+	mu   sync.Mutex
+	has  map[rune]bool
+}
+
+var (
+	sansGlyphs = &glyphs{ttf: goregular.TTF}
+	monoGlyphs = &glyphs{ttf: gomono.TTF}
+)
+
+// clean returns s with every rune the font lacks replaced: a look-alike
+// where there is one, else '?'. Control characters become spaces.
+func (g *glyphs) clean(s string) string {
+	g.once.Do(func() {
+		g.f, _ = sfnt.Parse(g.ttf)
+		g.has = map[rune]bool{}
+	})
+	ok := true
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e { // not printable ASCII, which every font has
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var buf sfnt.Buffer
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r // kept: split lines at it
+		case r == '\t' || r == '\r':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return -1
+		case r < 0x7f:
+			return r
+		}
+		has, seen := g.has[r]
+		if !seen {
+			i, err := g.f.GlyphIndex(&buf, r)
+			has = err == nil && i != 0 && r <= 0xffff
+			g.has[r] = has
+		}
+		if has {
+			return r
+		}
+		switch r {
+		case '\u2009', '\u202f', '\u00a0':
+			return ' '
+		case '\u2212':
+			return '-'
+		case '\u2691':
+			return '!'
+		}
+		return '?'
+	}, s)
+}
+
+// pdfDoc draws the report on an fpdf document, handling page breaks itself
+// so that table rows and plots are never split across pages.
+type pdfDoc struct {
+	f       *fpdf.Fpdf
+	v       *view
+	section string // the current section's title, repeated on continuation pages
+}
+
+// WritePDF writes the report as PDF for signature: A4, the content of the
+// HTML report, with a header carrying the run id and outcome and a footer
+// with "page N of M" on every page.
+func (r *Report) WritePDF(w io.Writer) error {
+	v := r.view()
+	f := fpdf.New("P", "mm", "A4", "")
+	f.AliasNbPages("{nb}") // before the fonts: fpdf keeps the digits in the subsets then
+	f.AddUTF8FontFromBytes(fontSans, "", goregular.TTF)
+	f.AddUTF8FontFromBytes(fontSans, "B", gobold.TTF)
+	f.AddUTF8FontFromBytes(fontMono, "", gomono.TTF)
+	f.SetMargins(pdfLeft, pdfTop, pdfRight)
+	f.SetAutoPageBreak(false, pdfBottom)
+	f.SetCatalogSort(true)
+	f.SetCreationDate(r.Generated)
+	f.SetModificationDate(r.Generated)
+	f.SetTitle(sansGlyphs.clean("V&V report "+v.RunID+" — "+v.Protocol+" — "+v.OutcomeTitle), true)
+	f.SetSubject(sansGlyphs.clean("mockloop run "+v.RunID), true)
+	f.SetCreator("mockloop reports", true)
+	d := &pdfDoc{f: f, v: v}
+	f.SetHeaderFunc(d.header)
+	f.SetFooterFunc(d.footer)
+	d.render()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("reports: pdf: %w", err)
+	}
+	if err := f.Output(w); err != nil {
+		return fmt.Errorf("reports: pdf: %w", err)
+	}
+	return nil
+}
+
+// header draws the running header: what the page belongs to.
+func (d *pdfDoc) header() {
+	f := d.f
+	f.SetY(9)
+	f.SetX(pdfLeft)
+	d.font(false, pdfSmall+0.8)
+	f.SetTextColor(60, 60, 70)
+	f.CellFormat(pdfTextW/2, 5, d.text("V&V report — protocol "+d.v.Protocol), "", 0, "L", false, 0, "")
+	d.font(true, pdfSmall+0.8)
+	c := outcomeColor(d.v.Outcome)
+	f.SetTextColor(int(c.R), int(c.G), int(c.B))
+	f.CellFormat(pdfTextW/2, 5, d.text("Run "+d.v.RunID+" — "+d.v.OutcomeTitle), "", 0, "R", false, 0, "")
+	f.SetDrawColor(50, 50, 70)
+	f.SetLineWidth(0.4)
+	f.Line(pdfLeft, 15, pdfPageW-pdfRight, 15)
+	f.SetTextColor(0, 0, 0)
+	f.SetY(pdfTop)
+	if d.section != "" && f.PageNo() > 1 {
+		d.font(true, pdfBody)
+		f.SetTextColor(90, 90, 100)
+		f.CellFormat(pdfTextW, 5, d.text(d.section+" (continued)"), "", 1, "L", false, 0, "")
+		f.SetTextColor(0, 0, 0)
+		f.SetY(f.GetY() + 1)
+	}
+}
+
+// footer draws the page number, as "page N of M".
+func (d *pdfDoc) footer() {
+	f := d.f
+	f.SetY(pdfPageH - 11)
+	f.SetDrawColor(180, 180, 190)
+	f.SetLineWidth(0.2)
+	f.Line(pdfLeft, pdfPageH-12, pdfPageW-pdfRight, pdfPageH-12)
+	d.font(false, pdfSmall)
+	f.SetTextColor(80, 80, 90)
+	f.CellFormat(pdfTextW/2, 5, d.text("Generated "+d.v.Generated+" by mockloop from the run record"), "", 0, "L", false, 0, "")
+	f.CellFormat(pdfTextW/2, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
+	f.SetTextColor(0, 0, 0)
+}
+
+// outcomeColor is the colour of an outcome or verdict.
+func outcomeColor(o string) rgb {
+	switch verdictClass(o) {
+	case "ok":
+		return rgb{0x1e, 0x7d, 0x32}
+	case "bad":
+		return rgb{0xb3, 0x26, 0x1e}
+	case "warn":
+		return rgb{0xa8, 0x64, 0x00}
+	}
+	return rgb{0x55, 0x55, 0x55}
+}
+
+// font sets the sans font, bold or regular, at size pt.
+func (d *pdfDoc) font(bold bool, size float64) {
+	style := ""
+	if bold {
+		style = "B"
+	}
+	d.f.SetFont(fontSans, style, size)
+}
+
+// text cleans s for the sans font.
+func (d *pdfDoc) text(s string) string { return sansGlyphs.clean(s) }
+
+// need starts a new page unless h mm fit above the bottom margin.
+func (d *pdfDoc) need(h float64) {
+	if d.f.GetY()+h > pdfPageH-pdfBottom {
+		d.f.AddPage()
+	}
+}
+
+// split wraps text to lines of at most w mm in the current font, breaking
+// at newlines first (fpdf's SplitText breaks a line with a newline at its
+// last space instead).
+func (d *pdfDoc) split(text string, w float64) []string {
+	var out []string
+	for part := range strings.SplitSeq(text, "\n") {
+		if part == "" {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, d.f.SplitText(part, w)...)
+	}
+	return out
+}
+
+// lineH is the height of a text line at size pt.
+func lineH(size float64) float64 { return size * 0.3528 * 1.25 }
+
+// heading starts a numbered section, on a new page if little room is left.
+func (d *pdfDoc) heading(title string) {
+	d.section = ""
+	d.need(30)
+	f := d.f
+	f.SetY(f.GetY() + 3)
+	d.font(true, pdfHeading)
+	f.Bookmark(d.text(title), 0, -1)
+	f.CellFormat(pdfTextW, 7, d.text(title), "", 1, "L", false, 0, "")
+	f.SetDrawColor(200, 200, 215)
+	f.SetLineWidth(0.5)
+	f.Line(pdfLeft, f.GetY(), pdfPageW-pdfRight, f.GetY())
+	f.SetY(f.GetY() + 2)
+	d.section = title
+}
+
+// subheading is a heading within a section, kept on a page with the
+// first keep mm of what follows it.
+func (d *pdfDoc) subheading(title string, keep float64) {
+	d.need(8 + keep)
+	d.f.SetY(d.f.GetY() + 1.5)
+	d.font(true, pdfBody+1)
+	d.f.CellFormat(pdfTextW, 6, d.text(title), "", 1, "L", false, 0, "")
+}
+
+// para writes a wrapped paragraph; flag sets it in the colour of trouble.
+func (d *pdfDoc) para(s string, flag bool) {
+	f := d.f
+	d.font(flag, pdfBody)
+	if flag {
+		c := outcomeColor("fail")
+		f.SetTextColor(int(c.R), int(c.G), int(c.B))
+		s = "! " + s
+	} else {
+		f.SetTextColor(60, 60, 60)
+	}
+	lh := lineH(pdfBody)
+	for _, l := range d.split(d.text(s), pdfTextW) {
+		d.need(lh)
+		f.SetX(pdfLeft)
+		f.CellFormat(pdfTextW, lh, l, "", 1, "L", false, 0, "")
+	}
+	f.SetTextColor(0, 0, 0)
+	f.SetY(f.GetY() + 1)
+}
+
+// pdfCol is a table column: title, width in mm, alignment ("L", "R").
+type pdfCol struct {
+	Title string
+	W     float64
+	Align string
+}
+
+// pdfCell is a table cell.
+type pdfCell struct {
+	Text  string
+	Bold  bool
+	Mono  bool
+	Color *rgb
+}
+
+// cell makes a plain cell.
+func cell(s string) pdfCell { return pdfCell{Text: s} }
+
+// table draws a table, breaking pages between rows and repeating the
+// header row on each new page. A cell shows at most pdfMaxRows lines.
+func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
+	f := d.f
+	lh := lineH(size)
+	drawHeader := func() {
+		d.font(true, size)
+		h := 0.0
+		lines := make([][]string, len(cols))
+		for i, c := range cols {
+			lines[i] = d.split(d.text(c.Title), c.W-2*pdfPad)
+			h = max(h, float64(len(lines[i]))*lh+2*pdfPad)
+		}
+		x, y := pdfLeft, f.GetY()
+		f.SetFillColor(0xee, 0xf0, 0xf5)
+		f.SetDrawColor(0xc8, 0xc8, 0xd0)
+		f.SetLineWidth(0.2)
+		for i, c := range cols {
+			f.Rect(x, y, c.W, h, "FD")
+			for k, l := range lines[i] {
+				f.SetXY(x+pdfPad, y+pdfPad+float64(k)*lh)
+				f.CellFormat(c.W-2*pdfPad, lh, l, "", 0, c.Align, false, 0, "")
+			}
+			x += c.W
+		}
+		f.SetXY(pdfLeft, y+h)
+	}
+	header := false
+	for _, c := range cols {
+		header = header || c.Title != ""
+	}
+	if !header { // a key-value table: no header row
+		drawHeader = func() {}
+	}
+	d.need(3 * lh)
+	drawHeader()
+	for _, row := range rows {
+		lines := make([][]string, len(cols))
+		h := 0.0
+		for i, c := range cols {
+			if i >= len(row) {
+				continue
+			}
+			cl := row[i]
+			if cl.Mono {
+				f.SetFont(fontMono, "", size-0.6)
+				lines[i] = d.split(monoGlyphs.clean(cl.Text), c.W-2*pdfPad)
+			} else {
+				d.font(cl.Bold, size)
+				lines[i] = d.split(d.text(cl.Text), c.W-2*pdfPad)
+			}
+			if len(lines[i]) > pdfMaxRows {
+				lines[i] = append(lines[i][:pdfMaxRows-1], "…")
+			}
+			h = max(h, float64(len(lines[i]))*lh+2*pdfPad)
+		}
+		h = max(h, lh+2*pdfPad)
+		if f.GetY()+h > pdfPageH-pdfBottom {
+			f.AddPage()
+			drawHeader()
+		}
+		x, y := pdfLeft, f.GetY()
+		f.SetDrawColor(0xc8, 0xc8, 0xd0)
+		f.SetLineWidth(0.2)
+		for i, c := range cols {
+			f.Rect(x, y, c.W, h, "D")
+			if i < len(row) {
+				cl := row[i]
+				if cl.Mono {
+					f.SetFont(fontMono, "", size-0.6)
+				} else {
+					d.font(cl.Bold, size)
+				}
+				if cl.Color != nil {
+					f.SetTextColor(int(cl.Color.R), int(cl.Color.G), int(cl.Color.B))
+				}
+				for k, l := range lines[i] {
+					f.SetXY(x+pdfPad, y+pdfPad+float64(k)*lh)
+					f.CellFormat(c.W-2*pdfPad, lh, l, "", 0, c.Align, false, 0, "")
+				}
+				f.SetTextColor(0, 0, 0)
+			}
+			x += c.W
+		}
+		f.SetXY(pdfLeft, y+h)
+	}
+	f.SetY(f.GetY() + 2)
+}
+
+// kvTable draws a two-column table of labelled values.
+func (d *pdfDoc) kvTable(kvs []kv) {
+	var rows [][]pdfCell
+	for _, e := range kvs {
+		c := pdfCell{Text: e.V, Mono: e.Mono}
+		if e.Flag {
+			c.Color, c.Bold = colorPtr(outcomeColor("fail")), true
+		}
+		rows = append(rows, []pdfCell{{Text: e.K, Bold: true}, c})
+	}
+	d.table([]pdfCol{{"", 42, "L"}, {"", pdfTextW - 42, "L"}}, rows, pdfBody)
+}
+
+func colorPtr(c rgb) *rgb { return &c }
+
+// verdictCell is a cell coloured by its verdict.
+func verdictCell(s, verdict string) pdfCell {
+	return pdfCell{Text: s, Bold: true, Color: colorPtr(outcomeColor(verdict))}
+}
+
+// render draws the whole report.
+func (d *pdfDoc) render() {
+	v := d.v
+	f := d.f
+	f.AddPage()
+	d.font(true, 16)
+	f.CellFormat(pdfTextW, 9, d.text("V&V report — protocol "+v.Protocol), "", 1, "L", false, 0, "")
+	d.font(true, 13)
+	c := outcomeColor(v.Outcome)
+	f.SetTextColor(int(c.R), int(c.G), int(c.B))
+	f.CellFormat(pdfTextW, 7, d.text("Outcome: "+v.OutcomeTitle), "", 1, "L", false, 0, "")
+	f.SetTextColor(0, 0, 0)
+	if v.AbortReason != "" {
+		d.para("Reason: "+v.AbortReason, true)
+	}
+	d.para("Generated "+v.Generated+" from the run record by mockloop. Times t are seconds on the run's clock since its epoch.", false)
+	for _, n := range v.Notes {
+		d.para(n, true)
+	}
+
+	d.heading("1. Run identity")
+	d.kvTable(v.Identity)
+	d.subheading("Calibration records in force", 20)
+	if len(v.Calibration) == 0 {
+		d.para("The manifest lists no calibration records.", true)
+	} else {
+		var rows [][]pdfCell
+		for _, c := range v.Calibration {
+			due := cell(c.Due)
+			if c.Overdue {
+				due = verdictCell(c.Due+" (overdue)", "fail")
+			}
+			rows = append(rows, []pdfCell{cell(c.Channel), cell(c.Method), cell(c.Date), due, cell(c.Reference), {Text: c.Fields, Mono: true}})
+		}
+		d.table([]pdfCol{{"Channel", 16, "L"}, {"Method", 16, "L"}, {"Date", 26, "L"}, {"Due", 20, "L"}, {"Reference", 32, "L"}, {"Coefficients and points", 70, "L"}}, rows, pdfSmall)
+	}
+
+	d.heading("2. Outcome")
+	d.kvTable(v.Summary)
+
+	d.heading("3. Acceptance criteria")
+	if len(v.Criteria) == 0 {
+		d.para("No criterion was evaluated.", true)
+	} else {
+		var rows [][]pdfCell
+		for _, c := range v.Criteria {
+			req := c.ReqID
+			if req == "" {
+				req = "(no id) " + c.Name
+			} else {
+				if !c.InCat {
+					req += " (not in catalogue)"
+				}
+				if c.Name != "" {
+					req += " — " + c.Name
+				}
+			}
+			step := c.Step
+			if c.Repeats {
+				step += fmt.Sprintf(" #%d", c.Iter)
+			}
+			verdict := strings.ToUpper(c.Verdict)
+			if c.Verdict != "pass" && c.OnFail != "fail" && c.OnFail != "" {
+				verdict += " (on_fail: " + c.OnFail + ")"
+			}
+			if c.Reason != "" {
+				verdict += ": " + c.Reason
+			}
+			reqCell := cell(req)
+			if c.ReqID == "" || !c.InCat {
+				reqCell.Color = colorPtr(outcomeColor("fail"))
+			}
+			rows = append(rows, []pdfCell{cell(fmt.Sprint(c.N)), reqCell, cell(step), cell(c.Measure), cell(c.Value), cell(c.Limits), verdictCell(verdict, c.Verdict)})
+		}
+		d.table([]pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}, rows, pdfSmall)
+	}
+
+	d.heading("4. Traceability matrix")
+	if v.Trace.NoCatalogue {
+		d.para("The protocol declares no requirements catalogue: no requirement can be traced.", true)
+	}
+	var trows [][]pdfCell
+	for _, set := range [][]traceReq{v.Trace.Reqs, v.Trace.Unknown, v.Trace.Untraced} {
+		for _, q := range set {
+			req := strings.TrimSpace(q.ID + " " + q.Text)
+			if q.Flag != "" {
+				req += " — ! " + q.Flag
+			}
+			reqCell := pdfCell{Text: req}
+			if q.Flag != "" {
+				reqCell.Color = colorPtr(outcomeColor("fail"))
+			}
+			status := verdictCell(strings.ToUpper(q.Status), q.Status)
+			if len(q.Criteria) == 0 {
+				trows = append(trows, []pdfCell{reqCell, status, cell("-"), cell(""), cell(""), cell("")})
+			}
+			for i, c := range q.Criteria {
+				first, st := reqCell, status
+				if i > 0 {
+					first, st = cell(""), cell("")
+				}
+				trows = append(trows, []pdfCell{first, st, cell(c.Step + ": " + c.Measure), cell(c.Limits), verdictCell(c.Counts, c.Verdict), cell(c.Rows)})
+			}
+		}
+	}
+	d.table([]pdfCol{{"Requirement", 52, "L"}, {"Status", 19, "L"}, {"Criterion (step, measure)", 47, "L"}, {"Limits", 28, "L"}, {"Evaluations", 20, "L"}, {"Rows", 14, "L"}}, trows, pdfSmall)
+	d.para("Rows refers to the numbers (#) of the criteria table. A requirement passes when every evaluation of every criterion tracing to it passes.", false)
+
+	d.heading("5. Plots")
+	d.subheading("Waveforms at the end of each step", pdfFigH+16)
+	if v.WaveNote != "" {
+		d.para(v.WaveNote, false)
+	}
+	if len(v.Waves) == 0 {
+		d.para("No step has frames to show.", false)
+	}
+	for _, w := range v.Waves {
+		d.need(8 + pdfFigH)
+		d.font(true, pdfBody)
+		f.CellFormat(pdfTextW, 6, d.text(w.Title), "", 1, "L", false, 0, "")
+		if len(w.Figures) == 0 {
+			d.para("No frames in this window.", false)
+		}
+		for _, fig := range w.Figures {
+			d.figure(fig)
+		}
+	}
+	d.subheading("Trends over the whole run", pdfFigH+12)
+	if len(v.Trends) == 0 {
+		d.para("The record has no frames.", true)
+	} else {
+		d.para(v.TrendNote, false)
+		for _, fig := range v.Trends {
+			d.figure(fig)
+		}
+	}
+
+	d.heading("6. Step statistics")
+	if v.Steps.Note != "" {
+		d.para(v.Steps.Note, false)
+	}
+	if v.Steps.Computed {
+		d.para("The run's result has no step statistics; they were computed from the frames for this report.", false)
+	}
+	if len(v.Steps.Rows) == 0 {
+		d.para("No step was executed.", false)
+	} else {
+		var rows [][]pdfCell
+		for _, s := range v.Steps.Rows {
+			oc := cell(s.Outcome)
+			if s.Outcome != "" {
+				oc = verdictCell(s.Outcome, s.Outcome)
+			}
+			rows = append(rows, []pdfCell{{Text: s.Step, Bold: true}, cell(s.Span), oc, cell(s.Channel), cell(s.Unit), cell(s.N), cell(s.Mean), cell(s.Min), cell(s.Max), cell(s.Std)})
+		}
+		d.table([]pdfCol{{"Step", 38, "L"}, {"Span", 27, "L"}, {"Outcome", 15, "L"}, {"Channel", 20, "L"}, {"Unit", 11, "L"}, {"n", 14, "R"}, {"Mean", 14, "R"}, {"Min", 13, "R"}, {"Max", 14, "R"}, {"Std", 14, "R"}}, rows, pdfSmall)
+	}
+
+	if b := v.Beats; b != nil {
+		d.heading(fmt.Sprintf("%d. Beat statistics", v.Sec.Beats))
+		if len(b.Rows) == 0 {
+			d.para("beats.jsonl has no beats: none were detected.", false)
+		} else {
+			d.para(fmt.Sprintf("Mean ± standard deviation over the detected beats (%d in beats.jsonl), per channel and step (executions of a step pooled) and over the whole run.", b.Beats), false)
+			cols := []pdfCol{{"Channel", 14, "L"}, {"Step", 37, "L"}, {"Beats", 13, "R"}}
+			for _, h := range b.Headers {
+				cols = append(cols, pdfCol{h, (pdfTextW - 64) / float64(len(b.Headers)), "R"})
+			}
+			var rows [][]pdfCell
+			for _, br := range b.Rows {
+				row := []pdfCell{cell(br.Channel), {Text: br.Step, Bold: br.Total}, cell(br.Beats)}
+				for _, c := range br.Cells {
+					row = append(row, cell(c))
+				}
+				rows = append(rows, row)
+			}
+			d.table(cols, rows, pdfSmall)
+		}
+	}
+
+	ev := v.Events
+	d.heading(fmt.Sprintf("%d. Events and faults", v.Sec.Events))
+	if ev.Missing {
+		d.para("The record has no events.jsonl.", true)
+	}
+	d.subheading("Safety trips, faults, acquisition problems and operator actions", 15)
+	if len(ev.Notable) == 0 {
+		d.para("None.", false)
+	} else {
+		var rows [][]pdfCell
+		for _, e := range ev.Notable {
+			rows = append(rows, []pdfCell{cell(e.T), {Text: e.Kind, Bold: true}, cell(e.Step), cell(e.Msg), {Text: e.Data, Mono: true}})
+		}
+		d.table([]pdfCol{{"t [s]", 16, "R"}, {"Kind", 22, "L"}, {"Step", 10, "L"}, {"Message", 72, "L"}, {"Data", 60, "L"}}, rows, pdfSmall)
+		if ev.NotableTotal > len(ev.Notable) {
+			d.para(fmt.Sprintf("Only the first %d of %d are listed; events.jsonl has all.", len(ev.Notable), ev.NotableTotal), true)
+		}
+	}
+	d.subheading("Event counts", 15)
+	var crows [][]pdfCell
+	for _, c := range ev.Counts {
+		shown := "above"
+		switch c.Class {
+		case classCounted:
+			shown = "counted only (DUT traffic)"
+		case classCriteria:
+			shown = "in the criteria table"
+		case classTimeline:
+			shown = "in the timeline"
+		}
+		crows = append(crows, []pdfCell{cell(c.Kind), cell(fmt.Sprint(c.Count)), cell(shown)})
+	}
+	d.table([]pdfCol{{"Kind", 60, "L"}, {"Count", 30, "R"}, {"Shown", pdfTextW - 90, "L"}}, crows, pdfSmall)
+	d.subheading("Timeline", 15)
+	if len(ev.Timeline) == 0 {
+		d.para("None.", false)
+	} else {
+		var rows [][]pdfCell
+		for _, e := range ev.Timeline {
+			rows = append(rows, []pdfCell{cell(e.T), cell(e.Kind), cell(e.Step), cell(e.Msg)})
+		}
+		d.table([]pdfCol{{"t [s]", 18, "R"}, {"Kind", 22, "L"}, {"Step", 12, "L"}, {"Message", pdfTextW - 52, "L"}}, rows, pdfSmall)
+		if ev.TimelineTotal > len(ev.Timeline) {
+			d.para(fmt.Sprintf("Only the first %d of %d timeline events are listed; events.jsonl has all.", len(ev.Timeline), ev.TimelineTotal), false)
+		}
+	}
+
+	d.heading(fmt.Sprintf("%d. Record integrity", v.Sec.Integrity))
+	d.kvTable(v.Integrity)
+
+	d.heading(fmt.Sprintf("%d. Signatures", v.Sec.Signatures))
+	d.need(40)
+	sig := [][]pdfCell{{cell("Performed by\n\n\n")}, {cell("Reviewed by (quality)\n\n\n")}, {cell("Approved by\n\n\n")}}
+	for i := range sig {
+		sig[i] = append(sig[i], cell(""), cell(""), cell(""))
+	}
+	d.table([]pdfCol{{"Role", 40, "L"}, {"Name", 50, "L"}, {"Signature", 60, "L"}, {"Date", 30, "L"}}, sig, pdfBody)
+}
+
+// Plot geometry in the PDF, mm.
+const (
+	pdfFigH   = 62.0
+	pdfFigL   = 15.0 // left of the plot area, from the text margin
+	pdfFigR   = 4.0
+	pdfFigTop = 7.0
+	pdfFigBot = 10.0
+)
+
+// figure draws a plot as vector graphics: grid, ticks, envelope bands
+// (filled, translucent), lines, step marks, legend.
+func (d *pdfDoc) figure(fg *figure) {
+	f := d.f
+	d.need(pdfFigH + 2)
+	y0 := f.GetY()
+	L, R := pdfLeft+pdfFigL, pdfPageW-pdfRight-pdfFigR
+	T, B := y0+pdfFigTop, y0+pdfFigH-pdfFigBot
+	x := func(v float64) float64 { return L + (v-fg.X0)/(fg.X1-fg.X0)*(R-L) }
+	y := func(v float64) float64 { return B - (v-fg.Y0)/(fg.Y1-fg.Y0)*(B-T) }
+
+	d.font(true, pdfBody)
+	f.SetXY(L, y0)
+	f.CellFormat(60, 5, d.text(fg.Title), "", 0, "L", false, 0, "")
+	d.font(false, pdfSmall-0.5)
+	f.SetXY(pdfLeft, y0)
+	f.CellFormat(pdfFigL-2, 5, d.text(fg.YLabel), "", 0, "L", false, 0, "")
+	// Legend, right-aligned.
+	lx := R
+	for i := len(fg.Series) - 1; i >= 0; i-- {
+		s := fg.Series[i]
+		w := f.GetStringWidth(d.text(s.Name)) + 5
+		lx -= w
+		f.SetFillColor(int(s.Color.R), int(s.Color.G), int(s.Color.B))
+		f.Rect(lx, y0+1.6, 2.4, 2.4, "F")
+		f.SetXY(lx+2.8, y0)
+		f.CellFormat(w-2.8, 5, d.text(s.Name), "", 0, "L", false, 0, "")
+	}
+
+	f.SetFillColor(0xfb, 0xfb, 0xfd)
+	f.SetDrawColor(0x99, 0x99, 0xaa)
+	f.SetLineWidth(0.2)
+	f.Rect(L, T, R-L, B-T, "FD")
+	f.SetDrawColor(0xe2, 0xe2, 0xea)
+	f.SetLineWidth(0.15)
+	for _, t := range fg.YTicks {
+		f.Line(L, y(t.V), R, y(t.V))
+		f.SetXY(pdfLeft, y(t.V)-2)
+		f.CellFormat(pdfFigL-1, 4, t.Label, "", 0, "R", false, 0, "")
+	}
+	for _, t := range fg.XTicks {
+		f.Line(x(t.V), T, x(t.V), B)
+		f.SetXY(x(t.V)-10, B+0.5)
+		f.CellFormat(20, 4, t.Label, "", 0, "C", false, 0, "")
+	}
+	f.SetXY(R-30, B+4)
+	f.CellFormat(30, 4, d.text(fg.XLabel), "", 0, "R", false, 0, "")
+
+	f.ClipRect(L, T, R-L, B-T, false)
+	f.SetDrawColor(0x77, 0x77, 0x88)
+	f.SetDashPattern([]float64{0.6, 0.9}, 0)
+	for _, m := range fg.Marks {
+		if m.X < fg.X0 || m.X > fg.X1 {
+			continue
+		}
+		f.Line(x(m.X), T, x(m.X), B)
+		f.SetXY(x(m.X)+0.3, T+0.2)
+		f.CellFormat(8, 3, d.text(m.Label), "", 0, "L", false, 0, "")
+	}
+	f.SetDashPattern(nil, 0)
+	for _, s := range fg.Series {
+		if len(s.Bands) == 0 {
+			continue
+		}
+		f.SetAlpha(0.28, "Normal")
+		f.SetFillColor(int(s.Color.R), int(s.Color.G), int(s.Color.B))
+		for _, band := range s.Bands {
+			pts := make([]fpdf.PointType, 0, 2*len(band))
+			for _, p := range band {
+				pts = append(pts, fpdf.PointType{X: x(p.X), Y: y(p.Hi)})
+			}
+			for i := len(band) - 1; i >= 0; i-- {
+				pts = append(pts, fpdf.PointType{X: x(band[i].X), Y: y(band[i].Lo)})
+			}
+			if len(band) == 1 { // a single column: give it a width
+				pts = append(pts, fpdf.PointType{X: pts[0].X + 0.2, Y: pts[1].Y}, fpdf.PointType{X: pts[0].X + 0.2, Y: pts[0].Y})
+			}
+			f.Polygon(pts, "F")
+		}
+		f.SetAlpha(1, "Normal")
+	}
+	f.SetLineWidth(0.22)
+	f.SetLineJoinStyle("round")
+	for _, s := range fg.Series {
+		f.SetDrawColor(int(s.Color.R), int(s.Color.G), int(s.Color.B))
+		for _, line := range s.Lines {
+			if len(line) == 0 {
+				continue
+			}
+			f.MoveTo(x(line[0].X), y(line[0].Y))
+			for _, p := range line[1:] {
+				f.LineTo(x(p.X), y(p.Y))
+			}
+			if len(line) == 1 {
+				f.LineTo(x(line[0].X)+0.2, y(line[0].Y))
+			}
+			f.DrawPath("D")
+		}
+	}
+	f.ClipEnd()
+	f.SetY(y0 + pdfFigH + 1)
+}

@@ -1,0 +1,317 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// Plot resolution: the columns of a trend over the whole run and of a
+// step's waveform. They bound the memory of a report whatever the run's
+// length, and match the width of a plot on a page or screen.
+const (
+	trendCols = 1000 // even: a growing envelope merges columns pairwise
+	waveCols  = 600
+	waveSpanS = 3.0 // seconds of the end of each step shown as waveform
+
+	maxWavesAll  = 24 // step executions that all get a waveform
+	maxWaves     = 48 // waveforms at most
+	maxStepMarks = 40 // step start marks on a trend at most
+)
+
+// Report is a run as the V&V reports present it, gathered from its record
+// by Load in one pass over the frames. Its Write methods render it; they
+// may be called in any order and more than once.
+type Report struct {
+	// Generated is when the report was made, shown in the HTML and PDF.
+	// Load sets it to the current time; set it to make output repeatable.
+	Generated time.Time
+
+	dir    string
+	run    *runlog.Run
+	events eventSummary
+	steps  []stepExec
+	crit   []critRow
+	trace  traceView
+	beats  *beatsView
+	frames runlog.FrameStats
+	firstT int64 // ns, time of the first frame, -1 without frames
+	lastT  int64 // ns, time of the last frame
+	waves  []waveView
+	trends []*figure
+	notes  []string // problems found reading the record
+	wNote  string   // which steps have waveforms, when not all
+	tNote  string   // how to read the trends
+}
+
+// waveView is the waveform plots of the end of one step execution.
+type waveView struct {
+	Title   string
+	Figures []*figure
+	step    int
+	lo, hi  float64 // window, seconds
+	env     *envelope
+}
+
+// Load reads the run record in dir — a finished, failed, aborted,
+// interrupted or even running run — and gathers what the reports show,
+// reading frames, events and beats once each, as streams.
+//
+// Damage in the record (a torn or corrupt frame record, malformed event or
+// beat lines) does not fail Load: the report shows what could be read and
+// says what could not. Load fails when the manifest cannot be read or a
+// file cannot be read at all.
+func Load(dir string) (*Report, error) { return load(dir, true) }
+
+// load is Load, skipping the pass over the frames unless scan: the JUnit
+// and CSV reports do not need it, and it is most of the work.
+func load(dir string, scan bool) (*Report, error) {
+	run, err := runlog.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	r := &Report{Generated: time.Now().UTC(), dir: dir, run: run, firstT: -1}
+	m := &run.Manifest
+	res := run.Result
+
+	ev, spans, err := readEvents(dir)
+	if err != nil {
+		r.notes = append(r.notes, "events.jsonl could not be read to its end: "+err.Error())
+	}
+	r.events = ev
+	if ev.Malformed > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("events.jsonl has %s that are not events; they are left out.", plural(ev.Malformed, "line")))
+	}
+
+	durS := 0.0
+	switch {
+	case res != nil && res.DurationS > 0:
+		durS = res.DurationS
+	case !m.Ended.IsZero():
+		durS = m.Ended.Sub(m.Epoch).Seconds()
+	default:
+		durS = ev.LastT
+	}
+	r.steps = stepsOf(res, spans, durS)
+
+	if scan {
+		if err := r.scanFrames(durS); err != nil {
+			return nil, err
+		}
+	}
+
+	if r.beats, err = readBeats(dir, r.steps, m.Layout); err != nil {
+		return nil, fmt.Errorf("reports: %s: %w", BeatsFile, err)
+	}
+	if r.beats != nil && r.beats.Malformed > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", BeatsFile, plural(r.beats.Malformed, "line")))
+	}
+
+	catalogue := map[string]bool{}
+	for _, q := range m.Protocol.Requirements {
+		catalogue[q.ID] = true
+	}
+	if res != nil {
+		r.crit = criteriaRows(res.Criteria, catalogue)
+	}
+	r.trace = traceability(m.Protocol.Requirements, r.crit)
+	if n := r.eventCount(runlog.KindCriterion); len(r.crit) == 0 && n > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("The run's result has no criteria, but events.jsonl records %s evaluated before the run ended (kind %q).", plural(int(n), "criterion"), runlog.KindCriterion))
+	}
+	return r, nil
+}
+
+// hasBeats reports whether the run has a beats file.
+func (r *Report) hasBeats() bool { return r.beats != nil }
+
+// eventCount returns the number of events of kind k.
+func (r *Report) eventCount(k string) int64 {
+	for _, c := range r.events.Counts {
+		if c.Kind == k {
+			return c.Count
+		}
+	}
+	return 0
+}
+
+// scanFrames is the one pass over the frames: the trend envelope of every
+// channel, the waveform envelopes of the ends of steps, and the statistics
+// of steps whose result has none (an interrupted run). durS is the expected
+// length of the run; the trend adapts if it is longer.
+func (r *Report) scanFrames(durS float64) error {
+	layout := r.run.Manifest.Layout
+	all := make([]int, len(layout))
+	for i := range all {
+		all[i] = i
+	}
+	span := durS*1.002 + 0.01
+	trend := newEnvelope(all, trendCols, 0, int64(math.Ceil(span*1e9/trendCols)), true)
+
+	// Waveforms: pressures and flows over the last seconds of chosen steps.
+	var hemoCols []int
+	for _, g := range hemodynamic(channelGroups(layout)) {
+		hemoCols = append(hemoCols, g.Cols...)
+	}
+	idx, note := pickWaveSteps(r.steps)
+	r.wNote = note
+	var wlo, whi []int64
+	for _, i := range idx {
+		s := &r.steps[i]
+		lo, hi := max(s.StartS, s.EndS-waveSpanS), s.EndS
+		dt := int64(math.Ceil((hi - lo) * 1e9 / waveCols))
+		w := waveView{step: i, lo: lo, hi: hi, env: newEnvelope(hemoCols, waveCols, durationOf(lo), dt, false)}
+		r.waves = append(r.waves, w)
+		wlo, whi = append(wlo, durationOf(lo)), append(whi, durationOf(hi))
+	}
+	waveCur := newCursor(wlo, whi)
+
+	// Statistics the result does not have.
+	var need []int
+	var slo, shi []int64
+	for i := range r.steps {
+		if r.steps[i].Stats == nil {
+			need = append(need, i)
+			slo, shi = append(slo, durationOf(r.steps[i].StartS)), append(shi, durationOf(r.steps[i].EndS))
+		}
+	}
+	statCur := newCursor(slo, shi)
+	acc := make([][]moments, len(need))
+	for i := range acc {
+		acc[i] = make([]moments, len(layout))
+	}
+	nframes := make([]int64, len(need))
+
+	st, err := r.run.Frames(func(t time.Duration, v []float64) error {
+		ns := int64(t)
+		if r.firstT < 0 {
+			r.firstT = ns
+		}
+		r.lastT = ns
+		trend.add(ns, v)
+		if len(wlo) > 0 {
+			for _, i := range waveCur.at(ns) {
+				r.waves[i].env.add(ns, v)
+			}
+		}
+		if len(need) > 0 {
+			for _, i := range statCur.at(ns) {
+				nframes[i]++
+				a := acc[i]
+				for j, x := range v {
+					a[j].add(x)
+				}
+			}
+		}
+		return nil
+	})
+	r.frames = st
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+
+	for k, i := range need {
+		s := &r.steps[i]
+		s.Stats, s.computed = map[string]runlog.ChannelStats{}, true
+		for j, c := range layout {
+			s.Stats[c.Name] = acc[k][j].channelStats(c.Unit)
+		}
+		if s.Frames == 0 {
+			s.Frames = nframes[k]
+		}
+	}
+	r.plots(trend)
+	return nil
+}
+
+// plots makes the figures from the envelopes.
+func (r *Report) plots(trend *envelope) {
+	layout := r.run.Manifest.Layout
+	rate := r.run.Manifest.SampleRateHz
+	groups := channelGroups(layout)
+	for i := range r.waves {
+		w := &r.waves[i]
+		s := &r.steps[w.step]
+		w.Title = fmt.Sprintf("Step %s: last %s (%s – %s s)", s.label(), fmtDuration(w.hi-w.lo), fmtNum3(w.lo), fmtNum3(w.hi))
+		if w.env.frames == 0 {
+			continue
+		}
+		for _, g := range hemodynamic(groups) {
+			f := waveformFigure(g.Title, g, w.env, layout, w.lo, w.hi, gapOf(w.env, rate))
+			w.Figures = append(w.Figures, f)
+		}
+		w.env = nil // let the envelope go; the figures have what is needed
+	}
+	if r.firstT < 0 {
+		return
+	}
+	x0, x1 := float64(r.firstT)/1e9, float64(r.lastT)/1e9
+	xs, xl := timeAxis(x1 - x0)
+	var marks []mark
+	for _, s := range r.steps {
+		if !strings.Contains(s.Path, ".") {
+			marks = append(marks, mark{X: s.StartS / xs, Label: s.Path})
+		}
+	}
+	if len(marks) > maxStepMarks {
+		marks = nil
+	}
+	for _, g := range groups {
+		r.trends = append(r.trends, trendFigure(g, trend, layout, x0, x1, gapOf(trend, rate), xs, xl, marks))
+	}
+	r.tNote = fmt.Sprintf("Each of the %d plot columns spans %s of the run: the band is the range of the frames in it (minimum to maximum, so no peak is lost), the line their mean. Dotted lines mark the start of top-level steps.",
+		trendCols, fmtDuration(trend.width()))
+	if marks == nil {
+		r.tNote = strings.TrimSuffix(r.tNote, " Dotted lines mark the start of top-level steps.")
+	}
+}
+
+// pickWaveSteps chooses the step executions that get a waveform: all of
+// them in a short run; in a long, repetitive one the first and the last
+// execution of each step; steps with nested steps never (their end is
+// their last child's). It says so in note when not all are shown.
+func pickWaveSteps(steps []stepExec) (idx []int, note string) {
+	var cand []int
+	for i := range steps {
+		if steps[i].EndS > steps[i].StartS && !isParent(steps[i].Path, steps) {
+			cand = append(cand, i)
+		}
+	}
+	if len(cand) <= maxWavesAll {
+		return cand, ""
+	}
+	first, last := map[string]int{}, map[string]int{}
+	var paths []string
+	for _, i := range cand {
+		p := steps[i].Path
+		if _, ok := first[p]; !ok {
+			first[p] = i
+			paths = append(paths, p)
+		}
+		last[p] = i
+	}
+	pick := func(both bool) []int {
+		var out []int
+		for _, p := range paths {
+			if both && first[p] != last[p] {
+				out = append(out, first[p])
+			}
+			out = append(out, last[p])
+		}
+		return out
+	}
+	idx = pick(true)
+	how := "the first and the last execution of each step"
+	if len(idx) > maxWaves {
+		idx, how = pick(false), "the last execution of each step"
+	}
+	if len(idx) > maxWaves {
+		idx, how = idx[:maxWaves], fmt.Sprintf("the last execution of the first %d steps", maxWaves)
+	}
+	// In time order.
+	slices.Sort(idx)
+	return idx, fmt.Sprintf("Waveforms are shown for %d of %d step executions: %s.", len(idx), len(cand), how)
+}

@@ -1,0 +1,241 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// view is the content of the HTML and PDF reports, as display text, in
+// the order the reports show it. Both renderers draw from it, so they say
+// the same.
+type view struct {
+	RunID        string
+	Protocol     string
+	Outcome      string // pass, fail, aborted, interrupted, running
+	OutcomeTitle string // PASS, FAIL, ...
+	AbortReason  string
+	Generated    string
+
+	Identity    []kv
+	Calibration []calRow
+	Summary     []kv
+	Criteria    []critRow
+	Trace       traceView
+	Waves       []waveView
+	WaveNote    string
+	Trends      []*figure
+	TrendNote   string
+	Steps       stepsView
+	Beats       *beatsView
+	Events      eventSummary
+	Integrity   []kv
+	Notes       []string
+	Sec         sections
+}
+
+// sections numbers the sections that follow the optional beat statistics.
+type sections struct{ Beats, Events, Integrity, Signatures int }
+
+// kv is a labelled value of a key-value table. Mono values (hashes, ids)
+// are set in a monospace font; Flag marks a value that needs attention.
+type kv struct {
+	K, V string
+	Mono bool
+	Flag bool
+}
+
+// calRow is one calibration record in force.
+type calRow struct {
+	Channel, Method, Date, Due, Reference, Fields string
+	Overdue                                       bool
+}
+
+// outcome returns the run's outcome: the result's, else the manifest's,
+// else its state (a running run has none yet).
+func (r *Report) outcome() string {
+	m := &r.run.Manifest
+	switch {
+	case r.run.Result != nil:
+		return string(r.run.Result.Outcome)
+	case m.Outcome != "":
+		return string(m.Outcome)
+	}
+	return string(m.State)
+}
+
+// view assembles the content of the HTML and PDF reports.
+func (r *Report) view() *view {
+	m := &r.run.Manifest
+	res := r.run.Result
+	v := &view{
+		RunID:     m.RunID,
+		Protocol:  m.Protocol.Name,
+		Outcome:   r.outcome(),
+		Generated: fmtTime(r.Generated),
+		Criteria:  r.crit,
+		Trace:     r.trace,
+		Waves:     r.waves,
+		WaveNote:  r.wNote,
+		Trends:    r.trends,
+		TrendNote: r.tNote,
+		Steps:     stepStats(r.steps, m.Layout),
+		Beats:     r.beats,
+		Events:    r.events,
+		Notes:     r.notes,
+	}
+	v.OutcomeTitle = strings.ToUpper(v.Outcome)
+	v.Sec = sections{Beats: 7, Events: 7, Integrity: 8, Signatures: 9}
+	if v.Beats != nil {
+		v.Sec = sections{Beats: 7, Events: 8, Integrity: 9, Signatures: 10}
+	}
+	if res != nil {
+		v.AbortReason = res.AbortReason
+	}
+
+	dut := "none identified"
+	if d := m.DUT; d != nil {
+		dut = fmt.Sprintf("model %s, serial %s, firmware %s", orDash(d.Model), orDash(d.Serial), orDash(d.FW))
+	}
+	operator := m.Operator
+	var chans []string
+	for _, c := range m.Layout {
+		chans = append(chans, withUnit(c.Name, unitLabel(c.Unit)))
+	}
+	v.Identity = []kv{
+		{K: "Run id", V: m.RunID, Mono: true},
+		{K: "Protocol", V: m.Protocol.Name + " (" + orDash(m.Protocol.File) + ")"},
+		{K: "Protocol description", V: orDash(m.Protocol.Description)},
+		{K: "Protocol SHA-256", V: m.Protocol.SHA256, Mono: true},
+		{K: "Rig", V: m.Rig},
+		{K: "Rig config SHA-256", V: m.RigConfigSHA256, Mono: true},
+		{K: "Software version", V: orDash(m.SoftwareVersion)},
+		{K: "Device under test", V: dut, Flag: m.DUT == nil},
+		{K: "Operator", V: orDash(operator), Flag: operator == ""},
+		{K: "Started", V: fmtTime(m.Started)},
+		{K: "Ended", V: fmtTime(m.Ended)},
+		{K: "Clock", V: fmt.Sprintf("%s, %s Hz nominal", m.Clock, statNum(m.SampleRateHz))},
+		{K: "Channels", V: strings.Join(chans, ", ")},
+		{K: "Record state", V: string(m.State), Flag: m.State != runlog.StateClosed},
+	}
+	for _, c := range m.Calibration {
+		fields := map[string]any{}
+		overdue := false
+		for k, x := range c.Fields {
+			if k == "overdue" {
+				overdue, _ = x.(bool)
+				continue
+			}
+			fields[k] = x
+		}
+		if !overdue && c.Due != "" {
+			overdue = dueBefore(c.Due, m.Started)
+		}
+		fs := ""
+		if len(fields) > 0 {
+			fs = strings.TrimSuffix(strings.TrimPrefix(fmtAny(fields), "{"), "}")
+		}
+		v.Calibration = append(v.Calibration, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: orDash(c.Date),
+			Due: orDash(c.Due), Reference: orDash(c.Reference), Fields: orDash(fs), Overdue: overdue})
+	}
+
+	counts := map[string]int{}
+	for _, c := range r.crit {
+		counts[c.Verdict]++
+	}
+	var cparts []string
+	for _, vd := range []runlog.Verdict{runlog.VerdictPass, runlog.VerdictFail, runlog.VerdictWarn, runlog.VerdictNoData} {
+		if n := counts[string(vd)]; n > 0 {
+			cparts = append(cparts, fmt.Sprintf("%d %s", n, vd))
+		}
+	}
+	critText := fmt.Sprintf("%d evaluated", len(r.crit))
+	if len(cparts) > 0 {
+		critText += ": " + strings.Join(cparts, ", ")
+	}
+	tested, reqs := 0, len(r.trace.Reqs)
+	for _, q := range r.trace.Reqs {
+		if q.Status == "pass" || q.Status == "pass with warnings" {
+			tested++
+		}
+	}
+	v.Summary = []kv{{K: "Outcome", V: v.OutcomeTitle, Flag: v.Outcome != string(runlog.OutcomePass)}}
+	if v.AbortReason != "" {
+		v.Summary = append(v.Summary, kv{K: "Reason", V: v.AbortReason, Flag: true})
+	}
+	dur := "-"
+	if res != nil {
+		dur = fmtDuration(res.DurationS)
+	} else if r.lastT > 0 {
+		dur = fmtDuration(float64(r.lastT)/1e9) + " (to the last frame)"
+	}
+	v.Summary = append(v.Summary,
+		kv{K: "Duration", V: dur},
+		kv{K: "Frames", V: fmtCount(r.frames.Frames)},
+		kv{K: "Steps executed", V: fmt.Sprint(len(r.steps))},
+		kv{K: "Criteria", V: critText, Flag: counts["fail"]+counts["no-data"] > 0},
+		kv{K: "Requirements", V: fmt.Sprintf("%d of %d passed; %s flagged in the traceability matrix", tested, reqs, plural(r.trace.Flags, "row")), Flag: r.trace.Flags > 0},
+	)
+	if res != nil && res.Influx != nil {
+		in := res.Influx
+		t := "all points delivered"
+		if !in.Delivered {
+			t = fmt.Sprintf("not all delivered: %d points spooled for `mockloop sync`", in.SpooledPoints)
+			if in.Error != "" {
+				t += "; last error: " + in.Error
+			}
+		}
+		v.Summary = append(v.Summary, kv{K: "InfluxDB", V: t, Flag: !in.Delivered})
+	}
+
+	st := r.frames
+	integrity := "every frame record read and its checksum verified"
+	if !st.Intact() {
+		integrity = fmt.Sprintf("damaged: %d bytes could not be read", st.UnreadBytes)
+	}
+	v.Integrity = []kv{
+		{K: "Frame segments", V: fmt.Sprintf("%s, %s records, %s frames", plural(st.Segments, "segment"), fmtCount(st.Records), fmtCount(st.Frames))},
+		{K: "Frame integrity", V: integrity, Flag: !st.Intact()},
+	}
+	for _, d := range st.Damaged {
+		v.Integrity = append(v.Integrity, kv{K: "Damage", V: d.String(), Flag: true})
+	}
+	if res != nil && res.Frames != st.Frames {
+		v.Integrity = append(v.Integrity, kv{K: "Frame count", V: fmt.Sprintf("result.json says %s frames, the segments hold %s", fmtCount(res.Frames), fmtCount(st.Frames)), Flag: true})
+	}
+	evText := fmt.Sprintf("%s events", fmtCount(r.events.Total))
+	if r.events.Missing {
+		evText = "events.jsonl is missing"
+	} else if r.events.Malformed > 0 {
+		evText += fmt.Sprintf(", %s malformed", plural(r.events.Malformed, "line"))
+	}
+	v.Integrity = append(v.Integrity, kv{K: "Events", V: evText, Flag: r.events.Missing || r.events.Malformed > 0})
+	beats := "no beats file"
+	if r.beats != nil {
+		beats = fmt.Sprintf("%s beats", fmtCount(r.beats.Beats))
+		if r.beats.Malformed > 0 {
+			beats += fmt.Sprintf(", %s malformed", plural(r.beats.Malformed, "line"))
+		}
+	}
+	v.Integrity = append(v.Integrity, kv{K: "Beats", V: beats, Flag: r.beats != nil && r.beats.Malformed > 0})
+	if res == nil {
+		v.Integrity = append(v.Integrity, kv{K: "Result", V: "the record has no result.json (the run is still running, or ended without closing it)", Flag: true})
+	}
+	return v
+}
+
+// dueBefore reports whether a calibration due date (ISO 8601 date or RFC
+// 3339 time) lies before t.
+func dueBefore(due string, t time.Time) bool {
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if d, err := time.Parse(layout, due); err == nil {
+			if layout == "2006-01-02" {
+				d = d.Add(24 * time.Hour) // due on that day: overdue from the next
+			}
+			return d.Before(t)
+		}
+	}
+	return false
+}
