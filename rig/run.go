@@ -190,6 +190,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}
 	e.event(runlog.Event{Kind: runlog.KindRunEnd, Msg: string(r.Outcome), Data: map[string]any{"frames": r.Frames}})
 	if sink != nil {
+		_ = rec.Sync() // the sink re-reads what its queue could not hold from the record
 		ictx, cancel := context.WithTimeout(context.Background(), influxCloseWithin)
 		d, ierr := sink.Close(ictx, &r)
 		cancel()

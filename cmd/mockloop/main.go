@@ -229,7 +229,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	influxCfg := influxFromEnv(*influx, cfg.Influx)
+	var influxCfg *runlog.InfluxConfig
+	if c := influxConfig(*influx, cfg.Influx); c.URL != "" {
+		influxCfg = &c
+	}
 
 	recoverRuns(*runsDir, stderr)
 
@@ -332,31 +335,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// influxFromEnv is the InfluxDB to log to: the flag, else
-// MOCKLOOP_INFLUX_URL, else the rig config; nil for none. The token comes
-// only from MOCKLOOP_INFLUX_TOKEN, never from a file in the repository.
-func influxFromEnv(flagURL string, rigCfg rig.InfluxConfig) *runlog.InfluxConfig {
-	url := flagURL
-	if url == "" {
-		url = os.Getenv("MOCKLOOP_INFLUX_URL")
-	}
-	if url == "" {
-		url = rigCfg.URL
-	}
-	if url == "" {
-		return nil
-	}
-	c := &runlog.InfluxConfig{URL: url, Org: rigCfg.Org, Bucket: rigCfg.Bucket, Token: os.Getenv("MOCKLOOP_INFLUX_TOKEN")}
-	if v := os.Getenv("MOCKLOOP_INFLUX_ORG"); v != "" {
-		c.Org = v
-	}
-	if v := os.Getenv("MOCKLOOP_INFLUX_BUCKET"); v != "" {
-		c.Bucket = v
-	}
-	if c.Bucket == "" {
-		c.Bucket = "mockloop"
-	}
-	return c
 }

@@ -19,12 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,12 +305,16 @@ func (s *Server) stopLocked() {
 }
 
 // Restart starts a stopped server again, on the same port and with the same
-// data, and waits until it answers: the end of a simulated outage.
+// data, and waits until it answers: the end of a simulated outage. If it
+// cannot, it fails the test Start was given and ends the calling goroutine,
+// which may be that of a subtest (Fatalf may not be called there on the
+// parent).
 func (s *Server) Restart() {
 	s.t.Helper()
 	if err := s.start(); err != nil {
 		s.logTail()
-		s.t.Fatalf("influxtest: restart: %v", err)
+		s.t.Errorf("influxtest: restart: %v", err)
+		runtime.Goexit()
 	}
 }
 
@@ -389,7 +395,7 @@ func (s *Server) InfluxQL(t testing.TB, q string) []Series {
 // answer.
 func Float(series []Series, col string) float64 {
 	if len(series) == 0 || len(series[0].Values) == 0 {
-		return nan
+		return math.NaN()
 	}
 	for i, c := range series[0].Columns {
 		if c == col {
@@ -401,10 +407,8 @@ func Float(series []Series, col string) float64 {
 			}
 		}
 	}
-	return nan
+	return math.NaN()
 }
-
-var nan = func() float64 { var z float64; return z / z }()
 
 // CountPoints returns the number of points of a measurement with tag run_id
 // = runID: the largest COUNT over its fields, since InfluxQL counts field

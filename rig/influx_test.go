@@ -1,0 +1,55 @@
+package rig
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/internal/influxtest"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// TestRunLoggedToInfluxDB runs a protocol on the simulated rig logged to a
+// real InfluxDB 1.8.10: the frames in the database are the frames of the
+// record, one point each, and each step's mean queried from the database
+// equals result.json's.
+func TestRunLoggedToInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	cfg := simConfig(t)
+	src := header + "  - name: a\n    hold: 20 s\n  - name: b\n    set: {loop.resistance: 1.6 mmHg·s/ml}\n    hold: 20 s\n"
+	p, err := protocols.Parse("t.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
+		Influx: &runlog.InfluxConfig{URL: srv.URL, Bucket: "mockloop"}})
+	if err != nil || res.Outcome != runlog.OutcomePass {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	if res.Influx == nil || !res.Influx.Delivered || res.Influx.SpooledPoints != 0 {
+		t.Fatalf("influx delivery %+v", res.Influx)
+	}
+	r, _ := runlog.Open(dir)
+	st, _ := r.Frames(func(time.Duration, []float64) error { return nil })
+	if n := srv.CountPoints(t, "frames", res.RunID); n != st.Frames || n != res.Frames {
+		t.Errorf("InfluxDB holds %d frame points, the record %d frames, the result %d", n, st.Frames, res.Frames)
+	}
+	epoch := r.Manifest.Epoch
+	for _, s := range res.Steps {
+		from := epoch.Add(time.Duration(s.StartS * float64(time.Second)))
+		to := epoch.Add(time.Duration(s.EndS * float64(time.Second)))
+		q := fmt.Sprintf(`SELECT mean("aop") FROM "frames" WHERE "run_id" = '%s' AND time > %d AND time <= %d`, res.RunID, from.UnixNano(), to.UnixNano())
+		got := influxtest.Float(srv.InfluxQL(t, q), "mean")
+		want := s.Channels["aop"].Mean
+		// the database holds the record's float32 values
+		if math.Abs(got-want) > 1e-5*math.Abs(want) {
+			t.Errorf("step %s: mean aop %.7f in InfluxDB, %.7f in result.json", s.Path, got, want)
+		}
+	}
+	if n := srv.CountPoints(t, "steps", res.RunID); n != int64(len(res.Steps)) {
+		t.Errorf("%d step points, %d steps", n, len(res.Steps))
+	}
+}

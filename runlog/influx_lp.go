@@ -1,0 +1,308 @@
+package runlog
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// InfluxDB measurements written by the sink and by Replay. The schema is a
+// contract with dashboards and reports (DESIGN.md, "Data flow"); tags are
+// few and of low cardinality, everything else is a field.
+const (
+	// MeasurementFrames: one point per frame at epoch + t, a float field per
+	// channel named as the channel; tags run_id, rig.
+	MeasurementFrames = "frames"
+	// MeasurementBeats: one point per detected beat at the beat's end;
+	// fields systolic, diastolic, mean, pulse_pressure, heart_rate and,
+	// when measured, stroke_volume; tags run_id, rig, channel.
+	MeasurementBeats = "beats"
+	// MeasurementSteps: one point per executed step at its start; fields
+	// name, index, outcome, start_s, end_s, frames and per channel
+	// <channel>_mean, _min, _max, _std; tags run_id, rig, step (the path).
+	MeasurementSteps = "steps"
+	// MeasurementEvents: one point per event; fields seq (its position in
+	// events.jsonl, from 0), msg, step, data (the JSON of Data); tags
+	// run_id, rig, kind.
+	MeasurementEvents = "events"
+	// MeasurementRuns: one point per run at its epoch; fields outcome,
+	// abort_reason, frames, duration_s, delivered; tags run_id, rig.
+	MeasurementRuns = "runs"
+)
+
+// maxStringField bounds string field values: InfluxDB limits them to 64 KiB.
+const maxStringField = 32 << 10
+
+// lpEncoder encodes the points of one run as InfluxDB line protocol with
+// nanosecond timestamps into a buffer it reuses. Encoding a frame does not
+// allocate once the buffer has grown to a batch.
+//
+// Values are written as their float32 rounding, the precision the frame
+// segments keep, so that a frame re-read from the record and written again
+// is the same point with the same values: a replay overwrites, it never
+// adds or changes.
+//
+// InfluxDB keeps one point per series and timestamp, so two events of the
+// same kind at the same t would overwrite each other. The encoder moves such
+// a point 1 ns after the previous one of its series. That depends only on
+// the order of the points, which is the order of the record's files, so a
+// replay from the record makes the same timestamps.
+type lpEncoder struct {
+	buf    []byte
+	points int
+
+	epoch     int64    // ns since the Unix epoch of the run's t = 0
+	frameHead []byte   // "frames,rig=…,run_id=… "
+	fieldKeys [][]byte // per channel: the escaped name and '='
+	stepKeys  []string // per channel: escaped name prefix for step fields
+	runTags   string   // ",rig=…,run_id=…"
+	rigTag    string   // ",rig=…" or ""
+	runIDTag  string   // ",run_id=…"
+	last      map[string]int64
+	events    int64 // events encoded: the next event's seq
+}
+
+// newLPEncoder returns an encoder for the points of a run.
+func newLPEncoder(runID, rig string, layout []Channel, epoch time.Time) *lpEncoder {
+	e := &lpEncoder{epoch: epoch.UnixNano(), last: make(map[string]int64)}
+	if rig != "" {
+		e.rigTag = ",rig=" + escapeTag(rig)
+	}
+	e.runIDTag = ",run_id=" + escapeTag(runID)
+	e.runTags = e.rigTag + e.runIDTag
+	e.frameHead = []byte(MeasurementFrames + e.runTags + " ")
+	for _, c := range layout {
+		e.fieldKeys = append(e.fieldKeys, []byte(escapeTag(c.Name)+"="))
+		e.stepKeys = append(e.stepKeys, escapeTag(c.Name))
+	}
+	return e
+}
+
+// checkFieldName reports why a channel name cannot be an InfluxDB field key.
+func checkFieldName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("channel without a name")
+	case name == "time":
+		return fmt.Errorf("channel %q: InfluxDB refuses a field named time", name)
+	case strings.ContainsAny(name, "\n\r"):
+		return fmt.Errorf("channel %q: newline in the name", name)
+	}
+	return nil
+}
+
+// reset empties the buffer for the next batch.
+func (e *lpEncoder) reset() { e.buf, e.points = e.buf[:0], 0 }
+
+// frame appends the point of one frame; it reports false, appending
+// nothing, when no value is finite (InfluxDB has no NaN or ±Inf, and a point
+// needs a field).
+func (e *lpEncoder) frame(t time.Duration, values []float64) bool {
+	start := len(e.buf)
+	e.buf = append(e.buf, e.frameHead...)
+	sep := false
+	for j, v := range values {
+		f := float32(v)
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			continue
+		}
+		if sep {
+			e.buf = append(e.buf, ',')
+		}
+		sep = true
+		e.buf = append(e.buf, e.fieldKeys[j]...)
+		e.buf = strconv.AppendFloat(e.buf, float64(f), 'g', -1, 32)
+	}
+	if !sep {
+		e.buf = e.buf[:start]
+		return false
+	}
+	e.buf = append(e.buf, ' ')
+	e.buf = strconv.AppendInt(e.buf, e.epoch+int64(t), 10)
+	e.buf = append(e.buf, '\n')
+	e.points++
+	return true
+}
+
+// event appends the point of the next event of the run.
+func (e *lpEncoder) event(ev Event) {
+	seq := e.events
+	e.events++
+	tags := ",kind=" + escapeTag(orDash(ev.Kind)) + e.runTags
+	e.buf = append(e.buf, MeasurementEvents...)
+	e.buf = append(e.buf, tags...)
+	e.buf = append(e.buf, " seq="...)
+	e.buf = strconv.AppendInt(e.buf, seq, 10)
+	e.buf = append(e.buf, 'i')
+	if ev.Msg != "" {
+		e.buf = appendStringField(e.buf, "msg", ev.Msg)
+	}
+	if ev.Step != "" {
+		e.buf = appendStringField(e.buf, "step", ev.Step)
+	}
+	if len(ev.Data) > 0 {
+		if b, err := marshalCompact(finiteData(ev.Data)); err == nil {
+			e.buf = appendStringField(e.buf, "data", string(b))
+		}
+	}
+	e.endPoint(MeasurementEvents+tags, secondsNs(ev.T))
+}
+
+// beat appends the point of a beat.
+func (e *lpEncoder) beat(b Beat) {
+	tags := ",channel=" + escapeTag(orDash(b.Channel)) + e.runTags
+	start := len(e.buf)
+	e.buf = append(e.buf, MeasurementBeats...)
+	e.buf = append(e.buf, tags...)
+	n := 0
+	add := func(k string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		if n == 0 {
+			e.buf = append(e.buf, ' ')
+		} else {
+			e.buf = append(e.buf, ',')
+		}
+		n++
+		e.buf = append(e.buf, k...)
+		e.buf = append(e.buf, '=')
+		e.buf = strconv.AppendFloat(e.buf, v, 'g', -1, 64)
+	}
+	add("systolic", b.Systolic)
+	add("diastolic", b.Diastolic)
+	add("mean", b.Mean)
+	add("pulse_pressure", b.PulsePressure)
+	add("heart_rate", b.HeartRate)
+	if b.StrokeVolume != nil {
+		add("stroke_volume", *b.StrokeVolume)
+	}
+	if n == 0 {
+		e.buf = e.buf[:start]
+		return
+	}
+	e.endPoint(MeasurementBeats+tags, secondsNs(b.T))
+}
+
+// step appends the point of a step result, with the statistics of the
+// channels of the layout (others in s.Channels are left out).
+func (e *lpEncoder) step(s StepResult, layout []Channel) {
+	tags := e.runTags + ",step=" + escapeTag(orDash(s.Path))
+	e.buf = append(e.buf, MeasurementSteps...)
+	e.buf = append(e.buf, tags...)
+	e.buf = append(e.buf, " index="...)
+	e.buf = strconv.AppendInt(e.buf, int64(s.Index), 10)
+	e.buf = append(e.buf, "i,frames="...)
+	e.buf = strconv.AppendInt(e.buf, s.Frames, 10)
+	e.buf = append(e.buf, 'i')
+	e.buf = appendStringField(e.buf, "name", s.Name)
+	e.buf = appendStringField(e.buf, "outcome", string(s.Outcome))
+	e.buf = appendFloatField(e.buf, "start_s", s.StartS)
+	e.buf = appendFloatField(e.buf, "end_s", s.EndS)
+	for j, c := range layout {
+		st, ok := s.Channels[c.Name]
+		if !ok || st.N == 0 {
+			continue
+		}
+		k := e.stepKeys[j]
+		e.buf = appendFloatField(e.buf, k+"_mean", st.Mean)
+		e.buf = appendFloatField(e.buf, k+"_min", st.Min)
+		e.buf = appendFloatField(e.buf, k+"_max", st.Max)
+		e.buf = appendFloatField(e.buf, k+"_std", st.Std)
+	}
+	e.endPoint(MeasurementSteps+tags, secondsNs(s.StartS))
+}
+
+// run appends the run's summary point, at its epoch.
+func (e *lpEncoder) run(res *Result, frames int64, delivered bool) {
+	e.buf = append(e.buf, MeasurementRuns...)
+	e.buf = append(e.buf, e.runTags...)
+	e.buf = append(e.buf, " frames="...)
+	e.buf = strconv.AppendInt(e.buf, frames, 10)
+	e.buf = append(e.buf, "i,delivered="...)
+	e.buf = strconv.AppendBool(e.buf, delivered)
+	e.buf = appendStringField(e.buf, "outcome", string(res.Outcome))
+	if res.AbortReason != "" {
+		e.buf = appendStringField(e.buf, "abort_reason", res.AbortReason)
+	}
+	e.buf = appendFloatField(e.buf, "duration_s", res.DurationS)
+	e.buf = append(e.buf, ' ')
+	e.buf = strconv.AppendInt(e.buf, e.epoch, 10)
+	e.buf = append(e.buf, '\n')
+	e.points++
+}
+
+// endPoint appends the timestamp of a point of the series key at offset ns
+// from the epoch, 1 ns after the series' previous point if it would not
+// come after it, and ends the line.
+func (e *lpEncoder) endPoint(series string, ns int64) {
+	ts := e.epoch + ns
+	if last, ok := e.last[series]; ok && ts <= last {
+		ts = last + 1
+	}
+	e.last[series] = ts
+	e.buf = append(e.buf, ' ')
+	e.buf = strconv.AppendInt(e.buf, ts, 10)
+	e.buf = append(e.buf, '\n')
+	e.points++
+}
+
+// secondsNs converts run clock seconds to nanoseconds, as the record does;
+// a time that is not finite (never written by the engine) becomes 0.
+func secondsNs(s float64) int64 {
+	if math.IsNaN(s) || math.IsInf(s, 0) {
+		return 0
+	}
+	return int64(durationOf(s))
+}
+
+// orDash stands in for an empty tag value, which line protocol cannot hold.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// tagEscaper escapes a measurement, tag key, tag value or field key: comma,
+// equals sign and space get a backslash; a line break, which line protocol
+// cannot hold there, becomes a space.
+var tagEscaper = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `, "\n", `\ `, "\r", `\ `)
+
+func escapeTag(s string) string { return tagEscaper.Replace(s) }
+
+// stringEscaper escapes a string field value: backslash and double quote get
+// a backslash. Line breaks are written as \n and \r, which InfluxDB keeps as
+// those two characters: the record has the original.
+var stringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`)
+
+// appendStringField appends ",key=\"value\"" (a field after the first),
+// truncating the value to maxStringField bytes at a rune boundary.
+func appendStringField(b []byte, key, v string) []byte {
+	if len(v) > maxStringField {
+		cut := maxStringField
+		for cut > 0 && v[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		v = v[:cut] + "…"
+	}
+	b = append(b, ',')
+	b = append(b, key...)
+	b = append(b, `="`...)
+	b = append(b, stringEscaper.Replace(v)...)
+	return append(b, '"')
+}
+
+// appendFloatField appends ",key=value" (a field after the first), or
+// nothing when v is not finite.
+func appendFloatField(b []byte, key string, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return b
+	}
+	b = append(b, ',')
+	b = append(b, key...)
+	b = append(b, '=')
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
