@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,12 +42,22 @@ func TestRunLoggedToInfluxDB(t *testing.T) {
 	for _, s := range res.Steps {
 		from := epoch.Add(time.Duration(s.StartS * float64(time.Second)))
 		to := epoch.Add(time.Duration(s.EndS * float64(time.Second)))
-		q := fmt.Sprintf(`SELECT mean("aop") FROM "frames" WHERE "run_id" = '%s' AND time > %d AND time <= %d`, res.RunID, from.UnixNano(), to.UnixNano())
-		got := influxtest.Float(srv.InfluxQL(t, q), "mean")
+		// A step holds the frames after its start up to its end; Flux's
+		// range is [start, stop) on 1.8 plus its stop instant, so both ends
+		// move by 1 ns.
+		q := fmt.Sprintf(`from(bucket: "mockloop/autogen")
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "frames" and r.run_id == %q and r._field == "aop")
+  |> mean()`, from.Add(time.Nanosecond).Format(time.RFC3339Nano), to.Add(-time.Nanosecond).Format(time.RFC3339Nano), res.RunID)
+		rows := srv.Flux(t, q)
+		if len(rows) != 1 {
+			t.Fatalf("step %s: Flux returned %d rows", s.Path, len(rows))
+		}
+		got, err := strconv.ParseFloat(rows[0]["_value"], 64)
 		want := s.Channels["aop"].Mean
 		// the database holds the record's float32 values
-		if math.Abs(got-want) > 1e-5*math.Abs(want) {
-			t.Errorf("step %s: mean aop %.7f in InfluxDB, %.7f in result.json", s.Path, got, want)
+		if err != nil || math.Abs(got-want) > 1e-5*math.Abs(want) {
+			t.Errorf("step %s: mean aop %.7f by Flux, %.7f in result.json (%v)", s.Path, got, want, err)
 		}
 	}
 	if n := srv.CountPoints(t, "steps", res.RunID); n != int64(len(res.Steps)) {
