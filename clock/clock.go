@@ -37,6 +37,12 @@ type Real struct {
 // NewReal returns a real clock whose epoch is now.
 func NewReal() *Real { return &Real{start: time.Now()} }
 
+// NewRealAt returns a real clock whose epoch is an earlier wall time, for a
+// run resumed after an interruption: its clock goes on from where it was,
+// gap included. Such an epoch has no monotonic reading, so this clock
+// follows the wall clock.
+func NewRealAt(epoch time.Time) *Real { return &Real{start: epoch} }
+
 // Epoch implements Clock.
 func (r *Real) Epoch() time.Time { return r.start }
 

@@ -66,6 +66,9 @@ type engine struct {
 	ctl     *controllers
 	topN    int // number of top-level steps, for progress
 	started time.Duration
+	// resume, when set, continues an interrupted run from firstStep.
+	resume    *resumeState
+	firstStep int
 }
 
 // limitCheck is one channel's hard limit in the safety supervisor.
@@ -388,12 +391,21 @@ func (e *engine) run() (err error) {
 			e.event(runlog.Event{Kind: "fault", Msg: fmt.Sprintf("panic: %v", r), Data: map[string]any{"stack": string(debug.Stack())}})
 		}
 	}()
-	if e.cfg.Initial != "" {
+	if e.resume != nil {
+		if err := e.restore(); err != nil {
+			return err
+		}
+	} else if e.cfg.Initial != "" {
 		if err := e.set(protocols.Setpoint{Param: "loop.preset", Value: protocols.Value{Word: e.cfg.Initial}}, ""); err != nil {
 			return err
 		}
 	}
-	return e.runSteps(e.proto.Steps, "", "")
+	for i := e.firstStep; i < len(e.proto.Steps); i++ {
+		if err := e.runStep(e.proto.Steps[i], strconv.Itoa(i+1), ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error {
@@ -474,7 +486,8 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 	if e.sink != nil {
 		e.sink.Step(res)
 	}
-	e.event(runlog.Event{Kind: "step.end", Step: sr.path, Msg: outcome, Data: map[string]any{"frames": sr.frames}})
+	// The whole result rides in the event, so a resumed run recovers it.
+	e.event(runlog.Event{Kind: "step.end", Step: sr.path, Msg: outcome, Data: map[string]any{"frames": sr.frames, "result": res}})
 }
 
 // finite maps NaN and ±Inf to nil: JSON has no NaN, and a missing value
@@ -689,8 +702,8 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		return nil
 	}
 	e.failed = true
-	e.criteria = append(e.criteria, runlog.CriterionResult{Step: path, StepName: e.active[len(e.active)-1].title,
-		Measure: u.Cond.Text, Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "timed out"})
+	e.addCriterion(runlog.CriterionResult{Step: path, StepName: e.active[len(e.active)-1].title,
+		Measure: u.Cond.Text, Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "timed out"}, reason)
 	return errTimeout
 }
 
@@ -749,10 +762,16 @@ func (e *engine) judge(sr *stepRun) error {
 				sr.anyFail, e.failed = true, true
 			}
 		}
-		e.criteria = append(e.criteria, res)
-		e.event(runlog.Event{Kind: "criterion", Step: sr.path, Msg: c.Label() + ": " + verdictText(res), Data: map[string]any{"verdict": res.Verdict}})
+		e.addCriterion(res, c.Label()+": "+verdictText(res))
 	}
 	return abort
+}
+
+// addCriterion records a judged criterion, with the whole result in its
+// event so that a resumed run recovers it.
+func (e *engine) addCriterion(res runlog.CriterionResult, msg string) {
+	e.criteria = append(e.criteria, res)
+	e.event(runlog.Event{Kind: "criterion", Step: res.Step, Msg: msg, Data: map[string]any{"verdict": res.Verdict, "result": res}})
 }
 
 // beatMean is the mean of the beats that ended in the step, or in its last

@@ -44,6 +44,10 @@ type Options struct {
 	// AllowOverdue runs despite calibrations past their due date; the run
 	// records that it did.
 	AllowOverdue bool
+	// Resume, when set, is the directory of an interrupted run of the same
+	// protocol on the same rig config: the run continues there, after its
+	// last completed top-level step, in the same record.
+	Resume string
 	// Influx, when set, logs the run to InfluxDB as well (the run record on
 	// disk stays the truth; what the server cannot take is spooled).
 	Influx *runlog.InfluxConfig
@@ -59,11 +63,25 @@ const influxCloseWithin = 30 * time.Second
 // is closed before Run returns. An error is returned only when the run could
 // not be recorded (no result then) or not be closed.
 func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
+	protoSum := sha256.Sum256(opts.ProtocolSource)
+	var resume *resumeState
+	if opts.Resume != "" {
+		if resume, err = planResume(opts.Resume, cfg, opts.ProtocolSource, hex.EncodeToString(protoSum[:])); err != nil {
+			return nil, "", err
+		}
+	}
 	var clk clock.Clock
 	kind := runlog.ClockVirtual
-	if opts.Realtime || cfg.Backend == "hardware" {
+	switch {
+	case (opts.Realtime || cfg.Backend == "hardware") && resume != nil:
+		clk, kind = clock.NewRealAt(resume.run.Manifest.Epoch), runlog.ClockReal
+	case opts.Realtime || cfg.Backend == "hardware":
 		clk, kind = clock.NewReal(), runlog.ClockReal
-	} else {
+	case resume != nil:
+		v := clock.NewVirtual(resume.run.Manifest.Epoch)
+		v.Advance(resume.lastT)
+		clk = v
+	default:
 		epoch := opts.Epoch
 		if epoch.IsZero() {
 			epoch = time.Now()
@@ -97,12 +115,11 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}()
 
 	layout := plant.Layout()
-	sum := sha256.Sum256(opts.ProtocolSource)
 	m := runlog.Manifest{
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
 		RigConfigSHA256: cfg.SHA256,
-		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(sum[:]), Description: proto.Description, Requirements: requirements(proto)},
+		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(protoSum[:]), Description: proto.Description, Requirements: requirements(proto)},
 		SoftwareVersion: opts.Version,
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
@@ -114,7 +131,15 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		Clock:           kind,
 		Epoch:           clk.Epoch().UTC(),
 	}
-	rec, err := runlog.Create(opts.RunsDir, m, opts.ProtocolSource, cfg.Source, clock.NewReal())
+	var rec *runlog.Record
+	if resume != nil {
+		rec, _, err = runlog.Reopen(resume.dir, clock.NewReal())
+		if err == nil {
+			m = rec.Manifest()
+		}
+	} else {
+		rec, err = runlog.Create(opts.RunsDir, m, opts.ProtocolSource, cfg.Source, clock.NewReal())
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -143,6 +168,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	e.prog = newProgress(opts.Log, opts.Live, proto, e)
 	e.next = clk.Now()
 	e.started = e.next
+	if resume != nil {
+		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
+	}
 	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})
 	for _, c := range calRecs {
 		if c.Fields["overdue"] == true {
@@ -180,7 +208,8 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	if flushErr != nil && r.Outcome != runlog.OutcomeAborted {
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, "fault: "+flushErr.Error()
 	}
-	r.Frames, r.DurationS = e.frames, (e.next - e.started).Seconds()
+	// The record counts every frame of the run, those before a resume too.
+	r.Frames, r.DurationS = rec.Frames(), (e.next - e.started).Seconds()
 	r.Steps, r.Criteria = e.steps, e.criteria
 	if r.Steps == nil {
 		r.Steps = []runlog.StepResult{}

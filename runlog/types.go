@@ -117,6 +117,9 @@ type Manifest struct {
 	SampleRateHz float64 `json:"sample_rate_hz"`
 	// Clock is "virtual" or "real".
 	Clock ClockKind `json:"clock"`
+	// Resumed counts how often the run was continued after an interruption
+	// (mockloop run --resume); the gaps are events of kind run.resumed.
+	Resumed int `json:"resumed,omitempty"`
 	// Epoch is the wall time of t = 0 of the run's clock: frame timestamps
 	// and event t are offsets from it.
 	Epoch time.Time `json:"epoch"`

@@ -143,10 +143,15 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The physics starts at the clock's now: a bench built partway through
+	// a run's time (a resumed run) starts in its initial state then, rather
+	// than integrating the whole gap with its pumps stopped.
+	loop.t = cfg.Clock.Now()
 	th, err := NewThermal(cfg.Thermal, cfg.Temperature, cfg.Volume)
 	if err != nil {
 		return nil, err
 	}
+	th.t = loop.t
 	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, ref: map[string]float64{}, motor: Impella25(), fill: math.NaN()}
 	if params.Pump != nil {
 		b.motor, b.hasPump = *params.Pump, true

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
@@ -45,7 +46,7 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
@@ -211,9 +212,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in the run")
 	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (recorded in the run)")
+	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
+	}
+	resumeDir := ""
+	if *resume != "" {
+		resumeDir = *resume
+		if _, err := os.Stat(resumeDir); err != nil {
+			resumeDir = filepath.Join(*runsDir, *resume)
+		}
+		recoverRuns(filepath.Dir(resumeDir), stderr)
+		if len(pos) == 0 { // the protocol the run was started with
+			pos = []string{filepath.Join(resumeDir, "protocol.yaml")}
+		}
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: mockloop run [flags] PROTOCOL.yaml")
@@ -252,9 +265,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg})
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		if errors.Is(err, rig.ErrCannotResume) {
+			return exitInvalid
+		}
 		return exitInfra
 	}
 	// The reports a quality engineer signs, made from the record just closed.

@@ -342,3 +342,106 @@ func TestSIGTERMMidStep(t *testing.T) {
 		t.Error("the DUT was not commanded to stop")
 	}
 }
+
+// TestCrashAndResume kills a run with SIGKILL mid-step: the next command
+// closes its record as interrupted with every synced frame readable, a
+// report can be made from it, and --resume completes the protocol in the
+// same record.
+func TestCrashAndResume(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mockloop")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	proto := filepath.Join(dir, "p.yaml")
+	os.WriteFile(proto, []byte(`protocol: 1
+name: crash
+steps:
+  - name: one
+    set: {loop.preset: heart_failure, dut.level: P4}
+    hold: 30 s
+    criteria: [{id: C1, measure: mean(flow_dut), over: last 10 s, between: [1.3 L/min, 1.8 L/min]}]
+  - name: two
+    set: {dut.level: P8}
+    hold: 30 s
+    criteria: [{id: C2, measure: mean(flow_dut), over: last 10 s, between: [2.1 L/min, 2.4 L/min]}]
+  - name: three
+    repeat: {for: 40 min}
+    steps:
+      - hold: 10 min
+        criteria: [{id: C3, measure: map(aop), between: [60 mmHg, 110 mmHg]}]
+`), 0o644)
+	runs := filepath.Join(dir, "runs")
+	cmd := exec.Command(bin, "run", "--runs", runs, proto)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		if strings.Contains(stderr.String(), "step 3/3") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // a second of syncs into step 3
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	// The next command closes it as interrupted; what was synced is there.
+	code, out, _ := cli(t, "runs", "--runs", runs)
+	list, _ := runlog.List(runs)
+	if code != exitPass || len(list) != 1 || list[0].State != runlog.StateInterrupted || !strings.Contains(out, "interrupted") {
+		t.Fatalf("after the kill: %d %q %+v", code, out, list)
+	}
+	r, _ := runlog.Open(list[0].Dir)
+	st, err := r.Frames(func(time.Duration, []float64) error { return nil })
+	if err != nil || st.Frames < 61_000 || st.Frames != r.Result.Frames {
+		t.Fatalf("interrupted record: %d frames readable, result says %d (%v)", st.Frames, r.Result.Frames, err)
+	}
+	if code, _, errOut := cli(t, "report", "--runs", runs, "--format", "html,junit", list[0].RunID); code != exitPass {
+		t.Fatalf("report of the interrupted run: %d %s", code, errOut)
+	}
+	before := st.Frames
+
+	// A different protocol is refused; the same one resumes.
+	other := filepath.Join(dir, "other.yaml")
+	os.WriteFile(other, []byte("protocol: 1\nname: other\nsteps:\n  - hold: 1 s\n"), 0o644)
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "--resume", list[0].RunID, other); code != exitInvalid || !strings.Contains(errOut, "another protocol") {
+		t.Errorf("resume with another protocol: %d %q", code, errOut)
+	}
+	code, out, errOut := cli(t, "run", "--quiet", "--json", "--runs", runs, "--resume", list[0].RunID)
+	var res runlog.Result
+	json.Unmarshal([]byte(out), &res)
+	if code != exitPass || res.Outcome != runlog.OutcomePass {
+		for _, c := range res.Criteria {
+			if c.Value != nil {
+				t.Logf("%s %s %s %g %s", c.ID, c.Step, c.Measure, *c.Value, c.Verdict)
+			} else {
+				t.Logf("%s %s %s %s %s", c.ID, c.Step, c.Measure, c.Verdict, c.Reason)
+			}
+		}
+		t.Fatalf("resume: exit %d %s %q\n%s", code, res.Outcome, res.AbortReason, errOut)
+	}
+	ids := map[string]int{}
+	for _, c := range res.Criteria {
+		ids[c.ID]++
+	}
+	if ids["C1"] != 1 || ids["C2"] != 1 || ids["C3"] != 4 {
+		t.Errorf("criteria after resume %v: the first two steps' must be kept, step 3 run anew (4 iterations)", ids)
+	}
+	r, _ = runlog.Open(list[0].Dir)
+	st, _ = r.Frames(func(time.Duration, []float64) error { return nil })
+	if r.Manifest.State != runlog.StateClosed || r.Manifest.Resumed != 1 || st.Frames != res.Frames || res.Frames < before+40*60_000 {
+		t.Errorf("resumed record: state %s, resumed %d, %d frames on disk, %d in the result (%d before)", r.Manifest.State, r.Manifest.Resumed, st.Frames, res.Frames, before)
+	}
+	ev, _ := r.ReadEvents()
+	gap := false
+	for _, e := range ev {
+		gap = gap || e.Kind == "run.resumed"
+	}
+	if !gap {
+		t.Error("no run.resumed event records the gap")
+	}
+}

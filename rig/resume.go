@@ -1,0 +1,176 @@
+package rig
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/units"
+)
+
+// ErrCannotResume is wrapped by the errors of a --resume that is refused
+// (not an interrupted run, another protocol or rig config).
+var ErrCannotResume = errors.New("cannot resume")
+
+// resumeState is what an interrupted run's record says about how far it
+// got: the top-level steps it completed, and their results in its events.
+type resumeState struct {
+	dir       string
+	run       *runlog.Run
+	events    []runlog.Event
+	completed int           // top-level steps completed
+	lastT     time.Duration // run clock of the last frame or event
+}
+
+// topIndex is the top-level step number (1-based) of a step path such as
+// "3", "3.2" or "3[2].1", or 0 for none.
+func topIndex(path string) int {
+	end := strings.IndexAny(path, ".[")
+	if end < 0 {
+		end = len(path)
+	}
+	n, err := strconv.Atoi(path[:end])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// planResume reads the interrupted run in dir and checks that it was made
+// by this very protocol on this very rig configuration.
+func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, error) {
+	run, err := runlog.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := run.Manifest
+	switch {
+	case m.State != runlog.StateInterrupted:
+		return nil, fmt.Errorf("rig: %w: run %s is %s; only an interrupted run can be resumed", ErrCannotResume, m.RunID, m.State)
+	case m.Protocol.SHA256 != sha:
+		return nil, fmt.Errorf("rig: %w: run %s ran another protocol (sha256 %.12s…, this one %.12s…); resume it with the same file", ErrCannotResume, m.RunID, m.Protocol.SHA256, sha)
+	case m.RigConfigSHA256 != cfg.SHA256:
+		return nil, fmt.Errorf("rig: %w: run %s ran on another rig configuration (sha256 %.12s…); resume it with the same rig config", ErrCannotResume, m.RunID, m.RigConfigSHA256)
+	}
+	evs, err := run.ReadEvents()
+	if err != nil {
+		return nil, err
+	}
+	st, err := run.Frames(func(time.Duration, []float64) error { return nil })
+	if err != nil {
+		return nil, err
+	}
+	rs := &resumeState{dir: dir, run: run, events: evs, lastT: st.Last}
+	if len(evs) > 0 {
+		rs.lastT = max(rs.lastT, time.Duration(evs[len(evs)-1].T*float64(time.Second)))
+	}
+	// Top-level steps run in order: the completed ones are those with a
+	// step.end that was not an abort, up to the first without.
+	done := map[int]bool{}
+	for _, e := range evs {
+		if e.Kind == runlog.KindStepEnd && !strings.ContainsAny(e.Step, ".[") && e.Msg != string(runlog.OutcomeAborted) {
+			done[topIndex(e.Step)] = true
+		}
+	}
+	for done[rs.completed+1] {
+		rs.completed++
+	}
+	return rs, nil
+}
+
+// restore brings the engine to where the interrupted run stood after its
+// last completed step: its step results and criteria (from their events),
+// its setpoints (replayed to the rig), and the state of its invariants
+// (its frames replayed through them).
+func (e *engine) restore() error {
+	rs := e.resume
+	k := rs.completed
+	for _, ev := range rs.events {
+		idx := topIndex(ev.Step)
+		switch {
+		case ev.Kind == runlog.KindStepEnd && idx >= 1 && idx <= k:
+			var r runlog.StepResult
+			if err := fromData(ev.Data["result"], &r); err != nil {
+				return fmt.Errorf("rig: resume: step %s: %w", ev.Step, err)
+			}
+			r.Index = len(e.steps)
+			e.steps = append(e.steps, r)
+		case ev.Kind == runlog.KindCriterion && idx >= 1 && idx <= k:
+			var c runlog.CriterionResult
+			if err := fromData(ev.Data["result"], &c); err != nil {
+				return fmt.Errorf("rig: resume: criterion of step %s: %w", ev.Step, err)
+			}
+			if c.Verdict == runlog.VerdictFail || c.Verdict == runlog.VerdictNoData && c.OnFail != "warn" {
+				e.failed = true
+			}
+			e.criteria = append(e.criteria, c)
+		case ev.Kind == runlog.KindSetpoint && (ev.Step == "" || idx >= 1 && idx <= k):
+			param, _ := ev.Data["param"].(string)
+			if param == "" {
+				continue // a preset's name; its setpoints follow as events
+			}
+			v, err := valueOf(param, ev.Data["value"])
+			if err != nil {
+				return fmt.Errorf("rig: resume: %w", err)
+			}
+			if err := e.set(protocols.Setpoint{Param: param, Value: v}, "resume"); err != nil {
+				return err
+			}
+		}
+	}
+	// Invariants hold over the whole run: the frames before the gap count.
+	_, err := rs.run.Frames(func(t time.Duration, frame []float64) error {
+		_ = e.checkAlways(t, frame) // an earlier violation is recorded, not re-enacted
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rig: resume: %w", err)
+	}
+	// The rig restarted cold: let it settle under the restored setpoints
+	// before the interrupted step runs again, as it had under the steps
+	// before it. These frames belong to no step.
+	e.event(runlog.Event{Kind: "run.resumed", Msg: fmt.Sprintf("resumed after step %d of %d; gap from %s to %s of run time", k, len(e.proto.Steps),
+		units.FormatDuration(rs.lastT), units.FormatDuration(e.next)), Data: map[string]any{"completed_steps": k, "gap_from_s": rs.lastT.Seconds(), "gap_to_s": e.next.Seconds()}})
+	e.firstStep = k
+	e.progress("resumed after step %d of %d; settling %s", k, len(e.proto.Steps), units.FormatDuration(resumeSettle))
+	return e.hold(resumeSettle)
+}
+
+// resumeSettle is how long a resumed run holds the restored setpoints
+// before it runs the interrupted step again.
+const resumeSettle = 30 * time.Second
+
+// fromData decodes an event's data field into v (it was encoded from v).
+func fromData(d any, v any) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// valueOf rebuilds a recorded setpoint value.
+func valueOf(param string, v any) (protocols.Value, error) {
+	p, ok := protocols.Params[param]
+	if param == "loop.fill" {
+		p, ok = protocols.Param{Name: param, Dim: units.Volume}, true
+	}
+	if !ok {
+		return protocols.Value{}, fmt.Errorf("unknown parameter %q in the record", param)
+	}
+	switch x := v.(type) {
+	case float64:
+		return protocols.Value{Num: x, Dim: p.Dim}, nil
+	case string:
+		if x == "off" {
+			return protocols.Value{Off: true, Dim: p.Dim}, nil
+		}
+		return protocols.Value{Word: x}, nil
+	}
+	return protocols.Value{}, fmt.Errorf("recorded value %v of %s", v, param)
+}
