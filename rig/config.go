@@ -434,21 +434,13 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 				sources++
 				in.Kind = f.Key
 				in.Index, _ = integer(e, f.Value, kv.Key+" "+f.Key+" input", 0, 7)
-			case "sim":
+			case "sim", "dut": // a signal of the simulation or of the DUT's telemetry
 				sources++
-				in.Kind = "sim"
-				if s, ok := e.Scalar(f.Value, "sim signal"); ok {
-					if !slices.Contains(simSignals, s) {
-						e.At(f.Value, "unknown sim signal %q%s", s, strictyaml.Suggest(s, simSignals))
-					}
-					in.Signal = s
-				}
-			case "dut":
-				sources++
-				in.Kind = "dut"
-				if s, ok := e.Scalar(f.Value, "dut signal"); ok {
-					if !slices.Contains(dutSignals, s) {
-						e.At(f.Value, "unknown DUT signal %q%s", s, strictyaml.Suggest(s, dutSignals))
+				in.Kind = f.Key
+				signals := map[string][]string{"sim": simSignals, "dut": dutSignals}[f.Key]
+				if s, ok := e.Scalar(f.Value, f.Key+" signal"); ok {
+					if !slices.Contains(signals, s) {
+						e.At(f.Value, "unknown %s signal %q%s", map[string]string{"sim": "sim", "dut": "DUT"}[f.Key], s, strictyaml.Suggest(s, signals))
 					}
 					in.Signal = s
 				}
