@@ -181,7 +181,7 @@ func (d *pdfDoc) footer() {
 	f.Line(pdfLeft, pdfPageH-12, pdfPageW-pdfRight, pdfPageH-12)
 	d.font(false, pdfSmall)
 	f.SetTextColor(80, 80, 90)
-	f.CellFormat(pdfTextW/2, 5, d.text("Generated "+d.v.Generated+" by mockloop from the run record"), "", 0, "L", false, 0, "")
+	f.CellFormat(pdfTextW/2, 5, d.text("Generated "+d.v.Generated+" by mockloop from "+d.v.Source), "", 0, "L", false, 0, "")
 	f.CellFormat(pdfTextW/2, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
 	f.SetTextColor(0, 0, 0)
 }
@@ -424,7 +424,7 @@ func (d *pdfDoc) render() {
 	if v.AbortReason != "" {
 		d.para("Reason: "+v.AbortReason, true)
 	}
-	d.para("Generated "+v.Generated+" from the run record by mockloop. Times t are seconds on the run's clock since its epoch.", false)
+	d.para("Generated "+v.Generated+" from "+v.Source+" by mockloop. Times t are seconds on the run's clock since its epoch.", false)
 	for _, n := range v.Notes {
 		d.para(n, true)
 	}

@@ -31,6 +31,11 @@ type Report struct {
 	// Load sets it to the current time; set it to make output repeatable.
 	Generated time.Time
 
+	// source says what the report was made from: "the run record", or
+	// InfluxDB (then no frame segment was read and no checksum verified).
+	source string
+	influx bool
+
 	dir    string
 	run    *runlog.Run
 	events eventSummary
@@ -74,7 +79,7 @@ func load(dir string, scan bool) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
-	r := &Report{Generated: time.Now().UTC(), dir: dir, run: run, firstT: -1}
+	r := &Report{Generated: time.Now().UTC(), source: "the run record", dir: dir, run: run, firstT: -1}
 	m := &run.Manifest
 	res := run.Result
 

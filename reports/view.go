@@ -18,6 +18,7 @@ type view struct {
 	OutcomeTitle string // PASS, FAIL, ...
 	AbortReason  string
 	Generated    string
+	Source       string // "the run record" or "InfluxDB"
 
 	Identity    []kv
 	Calibration []calRow
@@ -75,6 +76,7 @@ func (r *Report) view() *view {
 		Protocol:  m.Protocol.Name,
 		Outcome:   r.outcome(),
 		Generated: fmtTime(r.Generated),
+		Source:    r.source,
 		Criteria:  r.crit,
 		Trace:     r.trace,
 		Waves:     r.waves,
@@ -198,6 +200,12 @@ func (r *Report) view() *view {
 	v.Integrity = []kv{
 		{K: "Frame segments", V: fmt.Sprintf("%s, %s records, %s frames", plural(st.Segments, "segment"), fmtCount(st.Records), fmtCount(st.Frames))},
 		{K: "Frame integrity", V: integrity, Flag: !st.Intact()},
+	}
+	if r.influx { // no segment was read: say what was counted instead
+		v.Integrity = []kv{
+			{K: "Frame points", V: fmt.Sprintf("%s frames counted in InfluxDB", fmtCount(st.Frames))},
+			{K: "Frame integrity", V: "not checked: this report was made from InfluxDB; the run record's checksums were not read", Flag: true},
+		}
 	}
 	for _, d := range st.Damaged {
 		v.Integrity = append(v.Integrity, kv{K: "Damage", V: d.String(), Flag: true})

@@ -826,7 +826,7 @@ func (e *engine) invariantResults() {
 		default:
 			res.Value, res.Verdict, res.Pass = finite(inv.worst), runlog.VerdictPass, true
 		}
-		e.criteria = append(e.criteria, res)
+		e.addCriterion(res, c.Label()+": "+verdictText(res))
 	}
 }
 

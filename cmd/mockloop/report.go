@@ -1,23 +1,27 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mockloop/mockloop/reports"
+	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
 
-const reportUsage = `usage: mockloop report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR]
+const reportUsage = `usage: mockloop report [--runs DIR | --influx URL] [--format html,pdf,junit,csv] [--out DIR]
                        [--step PATH] [--from S] [--to S] [--every N] RUN
 
 Makes the reports of a run again — passed, failed, aborted or interrupted —
@@ -27,6 +31,16 @@ report.pdf, junit.xml; with csv, criteria.csv, frames.csv and, if the run has
 beats, beats.csv. --step, --from, --to and --every select the frames of
 frames.csv (and, but for --every, the beats of beats.csv); times are seconds
 on the run clock (12.5) or durations (90s, 1h30m).
+
+With --influx, or when the record is not in --runs and MOCKLOOP_INFLUX_URL
+is set, the reports are made from the run's points in InfluxDB instead: RUN
+is then a full run id, and the files go to --out, by default a directory
+named after the run id in the current directory. The bucket and token come
+from MOCKLOOP_INFLUX_BUCKET (default mockloop) and MOCKLOOP_INFLUX_TOKEN.
+InfluxDB has the criteria, step statistics, outcome, events, beats and
+frames, not the rest of the record (protocol and rig config hashes,
+operator, device under test, calibration records, requirements catalogue):
+the reports say "not available from InfluxDB" there.
 
 flags:
 `
@@ -48,6 +62,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "csv: only from run time `S`")
 	to := fs.String("to", "", "csv: only up to (not including) run time `S`")
 	every := fs.Int("every", 0, "csv: only every `N`-th frame")
+	influx := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -79,23 +94,55 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mockloop report: --step, --from, --to and --every select frames for csv; add csv to --format")
 		return exitInvalid
 	}
-	dir, err := findRun(*runsDir, pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
-		return exitInvalid
+	var files []string
+	if *influx != "" {
+		files, err = reportFromInflux(*influx, pos[0], reports.Options{Formats: formats, OutDir: *out, Frames: sel})
+	} else {
+		dir, ferr := findRun(*runsDir, pos[0])
+		if ferr != nil {
+			// The record is not here: InfluxDB may have the run.
+			if env := os.Getenv("MOCKLOOP_INFLUX_URL"); env != "" && runlog.ValidRunID(pos[0]) {
+				fmt.Fprintf(stderr, "mockloop report: %v; making the reports from InfluxDB ($MOCKLOOP_INFLUX_URL)\n", ferr)
+				files, err = reportFromInflux(env, pos[0], reports.Options{Formats: formats, OutDir: *out, Frames: sel})
+			} else {
+				fmt.Fprintf(stderr, "mockloop report: %v\n", ferr)
+				return exitInvalid
+			}
+		} else {
+			files, err = reports.Generate(dir, reports.Options{Formats: formats, OutDir: *out, Frames: sel})
+		}
 	}
-	files, err := reports.Generate(dir, reports.Options{Formats: formats, OutDir: *out, Frames: sel})
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
-		if errors.Is(err, reports.ErrSelection) {
+		if errors.Is(err, reports.ErrSelection) || errors.Is(err, reports.ErrNotInInflux) || errors.Is(err, errRunID) {
 			return exitInvalid
 		}
 		return exitInfra
 	}
 	return exitPass
+}
+
+// errRunID is a RUN that is not a full run id where one is needed.
+var errRunID = errors.New("want a full run id (e.g. 20261120T231502Z-7f3a9c) to read a run from InfluxDB")
+
+// reportFromInflux makes the reports of the run with id runID from its
+// points in InfluxDB at url (bucket and token as for `mockloop run`), into
+// opt.OutDir or, by default, a directory named after the run in the current
+// directory: the record, and so its directory, is not on this machine. An
+// interrupt stops the queries.
+func reportFromInflux(url, runID string, opt reports.Options) ([]string, error) {
+	if !runlog.ValidRunID(runID) {
+		return nil, fmt.Errorf("%q: %w", runID, errRunID)
+	}
+	if opt.OutDir == "" {
+		opt.OutDir = runID
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return reports.GenerateInflux(ctx, influxConfig(url, rig.InfluxConfig{}), runID, opt)
 }
 
 // findRun resolves RUN: a run directory (a path to a directory with a
