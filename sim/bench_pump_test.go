@@ -139,12 +139,13 @@ func TestBenchPumpConcurrent(t *testing.T) {
 		return 45000
 	})
 	var engineNow atomic.Int64
-	var engineDone atomic.Bool
+	var engineDone, serverDone atomic.Bool
 	caught := 0 // rounds in which the firmware called Pump with the engine in the speed function
 	done := make(chan struct{}, 2)
 	go func() { // the DUT server: STATUS replies
 		defer func() { done <- struct{}{} }()
-		for round := 0; round < 50 && !engineDone.Load(); round++ {
+		defer serverDone.Store(true)
+		for round := 0; round < 50 && caught < 5 && !engineDone.Load(); round++ {
 			select { // a signal from a call that is over
 			case <-inSpeed:
 			default:
@@ -163,11 +164,11 @@ func TestBenchPumpConcurrent(t *testing.T) {
 			time.Sleep(time.Millisecond) // let the engine run
 		}
 	}()
-	go func() { // the engine: conversions and drive
+	go func() { // the engine: conversions and drive, for as long as the server replies
 		defer func() { done <- struct{}{} }()
 		defer engineDone.Store(true)
 		var dst [8]float64
-		for i := range 10000 {
+		for i := 0; i < 10_000_000 && !serverDone.Load(); i++ {
 			now := time.Duration(i) * time.Millisecond
 			b.frontEnd(now, &dst)
 			b.drive(now, 0.2)
