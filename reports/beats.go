@@ -78,60 +78,62 @@ type beatsView struct {
 	Malformed int
 }
 
-// readBeats computes beat statistics per channel and step (by path, all
-// executions pooled) and over the whole run, reading beats.jsonl line by
-// line. It returns nil, nil when the run has no beats file.
-func readBeats(dir string, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
+// beatTable accumulates beat statistics per channel and step (by path, all
+// executions pooled) and over the whole run: the one computation behind the
+// beat section, whether the beats come from beats.jsonl or from InfluxDB.
+type beatTable struct {
+	view   beatsView
+	steps  []stepExec
+	cur    *cursor
+	groups map[[2]string]*beatGroup
+	order  [][2]string
+}
+
+func newBeatTable(steps []stepExec) *beatTable {
 	lo, hi := stepBounds(steps)
-	cur := newCursor(lo, hi)
-	groups := map[[2]string]*beatGroup{}
-	var order [][2]string
-	get := func(ch, step string) *beatGroup {
-		k := [2]string{ch, step}
-		g, ok := groups[k]
-		if !ok {
-			g = &beatGroup{channel: ch, step: step, m: make([]moments, len(beatMetrics))}
-			groups[k] = g
-			order = append(order, k)
-		}
-		return g
+	return &beatTable{steps: steps, cur: newCursor(lo, hi), groups: map[[2]string]*beatGroup{}}
+}
+
+func (t *beatTable) group(ch, step string) *beatGroup {
+	k := [2]string{ch, step}
+	g, ok := t.groups[k]
+	if !ok {
+		g = &beatGroup{channel: ch, step: step, m: make([]moments, len(beatMetrics))}
+		t.groups[k] = g
+		t.order = append(t.order, k)
 	}
-	bv := &beatsView{}
-	var b beat
-	err := eachLine(filepath.Join(dir, BeatsFile), func(line []byte) error {
-		if len(line) == 0 {
-			return nil
-		}
-		b = beat{}
-		if err := json.Unmarshal(line, &b); err != nil || b.Channel == "" {
-			bv.Malformed++
-			return nil
-		}
-		bv.Beats++
-		whole := get(b.Channel, "")
-		var inStep *beatGroup
-		if i := innermost(cur.at(durationOf(b.T)), steps); i >= 0 {
-			inStep = get(b.Channel, steps[i].label())
-		}
-		for j, bm := range beatMetrics {
-			if v := bm.get(&b); v != nil {
-				whole.m[j].add(*v)
-				if inStep != nil {
-					inStep.m[j].add(*v)
-				}
+	return g
+}
+
+// add accounts one beat (beats must come in time order).
+func (t *beatTable) add(b *beat) {
+	if b.Channel == "" {
+		t.view.Malformed++
+		return
+	}
+	t.view.Beats++
+	whole := t.group(b.Channel, "")
+	var inStep *beatGroup
+	if i := innermost(t.cur.at(durationOf(b.T)), t.steps); i >= 0 {
+		inStep = t.group(b.Channel, t.steps[i].label())
+	}
+	for j, bm := range beatMetrics {
+		if v := bm.get(b); v != nil {
+			whole.m[j].add(*v)
+			if inStep != nil {
+				inStep.m[j].add(*v)
 			}
 		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
+}
+
+// finish makes the section: headers with units, then per channel (in
+// first-seen order) its steps and its whole-run row.
+func (t *beatTable) finish(layout []runlog.Channel) *beatsView {
+	bv := &t.view
 	unit := pressureUnit
 	for _, c := range layout {
-		if _, ok := groups[[2]string{c.Name, ""}]; ok && c.Unit != "" {
+		if _, ok := t.groups[[2]string{c.Name, ""}]; ok && c.Unit != "" {
 			unit = c.Unit // the unit of the first beat channel in the layout
 			break
 		}
@@ -143,24 +145,49 @@ func readBeats(dir string, steps []stepExec, layout []runlog.Channel) (*beatsVie
 		}
 		bv.Headers = append(bv.Headers, bm.Title+" ["+u+"]")
 	}
-	// Channels in first-seen order, each with its steps, then its total.
 	var chans []string
 	seen := map[string]bool{}
-	for _, k := range order {
+	for _, k := range t.order {
 		if !seen[k[0]] {
 			seen[k[0]] = true
 			chans = append(chans, k[0])
 		}
 	}
 	for _, ch := range chans {
-		for _, k := range order {
+		for _, k := range t.order {
 			if k[0] == ch && k[1] != "" {
-				bv.Rows = append(bv.Rows, groups[k].row(false))
+				bv.Rows = append(bv.Rows, t.groups[k].row(false))
 			}
 		}
-		bv.Rows = append(bv.Rows, groups[[2]string{ch, ""}].row(true))
+		bv.Rows = append(bv.Rows, t.groups[[2]string{ch, ""}].row(true))
 	}
-	return bv, nil
+	return bv
+}
+
+// readBeats computes the beat statistics from beats.jsonl, line by line. It
+// returns nil, nil when the run has no beats file.
+func readBeats(dir string, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
+	t := newBeatTable(steps)
+	var b beat
+	err := eachLine(filepath.Join(dir, BeatsFile), func(line []byte) error {
+		if len(line) == 0 {
+			return nil
+		}
+		b = beat{}
+		if err := json.Unmarshal(line, &b); err != nil || b.Channel == "" {
+			t.view.Malformed++
+			return nil
+		}
+		t.add(&b)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.finish(layout), nil
 }
 
 // row makes the table row of a group.

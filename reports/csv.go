@@ -115,12 +115,22 @@ var errStop = errors.New("reports: selection ended")
 // row ("t [s],aop [mmHg],..."), then a row per frame with its time in
 // seconds and its values as stored (see the package documentation).
 func (r *Report) WriteFramesCSV(w io.Writer, s Selection) error {
+	return r.framesCSV(w, s, func(_, _ int64, fn func(t int64, v []float64) error) error {
+		_, err := r.run.Frames(func(t time.Duration, v []float64) error { return fn(int64(t), v) })
+		return err
+	})
+}
+
+// framesCSV writes the selected frames from a source that calls fn for
+// each frame in time order: the run record, or InfluxDB. from and to bound
+// the times the selection needs (to 0: unbounded), for a source that can
+// query just those.
+func (r *Report) framesCSV(w io.Writer, s Selection, source func(from, to int64, fn func(t int64, v []float64) error) error) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	layout := r.run.Manifest.Layout
 	header := []string{"t [s]"}
-	for _, c := range layout {
+	for _, c := range r.run.Manifest.Layout {
 		header = append(header, csvName(c.Name, c.Unit))
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -130,11 +140,18 @@ func (r *Report) WriteFramesCSV(w io.Writer, s Selection) error {
 	}
 	cw.Flush()
 	sel := r.newSelector(s)
+	if len(sel.lo) == 0 {
+		return bw.Flush()
+	}
+	to := sel.hi[len(sel.hi)-1]
+	if to == math.MaxInt64 {
+		to = 0
+	}
 	every := max(1, s.Every)
 	var k int
 	buf := make([]byte, 0, 256)
-	_, err := r.run.Frames(func(t time.Duration, v []float64) error {
-		in, done := sel.test(int64(t))
+	err := source(sel.lo[0], to, func(t int64, v []float64) error {
+		in, done := sel.test(t)
 		if done {
 			return errStop
 		}
@@ -145,7 +162,7 @@ func (r *Report) WriteFramesCSV(w io.Writer, s Selection) error {
 		if (k-1)%every != 0 {
 			return nil
 		}
-		buf = append(buf[:0], fmtNS(int64(t))...)
+		buf = append(buf[:0], fmtNS(t)...)
 		for _, x := range v {
 			buf = append(buf, ',')
 			buf = appendSample(buf, x)

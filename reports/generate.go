@@ -108,12 +108,24 @@ func Generate(dir string, opt Options) ([]string, error) {
 	if !opt.Generated.IsZero() {
 		r.Generated = opt.Generated.UTC()
 	}
-	if opt.Frames.Step != "" && !slices.ContainsFunc(r.steps, func(s stepExec) bool { return s.Path == opt.Frames.Step }) {
-		return nil, fmt.Errorf("reports: %w: the run has no step %q", ErrSelection, opt.Frames.Step)
-	}
 	out := opt.OutDir
 	if out == "" {
 		out = dir
+	}
+	var beats func(io.Writer) error
+	if r.hasBeats() {
+		beats = func(w io.Writer) error { return r.WriteBeatsCSV(w, opt.Frames) }
+	}
+	return r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.WriteFramesCSV(w, opt.Frames) }, beats)
+}
+
+// write makes the reports in the given formats in directory out, each
+// file atomically; the frames and beats CSV come from the given writers
+// (beats nil: the run has none). Each format is attempted even when another
+// fails; the error joins all failures.
+func (r *Report) write(out string, formats []string, sel Selection, framesCSV, beatsCSV func(io.Writer) error) ([]string, error) {
+	if sel.Step != "" && !slices.ContainsFunc(r.steps, func(s stepExec) bool { return s.Path == sel.Step }) {
+		return nil, fmt.Errorf("reports: %w: the run has no step %q", ErrSelection, sel.Step)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
@@ -138,9 +150,9 @@ func Generate(dir string, opt Options) ([]string, error) {
 			write(JUnitFile, r.WriteJUnit)
 		case FormatCSV:
 			write(CriteriaCSVFile, r.WriteCriteriaCSV)
-			write(FramesCSVFile, func(w io.Writer) error { return r.WriteFramesCSV(w, opt.Frames) })
-			if r.hasBeats() {
-				write(BeatsCSVFile, func(w io.Writer) error { return r.WriteBeatsCSV(w, opt.Frames) })
+			write(FramesCSVFile, framesCSV)
+			if beatsCSV != nil {
+				write(BeatsCSVFile, beatsCSV)
 			}
 		}
 	}

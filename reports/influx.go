@@ -128,37 +128,9 @@ func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, 
 	if !opt.Generated.IsZero() {
 		r.Generated = opt.Generated.UTC()
 	}
-	if opt.Frames.Step != "" && !slices.ContainsFunc(r.steps, func(s stepExec) bool { return s.Path == opt.Frames.Step }) {
-		return nil, fmt.Errorf("reports: %w: the run has no step %q", ErrSelection, opt.Frames.Step)
-	}
-	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("reports: %w", err)
-	}
-	var written []string
-	var errs []error
-	write := func(name string, fn func(io.Writer) error) {
-		path := filepath.Join(opt.OutDir, name)
-		if err := writeFileAtomic(path, fn); err != nil {
-			errs = append(errs, fmt.Errorf("reports: %s: %w", path, err))
-			return
-		}
-		written = append(written, path)
-	}
-	for _, f := range formats {
-		switch f {
-		case FormatHTML:
-			write(HTMLFile, r.WriteHTML)
-		case FormatPDF:
-			write(PDFFile, r.WritePDF)
-		case FormatJUnit:
-			write(JUnitFile, r.WriteJUnit)
-		case FormatCSV:
-			write(CriteriaCSVFile, r.WriteCriteriaCSV)
-			write(FramesCSVFile, func(w io.Writer) error { return src.writeFramesCSV(ctx, r, w, opt.Frames) })
-			write(BeatsCSVFile, func(w io.Writer) error { return src.writeBeatsCSV(ctx, r, w, opt.Frames) })
-		}
-	}
-	return written, errors.Join(errs...)
+	return r.write(opt.OutDir, formats, opt.Frames,
+		func(w io.Writer) error { return src.writeFramesCSV(ctx, r, w, opt.Frames) },
+		func(w io.Writer) error { return src.writeBeatsCSV(ctx, r, w, opt.Frames) })
 }
 
 // loadInflux is LoadInflux, skipping the plots and the statistics of steps

@@ -1,10 +1,8 @@
 package reports
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -301,76 +299,11 @@ func (s *influxRun) scanFrames(ctx context.Context, r *Report, durS float64) err
 // pooled) and over the whole run. Every run the engine makes has a beats
 // file, empty when no beat was detected, so the view is never nil.
 func (s *influxRun) beats(ctx context.Context, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
-	lo, hi := stepBounds(steps)
-	cur := newCursor(lo, hi)
-	groups := map[[2]string]*beatGroup{}
-	var order [][2]string
-	get := func(ch, step string) *beatGroup {
-		k := [2]string{ch, step}
-		g, ok := groups[k]
-		if !ok {
-			g = &beatGroup{channel: ch, step: step, m: make([]moments, len(beatMetrics))}
-			groups[k] = g
-			order = append(order, k)
-		}
-		return g
-	}
-	bv := &beatsView{}
-	err := s.eachBeat(ctx, func(b *beat) error {
-		if b.Channel == "" {
-			bv.Malformed++
-			return nil
-		}
-		bv.Beats++
-		whole := get(b.Channel, "")
-		var inStep *beatGroup
-		if i := innermost(cur.at(durationOf(b.T)), steps); i >= 0 {
-			inStep = get(b.Channel, steps[i].label())
-		}
-		for j, bm := range beatMetrics {
-			if v := bm.get(b); v != nil {
-				whole.m[j].add(*v)
-				if inStep != nil {
-					inStep.m[j].add(*v)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	t := newBeatTable(steps)
+	if err := s.eachBeat(ctx, func(b *beat) error { t.add(b); return nil }); err != nil {
 		return nil, err
 	}
-	unit := pressureUnit
-	for _, c := range layout {
-		if _, ok := groups[[2]string{c.Name, ""}]; ok && c.Unit != "" {
-			unit = c.Unit
-			break
-		}
-	}
-	for _, bm := range beatMetrics {
-		u := bm.Unit
-		if u == "" {
-			u = unit
-		}
-		bv.Headers = append(bv.Headers, bm.Title+" ["+u+"]")
-	}
-	var chans []string
-	seen := map[string]bool{}
-	for _, k := range order {
-		if !seen[k[0]] {
-			seen[k[0]] = true
-			chans = append(chans, k[0])
-		}
-	}
-	for _, ch := range chans {
-		for _, k := range order {
-			if k[0] == ch && k[1] != "" {
-				bv.Rows = append(bv.Rows, groups[k].row(false))
-			}
-		}
-		bv.Rows = append(bv.Rows, groups[[2]string{ch, ""}].row(true))
-	}
-	return bv, nil
+	return t.finish(layout), nil
 }
 
 // eachBeat calls fn with every beat of the run, in time order. b is
@@ -415,55 +348,9 @@ func (s *influxRun) eachBeat(ctx context.Context, fn func(b *beat) error) error 
 // writeFramesCSV is Report.WriteFramesCSV with the frames read from
 // InfluxDB; the columns are in the report's (alphabetical) channel order.
 func (s *influxRun) writeFramesCSV(ctx context.Context, r *Report, w io.Writer, sel Selection) error {
-	if err := sel.check(); err != nil {
-		return err
-	}
-	layout := r.run.Manifest.Layout
-	header := []string{"t [s]"}
-	for _, c := range layout {
-		header = append(header, csvName(c.Name, c.Unit))
-	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	cw := csv.NewWriter(bw)
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	cw.Flush()
-	st := r.newSelector(sel)
-	every := max(1, sel.Every)
-	var k int
-	buf := make([]byte, 0, 256)
-	if len(st.lo) > 0 {
-		to := st.hi[len(st.hi)-1]
-		if to == math.MaxInt64 {
-			to = 0 // no upper bound
-		}
-		err := s.frames(ctx, st.lo[0], to, func(t int64, v []float64) error {
-			in, done := st.test(t)
-			if done {
-				return errStop
-			}
-			if !in {
-				return nil
-			}
-			k++
-			if (k-1)%every != 0 {
-				return nil
-			}
-			buf = append(buf[:0], fmtNS(t)...)
-			for _, x := range v {
-				buf = append(buf, ',')
-				buf = appendSample(buf, x)
-			}
-			buf = append(buf, '\n')
-			_, err := bw.Write(buf)
-			return err
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return fmt.Errorf("reports: frames csv: %w", err)
-		}
-	}
-	return bw.Flush()
+	return r.framesCSV(w, sel, func(from, to int64, fn func(t int64, v []float64) error) error {
+		return s.frames(ctx, from, to, fn)
+	})
 }
 
 // writeBeatsCSV is Report.WriteBeatsCSV with the beats read from InfluxDB.
