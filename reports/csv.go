@@ -223,6 +223,21 @@ func fullNum(p *float64) string {
 // beat quantity with its unit. A quantity the beat does not have is an
 // empty cell. Without a beats file it writes nothing and returns an error.
 func (r *Report) WriteBeatsCSV(w io.Writer, s Selection) error {
+	return r.beatsCSV(w, s, func(fn func(*beat) error) error {
+		var b beat
+		return eachLine(filepath.Join(r.dir, BeatsFile), func(line []byte) error {
+			b = beat{}
+			if len(line) == 0 || json.Unmarshal(line, &b) != nil {
+				return nil // counted in the report's integrity section
+			}
+			return fn(&b)
+		})
+	})
+}
+
+// beatsCSV writes the selected beats from a source that calls fn for each
+// beat: beats.jsonl, or InfluxDB.
+func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*beat) error) error) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -240,18 +255,13 @@ func (r *Report) WriteBeatsCSV(w io.Writer, s Selection) error {
 	}
 	sel := r.newSelector(s)
 	rec := make([]string, len(header))
-	var b beat
-	err := eachLine(filepath.Join(r.dir, BeatsFile), func(line []byte) error {
-		b = beat{}
-		if len(line) == 0 || json.Unmarshal(line, &b) != nil || b.Channel == "" {
-			return nil // counted in the report's integrity section
-		}
-		if !sel.contains(durationOf(b.T)) {
+	err := source(func(b *beat) error {
+		if b.Channel == "" || !sel.contains(durationOf(b.T)) {
 			return nil
 		}
 		rec[0], rec[1] = strconv.FormatFloat(b.T, 'f', -1, 64), b.Channel
 		for j, bm := range beatMetrics {
-			rec[2+j] = fullNum(bm.get(&b))
+			rec[2+j] = fullNum(bm.get(b))
 		}
 		return cw.Write(rec)
 	})

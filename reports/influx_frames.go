@@ -2,12 +2,10 @@ package reports
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -355,36 +353,5 @@ func (s *influxRun) writeFramesCSV(ctx context.Context, r *Report, w io.Writer, 
 
 // writeBeatsCSV is Report.WriteBeatsCSV with the beats read from InfluxDB.
 func (s *influxRun) writeBeatsCSV(ctx context.Context, r *Report, w io.Writer, sel Selection) error {
-	if err := sel.check(); err != nil {
-		return err
-	}
-	header := []string{"t [s]", "channel"}
-	for _, bm := range beatMetrics {
-		u := bm.Unit
-		if u == "" {
-			u = pressureUnit
-		}
-		header = append(header, csvName(bm.Key, u))
-	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	st := r.newSelector(sel)
-	rec := make([]string, len(header))
-	err := s.eachBeat(ctx, func(b *beat) error {
-		if b.Channel == "" || !st.contains(durationOf(b.T)) {
-			return nil
-		}
-		rec[0], rec[1] = strconv.FormatFloat(b.T, 'f', -1, 64), b.Channel
-		for j, bm := range beatMetrics {
-			rec[2+j] = fullNum(bm.get(b))
-		}
-		return cw.Write(rec)
-	})
-	if err != nil {
-		return fmt.Errorf("reports: beats csv: %w", err)
-	}
-	cw.Flush()
-	return cw.Error()
+	return r.beatsCSV(w, sel, func(fn func(*beat) error) error { return s.eachBeat(ctx, fn) })
 }
