@@ -99,3 +99,42 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadCalibrations feeds arbitrary bytes as a rig's calibration file:
+// an error with the file's position, or records whose coefficients are all
+// usable — never a panic.
+func FuzzLoadCalibrations(f *testing.F) {
+	seed, _ := os.ReadFile("../configs/rigs/sim.calibration.json")
+	f.Add(seed)
+	f.Add([]byte(`{"rig":"sim","records":[{"channel":"aop","method":"zero","date":"2026-11-20T00:00:00Z","reference":"x","points":[],"coeffs":[1e308,1e308]}]}`))
+	f.Add([]byte(`{"rig":"sim","records":[{"channel":"lv_volume","coeffs":[0,1]}]}`))
+	f.Add([]byte("{\"rig\":\"sim\",\"records\":[{\"channel\":\"aop\",\"coeffs\":[]}]}\n"))
+	cfg, err := LoadConfig("../configs/rigs/sim-loop-only.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "sim.calibration.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := *cfg
+		c.CalibrationFile, c.File = path, filepath.Join(dir, "sim.yaml")
+		cals, err := c.LoadCalibrations()
+		if err != nil {
+			if !strings.Contains(err.Error(), "calibration") && !strings.Contains(err.Error(), path) {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, r := range cals.Records {
+			if in := c.Inputs[r.Channel]; in.Kind != "adc" && in.Kind != "slow_adc" {
+				t.Fatalf("record for %q accepted", r.Channel)
+			}
+			if len(r.Coeffs) == 0 {
+				t.Fatalf("record without coefficients accepted: %+v", r)
+			}
+		}
+	})
+}
