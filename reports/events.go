@@ -61,6 +61,23 @@ type kindCount struct {
 }
 
 // eventSummary is what the reports show of events.jsonl.
+// classify counts e in the notable or timeline table it belongs to, and
+// keeps it while the table has room.
+func (s *eventSummary) classify(e *runlog.Event) {
+	switch eventClass(e.Kind) {
+	case classNotable:
+		s.NotableTotal++
+		if len(s.Notable) < maxNotable {
+			s.Notable = append(s.Notable, rowOf(e))
+		}
+	case classTimeline:
+		s.TimelineTotal++
+		if len(s.Timeline) < maxTimeline {
+			s.Timeline = append(s.Timeline, rowOf(e))
+		}
+	}
+}
+
 type eventSummary struct {
 	Missing       bool // the record has no events.jsonl
 	Total         int64
@@ -121,18 +138,7 @@ func readEvents(dir string) (eventSummary, []stepSpan, error) {
 				}
 			}
 		}
-		switch eventClass(e.Kind) {
-		case classNotable:
-			s.NotableTotal++
-			if len(s.Notable) < maxNotable {
-				s.Notable = append(s.Notable, rowOf(&e))
-			}
-		case classTimeline:
-			s.TimelineTotal++
-			if len(s.Timeline) < maxTimeline {
-				s.Timeline = append(s.Timeline, rowOf(&e))
-			}
-		}
+		s.classify(&e)
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {

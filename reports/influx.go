@@ -513,18 +513,7 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 		case runlog.KindSafetyTrip:
 			ir.tripMsg = e.Msg
 		}
-		switch eventClass(e.Kind) {
-		case classNotable:
-			sum.NotableTotal++
-			if len(sum.Notable) < maxNotable {
-				sum.Notable = append(sum.Notable, rowOf(&e))
-			}
-		case classTimeline:
-			sum.TimelineTotal++
-			if len(sum.Timeline) < maxTimeline {
-				sum.Timeline = append(sum.Timeline, rowOf(&e))
-			}
-		}
+		sum.classify(&e)
 	}
 	for k, n := range dut {
 		counts[k] += n

@@ -185,6 +185,3 @@ func (s *CalSession) Calibrate(ctx context.Context, channel string, refs []float
 
 // Now is the session's time as a wall-clock instant.
 func (s *CalSession) Now() time.Time { return s.clk.Epoch().Add(s.clk.Now()).UTC() }
-
-// CalPoint makes a calibration point (for records built outside rig).
-func CalPoint(volts, value float64) daq.Point { return daq.Point{Volts: volts, Value: value} }

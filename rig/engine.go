@@ -64,7 +64,6 @@ type engine struct {
 	always  []*invariant
 	beats   []beatSpec
 	ctl     *controllers
-	topN    int // number of top-level steps, for progress
 	started time.Duration
 	// resume, when set, continues an interrupted run from firstStep.
 	resume    *resumeState
@@ -442,7 +441,7 @@ func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
 	if err == nil {
 		if cerr := e.judge(sr); cerr != nil {
 			err, outcome = cerr, "aborted"
-		} else if sr.failed() {
+		} else if sr.anyFail {
 			outcome = "fail"
 		}
 	}
@@ -468,7 +467,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 		sr.crit = append(sr.crit, cr)
 	}
 	if len(e.active) == 0 {
-		e.prog.stepStarted(path, e.topN, title, e.next-e.started)
+		e.prog.stepStarted(path, len(e.proto.Steps), title, e.next-e.started)
 	}
 	e.event(runlog.Event{Kind: "step.start", Step: path, Msg: title})
 	return sr
@@ -517,8 +516,6 @@ func (sr *stepRun) add(t time.Duration, frame []float64, innermost bool) {
 		}
 	}
 }
-
-func (sr *stepRun) failed() bool { return sr.anyFail }
 
 func (e *engine) stepBody(s *protocols.Step, path string) error {
 	for _, sp := range s.Set {
@@ -874,5 +871,3 @@ func limitsFor(cfg *Config, p *protocols.Protocol, layout daq.Layout) []limitChe
 	}
 	return out
 }
-
-func countTop(p *protocols.Protocol) int { return len(p.Steps) }

@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		layout: layout, rate: cfg.SampleRate, period: period,
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
-		limits: limitsFor(cfg, proto, layout), topN: countTop(proto),
+		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
 		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg)}
 	for _, c := range proto.Always {

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/units"
 )
@@ -188,7 +189,7 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REFERENCE\tREADING\tNOISE\tCALIBRATED")
 	for _, p := range pts {
-		rec.Points = append(rec.Points, rig.CalPoint(p.Volts, p.Value))
+		rec.Points = append(rec.Points, daq.Point{Volts: p.Volts, Value: p.Value})
 		fmt.Fprintf(tw, "%s\t%.6f V\t%.2g V\t%s\n", units.Format(p.Value, dim), p.Volts, p.Std, units.Format(cal.Apply(p.Volts), dim))
 	}
 	tw.Flush()
