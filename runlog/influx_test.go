@@ -426,7 +426,10 @@ func TestCloseOutOfTime(t *testing.T) {
 	for _, g := range st.Gaps {
 		owed += g.Frames
 	}
-	if del.Delivered || owed != overflow || del.SpooledPoints != owed+spooledPoints(t, r.rec.Dir()) {
+	// The closing context was cancelled before Close, but the encoder may
+	// still have re-read a gap or two before it saw that: what it re-read
+	// is spooled, the rest stays owed. Either way every point is accounted for.
+	if del.Delivered || owed == 0 || owed > overflow || del.SpooledPoints != owed+spooledPoints(t, r.rec.Dir()) {
 		t.Fatalf("delivery %+v; %d frames owed in gaps (%d overflowed), %d spooled", del, owed, overflow, spooledPoints(t, r.rec.Dir()))
 	}
 	f.mu.Lock()
