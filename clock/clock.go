@@ -108,7 +108,45 @@ func (v *Virtual) Advance(d time.Duration) {
 	}
 }
 
+// Paced is virtual time that runs no faster than a fixed multiple of the
+// wall clock: a simulated run that people watch (the live bench view, a
+// demonstration, an end-to-end test) at, say, 20× real time. It keeps the
+// virtual clock's determinism — time moves only in SleepUntil — and only
+// adds a wall-clock wait when the run is ahead of its pace.
+type Paced struct {
+	Virtual
+	speed float64
+	start time.Time
+}
+
+// NewPaced returns a paced clock at t = 0 whose epoch is the given wall
+// time; speed is how many seconds of run time pass per wall second (> 0).
+func NewPaced(epoch time.Time, speed float64) *Paced {
+	return &Paced{Virtual: Virtual{epoch: epoch}, speed: speed, start: time.Now()}
+}
+
+// paceSlack is how far a paced clock may run ahead of its pace before it
+// waits: waiting for every 1 ms frame would cost more than the frame.
+const paceSlack = 2 * time.Millisecond
+
+// SleepUntil implements Clock: it waits on the wall clock until deadline/speed
+// has passed since the start, then advances to deadline.
+func (p *Paced) SleepUntil(ctx context.Context, deadline time.Duration) error {
+	wall := time.Duration(float64(deadline) / p.speed)
+	if ahead := wall - time.Since(p.start); ahead > paceSlack {
+		t := time.NewTimer(ahead)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	return p.Virtual.SleepUntil(ctx, deadline)
+}
+
 var (
 	_ Clock = (*Real)(nil)
 	_ Clock = (*Virtual)(nil)
+	_ Clock = (*Paced)(nil)
 )

@@ -27,6 +27,9 @@ type CalSession struct {
 // ErrManual says the operator must apply a reference (hardware backend).
 var ErrManual = errors.New("rig: the operator applies this reference")
 
+// ErrOverdue is the error of a run refused for a calibration past its due date.
+var ErrOverdue = errors.New("calibration overdue")
+
 // OpenCalibration opens the rig for zeroing and calibration. Calibrations
 // in force are loaded (overdue ones too: recalibrating is the cure).
 func OpenCalibration(cfg *Config, realtime bool) (*CalSession, error) {

@@ -42,6 +42,8 @@ type engine struct {
 	rec    *runlog.Record
 	sink   *runlog.Sink // InfluxDB, or nil
 	prog   *progress
+	obs    Observer // the live view, or nil
+	pause  *Pause   // or nil
 	layout daq.Layout
 	rate   float64
 	period time.Duration
@@ -182,6 +184,9 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			if e.sink != nil {
 				e.sink.Beat(rb)
 			}
+			if e.obs != nil {
+				e.obs.Beat(rb)
+			}
 		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
@@ -244,6 +249,9 @@ func (e *engine) tick() error {
 	}
 	if err := e.checkAlways(t, frame); err != nil {
 		return err
+	}
+	if e.obs != nil {
+		e.obs.Frame(t, frame)
 	}
 	if e.block.Full() {
 		e.reportHealth()
@@ -400,6 +408,9 @@ func (e *engine) run() (err error) {
 		}
 	}
 	for i := e.firstStep; i < len(e.proto.Steps); i++ {
+		if err := e.holdWhilePaused(i); err != nil {
+			return err
+		}
 		if err := e.runStep(e.proto.Steps[i], strconv.Itoa(i+1), ""); err != nil {
 			return err
 		}
@@ -834,6 +845,9 @@ func (e *engine) event(ev runlog.Event) {
 	_ = e.rec.Event(ev)
 	if e.sink != nil {
 		e.sink.Event(ev)
+	}
+	if e.obs != nil {
+		e.obs.Event(ev)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -51,6 +52,14 @@ type Options struct {
 	// Influx, when set, logs the run to InfluxDB as well (the run record on
 	// disk stays the truth; what the server cannot take is spooled).
 	Influx *runlog.InfluxConfig
+	// Speed, when above zero, paces a simulated run on virtual time at
+	// Speed × real time, for people watching it; zero runs as fast as the
+	// CPU allows. Realtime and hardware runs ignore it.
+	Speed float64
+	// Observer, when set, watches the run as it goes.
+	Observer Observer
+	// Pause, when set, holds the run between top-level steps while set.
+	Pause *Pause
 }
 
 // influxCloseWithin bounds how long the end of a run waits for InfluxDB;
@@ -63,6 +72,12 @@ const influxCloseWithin = 30 * time.Second
 // is closed before Run returns. An error is returned only when the run could
 // not be recorded (no result then) or not be closed.
 func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
+	// One run at a time per rig, before anything is read or moved.
+	lock, err := runlog.LockRig(opts.RunsDir, cfg.Name, fmt.Sprintf("protocol %s, pid %d, since %s", proto.Name, os.Getpid(), time.Now().UTC().Format(time.RFC3339)))
+	if err != nil {
+		return nil, "", err
+	}
+	defer lock.Release()
 	protoSum := sha256.Sum256(opts.ProtocolSource)
 	var resume *resumeState
 	if opts.Resume != "" {
@@ -87,6 +102,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 			epoch = time.Now()
 		}
 		clk = clock.NewVirtual(epoch)
+		if opts.Speed > 0 {
+			clk = clock.NewPaced(epoch, opts.Speed)
+		}
 	}
 	calFile, err := cfg.LoadCalibrations()
 	if err != nil {
@@ -160,7 +178,8 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
 		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
-		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg)}
+		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
+		obs: opts.Observer, pause: opts.Pause}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
@@ -170,6 +189,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	e.started = e.next
 	if resume != nil {
 		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
+	}
+	if e.obs != nil {
+		e.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(proto), Steps: len(proto.Steps)})
 	}
 	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})
 	for _, c := range calRecs {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mockloop/mockloop/configs"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/serve"
+)
+
+// cmdServe runs the live bench view until SIGINT/SIGTERM; a run in
+// progress then ends in the safe state with its record closed.
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rigFile := rigFlag(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `ADDRESS`; other than loopback needs MOCKLOOP_API_TOKEN")
+	runsDir := fs.String("runs", "runs", "directory of run records")
+	protoDir := fs.String("protocols", "configs/protocols", "`DIR` of the protocols one can pick (default: the shipped ones)")
+	speed := fs.Float64("speed", 1, "simulated rig: 1 runs on the wall clock; N > 1 runs virtual time at N× real time")
+	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
+	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in runs started from the view")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 0 {
+		fmt.Fprintln(stderr, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]")
+		return exitInvalid
+	}
+	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	token, readToken := os.Getenv("MOCKLOOP_API_TOKEN"), os.Getenv("MOCKLOOP_API_READ_TOKEN")
+	loopback := serve.IsLoopback(*addr)
+	if !loopback && token == "" {
+		fmt.Fprintf(stderr, "mockloop: serve: %s is not a loopback address: set MOCKLOOP_API_TOKEN (and optionally MOCKLOOP_API_READ_TOKEN) first\n", *addr)
+		return exitInvalid
+	}
+	if readToken != "" && token == "" {
+		fmt.Fprintln(stderr, "mockloop: serve: MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN would leave every change open")
+		return exitInvalid
+	}
+	protocols, protoName, err := protocolsFS(*protoDir, explicitFlag(fs, "protocols"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	var influxCfg *runlog.InfluxConfig
+	if c := influxConfig(*influx, cfg.Influx); c.URL != "" {
+		influxCfg = &c
+	}
+	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,
+		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Loopback: loopback,
+		Operator: *operator, Influx: influxCfg, Log: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
+		return exitInfra
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on http://%s/\n", cfg.Name, ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	// The run first (safe state, record closed), then the connections.
+	_ = srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
+		return exitInfra
+	}
+	return exitPass
+}
+
+// protocolsFS is the directory of protocols to offer: dir, or — when it was
+// not given and does not exist here — the protocols shipped in the binary.
+func protocolsFS(dir string, explicit bool) (fs.FS, string, error) {
+	if _, err := os.Stat(dir); err == nil || explicit {
+		if err != nil {
+			return nil, "", fmt.Errorf("mockloop: serve: protocols: %w", err)
+		}
+		return os.DirFS(dir), dir, nil
+	}
+	sub, err := fs.Sub(configs.FS, "protocols")
+	return sub, "protocols (embedded)", err
+}

@@ -1,0 +1,72 @@
+package rig
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// Observer watches a run as it goes: the live bench view. Its methods are
+// called on the run's own goroutine after the frame, beat or event has been
+// recorded, so they must return at once and never block — a slow watcher
+// must not slow the sampler (DESIGN.md: live subscribers are last, and
+// lossy).
+type Observer interface {
+	// RunStarted is called once, before the first frame.
+	RunStarted(RunInfo)
+	// Frame is called for every frame; frame is reused after it returns.
+	Frame(t time.Duration, frame []float64)
+	// Beat is called for every recorded beat.
+	Beat(runlog.Beat)
+	// Event is called for every event of the run record.
+	Event(runlog.Event)
+}
+
+// RunInfo describes a run to its observers.
+type RunInfo struct {
+	Manifest runlog.Manifest
+	Dir      string
+	// Planned is the protocol's duration as written (until steps count
+	// with their timeout).
+	Planned time.Duration
+	// Steps is the number of top-level steps.
+	Steps int
+}
+
+// Pause holds a run between its top-level steps while it is set: the step
+// under way runs to its end, then the rig keeps sampling, supervising and
+// controlling at the setpoints in force, recording every frame, until the
+// pause is cleared. Pausing inside a step would change what the step's
+// criteria measure; between steps nothing is judged. Safe for concurrent
+// use.
+type Pause struct{ on atomic.Bool }
+
+// Set requests (true) or clears (false) the pause.
+func (p *Pause) Set(on bool) { p.on.Store(on) }
+
+// Requested reports whether a pause is requested.
+func (p *Pause) Requested() bool { return p != nil && p.on.Load() }
+
+// holdWhilePaused holds the run before top-level step i while a pause is
+// requested, recording when the pause began and ended.
+func (e *engine) holdWhilePaused(i int) error {
+	if !e.pause.Requested() {
+		return nil
+	}
+	e.event(runlog.Event{Kind: runlog.KindOperator, Msg: "paused", Data: map[string]any{"before_step": i + 1}})
+	e.progress("paused before step %d", i+1)
+	for e.pause.Requested() {
+		if err := e.tick(); err != nil {
+			return err
+		}
+	}
+	e.event(runlog.Event{Kind: runlog.KindOperator, Msg: "resumed", Data: map[string]any{"before_step": i + 1}})
+	e.progress("resumed")
+	return nil
+}
+
+// Planned is the protocol's duration as written: until steps count with
+// their timeout, so it is an upper bound for them.
+func Planned(p *protocols.Protocol) time.Duration { return planned(p.Steps) }

@@ -1,0 +1,63 @@
+// Package serve is the live bench view: `mockloop serve` serves an
+// embedded single-page UI (ui/, go:embed; nothing is fetched from
+// anywhere else) and a small JSON API to watch, start, pause and stop runs
+// on one rig, and to open the reports of past runs.
+//
+// # Security
+//
+// The server binds to loopback by default. On any other address it refuses
+// to start unless MOCKLOOP_API_TOKEN is set, and then every request that
+// changes anything must carry that token (Authorization: Bearer TOKEN, or
+// the cookie set by POST /api/login). Reads need the token too, or the
+// read-only token MOCKLOOP_API_READ_TOKEN when that is set. On every
+// address, requests that change anything must be POSTs with a JSON body
+// (Content-Type: application/json), whose Origin, when the browser sends
+// one, is the server itself: a web page on another site cannot start a
+// pump through the engineer's browser. On loopback the Host header must
+// name loopback too (no DNS rebinding).
+//
+// # API
+//
+//	GET  /api/status            {"rig","backend","state","run":{...}|null,"write":bool}
+//	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
+//	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
+//	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator") → 201 {"run_id",...} | 409 | 422
+//	POST /api/run/pause         pause before the next top-level step (the rig keeps sampling and supervising)
+//	POST /api/run/resume
+//	POST /api/run/stop          stop the run: safe state, record closed, outcome aborted ("operator: stop")
+//	POST /api/run/estop         emergency stop: the safety supervisor's trip path, at once
+//	GET  /api/runs              run records, newest first, with their outcome and report links
+//	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml of a run
+//	GET  /api/live              server-sent events, see below
+//	POST /api/login             {"token"} → sets the session cookie
+//
+// States: idle, running, pausing (a pause is requested, the current step
+// goes on), paused, stopping.
+//
+// Errors are {"error":"text"} with 400 (malformed request), 401 (no or
+// wrong token), 403 (read token used to change something, or a foreign
+// Origin), 404, 409 (a run is already in progress, or none is), 415 (not
+// JSON), 422 (the protocol is invalid: "errors" lists every problem as
+// {"file","line","col","msg","text"} — the same as `mockloop validate`).
+//
+// # Live stream
+//
+// GET /api/live is a stream of server-sent events. Each subscriber has a
+// bounded buffer: a subscriber that falls behind loses messages (it is
+// told how many in a "dropped" event), never slows the sampler. Events:
+//
+//	hello      {"rig","state","run":RUN|null}                 first, on connect
+//	run        RUN                                            a run started
+//	frames     {"t":[s...],"v":[[...channel 0...],[...channel 1...],...]}  decimated frames, ~25 per second
+//	beat       {"t","channel","systolic","diastolic","mean","pulse_pressure","heart_rate","stroke_volume"}
+//	step       {"path","title","index","total","t"}           a top-level step started (t: run time, s)
+//	criterion  a criterion result (as in result.json), as soon as it is decided
+//	event      {"t","kind","step","msg"}                      notable run events (not DUT traffic)
+//	state      {"state","reason"}
+//	safety     {"tripped":true,"reason"}                      a safety trip or emergency stop
+//	end        {"run_id","outcome","abort_reason","reports":{"html","pdf","junit"}}
+//	dropped    {"n"}                                          messages this subscriber lost
+//
+// RUN is {"run_id","protocol","rig","epoch_ms","planned_s","steps_total","rate_hz",
+// "layout":[{"name","unit"}...]}: a frame's wall time is epoch_ms + 1000·t.
+package serve

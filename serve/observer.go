@@ -1,0 +1,79 @@
+package serve
+
+import (
+	"strings"
+	"time"
+
+	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// observer turns one run's frames, beats and events into the live stream.
+// It runs on the run's goroutine: everything it does is a copy or a
+// non-blocking hand-over to the hub.
+type observer struct {
+	s   *Server
+	run *activeRun
+}
+
+// RunStarted implements rig.Observer: the run has its record; the start
+// request can be answered and the watchers told.
+func (o *observer) RunStarted(ri rig.RunInfo) {
+	m := ri.Manifest
+	info := &runInfo{RunID: m.RunID, Protocol: m.Protocol.Name, Rig: m.Rig, Operator: m.Operator,
+		EpochMS: m.Epoch.UnixMilli(), PlannedS: ri.Planned.Seconds(), StepsTotal: ri.Steps,
+		RateHz: m.SampleRateHz, Layout: m.Layout}
+	o.s.hub.Begin(len(m.Layout), m.SampleRateHz)
+	o.s.mu.Lock()
+	o.run.info = info
+	o.s.hub.Publish("run", info)
+	o.s.hub.Publish("state", map[string]any{"state": o.run.state})
+	o.s.mu.Unlock()
+	close(o.run.started)
+	o.s.logf("serve: run %s of %s started", m.RunID, m.Protocol.Name)
+}
+
+// Frame implements rig.Observer.
+func (o *observer) Frame(t time.Duration, frame []float64) { o.s.hub.Frame(t, frame) }
+
+// Beat implements rig.Observer.
+func (o *observer) Beat(b runlog.Beat) { o.s.hub.Publish("beat", b) }
+
+// Event implements rig.Observer: steps, criteria, safety trips and the
+// pause's taking effect each have their message; DUT traffic (every
+// command and reply) is left to the record.
+func (o *observer) Event(ev runlog.Event) {
+	hub := o.s.hub
+	switch ev.Kind {
+	case runlog.KindDUTTx, runlog.KindDUTRx:
+		return
+	case runlog.KindStepStart:
+		if !strings.Contains(ev.Step, ".") { // a top-level step
+			index := 0
+			for _, c := range ev.Step {
+				index = index*10 + int(c-'0')
+			}
+			total := 0
+			if o.run.info != nil {
+				total = o.run.info.StepsTotal
+			}
+			hub.Publish("step", map[string]any{"path": ev.Step, "title": ev.Msg, "index": index, "total": total, "t": ev.T})
+		}
+	case runlog.KindCriterion:
+		if res, ok := ev.Data["result"]; ok {
+			hub.Publish("criterion", res)
+		}
+	case runlog.KindSafetyTrip:
+		hub.Publish("safety", map[string]any{"tripped": true, "reason": ev.Msg, "t": ev.T})
+	case runlog.KindOperator:
+		switch ev.Msg {
+		case "paused":
+			o.s.mu.Lock()
+			if o.run.state == StatePausing {
+				o.s.setState(o.run, StatePaused, "paused between steps")
+			}
+			o.s.mu.Unlock()
+		}
+	}
+	hub.Publish("event", map[string]any{"t": ev.T, "kind": ev.Kind, "step": ev.Step, "msg": ev.Msg})
+}

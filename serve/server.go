@@ -1,0 +1,597 @@
+package serve
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mockloop/mockloop/live"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/reports"
+	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+//go:embed ui
+var uiFS embed.FS
+
+// Config is what a server serves.
+type Config struct {
+	Rig     *rig.Config
+	RunsDir string
+	// Protocols holds the protocols one can pick (*.yaml at its top), e.g.
+	// os.DirFS("configs/protocols"); ProtocolsDir is its name, recorded as
+	// the protocol's file in a run's manifest.
+	Protocols    fs.FS
+	ProtocolsDir string
+	Version      string
+	// Speed is how fast a simulated rig runs: 1 (or 0) is real time on
+	// the wall clock, as at the bench; above 1, virtual time paced at
+	// Speed × real time (demonstrations, tests). Hardware is always real
+	// time.
+	Speed float64
+	// Token, when set, is required on every request that changes
+	// anything, and on reads unless ReadToken is given for them.
+	Token, ReadToken string
+	// Loopback says the server listens on loopback only: requests must
+	// then name a loopback host (no DNS rebinding).
+	Loopback bool
+	// Operator is recorded in runs whose start does not name one.
+	Operator string
+	// Influx, when set, logs every run to InfluxDB too.
+	Influx *runlog.InfluxConfig
+	// Log receives one line per run started and ended; nil for none.
+	Log io.Writer
+}
+
+// State is what the rig is doing.
+type State string
+
+// States of the rig, as the API reports them.
+const (
+	StateIdle     State = "idle"
+	StateRunning  State = "running"
+	StatePausing  State = "pausing" // a pause is requested; the step under way goes on
+	StatePaused   State = "paused"
+	StateStopping State = "stopping"
+)
+
+// Server is the bench view of one rig.
+type Server struct {
+	cfg Config
+	hub *live.Hub
+	mux *http.ServeMux
+
+	mu  sync.Mutex
+	run *activeRun // nil when idle
+	wg  sync.WaitGroup
+}
+
+// activeRun is the run in progress.
+type activeRun struct {
+	protocol string
+	operator string
+	cancel   context.CancelCauseFunc
+	pause    rig.Pause
+	state    State
+	info     *runInfo      // set when the run has started
+	started  chan struct{} // closed when info is set or the run ended before
+	err      error         // why it ended before it started
+	done     chan struct{}
+}
+
+// runInfo is RUN of the live stream.
+type runInfo struct {
+	RunID      string           `json:"run_id"`
+	Protocol   string           `json:"protocol"`
+	Rig        string           `json:"rig"`
+	Operator   string           `json:"operator,omitempty"`
+	EpochMS    int64            `json:"epoch_ms"`
+	PlannedS   float64          `json:"planned_s"`
+	StepsTotal int              `json:"steps_total"`
+	RateHz     float64          `json:"rate_hz"`
+	Layout     []runlog.Channel `json:"layout"`
+}
+
+// New makes a server. It closes any run record a crash left running, so
+// that the history is true from the start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Rig == nil || cfg.RunsDir == "" || cfg.Protocols == nil {
+		return nil, errors.New("serve: a rig config, a runs directory and a protocols directory are needed")
+	}
+	if cfg.Speed < 0 {
+		return nil, fmt.Errorf("serve: speed %g is negative", cfg.Speed)
+	}
+	if _, err := runlog.Recover(cfg.RunsDir); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, hub: live.New(), mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// Close stops a run in progress — safe state, record closed — waits for
+// it, and ends every live stream.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if r := s.run; r != nil {
+		r.cancel(&rig.Abort{Reason: "operator: the bench view was shut down"})
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.hub.Close()
+	return nil
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Log != nil {
+		fmt.Fprintf(s.cfg.Log, format+"\n", args...)
+	}
+}
+
+// ServeHTTP checks the request's host, origin and credentials, then
+// serves it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	if s.cfg.Loopback && !loopbackHost(r.Host) {
+		httpError(w, http.StatusForbidden, "this server answers only to a loopback host name")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	ui, _ := fs.Sub(uiFS, "ui")
+	static := http.FileServerFS(ui)
+	s.mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", uiCSP)
+		w.Header().Set("Cache-Control", "no-cache")
+		static.ServeHTTP(w, r)
+	}))
+	s.mux.HandleFunc("POST /api/login", s.mutation(false, s.login))
+	s.mux.HandleFunc("GET /api/status", s.read(s.status))
+	s.mux.HandleFunc("GET /api/protocols", s.read(s.protocols))
+	s.mux.HandleFunc("GET /api/runs", s.read(s.history))
+	s.mux.HandleFunc("GET /api/live", s.read(s.live))
+	s.mux.HandleFunc("GET /runs/{id}/{file}", s.read(s.report))
+	s.mux.HandleFunc("POST /api/validate", s.mutation(true, s.validate))
+	s.mux.HandleFunc("POST /api/runs", s.mutation(true, s.start))
+	s.mux.HandleFunc("POST /api/run/{action}", s.mutation(true, s.control))
+}
+
+// uiCSP lets the page load only its own files and talk only to its server.
+const uiCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// status answers GET /api/status.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	st := s.statusLocked()
+	s.mu.Unlock()
+	st["write"] = s.canWrite(r)
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) statusLocked() map[string]any {
+	st := map[string]any{"rig": s.cfg.Rig.Name, "backend": s.cfg.Rig.Backend, "state": StateIdle, "run": nil}
+	if r := s.run; r != nil {
+		st["state"] = r.state
+		if r.info != nil {
+			st["run"] = r.info
+		}
+	}
+	return st
+}
+
+// setState changes the run's state and tells the watchers; s.mu is held.
+func (s *Server) setState(r *activeRun, st State, reason string) {
+	if r.state == st {
+		return
+	}
+	r.state = st
+	s.hub.Publish("state", map[string]any{"state": st, "reason": reason})
+}
+
+// protocolEntry is one protocol one can pick.
+type protocolEntry struct {
+	File        string          `json:"file"`
+	Name        string          `json:"name,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Steps       int             `json:"steps"`
+	PlannedS    float64         `json:"planned_s"`
+	Errors      []protocolError `json:"errors,omitempty"`
+}
+
+// protocols answers GET /api/protocols: every protocol of the directory,
+// checked against the rig, so that one that cannot run says why before
+// anyone picks it.
+func (s *Server) protocols(w http.ResponseWriter, r *http.Request) {
+	ents, err := fs.ReadDir(s.cfg.Protocols, ".")
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "protocols: "+err.Error())
+		return
+	}
+	list := []protocolEntry{}
+	for _, e := range ents {
+		if e.IsDir() || path.Ext(e.Name()) != ".yaml" {
+			continue
+		}
+		ent := protocolEntry{File: e.Name()}
+		data, err := fs.ReadFile(s.cfg.Protocols, e.Name())
+		if err != nil {
+			ent.Errors = []protocolError{{File: e.Name(), Msg: err.Error(), Text: err.Error()}}
+		} else if p, err := protocols.Parse(e.Name(), data, s.cfg.Rig.Info()); err != nil {
+			ent.Errors = protocolErrors(e.Name(), err)
+		} else {
+			ent.Name, ent.Description, ent.Steps, ent.PlannedS = p.Name, p.Description, len(p.Steps), rig.Planned(p).Seconds()
+		}
+		list = append(list, ent)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// protocolError is one mistake in a protocol, as `mockloop validate`
+// prints it (Text) and in parts.
+type protocolError struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	Msg  string `json:"msg"`
+	Text string `json:"text"`
+}
+
+func protocolErrors(file string, err error) []protocolError {
+	var list protocols.ErrorList
+	if !errors.As(err, &list) {
+		return []protocolError{{File: file, Msg: err.Error(), Text: err.Error()}}
+	}
+	out := make([]protocolError, 0, len(list))
+	for _, e := range list {
+		out = append(out, protocolError{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Msg: e.Msg, Text: e.Error()})
+	}
+	return out
+}
+
+// protocolRequest names a protocol of the directory, or carries an
+// uploaded one.
+type protocolRequest struct {
+	Protocol string `json:"protocol"` // a file of the protocols directory
+	Name     string `json:"name"`     // an upload's file name
+	Source   string `json:"source"`   // an upload's text
+	Operator string `json:"operator"`
+}
+
+// maxProtocol bounds an upload (the protocol reader refuses more than
+// 1 MiB anyway).
+const maxProtocol = 1 << 20
+
+// load reads and checks the protocol a request names. The errors are the
+// protocol's own (422) or the request's (400).
+func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, src []byte, status int, errs []protocolError) {
+	switch {
+	case req.Protocol != "" && req.Source != "":
+		return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: "give either protocol or source, not both"}}
+	case req.Protocol != "":
+		if !fs.ValidPath(req.Protocol) || strings.Contains(req.Protocol, "/") || path.Ext(req.Protocol) != ".yaml" {
+			return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: fmt.Sprintf("%q is not a protocol file name", req.Protocol)}}
+		}
+		data, err := fs.ReadFile(s.cfg.Protocols, req.Protocol)
+		if err != nil {
+			return nil, "", nil, http.StatusNotFound, []protocolError{{Msg: fmt.Sprintf("no protocol %s in %s", req.Protocol, s.cfg.ProtocolsDir)}}
+		}
+		file, src = path.Join(s.cfg.ProtocolsDir, req.Protocol), data
+	case req.Source != "":
+		if len(req.Source) > maxProtocol {
+			return nil, "", nil, http.StatusRequestEntityTooLarge, []protocolError{{Msg: "protocol larger than 1 MiB"}}
+		}
+		name := path.Base(strings.ReplaceAll(req.Name, `\`, "/"))
+		if name == "." || name == "/" || name == "" {
+			name = "upload.yaml"
+		}
+		file, src = name, []byte(req.Source)
+	default:
+		return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: "no protocol: give protocol (a file name) or source"}}
+	}
+	p, err := protocols.Parse(file, src, s.cfg.Rig.Info())
+	if err != nil {
+		return nil, file, src, http.StatusUnprocessableEntity, protocolErrors(file, err)
+	}
+	return p, file, src, 0, nil
+}
+
+// validate answers POST /api/validate.
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+	var req protocolRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, _, _, status, errs := s.load(req)
+	if status != 0 {
+		errs = fillText(errs)
+		writeJSON(w, status, map[string]any{"valid": false, "error": errs[0].Text, "errors": errs})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "name": p.Name, "description": p.Description,
+		"steps": len(p.Steps), "planned_s": rig.Planned(p).Seconds()})
+}
+
+// fillText gives errors without a position their message as text.
+func fillText(errs []protocolError) []protocolError {
+	for i := range errs {
+		if errs[i].Text == "" {
+			errs[i].Text = errs[i].Msg
+		}
+	}
+	return errs
+}
+
+// start answers POST /api/runs: it validates the protocol completely,
+// refuses while another run holds the rig, and otherwise starts the run
+// and answers once it has started (its record exists) or failed to.
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	var req protocolRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, file, src, status, errs := s.load(req)
+	if status != 0 {
+		errs = fillText(errs)
+		writeJSON(w, status, map[string]any{"error": errs[0].Text, "errors": errs})
+		return
+	}
+	operator := cmpOr(req.Operator, s.cfg.Operator)
+	s.mu.Lock()
+	if cur := s.run; cur != nil {
+		s.mu.Unlock()
+		httpError(w, http.StatusConflict, s.busyMessage(cur))
+		return
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	run := &activeRun{protocol: p.Name, operator: operator, cancel: cancel, state: StateRunning,
+		started: make(chan struct{}), done: make(chan struct{})}
+	s.run = run
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Operator: operator,
+		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx,
+		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause}
+	if s.cfg.Speed > 1 {
+		opts.Speed = s.cfg.Speed
+	}
+	go s.execute(ctx, run, p, opts)
+	select {
+	case <-run.started:
+	case <-r.Context().Done():
+		return // the run goes on; the client went away
+	}
+	s.mu.Lock()
+	info, err := run.info, run.err
+	s.mu.Unlock()
+	switch {
+	case info != nil:
+		writeJSON(w, http.StatusCreated, info)
+	case errors.Is(err, runlog.ErrRigBusy):
+		httpError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, rig.ErrOverdue):
+		httpError(w, http.StatusUnprocessableEntity, err.Error())
+	default:
+		httpError(w, http.StatusInternalServerError, fmt.Sprintf("the run could not start: %v", err))
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// busyMessage says who holds the rig; s.mu is held.
+func (s *Server) busyMessage(cur *activeRun) string {
+	msg := fmt.Sprintf("a run is already in progress on rig %s", s.cfg.Rig.Name)
+	if cur.info != nil {
+		msg += fmt.Sprintf(": run %s of protocol %s", cur.info.RunID, cur.protocol)
+	} else {
+		msg += fmt.Sprintf(": protocol %s is starting", cur.protocol)
+	}
+	if cur.operator != "" {
+		msg += ", operator " + cur.operator
+	}
+	return msg + "; stop it first or wait for it to end"
+}
+
+// execute runs the protocol to its end and makes its reports, then frees
+// the rig.
+func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Protocol, opts rig.Options) {
+	defer s.wg.Done()
+	defer close(run.done)
+	res, dir, err := rig.Run(ctx, s.cfg.Rig, p, opts)
+	if res != nil {
+		if rerr := reports.WriteAll(dir); rerr != nil {
+			s.logf("serve: reports of %s: %v (`mockloop report %s` retries)", res.RunID, rerr, res.RunID)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run.cancel(nil)
+	s.run = nil
+	if run.info == nil { // it never started
+		run.err = err
+		if run.err == nil {
+			run.err = errors.New("the run ended before it started")
+		}
+		close(run.started)
+		s.logf("serve: %s did not start: %v", p.Name, run.err)
+		return
+	}
+	end := map[string]any{"run_id": run.info.RunID}
+	if res != nil {
+		end["outcome"], end["abort_reason"] = res.Outcome, res.AbortReason
+		end["reports"] = reportLinks(s.cfg.RunsDir, res.RunID)
+		s.logf("serve: run %s of %s ended: %s %s", res.RunID, p.Name, res.Outcome, res.AbortReason)
+	} else {
+		end["outcome"], end["abort_reason"] = runlog.OutcomeAborted, err.Error()
+		s.logf("serve: run %s of %s failed: %v", run.info.RunID, p.Name, err)
+	}
+	s.hub.Publish("end", end)
+	s.setState(run, StateIdle, "")
+}
+
+// control answers POST /api/run/{pause,resume,stop,estop}.
+func (s *Server) control(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	var req struct{}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run := s.run
+	if run == nil {
+		httpError(w, http.StatusConflict, fmt.Sprintf("no run is in progress on rig %s", s.cfg.Rig.Name))
+		return
+	}
+	switch action {
+	case "pause":
+		if run.state == StateRunning {
+			run.pause.Set(true)
+			s.setState(run, StatePausing, "pause requested: the step under way goes on")
+		}
+	case "resume":
+		if run.state == StatePausing || run.state == StatePaused {
+			run.pause.Set(false)
+			s.setState(run, StateRunning, "")
+		}
+	case "stop":
+		run.cancel(&rig.Abort{Reason: "operator: stopped from the bench view"})
+		s.setState(run, StateStopping, "stop requested")
+	case "estop":
+		run.cancel(&rig.Abort{Reason: "emergency stop from the bench view"})
+		s.setState(run, StateStopping, "emergency stop")
+	default:
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"state": run.state})
+}
+
+// historyEntry is a run of the history.
+type historyEntry struct {
+	runlog.Summary
+	Reports map[string]string `json:"reports"`
+}
+
+// history answers GET /api/runs, newest first.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	sums, err := runlog.List(s.cfg.RunsDir)
+	out := make([]historyEntry, 0, len(sums))
+	for _, sum := range slices.Backward(sums) {
+		sum.Dir = "" // the server's file system is not the client's business
+		out = append(out, historyEntry{Summary: sum, Reports: reportLinks(s.cfg.RunsDir, sum.RunID)})
+	}
+	if err != nil && len(out) == 0 {
+		httpError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// reportFiles are the files of a run the server hands out, by format.
+var reportFiles = map[string]string{"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml"}
+
+// reportLinks are the links to the reports a run has.
+func reportLinks(runsDir, id string) map[string]string {
+	links := map[string]string{}
+	for format, file := range reportFiles {
+		if fileExists(runsDir, id, file) {
+			links[format] = "/runs/" + id + "/" + file
+		}
+	}
+	return links
+}
+
+// report answers GET /runs/{id}/{file}.
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	id, file := r.PathValue("id"), r.PathValue("file")
+	known := false
+	for _, f := range reportFiles {
+		known = known || f == file
+	}
+	if !runlog.ValidRunID(id) || !known || !fileExists(s.cfg.RunsDir, id, file) {
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no %s for run %s", file, id))
+		return
+	}
+	http.ServeFile(w, r, runFile(s.cfg.RunsDir, id, file))
+}
+
+// live answers GET /api/live with the stream of server-sent events.
+func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	s.mu.Lock()
+	sub := s.hub.Subscribe(live.NewMessage("hello", s.statusLocked()))
+	s.mu.Unlock()
+	defer s.hub.Unsubscribe(sub)
+	w.WriteHeader(http.StatusOK)
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			err = writeEvent(w, rc, nil)
+		case m, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			if n := sub.Dropped(); n > 0 {
+				err = writeEvent(w, rc, live.NewMessage("dropped", map[string]int64{"n": n}))
+			}
+			if err == nil {
+				err = writeEvent(w, rc, m)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// sseWriteTimeout ends the stream of a client that does not read.
+const sseWriteTimeout = 10 * time.Second
+
+// writeEvent writes one server-sent event (nil: a comment, to keep the
+// connection alive) and flushes it.
+func writeEvent(w io.Writer, rc *http.ResponseController, m *live.Message) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	var err error
+	if m == nil {
+		_, err = io.WriteString(w, ": keep-alive\n\n")
+	} else {
+		_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", m.Event, m.Data)
+	}
+	if err != nil {
+		return err
+	}
+	return rc.Flush()
+}
