@@ -1,0 +1,855 @@
+// mockloop serve: the bench's live view of one rig.
+//
+// One file, no framework and no build step: the page is embedded in the
+// controller and must work offline (a Raspberry Pi on the bench), under a
+// strict Content-Security-Policy (no inline script or style, no eval). The
+// API and the live stream it reads are described in serve/doc.go.
+'use strict';
+
+(() => {
+  // Read by the end-to-end test; written only here, never read back, so
+  // exposing it cannot change what the page does.
+  const stats = { framesReceived: 0, lastT: 0, drawn: 0 };
+  window.mockloop = stats;
+
+  const WINDOW_S = 10;          // seconds of run time each waveform shows
+  const MIN_CAP = 2048;         // initial ring capacity, samples per channel
+  const MAX_CAP = 1 << 16;      // hard bound on a ring, whatever the stream's rate
+  const GAP_S = 1;              // a longer hole in the data (reconnect) breaks the trace
+  const LOG_MAX = 200;          // run events kept in the log
+  const STOP_ARM_MS = 4000;     // how long the stop button stays armed
+  const UPLOAD = '\u0000upload'; // select value of an uploaded protocol (no file has this name)
+  const ACTIVE = new Set(['running', 'pausing', 'paused', 'stopping']);
+  const PALETTE = ['#0b5cad', '#b3161b', '#146c2e', '#7b3fa0', '#a35200', '#00707a', '#5d4037', '#b0186b', '#3d5566', '#5f7a00'];
+
+  const $ = (id) => document.getElementById(id);
+
+  const app = {
+    write: true,       // false: the server answered "write": false (read-only token)
+    state: 'unknown',  // the run state, as the server last said it
+    run: null,         // RUN of the current (or last) run
+    protocols: [],     // GET /api/protocols
+    upload: null,      // {name, source, info} of a validated uploaded protocol
+    es: null,          // the EventSource
+    retry: 0,          // reconnect attempts since the stream was last open
+    retryTimer: 0,
+    stopArmed: 0,      // timer of the armed stop button; 0 when not armed
+    pending: new Set(),  // buttons whose request is in flight
+    needsLayout: false,  // frames came before we knew the run's layout
+  };
+
+  // The live waveforms: one shared time ring (frames are column-major, every
+  // channel has a value at every t) and one value ring per channel.
+  const view = {
+    channels: [],   // [{name, unit, canvas, ctx, valueEl, color, shown}]
+    ring: null,
+    lastT: 0,       // run time of the newest sample
+    dirty: false,   // something to redraw at the next animation frame
+    beatChan: '',   // channel whose beats fill the beat panel
+    dropped: 0,
+    clockText: '',
+  };
+
+  // ---- small DOM helpers ------------------------------------------------
+
+  // el builds an element; text goes in as text, never as HTML, since
+  // protocol names and error messages come from files anyone can write.
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v == null) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k === 'data') Object.assign(e.dataset, v);
+      else if (k in e) e[k] = v;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) if (c != null) e.append(c);
+    return e;
+  }
+
+  function setText(id, text) {
+    const e = $(id);
+    if (e.textContent !== text) e.textContent = text;
+  }
+
+  function num(x) {
+    return typeof x === 'number' && Number.isFinite(x);
+  }
+
+  // fmt gives a value as many decimals as a bench reading needs.
+  function fmt(x) {
+    if (!num(x)) return '—';
+    const a = Math.abs(x);
+    const d = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : a === 0 ? 0 : 3;
+    return x.toFixed(d);
+  }
+
+  function fmtDur(s) {
+    if (!num(s)) return '—';
+    s = Math.max(0, Math.floor(s));
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
+    const mm = h ? String(m).padStart(2, '0') : String(m);
+    return (h ? h + ':' : '') + mm + ':' + String(sec).padStart(2, '0');
+  }
+
+  function fmtTime(iso) {
+    const d = new Date(iso);
+    return isNaN(d) ? String(iso || '') : d.toLocaleString();
+  }
+
+  // ---- messages -----------------------------------------------------------
+
+  function say(text, kind = 'error') {
+    const m = $('message');
+    m.textContent = text || '';
+    m.className = 'msg-' + kind;
+    m.hidden = !text;
+  }
+
+  function fail(err) {
+    // A 401 shows the token form instead; saying it twice is noise.
+    if (err && err.status === 401) return;
+    say(err && err.message ? err.message : String(err));
+  }
+
+  // ---- API ------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message, body) {
+      super(message);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  // api GETs path, or POSTs body as JSON when body is given: the server
+  // accepts changes only as JSON POSTs (a form on another site cannot send
+  // those).
+  async function api(path, body) {
+    const init = { headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.method = 'POST';
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, 'Cannot reach the controller (' + err.message + ')');
+    }
+    const data = await res.json().catch(() => null);
+    if (res.status === 401) needToken();
+    if (!res.ok) {
+      const msg = (data && data.error) || res.status + ' ' + res.statusText;
+      throw new ApiError(res.status, msg, data);
+    }
+    return data;
+  }
+
+  const get = (path) => api(path);
+  const post = (path, body = {}) => api(path, body);
+
+  // ---- auth -----------------------------------------------------------------
+
+  function needToken() {
+    const f = $('token-form');
+    if (!f.hidden) return;
+    f.hidden = false;
+    $('token').focus();
+  }
+
+  async function onLogin(ev) {
+    ev.preventDefault();
+    const token = $('token').value;
+    try {
+      await post('/api/login', { token });
+    } catch (err) {
+      say(err.status === 401 ? 'That token was not accepted.' : err.message);
+      $('token').select();
+      return;
+    }
+    $('token').value = '';
+    $('token-form').hidden = true;
+    say('');
+    await reloadAll();
+    connect();
+  }
+
+  // ---- status, protocols, history ------------------------------------------
+
+  async function reloadAll() {
+    const results = await Promise.allSettled([loadStatus(), loadProtocols(), loadRuns()]);
+    const bad = results.find((r) => r.status === 'rejected');
+    if (bad) fail(bad.reason);
+  }
+
+  async function loadStatus() {
+    const s = await get('/api/status');
+    setRig(s.rig, s.backend);
+    app.write = s.write !== false;
+    $('readonly').hidden = app.write;
+    if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
+    setState(s.state);
+  }
+
+  function setRig(rig, backend) {
+    if (!rig) return;
+    setText('rig', backend ? rig + ' (' + backend + ')' : rig);
+    updateTitle();
+  }
+
+  function updateTitle() {
+    const rig = $('rig').textContent;
+    document.title = app.state + ' · ' + rig + ' · mockloop';
+  }
+
+  async function loadProtocols() {
+    app.protocols = (await get('/api/protocols')) || [];
+    renderProtocols();
+  }
+
+  function renderProtocols() {
+    const sel = $('protocol-select');
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const p of app.protocols) {
+      const errs = p.errors || [];
+      sel.append(el('option', {
+        value: p.file,
+        text: (p.name || p.file) + ' (' + p.file + ')' + (errs.length ? ' — invalid' : ''),
+        disabled: errs.length > 0,
+        title: errs.length ? errText(errs[0]) : p.description || '',
+      }));
+    }
+    if (app.upload) sel.append(el('option', { value: UPLOAD, text: 'Uploaded: ' + app.upload.name }));
+    if (!sel.options.length) sel.append(el('option', { value: '', text: 'No protocols found', disabled: true }));
+    const opts = [...sel.options];
+    const again = opts.find((o) => o.value === keep && !o.disabled);
+    const first = opts.find((o) => !o.disabled);
+    sel.value = again ? keep : first ? first.value : '';
+    describeProtocol();
+  }
+
+  function selectedProtocol() {
+    const v = $('protocol-select').value;
+    if (v === UPLOAD) return app.upload && app.upload.info;
+    return app.protocols.find((p) => p.file === v);
+  }
+
+  function describeProtocol() {
+    const p = selectedProtocol();
+    const parts = [];
+    if (p) {
+      if (p.description) parts.push(p.description);
+      if (num(p.steps)) parts.push(p.steps + (p.steps === 1 ? ' step' : ' steps'));
+      if (num(p.planned_s)) parts.push('about ' + fmtDur(p.planned_s));
+    }
+    setText('protocol-desc', parts.join(' · '));
+    updateButtons();
+  }
+
+  async function loadRuns() {
+    const runs = (await get('/api/runs')) || [];
+    const body = $('history').tBodies[0];
+    body.replaceChildren(...runs.map(historyRow));
+    if (!runs.length) body.append(el('tr', {}, el('td', { colSpan: 5, text: 'No runs recorded yet.' })));
+  }
+
+  function historyRow(r) {
+    const outcome = r.outcome || r.state || '';
+    const links = el('td');
+    const rep = r.reports || {};
+    for (const [key, label] of [['html', 'HTML report'], ['pdf', 'PDF'], ['junit', 'JUnit XML']]) {
+      if (rep[key]) links.append(el('a', { class: 'report', href: rep[key], target: '_blank', rel: 'noopener', text: label }));
+    }
+    const proto = typeof r.protocol === 'object' && r.protocol ? r.protocol.name : r.protocol;
+    return el('tr', {},
+      el('td', { class: 'mono', text: r.run_id }),
+      el('td', { text: proto || '' }),
+      el('td', { text: fmtTime(r.started) }),
+      el('td', {}, el('span', { class: 'outcome ' + verdictClass(r.outcome ? outcome : 'running'), text: outcome })),
+      links);
+  }
+
+  // ---- run control -----------------------------------------------------------
+
+  function setState(state, reason) {
+    if (!state) return;
+    app.state = state;
+    const e = $('state');
+    e.textContent = state;
+    e.className = 'state-' + state;
+    if (reason !== undefined || state === 'idle') setText('state-reason', reason || '');
+    if (!ACTIVE.has(state)) disarmStop();
+    updateButtons();
+    updateTitle();
+  }
+
+  function updateButtons() {
+    const s = app.state, w = app.write;
+    const busy = (id) => app.pending.has(id);
+    const can = {
+      start: s === 'idle' && !!$('protocol-select').value,
+      pause: s === 'running',
+      resume: s === 'pausing' || s === 'paused',
+      stop: s === 'running' || s === 'pausing' || s === 'paused',
+    };
+    for (const [id, ok] of Object.entries(can)) $(id).disabled = !w || !ok || busy(id);
+    // The emergency stop stays usable whatever this page believes the state
+    // is: the page may have missed an event, the server knows better (and
+    // answers 409 when there is no run).
+    $('estop').disabled = !w;
+  }
+
+  // act runs a control request for button id, keeping that button disabled
+  // while it is in flight so a double click cannot start two runs.
+  async function act(id, request) {
+    app.pending.add(id);
+    updateButtons();
+    say('');
+    try {
+      return await request();
+    } catch (err) {
+      if (err.status === 422 && err.body && err.body.errors) showErrors('The protocol is not valid', err.body.errors);
+      fail(err);
+      return null;
+    } finally {
+      app.pending.delete(id);
+      updateButtons();
+    }
+  }
+
+  function onStart() {
+    const sel = $('protocol-select').value;
+    const body = sel === UPLOAD && app.upload
+      ? { name: app.upload.name, source: app.upload.source }
+      : { protocol: sel };
+    const op = $('operator').value.trim();
+    if (op) body.operator = op;
+    try { localStorage.setItem('mockloop.operator', op); } catch (_) { /* storage off: not needed */ }
+    return act('start', async () => {
+      const r = await post('/api/runs', body);
+      if (r && r.run_id) say('Run ' + r.run_id + ' started.', 'info');
+    });
+  }
+
+  function onStop() {
+    // No confirm() dialog (it blocks the page and any automation): the
+    // first click arms the button, a second one within a few seconds stops.
+    if (!app.stopArmed) {
+      const b = $('stop');
+      b.classList.add('armed');
+      b.textContent = 'Click again to stop';
+      app.stopArmed = setTimeout(disarmStop, STOP_ARM_MS);
+      return;
+    }
+    disarmStop();
+    act('stop', () => post('/api/run/stop'));
+  }
+
+  function disarmStop() {
+    clearTimeout(app.stopArmed);
+    app.stopArmed = 0;
+    const b = $('stop');
+    b.classList.remove('armed');
+    b.textContent = 'Stop';
+  }
+
+  function onEstop() {
+    // One click, nothing in the way, and not blocked by another request in
+    // flight.
+    say('Emergency stop sent.', 'info');
+    post('/api/run/estop').catch(fail);
+  }
+
+  // ---- protocol upload and validation errors ---------------------------------
+
+  async function onUpload() {
+    const input = $('upload');
+    const file = input.files && input.files[0];
+    if (!file) return;
+    // Let the same file be picked again after it was edited on disk.
+    input.value = '';
+    if (file.size > 1 << 20) {
+      showErrors(file.name + ' is too large for a protocol (' + file.size + ' bytes)', []);
+      return;
+    }
+    const name = file.name;
+    const source = await file.text();
+    try {
+      const info = await post('/api/validate', { name, source });
+      app.upload = { name, source, info: info || {} };
+      renderProtocols();
+      $('protocol-select').value = UPLOAD;
+      describeProtocol();
+      const v = $('validation');
+      v.replaceChildren(el('p', { class: 'ok', text: '✓ ' + name + ' is valid and selected.' }));
+    } catch (err) {
+      if (err.status === 422 && err.body) {
+        const errs = err.body.errors || [];
+        showErrors(name + ': ' + errs.length + (errs.length === 1 ? ' error' : ' errors'), errs);
+      } else {
+        fail(err);
+      }
+    }
+  }
+
+  function errText(e) {
+    const where = [e.file, e.line, e.col].filter((x) => x !== undefined && x !== null && x !== '' && x !== 0).join(':');
+    return (where ? where + ': ' : '') + (e.msg || '');
+  }
+
+  // showErrors lists every problem as file:line:col, with the source line
+  // and a caret under the column when the server sent them.
+  function showErrors(title, errs) {
+    const list = el('ol');
+    for (const e of errs) {
+      const where = [e.file, e.line, e.col].filter((x) => x !== undefined && x !== null && x !== '' && x !== 0).join(':');
+      const li = el('li', {}, where ? el('code', { text: where }) : null, where ? ' ' : null, e.msg || '');
+      if (e.text) {
+        const caret = num(e.col) && e.col > 0 ? '\n' + ' '.repeat(e.col - 1) + '^' : '';
+        li.append(el('pre', { text: e.text + caret }));
+      }
+      list.append(li);
+    }
+    $('validation').replaceChildren(el('p', { class: 'bad', text: title }), list);
+  }
+
+  // ---- live stream ----------------------------------------------------------
+
+  function setConn(state) {
+    const e = $('conn');
+    e.textContent = state;
+    e.className = 'conn-' + state;
+  }
+
+  function connect() {
+    if (app.es) app.es.close();
+    clearTimeout(app.retryTimer);
+    setConn('connecting');
+    const es = new EventSource('/api/live');
+    app.es = es;
+    es.onopen = () => {
+      app.retry = 0;
+      setConn('live');
+    };
+    es.onerror = () => {
+      setConn('reconnecting');
+      if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // The browser gave up (an error status such as 401, or the server
+      // went away mid-handshake): retry ourselves, backing off to 10 s.
+      es.close();
+      app.es = null;
+      if (!$('token-form').hidden) return; // connect() again after login
+      const delay = Math.min(10000, 1000 * 2 ** app.retry++);
+      app.retryTimer = setTimeout(() => {
+        loadStatus().catch(() => {}).finally(() => {
+          if ($('token-form').hidden) connect();
+        });
+      }, delay);
+    };
+    for (const [name, fn] of Object.entries(handlers)) {
+      es.addEventListener(name, (ev) => {
+        let data;
+        try { data = JSON.parse(ev.data); } catch (_) { return; }
+        fn(data);
+      });
+    }
+  }
+
+  const handlers = {
+    hello(d) {
+      setRig(d.rig);
+      if (d.run && d.run.run_id && !sameRun(d.run)) startRun(d.run);
+      setState(d.state);
+    },
+    run(d) {
+      if (!sameRun(d)) startRun(d);
+    },
+    frames: onFrames,
+    beat: onBeat,
+    step: onStep,
+    criterion: addCriterion,
+    event: logEvent,
+    state(d) {
+      setState(d.state, d.reason);
+      if (d.state === 'idle') loadRuns().catch(fail);
+    },
+    safety(d) {
+      setSafety(d.reason || 'safety trip');
+    },
+    end: onEnd,
+    dropped(d) {
+      view.dropped += num(d.n) ? d.n : 0;
+      const e = $('dropped');
+      e.textContent = '· ' + view.dropped + ' live messages lost (display too slow)';
+      e.hidden = false;
+    },
+  };
+
+  function sameRun(run) {
+    return app.run && run && app.run.run_id === run.run_id;
+  }
+
+  // startRun resets the live view for a run: its layout, an empty record of
+  // criteria, and no verdict yet.
+  function startRun(run) {
+    app.run = run;
+    app.needsLayout = false;
+    buildWaves(run.layout || []);
+    view.lastT = 0;
+    stats.lastT = 0;
+    view.beatChan = '';
+    view.clockText = '';
+    view.dropped = 0;
+    $('dropped').hidden = true;
+    for (const id of ['step', 'elapsed', 'beat-sysdia', 'beat-map', 'beat-hr', 'beat-co']) setText(id, '—');
+    setText('beat-chan', '');
+    setText('remaining', num(run.planned_s) ? fmtDur(run.planned_s) : '—');
+    $('criteria').tBodies[0].replaceChildren();
+    $('log').replaceChildren();
+    $('verdict').hidden = true;
+    $('report-link').hidden = true;
+    setSafety('');
+    view.dirty = true;
+  }
+
+  function setSafety(reason) {
+    const e = $('safety');
+    e.textContent = reason ? 'TRIPPED: ' + reason : 'OK';
+    e.className = reason ? 'safety-tripped' : 'safety-ok';
+  }
+
+  function onStep(d) {
+    const i = num(d.index) ? d.index : '?';
+    const n = num(d.total) ? d.total : app.run && app.run.steps_total;
+    setText('step', 'step ' + i + '/' + (n || '?') + ' ' + (d.title || ''));
+    $('step').title = d.path ? 'step ' + d.path + ': ' + (d.title || '') : '';
+  }
+
+  function onBeat(b) {
+    // The aortic pressure is what the bench watches; another channel's
+    // beats only stand in until aop has a beat.
+    if (b.channel === 'aop' || !view.beatChan) view.beatChan = b.channel;
+    if (num(b.stroke_volume) && num(b.heart_rate)) {
+      setText('beat-co', fmt(b.stroke_volume * b.heart_rate / 1000));
+    }
+    if (b.channel !== view.beatChan) return;
+    const ch = view.channels.find((c) => c.name === b.channel);
+    setText('beat-chan', b.channel + (ch && ch.unit ? ', ' + ch.unit : ''));
+    setText('beat-sysdia', fmt(b.systolic) + ' / ' + fmt(b.diastolic));
+    setText('beat-map', fmt(b.mean));
+    setText('beat-hr', fmt(b.heart_rate));
+  }
+
+  function verdictClass(v) {
+    return 'v v-' + String(v || 'no-data').replace('_', '-');
+  }
+
+  function addCriterion(c) {
+    const verdict = String(c.verdict || 'no-data').replace('_', '-');
+    const value = num(c.value) ? fmt(c.value) + (c.unit ? ' ' + c.unit : '') : '—';
+    const who = c.id || c.name || '';
+    const row = el('tr', { data: { verdict } },
+      el('td', {}, el('strong', { text: who }), c.id && c.name ? el('span', { class: 'sub', text: c.name }) : null),
+      el('td', { text: [c.step, c.step_name].filter(Boolean).join(' ') || 'whole run' }),
+      el('td', {}, el('span', { class: 'mono', text: c.measure || '' }), c.over ? el('span', { class: 'sub', text: c.over }) : null),
+      el('td', { class: 'num', text: value }),
+      el('td', { text: c.limits || '' }),
+      el('td', {}, el('span', { class: verdictClass(verdict), text: verdict.replace('-', ' ') }),
+        c.reason ? el('span', { class: 'sub', text: c.reason }) : null));
+    $('criteria').tBodies[0].append(row);
+  }
+
+  function logEvent(e) {
+    const log = $('log');
+    log.prepend(el('li', {},
+      el('span', { class: 't', text: num(e.t) ? e.t.toFixed(1) + ' s' : '' }),
+      el('span', { class: 'kind', text: e.kind || '' }),
+      e.step ? 'step ' + e.step + ': ' : '',
+      e.msg || ''));
+    while (log.children.length > LOG_MAX) log.lastChild.remove();
+  }
+
+  function onEnd(d) {
+    const outcome = d.outcome || 'unknown';
+    const v = $('verdict');
+    v.dataset.outcome = outcome;
+    v.dataset.runId = d.run_id || '';
+    v.className = 'verdict outcome-' + outcome;
+    v.replaceChildren(
+      el('span', { class: 'verdict-word', text: outcome.toUpperCase() }),
+      d.abort_reason ? el('span', { class: 'verdict-reason', text: d.abort_reason }) : null);
+    v.hidden = false;
+    const link = $('report-link');
+    const html = d.reports && d.reports.html;
+    if (html) link.href = html;
+    link.hidden = !html;
+    if (outcome === 'aborted') setSafety(d.abort_reason || 'run aborted');
+    loadRuns().catch(fail);
+  }
+
+  // ---- waveform buffers -----------------------------------------------------
+
+  function makeRing(nch) {
+    return {
+      cap: MIN_CAP, n: 0, head: 0,
+      t: new Float64Array(MIN_CAP),
+      v: Array.from({ length: nch }, () => new Float32Array(MIN_CAP)),
+    };
+  }
+
+  // at gives the slot of the k-th oldest sample.
+  function at(r, k) {
+    return (r.head - r.n + k + r.cap) % r.cap;
+  }
+
+  function grow(r) {
+    const cap = r.cap * 2;
+    const t = new Float64Array(cap);
+    const v = r.v.map(() => new Float32Array(cap));
+    for (let k = 0; k < r.n; k++) {
+      const i = at(r, k);
+      t[k] = r.t[i];
+      for (let c = 0; c < v.length; c++) v[c][k] = r.v[c][i];
+    }
+    Object.assign(r, { cap, t, v, head: r.n });
+  }
+
+  function push(r, t, cols, i) {
+    // A full ring grows only while it holds less than the window, so a fast
+    // stream still shows 10 s, and a slow one never grows it at all.
+    if (r.n === r.cap && r.cap < MAX_CAP && t - r.t[at(r, 0)] < WINDOW_S * 1.2) grow(r);
+    const s = r.head;
+    r.t[s] = t;
+    for (let c = 0; c < r.v.length; c++) {
+      const x = cols[c] ? cols[c][i] : null;
+      // JSON null (a non-finite value) must not become 0 in a Float32Array.
+      r.v[c][s] = typeof x === 'number' ? x : NaN;
+    }
+    r.head = (s + 1) % r.cap;
+    if (r.n < r.cap) r.n++;
+  }
+
+  // firstFrom gives the index (oldest = 0) of the first sample at or after t.
+  function firstFrom(r, t) {
+    let lo = 0, hi = r.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r.t[at(r, mid)] < t) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  function onFrames(d) {
+    stats.framesReceived++;
+    const ts = d.t, cols = d.v;
+    if (!Array.isArray(ts) || !ts.length || !Array.isArray(cols)) return;
+    const r = view.ring;
+    if (!r) {
+      // Frames without a layout: ask the server which run this is.
+      if (!app.needsLayout) {
+        app.needsLayout = true;
+        loadStatus().catch(fail);
+      }
+      return;
+    }
+    // Time going back means a new run whose start this page missed.
+    if (r.n && ts[0] < view.lastT - GAP_S) {
+      view.ring = makeRing(r.v.length);
+    }
+    for (let i = 0; i < ts.length; i++) {
+      if (num(ts[i])) push(view.ring, ts[i], cols, i);
+    }
+    view.lastT = view.ring.n ? view.ring.t[at(view.ring, view.ring.n - 1)] : view.lastT;
+    stats.lastT = view.lastT;
+    view.dirty = true;
+  }
+
+  // ---- waveform drawing -----------------------------------------------------
+
+  function buildWaves(layout) {
+    const box = $('waves');
+    box.replaceChildren();
+    view.channels = layout.map((ch, c) => {
+      const canvas = el('canvas', { class: 'wave', data: { channel: ch.name }, role: 'img', 'aria-label': ch.name + ' waveform' });
+      const valueEl = el('span', { class: 'value', text: '—' });
+      box.append(el('div', { class: 'wave-box' },
+        el('div', { class: 'wave-head' },
+          el('span', { class: 'name', text: ch.name }),
+          el('span', { class: 'unit', text: ch.unit || '' }),
+          valueEl),
+        canvas));
+      return { name: ch.name, unit: ch.unit || '', canvas, ctx: canvas.getContext('2d'), valueEl, color: PALETTE[c % PALETTE.length], shown: '' };
+    });
+    view.ring = makeRing(layout.length);
+    if (!layout.length) box.append(el('p', { class: 'empty', text: 'This run has no channels.' }));
+  }
+
+  // niceRange widens [lo, hi] to round numbers, so the y axis stays put
+  // while the signal moves inside it.
+  function niceRange(lo, hi) {
+    if (lo === hi) {
+      const d = Math.abs(lo) * 0.1 || 1;
+      lo -= d;
+      hi += d;
+    }
+    const raw = (hi - lo) / 4;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const f = raw / p;
+    const step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
+    return { lo: Math.floor(lo / step) * step, hi: Math.ceil(hi / step) * step, step };
+  }
+
+  function drawWave(ch, c) {
+    const cv = ch.canvas, g = ch.ctx;
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(cv.clientWidth * dpr));
+    const h = Math.max(1, Math.round(cv.clientHeight * dpr));
+    if (cv.width !== w || cv.height !== h) {
+      cv.width = w;
+      cv.height = h;
+    }
+    g.clearRect(0, 0, w, h);
+    stats.drawn++;
+
+    const r = view.ring, vals = r.v[c];
+    const t1 = view.lastT, t0 = t1 - WINDOW_S;
+    const k0 = firstFrom(r, t0);
+    let lo = Infinity, hi = -Infinity, last = NaN;
+    for (let k = k0; k < r.n; k++) {
+      const x = vals[at(r, k)];
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+      if (!Number.isNaN(x)) last = x;
+    }
+    const shown = fmt(last);
+    if (shown !== ch.shown) {
+      ch.valueEl.textContent = shown;
+      ch.shown = shown;
+    }
+    const font = Math.round(11 * dpr) + 'px system-ui, sans-serif';
+    g.font = font;
+    if (lo > hi) {
+      g.fillStyle = '#4b5563';
+      g.textAlign = 'center';
+      g.textBaseline = 'middle';
+      g.fillText(r.n ? 'no values in the last 10 s' : 'waiting for data', w / 2, h / 2);
+      return;
+    }
+
+    const y = niceRange(lo, hi);
+    const padL = Math.round(44 * dpr), pad = Math.round(5 * dpr);
+    const pw = w - padL - pad, ph = h - 2 * pad;
+    const xOf = (t) => padL + (t - t0) / WINDOW_S * pw;
+    const yOf = (v) => pad + (y.hi - v) / (y.hi - y.lo) * ph;
+
+    // Grid: one line per y step (labelled), one per second of run time.
+    g.lineWidth = 1;
+    g.strokeStyle = '#e1e5ea';
+    g.fillStyle = '#4b5563';
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    g.beginPath();
+    const decimals = Math.max(0, -Math.floor(Math.log10(y.step) + 1e-9));
+    for (let v = y.lo; v <= y.hi + y.step / 2; v += y.step) {
+      const py = Math.round(yOf(v)) + 0.5;
+      g.moveTo(padL, py);
+      g.lineTo(w - pad, py);
+      g.fillText(v.toFixed(Math.min(decimals, 3)), padL - 4 * dpr, Math.min(Math.max(py, 6 * dpr), h - 6 * dpr));
+    }
+    for (let s = Math.ceil(t0); s <= t1; s++) {
+      const px = Math.round(xOf(s)) + 0.5;
+      g.moveTo(px, pad);
+      g.lineTo(px, h - pad);
+    }
+    g.stroke();
+
+    traceWave(g, r, vals, k0, xOf, yOf, ch.color, dpr);
+  }
+
+  // traceWave draws the samples as at most one vertical min–max stroke per
+  // pixel column: a 1 kHz channel costs the same to draw as a 50 Hz one.
+  function traceWave(g, r, vals, k0, xOf, yOf, color, dpr) {
+    g.strokeStyle = color;
+    g.lineWidth = 1.5 * dpr;
+    g.lineJoin = 'round';
+    g.beginPath();
+    let col = NaN, ymin = 0, ymax = 0, prevT = -Infinity, open = false;
+    const flush = () => {
+      if (Number.isNaN(col)) return;
+      if (!open) {
+        g.moveTo(col, ymin);
+        open = true;
+      }
+      g.lineTo(col, ymin);
+      if (ymax !== ymin) g.lineTo(col, ymax);
+      col = NaN;
+    };
+    for (let k = k0; k < r.n; k++) {
+      const i = at(r, k);
+      const v = vals[i], t = r.t[i];
+      if (Number.isNaN(v) || t - prevT > GAP_S) {
+        flush();
+        open = false;
+      }
+      prevT = t;
+      if (Number.isNaN(v)) continue;
+      const px = Math.round(xOf(t)), py = yOf(v);
+      if (px !== col) {
+        flush();
+        col = px;
+        ymin = ymax = py;
+      } else {
+        if (py < ymin) ymin = py;
+        if (py > ymax) ymax = py;
+      }
+    }
+    flush();
+    g.stroke();
+  }
+
+  function updateClock() {
+    const t = view.lastT;
+    const planned = app.run && app.run.planned_s;
+    const text = fmtDur(t) + '|' + (num(planned) ? fmtDur(Math.max(0, planned - t)) : '—');
+    if (text === view.clockText) return;
+    view.clockText = text;
+    const [elapsed, rem] = text.split('|');
+    setText('elapsed', elapsed);
+    setText('remaining', rem);
+  }
+
+  // render runs at the display's refresh rate, but draws only when frames
+  // arrived or the canvases changed size: the Pi's CPU is shared with the
+  // sampler.
+  function render() {
+    requestAnimationFrame(render);
+    if (!view.dirty || !view.ring) return;
+    view.dirty = false;
+    for (let c = 0; c < view.channels.length; c++) drawWave(view.channels[c], c);
+    if (view.ring.n) updateClock();
+  }
+
+  // ---- start ------------------------------------------------------------------
+
+  function init() {
+    $('protocol-select').addEventListener('change', describeProtocol);
+    $('upload').addEventListener('change', () => { onUpload().catch(fail); });
+    $('start').addEventListener('click', onStart);
+    $('pause').addEventListener('click', () => act('pause', () => post('/api/run/pause')));
+    $('resume').addEventListener('click', () => act('resume', () => post('/api/run/resume')));
+    $('stop').addEventListener('click', onStop);
+    $('estop').addEventListener('click', onEstop);
+    $('token-form').addEventListener('submit', (ev) => { onLogin(ev).catch(fail); });
+    try { $('operator').value = localStorage.getItem('mockloop.operator') || ''; } catch (_) { /* storage off */ }
+    new ResizeObserver(() => { view.dirty = true; }).observe($('waves'));
+    updateButtons();
+    reloadAll().finally(connect);
+    requestAnimationFrame(render);
+  }
+
+  init();
+})();
