@@ -61,6 +61,7 @@ type Hub struct {
 
 	// Owned by the run's goroutine: the batch being filled.
 	width     int
+	span      time.Duration
 	decim     int
 	count     int
 	cur       *Frames
@@ -152,9 +153,13 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 func (h *Hub) Subscribers() int { return int(h.nsub.Load()) }
 
 // Begin readies the frame stream for a run of width channels sampled at
-// rate Hz. It is called on the run's goroutine before its first Frame.
-func (h *Hub) Begin(width int, rate float64) {
+// rate Hz, whose run time passes speed times as fast as wall time (1 at
+// the bench; more on a paced simulation, where a message then covers
+// speed × BatchSpan so that the stream keeps its message rate). It is
+// called on the run's goroutine before its first Frame.
+func (h *Hub) Begin(width int, rate, speed float64) {
 	h.width = width
+	h.span = time.Duration(float64(BatchSpan) * max(1, speed))
 	h.decim = max(1, int(math.Round(rate/DisplayRate)))
 	h.count = 0
 	h.cur = nil
@@ -181,7 +186,7 @@ func (h *Hub) Frame(t time.Duration, frame []float64) {
 	for i, v := range frame {
 		b.V[i] = append(b.V[i], jsonFloat(v))
 	}
-	if t-h.batchFrom >= BatchSpan {
+	if t-h.batchFrom >= h.span {
 		h.cur = nil
 		h.enqueue(b, true)
 	}

@@ -23,7 +23,7 @@ func (o *observer) RunStarted(ri rig.RunInfo) {
 	info := &runInfo{RunID: m.RunID, Protocol: m.Protocol.Name, Rig: m.Rig, Operator: m.Operator,
 		EpochMS: m.Epoch.UnixMilli(), PlannedS: ri.Planned.Seconds(), StepsTotal: ri.Steps,
 		RateHz: m.SampleRateHz, Layout: m.Layout}
-	o.s.hub.Begin(len(m.Layout), m.SampleRateHz)
+	o.s.hub.Begin(len(m.Layout), m.SampleRateHz, o.s.cfg.Speed)
 	o.s.mu.Lock()
 	o.run.info = info
 	o.s.hub.Publish("run", info)
