@@ -18,6 +18,7 @@
   const GAP_S = 1;              // a longer hole in the data (reconnect) breaks the trace
   const LOG_MAX = 200;          // run events kept in the log
   const STOP_ARM_MS = 4000;     // how long the stop button stays armed
+  const INFO_MS = 8000;         // how long a note (not an error) stays up
   const UPLOAD = '\u0000upload'; // select value of an uploaded protocol (no file has this name)
   const ACTIVE = new Set(['running', 'pausing', 'paused', 'stopping']);
   const PALETTE = ['#0b5cad', '#b3161b', '#146c2e', '#7b3fa0', '#a35200', '#00707a', '#5d4037', '#b0186b', '#3d5566', '#5f7a00'];
@@ -34,6 +35,7 @@
     retry: 0,          // reconnect attempts since the stream was last open
     retryTimer: 0,
     stopArmed: 0,      // timer of the armed stop button; 0 when not armed
+    sayTimer: 0,       // timer that takes a note down
     pending: new Set(),  // buttons whose request is in flight
     needsLayout: false,  // frames came before we knew the run's layout
   };
@@ -100,11 +102,15 @@
 
   // ---- messages -----------------------------------------------------------
 
+  // say shows a message; an error stays until the next action, a note
+  // goes away by itself so that it is not mistaken for the current state.
   function say(text, kind = 'error') {
     const m = $('message');
+    clearTimeout(app.sayTimer);
     m.textContent = text || '';
     m.className = 'msg-' + kind;
     m.hidden = !text;
+    if (text && kind === 'info') app.sayTimer = setTimeout(() => say(''), INFO_MS);
   }
 
   function fail(err) {
@@ -467,6 +473,7 @@
     },
     run(d) {
       if (!sameRun(d)) startRun(d);
+      loadRuns().catch(fail); // the history lists it as running
     },
     frames: onFrames,
     beat: onBeat,
@@ -579,9 +586,10 @@
     v.dataset.outcome = outcome;
     v.dataset.runId = d.run_id || '';
     v.className = 'verdict outcome-' + outcome;
-    v.replaceChildren(
-      el('span', { class: 'verdict-word', text: outcome.toUpperCase() }),
-      d.abort_reason ? el('span', { class: 'verdict-reason', text: d.abort_reason }) : null);
+    v.replaceChildren(el('span', { class: 'verdict-word', text: outcome.toUpperCase() }));
+    // The separator is for screen readers and textContent; on screen the
+    // reason has its own line.
+    if (d.abort_reason) v.append(el('span', { class: 'visually-hidden', text: ' — ' }), el('span', { class: 'verdict-reason', text: d.abort_reason }));
     v.hidden = false;
     const link = $('report-link');
     const html = d.reports && d.reports.html;

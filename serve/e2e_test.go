@@ -1,0 +1,549 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/net/html"
+
+	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// needE2ETool returns the path of an external program, or skips the test when
+// it is not installed — unless the test runs in CI (CI set), where a
+// missing program is a failure: the check must not silently not happen
+// there (as in reports/tools_test.go).
+func needE2ETool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := name + " not installed (Debian package " + pkg + ")"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// e2eSpeed runs the simulated rig this many times faster than real time:
+// the 160 s demo protocol takes about 10 s.
+const e2eSpeed = 16
+
+// newE2EServer serves the simulated rig with the protocols of configs/,
+// recording into a fresh runs directory, which it returns.
+func newE2EServer(t *testing.T, tweak ...func(*Config)) (*httptest.Server, string) {
+	t.Helper()
+	rc, err := rig.LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := t.TempDir()
+	cfg := Config{Rig: rc, RunsDir: runs, Protocols: os.DirFS("../configs/protocols"),
+		ProtocolsDir: "configs/protocols", Version: "e2e-test", Speed: e2eSpeed, Loopback: true}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	// Cleanups run last first: end the run and the live streams, then the
+	// HTTP server, which waits for its requests.
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() { srv.Close() })
+	return ts, runs
+}
+
+// TestE2EStaticUI checks that the page's files are served under the
+// Content-Security-Policy and that index.html asks for nothing but its own
+// server's files: the UI must work offline on the bench, and the policy is
+// what enforces it in the browser.
+func TestE2EStaticUI(t *testing.T) {
+	ts, _ := newE2EServer(t)
+	get := func(p string) (*http.Response, string) {
+		t.Helper()
+		res, err := ts.Client().Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", p, res.Status)
+		}
+		return res, string(b)
+	}
+	checkCSP := func(p string, res *http.Response) {
+		t.Helper()
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", p, csp, d)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("GET %s: Content-Security-Policy %q allows something unsafe", p, csp)
+		}
+	}
+
+	res, page := get("/")
+	checkCSP("/", res)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("GET /: Content-Type %q", ct)
+	}
+	refs := sameOriginRefs(t, page)
+	for _, want := range []string{"app.js", "style.css"} {
+		if !refs[want] {
+			t.Errorf("index.html does not load %s (it loads %v)", want, refs)
+		}
+	}
+	absURL := regexp.MustCompile(`(?i)\b(https?|wss?):/{2}|@import`)
+	for ref := range refs {
+		p := "/" + strings.TrimPrefix(ref, "/")
+		res, body := get(p)
+		checkCSP(p, res)
+		if m := absURL.FindString(body); m != "" {
+			t.Errorf("%s refers to another resource (%q): the page must work offline", p, m)
+		}
+	}
+}
+
+// sameOriginRefs returns every resource index.html refers to, after
+// checking that each is a relative URL of the page's own server (or a data:
+// URL) and that the page has no inline script, style or event handler (which
+// the policy would refuse anyway).
+func sameOriginRefs(t *testing.T, page string) map[string]bool {
+	t.Helper()
+	refs := map[string]bool{}
+	z := html.NewTokenizer(strings.NewReader(page))
+	inScript := false
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if z.Err() != io.EOF {
+				t.Fatal(z.Err())
+			}
+			return refs
+		case html.TextToken:
+			if inScript && strings.TrimSpace(string(z.Text())) != "" {
+				t.Error("index.html has an inline script")
+			}
+		case html.EndTagToken:
+			inScript = false
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			if tok.Data == "style" {
+				t.Error("index.html has an inline <style>")
+			}
+			hasSrc := false
+			for _, a := range tok.Attr {
+				key := strings.ToLower(a.Key)
+				switch {
+				case key == "style" || strings.HasPrefix(key, "on"):
+					t.Errorf("<%s %s=%q>: inline style or script", tok.Data, a.Key, a.Val)
+				case key == "src" || key == "href" || key == "action" || key == "formaction" || key == "poster" || key == "data" || key == "srcset":
+					hasSrc = hasSrc || key == "src"
+					u, err := url.Parse(strings.TrimSpace(a.Val))
+					switch {
+					case err != nil:
+						t.Errorf("<%s %s=%q>: %v", tok.Data, a.Key, a.Val, err)
+					case u.Scheme == "data":
+					case u.Scheme != "" || u.Host != "" || strings.HasPrefix(a.Val, "//"):
+						t.Errorf("<%s %s=%q> refers to another server", tok.Data, a.Key, a.Val)
+					case u.Path != "" && !strings.HasPrefix(a.Val, "#"):
+						refs[u.Path] = true
+					}
+				}
+			}
+			inScript = tok.Data == "script" && !hasSrc && tt == html.StartTagToken
+		}
+	}
+}
+
+// browser is a headless Chromium tab that records what the page says on
+// its console (calls, uncaught exceptions, browser log entries) and every
+// URL it asks for that is not on the test server.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu      sync.Mutex
+	console []chromedp.ConsoleMessage
+	foreign []string
+}
+
+func newBrowser(t *testing.T, server string) *browser {
+	t.Helper()
+	bin := needE2ETool(t, "chromium", "chromium")
+	origin, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelTab)
+	b := &browser{t: t, ctx: ctx}
+
+	messages := chromedp.Console(ctx) // subscribed from here on
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.console = append(b.console, m)
+			b.mu.Unlock()
+		}
+	}()
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var raw string
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			raw = ev.Request.URL
+		case *network.EventWebSocketCreated:
+			raw = ev.URL
+		default:
+			return
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "data" && u.Host != origin.Host) {
+			b.mu.Lock()
+			b.foreign = append(b.foreign, raw)
+			b.mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkClean fails the test for every console error and every request to
+// another host since the last check. httpErrors allows the browser's own
+// "Failed to load resource" entries, for a stage where the page is meant
+// to meet error statuses (an invalid protocol, a missing token).
+func (b *browser) checkClean(stage string, httpErrors bool) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range b.console {
+		if httpErrors && m.Source == "network" {
+			continue
+		}
+		if m.Type == chromedp.ConsoleError || m.IsException() {
+			b.t.Errorf("%s: console %s (%s:%d)", stage, m, m.URL, m.Line+1)
+		}
+	}
+	b.console = nil
+	for _, u := range b.foreign {
+		b.t.Errorf("%s: request to another host: %s", stage, u)
+	}
+	b.foreign = nil
+}
+
+// do runs actions, failing the test after timeout.
+func (b *browser) do(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitJS waits until the JavaScript expression is true.
+func (b *browser) waitJS(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	b.do(what, timeout+5*time.Second, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+}
+
+func evalAs[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) text(id string) string {
+	b.t.Helper()
+	return evalAs[string](b, fmt.Sprintf(`document.getElementById(%q).textContent`, id))
+}
+
+func (b *browser) attr(id, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.ID(id), name))
+	if err != nil || !v.Exists {
+		b.t.Fatalf("#%s[%s]: %v (exists %v)", id, name, err, v.Exists)
+	}
+	return v.Value
+}
+
+// screenshot saves the whole page as a PNG in the test's artifact
+// directory (kept with go test -artifacts).
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	png := filepath.Join(b.t.ArtifactDir(), name)
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", png)
+}
+
+// open loads the page and waits for the protocol list and the live stream,
+// so that the page sees a run it starts from its beginning.
+func (b *browser) open(server string) {
+	b.t.Helper()
+	b.do("open the page", 30*time.Second,
+		chromedp.Navigate(server+"/"),
+		chromedp.WaitReady(chromedp.CSS(`#protocol-select option[value="demo.yaml"]`)))
+	b.waitJS("live stream", `document.getElementById('conn').textContent === 'live'`, 20*time.Second)
+}
+
+// verdict waits for the run's verdict and checks it against result.json.
+func (b *browser) verdict(runs string) (runID string, res runlog.Result) {
+	b.t.Helper()
+	b.do("wait for the verdict", 90*time.Second, chromedp.WaitVisible(chromedp.ID("verdict")))
+	outcome, runID := b.attr("verdict", "data-outcome"), b.attr("verdict", "data-run-id")
+	shown := b.text("verdict")
+	data, err := os.ReadFile(filepath.Join(runs, runID, "result.json"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		b.t.Fatal(err)
+	}
+	want := strings.ToUpper(string(res.Outcome))
+	if res.AbortReason != "" {
+		want += " — " + res.AbortReason
+	}
+	if outcome != string(res.Outcome) || shown != want {
+		b.t.Errorf("the page says %q (%s), result.json says %s %s", shown, outcome, res.Outcome, res.AbortReason)
+	}
+	b.t.Logf("run %s: %s", runID, shown)
+	return runID, res
+}
+
+// TestE2E runs the demo protocol from the web page in headless Chromium,
+// as an engineer at the bench would: pick it, start it, watch the
+// waveforms move, wait for the verdict, open the report. The page must
+// log no error and ask no other host for anything.
+func TestE2E(t *testing.T) {
+	ts, runs := newE2EServer(t)
+	b := newBrowser(t, ts.URL)
+	b.open(ts.URL)
+	b.do("start the demo", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("protocol-select"), "demo.yaml"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('protocol-select').dispatchEvent(new Event('change'))`),
+		chromedp.WaitEnabled(chromedp.ID("start")),
+		chromedp.Click(chromedp.ID("start")))
+
+	// The waveforms move: a canvas changes between two looks 500 ms apart,
+	// and frames keep coming.
+	const aop = `document.querySelector('canvas.wave[data-channel="aop"]')`
+	b.do("waveforms appear", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`canvas.wave[data-channel="aop"]`)))
+	b.waitJS("frames drawn", `window.mockloop.framesReceived > 0 && window.mockloop.drawn > 0`, 20*time.Second)
+	channels := evalAs[int](b, `document.querySelectorAll('canvas.wave').length`)
+	img1, frames1 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.framesReceived`)
+	time.Sleep(500 * time.Millisecond)
+	img2, frames2 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.framesReceived`)
+	if img1 == img2 {
+		t.Error("the aop waveform did not change in 500 ms")
+	}
+	if frames2 <= frames1 {
+		t.Errorf("frames received: %d, 500 ms later %d", frames1, frames2)
+	}
+	t.Logf("%d waveforms; %d frame messages, 500 ms later %d", channels, frames1, frames2)
+
+	runID, res := b.verdict(runs)
+	if rows := evalAs[int](b, `document.querySelectorAll('#criteria tbody tr').length`); rows != len(res.Criteria) {
+		t.Errorf("criteria table has %d rows, result.json %d criteria", rows, len(res.Criteria))
+	}
+	if s := b.text("safety"); s != "OK" {
+		t.Errorf("safety shows %q after a run without a trip", s)
+	}
+	b.waitJS("the run in the history", fmt.Sprintf(`document.getElementById('history').textContent.includes(%q)`, runID), 10*time.Second)
+	b.checkClean("main page", false)
+
+	b.screenshot("serve-e2e.png")
+
+	// The report the page links to.
+	href := b.attr("report-link", "href")
+	b.do("open the report", 30*time.Second, chromedp.Navigate(ts.URL+href))
+	title, err := chromedp.Run(b.ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(title, runID) && !strings.Contains(title, "demo") {
+		t.Errorf("report %s has title %q: neither the run id nor the protocol", href, title)
+	}
+	b.checkClean("report page", false)
+}
+
+// e2eShort is a protocol of three quiet 60 s steps (about 4 s of wall time
+// each at e2eSpeed: time enough to click pause within the first step and
+// stop within the second); e2eBroken has a mistake on each of three lines.
+const (
+	e2eShort = `protocol: 1
+name: e2e-short
+description: three quiet steps for the controls test
+requires: [aop]
+steps:
+  - name: one
+    set:
+      loop.preset: healthy
+    hold: 60 s
+  - name: two
+    hold: 60 s
+  - name: three
+    hold: 60 s
+`
+	e2eBroken = `protocol: 1
+name: e2e-broken
+requires: [aop, no_such_channel]
+steps:
+  - name: one
+    set:
+      loop.preset: no_such_preset
+    hold: 20 parsecs
+`
+)
+
+// TestE2EControls drives the run controls from the page: an uploaded
+// protocol with mistakes lists them by file:line:col, a good one is
+// selected and run, paused between steps, resumed, and stopped with the
+// two-click stop; the verdict and the safety field say it was aborted.
+func TestE2EControls(t *testing.T) {
+	ts, runs := newE2EServer(t)
+	b := newBrowser(t, ts.URL)
+	dir := t.TempDir()
+	broken, short := filepath.Join(dir, "broken.yaml"), filepath.Join(dir, "short.yaml")
+	os.WriteFile(broken, []byte(e2eBroken), 0o644)
+	os.WriteFile(short, []byte(e2eShort), 0o644)
+	b.open(ts.URL)
+
+	b.do("upload a broken protocol", 10*time.Second, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{broken}))
+	b.waitJS("validation errors", `document.querySelectorAll('#validation li').length > 0`, 10*time.Second)
+	errs := evalAs[[]string](b, `[...document.querySelectorAll('#validation li code')].map(e => e.textContent)`)
+	lines := map[string]bool{}
+	for _, e := range errs {
+		if m := regexp.MustCompile(`^broken\.yaml:(\d+):\d+$`).FindStringSubmatch(e); m != nil {
+			lines[m[1]] = true
+		} else {
+			t.Errorf("error position %q is not broken.yaml:LINE:COL", e)
+		}
+	}
+	if len(lines) < 2 {
+		t.Errorf("validation shows positions %q: want the mistakes of several lines\n%s", errs, b.text("validation"))
+	}
+	if v := evalAs[string](b, `document.getElementById('protocol-select').value`); v != "demo.yaml" {
+		t.Errorf("a broken upload changed the selected protocol to %q", v)
+	}
+	b.checkClean("broken upload", true) // the 422 is logged by the browser
+
+	b.do("upload a good protocol", 10*time.Second, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{short}))
+	b.waitJS("upload selected", `document.getElementById('protocol-select').selectedOptions[0].textContent.includes('short.yaml')`, 10*time.Second)
+	if v := b.text("validation"); !strings.Contains(v, "valid") {
+		t.Errorf("validation says %q for a good protocol", v)
+	}
+
+	state := func(want string) {
+		t.Helper()
+		b.waitJS("state "+want, fmt.Sprintf(`document.getElementById('state').textContent === %q`, want), 20*time.Second)
+	}
+	b.do("start", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("start")), chromedp.Click(chromedp.ID("start")))
+	state("running")
+	b.do("pause", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("pause")), chromedp.Click(chromedp.ID("pause")))
+	state("paused")
+	if s := b.text("step"); !strings.HasPrefix(s, "step 1/3 one") {
+		t.Errorf("paused after the first step, #step shows %q", s)
+	}
+	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
+	state("running")
+	b.waitJS("second step", `document.getElementById('step').textContent.startsWith('step 2/3')`, 20*time.Second)
+	b.do("arm stop", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("stop")), chromedp.Click(chromedp.ID("stop")))
+	if s := b.text("state"); s != "running" {
+		t.Errorf("one click on stop changed the state to %q", s)
+	}
+	b.do("stop", 10*time.Second, chromedp.Click(chromedp.ID("stop")))
+
+	_, res := b.verdict(runs)
+	if res.Outcome != runlog.OutcomeAborted {
+		t.Errorf("stopped run: outcome %s", res.Outcome)
+	}
+	if s := b.text("safety"); !strings.Contains(s, res.AbortReason) || b.attr("safety", "class") != "safety-tripped" {
+		t.Errorf("safety shows %q after an aborted run (%s)", s, res.AbortReason)
+	}
+	state("idle")
+	b.checkClean("controls", false)
+	b.screenshot("serve-e2e-controls.png")
+}
+
+// TestE2ELogin opens the page of a server that needs a token: the page
+// asks for it, and with the read-only token shows the run but offers no
+// control.
+func TestE2ELogin(t *testing.T) {
+	ts, _ := newE2EServer(t, func(c *Config) { c.Token, c.ReadToken = "write-secret", "read-secret" })
+	b := newBrowser(t, ts.URL)
+	b.do("token form", 30*time.Second,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("token-form")),
+		chromedp.SendKeys(chromedp.ID("token"), "wrong"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
+	b.waitJS("refused", `document.getElementById('message').textContent.includes('not accepted')`, 10*time.Second)
+	b.do("log in", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("token"), "read-secret"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitNotVisible(chromedp.ID("token-form")),
+		chromedp.WaitVisible(chromedp.ID("readonly")))
+	b.waitJS("live stream", `document.getElementById('conn').textContent === 'live'`, 20*time.Second)
+	b.waitJS("protocols", `document.getElementById('protocol-select').value === 'demo.yaml'`, 10*time.Second)
+	if r := b.text("rig"); !strings.HasPrefix(r, "sim") {
+		t.Errorf("#rig shows %q", r)
+	}
+	for _, id := range []string{"start", "pause", "resume", "stop", "estop"} {
+		if !evalAs[bool](b, fmt.Sprintf(`document.getElementById(%q).disabled`, id)) {
+			t.Errorf("#%s is enabled for the read-only token", id)
+		}
+	}
+	b.checkClean("login", true) // the 401s are logged by the browser
+}
