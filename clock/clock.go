@@ -13,6 +13,7 @@ package clock
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -49,19 +50,34 @@ func (r *Real) Epoch() time.Time { return r.start }
 // Now implements Clock; it uses the monotonic reading, immune to wall-clock steps.
 func (r *Real) Now() time.Duration { return time.Since(r.start) }
 
-// SleepUntil implements Clock.
+// spinWindow is the last part of a wait on the real clock that is spent
+// yielding in a loop rather than on a timer. Go's timers wake up to a
+// millisecond late on many Linux kernels and VMs (measured on the CI
+// machine: a 50 µs sleep takes 1.07 ms), too coarse for a 1 kHz sampler:
+// its frames would come every 1.1 ms and the ADC would get ahead of it.
+// The price is up to one core busy while a run waits.
+const spinWindow = 1500 * time.Microsecond
+
+// SleepUntil implements Clock: a timer for most of the wait, then a
+// yielding spin for the last spinWindow, so it returns within microseconds
+// of deadline.
 func (r *Real) SleepUntil(ctx context.Context, deadline time.Duration) error {
-	d := deadline - r.Now()
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		d := deadline - r.Now()
+		if err := ctx.Err(); err != nil || d <= 0 {
+			return err
+		}
+		if d <= spinWindow {
+			runtime.Gosched()
+			continue
+		}
+		t := time.NewTimer(d - spinWindow)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 }
 

@@ -53,3 +53,30 @@ func TestRealWaitsForAbsoluteDeadline(t *testing.T) {
 		t.Fatalf("cancelled wait returned %v", err)
 	}
 }
+
+// TestPacedKeepsItsPace: a paced clock moves only in SleepUntil, like a
+// virtual one, and never faster than its speed: 200 ms of run time at 10×
+// take at least 20 ms of wall time.
+func TestPacedKeepsItsPace(t *testing.T) {
+	p := NewPaced(time.Unix(0, 0), 10)
+	start := time.Now()
+	for i := 1; i <= 200; i++ {
+		if err := p.SleepUntil(context.Background(), time.Duration(i)*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now := p.Now(); now != 200*time.Millisecond {
+		t.Fatalf("paced clock at %v, want 200ms", now)
+	}
+	if wall := time.Since(start); wall < 20*time.Millisecond-paceSlack {
+		t.Errorf("200 ms at 10× took %v of wall time, want ≥ 20 ms", wall)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.SleepUntil(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+	if p.Now() != 200*time.Millisecond {
+		t.Errorf("a cancelled wait moved the clock to %v", p.Now())
+	}
+}

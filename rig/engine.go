@@ -48,10 +48,14 @@ type engine struct {
 	rate   float64
 	period time.Duration
 
-	next    time.Duration // deadline of the next frame
-	block   *daq.Block
-	scratch []float64
-	frames  int64
+	next time.Duration // deadline of the next frame
+	// adcPaced: the clock is the wall clock, and the ADC's data-ready
+	// paces the frames; lastGood is the time of the last good frame.
+	adcPaced bool
+	lastGood time.Duration
+	block    *daq.Block
+	scratch  []float64
+	frames   int64
 	// badRun counts consecutive bad frames; stallFrames of them trip.
 	badRun, stallFrames int
 	health              Health
@@ -206,7 +210,17 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 // and criteria accumulators, then the record.
 func (e *engine) tick() error {
 	e.next += e.period
-	if err := e.clk.SleepUntil(e.ctx, e.next); err != nil {
+	wake := e.next
+	if e.adcPaced && e.lastGood > 0 {
+		// On the wall clock the ADC's data-ready paces the loop: wake a
+		// quarter period before its next conversion is due and let the
+		// driver wait for the edge, so that every frame is read just
+		// after its conversion and a late wake-up of up to a period
+		// loses nothing. (Waking on a grid of our own would read each
+		// conversion at a phase of its own, and jitter would skip some.)
+		wake = e.lastGood + e.period*3/4
+	}
+	if err := e.clk.SleepUntil(e.ctx, wake); err != nil {
 		return e.ctxAbort()
 	}
 	err := e.plant.Read(e.next, e.scratch)
@@ -231,6 +245,7 @@ func (e *engine) tick() error {
 	// The frame's time is the clock's at acquisition: on hardware the
 	// ADC's data-ready paces it, in simulation it equals the deadline.
 	t := e.clk.Now()
+	e.lastGood = t
 	frame := e.block.Append(t)
 	copy(frame, e.scratch)
 	e.frames++

@@ -86,7 +86,8 @@ type busPlant struct {
 	valve      *pumpctl.ResistanceValve
 	switches   []pumpctl.Switch
 	estop      pumpctl.Input
-	last       time.Duration
+	last       time.Duration // of the last actuation; the heart's clock
+	beating    bool          // the heart has had its first actuation
 	safe       bool
 	buses      *buses
 	bench      *sim.Bench // nil on hardware
@@ -359,6 +360,14 @@ func (p *busPlant) Read(now time.Duration, dst []float64) error {
 func (p *busPlant) Actuate(now time.Duration) error {
 	if p.safe {
 		return nil
+	}
+	if !p.beating {
+		// The first beat starts at the first actuation, from rest: a
+		// run on the wall clock starts well after t = 0 (the DUT link
+		// and the config take their time), and advancing the waveform
+		// by that gap would start the heart in mid-systole, at full
+		// elastance on a full ventricle.
+		p.last, p.beating = now, true
 	}
 	active, _ := p.heart.Advance(now - p.last)
 	p.last = now

@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
 		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
-		obs: opts.Observer, pause: opts.Pause}
+		obs: opts.Observer, pause: opts.Pause, adcPaced: kind == runlog.ClockReal}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
