@@ -181,7 +181,7 @@ func (c *Config) channelCalibrations(cals *Calibrations, t time.Time, allowOverd
 	}
 	if len(overdue) > 0 && !allowOverdue {
 		slices.Sort(overdue)
-		return nil, nil, fmt.Errorf("rig: %w: %v; recalibrate (mockloop calibrate) or run with --allow-overdue, which is recorded", overdue)
+		return nil, nil, fmt.Errorf("rig: %w: %v; recalibrate (mockloop calibrate) or run with --allow-overdue, which is recorded", ErrOverdue, overdue)
 	}
 	return out, recs, nil
 }
