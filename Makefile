@@ -9,7 +9,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INFLUXD     := $(CURDIR)/.cache/bin/influxd
 FUZZTIME    ?= 30s
 
-.PHONY: all build demo test test-deps bench lint cross influxd fuzz clean
+.PHONY: all build demo serve test test-deps bench lint cross influxd fuzz clean
 
 all: build
 
@@ -20,10 +20,15 @@ build:
 demo: build
 	./$(BIN) run configs/protocols/demo.yaml
 
+## serve: the live bench view of the simulated rig on http://127.0.0.1:8080/
+serve: build
+	./$(BIN) serve
+
 ## test: the whole test suite, with the InfluxDB server and report-checking
-## tools it needs (built and installed on first use)
+## tools it needs (built and installed on first use). Test artifacts (the
+## web view's end-to-end screenshot) are kept under .cache/test-artifacts.
 test: influxd test-deps
-	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m ./...
+	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/.cache/test-artifacts ./...
 
 ## test-deps: Chromium, qpdf, poppler-utils, libxml2-utils from Debian's packages
 test-deps:
