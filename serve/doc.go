@@ -48,7 +48,7 @@
 //
 //	hello      {"rig","state","run":RUN|null}                 first, on connect
 //	run        RUN                                            a run started
-//	frames     {"t":[s...],"v":[[...channel 0...],[...channel 1...],...]}  decimated frames, ~25 per second
+//	frames     {"t":[s...],"v":[[...channel 0...],[...channel 1...],...]}  decimated frames (250 per second per channel), ~50 messages per second
 //	beat       {"t","channel","systolic","diastolic","mean","pulse_pressure","heart_rate","stroke_volume"}
 //	step       {"path","title","index","total","t"}           a top-level step started (t: run time, s)
 //	criterion  a criterion result (as in result.json), as soon as it is decided
