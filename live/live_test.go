@@ -3,6 +3,7 @@ package live
 import (
 	"encoding/json"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -88,12 +89,14 @@ func TestSlowSubscriberLosesOnlyItsOwn(t *testing.T) {
 	defer h.Close()
 	stuck := h.Subscribe(nil)
 	reader := h.Subscribe(nil)
+	var read atomic.Int64
 	got := make(chan int)
 	go func() {
 		n := 0
 		for m := range reader.C {
 			if m.Event == "beat" {
 				n++
+				read.Add(1)
 			}
 		}
 		got <- n
@@ -101,8 +104,10 @@ func TestSlowSubscriberLosesOnlyItsOwn(t *testing.T) {
 	const beats = 1000
 	for i := range beats {
 		h.Publish("beat", map[string]int{"i": i})
-		if i%50 == 0 {
-			time.Sleep(time.Millisecond) // let the reader keep up; the stuck one never does
+		if i%32 == 31 { // let the reader keep up; the stuck one never does
+			for deadline := time.Now().Add(5 * time.Second); read.Load() < int64(i+1) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Microsecond)
+			}
 		}
 	}
 	// Frames too, as fast as a virtual-time run makes them.

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/runlog"
+)
+
+func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
+	chdirRoot(t)
+	t.Setenv("MOCKLOOP_API_TOKEN", "")
+	t.Setenv("MOCKLOOP_API_READ_TOKEN", "")
+	code, _, stderr := cli(t, "serve", "--addr", "0.0.0.0:0", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "0.0.0.0:0 is not a loopback address: set MOCKLOOP_API_TOKEN") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	t.Setenv("MOCKLOOP_API_READ_TOKEN", "r")
+	code, _, stderr = cli(t, "serve", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN") {
+		t.Errorf("read token alone: exit %d: %s", code, stderr)
+	}
+}
+
+// TestServeProcess: a run started through the bench view holds the rig
+// against `mockloop run` in another process; SIGTERM to the server ends
+// the run in the safe state with its record closed, and the server exits 0.
+func TestServeProcess(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mockloop")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	runs := filepath.Join(dir, "runs")
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--runs", runs, "--speed", "5")
+	stdout, _ := srv.StdoutPipe()
+	var stderr syncBuffer
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	url := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
+	if err != nil || url == "" {
+		t.Fatalf("no address in %q (%v)\n%s", line, err, stderr.String())
+	}
+	resp, err := http.Post(url+"/api/runs", "application/json", strings.NewReader(`{"protocol":"demo.yaml"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		RunID string `json:"run_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || run.RunID == "" {
+		t.Fatalf("start: %d %+v\n%s", resp.StatusCode, run, stderr.String())
+	}
+
+	code, _, errOut := cli(t, "run", "--runs", runs, "--quiet", "configs/protocols/demo.yaml")
+	if code != exitInfra || !strings.Contains(errOut, "a run is already in progress on rig sim (protocol demo, pid ") {
+		t.Errorf("second run from another command: exit %d: %s", code, errOut)
+	}
+
+	time.Sleep(300 * time.Millisecond)
+	srv.Process.Signal(syscall.SIGTERM)
+	werr := srv.Wait()
+	var exit *exec.ExitError
+	if errors.As(werr, &exit) {
+		t.Fatalf("server exit %d\n%s", exit.ExitCode(), stderr.String())
+	}
+	r, err := runlog.Open(filepath.Join(runs, run.RunID))
+	if err != nil || r.Manifest.State != runlog.StateClosed || r.Result == nil ||
+		r.Result.Outcome != runlog.OutcomeAborted || r.Result.AbortReason != "operator: the bench view was shut down" {
+		t.Fatalf("record %+v %+v %v", r.Manifest, r.Result, err)
+	}
+	ev, _ := r.ReadEvents()
+	stop := false
+	for _, e := range ev {
+		stop = stop || e.Kind == runlog.KindDUTTx && strings.Contains(e.Msg, " MODE STOP ")
+	}
+	if !stop {
+		t.Error("the DUT was not commanded to stop")
+	}
+	if _, err := os.Stat(filepath.Join(runs, run.RunID, "report.html")); err != nil {
+		t.Errorf("no report after the shutdown: %v", err)
+	}
+}
