@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -353,7 +354,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, map[string]any{"error": errs[0].Text, "errors": errs})
 		return
 	}
-	operator := cmpOr(req.Operator, s.cfg.Operator)
+	operator := cmp.Or(req.Operator, s.cfg.Operator)
 	s.mu.Lock()
 	if cur := s.run; cur != nil {
 		s.mu.Unlock()
@@ -392,13 +393,6 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpError(w, http.StatusInternalServerError, fmt.Sprintf("the run could not start: %v", err))
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // busyMessage says who holds the rig; s.mu is held.
