@@ -569,3 +569,35 @@ func TestLiveStream(t *testing.T) {
 		t.Errorf("events in order %v, counts %v", order, seen)
 	}
 }
+
+// TestTooManyWatchers: live streams are bounded; one over the bound is
+// refused, and closing one makes room.
+func TestTooManyWatchers(t *testing.T) {
+	ts := newTestServer(t, 5, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var first context.CancelFunc
+	for i := range maxWatchers {
+		cctx, ccancel := context.WithCancel(ctx)
+		defer ccancel()
+		if i == 0 {
+			first = ccancel
+		}
+		req, _ := http.NewRequestWithContext(cctx, "GET", ts.url+"/api/live", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("watcher %d: %v %v", i, resp, err)
+		}
+		defer resp.Body.Close()
+	}
+	if code, m := ts.call(t, "GET", "/api/live", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("watcher %d: %d %v, want 503", maxWatchers+1, code, m)
+	}
+	first()
+	for deadline := time.Now().Add(10 * time.Second); ts.hub.Subscribers() >= maxWatchers; {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed watcher was not removed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

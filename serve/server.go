@@ -535,6 +535,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 
 // live answers GET /api/live with the stream of server-sent events.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	if s.hub.Subscribers() >= maxWatchers {
+		httpError(w, http.StatusServiceUnavailable, fmt.Sprintf("already %d live views open; close one", maxWatchers))
+		return
+	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -570,6 +574,10 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// maxWatchers bounds the live streams open at once: each holds a buffer,
+// and a bench has a handful of screens, not hundreds.
+const maxWatchers = 64
 
 // sseWriteTimeout ends the stream of a client that does not read.
 const sseWriteTimeout = 10 * time.Second
