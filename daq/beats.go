@@ -95,7 +95,7 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 		}
 	}
 	d.lag[d.head], d.lagT[d.head] = p, t
-	d.head = (d.head + 1) % len(d.lag)
+	d.head = ringNext(d.head, len(d.lag))
 	d.n = min(d.n+1, len(d.lag))
 	d.maxSlope = max(d.maxSlope*d.decay, slope)
 	thr := max(d.MinSlope, d.maxSlope/2)

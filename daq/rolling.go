@@ -34,10 +34,10 @@ func (r *Rolling) Add(t time.Duration, v float64) {
 		r.minQ.evict(r.evicted)
 		r.maxQ.evict(r.evicted)
 		r.evicted++
-		w.head = (w.head + 1) % len(w.vals)
+		w.head = ringNext(w.head, len(w.vals))
 		w.n--
 	}
-	i := (w.head + w.n) % len(w.vals)
+	i := ringAt(w.head, w.n, len(w.vals))
 	w.times[i], w.vals[i] = t, v
 	w.n++
 	r.sum += v
@@ -51,7 +51,7 @@ func (r *Rolling) Add(t time.Duration, v float64) {
 		r.sinceExact = 0
 		r.sum, r.sumSq = 0, 0
 		for k := 0; k < w.n; k++ {
-			x := w.vals[(w.head+k)%len(w.vals)]
+			x := w.vals[ringAt(w.head, k, len(w.vals))]
 			r.sum += x
 			r.sumSq += x * x
 		}
@@ -98,22 +98,39 @@ func newDeque(c int) deque { return deque{seq: make([]int64, c), val: make([]flo
 
 func (d *deque) push(s int64, v float64, dominated func(back, v float64) bool) {
 	for d.size > 0 {
-		b := (d.head + d.size - 1) % len(d.val)
+		b := ringAt(d.head, d.size-1, len(d.val))
 		if !dominated(d.val[b], v) {
 			break
 		}
 		d.size--
 	}
-	i := (d.head + d.size) % len(d.val)
+	i := ringAt(d.head, d.size, len(d.val))
 	d.seq[i], d.val[i] = s, v
 	d.size++
 }
 
 func (d *deque) evict(s int64) {
 	if d.size > 0 && d.seq[d.head] == s {
-		d.head = (d.head + 1) % len(d.val)
+		d.head = ringNext(d.head, len(d.val))
 		d.size--
 	}
 }
 
 func (d *deque) front() float64 { return d.val[d.head] }
+
+// ringNext is the index after i in a ring of n, and ringAt the index k
+// after head (0 ≤ i, head, k < n): a compare instead of the division of
+// a modulo, on paths that run for every frame.
+func ringNext(i, n int) int {
+	if i++; i == n {
+		return 0
+	}
+	return i
+}
+
+func ringAt(head, k, n int) int {
+	if i := head + k; i < n {
+		return i
+	}
+	return head + k - n
+}

@@ -156,14 +156,14 @@ func NewWindow(span time.Duration, rate float64) *Window {
 // Add appends a sample and drops those older than Span before t.
 func (w *Window) Add(t time.Duration, v float64) {
 	for w.n > 0 && t-w.times[w.head] >= w.Span {
-		w.head = (w.head + 1) % len(w.vals)
+		w.head = ringNext(w.head, len(w.vals))
 		w.n--
 	}
 	if w.n == len(w.vals) { // rate higher than declared: drop the oldest
-		w.head = (w.head + 1) % len(w.vals)
+		w.head = ringNext(w.head, len(w.vals))
 		w.n--
 	}
-	i := (w.head + w.n) % len(w.vals)
+	i := ringAt(w.head, w.n, len(w.vals))
 	w.times[i], w.vals[i] = t, v
 	w.n++
 }
@@ -172,7 +172,7 @@ func (w *Window) Add(t time.Duration, v float64) {
 func (w *Window) Stats(s *Stats) {
 	s.Reset()
 	for k := 0; k < w.n; k++ {
-		i := (w.head + k) % len(w.vals)
+		i := ringAt(w.head, k, len(w.vals))
 		s.Add(w.times[i], w.vals[i])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ type dutLink struct {
 	id  dut.Identity
 
 	cols     []dutColumn
-	status   dut.Status
+	values   []float64 // of the last STATUS, by index of dutSignals
 	nextPoll time.Duration
 
 	mode      dut.Mode
@@ -57,21 +58,22 @@ type dutLink struct {
 // 500 ms without a frame; checking every frame would cost a lock per frame.
 const tickEvery = 50 * time.Millisecond
 
-// dutColumn is a frame column fed from the DUT's STATUS.
+// dutColumn is a frame column fed from the DUT's STATUS: its signal, by
+// index of dutSignals.
 type dutColumn struct {
-	col    int
-	signal string
+	col, signal int
 }
 
 // openDUT dials the DUT named in the config (starting the simulated one on
 // a pseudo-terminal for port "sim") and identifies it.
 func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
-	d := &dutLink{cfg: cfg.DUT, clk: clk, mode: dut.ModeStop}
+	d := &dutLink{cfg: cfg.DUT, clk: clk, mode: dut.ModeStop, values: make([]float64, len(dutSignals))}
 	for j, ch := range cfg.Channels {
 		if in := cfg.Inputs[ch.Name]; in.Kind == "dut" {
-			d.cols = append(d.cols, dutColumn{col: j, signal: in.Signal})
+			d.cols = append(d.cols, dutColumn{col: j, signal: slices.Index(dutSignals, in.Signal)})
 		}
 	}
+	d.setStatus(dut.Status{})
 	path := cfg.DUT.Port
 	ctx := context.Background()
 	if path == "sim" {
@@ -145,7 +147,8 @@ func (d *dutLink) read(now time.Duration, dst []float64) error {
 				return d.lostAbort(err)
 			}
 		}
-		d.status, d.nextPoll = st, now+d.cfg.Poll
+		d.setStatus(st)
+		d.nextPoll = now + d.cfg.Poll
 	} else if now >= d.nextTick {
 		d.nextTick = now + tickEvery
 		if err := d.dev.Tick(ctx); err != nil {
@@ -155,26 +158,30 @@ func (d *dutLink) read(now time.Duration, dst []float64) error {
 		}
 	}
 	for _, c := range d.cols {
-		dst[c.col] = d.value(c.signal)
+		dst[c.col] = d.values[c.signal]
 	}
 	return nil
 }
 
-func (d *dutLink) value(signal string) float64 {
-	st := &d.status
-	switch signal {
-	case "rpm":
-		return float64(st.RPM)
-	case "current":
-		return float64(st.CurrentmA)
-	case "power":
-		return float64(st.PowermW)
-	case "purge":
-		return float64(st.PurgemmHg)
-	case "alarms":
-		return float64(st.Alarms)
+// setStatus takes a STATUS reply: the values of the dut.* columns until
+// the next.
+func (d *dutLink) setStatus(st dut.Status) {
+	for i, s := range dutSignals {
+		v := math.NaN()
+		switch s {
+		case "rpm":
+			v = float64(st.RPM)
+		case "current":
+			v = float64(st.CurrentmA)
+		case "power":
+			v = float64(st.PowermW)
+		case "purge":
+			v = float64(st.PurgemmHg)
+		case "alarms":
+			v = float64(st.Alarms)
+		}
+		d.values[i] = v
 	}
-	return math.NaN()
 }
 
 // fault handles a failed exchange: a lost link aborts the run, or is
@@ -332,19 +339,21 @@ func (d *dutLink) close() error {
 
 // firmwareSpeed is the simulated DUT's rotor speed at now: the firmware's
 // last state, ramped toward its target at its ramp rate. The physics asks
-// for it at every step, between the firmware's own runs.
+// for it at every step, between the firmware's own runs, so it reads the
+// firmware's ramp without its lock.
 func firmwareSpeed(srv *dutsim.Server) func(now time.Duration) float64 {
+	fw := srv.Firmware()
 	return func(now time.Duration) float64 {
-		st := srv.Firmware().State()
-		step := float64(dutsim.DefaultRampRate) * max(0, (now-st.Now).Seconds())
-		target := float64(st.TargetRPM)
+		at, tgt, rpm := fw.Ramp()
+		step := float64(dutsim.DefaultRampRate) * max(0, (now-at).Seconds())
+		target := float64(tgt)
 		switch {
-		case st.RPM < target:
-			return min(target, st.RPM+step)
-		case st.RPM > target:
-			return max(target, st.RPM-step)
+		case rpm < target:
+			return min(target, rpm+step)
+		case rpm > target:
+			return max(target, rpm-step)
 		}
-		return st.RPM
+		return rpm
 	}
 }
 

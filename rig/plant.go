@@ -157,7 +157,7 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 	if bench != nil {
 		for j, ch := range cfg.Channels {
 			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" && in.Signal == "lv_volume" {
-				p.truth = append(p.truth, truthColumn{col: j, read: func() float64 { return bench.State().LVVolume }})
+				p.truth = append(p.truth, truthColumn{col: j, read: bench.LVVolume})
 			}
 		}
 	}

@@ -24,6 +24,19 @@ const adcNoise = 1.5e-6
 // device under test's pump (BenchConfig.Pump; 0 without one).
 var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level"}
 
+// Indices of Signals: the emulators' inputs are resolved to them once, so a
+// conversion looks nothing up by name.
+const (
+	sigLVP = iota
+	sigAoP
+	sigLAP
+	sigFlowAo
+	sigFlowDUT
+	sigTemp
+	sigLevel
+	nSignals
+)
+
 // AnalogInput is a sensor on an ADC input: which physics signal it measures
 // and the transducer between the two.
 type AnalogInput struct {
@@ -117,9 +130,17 @@ type Bench struct {
 	// none); it moves FillRate ml/s between reservoir and loop.
 	fill float64
 	// ref holds a reference value a signal's sensor sees instead of the
-	// loop, as when a transducer is opened to atmosphere for zeroing or
-	// connected to a calibrator.
-	ref map[string]float64
+	// loop where refOn is set, as when a transducer is opened to
+	// atmosphere for zeroing or connected to a calibrator.
+	ref   [nSignals]float64
+	refOn [nSignals]bool
+	// adcSig and slowSig are the signals of the ADC inputs (-1: grounded).
+	adcSig  [8]int
+	slowSig [4]int
+
+	// lvVolume is the LV volume as of the last advance (float64 bits),
+	// for LVVolume without the lock.
+	lvVolume atomic.Uint64
 }
 
 // NewBench builds the bench.
@@ -131,6 +152,12 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		if in != nil && !slices.Contains(Signals, in.Signal) {
 			return nil, fmt.Errorf("sim: no signal %q on the bench (have %v)", in.Signal, Signals)
 		}
+	}
+	sigOf := func(in *AnalogInput) int {
+		if in == nil {
+			return -1
+		}
+		return slices.Index(Signals, in.Signal)
 	}
 	if cfg.DACVref <= 0 || cfg.DriveFullScale <= 0 || cfg.ValveROpen <= 0 {
 		return nil, errors.New("sim: bench needs a DAC reference, a drive full scale and a valve resistance")
@@ -152,7 +179,14 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		return nil, err
 	}
 	th.t = loop.t
-	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, ref: map[string]float64{}, motor: Impella25(), fill: math.NaN()}
+	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, motor: Impella25(), fill: math.NaN()}
+	for i, in := range cfg.ADC {
+		b.adcSig[i] = sigOf(in)
+	}
+	for i, in := range cfg.SlowADC {
+		b.slowSig[i] = sigOf(in)
+	}
+	b.lvVolume.Store(math.Float64bits(loop.x[xV]))
 	if params.Pump != nil {
 		b.motor, b.hasPump = *params.Pump, true
 	}
@@ -285,15 +319,20 @@ func (b *Bench) Present(signal string, value float64) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.ref[signal] = value
+	i := slices.Index(Signals, signal)
+	b.ref[i], b.refOn[i] = value, true
 	return nil
 }
 
 // Reconnect puts the sensor of signal back on the loop.
 func (b *Bench) Reconnect(signal string) {
+	i := slices.Index(Signals, signal)
+	if i < 0 {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.ref, signal)
+	b.refOn[i] = false
 }
 
 // Close ends the bench's buses.
@@ -361,28 +400,35 @@ func (b *Bench) advance(now time.Duration) {
 	}
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
+	b.lvVolume.Store(math.Float64bits(b.loop.x[xV]))
 }
 
-// signal returns a physics signal at the bench's current state; b.mu is
-// held.
-func (b *Bench) signal(name string, st *State) float64 {
-	if v, ok := b.ref[name]; ok {
-		return v
+// LVVolume is the LV volume as of the physics' last advance, ml, what
+// State().LVVolume says, read without the lock: a simulation-only truth
+// channel takes it on every frame.
+func (b *Bench) LVVolume() float64 { return math.Float64frombits(b.lvVolume.Load()) }
+
+// signal returns physics signal sig (an index of Signals) at the loop's
+// current state; b.mu is held. The values are those of State.
+func (b *Bench) signal(sig int) float64 {
+	if b.refOn[sig] {
+		return b.ref[sig]
 	}
-	switch name {
-	case "lvp":
-		return st.LVP
-	case "aop":
-		return st.AoP
-	case "lap":
-		return st.LAP
-	case "flow_ao":
-		return st.AorticFlow
-	case "flow_dut":
-		return st.PumpFlow
-	case "temp":
+	l := b.loop
+	switch sig {
+	case sigLVP:
+		return l.lvp()
+	case sigAoP:
+		return l.x[xPao]
+	case sigLAP:
+		return l.x[xPla]
+	case sigFlowAo:
+		return l.x[xQ] * mlPerSToLPerMin
+	case sigFlowDUT:
+		return l.x[xQp] * mlPerSToLPerMin
+	case sigTemp:
 		return b.thermal.Temperature()
-	case "level":
+	case sigLevel:
 		return b.thermal.Level()
 	}
 	return math.NaN()
@@ -392,13 +438,12 @@ func (b *Bench) signal(name string, st *State) float64 {
 func (b *Bench) frontEnd(now time.Duration, dst *[8]float64) {
 	b.lockAdvance(now)
 	defer b.mu.Unlock()
-	st := b.loop.State()
 	for i, in := range b.cfg.ADC {
 		if in == nil {
 			dst[i] = 0
 			continue
 		}
-		dst[i] = in.Transducer.Volts(b.signal(in.Signal, &st))
+		dst[i] = in.Transducer.Volts(b.signal(b.adcSig[i]))
 	}
 }
 
@@ -410,9 +455,8 @@ func (b *Bench) slowInput(now time.Duration, input int) float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.thermal.AdvanceTo(now)
-	in := b.cfg.SlowADC[input]
-	st := b.loop.State() // as of the last advance: the loop's signals are the fast ADC's
-	return in.Transducer.Volts(b.signal(in.Signal, &st))
+	// The loop as of its last advance: its signals are the fast ADC's.
+	return b.cfg.SlowADC[input].Transducer.Volts(b.signal(b.slowSig[input]))
 }
 
 // drive is the LV pump's input: DAC volts → active elastance.

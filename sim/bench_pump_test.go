@@ -240,3 +240,30 @@ func TestFillMovesVolumeGently(t *testing.T) {
 		t.Error("negative fill accepted")
 	}
 }
+
+// TestBenchSignalsAreState: what the bench's converters see is the loop's
+// State at the conversion instant, and LVVolume, read without the lock, is
+// State's LV volume.
+func TestBenchSignalsAreState(t *testing.T) {
+	b := pumpBench(t, true, func(time.Duration) float64 { return 45000 })
+	w, _ := pumpctl.NewCardiacWaveform(HFHeartRate, HFContractility, HeartFailure().Emin)
+	var dst [8]float64
+	for i := range 3000 {
+		now := time.Duration(i+1) * time.Millisecond
+		b.drive(now-time.Millisecond, w.Active())
+		w.Advance(time.Millisecond)
+		b.frontEnd(now, &dst)
+		st := b.State()
+		if dst[0] != st.PumpFlow || dst[1] != 0.01*st.AoP {
+			t.Fatalf("at %v: flow_dut %g, aop %g V; State %g L/min, %g mmHg", now, dst[0], dst[1], st.PumpFlow, st.AoP)
+		}
+		for sig, want := range map[int]float64{sigLVP: st.LVP, sigAoP: st.AoP, sigLAP: st.LAP, sigFlowAo: st.AorticFlow, sigFlowDUT: st.PumpFlow} {
+			if got := b.signal(sig); got != want {
+				t.Fatalf("at %v: signal %s %g, State %g", now, Signals[sig], got, want)
+			}
+		}
+		if b.LVVolume() != st.LVVolume {
+			t.Fatalf("at %v: LVVolume %g, State %g", now, b.LVVolume(), st.LVVolume)
+		}
+	}
+}

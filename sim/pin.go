@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -45,6 +46,11 @@ type Pin struct {
 	pending bool               // an edge of the configured kind since the last WaitForEdge or In
 	wake    context.CancelFunc // ends a WaitForEdge blocked on a real clock
 	onOut   func(gpio.Level)
+
+	// level is what Read returns (1: High), kept by every change of the
+	// above, so that Read takes no lock: the supervisor reads the
+	// emergency stop on every frame.
+	level atomic.Uint32
 }
 
 // pinSource is a chip model that drives a pin, such as the ADS131M08's
@@ -84,6 +90,7 @@ func (p *Pin) Drive(l gpio.Level) error {
 	}
 	before := p.inputLevel()
 	p.ext, p.extSet = l, true
+	p.publish()
 	if p.edgeMatches(before, l) {
 		p.pending = true
 		if p.wake != nil {
@@ -100,6 +107,7 @@ func (p *Pin) Release() {
 	defer p.mu.Unlock()
 	before := p.inputLevel()
 	p.extSet = false
+	p.publish()
 	if after := p.inputLevel(); !p.output && p.edgeMatches(before, after) {
 		p.pending = true
 		if p.wake != nil {
@@ -117,6 +125,19 @@ func (p *Pin) inputLevel() gpio.Level {
 		return gpio.High
 	default: // pulled down, or floating: read as low
 		return gpio.Low
+	}
+}
+
+// publish updates level after a change; p.mu must be held.
+func (p *Pin) publish() {
+	l := p.out
+	if !p.output {
+		l = p.inputLevel()
+	}
+	if l == gpio.High {
+		p.level.Store(1)
+	} else {
+		p.level.Store(0)
 	}
 }
 
@@ -203,6 +224,7 @@ func (p *Pin) In(pull gpio.Pull, edge gpio.Edge) error {
 	}
 	p.edge = edge
 	p.pending = false
+	p.publish()
 	return nil
 }
 
@@ -211,12 +233,7 @@ func (p *Pin) Read() gpio.Level {
 	if p.src != nil {
 		return p.src.pinLevel()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.output {
-		return p.out
-	}
-	return p.inputLevel()
+	return gpio.Level(p.level.Load() != 0)
 }
 
 // WaitForEdge implements gpio.PinIn on the pin's clock: it returns true at
@@ -283,6 +300,7 @@ func (p *Pin) Out(l gpio.Level) error {
 	p.output = true
 	p.out = l
 	p.pending = false
+	p.publish()
 	f := p.onOut
 	p.mu.Unlock()
 	if f != nil {

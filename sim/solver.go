@@ -136,8 +136,15 @@ func (mf *modeFactors) solve(n int, y *vec) {
 		mf.m0.solve(n, y)
 		return
 	}
-	n = min(n, maxStates)
 	r := *y
+	if n == maxStates { // a loop with a pump: written out, the same sums
+		for i := range maxStates {
+			row := &mf.inv[i]
+			y[i] = row[0]*r[0] + row[1]*r[1] + row[2]*r[2] + row[3]*r[3] + row[4]*r[4] + row[5]*r[5]
+		}
+		return
+	}
+	n = min(n, maxStates)
 	for i := range n {
 		row := &mf.inv[i]
 		var v float64

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mockloop/mockloop/sim"
@@ -59,5 +60,29 @@ func TestTransducerAllocatesNothing(t *testing.T) {
 	x := 0.0
 	if a := testing.AllocsPerRun(1000, func() { x += tr.Volts(80) }); a != 0 {
 		t.Errorf("Volts allocates %g times", a)
+	}
+}
+
+// TestTransducerNoiseIsNormFloat64: the transducer's own ziggurat draws
+// exactly what math/rand/v2's NormFloat64 draws from the same PCG stream,
+// tails included, so a simulated run's noise is that of the standard
+// library's generator.
+func TestTransducerNoiseIsNormFloat64(t *testing.T) {
+	for _, seed := range []uint64{1, 7, 0xad5131} {
+		tr := sim.Transducer{Sensitivity: 1, NoiseRMS: 1, Seed: seed}
+		ref := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+		tails := 0
+		for i := range 1_000_000 {
+			got, want := tr.Volts(0), ref.NormFloat64()
+			if got != want {
+				t.Fatalf("seed %d sample %d: %g, NormFloat64 %g", seed, i, got, want)
+			}
+			if math.Abs(want) > 3.442619855899 {
+				tails++
+			}
+		}
+		if tails == 0 {
+			t.Errorf("seed %d: no sample from the tail: the slow path was not exercised", seed)
+		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3"
@@ -138,10 +138,16 @@ type Dev struct {
 	tx [frameBytes]byte // arrays, not slices: no allocation per frame
 	rx [frameBytes]byte
 
-	anchored   bool
-	k          int64                 // the driver's index of the last conversion read
-	offs       [window]time.Duration // t − k·T of recent reads: their latency plus the chip's phase
-	nOffs      int
+	anchored bool
+	k        int64 // the driver's index of the last conversion read
+	// offs are t − k·T of the last window reads (their latency plus the
+	// chip's phase), kept as a sliding-window minimum: the reads whose
+	// offset no later read undercuts, in order, so the first is the
+	// minimum, found without scanning the window every frame.
+	offs       [window]offset
+	head       int // first of offs, a ring
+	nLive      int // entries of offs in use
+	nOffs      int64
 	lastCode   [channels]int32
 	run        [channels]int
 	stuck      uint8
@@ -149,8 +155,15 @@ type Dev struct {
 	halted     bool
 	lastStatus uint16
 
-	mu     sync.Mutex
-	health daq.ADCHealth
+	// The health counters: atomics, written by Read alone, so that a
+	// frame costs one atomic add and Health may read them from anywhere.
+	frames, crcErrors, missedReady, gaps, stuckFrames atomic.Uint64
+}
+
+// offset is one read's t − k·T and its number among the reads.
+type offset struct {
+	n int64
+	v time.Duration
 }
 
 var (
@@ -317,10 +330,11 @@ func (d *Dev) Stuck() uint8 { return d.stuck }
 func (d *Dev) Status() uint16 { return d.lastStatus }
 
 // Health implements daq.ADC.
+// The counters are read one by one: taken while Read runs, one may
+// already count the frame in progress and another not yet.
 func (d *Dev) Health() daq.ADCHealth {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.health
+	return daq.ADCHealth{Frames: d.frames.Load(), CRCErrors: d.crcErrors.Load(), MissedReady: d.missedReady.Load(),
+		Gaps: d.gaps.Load(), Stuck: d.stuckFrames.Load()}
 }
 
 // Read implements daq.ADC: it waits for data-ready, reads one frame and
@@ -335,7 +349,7 @@ func (d *Dev) Read(dst []float64) error {
 	}
 	t, ok := d.waitReady()
 	if !ok {
-		d.count(func(h *daq.ADCHealth) { h.MissedReady++ })
+		d.missedReady.Add(1)
 		return ErrNotReady
 	}
 	if err := d.conn.Tx(d.tx[:], d.rx[:]); err != nil {
@@ -343,7 +357,8 @@ func (d *Dev) Read(dst []float64) error {
 	}
 	if !d.crcOK() {
 		lost := d.advance(t) // a conversion was consumed all the same
-		d.count(func(h *daq.ADCHealth) { h.CRCErrors++; h.Gaps += lost })
+		d.crcErrors.Add(1)
+		d.addGaps(lost)
 		return ErrCRC
 	}
 	st := get16(d.rx[:])
@@ -351,12 +366,12 @@ func (d *Dev) Read(dst []float64) error {
 	if st&stReset != 0 {
 		if !d.resetSeen {
 			d.resetSeen = true
-			d.count(func(h *daq.ADCHealth) { h.Gaps++ })
+			d.gaps.Add(1)
 		}
 		return ErrChipReset
 	}
 	if st&stDRDY != stDRDY {
-		d.count(func(h *daq.ADCHealth) { h.MissedReady++ })
+		d.missedReady.Add(1)
 		return ErrStale
 	}
 	var lost uint64
@@ -383,11 +398,11 @@ func (d *Dev) Read(dst []float64) error {
 			stuck++
 		}
 	}
-	d.count(func(h *daq.ADCHealth) {
-		h.Frames++
-		h.Gaps += lost
-		h.Stuck += stuck
-	})
+	d.frames.Add(1)
+	d.addGaps(lost)
+	if stuck > 0 {
+		d.stuckFrames.Add(stuck)
+	}
 	switch {
 	case lost > 0:
 		return ErrGap
@@ -429,29 +444,43 @@ func (d *Dev) waitReady() (time.Duration, bool) {
 // by one but not the estimate of φ, so later frames are judged right.
 func (d *Dev) advance(t time.Duration) uint64 {
 	if !d.anchored {
-		d.anchored, d.k, d.nOffs = true, 0, 0
-		d.offs[0], d.nOffs = t, 1
+		d.anchored, d.k, d.nOffs, d.nLive = true, 0, 0, 0
+		d.pushOffset(t)
 		return 0
 	}
-	phase := d.offs[0]
-	for _, o := range d.offs[1:min(d.nOffs, window)] {
-		phase = min(phase, o)
+	// The minimum over the last window reads; older ones drop out.
+	for d.offs[d.head].n < d.nOffs-window {
+		d.head, d.nLive = (d.head+1)%window, d.nLive-1
 	}
+	phase := d.offs[d.head].v
 	last := phase + time.Duration(d.k)*d.period
 	n := int64(1)
 	if dt := t - last + d.period/10; dt > d.period {
 		n = int64(dt / d.period)
 	}
 	d.k += n
-	d.offs[d.nOffs%window] = t - time.Duration(d.k)*d.period
-	d.nOffs++
+	d.pushOffset(t - time.Duration(d.k)*d.period)
 	return uint64(n - 1)
 }
 
-func (d *Dev) count(f func(*daq.ADCHealth)) {
-	d.mu.Lock()
-	f(&d.health)
-	d.mu.Unlock()
+// pushOffset records the offset of read number d.nOffs: the entries it
+// undercuts can never be the minimum again and go.
+func (d *Dev) pushOffset(v time.Duration) {
+	for d.nLive > 0 && d.offs[(d.head+d.nLive-1)%window].v >= v {
+		d.nLive--
+	}
+	if d.nLive == window { // only when every entry is older than the window
+		d.head, d.nLive = (d.head+1)%window, d.nLive-1
+	}
+	d.offs[(d.head+d.nLive)%window] = offset{n: d.nOffs, v: v}
+	d.nLive++
+	d.nOffs++
+}
+
+func (d *Dev) addGaps(n uint64) {
+	if n > 0 {
+		d.gaps.Add(n)
+	}
 }
 
 // crcOK checks the CRC word against the 27 bytes before it.

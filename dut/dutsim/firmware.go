@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mockloop/mockloop/dut"
@@ -82,6 +83,14 @@ type Firmware struct {
 	lastReply []byte
 
 	n Stats
+
+	// pub is the ramp's state as of the last run, published for Ramp
+	// without the lock: the simulated bench asks for the rotor speed at
+	// every physics step, far more often than the firmware runs.
+	pub struct {
+		seq                atomic.Uint64 // odd while being written
+		now, target, speed atomic.Int64
+	}
 }
 
 // NewFirmware powers a firmware up at time now. Only the firmware's fields of
@@ -96,6 +105,7 @@ func NewFirmware(cfg Config, now time.Duration) (*Firmware, error) {
 		f.levels = *cfg.Levels
 	}
 	f.ps = f.pump.Update(now, 0)
+	f.publish()
 	return f, nil
 }
 
@@ -118,6 +128,32 @@ func (f *Firmware) State() State {
 		Alarms: f.alarms, TelemHz: f.telemHz, Pump: f.ps}
 }
 
+// Ramp returns the part of State that the speed ramp is made of (Now,
+// TargetRPM, RPM), consistent with one another and as of the firmware's
+// last run, like State, but without taking the firmware's lock: it is a
+// few atomic loads, cheap enough for every step of the physics.
+func (f *Firmware) Ramp() (now time.Duration, targetRPM int, rpm float64) {
+	for {
+		s := f.pub.seq.Load()
+		if s&1 != 0 {
+			continue // a run is publishing
+		}
+		n, t, v := f.pub.now.Load(), f.pub.target.Load(), f.pub.speed.Load()
+		if f.pub.seq.Load() == s {
+			return time.Duration(n), int(t), float64(v) / 1e9
+		}
+	}
+}
+
+// publish makes the ramp's state visible to Ramp; f.mu is held.
+func (f *Firmware) publish() {
+	f.pub.seq.Add(1)
+	f.pub.now.Store(int64(f.now))
+	f.pub.target.Store(int64(f.target))
+	f.pub.speed.Store(f.speed)
+	f.pub.seq.Add(1)
+}
+
 // Stats returns the firmware's counters (the frame and protocol ones of Stats).
 func (f *Firmware) Stats() Stats {
 	f.mu.Lock()
@@ -131,6 +167,7 @@ func (f *Firmware) Stats() Stats {
 func (f *Firmware) Advance(now time.Duration) [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.publish()
 	return f.advance(now, nil)
 }
 
@@ -141,6 +178,7 @@ func (f *Firmware) Advance(now time.Duration) [][]byte {
 func (f *Firmware) Handle(now time.Duration, line []byte) (unsolicited [][]byte, reply []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.publish()
 	unsolicited = f.advance(now, nil)
 	req, err := dut.ParseFrame(line)
 	switch {

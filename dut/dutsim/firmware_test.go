@@ -122,6 +122,49 @@ func TestFirmwareRampIsExactInAnyStepping(t *testing.T) {
 	}
 }
 
+// TestFirmwareRampMatchesState: Ramp, read without the lock, is the ramp
+// of State after every kind of run, and consistent while the firmware runs
+// on another goroutine.
+func TestFirmwareRampMatchesState(t *testing.T) {
+	h := newFW(t, Config{})
+	check := func(what string) {
+		t.Helper()
+		st := h.fw.State()
+		now, tgt, rpm := h.fw.Ramp()
+		if now != st.Now || tgt != st.TargetRPM || rpm != st.RPM {
+			t.Errorf("%s: Ramp %v %d %v, State %v %d %v", what, now, tgt, rpm, st.Now, st.TargetRPM, st.RPM)
+		}
+	}
+	check("power-up")
+	h.ok(10*ms, "MODE", "SPEED")
+	h.ok(20*ms, "SPEED", "30000")
+	check("after SPEED")
+	h.fw.Advance(700 * ms)
+	check("mid-ramp")
+	h.fw.Advance(5 * s) // the watchdog trips: STOP
+	check("after the watchdog")
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			h.fw.Advance(5*s + time.Duration(i)*ms)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			check("after the runs")
+			return
+		default:
+		}
+		now, _, rpm := h.fw.Ramp()
+		if now < 5*s || rpm < 0 || rpm > MaxRPM {
+			t.Fatalf("torn read: %v, %v rpm", now, rpm)
+		}
+	}
+}
+
 func TestFirmwareWatchdog(t *testing.T) {
 	h := newFW(t, Config{SafeRPM: 20000})
 	// Unarmed until the first host frame.

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -155,8 +157,15 @@ type plug struct {
 	master, slave *os.File
 	path          string
 	out           chan outFrame
-	quit          chan struct{}
-	wg            sync.WaitGroup
+	// busy counts the frames queued or being written by the writer; a
+	// frame may bypass the queue only when it is 0.
+	busy atomic.Int64
+	raw  syscall.RawConn // the master's descriptor, for tryWrite; nil: none
+	twFn func(uintptr) bool
+	tw   []byte // tryWrite's frame and how much of it went out
+	twN  int
+	quit chan struct{}
+	wg   sync.WaitGroup
 }
 
 type outFrame struct {
@@ -433,14 +442,59 @@ func corruptCRC(b []byte) []byte {
 // enqueue hands b to the writer; s.mu is held. A host that does not read
 // fills the tty's buffer; frames beyond the queue are dropped, as a UART's
 // transmit FIFO would drop them, rather than stall the firmware.
+//
+// A frame due now while the writer has nothing queued or in hand is first
+// offered to the pty at once, in one non-blocking write on the caller's
+// goroutine: a reply then reaches the host without waking the writer,
+// which saves a goroutine hand-off per request. What the tty's buffer does
+// not take goes to the writer as before, so order is kept and the caller
+// never blocks.
 func (s *Server) enqueue(b []byte, due time.Time) bool {
+	p := s.plug
+	if p.busy.Load() == 0 && !due.After(time.Now()) {
+		n := p.tryWrite(b)
+		if n == len(b) {
+			return true
+		}
+		b = b[n:]
+	}
+	p.busy.Add(1)
 	select {
-	case s.plug.out <- outFrame{b: b, due: due}:
+	case p.out <- outFrame{b: b, due: due}:
 		return true
 	default:
+		p.busy.Add(-1)
 		s.n.Overflow++
 		return false
 	}
+}
+
+// tryWrite writes what of b the pty takes without waiting and returns how
+// many bytes that was; s.mu is held.
+func (p *plug) tryWrite(b []byte) int {
+	if p.raw == nil {
+		return 0
+	}
+	p.tw, p.twN = b, 0
+	_ = p.raw.Write(p.twFn)
+	p.tw = nil
+	return p.twN
+}
+
+// tryWriteFd is tryWrite's one attempt on the master's descriptor (made
+// once per plug, so that a write allocates nothing).
+func (p *plug) tryWriteFd(fd uintptr) bool {
+	for p.twN < len(p.tw) {
+		k, err := unix.Write(int(fd), p.tw[p.twN:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			break
+		}
+		p.twN += k
+	}
+	return true // never wait for room: what is left goes to the writer
 }
 
 // plugIn opens a new pty and starts serving it; s.mu is held.
@@ -450,6 +504,9 @@ func (s *Server) plugIn() error {
 		return err
 	}
 	p := &plug{master: m, slave: slave, path: slave.Name(), out: make(chan outFrame, 256), quit: make(chan struct{})}
+	if rc, err := m.SyscallConn(); err == nil {
+		p.raw, p.twFn = rc, p.tryWriteFd
+	}
 	if s.cfg.Link != "" {
 		if err := relink(s.cfg.Link, p.path); err != nil {
 			m.Close()
@@ -592,7 +649,9 @@ func (s *Server) write(p *plug) {
 				case <-t.C:
 				}
 			}
-			if _, err := p.master.Write(f.b); err != nil {
+			_, err := p.master.Write(f.b)
+			p.busy.Add(-1)
+			if err != nil {
 				return
 			}
 		}

@@ -37,3 +37,41 @@ func TestCheckValues(t *testing.T) {
 		t.Error("empty input must give the seed")
 	}
 }
+
+// TestSlicing: the eight-byte path agrees with the bit-wise CRC at every
+// length around its boundaries and over random data.
+func TestSlicing(t *testing.T) {
+	data := make([]byte, 64)
+	x := uint32(1)
+	for i := range data {
+		x = x*1664525 + 1013904223
+		data[i] = byte(x >> 24)
+	}
+	for _, poly := range []uint16{0x1021, 0x8005} {
+		tab := MakeTable(poly)
+		for n := range len(data) + 1 {
+			for _, off := range []int{0, 1, 3} {
+				if off > n {
+					continue
+				}
+				b := data[off:n]
+				if got, want := Checksum(b, tab), bitwise(b, poly); got != want {
+					t.Fatalf("poly %04X, %d bytes from %d: %04X, bitwise %04X", poly, len(b), off, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkChecksum27(b *testing.B) {
+	data := make([]byte, 27) // an ADS131M08 frame before its CRC word
+	for i := range data {
+		data[i] = byte(i * 37)
+	}
+	b.SetBytes(int64(len(data)))
+	var s uint16
+	for b.Loop() {
+		s ^= Checksum(data, CCITT)
+	}
+	_ = s
+}

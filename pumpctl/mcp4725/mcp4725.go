@@ -92,6 +92,15 @@ type Status struct {
 // state 0 V (code 0, amplifier driving): a pump whose drive input is held at
 // ground is stopped.
 //
+// A SetVolts or SetCode that would write the code the chip already holds,
+// as far as the driver knows, does no bus traffic: the LV drive is set on
+// every frame, and in diastole its code stays 0 for hundreds of frames. The
+// driver knows the chip's code after a successful write; it forgets it when
+// a write fails (the next one goes out whatever its value), while the
+// EEPROM write of StoreDefault keeps the chip deaf to writes, and every
+// RefreshEvery skipped writes, so that a chip that lost its output in a
+// supply dip gets it back within that many calls. Safe always writes.
+//
 // Dev is safe for concurrent use, so Safe may be called from any goroutine;
 // SetVolts allocates nothing.
 type Dev struct {
@@ -102,9 +111,20 @@ type Dev struct {
 	c    i2c.Dev
 	code uint16    // DAC code last written
 	pd   PowerDown // power-down bits last written
-	w    [3]byte
-	r    [5]byte
+	// known says the chip holds code and pd: the last write succeeded and
+	// no EEPROM write could have made the chip ignore it.
+	known bool
+	// eeprom is set by StoreDefault until a Read finds the chip ready.
+	eeprom  bool
+	skipped int // writes skipped since the last one
+	w       [3]byte
+	r       [5]byte
 }
+
+// RefreshEvery bounds how many consecutive writes of an unchanged code are
+// skipped: the next one goes to the chip again. At the rig's 1 kHz that is
+// a second.
+const RefreshEvery = 1000
 
 // New returns a driver for the chip at opts.Addr on bus. It does no bus
 // traffic: the output stays what the chip loaded from its EEPROM at
@@ -155,13 +175,18 @@ func (d *Dev) SetVolts(v float64) error {
 }
 
 // SetCode writes a raw 12-bit code with the fast-mode write (2 bytes:
-// 0 0 PD1 PD0 D11..D8, D7..D0) in normal mode.
+// 0 0 PD1 PD0 D11..D8, D7..D0) in normal mode, unless the chip is known to
+// hold it already (see Dev).
 func (d *Dev) SetCode(code uint16) error {
 	if code > MaxCode {
 		return fmt.Errorf("mcp4725: %s: code %d out of range 0..%d", d.name, code, MaxCode)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.known && code == d.code && d.pd == Normal && d.skipped < RefreshEvery-1 {
+		d.skipped++
+		return nil
+	}
 	return d.fastWrite(code, Normal)
 }
 
@@ -179,16 +204,22 @@ func (d *Dev) SetPowerDown(pd PowerDown) error {
 func (d *Dev) fastWrite(code uint16, pd PowerDown) error {
 	d.w[0] = byte(pd)<<4 | byte(code>>8)
 	d.w[1] = byte(code)
+	d.skipped = 0
 	if err := d.c.Tx(d.w[:2], nil); err != nil {
+		d.known = false // the chip may hold either code now
 		return fmt.Errorf("mcp4725: %s: %w", d.name, err)
 	}
-	d.code, d.pd = code, pd
+	d.code, d.pd, d.known = code, pd, !d.eeprom
 	return nil
 }
 
 // Safe implements pumpctl.Actuator: 0 V, driven. It writes even if the
 // output is believed to be at 0 V already.
-func (d *Dev) Safe() error { return d.SetCode(0) }
+func (d *Dev) Safe() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fastWrite(0, Normal)
+}
 
 // Read reads the chip's DAC register and EEPROM (5 bytes).
 func (d *Dev) Read() (Status, error) {
@@ -198,6 +229,9 @@ func (d *Dev) Read() (Status, error) {
 		return Status{}, fmt.Errorf("mcp4725: %s: read: %w", d.name, err)
 	}
 	r := d.r
+	if d.eeprom && r[0]&statusReady != 0 {
+		d.eeprom = false // writes take effect again; the next one goes out
+	}
 	return Status{
 		Ready:           r[0]&statusReady != 0,
 		PowerOnReset:    r[0]&statusPOR != 0,
@@ -225,6 +259,9 @@ func (d *Dev) StoreDefault(code uint16, pd PowerDown) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.w = [3]byte{cmdWriteDACEEPROM | byte(pd)<<1, byte(code >> 4), byte(code << 4)}
+	// Until a Read finds it ready the chip ignores writes: none may be
+	// taken as done.
+	d.eeprom, d.known = true, false
 	if err := d.c.Tx(d.w[:3], nil); err != nil {
 		return fmt.Errorf("mcp4725: %s: store default: %w", d.name, err)
 	}

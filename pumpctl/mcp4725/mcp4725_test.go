@@ -1,6 +1,7 @@
 package mcp4725
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -207,3 +208,132 @@ type nullBus struct{}
 func (nullBus) String() string                  { return "null" }
 func (nullBus) Tx(uint16, []byte, []byte) error { return nil }
 func (nullBus) SetSpeed(physic.Frequency) error { return nil }
+
+// countBus counts writes and fails them while fail is set.
+type countBus struct {
+	writes int
+	last   []byte
+	fail   bool
+	read   []byte // what a read returns
+}
+
+func (b *countBus) String() string { return "count" }
+func (b *countBus) Tx(_ uint16, w, r []byte) error {
+	if b.fail {
+		return errors.New("NACK")
+	}
+	if len(w) > 0 {
+		b.writes++
+		b.last = append(b.last[:0], w...)
+	}
+	copy(r, b.read)
+	return nil
+}
+func (b *countBus) SetSpeed(physic.Frequency) error { return nil }
+
+// TestUnchangedCodeNotRewritten: a write of the code the chip holds does no
+// bus traffic, a change does, and Safe always writes.
+func TestUnchangedCodeNotRewritten(t *testing.T) {
+	bus := &countBus{}
+	d, err := New(bus, "lv_drive", Opts{Addr: addr, Vref: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := d.SetCode(0x123); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bus.writes != 1 {
+		t.Errorf("10 writes of one code: %d on the bus, want 1", bus.writes)
+	}
+	if err := d.SetCode(0x124); err != nil || bus.writes != 2 {
+		t.Errorf("a changed code: %v, %d writes, want 2", err, bus.writes)
+	}
+	if err := d.Safe(); err != nil || bus.writes != 3 {
+		t.Errorf("Safe: %v, %d writes, want 3", err, bus.writes)
+	}
+	if err := d.Safe(); err != nil || bus.writes != 4 {
+		t.Errorf("Safe again: %v, %d writes, want 4: Safe always writes", err, bus.writes)
+	}
+	// Out of power-down, the same code must be written again.
+	if err := d.SetPowerDown(PowerDown1k); err != nil || bus.writes != 5 {
+		t.Fatal(err, bus.writes)
+	}
+	if err := d.SetCode(0); err != nil || bus.writes != 6 || bus.last[0] != 0 {
+		t.Errorf("leaving power-down with the same code: %v, %d writes (last %x), want 6", err, bus.writes, bus.last)
+	}
+}
+
+// TestFailedWriteRetried: after a failed write the driver no longer knows
+// what the chip holds, so the same code goes out again.
+func TestFailedWriteRetried(t *testing.T) {
+	bus := &countBus{}
+	d, _ := New(bus, "lv_drive", Opts{Addr: addr, Vref: 5})
+	if err := d.SetCode(100); err != nil {
+		t.Fatal(err)
+	}
+	bus.fail = true
+	if err := d.SetCode(200); err == nil {
+		t.Fatal("a failed write was not reported")
+	}
+	if err := d.SetCode(100); err == nil {
+		t.Fatal("the code known before a failed write was taken as still held")
+	}
+	bus.fail = false
+	if err := d.SetCode(100); err != nil || bus.writes != 2 {
+		t.Errorf("after a failure: %v, %d writes, want 2", err, bus.writes)
+	}
+}
+
+// TestUnchangedCodeRefreshed: a steady code is written again every
+// RefreshEvery calls, so a chip that lost it is corrected.
+func TestUnchangedCodeRefreshed(t *testing.T) {
+	bus := &countBus{}
+	d, _ := New(bus, "lv_drive", Opts{Addr: addr, Vref: 5})
+	for range 3 * RefreshEvery {
+		if err := d.SetCode(7); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bus.writes != 3 {
+		t.Errorf("%d calls: %d writes, want 3", 3*RefreshEvery, bus.writes)
+	}
+}
+
+// TestWritesAfterStoreDefault: while the EEPROM write may be running the
+// chip ignores writes, so none is taken as done until a Read finds the
+// chip ready; the first write after that goes out whatever its value.
+func TestWritesAfterStoreDefault(t *testing.T) {
+	bus := &countBus{read: []byte{0x40, 0, 0, 0, 0}} // busy, POR
+	d, _ := New(bus, "lv_drive", Opts{Addr: addr, Vref: 5})
+	if err := d.StoreDefault(0, Normal); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := d.SetCode(50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetCode(50); err != nil {
+		t.Fatal(err)
+	}
+	if bus.writes != 5 {
+		t.Errorf("during the EEPROM write: %d writes, want 5 (store and every SetCode)", bus.writes)
+	}
+	bus.read[0] = 0xC0 // ready
+	if _, err := d.Read(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := d.SetCode(50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bus.writes != 6 {
+		t.Errorf("after the chip was ready: %d writes, want 6 (one more)", bus.writes)
+	}
+}
