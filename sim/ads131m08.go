@@ -102,6 +102,12 @@ type ADS131M08 struct {
 	lastRead int64         // last conversion shifted out (kStart-1: none yet)
 	lost     uint64        // conversions overwritten before being read
 
+	// latest's last answer, for the several asks of one frame at one now
+	// (a division saved each); latOK is cleared when phase or T change.
+	latNow time.Duration
+	latK   int64
+	latOK  bool
+
 	supFrom, supTo int64 // conversions whose DRDY assertion is suppressed (inclusive)
 	corrupt        int   // frames whose output CRC is still to be corrupted
 
@@ -332,6 +338,7 @@ func (c *ADS131M08) Resync() {
 	defer c.mu.Unlock()
 	now := c.clk.Now()
 	c.phase = now
+	c.latOK = false
 	c.restart(now)
 	c.fResync = true
 }
@@ -392,6 +399,7 @@ func (c *ADS131M08) reset(now time.Duration) {
 	c.locked, c.standby = false, false
 	c.fResync, c.crcErr = false, false
 	c.phase = 0
+	c.latOK = false
 	c.restart(now)
 	c.resp = response{kind: respWord, word: ackRESET}
 	c.regAcqUntil = now + tREGACQ
@@ -402,6 +410,7 @@ func (c *ADS131M08) reset(now time.Duration) {
 func (c *ADS131M08) restart(now time.Duration) {
 	osr := osrs[c.regs[regCLOCK]>>2&7]
 	c.period = time.Duration((osr*2*int64(time.Second) + c.clkinHz/2) / c.clkinHz)
+	c.latOK = false
 	c.kStart = c.latest(now) + 1
 	c.lastRead = c.kStart - 1
 	c.cacheValid = false
@@ -409,11 +418,15 @@ func (c *ADS131M08) restart(now time.Duration) {
 
 // latest is the index of the last conversion instant at or before now.
 func (c *ADS131M08) latest(now time.Duration) int64 {
+	if c.latOK && now == c.latNow {
+		return c.latK
+	}
 	d, p := int64(now-c.phase), int64(c.period)
 	k := d / p
 	if d%p != 0 && d < 0 {
 		k--
 	}
+	c.latNow, c.latK, c.latOK = now, k, true
 	return k
 }
 
