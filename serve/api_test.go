@@ -601,3 +601,49 @@ func TestTooManyWatchers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLateWatcherCatchesUp: a page opened mid-run gets, in its hello, the
+// step under way, the criteria decided so far and the latest beat.
+func TestLateWatcherCatchesUp(t *testing.T) {
+	ts := newTestServer(t, 4, nil)
+	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, st := ts.call(t, "GET", "/api/status", "")
+		if c, _ := st["criteria"].([]any); len(c) == 1 {
+			break
+		}
+		if time.Now().After(deadline) || st["state"] == "idle" {
+			t.Fatalf("step 1 never judged while running: %v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	var hello struct {
+		Run      map[string]any
+		Step     map[string]any
+		Criteria []map[string]any
+		Beat     *runlog.Beat
+	}
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &hello); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if hello.Run["run_id"] != run["run_id"] || hello.Step["index"] != 2.0 || len(hello.Criteria) != 1 || hello.Criteria[0]["id"] != "R-1" || hello.Beat == nil || hello.Beat.Channel != "aop" {
+		t.Errorf("hello mid-run: %+v", hello)
+	}
+	ts.call(t, "POST", "/api/run/stop", `{}`)
+	ts.waitIdle(t, run["run_id"].(string))
+}

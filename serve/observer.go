@@ -37,7 +37,21 @@ func (o *observer) RunStarted(ri rig.RunInfo) {
 func (o *observer) Frame(t time.Duration, frame []float64) { o.s.hub.Frame(t, frame) }
 
 // Beat implements rig.Observer.
-func (o *observer) Beat(b runlog.Beat) { o.s.hub.Publish("beat", b) }
+func (o *observer) Beat(b runlog.Beat) {
+	o.remember(func(r *activeRun) {
+		if r.beat == nil || b.Channel == "aop" || r.beat.Channel == b.Channel {
+			r.beat = &b
+		}
+	})
+	o.s.hub.Publish("beat", b)
+}
+
+// remember updates the run's catch-up state.
+func (o *observer) remember(f func(*activeRun)) {
+	o.s.mu.Lock()
+	f(o.run)
+	o.s.mu.Unlock()
+}
 
 // Event implements rig.Observer: steps, criteria, safety trips and the
 // pause's taking effect each have their message; DUT traffic (every
@@ -54,16 +68,22 @@ func (o *observer) Event(ev runlog.Event) {
 				index = index*10 + int(c-'0')
 			}
 			total := 0
-			if o.run.info != nil {
-				total = o.run.info.StepsTotal
-			}
-			hub.Publish("step", map[string]any{"path": ev.Step, "title": ev.Msg, "index": index, "total": total, "t": ev.T})
+			o.remember(func(r *activeRun) {
+				if r.info != nil {
+					total = r.info.StepsTotal
+				}
+			})
+			step := map[string]any{"path": ev.Step, "title": ev.Msg, "index": index, "total": total, "t": ev.T}
+			o.remember(func(r *activeRun) { r.step = step })
+			hub.Publish("step", step)
 		}
 	case runlog.KindCriterion:
 		if res, ok := ev.Data["result"]; ok {
+			o.remember(func(r *activeRun) { r.criteria = append(r.criteria, res) })
 			hub.Publish("criterion", res)
 		}
 	case runlog.KindSafetyTrip:
+		o.remember(func(r *activeRun) { r.trip = ev.Msg })
 		hub.Publish("safety", map[string]any{"tripped": true, "reason": ev.Msg, "t": ev.T})
 	case runlog.KindOperator:
 		switch ev.Msg {

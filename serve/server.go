@@ -85,6 +85,12 @@ type activeRun struct {
 	pause    rig.Pause
 	state    State
 	info     *runInfo      // set when the run has started
+	// What a page opened mid-run needs to catch up (hello): the step
+	// under way, the criteria decided, the latest beat, a trip.
+	step     map[string]any
+	criteria []any
+	beat     *runlog.Beat
+	trip     string
 	started  chan struct{} // closed when info is set or the run ended before
 	err      error         // why it ended before it started
 	done     chan struct{}
@@ -193,6 +199,10 @@ func (s *Server) statusLocked() map[string]any {
 		st["state"] = r.state
 		if r.info != nil {
 			st["run"] = r.info
+			st["step"], st["criteria"], st["beat"] = r.step, r.criteria, r.beat
+			if r.trip != "" {
+				st["safety"] = map[string]any{"tripped": true, "reason": r.trip}
+			}
 		}
 	}
 	return st

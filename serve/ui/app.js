@@ -468,7 +468,10 @@
   const handlers = {
     hello(d) {
       setRig(d.rig);
-      if (d.run && d.run.run_id && !sameRun(d.run)) startRun(d.run);
+      if (d.run && d.run.run_id) {
+        if (!sameRun(d.run)) startRun(d.run);
+        catchUp(d);
+      }
       setState(d.state);
     },
     run(d) {
@@ -521,6 +524,18 @@
     $('report-link').hidden = true;
     setSafety('');
     view.dirty = true;
+  }
+
+  // catchUp shows what a page opened (or reconnected) mid-run missed: the
+  // step under way, the criteria decided so far, the latest beat, a trip.
+  function catchUp(d) {
+    if (d.step) onStep(d.step);
+    if (Array.isArray(d.criteria)) {
+      $('criteria').tBodies[0].replaceChildren();
+      d.criteria.forEach(addCriterion);
+    }
+    if (d.beat) onBeat(d.beat);
+    if (d.safety && d.safety.tripped) setSafety(d.safety.reason || 'safety trip');
   }
 
   function setSafety(reason) {
