@@ -84,7 +84,7 @@ type activeRun struct {
 	cancel   context.CancelCauseFunc
 	pause    rig.Pause
 	state    State
-	info     *runInfo      // set when the run has started
+	info     *runInfo // set when the run has started
 	// What a page opened mid-run needs to catch up (hello): the step
 	// under way, the criteria decided, the latest beat, a trip.
 	step     map[string]any
