@@ -70,3 +70,41 @@ func (v *ResistanceValve) SetResistance(r float64) error {
 
 // Safe implements Actuator: the valve goes to its own declared safe duty.
 func (v *ResistanceValve) Safe() error { return v.Out.Safe() }
+
+// PreloadValve sets the bench's preload: the head of its venous reservoir,
+// which feeds the left atrium through the reservoir's line, so the
+// atrium's mean pressure settles at the head (no mean flow through the
+// line when they are equal). The valve is a proportional valve on a PWM
+// channel: a duty d gives a head of d·Head, and 0 % — full off, the
+// de-energised valve, its safe state unless the rig declares another —
+// pinches the line shut, so the loop keeps its volume, neither drained
+// into the reservoir nor filled from it. More opening means more venous
+// return and a higher atrial pressure.
+type PreloadValve struct {
+	Out  PWMOut
+	Head float64 // mmHg, at 100 % duty
+}
+
+// Name implements Actuator.
+func (v *PreloadValve) Name() string { return v.Out.Name() }
+
+// Duty returns the duty for a head, or an error if the valve cannot give
+// it. A head of 0 closes the line.
+func (v *PreloadValve) Duty(head float64) (float64, error) {
+	if !(head >= 0 && head <= v.Head) {
+		return 0, fmt.Errorf("pumpctl: preload head %.4g mmHg is outside the valve's 0..%g mmHg", head, v.Head)
+	}
+	return head / v.Head, nil
+}
+
+// SetHead sets the reservoir's head in mmHg.
+func (v *PreloadValve) SetHead(head float64) error {
+	d, err := v.Duty(head)
+	if err != nil {
+		return err
+	}
+	return v.Out.SetDuty(d)
+}
+
+// Safe implements Actuator: the valve goes to its own declared safe duty.
+func (v *PreloadValve) Safe() error { return v.Out.Safe() }

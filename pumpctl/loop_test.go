@@ -68,3 +68,28 @@ func TestResistanceValveLaw(t *testing.T) {
 		}
 	}
 }
+
+func TestPreloadValveLaw(t *testing.T) {
+	out := &fakeOut{}
+	v := &PreloadValve{Out: out, Head: 30}
+	for _, h := range []float64{0, 0.5, 12, 29.99, 30} {
+		if err := v.SetHead(h); err != nil {
+			t.Fatalf("head %g: %v", h, err)
+		}
+		if got := out.duty * v.Head; math.Abs(got-h) > 1e-12 {
+			t.Errorf("head %g mmHg → duty %g → %g mmHg", h, out.duty, got)
+		}
+	}
+	out.duty = 0.4
+	for _, h := range []float64{-0.1, 30.01, math.NaN(), math.Inf(1)} {
+		if err := v.SetHead(h); err == nil {
+			t.Errorf("head %g accepted", h)
+		}
+	}
+	if out.duty != 0.4 {
+		t.Errorf("a refused head moved the valve to duty %g", out.duty)
+	}
+	if v.Safe(); out.safe != 1 || out.duty != 0 {
+		t.Error("safe state not reached")
+	}
+}

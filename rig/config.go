@@ -78,7 +78,8 @@ type Hardware struct {
 	LVDrive    LVDrive
 	PWM        PWM
 	Valve      Valve
-	EStop      string // GPIO of the emergency-stop button (active low)
+	Preload    *PreloadValve // nil: none
+	EStop      string        // GPIO of the emergency-stop button (active low)
 	Switches   []Switch
 }
 
@@ -108,6 +109,16 @@ type Valve struct {
 	MaxDuty, SafeDuty float64 // fractions
 }
 
+// PreloadValve is the proportional valve on a PWM channel that sets the
+// head of the venous reservoir feeding the left atrium: Head·duty, the
+// line shut at 0 % (pumpctl.PreloadValve). loop.preload holds the mean
+// atrial pressure with it.
+type PreloadValve struct {
+	Channel  int
+	Head     float64 // mmHg, at 100 % duty
+	SafeDuty float64 // fraction; 0 shuts the line, keeping the loop's volume
+}
+
 // Switch is a GPIO output (solenoid valve, heater relay) and its safe level.
 type Switch struct {
 	Name, Pin string
@@ -135,6 +146,11 @@ type SimConfig struct {
 	// calibration, in the channel's unit: a constant offset (what zeroing
 	// removes) and white noise (RMS).
 	Transducers map[string]Transducer
+	// PreloadLine is the resistance of the venous reservoir's line into
+	// the left atrium, mmHg·s/ml: with the loop's compliance behind the
+	// atrium (about 30 ml/mmHg) it sets how fast the atrial pressure
+	// follows the preload valve's head.
+	PreloadLine float64
 }
 
 // Transducer is a simulated sensor's imperfection.
@@ -188,7 +204,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	c := &Config{File: file, Source: data, SHA256: hex.EncodeToString(sum[:]),
 		Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
 		Presets: map[string][]protocols.Setpoint{}, Debounce: 3,
-		Sim: SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}}}
+		Sim: SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2}}
 	e := &strictyaml.Errors{File: file}
 	kvs, ok := e.Mapping(root, "rig config", configKeys)
 	if !ok {
@@ -201,6 +217,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		}
 	}
 	var presetsN, initialN, hardwareN, simN, dutN *strictyaml.Node
+	var paramNs map[string]strictyaml.KV
 	seen := map[string]bool{}
 	for _, kv := range kvs {
 		seen[kv.Key] = true
@@ -232,7 +249,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 				c.Debounce = n
 			}
 		case "parameters":
-			c.params(e, kv.Value, field(kvs, "dut"))
+			paramNs = c.params(e, kv.Value, field(kvs, "dut"))
 		case "presets":
 			presetsN = kv.Value
 		case "initial":
@@ -298,6 +315,15 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		e.At(hardwareN, "loop.contractility may reach %s but the LV drive's full scale is %s of active elastance",
 			units.Format(*r.Max, units.Elastance), units.Format(c.Hardware.LVDrive.FullScale, units.Elastance))
 	}
+	if r, ok := c.Params["loop.preload"]; ok && c.Hardware.Preload != nil && c.Hardware.Preload.Head > 0 {
+		head := c.Hardware.Preload.Head
+		switch {
+		case r.Min != nil && *r.Min < 0:
+			e.At(paramNs["loop.preload"].Value, "loop.preload may go down to %s, below the reservoir's lowest head, 0 mmHg", units.Format(*r.Min, units.Pressure))
+		case r.Max == nil || *r.Max > head:
+			e.At(paramNs["loop.preload"].Value, "loop.preload needs a max no higher than the preload valve's head, %s", units.Format(head, units.Pressure))
+		}
+	}
 	if c.Backend == "hardware" {
 		for name, in := range c.Inputs {
 			if in.Kind == "sim" {
@@ -317,6 +343,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		"loop.target.map":  "beat detection (beats:) and loop.resistance",
 		"loop.target.co":   "beat detection (beats:), a flow channel and loop.contractility",
 		"loop.temperature": "a temperature channel and a switch named heater",
+		"loop.preload":     "beat detection (beats:), a pressure channel named lap and a preload_valve in hardware",
 	} {
 		if _, ok := c.Params[p]; !ok {
 			continue
@@ -325,13 +352,19 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		_, hasC := c.Params["loop.contractility"]
 		heater := slices.ContainsFunc(c.Hardware.Switches, func(s Switch) bool { return s.Name == "heater" })
 		temp := slices.ContainsFunc(c.Channels, func(ch daq.Channel) bool { return ch.Dim == units.Temperature })
+		lap := c.Channels.Index("lap") >= 0 && c.Channels[c.Channels.Index("lap")].Dim == units.Pressure
 		ok := map[string]bool{
 			"loop.target.map":  len(c.BeatChannels) > 0 && hasR,
 			"loop.target.co":   len(c.BeatChannels) > 0 && hasFlow && hasC,
 			"loop.temperature": heater && temp,
+			"loop.preload":     len(c.BeatChannels) > 0 && lap && c.Hardware.Preload != nil,
 		}[p]
 		if !ok {
-			e.At(root, "parameter %s needs %s", p, needs)
+			at := root
+			if kv, ok := paramNs[p]; ok {
+				at = kv.KeyN
+			}
+			e.At(at, "parameter %s needs %s", p, needs)
 		}
 	}
 	if err := e.List.Err(); err != nil {
@@ -578,12 +611,15 @@ func (c *Config) limits(e *strictyaml.Errors, n *strictyaml.Node) {
 
 // supported lists the parameters the rig's actuators can act on.
 var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction", "dut.speed",
-	"loop.target.map", "loop.target.co", "loop.temperature"}
+	"loop.preload", "loop.target.map", "loop.target.co", "loop.temperature"}
 
-func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) {
+// params reads the parameters and their ranges; it returns the entry of
+// each, for checks against the hardware.
+func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) map[string]strictyaml.KV {
+	nodes := map[string]strictyaml.KV{}
 	kvs, ok := e.Mapping(n, "parameters", nil)
 	if !ok {
-		return
+		return nodes
 	}
 	for _, kv := range kvs {
 		p, known := protocols.Params[kv.Key]
@@ -601,8 +637,10 @@ func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) {
 		}
 		if r, ok := rangeOf(e, kv.Value, p.Dim, kv.Key); ok {
 			c.Params[kv.Key] = r
+			nodes[kv.Key] = kv
 		}
 	}
+	return nodes
 }
 
 func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
@@ -656,11 +694,18 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 }
 
 func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
-	fields, _ := e.Mapping(n, "sim", []string{"emin", "transducers"})
+	fields, _ := e.Mapping(n, "sim", []string{"emin", "transducers", "preload_line"})
 	for _, f := range fields {
 		switch f.Key {
 		case "emin":
 			c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
+		case "preload_line":
+			if v, ok := quantity(e, f.Value, units.Resistance, "sim preload_line"); ok {
+				if !(v > 0) {
+					e.At(f.Value, "preload_line must be above 0 mmHg·s/ml")
+				}
+				c.Sim.PreloadLine = v
+			}
 		case "transducers":
 			kvs, _ := e.Mapping(f.Value, "sim transducers", nil)
 			for _, kv := range kvs {

@@ -2,6 +2,8 @@ package rig
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/protocols"
@@ -16,17 +18,91 @@ import (
 // output: a beat's mean is free of the pulsatile ripple a per-sample
 // controller would chase.
 type target struct {
-	param    string // the target parameter, e.g. loop.target.map
-	drives   string // the parameter it drives, e.g. loop.resistance
+	param    string          // the target parameter, e.g. loop.target.map
+	drives   string          // the parameter it drives, e.g. loop.resistance
+	dim      units.Dimension // of what it drives
 	pid      pumpctl.PID
 	setpoint float64
 	on       bool
 	measure  func(b daq.Beat) float64
+	// from gives the output control starts from, bumpless: nil for the
+	// driven parameter's value in force.
+	from func(e *engine) (float64, bool)
 }
 
-// controllers are the rig's closed-loop targets.
+// controllers are the rig's closed-loop targets, and what they measure
+// frame by frame: the left-atrial pressure of the last beats, for
+// loop.preload.
 type controllers struct {
 	targets []*target
+	lap     *beatRing // nil without loop.preload
+}
+
+// beatRing keeps a channel's frames long enough to average any beat the
+// detector reports (down to 30 bpm, with room to spare).
+type beatRing struct {
+	col  int
+	t    []time.Duration
+	v    []float64
+	next int // where the next frame goes
+	n    int
+}
+
+const ringSpan = 4 * time.Second
+
+func newBeatRing(col int, rate float64) *beatRing {
+	n := int(math.Ceil(ringSpan.Seconds() * rate))
+	return &beatRing{col: col, t: make([]time.Duration, n), v: make([]float64, n)}
+}
+
+func (r *beatRing) add(t time.Duration, v float64) {
+	r.t[r.next], r.v[r.next] = t, v
+	if r.next++; r.next == len(r.t) {
+		r.next = 0
+	}
+	r.n = min(r.n+1, len(r.t))
+}
+
+// mean is the mean of the frames from start up to (not including) end, the
+// span of a beat, or NaN if there are none.
+func (r *beatRing) mean(start, end time.Duration) float64 {
+	sum, n := 0.0, 0
+	for k, i := 0, r.next; k < r.n; k++ {
+		if i--; i < 0 {
+			i = len(r.t) - 1
+		}
+		if r.t[i] < start {
+			break
+		}
+		if r.t[i] < end && !math.IsNaN(r.v[i]) {
+			sum += r.v[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// recent is the mean of the frames of the last span, NaN if there are none.
+func (r *beatRing) recent(span time.Duration) float64 {
+	if r.n == 0 {
+		return math.NaN()
+	}
+	i := r.next - 1
+	if i < 0 {
+		i = len(r.t) - 1
+	}
+	return r.mean(r.t[i]-span, r.t[i]+1)
+}
+
+// frame takes every frame, before the beat it ends (if it ends one) is
+// handed to the targets.
+func (c *controllers) frame(t time.Duration, frame []float64) {
+	if c.lap != nil {
+		c.lap.add(t, frame[c.lap.col])
+	}
 }
 
 // newControllers builds the targets the rig supports, with output limits
@@ -47,17 +123,47 @@ func newControllers(cfg *Config) *controllers {
 	if _, ok := cfg.Params["loop.target.map"]; ok {
 		lo, hi := lim("loop.resistance", 0, 3)
 		lo = max(lo, cfg.Hardware.Valve.ROpen)
-		c.targets = append(c.targets, &target{param: "loop.target.map", drives: "loop.resistance",
+		c.targets = append(c.targets, &target{param: "loop.target.map", drives: "loop.resistance", dim: units.Resistance,
 			pid:     pumpctl.PID{Kp: 0.03, Ki: 0.012, Min: lo, Max: hi, Rate: 0.5},
 			measure: func(b daq.Beat) float64 { return b.Mean }})
 	}
 	if _, ok := cfg.Params["loop.target.co"]; ok {
 		lo, hi := lim("loop.contractility", 0.2, 4)
-		c.targets = append(c.targets, &target{param: "loop.target.co", drives: "loop.contractility",
+		c.targets = append(c.targets, &target{param: "loop.target.co", drives: "loop.contractility", dim: units.Elastance,
 			pid:     pumpctl.PID{Kp: 0.05, Ki: 0.05, Min: lo, Max: hi, Rate: 0.5},
 			measure: func(b daq.Beat) float64 { return b.StrokeVolume * b.HeartRate / 1000 }})
 	}
+	if _, ok := cfg.Params["loop.preload"]; ok && cfg.Hardware.Preload != nil {
+		c.targets = append(c.targets, c.preloadTarget(cfg))
+	}
 	return c
+}
+
+// preloadTarget holds the mean left-atrial pressure of each beat at
+// loop.preload with the preload valve, which sets the head of the venous
+// reservoir the atrium is filled from and drains into. The head is where
+// the atrium's mean pressure settles, so the valve is a well-behaved
+// actuator: the output is in mmHg, and a change of head shows in the
+// atrium with the time constant of the reservoir's line and the loop's
+// compliance, some seconds. The gains put a zero on that pole (Ki/Kp =
+// 1/5 s) and close the loop about twice as fast as it opens; the rate
+// limit keeps a large setpoint step from slamming the reservoir's head.
+// Control starts with the head at the atrium's mean pressure of the last
+// second, so opening the shut line moves nothing (bumpless).
+func (c *controllers) preloadTarget(cfg *Config) *target {
+	c.lap = newBeatRing(cfg.Channels.Index("lap"), cfg.SampleRate)
+	t := &target{param: "loop.preload", drives: preloadHead, dim: units.Pressure,
+		pid:     pumpctl.PID{Kp: 1, Ki: 0.2, Min: 0, Max: cfg.Hardware.Preload.Head, Rate: 2},
+		measure: func(b daq.Beat) float64 { return c.lap.mean(b.Start, b.End) }}
+	t.from = func(*engine) (float64, bool) {
+		// About a beat of the atrial pressure; before any frame (a
+		// protocol's first setpoint), the target itself.
+		if v := c.lap.recent(time.Second); !math.IsNaN(v) {
+			return v, true
+		}
+		return t.setpoint, true
+	}
+	return t
 }
 
 func (c *controllers) find(param string) *target {
@@ -91,13 +197,24 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 			return nil
 		}
 		if !t.on {
-			cur, ok := e.params[t.drives]
-			if !ok || cur.Word != "" {
+			t.setpoint = v.Num
+			from, ok := 0.0, false
+			if t.from != nil {
+				from, ok = t.from(e)
+			} else if cur, set := e.params[t.drives]; set && cur.Word == "" {
+				from, ok = cur.Num, true
+			}
+			if !ok {
 				return fmt.Errorf("%s needs %s set first, to start from", param, t.drives)
 			}
-			t.pid.Start(cur.Num)
+			t.pid.Start(from)
 			t.on = true
-			e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s on: %s from %s", param, t.drives, units.Format(cur.Num, cur.Dim))})
+			e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s on: %s from %s", param, t.drives, units.Format(from, t.dim))})
+			if t.from != nil { // the driven actuator is the target's own
+				if err := e.plant.Apply(t.drives, protocols.Value{Num: t.pid.Output(), Dim: t.dim}); err != nil {
+					return err
+				}
+			}
 		}
 		t.setpoint = v.Num
 		return nil
@@ -115,7 +232,7 @@ func (e *engine) controlBeat(b daq.Beat) error {
 			continue
 		}
 		out := t.pid.Update(t.setpoint, t.measure(b), (b.End - b.Start).Seconds())
-		v := protocols.Value{Num: out, Dim: e.params[t.drives].Dim}
+		v := protocols.Value{Num: out, Dim: t.dim}
 		if err := e.plant.Apply(t.drives, v); err != nil {
 			return abortf("closed-loop %s could not set %s: %v", t.param, t.drives, err)
 		}

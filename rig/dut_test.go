@@ -13,6 +13,7 @@ import (
 	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/dut/dutsim"
 	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
 )
@@ -205,9 +206,9 @@ func TestDUTReconnect(t *testing.T) {
 }
 
 // TestSafeStateOfEveryActuator: with the pump running, the heater on and the
-// MAP under closed-loop control, an e-stop leaves every actuator at its
-// declared safe value: LV drive stopped, resistance valve open, heater off,
-// DUT stopped.
+// MAP and the preload under closed-loop control, an e-stop leaves every
+// actuator at its declared safe value: LV drive stopped, resistance valve
+// open, preload valve shut, heater off, DUT stopped.
 func TestSafeStateOfEveryActuator(t *testing.T) {
 	var plant *busPlant
 	orig := plantFor
@@ -223,7 +224,7 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	o := runDUT(t, nil, header+`
   - set: {loop.preset: heart_failure, dut.level: P6, loop.temperature: 39 °C}
     hold: 10 s
-  - set: {loop.target.map: 70 mmHg}
+  - set: {loop.target.map: 70 mmHg, loop.preload: 14 mmHg}
     hold: 30 s
 `)
 	if o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "emergency stop pressed" {
@@ -236,6 +237,18 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	}
 	if r, open := st.Parameters().Rs, plant.valve.ROpen; math.Abs(r-open) > 1e-9 {
 		t.Errorf("resistance valve at %g mmHg·s/ml, want its fail-safe %g (open)", r, open)
+	}
+	preloadOn := false
+	for _, e := range o.events {
+		preloadOn = preloadOn || e.Kind == "control" && strings.HasPrefix(e.Msg, "loop.preload on")
+	}
+	if !preloadOn {
+		t.Error("the preload was never under control: nothing to take to the safe state")
+	}
+	if duty, _ := b.Preload(); duty != 0 || plant.preload == nil {
+		t.Errorf("preload valve at duty %g (valve %v), want its fail-safe 0 (shut)", duty, plant.preload)
+	} else if v := plant.preload.Out.(*pumpctl.Valve); v.Duty() != v.SafeDuty() {
+		t.Errorf("preload valve driver at duty %g, want its safe duty %g", v.Duty(), v.SafeDuty())
 	}
 	if b.Thermal().Heater() {
 		t.Error("heater left on")

@@ -255,6 +255,7 @@ func (e *engine) tick() error {
 	if err := e.actuate(t); err != nil {
 		return err
 	}
+	e.ctl.frame(t, frame)
 	if err := e.detectBeats(t, frame); err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/mockloop/mockloop/units"
 )
 
-var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "estop", "switches"}
+var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "preload_valve", "estop", "switches"}
 
 // hardware reads the `hardware:` section: the parts of DESIGN.md's
 // reference bench, where they sit on which bus, and the safe state of every
@@ -20,6 +20,7 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 	h := &c.Hardware
 	h.ADCGain, h.ADCClockIn = 1, 8.192e6
 	seen := map[string]bool{}
+	var preloadN *strictyaml.Node
 	for _, kv := range kvs {
 		seen[kv.Key] = true
 		switch kv.Key {
@@ -121,6 +122,23 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 			if v.ROpen <= 0 || v.MaxDuty <= 0 || v.MaxDuty >= 1 || v.SafeDuty > v.MaxDuty {
 				e.At(kv.Value, "resistance_valve needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty")
 			}
+		case "preload_valve":
+			v := &PreloadValve{}
+			fields, _ := e.Mapping(kv.Value, "preload_valve", []string{"channel", "head", "safe_duty"})
+			for _, f := range fields {
+				switch f.Key {
+				case "channel":
+					v.Channel, _ = integer(e, f.Value, "preload_valve channel", 0, 15)
+				case "head":
+					v.Head, _ = quantity(e, f.Value, units.Pressure, "preload_valve head")
+				case "safe_duty":
+					v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
+				}
+			}
+			if !(v.Head > 0) {
+				e.At(kv.Value, "preload_valve needs the reservoir's head at 100 %% duty, head > 0")
+			}
+			h.Preload, preloadN = v, kv.Value
 		case "estop":
 			h.EStop, _ = e.Scalar(kv.Value, "estop pin")
 		case "switches":
@@ -155,6 +173,9 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 	if h.I2C == "" {
 		e.At(n, "hardware needs i2c, the bus of the DAC, PWM and slow ADC")
+	}
+	if h.Preload != nil && seen["resistance_valve"] && h.Preload.Channel == h.Valve.Channel {
+		e.At(preloadN, "preload_valve is on PWM channel %d, the resistance valve's", h.Valve.Channel)
 	}
 	for name, in := range c.Inputs {
 		if in.Kind == "slow_adc" && h.SlowADC == nil {

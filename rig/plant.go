@@ -57,6 +57,10 @@ type Plant interface {
 	Close() error
 }
 
+// preloadHead is the plant parameter of the preload valve: the venous
+// reservoir's head, mmHg. Protocols do not set it; loop.preload drives it.
+const preloadHead = "preload_valve.head"
+
 // Health is the acquisition's health: the fast and the slow converter.
 type Health struct {
 	ADC, SlowADC daq.ADCHealth
@@ -84,6 +88,7 @@ type busPlant struct {
 	heart      *pumpctl.CardiacWaveform
 	drive      *pumpctl.LVDrive
 	valve      *pumpctl.ResistanceValve
+	preload    *pumpctl.PreloadValve // nil: none
 	switches   []pumpctl.Switch
 	estop      pumpctl.Input
 	last       time.Duration // of the last actuation; the heart's clock
@@ -278,6 +283,13 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 		return nil, err
 	}
 	p.valve = &pumpctl.ResistanceValve{Out: out, ROpen: h.Valve.ROpen, MaxDuty: h.Valve.MaxDuty}
+	if pv := h.Preload; pv != nil {
+		out, err := pumpctl.NewValve("preload_valve", pwm, pv.Channel, pv.SafeDuty)
+		if err != nil {
+			return nil, err
+		}
+		p.preload = &pumpctl.PreloadValve{Out: out, Head: pv.Head}
+	}
 	for _, s := range h.Switches {
 		pin, err := b.pin(s.Pin)
 		if err != nil {
@@ -324,6 +336,10 @@ func (p *busPlant) Apply(param string, v protocols.Value) error {
 		return p.heart.SetSystoleFraction(v.Num / 100)
 	case "loop.resistance":
 		return p.valve.SetResistance(v.Num)
+	case preloadHead:
+		if p.preload != nil {
+			return p.preload.SetHead(v.Num)
+		}
 	case "dut.mode", "dut.level", "dut.speed":
 		if p.dut != nil {
 			return p.dut.apply(param, v)
@@ -401,6 +417,9 @@ func (p *busPlant) Safe() error {
 	p.safe = true
 	p.thermo.on, p.thermo.state = false, false
 	errs := []error{p.drive.Safe(), p.valve.Safe()}
+	if p.preload != nil {
+		errs = append(errs, p.preload.Safe())
+	}
 	for _, s := range p.switches {
 		errs = append(errs, s.Safe())
 	}
@@ -467,6 +486,9 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		DACAddr: h.LVDrive.Address, DACVref: h.LVDrive.Vref, DriveFullScale: h.LVDrive.FullScale,
 		PWMAddr: h.PWM.Address, ValveChannel: h.Valve.Channel, ValveROpen: h.Valve.ROpen,
 		EStopPin: h.EStop, Switches: map[string]string{},
+	}
+	if pv := h.Preload; pv != nil {
+		bc.Preload = &sim.PreloadConfig{Channel: pv.Channel, Head: pv.Head, Line: cfg.Sim.PreloadLine}
 	}
 	if cfg.DUT != nil && cfg.DUT.Port == "sim" {
 		pump := sim.Impella25() // the simulated DUT's pump, in the loop

@@ -76,6 +76,9 @@ type BenchConfig struct {
 	PWMAddr      uint16
 	ValveChannel int
 	ValveROpen   float64
+	// Preload is the venous reservoir and its valve on another PCA9685
+	// channel; nil: none.
+	Preload *PreloadConfig
 
 	// EStopPin is the emergency-stop input (pulled up, pressed = low).
 	EStopPin string
@@ -94,6 +97,24 @@ type BenchConfig struct {
 	// Bench.SetPumpSpeed gives a function. Values outside [0, MaxRPM] are
 	// clipped; NaN keeps the speed before.
 	PumpSpeed func(now time.Duration) float64
+}
+
+// PreloadConfig is the bench's preload: a venous reservoir whose head above
+// the left atrium a proportional valve on PCA9685 channel Channel sets,
+// Head·duty, feeding the atrium through a line of resistance Line. At duty
+// 0 the valve pinches the line shut.
+//
+// The reservoir gives or takes what the line carries, q = (head − LAP) /
+// Line: a head above the atrial pressure fills the loop, one below drains
+// it, and with the valve held the atrium's mean pressure settles at the
+// head, with the time constant of the loop's compliances behind the line
+// (about Line × 10 ml/mmHg). The transfer joins the loop at the atrium, as
+// the fill pump's does; over each step of the physics it is the exact
+// exchange of the line with the atrial compliance alone, added at the
+// step's start (zero-order hold), so it is stable at any step length.
+type PreloadConfig struct {
+	Channel    int
+	Head, Line float64 // mmHg at 100 % duty; mmHg·s/ml
 }
 
 // Bench is the simulated reference bench: the loop's physics with the chips
@@ -134,6 +155,8 @@ type Bench struct {
 	// atmosphere for zeroing or connected to a calibrator.
 	ref   [nSignals]float64
 	refOn [nSignals]bool
+	// preload is the preload valve's duty (0: the line is shut).
+	preload float64
 	// adcSig and slowSig are the signals of the ADC inputs (-1: grounded).
 	adcSig  [8]int
 	slowSig [4]int
@@ -161,6 +184,14 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	}
 	if cfg.DACVref <= 0 || cfg.DriveFullScale <= 0 || cfg.ValveROpen <= 0 {
 		return nil, errors.New("sim: bench needs a DAC reference, a drive full scale and a valve resistance")
+	}
+	if pl := cfg.Preload; pl != nil {
+		switch {
+		case pl.Channel < 0 || pl.Channel > 15 || pl.Channel == cfg.ValveChannel:
+			return nil, fmt.Errorf("sim: preload valve on PCA9685 channel %d: not a free channel", pl.Channel)
+		case !(pl.Head > 0) || !(pl.Line > 0) || math.IsInf(pl.Head, 0) || math.IsInf(pl.Line, 0):
+			return nil, fmt.Errorf("sim: preload reservoir head %g mmHg and line %g mmHg·s/ml must be finite and > 0", pl.Head, pl.Line)
+		}
 	}
 	params := cfg.Loop
 	if cfg.Pump != nil {
@@ -379,6 +410,18 @@ func (b *Bench) SetFill(ml float64) error {
 	return nil
 }
 
+// Preload returns the preload valve's duty as the bench last took it (0:
+// the line is shut, or there is no preload valve) and the reservoir's head
+// it gives, mmHg.
+func (b *Bench) Preload() (duty, head float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfg.Preload == nil {
+		return 0, 0
+	}
+	return b.preload, b.preload * b.cfg.Preload.Head
+}
+
 // Fill is the circulating volume now, ml.
 func (b *Bench) Fill() float64 {
 	b.mu.Lock()
@@ -386,9 +429,9 @@ func (b *Bench) Fill() float64 {
 	return b.loop.Volume()
 }
 
-// advance advances the loop to now; b.mu is held. The fill pump's transfer
-// over the interval is added at its start (zero-order hold, as the loop's
-// other inputs).
+// advance advances the loop to now; b.mu is held. The fill pump's and the
+// preload line's transfers over the interval are added at its start
+// (zero-order hold, as the loop's other inputs).
 func (b *Bench) advance(now time.Duration) {
 	if !math.IsNaN(b.fill) && now > b.loop.Now() {
 		dv := b.fill - b.loop.Volume()
@@ -397,6 +440,14 @@ func (b *Bench) advance(now time.Duration) {
 		if math.Abs(dv) <= step {
 			b.fill = math.NaN()
 		}
+	}
+	if b.preload > 0 && now > b.loop.Now() {
+		pl, cr := b.cfg.Preload, b.loop.c.p.Cr
+		head := b.preload * pl.Head
+		dt := (now - b.loop.Now()).Seconds()
+		// The atrium alone, filled or drained through the line: its
+		// pressure moves toward the head by 1 − e^(−dt/(Cr·Line)).
+		_ = b.loop.AddVolume(cr * (head - b.loop.x[xPla]) * -math.Expm1(-dt/(cr*pl.Line)))
 	}
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
@@ -467,8 +518,15 @@ func (b *Bench) drive(now time.Duration, volts float64) {
 	_ = b.loop.SetActiveElastance(max(0, volts) / b.cfg.DACVref * b.cfg.DriveFullScale)
 }
 
-// duty is a PWM channel's output: the resistance valve's closing duty.
+// duty is a PWM channel's output: the resistance valve's closing duty, or
+// the preload valve's.
 func (b *Bench) duty(now time.Duration, channel int, duty float64) {
+	if pl := b.cfg.Preload; pl != nil && channel == pl.Channel {
+		b.lockAdvance(now)
+		defer b.mu.Unlock()
+		b.preload = min(max(duty, 0), 1)
+		return
+	}
 	if channel != b.cfg.ValveChannel {
 		return
 	}
