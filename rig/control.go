@@ -27,7 +27,7 @@ type target struct {
 	measure  func(b daq.Beat) float64
 	// from gives the output control starts from, bumpless: nil for the
 	// driven parameter's value in force.
-	from func(e *engine) (float64, bool)
+	from func() (float64, bool)
 }
 
 // controllers are the rig's closed-loop targets, and what they measure
@@ -155,7 +155,7 @@ func (c *controllers) preloadTarget(cfg *Config) *target {
 	t := &target{param: "loop.preload", drives: preloadHead, dim: units.Pressure,
 		pid:     pumpctl.PID{Kp: 1, Ki: 0.2, Min: 0, Max: cfg.Hardware.Preload.Head, Rate: 2},
 		measure: func(b daq.Beat) float64 { return c.lap.mean(b.Start, b.End) }}
-	t.from = func(*engine) (float64, bool) {
+	t.from = func() (float64, bool) {
 		// About a beat of the atrial pressure; before any frame (a
 		// protocol's first setpoint), the target itself.
 		if v := c.lap.recent(time.Second); !math.IsNaN(v) {
@@ -200,7 +200,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 			t.setpoint = v.Num
 			from, ok := 0.0, false
 			if t.from != nil {
-				from, ok = t.from(e)
+				from, ok = t.from()
 			} else if cur, set := e.params[t.drives]; set && cur.Word == "" {
 				from, ok = cur.Num, true
 			}
