@@ -54,7 +54,7 @@ type testServer struct {
 
 // newTestServer serves the simulated rig at speed (virtual time paced at
 // speed × real time).
-func newTestServer(t *testing.T, speed float64, tweak func(*Config)) *testServer {
+func newTestServer(t testing.TB, speed float64, tweak func(*Config)) *testServer {
 	t.Helper()
 	cfg, err := rig.LoadConfig("../configs/rigs/sim.yaml")
 	if err != nil {
@@ -78,7 +78,7 @@ func newTestServer(t *testing.T, speed float64, tweak func(*Config)) *testServer
 }
 
 // call makes a request and decodes the JSON answer into a map.
-func (ts *testServer) call(t *testing.T, method, path, body string, hdr ...string) (int, map[string]any) {
+func (ts *testServer) call(t testing.TB, method, path, body string, hdr ...string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -113,7 +113,7 @@ func (ts *testServer) call(t *testing.T, method, path, body string, hdr ...strin
 }
 
 // waitIdle waits for the run to end and returns its result.
-func (ts *testServer) waitIdle(t *testing.T, runID string) runlog.Result {
+func (ts *testServer) waitIdle(t testing.TB, runID string) runlog.Result {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
