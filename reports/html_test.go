@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/mockloop/mockloop/internal/testtool"
 )
 
 // TestHTMLInChromium opens the HTML report of recorded runs in headless
@@ -25,7 +27,7 @@ import (
 // and that the plots are visible in a screenshot. A control page with an
 // external image and a script shows that each check can fail.
 func TestHTMLInChromium(t *testing.T) {
-	bin := needTool(t, "chromium", "chromium")
+	bin := testtool.Need(t, "chromium", "chromium")
 	dir := t.TempDir()
 
 	t.Run("control", func(t *testing.T) {

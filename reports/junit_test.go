@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mockloop/mockloop/internal/testtool"
 )
 
 // junitSchema is the Apache Ant JUnit schema CI tools accept (a copy of
@@ -17,7 +19,7 @@ const junitSchema = "testdata/junit.xsd"
 // TestJUnitSchema validates the JUnit XML of every recorded run against
 // the Ant schema with xmllint.
 func TestJUnitSchema(t *testing.T) {
-	xmllint := needTool(t, "xmllint", "libxml2-utils")
+	xmllint := testtool.Need(t, "xmllint", "libxml2-utils")
 	schema := junitSchema
 	if _, err := os.Stat(schema); err != nil {
 		t.Fatalf("schema: %v", err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mockloop/mockloop/internal/testtool"
 )
 
 // TestPDF checks the PDF of recorded runs with qpdf (structure) and
@@ -17,9 +19,9 @@ import (
 // criteria table; non-ASCII text (mmHg·s/ml, °C, ±, ≤, ≥) survives; and
 // pdffonts says every font is embedded.
 func TestPDF(t *testing.T) {
-	qpdf := needTool(t, "qpdf", "qpdf")
-	pdftotext := needTool(t, "pdftotext", "poppler-utils")
-	pdffonts := needTool(t, "pdffonts", "poppler-utils")
+	qpdf := testtool.Need(t, "qpdf", "qpdf")
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
+	pdffonts := testtool.Need(t, "pdffonts", "poppler-utils")
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name  string
@@ -106,7 +108,7 @@ func TestPDF(t *testing.T) {
 // TestPDFLongTable makes a report with many criteria and checks that the
 // criteria table continues over pages with its header and section title.
 func TestPDFLongTable(t *testing.T) {
-	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
 	r, err := Load(fixtureRun(t, "pass"))
 	if err != nil {
 		t.Fatal(err)

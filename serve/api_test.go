@@ -524,19 +524,7 @@ func TestLiveStream(t *testing.T) {
 	seen := map[string]int{}
 	var order []string
 	var end map[string]any
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	event := ""
-	for sc.Scan() && end == nil {
-		line := sc.Text()
-		if e, ok := strings.CutPrefix(line, "event: "); ok {
-			event = e
-			continue
-		}
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok {
-			continue
-		}
+	readSSE(resp.Body, func(event, data string) bool {
 		if seen[event] == 0 {
 			order = append(order, event)
 		}
@@ -561,7 +549,8 @@ func TestLiveStream(t *testing.T) {
 		case "end":
 			end = v
 		}
-	}
+		return end == nil
+	})
 	if end == nil || end["run_id"] != run["run_id"] || end["outcome"] != "pass" || end["reports"].(map[string]any)["html"] == nil {
 		t.Fatalf("end %v", end)
 	}
@@ -625,25 +614,37 @@ func TestLateWatcherCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
 	var hello struct {
 		Run      map[string]any
 		Step     map[string]any
 		Criteria []map[string]any
 		Beat     *runlog.Beat
 	}
-	for sc.Scan() {
-		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-			if err := json.Unmarshal([]byte(data), &hello); err != nil {
-				t.Fatal(err)
-			}
-			break
+	readSSE(resp.Body, func(event, data string) bool {
+		if err := json.Unmarshal([]byte(data), &hello); err != nil || event != "hello" {
+			t.Errorf("first event %s %v", event, err)
 		}
-	}
+		return false
+	})
 	if hello.Run["run_id"] != run["run_id"] || hello.Step["index"] != 2.0 || len(hello.Criteria) != 1 || hello.Criteria[0]["id"] != "R-1" || hello.Beat == nil || hello.Beat.Channel != "aop" {
 		t.Errorf("hello mid-run: %+v", hello)
 	}
 	ts.call(t, "POST", "/api/run/stop", `{}`)
 	ts.waitIdle(t, run["run_id"].(string))
+}
+
+// readSSE calls fn with each server-sent event of r until fn returns false
+// or the stream ends.
+func readSSE(r io.Reader, fn func(event, data string) bool) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+		} else if data, ok := strings.CutPrefix(line, "data: "); ok && !fn(event, data) {
+			return
+		}
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,27 +20,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/net/html"
 
+	"github.com/mockloop/mockloop/internal/testtool"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
-
-// needE2ETool returns the path of an external program, or skips the test when
-// it is not installed — unless the test runs in CI (CI set), where a
-// missing program is a failure: the check must not silently not happen
-// there (as in reports/tools_test.go).
-func needE2ETool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := name + " not installed (Debian package " + pkg + ")"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // e2eSpeed runs the simulated rig this many times faster than real time:
 // the 160 s demo protocol takes about 10 s.
@@ -197,7 +179,7 @@ type browser struct {
 
 func newBrowser(t *testing.T, server string) *browser {
 	t.Helper()
-	bin := needE2ETool(t, "chromium", "chromium")
+	bin := testtool.Need(t, "chromium", "chromium")
 	origin, err := url.Parse(server)
 	if err != nil {
 		t.Fatal(err)

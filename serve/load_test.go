@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -60,19 +58,7 @@ func runLoad(tb testing.TB, subs int, hold time.Duration) loadResult {
 			ready <- struct{}{}
 			var epochMS float64
 			var lat []float64
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(nil, 1<<20)
-			event := ""
-			for sc.Scan() {
-				line := sc.Text()
-				if e, ok := strings.CutPrefix(line, "event: "); ok {
-					event = e
-					continue
-				}
-				data, ok := strings.CutPrefix(line, "data: ")
-				if !ok {
-					continue
-				}
+			readSSE(resp.Body, func(event, data string) bool {
 				now := float64(time.Now().UnixNano()) / 1e6
 				switch event {
 				case "run":
@@ -95,9 +81,10 @@ func runLoad(tb testing.TB, subs int, hold time.Duration) loadResult {
 					mu.Lock()
 					out.latencies = append(out.latencies, lat...)
 					mu.Unlock()
-					return
+					return false
 				}
-			}
+				return true
+			})
 		})
 	}
 	for range subs {

@@ -242,10 +242,12 @@ func (s *Server) protocols(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		ent := protocolEntry{File: e.Name()}
+		var p *protocols.Protocol
 		data, err := fs.ReadFile(s.cfg.Protocols, e.Name())
+		if err == nil {
+			p, err = protocols.Parse(e.Name(), data, s.cfg.Rig.Info())
+		}
 		if err != nil {
-			ent.Errors = []protocolError{{File: e.Name(), Msg: err.Error(), Text: err.Error()}}
-		} else if p, err := protocols.Parse(e.Name(), data, s.cfg.Rig.Info()); err != nil {
 			ent.Errors = protocolErrors(e.Name(), err)
 		} else {
 			ent.Name, ent.Description, ent.Steps, ent.PlannedS = p.Name, p.Description, len(p.Steps), rig.Planned(p).Seconds()
@@ -263,6 +265,12 @@ type protocolError struct {
 	Col  int    `json:"col,omitempty"`
 	Msg  string `json:"msg"`
 	Text string `json:"text"`
+}
+
+// requestError is a mistake in the request rather than in the protocol.
+func requestError(format string, args ...any) []protocolError {
+	msg := fmt.Sprintf(format, args...)
+	return []protocolError{{Msg: msg, Text: msg}}
 }
 
 func protocolErrors(file string, err error) []protocolError {
@@ -295,19 +303,19 @@ const maxProtocol = 1 << 20
 func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, src []byte, status int, errs []protocolError) {
 	switch {
 	case req.Protocol != "" && req.Source != "":
-		return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: "give either protocol or source, not both"}}
+		return nil, "", nil, http.StatusBadRequest, requestError("give either protocol or source, not both")
 	case req.Protocol != "":
 		if !fs.ValidPath(req.Protocol) || strings.Contains(req.Protocol, "/") || path.Ext(req.Protocol) != ".yaml" {
-			return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: fmt.Sprintf("%q is not a protocol file name", req.Protocol)}}
+			return nil, "", nil, http.StatusBadRequest, requestError("%q is not a protocol file name", req.Protocol)
 		}
 		data, err := fs.ReadFile(s.cfg.Protocols, req.Protocol)
 		if err != nil {
-			return nil, "", nil, http.StatusNotFound, []protocolError{{Msg: fmt.Sprintf("no protocol %s in %s", req.Protocol, s.cfg.ProtocolsDir)}}
+			return nil, "", nil, http.StatusNotFound, requestError("no protocol %s in %s", req.Protocol, s.cfg.ProtocolsDir)
 		}
 		file, src = path.Join(s.cfg.ProtocolsDir, req.Protocol), data
 	case req.Source != "":
 		if len(req.Source) > maxProtocol {
-			return nil, "", nil, http.StatusRequestEntityTooLarge, []protocolError{{Msg: "protocol larger than 1 MiB"}}
+			return nil, "", nil, http.StatusRequestEntityTooLarge, requestError("protocol larger than 1 MiB")
 		}
 		name := path.Base(strings.ReplaceAll(req.Name, `\`, "/"))
 		if name == "." || name == "/" || name == "" {
@@ -315,7 +323,7 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 		}
 		file, src = name, []byte(req.Source)
 	default:
-		return nil, "", nil, http.StatusBadRequest, []protocolError{{Msg: "no protocol: give protocol (a file name) or source"}}
+		return nil, "", nil, http.StatusBadRequest, requestError("no protocol: give protocol (a file name) or source")
 	}
 	p, err := protocols.Parse(file, src, s.cfg.Rig.Info())
 	if err != nil {
@@ -326,42 +334,32 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 
 // validate answers POST /api/validate.
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
-	var req protocolRequest
-	if !readJSON(w, r, &req) {
-		return
+	if p, _, _, _, ok := s.loadRequest(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"valid": true, "name": p.Name, "description": p.Description,
+			"steps": len(p.Steps), "planned_s": rig.Planned(p).Seconds()})
 	}
-	p, _, _, status, errs := s.load(req)
-	if status != 0 {
-		errs = fillText(errs)
-		writeJSON(w, status, map[string]any{"valid": false, "error": errs[0].Text, "errors": errs})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "name": p.Name, "description": p.Description,
-		"steps": len(p.Steps), "planned_s": rig.Planned(p).Seconds()})
 }
 
-// fillText gives errors without a position their message as text.
-func fillText(errs []protocolError) []protocolError {
-	for i := range errs {
-		if errs[i].Text == "" {
-			errs[i].Text = errs[i].Msg
-		}
+// loadRequest reads a protocol request and loads its protocol; when
+// either is wrong it answers the request itself, with every error.
+func (s *Server) loadRequest(w http.ResponseWriter, r *http.Request) (p *protocols.Protocol, req protocolRequest, file string, src []byte, ok bool) {
+	if !readJSON(w, r, &req) {
+		return nil, req, "", nil, false
 	}
-	return errs
+	p, file, src, status, errs := s.load(req)
+	if status != 0 {
+		writeJSON(w, status, map[string]any{"valid": false, "error": errs[0].Text, "errors": errs})
+		return nil, req, "", nil, false
+	}
+	return p, req, file, src, true
 }
 
 // start answers POST /api/runs: it validates the protocol completely,
 // refuses while another run holds the rig, and otherwise starts the run
 // and answers once it has started (its record exists) or failed to.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
-	var req protocolRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	p, file, src, status, errs := s.load(req)
-	if status != 0 {
-		errs = fillText(errs)
-		writeJSON(w, status, map[string]any{"error": errs[0].Text, "errors": errs})
+	p, req, file, src, ok := s.loadRequest(w, r)
+	if !ok {
 		return
 	}
 	operator := cmp.Or(req.Operator, s.cfg.Operator)

@@ -26,6 +26,19 @@ func chdirRoot(t *testing.T) {
 	t.Chdir("../..")
 }
 
+// buildCLI builds the command into a temporary directory, for tests that
+// signal or kill a process, and runs from the repository root.
+func buildCLI(t *testing.T) (bin, dir string) {
+	t.Helper()
+	chdirRoot(t)
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "mockloop")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin, dir
+}
+
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
@@ -297,12 +310,7 @@ func TestDUTSimCommand(t *testing.T) {
 // SIGTERM: it exits 2, the record is closed as aborted with the operator's
 // reason, and the DUT has been commanded to its safe state.
 func TestSIGTERMMidStep(t *testing.T) {
-	chdirRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "mockloop")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin, dir := buildCLI(t)
 	proto := filepath.Join(dir, "long.yaml")
 	os.WriteFile(proto, []byte("protocol: 1\nname: long\nsteps:\n  - set: {dut.level: P6}\n    repeat: {for: 24 h}\n    steps:\n      - hold: 10 min\n"), 0o644)
 	runs := filepath.Join(dir, "runs")
@@ -348,12 +356,7 @@ func TestSIGTERMMidStep(t *testing.T) {
 // report can be made from it, and --resume completes the protocol in the
 // same record.
 func TestCrashAndResume(t *testing.T) {
-	chdirRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "mockloop")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin, dir := buildCLI(t)
 	proto := filepath.Join(dir, "p.yaml")
 	os.WriteFile(proto, []byte(`protocol: 1
 name: crash

@@ -36,12 +36,7 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 // against `mockloop run` in another process; SIGTERM to the server ends
 // the run in the safe state with its record closed, and the server exits 0.
 func TestServeProcess(t *testing.T) {
-	chdirRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "mockloop")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/mockloop").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin, dir := buildCLI(t)
 	runs := filepath.Join(dir, "runs")
 	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--runs", runs, "--speed", "5")
 	stdout, _ := srv.StdoutPipe()
