@@ -511,11 +511,7 @@ func TestLiveStream(t *testing.T) {
 	ts := newTestServer(t, 10, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/live", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := ts.watch(t, ctx)
 	defer resp.Body.Close()
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("content type %q", ct)
@@ -608,11 +604,7 @@ func TestLateWatcherCatchesUp(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/live", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := ts.watch(t, ctx)
 	defer resp.Body.Close()
 	var hello struct {
 		Run      map[string]any
@@ -631,6 +623,17 @@ func TestLateWatcherCatchesUp(t *testing.T) {
 	}
 	ts.call(t, "POST", "/api/run/stop", `{}`)
 	ts.waitIdle(t, run["run_id"].(string))
+}
+
+// watch opens the live stream until ctx ends.
+func (ts *testServer) watch(t testing.TB, ctx context.Context) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/api/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // readSSE calls fn with each server-sent event of r until fn returns false

@@ -26,6 +26,18 @@ func chdirRoot(t *testing.T) {
 	t.Chdir("../..")
 }
 
+// dutStopped reports whether the run's record shows the DUT commanded to
+// stop (the simulated rig's safe state for it).
+func dutStopped(r *runlog.Run) bool {
+	ev, _ := r.ReadEvents()
+	for _, e := range ev {
+		if e.Kind == runlog.KindDUTTx && strings.Contains(e.Msg, " MODE STOP ") {
+			return true
+		}
+	}
+	return false
+}
+
 // buildCLI builds the command into a temporary directory, for tests that
 // signal or kill a process, and runs from the repository root.
 func buildCLI(t *testing.T) (bin, dir string) {
@@ -341,12 +353,7 @@ func TestSIGTERMMidStep(t *testing.T) {
 	if err != nil || r.Result == nil || r.Result.Outcome != runlog.OutcomeAborted || r.Result.AbortReason != "operator: received terminated" || r.Manifest.State != runlog.StateClosed {
 		t.Fatalf("record: %+v %+v %v", r.Manifest, r.Result, err)
 	}
-	ev, _ := r.ReadEvents()
-	stop := false
-	for _, e := range ev {
-		stop = stop || e.Kind == runlog.KindDUTTx && strings.Contains(e.Msg, " MODE STOP ")
-	}
-	if !stop {
+	if !dutStopped(r) {
 		t.Error("the DUT was not commanded to stop")
 	}
 }

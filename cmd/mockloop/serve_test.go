@@ -81,12 +81,7 @@ func TestServeProcess(t *testing.T) {
 		r.Result.Outcome != runlog.OutcomeAborted || r.Result.AbortReason != "operator: the bench view was shut down" {
 		t.Fatalf("record %+v %+v %v", r.Manifest, r.Result, err)
 	}
-	ev, _ := r.ReadEvents()
-	stop := false
-	for _, e := range ev {
-		stop = stop || e.Kind == runlog.KindDUTTx && strings.Contains(e.Msg, " MODE STOP ")
-	}
-	if !stop {
+	if !dutStopped(r) {
 		t.Error("the DUT was not commanded to stop")
 	}
 	if _, err := os.Stat(filepath.Join(runs, run.RunID, "report.html")); err != nil {
