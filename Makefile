@@ -28,6 +28,7 @@ serve: build
 ## tools it needs (built and installed on first use). Test artifacts (the
 ## web view's end-to-end screenshot) are kept under .cache/test-artifacts.
 test: influxd test-deps
+	mkdir -p $(CURDIR)/.cache/test-artifacts
 	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/.cache/test-artifacts ./...
 
 ## test-deps: Chromium, qpdf, poppler-utils, libxml2-utils from Debian's packages
