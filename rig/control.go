@@ -145,9 +145,14 @@ func newControllers(cfg *Config) *controllers {
 // the atrium's mean pressure settles, so the valve is a well-behaved
 // actuator: the output is in mmHg, and a change of head shows in the
 // atrium with the time constant of the reservoir's line and the loop's
-// compliance, some seconds. The gains put a zero on that pole (Ki/Kp =
-// 1/5 s) and close the loop about twice as fast as it opens; the rate
-// limit keeps a large setpoint step from slamming the reservoir's head.
+// compliance behind the atrium, about 6 s on the simulated bench (0.2
+// mmHg·s/ml × ~30 ml/mmHg). The gains put the controller's zero near that
+// pole (Ki/Kp = 1/5 s), which leaves a closed loop of about first order:
+// it settles in some ten seconds without overshoot, which a bench wants
+// more than speed. The output stays within 0 and the valve's head (the
+// integral stops at either while the error pushes further: no windup), and
+// the rate limit, 2 mmHg/s, keeps a large setpoint step from slamming the
+// reservoir's head.
 // Control starts with the head at the atrium's mean pressure of the last
 // second, so opening the shut line moves nothing (bumpless).
 func (c *controllers) preloadTarget(cfg *Config) *target {
