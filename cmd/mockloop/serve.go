@@ -44,6 +44,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
+	if *speed != 1 && cfg.Backend != "sim" {
+		fmt.Fprintf(stderr, "mockloop: serve: --speed %g: rig %s is hardware, which runs in real time only\n", *speed, cfg.Name)
+		return exitInvalid
+	}
+	if *speed < 1 {
+		fmt.Fprintf(stderr, "mockloop: serve: --speed %g: want 1 (real time) or more\n", *speed)
+		return exitInvalid
+	}
 	token, readToken := os.Getenv("MOCKLOOP_API_TOKEN"), os.Getenv("MOCKLOOP_API_READ_TOKEN")
 	loopback := serve.IsLoopback(*addr)
 	if !loopback && token == "" {

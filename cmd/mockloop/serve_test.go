@@ -25,6 +25,14 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(stderr, "0.0.0.0:0 is not a loopback address: set MOCKLOOP_API_TOKEN") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
+	code, _, stderr = cli(t, "serve", "--rig", "configs/rigs/pi-mcl.yaml", "--speed", "10", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "rig pi-mcl is hardware, which runs in real time only") {
+		t.Errorf("speed on hardware: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = cli(t, "serve", "--speed", "0", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "want 1 (real time) or more") {
+		t.Errorf("speed 0: exit %d: %s", code, stderr)
+	}
 	t.Setenv("MOCKLOOP_API_READ_TOKEN", "r")
 	code, _, stderr = cli(t, "serve", "--runs", t.TempDir())
 	if code != exitInvalid || !strings.Contains(stderr, "MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN") {
