@@ -93,7 +93,6 @@ type activeRun struct {
 	trip     string
 	started  chan struct{} // closed when info is set or the run ended before
 	err      error         // why it ended before it started
-	done     chan struct{}
 }
 
 // runInfo is RUN of the live stream.
@@ -371,7 +370,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	run := &activeRun{protocol: p.Name, operator: operator, cancel: cancel, state: StateRunning,
-		started: make(chan struct{}), done: make(chan struct{})}
+		started: make(chan struct{})}
 	s.run = run
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -421,7 +420,6 @@ func (s *Server) busyMessage(cur *activeRun) string {
 // the rig.
 func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Protocol, opts rig.Options) {
 	defer s.wg.Done()
-	defer close(run.done)
 	res, dir, err := rig.Run(ctx, s.cfg.Rig, p, opts)
 	if res != nil {
 		if rerr := reports.WriteAll(dir); rerr != nil {
