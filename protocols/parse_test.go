@@ -1,7 +1,6 @@
 package protocols
 
 import (
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,10 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/internal/golden"
 	"github.com/mockloop/mockloop/units"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func ptr(v float64) *float64 { return &v }
 
@@ -61,14 +59,7 @@ func TestInvalidGolden(t *testing.T) {
 				t.Error("a protocol was returned with errors")
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-			}
-			want, _ := os.ReadFile(golden)
-			if got != string(want) {
-				t.Errorf("errors differ from %s:\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(got))
 			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
 				if !strings.HasPrefix(line, f+":") {
 					t.Errorf("error without file position: %q", line)

@@ -2,9 +2,10 @@ package reports
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 // TestGolden renders, for each recorded run, the parts of the reports that
@@ -31,29 +32,8 @@ func TestGolden(t *testing.T) {
 				if err := part.write(&got); err != nil {
 					t.Fatalf("%s: %v", part.file, err)
 				}
-				checkGolden(t, filepath.Join("testdata", "golden", part.file), got.Bytes())
+				golden.Check(t, filepath.Join("testdata", "golden", part.file), got.Bytes())
 			}
 		})
-	}
-}
-
-// checkGolden compares got with the golden file, or rewrites it with -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (make it with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (rewrite with -update if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -3,14 +3,12 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"testing"
 
+	"github.com/mockloop/mockloop/internal/golden"
 	"github.com/mockloop/mockloop/runlog"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestSummaryGolden renders recorded results (a passing run and an aborted
 // one with a no-data criterion) and compares with the golden text.
@@ -29,14 +27,7 @@ func TestSummaryGolden(t *testing.T) {
 			if err := Summary(&buf, &res, "demo", []string{"aop", "flow_ao"}); err != nil {
 				t.Fatal(err)
 			}
-			golden := "testdata/" + name + ".summary.golden"
-			if *update {
-				os.WriteFile(golden, buf.Bytes(), 0o644)
-			}
-			want, _ := os.ReadFile(golden)
-			if buf.String() != string(want) {
-				t.Errorf("summary differs:\n--- got\n%s--- want\n%s", buf.String(), want)
-			}
+			golden.Check(t, "testdata/"+name+".summary.golden", buf.Bytes())
 		})
 	}
 }

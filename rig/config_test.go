@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -69,13 +71,7 @@ func TestBadConfigGolden(t *testing.T) {
 		t.Fatal("bad config accepted")
 	}
 	got := err.Error() + "\n"
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		os.WriteFile("testdata/bad_rig.golden", []byte(got), 0o644)
-	}
-	want, _ := os.ReadFile("testdata/bad_rig.golden")
-	if got != string(want) {
-		t.Errorf("errors differ:\n--- got\n%s--- want\n%s", got, want)
-	}
+	golden.Check(t, "testdata/bad_rig.golden", []byte(got))
 }
 
 func FuzzParseConfig(f *testing.F) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 // seedSegments are the seed corpus of FuzzReadSegment: a small valid
@@ -61,7 +62,7 @@ func seedSegments(t testing.TB) map[string][]byte {
 // The seed corpus in testdata/fuzz is generated; -update rewrites it.
 func TestFuzzSeedCorpus(t *testing.T) {
 	for name, data := range seedSegments(t) {
-		golden(t, "fuzz/FuzzReadSegment/"+name, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data))
+		golden.Check(t, "testdata/fuzz/FuzzReadSegment/"+name, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data))
 	}
 }
 

@@ -1,7 +1,6 @@
 package runlog
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -9,29 +8,8 @@ import (
 	"testing"
 
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/golden"
 )
-
-// golden compares got with testdata/name, or rewrites that file with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", filepath.FromSlash(name))
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is meant):\n got:\n%s\nwant:\n%s", name, got, want)
-	}
-}
 
 func readFile(t *testing.T, dir, name string) []byte {
 	t.Helper()
@@ -76,7 +54,7 @@ func testResult() Result {
 // The JSON files of a run are a contract; the goldens pin it down.
 func TestGoldenFiles(t *testing.T) {
 	r, _ := create(t, testRunID)
-	golden(t, "manifest_running.golden.json", readFile(t, r.Dir(), manifestFile))
+	golden.Check(t, "testdata/manifest_running.golden.json", readFile(t, r.Dir(), manifestFile))
 	if got := readFile(t, r.Dir(), protocolFile); string(got) != testProtocol {
 		t.Errorf("protocol.yaml is %q, want a byte-exact copy", got)
 	}
@@ -104,9 +82,9 @@ func TestGoldenFiles(t *testing.T) {
 	if err := r.Close(res); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "manifest_closed.golden.json", readFile(t, r.Dir(), manifestFile))
-	golden(t, "result.golden.json", readFile(t, r.Dir(), resultFile))
-	golden(t, "events.golden.jsonl", readFile(t, r.Dir(), eventsFile))
+	golden.Check(t, "testdata/manifest_closed.golden.json", readFile(t, r.Dir(), manifestFile))
+	golden.Check(t, "testdata/result.golden.json", readFile(t, r.Dir(), resultFile))
+	golden.Check(t, "testdata/events.golden.jsonl", readFile(t, r.Dir(), eventsFile))
 
 	// What is read back is what was written, NaN for statistics left out.
 	run, err := Open(r.Dir())

@@ -1,7 +1,6 @@
 package runlog
 
 import (
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files and the fuzz seed corpus under testdata/")
 
 const testRunID = "20261120T231502Z-7f3a9c"
 

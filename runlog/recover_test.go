@@ -10,6 +10,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 func TestRecover(t *testing.T) {
@@ -87,7 +88,7 @@ func TestRecover(t *testing.T) {
 	if res == nil || res.Outcome != OutcomeInterrupted || res.Frames != 100 || res.DurationS != frameTime(99).Seconds() {
 		t.Fatalf("result %+v", res)
 	}
-	golden(t, "result_interrupted.golden.json", readFile(t, crashed.Dir(), resultFile))
+	golden.Check(t, "testdata/result_interrupted.golden.json", readFile(t, crashed.Dir(), resultFile))
 	got, st := readFrames(t, crashed.Dir())
 	checkFrames(t, got)
 	if len(got) != 100 || !st.Intact() {
