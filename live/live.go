@@ -272,10 +272,10 @@ func (h *Hub) encode() {
 			var m *Message
 			switch it := it.(type) {
 			case *Frames:
-				m = encodeMessage("frames", it)
+				m = NewMessage("frames", it)
 				h.recycle(it)
 			case named:
-				m = encodeMessage(it.event, it.v)
+				m = NewMessage(it.event, it.v)
 			}
 			if m != nil {
 				h.broadcast(m)
@@ -285,17 +285,15 @@ func (h *Hub) encode() {
 	}
 }
 
-// Encode makes a message of v, or nil if v cannot be encoded.
-func encodeMessage(event string, v any) *Message {
+// NewMessage encodes v as the event named event, or returns nil if v
+// cannot be encoded.
+func NewMessage(event string, v any) *Message {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil
 	}
 	return &Message{Event: event, Data: data}
 }
-
-// NewMessage encodes v as the event named event.
-func NewMessage(event string, v any) *Message { return encodeMessage(event, v) }
 
 func (h *Hub) broadcast(m *Message) {
 	h.mu.Lock()

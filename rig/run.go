@@ -101,9 +101,10 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		if epoch.IsZero() {
 			epoch = time.Now()
 		}
-		clk = clock.NewVirtual(epoch)
 		if opts.Speed > 0 {
 			clk = clock.NewPaced(epoch, opts.Speed)
+		} else {
+			clk = clock.NewVirtual(epoch)
 		}
 	}
 	calFile, err := cfg.LoadCalibrations()

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,10 +64,7 @@ func (o *observer) Event(ev runlog.Event) {
 		return
 	case runlog.KindStepStart:
 		if !strings.Contains(ev.Step, ".") { // a top-level step
-			index := 0
-			for _, c := range ev.Step {
-				index = index*10 + int(c-'0')
-			}
+			index, _ := strconv.Atoi(ev.Step)
 			total := 0
 			o.remember(func(r *activeRun) {
 				if r.info != nil {
