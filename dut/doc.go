@@ -18,10 +18,12 @@
 //
 // Time. Everything the experiment sees is stamped with the run's injected
 // clock.Clock, and the keep-alive is paced by it through Tick, which the
-// engine calls from its loop: in simulation the clock is virtual and a DUT
-// exchange is a synchronous request/response, so the run stays
-// deterministic. Reply timeouts are real time, because they wait for real
-// bytes on a real (or pseudo) terminal.
+// engine calls: in simulation the clock is virtual and a DUT exchange is a
+// synchronous request/response inside the run's loop, so the run stays
+// deterministic; on the wall clock the rig runs the link on a goroutine of
+// its own, since an exchange takes milliseconds of serial line the 1 kHz
+// loop cannot wait for (see rig's dutPoller). Reply timeouts are real time,
+// because they wait for real bytes on a real (or pseudo) terminal.
 //
 // The simulated device is package dut/dutsim.
 package dut

@@ -52,6 +52,14 @@ type dutLink struct {
 	queued atomic.Bool // events waiting, read without the lock every frame
 
 	nextTick time.Duration
+
+	// poller runs the link on the wall clock (nil on virtual time); shown
+	// is then the engine's copy of its last STATUS. ctx is the context of
+	// the link's exchanges, the poller's while one runs: stopping it
+	// cancels the exchange it is in.
+	poller *dutPoller
+	shown  []float64
+	ctx    context.Context
 }
 
 // tickEvery is how often the keep-alive is checked: the DUT's own limit is
@@ -67,7 +75,7 @@ type dutColumn struct {
 // openDUT dials the DUT named in the config (starting the simulated one on
 // a pseudo-terminal for port "sim") and identifies it.
 func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
-	d := &dutLink{cfg: cfg.DUT, clk: clk, mode: dut.ModeStop, values: make([]float64, len(dutSignals))}
+	d := &dutLink{cfg: cfg.DUT, clk: clk, mode: dut.ModeStop, values: make([]float64, len(dutSignals)), ctx: context.Background()}
 	for j, ch := range cfg.Channels {
 		if in := cfg.Inputs[ch.Name]; in.Kind == "dut" {
 			d.cols = append(d.cols, dutColumn{col: j, signal: slices.Index(dutSignals, in.Signal)})
@@ -89,6 +97,9 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 		return nil, fmt.Errorf("rig: DUT on %s: %w", path, err)
 	}
 	d.dev, d.id = dev, dev.Identity()
+	if _, ok := clk.(*clock.Real); ok {
+		d.poller = startPoller(d)
+	}
 	return d, nil
 }
 
@@ -132,10 +143,28 @@ func (d *dutLink) identity() *runlog.DUTIdentity {
 	return &runlog.DUTIdentity{Model: d.id.Model, Serial: d.id.Serial, FW: d.id.FW}
 }
 
-// read polls STATUS when due and writes the dut.* columns of the frame;
-// between polls the last readings stand. It also keeps the link alive.
+// read writes the dut.* columns of the frame: the last STATUS. On virtual
+// time it polls STATUS when due and keeps the link alive itself; on the
+// wall clock the poller does, and a fault it met is returned.
 func (d *dutLink) read(now time.Duration, dst []float64) error {
-	ctx := context.Background()
+	values := d.values
+	if p := d.poller; p != nil {
+		if err := p.take(d.shown); err != nil {
+			return err
+		}
+		values = d.shown
+	} else if err := d.exchange(now); err != nil {
+		return err
+	}
+	for _, c := range d.cols {
+		dst[c.col] = values[c.signal]
+	}
+	return nil
+}
+
+// exchange polls STATUS when due, else keeps the link alive.
+func (d *dutLink) exchange(now time.Duration) error {
+	ctx := d.ctx
 	if now >= d.nextPoll {
 		st, err := d.dev.Status(ctx)
 		if err != nil {
@@ -156,9 +185,6 @@ func (d *dutLink) read(now time.Duration, dst []float64) error {
 				return err
 			}
 		}
-	}
-	for _, c := range d.cols {
-		dst[c.col] = d.values[c.signal]
 	}
 	return nil
 }
@@ -194,13 +220,13 @@ func (d *dutLink) fault(err error) error {
 	if d.cfg.OnLinkLoss != "reconnect" {
 		return d.lostAbort(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ReconnectWithin)
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.ReconnectWithin)
 	defer cancel()
 	if rerr := d.dev.Reconnect(ctx); rerr != nil {
 		return d.lostAbort(fmt.Errorf("%v; not back within %s: %v", err, d.cfg.ReconnectWithin, rerr))
 	}
 	d.onFrame(dut.FrameEvent{At: d.clk.Now(), Dir: dut.Received, Line: "(link restored: " + err.Error() + ")"})
-	ctx = context.Background()
+	ctx = d.ctx
 	if err := d.dev.ClearAlarms(ctx); err != nil && !errors.Is(err, dut.ErrAlarmActive) {
 		return d.lostAbort(err)
 	}
@@ -226,11 +252,18 @@ func (d *dutLink) resend(ctx context.Context) error {
 	return nil
 }
 
-// apply takes a dut.* setpoint. Mode and level go out at once; speed is
-// sent by actuate, at most every speedEvery, so a ramp does not flood the
-// line.
+// apply takes a dut.* setpoint. Mode and level go out at once (on the wall
+// clock, through the poller, in order); speed is sent by actuate, at most
+// every speedEvery, so a ramp does not flood the line.
 func (d *dutLink) apply(param string, v protocols.Value) error {
-	ctx := context.Background()
+	if p := d.poller; p != nil {
+		return p.send(func() error { return d.applyNow(param, v) })
+	}
+	return d.applyNow(param, v)
+}
+
+func (d *dutLink) applyNow(param string, v protocols.Value) error {
+	ctx := d.ctx
 	switch param {
 	case "dut.mode":
 		m, err := dut.ParseMode(strings.ToUpper(v.Word))
@@ -272,13 +305,20 @@ func (d *dutLink) setMode(ctx context.Context, m dut.Mode) error {
 	return nil
 }
 
-// actuate sends a pending speed.
+// actuate sends a pending speed; on the wall clock the poller does.
 func (d *dutLink) actuate(now time.Duration) error {
+	if d.poller != nil {
+		return nil
+	}
+	return d.sendSpeed(now)
+}
+
+func (d *dutLink) sendSpeed(now time.Duration) error {
 	if !d.pending || (now-d.lastSpeed < speedEvery && d.sentRPM != 0) {
 		return nil
 	}
 	if d.wantRPM != d.sentRPM {
-		if err := d.dev.SetSpeed(context.Background(), d.wantRPM); err != nil {
+		if err := d.dev.SetSpeed(d.ctx, d.wantRPM); err != nil {
 			if ferr := d.fault(err); ferr != nil {
 				return ferr
 			}
@@ -292,8 +332,15 @@ func (d *dutLink) actuate(now time.Duration) error {
 // safe commands the DUT's configured safe state. Over a lost link the
 // command still goes out, blind, on a fresh open of the port: a DUT whose
 // replies are lost may still hear it. If the port is gone, the DUT's own
-// watchdog takes it to its safe speed within 2 s of silence.
+// watchdog takes it to its safe speed within 2 s of silence. On the wall
+// clock the poller is stopped first, after the exchange it may be in: no
+// setpoint it holds may follow the safe command. A new one then keeps
+// polling (and the link alive) until the link is closed.
 func (d *dutLink) safe() error {
+	if d.poller != nil {
+		d.stopPoller()
+		defer func() { d.poller = startPoller(d) }()
+	}
 	ctx := context.Background()
 	s := d.cfg.Safe
 	var cmds [][]string
@@ -327,6 +374,7 @@ func (d *dutLink) safe() error {
 }
 
 func (d *dutLink) close() error {
+	d.stopPoller()
 	var errs []error
 	if d.dev != nil {
 		errs = append(errs, d.dev.Close())
@@ -364,4 +412,161 @@ type benchPump struct{ b *sim.Bench }
 func (p benchPump) Update(now time.Duration, rpm float64) dutsim.PumpState {
 	r := p.b.Pump(now)
 	return dutsim.PumpState{RPM: rpm, FlowLmin: r.FlowLmin, CurrentmA: r.CurrentmA, PowermW: r.PowermW, PurgemmHg: r.PurgemmHg, Suction: r.Suction}
+}
+
+// On the wall clock an exchange takes the serial line's time — at 115200
+// baud a STATUS and its reply take about 8 ms, a retry after a lost reply
+// 100 ms more — which the 1 kHz loop cannot spare: waiting in the loop, each
+// poll would lose eight conversions and one lost reply would trip the
+// stall detector. There the link runs on a goroutine of its own: it polls
+// STATUS, keeps the link alive, sends the engine's setpoints in order and
+// reconnects, while the loop goes on with the last STATUS. On virtual time
+// the exchanges stay in the loop, request and response, so that a
+// simulated run stays deterministic (DESIGN.md: time is injected).
+
+// dutPoller runs a dutLink's exchanges on its own goroutine; while it runs,
+// the link's state is its own, the engine sees the published values.
+type dutPoller struct {
+	d      *dutLink
+	cmds   chan func() error
+	quit   chan struct{}
+	done   chan struct{}
+	cancel context.CancelFunc
+
+	// op is held over every operation; stopped, under it, ends them.
+	op      sync.Mutex
+	stopped bool
+
+	mu     sync.Mutex
+	values []float64 // the last STATUS, by index of dutSignals
+	err    error     // the fault that stopped the poller
+	news   atomic.Bool
+}
+
+// dutQueue is how many setpoints may wait for the line; a protocol that
+// sets the DUT faster than the line takes them waits for it.
+const dutQueue = 16
+
+func startPoller(d *dutLink) *dutPoller {
+	p := &dutPoller{d: d, cmds: make(chan func() error, dutQueue), quit: make(chan struct{}), done: make(chan struct{}),
+		values: slices.Clone(d.values)}
+	d.shown = slices.Clone(d.values)
+	d.ctx, p.cancel = context.WithCancel(context.Background())
+	go p.run()
+	return p
+}
+
+func (p *dutPoller) run() {
+	defer close(p.done)
+	d := p.d
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		var cmd func() error
+		select {
+		case <-p.quit:
+			return
+		case cmd = <-p.cmds:
+		case <-timer.C:
+		}
+		next, ok := p.do(cmd)
+		if !ok {
+			return
+		}
+		timer.Reset(next - d.clk.Now())
+	}
+}
+
+// do runs a command, if any, and the exchanges that are due, and returns
+// when the next falls due; false if the poller is to stop.
+func (p *dutPoller) do(cmd func() error) (next time.Duration, ok bool) {
+	p.op.Lock()
+	defer p.op.Unlock()
+	if p.stopped {
+		return 0, false
+	}
+	d := p.d
+	var err error
+	if cmd != nil {
+		err = cmd()
+	}
+	now := d.clk.Now()
+	if err == nil {
+		err = d.exchange(now)
+	}
+	if err == nil {
+		err = d.sendSpeed(now)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		var a *Abort
+		if !errors.As(err, &a) {
+			a = &Abort{Reason: "DUT: " + err.Error()}
+		}
+		p.err = a
+		p.news.Store(true)
+		return 0, false
+	}
+	copy(p.values, d.values)
+	p.news.Store(true)
+	next = min(d.nextPoll, d.nextTick)
+	if d.pending {
+		next = min(next, d.lastSpeed+speedEvery)
+	}
+	return next, true
+}
+
+// send queues a setpoint for the line; a fault the poller stopped on is
+// returned instead.
+func (p *dutPoller) send(cmd func() error) error {
+	select {
+	case p.cmds <- cmd:
+		return nil
+	case <-p.done:
+		return p.fault()
+	}
+}
+
+// take copies the last STATUS into dst if a newer one came, or returns the
+// fault the poller stopped on.
+func (p *dutPoller) take(dst []float64) error {
+	if !p.news.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.news.Store(false)
+	copy(dst, p.values)
+	return nil
+}
+
+func (p *dutPoller) fault() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		return errors.New("DUT link closed")
+	}
+	return p.err
+}
+
+// stopPoller stops the poller, cancelling the exchange it is in; the
+// link's state is then the caller's again.
+func (d *dutLink) stopPoller() {
+	p := d.poller
+	if p == nil {
+		return
+	}
+	p.cancel()
+	p.op.Lock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.quit)
+	}
+	p.op.Unlock()
+	<-p.done
+	d.ctx = context.Background()
 }

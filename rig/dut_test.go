@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,12 @@ import (
 // runDUT runs src on the default rig, with the simulated DUT in the loop.
 func runDUT(t *testing.T, cfg *Config, src string) runOut {
 	t.Helper()
+	return runDUTWith(t, cfg, src, Options{})
+}
+
+// runDUTWith is runDUT with run options.
+func runDUTWith(t *testing.T, cfg *Config, src string, opts Options) runOut {
+	t.Helper()
 	if cfg == nil {
 		var err error
 		if cfg, err = LoadConfig("../configs/rigs/sim.yaml"); err != nil {
@@ -31,7 +38,8 @@ func runDUT(t *testing.T, cfg *Config, src string) runOut {
 	if err != nil {
 		t.Fatalf("protocol: %v", err)
 	}
-	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src)})
+	opts.RunsDir, opts.ProtocolSource = t.TempDir(), []byte(src)
+	res, dir, err := Run(context.Background(), cfg, p, opts)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -286,5 +294,75 @@ func TestShippedProtocolsRun(t *testing.T) {
 				t.Fatalf("%s on %s: %s %s", file, rig, o.res.Outcome, o.res.AbortReason)
 			}
 		})
+	}
+}
+
+// TestDUTOnWallClockLeavesAcquisitionAlone: on the wall clock the DUT's
+// exchanges do not hold up the loop. The simulated DUT answers 20 ms late
+// (a slow device on a 115200-baud line takes 8 ms for a STATUS alone):
+// waiting for it in the loop, each of the ten polls a second would lose 20
+// conversions — a fifth of the frames. The STATUS readings still reach the
+// record, the level set goes out, and the DUT ends in its safe state.
+func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DUT.Faults.Delay = 20 * time.Millisecond
+	srv := withDUT(t, time.Hour, func(*dutsim.Server) {})
+	o := runDUTWith(t, cfg, header+"  - set: {dut.level: P4}\n    hold: 3 s\n", Options{Realtime: true})
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	var gaps, polls int
+	var sent []string
+	for _, e := range o.events {
+		switch {
+		case e.Kind == "acquisition":
+			if adc, ok := e.Data["adc"].(map[string]any); ok {
+				gaps = int(adc["Gaps"].(float64))
+			}
+		case e.Kind == runlog.KindDUTTx:
+			sent = append(sent, e.Msg)
+			if strings.Contains(e.Msg, " STATUS ") {
+				polls++
+			}
+		}
+	}
+	if int64(gaps) > o.res.Frames/20 {
+		t.Errorf("%d of %d conversions lost: the loop waited for the DUT", gaps, o.res.Frames)
+	}
+	if polls < 20 || polls > 33 {
+		t.Errorf("%d STATUS polls in 3 s, want about 30", polls)
+	}
+	if !strings.Contains(strings.Join(sent, "\n"), " LEVEL 4 ") {
+		t.Errorf("LEVEL 4 never sent: %q", sent)
+	}
+	rpm := -1.0
+	col := slices.IndexFunc(o.run.Manifest.Layout, func(c runlog.Channel) bool { return c.Name == "dut.rpm" })
+	o.run.Frames(func(_ time.Duration, f []float64) error { rpm = f[col]; return nil })
+	if rpm < 10000 {
+		t.Errorf("dut.rpm %g at the end: the STATUS readings did not reach the record", rpm)
+	}
+	if m := (*srv).Firmware().State().Mode; m != dut.ModeStop {
+		t.Errorf("DUT left in mode %v, want STOP (its safe command)", m)
+	}
+}
+
+// TestDUTSilentOnWallClockAborts: on the wall clock a DUT falling silent
+// still ends the run "DUT link lost" within a second or so — noticed by the
+// link's own goroutine while the loop acquires on — with the STOP sent.
+func TestDUTSilentOnWallClockAborts(t *testing.T) {
+	srv := withDUT(t, time.Second, func(s *dutsim.Server) { s.UpdateFaults(func(f *dutsim.Faults) { f.Silent = true }) })
+	o := runDUTWith(t, nil, header+"  - set: {dut.level: P6}\n    hold: 10 s\n", Options{Realtime: true})
+	if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "DUT link lost") {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	st, _ := o.run.Frames(func(time.Duration, []float64) error { return nil })
+	if st.Last > 3*time.Second {
+		t.Errorf("link loss noticed only at %v; the DUT fell silent at 1 s", st.Last)
+	}
+	if m := (*srv).Firmware().State().Mode; m != dut.ModeStop {
+		t.Errorf("DUT left in mode %v, want STOP (its safe command)", m)
 	}
 }
