@@ -590,3 +590,49 @@ func TestUntilOnBeats(t *testing.T) {
 		t.Errorf("met after %.1f s", after)
 	}
 }
+
+// stallObserver holds the run's loop once, at a given time, for a while of
+// wall time, and counts the frames readable from the run's directory then.
+type stallObserver struct {
+	at, wall time.Duration
+	dir      string
+	visible  int
+}
+
+func (s *stallObserver) RunStarted(i RunInfo) { s.dir = i.Dir }
+func (s *stallObserver) Beat(runlog.Beat)     {}
+func (s *stallObserver) Event(runlog.Event)   {}
+func (s *stallObserver) Frame(t time.Duration, _ []float64) {
+	if t != s.at {
+		return
+	}
+	time.Sleep(s.wall)
+	run, err := runlog.Open(s.dir)
+	if err != nil {
+		return
+	}
+	st, _ := run.Frames(func(time.Duration, []float64) error { return nil })
+	s.visible = int(st.Frames)
+}
+
+// TestRecordSyncedBesideTheLoop: the run record is flushed and fsynced on
+// a goroutine of its own, not only when the loop appends (an fsync inside
+// the loop costs it conversions on the Pi's SD card). While the loop is held
+// for 1.2 s of wall time at 1.5 s of a fast simulated run — which has
+// appended on no wall-clock second yet — the frames before it are on disk.
+func TestRecordSyncedBesideTheLoop(t *testing.T) {
+	cfg := simConfig(t)
+	src := header + "  - hold: 2 s\n"
+	p, err := protocols.Parse("test.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &stallObserver{at: 1500 * time.Millisecond, wall: 1200 * time.Millisecond}
+	res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src), Observer: obs})
+	if err != nil || res.Outcome != runlog.OutcomePass {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	if obs.visible < 1000 {
+		t.Errorf("%d frames on disk after the loop was held 1.2 s at 1.5 s of run time, want the second before", obs.visible)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -201,7 +202,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		}
 	}
 
+	stopSync := syncBeside(rec)
 	runErr := e.run()
+	stopSync()
 
 	// Safe state first, then close the record with what happened.
 	safeErr := plant.Safe()
@@ -270,4 +273,31 @@ func requirements(p *protocols.Protocol) []runlog.Requirement {
 		out = append(out, runlog.Requirement{ID: r.ID, Text: r.Text})
 	}
 	return out
+}
+
+// syncBeside syncs rec every half SyncInterval of wall time, on a goroutine
+// of its own, until the returned function is called: the loop's appends
+// then never find a sync due. An fsync takes tens of milliseconds on the
+// Pi's SD card; inside the 1 kHz loop it would lose conversions and hold
+// the actuators once a second. A failure is kept by the record, and its
+// next append reports it to the loop.
+func syncBeside(rec *runlog.Record) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(runlog.SyncInterval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = rec.Sync()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
