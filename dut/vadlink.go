@@ -133,6 +133,9 @@ type VADLINK struct {
 	buf      []byte     // encoded request; guarded by req
 	lastTx   atomic.Int64
 	awaiting atomic.Uint32 // seq of the outstanding request, 0 when none
+	// emitMu orders the frame events: a request is written and reported
+	// under it, so its reply, which the reader reports, never comes first.
+	emitMu sync.Mutex
 
 	mu      sync.Mutex
 	c       *conn
@@ -328,6 +331,12 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 }
 
 func (d *VADLINK) emit(e FrameEvent) {
+	d.emitMu.Lock()
+	defer d.emitMu.Unlock()
+	d.emitLocked(e)
+}
+
+func (d *VADLINK) emitLocked(e FrameEvent) {
 	if d.cfg.OnFrame != nil {
 		e.At = d.clk.Now()
 		d.cfg.OnFrame(e)
@@ -363,14 +372,19 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 		if attempt > 0 {
 			d.n.retries.Add(1)
 		}
-		if _, err := c.rw.Write(d.buf); err != nil {
-			return Frame{}, true, err
+		d.emitMu.Lock()
+		_, err := c.rw.Write(d.buf)
+		if err == nil {
+			d.lastTx.Store(int64(d.clk.Now()))
+			d.n.sent.Add(1)
+			if d.cfg.OnFrame != nil {
+				line := d.buf[:len(d.buf)-1]
+				d.emitLocked(FrameEvent{Dir: Sent, Line: string(line), Frame: Frame{Seq: seq, Verb: verb, Args: args}, Attempt: attempt})
+			}
 		}
-		d.lastTx.Store(int64(d.clk.Now()))
-		d.n.sent.Add(1)
-		if d.cfg.OnFrame != nil {
-			line := d.buf[:len(d.buf)-1]
-			d.emit(FrameEvent{Dir: Sent, Line: string(line), Frame: Frame{Seq: seq, Verb: verb, Args: args}, Attempt: attempt})
+		d.emitMu.Unlock()
+		if err != nil {
+			return Frame{}, true, err
 		}
 		timer.Reset(ReplyTimeout)
 	wait:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,8 +35,10 @@ type dutLink struct {
 	cfg *DUTConfig
 	dev *dut.VADLINK
 	srv *dutsim.Server // the simulated DUT; nil on hardware
-	clk clock.Clock
-	id  dut.Identity
+	// linkDir holds the simulated DUT's symlink.
+	linkDir string
+	clk     clock.Clock
+	id      dut.Identity
 
 	cols     []dutColumn
 	values   []float64 // of the last STATUS, by index of dutSignals
@@ -85,8 +89,17 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 	path := cfg.DUT.Port
 	ctx := context.Background()
 	if path == "sim" {
-		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults})
+		// The simulated DUT is opened through a symlink of its own, as
+		// a real one through /dev/serial/by-id: replugged, it comes back
+		// on whatever pty is free then, and the link follows it.
+		dir, err := os.MkdirTemp("", "mockloop-dut-")
 		if err != nil {
+			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
+		}
+		d.linkDir = dir
+		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Link: filepath.Join(dir, "dut")})
+		if err != nil {
+			d.close()
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
 		}
 		d.srv, path = srv, srv.Name()
@@ -381,6 +394,9 @@ func (d *dutLink) close() error {
 	}
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
+	}
+	if d.linkDir != "" {
+		errs = append(errs, os.RemoveAll(d.linkDir))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,20 +193,24 @@ func TestDUTFramesAreEvents(t *testing.T) {
 // plugged back within the allowed time costs the run nothing but events.
 func TestDUTReconnect(t *testing.T) {
 	// On the wall clock the reconnection happens beside the loop, which
-	// acquires on: waiting for it in the loop would lose every conversion
-	// (and hold the LV drive) until the DUT is back, 200 ms.
+	// acquires on: waiting for it in the loop would hold it (and the LV
+	// drive) until the DUT is back, 200 ms.
 	for _, realtime := range []bool{false, true} {
 		t.Run(map[bool]string{false: "virtual", true: "wall"}[realtime], func(t *testing.T) {
-			cfg, err := LoadConfig("../configs/rigs/sim.yaml")
-			if err != nil {
-				t.Fatal(err)
+			cfg := wallClockConfig(t)
+			if !realtime {
+				var err error
+				if cfg, err = LoadConfig("../configs/rigs/sim.yaml"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			cfg.DUT.OnLinkLoss = "reconnect"
-			withDUT(t, 3*time.Second, func(s *dutsim.Server) {
+			withDUT(t, time.Second, func(s *dutsim.Server) {
 				s.Unplug()
 				go func() { time.Sleep(200 * time.Millisecond); s.Replug() }()
 			})
-			o := runDUTWith(t, cfg, header+"  - set: {dut.level: P4}\n    hold: 6 s\n    criteria: [{measure: max(dut.rpm), min: 39000 rpm}]\n", Options{Realtime: realtime})
+			slow := timeLoop(t, 100*time.Millisecond)
+			o := runDUTWith(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 3 s\n    criteria: [{measure: max(dut.rpm), min: 24000 rpm}]\n", Options{Realtime: realtime})
 			if o.res.Outcome != runlog.OutcomePass {
 				t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 			}
@@ -216,8 +221,8 @@ func TestDUTReconnect(t *testing.T) {
 			if !restored {
 				t.Error("no event records the reconnection")
 			}
-			if gaps := adcGaps(o.events); gaps > 100 {
-				t.Errorf("%d conversions lost: the loop waited for the reconnection", gaps)
+			if n := slow.Load(); realtime && n > 0 {
+				t.Errorf("the loop was held over 100 ms %d times: it waited for the reconnection", n)
 			}
 		})
 	}
@@ -307,23 +312,84 @@ func TestShippedProtocolsRun(t *testing.T) {
 	}
 }
 
-// TestDUTOnWallClockLeavesAcquisitionAlone: on the wall clock the DUT's
-// exchanges do not hold up the loop. The simulated DUT answers 20 ms late
-// (a slow device on a 115200-baud line takes 8 ms for a STATUS alone):
-// waiting for it in the loop, each of the ten polls a second would lose 20
-// conversions — a fifth of the frames. The STATUS readings still reach the
-// record, the level set goes out, and the DUT ends in its safe state.
-func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
+// loopTimer wraps the plant and times the loop's calls into it on the wall
+// clock: how many took longer than slow.
+type loopTimer struct {
+	Plant
+	slow  time.Duration
+	count atomic.Int64
+}
+
+func (p *loopTimer) time(start time.Time) {
+	if time.Since(start) > p.slow {
+		p.count.Add(1)
+	}
+}
+
+func (p *loopTimer) Read(now time.Duration, dst []float64) error {
+	defer p.time(time.Now())
+	return p.Plant.Read(now, dst)
+}
+
+func (p *loopTimer) Apply(param string, v protocols.Value) error {
+	defer p.time(time.Now())
+	return p.Plant.Apply(param, v)
+}
+
+func (p *loopTimer) Actuate(now time.Duration) error {
+	defer p.time(time.Now())
+	return p.Plant.Actuate(now)
+}
+
+// timeLoop times the loop's calls into the plant of the next run (after
+// any probe set up before it) and counts those longer than slow.
+func timeLoop(t *testing.T, slow time.Duration) *atomic.Int64 {
+	t.Helper()
+	lt := &loopTimer{slow: slow}
+	orig := plantFor
+	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
+		pl, err := orig(cfg, clk, cals)
+		lt.Plant = pl
+		return lt, err
+	}
+	t.Cleanup(func() { plantFor = orig })
+	return &lt.count
+}
+
+// wallClockConfig is the default rig for runs on the wall clock in tests:
+// the hard limits off, since a test machine busy with other tests may
+// hold the simulated heart's drive for milliseconds, which a real heart
+// never waits for.
+func wallClockConfig(t *testing.T) *Config {
+	t.Helper()
 	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Limits = nil
+	return cfg
+}
+
+// TestDUTOnWallClockLeavesAcquisitionAlone: on the wall clock the DUT's
+// exchanges do not hold up the loop. The simulated DUT answers 20 ms late
+// (a slow device on a 115200-baud line takes 8 ms for a STATUS alone):
+// waiting for it in the loop, each of the ten polls a second would hold
+// the loop 20 ms, losing 20 conversions and holding the LV drive. The
+// STATUS readings still reach the record, the level set goes out, and the
+// DUT ends in its safe state.
+func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
+	cfg := wallClockConfig(t)
 	cfg.DUT.Faults.Delay = 20 * time.Millisecond
 	srv := withDUT(t, time.Hour, func(*dutsim.Server) {})
-	o := runDUTWith(t, cfg, header+"  - set: {dut.level: P4}\n    hold: 3 s\n", Options{Realtime: true})
+	slow := timeLoop(t, 15*time.Millisecond)
+	o := runDUTWith(t, cfg, header+"  - set: {dut.level: P4}\n    hold: 2 s\n", Options{Realtime: true})
 	if o.res.Outcome != runlog.OutcomePass {
 		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 	}
+	if n := slow.Load(); n > 3 {
+		t.Errorf("the loop was held over 15 ms %d times in 2 s: it waited for the DUT", n)
+	}
+	t.Logf("%d conversions lost", adcGaps(o.events))
 	var polls int
 	var sent []string
 	for _, e := range o.eventsOf(runlog.KindDUTTx) {
@@ -332,11 +398,8 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 			polls++
 		}
 	}
-	if gaps := adcGaps(o.events); int64(gaps) > o.res.Frames/20 {
-		t.Errorf("%d of %d conversions lost: the loop waited for the DUT", gaps, o.res.Frames)
-	}
-	if polls < 20 || polls > 33 {
-		t.Errorf("%d STATUS polls in 3 s, want about 30", polls)
+	if polls < 12 || polls > 23 {
+		t.Errorf("%d STATUS polls in 2 s, want about 20", polls)
 	}
 	if !strings.Contains(strings.Join(sent, "\n"), " LEVEL 4 ") {
 		t.Errorf("LEVEL 4 never sent: %q", sent)
@@ -357,7 +420,7 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 // link's own goroutine while the loop acquires on — with the STOP sent.
 func TestDUTSilentOnWallClockAborts(t *testing.T) {
 	srv := withDUT(t, time.Second, func(s *dutsim.Server) { s.UpdateFaults(func(f *dutsim.Faults) { f.Silent = true }) })
-	o := runDUTWith(t, nil, header+"  - set: {dut.level: P6}\n    hold: 10 s\n", Options{Realtime: true})
+	o := runDUTWith(t, wallClockConfig(t), header+"  - set: {dut.level: P6}\n    hold: 10 s\n", Options{Realtime: true})
 	if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "DUT link lost") {
 		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 	}
