@@ -346,7 +346,7 @@ func (d *dutLink) sendSpeed(now time.Duration) error {
 // command still goes out, blind, on a fresh open of the port: a DUT whose
 // replies are lost may still hear it. If the port is gone, the DUT's own
 // watchdog takes it to its safe speed within 2 s of silence. On the wall
-// clock the poller is stopped first, after the exchange it may be in: no
+// clock the poller is stopped first, the exchange it is in cancelled: no
 // setpoint it holds may follow the safe command. A new one then keeps
 // polling (and the link alive) until the link is closed.
 func (d *dutLink) safe() error {
@@ -432,9 +432,10 @@ func (p benchPump) Update(now time.Duration, rpm float64) dutsim.PumpState {
 
 // On the wall clock an exchange takes the serial line's time — at 115200
 // baud a STATUS and its reply take about 8 ms, a retry after a lost reply
-// 100 ms more — which the 1 kHz loop cannot spare: waiting in the loop, each
-// poll would lose eight conversions and one lost reply would trip the
-// stall detector. There the link runs on a goroutine of its own: it polls
+// 100 ms more, a reconnection as long as the device takes — which the 1 kHz
+// loop cannot spare: waiting in the loop, it would lose those conversions
+// and hold the LV drive's DAC meanwhile, distorting the beat. There the
+// link runs on a goroutine of its own: it polls
 // STATUS, keeps the link alive, sends the engine's setpoints in order and
 // reconnects, while the loop goes on with the last STATUS. On virtual time
 // the exchanges stay in the loop, request and response, so that a
