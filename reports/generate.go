@@ -88,19 +88,13 @@ func WriteAll(dir string, formats ...string) error {
 // stays until the new one is complete). Each format is attempted even when
 // another fails; the error joins all failures.
 func Generate(dir string, opt Options) ([]string, error) {
-	formats := opt.Formats
-	if len(formats) == 0 {
-		formats = DefaultFormats
-	}
-	formats, err := ParseFormats(strings.Join(formats, ","))
+	formats, scan, err := opt.formats()
 	if err != nil {
 		return nil, err
 	}
 	if err := opt.Frames.check(); err != nil {
 		return nil, err
 	}
-	// Only the HTML and PDF need the pass over the frames.
-	scan := slices.Contains(formats, FormatHTML) || slices.Contains(formats, FormatPDF)
 	r, err := load(dir, scan)
 	if err != nil {
 		return nil, err
@@ -117,6 +111,20 @@ func Generate(dir string, opt Options) ([]string, error) {
 		beats = func(w io.Writer) error { return r.WriteBeatsCSV(w, opt.Frames) }
 	}
 	return r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.WriteFramesCSV(w, opt.Frames) }, beats)
+}
+
+// formats returns the formats opt asks for (DefaultFormats if none),
+// checked, and whether they need the pass over the frames: only the HTML
+// and PDF do.
+func (opt Options) formats() (formats []string, scan bool, err error) {
+	formats = opt.Formats
+	if len(formats) == 0 {
+		formats = DefaultFormats
+	}
+	if formats, err = ParseFormats(strings.Join(formats, ",")); err != nil {
+		return nil, false, err
+	}
+	return formats, slices.Contains(formats, FormatHTML) || slices.Contains(formats, FormatPDF), nil
 }
 
 // write makes the reports in the given formats in directory out, each

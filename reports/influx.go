@@ -106,11 +106,7 @@ func LoadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string) (*Re
 // is no run directory), and returns the paths written. With FormatCSV,
 // frames.csv and beats.csv are read from InfluxDB, selected by opt.Frames.
 func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, opt Options) ([]string, error) {
-	formats := opt.Formats
-	if len(formats) == 0 {
-		formats = DefaultFormats
-	}
-	formats, err := ParseFormats(strings.Join(formats, ","))
+	formats, scan, err := opt.formats()
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +116,6 @@ func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, 
 	if err := opt.Frames.check(); err != nil {
 		return nil, err
 	}
-	scan := slices.Contains(formats, FormatHTML) || slices.Contains(formats, FormatPDF)
 	r, src, err := loadInflux(ctx, cfg, runID, scan)
 	if err != nil {
 		return nil, err
@@ -320,15 +315,7 @@ func loadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, scan
 	noDir := filepath.Join(os.DevNull, "influxdb", runID) // never a directory: the record is not here
 	r := &Report{Generated: time.Now().UTC(), source: "InfluxDB", influx: true, dir: noDir, run: &runlog.Run{Dir: noDir, Manifest: m, Result: res}, firstT: -1}
 	r.events = ir.summary
-	durS := 0.0
-	switch {
-	case res != nil && res.DurationS > 0:
-		durS = res.DurationS
-	case !m.Ended.IsZero():
-		durS = m.Ended.Sub(m.Epoch).Seconds()
-	default:
-		durS = ir.summary.LastT
-	}
+	durS := runLength(res, &m, ir.summary.LastT)
 	r.steps = stepsOf(res, ir.spans, durS)
 
 	// Frames: how many, the first and last, and the sample rate.

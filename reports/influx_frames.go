@@ -188,12 +188,7 @@ func (s *influxRun) aggregate(ctx context.Context, fns []string, from, to, every
 // from InfluxDB's aggregates.
 func (s *influxRun) scanFrames(ctx context.Context, r *Report, durS float64) error {
 	layout := r.run.Manifest.Layout
-	all := make([]int, len(layout))
-	for i := range all {
-		all[i] = i
-	}
-	span := durS*1.002 + 0.01
-	trend := newEnvelope(all, trendCols, 0, int64(math.Ceil(span*1e9/trendCols)), true)
+	trend := newTrend(len(layout), durS)
 	if r.firstT >= 0 {
 		for r.lastT >= trend.t0+int64(trend.n)*trend.dt {
 			trend.double() // as Load's envelope grows when a frame falls past it
@@ -206,7 +201,7 @@ func (s *influxRun) scanFrames(ctx context.Context, r *Report, durS float64) err
 					return nil
 				}
 				var frames int64
-				for j := range all {
+				for j := range w {
 					n := int64(v[j][3])
 					if n <= 0 || math.IsNaN(v[j][0]) {
 						continue

@@ -92,15 +92,7 @@ func load(dir string, scan bool) (*Report, error) {
 		r.notes = append(r.notes, fmt.Sprintf("events.jsonl has %s that are not events; they are left out.", plural(ev.Malformed, "line")))
 	}
 
-	durS := 0.0
-	switch {
-	case res != nil && res.DurationS > 0:
-		durS = res.DurationS
-	case !m.Ended.IsZero():
-		durS = m.Ended.Sub(m.Epoch).Seconds()
-	default:
-		durS = ev.LastT
-	}
+	durS := runLength(res, m, ev.LastT)
 	r.steps = stepsOf(res, spans, durS)
 
 	if scan {
@@ -143,18 +135,37 @@ func (r *Report) eventCount(k string) int64 {
 	return 0
 }
 
+// runLength is a run's length in seconds: its result's, else from its
+// start to its end in the manifest, else to its last event (lastT).
+func runLength(res *runlog.Result, m *runlog.Manifest, lastT float64) float64 {
+	switch {
+	case res != nil && res.DurationS > 0:
+		return res.DurationS
+	case !m.Ended.IsZero():
+		return m.Ended.Sub(m.Epoch).Seconds()
+	}
+	return lastT
+}
+
+// newTrend is the trend envelope of every one of width channels over a run
+// expected to last durS seconds (a little more, so the last frame fits);
+// it grows if the run is longer.
+func newTrend(width int, durS float64) *envelope {
+	all := make([]int, width)
+	for i := range all {
+		all[i] = i
+	}
+	span := durS*1.002 + 0.01
+	return newEnvelope(all, trendCols, 0, int64(math.Ceil(span*1e9/trendCols)), true)
+}
+
 // scanFrames is the one pass over the frames: the trend envelope of every
 // channel, the waveform envelopes of the ends of steps, and the statistics
 // of steps whose result has none (an interrupted run). durS is the expected
 // length of the run; the trend adapts if it is longer.
 func (r *Report) scanFrames(durS float64) error {
 	layout := r.run.Manifest.Layout
-	all := make([]int, len(layout))
-	for i := range all {
-		all[i] = i
-	}
-	span := durS*1.002 + 0.01
-	trend := newEnvelope(all, trendCols, 0, int64(math.Ceil(span*1e9/trendCols)), true)
+	trend := newTrend(len(layout), durS)
 
 	// Waveforms: pressures and flows over the last seconds of chosen steps.
 	var hemoCols []int
