@@ -40,7 +40,7 @@ func confirm(stdin io.Reader, stderr io.Writer, yes bool, what string) error {
 func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zero", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigFile := rigFlag(fs)
+	rigArg := rigFlag(fs)
 	var channels stringList
 	fs.Var(&channels, "channel", "channel to zero (repeatable; default: every ADC channel)")
 	span := fs.String("for", "2 s", "how long to average each reading")
@@ -55,7 +55,7 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: --for %q: a positive duration, e.g. 2 s\n", *span)
 		return exitInvalid
 	}
-	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	cfg, err := rigArg.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
@@ -110,7 +110,7 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigFile := rigFlag(fs)
+	rigArg := rigFlag(fs)
 	var at stringList
 	fs.Var(&at, "at", "reference value to apply, with unit (repeat: at least two, e.g. --at '0 mmHg' --at '200 mmHg')")
 	reference := fs.String("reference", "", "reference instrument and certificate (required, for traceability)")
@@ -124,7 +124,7 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return exitInvalid
 	}
 	channel := pos[0]
-	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	cfg, err := rigArg.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid

@@ -156,9 +156,18 @@ func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, er
 	return p, data, err
 }
 
-func rigFlag(fs *flag.FlagSet) *string {
-	return fs.String("rig", configs.DefaultRig, "rig config `FILE`")
+// rigOption is a command's --rig flag.
+type rigOption struct {
+	fs   *flag.FlagSet
+	file *string
 }
+
+func rigFlag(fs *flag.FlagSet) rigOption {
+	return rigOption{fs, fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
+}
+
+// load reads the rig config the flag names, or the default (see loadRig).
+func (o rigOption) load() (*rig.Config, error) { return loadRig(*o.file, explicitFlag(o.fs, "rig")) }
 
 func explicitFlag(fs *flag.FlagSet, name string) bool {
 	set := false
@@ -169,7 +178,7 @@ func explicitFlag(fs *flag.FlagSet, name string) bool {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigFile := rigFlag(fs)
+	rigArg := rigFlag(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -178,7 +187,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mockloop validate [--rig FILE] PROTOCOL.yaml")
 		return exitInvalid
 	}
-	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	cfg, err := rigArg.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
@@ -207,7 +216,7 @@ func countSteps(steps []*protocols.Step) int {
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigFile := rigFlag(fs)
+	rigArg := rigFlag(fs)
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	realtime := fs.Bool("realtime", false, "run a simulated rig on the wall clock instead of virtual time")
@@ -235,7 +244,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mockloop run [flags] PROTOCOL.yaml")
 		return exitInvalid
 	}
-	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	cfg, err := rigArg.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid

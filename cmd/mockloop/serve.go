@@ -24,7 +24,7 @@ import (
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigFile := rigFlag(fs)
+	rigArg := rigFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `ADDRESS`; other than loopback needs MOCKLOOP_API_TOKEN")
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	protoDir := fs.String("protocols", "configs/protocols", "`DIR` of the protocols one can pick (default: the shipped ones)")
@@ -39,7 +39,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]")
 		return exitInvalid
 	}
-	cfg, err := loadRig(*rigFile, explicitFlag(fs, "rig"))
+	cfg, err := rigArg.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
