@@ -30,10 +30,7 @@ func runDUT(t *testing.T, cfg *Config, src string) runOut {
 func runDUTWith(t *testing.T, cfg *Config, src string, opts Options) runOut {
 	t.Helper()
 	if cfg == nil {
-		var err error
-		if cfg, err = LoadConfig("../configs/rigs/sim.yaml"); err != nil {
-			t.Fatal(err)
-		}
+		cfg = dutConfig(t)
 	}
 	p, err := protocols.Parse("test.yaml", []byte(src), cfg.Info())
 	if err != nil {
@@ -197,12 +194,9 @@ func TestDUTReconnect(t *testing.T) {
 	// drive) until the DUT is back, 200 ms.
 	for _, realtime := range []bool{false, true} {
 		t.Run(map[bool]string{false: "virtual", true: "wall"}[realtime], func(t *testing.T) {
-			cfg := wallClockConfig(t)
-			if !realtime {
-				var err error
-				if cfg, err = LoadConfig("../configs/rigs/sim.yaml"); err != nil {
-					t.Fatal(err)
-				}
+			cfg := dutConfig(t)
+			if realtime {
+				forWallClock(cfg)
 			}
 			cfg.DUT.OnLinkLoss = "reconnect"
 			withDUT(t, time.Second, func(s *dutsim.Server) {
@@ -356,16 +350,11 @@ func timeLoop(t *testing.T, slow time.Duration) *atomic.Int64 {
 	return &lt.count
 }
 
-// wallClockConfig is the default rig for runs on the wall clock in tests:
-// the hard limits off, since a test machine busy with other tests may
-// hold the simulated heart's drive for milliseconds, which a real heart
-// never waits for.
-func wallClockConfig(t *testing.T) *Config {
-	t.Helper()
-	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+// forWallClock readies a rig config for a test run on the wall clock: the
+// hard limits off, since a test machine busy with other tests may hold the
+// simulated heart's drive for milliseconds, which a real heart never waits
+// for.
+func forWallClock(cfg *Config) *Config {
 	cfg.Limits = nil
 	return cfg
 }
@@ -378,7 +367,7 @@ func wallClockConfig(t *testing.T) *Config {
 // STATUS readings still reach the record, the level set goes out, and the
 // DUT ends in its safe state.
 func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
-	cfg := wallClockConfig(t)
+	cfg := forWallClock(dutConfig(t))
 	cfg.DUT.Faults.Delay = 20 * time.Millisecond
 	srv := withDUT(t, time.Hour, func(*dutsim.Server) {})
 	slow := timeLoop(t, 15*time.Millisecond)
@@ -420,7 +409,7 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 // link's own goroutine while the loop acquires on — with the STOP sent.
 func TestDUTSilentOnWallClockAborts(t *testing.T) {
 	srv := withDUT(t, time.Second, func(s *dutsim.Server) { s.UpdateFaults(func(f *dutsim.Faults) { f.Silent = true }) })
-	o := runDUTWith(t, wallClockConfig(t), header+"  - set: {dut.level: P6}\n    hold: 10 s\n", Options{Realtime: true})
+	o := runDUTWith(t, forWallClock(dutConfig(t)), header+"  - set: {dut.level: P6}\n    hold: 10 s\n", Options{Realtime: true})
 	if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "DUT link lost") {
 		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 	}

@@ -29,6 +29,16 @@ func simConfig(t testing.TB) *Config {
 	return cfg
 }
 
+// dutConfig is the default rig: the loop with the simulated DUT.
+func dutConfig(t testing.TB) *Config {
+	t.Helper()
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 type runOut struct {
 	res    *runlog.Result
 	run    *runlog.Run
@@ -520,10 +530,7 @@ func BenchmarkEndurance(b *testing.B) {
 		}
 		span = d
 	}
-	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := dutConfig(b)
 	src := fmt.Sprintf(header+`  - set: {loop.preset: heart_failure, dut.level: P8}
     repeat: {for: %d s}
     steps:
