@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 )
 
 // ErrBadFrame marks a frame that could not be acquired (CRC error, missed
@@ -76,16 +75,18 @@ func NewAcquisition(fast ADC, fastIn []Input, slow SlowADC, slowIn []Input) (*Ac
 }
 
 // Read implements Source. A failed conversion returns an error wrapping
-// ErrBadFrame and leaves dst untouched.
-func (a *Acquisition) Read(_ time.Duration, dst []float64) error {
+// ErrBadFrame and leaves dst untouched; the conversion index returned is
+// then the one the failed read used up, or the last one if it used none.
+func (a *Acquisition) Read(dst []float64) (int64, error) {
 	if err := a.fast.Read(a.fastV); err != nil && !FrameValid(err) {
-		return fmt.Errorf("%w: %v", ErrBadFrame, err)
+		return a.fast.Conversion(), fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}
+	conv := a.fast.Conversion()
 	if a.slow != nil {
 		if a.sinceSlow++; a.sinceSlow >= a.slowEvery {
 			a.sinceSlow = 0
 			if err := a.slow.Poll(a.slowV); err != nil && !FrameValid(err) {
-				return fmt.Errorf("%w: slow ADC: %v", ErrBadFrame, err)
+				return conv, fmt.Errorf("%w: slow ADC: %v", ErrBadFrame, err)
 			}
 		}
 		for _, in := range a.slowIn {
@@ -95,7 +96,7 @@ func (a *Acquisition) Read(_ time.Duration, dst []float64) error {
 	for _, in := range a.fastIn {
 		dst[in.Column] = in.Cal.Apply(a.fastV[in.Index])
 	}
-	return nil
+	return conv, nil
 }
 
 // Volts returns the raw voltages of the last conversion of the fast ADC

@@ -30,6 +30,12 @@ type ADC interface {
 	Read(dst []float64) error
 	// Health returns the counters of bad frames so far.
 	Health() ADCHealth
+	// Conversion is the index of the conversion the last Read delivered
+	// or used up, counted from the first one Read saw, lost conversions
+	// included. Frame time is conversion time (DESIGN.md decision 7): a
+	// frame's time is its index × the sample period, so a host that woke
+	// late loses conversions, never the run's time base.
+	Conversion() int64
 }
 
 // SlowADC is a multiplexed converter for slow channels (temperature,

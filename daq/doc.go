@@ -2,17 +2,19 @@
 // blocks they travel in, the sources that produce them, and the statistics
 // computed over them.
 //
-// A frame is one sample instant: a timestamp from the run's clock and one
-// value per channel in engineering units. Frames travel in preallocated
-// Blocks so the steady-state pipeline allocates nothing per frame. ADC
-// drivers live in sub-packages and implement Source.
+// A frame is one sample instant: the time of its conversion and one value
+// per channel in engineering units. Frame time is conversion time: the
+// index of the fast ADC's conversion (lost ones counted) × the sample
+// period, so a late read loses conversions, never time. Frames travel in
+// preallocated Blocks so the steady-state pipeline allocates nothing per
+// frame. ADC drivers live in sub-packages.
 package daq
 
-import "time"
-
-// Source produces one frame of channel values for the sample instant now.
-// Implementations read their hardware (or emulated hardware) and convert to
-// engineering units; they must not allocate in steady state.
+// Source produces frames of channel values. Implementations read their
+// hardware (or emulated hardware) and convert to engineering units; they
+// must not allocate in steady state.
 type Source interface {
-	Read(now time.Duration, dst []float64) error
+	// Read waits for the next frame, writes it into dst, and returns the
+	// index of its conversion (see ADC.Conversion).
+	Read(dst []float64) (conv int64, err error)
 }

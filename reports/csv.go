@@ -21,7 +21,7 @@ type Selection struct {
 	// Step keeps only the time of the executions of the step at this path
 	// ("3.2"), its nested steps included; empty: the whole run.
 	Step string
-	// From and To keep only times t with From <= t < To on the run clock;
+	// From and To keep only times t with From < t <= To on the run clock,
 	// To 0 means to the end.
 	From, To time.Duration
 	// Every keeps every Every-th selected frame (the 1st, the Every+1-th,
@@ -51,7 +51,7 @@ func (s Selection) check() error {
 func (s Selection) IsZero() bool { return s == Selection{} }
 
 // selector tests times, in increasing order, against a selection's
-// windows: sorted, non-overlapping intervals [lo, hi) in ns.
+// windows: sorted, non-overlapping intervals (lo, hi] in ns, as steps are.
 type selector struct {
 	lo, hi []int64
 	i      int
@@ -65,6 +65,9 @@ func (r *Report) newSelector(s Selection) *selector {
 	}
 	sel := &selector{}
 	if s.Step == "" {
+		if from == 0 {
+			from = math.MinInt64 // the whole run, t = 0 included
+		}
 		sel.lo, sel.hi = []int64{from}, []int64{to}
 		return sel
 	}
@@ -92,20 +95,20 @@ func (r *Report) newSelector(s Selection) *selector {
 // test reports whether t is selected, and whether every window has ended
 // (no later time can be selected).
 func (s *selector) test(t int64) (in, done bool) {
-	for s.i < len(s.lo) && t >= s.hi[s.i] {
+	for s.i < len(s.lo) && t > s.hi[s.i] {
 		s.i++
 	}
 	if s.i >= len(s.lo) {
 		return false, true
 	}
-	return t >= s.lo[s.i], false
+	return t > s.lo[s.i], false
 }
 
 // contains reports whether t is selected, in any order of calls: beats of
 // different channels need not be in time order.
 func (s *selector) contains(t int64) bool {
-	i, _ := slices.BinarySearch(s.hi, t+1) // first window with hi > t
-	return i < len(s.lo) && t >= s.lo[i]
+	i, _ := slices.BinarySearch(s.hi, t) // first window with hi ≥ t
+	return i < len(s.lo) && t > s.lo[i]
 }
 
 // errStop stops a pass over the frames once the selection has ended.
@@ -150,7 +153,7 @@ func (r *Report) framesCSV(w io.Writer, s Selection, source func(from, to int64,
 	every := max(1, s.Every)
 	var k int
 	buf := make([]byte, 0, 256)
-	err := source(sel.lo[0], to, func(t int64, v []float64) error {
+	err := source(max(0, sel.lo[0]), to, func(t int64, v []float64) error {
 		in, done := sel.test(t)
 		if done {
 			return errStop

@@ -50,10 +50,10 @@ func TestFramesCSV(t *testing.T) {
 	}{
 		{"all", Selection{}, func(int, frameRef) bool { return true }},
 		{"every 7", Selection{Every: 7}, func(i int, _ frameRef) bool { return i%7 == 0 }},
-		{"range", Selection{From: s(2.5), To: s(5)}, func(_ int, f frameRef) bool { return f.t >= s(2.5) && f.t < s(5) }},
-		{"from", Selection{From: s(11)}, func(_ int, f frameRef) bool { return f.t >= s(11) }},
-		{"repeated step", Selection{Step: "2.1"}, func(_ int, f frameRef) bool { return f.t >= s(4) && f.t < s(10) }},
-		{"parent step", Selection{Step: "2"}, func(_ int, f frameRef) bool { return f.t >= s(4) && f.t < s(10) }},
+		{"range", Selection{From: s(2.5), To: s(5)}, func(_ int, f frameRef) bool { return f.t > s(2.5) && f.t <= s(5) }},
+		{"from", Selection{From: s(11)}, func(_ int, f frameRef) bool { return f.t > s(11) }},
+		{"repeated step", Selection{Step: "2.1"}, func(_ int, f frameRef) bool { return f.t > s(4) && f.t <= s(10) }},
+		{"parent step", Selection{Step: "2"}, func(_ int, f frameRef) bool { return f.t > s(4) && f.t <= s(10) }},
 		{"step, range, every", Selection{Step: "2.1", From: s(5), To: s(9), Every: 3}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestFramesCSV(t *testing.T) {
 					if tc.keep(i, f) {
 						want = append(want, f)
 					}
-				case f.t >= s(5) && f.t < s(9):
+				case f.t > s(5) && f.t <= s(9):
 					if k%3 == 0 {
 						want = append(want, f)
 					}
@@ -158,8 +158,8 @@ func TestBeatsCSV(t *testing.T) {
 		t.Fatalf("step 1: %d of %d beats", len(step1), len(all))
 	}
 	for _, row := range step1 {
-		if ts, _ := strconv.ParseFloat(row[0], 64); ts < 0 || ts >= 4 {
-			t.Errorf("beat at %s s outside step 1 (0 to 4 s)", row[0])
+		if ts, _ := strconv.ParseFloat(row[0], 64); ts <= 0 || ts > 4 {
+			t.Errorf("beat at %s s outside step 1 (0 to 4 s]", row[0])
 		}
 	}
 }

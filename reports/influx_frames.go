@@ -23,17 +23,21 @@ func (s *influxRun) fieldList() string {
 	return strings.Join(quoted, ",")
 }
 
-// timeRange is the InfluxQL condition for run times from ≤ t < to (ns on
-// the run clock); to ≤ from means no upper bound.
+// timeRange is the InfluxQL condition for run times from < t ≤ to (ns on
+// the run clock), the bounds of steps; from 0 takes t = 0 too, and to ≤ from
+// means no upper bound.
 func (s *influxRun) timeRange(from, to int64) string {
-	c := fmt.Sprintf(" AND time >= %d", s.epoch+from)
+	c := fmt.Sprintf(" AND time > %d", s.epoch+from)
+	if from == 0 {
+		c = fmt.Sprintf(" AND time >= %d", s.epoch)
+	}
 	if to > from {
-		c += fmt.Sprintf(" AND time < %d", s.epoch+to)
+		c += fmt.Sprintf(" AND time <= %d", s.epoch+to)
 	}
 	return c
 }
 
-// frames calls fn with every frame of the run in from ≤ t < to (see
+// frames calls fn with every frame of the run in from < t ≤ to (see
 // timeRange), in time order, with its time on the run clock in ns and its
 // values in layout order, streamed from InfluxDB. A channel the frame has
 // no value of (NaN or ±Inf in the record) is NaN. Values are rounded to

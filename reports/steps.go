@@ -58,7 +58,10 @@ func isParent(path string, steps []stepExec) bool {
 }
 
 // cursor finds, for times given in increasing order, the intervals
-// [lo, hi) that contain them, in amortised constant time per call.
+// (lo, hi] that contain them, in amortised constant time per call. Steps
+// are such intervals: a step's frames come after its start (the last frame
+// of the step before, or the instant its setpoints were applied) up to
+// and including its end, as the engine accounts them.
 type cursor struct {
 	lo, hi []int64 // interval bounds, ns
 	order  []int   // interval indices by lo
@@ -66,7 +69,7 @@ type cursor struct {
 	active []int   // intervals containing the last time
 }
 
-// newCursor returns a cursor over the intervals [lo[i], hi[i]).
+// newCursor returns a cursor over the intervals (lo[i], hi[i]].
 func newCursor(lo, hi []int64) *cursor {
 	c := &cursor{lo: lo, hi: hi, order: make([]int, len(lo))}
 	for i := range c.order {
@@ -83,14 +86,14 @@ func (c *cursor) at(t int64) []int {
 	if len(c.active) > 0 {
 		keep := c.active[:0]
 		for _, i := range c.active {
-			if t < c.hi[i] {
+			if t <= c.hi[i] {
 				keep = append(keep, i)
 			}
 		}
 		c.active = keep
 	}
-	for c.next < len(c.order) && c.lo[c.order[c.next]] <= t {
-		if i := c.order[c.next]; t < c.hi[i] {
+	for c.next < len(c.order) && c.lo[c.order[c.next]] < t {
+		if i := c.order[c.next]; t <= c.hi[i] {
 			c.active = append(c.active, i)
 		}
 		c.next++

@@ -90,7 +90,7 @@ func (s *CalSession) MeanVolts(ctx context.Context, channels []string, d time.Du
 		if err := s.clk.SleepUntil(ctx, s.now); err != nil {
 			return nil, nil, err
 		}
-		if err := s.plant.Read(s.now, frame); err != nil {
+		if _, err := s.plant.Read(frame); err != nil {
 			if errors.Is(err, daq.ErrBadFrame) {
 				continue
 			}

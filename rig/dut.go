@@ -159,14 +159,14 @@ func (d *dutLink) identity() *runlog.DUTIdentity {
 // read writes the dut.* columns of the frame: the last STATUS. On virtual
 // time it polls STATUS when due and keeps the link alive itself; on the
 // wall clock the poller does, and a fault it met is returned.
-func (d *dutLink) read(now time.Duration, dst []float64) error {
+func (d *dutLink) read(dst []float64) error {
 	values := d.values
 	if p := d.poller; p != nil {
 		if err := p.take(d.shown); err != nil {
 			return err
 		}
 		values = d.shown
-	} else if err := d.exchange(now); err != nil {
+	} else if err := d.exchange(d.clk.Now()); err != nil {
 		return err
 	}
 	for _, c := range d.cols {

@@ -134,7 +134,7 @@ func withDUT(t *testing.T, at time.Duration, do func(srv *dutsim.Server)) **duts
 			return nil, err
 		}
 		srv = pl.(*busPlant).dut.srv
-		return &benchProbe{Plant: pl, at: at, do: func(*sim.Bench) { do(srv) }}, nil
+		return &benchProbe{Plant: pl, at: at, do: func(*sim.Bench) { do(srv) }, clk: clk}, nil
 	}
 	t.Cleanup(func() { plantFor = orig })
 	return &srv
@@ -235,7 +235,7 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 			return nil, err
 		}
 		plant = pl.(*busPlant)
-		return &benchProbe{Plant: pl, at: 20 * time.Second, do: func(b *sim.Bench) { b.PressEStop(true) }}, nil
+		return &benchProbe{Plant: pl, at: 20 * time.Second, do: func(b *sim.Bench) { b.PressEStop(true) }, clk: clk}, nil
 	}
 	t.Cleanup(func() { plantFor = orig })
 	o := runDUT(t, nil, header+`
@@ -320,9 +320,9 @@ func (p *loopTimer) time(start time.Time) {
 	}
 }
 
-func (p *loopTimer) Read(now time.Duration, dst []float64) error {
+func (p *loopTimer) Read(dst []float64) (int64, error) {
 	defer p.time(time.Now())
-	return p.Plant.Read(now, dst)
+	return p.Plant.Read(dst)
 }
 
 func (p *loopTimer) Apply(param string, v protocols.Value) error {

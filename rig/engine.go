@@ -48,11 +48,29 @@ type engine struct {
 	rate   float64
 	period time.Duration
 
-	next time.Duration // deadline of the next frame
+	// next is the run's time cursor: the time of the last frame
+	// accounted for, or the end of the last step when conversions were
+	// lost across it. Step bounds, events, windows and timeouts are on it.
+	next time.Duration
+	// Frame time is conversion time (DESIGN.md decision 7): the frame of
+	// conversion c is at t0 + (c − conv0)·period, whenever it was read.
+	// anchored: t0 and conv0 are set (by the first good frame); lastConv is
+	// the last conversion read, good or bad, goodConv the last good one.
+	anchored                  bool
+	t0                        time.Duration
+	conv0, lastConv, goodConv int64
+	// pending: a frame was read (and supervised) but lies beyond the
+	// horizon of the step that read it, since conversions were lost
+	// across the step's end; the next step accounts it. pendConv, pendT:
+	// its conversion and time.
+	pending  bool
+	pendConv int64
+	pendT    time.Duration
 	// adcPaced: the clock is the wall clock, and the ADC's data-ready
-	// paces the frames; lastGood is the time of the last good frame.
+	// paces the frames; lastRead is the clock's time of the last read
+	// that got a conversion.
 	adcPaced bool
-	lastGood time.Duration
+	lastRead time.Duration
 	block    *daq.Block
 	scratch  []float64
 	frames   int64
@@ -204,27 +222,109 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 	return nil
 }
 
-// tick produces one frame: wait for its deadline, read the channels, then
-// fan the frame out in the order of DESIGN.md: the safety supervisor first,
-// then the actuators and controllers for the next interval, then the step
-// and criteria accumulators, then the record.
-func (e *engine) tick() error {
-	e.next += e.period
-	wake := e.next
-	if e.adcPaced && e.lastGood > 0 {
+// forever is the horizon of a wait with no end of its own (a pause).
+const forever = time.Duration(math.MaxInt64)
+
+// tick accounts for the next frame if its time lies at or before horizon
+// (the end of the hold, ramp or timeout in progress), and reports whether
+// it did. The frame is fanned out in the order of DESIGN.md: the safety
+// supervisor first (when it is read), then the actuators and controllers
+// for the next interval, then the step and criteria accumulators, then the
+// record. A frame beyond the horizon stays pending for the next step and
+// the cursor moves to the horizon: a step lasts what it says whatever the
+// converter lost, and every frame lies within its step.
+func (e *engine) tick(horizon time.Duration) (bool, error) {
+	if !e.pending {
+		if err := e.acquire(horizon); err != nil || !e.pending {
+			return false, err
+		}
+	}
+	if e.pendT > horizon {
+		e.next = max(e.next, horizon)
+		return false, nil
+	}
+	t, frame := e.account()
+	if err := e.actuate(t); err != nil {
+		return true, err
+	}
+	e.ctl.frame(t, frame)
+	if err := e.detectBeats(t, frame); err != nil {
+		return true, err
+	}
+	e.prog.frame(t-e.started, frame)
+	for i, s := range e.active {
+		s.add(t, frame, i == len(e.active)-1)
+	}
+	if err := e.checkAlways(t, frame); err != nil {
+		return true, err
+	}
+	if e.obs != nil {
+		e.obs.Frame(t, frame)
+	}
+	if e.block.Full() {
+		e.reportHealth()
+		if stuck := e.plant.Stuck(); len(stuck) > 0 {
+			return true, abortf("safety trip: sensor %s stuck (reading unchanged for %s): implausible", strings.Join(stuck, ", "), units.FormatDuration(stuckSpan))
+		}
+		return true, e.flush()
+	}
+	return true, nil
+}
+
+// account takes the pending frame into the record at its time, which
+// becomes the cursor's; a gap before it is an event.
+func (e *engine) account() (time.Duration, []float64) {
+	e.pending = false
+	t := e.pendT
+	e.next = t
+	if n := e.pendConv - e.goodConv - 1; n > 0 {
+		// No value is invented for a conversion that was lost or bad:
+		// the record has a gap, and says so.
+		from, to := t-time.Duration(n)*e.period, t-e.period
+		e.event(runlog.Event{Kind: runlog.KindGap, Msg: fmt.Sprintf("%d conversions without a value, %s to %s", n, units.FormatDuration(from), units.FormatDuration(to)),
+			Data: map[string]any{"conversions": n, "from_s": from.Seconds(), "to_s": to.Seconds()}})
+	}
+	e.goodConv = e.pendConv
+	frame := e.block.Append(t)
+	copy(frame, e.scratch)
+	e.frames++
+	return t, frame
+}
+
+// acquire waits for and reads the next frame into scratch. A good frame is
+// supervised at once and becomes pending, with its conversion's time. A bad
+// frame is left out of the record and of every statistic (no value is
+// invented), the cursor moves past the conversion it used up, and the run
+// goes on unless the acquisition has stalled.
+func (e *engine) acquire(horizon time.Duration) error {
+	wake := e.next + e.period
+	if e.adcPaced && e.anchored {
 		// On the wall clock the ADC's data-ready paces the loop: wake a
 		// quarter period before its next conversion is due and let the
 		// driver wait for the edge, so that every frame is read just
 		// after its conversion and a late wake-up of up to a period
 		// loses nothing. (Waking on a grid of our own would read each
 		// conversion at a phase of its own, and jitter would skip some.)
-		wake = e.lastGood + e.period*3/4
+		wake = e.lastRead + e.period*3/4
 	}
 	if err := e.clk.SleepUntil(e.ctx, wake); err != nil {
 		return e.ctxAbort()
 	}
-	err := e.plant.Read(e.next, e.scratch)
+	conv, err := e.plant.Read(e.scratch)
 	e.plantEvents()
+	used := e.anchored && conv > e.lastConv
+	if !e.anchored && err == nil {
+		// The first good frame sets the time base: it lies one period
+		// after the run's start.
+		e.anchored, e.t0, e.conv0, e.goodConv, used = true, e.next, conv-1, conv-1, true
+	}
+	if used {
+		e.lastConv = conv
+		if e.adcPaced {
+			e.lastRead = e.clk.Now()
+		}
+	}
+	t := e.t0 + time.Duration(conv-e.conv0)*e.period
 	if err != nil {
 		var a *Abort
 		if errors.As(err, &a) {
@@ -233,48 +333,19 @@ func (e *engine) tick() error {
 		if !errors.Is(err, daq.ErrBadFrame) {
 			return abortf("acquisition failed: %v", err)
 		}
-		// No value is invented for a bad frame: it is left out of the
-		// record and of every statistic, and the run goes on unless the
-		// acquisition has stalled.
 		if e.badRun++; e.badRun >= e.stallFrames {
 			return abortf("acquisition stalled: %d bad frames in a row (last: %v)", e.badRun, err)
+		}
+		if used {
+			e.next = max(e.next, min(t, horizon))
 		}
 		return e.actuate(e.next)
 	}
 	e.badRun = 0
-	// The frame's time is the clock's at acquisition: on hardware the
-	// ADC's data-ready paces it, in simulation it equals the deadline.
-	t := e.clk.Now()
-	e.lastGood = t
-	frame := e.block.Append(t)
-	copy(frame, e.scratch)
-	e.frames++
-	if err := e.supervise(t, frame); err != nil {
+	e.pending, e.pendConv, e.pendT = true, conv, t
+	if err := e.supervise(e.scratch); err != nil {
+		e.account() // the frame that tripped is in the record
 		return err
-	}
-	if err := e.actuate(t); err != nil {
-		return err
-	}
-	e.ctl.frame(t, frame)
-	if err := e.detectBeats(t, frame); err != nil {
-		return err
-	}
-	e.prog.frame(t-e.started, frame)
-	for i, s := range e.active {
-		s.add(t, frame, i == len(e.active)-1)
-	}
-	if err := e.checkAlways(t, frame); err != nil {
-		return err
-	}
-	if e.obs != nil {
-		e.obs.Frame(t, frame)
-	}
-	if e.block.Full() {
-		e.reportHealth()
-		if stuck := e.plant.Stuck(); len(stuck) > 0 {
-			return abortf("safety trip: sensor %s stuck (reading unchanged for %s): implausible", strings.Join(stuck, ", "), units.FormatDuration(stuckSpan))
-		}
-		return e.flush()
 	}
 	return nil
 }
@@ -307,7 +378,7 @@ func (e *engine) reportHealth() {
 	if h.ADC.Bad() == e.health.ADC.Bad() && h.SlowADC.Bad() == e.health.SlowADC.Bad() {
 		return
 	}
-	e.event(runlog.Event{Kind: "acquisition", Msg: fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",
+	e.event(runlog.Event{Kind: runlog.KindAcquisition, Msg: fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",
 		h.ADC.Bad(), h.ADC.CRCErrors, h.ADC.MissedReady, h.ADC.Gaps, h.ADC.Stuck, h.SlowADC.Bad()),
 		Data: map[string]any{"adc": h.ADC, "slow_adc": h.SlowADC}})
 	e.health = h
@@ -342,7 +413,7 @@ func (e *engine) ctxAbort() error {
 // supervise checks the emergency stop and the hard limits with debounce. A
 // NaN counts as out of range: an implausible reading must not hide an
 // excursion.
-func (e *engine) supervise(t time.Duration, frame []float64) error {
+func (e *engine) supervise(frame []float64) error {
 	if e.plant.EStop() {
 		return abortf("emergency stop pressed")
 	}
@@ -588,7 +659,7 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 func (e *engine) hold(d time.Duration) error {
 	end := e.next + d
 	for e.next+e.period <= end {
-		if err := e.tick(); err != nil {
+		if _, err := e.tick(end); err != nil {
 			return err
 		}
 	}
@@ -644,7 +715,8 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 		e.event(runlog.Event{Kind: "ramp", Step: path, Msg: fmt.Sprintf("%s from %s to %s over %s", r.Param, units.Format(cur.Num, cur.Dim), r.To, units.FormatDuration(r.Over))})
 	}
 	start := e.next
-	for e.next+e.period <= start+over {
+	end := start + over
+	for e.next+e.period <= end {
 		elapsed := e.next + e.period - start
 		for i, r := range ramps {
 			f := min(1, elapsed.Seconds()/r.Over.Seconds())
@@ -658,7 +730,7 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 			}
 			e.params[r.Param] = v
 		}
-		if err := e.tick(); err != nil {
+		if _, err := e.tick(end); err != nil {
 			return err
 		}
 	}
@@ -690,9 +762,14 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		defer func() { sr.crit = slices.DeleteFunc(sr.crit, func(c *critRun) bool { return c == beats }) }()
 	}
 	start := e.next
-	for e.next-start < u.Timeout {
-		if err := e.tick(); err != nil {
+	end := start + u.Timeout
+	for e.next < end {
+		taken, err := e.tick(end)
+		if err != nil {
 			return err
+		}
+		if !taken {
+			continue // a bad frame or a gap: no value to judge, none invented
 		}
 		v, t := e.scratch[col], e.next // scratch holds the frame just taken
 		var agg float64

@@ -362,14 +362,16 @@ type safeProbe struct {
 	failApply string
 	lastRead  time.Duration
 	applied   []string
+	clk       clock.Clock
 }
 
-func (p *safeProbe) Read(now time.Duration, dst []float64) error {
+func (p *safeProbe) Read(dst []float64) (int64, error) {
+	now := p.clk.Now()
 	if p.panicAt > 0 && now >= p.panicAt {
 		panic("injected fault")
 	}
 	p.lastRead = now
-	return p.Plant.Read(now, dst)
+	return p.Plant.Read(dst)
 }
 
 func (p *safeProbe) Apply(param string, v protocols.Value) error {
@@ -387,7 +389,7 @@ func withProbe(t *testing.T, probe *safeProbe) {
 	orig := plantFor
 	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
 		pl, err := newPlant(cfg, clk, cals)
-		probe.Plant = pl
+		probe.Plant, probe.clk = pl, clk
 		return probe, err
 	}
 	t.Cleanup(func() { plantFor = orig })
@@ -465,7 +467,7 @@ func TestSafeStateStopsTheHeart(t *testing.T) {
 		lo, hi = math.Inf(1), math.Inf(-1)
 		for end := clk.Now() + d; clk.Now() < end; {
 			clk.SleepUntil(context.Background(), clk.Now()+time.Millisecond)
-			if err := p.Read(clk.Now(), frame); err != nil {
+			if _, err := p.Read(frame); err != nil {
 				t.Fatal(err)
 			}
 			p.Actuate(clk.Now())

@@ -72,14 +72,15 @@ type benchProbe struct {
 	at   time.Duration
 	once bool
 	do   func(b *sim.Bench)
+	clk  clock.Clock
 }
 
-func (p *benchProbe) Read(now time.Duration, dst []float64) error {
-	if !p.once && now >= p.at {
+func (p *benchProbe) Read(dst []float64) (int64, error) {
+	if !p.once && p.clk.Now() >= p.at {
 		p.once = true
 		p.do(p.Plant.(*busPlant).bench)
 	}
-	return p.Plant.Read(now, dst)
+	return p.Plant.Read(dst)
 }
 
 func withBench(t *testing.T, at time.Duration, do func(b *sim.Bench)) {
@@ -87,7 +88,7 @@ func withBench(t *testing.T, at time.Duration, do func(b *sim.Bench)) {
 	orig := plantFor
 	plantFor = func(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Plant, error) {
 		pl, err := newPlant(cfg, clk, cals)
-		return &benchProbe{Plant: pl, at: at, do: do}, err
+		return &benchProbe{Plant: pl, at: at, do: do, clk: clk}, err
 	}
 	t.Cleanup(func() { plantFor = orig })
 }
@@ -299,7 +300,7 @@ func BenchmarkAcquisition(b *testing.B) {
 		if block.Full() {
 			block.Reset()
 		}
-		if err := pl.Read(next, block.Append(next)); err != nil {
+		if _, err := pl.Read(block.Append(next)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -58,7 +58,7 @@ func (e *engine) holdWhilePaused(i int) error {
 	e.event(runlog.Event{Kind: runlog.KindOperator, Msg: "paused", Data: map[string]any{"before_step": i + 1}})
 	e.progress("paused before step %d", i+1)
 	for e.pause.Requested() {
-		if err := e.tick(); err != nil {
+		if _, err := e.tick(forever); err != nil {
 			return err
 		}
 	}

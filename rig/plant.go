@@ -34,9 +34,11 @@ type Plant interface {
 	// Apply takes a setpoint. Ranges were checked against the rig config
 	// before the run; Apply still refuses what its hardware cannot do.
 	Apply(param string, v protocols.Value) error
-	// Read measures the frame at now into dst (len(Layout())). An error
-	// wrapping daq.ErrBadFrame means this frame is lost, not the run.
-	Read(now time.Duration, dst []float64) error
+	// Read measures the next frame into dst (len(Layout())) and returns
+	// the index of its conversion (daq.ADC.Conversion): the engine's time
+	// base. An error wrapping daq.ErrBadFrame means this frame is lost,
+	// not the run; the index is then the conversion it used up, if any.
+	Read(dst []float64) (conv int64, err error)
 	// Actuate updates the actuators for the interval that starts at now.
 	Actuate(now time.Duration) error
 	// Safe drives every actuator to its declared safe state. It must work
@@ -188,7 +190,7 @@ func (p *busPlant) settle(clk clock.Clock, rate float64) error {
 	period := time.Duration(float64(time.Second) / rate)
 	var err error
 	for range int(rate) { // at most a second
-		if err = p.acq.Read(0, frame); err == nil && allFinite(frame, p.truthCols()) {
+		if _, err = p.acq.Read(frame); err == nil && allFinite(frame, p.truthCols()) {
 			return nil
 		}
 		if serr := clk.SleepUntil(context.Background(), clk.Now()+period); serr != nil {
@@ -357,9 +359,10 @@ func (p *busPlant) Apply(param string, v protocols.Value) error {
 	return fmt.Errorf("the rig has no actuator for %s", param)
 }
 
-func (p *busPlant) Read(now time.Duration, dst []float64) error {
-	if err := p.acq.Read(now, dst); err != nil {
-		return err
+func (p *busPlant) Read(dst []float64) (int64, error) {
+	conv, err := p.acq.Read(dst)
+	if err != nil {
+		return conv, err
 	}
 	for _, t := range p.truth {
 		dst[t.col] = t.read()
@@ -368,9 +371,9 @@ func (p *busPlant) Read(now time.Duration, dst []float64) error {
 		p.thermo.last = dst[p.thermo.col]
 	}
 	if p.dut != nil {
-		return p.dut.read(now, dst)
+		return conv, p.dut.read(dst)
 	}
-	return nil
+	return conv, nil
 }
 
 func (p *busPlant) Actuate(now time.Duration) error {

@@ -199,6 +199,12 @@ const (
 	KindOperator       = "operator"
 	KindDUTTx          = "dut.tx"
 	KindDUTRx          = "dut.rx"
+	// KindAcquisition: the converters' bad-frame counters changed.
+	KindAcquisition = "acquisition"
+	// KindGap: conversions without a value (lost, or read bad) before a
+	// frame; Data has "conversions", "from_s" and "to_s" (the first and
+	// last missing conversion's time).
+	KindGap = "acquisition.gap"
 )
 
 // Event is one line of events.jsonl: something that happened at a point of

@@ -146,9 +146,18 @@ func TestLoadTwentySubscribers(t *testing.T) {
 	if l.res.Outcome != runlog.OutcomePass {
 		t.Fatalf("outcome %s %q", l.res.Outcome, l.res.AbortReason)
 	}
+	// Frame time is conversion time: every conversion of the hold is a
+	// frame in the record or a gap the record declares, whatever the
+	// machine's load made the sampler lose.
 	want := int64(hold / time.Millisecond)
-	if l.recorded != want || l.res.Frames != want {
-		t.Errorf("%d frames recorded, result %d, want %d: frames missed", l.recorded, l.res.Frames, want)
+	var lost int64
+	for _, ev := range l.events {
+		if ev.Kind == runlog.KindGap {
+			lost += int64(ev.Data["conversions"].(float64))
+		}
+	}
+	if l.recorded != l.res.Frames || l.recorded+lost != want {
+		t.Errorf("%d frames recorded, result %d, %d conversions declared lost, want %d in all", l.recorded, l.res.Frames, lost, want)
 	}
 	for _, ev := range l.events {
 		if ev.Kind == runlog.KindFault || ev.Kind == runlog.KindSafetyTrip {

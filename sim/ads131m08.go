@@ -75,7 +75,8 @@ type ADS131M08Config struct {
 // last one read out is waiting, and the STATUS word's DRDY bits are set for
 // the enabled channels in exactly that case.
 //
-// Faults for tests: CorruptCRC, SuppressDRDY, Freeze, Resync, PowerCycle.
+// Faults for tests: CorruptCRC, SuppressDRDY, DropConversions, Freeze,
+// Resync, PowerCycle.
 type ADS131M08 struct {
 	clk     clock.Clock
 	afe     AnalogFrontEnd
@@ -109,7 +110,10 @@ type ADS131M08 struct {
 	latOK  bool
 
 	supFrom, supTo int64 // conversions whose DRDY assertion is suppressed (inclusive)
-	corrupt        int   // frames whose output CRC is still to be corrupted
+	// dropBelow, dropSeed: DRDY is suppressed for a random fraction of
+	// conversions, those whose hash falls below dropBelow (0: none).
+	dropBelow, dropSeed uint64
+	corrupt             int // frames whose output CRC is still to be corrupted
 
 	frozen     [8]bool
 	frozenSet  [8]bool
@@ -307,6 +311,16 @@ func (c *ADS131M08) SuppressDRDY(n int) {
 	c.supFrom, c.supTo = from, from+int64(n)-1
 }
 
+// DropConversions keeps DRDY from asserting for a random fraction (0 to 1)
+// of all later conversions, chosen by seed, as a host that misses
+// interrupts would see them: the chip converts and overwrites, and the
+// next frame read is a later conversion. 0 ends it.
+func (c *ADS131M08) DropConversions(fraction float64, seed uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropBelow, c.dropSeed = uint64(min(max(fraction, 0), 1)*(1<<63))*2, seed
+}
+
 // Freeze makes channel ch repeat the code of its next conversion for ever,
 // as a channel whose input stage died would: a real transducer is never
 // that quiet.
@@ -441,7 +455,19 @@ func (c *ADS131M08) fresh(now time.Duration) bool {
 	return c.converting() && k >= c.kStart && k > c.lastRead
 }
 
-func (c *ADS131M08) suppressed(k int64) bool { return k >= c.supFrom && k <= c.supTo }
+func (c *ADS131M08) suppressed(k int64) bool {
+	return k >= c.supFrom && k <= c.supTo || c.dropBelow > 0 && splitmix64(uint64(k)^c.dropSeed) < c.dropBelow
+}
+
+// splitmix64 is the finaliser of SplitMix64 (Steele, Lea, Flood 2014): a
+// well-mixed hash of a conversion's index, so that which conversions a
+// Drop fault loses does not depend on when anyone asked.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
 
 // pinLevel implements pinSource: DRDY is low while fresh data wait, unless
 // their assertion is suppressed.
@@ -461,10 +487,17 @@ func (c *ADS131M08) nextAssert(now time.Duration) (time.Duration, bool) {
 		return 0, false
 	}
 	k := max(c.latest(now)+1, c.kStart)
-	if c.suppressed(k) {
-		k = c.supTo + 1
+	for range 1 << 16 {
+		switch {
+		case k >= c.supFrom && k <= c.supTo:
+			k = c.supTo + 1
+		case c.suppressed(k):
+			k++ // dropped at random
+		default:
+			return c.phase + time.Duration(k)*c.period, true
+		}
 	}
-	return c.phase + time.Duration(k)*c.period, true
+	return 0, false // every conversion dropped
 }
 
 // pinWait implements pinSource: true at once if data are ready, else a

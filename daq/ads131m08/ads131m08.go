@@ -139,7 +139,13 @@ type Dev struct {
 	rx [frameBytes]byte
 
 	anchored bool
-	k        int64 // the driver's index of the last conversion read
+	k        int64 // the driver's index of the last conversion read, since the anchor
+	// conv is the index of the last conversion read since the first Read,
+	// lost ones included; unlike k it survives a re-anchoring, so frame
+	// times taken from it never step back (see Conversion).
+	conv     int64
+	convAt   time.Duration // when conv was seen
+	convSeen bool
 	// offs are t − k·T of the last window reads (their latency plus the
 	// chip's phase), kept as a sliding-window minimum: the reads whose
 	// offset no later read undercuts, in order, so the first is the
@@ -326,6 +332,13 @@ func (d *Dev) Period() time.Duration { return d.period }
 // Stuck is the set of channels (bit n for channel n) in a stuck episode.
 func (d *Dev) Stuck() uint8 { return d.stuck }
 
+// Conversion implements daq.ADC: the index of the conversion the last Read
+// delivered or consumed (a frame that failed its CRC check still used one
+// up), counted from the first conversion Read saw, lost conversions
+// included. A frame's time is Conversion × Period after that first one: the
+// chip's crystal, not the host's wake-up, is the run's time base.
+func (d *Dev) Conversion() int64 { return d.conv }
+
 // Status is the STATUS word of the last frame that passed its CRC check.
 func (d *Dev) Status() uint16 { return d.lastStatus }
 
@@ -434,7 +447,8 @@ func (d *Dev) waitReady() (time.Duration, bool) {
 }
 
 // advance accounts the conversion just read, whose data-ready was seen at
-// t, and returns how many conversions passed unread before it.
+// t, moves Conversion on, and returns how many conversions passed unread
+// before it.
 //
 // Conversion k happens at φ + k·T and is seen at t = φ + k·T + latency,
 // latency ≥ 0, so min(t − k·T) over recent reads estimates φ to within the
@@ -443,6 +457,27 @@ func (d *Dev) waitReady() (time.Duration, bool) {
 // comes less than 0.9 T after its conversion. A misjudged frame shifts k
 // by one but not the estimate of φ, so later frames are judged right.
 func (d *Dev) advance(t time.Duration) uint64 {
+	n := d.conversions(t)
+	switch {
+	case !d.convSeen:
+		d.convSeen = true
+	case n > 0:
+		d.conv += n
+	default:
+		// A re-anchoring: the phase is new, so the periods since the
+		// last read are the best count there is, and at least one.
+		d.conv += max(1, int64((t-d.convAt+d.period/2)/d.period))
+	}
+	d.convAt = t
+	if n <= 0 {
+		return 0
+	}
+	return uint64(n - 1)
+}
+
+// conversions returns how many periods passed since the last conversion
+// read, or 0 when t starts a new anchor.
+func (d *Dev) conversions(t time.Duration) int64 {
 	if !d.anchored {
 		d.anchored, d.k, d.nOffs, d.nLive = true, 0, 0, 0
 		d.pushOffset(t)
@@ -460,7 +495,7 @@ func (d *Dev) advance(t time.Duration) uint64 {
 	}
 	d.k += n
 	d.pushOffset(t - time.Duration(d.k)*d.period)
-	return uint64(n - 1)
+	return n
 }
 
 // pushOffset records the offset of read number d.nOffs: the entries it
