@@ -33,16 +33,24 @@ type Clock interface {
 // Real is the monotonic wall clock.
 type Real struct {
 	start time.Time // carries Go's monotonic reading
+	mono0 int64     // CLOCK_MONOTONIC at start, ns: for clock_nanosleep
 }
 
 // NewReal returns a real clock whose epoch is now.
-func NewReal() *Real { return &Real{start: time.Now()} }
+func NewReal() *Real {
+	a := monotonicNow()
+	start := time.Now()
+	b := monotonicNow()
+	return &Real{start: start, mono0: a + (b-a)/2}
+}
 
 // NewRealAt returns a real clock whose epoch is an earlier wall time, for a
 // run resumed after an interruption: its clock goes on from where it was,
 // gap included. Such an epoch has no monotonic reading, so this clock
 // follows the wall clock.
-func NewRealAt(epoch time.Time) *Real { return &Real{start: epoch} }
+func NewRealAt(epoch time.Time) *Real {
+	return &Real{start: epoch, mono0: monotonicNow() - int64(time.Since(epoch))}
+}
 
 // Epoch implements Clock.
 func (r *Real) Epoch() time.Time { return r.start }
@@ -50,28 +58,34 @@ func (r *Real) Epoch() time.Time { return r.start }
 // Now implements Clock; it uses the monotonic reading, immune to wall-clock steps.
 func (r *Real) Now() time.Duration { return time.Since(r.start) }
 
-// spinWindow is the last part of a wait on the real clock that is spent
-// yielding in a loop rather than on a timer. Go's timers wake up to a
-// millisecond late on many Linux kernels and VMs (measured on the CI
-// machine: a 50 µs sleep takes 1.07 ms), too coarse for a 1 kHz sampler:
-// its frames would come every 1.1 ms and the ADC would get ahead of it.
-// The price is up to one core busy while a run waits.
-const spinWindow = 1500 * time.Microsecond
+// timerWindow is the last part of a wait on the real clock that is not
+// left to a Go timer. Go's timers wake up to a millisecond late on many
+// Linux kernels and VMs (measured on the CI machine: a 50 µs sleep takes
+// 1.07 ms), too coarse for a 1 kHz sampler. On Linux the window is slept
+// on an hrtimer (clock_nanosleep with an absolute deadline), precise to
+// microseconds on a real-time thread and to the timer slack (50 µs) on
+// another, and costing no CPU; elsewhere it is spent yielding in a loop.
+const timerWindow = 2 * time.Millisecond
 
-// SleepUntil implements Clock: a timer for most of the wait, then a
-// yielding spin for the last spinWindow, so it returns within microseconds
-// of deadline.
+// SleepUntil implements Clock: a Go timer (which ctx can cut short) for
+// most of the wait, then the last timerWindow on the thread's own hrtimer,
+// so that it returns within microseconds of deadline without spinning.
+// The hrtimer's part cannot be cancelled; it is at most timerWindow.
 func (r *Real) SleepUntil(ctx context.Context, deadline time.Duration) error {
 	for {
 		d := deadline - r.Now()
 		if err := ctx.Err(); err != nil || d <= 0 {
 			return err
 		}
-		if d <= spinWindow {
-			runtime.Gosched()
+		if d <= timerWindow {
+			if preciseSleep {
+				sleepUntilMonotonic(r.mono0 + int64(deadline))
+			} else {
+				runtime.Gosched()
+			}
 			continue
 		}
-		t := time.NewTimer(d - spinWindow)
+		t := time.NewTimer(d - timerWindow)
 		select {
 		case <-t.C:
 		case <-ctx.Done():

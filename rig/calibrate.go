@@ -34,7 +34,7 @@ var ErrOverdue = errors.New("calibration overdue")
 // in force are loaded (overdue ones too: recalibrating is the cure).
 func OpenCalibration(cfg *Config, realtime bool) (*CalSession, error) {
 	var clk clock.Clock = clock.NewVirtual(time.Now())
-	if realtime || cfg.Backend == "hardware" {
+	if realtime || cfg.WallClockOnly() != "" {
 		clk = clock.NewReal()
 	}
 	file, err := cfg.LoadCalibrations()

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/protocols"
@@ -61,6 +62,19 @@ type Config struct {
 	FS     fs.FS
 	Sim    SimConfig
 	Influx InfluxConfig
+	// Realtime is how the sampling loop asks for real time on the wall
+	// clock (hardware, --realtime): DESIGN.md decision 7.
+	Realtime RealtimeConfig
+}
+
+// RealtimeConfig is the `realtime:` section of a rig config.
+type RealtimeConfig struct {
+	// Priority is the loop thread's SCHED_FIFO priority, 1 to 99; 0 keeps
+	// normal scheduling.
+	Priority int
+	// LockMemory locks the process's pages in RAM (mlockall), so that no
+	// page fault waits for the SD card under the loop.
+	LockMemory bool
 }
 
 // Hardware is the bench's parts (DESIGN.md, reference hardware). The sim
@@ -192,7 +206,7 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx"}
+var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx", "realtime"}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -204,7 +218,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	c := &Config{File: file, Source: data, SHA256: hex.EncodeToString(sum[:]),
 		Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
 		Presets: map[string][]protocols.Setpoint{}, Debounce: 3,
-		Sim: SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2}}
+		Sim:      SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2},
+		Realtime: RealtimeConfig{Priority: clock.DefaultPriority, LockMemory: true}}
 	e := &strictyaml.Errors{File: file}
 	kvs, ok := e.Mapping(root, "rig config", configKeys)
 	if !ok {
@@ -270,6 +285,24 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 		case "sim":
 			simN = kv.Value
+		case "realtime":
+			fields, _ := e.Mapping(kv.Value, "realtime", []string{"priority", "lock_memory"})
+			for _, f := range fields {
+				switch f.Key {
+				case "priority":
+					if n, ok := integer(e, f.Value, "realtime priority", 0, 99); ok {
+						c.Realtime.Priority = n
+					}
+				case "lock_memory":
+					if s, ok := e.Scalar(f.Value, "lock_memory"); ok {
+						b, err := strconv.ParseBool(s)
+						if err != nil {
+							e.At(f.Value, "lock_memory must be true or false, not %q", s)
+						}
+						c.Realtime.LockMemory = b
+					}
+				}
+			}
 		case "influx":
 			fields, _ := e.Mapping(kv.Value, "influx", []string{"url", "org", "bucket"})
 			for _, f := range fields {

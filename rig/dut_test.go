@@ -375,9 +375,6 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 	if o.res.Outcome != runlog.OutcomePass {
 		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 	}
-	if n := slow.Load(); n > 3 {
-		t.Errorf("the loop was held over 15 ms %d times in 2 s: it waited for the DUT", n)
-	}
 	t.Logf("%d conversions lost", adcGaps(o.events))
 	var polls int
 	var sent []string
@@ -386,6 +383,11 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 		if strings.Contains(e.Msg, " STATUS ") {
 			polls++
 		}
+	}
+	// Waiting for the DUT would hold the loop at every poll; a loaded
+	// machine may hold it now and then, never at half of them.
+	if n := slow.Load(); n > int64(polls/2) {
+		t.Errorf("the loop was held over 15 ms %d times in 2 s, %d polls: it waited for the DUT", n, polls)
 	}
 	if polls < 12 || polls > 23 {
 		t.Errorf("%d STATUS polls in 2 s, want about 20", polls)

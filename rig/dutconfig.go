@@ -120,3 +120,19 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 	c.DUT = d
 }
+
+// WallClockOnly says why the rig cannot run on virtual time, or "" if it
+// can. Real hardware and a real device under test live in real time: a
+// DUT on a serial port ramps its pump at its own pace while virtual time
+// races ahead, so its readings would be recorded against the wrong
+// instants (the P8 step of a 2 s run recorded 140 rpm). Such a rig runs on
+// the wall clock whatever --realtime says.
+func (c *Config) WallClockOnly() string {
+	switch {
+	case c.Backend == "hardware":
+		return "rig " + c.Name + " is hardware"
+	case c.DUT != nil && c.DUT.Port != "sim":
+		return "the DUT on " + c.DUT.Port + " is a real device"
+	}
+	return ""
+}

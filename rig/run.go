@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -61,6 +62,10 @@ type Options struct {
 	Observer Observer
 	// Pause, when set, holds the run between top-level steps while set.
 	Pause *Pause
+	// Warn receives what the operator must know but that is not progress
+	// (real-time priority refused, a rig that forces the wall clock);
+	// nil: none.
+	Warn io.Writer
 }
 
 // influxCloseWithin bounds how long the end of a run waits for InfluxDB;
@@ -88,10 +93,14 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}
 	var clk clock.Clock
 	kind := runlog.ClockVirtual
+	wall := opts.Realtime || cfg.WallClockOnly() != ""
+	if why := cfg.WallClockOnly(); why != "" && !opts.Realtime && cfg.Backend == "sim" && opts.Warn != nil {
+		fmt.Fprintf(opts.Warn, "mockloop: %s: the run is on the wall clock\n", why)
+	}
 	switch {
-	case (opts.Realtime || cfg.Backend == "hardware") && resume != nil:
+	case wall && resume != nil:
 		clk, kind = clock.NewRealAt(resume.run.Manifest.Epoch), runlog.ClockReal
-	case opts.Realtime || cfg.Backend == "hardware":
+	case wall:
 		clk, kind = clock.NewReal(), runlog.ClockReal
 	case resume != nil:
 		v := clock.NewVirtual(resume.run.Manifest.Epoch)
@@ -134,6 +143,22 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		}
 	}()
 
+	// On the wall clock this goroutine is the sampling loop: its thread
+	// gets real-time priority and the process's memory is locked.
+	var realTime *runlog.RealTime
+	if kind == runlog.ClockReal {
+		rt, release := clock.LockRealtime(cfg.Realtime.Priority, cfg.Realtime.LockMemory)
+		defer release()
+		realTime = &runlog.RealTime{Policy: rt.Policy, Priority: rt.Priority, MemoryLocked: rt.MemoryLocked, Refused: rt.Refused}
+		if len(rt.Refused) > 0 && opts.Warn != nil {
+			fmt.Fprintf(opts.Warn, "mockloop: real time: %s; the run goes on (see README, \"Qualifying a bench computer\")\n", rt)
+		}
+		// The loop allocates nothing, so the collector never drafts it
+		// into marking; a collection now starts it on a clean heap, far
+		// from the next one.
+		runtime.GC()
+	}
+
 	layout := plant.Layout()
 	m := runlog.Manifest{
 		RunID:           runlog.NewRunID(clk.Epoch()),
@@ -149,6 +174,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		Layout:          runlog.Channels(layout, units.Dimension.Unit),
 		SampleRateHz:    cfg.SampleRate,
 		Clock:           kind,
+		RealTime:        realTime,
 		Epoch:           clk.Epoch().UTC(),
 	}
 	var rec *runlog.Record

@@ -117,12 +117,24 @@ type Manifest struct {
 	SampleRateHz float64 `json:"sample_rate_hz"`
 	// Clock is "virtual" or "real".
 	Clock ClockKind `json:"clock"`
+	// RealTime is what the sampling loop's thread obtained on the wall
+	// clock (absent on virtual time): its scheduling, whether memory was
+	// locked, and what the system refused.
+	RealTime *RealTime `json:"real_time,omitempty"`
 	// Resumed counts how often the run was continued after an interruption
 	// (mockloop run --resume); the gaps are events of kind run.resumed.
 	Resumed int `json:"resumed,omitempty"`
 	// Epoch is the wall time of t = 0 of the run's clock: frame timestamps
 	// and event t are offsets from it.
 	Epoch time.Time `json:"epoch"`
+}
+
+// RealTime is the scheduling a run's sampling loop ran under.
+type RealTime struct {
+	Policy       string   `json:"policy"` // SCHED_FIFO or SCHED_OTHER
+	Priority     int      `json:"priority,omitempty"`
+	MemoryLocked bool     `json:"memory_locked"`
+	Refused      []string `json:"refused,omitempty"`
 }
 
 // ProtocolRef identifies the protocol a run executed.

@@ -377,7 +377,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 
 	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Operator: operator,
 		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx,
-		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause}
+		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause, Warn: s.cfg.Log}
 	if s.cfg.Speed > 1 {
 		opts.Speed = s.cfg.Speed
 	}

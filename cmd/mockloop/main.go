@@ -54,6 +54,7 @@ commands:
   serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
+  timing [--rig FILE] [--for 60s] [--priority N] [--json]
   version
 
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
@@ -85,6 +86,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSync(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "timing":
+		return cmdTiming(args[1:], stdout, stderr)
 	case "dut-sim":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -277,7 +280,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir})
+		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
 		if errors.Is(err, rig.ErrCannotResume) {

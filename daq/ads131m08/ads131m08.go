@@ -146,6 +146,7 @@ type Dev struct {
 	conv     int64
 	convAt   time.Duration // when conv was seen
 	convSeen bool
+	latency  time.Duration // of the last read (Latency)
 	// offs are t − k·T of the last window reads (their latency plus the
 	// chip's phase), kept as a sliding-window minimum: the reads whose
 	// offset no later read undercuts, in order, so the first is the
@@ -339,6 +340,12 @@ func (d *Dev) Stuck() uint8 { return d.stuck }
 // chip's crystal, not the host's wake-up, is the run's time base.
 func (d *Dev) Conversion() int64 { return d.conv }
 
+// Latency is how much later than the earliest of the last 64 the last
+// conversion's data-ready was seen: the host's wake-up latency above its
+// best case, which is all a host can tell of it (the chip does not stamp
+// its conversions). `mockloop timing` reports it.
+func (d *Dev) Latency() time.Duration { return d.latency }
+
 // Status is the STATUS word of the last frame that passed its CRC check.
 func (d *Dev) Status() uint16 { return d.lastStatus }
 
@@ -495,6 +502,7 @@ func (d *Dev) conversions(t time.Duration) int64 {
 	}
 	d.k += n
 	d.pushOffset(t - time.Duration(d.k)*d.period)
+	d.latency = t - time.Duration(d.k)*d.period - d.offs[d.head].v
 	return n
 }
 
