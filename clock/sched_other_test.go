@@ -1,0 +1,5 @@
+//go:build !linux
+
+package clock
+
+func threadPolicy() (string, int) { return "SCHED_OTHER", 0 }
