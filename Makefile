@@ -9,7 +9,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INFLUXD     := $(CURDIR)/.cache/bin/influxd
 FUZZTIME    ?= 30s
 
-.PHONY: all build demo serve test test-deps bench lint cross influxd fuzz clean
+.PHONY: all build demo serve test test-stress test-deps bench lint cross influxd fuzz clean
 
 all: build
 
@@ -30,6 +30,11 @@ serve: build
 test: influxd test-deps
 	mkdir -p $(CURDIR)/.cache/test-artifacts
 	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/.cache/test-artifacts ./...
+
+## test-stress: the whole suite while two CPU-bound processes load the
+## machine (scripts/stress.sh); wall-clock tests must hold under it
+test-stress: influxd test-deps
+	./scripts/stress.sh $(MAKE) --no-print-directory test
 
 ## test-deps: Chromium, qpdf, poppler-utils, libxml2-utils from Debian's packages
 test-deps:
