@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +23,12 @@ import (
 // memory and the thread; call it on the same goroutine.
 func LockRealtime(priority int, lockMemory bool) (got Realtime, release func()) {
 	runtime.LockOSThread()
+	// The loop's thread sleeps in clock_nanosleep, a system call, so it
+	// keeps its P (the Go scheduler's right to run Go code) most of the
+	// time; the process's other goroutines (the DUT link, the record's
+	// sync, the collector) get one P more, so that they keep as many as
+	// the machine has cores.
+	addLoop(+1)
 	got.Policy = "SCHED_OTHER"
 	if priority > 0 {
 		prio, err := setFIFO(priority)
@@ -49,6 +56,7 @@ func LockRealtime(priority int, lockMemory bool) (got Realtime, release func()) 
 		if got.MemoryLocked {
 			_ = unix.Munlockall()
 		}
+		addLoop(-1)
 		runtime.UnlockOSThread()
 	}
 }
@@ -77,3 +85,22 @@ func sleepUntilMonotonic(abs int64) {
 }
 
 const preciseSleep = true
+
+// loops counts the real-time loops of the process; base is GOMAXPROCS
+// before the first.
+var loops struct {
+	sync.Mutex
+	n, base int
+}
+
+// addLoop adds d to the loops running and sets GOMAXPROCS to one P per
+// loop more than without any.
+func addLoop(d int) {
+	loops.Lock()
+	defer loops.Unlock()
+	if loops.n == 0 {
+		loops.base = runtime.GOMAXPROCS(0)
+	}
+	loops.n += d
+	runtime.GOMAXPROCS(loops.base + loops.n)
+}

@@ -16,10 +16,15 @@ func TestLockRealtime(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		procs := runtime.GOMAXPROCS(0)
 		got, release := LockRealtime(DefaultPriority, false)
 		policy, prio := threadPolicy()
+		during := runtime.GOMAXPROCS(0)
 		release()
 		after, _ := threadPolicy()
+		if runtime.GOOS == "linux" && (during != procs+1 || runtime.GOMAXPROCS(0) != procs) {
+			t.Errorf("GOMAXPROCS %d, %d with the loop, %d after; want one more only while it runs", procs, during, runtime.GOMAXPROCS(0))
+		}
 		switch got.Policy {
 		case "SCHED_FIFO":
 			if runtime.GOOS == "linux" && (policy != "SCHED_FIFO" || prio != got.Priority) {

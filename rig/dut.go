@@ -407,8 +407,16 @@ func (d *dutLink) close() error {
 // firmware's ramp without its lock.
 func firmwareSpeed(srv *dutsim.Server) func(now time.Duration) float64 {
 	fw := srv.Firmware()
+	var at time.Duration
+	var tgt int
+	var rpm float64
 	return func(now time.Duration) float64 {
-		at, tgt, rpm := fw.Ramp()
+		// The sampling loop asks, and must not wait for a firmware
+		// goroutine caught in the middle of publishing: it goes on
+		// with the ramp it last read.
+		if a, t, r, ok := fw.TryRamp(); ok {
+			at, tgt, rpm = a, t, r
+		}
 		step := float64(dutsim.DefaultRampRate) * max(0, (now-at).Seconds())
 		target := float64(tgt)
 		switch {

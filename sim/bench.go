@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,18 @@ type Bench struct {
 	speed   atomic.Pointer[func(time.Duration) float64]
 	loopNow atomic.Int64
 
+	// wall: the bench runs on the wall clock. There the physics is
+	// advanced by the sampling loop's bus accesses alone, and the pump's
+	// readout is published for the simulated DUT's firmware (pumpPub):
+	// a firmware goroutine that advanced the physics itself would hold mu
+	// for the integration and, descheduled meanwhile by a busy machine,
+	// hold up the real-time loop behind it (priority inversion; seen: a
+	// 144 ms hold, the LV drive held in systole, the aortic flow limit
+	// tripped). On virtual time the firmware advances it as before, which
+	// keeps a simulated run deterministic.
+	wall    bool
+	pumpPub pumpPub
+
 	mu      sync.Mutex // guards what follows
 	loop    *Loop
 	thermal *Thermal
@@ -211,6 +224,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	}
 	th.t = loop.t
 	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, motor: Impella25(), fill: math.NaN()}
+	_, b.wall = cfg.Clock.(*clock.Real)
 	for i, in := range cfg.ADC {
 		b.adcSig[i] = sigOf(in)
 	}
@@ -332,14 +346,66 @@ func (b *Bench) SetPumpSpeed(f func(now time.Duration) float64) {
 // Safe to call from any goroutine. Without a pump in the loop it reads
 // the motor of Impella25 turning unloaded at the speed last taken from
 // PumpSpeed: no flow, the purge at its pressure, no suction.
+//
+// On the wall clock it takes neither the lock nor the physics forward: it
+// returns the readout as of the physics' last advance, which the sampling
+// loop made at most a conversion ago (see Bench.wall).
 func (b *Bench) Pump(now time.Duration) PumpReadout {
+	if b.wall {
+		return b.pumpPub.load()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.advance(now)
+	return b.readout()
+}
+
+// readout is the pump's readout at the loop's state; b.mu is held.
+func (b *Bench) readout() PumpReadout {
 	if r, ok := b.loop.Pump(); ok {
 		return r
 	}
 	return b.motor.readout(b.loop.Now(), b.rpm, 0, false)
+}
+
+// pumpPub is a PumpReadout published by one writer (under Bench.mu) to
+// readers that take no lock: a sequence lock, odd while a write is under
+// way, over the readout's fields as float64 bits.
+type pumpPub struct {
+	seq atomic.Uint64
+	f   [7]atomic.Uint64 // Time, RPM, FlowLmin, CurrentmA, PowermW, PurgemmHg, Suction
+}
+
+func (p *pumpPub) store(r PumpReadout) {
+	suction := 0.0
+	if r.Suction {
+		suction = 1
+	}
+	p.seq.Add(1)
+	for i, v := range [7]float64{float64(r.Time), r.RPM, r.FlowLmin, r.CurrentmA, r.PowermW, r.PurgemmHg, suction} {
+		p.f[i].Store(math.Float64bits(v))
+	}
+	p.seq.Add(1)
+}
+
+// load returns the last readout stored. The writer is the real-time loop,
+// which finishes a write in nanoseconds, so a reader that finds one under
+// way yields and tries again.
+func (p *pumpPub) load() PumpReadout {
+	var v [7]float64
+	for {
+		s := p.seq.Load()
+		if s&1 == 0 {
+			for i := range v {
+				v[i] = math.Float64frombits(p.f[i].Load())
+			}
+			if p.seq.Load() == s {
+				break
+			}
+		}
+		runtime.Gosched()
+	}
+	return PumpReadout{Time: time.Duration(v[0]), RPM: v[1], FlowLmin: v[2], CurrentmA: v[3], PowermW: v[4], PurgemmHg: v[5], Suction: v[6] != 0}
 }
 
 // Present makes the sensor of signal see value instead of the loop, as when
@@ -452,6 +518,9 @@ func (b *Bench) advance(now time.Duration) {
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
 	b.lvVolume.Store(math.Float64bits(b.loop.x[xV]))
+	if b.wall {
+		b.pumpPub.store(b.readout())
+	}
 }
 
 // LVVolume is the LV volume as of the physics' last advance, ml, what

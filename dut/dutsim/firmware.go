@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,15 +135,26 @@ func (f *Firmware) State() State {
 // few atomic loads, cheap enough for every step of the physics.
 func (f *Firmware) Ramp() (now time.Duration, targetRPM int, rpm float64) {
 	for {
-		s := f.pub.seq.Load()
-		if s&1 != 0 {
-			continue // a run is publishing
+		if now, targetRPM, rpm, ok := f.TryRamp(); ok {
+			return now, targetRPM, rpm
 		}
-		n, t, v := f.pub.now.Load(), f.pub.target.Load(), f.pub.speed.Load()
-		if f.pub.seq.Load() == s {
-			return time.Duration(n), int(t), float64(v) / 1e9
-		}
+		runtime.Gosched() // a run is publishing
 	}
+}
+
+// TryRamp is Ramp for a caller that must not wait (the real-time sampling
+// loop, whose physics asks for the speed): ok is false when the firmware
+// is publishing at that instant, and the caller keeps what it read last.
+func (f *Firmware) TryRamp() (now time.Duration, targetRPM int, rpm float64, ok bool) {
+	s := f.pub.seq.Load()
+	if s&1 != 0 {
+		return 0, 0, 0, false
+	}
+	n, t, v := f.pub.now.Load(), f.pub.target.Load(), f.pub.speed.Load()
+	if f.pub.seq.Load() != s {
+		return 0, 0, 0, false
+	}
+	return time.Duration(n), int(t), float64(v) / 1e9, true
 }
 
 // publish makes the ramp's state visible to Ramp; f.mu is held.
