@@ -1,6 +1,7 @@
 package dut
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,6 +95,12 @@ type Config struct {
 	// Close must make a pending Read return, and a Read may time out with
 	// an error matching os.ErrDeadlineExceeded.
 	Open func(path string) (io.ReadWriteCloser, error)
+	// ReplyTimeout is how long a request waits on the wall clock for its
+	// reply before it is sent again; 0 means ReplyTimeout, as VADLINK.md
+	// says. A simulated DUT answering a run on virtual time from the same
+	// process is given longer: there a late reply says only that the
+	// machine is busy, not that the link is lost.
+	ReplyTimeout time.Duration
 
 	// Callbacks. Received frames are reported from the driver's reader
 	// goroutine, sent ones from the caller's: a callback must return
@@ -366,7 +373,8 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 	default:
 	}
 
-	timer := time.NewTimer(ReplyTimeout)
+	wait := cmp.Or(d.cfg.ReplyTimeout, ReplyTimeout)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for attempt := 0; attempt <= MaxRetries; attempt++ {
 		if attempt > 0 {
@@ -386,8 +394,8 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 		if err != nil {
 			return Frame{}, true, err
 		}
-		timer.Reset(ReplyTimeout)
-	wait:
+		timer.Reset(wait)
+	replies:
 		for {
 			select {
 			case r := <-c.replies:
@@ -407,12 +415,12 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 			case <-ctx.Done():
 				return Frame{}, false, ctx.Err()
 			case <-timer.C:
-				break wait
+				break replies
 			}
 		}
 	}
 	d.n.noReply.Add(1)
-	return Frame{}, true, fmt.Errorf("%w to %d %s in %d attempts of %v", ErrNoReply, seq, verb, MaxRetries+1, ReplyTimeout)
+	return Frame{}, true, fmt.Errorf("%w to %d %s in %d attempts of %v", ErrNoReply, seq, verb, MaxRetries+1, wait)
 }
 
 // lose declares the link of c lost because of cause, unless c is no longer

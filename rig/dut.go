@@ -104,7 +104,11 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 		}
 		d.srv, path = srv, srv.Name()
 	}
-	dev, err := dut.Dial(ctx, dut.Config{Path: path, Clock: clk, OnFrame: d.onFrame})
+	dcfg := dut.Config{Path: path, Clock: clk, OnFrame: d.onFrame}
+	if _, wall := clk.(*clock.Real); !wall {
+		dcfg.ReplyTimeout = virtualReplyTimeout
+	}
+	dev, err := dut.Dial(ctx, dcfg)
 	if err != nil {
 		d.close()
 		return nil, fmt.Errorf("rig: DUT on %s: %w", path, err)
@@ -115,6 +119,13 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 	}
 	return d, nil
 }
+
+// virtualReplyTimeout is the reply timeout of the simulated DUT on virtual
+// time (a DUT on a real port runs on the wall clock, with VADLINK's 100 ms):
+// it answers from this process, and a reply late on the wall clock there
+// says only that the machine is busy — the suite under load lost the link
+// to it after 3 × 100 ms.
+const virtualReplyTimeout = time.Second
 
 // onFrame records a frame on the link as an event (called from the
 // driver's goroutines).
