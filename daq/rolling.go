@@ -14,14 +14,17 @@ type Rolling struct {
 	minQ, maxQ     deque
 	added, evicted int64 // sample sequence numbers
 	sinceExact     int
-	need           int // samples in a full window
+	// first and last are the times of the first and the latest sample;
+	// period is the sample period. The window is full once the samples
+	// cover its span, whether or not conversions were lost within it.
+	first, last, period time.Duration
 }
 
 // NewRolling returns a rolling aggregate over span at the given sample rate.
 func NewRolling(span time.Duration, rate float64) *Rolling {
 	w := NewWindow(span, rate)
 	c := len(w.vals)
-	return &Rolling{win: w, minQ: newDeque(c), maxQ: newDeque(c), need: max(1, int(math.Round(span.Seconds()*rate)))}
+	return &Rolling{win: w, minQ: newDeque(c), maxQ: newDeque(c), period: time.Duration(math.Round(float64(time.Second) / rate))}
 }
 
 // Add appends a sample at t, evicting samples older than the span.
@@ -40,6 +43,10 @@ func (r *Rolling) Add(t time.Duration, v float64) {
 	i := ringAt(w.head, w.n, len(w.vals))
 	w.times[i], w.vals[i] = t, v
 	w.n++
+	if r.added == 0 {
+		r.first = t
+	}
+	r.last = t
 	r.sum += v
 	r.sumSq += v * v
 	r.minQ.push(r.added, v, func(a, b float64) bool { return a >= b })
@@ -58,9 +65,10 @@ func (r *Rolling) Add(t time.Duration, v float64) {
 	}
 }
 
-// Full reports whether the window holds its whole span of samples yet: a
-// condition on "the mean of the last 10 s" must not be met after 1 s.
-func (r *Rolling) Full() bool { return r.win.n >= r.need }
+// Full reports whether the samples cover the window's whole span yet: a
+// condition on "the mean of the last 10 s" must not be met after 1 s, and
+// must be met after 10 s even if conversions were lost within them.
+func (r *Rolling) Full() bool { return r.added > 0 && r.last-r.first+r.period >= r.win.Span }
 
 // Aggregate returns mean, std, rms, min or max over the window.
 func (r *Rolling) Aggregate(name string) (float64, bool) {

@@ -213,3 +213,30 @@ func TestSummaryMergeEqualsOnePass(t *testing.T) {
 		t.Errorf("std %g, two-pass %g", whole.Std(), want)
 	}
 }
+
+// TestRollingFullOnTimeNotCount: a rolling window is full once its samples
+// span it, by their times: conversions lost inside it (frame time is
+// conversion time) do not keep an until condition from ever being judged.
+func TestRollingFullOnTimeNotCount(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		skip func(i int) bool
+	}{
+		{"every sample", func(int) bool { return false }},
+		{"every tenth lost", func(i int) bool { return i%10 == 3 }},
+		{"a 2 ms gap", func(i int) bool { return i == 4 || i == 5 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRolling(10*time.Millisecond, 1000)
+			for i := 1; i <= 12; i++ {
+				if tc.skip(i) {
+					continue
+				}
+				r.Add(time.Duration(i)*time.Millisecond, 1)
+				if want := i >= 10; r.Full() != want {
+					t.Fatalf("after the sample at %d ms: full %v, want %v", i, r.Full(), want)
+				}
+			}
+		})
+	}
+}
