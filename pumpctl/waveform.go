@@ -18,6 +18,19 @@ const (
 	// when the next beat starts; above it the ventricle does not relax
 	// before it contracts again and the waveform jumps at every beat.
 	MaxSystoleFraction = 0.7
+
+	// ContractilitySlew is how fast Emax follows its setpoint by default,
+	// in mmHg/ml per second: the whole range of the rigs' contractility
+	// (0.2 to 3 mmHg/ml) in 5.6 s, some seven beats at 75 bpm. A step of
+	// Emax lands on a ventricle filled for the old one: from the
+	// heart-failure preset (448 ml in the loop, Emax 0.4 mmHg/ml) a step to
+	// 2 mmHg/ml drove the simulated aortic pressure to 453 mmHg and its flow
+	// beyond 240 L/min on the next beats, against 188 mmHg and 54 L/min once
+	// the volume had moved into the arteries; followed at 0.5 mmHg/ml per
+	// second the peaks stay within 2 L/min of the steady state's
+	// (rig/ranges_test.go). It is the rate the rig's closed-loop cardiac
+	// output target already moved the drive at.
+	ContractilitySlew = 0.5
 )
 
 // Constants of the normalised elastance curve (Simaan et al. 2009).
@@ -75,12 +88,16 @@ func NormalizedElastance(tn float64) float64 {
 // the normalised time tn (advanced by dt/Tmax). A heart-rate change therefore
 // changes only how fast they move from then on: the waveform never jumps,
 // the current beat finishes at the new rate, and beats keep their number.
+// A contractility change is slewed (ContractilitySlew): Emax moves to its
+// new setpoint over several beats, as the loop's volume can follow.
 //
 // A CardiacWaveform is not safe for concurrent use; it belongs to the control
 // loop. Its methods allocate nothing.
 type CardiacWaveform struct {
 	hr      float64 // heart rate, bpm
-	emax    float64 // contractility, mmHg/ml
+	emax    float64 // contractility in force, mmHg/ml
+	target  float64 // contractility setpoint, mmHg/ml
+	slew    float64 // largest change of emax per second, 0: at once
 	emin    float64 // passive elastance, mmHg/ml
 	sysFrac float64 // systole fraction, 0 = automatic Tmax
 	tc      float64 // cycle length, s
@@ -93,7 +110,8 @@ type CardiacWaveform struct {
 }
 
 // NewCardiacWaveform returns a generator at the start of a beat (active
-// elastance 0) with automatic Tmax. It returns an error instead of a
+// elastance 0) with automatic Tmax, Emax at contractility and later changes
+// of it slewed at ContractilitySlew. It returns an error instead of a
 // generator if a setpoint is out of range: 0 < heartRateBPM ≤ MaxHeartRate,
 // emin ≥ 0 and contractility ≥ emin, all finite.
 func NewCardiacWaveform(heartRateBPM, contractility, emin float64) (*CardiacWaveform, error) {
@@ -107,6 +125,7 @@ func NewCardiacWaveform(heartRateBPM, contractility, emin float64) (*CardiacWave
 	if err := w.SetContractility(contractility); err != nil {
 		return nil, err
 	}
+	w.slew = ContractilitySlew
 	return w, nil
 }
 
@@ -123,15 +142,34 @@ func (w *CardiacWaveform) SetHeartRate(bpm float64) error {
 	return nil
 }
 
-// SetContractility sets Emax, the peak elastance of a beat in mmHg/ml. It
-// must be finite and at least Emin; Emax = Emin is a ventricle that does
-// not contract. The new value applies at once, scaling the current beat.
+// SetContractility sets the setpoint of Emax, the peak elastance of a beat
+// in mmHg/ml. It must be finite and at least Emin; Emax = Emin is a
+// ventricle that does not contract. Emax follows the setpoint at the slew
+// rate (SetContractilitySlew) as the waveform advances; with no slew rate
+// the new value applies at once, scaling the current beat.
 func (w *CardiacWaveform) SetContractility(mmHgPerMl float64) error {
 	if !(mmHgPerMl >= w.emin) || math.IsInf(mmHgPerMl, 0) {
 		return fmt.Errorf("pumpctl: contractility %g mmHg/ml: must be finite and ≥ Emin %g mmHg/ml", mmHgPerMl, w.emin)
 	}
-	w.emax = mmHgPerMl
-	w.active = (w.emax - w.emin) * NormalizedElastance(w.tn)
+	w.target = mmHgPerMl
+	if w.slew == 0 {
+		w.emax = mmHgPerMl
+		w.active = (w.emax - w.emin) * NormalizedElastance(w.tn)
+	}
+	return nil
+}
+
+// SetContractilitySlew sets how fast Emax follows its setpoint, in mmHg/ml
+// per second, finite and ≥ 0; 0 applies every setpoint at once (and
+// brings Emax to the setpoint now).
+func (w *CardiacWaveform) SetContractilitySlew(mmHgPerMlPerS float64) error {
+	if !(mmHgPerMlPerS >= 0) || math.IsInf(mmHgPerMlPerS, 0) {
+		return fmt.Errorf("pumpctl: contractility slew %g mmHg/ml/s: must be finite and ≥ 0", mmHgPerMlPerS)
+	}
+	w.slew = mmHgPerMlPerS
+	if w.slew == 0 {
+		return w.SetContractility(w.target)
+	}
 	return nil
 }
 
@@ -158,8 +196,12 @@ func (w *CardiacWaveform) updateTmax() {
 // HeartRate returns the heart rate in bpm.
 func (w *CardiacWaveform) HeartRate() float64 { return w.hr }
 
-// Contractility returns Emax in mmHg/ml.
-func (w *CardiacWaveform) Contractility() float64 { return w.emax }
+// Contractility returns the setpoint of Emax in mmHg/ml.
+func (w *CardiacWaveform) Contractility() float64 { return w.target }
+
+// Emax returns the Emax in force, mmHg/ml: the setpoint once the slew has
+// reached it.
+func (w *CardiacWaveform) Emax() float64 { return w.emax }
 
 // Emin returns the passive elastance in mmHg/ml.
 func (w *CardiacWaveform) Emin() float64 { return w.emin }
@@ -199,6 +241,10 @@ func (w *CardiacWaveform) Advance(dt time.Duration) (active float64, beatStarted
 		return w.active, false
 	}
 	s := dt.Seconds()
+	if w.emax != w.target { // slewing
+		step := w.slew * s
+		w.emax = max(w.emax-step, min(w.emax+step, w.target))
+	}
 	w.phase += s / w.tc
 	w.tn += s / w.tmax
 	if w.phase >= 1-phaseSlack {

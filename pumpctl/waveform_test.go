@@ -247,7 +247,19 @@ func TestWaveformRejectsBadSetpoints(t *testing.T) {
 	if *w != before {
 		t.Errorf("refused setpoints changed the generator:\n got %+v\nwant %+v", *w, before)
 	}
-	// Edge values are accepted: a non-contracting ventricle, the top rate.
+	for _, r := range []float64{-0.1, nan, inf} {
+		if err := w.SetContractilitySlew(r); err == nil {
+			t.Errorf("SetContractilitySlew(%g) accepted", r)
+		}
+	}
+	if *w != before {
+		t.Errorf("refused slew rates changed the generator:\n got %+v\nwant %+v", *w, before)
+	}
+	// Edge values are accepted: a non-contracting ventricle (at once,
+	// without a slew), the top rate.
+	if err := w.SetContractilitySlew(0); err != nil {
+		t.Error(err)
+	}
 	if err := w.SetContractility(0.06); err != nil {
 		t.Error(err)
 	}
@@ -259,6 +271,49 @@ func TestWaveformRejectsBadSetpoints(t *testing.T) {
 	}
 	if e, started := w.Advance(0); e != w.Active() || started {
 		t.Errorf("Advance(0) = %g, %v; want unchanged %g, false", e, started, w.Active())
+	}
+}
+
+// TestContractilitySlew: Emax follows a new setpoint at the slew rate, in
+// either direction, and lands on it; the setpoint is what Contractility
+// says throughout. Without a slew it applies at once.
+func TestContractilitySlew(t *testing.T) {
+	w := newWave(t, 75, 2, 0.06)
+	if w.Emax() != 2 || w.Contractility() != 2 {
+		t.Fatalf("a new generator's Emax %g, setpoint %g; want 2 at once", w.Emax(), w.Contractility())
+	}
+	for _, c := range []struct {
+		to    float64
+		after time.Duration
+		want  float64
+	}{
+		{3, time.Second, 2 + ContractilitySlew},
+		{3, 10 * time.Second, 3},
+		{0.4, time.Second, 3 - ContractilitySlew},
+		{0.4, 10 * time.Second, 0.4},
+	} {
+		if err := w.SetContractility(c.to); err != nil {
+			t.Fatal(err)
+		}
+		for range c.after / time.Millisecond {
+			w.Advance(time.Millisecond)
+		}
+		if math.Abs(w.Emax()-c.want) > 1e-9 || w.Contractility() != c.to {
+			t.Errorf("%v towards %g: Emax %g, setpoint %g; want %g, %g", c.after, c.to, w.Emax(), w.Contractility(), c.want, c.to)
+		}
+		if peak := (w.Emax() - 0.06) * 1.01; w.Active() > peak { // max En = 1 ± 0.01
+			t.Errorf("active elastance %g above the peak of the Emax in force, %g", w.Active(), peak)
+		}
+	}
+	if err := w.SetContractility(2); err != nil {
+		t.Fatal(err)
+	}
+	w.Advance(time.Millisecond)
+	if err := w.SetContractilitySlew(0); err != nil || w.Emax() != 2 {
+		t.Errorf("slew 0: Emax %g (%v), want the setpoint 2 at once", w.Emax(), err)
+	}
+	if err := w.SetContractility(1); err != nil || w.Emax() != 1 {
+		t.Errorf("without a slew: Emax %g (%v), want 1 at once", w.Emax(), err)
 	}
 }
 

@@ -230,13 +230,24 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 	return e.plant.Apply(param, v)
 }
 
+// maxControlInterval bounds the interval one update of a target acts over:
+// one beat at 30 bpm, the slowest heart rate of the rigs' range. A beat the
+// detector reports may span several heartbeats — after a large transient
+// its adaptive threshold and refractory period miss beats for seconds — and
+// the controller's integral and its rate limit both scale with the
+// interval: a 12 s "beat" after loop.target.co 8 L/min from the
+// cardiogenic-shock preset let one update move the LV drive from 0.3 to
+// 4 mmHg/ml at once, and the aortic pressure reached 374 mmHg.
+const maxControlInterval = 2 * time.Second
+
 // controlBeat updates the targets measured on the timing beat channel.
 func (e *engine) controlBeat(b daq.Beat) error {
+	dt := min(b.End-b.Start, maxControlInterval).Seconds()
 	for _, t := range e.ctl.targets {
 		if !t.on {
 			continue
 		}
-		out := t.pid.Update(t.setpoint, t.measure(b), (b.End - b.Start).Seconds())
+		out := t.pid.Update(t.setpoint, t.measure(b), dt)
 		v := protocols.Value{Num: out, Dim: t.dim}
 		if err := e.plant.Apply(t.drives, v); err != nil {
 			return abortf("closed-loop %s could not set %s: %v", t.param, t.drives, err)

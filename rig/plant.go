@@ -81,8 +81,9 @@ const stuckSpan = time.Second
 // later one: on the wall clock a run's heart starts some 0.4 s after the
 // plant was made (the PWM chip's oscillator, the DUT link, the record),
 // and its first beat peaked at 45.7 L/min of aortic flow against 36.6 at
-// steady state, tripping the 45 L/min hard limit. Benches start their LV
-// pump gently for the same reason. On virtual time the heart starts within
+// steady state (it tripped the aortic flow limit of the time, 45 L/min),
+// the longer the rest the higher. Benches start their LV pump gently for
+// the same reason. On virtual time the heart starts within
 // milliseconds and its first beat is as it was.
 const (
 	softStart           = 3 * time.Second
