@@ -26,10 +26,16 @@ func openOnlyRun(t *testing.T, runs string) *runlog.Run {
 }
 
 // TestRealtimeRunKeepsTime is the bench's promise on the wall clock: a
-// 10 s protocol on the simulated rig passes, each step lasts its hold to
-// within 1 % in the record, and every conversion is a frame or a declared
-// gap — on an idle machine or under `make test-stress`, whose load shows
-// only as conversions lost.
+// 10 s protocol on the simulated rig keeps its time base — every step
+// lasts its hold to within one sample period in the record (well inside
+// 1 %), and every conversion is a frame or a declared gap — and ends safe
+// and closed. On an idle machine it passes; under `make test-stress`, where
+// the suite and two CPU-bound processes keep a 2-core machine at a load of
+// 10 and more, the loop can be held long enough for the LV drive's held
+// output to trip the safety supervisor, as on a starved bench: then the
+// abort must be that trip (or the DUT link lost), with the time base kept
+// for the steps that ran. The outcome under two CPU-bound processes alone
+// is measured in the notes of issue 12, not asserted here.
 func TestRealtimeRunKeepsTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s on the wall clock")
@@ -37,16 +43,26 @@ func TestRealtimeRunKeepsTime(t *testing.T) {
 	chdirRoot(t)
 	runs := t.TempDir()
 	code, out, errOut := cli(t, "run", "--realtime", "--quiet", "--runs", runs, "cmd/mockloop/testdata/ten-seconds.yaml")
-	if code != exitPass {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
 	r := openOnlyRun(t, runs)
 	res := r.Result
+	switch {
+	case code == exitPass:
+	case code == exitAborted && (strings.HasPrefix(res.AbortReason, "safety trip: ") || strings.HasPrefix(res.AbortReason, "DUT link lost")):
+		t.Logf("aborted under load: %s", res.AbortReason)
+	default:
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if r.Manifest.State != runlog.StateClosed {
+		t.Errorf("record left %s", r.Manifest.State)
+	}
 	holds := map[string]time.Duration{"baseline": 4 * time.Second, "pump P4": 3 * time.Second, "faster heart": 3 * time.Second}
 	for _, st := range res.Steps {
+		if st.Outcome != runlog.OutcomePass {
+			continue
+		}
 		d := time.Duration((st.EndS - st.StartS) * 1e9)
-		if want := holds[st.Name]; d < want*99/100 || d > want*101/100 {
-			t.Errorf("step %q lasted %v, want %v ± 1 %%", st.Name, d, want)
+		if want := holds[st.Name]; d < want-time.Millisecond || d > want+time.Millisecond {
+			t.Errorf("step %q lasted %v, want %v ± 1 ms", st.Name, d, want)
 		}
 	}
 	ev, _ := r.ReadEvents()
@@ -56,10 +72,23 @@ func TestRealtimeRunKeepsTime(t *testing.T) {
 			lost += int64(e.Data["conversions"].(float64))
 		}
 	}
+	first := time.Duration(-1)
+	st, err := r.Frames(func(ft time.Duration, _ []float64) error {
+		if first < 0 {
+			first = ft
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv := int64((st.Last-first)/time.Millisecond) + 1; st.Frames+lost != conv {
+		t.Errorf("%d frames and %d conversions declared lost, but the record spans %d conversions", st.Frames, lost, conv)
+	}
 	if r.Manifest.RealTime == nil {
 		t.Error("the manifest does not say what real time the loop had")
 	}
-	t.Logf("%d frames, %d conversions lost; %+v", res.Frames, lost, *r.Manifest.RealTime)
+	t.Logf("%s: %d frames, %d conversions lost; %+v", res.Outcome, res.Frames, lost, *r.Manifest.RealTime)
 }
 
 // TestRealtimeRefusedRunGoesOn: where the system refuses real-time
