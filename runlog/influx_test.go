@@ -327,7 +327,7 @@ func TestSinkDelivers(t *testing.T) {
 	r.sink.Beat(Beat{T: 1, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 95, PulsePressure: 40, HeartRate: 60})
 	r.sink.Step(StepResult{Path: "1", Name: "s", EndS: 5, Outcome: OutcomePass})
 	r.sink.Event(Event{T: 5, Kind: KindRunEnd})
-	del, res := r.close(t, 10*time.Second)
+	del, res := r.close(t, time.Minute)
 	if !del.Delivered || del.SpooledPoints != 0 || del.Error != "" {
 		t.Errorf("delivery %+v, want delivered", del)
 	}
@@ -366,7 +366,7 @@ func TestSinkFramesNoAlloc(t *testing.T) {
 	if a := testing.AllocsPerRun(1000, func() { r.sink.Frames(blk) }); a != 0 {
 		t.Errorf("Frames allocates %v times per call", a)
 	}
-	r.close(t, 10*time.Second)
+	r.close(t, time.Minute)
 }
 
 // TestSinkOverflowRereadsRecord: frames the queue had no room for are
@@ -381,7 +381,7 @@ func TestSinkOverflowRereadsRecord(t *testing.T) {
 		t.Fatalf("no overflow with a queue of 4 blocks: %+v", st)
 	}
 	f.setStatus(0) // ...and let it go
-	del, _ := r.close(t, 20*time.Second)
+	del, _ := r.close(t, time.Minute)
 	if !del.Delivered {
 		t.Fatalf("delivery %+v", del)
 	}
@@ -477,7 +477,7 @@ func TestSinkRereadsGapsDuringRun(t *testing.T) {
 	}
 	waitFor(t, func() bool { return early() == 3000 })
 	checkFramePoints(t, f)
-	if del, _ := r.close(t, 10*time.Second); !del.Delivered {
+	if del, _ := r.close(t, time.Minute); !del.Delivered {
 		t.Errorf("delivery %+v", del)
 	}
 }
