@@ -239,10 +239,21 @@ func TestPauseBetweenSteps(t *testing.T) {
 	ts := newTestServer(t, 10, nil)
 	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
 	id := run["run_id"].(string)
+	// The run has started; on a loaded machine its first step may not
+	// have yet, and a pause asked before it would hold the run there.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, st := ts.call(t, "GET", "/api/status", ""); st["step"] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("step 1 never began")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if code, st := ts.call(t, "POST", "/api/run/pause", `{}`); code != 200 || st["state"] != "pausing" {
 		t.Fatalf("pause: %d %v", code, st)
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] == "paused" {
 			break
