@@ -277,18 +277,33 @@ func (e *engine) account() (time.Duration, []float64) {
 	e.pending = false
 	t := e.pendT
 	e.next = t
-	if n := e.pendConv - e.goodConv - 1; n > 0 {
-		// No value is invented for a conversion that was lost or bad:
-		// the record has a gap, and says so.
-		from, to := t-time.Duration(n)*e.period, t-e.period
-		e.event(runlog.Event{Kind: runlog.KindGap, Msg: fmt.Sprintf("%d conversions without a value, %s to %s", n, units.FormatDuration(from), units.FormatDuration(to)),
-			Data: map[string]any{"conversions": n, "from_s": from.Seconds(), "to_s": to.Seconds()}})
-	}
+	e.declareGap(e.pendConv - e.goodConv - 1)
 	e.goodConv = e.pendConv
 	frame := e.block.Append(t)
 	copy(frame, e.scratch)
 	e.frames++
 	return t, frame
+}
+
+// declareGap records that the n conversions before the cursor have no
+// value: they were lost, or read bad. No value is invented for them.
+func (e *engine) declareGap(n int64) {
+	if n <= 0 {
+		return
+	}
+	from, to := e.next-time.Duration(n)*e.period, e.next-e.period
+	e.event(runlog.Event{Kind: runlog.KindGap, Msg: fmt.Sprintf("%d conversions without a value, %s to %s", n, units.FormatDuration(from), units.FormatDuration(to)),
+		Data: map[string]any{"conversions": n, "from_s": from.Seconds(), "to_s": to.Seconds()}})
+}
+
+// closeGaps declares, at the end of the run, the conversions between its
+// last frame and its end, which no later frame will account.
+func (e *engine) closeGaps() {
+	if !e.anchored {
+		return
+	}
+	last := e.t0 + time.Duration(e.goodConv-e.conv0)*e.period
+	e.declareGap(int64((e.next - last) / e.period))
 }
 
 // acquire waits for and reads the next frame into scratch. A good frame is

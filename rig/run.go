@@ -231,6 +231,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	stopSync := syncBeside(rec)
 	runErr := e.run()
 	stopSync()
+	e.closeGaps()
 
 	// Safe state first, then close the record with what happened.
 	safeErr := plant.Safe()
