@@ -56,6 +56,12 @@ cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -ldflags "$(LDFLAGS)" -o bin/mockloop-linux-arm64 ./cmd/mockloop
 	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -ldflags "$(LDFLAGS)" -o bin/mockloop-linux-armv7 ./cmd/mockloop
 
+## test-arm: the tests (-short) and the demo for linux/arm64 and linux/arm
+## GOARM=7 under qemu user emulation (qemu-user-static, installed if missing)
+.PHONY: test-arm
+test-arm: cross
+	GO="$(GO)" ./scripts/test-arm.sh
+
 ## influxd: InfluxDB 1.8.10 OSS for the integration tests, built from the module proxy
 influxd: $(INFLUXD)
 $(INFLUXD):

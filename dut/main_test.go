@@ -123,6 +123,9 @@ func (r *recorder) reset() {
 // setup serves a simulated DUT and dials it; both are closed at cleanup.
 func setup(t testing.TB, scfg dutsim.Config, dcfg dut.Config) (*dutsim.Server, *dut.VADLINK) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: counts retries and times replies against VADLINK's 100 ms on the wall clock")
+	}
 	srv, err := dutsim.Serve(context.Background(), scfg)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ import (
 // and that the plots are visible in a screenshot. A control page with an
 // external image and a script shows that each check can fail.
 func TestHTMLInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: drives headless Chromium")
+	}
 	bin := testtool.Need(t, "chromium", "chromium")
 	dir := t.TempDir()
 

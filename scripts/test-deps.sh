@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Installs the tools the test suite checks reports with, from Debian's
-# packages, when they are missing: headless Chromium (the HTML report),
-# qpdf and pdftotext (the PDF), xmllint (JUnit against its schema).
-# Called by `make test`; a no-op where they are present.
+# Installs what the tests need from Debian's packages, when it is missing.
+# Without an argument (`make test`): the tools the test suite checks reports
+# with: headless Chromium (the HTML report), qpdf and pdftotext (the PDF),
+# xmllint (JUnit against its schema). With "qemu" (`make test-arm`):
+# qemu-user-static, whose qemu-aarch64-static and qemu-arm-static run the
+# linux/arm64 and linux/arm builds. A no-op where they are present.
 set -euo pipefail
 
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
-command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
-command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+case "${1:-}" in
+"")
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v qpdf >/dev/null 2>&1 || need+=(qpdf)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+  command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+  ;;
+qemu)
+  { command -v qemu-aarch64-static && command -v qemu-arm-static; } >/dev/null 2>&1 || need+=(qemu-user-static)
+  ;;
+*)
+  echo "usage: $0 [qemu]" >&2
+  exit 2
+  ;;
+esac
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""

@@ -179,6 +179,9 @@ type browser struct {
 
 func newBrowser(t *testing.T, server string) *browser {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: drives headless Chromium through a run paced on the wall clock")
+	}
 	bin := testtool.Need(t, "chromium", "chromium")
 	origin, err := url.Parse(server)
 	if err != nil {

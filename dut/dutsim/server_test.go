@@ -164,9 +164,14 @@ func TestServeEndsWithContext(t *testing.T) {
 	}
 	path := s.Path()
 	cancel()
+	// Path is "" as soon as Close has begun; the pty goes when it has
+	// closed the master, a little later.
 	deadline := time.Now().Add(time.Second)
-	for s.Path() != "" && time.Now().Before(deadline) {
+	for _, err := os.Stat(path); err == nil && time.Now().Before(deadline); _, err = os.Stat(path) {
 		time.Sleep(time.Millisecond)
+	}
+	if s.Path() != "" {
+		t.Fatalf("Path %q after the context ended", s.Path())
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pty %s still there after the context ended: %v", path, err)

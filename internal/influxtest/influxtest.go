@@ -99,9 +99,14 @@ func Binary() (string, error) {
 
 // Start starts a new server for the test, waits until it answers and
 // creates Database. It is stopped by t's cleanup. Without a binary (see
-// Binary) the test is skipped, or fails when $CI is set.
+// Binary) the test is skipped, or fails when $CI is set. With -short, as
+// `make test-arm` runs the suite under emulation, the test is skipped: the
+// server is a native program, and `make test` runs these tests natively.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts an InfluxDB server")
+	}
 	bin, err := Binary()
 	if err != nil {
 		if os.Getenv("CI") != "" {

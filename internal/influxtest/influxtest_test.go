@@ -100,6 +100,9 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 
 // TestNoBinary: without influxd a test is skipped, but under CI it fails.
 func TestNoBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: Start skips before it looks for the binary")
+	}
 	t.Setenv("MOCKLOOP_INFLUXD", t.TempDir()+"/no-influxd")
 	for _, ci := range []string{"", "true"} {
 		t.Setenv("CI", ci)
