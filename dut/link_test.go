@@ -242,7 +242,7 @@ func TestFaultDropNext(t *testing.T) {
 		t.Run(strconv.Itoa(drops), func(t *testing.T) {
 			checkLeaks(t)
 			rec := newRecorder()
-			srv, d := setup(t, dutsim.Config{Clock: virtual()}, rec.hook(dut.Config{}))
+			srv, d := setup(t, dutsim.Config{Clock: virtual()}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
 			rec.reset()
 			srv.UpdateFaults(func(f *dutsim.Faults) { f.DropNext = drops })
 			t0 := time.Now()
@@ -296,7 +296,7 @@ func TestFaultDropProbability(t *testing.T) {
 
 func TestFaultDelay(t *testing.T) {
 	checkLeaks(t)
-	srv, d := setup(t, dutsim.Config{Clock: virtual()}, dut.Config{})
+	srv, d := setup(t, dutsim.Config{Clock: virtual()}, dut.Config{ReplyTimeout: dut.ReplyTimeout})
 	srv.UpdateFaults(func(f *dutsim.Faults) { f.Delay = 150 * time.Millisecond })
 	t0 := time.Now()
 	_, err := d.Status(ctxT(t))
@@ -384,7 +384,7 @@ func TestLinkLossDetectedWithin1s(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			checkLeaks(t)
 			rec := newRecorder()
-			srv, d := setup(t, dutsim.Config{Tick: 5 * time.Millisecond}, rec.hook(dut.Config{}))
+			srv, d := setup(t, dutsim.Config{Tick: 5 * time.Millisecond}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
 			stop := keepAlive(d)
 			defer stop()
 			// Inject right after a keep-alive: the worst case.

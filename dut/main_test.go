@@ -137,6 +137,13 @@ func setup(t testing.TB, scfg dutsim.Config, dcfg dut.Config) (*dutsim.Server, *
 	if dcfg.Clock == nil {
 		dcfg.Clock = scfg.Clock
 	}
+	if dcfg.ReplyTimeout == 0 {
+		// The simulated DUT answers from goroutines of the test process:
+		// under `make test-stress` a reply can come later than VADLINK's
+		// 100 ms for no fault of the link's. Tests of the retries and
+		// their timing ask for dut.ReplyTimeout themselves.
+		dcfg.ReplyTimeout = time.Second
+	}
 	d, err := dut.Dial(context.Background(), dcfg)
 	if err != nil {
 		t.Fatal(err)
