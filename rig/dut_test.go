@@ -194,7 +194,8 @@ func TestDUTFramesAreEvents(t *testing.T) {
 func TestDUTReconnect(t *testing.T) {
 	// On the wall clock the reconnection happens beside the loop, which
 	// acquires on: waiting for it in the loop would hold it (and the LV
-	// drive) until the DUT is back, 200 ms.
+	// drive) until the DUT is back, 1 s. A loaded machine may hold the
+	// loop for tens of milliseconds now and then, never for half of that.
 	for _, realtime := range []bool{false, true} {
 		t.Run(map[bool]string{false: "virtual", true: "wall"}[realtime], func(t *testing.T) {
 			cfg := dutConfig(t)
@@ -204,9 +205,9 @@ func TestDUTReconnect(t *testing.T) {
 			cfg.DUT.OnLinkLoss = "reconnect"
 			withDUT(t, time.Second, func(s *dutsim.Server) {
 				s.Unplug()
-				go func() { time.Sleep(200 * time.Millisecond); s.Replug() }()
+				go func() { time.Sleep(time.Second); s.Replug() }()
 			})
-			slow := timeLoop(t, 100*time.Millisecond)
+			slow := timeLoop(t, 500*time.Millisecond)
 			o := runDUTWith(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 3 s\n    criteria: [{measure: max(dut.rpm), min: 24000 rpm}]\n", Options{Realtime: realtime})
 			if o.res.Outcome != runlog.OutcomePass {
 				t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
@@ -219,7 +220,7 @@ func TestDUTReconnect(t *testing.T) {
 				t.Error("no event records the reconnection")
 			}
 			if n := slow.Load(); realtime && n > 0 {
-				t.Errorf("the loop was held over 100 ms %d times: it waited for the reconnection", n)
+				t.Errorf("the loop was held over 500 ms %d times: it waited for the reconnection", n)
 			}
 		})
 	}
