@@ -306,6 +306,11 @@ func (e *engine) closeGaps() {
 	e.declareGap(int64((e.next - last) / e.period))
 }
 
+// adcWake is when a loop paced by the ADC's data-ready wakes, given the
+// time of its last read: a quarter period before the next conversion is
+// due (see acquire). `mockloop timing` measures the loop with the same rule.
+func adcWake(lastRead, period time.Duration) time.Duration { return lastRead + period*3/4 }
+
 // acquire waits for and reads the next frame into scratch. A good frame is
 // supervised at once and becomes pending, with its conversion's time. A bad
 // frame is left out of the record and of every statistic (no value is
@@ -320,7 +325,7 @@ func (e *engine) acquire(horizon time.Duration) error {
 		// after its conversion and a late wake-up of up to a period
 		// loses nothing. (Waking on a grid of our own would read each
 		// conversion at a phase of its own, and jitter would skip some.)
-		wake = e.lastRead + e.period*3/4
+		wake = adcWake(e.lastRead, e.period)
 	}
 	if err := e.clk.SleepUntil(e.ctx, wake); err != nil {
 		return e.ctxAbort()

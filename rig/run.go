@@ -93,8 +93,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}
 	var clk clock.Clock
 	kind := runlog.ClockVirtual
-	wall := opts.Realtime || cfg.WallClockOnly() != ""
-	if why := cfg.WallClockOnly(); why != "" && !opts.Realtime && cfg.Backend == "sim" && opts.Warn != nil {
+	why := cfg.WallClockOnly()
+	wall := opts.Realtime || why != ""
+	if why != "" && !opts.Realtime && cfg.Backend == "sim" && opts.Warn != nil {
 		fmt.Fprintf(opts.Warn, "mockloop: %s: the run is on the wall clock\n", why)
 	}
 	switch {

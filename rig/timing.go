@@ -82,7 +82,7 @@ func Timing(ctx context.Context, cfg *Config, each time.Duration, priority int) 
 	last, _ := p.Read(frame)
 	lastRead := clk.Now()
 	for end := lastRead + each; clk.Now() < end; {
-		if err := clk.SleepUntil(ctx, lastRead+period*3/4); err != nil {
+		if err := clk.SleepUntil(ctx, adcWake(lastRead, period)); err != nil {
 			return nil, err
 		}
 		conv, err := p.Read(frame)
