@@ -202,23 +202,18 @@ func TestInfluxDBServer(t *testing.T) {
 		}
 		r.checkExactlyOnce(t, srv)
 		for _, s := range steps {
-			// InfluxDB 1.8's Flux includes range's stop instant (Flux
-			// says it is excluded), so stop 1 ns before the step's end.
-			q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "frames" and r.run_id == %q and r._field == "aop")
-  |> mean()`, influxtest.Database, testEpoch.Add(time.Duration(secondsNs(s.StartS))).Format(time.RFC3339Nano),
-				testEpoch.Add(time.Duration(secondsNs(s.EndS)-1)).Format(time.RFC3339Nano), r.id)
-			rows := srv.Flux(t, q)
-			if len(rows) != 1 {
-				t.Fatalf("step %s: %d rows: %v", s.Path, len(rows), rows)
-			}
-			got, _ := strconv.ParseFloat(rows[0]["_value"], 64)
+			// The per-step mean over the step's frames, start included and
+			// end excluded, as reports query it (InfluxQL). Flux on 1.8 is
+			// not used for frames: under load it answered a mean that
+			// differed from the stored points' (count and sum exact).
 			want := s.Channels["aop"].Mean
+			got := influxtest.Float(srv.InfluxQL(t, fmt.Sprintf(`SELECT MEAN(aop) FROM frames WHERE run_id = %s AND time >= %d AND time < %d`,
+				influxtest.Literal(r.id), testEpoch.Add(time.Duration(secondsNs(s.StartS))).UnixNano(),
+				testEpoch.Add(time.Duration(secondsNs(s.EndS))).UnixNano())), "mean")
 			if math.Abs(got-want) > 1e-7*want {
-				t.Errorf("step %s: Flux mean of aop %.9f, mean of the record's frames %.9f", s.Path, got, want)
+				t.Errorf("step %s: InfluxDB mean of aop %.9f, mean of the record's frames %.9f", s.Path, got, want)
 			}
-			rows = srv.Flux(t, fmt.Sprintf(`from(bucket: %q) |> range(start: 0)
+			rows := srv.Flux(t, fmt.Sprintf(`from(bucket: %q) |> range(start: 0)
   |> filter(fn: (r) => r._measurement == "steps" and r.run_id == %q and r.step == %q and r._field == "aop_mean")`,
 				influxtest.Database, r.id, s.Path))
 			if len(rows) != 1 || rows[0]["_value"] != strconv.FormatFloat(want, 'f', -1, 64) && !closeTo(rows[0]["_value"], want) {
