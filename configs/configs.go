@@ -1,6 +1,3 @@
-// Package configs holds the rig configurations and example protocols that
-// ship with mockloop, embedded in the binary so that `mockloop run` works on
-// the simulated rig from any directory, on a machine with nothing else.
 package configs
 
 import "embed"

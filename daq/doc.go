@@ -8,6 +8,12 @@
 // period, so a late read loses conversions, never time. Frames travel in
 // preallocated Blocks so the steady-state pipeline allocates nothing per
 // frame. ADC drivers live in sub-packages.
+//
+// # Imports
+//
+// Of the project, units only. daq is the interface the drivers implement
+// and the engine reads: it must not import its driver sub-packages, sim or
+// rig.
 package daq
 
 // Source produces frames of channel values. Implementations read their

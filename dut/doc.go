@@ -26,4 +26,9 @@
 // because they wait for real bytes on a real (or pseudo) terminal.
 //
 // The simulated device is package dut/dutsim.
+//
+// # Imports
+//
+// Of the project, clock and internal/crc16 only. It must not import rig
+// (which runs it) or dut/dutsim (which simulates the other end).
 package dut

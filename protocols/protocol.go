@@ -1,13 +1,3 @@
-// Package protocols is the mockloop test-protocol language v1 (see
-// PROTOCOL.md): a YAML file that says what the rig does, step by step, and
-// what must hold for the run to pass.
-//
-// Parse reads a file into a Protocol, checking syntax, keys, units and
-// expressions; Validate checks it against what a rig provides (channels,
-// parameters and their ranges, hard limits). Both report every mistake with
-// file:line:column, never only the first, so that an engineer fixes a file in
-// one pass and a CI job's log says everything that is wrong. Nothing here
-// knows about hardware: a rig describes itself with a RigInfo.
 package protocols
 
 import (

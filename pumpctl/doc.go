@@ -14,4 +14,9 @@
 // Everything here that runs in the 1 kHz control loop allocates nothing and
 // reports bad setpoints as errors instead of panicking: a protocol may ask for
 // anything, and a refused setpoint must leave the rig as it was.
+//
+// # Imports
+//
+// None of the project. The DAC drivers in its sub-packages implement its
+// interfaces; it must not import them, sim or rig.
 package pumpctl

@@ -81,4 +81,10 @@
 // time range, every N-th frame) restricts frames.csv; the step and time range
 // restrict beats.csv too. criteria.csv has the unit of each row in a column
 // of its own, since criteria differ in unit.
+//
+// # Imports
+//
+// Of the project, runlog (the record) and influx (reports made from
+// InfluxDB) only. It must not import rig or protocols: a report is made
+// from the record alone, so it can be made again at any time.
 package reports

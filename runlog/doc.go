@@ -72,4 +72,9 @@
 // from any other goroutine, e.g. a ticker that keeps the fsync latency out of
 // that loop. Readers (Open, List) need no coordination with a writer: they see
 // whatever has reached the files, up to the first torn record.
+//
+// # Imports
+//
+// Of the project, runlog (the record) imports clock, daq and units only. It
+// never imports rig, reports, protocols or influx: they build on the record.
 package runlog

@@ -60,4 +60,9 @@
 //
 // RUN is {"run_id","protocol","rig","epoch_ms","planned_s","steps_total","rate_hz",
 // "layout":[{"name","unit"}...]}: a frame's wall time is epoch_ms + 1000·t.
+//
+// # Imports
+//
+// Of the project, live, protocols, reports, rig, runlog and influx. It is
+// imported by cmd/mockloop only.
 package serve

@@ -42,4 +42,10 @@
 // applied by a second rank-one update, its head as a source. Advancing by
 // one 1 ms sample costs under 200 ns, with the pump or without, and
 // allocates nothing.
+//
+// # Imports
+//
+// Of the project, clock and internal/crc16 only. It emulates chips at the
+// bus level (periph's i2c.Bus, spi.Port, gpio.PinIO), so it must not import
+// the drivers that run on it, daq, pumpctl or rig; rig wires it to them.
 package sim

@@ -20,4 +20,10 @@
 // # Datasheet
 //
 // ADS1115, SBAS444: https://www.ti.com/lit/ds/symlink/ads1115.pdf
+//
+// # Imports
+//
+// Of the project, daq only. Like every driver it must not import sim: the
+// emulated chip serves it on a periph i2c.Bus, so the driver cannot tell
+// simulation from the bench.
 package ads1115

@@ -54,4 +54,10 @@
 // Gap and stuck frames are delivered: dst holds valid values and the error
 // (ErrGap, ErrStuck) says what happened. After every other error dst is left
 // as it was.
+//
+// # Imports
+//
+// Of the project, clock, daq and internal/crc16 only. Like every driver it
+// must not import sim: the emulated chip serves it on a periph spi.Port and
+// gpio.PinIn, so the driver cannot tell simulation from the bench.
 package ads131m08

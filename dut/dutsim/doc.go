@@ -14,4 +14,11 @@
 // injects link faults: dropped, delayed and corrupted replies, garbage,
 // silence, and unplugging. Faults are switched at runtime by method, or
 // parsed from a command-line string by ParseFaults ("drop=0.2,delay=150ms").
+//
+// # Imports
+//
+// Of the project, clock and dut only (dut for the codec, the line framing,
+// and VADLINK's modes, alarms and error codes). It must not import sim or
+// rig: the pump's physics comes in through the Pump interface, which rig
+// fills with sim's pump.
 package dutsim

@@ -1,6 +1,3 @@
-// Package golden compares test output with golden files under testdata/
-// and rewrites them when a test binary runs with -update, the one switch
-// for every package's golden files.
 package golden
 
 import (

@@ -1,6 +1,3 @@
-// Package testtool finds the external programs some tests drive (Chromium,
-// xmllint, qpdf, pdftotext), which scripts/test-deps.sh installs from
-// Debian's packages.
 package testtool
 
 import (

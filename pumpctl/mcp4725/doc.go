@@ -11,4 +11,10 @@
 // # Datasheet
 //
 // MCP4725, DS22039D: https://ww1.microchip.com/downloads/en/DeviceDoc/22039d.pdf
+//
+// # Imports
+//
+// Of the project, pumpctl only. Like every driver it must not import sim:
+// the emulated chip serves it on a periph i2c.Bus, so the driver cannot tell
+// simulation from the bench.
 package mcp4725

@@ -1,0 +1,240 @@
+package arch
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// module is the import path of the module whose map this is.
+const module = "github.com/mockloop/mockloop"
+
+// rule is one package's place in the map.
+type rule struct {
+	// may are the project packages (module-relative) its non-test code may
+	// import. What is not listed is forbidden.
+	may []string
+	// planned marks a package that the map already makes room for but that
+	// may not exist yet in this tree.
+	planned bool
+}
+
+// packageMap is the package map: every package of the module and what it
+// may import, from the bottom up. Keep it in step with README.md,
+// "Architecture", and with each package's doc.go.
+var packageMap = map[string]rule{
+	// Leaves: they import nothing of the project.
+	"clock":               {},
+	"units":               {},
+	"configs":             {},
+	"live":                {},
+	"pumpctl":             {},
+	"internal/crc16":      {},
+	"internal/strictyaml": {},
+	// Test-only helpers: imported by _test.go files, never by product code.
+	"internal/golden":     {},
+	"internal/influxtest": {},
+	"internal/testtool":   {},
+	"internal/arch":       {},
+
+	// Acquisition, actuation and their drivers. Drivers know their
+	// interface package, never sim: the emulators serve them on periph's
+	// bus interfaces.
+	"daq":             {may: []string{"units"}},
+	"daq/ads1115":     {may: []string{"daq"}},
+	"daq/ads131m08":   {may: []string{"clock", "daq", "internal/crc16"}},
+	"pumpctl/mcp4725": {may: []string{"pumpctl"}},
+	// The simulated bench emulates chips at the bus level; it knows no
+	// driver and no interface package.
+	"sim": {may: []string{"clock", "internal/crc16"}},
+
+	// The device under test and its simulation.
+	"dut":        {may: []string{"clock", "internal/crc16"}},
+	"dut/dutsim": {may: []string{"clock", "dut"}},
+
+	// The protocol language knows no hardware.
+	"protocols": {may: []string{"internal/strictyaml", "units"}},
+
+	// The run record: what the engine writes and everything else reads.
+	// It never imports rig, reports or influx: they build on it.
+	"runlog": {may: []string{"clock", "daq", "units"}},
+	// The InfluxDB sink, spool, replay and sync, split from runlog.
+	"influx": {may: []string{"clock", "daq", "runlog", "units"}, planned: true},
+
+	// Reports are made from the record (or from InfluxDB) alone.
+	"reports": {may: []string{"influx", "runlog"}},
+
+	// The rig: config, plant on the buses, the run engine.
+	"rig": {may: []string{
+		"clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim",
+		"influx", "internal/strictyaml", "protocols", "pumpctl", "pumpctl/mcp4725",
+		"runlog", "sim", "units",
+	}},
+
+	// The bench view and the command on top.
+	"serve": {may: []string{"influx", "live", "protocols", "reports", "rig", "runlog"}},
+	"cmd/mockloop": {may: []string{
+		"clock", "configs", "daq", "dut/dutsim", "influx", "protocols", "reports",
+		"rig", "runlog", "serve", "units",
+	}},
+}
+
+// pkg is what the test reads of one package directory.
+type pkg struct {
+	imports map[string][]string // project import → files importing it
+	doc     bool                // doc.go exists and carries the package comment
+	comment []string            // other non-test files with a package comment
+}
+
+// root is the module's directory: the nearest parent with a go.mod.
+func root(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = up
+	}
+}
+
+// packages parses every non-test Go file under dir, whatever its build
+// constraints, and returns the packages by module-relative path. Hidden
+// directories, testdata and directories whose names start with _ hold no
+// packages, as for the go command.
+func packages(t *testing.T, dir string) map[string]*pkg {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs := map[string]*pkg{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != dir && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		p := pkgs[rel]
+		if p == nil {
+			p = &pkg{imports: map[string][]string{}}
+			pkgs[rel] = p
+		}
+		switch {
+		case name == "doc.go":
+			p.doc = f.Doc != nil
+		case f.Doc != nil:
+			p.comment = append(p.comment, name)
+		}
+		for _, imp := range f.Imports {
+			ip, err := strconv.Unquote(imp.Path.Value)
+			if err != nil {
+				return err
+			}
+			if ip == module || strings.HasPrefix(ip, module+"/") {
+				ip = strings.TrimPrefix(strings.TrimPrefix(ip, module), "/")
+				p.imports[ip] = append(p.imports[ip], name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TestImports holds every package to the imports the map allows it.
+func TestImports(t *testing.T) {
+	pkgs := packages(t, root(t))
+	for _, path := range sortedKeys(pkgs) {
+		r, ok := packageMap[path]
+		if !ok {
+			t.Errorf("package %s is not in the package map: add it to packageMap in internal/arch/arch_test.go with the project packages it may import, and to README.md, \"Architecture\"", path)
+			continue
+		}
+		p := pkgs[path]
+		for _, imp := range sortedKeys(p.imports) {
+			if !slices.Contains(r.may, imp) {
+				t.Errorf("%s imports %s (%s), which the package map does not allow; it may import only %v", path, imp, strings.Join(p.imports[imp], ", "), r.may)
+			}
+		}
+	}
+	for _, path := range sortedKeys(packageMap) {
+		if _, ok := pkgs[path]; !ok && !packageMap[path].planned {
+			t.Errorf("package map lists %s, which does not exist: remove it", path)
+		}
+		for _, imp := range packageMap[path].may {
+			if _, ok := packageMap[imp]; !ok {
+				t.Errorf("package map: %s may import %s, which the map does not list", path, imp)
+			}
+		}
+	}
+}
+
+// TestDocs checks that every package says what it is in doc.go, and only
+// there, and that the README's map names it.
+func TestDocs(t *testing.T) {
+	dir := root(t)
+	pkgs := packages(t, dir)
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, arch, ok := strings.Cut(string(readme), "\n## Architecture\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Architecture" section`)
+	}
+	if end := strings.Index(arch, "\n## "); end >= 0 {
+		arch = arch[:end]
+	}
+	for _, path := range sortedKeys(pkgs) {
+		p := pkgs[path]
+		if !p.doc {
+			t.Errorf("%s has no doc.go with its package comment (its job, and which project packages it may import)", path)
+		}
+		if len(p.comment) > 0 {
+			t.Errorf("%s: package comment outside doc.go, in %s: keep it in doc.go only", path, strings.Join(p.comment, ", "))
+		}
+		if !strings.Contains(arch, "`"+path+"`") {
+			t.Errorf("README.md, \"Architecture\", does not name `%s`", path)
+		}
+	}
+}

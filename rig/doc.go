@@ -1,0 +1,32 @@
+// Package rig is the bench as a run sees it, and the engine that runs a
+// protocol on it.
+//
+// A rig config (configs/rigs/*.yaml, LoadConfig) says what the bench is
+// built of and on which buses, which channels it measures and how they are
+// calibrated, what protocols may set and within which range, its hard
+// limits, presets and safe state; Info tells the protocol language about
+// it. From a config the rig builds its Plant: the parts on periph buses,
+// driven by the same drivers (daq/ads131m08, daq/ads1115, pumpctl/mcp4725,
+// periph's pca9685) on the Raspberry Pi's buses or, with backend "sim", on
+// the chips sim emulates on top of its model of the loop, with the device
+// under test on its VADLINK link (dut; dut/dutsim in simulation).
+//
+// Run executes a parsed protocol on the plant, on one clock: virtual time
+// for a simulated rig (as fast as the CPU allows, and deterministic), the
+// wall clock for hardware. It samples, supervises the hard limits and the
+// emergency stop on every frame, applies setpoints and ramps, runs the
+// closed-loop targets, judges the criteria, and writes everything to the
+// run record (runlog); whatever happens, the plant ends in its safe state
+// and the record is closed. Observer and Pause let the bench view watch
+// and hold a run. OpenCalibration opens the rig for zeroing and
+// calibration, and Timing qualifies the computer it runs on.
+//
+// # Imports
+//
+// Of the project: clock, daq and its drivers daq/ads1115 and
+// daq/ads131m08, dut and dut/dutsim, influx, internal/strictyaml,
+// protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim and
+// units. rig is the one package that knows both the hardware and the
+// record. It must not import reports, serve or live: they are made from
+// the record or fed through Observer.
+package rig
