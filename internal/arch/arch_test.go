@@ -237,4 +237,48 @@ func TestDocs(t *testing.T) {
 			t.Errorf("README.md, \"Architecture\", does not name `%s`", path)
 		}
 	}
+	arrows := readmeArrows(arch)
+	for _, path := range sortedKeys(packageMap) {
+		want := slices.Sorted(slices.Values(packageMap[path].may))
+		if got := arrows[path]; !slices.Equal(got, want) {
+			t.Errorf("README.md, \"Architecture\": %s → %v, but the package map says %v", path, got, want)
+		}
+	}
+	for _, path := range sortedKeys(arrows) {
+		if _, ok := packageMap[path]; !ok {
+			t.Errorf("README.md, \"Architecture\", has arrows from %s, which the package map does not list", path)
+		}
+	}
+}
+
+// readmeArrows reads the import arrows of the README's architecture
+// section: lines "pkg → a, b," in a fenced block, where a line starting
+// with blanks continues the one before. The imports come back sorted.
+func readmeArrows(arch string) map[string][]string {
+	arrows := map[string][]string{}
+	var from string
+	for line := range strings.Lines(arch) {
+		line = strings.TrimRight(line, "\n")
+		to := ""
+		switch {
+		case strings.Contains(line, "→"):
+			var head string
+			head, to, _ = strings.Cut(line, "→")
+			from = strings.TrimSpace(head)
+		case from != "" && strings.HasPrefix(line, " "):
+			to = line
+		default:
+			from = ""
+			continue
+		}
+		for imp := range strings.SplitSeq(to, ",") {
+			if imp = strings.TrimSpace(imp); imp != "" {
+				arrows[from] = append(arrows[from], imp)
+			}
+		}
+	}
+	for _, to := range arrows {
+		slices.Sort(to)
+	}
+	return arrows
 }
