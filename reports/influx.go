@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -29,7 +30,7 @@ const NotInInflux = "not available from InfluxDB"
 var ErrNotInInflux = errors.New("no such run in InfluxDB")
 
 // influxRun is a run whose points are read from InfluxDB (the schema is
-// runlog's, see the runlog.Measurement constants): what LoadInflux builds
+// runlog's, see the influx.Measurement constants): what LoadInflux builds
 // the Report from, and what GenerateInflux reads frames and beats from
 // again for the CSV files.
 type influxRun struct {
@@ -69,7 +70,7 @@ type influxStepPoint struct {
 }
 
 // LoadInflux reads the run runID from InfluxDB — its summary point, events,
-// step results, beats and frames, as runlog's Sink (or `mockloop sync`)
+// step results, beats and frames, as the influx package's Sink (or `mockloop sync`)
 // wrote them — and builds the same Report model Load builds from the run
 // record: for when the record is not on this machine.
 //
@@ -96,7 +97,7 @@ type influxStepPoint struct {
 // WriteFramesCSV and WriteBeatsCSV read the run record and so fail —
 // GenerateInflux writes frames.csv and beats.csv from InfluxDB. ctx bounds
 // the queries; cfg says where (URL, Bucket "db" or "db/rp", Token).
-func LoadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string) (*Report, error) {
+func LoadInflux(ctx context.Context, cfg influx.Config, runID string) (*Report, error) {
 	r, _, err := loadInflux(ctx, cfg, runID, true)
 	return r, err
 }
@@ -105,7 +106,7 @@ func LoadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string) (*Re
 // it makes the reports opt asks for in opt.OutDir, which is required (there
 // is no run directory), and returns the paths written. With FormatCSV,
 // frames.csv and beats.csv are read from InfluxDB, selected by opt.Frames.
-func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, opt Options) ([]string, error) {
+func GenerateInflux(ctx context.Context, cfg influx.Config, runID string, opt Options) ([]string, error) {
 	formats, scan, err := opt.formats()
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, 
 // loadInflux is LoadInflux, skipping the plots and the statistics of steps
 // without any unless scan (JUnit and CSV do not need them), and returning
 // the source for further reads.
-func loadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, scan bool) (*Report, *influxRun, error) {
+func loadInflux(ctx context.Context, cfg influx.Config, runID string, scan bool) (*Report, *influxRun, error) {
 	if !runlog.ValidRunID(runID) {
 		return nil, nil, fmt.Errorf("reports: %q is not a run id", runID)
 	}
@@ -141,7 +142,7 @@ func loadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, scan
 	}
 	src := &influxRun{q: q, where: "run_id = " + literal(runID), bucket: cfg.Bucket}
 	if src.bucket == "" {
-		src.bucket = runlog.DefaultBucket
+		src.bucket = influx.DefaultBucket
 	}
 	if u, err := url.Parse(cfg.URL); err == nil {
 		u.User = nil
@@ -525,7 +526,7 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 // runPoint reads the run's summary point.
 func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 	var p influxRunPoint
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementRuns)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementRuns)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
@@ -553,7 +554,7 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64, error) {
 	var evs []influxEvent
 	notDUT := fmt.Sprintf(" AND kind != %s AND kind != %s", literal(runlog.KindDUTTx), literal(runlog.KindDUTRx))
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementEvents)+" WHERE "+s.where+notDUT, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementEvents)+" WHERE "+s.where+notDUT, func(sr *influxSeries) error {
 		ci := map[string]int{}
 		for _, c := range []string{"seq", "kind", "step", "msg", "data", "rig"} {
 			ci[c] = sr.col(c)
@@ -580,7 +581,7 @@ func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64
 	}
 	dut := map[string]int64{}
 	stmt := fmt.Sprintf("SELECT COUNT(%s) FROM %s WHERE %s AND (kind = %s OR kind = %s) GROUP BY %s", ident("seq"),
-		s.q.from(runlog.MeasurementEvents), s.where, literal(runlog.KindDUTTx), literal(runlog.KindDUTRx), ident("kind"))
+		s.q.from(influx.MeasurementEvents), s.where, literal(runlog.KindDUTTx), literal(runlog.KindDUTRx), ident("kind"))
 	err = s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		i := sr.col("count")
 		for _, row := range sr.Values {
@@ -602,7 +603,7 @@ func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64
 func (s *influxRun) stepPoints(ctx context.Context) ([]influxStepPoint, error) {
 	var pts []influxStepPoint
 	suffixes := []string{"_mean", "_min", "_max", "_std"}
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementSteps)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementSteps)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
@@ -667,7 +668,7 @@ func (s *influxRun) stepPoints(ctx context.Context) ([]influxStepPoint, error) {
 // the run's frames have a value of it.
 func (s *influxRun) frameCounts(ctx context.Context) (map[string]int64, error) {
 	counts := map[string]int64{}
-	err := s.q.run(ctx, "SELECT COUNT(*) FROM "+s.q.from(runlog.MeasurementFrames)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT COUNT(*) FROM "+s.q.from(influx.MeasurementFrames)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			for i, c := range sr.Columns {
 				f, ok := strings.CutPrefix(c, "count_")

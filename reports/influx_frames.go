@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -47,7 +48,7 @@ func (s *influxRun) frames(ctx context.Context, from, to int64, fn func(t int64,
 	if len(s.fields) == 0 {
 		return nil
 	}
-	stmt := "SELECT " + s.fieldList() + " FROM " + s.q.from(runlog.MeasurementFrames) + " WHERE " + s.where + s.timeRange(from, to)
+	stmt := "SELECT " + s.fieldList() + " FROM " + s.q.from(influx.MeasurementFrames) + " WHERE " + s.where + s.timeRange(from, to)
 	v := make([]float64, len(s.fields))
 	return s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		idx := make([]int, len(s.fields))
@@ -82,7 +83,7 @@ func (s *influxRun) frames(ctx context.Context, from, to int64, fn func(t int64,
 func (s *influxRun) frameSpan(ctx context.Context) (first, last int64, rate float64, err error) {
 	first = -1
 	var ts []int64
-	head := fmt.Sprintf("SELECT %s FROM %s WHERE %s", s.fieldList(), s.q.from(runlog.MeasurementFrames), s.where)
+	head := fmt.Sprintf("SELECT %s FROM %s WHERE %s", s.fieldList(), s.q.from(influx.MeasurementFrames), s.where)
 	err = s.q.run(ctx, head+fmt.Sprintf(" ORDER BY time ASC LIMIT %d", rateFrames+1), func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			t, err := qTime(sr, row)
@@ -144,7 +145,7 @@ func (s *influxRun) aggregate(ctx context.Context, fns []string, from, to, every
 			sel = append(sel, fmt.Sprintf("%s(%s) AS %s", a, ident(f), ident(fmt.Sprintf("a%d_%d", j, k))))
 		}
 	}
-	stmt := "SELECT " + strings.Join(sel, ",") + " FROM " + s.q.from(runlog.MeasurementFrames) + " WHERE " + s.where + s.timeRange(from, to)
+	stmt := "SELECT " + strings.Join(sel, ",") + " FROM " + s.q.from(influx.MeasurementFrames) + " WHERE " + s.where + s.timeRange(from, to)
 	if every > 0 {
 		off := ((s.epoch+from)%every + every) % every
 		stmt += fmt.Sprintf(" GROUP BY time(%dns, %dns) fill(none)", every, off)
@@ -306,7 +307,7 @@ func (s *influxRun) beats(ctx context.Context, steps []stepExec, layout []runlog
 // eachBeat calls fn with every beat of the run, in time order. b is
 // reused.
 func (s *influxRun) eachBeat(ctx context.Context, fn func(b *beat) error) error {
-	stmt := "SELECT * FROM " + s.q.from(runlog.MeasurementBeats) + " WHERE " + s.where
+	stmt := "SELECT * FROM " + s.q.from(influx.MeasurementBeats) + " WHERE " + s.where
 	var b beat
 	return s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		ci := map[string]int{}
