@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mockloop/mockloop/influx")
+	"github.com/mockloop/mockloop/influx"
+)
 
 // influxChunk is the number of rows per chunk of a streamed InfluxQL
 // answer: frames are read from InfluxDB as a stream, never as one answer,
