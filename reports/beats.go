@@ -1,11 +1,11 @@
 package reports
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
-	"path/filepath"
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -164,28 +164,16 @@ func (t *beatTable) finish(layout []runlog.Channel) *beatsView {
 	return bv
 }
 
-// readBeats computes the beat statistics from beats.jsonl, line by line. It
-// returns nil, nil when the run has no beats file.
-func readBeats(dir string, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
+// readBeats computes the beat statistics from the beats of a run, read
+// once, in order. It returns nil, nil when the run has no beats.
+func readBeats(ctx context.Context, src source, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
 	t := newBeatTable(steps)
-	var b beat
-	err := eachLine(filepath.Join(dir, BeatsFile), func(line []byte) error {
-		if len(line) == 0 {
-			return nil
-		}
-		b = beat{}
-		if err := json.Unmarshal(line, &b); err != nil || b.Channel == "" {
-			t.view.Malformed++
-			return nil
-		}
-		t.add(&b)
-		return nil
-	})
+	err := src.eachBeat(ctx, func(b *beat) error { t.add(b); return nil })
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reports: beats: %w", err)
 	}
 	return t.finish(layout), nil
 }

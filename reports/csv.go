@@ -3,13 +3,12 @@ package reports
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -116,19 +115,15 @@ var errStop = errors.New("reports: selection ended")
 
 // WriteFramesCSV writes the selected frames as CSV, streaming: one header
 // row ("t [s],aop [mmHg],..."), then a row per frame with its time in
-// seconds and its values as stored (see the package documentation).
+// seconds and its values as stored (see the package documentation). The
+// frames are read again from where the report was made from.
 func (r *Report) WriteFramesCSV(w io.Writer, s Selection) error {
-	return r.framesCSV(w, s, func(_, _ int64, fn func(t int64, v []float64) error) error {
-		_, err := r.run.Frames(func(t time.Duration, v []float64) error { return fn(int64(t), v) })
-		return err
-	})
+	return r.framesCSV(context.Background(), w, s)
 }
 
-// framesCSV writes the selected frames from a source that calls fn for
-// each frame in time order: the run record, or InfluxDB. from and to bound
-// the times the selection needs (to 0: unbounded), for a source that can
-// query just those.
-func (r *Report) framesCSV(w io.Writer, s Selection, source func(from, to int64, fn func(t int64, v []float64) error) error) error {
+// framesCSV is WriteFramesCSV, reading the frames the selection needs
+// within ctx.
+func (r *Report) framesCSV(ctx context.Context, w io.Writer, s Selection) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -153,7 +148,7 @@ func (r *Report) framesCSV(w io.Writer, s Selection, source func(from, to int64,
 	every := max(1, s.Every)
 	var k int
 	buf := make([]byte, 0, 256)
-	err := source(max(0, sel.lo[0]), to, func(t int64, v []float64) error {
+	_, err := r.src.scan(ctx, max(0, sel.lo[0]), to, func(t int64, v []float64) error {
 		in, done := sel.test(t)
 		if done {
 			return errStop
@@ -221,26 +216,16 @@ func fullNum(p *float64) string {
 	return strconv.FormatFloat(*p, 'g', -1, 64)
 }
 
-// WriteBeatsCSV writes the beats of beats.jsonl in the selection's step
-// and time range (Every does not apply) as CSV: time, channel, and each
-// beat quantity with its unit. A quantity the beat does not have is an
-// empty cell. Without a beats file it writes nothing and returns an error.
+// WriteBeatsCSV writes the beats in the selection's step and time range
+// (Every does not apply) as CSV: time, channel, and each beat quantity with
+// its unit. A quantity the beat does not have is an empty cell. Without
+// beats (no beats file) it writes nothing and returns an error.
 func (r *Report) WriteBeatsCSV(w io.Writer, s Selection) error {
-	return r.beatsCSV(w, s, func(fn func(*beat) error) error {
-		var b beat
-		return eachLine(filepath.Join(r.dir, BeatsFile), func(line []byte) error {
-			b = beat{}
-			if len(line) == 0 || json.Unmarshal(line, &b) != nil {
-				return nil // counted in the report's integrity section
-			}
-			return fn(&b)
-		})
-	})
+	return r.beatsCSV(context.Background(), w, s)
 }
 
-// beatsCSV writes the selected beats from a source that calls fn for each
-// beat: beats.jsonl, or InfluxDB.
-func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*beat) error) error) error {
+// beatsCSV is WriteBeatsCSV, reading the beats within ctx.
+func (r *Report) beatsCSV(ctx context.Context, w io.Writer, s Selection) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -258,7 +243,7 @@ func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*beat) e
 	}
 	sel := r.newSelector(s)
 	rec := make([]string, len(header))
-	err := source(func(b *beat) error {
+	err := r.src.eachBeat(ctx, func(b *beat) error {
 		if b.Channel == "" || !sel.contains(durationOf(b.T)) {
 			return nil
 		}

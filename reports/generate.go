@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,22 +96,27 @@ func Generate(dir string, opt Options) ([]string, error) {
 	if err := opt.Frames.check(); err != nil {
 		return nil, err
 	}
-	r, err := load(dir, scan)
+	out := opt.OutDir
+	if out == "" {
+		out = dir
+	}
+	return generate(context.Background(), &recordSource{dir: dir}, out, formats, scan, opt)
+}
+
+// generate is Generate for the run in src, writing to out.
+func generate(ctx context.Context, src source, out string, formats []string, scan bool, opt Options) ([]string, error) {
+	r, err := loadFrom(ctx, src, scan)
 	if err != nil {
 		return nil, err
 	}
 	if !opt.Generated.IsZero() {
 		r.Generated = opt.Generated.UTC()
 	}
-	out := opt.OutDir
-	if out == "" {
-		out = dir
-	}
 	var beats func(io.Writer) error
 	if r.hasBeats() {
-		beats = func(w io.Writer) error { return r.WriteBeatsCSV(w, opt.Frames) }
+		beats = func(w io.Writer) error { return r.beatsCSV(ctx, w, opt.Frames) }
 	}
-	return r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.WriteFramesCSV(w, opt.Frames) }, beats)
+	return r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.framesCSV(ctx, w, opt.Frames) }, beats)
 }
 
 // formats returns the formats opt asks for (DefaultFormats if none),

@@ -1,20 +1,15 @@
 package reports
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -28,17 +23,19 @@ const NotInInflux = "not available from InfluxDB"
 // was not logged there (yet).
 var ErrNotInInflux = errors.New("no such run in InfluxDB")
 
-// influxRun is a run whose points are read from InfluxDB (the schema is
-// runlog's, see the runlog.Measurement constants): what LoadInflux builds
-// the Report from, and what GenerateInflux reads frames and beats from
-// again for the CSV files.
+// influxRun is the source of a report made from a run's points in
+// InfluxDB, as package influx writes them (see its Measurement constants;
+// what its encoding moved, influx.Unshifter and influx.TagValue give
+// back): what LoadInflux and GenerateInflux read the run from.
 type influxRun struct {
 	q      *influxQL
+	runID  string
 	url    string // the server, without credentials, for the report's notes
 	bucket string
 	where  string   // the InfluxQL condition selecting the run's points
 	epoch  int64    // ns since the Unix epoch of the run's t = 0
 	fields []string // the frames' fields (channels), in the report's layout order
+	stats  runlog.FrameStats
 }
 
 // influxEvent is a point of the events measurement.
@@ -69,7 +66,7 @@ type influxStepPoint struct {
 }
 
 // LoadInflux reads the run runID from InfluxDB — its summary point, events,
-// step results, beats and frames, as runlog's Sink (or `mockloop sync`)
+// step results, beats and frames, as the influx package's Sink (or `mockloop sync`)
 // wrote them — and builds the same Report model Load builds from the run
 // record: for when the record is not on this machine.
 //
@@ -77,9 +74,9 @@ type influxStepPoint struct {
 // whole result, in evaluation order), the step statistics those of its
 // step.end events, outcome, abort reason, frame count and duration those of
 // its summary point (or, before that point arrived, of its run.end event);
-// beat statistics, events, and the plots (trends from InfluxDB's per-column
-// minimum, maximum and mean, waveforms from the frames) are made as from
-// the record. Values are the record's: frames are float32 there and here,
+// beat statistics, events, plots and the statistics of steps without any
+// are made as from the record, by the same code, from the frames streamed
+// from InfluxDB in one pass. Values are the record's: frames are float32 there and here,
 // the rest travels as JSON or exact decimal text.
 //
 // What InfluxDB does not hold is shown as NotInInflux, never guessed: the
@@ -92,20 +89,22 @@ type influxStepPoint struct {
 // criterion events, are missing. The report's notes, at its top, say all
 // this, and what else InfluxDB lacked for this run.
 //
-// The returned Report writes HTML, PDF, JUnit and criteria CSV; its
-// WriteFramesCSV and WriteBeatsCSV read the run record and so fail —
-// GenerateInflux writes frames.csv and beats.csv from InfluxDB. ctx bounds
-// the queries; cfg says where (URL, Bucket "db" or "db/rp", Token).
-func LoadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string) (*Report, error) {
-	r, _, err := loadInflux(ctx, cfg, runID, true)
-	return r, err
+// The returned Report writes every report; its WriteFramesCSV and
+// WriteBeatsCSV read frames and beats from InfluxDB again. ctx bounds the
+// queries of the load; cfg says where (URL, Bucket "db" or "db/rp", Token).
+func LoadInflux(ctx context.Context, cfg influx.Config, runID string) (*Report, error) {
+	src, err := newInfluxRun(cfg, runID)
+	if err != nil {
+		return nil, err
+	}
+	return loadFrom(ctx, src, true)
 }
 
 // GenerateInflux is Generate for a run read from InfluxDB (see LoadInflux):
 // it makes the reports opt asks for in opt.OutDir, which is required (there
 // is no run directory), and returns the paths written. With FormatCSV,
 // frames.csv and beats.csv are read from InfluxDB, selected by opt.Frames.
-func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, opt Options) ([]string, error) {
+func GenerateInflux(ctx context.Context, cfg influx.Config, runID string, opt Options) ([]string, error) {
 	formats, scan, err := opt.formats()
 	if err != nil {
 		return nil, err
@@ -116,272 +115,33 @@ func GenerateInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, 
 	if err := opt.Frames.check(); err != nil {
 		return nil, err
 	}
-	r, src, err := loadInflux(ctx, cfg, runID, scan)
+	src, err := newInfluxRun(cfg, runID)
 	if err != nil {
 		return nil, err
 	}
-	if !opt.Generated.IsZero() {
-		r.Generated = opt.Generated.UTC()
-	}
-	return r.write(opt.OutDir, formats, opt.Frames,
-		func(w io.Writer) error { return src.writeFramesCSV(ctx, r, w, opt.Frames) },
-		func(w io.Writer) error { return src.writeBeatsCSV(ctx, r, w, opt.Frames) })
+	return generate(ctx, src, opt.OutDir, formats, scan, opt)
 }
 
-// loadInflux is LoadInflux, skipping the plots and the statistics of steps
-// without any unless scan (JUnit and CSV do not need them), and returning
-// the source for further reads.
-func loadInflux(ctx context.Context, cfg runlog.InfluxConfig, runID string, scan bool) (*Report, *influxRun, error) {
+// newInfluxRun returns the source of the run runID in the InfluxDB of cfg;
+// it does not contact the server yet.
+func newInfluxRun(cfg influx.Config, runID string) (*influxRun, error) {
 	if !runlog.ValidRunID(runID) {
-		return nil, nil, fmt.Errorf("reports: %q is not a run id", runID)
+		return nil, fmt.Errorf("reports: %q is not a run id", runID)
 	}
 	q, err := newInfluxQL(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	src := &influxRun{q: q, where: "run_id = " + literal(runID), bucket: cfg.Bucket}
+	src := &influxRun{q: q, runID: runID, where: "run_id = " + literal(runID), bucket: cfg.Bucket}
 	if src.bucket == "" {
-		src.bucket = runlog.DefaultBucket
+		src.bucket = influx.DefaultBucket
 	}
 	if u, err := url.Parse(cfg.URL); err == nil {
 		u.User = nil
 		src.url = u.String()
 	}
-
-	rp, err := src.runPoint(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	evs, dut, err := src.events(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	stepPts, err := src.stepPoints(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	counts, err := src.frameCounts(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var framePoints int64
-	for _, n := range counts {
-		framePoints = max(framePoints, n)
-	}
-	if !rp.found && len(evs) == 0 && len(dut) == 0 && len(stepPts) == 0 && framePoints == 0 {
-		return nil, nil, fmt.Errorf("reports: %w: %s (bucket %s at %s)", ErrNotInInflux, runID, src.bucket, src.url)
-	}
-
-	// The events in the order they happened: each kind's points are in
-	// the order written, by time, so their moved times can be undone; then
-	// all by time and, at the same time, by seq (the order written; a
-	// resumed run's sink counts seq from 0 again, but at later times).
-	byTimeSeq := func(a, b influxEvent) int { return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.seq, b.seq)) }
-	slices.SortStableFunc(evs, byTimeSeq)
-	unshift(evs)
-	slices.SortStableFunc(evs, byTimeSeq)
-
-	// The epoch: the summary point's time; else each step point is at the
-	// epoch plus its start_s (moved 1 ns later at most, by a collision);
-	// else the first event's time, which is the run clock's reading at
-	// the start after the epoch (0 on a virtual clock).
-	var notes []string
-	switch {
-	case rp.found:
-		src.epoch = rp.ts
-	case len(stepPts) > 0:
-		src.epoch = math.MaxInt64
-		for _, p := range stepPts {
-			src.epoch = min(src.epoch, p.ts-durationOf(p.res.StartS))
-		}
-	default:
-		src.epoch = math.MaxInt64
-		for _, e := range evs {
-			src.epoch = min(src.epoch, e.ts)
-		}
-		if len(evs) == 0 {
-			src.epoch = 0
-		}
-		notes = append(notes, "The run's epoch (its t = 0) is not in InfluxDB: it is taken as the time of its first event, so times t may be off by the clock's reading when the run started.")
-	}
-
-	ir := src.interpret(evs, dut)
-	notes = append(notes, ir.notes...)
-
-	// Layout: the frames' fields and the steps' channels, alphabetically
-	// (InfluxDB keeps no field order), with the units of the step results.
-	units := map[string]string{}
-	names := map[string]bool{}
-	for _, s := range ir.steps {
-		for ch, st := range s.Channels {
-			names[ch] = true
-			if units[ch] == "" {
-				units[ch] = st.Unit
-			}
-		}
-	}
-	for f, n := range counts {
-		if n > 0 {
-			names[f] = true
-		}
-	}
-	for n := range names {
-		src.fields = append(src.fields, n)
-	}
-	slices.Sort(src.fields)
-	layout := make([]runlog.Channel, len(src.fields))
-	for i, f := range src.fields {
-		layout[i] = runlog.Channel{Name: f, Unit: units[f]}
-	}
-
-	// Steps: the step.end events' results; else (a run logged by an older
-	// mockloop) the steps measurement, which has no per-channel count.
-	steps := ir.steps
-	if len(steps) == 0 && len(stepPts) > 0 {
-		for _, p := range stepPts {
-			s := p.res
-			for ch, st := range s.Channels {
-				st.Unit = units[ch]
-				s.Channels[ch] = st
-			}
-			steps = append(steps, s)
-		}
-		slices.SortStableFunc(steps, func(a, b runlog.StepResult) int { return cmp.Compare(a.Index, b.Index) })
-		notes = append(notes, "The run's step.end events carry no step results (it was logged by an older mockloop): the step statistics are those of the steps measurement, where n is the step's frame count.")
-	}
-
-	// Result: the summary point's, else the run.end event's; none while
-	// InfluxDB has neither (the run is running, or its end has not
-	// arrived). The delivery is shown only when complete: how many points
-	// are still spooled on the rig is not known here.
-	var res *runlog.Result
-	switch {
-	case rp.found:
-		res = &runlog.Result{RunID: runID, Outcome: runlog.Outcome(rp.outcome), AbortReason: rp.abortReason,
-			Frames: rp.frames, DurationS: rp.durationS}
-		if rp.delivered {
-			res.Influx = &runlog.InfluxDelivery{Delivered: true}
-		} else {
-			notes = append(notes, "The run's summary point says InfluxDB refused some of its points as invalid (delivered=false): they are missing from this report.")
-		}
-	case ir.ended:
-		res = &runlog.Result{RunID: runID, Outcome: runlog.Outcome(ir.endOutcome), Frames: ir.endFrames, DurationS: max(0, ir.endT-ir.startT)}
-		if res.Outcome == runlog.OutcomeAborted {
-			res.AbortReason = ir.tripMsg
-		}
-		notes = append(notes, "InfluxDB has no summary point (measurement runs) for this run: not all of its points had arrived when this report was made (`mockloop sync` on the rig completes them). Outcome, frame count and duration are those of its run.end event.")
-	default:
-		notes = append(notes, "InfluxDB has neither a summary point nor a run.end event for this run: it is still running, or its end has not arrived (`mockloop sync` on the rig completes it). This report shows what InfluxDB holds now.")
-	}
-	if res != nil {
-		res.Steps, res.Criteria = steps, ir.criteria
-		if res.Steps == nil {
-			res.Steps = []runlog.StepResult{}
-		}
-		if res.Criteria == nil {
-			res.Criteria = []runlog.CriterionResult{}
-		}
-	}
-
-	rig := rp.rig
-	for i := 0; rig == "" && i < len(evs); i++ {
-		rig = evs[i].rig
-	}
-	m := runlog.Manifest{
-		RunID:           runID,
-		Rig:             cmp.Or(rig, NotInInflux),
-		RigConfigSHA256: NotInInflux,
-		Protocol: runlog.ProtocolRef{Name: cmp.Or(ir.protocol, NotInInflux), File: NotInInflux, SHA256: NotInInflux,
-			Description: NotInInflux},
-		SoftwareVersion: NotInInflux,
-		DUT:             &runlog.DUTIdentity{Model: NotInInflux, Serial: NotInInflux, FW: NotInInflux},
-		Calibration: []runlog.Calibration{{Channel: "all channels", Method: NotInInflux, Date: NotInInflux,
-			Due: NotInInflux, Reference: NotInInflux}},
-		Operator: NotInInflux,
-		Started:  time.Unix(0, src.epoch).UTC(),
-		State:    runlog.State("unknown"),
-		Layout:   layout,
-		Clock:    runlog.ClockKind(cmp.Or(ir.clock, NotInInflux)),
-		Epoch:    time.Unix(0, src.epoch).UTC(),
-	}
-	if res != nil {
-		m.State, m.Outcome = runlog.StateClosed, res.Outcome
-		if res.Outcome == runlog.OutcomeInterrupted { // closed by Recover, then synced
-			m.State = runlog.StateInterrupted
-		}
-		m.Ended = m.Epoch.Add(time.Duration(durationOf(res.DurationS)))
-	}
-
-	noDir := filepath.Join(os.DevNull, "influxdb", runID) // never a directory: the record is not here
-	r := &Report{Generated: time.Now().UTC(), source: "InfluxDB", influx: true, dir: noDir, run: &runlog.Run{Dir: noDir, Manifest: m, Result: res}, firstT: -1}
-	r.events = ir.summary
-	durS := runLength(res, &m, ir.summary.LastT)
-	r.steps = stepsOf(res, ir.spans, durS)
-
-	// Frames: how many, the first and last, and the sample rate.
-	r.frames = runlog.FrameStats{Frames: framePoints}
-	if framePoints > 0 {
-		first, last, rate, err := src.frameSpan(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		r.firstT, r.lastT, r.frames.Last = first, last, time.Duration(last)
-		r.run.Manifest.SampleRateHz = rate
-	}
-	if scan {
-		if err := src.scanFrames(ctx, r, durS); err != nil {
-			return nil, nil, err
-		}
-	}
-	if r.beats, err = src.beats(ctx, r.steps, layout); err != nil {
-		return nil, nil, err
-	}
-	if r.beats.Malformed > 0 {
-		notes = append(notes, fmt.Sprintf("InfluxDB has %s without a channel; they are left out.", plural(r.beats.Malformed, "beat")))
-	}
-
-	// Criteria and traceability: the catalogue is not in InfluxDB, so the
-	// matrix lists the ids the criteria use, and no id is flagged as
-	// missing from a catalogue nobody here knows.
-	var cat []runlog.Requirement
-	ids := map[string]bool{}
-	for _, c := range ir.criteria {
-		if c.ID != "" && !ids[c.ID] {
-			ids[c.ID] = true
-			cat = append(cat, runlog.Requirement{ID: c.ID, Text: "(requirement text " + NotInInflux + ")"})
-		}
-	}
-	r.crit = criteriaRows(ir.criteria, ids)
-	r.trace = traceability(cat, r.crit)
-	r.trace.NoCatalogue = false
-
-	r.notes = append(src.fixedNotes(r, ir, len(dut) > 0), notes...)
-	return r, src, nil
+	return src, nil
 }
-
-// unshift gives back their times to events that the sink moved: InfluxDB
-// keeps one point per series and time, so the encoder writes an event 1 ns
-// after the previous one of its kind when it would not come after it. evs
-// are in the order of their times in InfluxDB. The engine's events are at
-// frame deadlines, never 1 ns apart, so a point 1 ns after the previous one
-// of its kind was moved, and is at that one's time.
-func unshift(evs []influxEvent) {
-	type last struct{ stored, orig int64 }
-	prev := map[string]last{}
-	for i := range evs {
-		e := &evs[i]
-		stored := e.ts
-		if p, ok := prev[e.kind]; ok && stored == p.stored+1 {
-			e.ts = p.orig
-		}
-		prev[e.kind] = last{stored, e.ts}
-	}
-}
-
-// runSeconds is a time on the run clock, ns from InfluxDB, in seconds as
-// the engine writes them (time.Duration.Seconds), so that they read back
-// the same.
-func runSeconds(ns int64) float64 { return time.Duration(ns).Seconds() }
 
 // fixedNotes are the notes of every report from InfluxDB: where it comes
 // from, and what InfluxDB never holds.
@@ -442,11 +202,11 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 	var noResult, badData int
 	startSeen := false
 	for _, p := range evs {
-		if p.kind == "-" || p.kind == "" { // the sink's stand-in for an empty kind: not an event
+		if influx.TagValue(p.kind) == "" { // not an event
 			sum.Malformed++
 			continue
 		}
-		e := runlog.Event{T: runSeconds(p.ts - s.epoch), Kind: p.kind, Step: p.step, Msg: p.msg}
+		e := runlog.Event{T: influx.RunSeconds(p.ts - s.epoch), Kind: p.kind, Step: p.step, Msg: p.msg}
 		var raw struct {
 			Result json.RawMessage `json:"result"`
 		}
@@ -525,7 +285,7 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 // runPoint reads the run's summary point.
 func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 	var p influxRunPoint
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementRuns)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementRuns)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
@@ -553,7 +313,7 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64, error) {
 	var evs []influxEvent
 	notDUT := fmt.Sprintf(" AND kind != %s AND kind != %s", literal(runlog.KindDUTTx), literal(runlog.KindDUTRx))
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementEvents)+" WHERE "+s.where+notDUT, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementEvents)+" WHERE "+s.where+notDUT, func(sr *influxSeries) error {
 		ci := map[string]int{}
 		for _, c := range []string{"seq", "kind", "step", "msg", "data", "rig"} {
 			ci[c] = sr.col(c)
@@ -580,7 +340,7 @@ func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64
 	}
 	dut := map[string]int64{}
 	stmt := fmt.Sprintf("SELECT COUNT(%s) FROM %s WHERE %s AND (kind = %s OR kind = %s) GROUP BY %s", ident("seq"),
-		s.q.from(runlog.MeasurementEvents), s.where, literal(runlog.KindDUTTx), literal(runlog.KindDUTRx), ident("kind"))
+		s.q.from(influx.MeasurementEvents), s.where, literal(runlog.KindDUTTx), literal(runlog.KindDUTRx), ident("kind"))
 	err = s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		i := sr.col("count")
 		for _, row := range sr.Values {
@@ -602,7 +362,7 @@ func (s *influxRun) events(ctx context.Context) ([]influxEvent, map[string]int64
 func (s *influxRun) stepPoints(ctx context.Context) ([]influxStepPoint, error) {
 	var pts []influxStepPoint
 	suffixes := []string{"_mean", "_min", "_max", "_std"}
-	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(runlog.MeasurementSteps)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT * FROM "+s.q.from(influx.MeasurementSteps)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
@@ -653,9 +413,7 @@ func (s *influxRun) stepPoints(ctx context.Context) ([]influxStepPoint, error) {
 			for ch, st := range stats {
 				sres.Channels[ch] = runlog.ChannelStats{N: sres.Frames, Mean: st[0], Min: st[1], Max: st[2], Std: st[3]}
 			}
-			if sres.Path == "-" {
-				sres.Path = ""
-			}
+			sres.Path = influx.TagValue(sres.Path)
 			pts = append(pts, influxStepPoint{ts: ts, res: sres})
 		}
 		return nil
@@ -667,7 +425,7 @@ func (s *influxRun) stepPoints(ctx context.Context) ([]influxStepPoint, error) {
 // the run's frames have a value of it.
 func (s *influxRun) frameCounts(ctx context.Context) (map[string]int64, error) {
 	counts := map[string]int64{}
-	err := s.q.run(ctx, "SELECT COUNT(*) FROM "+s.q.from(runlog.MeasurementFrames)+" WHERE "+s.where, func(sr *influxSeries) error {
+	err := s.q.run(ctx, "SELECT COUNT(*) FROM "+s.q.from(influx.MeasurementFrames)+" WHERE "+s.where, func(sr *influxSeries) error {
 		for _, row := range sr.Values {
 			for i, c := range sr.Columns {
 				f, ok := strings.CutPrefix(c, "count_")

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/influx"
 )
 
 // influxChunk is the number of rows per chunk of a streamed InfluxQL
@@ -34,14 +34,14 @@ type influxQL struct {
 // token, as for writes, is sent only in the Authorization header ("Token
 // <token>", which 1.8 also takes as "user:password") and is never part of
 // an error message.
-func newInfluxQL(cfg runlog.InfluxConfig) (*influxQL, error) {
+func newInfluxQL(cfg influx.Config) (*influxQL, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("reports: influx: URL %q: want http(s)://host[:port]", cfg.URL)
 	}
 	bucket := cfg.Bucket
 	if bucket == "" {
-		bucket = runlog.DefaultBucket
+		bucket = influx.DefaultBucket
 	}
 	db, rp, _ := strings.Cut(bucket, "/")
 	if db == "" {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/internal/influxtest"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/rig"
@@ -90,7 +91,7 @@ func influxRigRun(t *testing.T, srv *influxtest.Server, src string) (dir, runID 
 		t.Fatal(err)
 	}
 	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
-		Influx: &runlog.InfluxConfig{URL: srv.URL, Bucket: influxtest.Database}})
+		Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -111,7 +112,7 @@ func influxRigRun(t *testing.T, srv *influxtest.Server, src string) (dir, runID 
 func TestInfluxReport(t *testing.T) {
 	srv := influxtest.Start(t)
 	ctx := context.Background()
-	cfg := runlog.InfluxConfig{URL: srv.URL, Bucket: influxtest.Database}
+	cfg := influx.Config{URL: srv.URL, Bucket: influxtest.Database}
 	dir, runID := influxRigRun(t, srv, parityProtocol)
 
 	rec, err := Load(dir)
@@ -400,7 +401,7 @@ func TestInfluxReport(t *testing.T) {
 		if _, err := LoadInflux(ctx, cfg, "../x"); err == nil {
 			t.Error("an invalid run id was taken")
 		}
-		if _, err := LoadInflux(ctx, runlog.InfluxConfig{URL: srv.URL, Bucket: "nodb"}, runID); err == nil || errors.Is(err, ErrNotInInflux) {
+		if _, err := LoadInflux(ctx, influx.Config{URL: srv.URL, Bucket: "nodb"}, runID); err == nil || errors.Is(err, ErrNotInInflux) {
 			t.Errorf("a missing database: %v", err)
 		}
 		if _, err := GenerateInflux(ctx, cfg, runID, Options{}); err == nil {
@@ -409,7 +410,7 @@ func TestInfluxReport(t *testing.T) {
 	})
 
 	t.Run("bucket with retention policy", func(t *testing.T) {
-		r, err := LoadInflux(ctx, runlog.InfluxConfig{URL: srv.URL, Bucket: influxtest.Database + "/autogen"}, runID)
+		r, err := LoadInflux(ctx, influx.Config{URL: srv.URL, Bucket: influxtest.Database + "/autogen"}, runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +428,7 @@ func TestInfluxReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ifx, err := LoadInflux(ctx, runlog.InfluxConfig{URL: srv.URL}, runID)
+		ifx, err := LoadInflux(ctx, influx.Config{URL: srv.URL}, runID)
 		if err != nil {
 			t.Fatal(err)
 		}

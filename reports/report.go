@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -35,6 +36,7 @@ type Report struct {
 	// InfluxDB (then no frame segment was read and no checksum verified).
 	source string
 	influx bool
+	src    source // frames and beats are read from here
 
 	dir    string
 	run    *runlog.Run
@@ -75,51 +77,7 @@ func Load(dir string) (*Report, error) { return load(dir, true) }
 // load is Load, skipping the pass over the frames unless scan: the JUnit
 // and CSV reports do not need it, and it is most of the work.
 func load(dir string, scan bool) (*Report, error) {
-	run, err := runlog.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reports: %w", err)
-	}
-	r := &Report{Generated: time.Now().UTC(), source: "the run record", dir: dir, run: run, firstT: -1}
-	m := &run.Manifest
-	res := run.Result
-
-	ev, spans, err := readEvents(dir)
-	if err != nil {
-		r.notes = append(r.notes, "events.jsonl could not be read to its end: "+err.Error())
-	}
-	r.events = ev
-	if ev.Malformed > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("events.jsonl has %s that are not events; they are left out.", plural(ev.Malformed, "line")))
-	}
-
-	durS := runLength(res, m, ev.LastT)
-	r.steps = stepsOf(res, spans, durS)
-
-	if scan {
-		if err := r.scanFrames(durS); err != nil {
-			return nil, err
-		}
-	}
-
-	if r.beats, err = readBeats(dir, r.steps, m.Layout); err != nil {
-		return nil, fmt.Errorf("reports: %s: %w", BeatsFile, err)
-	}
-	if r.beats != nil && r.beats.Malformed > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", BeatsFile, plural(r.beats.Malformed, "line")))
-	}
-
-	catalogue := map[string]bool{}
-	for _, q := range m.Protocol.Requirements {
-		catalogue[q.ID] = true
-	}
-	if res != nil {
-		r.crit = criteriaRows(res.Criteria, catalogue)
-	}
-	r.trace = traceability(m.Protocol.Requirements, r.crit)
-	if n := r.eventCount(runlog.KindCriterion); len(r.crit) == 0 && n > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("The run's result has no criteria, but events.jsonl records %s evaluated before the run ended (kind %q).", plural(int(n), "criterion"), runlog.KindCriterion))
-	}
-	return r, nil
+	return loadFrom(context.Background(), &recordSource{dir: dir}, scan)
 }
 
 // hasBeats reports whether the run has a beats file.
@@ -163,7 +121,7 @@ func newTrend(width int, durS float64) *envelope {
 // channel, the waveform envelopes of the ends of steps, and the statistics
 // of steps whose result has none (an interrupted run). durS is the expected
 // length of the run; the trend adapts if it is longer.
-func (r *Report) scanFrames(durS float64) error {
+func (r *Report) scanFrames(ctx context.Context, durS float64) error {
 	layout := r.run.Manifest.Layout
 	trend := newTrend(len(layout), durS)
 
@@ -201,8 +159,7 @@ func (r *Report) scanFrames(durS float64) error {
 	}
 	nframes := make([]int64, len(need))
 
-	st, err := r.run.Frames(func(t time.Duration, v []float64) error {
-		ns := int64(t)
+	st, err := r.src.scan(ctx, 0, 0, func(ns int64, v []float64) error {
 		if r.firstT < 0 {
 			r.firstT = ns
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
@@ -40,7 +41,7 @@ type engine struct {
 	clk    clock.Clock
 	plant  Plant
 	rec    *runlog.Record
-	sink   *runlog.Sink // InfluxDB, or nil
+	sink   *influx.Sink // InfluxDB, or nil
 	prog   *progress
 	obs    Observer // the live view, or nil
 	pause  *Pause   // or nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/internal/influxtest"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
@@ -26,7 +27,7 @@ func TestRunLoggedToInfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
-		Influx: &runlog.InfluxConfig{URL: srv.URL, Bucket: "mockloop"}})
+		Influx: &influx.Config{URL: srv.URL, Bucket: "mockloop"}})
 	if err != nil || res.Outcome != runlog.OutcomePass {
 		t.Fatalf("run: %v %+v", err, res)
 	}

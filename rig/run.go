@@ -15,6 +15,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
@@ -53,7 +54,7 @@ type Options struct {
 	Resume string
 	// Influx, when set, logs the run to InfluxDB as well (the run record on
 	// disk stays the truth; what the server cannot take is spooled).
-	Influx *runlog.InfluxConfig
+	Influx *influx.Config
 	// Speed, when above zero, paces a simulated run on virtual time at
 	// Speed × real time, for people watching it; zero runs as fast as the
 	// CPU allows. Realtime and hardware runs ignore it.
@@ -191,9 +192,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		return nil, "", err
 	}
 	dir = rec.Dir()
-	var sink *runlog.Sink
+	var sink *influx.Sink
 	if opts.Influx != nil {
-		sink, err = runlog.NewSink(runlog.SinkConfig{InfluxConfig: *opts.Influx, RunDir: dir, RunID: m.RunID, Rig: cfg.Name,
+		sink, err = influx.NewSink(influx.SinkConfig{Config: *opts.Influx, RunDir: dir, RunID: m.RunID, Rig: cfg.Name,
 			Layout: m.Layout, Epoch: m.Epoch})
 		if err != nil {
 			rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})

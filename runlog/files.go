@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/mockloop/mockloop/internal/durable"
 )
 
 // File names in a run directory.
@@ -19,33 +21,8 @@ const (
 )
 
 // writeFileAtomic replaces dir/name with data so that a reader or a crash
-// sees the old content or the new, never a mix: it writes a temporary file in
-// dir, syncs it, renames it over name and syncs dir.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
+// sees the old content or the new, never a mix (durable.WriteFile).
+func writeFileAtomic(dir, name string, data []byte) error { return durable.WriteFile(dir, name, data) }
 
 // writeJSONAtomic writes v as marshalFile encodes it with writeFileAtomic.
 func writeJSONAtomic(dir, name string, v any) error {
@@ -58,17 +35,7 @@ func writeJSONAtomic(dir, name string, v any) error {
 
 // syncDir fsyncs a directory, making the creation, renaming or removal of
 // its entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // readJSON decodes the JSON file dir/name into v.
 func readJSON(dir, name string, v any) error {

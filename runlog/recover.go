@@ -216,3 +216,32 @@ func appendEvent(name string, e Event) error {
 	}
 	return err
 }
+
+// ErrRunLocked is returned by Own for a run that a live process holds.
+var ErrRunLocked = errors.New("the run is locked by a live process")
+
+// Own takes the run lock of the run in dir for a process that completes a
+// run after the one that wrote it (`mockloop sync` delivering it to
+// InfluxDB): a run still "running" whose process is gone is recovered first,
+// as Recover does, and then opened. It fails with ErrRunLocked when a live
+// process holds the lock. Closing the returned lock releases it; the caller
+// may change the run's files (SetInfluxDelivery) until then.
+func Own(dir string) (*Run, io.Closer, error) {
+	lock, ok, err := tryLock(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, ErrRunLocked
+	}
+	if _, err := recoverRun(dir); err != nil {
+		lock.Close()
+		return nil, nil, fmt.Errorf("recover: %w", err)
+	}
+	run, err := Open(dir)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	return run, lock, nil
+}

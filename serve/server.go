@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/live"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/reports"
@@ -49,7 +50,7 @@ type Config struct {
 	// Operator is recorded in runs whose start does not name one.
 	Operator string
 	// Influx, when set, logs every run to InfluxDB too.
-	Influx *runlog.InfluxConfig
+	Influx *influx.Config
 	// Log receives one line per run started and ended; nil for none.
 	Log io.Writer
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/mockloop/mockloop/configs"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/rig"
@@ -214,7 +215,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	rigArg := rigFlag(fs)
 	runsDir := fs.String("runs", "runs", "directory of run records")
-	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
+	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	realtime := fs.Bool("realtime", false, "run a simulated rig on the wall clock instead of virtual time")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
@@ -250,8 +251,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	var influxCfg *runlog.InfluxConfig
-	if c := influxConfig(*influx, cfg.Influx); c.URL != "" {
+	var influxCfg *influx.Config
+	if c := influxConfig(*influxURL, cfg.Influx); c.URL != "" {
 		influxCfg = &c
 	}
 

@@ -62,7 +62,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "csv: only from run time `S`")
 	to := fs.String("to", "", "csv: only up to (not including) run time `S`")
 	every := fs.Int("every", 0, "csv: only every `N`-th frame")
-	influx := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
+	influxURL := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -95,8 +95,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	var files []string
-	if *influx != "" {
-		files, err = reportFromInflux(*influx, pos[0], reports.Options{Formats: formats, OutDir: *out, Frames: sel})
+	if *influxURL != "" {
+		files, err = reportFromInflux(*influxURL, pos[0], reports.Options{Formats: formats, OutDir: *out, Frames: sel})
 	} else {
 		dir, ferr := findRun(*runsDir, pos[0])
 		if ferr != nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/configs"
-	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/serve"
 )
 
@@ -29,7 +29,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	protoDir := fs.String("protocols", "configs/protocols", "`DIR` of the protocols one can pick (default: the shipped ones)")
 	speed := fs.Float64("speed", 1, "simulated rig: 1 runs on the wall clock; N > 1 runs virtual time at N× real time")
-	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
+	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in runs started from the view")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -67,8 +67,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	var influxCfg *runlog.InfluxConfig
-	if c := influxConfig(*influx, cfg.Influx); c.URL != "" {
+	var influxCfg *influx.Config
+	if c := influxConfig(*influxURL, cfg.Influx); c.URL != "" {
 		influxCfg = &c
 	}
 	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,

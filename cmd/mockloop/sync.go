@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -26,7 +27,7 @@ them back into <run>/spool to try them again.
 exit codes: 0 everything delivered, 3 invalid flags, 4 something is left
 `
 
-// cmdSync is `mockloop sync`: it runs runlog.Replay on every run with a
+// cmdSync is `mockloop sync`: it runs influx.Replay on every run with a
 // spool and prints, per run, the points replayed and the points left. It
 // exits 0 when nothing is left anywhere, 4 when something is (the server is
 // down, a batch was refused, a run is still being written).
@@ -35,7 +36,7 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, syncUsage) }
 	runsDir := fs.String("runs", "runs", "directory of run records")
-	influx := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL)")
+	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -44,7 +45,7 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, syncUsage)
 		return exitInvalid
 	}
-	cfg := influxConfig(*influx, rig.InfluxConfig{})
+	cfg := influxConfig(*influxURL, rig.InfluxConfig{})
 	if cfg.URL == "" {
 		fmt.Fprintln(stderr, "mockloop sync: no InfluxDB: give --influx URL or set MOCKLOOP_INFLUX_URL")
 		return exitInvalid
@@ -64,16 +65,16 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 	}
 	synced := 0
 	for _, r := range list {
-		if !runlog.HasSpool(r.Dir) {
+		if !influx.HasSpool(r.Dir) {
 			continue
 		}
 		synced++
-		replayed, left, err := runlog.Replay(ctx, r.Dir, cfg)
+		replayed, left, err := influx.Replay(ctx, r.Dir, cfg)
 		switch {
 		case err != nil:
 			fmt.Fprintf(stdout, "%s: replayed %d points, %d left: %v\n", r.RunID, replayed, left, err)
 			code = exitInfra
-		case left > 0 || runlog.HasSpool(r.Dir):
+		case left > 0 || influx.HasSpool(r.Dir):
 			why := ""
 			if run, err := runlog.Open(r.Dir); err == nil && run.Result != nil && run.Result.Influx != nil && run.Result.Influx.Error != "" {
 				why = ": " + run.Result.Influx.Error
@@ -95,7 +96,7 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 // bucket and org from $MOCKLOOP_INFLUX_BUCKET and $MOCKLOOP_INFLUX_ORG, else
 // the rig config (the bucket defaults to mockloop); the token only from
 // $MOCKLOOP_INFLUX_TOKEN, never from a file. An empty URL means no InfluxDB.
-func influxConfig(flagURL string, rigCfg rig.InfluxConfig) runlog.InfluxConfig {
+func influxConfig(flagURL string, rigCfg rig.InfluxConfig) influx.Config {
 	or := func(vals ...string) string {
 		for _, v := range vals {
 			if v != "" {
@@ -104,10 +105,10 @@ func influxConfig(flagURL string, rigCfg rig.InfluxConfig) runlog.InfluxConfig {
 		}
 		return ""
 	}
-	return runlog.InfluxConfig{
+	return influx.Config{
 		URL:    or(flagURL, os.Getenv("MOCKLOOP_INFLUX_URL"), rigCfg.URL),
 		Org:    or(os.Getenv("MOCKLOOP_INFLUX_ORG"), rigCfg.Org),
-		Bucket: or(os.Getenv("MOCKLOOP_INFLUX_BUCKET"), rigCfg.Bucket, runlog.DefaultBucket),
+		Bucket: or(os.Getenv("MOCKLOOP_INFLUX_BUCKET"), rigCfg.Bucket, influx.DefaultBucket),
 		Token:  os.Getenv("MOCKLOOP_INFLUX_TOKEN"),
 	}
 }

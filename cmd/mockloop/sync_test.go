@@ -12,6 +12,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -30,7 +31,7 @@ func spooledRun(t *testing.T, runs string) string {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	defer down.Close()
-	sink, err := runlog.NewSink(runlog.SinkConfig{InfluxConfig: runlog.InfluxConfig{URL: down.URL},
+	sink, err := influx.NewSink(influx.SinkConfig{Config: influx.Config{URL: down.URL},
 		RunDir: rec.Dir(), RunID: m.RunID, Rig: m.Rig, Layout: m.Layout, Epoch: epoch})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/influxtest"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // These tests run the sink against a real InfluxDB 1.8 (internal/influxtest):
@@ -39,7 +40,7 @@ func stored(v float64) float64 {
 // serverRun is a run recorded and sunk to a real server.
 type serverRun struct {
 	id   string
-	rec  *Record
+	rec  *runlog.Record
 	sink *Sink
 	blk  *daq.Block
 	n    int
@@ -69,15 +70,15 @@ func (s *syncBuffer) String() string {
 // test token (InfluxDB without authentication ignores it).
 func newServerRun(t testing.TB, srv *influxtest.Server, queueBlocks int) *serverRun {
 	t.Helper()
-	id := NewRunID(testEpoch)
+	id := runlog.NewRunID(testEpoch)
 	m := testManifest(id)
-	rec, err := Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
+	rec, err := runlog.Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := new(syncBuffer)
 	s, err := NewSink(SinkConfig{
-		InfluxConfig: InfluxConfig{URL: srv.URL, Token: testToken, Timeout: 5 * time.Second,
+		Config: Config{URL: srv.URL, Token: testToken, Timeout: 5 * time.Second,
 			RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Logf: logs.logf},
 		RunDir: rec.Dir(), RunID: id, Rig: m.Rig, Layout: m.Layout, Epoch: m.Epoch, QueueBlocks: queueBlocks,
 	})
@@ -109,14 +110,14 @@ func (r *serverRun) feed(t testing.TB, n int) {
 }
 
 // close syncs the record, closes the sink within d and the record.
-func (r *serverRun) close(t testing.TB, d time.Duration, steps ...StepResult) InfluxDelivery {
+func (r *serverRun) close(t testing.TB, d time.Duration, steps ...runlog.StepResult) runlog.InfluxDelivery {
 	t.Helper()
 	if err := r.rec.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	res := Result{Outcome: OutcomePass, DurationS: frameTime(r.n).Seconds(), Steps: steps}
+	res := runlog.Result{Outcome: runlog.OutcomePass, DurationS: frameTime(r.n).Seconds(), Steps: steps}
 	del, err := r.sink.Close(ctx, &res)
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +166,14 @@ func TestInfluxDBServer(t *testing.T) {
 	t.Run("count and step means", func(t *testing.T) {
 		r := newServerRun(t, srv, 0)
 		const frames, perStep = 300_000, 100_000
-		var steps []StepResult
+		var steps []runlog.StepResult
 		for k := range frames / perStep {
 			r.feed(t, perStep)
-			steps = append(steps, StepResult{Index: k, Path: strconv.Itoa(k + 1), Name: fmt.Sprintf("step %d", k+1),
-				StartS: frameTime(k * perStep).Seconds(), EndS: frameTime((k + 1) * perStep).Seconds(), Frames: perStep, Outcome: OutcomePass})
+			steps = append(steps, runlog.StepResult{Index: k, Path: strconv.Itoa(k + 1), Name: fmt.Sprintf("step %d", k+1),
+				StartS: frameTime(k * perStep).Seconds(), EndS: frameTime((k + 1) * perStep).Seconds(), Frames: perStep, Outcome: runlog.OutcomePass})
 		}
 		// Step statistics as the engine computes them: from the frames.
-		run, err := Open(r.rec.Dir())
+		run, err := runlog.Open(r.rec.Dir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +192,7 @@ func TestInfluxDBServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k := range steps {
-			steps[k].Channels = map[string]ChannelStats{"aop": {Unit: "mmHg", N: perStep, Mean: sums[k] / perStep, Min: 80, Max: 140, Std: 14}}
+			steps[k].Channels = map[string]runlog.ChannelStats{"aop": {Unit: "mmHg", N: perStep, Mean: sums[k] / perStep, Min: 80, Max: 140, Std: 14}}
 			r.sink.Step(steps[k])
 		}
 		start := time.Now()
@@ -266,11 +267,11 @@ func TestInfluxDBServer(t *testing.T) {
 			t.Fatal("no spool files")
 		}
 		srv.Restart()
-		n, left, err := Replay(context.Background(), r.rec.Dir(), InfluxConfig{URL: srv.URL, Token: testToken})
+		n, left, err := Replay(context.Background(), r.rec.Dir(), Config{URL: srv.URL, Token: testToken})
 		if err != nil || left != 0 || n != del.SpooledPoints {
 			t.Fatalf("Replay = %d, %d, %v; want %d, 0", n, left, err, del.SpooledPoints)
 		}
-		run, err := Open(r.rec.Dir())
+		run, err := runlog.Open(r.rec.Dir())
 		if err != nil {
 			t.Fatal(err)
 		}

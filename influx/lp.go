@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // InfluxDB measurements written by the sink and by Replay. The schema is a
@@ -65,7 +67,7 @@ type lpEncoder struct {
 }
 
 // newLPEncoder returns an encoder for the points of a run.
-func newLPEncoder(runID, rig string, layout []Channel, epoch time.Time) *lpEncoder {
+func newLPEncoder(runID, rig string, layout []runlog.Channel, epoch time.Time) *lpEncoder {
 	e := &lpEncoder{epoch: epoch.UnixNano(), last: make(map[string]int64)}
 	if rig != "" {
 		e.rigTag = ",rig=" + escapeTag(rig)
@@ -127,10 +129,10 @@ func (e *lpEncoder) frame(t time.Duration, values []float64) bool {
 }
 
 // event appends the point of the next event of the run.
-func (e *lpEncoder) event(ev Event) {
+func (e *lpEncoder) event(ev runlog.Event) {
 	seq := e.events
 	e.events++
-	tags := ",kind=" + escapeTag(orDash(ev.Kind)) + e.runTags
+	tags := ",kind=" + escapeTag(orNoTag(ev.Kind)) + e.runTags
 	e.buf = append(e.buf, MeasurementEvents...)
 	e.buf = append(e.buf, tags...)
 	e.buf = append(e.buf, " seq="...)
@@ -143,7 +145,7 @@ func (e *lpEncoder) event(ev Event) {
 		e.buf = appendStringField(e.buf, "step", ev.Step)
 	}
 	if len(ev.Data) > 0 {
-		if b, err := marshalCompact(finiteData(ev.Data)); err == nil {
+		if b, err := runlog.EventDataJSON(ev); err == nil {
 			e.buf = appendStringField(e.buf, "data", string(b))
 		}
 	}
@@ -151,8 +153,8 @@ func (e *lpEncoder) event(ev Event) {
 }
 
 // beat appends the point of a beat.
-func (e *lpEncoder) beat(b Beat) {
-	tags := ",channel=" + escapeTag(orDash(b.Channel)) + e.runTags
+func (e *lpEncoder) beat(b runlog.Beat) {
+	tags := ",channel=" + escapeTag(orNoTag(b.Channel)) + e.runTags
 	start := len(e.buf)
 	e.buf = append(e.buf, MeasurementBeats...)
 	e.buf = append(e.buf, tags...)
@@ -188,8 +190,8 @@ func (e *lpEncoder) beat(b Beat) {
 
 // step appends the point of a step result, with the statistics of the
 // channels of the layout (others in s.Channels are left out).
-func (e *lpEncoder) step(s StepResult, layout []Channel) {
-	tags := e.runTags + ",step=" + escapeTag(orDash(s.Path))
+func (e *lpEncoder) step(s runlog.StepResult, layout []runlog.Channel) {
+	tags := e.runTags + ",step=" + escapeTag(orNoTag(s.Path))
 	e.buf = append(e.buf, MeasurementSteps...)
 	e.buf = append(e.buf, tags...)
 	e.buf = append(e.buf, " index="...)
@@ -216,7 +218,7 @@ func (e *lpEncoder) step(s StepResult, layout []Channel) {
 }
 
 // run appends the run's summary point, at its epoch.
-func (e *lpEncoder) run(res *Result, frames int64, delivered bool) {
+func (e *lpEncoder) run(res *runlog.Result, frames int64, delivered bool) {
 	e.buf = append(e.buf, MeasurementRuns...)
 	e.buf = append(e.buf, e.runTags...)
 	e.buf = append(e.buf, " frames="...)
@@ -247,23 +249,6 @@ func (e *lpEncoder) endPoint(series string, ns int64) {
 	e.buf = strconv.AppendInt(e.buf, ts, 10)
 	e.buf = append(e.buf, '\n')
 	e.points++
-}
-
-// secondsNs converts run clock seconds to nanoseconds, as the record does;
-// a time that is not finite (never written by the engine) becomes 0.
-func secondsNs(s float64) int64 {
-	if math.IsNaN(s) || math.IsInf(s, 0) {
-		return 0
-	}
-	return int64(durationOf(s))
-}
-
-// orDash stands in for an empty tag value, which line protocol cannot hold.
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // tagEscaper escapes a measurement, tag key, tag value or field key: comma,

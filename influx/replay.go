@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // Replay completes the delivery to InfluxDB of the run in runDir, for
@@ -31,7 +33,7 @@ import (
 //
 // Everything Replay writes, InfluxDB may already hold: the points are the
 // same, so they replace themselves and nothing is doubled.
-func Replay(ctx context.Context, runDir string, cfg InfluxConfig) (replayed, left int64, err error) {
+func Replay(ctx context.Context, runDir string, cfg Config) (replayed, left int64, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return 0, 0, err
@@ -40,21 +42,11 @@ func Replay(ctx context.Context, runDir string, cfg InfluxConfig) (replayed, lef
 	if _, err := os.Stat(spool); errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, nil
 	}
-	lock, ok, err := tryLock(runDir)
+	run, lock, err := runlog.Own(runDir)
 	if err != nil {
-		return 0, 0, fmt.Errorf("runlog: replay %s: %w", runDir, err)
-	}
-	if !ok {
-		return 0, 0, fmt.Errorf("runlog: replay %s: the run is locked by a live process", runDir)
+		return 0, 0, fmt.Errorf("influx: replay %s: %w", runDir, err)
 	}
 	defer lock.Close()
-	if _, err := recoverRun(runDir); err != nil {
-		return 0, 0, fmt.Errorf("runlog: replay %s: recover: %w", runDir, err)
-	}
-	run, err := Open(runDir)
-	if err != nil {
-		return 0, 0, err
-	}
 	st, err := readState(spool)
 	if err != nil {
 		return 0, 0, err
@@ -72,7 +64,7 @@ func Replay(ctx context.Context, runDir string, cfg InfluxConfig) (replayed, lef
 		// Local work only, so it is not cut short by ctx: a half-done
 		// materialisation would be done again, spooling points twice.
 		if err := materialize(run, st, enc, zw, w, cfg.BatchSize); err != nil {
-			return 0, w.spooledPoints() + w.rejected, fmt.Errorf("runlog: replay %s: %w", runDir, err)
+			return 0, w.spooledPoints() + w.rejected, fmt.Errorf("influx: replay %s: %w", runDir, err)
 		}
 		if err := writeState(spool, sinkState{Complete: true}); err != nil {
 			return 0, w.spooledPoints() + w.rejected, err
@@ -113,12 +105,12 @@ func Replay(ctx context.Context, runDir string, cfg InfluxConfig) (replayed, lef
 		}
 	}
 	left = w.spooledPoints() + w.rejected
-	d := InfluxDelivery{Delivered: finished && w.rejected == 0, SpooledPoints: left}
+	d := runlog.InfluxDelivery{Delivered: finished && w.rejected == 0, SpooledPoints: left}
 	if !d.Delivered {
 		d.Error = w.lastErr
 	}
 	if run.Result != nil {
-		if err := SetInfluxDelivery(runDir, d); err != nil {
+		if err := runlog.SetInfluxDelivery(runDir, d); err != nil {
 			return replayed, left, err
 		}
 	}
@@ -132,7 +124,7 @@ func Replay(ctx context.Context, runDir string, cfg InfluxConfig) (replayed, lef
 
 // materialize spools, as batches, what a state says the record still owes
 // InfluxDB.
-func materialize(run *Run, st sinkState, enc *lpEncoder, zw *gzip.Writer, w *influxWriter, batchSize int) error {
+func materialize(run *runlog.Run, st sinkState, enc *lpEncoder, zw *gzip.Writer, w *influxWriter, batchSize int) error {
 	var body bytes.Buffer
 	full := func() error {
 		if enc.points < batchSize {
@@ -161,7 +153,7 @@ func spoolBatch(enc *lpEncoder, zw *gzip.Writer, body *bytes.Buffer, w *influxWr
 // if it is not complete, the frames after FramesTo, every event and beat,
 // and the steps of the result. full is called after each point to flush a
 // full batch, end at the end.
-func materializeInto(run *Run, st sinkState, enc *lpEncoder, full, end func() error) error {
+func materializeInto(run *runlog.Run, st sinkState, enc *lpEncoder, full, end func() error) error {
 	const never = time.Duration(math.MaxInt64)
 	owedAfter := never // frames after this time are all owed
 	if !st.Complete {
@@ -189,7 +181,7 @@ func materializeInto(run *Run, st sinkState, enc *lpEncoder, full, end func() er
 		return false
 	}
 	if from != never {
-		_, err := scanFrameRange(run.Dir, run.Manifest.Layout, from, never, nil, func(t time.Duration, v []float64) error {
+		_, err := runlog.NewFrameRanges(run.Dir, run.Manifest.Layout).Scan(from, never, func(t time.Duration, v []float64) error {
 			if owed(t) {
 				enc.frame(t, v)
 				return full()
@@ -231,23 +223,6 @@ func materializeInto(run *Run, st sinkState, enc *lpEncoder, full, end func() er
 		}
 	}
 	return end()
-}
-
-// SetInfluxDelivery records d as the influx field of the result.json of the
-// closed run in dir, replacing the file atomically: how `mockloop sync`
-// updates a run whose data reached InfluxDB after the run was closed. The
-// caller must own the run (hold its lock, or know no other process writes
-// it).
-func SetInfluxDelivery(dir string, d InfluxDelivery) error {
-	var res Result
-	if err := readJSON(dir, resultFile, &res); err != nil {
-		return fmt.Errorf("runlog: set influx delivery: %w", err)
-	}
-	res.Influx = &d
-	if err := writeJSONAtomic(dir, resultFile, res); err != nil {
-		return fmt.Errorf("runlog: set influx delivery: %w", err)
-	}
-	return nil
 }
 
 // HasSpool reports whether the run in dir has an InfluxDB spool: data that

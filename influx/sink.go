@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // Defaults of SinkConfig.
@@ -39,10 +40,10 @@ const (
 	gapSettle = 2 * time.Second
 )
 
-// SinkConfig configures a Sink: where to write (InfluxConfig), and the run
+// SinkConfig configures a Sink: where to write (Config), and the run
 // whose points it writes.
 type SinkConfig struct {
-	InfluxConfig
+	Config
 	// RunDir is the run's directory (Record.Dir). The spool is
 	// RunDir/spool, where `mockloop sync` finds it, and frames the queue had
 	// no room for are re-read from RunDir/frames.
@@ -52,7 +53,7 @@ type SinkConfig struct {
 	RunID, Rig string
 	// Layout is the frames' columns, as in the manifest: a frame's values
 	// are fields named as its channels.
-	Layout []Channel
+	Layout []runlog.Channel
 	// Epoch is the wall time of t = 0 of the run's clock: a point's
 	// timestamp is Epoch + t, to the nanosecond.
 	Epoch time.Time
@@ -165,8 +166,8 @@ type Sink struct {
 	zw        *gzip.Writer
 	liveTo    time.Duration // time of the last frame from the queue
 	haveLive  bool
-	firstT    map[string]time.Duration // first frame time of each segment
-	resolving []*gapEntry              // gaps re-read, for the next batch
+	frames    *runlog.FrameRanges // the record's frames, which gaps are re-read from
+	resolving []*gapEntry         // gaps re-read, for the next batch
 	spareIt   []sinkItem
 	skipped   int64 // frames without a finite value: no point
 
@@ -209,9 +210,9 @@ type gapEntry struct {
 
 // sinkItem is an event, a beat or a step waiting to be encoded.
 type sinkItem struct {
-	event *Event
-	beat  *Beat
-	step  *StepResult
+	event *runlog.Event
+	beat  *runlog.Beat
+	step  *runlog.StepResult
 }
 
 // sinkBatch is a compressed batch on its way to the sender.
@@ -224,35 +225,35 @@ type sinkBatch struct {
 }
 
 // errSinkClosed is returned by a second Close.
-var errSinkClosed = errors.New("runlog: influx sink closed")
+var errSinkClosed = errors.New("influx: sink closed")
 
 // NewSink starts a sink for a run. It creates the spool directory with a
 // state that says the run is owed in full (so that a crash before Close
 // leaves `mockloop sync` enough to complete it), and does not contact the
 // server: a run starts and is recorded whether InfluxDB is up or not.
 func NewSink(cfg SinkConfig) (*Sink, error) {
-	ic, err := cfg.InfluxConfig.withDefaults()
+	ic, err := cfg.Config.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	cfg.InfluxConfig = ic
+	cfg.Config = ic
 	switch {
 	case cfg.RunDir == "":
-		return nil, errors.New("runlog: influx sink: no run directory")
-	case !ValidRunID(cfg.RunID):
-		return nil, fmt.Errorf("runlog: influx sink: invalid run id %q", cfg.RunID)
+		return nil, errors.New("influx: sink: no run directory")
+	case !runlog.ValidRunID(cfg.RunID):
+		return nil, fmt.Errorf("influx: sink: invalid run id %q", cfg.RunID)
 	case len(cfg.Layout) == 0:
-		return nil, errors.New("runlog: influx sink: no channels")
+		return nil, errors.New("influx: sink: no channels")
 	case cfg.Epoch.IsZero():
-		return nil, errors.New("runlog: influx sink: no epoch")
+		return nil, errors.New("influx: sink: no epoch")
 	}
 	seen := make(map[string]bool, len(cfg.Layout))
 	for _, c := range cfg.Layout {
 		if err := checkFieldName(c.Name); err != nil {
-			return nil, fmt.Errorf("runlog: influx sink: %w", err)
+			return nil, fmt.Errorf("influx: sink: %w", err)
 		}
 		if seen[c.Name] {
-			return nil, fmt.Errorf("runlog: influx sink: channel %q twice", c.Name)
+			return nil, fmt.Errorf("influx: sink: channel %q twice", c.Name)
 		}
 		seen[c.Name] = true
 	}
@@ -264,7 +265,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	}
 	spool := filepath.Join(cfg.RunDir, spoolDirName)
 	if err := os.MkdirAll(spool, 0o755); err != nil {
-		return nil, fmt.Errorf("runlog: influx sink: %w", err)
+		return nil, fmt.Errorf("influx: sink: %w", err)
 	}
 	if err := writeState(spool, sinkState{}); err != nil {
 		return nil, err
@@ -288,7 +289,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		sendDone: make(chan struct{}),
 		enc:      newLPEncoder(cfg.RunID, cfg.Rig, cfg.Layout, cfg.Epoch),
 		zw:       zw,
-		firstT:   make(map[string]time.Duration),
+		frames:   runlog.NewFrameRanges(cfg.RunDir, cfg.Layout),
 		w:        w,
 	}
 	for range cfg.QueueBlocks {
@@ -309,7 +310,7 @@ func (s *Sink) Frames(b *daq.Block) {
 		return
 	}
 	if b.Width != s.width || len(b.Values) != n*b.Width {
-		panic(fmt.Sprintf("runlog: influx sink: block of %d frames × %d channels with %d values, want %d channels",
+		panic(fmt.Sprintf("influx: sink: block of %d frames × %d channels with %d values, want %d channels",
 			n, b.Width, len(b.Values), s.width))
 	}
 	s.offered.Add(int64(n))
@@ -330,14 +331,14 @@ func (s *Sink) Frames(b *daq.Block) {
 }
 
 // Event queues an event. Its Data must not be changed afterwards.
-func (s *Sink) Event(e Event) { s.push(sinkItem{event: &e}) }
+func (s *Sink) Event(e runlog.Event) { s.push(sinkItem{event: &e}) }
 
 // Beat queues a beat.
-func (s *Sink) Beat(b Beat) { s.push(sinkItem{beat: &b}) }
+func (s *Sink) Beat(b runlog.Beat) { s.push(sinkItem{beat: &b}) }
 
 // Step queues the result of a step. Its Channels must not be changed
 // afterwards.
-func (s *Sink) Step(r StepResult) { s.push(sinkItem{step: &r}) }
+func (s *Sink) Step(r runlog.StepResult) { s.push(sinkItem{step: &r}) }
 
 // push hands an item to the encoder. Items are few (events, beats, steps:
 // tens per second at most), so they wait in a slice, not in the bounded
@@ -377,9 +378,9 @@ func (s *Sink) Stats() SinkStats {
 // removed; otherwise spool/state.json says what `mockloop sync` must still
 // do. The error reports a failure to write the spool or its state (the
 // data is in the record; sync re-reads it), not a server that was down.
-func (s *Sink) Close(ctx context.Context, res *Result) (InfluxDelivery, error) {
+func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDelivery, error) {
 	if s.closed.Swap(true) {
-		return InfluxDelivery{}, errSinkClosed
+		return runlog.InfluxDelivery{}, errSinkClosed
 	}
 	stop := context.AfterFunc(ctx, s.cancelRun)
 	defer stop()
@@ -417,7 +418,7 @@ func (s *Sink) Close(ctx context.Context, res *Result) (InfluxDelivery, error) {
 		}
 	}
 	delivered := finished && s.w.rejected == 0
-	d := InfluxDelivery{Delivered: delivered, SpooledPoints: s.w.spooledPoints() + owed + s.w.rejected}
+	d := runlog.InfluxDelivery{Delivered: delivered, SpooledPoints: s.w.spooledPoints() + owed + s.w.rejected}
 	if !delivered {
 		d.Error = s.w.lastErr
 		if d.Error == "" && s.runCtx.Err() != nil {
@@ -425,7 +426,7 @@ func (s *Sink) Close(ctx context.Context, res *Result) (InfluxDelivery, error) {
 		}
 	}
 	if s.skipped > 0 {
-		s.w.logf("runlog: influx: %d frames had no finite value and so no point", s.skipped)
+		s.w.logf("influx: %d frames had no finite value and so no point", s.skipped)
 	}
 	var err error
 	if finished {
@@ -441,7 +442,7 @@ func (s *Sink) Close(ctx context.Context, res *Result) (InfluxDelivery, error) {
 
 // writeRun writes the run's summary point directly (never spooled: Replay
 // writes it again at the end of its own replay).
-func (s *Sink) writeRun(res *Result, frames int64) error {
+func (s *Sink) writeRun(res *runlog.Result, frames int64) error {
 	s.enc.reset()
 	s.enc.run(res, frames, s.w.rejected == 0)
 	var b bytes.Buffer
@@ -548,7 +549,7 @@ func (s *Sink) flush() {
 	b.gz.Reset()
 	if b.points > 0 {
 		if err := gzipBatch(s.zw, &b.gz, s.enc.buf, b.points); err != nil {
-			panic("runlog: gzip to memory: " + err.Error()) // cannot fail
+			panic("influx: gzip to memory: " + err.Error()) // cannot fail
 		}
 	}
 	b.framesTo, b.haveTo = s.liveTo, s.haveLive
@@ -574,9 +575,6 @@ func (s *Sink) addGap(g frameGap) {
 	}
 	s.gaps = append(s.gaps, &gapEntry{frameGap: g})
 }
-
-// errStopScan ends a scan of the record's frames early.
-var errStopScan = errors.New("runlog: stop scan")
 
 // fillGaps re-reads the frames of gaps from the record into batches. During
 // the run (final false) it takes one gap the frames have gone gapSettle
@@ -604,7 +602,7 @@ func (s *Sink) fillGaps(final bool) {
 		if final && s.runCtx.Err() != nil {
 			return
 		}
-		past, err := scanFrameRange(s.cfg.RunDir, s.cfg.Layout, g.from, g.to, s.firstT, func(t time.Duration, v []float64) error {
+		past, err := s.frames.Scan(g.from, g.to, func(t time.Duration, v []float64) error {
 			if final && s.runCtx.Err() != nil {
 				return s.runCtx.Err()
 			}
@@ -618,7 +616,7 @@ func (s *Sink) fillGaps(final bool) {
 		})
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
-				s.w.logf("runlog: influx: re-reading frames %v..%v from the record: %v", g.from, g.to, err)
+				s.w.logf("influx: re-reading frames %v..%v from the record: %v", g.from, g.to, err)
 			}
 			continue
 		}
@@ -629,63 +627,6 @@ func (s *Sink) fillGaps(final bool) {
 			s.resolving = append(s.resolving, g)
 		}
 	}
-}
-
-// scanFrameRange calls fn for every intact frame of the run in dir with
-// from ≤ t ≤ to, in order, and reports whether it found a frame after to
-// (so the files hold the whole range). Frame times never decrease, so a
-// segment whose successor starts before from is skipped unread; first
-// caches the segments' first frame times.
-func scanFrameRange(dir string, layout []Channel, from, to time.Duration, first map[string]time.Duration,
-	fn func(time.Duration, []float64) error) (past bool, err error) {
-	names, err := segmentFiles(dir)
-	if err != nil {
-		return false, fmt.Errorf("runlog: frames: %w", err)
-	}
-	for i, name := range names {
-		if i+1 < len(names) {
-			if ft, ok := segmentFirstT(dir, layout, names[i+1], first); ok && ft < from {
-				continue
-			}
-		}
-		_, _, err := scanSegmentFile(filepath.Join(dir, framesDir, name), layout, func(t time.Duration, v []float64) error {
-			if t > to {
-				return errStopScan
-			}
-			if t < from {
-				return nil
-			}
-			return fn(t, v)
-		})
-		if err == errStopScan {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
-	return false, nil
-}
-
-// segmentFirstT returns the time of the first frame of a segment, from the
-// cache or by reading its first record.
-func segmentFirstT(dir string, layout []Channel, name string, cache map[string]time.Duration) (time.Duration, bool) {
-	if t, ok := cache[name]; ok {
-		return t, true
-	}
-	var first time.Duration
-	found := false
-	_, _, err := scanSegmentFile(filepath.Join(dir, framesDir, name), layout, func(t time.Duration, _ []float64) error {
-		first, found = t, true
-		return errStopScan
-	})
-	if err != nil && err != errStopScan || !found {
-		return 0, false
-	}
-	if cache != nil {
-		cache[name] = first
-	}
-	return first, true
 }
 
 // sendLoop is the sender goroutine: it writes batches, or spools them while
@@ -747,13 +688,13 @@ func (s *Sink) deliver(b *sinkBatch) {
 				s.spoolFailed(err)
 				return
 			}
-			s.w.logf("runlog: influx: %s", s.w.lastErr)
+			s.w.logf("influx: %s", s.w.lastErr)
 			s.durable(b)
 			return
 		}
 		s.w.lastErr = werr.msg
 		if !s.down {
-			s.w.logf("runlog: influx: write failed (%s); spooling to %s until the server is back", werr.msg, s.spool)
+			s.w.logf("influx: write failed (%s); spooling to %s until the server is back", werr.msg, s.spool)
 			s.down = true
 		}
 		s.retryAt = time.Now().Add(s.w.nextBackoff(werr))
@@ -780,7 +721,7 @@ func (s *Sink) retrySpool() {
 	s.w.backoff = s.cfg.RetryMin
 	s.retryAt = time.Now()
 	if s.down && len(s.w.files) == 0 {
-		s.w.logf("runlog: influx: server is back; spool replayed")
+		s.w.logf("influx: server is back; spool replayed")
 		s.down = false
 	}
 }
@@ -833,7 +774,7 @@ func (s *Sink) durable(b *sinkBatch) {
 // nothing more as delivered, and sync re-reads the rest from the record.
 func (s *Sink) spoolFailed(err error) {
 	if !s.frozen {
-		s.w.logf("runlog: influx: %v; the data stays in the record, `mockloop sync` will re-read it", err)
+		s.w.logf("influx: %v; the data stays in the record, `mockloop sync` will re-read it", err)
 	}
 	s.frozen = true
 	s.w.lastErr = err.Error()

@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // testToken is a token that must never reach the run directory or a log.
@@ -146,7 +147,7 @@ func (f *fakeInflux) lines(measurement string) []string {
 
 // sinkRun is a record and a sink of one test run, fed the same blocks.
 type sinkRun struct {
-	rec  *Record
+	rec  *runlog.Record
 	sink *Sink
 	blk  *daq.Block
 	n    int // frames so far
@@ -158,14 +159,14 @@ type sinkRun struct {
 func newSinkRun(t testing.TB, url string, adjust func(*SinkConfig)) *sinkRun {
 	t.Helper()
 	m := testManifest(testRunID)
-	rec, err := Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewVirtual(testEpoch))
+	rec, err := runlog.Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewVirtual(testEpoch))
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := new(bytes.Buffer)
 	var mu sync.Mutex
 	cfg := SinkConfig{
-		InfluxConfig: InfluxConfig{URL: url, Token: testToken, BatchSize: 1000, Timeout: 2 * time.Second,
+		Config: Config{URL: url, Token: testToken, BatchSize: 1000, Timeout: 2 * time.Second,
 			RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 			Logf: func(format string, args ...any) {
 				mu.Lock()
@@ -200,14 +201,14 @@ func (r *sinkRun) feed(t testing.TB, n int) {
 }
 
 // close syncs the record, closes the sink within d, then the record.
-func (r *sinkRun) close(t testing.TB, d time.Duration) (InfluxDelivery, Result) {
+func (r *sinkRun) close(t testing.TB, d time.Duration) (runlog.InfluxDelivery, runlog.Result) {
 	t.Helper()
 	if err := r.rec.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	res := Result{Outcome: OutcomePass, DurationS: frameTime(r.n).Seconds()}
+	res := runlog.Result{Outcome: runlog.OutcomePass, DurationS: frameTime(r.n).Seconds()}
 	del, err := r.sink.Close(ctx, &res)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +262,7 @@ func checkNoToken(t testing.TB, dir string, logs string) {
 }
 
 func TestLineProtocol(t *testing.T) {
-	layout := []Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q ao,x=1", Unit: "L/min"}}
+	layout := []runlog.Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q ao,x=1", Unit: "L/min"}}
 	e := newLPEncoder(testRunID, "bench 1", layout, time.Unix(1, 0))
 	if !e.frame(2*time.Millisecond, []float64{80.123456789, 1e-7}) {
 		t.Fatal("frame with values not encoded")
@@ -270,14 +271,14 @@ func TestLineProtocol(t *testing.T) {
 		t.Error("frame without a finite value encoded")
 	}
 	e.frame(4*time.Millisecond, []float64{math.NaN(), 2.5})
-	e.event(Event{T: 1.5, Kind: "criterion", Step: "2", Msg: `mean "aop" \ ok` + "\nnext", Data: map[string]any{"v": math.NaN(), "n": 1}})
-	e.event(Event{T: 1.5, Kind: "criterion", Msg: "second at the same time"})
-	e.event(Event{T: 1.5, Kind: "setpoint", Msg: "other series"})
+	e.event(runlog.Event{T: 1.5, Kind: "criterion", Step: "2", Msg: `mean "aop" \ ok` + "\nnext", Data: map[string]any{"v": math.NaN(), "n": 1}})
+	e.event(runlog.Event{T: 1.5, Kind: "criterion", Msg: "second at the same time"})
+	e.event(runlog.Event{T: 1.5, Kind: "setpoint", Msg: "other series"})
 	sv := 70.5
-	e.beat(Beat{T: 2, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 93.3, PulsePressure: 40, HeartRate: 75, StrokeVolume: &sv})
-	e.step(StepResult{Index: 0, Path: "1", Name: "baseline", StartS: 0.5, EndS: 10, Frames: 9500, Outcome: OutcomePass,
-		Channels: map[string]ChannelStats{"aop": {N: 9500, Mean: 93, Min: 80, Max: 120, Std: math.NaN()}}}, layout)
-	e.run(&Result{Outcome: OutcomeAborted, AbortReason: "safety trip", DurationS: 10}, 9500, false)
+	e.beat(runlog.Beat{T: 2, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 93.3, PulsePressure: 40, HeartRate: 75, StrokeVolume: &sv})
+	e.step(runlog.StepResult{Index: 0, Path: "1", Name: "baseline", StartS: 0.5, EndS: 10, Frames: 9500, Outcome: runlog.OutcomePass,
+		Channels: map[string]runlog.ChannelStats{"aop": {N: 9500, Mean: 93, Min: 80, Max: 120, Std: math.NaN()}}}, layout)
+	e.run(&runlog.Result{Outcome: runlog.OutcomeAborted, AbortReason: "safety trip", DurationS: 10}, 9500, false)
 	want := `frames,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c aop=80.12346,q\ ao\,x\=1=1e-07 1002000000
 frames,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c q\ ao\,x\=1=2.5 1004000000
 events,kind=criterion,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c seq=0i,msg="mean \"aop\" \\ ok\nnext",step="2",data="{\"n\":1,\"v\":null}" 2500000000
@@ -297,15 +298,15 @@ runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c frames=9500i,delivered=false,ou
 
 func TestSinkConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	good := SinkConfig{InfluxConfig: InfluxConfig{URL: "http://127.0.0.1:1"}, RunDir: dir, RunID: testRunID,
+	good := SinkConfig{Config: Config{URL: "http://127.0.0.1:1"}, RunDir: dir, RunID: testRunID,
 		Layout: testLayout, Epoch: testEpoch}
 	for name, bad := range map[string]func(*SinkConfig){
 		"url":      func(c *SinkConfig) { c.URL = "localhost:8086" },
 		"run dir":  func(c *SinkConfig) { c.RunDir = "" },
 		"run id":   func(c *SinkConfig) { c.RunID = "../x" },
 		"layout":   func(c *SinkConfig) { c.Layout = nil },
-		"time":     func(c *SinkConfig) { c.Layout = []Channel{{Name: "time"}} },
-		"twice":    func(c *SinkConfig) { c.Layout = []Channel{{Name: "a"}, {Name: "a"}} },
+		"time":     func(c *SinkConfig) { c.Layout = []runlog.Channel{{Name: "time"}} },
+		"twice":    func(c *SinkConfig) { c.Layout = []runlog.Channel{{Name: "a"}, {Name: "a"}} },
 		"no epoch": func(c *SinkConfig) { c.Epoch = time.Time{} },
 	} {
 		cfg := good
@@ -322,11 +323,11 @@ func TestSinkConfigErrors(t *testing.T) {
 func TestSinkDelivers(t *testing.T) {
 	f := newFakeInflux(t)
 	r := newSinkRun(t, f.URL, nil)
-	r.sink.Event(Event{T: 0, Kind: KindRunStart})
+	r.sink.Event(runlog.Event{T: 0, Kind: runlog.KindRunStart})
 	r.feed(t, 5000)
-	r.sink.Beat(Beat{T: 1, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 95, PulsePressure: 40, HeartRate: 60})
-	r.sink.Step(StepResult{Path: "1", Name: "s", EndS: 5, Outcome: OutcomePass})
-	r.sink.Event(Event{T: 5, Kind: KindRunEnd})
+	r.sink.Beat(runlog.Beat{T: 1, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 95, PulsePressure: 40, HeartRate: 60})
+	r.sink.Step(runlog.StepResult{Path: "1", Name: "s", EndS: 5, Outcome: runlog.OutcomePass})
+	r.sink.Event(runlog.Event{T: 5, Kind: runlog.KindRunEnd})
 	del, res := r.close(t, time.Minute)
 	if !del.Delivered || del.SpooledPoints != 0 || del.Error != "" {
 		t.Errorf("delivery %+v, want delivered", del)
@@ -410,7 +411,7 @@ func TestCloseOutOfTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	go func() { time.Sleep(50 * time.Millisecond); close(hold) }() // the hanging write ends
-	res := Result{Outcome: OutcomePass, DurationS: 5}
+	res := runlog.Result{Outcome: runlog.OutcomePass, DurationS: 5}
 	del, err := r.sink.Close(ctx, &res)
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +436,7 @@ func TestCloseOutOfTime(t *testing.T) {
 	f.mu.Lock()
 	f.hold = nil
 	f.mu.Unlock()
-	if _, left, err := Replay(context.Background(), r.rec.Dir(), InfluxConfig{URL: f.URL}); err != nil || left != 0 {
+	if _, left, err := Replay(context.Background(), r.rec.Dir(), Config{URL: f.URL}); err != nil || left != 0 {
 		t.Fatalf("Replay: %d left, %v", left, err)
 	}
 	if n := f.count("frames"); n != 5000 {
@@ -520,7 +521,7 @@ func TestSinkOutageSpoolsThenReplay(t *testing.T) {
 	if del.Delivered || del.SpooledPoints != 7000 || !strings.Contains(del.Error, "503") {
 		t.Fatalf("delivery %+v, want 7000 points spooled and the 503", del)
 	}
-	run, err := Open(r.rec.Dir())
+	run, err := runlog.Open(r.rec.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +533,7 @@ func TestSinkOutageSpoolsThenReplay(t *testing.T) {
 		t.Fatalf("state %+v, %v", st, err)
 	}
 
-	cfg := InfluxConfig{URL: f.URL, Token: testToken}
+	cfg := Config{URL: f.URL, Token: testToken}
 	if n, left, err := Replay(context.Background(), r.rec.Dir(), cfg); err != nil || n != 0 || left != 7000 {
 		t.Fatalf("Replay while down = %d, %d, %v; want 0, 7000", n, left, err)
 	}
@@ -547,7 +548,7 @@ func TestSinkOutageSpoolsThenReplay(t *testing.T) {
 	if c := f.count("runs"); c != 1 {
 		t.Errorf("%d runs points, want 1", c)
 	}
-	run, _ = Open(r.rec.Dir())
+	run, _ = runlog.Open(r.rec.Dir())
 	if d := run.Result.Influx; d == nil || !d.Delivered || d.SpooledPoints != 0 || d.Error != "" {
 		t.Errorf("result.json influx after replay %+v", d)
 	}
@@ -589,13 +590,13 @@ func TestSinkRejected(t *testing.T) {
 func TestReplayAfterCrash(t *testing.T) {
 	f := newFakeInflux(t)
 	r := newSinkRun(t, f.URL, nil)
-	for _, e := range []Event{{T: 0, Kind: KindRunStart}, {T: 4, Kind: "criterion", Msg: "a"}, {T: 4, Kind: "criterion", Msg: "b"}} {
+	for _, e := range []runlog.Event{{T: 0, Kind: runlog.KindRunStart}, {T: 4, Kind: "criterion", Msg: "a"}, {T: 4, Kind: "criterion", Msg: "b"}} {
 		r.rec.Event(e)
 		r.sink.Event(e)
 	}
 	r.feed(t, 4000)
 	sv := 60.0
-	r.rec.Beat(Beat{T: 1, Channel: "aop", Systolic: 120, StrokeVolume: &sv})
+	r.rec.Beat(runlog.Beat{T: 1, Channel: "aop", Systolic: 120, StrokeVolume: &sv})
 	waitFor(t, func() bool { return f.count("frames") > 0 })
 	if err := r.rec.Sync(); err != nil {
 		t.Fatal(err)
@@ -605,11 +606,11 @@ func TestReplayAfterCrash(t *testing.T) {
 	copyDir(t, r.rec.Dir(), crashed)
 	defer r.close(t, 5*time.Second)
 
-	if _, err := Recover(filepath.Dir(crashed)); err != nil {
+	if _, err := runlog.Recover(filepath.Dir(crashed)); err != nil {
 		t.Fatal(err)
 	}
 	g := newFakeInflux(t)
-	n, left, err := Replay(context.Background(), crashed, InfluxConfig{URL: g.URL})
+	n, left, err := Replay(context.Background(), crashed, Config{URL: g.URL})
 	if err != nil || left != 0 || n == 0 {
 		t.Fatalf("Replay = %d, %d, %v", n, left, err)
 	}
@@ -632,8 +633,8 @@ func TestReplayAfterCrash(t *testing.T) {
 	if c := g.count("runs"); c != 1 {
 		t.Errorf("%d runs points, want 1", c)
 	}
-	run, _ := Open(crashed)
-	if run.Result.Outcome != OutcomeInterrupted || run.Result.Influx == nil || !run.Result.Influx.Delivered {
+	run, _ := runlog.Open(crashed)
+	if run.Result.Outcome != runlog.OutcomeInterrupted || run.Result.Influx == nil || !run.Result.Influx.Delivered {
 		t.Errorf("result %+v influx %+v", run.Result, run.Result.Influx)
 	}
 	// What the live sink wrote and what the replay wrote are the same points.

@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bufio"
@@ -21,6 +21,8 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/mockloop/mockloop/internal/durable"
 )
 
 // The spool: <run dir>/spool/ holds what has not reached InfluxDB yet.
@@ -46,7 +48,7 @@ const (
 	pointsComment = "points="
 )
 
-// Defaults of InfluxConfig.
+// Defaults of Config.
 const (
 	DefaultBucket    = "mockloop"
 	DefaultBatchSize = 5000
@@ -55,10 +57,10 @@ const (
 	defaultRetryMax  = 30 * time.Second
 )
 
-// InfluxConfig says which InfluxDB to write to and how; the Sink and Replay
+// Config says which InfluxDB to write to and how; the Sink and Replay
 // share it. The CLI fills it from --influx and the MOCKLOOP_INFLUX_*
 // environment variables.
-type InfluxConfig struct {
+type Config struct {
 	// URL is the server's base URL, e.g. http://localhost:8086.
 	URL string
 	// Org is the organisation; "" on InfluxDB 1.8.
@@ -84,10 +86,10 @@ type InfluxConfig struct {
 }
 
 // withDefaults returns c with its zero fields defaulted, or an error.
-func (c InfluxConfig) withDefaults() (InfluxConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("runlog: influx: URL %q: want http(s)://host[:port]", c.URL)
+		return c, fmt.Errorf("influx: URL %q: want http(s)://host[:port]", c.URL)
 	}
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket
@@ -118,7 +120,7 @@ func (c InfluxConfig) withDefaults() (InfluxConfig, error) {
 // what the failed request would have. The library's retry buffer is not
 // involved at all.
 type influxWriter struct {
-	cfg    InfluxConfig
+	cfg    Config
 	client influxdb2.Client
 	svc    http2.Service
 	url    string
@@ -139,7 +141,7 @@ type spoolFile struct {
 
 // newInfluxWriter returns a writer for cfg (with defaults applied) whose
 // spool is dir; it finds batches already spooled there.
-func newInfluxWriter(cfg InfluxConfig, dir string) (*influxWriter, error) {
+func newInfluxWriter(cfg Config, dir string) (*influxWriter, error) {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(1, (cfg.Timeout+time.Second-1)/time.Second)))
 	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 	svc := client.HTTPService()
@@ -170,7 +172,7 @@ func (w *influxWriter) load() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	for _, e := range ents {
 		seq, ok := spoolSeq(e.Name())
@@ -179,7 +181,7 @@ func (w *influxWriter) load() error {
 		}
 		n, err := spoolPoints(filepath.Join(w.dir, e.Name()))
 		if err != nil {
-			return fmt.Errorf("runlog: spool: %w", err)
+			return fmt.Errorf("influx: spool: %w", err)
 		}
 		w.files = append(w.files, spoolFile{seq, n})
 		w.nextSeq = max(w.nextSeq, seq+1)
@@ -187,13 +189,13 @@ func (w *influxWriter) load() error {
 	slices.SortFunc(w.files, func(a, b spoolFile) int { return a.seq - b.seq })
 	rej, err := os.ReadDir(filepath.Join(w.dir, rejectedDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	for _, e := range rej {
 		if seq, ok := spoolSeq(e.Name()); ok {
 			n, err := spoolPoints(filepath.Join(w.dir, rejectedDir, e.Name()))
 			if err != nil {
-				return fmt.Errorf("runlog: spool: %w", err)
+				return fmt.Errorf("influx: spool: %w", err)
 			}
 			w.rejected += n
 			w.nextSeq = max(w.nextSeq, seq+1)
@@ -308,11 +310,11 @@ func (w *influxWriter) scrub(s string) string {
 // spool writes a batch durably as the spool's newest file.
 func (w *influxWriter) spool(body []byte, points int64) error {
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	seq := w.nextSeq
-	if err := writeFileAtomic(w.dir, spoolName(seq), body); err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+	if err := durable.WriteFile(w.dir, spoolName(seq), body); err != nil {
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	w.nextSeq++
 	w.files = append(w.files, spoolFile{seq, points})
@@ -323,11 +325,11 @@ func (w *influxWriter) spool(body []byte, points int64) error {
 func (w *influxWriter) reject(body []byte, points int64, why *writeError) error {
 	dir := filepath.Join(w.dir, rejectedDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	seq := w.nextSeq
-	if err := writeFileAtomic(dir, spoolName(seq), body); err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+	if err := durable.WriteFile(dir, spoolName(seq), body); err != nil {
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	w.nextSeq++
 	w.rejected += points
@@ -350,7 +352,7 @@ func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("runlog: spool: %w", err)
+		return 0, fmt.Errorf("influx: spool: %w", err)
 	}
 	if werr := w.post(ctx, body); werr != nil {
 		if !werr.permanent {
@@ -358,10 +360,10 @@ func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 			return 0, werr
 		}
 		if err := os.MkdirAll(filepath.Join(w.dir, rejectedDir), 0o755); err != nil {
-			return 0, fmt.Errorf("runlog: spool: %w", err)
+			return 0, fmt.Errorf("influx: spool: %w", err)
 		}
 		if err := os.Rename(name, filepath.Join(w.dir, rejectedDir, spoolName(f.seq))); err != nil {
-			return 0, fmt.Errorf("runlog: spool: %w", err)
+			return 0, fmt.Errorf("influx: spool: %w", err)
 		}
 		w.files = w.files[1:]
 		w.rejected += f.points
@@ -371,7 +373,7 @@ func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 	// Acknowledged: the file may go. Its removal need not be durable: a
 	// file that reappears after a crash is replayed again, harmlessly.
 	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("runlog: spool: %w", err)
+		return 0, fmt.Errorf("influx: spool: %w", err)
 	}
 	w.files = w.files[1:]
 	return f.points, nil
@@ -446,19 +448,26 @@ func readState(dir string) (sinkState, error) {
 		return st, nil
 	}
 	if err != nil {
-		return st, fmt.Errorf("runlog: spool: %w", err)
+		return st, fmt.Errorf("influx: spool: %w", err)
 	}
 	st = sinkState{}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("runlog: spool: %s: %w", spoolState, err)
+		return st, fmt.Errorf("influx: spool: %s: %w", spoolState, err)
 	}
 	return st, nil
 }
 
 // writeState replaces a spool's state atomically.
 func writeState(dir string, st sinkState) error {
-	if err := writeJSONAtomic(dir, spoolState, st); err != nil {
-		return fmt.Errorf("runlog: spool: %w", err)
+	// Formatted as the record's JSON files are, for people who look.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(st); err != nil {
+		return fmt.Errorf("influx: spool: %w", err)
+	}
+	if err := durable.WriteFile(dir, spoolState, b.Bytes()); err != nil {
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	return nil
 }
@@ -468,7 +477,7 @@ func writeState(dir string, st sinkState) error {
 // empty.
 func removeSpool(dir string) error {
 	if err := os.Remove(filepath.Join(dir, spoolState)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -480,7 +489,7 @@ func removeSpool(dir string) error {
 		if ents, rerr := os.ReadDir(dir); rerr == nil && len(ents) > 0 {
 			return nil // rejected batches stay, for inspection
 		}
-		return fmt.Errorf("runlog: spool: %w", err)
+		return fmt.Errorf("influx: spool: %w", err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return durable.SyncDir(filepath.Dir(dir))
 }

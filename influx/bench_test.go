@@ -1,4 +1,4 @@
-package runlog
+package influx
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/influxtest"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // benchFrames is the length of one benchmarked run: 200 s at 1 kHz.
@@ -38,7 +39,7 @@ const benchFrames = 200_000
 // is the sink's frames/s over those ceilings' points/s; for down, over the
 // ceiling measured at the start. Skipped under -short.
 //
-//	go test -run '^$' -bench InfluxSink -benchtime 5x ./runlog
+//	go test -run '^$' -bench InfluxSink -benchtime 5x ./influx
 func BenchmarkInfluxSink(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts an InfluxDB server")
@@ -107,16 +108,16 @@ func benchBlocks() []*daq.Block {
 }
 
 // sinkPass records and sinks one run and returns the time to its Close.
-func sinkPass(b *testing.B, url string, queue int, closed bool) (time.Duration, SinkStats, InfluxDelivery) {
+func sinkPass(b *testing.B, url string, queue int, closed bool) (time.Duration, SinkStats, runlog.InfluxDelivery) {
 	b.StopTimer()
 	blocks := benchBlocks()
-	id := NewRunID(testEpoch)
+	id := runlog.NewRunID(testEpoch)
 	m := testManifest(id)
-	rec, err := Create(b.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
+	rec, err := runlog.Create(b.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := NewSink(SinkConfig{InfluxConfig: InfluxConfig{URL: url}, RunDir: rec.Dir(), RunID: id, Rig: m.Rig,
+	s, err := NewSink(SinkConfig{Config: Config{URL: url}, RunDir: rec.Dir(), RunID: id, Rig: m.Rig,
 		Layout: m.Layout, Epoch: m.Epoch, QueueBlocks: queue})
 	if err != nil {
 		b.Fatal(err)
@@ -137,7 +138,7 @@ func sinkPass(b *testing.B, url string, queue int, closed bool) (time.Duration, 
 	if err := rec.Sync(); err != nil {
 		b.Fatal(err)
 	}
-	res := Result{Outcome: OutcomePass, DurationS: 200}
+	res := runlog.Result{Outcome: runlog.OutcomePass, DurationS: 200}
 	del, err := s.Close(ctx, &res)
 	if err != nil {
 		b.Fatal(err)
@@ -158,7 +159,7 @@ func sinkPass(b *testing.B, url string, queue int, closed bool) (time.Duration, 
 // posts.
 func ceilingPass(b *testing.B, srv *influxtest.Server, timed bool) time.Duration {
 	b.StopTimer()
-	id := NewRunID(testEpoch)
+	id := runlog.NewRunID(testEpoch)
 	enc := newLPEncoder(id, "sim", testLayout, testEpoch)
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	var bodies [][]byte

@@ -1,0 +1,54 @@
+// Package durable replaces files so that a crash or a concurrent reader
+// sees the old content or the new, never a mix, and the change survives a
+// power loss once the call returns: what the run record (package runlog)
+// and the InfluxDB spool (package influx) write their metadata and batches
+// with.
+package durable
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// WriteFile replaces dir/name with data: it writes a temporary file in dir
+// (named "."+name+".*.tmp", which a cleanup may remove), syncs it, renames
+// it over name and syncs dir.
+func WriteFile(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory, making the creation, renaming or removal of
+// its entries durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
