@@ -208,7 +208,17 @@ func TestDUTReconnect(t *testing.T) {
 				go func() { time.Sleep(time.Second); s.Replug() }()
 			})
 			slow := timeLoop(t, 500*time.Millisecond)
-			o := runDUTWith(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 3 s\n    criteria: [{measure: max(dut.rpm), min: 24000 rpm}]\n", Options{Realtime: realtime})
+			// The pump is back when the DUT reports P2's speed: waited for
+			// (the time a loaded machine takes to reconnect and ramp is
+			// not the product's), then held a second under criteria.
+			o := runDUTWith(t, cfg, header+`  - set: {dut.level: P2}
+    until:
+      condition: max(dut.rpm, 100 ms) >= 24000 rpm
+      timeout: 1 min
+      on_timeout: abort
+  - hold: 1 s
+    criteria: [{measure: min(dut.rpm), min: 24000 rpm}]
+`, Options{Realtime: realtime})
 			if o.res.Outcome != runlog.OutcomePass {
 				t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 			}
