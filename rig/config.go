@@ -349,6 +349,24 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if initialN != nil && c.Initial != "" && c.Presets[c.Initial] == nil {
 		e.At(initialN, "initial preset %q is not defined%s", c.Initial, strictyaml.Suggest(c.Initial, c.PresetNames))
 	}
+	if c.Backend == "hardware" {
+		for name, in := range c.Inputs {
+			if in.Kind == "sim" {
+				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
+			}
+		}
+	}
+	c.checkParams(e, root, hardwareN, paramNs)
+	if err := e.List.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkParams checks the parameters against the rest of the config: their
+// ranges against the hardware, and each parameter's actuation against what
+// it needs. It adds the word parameters the presets and the DUT support.
+func (c *Config) checkParams(e *strictyaml.Errors, root, hardwareN *strictyaml.Node, paramNs map[string]strictyaml.KV) {
 	if r, ok := c.Params["loop.contractility"]; ok && r.Max != nil && hardwareN != nil && c.Hardware.LVDrive.FullScale > 0 &&
 		*r.Max-c.Sim.Emin > c.Hardware.LVDrive.FullScale {
 		e.At(hardwareN, "loop.contractility may reach %s but the LV drive's full scale is %s of active elastance",
@@ -361,13 +379,6 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			e.At(paramNs["loop.preload"].Value, "loop.preload may go down to %s, below the reservoir's lowest head, 0 mmHg", units.Format(*r.Min, units.Pressure))
 		case r.Max == nil || *r.Max > head:
 			e.At(paramNs["loop.preload"].Value, "loop.preload needs a max no higher than the preload valve's head, %s", units.Format(head, units.Pressure))
-		}
-	}
-	if c.Backend == "hardware" {
-		for name, in := range c.Inputs {
-			if in.Kind == "sim" {
-				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
-			}
 		}
 	}
 	for _, p := range protocols.ParamTable {
@@ -390,10 +401,6 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		}
 		e.At(at, "parameter %s needs %s", p.Name, a.needs)
 	}
-	if err := e.List.Err(); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 func field(kvs []strictyaml.KV, key string) *strictyaml.Node {

@@ -348,7 +348,7 @@ func (p *busPlant) Layout() daq.Layout { return p.layout }
 func (p *busPlant) Apply(param string, v protocols.Value) error {
 	if def, ok := paramDef(param); ok {
 		if a := actuations[def.Actuation]; a.apply != nil {
-			if err := a.apply(p, v); err != errNoActuator {
+			if err := a.apply(p, v); !errors.Is(err, errNoActuator) {
 				return err
 			}
 		}
