@@ -4,7 +4,10 @@ import (
 	"github.com/mockloop/mockloop/units"
 )
 
-// Param is a settable parameter of language v1.
+// Param is a settable parameter of language v1: one entry of ParamTable,
+// the one place a parameter is declared. The language validates protocols
+// from it, the rig reads its config and applies setpoints by it, and the
+// README's parameter table is checked against it.
 type Param struct {
 	Name string
 	// Dim is the quantity's dimension; None for word-valued parameters.
@@ -16,29 +19,94 @@ type Param struct {
 	Off bool
 	// Rampable says the parameter can be ramped.
 	Rampable bool
+	// Range says which part of the rig config supports the parameter and
+	// bounds its setpoints.
+	Range RangeSource
+	// Actuation is how a rig applies the parameter. A rig has one handler
+	// per kind, so a parameter acted on like an existing one is a new
+	// entry here and nothing else.
+	Actuation Actuation
+	// Doc says what the parameter sets, for the README's table.
+	Doc string
 }
 
-// Params is every parameter of language v1, by name.
-var Params = map[string]Param{
-	"loop.preset":           {Name: "loop.preset"},
-	"loop.heart_rate":       {Name: "loop.heart_rate", Dim: units.Rate, Rampable: true},
-	"loop.systole_fraction": {Name: "loop.systole_fraction", Dim: units.Percent, Rampable: true},
-	"loop.contractility":    {Name: "loop.contractility", Dim: units.Elastance, Rampable: true},
-	"loop.resistance":       {Name: "loop.resistance", Dim: units.Resistance, Rampable: true},
-	"loop.preload":          {Name: "loop.preload", Dim: units.Pressure, Rampable: true},
-	"loop.target.map":       {Name: "loop.target.map", Dim: units.Pressure, Off: true, Rampable: true},
-	"loop.target.co":        {Name: "loop.target.co", Dim: units.Flow, Off: true, Rampable: true},
-	"loop.temperature":      {Name: "loop.temperature", Dim: units.Temperature},
-	"dut.mode":              {Name: "dut.mode", Words: []string{"stop", "speed", "level"}},
-	"dut.speed":             {Name: "dut.speed", Dim: units.Speed, Rampable: true},
-	"dut.level":             {Name: "dut.level", Words: []string{"P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"}},
+// RangeSource is the section of a rig config that supports a parameter:
+// a parameter the rig config does not support is refused by validation.
+type RangeSource string
+
+const (
+	// RangeParameters: the rig config's `parameters:` section lists the
+	// parameter with its range, {min, max}.
+	RangeParameters RangeSource = "parameters"
+	// RangePresets: the rig config's `presets:` section; its names are
+	// the parameter's words.
+	RangePresets RangeSource = "presets"
+	// RangeDUT: the rig config's `dut:` section, the device under test;
+	// the parameter's words are all allowed.
+	RangeDUT RangeSource = "dut"
+)
+
+// Actuation names how a rig applies a parameter: which actuator it sets, or
+// which closed-loop target or handler takes it. The names are the rig's
+// dispatch keys; the language only carries them.
+type Actuation string
+
+// The actuation kinds of the language's parameters.
+const (
+	ActPreset          Actuation = "preset"                    // the preset's setpoints, in order
+	ActHeartRate       Actuation = "waveform.heart_rate"       // cardiac waveform: beats per minute
+	ActSystoleFraction Actuation = "waveform.systole_fraction" // cardiac waveform: systole's share of a beat
+	ActContractility   Actuation = "waveform.contractility"    // cardiac waveform: peak elastance (LV drive)
+	ActResistance      Actuation = "resistance_valve"          // systemic resistance pinch valve
+	ActThermostat      Actuation = "heater"                    // heater relay, on/off around the target
+	ActTargetMAP       Actuation = "target.map"                // closed loop: beat mean pressure on the resistance valve
+	ActTargetCO        Actuation = "target.co"                 // closed loop: cardiac output on the LV drive
+	ActTargetPreload   Actuation = "target.preload"            // closed loop: left-atrial pressure on the preload valve
+	ActDUTMode         Actuation = "dut.mode"                  // the device's operating mode
+	ActDUTSpeed        Actuation = "dut.speed"                 // the device's speed setpoint, rate-limited on the line
+	ActDUTLevel        Actuation = "dut.level"                 // the device's performance level
+)
+
+// ParamTable is every parameter of language v1, in the order suggestions
+// and the README list them.
+var ParamTable = []Param{
+	{Name: "loop.preset", Range: RangePresets, Actuation: ActPreset,
+		Doc: "a named set of setpoints from the rig config"},
+	{Name: "loop.heart_rate", Dim: units.Rate, Rampable: true, Range: RangeParameters, Actuation: ActHeartRate,
+		Doc: "heart rate of the cardiac waveform"},
+	{Name: "loop.systole_fraction", Dim: units.Percent, Rampable: true, Range: RangeParameters, Actuation: ActSystoleFraction,
+		Doc: "systole's share of each beat"},
+	{Name: "loop.contractility", Dim: units.Elastance, Rampable: true, Range: RangeParameters, Actuation: ActContractility,
+		Doc: "peak active elastance of the LV drive"},
+	{Name: "loop.resistance", Dim: units.Resistance, Rampable: true, Range: RangeParameters, Actuation: ActResistance,
+		Doc: "systemic resistance (resistance valve)"},
+	{Name: "loop.preload", Dim: units.Pressure, Rampable: true, Range: RangeParameters, Actuation: ActTargetPreload,
+		Doc: "closed-loop target: the mean left-atrial pressure of each beat, on the preload valve"},
+	{Name: "loop.target.map", Dim: units.Pressure, Off: true, Rampable: true, Range: RangeParameters, Actuation: ActTargetMAP,
+		Doc: "closed-loop target: mean arterial pressure, on the resistance valve"},
+	{Name: "loop.target.co", Dim: units.Flow, Off: true, Rampable: true, Range: RangeParameters, Actuation: ActTargetCO,
+		Doc: "closed-loop target: cardiac output, on the LV drive"},
+	{Name: "loop.temperature", Dim: units.Temperature, Range: RangeParameters, Actuation: ActThermostat,
+		Doc: "fluid temperature, held by the heater"},
+	{Name: "dut.mode", Words: []string{"stop", "speed", "level"}, Range: RangeDUT, Actuation: ActDUTMode,
+		Doc: "the device's operating mode"},
+	{Name: "dut.speed", Dim: units.Speed, Rampable: true, Range: RangeParameters, Actuation: ActDUTSpeed,
+		Doc: "the device's speed (speed mode)"},
+	{Name: "dut.level", Words: []string{"P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"}, Range: RangeDUT, Actuation: ActDUTLevel,
+		Doc: "the device's performance level (level mode)"},
 }
 
-// paramNames is the sorted list of parameter names, for suggestions.
-var paramNames = []string{
-	"loop.preset", "loop.heart_rate", "loop.systole_fraction", "loop.contractility",
-	"loop.resistance", "loop.preload", "loop.target.map", "loop.target.co",
-	"loop.temperature", "dut.mode", "dut.speed", "dut.level",
+// Params is ParamTable by name.
+var Params = map[string]Param{}
+
+// paramNames are the names of ParamTable in its order, for suggestions.
+var paramNames []string
+
+func init() {
+	for _, p := range ParamTable {
+		Params[p.Name] = p
+		paramNames = append(paramNames, p.Name)
+	}
 }
 
 // Range is a closed interval in canonical units; a nil end is open.

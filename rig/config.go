@@ -15,6 +15,7 @@ import (
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/units"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Debounce int
 	// Params are the parameters protocols may set, with their ranges.
 	Params map[string]protocols.Range
+	// Control are the gains of the closed-loop targets, by target
+	// parameter: the `control:` section over each kind's defaults.
+	Control map[string]pumpctl.Gains
 	// Presets are named sets of setpoints (loop.preset), in file order.
 	Presets     map[string][]protocols.Setpoint
 	PresetNames []string
@@ -206,7 +210,7 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "presets", "initial", "calibration", "sim", "influx", "realtime"}
+var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "control", "presets", "initial", "calibration", "sim", "influx", "realtime"}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -217,7 +221,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	sum := sha256.Sum256(data)
 	c := &Config{File: file, Source: data, SHA256: hex.EncodeToString(sum[:]),
 		Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
-		Presets: map[string][]protocols.Setpoint{}, Debounce: 3,
+		Presets: map[string][]protocols.Setpoint{}, Debounce: 3, Control: defaultGains(),
 		Sim:      SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2},
 		Realtime: RealtimeConfig{Priority: clock.DefaultPriority, LockMemory: true}}
 	e := &strictyaml.Errors{File: file}
@@ -265,6 +269,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			}
 		case "parameters":
 			paramNs = c.params(e, kv.Value, field(kvs, "dut"))
+		case "control":
+			c.control(e, kv.Value)
 		case "presets":
 			presetsN = kv.Value
 		case "initial":
@@ -343,6 +349,24 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if initialN != nil && c.Initial != "" && c.Presets[c.Initial] == nil {
 		e.At(initialN, "initial preset %q is not defined%s", c.Initial, strictyaml.Suggest(c.Initial, c.PresetNames))
 	}
+	if c.Backend == "hardware" {
+		for name, in := range c.Inputs {
+			if in.Kind == "sim" {
+				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
+			}
+		}
+	}
+	c.checkParams(e, root, hardwareN, paramNs)
+	if err := e.List.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkParams checks the parameters against the rest of the config: their
+// ranges against the hardware, and each parameter's actuation against what
+// it needs. It adds the word parameters the presets and the DUT support.
+func (c *Config) checkParams(e *strictyaml.Errors, root, hardwareN *strictyaml.Node, paramNs map[string]strictyaml.KV) {
 	if r, ok := c.Params["loop.contractility"]; ok && r.Max != nil && hardwareN != nil && c.Hardware.LVDrive.FullScale > 0 &&
 		*r.Max-c.Sim.Emin > c.Hardware.LVDrive.FullScale {
 		e.At(hardwareN, "loop.contractility may reach %s but the LV drive's full scale is %s of active elastance",
@@ -357,53 +381,26 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			e.At(paramNs["loop.preload"].Value, "loop.preload needs a max no higher than the preload valve's head, %s", units.Format(head, units.Pressure))
 		}
 	}
-	if c.Backend == "hardware" {
-		for name, in := range c.Inputs {
-			if in.Kind == "sim" {
-				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
-			}
+	for _, p := range protocols.ParamTable {
+		switch {
+		case p.Range == protocols.RangePresets && len(c.PresetNames) > 0,
+			p.Range == protocols.RangeDUT && c.DUT != nil:
+			c.Params[p.Name] = protocols.Range{}
 		}
 	}
-	if len(c.PresetNames) > 0 {
-		c.Params["loop.preset"] = protocols.Range{}
-	}
-	if c.DUT != nil {
-		c.Params["dut.mode"], c.Params["dut.level"] = protocols.Range{}, protocols.Range{}
-	}
-	// Closed-loop targets need what they measure and what they drive.
-	hasFlow := slices.ContainsFunc(c.Channels, func(ch daq.Channel) bool { return ch.Dim == units.Flow })
-	for p, needs := range map[string]string{
-		"loop.target.map":  "beat detection (beats:) and loop.resistance",
-		"loop.target.co":   "beat detection (beats:), a flow channel and loop.contractility",
-		"loop.temperature": "a temperature channel and a switch named heater",
-		"loop.preload":     "beat detection (beats:), a pressure channel named lap and a preload_valve in hardware",
-	} {
-		if _, ok := c.Params[p]; !ok {
+	// Closed-loop targets need what they measure and what they drive; the
+	// thermostat its heater and thermometer.
+	for _, p := range protocols.ParamTable {
+		a := actuations[p.Actuation]
+		if _, ok := c.Params[p.Name]; !ok || a.has == nil || a.has(c) {
 			continue
 		}
-		_, hasR := c.Params["loop.resistance"]
-		_, hasC := c.Params["loop.contractility"]
-		heater := slices.ContainsFunc(c.Hardware.Switches, func(s Switch) bool { return s.Name == "heater" })
-		temp := slices.ContainsFunc(c.Channels, func(ch daq.Channel) bool { return ch.Dim == units.Temperature })
-		lap := c.Channels.Index("lap") >= 0 && c.Channels[c.Channels.Index("lap")].Dim == units.Pressure
-		ok := map[string]bool{
-			"loop.target.map":  len(c.BeatChannels) > 0 && hasR,
-			"loop.target.co":   len(c.BeatChannels) > 0 && hasFlow && hasC,
-			"loop.temperature": heater && temp,
-			"loop.preload":     len(c.BeatChannels) > 0 && lap && c.Hardware.Preload != nil,
-		}[p]
-		if !ok {
-			at := root
-			if kv, ok := paramNs[p]; ok {
-				at = kv.KeyN
-			}
-			e.At(at, "parameter %s needs %s", p, needs)
+		at := root
+		if kv, ok := paramNs[p.Name]; ok {
+			at = kv.KeyN
 		}
+		e.At(at, "parameter %s needs %s", p.Name, a.needs)
 	}
-	if err := e.List.Err(); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 func field(kvs []strictyaml.KV, key string) *strictyaml.Node {
@@ -642,9 +639,17 @@ func (c *Config) limits(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 }
 
-// supported lists the parameters the rig's actuators can act on.
-var supported = []string{"loop.heart_rate", "loop.contractility", "loop.resistance", "loop.systole_fraction", "dut.speed",
-	"loop.preload", "loop.target.map", "loop.target.co", "loop.temperature"}
+// rangeParams are the parameters a rig config's parameters: section may
+// give a range, for suggestions.
+func rangeParams() []string {
+	var names []string
+	for _, p := range protocols.ParamTable {
+		if p.Range == protocols.RangeParameters {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
 
 // params reads the parameters and their ranges; it returns the entry of
 // each, for checks against the hardware.
@@ -656,15 +661,16 @@ func (c *Config) params(e *strictyaml.Errors, n, dutN *strictyaml.Node) map[stri
 	}
 	for _, kv := range kvs {
 		p, known := protocols.Params[kv.Key]
-		if !known || p.Dim == units.None {
-			e.At(kv.KeyN, "parameter %q cannot be given a range%s", kv.Key, strictyaml.Suggest(kv.Key, supported))
+		if !known || p.Range != protocols.RangeParameters {
+			e.At(kv.KeyN, "parameter %q cannot be given a range%s", kv.Key, strictyaml.Suggest(kv.Key, rangeParams()))
 			continue
 		}
-		if !slices.Contains(supported, kv.Key) {
+		a, supported := actuations[p.Actuation]
+		if !supported {
 			e.At(kv.KeyN, "parameter %s is not supported by this build's actuators yet", kv.Key)
 			continue
 		}
-		if strings.HasPrefix(kv.Key, "dut.") && dutN == nil {
+		if a.dut && dutN == nil {
 			e.At(kv.KeyN, "parameter %s needs a dut section", kv.Key)
 			continue
 		}
@@ -701,7 +707,7 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 				case v < 100 || v > 1000:
 					e.At(f.Value, "preset %s: fill must be from 100 ml to 1000 ml", kv.Key)
 				default:
-					set = append(set, protocols.Setpoint{Param: "loop.fill", Value: protocols.Value{Num: v, Dim: units.Volume}, Pos: e.Pos(f.KeyN)})
+					set = append(set, protocols.Setpoint{Param: fillParam, Value: protocols.Value{Num: v, Dim: units.Volume}, Pos: e.Pos(f.KeyN)})
 				}
 				continue
 			}

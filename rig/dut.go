@@ -276,46 +276,59 @@ func (d *dutLink) resend(ctx context.Context) error {
 	return nil
 }
 
-// apply takes a dut.* setpoint. Mode and level go out at once (on the wall
-// clock, through the poller, in order); speed is sent by actuate, at most
-// every speedEvery, so a ramp does not flood the line.
-func (d *dutLink) apply(param string, v protocols.Value) error {
+// apply runs set, which takes a dut.* setpoint. Mode and level go out at
+// once (on the wall clock, through the poller, in order); speed is sent by
+// actuate, at most every speedEvery, so a ramp does not flood the line.
+func (d *dutLink) apply(set func() error) error {
 	if p := d.poller; p != nil {
-		return p.send(func() error { return d.applyNow(param, v) })
+		return p.send(set)
 	}
-	return d.applyNow(param, v)
+	return set()
 }
 
-func (d *dutLink) applyNow(param string, v protocols.Value) error {
-	ctx := d.ctx
-	switch param {
-	case "dut.mode":
-		m, err := dut.ParseMode(strings.ToUpper(v.Word))
-		if err != nil {
-			return err
+// dutApply is the plant's apply of a dut.* kind: set, on the DUT link.
+func dutApply(set func(d *dutLink, v protocols.Value) error) func(p *busPlant, v protocols.Value) error {
+	return func(p *busPlant, v protocols.Value) error {
+		if p.dut == nil {
+			return errNoActuator
 		}
-		return d.setMode(ctx, m)
-	case "dut.level":
-		n, err := strconv.Atoi(v.Word[1:])
-		if err != nil {
-			return fmt.Errorf("DUT level %q", v.Word)
-		}
-		if err := d.setMode(ctx, dut.ModeLevel); err != nil {
-			return err
-		}
-		if _, err := d.dev.SetLevel(ctx, n); err != nil {
-			return err
-		}
-		d.level = n
-		return nil
-	case "dut.speed":
-		if err := d.setMode(ctx, dut.ModeSpeed); err != nil {
-			return err
-		}
-		d.wantRPM, d.pending = int(math.Round(v.Num)), true
-		return nil
+		return p.dut.apply(func() error { return set(p.dut, v) })
 	}
-	return fmt.Errorf("the DUT has no parameter %s", param)
+}
+
+// setModeWord takes dut.mode.
+func (d *dutLink) setModeWord(v protocols.Value) error {
+	m, err := dut.ParseMode(strings.ToUpper(v.Word))
+	if err != nil {
+		return err
+	}
+	return d.setMode(d.ctx, m)
+}
+
+// setLevelWord takes dut.level, in level mode.
+func (d *dutLink) setLevelWord(v protocols.Value) error {
+	ctx := d.ctx
+	n, err := strconv.Atoi(v.Word[1:])
+	if err != nil {
+		return fmt.Errorf("DUT level %q", v.Word)
+	}
+	if err := d.setMode(ctx, dut.ModeLevel); err != nil {
+		return err
+	}
+	if _, err := d.dev.SetLevel(ctx, n); err != nil {
+		return err
+	}
+	d.level = n
+	return nil
+}
+
+// setSpeed takes dut.speed, in speed mode; actuate sends it.
+func (d *dutLink) setSpeed(v protocols.Value) error {
+	if err := d.setMode(d.ctx, dut.ModeSpeed); err != nil {
+		return err
+	}
+	d.wantRPM, d.pending = int(math.Round(v.Num)), true
+	return nil
 }
 
 func (d *dutLink) setMode(ctx context.Context, m dut.Mode) error {

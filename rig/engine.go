@@ -15,6 +15,7 @@ import (
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
 )
@@ -88,7 +89,7 @@ type engine struct {
 	limits  []limitCheck
 	always  []*invariant
 	beats   []beatSpec
-	ctl     *controllers
+	ctl     *pumpctl.Targets
 	started time.Duration
 	// resume, when set, continues an interrupted run from firstStep.
 	resume    *resumeState
@@ -248,7 +249,7 @@ func (e *engine) tick(horizon time.Duration) (bool, error) {
 	if err := e.actuate(t); err != nil {
 		return true, err
 	}
-	e.ctl.frame(t, frame)
+	e.ctl.Frame(t, frame)
 	if err := e.detectBeats(t, frame); err != nil {
 		return true, err
 	}

@@ -59,10 +59,6 @@ type Plant interface {
 	Close() error
 }
 
-// preloadHead is the plant parameter of the preload valve: the venous
-// reservoir's head, mmHg. Protocols do not set it; loop.preload drives it.
-const preloadHead = "preload_valve.head"
-
 // Health is the acquisition's health: the fast and the slow converter.
 type Health struct {
 	ADC, SlowADC daq.ADCHealth
@@ -348,35 +344,25 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 
 func (p *busPlant) Layout() daq.Layout { return p.layout }
 
+// Apply dispatches on the parameter's actuation kind (actuations).
 func (p *busPlant) Apply(param string, v protocols.Value) error {
-	switch param {
-	case "loop.heart_rate":
-		return p.heart.SetHeartRate(v.Num)
-	case "loop.contractility":
-		return p.heart.SetContractility(v.Num)
-	case "loop.systole_fraction":
-		return p.heart.SetSystoleFraction(v.Num / 100)
-	case "loop.resistance":
-		return p.valve.SetResistance(v.Num)
-	case preloadHead:
-		if p.preload != nil {
-			return p.preload.SetHead(v.Num)
-		}
-	case "dut.mode", "dut.level", "dut.speed":
-		if p.dut != nil {
-			return p.dut.apply(param, v)
-		}
-	case "loop.fill":
-		if p.bench != nil {
-			return p.bench.SetFill(v.Num)
-		}
-	case "loop.temperature":
-		if p.thermo.heater != nil && p.thermo.col >= 0 {
-			p.thermo.target, p.thermo.on = v.Num, true
-			return nil
+	if def, ok := paramDef(param); ok {
+		if a := actuations[def.Actuation]; a.apply != nil {
+			if err := a.apply(p, v); !errors.Is(err, errNoActuator) {
+				return err
+			}
 		}
 	}
 	return fmt.Errorf("the rig has no actuator for %s", param)
+}
+
+// setTemperature takes loop.temperature: the thermostat's target.
+func (p *busPlant) setTemperature(v protocols.Value) error {
+	if p.thermo.heater == nil || p.thermo.col < 0 {
+		return errNoActuator
+	}
+	p.thermo.target, p.thermo.on = v.Num, true
+	return nil
 }
 
 func (p *busPlant) Read(dst []float64) (int64, error) {

@@ -178,16 +178,16 @@ func TestLongBeatMovesTargetsNoFaster(t *testing.T) {
 		{"loop.target.co", 0.3, 8, daq.Beat{Start: 0, End: 12 * time.Second, StrokeVolume: 40, HeartRate: 5}},
 		{"loop.target.map", 1, 40, daq.Beat{Start: 0, End: 12 * time.Second, Mean: 100}},
 	} {
-		tg := e.ctl.find(c.param)
-		tg.on, tg.setpoint = true, c.to
-		tg.pid.Start(c.from)
+		tg := e.ctl.Find(c.param)
+		tg.On, tg.Setpoint = true, c.to
+		tg.PID.Start(c.from)
 		if err := e.controlBeat(c.beat); err != nil {
 			t.Fatal(err)
 		}
-		step := tg.pid.Rate * maxControlInterval.Seconds()
-		if moved := math.Abs(tg.pid.Output() - c.from); moved > step+1e-9 {
-			t.Errorf("%s: one 12 s beat moved %s by %g, more than %g (its rate over %v)", c.param, tg.drives, moved, step, maxControlInterval)
+		step := tg.PID.Rate * maxControlInterval.Seconds()
+		if moved := math.Abs(tg.PID.Output() - c.from); moved > step+1e-9 {
+			t.Errorf("%s: one 12 s beat moved %s by %g, more than %g (its rate over %v)", c.param, tg.Drives, moved, step, maxControlInterval)
 		}
-		tg.on = false
+		tg.On = false
 	}
 }

@@ -157,8 +157,8 @@ func fromData(d any, v any) error {
 // valueOf rebuilds a recorded setpoint value.
 func valueOf(param string, v any) (protocols.Value, error) {
 	p, ok := protocols.Params[param]
-	if param == "loop.fill" {
-		p, ok = protocols.Param{Name: param, Dim: units.Volume}, true
+	if param == fillParam { // a preset's fill: recorded, not a parameter of the language
+		p, ok = plantParams[fillParam], true
 	}
 	if !ok {
 		return protocols.Value{}, fmt.Errorf("unknown parameter %q in the record", param)
