@@ -17,6 +17,7 @@
 //
 // # Imports
 //
-// None of the project. The DAC drivers in its sub-packages implement its
-// interfaces; it must not import them, sim or rig.
+// daq (the beats its closed-loop targets act on) and units. The DAC drivers
+// in its sub-packages implement its interfaces; it must not import them,
+// sim or rig.
 package pumpctl

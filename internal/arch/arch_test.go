@@ -32,7 +32,6 @@ var packageMap = map[string]rule{
 	"units":               {},
 	"configs":             {},
 	"live":                {},
-	"pumpctl":             {},
 	"internal/crc16":      {},
 	"internal/strictyaml": {},
 	"internal/durable":    {},
@@ -45,7 +44,9 @@ var packageMap = map[string]rule{
 	// Acquisition, actuation and their drivers. Drivers know their
 	// interface package, never sim: the emulators serve them on periph's
 	// bus interfaces.
-	"daq":             {may: []string{"units"}},
+	"daq": {may: []string{"units"}},
+	// The closed-loop targets act on beats (daq) with units.
+	"pumpctl":         {may: []string{"daq", "units"}},
 	"daq/ads1115":     {may: []string{"daq"}},
 	"daq/ads131m08":   {may: []string{"clock", "daq", "internal/crc16"}},
 	"pumpctl/mcp4725": {may: []string{"pumpctl"}},
