@@ -4,15 +4,15 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // Selection chooses the frames of frames.csv and the beats of beats.csv.
@@ -226,21 +226,15 @@ func fullNum(p *float64) string {
 // beat quantity with its unit. A quantity the beat does not have is an
 // empty cell. Without a beats file it writes nothing and returns an error.
 func (r *Report) WriteBeatsCSV(w io.Writer, s Selection) error {
-	return r.beatsCSV(w, s, func(fn func(*beat) error) error {
-		var b beat
-		return eachLine(filepath.Join(r.dir, BeatsFile), func(line []byte) error {
-			b = beat{}
-			if len(line) == 0 || json.Unmarshal(line, &b) != nil {
-				return nil // counted in the report's integrity section
-			}
-			return fn(&b)
-		})
+	return r.beatsCSV(w, s, func(fn func(*runlog.Beat) error) error {
+		_, err := runlog.EachBeat(r.dir, fn) // lines that are not beats are counted in the report's integrity section
+		return err
 	})
 }
 
 // beatsCSV writes the selected beats from a source that calls fn for each
 // beat: beats.jsonl, or InfluxDB.
-func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*beat) error) error) error {
+func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*runlog.Beat) error) error) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -258,7 +252,7 @@ func (r *Report) beatsCSV(w io.Writer, s Selection, source func(fn func(*beat) e
 	}
 	sel := r.newSelector(s)
 	rec := make([]string, len(header))
-	err := source(func(b *beat) error {
+	err := source(func(b *runlog.Beat) error {
 		if b.Channel == "" || !sel.contains(durationOf(b.T)) {
 			return nil
 		}

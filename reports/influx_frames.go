@@ -297,7 +297,7 @@ func (s *influxRun) scanFrames(ctx context.Context, r *Report, durS float64) err
 // file, empty when no beat was detected, so the view is never nil.
 func (s *influxRun) beats(ctx context.Context, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
 	t := newBeatTable(steps)
-	if err := s.eachBeat(ctx, func(b *beat) error { t.add(b); return nil }); err != nil {
+	if err := s.eachBeat(ctx, func(b *runlog.Beat) error { t.add(b); return nil }); err != nil {
 		return nil, err
 	}
 	return t.finish(layout), nil
@@ -305,35 +305,38 @@ func (s *influxRun) beats(ctx context.Context, steps []stepExec, layout []runlog
 
 // eachBeat calls fn with every beat of the run, in time order. b is
 // reused.
-func (s *influxRun) eachBeat(ctx context.Context, fn func(b *beat) error) error {
+func (s *influxRun) eachBeat(ctx context.Context, fn func(b *runlog.Beat) error) error {
 	stmt := "SELECT * FROM " + s.q.from(runlog.MeasurementBeats) + " WHERE " + s.where
-	var b beat
+	var b runlog.Beat
 	return s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		ci := map[string]int{}
 		for _, c := range []string{"channel", "systolic", "diastolic", "mean", "pulse_pressure", "heart_rate", "stroke_volume"} {
 			ci[c] = sr.col(c)
 		}
-		num := func(row []any, name string) *float64 {
+		num := func(row []any, name string) float64 { // NaN: none, as runlog.Beat reads it
 			if i := ci[name]; i >= 0 && i < len(row) {
 				if f, ok := qFloat(row[i]); ok {
-					return &f
+					return f
 				}
 			}
-			return nil
+			return math.NaN()
 		}
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
 				return err
 			}
-			b = beat{T: runSeconds(ts - s.epoch)}
+			b = runlog.Beat{T: runSeconds(ts - s.epoch)}
 			if i := ci["channel"]; i >= 0 && i < len(row) {
 				if b.Channel = qString(row[i]); b.Channel == "-" { // the sink's stand-in for none
 					b.Channel = ""
 				}
 			}
 			b.Systolic, b.Diastolic, b.Mean = num(row, "systolic"), num(row, "diastolic"), num(row, "mean")
-			b.PulsePressure, b.HeartRate, b.StrokeVolume = num(row, "pulse_pressure"), num(row, "heart_rate"), num(row, "stroke_volume")
+			b.PulsePressure, b.HeartRate = num(row, "pulse_pressure"), num(row, "heart_rate")
+			if sv := num(row, "stroke_volume"); !math.IsNaN(sv) {
+				b.StrokeVolume = &sv
+			}
 			if err := fn(&b); err != nil {
 				return err
 			}
@@ -352,5 +355,5 @@ func (s *influxRun) writeFramesCSV(ctx context.Context, r *Report, w io.Writer, 
 
 // writeBeatsCSV is Report.WriteBeatsCSV with the beats read from InfluxDB.
 func (s *influxRun) writeBeatsCSV(ctx context.Context, r *Report, w io.Writer, sel Selection) error {
-	return r.beatsCSV(w, sel, func(fn func(*beat) error) error { return s.eachBeat(ctx, fn) })
+	return r.beatsCSV(w, sel, func(fn func(*runlog.Beat) error) error { return s.eachBeat(ctx, fn) })
 }

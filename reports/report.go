@@ -102,10 +102,10 @@ func load(dir string, scan bool) (*Report, error) {
 	}
 
 	if r.beats, err = readBeats(dir, r.steps, m.Layout); err != nil {
-		return nil, fmt.Errorf("reports: %s: %w", BeatsFile, err)
+		return nil, fmt.Errorf("reports: %s: %w", runlog.BeatsFile, err)
 	}
 	if r.beats != nil && r.beats.Malformed > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", BeatsFile, plural(r.beats.Malformed, "line")))
+		r.notes = append(r.notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", runlog.BeatsFile, plural(r.beats.Malformed, "line")))
 	}
 
 	catalogue := map[string]bool{}

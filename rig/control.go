@@ -196,7 +196,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 	if t := e.ctl.find(param); t != nil {
 		if v.Off {
 			if t.on {
-				e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s off; %s stays at %s", param, t.drives, units.Format(t.pid.Output(), e.params[t.drives].Dim))})
+				e.event(runlog.Event{Kind: runlog.KindControl, Msg: fmt.Sprintf("%s off; %s stays at %s", param, t.drives, units.Format(t.pid.Output(), e.params[t.drives].Dim))})
 			}
 			t.on = false
 			return nil
@@ -214,7 +214,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 			}
 			t.pid.Start(from)
 			t.on = true
-			e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s on: %s from %s", param, t.drives, units.Format(from, t.dim))})
+			e.event(runlog.Event{Kind: runlog.KindControl, Msg: fmt.Sprintf("%s on: %s from %s", param, t.drives, units.Format(from, t.dim))})
 			if t.from != nil { // the driven actuator is the target's own
 				if err := e.plant.Apply(t.drives, protocols.Value{Num: t.pid.Output(), Dim: t.dim}); err != nil {
 					return err

@@ -435,8 +435,9 @@ func TestDUTSilentOnWallClockAborts(t *testing.T) {
 func adcGaps(events []runlog.Event) int {
 	gaps := 0
 	for _, e := range events {
-		if adc, ok := e.Data["adc"].(map[string]any); ok && e.Kind == "acquisition" {
-			gaps = int(adc["Gaps"].(float64))
+		var a runlog.AcquisitionData
+		if e.Kind == runlog.KindAcquisition && e.Decode(&a) == nil {
+			gaps = int(a.ADC.Gaps)
 		}
 	}
 	return gaps

@@ -587,15 +587,19 @@ func TestUntilOnBeats(t *testing.T) {
       timeout: 1 min
   - hold: 1 s
 `)
-	met := o.eventsOf("until.met")
+	met := o.eventsOf(runlog.KindUntilMet)
 	if o.res.Outcome != runlog.OutcomePass || len(met) != 1 {
 		t.Fatalf("outcome %s, until.met %+v", o.res.Outcome, met)
 	}
-	if v := met[0].Data["value"].(float64); v >= 82 || v < 50 {
+	var d runlog.UntilMetData
+	if err := met[0].Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if v := float64(d.Value); v >= 82 || v < 50 {
 		t.Errorf("met at beat MAP %.1f", v)
 	}
 	// judged only once a full 5 s window of beats was in
-	if after := met[0].Data["after_s"].(float64); after < 5 || after > 55 {
+	if after := d.AfterS; after < 5 || after > 55 {
 		t.Errorf("met after %.1f s", after)
 	}
 }
