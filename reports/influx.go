@@ -399,7 +399,7 @@ func (s *influxRun) fixedNotes(r *Report, ir *influxInterp, haveDUT bool) []stri
 	// events have them; for older runs, say what is missing.
 	if !slices.ContainsFunc(ir.criteria, func(c runlog.CriterionResult) bool { return c.Step == alwaysStep }) {
 		inv := "No end-of-run result of an `always` invariant is in InfluxDB (runs logged by an older mockloop did not log them): if the protocol has any, they are missing from the criteria table and the JUnit report; a violation is listed among the events (kind invariant)."
-		if n := r.eventCount("invariant"); n > 0 {
+		if n := r.eventCount(runlog.KindInvariant); n > 0 {
 			inv += fmt.Sprintf(" This run has %s.", plural(int(n), "invariant violation event"))
 		}
 		if res := r.run.Result; res != nil && res.Outcome == runlog.OutcomeFail &&

@@ -261,7 +261,7 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	}
 	preloadOn := false
 	for _, e := range o.events {
-		preloadOn = preloadOn || e.Kind == "control" && strings.HasPrefix(e.Msg, "loop.preload on")
+		preloadOn = preloadOn || e.Kind == runlog.KindControl && strings.HasPrefix(e.Msg, "loop.preload on")
 	}
 	if !preloadOn {
 		t.Error("the preload was never under control: nothing to take to the safe state")
