@@ -144,10 +144,8 @@ func (e *lpEncoder) event(ev runlog.Event) {
 	if ev.Step != "" {
 		e.buf = appendStringField(e.buf, "step", ev.Step)
 	}
-	if len(ev.Data) > 0 {
-		if b, err := runlog.EventDataJSON(ev); err == nil {
-			e.buf = appendStringField(e.buf, "data", string(b))
-		}
+	if len(ev.Data) > 0 { // compact JSON, non-finite numbers as null (runlog.NewEvent)
+		e.buf = appendStringField(e.buf, "data", string(ev.Data))
 	}
 	e.endPoint(MeasurementEvents+tags, secondsNs(ev.T))
 }

@@ -271,7 +271,7 @@ func TestLineProtocol(t *testing.T) {
 		t.Error("frame without a finite value encoded")
 	}
 	e.frame(4*time.Millisecond, []float64{math.NaN(), 2.5})
-	e.event(runlog.Event{T: 1.5, Kind: "criterion", Step: "2", Msg: `mean "aop" \ ok` + "\nnext", Data: map[string]any{"v": math.NaN(), "n": 1}})
+	e.event(runlog.Event{T: 1.5, Kind: "criterion", Step: "2", Msg: `mean "aop" \ ok` + "\nnext", Data: []byte(`{"n":1,"v":null}`)}) // event data is JSON (Event.Data)
 	e.event(runlog.Event{T: 1.5, Kind: "criterion", Msg: "second at the same time"})
 	e.event(runlog.Event{T: 1.5, Kind: "setpoint", Msg: "other series"})
 	sv := 70.5

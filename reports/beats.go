@@ -11,43 +11,29 @@ import (
 	"github.com/mockloop/mockloop/runlog"
 )
 
-// BeatsFile is the name of the optional beats file of a run record: one
-// JSON object per detected beat and line,
-//
-//	{"t": 12.34, "channel": "aop", "systolic": 121.2, "diastolic": 79.8,
-//	 "mean": 94.1, "pulse_pressure": 41.4, "heart_rate": 75.1, "stroke_volume": 70.2}
-//
-// t in seconds on the run clock, pressures in the channel's unit (mmHg),
-// heart rate in bpm, stroke volume (optional) in ml. Reports use it when it
-// is there and never require it.
-const BeatsFile = "beats.jsonl"
-
-// beat is one line of beats.jsonl. A missing value is nil.
-type beat struct {
-	T             float64  `json:"t"`
-	Channel       string   `json:"channel"`
-	Systolic      *float64 `json:"systolic"`
-	Diastolic     *float64 `json:"diastolic"`
-	Mean          *float64 `json:"mean"`
-	PulsePressure *float64 `json:"pulse_pressure"`
-	HeartRate     *float64 `json:"heart_rate"`
-	StrokeVolume  *float64 `json:"stroke_volume"`
-}
-
 // beatMetric names one quantity of a beat, with its unit (empty: the
-// channel's pressure unit).
+// channel's pressure unit). get returns nil when the beat does not have it
+// (runlog.Beat reads a missing value as NaN, or StrokeVolume as nil).
 type beatMetric struct {
 	Key, Title, Unit string
-	get              func(*beat) *float64
+	get              func(*runlog.Beat) *float64
 }
 
 var beatMetrics = []beatMetric{
-	{"systolic", "Systolic", "", func(b *beat) *float64 { return b.Systolic }},
-	{"diastolic", "Diastolic", "", func(b *beat) *float64 { return b.Diastolic }},
-	{"mean", "Mean", "", func(b *beat) *float64 { return b.Mean }},
-	{"pulse_pressure", "Pulse pressure", "", func(b *beat) *float64 { return b.PulsePressure }},
-	{"heart_rate", "Heart rate", "bpm", func(b *beat) *float64 { return b.HeartRate }},
-	{"stroke_volume", "Stroke volume", "ml", func(b *beat) *float64 { return b.StrokeVolume }},
+	{"systolic", "Systolic", "", func(b *runlog.Beat) *float64 { return present(&b.Systolic) }},
+	{"diastolic", "Diastolic", "", func(b *runlog.Beat) *float64 { return present(&b.Diastolic) }},
+	{"mean", "Mean", "", func(b *runlog.Beat) *float64 { return present(&b.Mean) }},
+	{"pulse_pressure", "Pulse pressure", "", func(b *runlog.Beat) *float64 { return present(&b.PulsePressure) }},
+	{"heart_rate", "Heart rate", "bpm", func(b *runlog.Beat) *float64 { return present(&b.HeartRate) }},
+	{"stroke_volume", "Stroke volume", "ml", func(b *runlog.Beat) *float64 { return b.StrokeVolume }},
+}
+
+// present returns p, or nil when *p is NaN: a value the beat does not have.
+func present(p *float64) *float64 {
+	if math.IsNaN(*p) {
+		return nil
+	}
+	return p
 }
 
 // pressureUnit is the unit of beat pressures: the canonical pressure unit
@@ -106,11 +92,7 @@ func (t *beatTable) group(ch, step string) *beatGroup {
 }
 
 // add accounts one beat (beats must come in time order).
-func (t *beatTable) add(b *beat) {
-	if b.Channel == "" {
-		t.view.Malformed++
-		return
-	}
+func (t *beatTable) add(b *runlog.Beat) {
 	t.view.Beats++
 	whole := t.group(b.Channel, "")
 	var inStep *beatGroup
@@ -168,7 +150,8 @@ func (t *beatTable) finish(layout []runlog.Channel) *beatsView {
 // once, in order. It returns nil, nil when the run has no beats.
 func readBeats(ctx context.Context, src source, steps []stepExec, layout []runlog.Channel) (*beatsView, error) {
 	t := newBeatTable(steps)
-	err := src.eachBeat(ctx, func(b *beat) error { t.add(b); return nil })
+	bad, err := src.eachBeat(ctx, func(b *runlog.Beat) error { t.add(b); return nil })
+	t.view.Malformed += bad
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

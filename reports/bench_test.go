@@ -252,7 +252,7 @@ func writeLongRun(runsDir string) (string, error) {
 		return "", err
 	}
 	for t := h; t < longHours*h; t += h {
-		ev(runlog.Event{T: t, Kind: "acquisition", Msg: "ADC bad frames: 1 (CRC 1, missed data-ready 0, gaps 0, stuck 0)"})
+		ev(runlog.Event{T: t, Kind: runlog.KindAcquisition, Msg: "ADC bad frames: 1 (CRC 1, missed data-ready 0, gaps 0, stuck 0)"})
 	}
 	// Events in time order; the DUT traffic (10 Hz) is merged in as it is
 	// made rather than held: 1.7 million events.

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // Selection chooses the frames of frames.csv and the beats of beats.csv.
@@ -243,8 +245,8 @@ func (r *Report) beatsCSV(ctx context.Context, w io.Writer, s Selection) error {
 	}
 	sel := r.newSelector(s)
 	rec := make([]string, len(header))
-	err := r.src.eachBeat(ctx, func(b *beat) error {
-		if b.Channel == "" || !sel.contains(durationOf(b.T)) {
+	_, err := r.src.eachBeat(ctx, func(b *runlog.Beat) error { // beats that cannot be read are counted in the report's integrity section
+		if !sel.contains(durationOf(b.T)) {
 			return nil
 		}
 		rec[0], rec[1] = strconv.FormatFloat(b.T, 'f', -1, 64), b.Channel

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // frameRef is a frame as runlog reads it, for comparison.
@@ -148,7 +150,7 @@ func TestBeatsCSV(t *testing.T) {
 		}
 		return rows[1:]
 	}
-	data, _ := os.ReadFile(filepath.Join(r.dir, BeatsFile))
+	data, _ := os.ReadFile(filepath.Join(r.dir, runlog.BeatsFile))
 	all := count(Selection{})
 	if n := bytes.Count(data, []byte("\n")); len(all) != n || n == 0 {
 		t.Fatalf("%d beats exported, beats.jsonl has %d", len(all), n)

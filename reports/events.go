@@ -36,7 +36,7 @@ func eventClass(k string) string {
 	case runlog.KindDUTTx, runlog.KindDUTRx:
 		return classCounted
 	case runlog.KindRunStart, runlog.KindRunEnd, runlog.KindStepStart, runlog.KindStepEnd,
-		runlog.KindSetpoint, "ramp", "until.met":
+		runlog.KindSetpoint, runlog.KindRamp, runlog.KindUntilMet:
 		return classTimeline
 	case runlog.KindCriterion:
 		return classCriteria
@@ -131,9 +131,9 @@ func readEvents(dir string) (eventSummary, []stepSpan, error) {
 			for i := len(spans) - 1; i >= 0; i-- {
 				if spans[i].Path == e.Step && spans[i].EndS != spans[i].EndS {
 					spans[i].EndS, spans[i].Outcome = e.T, e.Msg
-					if f, ok := e.Data["frames"].(float64); ok {
-						spans[i].Frames = int64(f)
-					}
+					var d runlog.StepEndData
+					_ = e.Decode(&d) // what could be read of it
+					spans[i].Frames = d.Frames
 					break
 				}
 			}
@@ -178,8 +178,9 @@ func quickKind(line []byte) []byte {
 // rowOf makes the table row of an event.
 func rowOf(e *runlog.Event) eventRow {
 	r := eventRow{T: fmtNum3(e.T), Kind: e.Kind, Step: e.Step, Msg: e.Msg}
-	if len(e.Data) > 0 {
-		r.Data = fmtAny(e.Data)
+	var data any // any kind's, as JSON has it: the reports show them all alike
+	if json.Unmarshal(e.Data, &data) == nil && data != nil {
+		r.Data = fmtAny(data)
 		if rs := []rune(r.Data); len(rs) > maxDataText {
 			r.Data = string(rs[:maxDataText]) + " …"
 		}

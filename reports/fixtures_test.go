@@ -138,7 +138,7 @@ var fixtures = []fixture{
 			{ID: "FAIL-3", Step: "always", Measure: "aop", Value: f64(112.4), Unit: "mmHg", Limits: "≤ 110 mmHg", Hi: f64(110), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "first violated at 0.3 s"},
 		},
 		Events: []runlog.Event{
-			{T: 0.3, Kind: "invariant", Msg: "FAIL-3 violated: aop 110.2 mmHg, limit ≤ 110 mmHg", Data: map[string]any{"id": "FAIL-3", "value": 110.2}},
+			withT(0.3, runlog.NewEvent(runlog.KindInvariant, "", "FAIL-3 violated: aop 110.2 mmHg, limit ≤ 110 mmHg", runlog.InvariantData{ID: "FAIL-3", Value: 110.2})),
 		},
 		Outcome: runlog.OutcomeFail, DurationS: 8, NoBeats: true,
 	},
@@ -161,9 +161,9 @@ var fixtures = []fixture{
 			{ID: "ABT-2", Step: "2", StepName: "afterload tripled", Measure: "max(aop)", Value: f64(221.3), Unit: "mmHg", Limits: "≤ 150 mmHg", Hi: f64(150), Verdict: runlog.VerdictFail, OnFail: "abort"},
 		},
 		Events: []runlog.Event{
-			{T: 3.2, Kind: "acquisition", Msg: "ADC bad frames: 3 (CRC 1, missed data-ready 2, gaps 0, stuck 0); slow ADC bad: 0"},
-			{T: 4.1, Kind: runlog.KindFault, Msg: `DUT reply "<img src=http://evil.example/x.png onerror=alert(1)>" not understood`, Data: map[string]any{"raw": "<script>alert('x')</script>"}},
-			{T: 4.5, Kind: runlog.KindSafetyTrip, Msg: "safety trip: aop 221 mmHg above hard limit 220 mmHg", Data: map[string]any{"channel": "aop", "value": 221.3, "limit": 220.0}},
+			{T: 3.2, Kind: runlog.KindAcquisition, Msg: "ADC bad frames: 3 (CRC 1, missed data-ready 2, gaps 0, stuck 0); slow ADC bad: 0"},
+			{T: 4.1, Kind: runlog.KindFault, Msg: `DUT reply "<img src=http://evil.example/x.png onerror=alert(1)>" not understood`, Data: []byte(`{"raw":"<script>alert('x')</script>"}`)}, // data of no kind of this version
+			{T: 4.5, Kind: runlog.KindSafetyTrip, Msg: "safety trip: aop 221 mmHg above hard limit 220 mmHg", Data: []byte(`{"channel":"aop","limit":220,"value":221.3}`)},
 			{T: 4.5, Kind: runlog.KindOperator, Msg: "operator acknowledged the trip"},
 		},
 		Outcome: runlog.OutcomeAborted, Reason: "safety trip: aop 221 mmHg above hard limit 220 mmHg", DurationS: 4.5,
@@ -217,7 +217,7 @@ func makeFixture(runsDir string, fx fixture) error {
 	nz := noise(0x9e3779b97f4a7c15)
 	var frames int64
 	var evs []runlog.Event
-	evs = append(evs, runlog.Event{T: 0, Kind: runlog.KindRunStart, Msg: fx.Protocol.Name, Data: map[string]any{"rig": "sim-fixture", "clock": "virtual"}})
+	evs = append(evs, withT(0, runlog.NewEvent(runlog.KindRunStart, "", fx.Protocol.Name, runlog.RunStartData{Clock: runlog.ClockVirtual, Rig: "sim-fixture"})))
 	// Frames of leaf steps, in time order.
 	leaves := slices.Clone(fx.Steps)
 	slices.SortStableFunc(leaves, func(a, b fxStep) int { return cmp.Compare(a.From, b.From) })
@@ -235,7 +235,7 @@ func makeFixture(runsDir string, fx fixture) error {
 			return err
 		}
 		if s.Path != fx.unfinished {
-			evs = append(evs, runlog.Event{T: s.To, Kind: runlog.KindStepEnd, Step: s.Path, Msg: string(s.Outcome), Data: map[string]any{"frames": n}})
+			evs = append(evs, withT(s.To, runlog.NewEvent(runlog.KindStepEnd, s.Path, string(s.Outcome), runlog.StepEndData{Frames: n})))
 		}
 	}
 	for _, s := range fx.Steps {
@@ -258,7 +258,7 @@ func makeFixture(runsDir string, fx fixture) error {
 			}
 		}
 		at := execEnd(fx.Steps, c.Step, k)
-		evs = append(evs, runlog.Event{T: at, Kind: runlog.KindCriterion, Step: c.Step, Msg: c.ID + ": " + string(c.Verdict), Data: map[string]any{"verdict": string(c.Verdict)}})
+		evs = append(evs, withT(at, runlog.NewEvent(runlog.KindCriterion, c.Step, c.ID+": "+string(c.Verdict), runlog.CriterionData{Verdict: c.Verdict})))
 	}
 	for ms := 0; float64(ms) < end*1000; ms += 200 { // DUT polled at 5 Hz
 		n := ms/200 + 1
@@ -267,7 +267,7 @@ func makeFixture(runsDir string, fx fixture) error {
 	}
 	evs = append(evs, fx.Events...)
 	if !fx.Interrupt {
-		evs = append(evs, runlog.Event{T: end, Kind: runlog.KindRunEnd, Msg: string(fx.Outcome), Data: map[string]any{"frames": frames}})
+		evs = append(evs, withT(end, runlog.NewEvent(runlog.KindRunEnd, "", string(fx.Outcome), runlog.RunEndData{Frames: frames})))
 	}
 	slices.SortStableFunc(evs, func(a, b runlog.Event) int { return cmp.Compare(a.T, b.T) })
 	for _, e := range evs {
@@ -370,4 +370,10 @@ func interrupt(runsDir, dir string) error {
 	}
 	_, err = runlog.Recover(runsDir)
 	return err
+}
+
+// withT sets the time of an event made by runlog.NewEvent.
+func withT(t float64, e runlog.Event) runlog.Event {
+	e.T = t
+	return e
 }

@@ -159,7 +159,7 @@ func (s *influxRun) fixedNotes(r *Report, ir *influxInterp, haveDUT bool) []stri
 	// events have them; for older runs, say what is missing.
 	if !slices.ContainsFunc(ir.criteria, func(c runlog.CriterionResult) bool { return c.Step == alwaysStep }) {
 		inv := "No end-of-run result of an `always` invariant is in InfluxDB (runs logged by an older mockloop did not log them): if the protocol has any, they are missing from the criteria table and the JUnit report; a violation is listed among the events (kind invariant)."
-		if n := r.eventCount("invariant"); n > 0 {
+		if n := r.eventCount(runlog.KindInvariant); n > 0 {
 			inv += fmt.Sprintf(" This run has %s.", plural(int(n), "invariant violation event"))
 		}
 		if res := r.run.Result; res != nil && res.Outcome == runlog.OutcomeFail &&
@@ -191,6 +191,12 @@ type influxInterp struct {
 	notes           []string
 }
 
+// notJSON is the data shown for an event whose data in InfluxDB is not
+// JSON: the text as it is.
+type notJSON struct {
+	Text string `json:"data (not JSON)"`
+}
+
 // interpret turns the run's events, in order, into the event summary the
 // reports show — as readEvents makes it from events.jsonl — and collects
 // the criteria and step results they carry and what run.start, run.end and
@@ -207,16 +213,12 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 			continue
 		}
 		e := runlog.Event{T: influx.RunSeconds(p.ts - s.epoch), Kind: p.kind, Step: p.step, Msg: p.msg}
-		var raw struct {
-			Result json.RawMessage `json:"result"`
-		}
 		if p.data != "" {
-			if err := json.Unmarshal([]byte(p.data), &e.Data); err != nil {
+			var err error
+			if e.Data, err = runlog.ParseData([]byte(p.data)); err != nil {
 				// cut short at InfluxDB's string limit: show it as text
-				e.Data = map[string]any{"data (not JSON)": p.data}
+				e.Data, _ = json.Marshal(notJSON{p.data})
 				badData++
-			} else {
-				_ = json.Unmarshal([]byte(p.data), &raw) // valid JSON: a "result" that is no object just stays empty
 			}
 		}
 		sum.Total++
@@ -226,37 +228,36 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 		case runlog.KindStepStart:
 			ir.spans = append(ir.spans, stepSpan{Path: e.Step, Name: e.Msg, StartS: e.T, EndS: nan()})
 		case runlog.KindStepEnd:
+			var d runlog.StepEndData
+			err := e.Decode(&d)
 			for i := len(ir.spans) - 1; i >= 0; i-- {
 				if ir.spans[i].Path == e.Step && ir.spans[i].EndS != ir.spans[i].EndS {
 					ir.spans[i].EndS, ir.spans[i].Outcome = e.T, e.Msg
-					if f, ok := e.Data["frames"].(float64); ok {
-						ir.spans[i].Frames = int64(f)
-					}
+					ir.spans[i].Frames = d.Frames
 					break
 				}
 			}
-			var sr runlog.StepResult
-			if len(raw.Result) > 0 && json.Unmarshal(raw.Result, &sr) == nil {
-				ir.steps = append(ir.steps, sr)
+			if err == nil && d.Result != nil {
+				ir.steps = append(ir.steps, *d.Result)
 			}
 		case runlog.KindCriterion:
-			var c runlog.CriterionResult
-			if len(raw.Result) > 0 && json.Unmarshal(raw.Result, &c) == nil {
-				ir.criteria = append(ir.criteria, c)
+			var d runlog.CriterionData
+			if err := e.Decode(&d); err == nil && d.Result != nil {
+				ir.criteria = append(ir.criteria, *d.Result)
 			} else {
 				noResult++
 			}
 		case runlog.KindRunStart:
 			if !startSeen {
 				startSeen = true
-				ir.protocol, ir.startT = e.Msg, e.T
-				ir.clock, _ = e.Data["clock"].(string)
+				var d runlog.RunStartData
+				_ = e.Decode(&d) // what could be read of it
+				ir.protocol, ir.startT, ir.clock = e.Msg, e.T, string(d.Clock)
 			}
 		case runlog.KindRunEnd:
-			ir.ended, ir.endT, ir.endOutcome = true, e.T, e.Msg
-			if f, ok := e.Data["frames"].(float64); ok {
-				ir.endFrames = int64(f)
-			}
+			var d runlog.RunEndData
+			_ = e.Decode(&d) // what could be read of it
+			ir.ended, ir.endT, ir.endOutcome, ir.endFrames = true, e.T, e.Msg, d.Frames
 		case runlog.KindSafetyTrip:
 			ir.tripMsg = e.Msg
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mockloop/mockloop/influx"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // rateFrames is how many of the first frames the sample rate is taken from.
@@ -128,39 +129,47 @@ func (s *influxRun) frameSpan(ctx context.Context) (first, last int64, rate floa
 	return first, last, rate, nil
 }
 
-// eachBeat calls fn with every beat of the run, in time order. b is
-// reused.
-func (s *influxRun) eachBeat(ctx context.Context, fn func(b *beat) error) error {
+// eachBeat calls fn with every beat of the run that has a channel, in time
+// order, and counts those that have none. b is reused.
+func (s *influxRun) eachBeat(ctx context.Context, fn func(b *runlog.Beat) error) (malformed int, err error) {
 	stmt := "SELECT * FROM " + s.q.from(influx.MeasurementBeats) + " WHERE " + s.where
-	var b beat
-	return s.q.run(ctx, stmt, func(sr *influxSeries) error {
+	var b runlog.Beat
+	err = s.q.run(ctx, stmt, func(sr *influxSeries) error {
 		ci := map[string]int{}
 		for _, c := range []string{"channel", "systolic", "diastolic", "mean", "pulse_pressure", "heart_rate", "stroke_volume"} {
 			ci[c] = sr.col(c)
 		}
-		num := func(row []any, name string) *float64 {
+		num := func(row []any, name string) float64 { // NaN: none, as runlog.Beat reads it
 			if i := ci[name]; i >= 0 && i < len(row) {
 				if f, ok := qFloat(row[i]); ok {
-					return &f
+					return f
 				}
 			}
-			return nil
+			return math.NaN()
 		}
 		for _, row := range sr.Values {
 			ts, err := qTime(sr, row)
 			if err != nil {
 				return err
 			}
-			b = beat{T: influx.RunSeconds(ts - s.epoch)}
+			b = runlog.Beat{T: influx.RunSeconds(ts - s.epoch)}
 			if i := ci["channel"]; i >= 0 && i < len(row) {
 				b.Channel = influx.TagValue(qString(row[i]))
 			}
+			if b.Channel == "" {
+				malformed++
+				continue
+			}
 			b.Systolic, b.Diastolic, b.Mean = num(row, "systolic"), num(row, "diastolic"), num(row, "mean")
-			b.PulsePressure, b.HeartRate, b.StrokeVolume = num(row, "pulse_pressure"), num(row, "heart_rate"), num(row, "stroke_volume")
+			b.PulsePressure, b.HeartRate = num(row, "pulse_pressure"), num(row, "heart_rate")
+			if sv := num(row, "stroke_volume"); !math.IsNaN(sv) {
+				b.StrokeVolume = &sv
+			}
 			if err := fn(&b); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	return malformed, err
 }

@@ -123,7 +123,7 @@ func TestEvents(t *testing.T) {
 	for _, e := range ev.Notable {
 		kinds = append(kinds, e.Kind)
 	}
-	for _, k := range []string{"acquisition", runlog.KindFault, runlog.KindSafetyTrip, runlog.KindOperator} {
+	for _, k := range []string{runlog.KindAcquisition, runlog.KindFault, runlog.KindSafetyTrip, runlog.KindOperator} {
 		if !slices.Contains(kinds, k) {
 			t.Errorf("notable events lack %s: %v", k, kinds)
 		}

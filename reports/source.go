@@ -2,9 +2,7 @@ package reports
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -25,10 +23,11 @@ type source interface {
 	// cost the same to read either way). v is reused. It returns what the
 	// source counts of the run's frames, for the record's integrity.
 	scan(ctx context.Context, from, to int64, fn func(t int64, v []float64) error) (runlog.FrameStats, error)
-	// eachBeat calls fn with every beat of the run, in time order; one that
-	// cannot be read has no channel. It fails with fs.ErrNotExist when the
-	// run has no beats at all. b is reused.
-	eachBeat(ctx context.Context, fn func(b *beat) error) error
+	// eachBeat calls fn with every beat of the run, in time order, and
+	// returns how many it left out since they could not be read (no
+	// channel). It fails with fs.ErrNotExist when the run has no beats at
+	// all. b is reused.
+	eachBeat(ctx context.Context, fn func(b *runlog.Beat) error) (malformed int, err error)
 	// lateNotes are the source's notes once the report has its beats and
 	// criteria, after those of head.
 	lateNotes(r *Report) []string
@@ -123,18 +122,8 @@ func (s *recordSource) scan(_ context.Context, _, _ int64, fn func(t int64, v []
 }
 
 // eachBeat reads beats.jsonl line by line.
-func (s *recordSource) eachBeat(_ context.Context, fn func(b *beat) error) error {
-	var b beat
-	return eachLine(filepath.Join(s.dir, BeatsFile), func(line []byte) error {
-		if len(line) == 0 {
-			return nil
-		}
-		b = beat{}
-		if json.Unmarshal(line, &b) != nil {
-			b = beat{} // not a beat: one without a channel
-		}
-		return fn(&b)
-	})
+func (s *recordSource) eachBeat(_ context.Context, fn func(b *runlog.Beat) error) (int, error) {
+	return runlog.EachBeat(s.dir, fn)
 }
 
 // lateNotes say what of beats.jsonl could not be read, and that criteria
@@ -142,7 +131,7 @@ func (s *recordSource) eachBeat(_ context.Context, fn func(b *beat) error) error
 func (s *recordSource) lateNotes(r *Report) []string {
 	var notes []string
 	if r.beats != nil && r.beats.Malformed > 0 {
-		notes = append(notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", BeatsFile, plural(r.beats.Malformed, "line")))
+		notes = append(notes, fmt.Sprintf("%s has %s that are not beats; they are left out.", runlog.BeatsFile, plural(r.beats.Malformed, "line")))
 	}
 	if n := r.eventCount(runlog.KindCriterion); len(r.crit) == 0 && n > 0 {
 		notes = append(notes, fmt.Sprintf("The run's result has no criteria, but events.jsonl records %s evaluated before the run ended (kind %q).", plural(int(n), "criterion"), runlog.KindCriterion))

@@ -35,7 +35,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 	if t := e.ctl.Find(param); t != nil {
 		if v.Off {
 			if t.On {
-				e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s off; %s stays at %s", param, t.Drives, units.Format(t.PID.Output(), e.params[t.Drives].Dim))})
+				e.event(runlog.Event{Kind: runlog.KindControl, Msg: fmt.Sprintf("%s off; %s stays at %s", param, t.Drives, units.Format(t.PID.Output(), e.params[t.Drives].Dim))})
 			}
 			t.On = false
 			return nil
@@ -53,7 +53,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 			}
 			t.PID.Start(from)
 			t.On = true
-			e.event(runlog.Event{Kind: "control", Msg: fmt.Sprintf("%s on: %s from %s", param, t.Drives, units.Format(from, t.Dim))})
+			e.event(runlog.Event{Kind: runlog.KindControl, Msg: fmt.Sprintf("%s on: %s from %s", param, t.Drives, units.Format(from, t.Dim))})
 			if t.From != nil { // the driven actuator is the target's own
 				if err := e.plant.Apply(t.Drives, protocols.Value{Num: t.PID.Output(), Dim: t.Dim}); err != nil {
 					return err

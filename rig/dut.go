@@ -134,16 +134,12 @@ func (d *dutLink) onFrame(f dut.FrameEvent) {
 	if f.Dir == dut.Received {
 		kind = runlog.KindDUTRx
 	}
-	ev := runlog.Event{T: f.At.Seconds(), Kind: kind, Msg: f.Line}
-	if f.Err != nil || f.Attempt > 0 {
-		ev.Data = map[string]any{}
-		if f.Err != nil {
-			ev.Data["error"] = f.Err.Error()
-		}
-		if f.Attempt > 0 {
-			ev.Data["retry"] = f.Attempt
-		}
+	data := runlog.DUTFrameData{Retry: f.Attempt}
+	if f.Err != nil {
+		data.Error = f.Err.Error()
 	}
+	ev := runlog.NewEvent(kind, "", f.Line, data)
+	ev.T = f.At.Seconds()
 	d.mu.Lock()
 	d.events = append(d.events, ev)
 	d.queued.Store(true)

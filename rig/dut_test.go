@@ -271,7 +271,7 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	}
 	preloadOn := false
 	for _, e := range o.events {
-		preloadOn = preloadOn || e.Kind == "control" && strings.HasPrefix(e.Msg, "loop.preload on")
+		preloadOn = preloadOn || e.Kind == runlog.KindControl && strings.HasPrefix(e.Msg, "loop.preload on")
 	}
 	if !preloadOn {
 		t.Error("the preload was never under control: nothing to take to the safe state")
@@ -445,8 +445,9 @@ func TestDUTSilentOnWallClockAborts(t *testing.T) {
 func adcGaps(events []runlog.Event) int {
 	gaps := 0
 	for _, e := range events {
-		if adc, ok := e.Data["adc"].(map[string]any); ok && e.Kind == "acquisition" {
-			gaps = int(adc["Gaps"].(float64))
+		var a runlog.AcquisitionData
+		if e.Kind == runlog.KindAcquisition && e.Decode(&a) == nil {
+			gaps = int(a.ADC.Gaps)
 		}
 	}
 	return gaps

@@ -294,8 +294,8 @@ func (e *engine) declareGap(n int64) {
 		return
 	}
 	from, to := e.next-time.Duration(n)*e.period, e.next-e.period
-	e.event(runlog.Event{Kind: runlog.KindGap, Msg: fmt.Sprintf("%d conversions without a value, %s to %s", n, units.FormatDuration(from), units.FormatDuration(to)),
-		Data: map[string]any{"conversions": n, "from_s": from.Seconds(), "to_s": to.Seconds()}})
+	e.event(runlog.NewEvent(runlog.KindGap, "", fmt.Sprintf("%d conversions without a value, %s to %s", n, units.FormatDuration(from), units.FormatDuration(to)),
+		runlog.GapData{Conversions: n, FromS: from.Seconds(), ToS: to.Seconds()}))
 }
 
 // closeGaps declares, at the end of the run, the conversions between its
@@ -400,9 +400,9 @@ func (e *engine) reportHealth() {
 	if h.ADC.Bad() == e.health.ADC.Bad() && h.SlowADC.Bad() == e.health.SlowADC.Bad() {
 		return
 	}
-	e.event(runlog.Event{Kind: runlog.KindAcquisition, Msg: fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",
+	e.event(runlog.NewEvent(runlog.KindAcquisition, "", fmt.Sprintf("ADC bad frames: %d (CRC %d, missed data-ready %d, gaps %d, stuck %d); slow ADC bad: %d",
 		h.ADC.Bad(), h.ADC.CRCErrors, h.ADC.MissedReady, h.ADC.Gaps, h.ADC.Stuck, h.SlowADC.Bad()),
-		Data: map[string]any{"adc": h.ADC, "slow_adc": h.SlowADC}})
+		runlog.AcquisitionData{ADC: h.ADC, SlowADC: h.SlowADC}))
 	e.health = h
 }
 
@@ -469,8 +469,8 @@ func (e *engine) checkAlways(t time.Duration, frame []float64) error {
 		if !b.Holds(v) {
 			if !inv.violated {
 				inv.violated, inv.first, inv.worst = true, t, v
-				e.event(runlog.Event{Kind: "invariant", Msg: fmt.Sprintf("%s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text),
-					Data: map[string]any{"id": inv.c.ID, "value": v}})
+				e.event(runlog.NewEvent(runlog.KindInvariant, "", fmt.Sprintf("%s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text),
+					runlog.InvariantData{ID: inv.c.ID, Value: runlog.Reading(v)}))
 			}
 			if math.IsNaN(v) || excess(v, b) > excess(inv.worst, b) {
 				inv.worst = v
@@ -504,7 +504,7 @@ func (e *engine) run() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = abortf("panic: %v", r)
-			e.event(runlog.Event{Kind: "fault", Msg: fmt.Sprintf("panic: %v", r), Data: map[string]any{"stack": string(debug.Stack())}})
+			e.event(runlog.NewEvent(runlog.KindFault, "", fmt.Sprintf("panic: %v", r), runlog.FaultData{Stack: string(debug.Stack())}))
 		}
 	}()
 	if e.resume != nil {
@@ -589,7 +589,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 	if len(e.active) == 0 {
 		e.prog.stepStarted(path, len(e.proto.Steps), title, e.next-e.started)
 	}
-	e.event(runlog.Event{Kind: "step.start", Step: path, Msg: title})
+	e.event(runlog.Event{Kind: runlog.KindStepStart, Step: path, Msg: title})
 	return sr
 }
 
@@ -606,7 +606,7 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 		e.sink.Step(res)
 	}
 	// The whole result rides in the event, so a resumed run recovers it.
-	e.event(runlog.Event{Kind: "step.end", Step: sr.path, Msg: outcome, Data: map[string]any{"frames": sr.frames, "result": res}})
+	e.event(runlog.NewEvent(runlog.KindStepEnd, sr.path, outcome, runlog.StepEndData{Frames: sr.frames, Result: &res}))
 }
 
 // finite maps NaN and ±Inf to nil: JSON has no NaN, and a missing value
@@ -692,7 +692,7 @@ func (e *engine) hold(d time.Duration) error {
 func (e *engine) set(sp protocols.Setpoint, path string) error {
 	if sp.Param == "loop.preset" {
 		preset := e.cfg.Presets[sp.Value.Word]
-		e.event(runlog.Event{Kind: "setpoint", Step: path, Msg: "loop.preset = " + sp.Value.Word})
+		e.event(runlog.Event{Kind: runlog.KindSetpoint, Step: path, Msg: "loop.preset = " + sp.Value.Word})
 		e.params[sp.Param] = sp.Value
 		for _, p := range preset {
 			if err := e.set(p, path); err != nil {
@@ -711,15 +711,17 @@ func (e *engine) set(sp protocols.Setpoint, path string) error {
 		return abortf("setting %s to %s failed: %v", sp.Param, sp.Value, err)
 	}
 	e.params[sp.Param] = sp.Value
-	e.event(runlog.Event{Kind: "setpoint", Step: path, Msg: sp.Param + " = " + sp.Value.String(), Data: map[string]any{"param": sp.Param, "value": valueJSON(sp.Value)}})
+	e.event(runlog.NewEvent(runlog.KindSetpoint, path, sp.Param+" = "+sp.Value.String(), runlog.SetpointData{Param: sp.Param, Value: recordedValue(sp.Value)}))
 	return nil
 }
 
-func valueJSON(v protocols.Value) any {
+// recordedValue is a setpoint's value as its event records it: "off" and
+// words as text, numbers in the parameter's canonical unit.
+func recordedValue(v protocols.Value) runlog.SetpointValue {
 	if v.Off || v.Word != "" {
-		return v.String()
+		return runlog.SetpointValue{Word: v.String()}
 	}
-	return v.Num
+	return runlog.SetpointValue{Num: v.Num}
 }
 
 // ramp moves parameters linearly from their current values, applying the
@@ -734,7 +736,7 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 		}
 		from[i] = cur.Num
 		over = max(over, r.Over)
-		e.event(runlog.Event{Kind: "ramp", Step: path, Msg: fmt.Sprintf("%s from %s to %s over %s", r.Param, units.Format(cur.Num, cur.Dim), r.To, units.FormatDuration(r.Over))})
+		e.event(runlog.Event{Kind: runlog.KindRamp, Step: path, Msg: fmt.Sprintf("%s from %s to %s over %s", r.Param, units.Format(cur.Num, cur.Dim), r.To, units.FormatDuration(r.Over))})
 	}
 	start := e.next
 	end := start + over
@@ -812,12 +814,12 @@ func (e *engine) until(u *protocols.Until, path string) error {
 			agg, _ = whole.Aggregate(m.Agg)
 		}
 		if u.Cond.Bound.Holds(agg) {
-			e.event(runlog.Event{Kind: "until.met", Step: path, Msg: u.Cond.Text, Data: map[string]any{"value": agg, "after_s": (e.next - start).Seconds()}})
+			e.event(runlog.NewEvent(runlog.KindUntilMet, path, u.Cond.Text, runlog.UntilMetData{AfterS: (e.next - start).Seconds(), Value: runlog.Reading(agg)}))
 			return nil
 		}
 	}
 	reason := fmt.Sprintf("%s not met within %s", u.Cond.Text, units.FormatDuration(u.Timeout))
-	e.event(runlog.Event{Kind: "until.timeout", Step: path, Msg: reason})
+	e.event(runlog.Event{Kind: runlog.KindUntilTimeout, Step: path, Msg: reason})
 	switch u.OnTimeout {
 	case protocols.Abort:
 		return abortf("step %s: %s", path, reason)
@@ -894,7 +896,7 @@ func (e *engine) judge(sr *stepRun) error {
 // event so that a resumed run recovers it.
 func (e *engine) addCriterion(res runlog.CriterionResult, msg string) {
 	e.criteria = append(e.criteria, res)
-	e.event(runlog.Event{Kind: "criterion", Step: res.Step, Msg: msg, Data: map[string]any{"verdict": res.Verdict, "result": res}})
+	e.event(runlog.NewEvent(runlog.KindCriterion, res.Step, msg, runlog.CriterionData{Result: &res, Verdict: res.Verdict}))
 }
 
 // beatMean is the mean of the beats that ended in the step, or in its last

@@ -225,7 +225,7 @@ func TestSweepRunsEachValueAndWhenSelects(t *testing.T) {
 		t.Errorf("iterations %v", iters)
 	}
 	var rates []string
-	for _, e := range o.eventsOf("setpoint") {
+	for _, e := range o.eventsOf(runlog.KindSetpoint) {
 		if strings.HasPrefix(e.Msg, "loop.heart_rate") && e.Step == "1" {
 			rates = append(rates, e.Msg)
 		}
@@ -280,7 +280,7 @@ func TestRampLandsOnTarget(t *testing.T) {
 	if f := o.res.Steps[0].Frames; f != 30_000 {
 		t.Errorf("ramp + hold step has %d frames, want 30000 (10 s ramp then 20 s hold)", f)
 	}
-	ramps := o.eventsOf("ramp")
+	ramps := o.eventsOf(runlog.KindRamp)
 	if len(ramps) != 1 || !strings.Contains(ramps[0].Msg, "from 1 mmHg·s/ml to 2 mmHg·s/ml over 10 s") {
 		t.Errorf("ramp events %+v", ramps)
 	}
@@ -297,8 +297,8 @@ func TestUntil(t *testing.T) {
       condition: mean(aop, 2 s) > 115 mmHg
       timeout: 1 min
 `)
-	if met.res.Outcome != runlog.OutcomePass || len(met.eventsOf("until.met")) != 1 {
-		t.Fatalf("until: %s, events %+v", met.res.Outcome, met.eventsOf("until.met"))
+	if met.res.Outcome != runlog.OutcomePass || len(met.eventsOf(runlog.KindUntilMet)) != 1 {
+		t.Fatalf("until: %s, events %+v", met.res.Outcome, met.eventsOf(runlog.KindUntilMet))
 	}
 	if f := met.res.Frames; f < 2000 || f >= 60_000 {
 		t.Errorf("until held %d frames: not ended by its condition", f)
@@ -587,15 +587,19 @@ func TestUntilOnBeats(t *testing.T) {
       timeout: 1 min
   - hold: 1 s
 `)
-	met := o.eventsOf("until.met")
+	met := o.eventsOf(runlog.KindUntilMet)
 	if o.res.Outcome != runlog.OutcomePass || len(met) != 1 {
 		t.Fatalf("outcome %s, until.met %+v", o.res.Outcome, met)
 	}
-	if v := met[0].Data["value"].(float64); v >= 82 || v < 50 {
+	var d runlog.UntilMetData
+	if err := met[0].Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if v := float64(d.Value); v >= 82 || v < 50 {
 		t.Errorf("met at beat MAP %.1f", v)
 	}
 	// judged only once a full 5 s window of beats was in
-	if after := met[0].Data["after_s"].(float64); after < 5 || after > 55 {
+	if after := d.AfterS; after < 5 || after > 55 {
 		t.Errorf("met after %.1f s", after)
 	}
 }

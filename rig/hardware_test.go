@@ -108,7 +108,7 @@ func TestBadFramesCountedNotFatal(t *testing.T) {
 	if lost := 5000 - o.res.Frames; lost < 3 || lost > 8 {
 		t.Errorf("%d frames recorded; the bad ones (3 CRC, 2 missed data-ready) should be missing, got %d missing", o.res.Frames, lost)
 	}
-	acq := o.eventsOf("acquisition")
+	acq := o.eventsOf(runlog.KindAcquisition)
 	if len(acq) == 0 {
 		t.Fatal("no acquisition event")
 	}

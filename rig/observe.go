@@ -55,14 +55,14 @@ func (e *engine) holdWhilePaused(i int) error {
 	if !e.pause.Requested() {
 		return nil
 	}
-	e.event(runlog.Event{Kind: runlog.KindOperator, Msg: "paused", Data: map[string]any{"before_step": i + 1}})
+	e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", runlog.OperatorData{BeforeStep: i + 1}))
 	e.progress("paused before step %d", i+1)
 	for e.pause.Requested() {
 		if _, err := e.tick(forever); err != nil {
 			return err
 		}
 	}
-	e.event(runlog.Event{Kind: runlog.KindOperator, Msg: "resumed", Data: map[string]any{"before_step": i + 1}})
+	e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", runlog.OperatorData{BeforeStep: i + 1}))
 	e.progress("resumed")
 	return nil
 }

@@ -1,9 +1,9 @@
 package rig
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -94,31 +94,40 @@ func (e *engine) restore() error {
 		idx := topIndex(ev.Step)
 		switch {
 		case ev.Kind == runlog.KindStepEnd && idx >= 1 && idx <= k:
-			var r runlog.StepResult
-			if err := fromData(ev.Data["result"], &r); err != nil {
+			var d runlog.StepEndData
+			if err := ev.Decode(&d); err != nil {
 				return fmt.Errorf("rig: resume: step %s: %w", ev.Step, err)
+			}
+			var r runlog.StepResult
+			if d.Result != nil {
+				r = *d.Result
 			}
 			r.Index = len(e.steps)
 			e.steps = append(e.steps, r)
 		case ev.Kind == runlog.KindCriterion && idx >= 1 && idx <= k:
-			var c runlog.CriterionResult
-			if err := fromData(ev.Data["result"], &c); err != nil {
+			var d runlog.CriterionData
+			if err := ev.Decode(&d); err != nil {
 				return fmt.Errorf("rig: resume: criterion of step %s: %w", ev.Step, err)
+			}
+			var c runlog.CriterionResult
+			if d.Result != nil {
+				c = *d.Result
 			}
 			if c.Verdict == runlog.VerdictFail || c.Verdict == runlog.VerdictNoData && c.OnFail != "warn" {
 				e.failed = true
 			}
 			e.criteria = append(e.criteria, c)
 		case ev.Kind == runlog.KindSetpoint && (ev.Step == "" || idx >= 1 && idx <= k):
-			param, _ := ev.Data["param"].(string)
-			if param == "" {
+			d := runlog.SetpointData{Value: runlog.SetpointValue{Num: math.NaN()}} // NaN: none recorded
+			_ = ev.Decode(&d)                                                      // a value of another type is refused by valueOf
+			if d.Param == "" {
 				continue // a preset's name; its setpoints follow as events
 			}
-			v, err := valueOf(param, ev.Data["value"])
+			v, err := valueOf(d.Param, d.Value)
 			if err != nil {
 				return fmt.Errorf("rig: resume: %w", err)
 			}
-			if err := e.set(protocols.Setpoint{Param: param, Value: v}, "resume"); err != nil {
+			if err := e.set(protocols.Setpoint{Param: d.Param, Value: v}, "resume"); err != nil {
 				return err
 			}
 		}
@@ -134,8 +143,8 @@ func (e *engine) restore() error {
 	// The rig restarted cold: let it settle under the restored setpoints
 	// before the interrupted step runs again, as it had under the steps
 	// before it. These frames belong to no step.
-	e.event(runlog.Event{Kind: "run.resumed", Msg: fmt.Sprintf("resumed after step %d of %d; gap from %s to %s of run time", k, len(e.proto.Steps),
-		units.FormatDuration(rs.lastT), units.FormatDuration(e.next)), Data: map[string]any{"completed_steps": k, "gap_from_s": rs.lastT.Seconds(), "gap_to_s": e.next.Seconds()}})
+	e.event(runlog.NewEvent(runlog.KindRunResumed, "", fmt.Sprintf("resumed after step %d of %d; gap from %s to %s of run time", k, len(e.proto.Steps),
+		units.FormatDuration(rs.lastT), units.FormatDuration(e.next)), runlog.RunResumedData{CompletedSteps: k, GapFromS: rs.lastT.Seconds(), GapToS: e.next.Seconds()}))
 	e.firstStep = k
 	e.progress("resumed after step %d of %d; settling %s", k, len(e.proto.Steps), units.FormatDuration(resumeSettle))
 	return e.hold(resumeSettle)
@@ -145,17 +154,8 @@ func (e *engine) restore() error {
 // before it runs the interrupted step again.
 const resumeSettle = 30 * time.Second
 
-// fromData decodes an event's data field into v (it was encoded from v).
-func fromData(d any, v any) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 // valueOf rebuilds a recorded setpoint value.
-func valueOf(param string, v any) (protocols.Value, error) {
+func valueOf(param string, v runlog.SetpointValue) (protocols.Value, error) {
 	p, ok := protocols.Params[param]
 	if param == fillParam { // a preset's fill: recorded, not a parameter of the language
 		p, ok = plantParams[fillParam], true
@@ -163,14 +163,13 @@ func valueOf(param string, v any) (protocols.Value, error) {
 	if !ok {
 		return protocols.Value{}, fmt.Errorf("unknown parameter %q in the record", param)
 	}
-	switch x := v.(type) {
-	case float64:
-		return protocols.Value{Num: x, Dim: p.Dim}, nil
-	case string:
-		if x == "off" {
-			return protocols.Value{Off: true, Dim: p.Dim}, nil
-		}
-		return protocols.Value{Word: x}, nil
+	switch {
+	case v.Word == "off":
+		return protocols.Value{Off: true, Dim: p.Dim}, nil
+	case v.Word != "":
+		return protocols.Value{Word: v.Word}, nil
+	case !math.IsNaN(v.Num):
+		return protocols.Value{Num: v.Num, Dim: p.Dim}, nil
 	}
-	return protocols.Value{}, fmt.Errorf("recorded value %v of %s", v, param)
+	return protocols.Value{}, fmt.Errorf("recorded value of %s is neither a number nor a word", param)
 }

@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	if e.obs != nil {
 		e.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(proto), Steps: len(proto.Steps)})
 	}
-	e.event(runlog.Event{Kind: runlog.KindRunStart, Msg: proto.Name, Data: map[string]any{"rig": cfg.Name, "clock": string(kind)}})
+	e.event(runlog.NewEvent(runlog.KindRunStart, "", proto.Name, runlog.RunStartData{Clock: kind, Rig: cfg.Name}))
 	for _, c := range calRecs {
 		if c.Fields["overdue"] == true {
 			e.event(runlog.Event{Kind: runlog.KindOperator, Msg: fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due)})
@@ -272,7 +272,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	if r.Criteria == nil {
 		r.Criteria = []runlog.CriterionResult{}
 	}
-	e.event(runlog.Event{Kind: runlog.KindRunEnd, Msg: string(r.Outcome), Data: map[string]any{"frames": r.Frames}})
+	e.event(runlog.NewEvent(runlog.KindRunEnd, "", string(r.Outcome), runlog.RunEndData{Frames: r.Frames}))
 	if sink != nil {
 		_ = rec.Sync() // the sink re-reads what its queue could not hold from the record
 		ictx, cancel := context.WithTimeout(context.Background(), influxCloseWithin)

@@ -66,7 +66,11 @@ func TestFrameTimeIsConversionTime(t *testing.T) {
 	}
 	var lost int64
 	for _, e := range o.eventsOf(runlog.KindGap) {
-		lost += int64(e.Data["conversions"].(float64))
+		var g runlog.GapData
+		if err := e.Decode(&g); err != nil {
+			t.Fatal(err)
+		}
+		lost += g.Conversions
 	}
 	// From the first frame to the end of the last step: conversions lost
 	// after the last frame are declared at the run's end.

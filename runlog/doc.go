@@ -10,7 +10,8 @@
 //	protocol.yaml   byte-exact copy of the protocol the run executed
 //	rig.yaml        byte-exact copy of the rig config
 //	frames/         append-only segment files 00000001.seg, 00000002.seg, ...
-//	events.jsonl    one Event per line, in the order they happened
+//	events.jsonl    one Event per line, in the order they happened; its data is the payload type of its kind (events.go)
+//	beats.jsonl     one Beat per line, the detected beats in the order they ended (BeatsFile)
 //	result.json     outcome, per-step statistics and criteria (Result); written on close
 //	lock            flock(2)ed by the process writing the run, until Close (the file stays)
 //

@@ -42,7 +42,7 @@ func Example() {
 	if err := rec.AppendBlock(b); err != nil {
 		log.Fatal(err)
 	}
-	if err := rec.Event(runlog.Event{T: 0.002, Kind: runlog.KindSetpoint, Data: map[string]any{"aop": 80}}); err != nil {
+	if err := rec.Event(runlog.NewEvent(runlog.KindSetpoint, "", "loop.heart_rate = 80 bpm", runlog.SetpointData{Param: "loop.heart_rate", Value: runlog.SetpointValue{Num: 80}})); err != nil {
 		log.Fatal(err)
 	}
 	if err := rec.Close(runlog.Result{Outcome: runlog.OutcomePass, DurationS: 0.003}); err != nil {
@@ -66,12 +66,16 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(evs[0].Kind, evs[0].Data["aop"])
+	var sp runlog.SetpointData
+	if err := evs[0].Decode(&sp); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(evs[0].Kind, sp.Param, sp.Value.Num)
 	// Output:
 	// closed pass 3
 	// 0s [80 4.5]
 	// 1ms [81 4.5]
 	// 2ms [82 4.5]
 	// intact: true
-	// setpoint 80
+	// setpoint loop.heart_rate 80
 }

@@ -13,7 +13,6 @@ const (
 	manifestFile = "manifest.json"
 	resultFile   = "result.json"
 	eventsFile   = "events.jsonl"
-	beatsFile    = "beats.jsonl"
 	protocolFile = "protocol.yaml"
 	rigFile      = "rig.yaml"
 	framesDir    = "frames"

@@ -71,8 +71,8 @@ func TestGoldenFiles(t *testing.T) {
 	for _, e := range []Event{
 		{T: 0, Kind: KindRunStart},
 		{T: 0.001, Kind: KindStepStart, Step: "1", Msg: "fill"},
-		{T: 0.0125, Kind: KindSetpoint, Step: "1", Data: map[string]any{"name": "aop", "value": 80, "unit": "mmHg"}},
-		{T: 0.02, Kind: KindCriterion, Step: "2.1", Msg: "mean(hr) < 90 bpm: no data", Data: map[string]any{"value": math.NaN()}},
+		{T: 0.0125, Kind: KindSetpoint, Step: "1", Data: []byte(`{"name":"aop","unit":"mmHg","value":80}`)},
+		{T: 0.02, Kind: KindCriterion, Step: "2.1", Msg: "mean(hr) < 90 bpm: no data", Data: []byte(`{"value":null}`)},
 	} {
 		if err := r.Event(e); err != nil {
 			t.Fatal(err)

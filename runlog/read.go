@@ -191,32 +191,6 @@ func (r *Run) ReadEvents() ([]Event, error) {
 	return evs, nil
 }
 
-// ReadBeats returns the beats of the run (beats.jsonl), in order; a run
-// without beats has none. An unfinished last line is left out.
-func (r *Run) ReadBeats() ([]Beat, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, beatsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("runlog: beats: %w", err)
-	}
-	var beats []Beat
-	bad := 0
-	for l := range bytes.Lines(b[:bytes.LastIndexByte(b, '\n')+1]) {
-		var bt Beat
-		if json.Unmarshal(l, &bt) != nil {
-			bad++
-			continue
-		}
-		beats = append(beats, bt)
-	}
-	if bad > 0 {
-		return beats, fmt.Errorf("runlog: %s: %d malformed lines", filepath.Join(r.Dir, beatsFile), bad)
-	}
-	return beats, nil
-}
-
 // parseEvents parses the complete lines of events.jsonl content b. It
 // returns the events, the 1-based numbers of malformed lines, and the
 // length of b up to the end of its last complete line.

@@ -147,7 +147,7 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, err
 	}
 	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
-	r.beats, err = os.OpenFile(filepath.Join(dir, beatsFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	r.beats, err = os.OpenFile(filepath.Join(dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -331,12 +331,8 @@ func (r *Record) writeRecordLocked(rec []byte) error {
 // a sync is due.
 func (r *Record) Event(e Event) error {
 	line, err := marshalLine(e)
-	if err != nil && e.Data != nil {
-		var uv *json.UnsupportedValueError
-		if errors.As(err, &uv) {
-			e.Data, _ = finiteData(e.Data).(map[string]any)
-			line, err = marshalLine(e)
-		}
+	if e.err != nil {
+		err = e.err
 	}
 	if err != nil {
 		return fmt.Errorf("runlog: event %q: %w", e.Kind, err)

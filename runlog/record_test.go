@@ -412,12 +412,15 @@ func TestCreateRefuses(t *testing.T) {
 
 func TestEventsRoundTrip(t *testing.T) {
 	r, _ := create(t, testRunID)
+	nan, inf := math.NaN(), math.Inf(1)
 	in := []Event{
 		{T: 0, Kind: KindRunStart, Msg: "baseline <v2> & more"},
 		{T: 1.5, Kind: KindStepStart, Step: "1", Msg: "hold"},
-		{T: 1.75, Kind: KindSetpoint, Step: "1", Data: map[string]any{"name": "aop", "value": 80.0, "unit": "mmHg"}},
-		{T: 86399.999999999, Kind: KindDUTRx, Data: map[string]any{"frame": "a5 01 02", "rpm": []any{1.0, 2.0}}},
-		{T: 2, Kind: KindCriterion, Data: map[string]any{"value": math.NaN(), "limits": []float64{55, math.Inf(1)}, "nested": map[string]any{"x": math.Inf(-1)}}},
+		withT(1.75, NewEvent(KindSetpoint, "1", "", SetpointData{Param: "aop", Value: SetpointValue{Num: 80}})),
+		withT(86399.999999999, NewEvent(KindDUTRx, "", "", DUTFrameData{Error: "bad <crc> & more", Retry: 2})),
+		withT(2, NewEvent(KindCriterion, "", "", CriterionData{Result: &CriterionResult{Value: &nan, Lo: ptr(55), Hi: &inf}})),
+		withT(2.5, NewEvent(KindUntilMet, "", "", UntilMetData{Value: Reading(math.Inf(-1))})),
+		{T: 2.75, Kind: "custom.kind", Data: []byte(`{"frame":"a5 01 02","rpm":[1,2]}`)},
 		{T: 3, Kind: "custom.kind"},
 	}
 	for _, e := range in {
@@ -446,8 +449,13 @@ func TestEventsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(raw), `"error":"bad <crc> & more"`) {
+		t.Errorf("<, > or & escaped in event data:\n%s", raw)
+	}
 	want := in
-	want[4].Data = map[string]any{"value": nil, "limits": []any{55.0, nil}, "nested": map[string]any{"x": nil}}
+	// read back as a map would be: keys sorted at every depth
+	want[4].Data = []byte(`{"result":{"hi":null,"limits":"","lo":55,"measure":"","on_fail":"","pass":false,"step":"","unit":"","value":null,"verdict":""},"verdict":""}`)
+	want[5].Data = []byte(`{"after_s":0,"value":null}`)
 	if len(got) != len(want) {
 		t.Fatalf("read %d events, want %d", len(got), len(want))
 	}
@@ -466,12 +474,18 @@ func TestEventsRoundTrip(t *testing.T) {
 	f.WriteString("not json\n" + `{"t":9,"kind":"operator"}` + "\n" + `{"t":10,"ki`)
 	f.Close()
 	got, err = run.ReadEvents()
-	if err == nil || !strings.Contains(err.Error(), "line 7") {
-		t.Errorf("malformed line 7: error %v", err)
+	if err == nil || !strings.Contains(err.Error(), "line 9") {
+		t.Errorf("malformed line 9: error %v", err)
 	}
 	if len(got) != len(want)+1 || got[len(got)-1].Kind != KindOperator {
 		t.Errorf("read %d events around bad lines, want %d ending with the operator event", len(got), len(want)+1)
 	}
+}
+
+// withT sets the time of an event made by NewEvent.
+func withT(t float64, e Event) Event {
+	e.T = t
+	return e
 }
 
 // eventEqual compares events as they come back from JSON.

@@ -123,12 +123,13 @@ func recoverRun(dir string) (bool, error) {
 	if len(notes) > 0 {
 		reason += "; " + strings.Join(notes, "; ")
 	}
-	ev := Event{T: end.Seconds(), Kind: KindRunInterrupted, Msg: reason, Data: map[string]any{
-		"frames":              st.Frames,
-		"cut_frame_bytes":     cutFrameBytes,
-		"cut_event_bytes":     cutEventBytes,
-		"damaged_frame_bytes": st.UnreadBytes - cutFrameBytes,
-	}}
+	ev := NewEvent(KindRunInterrupted, "", reason, RunInterruptedData{
+		Frames:            st.Frames,
+		CutFrameBytes:     cutFrameBytes,
+		CutEventBytes:     cutEventBytes,
+		DamagedFrameBytes: st.UnreadBytes - cutFrameBytes,
+	})
+	ev.T = end.Seconds()
 	if err := appendEvent(evPath, ev); err != nil {
 		return false, err
 	}

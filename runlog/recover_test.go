@@ -107,8 +107,9 @@ func TestRecover(t *testing.T) {
 	if len(evs) != 2 || evs[0].Kind != KindStepStart || evs[1].Kind != KindRunInterrupted {
 		t.Fatalf("events after Recover: %+v", evs)
 	}
-	if d := evs[1].Data; d["frames"] != 100.0 || d["cut_frame_bytes"] != 100.0 || d["cut_event_bytes"] != 23.0 || d["damaged_frame_bytes"] != 0.0 {
-		t.Errorf("run.interrupted data %v", d)
+	var d RunInterruptedData
+	if err := evs[1].Decode(&d); err != nil || d != (RunInterruptedData{Frames: 100, CutFrameBytes: 100, CutEventBytes: 23}) {
+		t.Errorf("run.interrupted data %+v (%v)", d, err)
 	}
 
 	// The live run is untouched and can still be closed by its owner.

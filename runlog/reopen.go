@@ -76,7 +76,7 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 		return nil, 0, err
 	}
 	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
-	if r.beats, err = os.OpenFile(filepath.Join(dir, beatsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+	if r.beats, err = os.OpenFile(filepath.Join(dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
 		return nil, 0, err
 	}
 	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)

@@ -196,51 +196,6 @@ func Channels(l daq.Layout, unit func(units.Dimension) string) []Channel {
 	return cs
 }
 
-// Event kinds written by the engine. Kind is an open set: readers must keep
-// (and may ignore) kinds they do not know.
-const (
-	KindRunStart       = "run.start"
-	KindRunEnd         = "run.end"
-	KindRunInterrupted = "run.interrupted" // written by Recover
-	KindStepStart      = "step.start"
-	KindStepEnd        = "step.end"
-	KindSetpoint       = "setpoint"
-	KindCriterion      = "criterion"
-	KindFault          = "fault"
-	KindSafetyTrip     = "safety.trip"
-	KindOperator       = "operator"
-	KindDUTTx          = "dut.tx"
-	KindDUTRx          = "dut.rx"
-	// KindAcquisition: the converters' bad-frame counters changed.
-	KindAcquisition = "acquisition"
-	// KindGap: conversions without a value (lost, or read bad) before a
-	// frame; Data has "conversions", "from_s" and "to_s" (the first and
-	// last missing conversion's time).
-	KindGap = "acquisition.gap"
-)
-
-// Event is one line of events.jsonl: something that happened at a point of
-// the run.
-//
-// Non-finite floats in Data are written as null, since JSON has no NaN; any
-// other value json.Marshal refuses makes Record.Event fail. Read back, JSON
-// numbers in Data are float64.
-type Event struct {
-	// T is the run clock's time of the event in seconds since the epoch,
-	// the same time base as the frames.
-	T float64 `json:"t"`
-	// Kind says what happened: one of the Kind constants, or another
-	// dotted lower-case name.
-	Kind string `json:"kind"`
-	// Step is the path of the step it happened in ("3.2"), if any.
-	Step string `json:"step,omitempty"`
-	// Msg is a human-readable description.
-	Msg string `json:"msg,omitempty"`
-	// Data holds the event's details (setpoint name and value, the bytes
-	// of a DUT frame, a trip's channel and limit, ...).
-	Data map[string]any `json:"data,omitempty"`
-}
-
 // Result is result.json, written when the run is closed: the outcome, and the
 // evidence for it.
 type Result struct {
@@ -424,54 +379,3 @@ func orNaN(p *float64) float64 {
 	return *p
 }
 
-// finiteData returns v with every non-finite float in it, at any depth of
-// maps and slices, replaced by nil; other values are returned as they are.
-// It is the fallback when an event's Data does not marshal.
-func finiteData(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if p := finite(x); p != nil {
-			return x
-		}
-		return nil
-	case float32:
-		if p := finite(float64(x)); p != nil {
-			return x
-		}
-		return nil
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = finiteData(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = finiteData(e)
-		}
-		return s
-	case []float64:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = finiteData(e)
-		}
-		return s
-	}
-	return v
-}
-
-// Beat is one detected cardiac cycle on a pressure channel (beats.jsonl).
-// StrokeVolume is the primary flow channel integrated over the beat; it is
-// left out when the rig integrates none. Times are run clock seconds.
-type Beat struct {
-	T             float64  `json:"t"` // end of the beat
-	Start         float64  `json:"start"`
-	Channel       string   `json:"channel"`
-	Systolic      float64  `json:"systolic"`
-	Diastolic     float64  `json:"diastolic"`
-	Mean          float64  `json:"mean"`
-	PulsePressure float64  `json:"pulse_pressure"`
-	HeartRate     float64  `json:"heart_rate"`
-	StrokeVolume  *float64 `json:"stroke_volume,omitempty"`
-}

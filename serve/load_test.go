@@ -115,9 +115,10 @@ func runLoad(tb testing.TB, subs int, hold time.Duration) loadResult {
 	out.recorded = st.Frames
 	out.events, _ = r.ReadEvents()
 	for _, ev := range out.events {
-		if adc, ok := ev.Data["adc"].(map[string]any); ok && ev.Kind == "acquisition" {
-			g, _ := adc["Gaps"].(float64)
-			out.adcGaps = int64(g)
+		if ev.Kind == runlog.KindAcquisition {
+			var a runlog.AcquisitionData
+			_ = ev.Decode(&a)
+			out.adcGaps = int64(a.ADC.Gaps)
 		}
 	}
 	slices.Sort(out.latencies)
@@ -153,7 +154,9 @@ func TestLoadTwentySubscribers(t *testing.T) {
 	var lost int64
 	for _, ev := range l.events {
 		if ev.Kind == runlog.KindGap {
-			lost += int64(ev.Data["conversions"].(float64))
+			var g runlog.GapData
+			_ = ev.Decode(&g)
+			lost += g.Conversions
 		}
 	}
 	if l.recorded != l.res.Frames || l.recorded+lost != want {

@@ -76,7 +76,9 @@ func (o *observer) Event(ev runlog.Event) {
 			hub.Publish("step", step)
 		}
 	case runlog.KindCriterion:
-		if res, ok := ev.Data["result"]; ok {
+		var d runlog.CriterionData
+		if ev.Decode(&d) == nil && d.Result != nil {
+			res := *d.Result
 			o.remember(func(r *activeRun) { r.criteria = append(r.criteria, res) })
 			hub.Publish("criterion", res)
 		}

@@ -89,7 +89,7 @@ type activeRun struct {
 	// What a page opened mid-run needs to catch up (hello): the step
 	// under way, the criteria decided, the latest beat, a trip.
 	step     map[string]any
-	criteria []any
+	criteria []runlog.CriterionResult
 	beat     *runlog.Beat
 	trip     string
 	started  chan struct{} // closed when info is set or the run ended before

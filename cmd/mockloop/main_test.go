@@ -449,7 +449,7 @@ steps:
 	ev, _ := r.ReadEvents()
 	gap := false
 	for _, e := range ev {
-		gap = gap || e.Kind == "run.resumed"
+		gap = gap || e.Kind == runlog.KindRunResumed
 	}
 	if !gap {
 		t.Error("no run.resumed event records the gap")

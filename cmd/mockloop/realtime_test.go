@@ -70,7 +70,11 @@ func TestRealtimeRunKeepsTime(t *testing.T) {
 	var lost int64
 	for _, e := range ev {
 		if e.Kind == runlog.KindGap {
-			lost += int64(e.Data["conversions"].(float64))
+			var g runlog.GapData
+			if err := e.Decode(&g); err != nil {
+				t.Fatal(err)
+			}
+			lost += g.Conversions
 		}
 	}
 	first := time.Duration(-1)

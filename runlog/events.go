@@ -1,0 +1,306 @@
+package runlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+
+	"github.com/mockloop/mockloop/daq"
+)
+
+// Event kinds, and the payload type of each kind's data. Every kind a
+// mockloop writes is here, so that writers and readers agree on one
+// spelling and one shape. Kind is an open set all the same: readers must
+// keep (and may ignore) kinds they do not know, and records of other
+// versions may have them.
+const (
+	KindRunStart       = "run.start"       // RunStartData; msg: the protocol's name
+	KindRunEnd         = "run.end"         // RunEndData; msg: the outcome
+	KindRunInterrupted = "run.interrupted" // RunInterruptedData, written by Recover; msg: what it found
+	KindRunResumed     = "run.resumed"     // RunResumedData; the gap a resumed run bridges
+	KindStepStart      = "step.start"      // no data; msg: the step's title
+	KindStepEnd        = "step.end"        // StepEndData; msg: the step's outcome
+	// KindSetpoint: a parameter was set. SetpointData, or none when the
+	// parameter is a preset (loop.preset), whose setpoints follow as
+	// events of their own.
+	KindSetpoint     = "setpoint"
+	KindRamp         = "ramp"          // no data; msg: the ramp as written
+	KindUntilMet     = "until.met"     // UntilMetData; msg: the condition
+	KindUntilTimeout = "until.timeout" // no data; msg: the condition and timeout
+	KindCriterion    = "criterion"     // CriterionData; msg: the verdict as text
+	KindInvariant    = "invariant"     // InvariantData: an always-criterion was first violated
+	KindControl      = "control"       // no data; msg: a closed loop switched on or off
+	KindFault        = "fault"         // FaultData
+	KindSafetyTrip   = "safety.trip"   // no data; msg: the abort reason
+	// KindOperator: something the operator did or allowed. OperatorData
+	// for a pause ("paused", "resumed"), none for an overdue calibration
+	// run with --allow-overdue.
+	KindOperator = "operator"
+	KindDUTTx    = "dut.tx" // DUTFrameData when it says more than msg, the line sent
+	KindDUTRx    = "dut.rx" // DUTFrameData when it says more than msg, the line received
+	// KindAcquisition: the converters' bad-frame counters changed;
+	// AcquisitionData.
+	KindAcquisition = "acquisition"
+	// KindGap: conversions without a value (lost, or read bad) before a
+	// frame; GapData.
+	KindGap = "acquisition.gap"
+)
+
+// Event is one line of events.jsonl: something that happened at a point of
+// the run.
+type Event struct {
+	// T is the run clock's time of the event in seconds since the epoch,
+	// the same time base as the frames.
+	T float64 `json:"t"`
+	// Kind says what happened: one of the Kind constants, or another
+	// dotted lower-case name.
+	Kind string `json:"kind"`
+	// Step is the path of the step it happened in ("3.2"), if any.
+	Step string `json:"step,omitempty"`
+	// Msg is a human-readable description.
+	Msg string `json:"msg,omitempty"`
+	// Data holds the event's details (setpoint name and value, a trip's
+	// channel and limit, ...) as a JSON object: the payload type of its
+	// kind, encoded by NewEvent, read with Decode. It is nil when the event
+	// has none. Events read from a record carry it as json.Marshal writes a
+	// map: keys sorted, numbers as float64, whatever the file had.
+	Data json.RawMessage `json:"data,omitempty"`
+	// err is why NewEvent could not encode the payload; Record.Event
+	// reports it rather than write the event without its data.
+	err error
+}
+
+// Payload is the data of an event of some kind: one of the *Data types of
+// this file. The set is closed so that every payload has its JSON form
+// declared here.
+type Payload interface{ payload() }
+
+// NewEvent makes an event of a kind with its payload as data; T is the
+// writer's to set. A payload that encodes as {} (all its fields left out)
+// gives no data, as a map without keys did.
+func NewEvent(kind, step, msg string, p Payload) Event {
+	e := Event{Kind: kind, Step: step, Msg: msg}
+	b, err := marshalCompact(p)
+	switch {
+	case err != nil:
+		e.err = err
+	case string(b) != "{}":
+		e.Data = b
+	}
+	return e
+}
+
+// Decode decodes the event's data into p, a pointer to the payload type of
+// its kind (see the Kind constants). Fields the data does not have are left
+// as they are, and so is p when the event has no data. As json.Unmarshal,
+// it fills in what it can when a value has the wrong type, and reports the
+// first such value.
+func (e Event) Decode(p Payload) error {
+	if len(e.Data) == 0 {
+		return nil
+	}
+	return json.Unmarshal(e.Data, p)
+}
+
+// UnmarshalJSON implements json.Unmarshaler. The data must be a JSON object
+// or null; it is kept in the form Data describes, so that an event reads
+// back the same whoever wrote the file.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w struct {
+		T    float64        `json:"t"`
+		Kind string         `json:"kind"`
+		Step string         `json:"step"`
+		Msg  string         `json:"msg"`
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	data, err := canonicalData(w.Data)
+	if err != nil {
+		return err
+	}
+	*e = Event{T: w.T, Kind: w.Kind, Step: w.Step, Msg: w.Msg, Data: data}
+	return nil
+}
+
+// ParseData reads event data kept elsewhere than events.jsonl (InfluxDB's
+// data field) into the form of Event.Data. It fails when b is not a JSON
+// object or null.
+func ParseData(b []byte) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return canonicalData(m)
+}
+
+// canonicalData encodes decoded data as Event.Data: nil for none.
+func canonicalData(m map[string]any) (json.RawMessage, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return marshalCompact(m) // what JSON decoded to, JSON encodes
+}
+
+// Reading is a measured value in an event's data. JSON has no NaN: a value
+// that is NaN or ±Inf is written as null, and null reads back as NaN, so
+// that a missing value never reads as zero.
+type Reading float64
+
+// MarshalJSON implements json.Marshaler.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(r)) || math.IsInf(float64(r), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(r))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *Reading) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = Reading(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(r))
+}
+
+// SetpointValue is a parameter's value as a setpoint event records it: a
+// word ("off", a mode, a level) as a JSON string, or else a number in the
+// parameter's canonical unit (null, read back as NaN, if not finite).
+type SetpointValue struct {
+	Num  float64
+	Word string
+}
+
+// MarshalJSON implements json.Marshaler.
+func (v SetpointValue) MarshalJSON() ([]byte, error) {
+	if v.Word != "" {
+		return marshalCompact(v.Word)
+	}
+	return Reading(v.Num).MarshalJSON()
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *SetpointValue) UnmarshalJSON(b []byte) error {
+	if bytes.HasPrefix(b, []byte(`"`)) {
+		*v = SetpointValue{}
+		return json.Unmarshal(b, &v.Word)
+	}
+	var r Reading
+	if err := r.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*v = SetpointValue{Num: float64(r)}
+	return nil
+}
+
+// The payload types. Their fields are declared in the order of their JSON
+// names, the order in which json.Marshal writes a map's keys: events.jsonl
+// was written from maps, and its lines stay as they were.
+
+// RunStartData is the data of run.start.
+type RunStartData struct {
+	Clock ClockKind `json:"clock"`
+	Rig   string    `json:"rig"` // the rig's name from its config
+}
+
+// RunEndData is the data of run.end.
+type RunEndData struct {
+	Frames int64 `json:"frames"` // frames recorded
+}
+
+// RunInterruptedData is the data of run.interrupted: what Recover found
+// and cut.
+type RunInterruptedData struct {
+	CutEventBytes     int64 `json:"cut_event_bytes"`     // an unfinished last line of events.jsonl
+	CutFrameBytes     int64 `json:"cut_frame_bytes"`     // a torn record at the end of the last segment
+	DamagedFrameBytes int64 `json:"damaged_frame_bytes"` // unreadable frame bytes left in place
+	Frames            int64 `json:"frames"`              // frames recovered
+}
+
+// RunResumedData is the data of run.resumed: the steps a resumed run keeps,
+// and the gap of run time it bridges.
+type RunResumedData struct {
+	CompletedSteps int     `json:"completed_steps"` // top-level steps completed before the interruption
+	GapFromS       float64 `json:"gap_from_s"`      // run clock of the last frame or event before it
+	GapToS         float64 `json:"gap_to_s"`        // run clock at which the run went on
+}
+
+// StepEndData is the data of step.end. The whole result rides in it, so
+// that a resumed run, or a report of an interrupted one, recovers it.
+type StepEndData struct {
+	Frames int64       `json:"frames"`           // frames recorded during the step
+	Result *StepResult `json:"result,omitempty"` // nil in records of older versions
+}
+
+// SetpointData is the data of a setpoint other than a preset.
+type SetpointData struct {
+	Param string        `json:"param"`
+	Value SetpointValue `json:"value"`
+}
+
+// UntilMetData is the data of until.met.
+type UntilMetData struct {
+	AfterS float64 `json:"after_s"` // how long the wait took
+	Value  Reading `json:"value"`   // the measure's value that met the condition
+}
+
+// CriterionData is the data of criterion. The whole result rides in it, so
+// that a resumed run, the live view and a report from InfluxDB recover it.
+type CriterionData struct {
+	Result  *CriterionResult `json:"result,omitempty"` // nil in records of older versions
+	Verdict Verdict          `json:"verdict"`
+}
+
+// InvariantData is the data of invariant: the criterion, and the value
+// that first violated it.
+type InvariantData struct {
+	ID    string  `json:"id"`
+	Value Reading `json:"value"`
+}
+
+// FaultData is the data of fault.
+type FaultData struct {
+	Stack string `json:"stack"` // the goroutine's stack at a panic
+}
+
+// OperatorData is the data of a pause or its end.
+type OperatorData struct {
+	BeforeStep int `json:"before_step,omitempty"` // the top-level step it came before, from 1
+}
+
+// DUTFrameData is the data of dut.tx and dut.rx, when the line alone does
+// not say it all.
+type DUTFrameData struct {
+	Error string `json:"error,omitempty"` // why the frame was not understood, or the link failed
+	Retry int    `json:"retry,omitempty"` // the command's resend, from 1
+}
+
+// AcquisitionData is the data of acquisition: the converters' counters.
+type AcquisitionData struct {
+	ADC     daq.ADCHealth `json:"adc"`
+	SlowADC daq.ADCHealth `json:"slow_adc"`
+}
+
+// GapData is the data of acquisition.gap.
+type GapData struct {
+	Conversions int64   `json:"conversions"` // conversions without a value
+	FromS       float64 `json:"from_s"`      // run clock of the first of them
+	ToS         float64 `json:"to_s"`        // run clock of the last
+}
+
+func (RunStartData) payload()       {}
+func (RunEndData) payload()         {}
+func (RunInterruptedData) payload() {}
+func (RunResumedData) payload()     {}
+func (StepEndData) payload()        {}
+func (SetpointData) payload()       {}
+func (UntilMetData) payload()       {}
+func (CriterionData) payload()      {}
+func (InvariantData) payload()      {}
+func (FaultData) payload()          {}
+func (OperatorData) payload()       {}
+func (DUTFrameData) payload()       {}
+func (AcquisitionData) payload()    {}
+func (GapData) payload()            {}
