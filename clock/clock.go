@@ -84,6 +84,15 @@ func (r *Real) SleepUntil(ctx context.Context, deadline time.Duration) error {
 	}
 }
 
+// IsWall reports whether c is the wall clock, where time passes whether or
+// not anyone waits: work beside the sampling loop (the DUT's poller) must
+// then run beside it, and the run is recorded as on real time. A run's
+// clock is chosen once (rig.Run); everything else asks the clock.
+func IsWall(c Clock) bool {
+	_, ok := c.(*Real)
+	return ok
+}
+
 // Virtual is simulated time that advances only when the run waits: a
 // SleepUntil moves Now to the deadline at once. A run on a virtual clock is
 // as fast as the CPU allows and deterministic, since nothing depends on how

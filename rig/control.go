@@ -64,7 +64,7 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 		return nil
 	}
 	if t := e.ctl.Controlling(param); t != nil {
-		return &Abort{Reason: fmt.Sprintf("%s is under closed-loop control by %s; set %s: off first", param, t.Param, t.Param)}
+		return &AbortError{Reason: fmt.Sprintf("%s is under closed-loop control by %s; set %s: off first", param, t.Param, t.Param)}
 	}
 	return e.plant.Apply(param, v)
 }

@@ -114,7 +114,7 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 		return nil, fmt.Errorf("rig: DUT on %s: %w", path, err)
 	}
 	d.dev, d.id = dev, dev.Identity()
-	if _, ok := clk.(*clock.Real); ok {
+	if clock.IsWall(clk) {
 		d.poller = startPoller(d)
 	}
 	return d, nil
@@ -235,7 +235,7 @@ func (d *dutLink) setStatus(st dut.Status) {
 // cleared and its setpoints sent again.
 func (d *dutLink) fault(err error) error {
 	if !errors.Is(err, dut.ErrLinkLost) && !errors.Is(err, dut.ErrNoReply) && d.dev.Err() == nil {
-		return &Abort{Reason: "DUT fault: " + err.Error()}
+		return &AbortError{Reason: "DUT fault: " + err.Error()}
 	}
 	if d.cfg.OnLinkLoss != "reconnect" {
 		return d.lostAbort(err)
@@ -254,7 +254,7 @@ func (d *dutLink) fault(err error) error {
 }
 
 func (d *dutLink) lostAbort(err error) error {
-	return &Abort{Reason: "DUT link lost: " + err.Error()}
+	return &AbortError{Reason: "DUT link lost: " + err.Error()}
 }
 
 // resend commands the mode and setpoint the DUT should have.
@@ -545,9 +545,9 @@ func (p *dutPoller) do(cmd func() error) (next time.Duration, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
-		var a *Abort
+		var a *AbortError
 		if !errors.As(err, &a) {
-			a = &Abort{Reason: "DUT: " + err.Error()}
+			a = &AbortError{Reason: "DUT: " + err.Error()}
 		}
 		p.err = a
 		p.news.Store(true)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
-	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
@@ -25,14 +24,16 @@ import (
 // and the loss window at a crash short.
 const blockSpan = 10 * time.Millisecond
 
-// Abort is why a run was aborted. Errors of this type end a run in the safe
+// AbortError is why a run was aborted. Errors of this type end a run in the safe
 // state with outcome "aborted"; any other error is an infrastructure fault,
 // which takes the same path.
-type Abort struct{ Reason string }
+type AbortError struct{ Reason string }
 
-func (a *Abort) Error() string { return "aborted: " + a.Reason }
+func (a *AbortError) Error() string { return "aborted: " + a.Reason }
 
-func abortf(format string, args ...any) error { return &Abort{Reason: fmt.Sprintf(format, args...)} }
+func abortf(format string, args ...any) error {
+	return &AbortError{Reason: fmt.Sprintf(format, args...)}
+}
 
 // engine runs one protocol on one plant, on one clock.
 type engine struct {
@@ -41,11 +42,9 @@ type engine struct {
 	proto  *protocols.Protocol
 	clk    clock.Clock
 	plant  Plant
-	rec    *runlog.Record
-	sink   *influx.Sink // InfluxDB, or nil
+	out    outlets
 	prog   *progress
-	obs    Observer // the live view, or nil
-	pause  *Pause   // or nil
+	pause  *Pause // or nil
 	layout daq.Layout
 	rate   float64
 	period time.Duration
@@ -90,6 +89,7 @@ type engine struct {
 	always  []*invariant
 	beats   []beatSpec
 	ctl     *pumpctl.Targets
+	stages  []frameStage // built once: frameStages
 	started time.Duration
 	// resume, when set, continues an interrupted run from firstStep.
 	resume    *resumeState
@@ -204,13 +204,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		if s.record {
 			rb := runlog.Beat{T: b.End.Seconds(), Start: b.Start.Seconds(), Channel: b.Channel, Systolic: b.Systolic, Diastolic: b.Diastolic,
 				Mean: b.Mean, PulsePressure: b.PulsePressure, HeartRate: b.HeartRate, StrokeVolume: finite(b.StrokeVolume)}
-			_ = e.rec.Beat(rb) // a failing record is reported when it closes
-			if e.sink != nil {
-				e.sink.Beat(rb)
-			}
-			if e.obs != nil {
-				e.obs.Beat(rb)
-			}
+			e.out.beat(rb)
 		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
@@ -227,15 +221,13 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 // forever is the horizon of a wait with no end of its own (a pause).
 const forever = time.Duration(math.MaxInt64)
 
-// tick accounts for the next frame if its time lies at or before horizon
-// (the end of the hold, ramp or timeout in progress), and reports whether
-// it did. The frame is fanned out in the order of DESIGN.md: the safety
-// supervisor first (when it is read), then the actuators and controllers
-// for the next interval, then the step and criteria accumulators, then the
-// record. A frame beyond the horizon stays pending for the next step and
-// the cursor moves to the horizon: a step lasts what it says whatever the
-// converter lost, and every frame lies within its step.
-func (e *engine) tick(horizon time.Duration) (bool, error) {
+// advance accounts for the next frame if its time lies at or before
+// horizon (the end of the hold, ramp or timeout in progress), and reports
+// whether it did; the frame then goes through the engine's stages in order
+// (frameStages). A frame beyond the horizon stays pending for the next step
+// and the cursor moves to the horizon: a step lasts what it says whatever
+// the converter lost, and every frame lies within its step.
+func (e *engine) advance(horizon time.Duration) (bool, error) {
 	if !e.pending {
 		if err := e.acquire(horizon); err != nil || !e.pending {
 			return false, err
@@ -246,31 +238,53 @@ func (e *engine) tick(horizon time.Duration) (bool, error) {
 		return false, nil
 	}
 	t, frame := e.account()
-	if err := e.actuate(t); err != nil {
-		return true, err
-	}
-	e.ctl.Frame(t, frame)
-	if err := e.detectBeats(t, frame); err != nil {
-		return true, err
-	}
-	e.prog.frame(t-e.started, frame)
-	for i, s := range e.active {
-		s.add(t, frame, i == len(e.active)-1)
-	}
-	if err := e.checkAlways(t, frame); err != nil {
-		return true, err
-	}
-	if e.obs != nil {
-		e.obs.Frame(t, frame)
-	}
-	if e.block.Full() {
-		e.reportHealth()
-		if stuck := e.plant.Stuck(); len(stuck) > 0 {
-			return true, abortf("safety trip: sensor %s stuck (reading unchanged for %s): implausible", strings.Join(stuck, ", "), units.FormatDuration(stuckSpan))
+	for _, stage := range e.stages {
+		if err := stage(t, frame); err != nil {
+			return true, err
 		}
-		return true, e.flush()
 	}
 	return true, nil
+}
+
+// frameStage is one consumer of every accounted frame.
+type frameStage func(t time.Duration, frame []float64) error
+
+// frameStages are the consumers of each accounted frame, in the order of
+// DESIGN.md. The safety supervisor has seen the frame when it was read
+// (acquire); then come the actuators and the closed-loop targets for the
+// next interval, the beat detectors (which feed the targets, the outlets
+// and the beat criteria), the progress line and the running steps'
+// statistics and criteria, the `always` invariants, the observer, and last
+// the record's block.
+func (e *engine) frameStages() []frameStage {
+	return []frameStage{
+		func(t time.Duration, _ []float64) error { return e.actuate(t) },
+		func(t time.Duration, f []float64) error { e.ctl.Frame(t, f); return nil },
+		e.detectBeats,
+		func(t time.Duration, f []float64) error {
+			e.prog.frame(t-e.started, f)
+			for i, s := range e.active {
+				s.add(t, f, i == len(e.active)-1)
+			}
+			return nil
+		},
+		e.checkAlways,
+		func(t time.Duration, f []float64) error { e.out.frame(t, f); return nil },
+		func(time.Duration, []float64) error { return e.fillBlock() },
+	}
+}
+
+// fillBlock writes the block of frames out when it is full, with the
+// acquisition's health and the stuck-sensor check, once per block.
+func (e *engine) fillBlock() error {
+	if !e.block.Full() {
+		return nil
+	}
+	e.reportHealth()
+	if stuck := e.plant.Stuck(); len(stuck) > 0 {
+		return abortf("safety trip: sensor %s stuck (reading unchanged for %s): implausible", strings.Join(stuck, ", "), units.FormatDuration(stuckSpan))
+	}
+	return e.flush()
 }
 
 // account takes the pending frame into the record at its time, which
@@ -348,7 +362,7 @@ func (e *engine) acquire(horizon time.Duration) error {
 	}
 	t := e.t0 + time.Duration(conv-e.conv0)*e.period
 	if err != nil {
-		var a *Abort
+		var a *AbortError
 		if errors.As(err, &a) {
 			return a
 		}
@@ -376,7 +390,7 @@ func (e *engine) actuate(t time.Duration) error {
 	err := e.plant.Actuate(t)
 	e.plantEvents()
 	if err != nil {
-		var a *Abort
+		var a *AbortError
 		if errors.As(err, &a) {
 			return a
 		}
@@ -389,7 +403,7 @@ func (e *engine) actuate(t time.Duration) error {
 // plant's own timestamps.
 func (e *engine) plantEvents() {
 	for _, ev := range e.plant.TakeEvents() {
-		_ = e.rec.Event(ev)
+		e.out.deviceEvent(ev)
 	}
 }
 
@@ -410,22 +424,16 @@ func (e *engine) flush() error {
 	if e.block.Len() == 0 {
 		return nil
 	}
-	err := e.rec.AppendBlock(e.block)
-	if e.sink != nil {
-		e.sink.Frames(e.block) // copies; never blocks the loop
-	}
+	err := e.out.blocks(e.block)
 	e.block.Reset()
-	if err != nil {
-		return fmt.Errorf("run record: %w", err)
-	}
-	return nil
+	return err
 }
 
 // ctxAbort turns the end of the run's context into an abort with its cause
 // (the CLI sets the signal as cause).
 func (e *engine) ctxAbort() error {
 	cause := context.Cause(e.ctx)
-	var a *Abort
+	var a *AbortError
 	if errors.As(cause, &a) {
 		return a
 	}
@@ -549,7 +557,7 @@ func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
 		}
 	}
 	outcome := "pass"
-	var a *Abort
+	var a *AbortError
 	switch {
 	case errors.As(err, &a):
 		outcome = "aborted"
@@ -602,9 +610,7 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 		res.Channels[ch.Name] = runlog.ChannelStats{Unit: ch.Dim.Unit(), N: st.N, Mean: st.Mean(), Min: st.Min, Max: st.Max, Std: st.Std()}
 	}
 	e.steps = append(e.steps, res)
-	if e.sink != nil {
-		e.sink.Step(res)
-	}
+	e.out.step(res)
 	// The whole result rides in the event, so a resumed run recovers it.
 	e.event(runlog.NewEvent(runlog.KindStepEnd, sr.path, outcome, runlog.StepEndData{Frames: sr.frames, Result: &res}))
 }
@@ -681,7 +687,7 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 func (e *engine) hold(d time.Duration) error {
 	end := e.next + d
 	for e.next+e.period <= end {
-		if _, err := e.tick(end); err != nil {
+		if _, err := e.advance(end); err != nil {
 			return err
 		}
 	}
@@ -704,7 +710,7 @@ func (e *engine) set(sp protocols.Setpoint, path string) error {
 	err := e.applyParam(sp.Param, sp.Value)
 	e.plantEvents()
 	if err != nil {
-		var a *Abort
+		var a *AbortError
 		if errors.As(err, &a) {
 			return a
 		}
@@ -746,7 +752,7 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 			f := min(1, elapsed.Seconds()/r.Over.Seconds())
 			v := protocols.Value{Num: from[i] + (r.To.Num-from[i])*f, Dim: r.To.Dim}
 			if err := e.applyParam(r.Param, v); err != nil {
-				var a *Abort
+				var a *AbortError
 				if errors.As(err, &a) {
 					return a
 				}
@@ -754,7 +760,7 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 			}
 			e.params[r.Param] = v
 		}
-		if _, err := e.tick(end); err != nil {
+		if _, err := e.advance(end); err != nil {
 			return err
 		}
 	}
@@ -788,7 +794,7 @@ func (e *engine) until(u *protocols.Until, path string) error {
 	start := e.next
 	end := start + u.Timeout
 	for e.next < end {
-		taken, err := e.tick(end)
+		taken, err := e.advance(end)
 		if err != nil {
 			return err
 		}
@@ -957,15 +963,7 @@ func (e *engine) invariantResults() {
 
 func (e *engine) event(ev runlog.Event) {
 	ev.T = e.next.Seconds()
-	// A failing event log must not stop a running rig; the record's own
-	// error is reported when it closes.
-	_ = e.rec.Event(ev)
-	if e.sink != nil {
-		e.sink.Event(ev)
-	}
-	if e.obs != nil {
-		e.obs.Event(ev)
-	}
+	e.out.event(ev)
 }
 
 func (e *engine) progress(format string, args ...any) { e.prog.line(format, args...) }

@@ -437,7 +437,7 @@ func TestOperatorCancelAborts(t *testing.T) {
 	probe := safeProbe{}
 	withProbe(t, &probe)
 	ctx, cancel := context.WithCancelCause(context.Background())
-	cancel(&Abort{Reason: "operator: received terminated"})
+	cancel(&AbortError{Reason: "operator: received terminated"})
 	o := runSrc(t, ctx, header+"  - hold: 10 s\n")
 	if o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: received terminated" || probe.safe == 0 {
 		t.Errorf("outcome %s %q, safe %d", o.res.Outcome, o.res.AbortReason, probe.safe)

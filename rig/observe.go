@@ -58,7 +58,7 @@ func (e *engine) holdWhilePaused(i int) error {
 	e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", runlog.OperatorData{BeforeStep: i + 1}))
 	e.progress("paused before step %d", i+1)
 	for e.pause.Requested() {
-		if _, err := e.tick(forever); err != nil {
+		if _, err := e.advance(forever); err != nil {
 			return err
 		}
 	}

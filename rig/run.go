@@ -92,32 +92,10 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 			return nil, "", err
 		}
 	}
-	var clk clock.Clock
+	clk := runClock(cfg, opts, resume)
 	kind := runlog.ClockVirtual
-	why := cfg.WallClockOnly()
-	wall := opts.Realtime || why != ""
-	if why != "" && !opts.Realtime && cfg.Backend == "sim" && opts.Warn != nil {
-		fmt.Fprintf(opts.Warn, "mockloop: %s: the run is on the wall clock\n", why)
-	}
-	switch {
-	case wall && resume != nil:
-		clk, kind = clock.NewRealAt(resume.run.Manifest.Epoch), runlog.ClockReal
-	case wall:
-		clk, kind = clock.NewReal(), runlog.ClockReal
-	case resume != nil:
-		v := clock.NewVirtual(resume.run.Manifest.Epoch)
-		v.Advance(resume.lastT)
-		clk = v
-	default:
-		epoch := opts.Epoch
-		if epoch.IsZero() {
-			epoch = time.Now()
-		}
-		if opts.Speed > 0 {
-			clk = clock.NewPaced(epoch, opts.Speed)
-		} else {
-			clk = clock.NewVirtual(epoch)
-		}
+	if clock.IsWall(clk) {
+		kind = runlog.ClockReal
 	}
 	calFile, err := cfg.LoadCalibrations()
 	if err != nil {
@@ -202,26 +180,27 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		}
 	}
 	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
-	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, rec: rec, sink: sink,
+	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, out: outlets{rec: rec, sink: sink, obs: opts.Observer},
 		layout: layout, rate: cfg.SampleRate, period: period,
 		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
 		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
 		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
-		obs: opts.Observer, pause: opts.Pause, adcPaced: kind == runlog.ClockReal}
+		pause: opts.Pause, adcPaced: kind == runlog.ClockReal}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
 	}
 	e.prog = newProgress(opts.Log, opts.Live, proto, e)
+	e.stages = e.frameStages()
 	e.next = clk.Now()
 	e.started = e.next
 	if resume != nil {
 		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
 	}
-	if e.obs != nil {
-		e.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(proto), Steps: len(proto.Steps)})
+	if e.out.obs != nil {
+		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(proto), Steps: len(proto.Steps)})
 	}
 	e.event(runlog.NewEvent(runlog.KindRunStart, "", proto.Name, runlog.RunStartData{Clock: kind, Rig: cfg.Name}))
 	for _, c := range calRecs {
@@ -240,7 +219,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	safeDone = true
 	e.plantEvents()
 	r := runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomePass}
-	var a *Abort
+	var a *AbortError
 	switch {
 	case errors.As(runErr, &a):
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, a.Reason
@@ -329,4 +308,33 @@ func syncBeside(rec *runlog.Record) (stop func()) {
 		close(done)
 		wg.Wait()
 	}
+}
+
+// runClock chooses the run's clock, once: the wall clock for --realtime and
+// for a rig that cannot run on virtual time (Config.WallClockOnly, said on
+// Warn for a simulated rig), else virtual time (paced at opts.Speed, if
+// set); a resumed run continues on its record's epoch and time.
+func runClock(cfg *Config, opts Options, resume *resumeState) clock.Clock {
+	why := cfg.WallClockOnly()
+	if why != "" && !opts.Realtime && cfg.Backend == "sim" && opts.Warn != nil {
+		fmt.Fprintf(opts.Warn, "mockloop: %s: the run is on the wall clock\n", why)
+	}
+	switch wall := opts.Realtime || why != ""; {
+	case wall && resume != nil:
+		return clock.NewRealAt(resume.run.Manifest.Epoch)
+	case wall:
+		return clock.NewReal()
+	case resume != nil:
+		v := clock.NewVirtual(resume.run.Manifest.Epoch)
+		v.Advance(resume.lastT)
+		return v
+	}
+	epoch := opts.Epoch
+	if epoch.IsZero() {
+		epoch = time.Now()
+	}
+	if opts.Speed > 0 {
+		return clock.NewPaced(epoch, opts.Speed)
+	}
+	return clock.NewVirtual(epoch)
 }

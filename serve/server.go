@@ -134,7 +134,7 @@ func (s *Server) Handler() http.Handler { return s }
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if r := s.run; r != nil {
-		r.cancel(&rig.Abort{Reason: "operator: the bench view was shut down"})
+		r.cancel(&rig.AbortError{Reason: "operator: the bench view was shut down"})
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -479,10 +479,10 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			s.setState(run, StateRunning, "")
 		}
 	case "stop":
-		run.cancel(&rig.Abort{Reason: "operator: stopped from the bench view"})
+		run.cancel(&rig.AbortError{Reason: "operator: stopped from the bench view"})
 		s.setState(run, StateStopping, "stop requested")
 	case "estop":
-		run.cancel(&rig.Abort{Reason: "emergency stop from the bench view"})
+		run.cancel(&rig.AbortError{Reason: "emergency stop from the bench view"})
 		s.setState(run, StateStopping, "emergency stop")
 	default:
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))

@@ -265,7 +265,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	go func() {
 		if s, ok := <-sigs; ok {
-			cancel(&rig.Abort{Reason: "operator: received " + s.String()})
+			cancel(&rig.AbortError{Reason: "operator: received " + s.String()})
 		}
 	}()
 
