@@ -378,4 +378,3 @@ func orNaN(p *float64) float64 {
 	}
 	return *p
 }
-
