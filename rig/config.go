@@ -69,6 +69,8 @@ type Config struct {
 	// Realtime is how the sampling loop asks for real time on the wall
 	// clock (hardware, --realtime): DESIGN.md decision 7.
 	Realtime RealtimeConfig
+	// Keys are the channels a run shows first (key_channels).
+	Keys KeyChannels
 }
 
 // RealtimeConfig is the `realtime:` section of a rig config.
@@ -210,7 +212,55 @@ func LoadConfig(file string) (*Config, error) {
 	return ParseConfig(file, data)
 }
 
-var configKeys = []string{"rig", "backend", "sample_rate", "hardware", "dut", "channels", "beats", "limits", "debounce", "parameters", "control", "presets", "initial", "calibration", "sim", "influx", "realtime"}
+// configSection decodes one top-level key of a rig config.
+type configSection struct {
+	key    string
+	decode func(d *configDoc, n *strictyaml.Node)
+}
+
+// configSections are the rig config's top-level keys in the order they are
+// decoded, which is the order of what they refer to: limits, transducers,
+// beats and key channels name channels; presets must respect the ranges
+// of the parameters and the DUT; the initial preset must be one of them.
+// A new section is one entry here (and its field in Config).
+var configSections = []configSection{
+	{"channels", func(d *configDoc, n *strictyaml.Node) { d.c.channels(d.e, n) }},
+	{"rig", func(d *configDoc, n *strictyaml.Node) { d.c.Name, _ = d.e.Scalar(n, "rig") }},
+	{"backend", (*configDoc).backend},
+	{"sample_rate", (*configDoc).sampleRate},
+	{"hardware", func(d *configDoc, n *strictyaml.Node) { d.hardwareN = n; d.c.hardware(d.e, n) }},
+	{"dut", func(d *configDoc, n *strictyaml.Node) { d.c.dut(d.e, n) }},
+	{"limits", func(d *configDoc, n *strictyaml.Node) { d.c.limits(d.e, n) }},
+	{"debounce", func(d *configDoc, n *strictyaml.Node) {
+		if v, ok := integer(d.e, n, "debounce", 1, 1000); ok {
+			d.c.Debounce = v
+		}
+	}},
+	{"parameters", func(d *configDoc, n *strictyaml.Node) { d.paramNs = d.c.params(d.e, n, field(d.kvs, "dut")) }},
+	{"control", func(d *configDoc, n *strictyaml.Node) { d.c.control(d.e, n) }},
+	{"beats", (*configDoc).beats},
+	{"key_channels", (*configDoc).keyChannels},
+	{"calibration", func(d *configDoc, n *strictyaml.Node) { d.c.CalibrationFile, _ = d.e.Scalar(n, "calibration") }},
+	{"sim", func(d *configDoc, n *strictyaml.Node) { d.c.sim(d.e, n) }},
+	{"presets", func(d *configDoc, n *strictyaml.Node) { d.c.presets(d.e, n) }},
+	{"initial", (*configDoc).initial},
+	{"realtime", (*configDoc).realtime},
+	{"influx", (*configDoc).influx},
+}
+
+// requiredKeys are the sections every rig config has.
+var requiredKeys = []string{"rig", "backend", "sample_rate", "hardware", "channels"}
+
+// configDoc is a rig config being decoded: the config, its errors, its
+// top-level keys, and what one section keeps for the checks across them.
+type configDoc struct {
+	c         *Config
+	e         *strictyaml.Errors
+	root      *strictyaml.Node
+	kvs       []strictyaml.KV
+	hardwareN *strictyaml.Node
+	paramNs   map[string]strictyaml.KV
+}
 
 // ParseConfig checks a rig config and reports every mistake with its position.
 func ParseConfig(file string, data []byte) (*Config, error) {
@@ -225,142 +275,183 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		Sim:      SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2},
 		Realtime: RealtimeConfig{Priority: clock.DefaultPriority, LockMemory: true}}
 	e := &strictyaml.Errors{File: file}
-	kvs, ok := e.Mapping(root, "rig config", configKeys)
+	keys := make([]string, len(configSections))
+	for i, s := range configSections {
+		keys[i] = s.key
+	}
+	kvs, ok := e.Mapping(root, "rig config", keys)
 	if !ok {
 		return nil, e.List.Err()
 	}
-	// Channels first: limits, transducers and presets refer to them.
-	for _, kv := range kvs {
-		if kv.Key == "channels" {
-			c.channels(e, kv.Value)
+	d := &configDoc{c: c, e: e, root: root, kvs: kvs}
+	for _, s := range configSections {
+		if n := field(kvs, s.key); n != nil {
+			s.decode(d, n)
 		}
 	}
-	var presetsN, initialN, hardwareN, simN, dutN *strictyaml.Node
-	var paramNs map[string]strictyaml.KV
-	seen := map[string]bool{}
-	for _, kv := range kvs {
-		seen[kv.Key] = true
-		switch kv.Key {
-		case "rig":
-			c.Name, _ = e.Scalar(kv.Value, "rig")
-		case "backend":
-			if s, ok := e.Scalar(kv.Value, "backend"); ok {
-				if s != "sim" && s != "hardware" {
-					e.At(kv.Value, "backend %q is not sim or hardware", s)
-				}
-				c.Backend = s
-			}
-		case "sample_rate":
-			if v, ok := quantity(e, kv.Value, units.Frequency, "sample_rate"); ok {
-				if v < 100 || v > 10000 {
-					e.At(kv.Value, "sample_rate must be from 100 Hz to 10 kHz")
-				}
-				c.SampleRate = v
-			}
-		case "hardware":
-			hardwareN = kv.Value
-		case "dut":
-			dutN = kv.Value
-		case "limits":
-			c.limits(e, kv.Value)
-		case "debounce":
-			if n, ok := integer(e, kv.Value, "debounce", 1, 1000); ok {
-				c.Debounce = n
-			}
-		case "parameters":
-			paramNs = c.params(e, kv.Value, field(kvs, "dut"))
-		case "control":
-			c.control(e, kv.Value)
-		case "presets":
-			presetsN = kv.Value
-		case "initial":
-			initialN = kv.Value
-			c.Initial, _ = e.Scalar(kv.Value, "initial")
-		case "calibration":
-			c.CalibrationFile, _ = e.Scalar(kv.Value, "calibration")
-		case "beats":
-			if items, ok := e.Sequence(kv.Value, "beats"); ok {
-				for _, it := range items {
-					ch, ok := e.Scalar(it, "beat channel")
-					if i := c.Channels.Index(ch); ok && (i < 0 || c.Channels[i].Dim != units.Pressure) {
-						e.At(it, "beats are detected on pressure channels; %q is not one", ch)
-						continue
-					}
-					c.BeatChannels = append(c.BeatChannels, ch)
-				}
-			}
-		case "sim":
-			simN = kv.Value
-		case "realtime":
-			fields, _ := e.Mapping(kv.Value, "realtime", []string{"priority", "lock_memory"})
-			for _, f := range fields {
-				switch f.Key {
-				case "priority":
-					if n, ok := integer(e, f.Value, "realtime priority", 0, 99); ok {
-						c.Realtime.Priority = n
-					}
-				case "lock_memory":
-					if s, ok := e.Scalar(f.Value, "lock_memory"); ok {
-						b, err := strconv.ParseBool(s)
-						if err != nil {
-							e.At(f.Value, "lock_memory must be true or false, not %q", s)
-						}
-						c.Realtime.LockMemory = b
-					}
-				}
-			}
-		case "influx":
-			fields, _ := e.Mapping(kv.Value, "influx", []string{"url", "org", "bucket"})
-			for _, f := range fields {
-				s, _ := e.Scalar(f.Value, f.Key)
-				switch f.Key {
-				case "url":
-					c.Influx.URL = s
-				case "org":
-					c.Influx.Org = s
-				case "bucket":
-					c.Influx.Bucket = s
-				}
-			}
-		}
-	}
-	for _, k := range []string{"rig", "backend", "sample_rate", "hardware", "channels"} {
-		if !seen[k] {
+	for _, k := range requiredKeys {
+		if field(kvs, k) == nil {
 			e.At(root, "missing required key %q", k)
 		}
 	}
-	if hardwareN != nil {
-		c.hardware(e, hardwareN)
-	}
-	if dutN != nil {
-		c.dut(e, dutN)
-	}
-	for name, in := range c.Inputs {
-		if in.Kind == "dut" && c.DUT == nil {
-			e.At(root, "channel %s comes from the DUT, but the rig has no dut section", name)
-		}
-	}
-	if simN != nil {
-		c.sim(e, simN)
-	}
-	if presetsN != nil {
-		c.presets(e, presetsN) // after parameters, whose ranges they must respect
-	}
-	if initialN != nil && c.Initial != "" && c.Presets[c.Initial] == nil {
-		e.At(initialN, "initial preset %q is not defined%s", c.Initial, strictyaml.Suggest(c.Initial, c.PresetNames))
-	}
-	if c.Backend == "hardware" {
-		for name, in := range c.Inputs {
-			if in.Kind == "sim" {
-				e.At(root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
-			}
-		}
-	}
-	c.checkParams(e, root, hardwareN, paramNs)
+	d.crossChecks()
 	if err := e.List.Err(); err != nil {
 		return nil, err
 	}
+	c.defaultKeyChannels()
 	return c, nil
+}
+
+// crossChecks are the checks that span sections.
+func (d *configDoc) crossChecks() {
+	c, e := d.c, d.e
+	for name, in := range c.Inputs {
+		if in.Kind == "dut" && c.DUT == nil {
+			e.At(d.root, "channel %s comes from the DUT, but the rig has no dut section", name)
+		}
+	}
+	for name, in := range c.Inputs {
+		if in.Kind == "sim" && c.Backend == "hardware" {
+			e.At(d.root, "channel %s is a simulation-only signal; a hardware rig cannot measure it", name)
+		}
+	}
+	c.checkParams(e, d.root, d.hardwareN, d.paramNs)
+}
+
+func (d *configDoc) backend(n *strictyaml.Node) {
+	if s, ok := d.e.Scalar(n, "backend"); ok {
+		if s != "sim" && s != "hardware" {
+			d.e.At(n, "backend %q is not sim or hardware", s)
+		}
+		d.c.Backend = s
+	}
+}
+
+func (d *configDoc) sampleRate(n *strictyaml.Node) {
+	if v, ok := quantity(d.e, n, units.Frequency, "sample_rate"); ok {
+		if v < 100 || v > 10000 {
+			d.e.At(n, "sample_rate must be from 100 Hz to 10 kHz")
+		}
+		d.c.SampleRate = v
+	}
+}
+
+func (d *configDoc) beats(n *strictyaml.Node) {
+	items, _ := d.e.Sequence(n, "beats")
+	for _, it := range items {
+		ch, ok := d.e.Scalar(it, "beat channel")
+		if i := d.c.Channels.Index(ch); ok && (i < 0 || d.c.Channels[i].Dim != units.Pressure) {
+			d.e.At(it, "beats are detected on pressure channels; %q is not one", ch)
+			continue
+		}
+		d.c.BeatChannels = append(d.c.BeatChannels, ch)
+	}
+}
+
+func (d *configDoc) initial(n *strictyaml.Node) {
+	d.c.Initial, _ = d.e.Scalar(n, "initial")
+	if d.c.Initial != "" && d.c.Presets[d.c.Initial] == nil {
+		d.e.At(n, "initial preset %q is not defined%s", d.c.Initial, strictyaml.Suggest(d.c.Initial, d.c.PresetNames))
+	}
+}
+
+func (d *configDoc) realtime(n *strictyaml.Node) {
+	fields, _ := d.e.Mapping(n, "realtime", []string{"priority", "lock_memory"})
+	for _, f := range fields {
+		switch f.Key {
+		case "priority":
+			if v, ok := integer(d.e, f.Value, "realtime priority", 0, 99); ok {
+				d.c.Realtime.Priority = v
+			}
+		case "lock_memory":
+			if s, ok := d.e.Scalar(f.Value, "lock_memory"); ok {
+				b, err := strconv.ParseBool(s)
+				if err != nil {
+					d.e.At(f.Value, "lock_memory must be true or false, not %q", s)
+				}
+				d.c.Realtime.LockMemory = b
+			}
+		}
+	}
+}
+
+func (d *configDoc) influx(n *strictyaml.Node) {
+	fields, _ := d.e.Mapping(n, "influx", []string{"url", "org", "bucket"})
+	for _, f := range fields {
+		s, _ := d.e.Scalar(f.Value, f.Key)
+		switch f.Key {
+		case "url":
+			d.c.Influx.URL = s
+		case "org":
+			d.c.Influx.Org = s
+		case "bucket":
+			d.c.Influx.Bucket = s
+		}
+	}
+}
+
+// KeyChannels are the channels a run shows first, declared in the rig
+// config's key_channels section: on the progress line, in the per-step
+// table of the run's summary, and the beat channel of the bench view.
+type KeyChannels struct {
+	Progress []string
+	Summary  []string
+	// Beat is the channel whose beats the bench view shows: the rig's
+	// first beat channel.
+	Beat string
+}
+
+// defaultKeys are the key channels of a rig config without a key_channels
+// section, as far as the rig has them.
+var defaultKeys = KeyChannels{
+	Progress: []string{"aop", "lvp", "flow_ao", "flow_dut", "dut.rpm"},
+	Summary:  []string{"aop", "lvp", "lap", "flow_ao", "flow_dut"},
+}
+
+func (d *configDoc) keyChannels(n *strictyaml.Node) {
+	fields, _ := d.e.Mapping(n, "key_channels", []string{"progress", "summary"})
+	for _, f := range fields {
+		items, _ := d.e.Sequence(f.Value, f.Key)
+		list := []string{} // declared, even if empty
+		for _, it := range items {
+			ch, ok := d.e.Scalar(it, "channel")
+			if !ok {
+				continue
+			}
+			if d.c.Channels.Index(ch) < 0 {
+				d.e.At(it, "key channel %q is not a channel of the rig%s", ch, strictyaml.Suggest(ch, d.c.Channels.Names()))
+				continue
+			}
+			list = append(list, ch)
+		}
+		if f.Key == "progress" {
+			d.c.Keys.Progress = list
+		} else {
+			d.c.Keys.Summary = list
+		}
+	}
+}
+
+// defaultKeyChannels fills what key_channels did not declare.
+func (c *Config) defaultKeyChannels() {
+	present := func(names []string) []string {
+		var out []string
+		for _, k := range names {
+			if c.Channels.Index(k) >= 0 {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if c.Keys.Progress == nil {
+		c.Keys.Progress = present(defaultKeys.Progress)
+	}
+	if c.Keys.Summary == nil {
+		c.Keys.Summary = present(defaultKeys.Summary)
+	}
+	if len(c.BeatChannels) > 0 {
+		c.Keys.Beat = c.BeatChannels[0]
+	}
 }
 
 // checkParams checks the parameters against the rest of the config: their

@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,4 +134,53 @@ func FuzzLoadCalibrations(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeyChannels: key_channels declares what a run shows first; without
+// it, the rig's own channels among the defaults; a channel the rig does
+// not have is refused at its position.
+func TestKeyChannels(t *testing.T) {
+	base, err := os.ReadFile("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("sim.yaml", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Keys.Progress, ","); got != "aop,lvp,flow_ao,flow_dut,dut.rpm" {
+		t.Errorf("progress keys %s", got)
+	}
+	if got := strings.Join(cfg.Keys.Summary, ","); got != "aop,lvp,lap,flow_ao,flow_dut" || cfg.Keys.Beat != "aop" {
+		t.Errorf("summary keys %s, beat %q", got, cfg.Keys.Beat)
+	}
+	src := string(base)
+	i := strings.Index(src, "key_channels:")
+	j := strings.Index(src[i:], "\n\n") + i
+	for _, tc := range []struct {
+		name, section, progress, summary, err string
+	}{
+		{name: "absent: defaults", section: "", progress: "aop,lvp,flow_ao,flow_dut,dut.rpm", summary: "aop,lvp,lap,flow_ao,flow_dut"},
+		{name: "declared", section: "key_channels:\n  progress: [lap, temp]\n  summary: []", progress: "lap,temp", summary: ""},
+		{name: "unknown channel", section: "key_channels:\n  progress: [aop, flow_pa]", err: `sim.yaml:%d:19: key channel "flow_pa" is not a channel of the rig`},
+		{name: "unknown key", section: "key_channels:\n  beat: aop", err: `sim.yaml:%d:3: unknown key "beat" in key_channels`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := src[:i] + tc.section + src[j:]
+			cfg, err := ParseConfig("sim.yaml", []byte(data))
+			if tc.err != "" {
+				line := strings.Count(src[:i], "\n") + 2
+				if want := fmt.Sprintf(tc.err, line); err == nil || !strings.HasPrefix(err.Error(), want) {
+					t.Fatalf("error %v, want %s…", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, s := strings.Join(cfg.Keys.Progress, ","), strings.Join(cfg.Keys.Summary, ","); p != tc.progress || s != tc.summary {
+				t.Errorf("progress %s, summary %s; want %s, %s", p, s, tc.progress, tc.summary)
+			}
+		})
+	}
 }

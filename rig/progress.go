@@ -38,7 +38,7 @@ func newProgress(w io.Writer, live bool, p *protocols.Protocol, e *engine) *prog
 		return nil
 	}
 	pr := &progress{w: w, live: live, wall: clock.NewReal(), planned: planned(p.Steps), nextLog: time.Minute, lastDraw: -redraw}
-	for _, k := range []string{"aop", "lvp", "flow_ao", "flow_dut", "dut.rpm"} {
+	for _, k := range e.cfg.Keys.Progress {
 		if j := e.layout.Index(k); j >= 0 {
 			pr.keys, pr.names = append(pr.keys, j), append(pr.names, k)
 		}

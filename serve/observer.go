@@ -23,7 +23,7 @@ func (o *observer) RunStarted(ri rig.RunInfo) {
 	m := ri.Manifest
 	info := &runInfo{RunID: m.RunID, Protocol: m.Protocol.Name, Rig: m.Rig, Operator: m.Operator,
 		EpochMS: m.Epoch.UnixMilli(), PlannedS: ri.Planned.Seconds(), StepsTotal: ri.Steps,
-		RateHz: m.SampleRateHz, Layout: m.Layout}
+		RateHz: m.SampleRateHz, Layout: m.Layout, BeatChannel: o.s.cfg.Rig.Keys.Beat}
 	o.s.hub.Begin(len(m.Layout), m.SampleRateHz, o.s.cfg.Speed)
 	o.s.mu.Lock()
 	o.run.info = info
@@ -40,7 +40,7 @@ func (o *observer) Frame(t time.Duration, frame []float64) { o.s.hub.Frame(t, fr
 // Beat implements rig.Observer.
 func (o *observer) Beat(b runlog.Beat) {
 	o.remember(func(r *activeRun) {
-		if r.beat == nil || b.Channel == "aop" || r.beat.Channel == b.Channel {
+		if r.beat == nil || b.Channel == o.s.cfg.Rig.Keys.Beat || r.beat.Channel == b.Channel {
 			r.beat = &b
 		}
 	})

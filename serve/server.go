@@ -107,6 +107,9 @@ type runInfo struct {
 	StepsTotal int              `json:"steps_total"`
 	RateHz     float64          `json:"rate_hz"`
 	Layout     []runlog.Channel `json:"layout"`
+	// BeatChannel is the channel whose beats the view shows (the rig's
+	// key beat channel).
+	BeatChannel string `json:"beat_channel,omitempty"`
 }
 
 // New makes a server. It closes any run record a crash left running, so

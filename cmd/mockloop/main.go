@@ -294,7 +294,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(res)
 	} else {
-		_ = reports.Summary(stdout, res, p.Name, keyChannels(cfg))
+		_ = reports.Summary(stdout, res, p.Name, cfg.Keys.Summary)
 		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
 	}
 	if err != nil {
@@ -308,17 +308,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitAborted
-}
-
-// keyChannels are the channels shown per step in the summary.
-func keyChannels(cfg *rig.Config) []string {
-	var keys []string
-	for _, k := range []string{"aop", "lvp", "lap", "flow_ao", "flow_dut"} {
-		if cfg.Channels.Index(k) >= 0 {
-			keys = append(keys, k)
-		}
-	}
-	return keys
 }
 
 func cmdRuns(args []string, stdout, stderr io.Writer) int {

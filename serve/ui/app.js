@@ -552,9 +552,11 @@
   }
 
   function onBeat(b) {
-    // The aortic pressure is what the bench watches; another channel's
-    // beats only stand in until aop has a beat.
-    if (b.channel === 'aop' || !view.beatChan) view.beatChan = b.channel;
+    // The rig's key beat channel (the aortic pressure on the bench) is
+    // what the bench watches; another channel's beats only stand in until
+    // it has a beat.
+    const key = app.run && app.run.beat_channel;
+    if (b.channel === key || !view.beatChan) view.beatChan = b.channel;
     if (num(b.stroke_volume) && num(b.heart_rate)) {
       setText('beat-co', fmt(b.stroke_volume * b.heart_rate / 1000));
     }
