@@ -25,145 +25,24 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 		seen[kv.Key] = true
 		switch kv.Key {
 		case "adc":
-			fields, _ := e.Mapping(kv.Value, "adc (ADS131M08)", []string{"spi", "drdy", "gain", "clkin"})
-			for _, f := range fields {
-				switch f.Key {
-				case "spi":
-					h.SPI, _ = e.Scalar(f.Value, "adc spi")
-				case "drdy":
-					h.DRDY, _ = e.Scalar(f.Value, "adc drdy")
-				case "gain":
-					g, ok := integer(e, f.Value, "adc gain", 1, 128)
-					if ok && g&(g-1) != 0 {
-						e.At(f.Value, "adc gain must be 1, 2, 4, 8, 16, 32, 64 or 128")
-					}
-					h.ADCGain = g
-				case "clkin":
-					if v, ok := quantity(e, f.Value, units.Frequency, "adc clkin"); ok {
-						if v < 300e3 || v > 8.4e6 {
-							e.At(f.Value, "the ADS131M08's CLKIN runs from 300 kHz to 8400 kHz")
-						}
-						h.ADCClockIn = v
-					}
-				}
-			}
-			if h.SPI == "" || h.DRDY == "" {
-				e.At(kv.Value, "adc needs spi and drdy")
-			}
+			h.adc(e, kv.Value)
 		case "i2c":
 			h.I2C, _ = e.Scalar(kv.Value, "i2c")
 		case "slow_adc":
-			s := &SlowADC{Address: 0x48, DataRate: 860}
-			fields, _ := e.Mapping(kv.Value, "slow_adc (ADS1115)", []string{"address", "data_rate"})
-			for _, f := range fields {
-				switch f.Key {
-				case "address":
-					s.Address = address(e, f.Value, 0x48, 0x4b)
-				case "data_rate":
-					if v, ok := quantity(e, f.Value, units.Frequency, "slow_adc data_rate"); ok {
-						if !validADS1115Rate(v) {
-							e.At(f.Value, "the ADS1115 converts at 8, 16, 32, 64, 128, 250, 475 or 860 SPS")
-						}
-						s.DataRate = v
-					}
-				}
-			}
-			h.SlowADC = s
+			h.slowADC(e, kv.Value)
 		case "lv_drive":
-			d := &h.LVDrive
-			d.Address = 0x60
-			fields, _ := e.Mapping(kv.Value, "lv_drive (MCP4725)", []string{"address", "vref", "full_scale"})
-			for _, f := range fields {
-				switch f.Key {
-				case "address":
-					d.Address = address(e, f.Value, 0x60, 0x67)
-				case "vref":
-					d.Vref, _ = quantity(e, f.Value, units.Voltage, "lv_drive vref")
-				case "full_scale":
-					d.FullScale, _ = quantity(e, f.Value, units.Elastance, "lv_drive full_scale")
-				}
-			}
-			if d.Vref <= 0 || d.FullScale <= 0 {
-				e.At(kv.Value, "lv_drive needs a positive vref and full_scale")
-			}
+			h.lvDrive(e, kv.Value)
 		case "pwm":
-			p := &h.PWM
-			p.Address, p.Frequency = 0x40, 200
-			fields, _ := e.Mapping(kv.Value, "pwm (PCA9685)", []string{"address", "frequency"})
-			for _, f := range fields {
-				switch f.Key {
-				case "address":
-					p.Address = address(e, f.Value, 0x40, 0x7f)
-				case "frequency":
-					if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
-						if v < 24 || v > 1526 {
-							e.At(f.Value, "the PCA9685 runs from 24 Hz to 1526 Hz")
-						}
-						p.Frequency = v
-					}
-				}
-			}
+			h.pwm(e, kv.Value)
 		case "resistance_valve":
-			v := &h.Valve
-			v.MaxDuty = 0.9
-			fields, _ := e.Mapping(kv.Value, "resistance_valve", []string{"channel", "open", "max_duty", "safe_duty"})
-			for _, f := range fields {
-				switch f.Key {
-				case "channel":
-					v.Channel, _ = integer(e, f.Value, "resistance_valve channel", 0, 15)
-				case "open":
-					v.ROpen, _ = quantity(e, f.Value, units.Resistance, "resistance_valve open")
-				case "max_duty":
-					v.MaxDuty, _ = fraction(e, f.Value, "max_duty")
-				case "safe_duty":
-					v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
-				}
-			}
-			if v.ROpen <= 0 || v.MaxDuty <= 0 || v.MaxDuty >= 1 || v.SafeDuty > v.MaxDuty {
-				e.At(kv.Value, "resistance_valve needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty")
-			}
+			h.resistanceValve(e, kv.Value)
 		case "preload_valve":
-			v := &PreloadValve{}
-			fields, _ := e.Mapping(kv.Value, "preload_valve", []string{"channel", "head", "safe_duty"})
-			for _, f := range fields {
-				switch f.Key {
-				case "channel":
-					v.Channel, _ = integer(e, f.Value, "preload_valve channel", 0, 15)
-				case "head":
-					v.Head, _ = quantity(e, f.Value, units.Pressure, "preload_valve head")
-				case "safe_duty":
-					v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
-				}
-			}
-			if !(v.Head > 0) {
-				e.At(kv.Value, "preload_valve needs the reservoir's head at 100 %% duty, head > 0")
-			}
-			h.Preload, preloadN = v, kv.Value
+			h.preloadValve(e, kv.Value)
+			preloadN = kv.Value
 		case "estop":
 			h.EStop, _ = e.Scalar(kv.Value, "estop pin")
 		case "switches":
-			sw, _ := e.Mapping(kv.Value, "switches", nil)
-			for _, s := range sw {
-				x := Switch{Name: s.Key}
-				fields, _ := e.Mapping(s.Value, "switch "+s.Key, []string{"pin", "safe"})
-				for _, f := range fields {
-					switch f.Key {
-					case "pin":
-						x.Pin, _ = e.Scalar(f.Value, "pin")
-					case "safe":
-						if w, ok := e.Scalar(f.Value, "safe"); ok {
-							if w != "on" && w != "off" {
-								e.At(f.Value, "safe must be on or off")
-							}
-							x.Safe = w == "on"
-						}
-					}
-				}
-				if x.Pin == "" {
-					e.At(s.Value, "switch %s needs a pin", s.Key)
-				}
-				h.Switches = append(h.Switches, x)
-			}
+			h.switches(e, kv.Value)
 		}
 	}
 	for _, k := range []string{"adc", "lv_drive", "pwm", "resistance_valve", "estop"} {
@@ -181,6 +60,163 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 		if in.Kind == "slow_adc" && h.SlowADC == nil {
 			e.At(n, "channel %s is on slow_adc, but hardware has no slow_adc", name)
 		}
+	}
+}
+
+// adc decodes hardware.adc: the ADS131M08 of the pressures and flows.
+func (h *Hardware) adc(e *strictyaml.Errors, n *strictyaml.Node) {
+	fields, _ := e.Mapping(n, "adc (ADS131M08)", []string{"spi", "drdy", "gain", "clkin"})
+	for _, f := range fields {
+		switch f.Key {
+		case "spi":
+			h.SPI, _ = e.Scalar(f.Value, "adc spi")
+		case "drdy":
+			h.DRDY, _ = e.Scalar(f.Value, "adc drdy")
+		case "gain":
+			g, ok := integer(e, f.Value, "adc gain", 1, 128)
+			if ok && g&(g-1) != 0 {
+				e.At(f.Value, "adc gain must be 1, 2, 4, 8, 16, 32, 64 or 128")
+			}
+			h.ADCGain = g
+		case "clkin":
+			if v, ok := quantity(e, f.Value, units.Frequency, "adc clkin"); ok {
+				if v < 300e3 || v > 8.4e6 {
+					e.At(f.Value, "the ADS131M08's CLKIN runs from 300 kHz to 8400 kHz")
+				}
+				h.ADCClockIn = v
+			}
+		}
+	}
+	if h.SPI == "" || h.DRDY == "" {
+		e.At(n, "adc needs spi and drdy")
+	}
+}
+
+// slowADC decodes hardware.slow_adc: the ADS1115 of the slow channels.
+func (h *Hardware) slowADC(e *strictyaml.Errors, n *strictyaml.Node) {
+	s := &SlowADC{Address: 0x48, DataRate: 860}
+	fields, _ := e.Mapping(n, "slow_adc (ADS1115)", []string{"address", "data_rate"})
+	for _, f := range fields {
+		switch f.Key {
+		case "address":
+			s.Address = address(e, f.Value, 0x48, 0x4b)
+		case "data_rate":
+			if v, ok := quantity(e, f.Value, units.Frequency, "slow_adc data_rate"); ok {
+				if !validADS1115Rate(v) {
+					e.At(f.Value, "the ADS1115 converts at 8, 16, 32, 64, 128, 250, 475 or 860 SPS")
+				}
+				s.DataRate = v
+			}
+		}
+	}
+	h.SlowADC = s
+}
+
+// lvDrive decodes hardware.lv_drive: the MCP4725 of the LV drive.
+func (h *Hardware) lvDrive(e *strictyaml.Errors, n *strictyaml.Node) {
+	d := &h.LVDrive
+	d.Address = 0x60
+	fields, _ := e.Mapping(n, "lv_drive (MCP4725)", []string{"address", "vref", "full_scale"})
+	for _, f := range fields {
+		switch f.Key {
+		case "address":
+			d.Address = address(e, f.Value, 0x60, 0x67)
+		case "vref":
+			d.Vref, _ = quantity(e, f.Value, units.Voltage, "lv_drive vref")
+		case "full_scale":
+			d.FullScale, _ = quantity(e, f.Value, units.Elastance, "lv_drive full_scale")
+		}
+	}
+	if d.Vref <= 0 || d.FullScale <= 0 {
+		e.At(n, "lv_drive needs a positive vref and full_scale")
+	}
+}
+
+// pwm decodes hardware.pwm: the PCA9685 of the valves.
+func (h *Hardware) pwm(e *strictyaml.Errors, n *strictyaml.Node) {
+	p := &h.PWM
+	p.Address, p.Frequency = 0x40, 200
+	fields, _ := e.Mapping(n, "pwm (PCA9685)", []string{"address", "frequency"})
+	for _, f := range fields {
+		switch f.Key {
+		case "address":
+			p.Address = address(e, f.Value, 0x40, 0x7f)
+		case "frequency":
+			if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
+				if v < 24 || v > 1526 {
+					e.At(f.Value, "the PCA9685 runs from 24 Hz to 1526 Hz")
+				}
+				p.Frequency = v
+			}
+		}
+	}
+}
+
+// resistanceValve decodes hardware.resistance_valve: the systemic resistance valve.
+func (h *Hardware) resistanceValve(e *strictyaml.Errors, n *strictyaml.Node) {
+	v := &h.Valve
+	v.MaxDuty = 0.9
+	fields, _ := e.Mapping(n, "resistance_valve", []string{"channel", "open", "max_duty", "safe_duty"})
+	for _, f := range fields {
+		switch f.Key {
+		case "channel":
+			v.Channel, _ = integer(e, f.Value, "resistance_valve channel", 0, 15)
+		case "open":
+			v.ROpen, _ = quantity(e, f.Value, units.Resistance, "resistance_valve open")
+		case "max_duty":
+			v.MaxDuty, _ = fraction(e, f.Value, "max_duty")
+		case "safe_duty":
+			v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
+		}
+	}
+	if v.ROpen <= 0 || v.MaxDuty <= 0 || v.MaxDuty >= 1 || v.SafeDuty > v.MaxDuty {
+		e.At(n, "resistance_valve needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty")
+	}
+}
+
+// preloadValve decodes hardware.preload_valve: the venous reservoir's valve.
+func (h *Hardware) preloadValve(e *strictyaml.Errors, n *strictyaml.Node) {
+	v := &PreloadValve{}
+	fields, _ := e.Mapping(n, "preload_valve", []string{"channel", "head", "safe_duty"})
+	for _, f := range fields {
+		switch f.Key {
+		case "channel":
+			v.Channel, _ = integer(e, f.Value, "preload_valve channel", 0, 15)
+		case "head":
+			v.Head, _ = quantity(e, f.Value, units.Pressure, "preload_valve head")
+		case "safe_duty":
+			v.SafeDuty, _ = fraction(e, f.Value, "safe_duty")
+		}
+	}
+	if !(v.Head > 0) {
+		e.At(n, "preload_valve needs the reservoir's head at 100 %% duty, head > 0")
+	}
+	h.Preload = v
+}
+
+// switches decodes hardware.switches: the on/off outputs and their safe states.
+func (h *Hardware) switches(e *strictyaml.Errors, n *strictyaml.Node) {
+	sw, _ := e.Mapping(n, "switches", nil)
+	for _, s := range sw {
+		x := Switch{Name: s.Key}
+		fields, _ := e.Mapping(s.Value, "switch "+s.Key, []string{"pin", "safe"})
+		for _, f := range fields {
+			switch f.Key {
+			case "pin":
+				x.Pin, _ = e.Scalar(f.Value, "pin")
+			case "safe":
+				if w, ok := e.Scalar(f.Value, "safe"); ok {
+					if w != "on" && w != "off" {
+						e.At(f.Value, "safe must be on or off")
+					}
+					x.Safe = w == "on"
+				}
+			}
+		}
+		if x.Pin == "" {
+			e.At(s.Value, "switch %s needs a pin", s.Key)
+		}
+		h.Switches = append(h.Switches, x)
 	}
 }
 

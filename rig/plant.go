@@ -238,11 +238,34 @@ func allFinite(frame []float64, skip []int) bool {
 }
 
 func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Calibration) (*busPlant, error) {
-	h := cfg.Hardware
 	p := &busPlant{layout: cfg.Channels, buses: b}
+	if err := p.buildAcquisition(cfg, clk, cals); err != nil {
+		return nil, err
+	}
+	if err := p.buildActuators(cfg); err != nil {
+		return nil, err
+	}
+	p.thermo.col = -1
+	for j, ch := range cfg.Channels {
+		if ch.Dim == units.Temperature && p.thermo.col < 0 {
+			p.thermo.col = j
+		}
+	}
+	// Starting values until the initial preset applies its own.
+	var err error
+	if p.heart, err = pumpctl.NewCardiacWaveform(75, 2.0, cfg.Sim.Emin); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// buildAcquisition opens the ADCs on the buses: the ADS131M08 paced by its
+// data-ready pin, and the ADS1115 up to the highest slow input in use.
+func (p *busPlant) buildAcquisition(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) error {
+	h, b := cfg.Hardware, p.buses
 	drdy, err := b.pin(h.DRDY)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var gains [8]int
 	for i := range gains {
@@ -252,7 +275,7 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 		StuckFrames: int(stuckSpan.Seconds() * cfg.SampleRate),
 		ClockIn:     physic.Frequency(h.ADCClockIn * float64(physic.Hertz))})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var fast, slow []daq.Input
 	slowUsed := -1
@@ -274,72 +297,66 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 		}
 		dev, err := ads1115.New(b.i2c, ads1115.Opts{Addr: h.SlowADC.Address, DataRate: int(h.SlowADC.DataRate), Inputs: inputs})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		slowADC = dev
 	}
 	p.fastInputs = fast
 	if p.acq, err = daq.NewAcquisition(p.adc, fast, slowADC, slow); err != nil {
-		return nil, err
+		return err
 	}
 	p.acq.SlowPollEvery(int(math.Ceil(slowPoll.Seconds() * cfg.SampleRate)))
+	return nil
+}
 
+// buildActuators opens the actuators with their safe states: the LV drive's
+// DAC, the valves on the PWM, the switches and the emergency stop.
+func (p *busPlant) buildActuators(cfg *Config) error {
+	h, b := cfg.Hardware, p.buses
 	dac, err := mcp4725.New(b.i2c, "lv_drive", mcp4725.Opts{Addr: h.LVDrive.Address, Vref: h.LVDrive.Vref})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.drive = &pumpctl.LVDrive{Out: dac, FullScale: h.LVDrive.FullScale, Vref: h.LVDrive.Vref}
 	pwm, err := pca9685.NewI2C(b.i2c, h.PWM.Address)
 	if err != nil {
-		return nil, fmt.Errorf("rig: PCA9685: %w", err)
+		return fmt.Errorf("rig: PCA9685: %w", err)
 	}
 	if err := pwm.SetPwmFreq(physic.Frequency(h.PWM.Frequency * float64(physic.Hertz))); err != nil {
-		return nil, fmt.Errorf("rig: PCA9685: %w", err)
+		return fmt.Errorf("rig: PCA9685: %w", err)
 	}
 	out, err := pumpctl.NewValve("resistance_valve", pwm, h.Valve.Channel, h.Valve.SafeDuty)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.valve = &pumpctl.ResistanceValve{Out: out, ROpen: h.Valve.ROpen, MaxDuty: h.Valve.MaxDuty}
 	if pv := h.Preload; pv != nil {
 		out, err := pumpctl.NewValve("preload_valve", pwm, pv.Channel, pv.SafeDuty)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.preload = &pumpctl.PreloadValve{Out: out, Head: pv.Head}
 	}
 	for _, s := range h.Switches {
 		pin, err := b.pin(s.Pin)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sw, err := pumpctl.NewSolenoid(s.Name, pin, pumpctl.SwitchOpts{SafeOn: s.Safe})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.switches = append(p.switches, sw)
 		if s.Name == "heater" {
 			p.thermo.heater = sw
 		}
 	}
-	p.thermo.col = -1
-	for j, ch := range cfg.Channels {
-		if ch.Dim == units.Temperature && p.thermo.col < 0 {
-			p.thermo.col = j
-		}
-	}
 	pin, err := b.pin(h.EStop)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if p.estop, err = pumpctl.NewEStop("estop", pin); err != nil {
-		return nil, err
-	}
-	// Starting values until the initial preset applies its own.
-	if p.heart, err = pumpctl.NewCardiacWaveform(75, 2.0, cfg.Sim.Emin); err != nil {
-		return nil, err
-	}
-	return p, nil
+	p.estop, err = pumpctl.NewEStop("estop", pin)
+	return err
 }
 
 func (p *busPlant) Layout() daq.Layout { return p.layout }

@@ -123,23 +123,12 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		}
 	}()
 
-	// On the wall clock this goroutine is the sampling loop: its thread
-	// gets real-time priority and the process's memory is locked.
 	var realTime *runlog.RealTime
 	if kind == runlog.ClockReal {
-		rt, release := clock.LockRealtime(cfg.Realtime.Priority, cfg.Realtime.LockMemory)
+		var release func()
+		realTime, release = lockRealtime(cfg, opts.Warn)
 		defer release()
-		realTime = &runlog.RealTime{Policy: rt.Policy, Priority: rt.Priority, MemoryLocked: rt.MemoryLocked, Refused: rt.Refused}
-		if len(rt.Refused) > 0 && opts.Warn != nil {
-			fmt.Fprintf(opts.Warn, "mockloop: real time: %s; the run goes on (see README, \"Qualifying a bench computer\")\n", rt)
-		}
-		// The loop allocates nothing, so the collector never drafts it
-		// into marking; a collection now starts it on a clean heap, far
-		// from the next one.
-		runtime.GC()
 	}
-
-	layout := plant.Layout()
 	m := runlog.Manifest{
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
@@ -151,63 +140,24 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,
-		Layout:          runlog.Channels(layout, units.Dimension.Unit),
+		Layout:          runlog.Channels(plant.Layout(), units.Dimension.Unit),
 		SampleRateHz:    cfg.SampleRate,
 		Clock:           kind,
 		RealTime:        realTime,
 		Epoch:           clk.Epoch().UTC(),
 	}
-	var rec *runlog.Record
-	if resume != nil {
-		rec, _, err = runlog.Reopen(resume.dir, clock.NewReal())
-		if err == nil {
-			m = rec.Manifest()
-		}
-	} else {
-		rec, err = runlog.Create(opts.RunsDir, m, opts.ProtocolSource, cfg.Source, clock.NewReal())
+	rec, sink, err := openRecord(cfg, &m, opts, resume)
+	if rec != nil {
+		dir = rec.Dir()
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, dir, err
 	}
-	dir = rec.Dir()
-	var sink *influx.Sink
-	if opts.Influx != nil {
-		sink, err = influx.NewSink(influx.SinkConfig{Config: *opts.Influx, RunDir: dir, RunID: m.RunID, Rig: cfg.Name,
-			Layout: m.Layout, Epoch: m.Epoch})
-		if err != nil {
-			rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})
-			return nil, dir, err
-		}
-	}
-	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
-	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, out: outlets{rec: rec, sink: sink, obs: opts.Observer},
-		layout: layout, rate: cfg.SampleRate, period: period,
-		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
-		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
-		limits:      limitsFor(cfg, proto, layout),
-		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
-		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
-		pause: opts.Pause, adcPaced: kind == runlog.ClockReal}
-	for _, c := range proto.Always {
-		col := layout.Index(c.Channel)
-		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
-	}
-	e.prog = newProgress(opts.Log, opts.Live, proto, e)
-	e.stages = e.frameStages()
-	e.next = clk.Now()
-	e.started = e.next
+	e := newEngine(ctx, cfg, proto, clk, plant, outlets{rec: rec, sink: sink, obs: opts.Observer}, opts)
 	if resume != nil {
 		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
 	}
-	if e.out.obs != nil {
-		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(proto), Steps: len(proto.Steps)})
-	}
-	e.event(runlog.NewEvent(runlog.KindRunStart, "", proto.Name, runlog.RunStartData{Clock: kind, Rig: cfg.Name}))
-	for _, c := range calRecs {
-		if c.Fields["overdue"] == true {
-			e.event(runlog.Event{Kind: runlog.KindOperator, Msg: fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due)})
-		}
-	}
+	e.begin(m, dir, kind, calRecs)
 
 	stopSync := syncBeside(rec)
 	runErr := e.run()
@@ -217,8 +167,91 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	// Safe state first, then close the record with what happened.
 	safeErr := plant.Safe()
 	safeDone = true
+	r := e.result(m.RunID, runErr, safeErr)
+	return &r, dir, closeRecord(rec, sink, &r)
+}
+
+// closeRecord closes the run's InfluxDB sink, within influxCloseWithin,
+// with what it delivered in r, then the record with r.
+func closeRecord(rec *runlog.Record, sink *influx.Sink, r *runlog.Result) error {
+	if sink != nil {
+		_ = rec.Sync() // the sink re-reads what its queue could not hold from the record
+		ctx, cancel := context.WithTimeout(context.Background(), influxCloseWithin)
+		d, err := sink.Close(ctx, r)
+		cancel()
+		if err != nil && d.Error == "" {
+			d.Error = err.Error()
+		}
+		r.Influx = &d
+	}
+	if err := rec.Close(*r); err != nil {
+		return fmt.Errorf("rig: closing run record: %w", err)
+	}
+	return nil
+}
+
+// lockRealtime makes the calling goroutine the sampling loop on the wall
+// clock: its thread gets real-time priority and the process's memory is
+// locked, as far as the system allows (what it refused is said on warn and
+// recorded). release undoes it.
+func lockRealtime(cfg *Config, warn io.Writer) (*runlog.RealTime, func()) {
+	rt, release := clock.LockRealtime(cfg.Realtime.Priority, cfg.Realtime.LockMemory)
+	if len(rt.Refused) > 0 && warn != nil {
+		fmt.Fprintf(warn, "mockloop: real time: %s; the run goes on (see README, \"Qualifying a bench computer\")\n", rt)
+	}
+	// The loop allocates nothing, so the collector never drafts it into
+	// marking; a collection now starts it on a clean heap, far from the
+	// next one.
+	runtime.GC()
+	return &runlog.RealTime{Policy: rt.Policy, Priority: rt.Priority, MemoryLocked: rt.MemoryLocked, Refused: rt.Refused}, release
+}
+
+// newEngine builds the engine of one run on its plant and outlets, its
+// time cursor at the clock's now.
+func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk clock.Clock, plant Plant, out outlets, opts Options) *engine {
+	layout := plant.Layout()
+	period := time.Duration(math.Round(float64(time.Second) / cfg.SampleRate))
+	e := &engine{ctx: ctx, cfg: cfg, proto: proto, clk: clk, plant: plant, out: out,
+		layout: layout, rate: cfg.SampleRate, period: period,
+		block:   daq.NewBlock(len(layout), max(1, int(blockSpan/period))),
+		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
+		limits:      limitsFor(cfg, proto, layout),
+		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
+		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
+		pause: opts.Pause, adcPaced: clock.IsWall(clk)}
+	for _, c := range proto.Always {
+		col := layout.Index(c.Channel)
+		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
+	}
+	e.prog = newProgress(opts.Log, opts.Live, proto, e)
+	e.stages = e.frameStages()
+	e.next = clk.Now()
+	e.started = e.next
+	return e
+}
+
+// begin tells the observer that the run has its record and starts the
+// record's story: run.start, and the calibrations the run was allowed to
+// use past their due date.
+func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cals []runlog.Calibration) {
+	if e.out.obs != nil {
+		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(e.proto), Steps: len(e.proto.Steps)})
+	}
+	e.event(runlog.NewEvent(runlog.KindRunStart, "", e.proto.Name, runlog.RunStartData{Clock: kind, Rig: e.cfg.Name}))
+	for _, c := range cals {
+		if c.Fields["overdue"] == true {
+			e.event(runlog.Event{Kind: runlog.KindOperator, Msg: fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due)})
+		}
+	}
+}
+
+// result ends the run's story once the plant is safe: the outcome from the
+// run's error, the safe state's and the record's, the last frames and the
+// invariants' results, and the run.end event. The record is closed by the
+// caller.
+func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 	e.plantEvents()
-	r := runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomePass}
+	r := runlog.Result{RunID: id, Outcome: runlog.OutcomePass}
 	var a *AbortError
 	switch {
 	case errors.As(runErr, &a):
@@ -243,7 +276,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, "fault: "+flushErr.Error()
 	}
 	// The record counts every frame of the run, those before a resume too.
-	r.Frames, r.DurationS = rec.Frames(), (e.next - e.started).Seconds()
+	r.Frames, r.DurationS = e.out.rec.Frames(), (e.next - e.started).Seconds()
 	r.Steps, r.Criteria = e.steps, e.criteria
 	if r.Steps == nil {
 		r.Steps = []runlog.StepResult{}
@@ -252,20 +285,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		r.Criteria = []runlog.CriterionResult{}
 	}
 	e.event(runlog.NewEvent(runlog.KindRunEnd, "", string(r.Outcome), runlog.RunEndData{Frames: r.Frames}))
-	if sink != nil {
-		_ = rec.Sync() // the sink re-reads what its queue could not hold from the record
-		ictx, cancel := context.WithTimeout(context.Background(), influxCloseWithin)
-		d, ierr := sink.Close(ictx, &r)
-		cancel()
-		if ierr != nil && d.Error == "" {
-			d.Error = ierr.Error()
-		}
-		r.Influx = &d
-	}
-	if err := rec.Close(r); err != nil {
-		return &r, dir, fmt.Errorf("rig: closing run record: %w", err)
-	}
-	return &r, dir, nil
+	return r
 }
 
 func joinReason(a, b string) string {
@@ -337,4 +357,33 @@ func runClock(cfg *Config, opts Options, resume *resumeState) clock.Clock {
 		return clock.NewPaced(epoch, opts.Speed)
 	}
 	return clock.NewVirtual(epoch)
+}
+
+// openRecord creates the run's record from m (or reopens the interrupted
+// one, whose manifest then becomes m) and its InfluxDB sink, if asked for.
+// A sink that cannot start closes the record as aborted; the record is
+// returned with the error then, for its directory.
+func openRecord(cfg *Config, m *runlog.Manifest, opts Options, resume *resumeState) (*runlog.Record, *influx.Sink, error) {
+	var rec *runlog.Record
+	var err error
+	if resume != nil {
+		if rec, _, err = runlog.Reopen(resume.dir, clock.NewReal()); err == nil {
+			*m = rec.Manifest()
+		}
+	} else {
+		rec, err = runlog.Create(opts.RunsDir, *m, opts.ProtocolSource, cfg.Source, clock.NewReal())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.Influx == nil {
+		return rec, nil, nil
+	}
+	sink, err := influx.NewSink(influx.SinkConfig{Config: *opts.Influx, RunDir: rec.Dir(), RunID: m.RunID, Rig: cfg.Name,
+		Layout: m.Layout, Epoch: m.Epoch})
+	if err != nil {
+		rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})
+		return rec, nil, err
+	}
+	return rec, sink, nil
 }
