@@ -357,7 +357,7 @@ func TestFaultGarbage(t *testing.T) {
 	}
 }
 
-// keepAlive runs d.Tick every 5 ms until the returned stop is called.
+// keepAlive runs d.Maintain every 5 ms until the returned stop is called.
 func keepAlive(d *dut.VADLINK) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
@@ -369,7 +369,7 @@ func keepAlive(d *dut.VADLINK) (stop func()) {
 			case <-quit:
 				return
 			case <-time.After(5 * time.Millisecond):
-				d.Tick(context.Background())
+				d.Maintain(context.Background())
 			}
 		}
 	}()
@@ -377,7 +377,7 @@ func keepAlive(d *dut.VADLINK) (stop func()) {
 }
 
 // TestLinkLossDetectedWithin1s injects each kind of link failure into a
-// healthy, idle link kept alive by Tick on a real clock, and measures how
+// healthy, idle link kept alive by Maintain on a real clock, and measures how
 // long the driver takes to declare it lost. The 1 s bound is a requirement.
 func TestLinkLossDetectedWithin1s(t *testing.T) {
 	for _, c := range []struct {
@@ -391,7 +391,7 @@ func TestLinkLossDetectedWithin1s(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			checkLeaks(t)
 			rec := newRecorder()
-			srv, d := setup(t, dutsim.Config{Tick: 5 * time.Millisecond}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
+			srv, d := setup(t, dutsim.Config{AdvanceEvery: 5 * time.Millisecond}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
 			stop := keepAlive(d)
 			defer stop()
 			// Inject right after a keep-alive: the worst case.

@@ -249,14 +249,14 @@ func TestWatchdog(t *testing.T) {
 	_, d := setup(t, dutsim.Config{Clock: clk}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 
-	// Kept alive by Tick on the virtual clock, the watchdog never trips:
-	// 10 virtual seconds in 10 ms steps with nothing but Tick.
+	// Kept alive by Maintain on the virtual clock, the watchdog never trips:
+	// 10 virtual seconds in 10 ms steps with nothing but Maintain.
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 30000))
 	rec.reset()
 	for range 1000 {
 		clk.Advance(10 * time.Millisecond)
-		must(t, d.Tick(ctx))
+		must(t, d.Maintain(ctx))
 	}
 	pings := rec.sent()
 	if len(pings) != 20 {
@@ -331,7 +331,7 @@ func TestTelemetryStream(t *testing.T) {
 	checkLeaks(t)
 	rec := newRecorder()
 	// Real time: the firmware runs on its own every 2 ms.
-	_, d := setup(t, dutsim.Config{Tick: 2 * time.Millisecond}, rec.hook(dut.Config{}))
+	_, d := setup(t, dutsim.Config{AdvanceEvery: 2 * time.Millisecond}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 20000))

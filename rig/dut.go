@@ -200,7 +200,7 @@ func (d *dutLink) exchange(now time.Duration) error {
 		d.nextPoll = now + d.cfg.Poll
 	} else if now >= d.nextTick {
 		d.nextTick = now + tickEvery
-		if err := d.dev.Tick(ctx); err != nil {
+		if err := d.dev.Maintain(ctx); err != nil {
 			if err := d.fault(err); err != nil {
 				return err
 			}

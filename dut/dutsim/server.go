@@ -23,12 +23,13 @@ type Config struct {
 	// Clock is the firmware's time; nil means a real clock. Use the run's
 	// virtual clock in simulation.
 	Clock clock.Clock
-	// Tick, if positive, runs the firmware every Tick of real time
-	// between host frames, so that TLM streams and the watchdog's ALARM
-	// goes out while the host is quiet. Zero runs it only when a host
-	// frame arrives or Advance is called: use that with a virtual clock,
-	// so that the firmware's state depends on virtual time alone.
-	Tick time.Duration
+	// AdvanceEvery, if positive, calls Advance every AdvanceEvery of real
+	// time between host frames, so that TLM streams and the watchdog's
+	// ALARM go out while the host is quiet. Zero runs the firmware only
+	// when a host frame arrives or Advance is called: use that with a
+	// virtual clock, so that the firmware's state depends on virtual time
+	// alone.
+	AdvanceEvery time.Duration
 	// Link, if set, is a symlink kept pointing at the current pty, removed
 	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
 	// how the host finds the device again after it re-enumerates.
@@ -86,8 +87,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("dutsim: ramp rate %d rpm/s is negative", c.RampRate)
 	case c.SafeRPM < 0 || c.SafeRPM > MaxRPM:
 		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, MaxRPM)
-	case c.Tick < 0:
-		return c, fmt.Errorf("dutsim: tick %v is negative", c.Tick)
+	case c.AdvanceEvery < 0:
+		return c, fmt.Errorf("dutsim: advance interval %v is negative", c.AdvanceEvery)
 	}
 	if c.Levels != nil {
 		for i, v := range c.Levels {
@@ -149,7 +150,7 @@ type Server struct {
 	n       Stats // link counters
 	stopCtx func() bool
 	quit    chan struct{}
-	wg      sync.WaitGroup // ticker and fault timers
+	wg      sync.WaitGroup // advanceEvery and fault timers
 }
 
 // plug is one pty and its goroutines.
@@ -194,9 +195,9 @@ func Serve(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.SetFaults(cfg.Faults)
-	if cfg.Tick > 0 {
+	if cfg.AdvanceEvery > 0 {
 		s.wg.Add(1)
-		go s.tick(cfg.Tick)
+		go s.advanceEvery(cfg.AdvanceEvery)
 	}
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	s.mu.Lock()
@@ -323,7 +324,7 @@ func (s *Server) Stats() Stats {
 // Advance runs the firmware up to the clock's now and sends the TLM and ALARM
 // frames that fell due. In virtual time the engine calls it to let the
 // device's own behaviour (the watchdog, telemetry) happen without a host
-// frame; with Config.Tick it is called every tick.
+// frame; with Config.AdvanceEvery it is called that often.
 func (s *Server) Advance() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,7 +333,9 @@ func (s *Server) Advance() {
 	}
 }
 
-func (s *Server) tick(every time.Duration) {
+// advanceEvery calls Advance every interval of real time until Close: the
+// firmware's own behaviour on a real clock while the host is quiet.
+func (s *Server) advanceEvery(every time.Duration) {
 	defer s.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -158,7 +158,7 @@ func TestServeEndsWithContext(t *testing.T) {
 	checkLeaks(t)
 	link := filepath.Join(t.TempDir(), "dut")
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Serve(ctx, Config{Link: link, Tick: time.Millisecond, Faults: Faults{UnplugAfter: time.Hour}})
+	s, err := Serve(ctx, Config{Link: link, AdvanceEvery: time.Millisecond, Faults: Faults{UnplugAfter: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
