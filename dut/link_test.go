@@ -437,9 +437,9 @@ func lastSent(r *recorder) time.Time {
 
 func TestReconnectAfterUnplug(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "usb-dutsim-if00")
+	symlink := filepath.Join(t.TempDir(), "usb-dutsim-if00")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link, Serial: "SN-7"}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink, Serial: "SN-7"}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 20000))
@@ -451,8 +451,8 @@ func TestReconnectAfterUnplug(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("unplug not detected within 1 s")
 	}
-	if _, err := os.Lstat(link); !os.IsNotExist(err) {
-		t.Fatalf("link still there while unplugged: %v", err)
+	if _, err := os.Lstat(symlink); !os.IsNotExist(err) {
+		t.Fatalf("symlink still there while unplugged: %v", err)
 	}
 	if _, err := os.Stat(before); !os.IsNotExist(err) {
 		t.Fatalf("pty %s still there after unplug: %v", before, err)
@@ -479,9 +479,9 @@ func TestReconnectAfterUnplug(t *testing.T) {
 
 func TestReconnectByFaultString(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink}, rec.hook(dut.Config{}))
 	f, err := dutsim.ParseFaults("unplug=50ms/200ms")
 	must(t, err)
 	srv.SetFaults(f)
@@ -499,12 +499,12 @@ func TestReconnectByFaultString(t *testing.T) {
 
 func TestReconnectRefusesAnotherDevice(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link, Serial: "A"}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink, Serial: "A"}, rec.hook(dut.Config{}))
 	must(t, srv.Close())
 	<-rec.lost
-	other, err := dutsim.Serve(context.Background(), dutsim.Config{Link: link, Serial: "B"})
+	other, err := dutsim.Serve(context.Background(), dutsim.Config{Symlink: symlink, Serial: "B"})
 	must(t, err)
 	defer other.Close()
 	if err := d.Reconnect(ctxT(t)); !errors.Is(err, dut.ErrIdentityChanged) {
@@ -517,9 +517,9 @@ func TestReconnectRefusesAnotherDevice(t *testing.T) {
 
 func TestReconnectGivesUpWithContext(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink}, rec.hook(dut.Config{}))
 	must(t, srv.Unplug())
 	<-rec.lost
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -97,7 +97,7 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
 		}
 		d.linkDir = dir
-		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Link: filepath.Join(dir, "dut")})
+		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Symlink: filepath.Join(dir, "dut")})
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)

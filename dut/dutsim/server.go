@@ -30,10 +30,10 @@ type Config struct {
 	// virtual clock, so that the firmware's state depends on virtual time
 	// alone.
 	AdvanceEvery time.Duration
-	// Link, if set, is a symlink kept pointing at the current pty, removed
+	// Symlink, if set, is a path kept pointing at the current pty, removed
 	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
 	// how the host finds the device again after it re-enumerates.
-	Link string
+	Symlink string
 	// Faults are injected from the start.
 	Faults Faults
 
@@ -134,7 +134,7 @@ type Stats struct {
 // editing. Unplug closes the pty's master side, so the host sees its device
 // vanish (reads fail, the /dev/pts node disappears); Replug opens a new pty.
 // The kernel picks the new pty's number, so it cannot be relied on to come
-// back at the same path: a host that must find the device again opens Link,
+// back at the same path: a host that must find the device again opens Symlink,
 // a symlink the server moves to the new pty, as udev moves a by-id name.
 type Server struct {
 	cfg Config
@@ -206,10 +206,10 @@ func Serve(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Name is what a host should open: Link if configured, else Path.
+// Name is what a host should open: Symlink if configured, else Path.
 func (s *Server) Name() string {
-	if s.cfg.Link != "" {
-		return s.cfg.Link
+	if s.cfg.Symlink != "" {
+		return s.cfg.Symlink
 	}
 	return s.Path()
 }
@@ -510,8 +510,8 @@ func (s *Server) plugIn() error {
 	if rc, err := m.SyscallConn(); err == nil {
 		p.raw, p.twFn = rc, p.tryWriteFd
 	}
-	if s.cfg.Link != "" {
-		if err := relink(s.cfg.Link, p.path); err != nil {
+	if s.cfg.Symlink != "" {
+		if err := relink(s.cfg.Symlink, p.path); err != nil {
 			m.Close()
 			slave.Close()
 			return err
@@ -603,16 +603,16 @@ func makeRaw(f *os.File) error {
 	return terr
 }
 
-// relink points the symlink link at target, atomically.
-func relink(link, target string) error {
-	tmp := link + ".new"
+// relink points symlink at target, atomically.
+func relink(symlink, target string) error {
+	tmp := symlink + ".new"
 	os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("dutsim: link %s: %w", link, err)
+		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
-	if err := os.Rename(tmp, link); err != nil {
+	if err := os.Rename(tmp, symlink); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("dutsim: link %s: %w", link, err)
+		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
 	return nil
 }
@@ -670,14 +670,14 @@ func (p *plug) close() {
 }
 
 // Unplug pulls the device out: the pty is closed, its path disappears, and
-// Link is removed. The firmware keeps running; its watchdog trips if the
+// Symlink is removed. The firmware keeps running; its watchdog trips if the
 // host stays away for WatchdogTimeout.
 func (s *Server) Unplug() error {
 	s.mu.Lock()
 	p := s.plug
 	s.plug = nil
-	if p != nil && s.cfg.Link != "" {
-		os.Remove(s.cfg.Link)
+	if p != nil && s.cfg.Symlink != "" {
+		os.Remove(s.cfg.Symlink)
 	}
 	s.mu.Unlock()
 	if p == nil {
@@ -687,7 +687,7 @@ func (s *Server) Unplug() error {
 	return nil
 }
 
-// Replug plugs the device in again, on a new pty; Link follows.
+// Replug plugs the device in again, on a new pty; Symlink follows.
 func (s *Server) Replug() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -715,8 +715,8 @@ func (s *Server) Close() error {
 	}
 	p := s.plug
 	s.plug = nil
-	if s.cfg.Link != "" {
-		os.Remove(s.cfg.Link)
+	if s.cfg.Symlink != "" {
+		os.Remove(s.cfg.Symlink)
 	}
 	stop := s.stopCtx
 	s.mu.Unlock()
