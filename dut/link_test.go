@@ -225,7 +225,7 @@ func TestUnexpectedFrames(t *testing.T) {
 	_, err := wait()
 	must(t, err)
 	n := d.Stats()
-	if n.Unexpected != 2 || n.BadSyntax != 1 || n.Alarms != 1 || n.Telemetry != 1 {
+	if n.Unexpected != 2 || n.BadSyntax != 1 || n.AlarmFrames != 1 || n.TLMFrames != 1 {
 		t.Fatalf("stats %+v", n)
 	}
 	rec.mu.Lock()

@@ -76,8 +76,8 @@ type Stats struct {
 	BadSyntax   uint64 // unparsable frames, and valid frames with a malformed payload
 	TooLong     uint64 // lines over MaxFrame, dropped
 	Unexpected  uint64 // valid frames the host has no use for ("0 FOO", "3 TLM")
-	Telemetry   uint64 // TLM frames delivered
-	Alarms      uint64 // ALARM frames delivered
+	TLMFrames   uint64 // TLM frames delivered
+	AlarmFrames uint64 // ALARM frames delivered
 	LinkLost    uint64
 	Reconnects  uint64
 }
@@ -153,7 +153,7 @@ type VADLINK struct {
 
 	n struct {
 		sent, received, retries, noReply, seqMismatch, badCRC, badSyntax,
-		tooLong, unexpected, telemetry, alarms, linkLost, reconnects atomic.Uint64
+		tooLong, unexpected, tlmFrames, alarmFrames, linkLost, reconnects atomic.Uint64
 	}
 }
 
@@ -316,7 +316,7 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 			d.n.badSyntax.Add(1)
 			return
 		}
-		d.n.telemetry.Add(1)
+		d.n.tlmFrames.Add(1)
 		if d.cfg.OnTelemetry != nil {
 			t.At = d.clk.Now()
 			d.cfg.OnTelemetry(t)
@@ -327,7 +327,7 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 			d.n.badSyntax.Add(1)
 			return
 		}
-		d.n.alarms.Add(1)
+		d.n.alarmFrames.Add(1)
 		if d.cfg.OnAlarm != nil {
 			a.At = d.clk.Now()
 			d.cfg.OnAlarm(a)
@@ -669,8 +669,8 @@ func (d *VADLINK) Stats() Stats {
 		BadSyntax:   d.n.badSyntax.Load(),
 		TooLong:     d.n.tooLong.Load(),
 		Unexpected:  d.n.unexpected.Load(),
-		Telemetry:   d.n.telemetry.Load(),
-		Alarms:      d.n.alarms.Load(),
+		TLMFrames:   d.n.tlmFrames.Load(),
+		AlarmFrames: d.n.alarmFrames.Load(),
 		LinkLost:    d.n.linkLost.Load(),
 		Reconnects:  d.n.reconnects.Load(),
 	}

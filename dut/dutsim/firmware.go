@@ -85,7 +85,7 @@ type Firmware struct {
 
 	n Stats
 
-	// pub is the ramp's state as of the last run, published for Ramp
+	// pub is the ramp's state as of the last advance, published for Ramp
 	// without the lock: the simulated bench asks for the rotor speed at
 	// every physics step, far more often than the firmware runs.
 	pub struct {
@@ -121,7 +121,7 @@ type State struct {
 	Pump      PumpState // last readout
 }
 
-// State returns the firmware's state as of its last run; it does not advance it.
+// State returns the firmware's state as of its last advance; it does not advance it.
 func (f *Firmware) State() State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -131,14 +131,14 @@ func (f *Firmware) State() State {
 
 // Ramp returns the part of State that the speed ramp is made of (Now,
 // TargetRPM, RPM), consistent with one another and as of the firmware's
-// last run, like State, but without taking the firmware's lock: it is a
+// last advance, like State, but without taking the firmware's lock: it is a
 // few atomic loads, cheap enough for every step of the physics.
 func (f *Firmware) Ramp() (now time.Duration, targetRPM int, rpm float64) {
 	for {
 		if now, targetRPM, rpm, ok := f.TryRamp(); ok {
 			return now, targetRPM, rpm
 		}
-		runtime.Gosched() // a run is publishing
+		runtime.Gosched() // an advance is publishing
 	}
 }
 
@@ -512,7 +512,7 @@ func (f *Firmware) cmdTelem(r dut.Frame) dut.Frame {
 	return okReply(r)
 }
 
-// cmdClear is CLEAR: alarms whose cause persists rise again at the next run.
+// cmdClear is CLEAR: alarms whose cause persists rise again at the next advance.
 func (f *Firmware) cmdClear(r dut.Frame) dut.Frame {
 	if len(r.Args) != 0 {
 		return errReply(r, dut.ErrBadArgument)
