@@ -426,6 +426,18 @@ func (f *Firmware) motionRefused() *dut.Error {
 	return nil
 }
 
+// targetRefused checks the rules of a command that sets the target in mode
+// m: those of motionRefused, then the mode.
+func (f *Firmware) targetRefused(m dut.Mode) *dut.Error {
+	if e := f.motionRefused(); e != nil {
+		return e
+	}
+	if f.mode != m {
+		return dut.ErrWrongMode
+	}
+	return nil
+}
+
 func (f *Firmware) cmdHello(r dut.Frame) dut.Frame {
 	if len(r.Args) != 0 {
 		return errReply(r, dut.ErrBadArgument)
@@ -466,11 +478,8 @@ func (f *Firmware) cmdSpeed(r dut.Frame) dut.Frame {
 	if !good {
 		return errReply(r, dut.ErrBadArgument)
 	}
-	if e := f.motionRefused(); e != nil {
+	if e := f.targetRefused(dut.ModeSpeed); e != nil {
 		return errReply(r, e)
-	}
-	if f.mode != dut.ModeSpeed {
-		return errReply(r, dut.ErrWrongMode)
 	}
 	f.target = v
 	return okReply(r)
@@ -481,11 +490,8 @@ func (f *Firmware) cmdLevel(r dut.Frame) dut.Frame {
 	if !good {
 		return errReply(r, dut.ErrBadArgument)
 	}
-	if e := f.motionRefused(); e != nil {
+	if e := f.targetRefused(dut.ModeLevel); e != nil {
 		return errReply(r, e)
-	}
-	if f.mode != dut.ModeLevel {
-		return errReply(r, dut.ErrWrongMode)
 	}
 	f.target = f.levels[v]
 	return okReply(r, "rpm="+strconv.Itoa(f.target))
