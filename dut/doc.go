@@ -17,7 +17,7 @@
 //     telemetry and for alarms.
 //
 // Time. Everything the experiment sees is stamped with the run's injected
-// clock.Clock, and the keep-alive is paced by it through Tick, which the
+// clock.Clock, and the keep-alive is paced by it through Maintain, which the
 // engine calls: in simulation the clock is virtual and a DUT exchange is a
 // synchronous request/response inside the run's loop, so the run stays
 // deterministic; on the wall clock the rig runs the link on a goroutine of

@@ -32,10 +32,11 @@ type DUT interface {
 	// ClearAlarms clears latched alarms; those whose cause persists rise
 	// again.
 	ClearAlarms(ctx context.Context) error
-	// Tick does the driver's periodic work, such as the keep-alive the
-	// device's link watchdog needs. The engine calls it every cycle; it
-	// decides on the engine's clock, and costs nothing when nothing is due.
-	Tick(ctx context.Context) error
+	// Maintain does the driver's periodic upkeep of the link, such as the
+	// keep-alive the device's link watchdog needs, and reports a link that
+	// was lost. The engine calls it every cycle; it decides on the engine's
+	// clock, and costs nothing when nothing is due.
+	Maintain(ctx context.Context) error
 	// Close releases the link. The device is left as it is; a VADLINK
 	// device falls back to its safe speed by itself when the host stops
 	// talking.

@@ -225,7 +225,7 @@ func TestUnexpectedFrames(t *testing.T) {
 	_, err := wait()
 	must(t, err)
 	n := d.Stats()
-	if n.Unexpected != 2 || n.BadSyntax != 1 || n.Alarms != 1 || n.Telemetry != 1 {
+	if n.Unexpected != 2 || n.BadSyntax != 1 || n.AlarmFrames != 1 || n.TLMFrames != 1 {
 		t.Fatalf("stats %+v", n)
 	}
 	rec.mu.Lock()
@@ -357,7 +357,7 @@ func TestFaultGarbage(t *testing.T) {
 	}
 }
 
-// keepAlive runs d.Tick every 5 ms until the returned stop is called.
+// keepAlive runs d.Maintain every 5 ms until the returned stop is called.
 func keepAlive(d *dut.VADLINK) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
@@ -369,7 +369,7 @@ func keepAlive(d *dut.VADLINK) (stop func()) {
 			case <-quit:
 				return
 			case <-time.After(5 * time.Millisecond):
-				d.Tick(context.Background())
+				d.Maintain(context.Background())
 			}
 		}
 	}()
@@ -377,7 +377,7 @@ func keepAlive(d *dut.VADLINK) (stop func()) {
 }
 
 // TestLinkLossDetectedWithin1s injects each kind of link failure into a
-// healthy, idle link kept alive by Tick on a real clock, and measures how
+// healthy, idle link kept alive by Maintain on a real clock, and measures how
 // long the driver takes to declare it lost. The 1 s bound is a requirement.
 func TestLinkLossDetectedWithin1s(t *testing.T) {
 	for _, c := range []struct {
@@ -391,7 +391,7 @@ func TestLinkLossDetectedWithin1s(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			checkLeaks(t)
 			rec := newRecorder()
-			srv, d := setup(t, dutsim.Config{Tick: 5 * time.Millisecond}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
+			srv, d := setup(t, dutsim.Config{AdvanceEvery: 5 * time.Millisecond}, rec.hook(dut.Config{ReplyTimeout: dut.ReplyTimeout}))
 			stop := keepAlive(d)
 			defer stop()
 			// Inject right after a keep-alive: the worst case.
@@ -437,9 +437,9 @@ func lastSent(r *recorder) time.Time {
 
 func TestReconnectAfterUnplug(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "usb-dutsim-if00")
+	symlink := filepath.Join(t.TempDir(), "usb-dutsim-if00")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link, Serial: "SN-7"}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink, Serial: "SN-7"}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 20000))
@@ -451,8 +451,8 @@ func TestReconnectAfterUnplug(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("unplug not detected within 1 s")
 	}
-	if _, err := os.Lstat(link); !os.IsNotExist(err) {
-		t.Fatalf("link still there while unplugged: %v", err)
+	if _, err := os.Lstat(symlink); !os.IsNotExist(err) {
+		t.Fatalf("symlink still there while unplugged: %v", err)
 	}
 	if _, err := os.Stat(before); !os.IsNotExist(err) {
 		t.Fatalf("pty %s still there after unplug: %v", before, err)
@@ -479,9 +479,9 @@ func TestReconnectAfterUnplug(t *testing.T) {
 
 func TestReconnectByFaultString(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink}, rec.hook(dut.Config{}))
 	f, err := dutsim.ParseFaults("unplug=50ms/200ms")
 	must(t, err)
 	srv.SetFaults(f)
@@ -499,12 +499,12 @@ func TestReconnectByFaultString(t *testing.T) {
 
 func TestReconnectRefusesAnotherDevice(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link, Serial: "A"}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink, Serial: "A"}, rec.hook(dut.Config{}))
 	must(t, srv.Close())
 	<-rec.lost
-	other, err := dutsim.Serve(context.Background(), dutsim.Config{Link: link, Serial: "B"})
+	other, err := dutsim.Serve(context.Background(), dutsim.Config{Symlink: symlink, Serial: "B"})
 	must(t, err)
 	defer other.Close()
 	if err := d.Reconnect(ctxT(t)); !errors.Is(err, dut.ErrIdentityChanged) {
@@ -517,9 +517,9 @@ func TestReconnectRefusesAnotherDevice(t *testing.T) {
 
 func TestReconnectGivesUpWithContext(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	rec := newRecorder()
-	srv, d := setup(t, dutsim.Config{Link: link}, rec.hook(dut.Config{}))
+	srv, d := setup(t, dutsim.Config{Symlink: symlink}, rec.hook(dut.Config{}))
 	must(t, srv.Unplug())
 	<-rec.lost
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -21,6 +21,25 @@ func intField(f Frame, key string) (int, error) {
 	return v, nil
 }
 
+// intDst is an integer field of a frame and where its value goes.
+type intDst struct {
+	key string
+	dst *int
+}
+
+// intFields reads each of fields, in order; it stops at the first missing or
+// malformed one.
+func intFields(f Frame, fields []intDst) error {
+	for _, k := range fields {
+		v, err := intField(f, k.key)
+		if err != nil {
+			return err
+		}
+		*k.dst = v
+	}
+	return nil
+}
+
 func alarmsField(f Frame, key string) (Alarms, error) {
 	s, ok := f.Field(key)
 	if !ok {
@@ -60,14 +79,9 @@ func parseIdentity(f Frame) (Identity, error) {
 // parseStatus decodes the OK reply to STATUS.
 func parseStatus(f Frame) (Status, error) {
 	var s Status
-	var err error
-	for _, k := range [...]struct {
-		key string
-		dst *int
-	}{{"rpm", &s.RPM}, {"target", &s.TargetRPM}, {"cur", &s.CurrentmA}, {"pwr", &s.PowermW}, {"purge", &s.PurgemmHg}} {
-		if *k.dst, err = intField(f, k.key); err != nil {
-			return Status{}, err
-		}
+	err := intFields(f, []intDst{{"rpm", &s.RPM}, {"target", &s.TargetRPM}, {"cur", &s.CurrentmA}, {"pwr", &s.PowermW}, {"purge", &s.PurgemmHg}})
+	if err != nil {
+		return Status{}, err
 	}
 	if s.Alarms, err = alarmsField(f, "alarms"); err != nil {
 		return Status{}, err
@@ -83,13 +97,8 @@ func parseTelemetry(f Frame) (Telemetry, error) {
 		return Telemetry{}, err
 	}
 	t.DeviceT = time.Duration(ms) * time.Millisecond
-	for _, k := range [...]struct {
-		key string
-		dst *int
-	}{{"rpm", &t.RPM}, {"cur", &t.CurrentmA}, {"pwr", &t.PowermW}, {"purge", &t.PurgemmHg}} {
-		if *k.dst, err = intField(f, k.key); err != nil {
-			return Telemetry{}, err
-		}
+	if err := intFields(f, []intDst{{"rpm", &t.RPM}, {"cur", &t.CurrentmA}, {"pwr", &t.PowermW}, {"purge", &t.PurgemmHg}}); err != nil {
+		return Telemetry{}, err
 	}
 	if t.Alarms, err = alarmsField(f, "alarms"); err != nil {
 		return Telemetry{}, err

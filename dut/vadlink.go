@@ -25,7 +25,7 @@ const (
 	// MaxRetries is how often a request is sent again, with the same
 	// sequence number, before the link is declared lost.
 	MaxRetries = 2
-	// KeepAlive is the longest the host stays silent; Tick sends a PING
+	// KeepAlive is the longest the host stays silent; Maintain sends a PING
 	// when nothing was sent for this long on the run's clock.
 	KeepAlive = 500 * time.Millisecond
 )
@@ -76,8 +76,8 @@ type Stats struct {
 	BadSyntax   uint64 // unparsable frames, and valid frames with a malformed payload
 	TooLong     uint64 // lines over MaxFrame, dropped
 	Unexpected  uint64 // valid frames the host has no use for ("0 FOO", "3 TLM")
-	Telemetry   uint64 // TLM frames delivered
-	Alarms      uint64 // ALARM frames delivered
+	TLMFrames   uint64 // TLM frames delivered
+	AlarmFrames uint64 // ALARM frames delivered
 	LinkLost    uint64
 	Reconnects  uint64
 }
@@ -88,7 +88,7 @@ type Config struct {
 	// name, a pty. It is resolved again at every (re)connection, so a
 	// by-id name follows the device when it re-enumerates.
 	Path string
-	// Clock stamps events and paces the keep-alive (see Tick); nil means
+	// Clock stamps events and paces the keep-alive (see Maintain); nil means
 	// a real clock.
 	Clock clock.Clock
 	// Open opens the transport; nil means OpenPort. A custom transport's
@@ -128,7 +128,7 @@ type Config struct {
 // until Reconnect, when the transport fails (device closed or unplugged: at
 // once, even while idle) or when a request went unanswered MaxRetries+1
 // times (a silent device or a garbage stream: 300 ms after the request).
-// Since Tick keeps at most KeepAlive between requests, loss is detected
+// Since Maintain keeps at most KeepAlive between requests, loss is detected
 // within KeepAlive + 3 × ReplyTimeout = 800 ms.
 type VADLINK struct {
 	cfg  Config
@@ -153,7 +153,7 @@ type VADLINK struct {
 
 	n struct {
 		sent, received, retries, noReply, seqMismatch, badCRC, badSyntax,
-		tooLong, unexpected, telemetry, alarms, linkLost, reconnects atomic.Uint64
+		tooLong, unexpected, tlmFrames, alarmFrames, linkLost, reconnects atomic.Uint64
 	}
 }
 
@@ -316,7 +316,7 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 			d.n.badSyntax.Add(1)
 			return
 		}
-		d.n.telemetry.Add(1)
+		d.n.tlmFrames.Add(1)
 		if d.cfg.OnTelemetry != nil {
 			t.At = d.clk.Now()
 			d.cfg.OnTelemetry(t)
@@ -327,7 +327,7 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 			d.n.badSyntax.Add(1)
 			return
 		}
-		d.n.alarms.Add(1)
+		d.n.alarmFrames.Add(1)
 		if d.cfg.OnAlarm != nil {
 			a.At = d.clk.Now()
 			d.cfg.OnAlarm(a)
@@ -569,16 +569,16 @@ func (d *VADLINK) SetTelemetry(ctx context.Context, hz int) error {
 	return err
 }
 
-// Tick implements DUT: it sends a PING when nothing was sent for KeepAlive on
-// Config.Clock. It returns at once when a request is in flight (that request
-// is the keep-alive), and the link's error when it is lost.
+// Maintain implements DUT: it sends a PING when nothing was sent for
+// KeepAlive on Config.Clock. It returns at once when a request is in flight
+// (that request is the keep-alive), and the link's error when it is lost.
 //
 // The keep-alive is a method the engine calls rather than a goroutine of the
 // driver's own because of virtual time: a goroutine sleeping on a virtual
 // clock would advance it behind the engine's back, and one on a real timer
 // would put PINGs at instants of virtual time that depend on the scheduler.
 // Called from the engine's loop, every frame goes out at a reproducible time.
-func (d *VADLINK) Tick(ctx context.Context) error {
+func (d *VADLINK) Maintain(ctx context.Context) error {
 	if !d.req.TryLock() {
 		return nil
 	}
@@ -669,8 +669,8 @@ func (d *VADLINK) Stats() Stats {
 		BadSyntax:   d.n.badSyntax.Load(),
 		TooLong:     d.n.tooLong.Load(),
 		Unexpected:  d.n.unexpected.Load(),
-		Telemetry:   d.n.telemetry.Load(),
-		Alarms:      d.n.alarms.Load(),
+		TLMFrames:   d.n.tlmFrames.Load(),
+		AlarmFrames: d.n.alarmFrames.Load(),
 		LinkLost:    d.n.linkLost.Load(),
 		Reconnects:  d.n.reconnects.Load(),
 	}

@@ -1,6 +1,7 @@
 package dut_test
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"testing"
@@ -30,21 +31,7 @@ func TestEveryVerb(t *testing.T) {
 	// PING.
 	must(t, d.Ping(ctx))
 
-	// MODE LEVEL and LEVEL 0..9, with the Impella table.
-	must(t, d.SetMode(ctx, dut.ModeLevel))
-	want := []int{0, 25000, 35000, 38000, 40000, 43000, 45000, 47000, 50000, 51000}
-	for lvl, rpm := range want {
-		got, err := d.SetLevel(ctx, lvl)
-		must(t, err)
-		if got != rpm {
-			t.Errorf("LEVEL %d: rpm=%d, want %d", lvl, got, rpm)
-		}
-		st, err := d.Status(ctx)
-		must(t, err)
-		if st.TargetRPM != rpm {
-			t.Errorf("after LEVEL %d: target %d, want %d", lvl, st.TargetRPM, rpm)
-		}
-	}
+	checkLevels(t, ctx, d)
 
 	// MODE SPEED keeps the target; SPEED sets it; the ramp follows.
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
@@ -97,8 +84,32 @@ func TestEveryVerb(t *testing.T) {
 	// CLEAR.
 	must(t, d.ClearAlarms(ctx))
 
-	// Every request went out once, with increasing sequence numbers, and
-	// every reply came back.
+	checkEachSentOnce(t, rec, d, srv)
+}
+
+// checkLevels runs MODE LEVEL and LEVEL 0..9, with the Impella table.
+func checkLevels(t *testing.T, ctx context.Context, d *dut.VADLINK) {
+	t.Helper()
+	must(t, d.SetMode(ctx, dut.ModeLevel))
+	want := []int{0, 25000, 35000, 38000, 40000, 43000, 45000, 47000, 50000, 51000}
+	for lvl, rpm := range want {
+		got, err := d.SetLevel(ctx, lvl)
+		must(t, err)
+		if got != rpm {
+			t.Errorf("LEVEL %d: rpm=%d, want %d", lvl, got, rpm)
+		}
+		st, err := d.Status(ctx)
+		must(t, err)
+		if st.TargetRPM != rpm {
+			t.Errorf("after LEVEL %d: target %d, want %d", lvl, st.TargetRPM, rpm)
+		}
+	}
+}
+
+// checkEachSentOnce checks that every request went out once, with
+// increasing sequence numbers, and that every reply came back.
+func checkEachSentOnce(t *testing.T, rec *recorder, d *dut.VADLINK, srv *dutsim.Server) {
+	t.Helper()
 	sent := rec.sent()
 	for i, e := range sent {
 		if int(e.Frame.Seq) != i+1 || e.Attempt != 0 {
@@ -249,14 +260,14 @@ func TestWatchdog(t *testing.T) {
 	_, d := setup(t, dutsim.Config{Clock: clk}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 
-	// Kept alive by Tick on the virtual clock, the watchdog never trips:
-	// 10 virtual seconds in 10 ms steps with nothing but Tick.
+	// Kept alive by Maintain on the virtual clock, the watchdog never trips:
+	// 10 virtual seconds in 10 ms steps with nothing but Maintain.
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 30000))
 	rec.reset()
 	for range 1000 {
 		clk.Advance(10 * time.Millisecond)
-		must(t, d.Tick(ctx))
+		must(t, d.Maintain(ctx))
 	}
 	pings := rec.sent()
 	if len(pings) != 20 {
@@ -331,7 +342,7 @@ func TestTelemetryStream(t *testing.T) {
 	checkLeaks(t)
 	rec := newRecorder()
 	// Real time: the firmware runs on its own every 2 ms.
-	_, d := setup(t, dutsim.Config{Tick: 2 * time.Millisecond}, rec.hook(dut.Config{}))
+	_, d := setup(t, dutsim.Config{AdvanceEvery: 2 * time.Millisecond}, rec.hook(dut.Config{}))
 	ctx := ctxT(t)
 	must(t, d.SetMode(ctx, dut.ModeSpeed))
 	must(t, d.SetSpeed(ctx, 20000))
@@ -365,8 +376,8 @@ func TestTelemetryStream(t *testing.T) {
 			t.Fatalf("rpm fell while ramping up: %d -> %d", tlm[i-1].RPM, tlm[i].RPM)
 		}
 	}
-	if got := d.Stats().Telemetry; got != uint64(len(tlm)) {
-		t.Errorf("Stats.Telemetry %d, delivered %d", got, len(tlm))
+	if got := d.Stats().TLMFrames; got != uint64(len(tlm)) {
+		t.Errorf("Stats.TLMFrames %d, delivered %d", got, len(tlm))
 	}
 	time.Sleep(60 * time.Millisecond)
 	rec.mu.Lock()

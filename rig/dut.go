@@ -97,7 +97,7 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
 		}
 		d.linkDir = dir
-		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Link: filepath.Join(dir, "dut")})
+		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Symlink: filepath.Join(dir, "dut")})
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
@@ -200,7 +200,7 @@ func (d *dutLink) exchange(now time.Duration) error {
 		d.nextPoll = now + d.cfg.Poll
 	} else if now >= d.nextTick {
 		d.nextTick = now + tickEvery
-		if err := d.dev.Tick(ctx); err != nil {
+		if err := d.dev.Maintain(ctx); err != nil {
 			if err := d.fault(err); err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ func cmdDUTSim(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "mockloop: --fault: %v\n", err)
 		return exitInvalid
 	}
-	srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clock.NewReal(), Tick: *telemetry, Link: *link, Faults: f})
+	srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clock.NewReal(), AdvanceEvery: *telemetry, Symlink: *link, Faults: f})
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: %v\n", err)
 		return exitInfra

@@ -37,9 +37,6 @@ type Faults struct {
 	Seed int64
 }
 
-// faultKeys lists the keys ParseFaults knows, for its error messages.
-const faultKeys = "drop, drop-next, delay, corrupt, corrupt-next, garbage, babble, silent, unplug, seed"
-
 // ParseFaults reads a comma-separated list of faults, such as
 // "drop=0.2,delay=150ms". Probabilities are in [0, 1], counts are
 // non-negative integers, durations are Go durations ("150ms", "2s"); babble
@@ -53,101 +50,181 @@ func ParseFaults(s string) (Faults, error) {
 	}
 	seen := map[string]bool{}
 	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		key, val, hasVal := strings.Cut(item, "=")
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		bad := func(format string, a ...any) error {
-			return fmt.Errorf("dutsim: fault %q: %s", item, fmt.Sprintf(format, a...))
-		}
-		if key == "" {
+		it := newFaultItem(item)
+		if it.key == "" {
 			return Faults{}, fmt.Errorf("dutsim: faults %q: empty item", s)
 		}
-		if seen[key] {
-			return Faults{}, bad("%s given twice", key)
+		if seen[it.key] {
+			return Faults{}, it.errorf("%s given twice", it.key)
 		}
-		seen[key] = true
-		needVal := func() error {
-			if !hasVal || val == "" {
-				return bad("needs a value (%s=...)", key)
-			}
-			return nil
+		seen[it.key] = true
+		parse := faultParser(it.key)
+		if parse == nil {
+			return Faults{}, it.errorf("unknown fault (known: %s)", faultKeys())
 		}
-		var err error
-		switch key {
-		case "drop", "corrupt", "garbage":
-			if err = needVal(); err != nil {
-				return Faults{}, err
-			}
-			p, perr := strconv.ParseFloat(val, 64)
-			if perr != nil || !(p >= 0 && p <= 1) {
-				return Faults{}, bad("probability must be a number from 0 to 1")
-			}
-			switch key {
-			case "drop":
-				f.Drop = p
-			case "corrupt":
-				f.Corrupt = p
-			default:
-				f.Garbage = p
-			}
-		case "drop-next", "corrupt-next":
-			if err = needVal(); err != nil {
-				return Faults{}, err
-			}
-			n, nerr := strconv.Atoi(val)
-			if nerr != nil || n < 0 {
-				return Faults{}, bad("count must be a non-negative integer")
-			}
-			if key == "drop-next" {
-				f.DropNext = n
-			} else {
-				f.CorruptNext = n
-			}
-		case "delay":
-			if err = needVal(); err != nil {
-				return Faults{}, err
-			}
-			if f.Delay, err = parseDuration(val); err != nil {
-				return Faults{}, bad("%v", err)
-			}
-		case "babble", "silent":
-			on := true
-			if hasVal {
-				var berr error
-				if on, berr = strconv.ParseBool(val); berr != nil {
-					return Faults{}, bad("takes no value, or true/false")
-				}
-			}
-			if key == "babble" {
-				f.Babble = on
-			} else {
-				f.Silent = on
-			}
-		case "unplug":
-			if err = needVal(); err != nil {
-				return Faults{}, err
-			}
-			after, forStr, hasFor := strings.Cut(val, "/")
-			if f.UnplugAfter, err = parseDuration(after); err != nil || f.UnplugAfter == 0 {
-				return Faults{}, bad("want unplug=AFTER or unplug=AFTER/FOR with positive durations, e.g. unplug=10s/2s")
-			}
-			if hasFor {
-				if f.UnplugFor, err = parseDuration(forStr); err != nil || f.UnplugFor == 0 {
-					return Faults{}, bad("want unplug=AFTER or unplug=AFTER/FOR with positive durations, e.g. unplug=10s/2s")
-				}
-			}
-		case "seed":
-			if err = needVal(); err != nil {
-				return Faults{}, err
-			}
-			if f.Seed, err = strconv.ParseInt(val, 10, 64); err != nil {
-				return Faults{}, bad("seed must be an integer")
-			}
-		default:
-			return Faults{}, bad("unknown fault (known: %s)", faultKeys)
+		if err := parse(&f, it); err != nil {
+			return Faults{}, err
 		}
 	}
 	return f, nil
+}
+
+// faultParsers is every key ParseFaults knows, in the order String writes
+// them, with what reads its value into Faults. Keys and fields meet here
+// only, so that adding a fault is one row (and a line of String).
+var faultParsers = [...]struct {
+	key   string
+	parse func(*Faults, faultItem) error
+}{
+	{"drop", func(f *Faults, it faultItem) error { return it.probability(&f.Drop) }},
+	{"drop-next", func(f *Faults, it faultItem) error { return it.count(&f.DropNext) }},
+	{"delay", func(f *Faults, it faultItem) error { return it.duration(&f.Delay) }},
+	{"corrupt", func(f *Faults, it faultItem) error { return it.probability(&f.Corrupt) }},
+	{"corrupt-next", func(f *Faults, it faultItem) error { return it.count(&f.CorruptNext) }},
+	{"garbage", func(f *Faults, it faultItem) error { return it.probability(&f.Garbage) }},
+	{"babble", func(f *Faults, it faultItem) error { return it.flag(&f.Babble) }},
+	{"silent", func(f *Faults, it faultItem) error { return it.flag(&f.Silent) }},
+	{"unplug", func(f *Faults, it faultItem) error { return it.unplug(&f.UnplugAfter, &f.UnplugFor) }},
+	{"seed", func(f *Faults, it faultItem) error { return it.seed(&f.Seed) }},
+}
+
+// faultParser returns the parser of key, nil for an unknown key.
+func faultParser(key string) func(*Faults, faultItem) error {
+	for _, p := range faultParsers {
+		if p.key == key {
+			return p.parse
+		}
+	}
+	return nil
+}
+
+// faultKeys lists the keys ParseFaults knows, for its error messages.
+func faultKeys() string {
+	keys := make([]string, len(faultParsers))
+	for i, p := range faultParsers {
+		keys[i] = p.key
+	}
+	return strings.Join(keys, ", ")
+}
+
+// faultItem is one "key=value" item of a fault list, as its key's parser
+// reads it.
+type faultItem struct {
+	text     string // the whole item, trimmed, for error messages
+	key, val string // trimmed
+	hasVal   bool   // there was an "="
+}
+
+func newFaultItem(item string) faultItem {
+	item = strings.TrimSpace(item)
+	key, val, hasVal := strings.Cut(item, "=")
+	return faultItem{text: item, key: strings.TrimSpace(key), val: strings.TrimSpace(val), hasVal: hasVal}
+}
+
+// errorf is the error for a bad item.
+func (it faultItem) errorf(format string, a ...any) error {
+	return fmt.Errorf("dutsim: fault %q: %s", it.text, fmt.Sprintf(format, a...))
+}
+
+// value is the item's value, or an error if it has none.
+func (it faultItem) value() (string, error) {
+	if !it.hasVal || it.val == "" {
+		return "", it.errorf("needs a value (%s=...)", it.key)
+	}
+	return it.val, nil
+}
+
+// probability reads a number from 0 to 1 into dst.
+func (it faultItem) probability(dst *float64) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	p, err := strconv.ParseFloat(val, 64)
+	if err != nil || !(p >= 0 && p <= 1) {
+		return it.errorf("probability must be a number from 0 to 1")
+	}
+	*dst = p
+	return nil
+}
+
+// count reads a non-negative integer into dst.
+func (it faultItem) count(dst *int) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 {
+		return it.errorf("count must be a non-negative integer")
+	}
+	*dst = n
+	return nil
+}
+
+// duration reads a non-negative Go duration into dst.
+func (it faultItem) duration(dst *time.Duration) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	d, err := parseDuration(val)
+	if err != nil {
+		return it.errorf("%v", err)
+	}
+	*dst = d
+	return nil
+}
+
+// flag sets dst: a bare key is true, else the value is a bool.
+func (it faultItem) flag(dst *bool) error {
+	on := true
+	if it.hasVal {
+		var err error
+		if on, err = strconv.ParseBool(it.val); err != nil {
+			return it.errorf("takes no value, or true/false")
+		}
+	}
+	*dst = on
+	return nil
+}
+
+// unplug reads AFTER or AFTER/FOR, both positive durations.
+func (it faultItem) unplug(after, hold *time.Duration) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	afterStr, holdStr, hasHold := strings.Cut(val, "/")
+	positive := func(s string, dst *time.Duration) error {
+		d, err := parseDuration(s)
+		if err != nil || d == 0 {
+			return it.errorf("want unplug=AFTER or unplug=AFTER/FOR with positive durations, e.g. unplug=10s/2s")
+		}
+		*dst = d
+		return nil
+	}
+	if err := positive(afterStr, after); err != nil {
+		return err
+	}
+	if hasHold {
+		return positive(holdStr, hold)
+	}
+	return nil
+}
+
+// seed reads a decimal int64 into dst.
+func (it faultItem) seed(dst *int64) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(val, 10, 64)
+	if err != nil {
+		return it.errorf("seed must be an integer")
+	}
+	*dst = n
+	return nil
 }
 
 func parseDuration(s string) (time.Duration, error) {

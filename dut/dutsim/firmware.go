@@ -85,7 +85,7 @@ type Firmware struct {
 
 	n Stats
 
-	// pub is the ramp's state as of the last run, published for Ramp
+	// pub is the ramp's state as of the last advance, published for Ramp
 	// without the lock: the simulated bench asks for the rotor speed at
 	// every physics step, far more often than the firmware runs.
 	pub struct {
@@ -121,7 +121,7 @@ type State struct {
 	Pump      PumpState // last readout
 }
 
-// State returns the firmware's state as of its last run; it does not advance it.
+// State returns the firmware's state as of its last advance; it does not advance it.
 func (f *Firmware) State() State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -131,14 +131,14 @@ func (f *Firmware) State() State {
 
 // Ramp returns the part of State that the speed ramp is made of (Now,
 // TargetRPM, RPM), consistent with one another and as of the firmware's
-// last run, like State, but without taking the firmware's lock: it is a
+// last advance, like State, but without taking the firmware's lock: it is a
 // few atomic loads, cheap enough for every step of the physics.
 func (f *Firmware) Ramp() (now time.Duration, targetRPM int, rpm float64) {
 	for {
 		if now, targetRPM, rpm, ok := f.TryRamp(); ok {
 			return now, targetRPM, rpm
 		}
-		runtime.Gosched() // a run is publishing
+		runtime.Gosched() // an advance is publishing
 	}
 }
 
@@ -373,105 +373,156 @@ func mustFrame(fr dut.Frame) []byte {
 
 // execute runs one valid host request and returns its reply.
 func (f *Firmware) execute(r dut.Frame) dut.Frame {
-	ok := func(args ...string) dut.Frame { return dut.Frame{Seq: r.Seq, Verb: "OK", Args: args} }
-	fail := func(e *dut.Error) dut.Frame {
-		return dut.Frame{Seq: r.Seq, Verb: "ERR", Args: append([]string{strconv.Itoa(e.Code)}, strings.Fields(e.Text)...)}
+	cmd, ok := commands[r.Verb]
+	if !ok {
+		return errReply(r, dut.ErrUnknownVerb)
 	}
-	nargs := func(n int) bool { return len(r.Args) == n }
-	// motion checks the rules of a command that sets a speed.
-	motion := func() *dut.Error {
-		switch {
-		case f.now < f.boot+f.cfg.SelfTest:
-			return dut.ErrBusy
-		case f.alarms&BlockingAlarms != 0:
-			return dut.ErrAlarmActive
-		}
-		return nil
-	}
-	intArg := func(lo, hi int) (int, bool) {
-		if !nargs(1) {
-			return 0, false
-		}
-		v, err := strconv.Atoi(r.Args[0])
-		return v, err == nil && v >= lo && v <= hi
-	}
+	return cmd(f, r)
+}
 
-	switch r.Verb {
-	case "HELLO":
-		if !nargs(0) {
-			return fail(dut.ErrBadArgument)
-		}
-		return ok("model="+f.cfg.Model, "serial="+f.cfg.Serial, "fw="+f.cfg.FW, "proto=1")
-	case "PING":
-		if !nargs(0) {
-			return fail(dut.ErrBadArgument)
-		}
-		return ok()
-	case "MODE":
-		if !nargs(1) {
-			return fail(dut.ErrBadArgument)
-		}
-		m, err := dut.ParseMode(r.Args[0])
-		if err != nil {
-			return fail(dut.ErrBadArgument)
-		}
-		if m == dut.ModeStop {
-			f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
-			return ok()
-		}
-		if e := motion(); e != nil {
-			return fail(e)
-		}
-		f.mode = m
-		return ok()
-	case "SPEED":
-		v, good := intArg(0, MaxRPM)
-		if !good {
-			return fail(dut.ErrBadArgument)
-		}
-		if e := motion(); e != nil {
-			return fail(e)
-		}
-		if f.mode != dut.ModeSpeed {
-			return fail(dut.ErrWrongMode)
-		}
-		f.target = v
-		return ok()
-	case "LEVEL":
-		v, good := intArg(0, len(f.levels)-1)
-		if !good {
-			return fail(dut.ErrBadArgument)
-		}
-		if e := motion(); e != nil {
-			return fail(e)
-		}
-		if f.mode != dut.ModeLevel {
-			return fail(dut.ErrWrongMode)
-		}
-		f.target = f.levels[v]
-		return ok("rpm=" + strconv.Itoa(f.target))
-	case "STATUS":
-		if !nargs(0) {
-			return fail(dut.ErrBadArgument)
-		}
-		return ok("rpm="+itoa(f.ps.RPM), "target="+strconv.Itoa(f.target), "cur="+itoa(f.ps.CurrentmA),
-			"pwr="+itoa(f.ps.PowermW), "purge="+itoa(f.ps.PurgemmHg), "alarms="+f.alarms.Hex())
-	case "TELEM":
-		v, good := intArg(0, MaxTelemetryHz)
-		if !good {
-			return fail(dut.ErrBadArgument)
-		}
-		f.telemHz = v
-		if v > 0 {
-			f.nextTLM = f.now + f.telemPeriod()
-		}
-		return ok()
-	case "CLEAR":
-		if !nargs(0) {
-			return fail(dut.ErrBadArgument)
-		}
-		f.alarms = 0
-		return ok()
+// commands is the firmware's command interpreter: the method that checks
+// and executes each verb of VADLINK. Each checks in the order of the rules
+// on Firmware: arguments (2), then busy (4), alarm (5), mode (3).
+var commands = map[string]func(*Firmware, dut.Frame) dut.Frame{
+	"HELLO":  (*Firmware).cmdHello,
+	"PING":   (*Firmware).cmdPing,
+	"MODE":   (*Firmware).cmdMode,
+	"SPEED":  (*Firmware).cmdSpeed,
+	"LEVEL":  (*Firmware).cmdLevel,
+	"STATUS": (*Firmware).cmdStatus,
+	"TELEM":  (*Firmware).cmdTelem,
+	"CLEAR":  (*Firmware).cmdClear,
+}
+
+// okReply is the OK reply to r.
+func okReply(r dut.Frame, args ...string) dut.Frame {
+	return dut.Frame{Seq: r.Seq, Verb: "OK", Args: args}
+}
+
+// errReply is the ERR reply to r: e's code and text.
+func errReply(r dut.Frame, e *dut.Error) dut.Frame {
+	return dut.Frame{Seq: r.Seq, Verb: "ERR", Args: append([]string{strconv.Itoa(e.Code)}, strings.Fields(e.Text)...)}
+}
+
+// intArg reads r's one argument as an integer in lo..hi; ok is false when
+// there is not exactly one, or it is not such an integer.
+func intArg(r dut.Frame, lo, hi int) (v int, ok bool) {
+	if len(r.Args) != 1 {
+		return 0, false
 	}
-	return fail(dut.ErrUnknownVerb)
+	v, err := strconv.Atoi(r.Args[0])
+	return v, err == nil && v >= lo && v <= hi
+}
+
+// motionRefused checks the rules of a command that sets a speed: busy
+// during the self-test, refused while a blocking alarm is latched.
+func (f *Firmware) motionRefused() *dut.Error {
+	switch {
+	case f.now < f.boot+f.cfg.SelfTest:
+		return dut.ErrBusy
+	case f.alarms&BlockingAlarms != 0:
+		return dut.ErrAlarmActive
+	}
+	return nil
+}
+
+// targetRefused checks the rules of a command that sets the target in mode
+// m: those of motionRefused, then the mode.
+func (f *Firmware) targetRefused(m dut.Mode) *dut.Error {
+	if e := f.motionRefused(); e != nil {
+		return e
+	}
+	if f.mode != m {
+		return dut.ErrWrongMode
+	}
+	return nil
+}
+
+func (f *Firmware) cmdHello(r dut.Frame) dut.Frame {
+	if len(r.Args) != 0 {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	return okReply(r, "model="+f.cfg.Model, "serial="+f.cfg.Serial, "fw="+f.cfg.FW, "proto=1")
+}
+
+func (f *Firmware) cmdPing(r dut.Frame) dut.Frame {
+	if len(r.Args) != 0 {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	return okReply(r)
+}
+
+// cmdMode is MODE: STOP always (the safe command), SPEED and LEVEL keep the
+// target (bumpless).
+func (f *Firmware) cmdMode(r dut.Frame) dut.Frame {
+	if len(r.Args) != 1 {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	m, err := dut.ParseMode(r.Args[0])
+	if err != nil {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	if m == dut.ModeStop {
+		f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
+		return okReply(r)
+	}
+	if e := f.motionRefused(); e != nil {
+		return errReply(r, e)
+	}
+	f.mode = m
+	return okReply(r)
+}
+
+func (f *Firmware) cmdSpeed(r dut.Frame) dut.Frame {
+	v, good := intArg(r, 0, MaxRPM)
+	if !good {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	if e := f.targetRefused(dut.ModeSpeed); e != nil {
+		return errReply(r, e)
+	}
+	f.target = v
+	return okReply(r)
+}
+
+func (f *Firmware) cmdLevel(r dut.Frame) dut.Frame {
+	v, good := intArg(r, 0, len(f.levels)-1)
+	if !good {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	if e := f.targetRefused(dut.ModeLevel); e != nil {
+		return errReply(r, e)
+	}
+	f.target = f.levels[v]
+	return okReply(r, "rpm="+strconv.Itoa(f.target))
+}
+
+func (f *Firmware) cmdStatus(r dut.Frame) dut.Frame {
+	if len(r.Args) != 0 {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	return okReply(r, "rpm="+itoa(f.ps.RPM), "target="+strconv.Itoa(f.target), "cur="+itoa(f.ps.CurrentmA),
+		"pwr="+itoa(f.ps.PowermW), "purge="+itoa(f.ps.PurgemmHg), "alarms="+f.alarms.Hex())
+}
+
+// cmdTelem is TELEM: the first TLM frame goes out one period from now.
+func (f *Firmware) cmdTelem(r dut.Frame) dut.Frame {
+	v, good := intArg(r, 0, MaxTelemetryHz)
+	if !good {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	f.telemHz = v
+	if v > 0 {
+		f.nextTLM = f.now + f.telemPeriod()
+	}
+	return okReply(r)
+}
+
+// cmdClear is CLEAR: alarms whose cause persists rise again at the next advance.
+func (f *Firmware) cmdClear(r dut.Frame) dut.Frame {
+	if len(r.Args) != 0 {
+		return errReply(r, dut.ErrBadArgument)
+	}
+	f.alarms = 0
+	return okReply(r)
 }

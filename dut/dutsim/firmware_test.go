@@ -410,7 +410,7 @@ func TestConfigValidation(t *testing.T) {
 		{SafeRPM: -1},
 		{SafeRPM: 70000},
 		{RampRate: -5},
-		{Tick: -1},
+		{AdvanceEvery: -1},
 		{Levels: &[10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 90000}},
 	} {
 		if _, err := NewFirmware(c, 0); err == nil || !strings.HasPrefix(err.Error(), "dutsim: ") {

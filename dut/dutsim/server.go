@@ -23,16 +23,17 @@ type Config struct {
 	// Clock is the firmware's time; nil means a real clock. Use the run's
 	// virtual clock in simulation.
 	Clock clock.Clock
-	// Tick, if positive, runs the firmware every Tick of real time
-	// between host frames, so that TLM streams and the watchdog's ALARM
-	// goes out while the host is quiet. Zero runs it only when a host
-	// frame arrives or Advance is called: use that with a virtual clock,
-	// so that the firmware's state depends on virtual time alone.
-	Tick time.Duration
-	// Link, if set, is a symlink kept pointing at the current pty, removed
+	// AdvanceEvery, if positive, calls Advance every AdvanceEvery of real
+	// time between host frames, so that TLM streams and the watchdog's
+	// ALARM go out while the host is quiet. Zero runs the firmware only
+	// when a host frame arrives or Advance is called: use that with a
+	// virtual clock, so that the firmware's state depends on virtual time
+	// alone.
+	AdvanceEvery time.Duration
+	// Symlink, if set, is a path kept pointing at the current pty, removed
 	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
 	// how the host finds the device again after it re-enumerates.
-	Link string
+	Symlink string
 	// Faults are injected from the start.
 	Faults Faults
 
@@ -86,8 +87,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("dutsim: ramp rate %d rpm/s is negative", c.RampRate)
 	case c.SafeRPM < 0 || c.SafeRPM > MaxRPM:
 		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, MaxRPM)
-	case c.Tick < 0:
-		return c, fmt.Errorf("dutsim: tick %v is negative", c.Tick)
+	case c.AdvanceEvery < 0:
+		return c, fmt.Errorf("dutsim: advance interval %v is negative", c.AdvanceEvery)
 	}
 	if c.Levels != nil {
 		for i, v := range c.Levels {
@@ -133,7 +134,7 @@ type Stats struct {
 // editing. Unplug closes the pty's master side, so the host sees its device
 // vanish (reads fail, the /dev/pts node disappears); Replug opens a new pty.
 // The kernel picks the new pty's number, so it cannot be relied on to come
-// back at the same path: a host that must find the device again opens Link,
+// back at the same path: a host that must find the device again opens Symlink,
 // a symlink the server moves to the new pty, as udev moves a by-id name.
 type Server struct {
 	cfg Config
@@ -149,7 +150,7 @@ type Server struct {
 	n       Stats // link counters
 	stopCtx func() bool
 	quit    chan struct{}
-	wg      sync.WaitGroup // ticker and fault timers
+	wg      sync.WaitGroup // advanceEvery and fault timers
 }
 
 // plug is one pty and its goroutines.
@@ -194,9 +195,9 @@ func Serve(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.SetFaults(cfg.Faults)
-	if cfg.Tick > 0 {
+	if cfg.AdvanceEvery > 0 {
 		s.wg.Add(1)
-		go s.tick(cfg.Tick)
+		go s.advanceEvery(cfg.AdvanceEvery)
 	}
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	s.mu.Lock()
@@ -205,10 +206,10 @@ func Serve(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Name is what a host should open: Link if configured, else Path.
+// Name is what a host should open: Symlink if configured, else Path.
 func (s *Server) Name() string {
-	if s.cfg.Link != "" {
-		return s.cfg.Link
+	if s.cfg.Symlink != "" {
+		return s.cfg.Symlink
 	}
 	return s.Path()
 }
@@ -323,7 +324,7 @@ func (s *Server) Stats() Stats {
 // Advance runs the firmware up to the clock's now and sends the TLM and ALARM
 // frames that fell due. In virtual time the engine calls it to let the
 // device's own behaviour (the watchdog, telemetry) happen without a host
-// frame; with Config.Tick it is called every tick.
+// frame; with Config.AdvanceEvery it is called that often.
 func (s *Server) Advance() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,7 +333,9 @@ func (s *Server) Advance() {
 	}
 }
 
-func (s *Server) tick(every time.Duration) {
+// advanceEvery calls Advance every interval of real time until Close: the
+// firmware's own behaviour on a real clock while the host is quiet.
+func (s *Server) advanceEvery(every time.Duration) {
 	defer s.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -507,8 +510,8 @@ func (s *Server) plugIn() error {
 	if rc, err := m.SyscallConn(); err == nil {
 		p.raw, p.twFn = rc, p.tryWriteFd
 	}
-	if s.cfg.Link != "" {
-		if err := relink(s.cfg.Link, p.path); err != nil {
+	if s.cfg.Symlink != "" {
+		if err := relink(s.cfg.Symlink, p.path); err != nil {
 			m.Close()
 			slave.Close()
 			return err
@@ -600,16 +603,16 @@ func makeRaw(f *os.File) error {
 	return terr
 }
 
-// relink points the symlink link at target, atomically.
-func relink(link, target string) error {
-	tmp := link + ".new"
+// relink points symlink at target, atomically.
+func relink(symlink, target string) error {
+	tmp := symlink + ".new"
 	os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("dutsim: link %s: %w", link, err)
+		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
-	if err := os.Rename(tmp, link); err != nil {
+	if err := os.Rename(tmp, symlink); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("dutsim: link %s: %w", link, err)
+		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
 	return nil
 }
@@ -667,14 +670,14 @@ func (p *plug) close() {
 }
 
 // Unplug pulls the device out: the pty is closed, its path disappears, and
-// Link is removed. The firmware keeps running; its watchdog trips if the
+// Symlink is removed. The firmware keeps running; its watchdog trips if the
 // host stays away for WatchdogTimeout.
 func (s *Server) Unplug() error {
 	s.mu.Lock()
 	p := s.plug
 	s.plug = nil
-	if p != nil && s.cfg.Link != "" {
-		os.Remove(s.cfg.Link)
+	if p != nil && s.cfg.Symlink != "" {
+		os.Remove(s.cfg.Symlink)
 	}
 	s.mu.Unlock()
 	if p == nil {
@@ -684,7 +687,7 @@ func (s *Server) Unplug() error {
 	return nil
 }
 
-// Replug plugs the device in again, on a new pty; Link follows.
+// Replug plugs the device in again, on a new pty; Symlink follows.
 func (s *Server) Replug() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -712,8 +715,8 @@ func (s *Server) Close() error {
 	}
 	p := s.plug
 	s.plug = nil
-	if s.cfg.Link != "" {
-		os.Remove(s.cfg.Link)
+	if s.cfg.Symlink != "" {
+		os.Remove(s.cfg.Symlink)
 	}
 	stop := s.stopCtx
 	s.mu.Unlock()

@@ -115,11 +115,11 @@ func TestServerPTYIsRaw(t *testing.T) {
 
 func TestServerUnplugReplug(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "by-id")
-	s := serve(t, Config{Link: link})
+	symlink := filepath.Join(t.TempDir(), "by-id")
+	s := serve(t, Config{Symlink: symlink})
 	p1 := s.Path()
-	if target, err := os.Readlink(link); err != nil || target != p1 || s.Name() != link {
-		t.Fatalf("link %q -> %q (%v), path %q", link, target, err, p1)
+	if target, err := os.Readlink(symlink); err != nil || target != p1 || s.Name() != symlink {
+		t.Fatalf("symlink %q -> %q (%v), path %q", symlink, target, err, p1)
 	}
 	c := rawClient(t, p1)
 	if err := s.Unplug(); err != nil {
@@ -128,8 +128,8 @@ func TestServerUnplugReplug(t *testing.T) {
 	if s.Path() != "" {
 		t.Fatalf("Path %q while unplugged", s.Path())
 	}
-	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("link while unplugged: %v", err)
+	if _, err := os.Lstat(symlink); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("symlink while unplugged: %v", err)
 	}
 	// The host's open descriptor sees the hang-up.
 	c.SetReadDeadline(time.Now().Add(time.Second))
@@ -146,8 +146,8 @@ func TestServerUnplugReplug(t *testing.T) {
 		t.Fatal("second Replug succeeded")
 	}
 	p2 := s.Path()
-	if target, err := os.Readlink(link); err != nil || target != p2 {
-		t.Fatalf("link after replug -> %q (%v), want %q", target, err, p2)
+	if target, err := os.Readlink(symlink); err != nil || target != p2 {
+		t.Fatalf("symlink after replug -> %q (%v), want %q", target, err, p2)
 	}
 	if st := s.Stats(); st.Plugs != 2 {
 		t.Fatalf("plugs %d", st.Plugs)
@@ -156,9 +156,9 @@ func TestServerUnplugReplug(t *testing.T) {
 
 func TestServeEndsWithContext(t *testing.T) {
 	checkLeaks(t)
-	link := filepath.Join(t.TempDir(), "dut")
+	symlink := filepath.Join(t.TempDir(), "dut")
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Serve(ctx, Config{Link: link, Tick: time.Millisecond, Faults: Faults{UnplugAfter: time.Hour}})
+	s, err := Serve(ctx, Config{Symlink: symlink, AdvanceEvery: time.Millisecond, Faults: Faults{UnplugAfter: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,8 @@ func TestServeEndsWithContext(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pty %s still there after the context ended: %v", path, err)
 	}
-	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("link still there: %v", err)
+	if _, err := os.Lstat(symlink); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("symlink still there: %v", err)
 	}
 	if err := s.Replug(); err == nil {
 		t.Fatal("Replug after close succeeded")
@@ -237,7 +237,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 	if _, err := Serve(context.Background(), Config{Model: "a b"}); err == nil {
 		t.Fatal("Serve accepted a model name with a space")
 	}
-	if _, err := Serve(context.Background(), Config{Link: "/nonexistent-dir/x"}); err == nil {
-		t.Fatal("Serve accepted a link it cannot create")
+	if _, err := Serve(context.Background(), Config{Symlink: "/nonexistent-dir/x"}); err == nil {
+		t.Fatal("Serve accepted a symlink it cannot create")
 	}
 }
