@@ -55,7 +55,7 @@ type dutLink struct {
 	events []runlog.Event
 	queued atomic.Bool // events waiting, read without the lock every frame
 
-	nextTick time.Duration
+	nextMaintain time.Duration
 
 	// poller runs the link on the wall clock (nil on virtual time); shown
 	// is then the engine's copy of its last STATUS. ctx is the context of
@@ -66,9 +66,9 @@ type dutLink struct {
 	ctx    context.Context
 }
 
-// tickEvery is how often the keep-alive is checked: the DUT's own limit is
+// maintainEvery is how often the keep-alive is checked: the DUT's own limit is
 // 500 ms without a frame; checking every frame would cost a lock per frame.
-const tickEvery = 50 * time.Millisecond
+const maintainEvery = 50 * time.Millisecond
 
 // dutColumn is a frame column fed from the DUT's STATUS: its signal, by
 // index of dutSignals.
@@ -198,8 +198,8 @@ func (d *dutLink) exchange(now time.Duration) error {
 		}
 		d.setStatus(st)
 		d.nextPoll = now + d.cfg.Poll
-	} else if now >= d.nextTick {
-		d.nextTick = now + tickEvery
+	} else if now >= d.nextMaintain {
+		d.nextMaintain = now + maintainEvery
 		if err := d.dev.Maintain(ctx); err != nil {
 			if err := d.fault(err); err != nil {
 				return err
@@ -555,7 +555,7 @@ func (p *dutPoller) do(cmd func() error) (next time.Duration, ok bool) {
 	}
 	copy(p.values, d.values)
 	p.news.Store(true)
-	next = min(d.nextPoll, d.nextTick)
+	next = min(d.nextPoll, d.nextMaintain)
 	if d.pending {
 		next = min(next, d.lastSpeed+speedEvery)
 	}
