@@ -21,6 +21,30 @@
 // and hold a run. OpenCalibration opens the rig for zeroing and
 // calibration, and Timing qualifies the computer it runs on.
 //
+// # Files by job
+//
+// config.go, hardware.go, dutconfig.go, gains.go, calibration.go: the rig
+// config, decoded section by section (configSections) with positions, and
+// the calibration records. actuation.go: how each protocol parameter of
+// protocols.ParamTable is applied. plant.go, buses.go, dut.go: the plant on
+// its buses and the DUT link (its poller beside the sampling loop on the
+// wall clock). engine.go: the sequencer and the supervisor on the narrow
+// Plant interface; every frame goes through one ordered list of stages
+// (frameStages), and everything the run produces through its outlets
+// (outlets.go: record, InfluxDB sink, observer, in that order). run.go:
+// one run assembled (lock, clock chosen once, calibrations, plant, record,
+// engine, safe state, result). resume.go, progress.go, observe.go,
+// control.go, calibrate.go, timing.go: resuming, the progress line, the
+// bench view's hooks, closed-loop targets, calibration, `mockloop timing`.
+//
+// rig is over 3,000 lines because the engine and the plant share one
+// run's state through unexported types (the plant's events, the DUT
+// link's poller, resume's replay of the record into the engine): the seam
+// for a package of its own is the engine on the Plant interface, with the
+// config reduced to what the engine reads (limits, beat and key channels,
+// the initial preset, the targets' gains). That move is planned; until
+// then the files above keep the jobs apart.
+//
 // # Imports
 //
 // Of the project: clock, daq and its drivers daq/ads1115 and
