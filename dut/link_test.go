@@ -76,6 +76,11 @@ func dialScripted(t testing.TB, cfg dut.Config) (*scripted, *dut.VADLINK) {
 	t.Helper()
 	s, path := newScripted(t)
 	cfg.Path = path
+	if cfg.ReplyTimeout == 0 {
+		// A script on a loaded machine may answer later than VADLINK's
+		// 100 ms; a test of that timing sets it (TestRetrySameSeq).
+		cfg.ReplyTimeout = time.Second
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); s.hello() }()
 	d, err := dut.Dial(context.Background(), cfg)
@@ -134,7 +139,7 @@ func TestSeqMismatchDropped(t *testing.T) {
 
 func TestRetrySameSeq(t *testing.T) {
 	checkLeaks(t)
-	s, d := dialScripted(t, dut.Config{})
+	s, d := dialScripted(t, dut.Config{ReplyTimeout: dut.ReplyTimeout})
 	wait := async(func() (dut.Status, error) { return d.Status(ctxT(t)) })
 	t0 := time.Now()
 	f1 := s.expect("STATUS")
