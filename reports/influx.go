@@ -74,10 +74,12 @@ type influxStepPoint struct {
 // whole result, in evaluation order), the step statistics those of its
 // step.end events, outcome, abort reason, frame count and duration those of
 // its summary point (or, before that point arrived, of its run.end event);
-// beat statistics, events, plots and the statistics of steps without any
-// are made as from the record, by the same code, from the frames streamed
-// from InfluxDB in one pass. Values are the record's: frames are float32 there and here,
-// the rest travels as JSON or exact decimal text.
+// beat statistics, events and the waveforms are made as from the record,
+// by the same code, from the beats and frames streamed from InfluxDB; the
+// trends and the statistics of steps without any from InfluxDB's
+// aggregates of the frames (see summarizer), so that a long run is not
+// streamed frame by frame. Values are the record's: frames are float32
+// there and here, the rest travels as JSON or exact decimal text.
 //
 // What InfluxDB does not hold is shown as NotInInflux, never guessed: the
 // protocol's file, hash, description and requirements catalogue, the rig

@@ -72,10 +72,38 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		durS = res.DurationS
 	}
 	s.Time = secs(durS)
+	s.Properties = r.junitProperties()
 
+	stepOf := critSteps(r.crit, r.steps)
+	var out strings.Builder
+	for i := range r.crit {
+		s.Cases = append(s.Cases, r.criterionCase(&r.crit[i], stepOf[i], durS, &out))
+	}
+	if tc, ok := r.runCase(durS); ok {
+		s.Cases = append(s.Cases, tc)
+	}
+	for _, tc := range s.Cases {
+		switch {
+		case tc.Failure != nil:
+			s.Failures++
+		case tc.Error != nil:
+			s.Errors++
+		}
+	}
+	s.Tests = len(s.Cases)
+	s.SystemOut = cdata{out.String()}
+	return encodeJUnit(w, &s)
+}
+
+// junitProperties are the suite's properties: the run's identity, those
+// the run has.
+func (r *Report) junitProperties() []junitProp {
+	m := &r.run.Manifest
+	res := r.run.Result
+	var props []junitProp
 	prop := func(name, value string) {
 		if value != "" {
-			s.Properties = append(s.Properties, junitProp{name, value})
+			props = append(props, junitProp{name, value})
 		}
 	}
 	prop("run_id", m.RunID)
@@ -105,71 +133,71 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	if res != nil {
 		prop("frames", strconv.FormatInt(res.Frames, 10))
 	}
+	return props
+}
 
-	stepOf := critSteps(r.crit, r.steps)
-	var out strings.Builder
-	for i := range r.crit {
-		row := &r.crit[i]
-		c := row.c
-		tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion")}
-		switch {
-		case c.Step == alwaysStep:
-			tc.Time = secs(durS)
-		case stepOf[i] >= 0:
-			st := r.steps[stepOf[i]]
-			tc.Time = secs(st.EndS - st.StartS)
-		default:
-			tc.Time = secs(0)
-		}
-		msg := critMessage(c)
-		switch c.Verdict {
-		case runlog.VerdictPass:
-		case runlog.VerdictWarn:
-			fmt.Fprintf(&out, "WARN %s %s: %s\n", tc.Classname, tc.Name, msg)
-		case runlog.VerdictNoData:
-			tc.Failure = &junitResult{Type: "no-data", Message: msg, Text: critDetail(c)}
-		default: // fail, or a verdict this version does not know
-			res := &junitResult{Type: string(c.Verdict), Message: msg, Text: critDetail(c)}
-			if c.OnFail == "abort" {
-				res.Type = "abort"
-				tc.Error = res
-			} else {
-				tc.Failure = res
-			}
-		}
-		s.Cases = append(s.Cases, tc)
+// criterionCase is the test case of a criterion evaluation: its time is
+// its step's (stepOf, -1 for none) or, for an invariant, the run's (durS);
+// a warning passes and is described in out, the suite's system-out.
+func (r *Report) criterionCase(row *critRow, stepOf int, durS float64, out *strings.Builder) junitCase {
+	c := row.c
+	tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion")}
+	switch {
+	case c.Step == alwaysStep:
+		tc.Time = secs(durS)
+	case stepOf >= 0:
+		st := r.steps[stepOf]
+		tc.Time = secs(st.EndS - st.StartS)
+	default:
+		tc.Time = secs(0)
 	}
-
-	// The run itself, when it did not complete.
-	if o := r.outcome(); o != string(runlog.OutcomePass) && o != string(runlog.OutcomeFail) {
-		class := "run"
-		for i := len(r.steps) - 1; i >= 0; i-- {
-			if st := r.steps[i]; st.Outcome == string(runlog.OutcomeAborted) || st.Outcome == "unfinished" {
-				class = classname(st.Path, st.Name)
-				break
-			}
-		}
-		reason := ""
-		if res != nil {
-			reason = res.AbortReason
-		}
-		if reason == "" {
-			reason = "the run has no result: it is still running or ended without closing its record"
-		}
-		s.Cases = append(s.Cases, junitCase{Classname: token(class, "run"), Name: "run " + o, Time: secs(durS),
-			Error: &junitResult{Type: o, Message: reason, Text: "run " + m.RunID + " " + o + ": " + reason}})
-	}
-	for _, tc := range s.Cases {
-		switch {
-		case tc.Failure != nil:
-			s.Failures++
-		case tc.Error != nil:
-			s.Errors++
+	msg := critMessage(c)
+	switch c.Verdict {
+	case runlog.VerdictPass:
+	case runlog.VerdictWarn:
+		fmt.Fprintf(out, "WARN %s %s: %s\n", tc.Classname, tc.Name, msg)
+	case runlog.VerdictNoData:
+		tc.Failure = &junitResult{Type: "no-data", Message: msg, Text: critDetail(c)}
+	default: // fail, or a verdict this version does not know
+		res := &junitResult{Type: string(c.Verdict), Message: msg, Text: critDetail(c)}
+		if c.OnFail == "abort" {
+			res.Type = "abort"
+			tc.Error = res
+		} else {
+			tc.Failure = res
 		}
 	}
-	s.Tests = len(s.Cases)
-	s.SystemOut = cdata{out.String()}
+	return tc
+}
 
+// runCase is the test case of the run itself, an error, when it did not
+// complete (aborted, interrupted, or no result yet); ok is false when it
+// did. Its class is the step it stopped in.
+func (r *Report) runCase(durS float64) (tc junitCase, ok bool) {
+	o := r.outcome()
+	if o == string(runlog.OutcomePass) || o == string(runlog.OutcomeFail) {
+		return junitCase{}, false
+	}
+	class := "run"
+	for i := len(r.steps) - 1; i >= 0; i-- {
+		if st := r.steps[i]; st.Outcome == string(runlog.OutcomeAborted) || st.Outcome == "unfinished" {
+			class = classname(st.Path, st.Name)
+			break
+		}
+	}
+	reason := ""
+	if res := r.run.Result; res != nil {
+		reason = res.AbortReason
+	}
+	if reason == "" {
+		reason = "the run has no result: it is still running or ended without closing its record"
+	}
+	return junitCase{Classname: token(class, "run"), Name: "run " + o, Time: secs(durS),
+		Error: &junitResult{Type: o, Message: reason, Text: "run " + r.run.Manifest.RunID + " " + o + ": " + reason}}, true
+}
+
+// encodeJUnit writes the suite as an indented XML document.
+func encodeJUnit(w io.Writer, s *junitSuite) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

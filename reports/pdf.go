@@ -409,8 +409,26 @@ func verdictCell(s, verdict string) pdfCell {
 	return pdfCell{Text: s, Bold: true, Color: colorPtr(outcomeColor(verdict))}
 }
 
-// render draws the whole report.
+// render draws the whole report, section by section in the order of the
+// HTML report.
 func (d *pdfDoc) render() {
+	d.title()
+	d.identity()
+	d.heading("2. Outcome")
+	d.kvTable(d.v.Summary)
+	d.criteria()
+	d.traceability()
+	d.plots()
+	d.stepStats()
+	d.beatStats()
+	d.events()
+	d.heading(fmt.Sprintf("%d. Record integrity", d.v.Sec.Integrity))
+	d.kvTable(d.v.Integrity)
+	d.signatures()
+}
+
+// title draws the first page's title, the outcome and the report's notes.
+func (d *pdfDoc) title() {
 	v := d.v
 	f := d.f
 	f.AddPage()
@@ -428,95 +446,126 @@ func (d *pdfDoc) render() {
 	for _, n := range v.Notes {
 		d.para(n, true)
 	}
+}
 
+// identity draws section 1: the run's identity and the calibration records
+// in force.
+func (d *pdfDoc) identity() {
+	v := d.v
 	d.heading("1. Run identity")
 	d.kvTable(v.Identity)
 	d.subheading("Calibration records in force", 20)
 	if len(v.Calibration) == 0 {
 		d.para("The manifest lists no calibration records.", true)
-	} else {
-		var rows [][]pdfCell
-		for _, c := range v.Calibration {
-			due := cell(c.Due)
-			if c.Overdue {
-				due = verdictCell(c.Due+" (overdue)", "fail")
-			}
-			rows = append(rows, []pdfCell{cell(c.Channel), cell(c.Method), cell(c.Date), due, cell(c.Reference), {Text: c.Fields, Mono: true}})
-		}
-		d.table([]pdfCol{{"Channel", 16, "L"}, {"Method", 16, "L"}, {"Date", 26, "L"}, {"Due", 20, "L"}, {"Reference", 32, "L"}, {"Coefficients and points", 70, "L"}}, rows, pdfSmall)
+		return
 	}
+	var rows [][]pdfCell
+	for _, c := range v.Calibration {
+		due := cell(c.Due)
+		if c.Overdue {
+			due = verdictCell(c.Due+" (overdue)", "fail")
+		}
+		rows = append(rows, []pdfCell{cell(c.Channel), cell(c.Method), cell(c.Date), due, cell(c.Reference), {Text: c.Fields, Mono: true}})
+	}
+	d.table([]pdfCol{{"Channel", 16, "L"}, {"Method", 16, "L"}, {"Date", 26, "L"}, {"Due", 20, "L"}, {"Reference", 32, "L"}, {"Coefficients and points", 70, "L"}}, rows, pdfSmall)
+}
 
-	d.heading("2. Outcome")
-	d.kvTable(v.Summary)
-
+// criteria draws section 3: every evaluated criterion.
+func (d *pdfDoc) criteria() {
 	d.heading("3. Acceptance criteria")
-	if len(v.Criteria) == 0 {
+	if len(d.v.Criteria) == 0 {
 		d.para("No criterion was evaluated.", true)
-	} else {
-		var rows [][]pdfCell
-		for _, c := range v.Criteria {
-			req := c.ReqID
-			if req == "" {
-				req = "(no id) " + c.Name
-			} else {
-				if !c.InCat {
-					req += " (not in catalogue)"
-				}
-				if c.Name != "" {
-					req += " — " + c.Name
-				}
-			}
-			step := c.Step
-			if c.Repeats {
-				step += fmt.Sprintf(" #%d", c.Iter)
-			}
-			verdict := strings.ToUpper(c.Verdict)
-			if c.Verdict != "pass" && c.OnFail != "fail" && c.OnFail != "" {
-				verdict += " (on_fail: " + c.OnFail + ")"
-			}
-			if c.Reason != "" {
-				verdict += ": " + c.Reason
-			}
-			reqCell := cell(req)
-			if c.ReqID == "" || !c.InCat {
-				reqCell.Color = colorPtr(outcomeColor("fail"))
-			}
-			rows = append(rows, []pdfCell{cell(fmt.Sprint(c.N)), reqCell, cell(step), cell(c.Measure), cell(c.Value), cell(c.Limits), verdictCell(verdict, c.Verdict)})
-		}
-		d.table([]pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}, rows, pdfSmall)
+		return
 	}
+	var rows [][]pdfCell
+	for _, c := range d.v.Criteria {
+		rows = append(rows, criterionCells(c))
+	}
+	d.table([]pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}, rows, pdfSmall)
+}
 
+// criterionCells is a criterion's row of the criteria table; a criterion
+// without a requirement id, or with one not in the catalogue, is flagged.
+func criterionCells(c critRow) []pdfCell {
+	req := c.ReqID
+	if req == "" {
+		req = "(no id) " + c.Name
+	} else {
+		if !c.InCat {
+			req += " (not in catalogue)"
+		}
+		if c.Name != "" {
+			req += " — " + c.Name
+		}
+	}
+	step := c.Step
+	if c.Repeats {
+		step += fmt.Sprintf(" #%d", c.Iter)
+	}
+	verdict := strings.ToUpper(c.Verdict)
+	if c.Verdict != "pass" && c.OnFail != "fail" && c.OnFail != "" {
+		verdict += " (on_fail: " + c.OnFail + ")"
+	}
+	if c.Reason != "" {
+		verdict += ": " + c.Reason
+	}
+	reqCell := cell(req)
+	if c.ReqID == "" || !c.InCat {
+		reqCell.Color = colorPtr(outcomeColor("fail"))
+	}
+	return []pdfCell{cell(fmt.Sprint(c.N)), reqCell, cell(step), cell(c.Measure), cell(c.Value), cell(c.Limits), verdictCell(verdict, c.Verdict)}
+}
+
+// traceability draws section 4: requirement → criteria → verdicts, the
+// requirements of the catalogue first, then the unknown and the untraced.
+func (d *pdfDoc) traceability() {
+	v := d.v
 	d.heading("4. Traceability matrix")
 	if v.Trace.NoCatalogue {
 		d.para("The protocol declares no requirements catalogue: no requirement can be traced.", true)
 	}
-	var trows [][]pdfCell
+	var rows [][]pdfCell
 	for _, set := range [][]traceReq{v.Trace.Reqs, v.Trace.Unknown, v.Trace.Untraced} {
 		for _, q := range set {
-			req := strings.TrimSpace(q.ID + " " + q.Text)
-			if q.Flag != "" {
-				req += " — ! " + q.Flag
-			}
-			reqCell := pdfCell{Text: req}
-			if q.Flag != "" {
-				reqCell.Color = colorPtr(outcomeColor("fail"))
-			}
-			status := verdictCell(strings.ToUpper(q.Status), q.Status)
-			if len(q.Criteria) == 0 {
-				trows = append(trows, []pdfCell{reqCell, status, cell("-"), cell(""), cell(""), cell("")})
-			}
-			for i, c := range q.Criteria {
-				first, st := reqCell, status
-				if i > 0 {
-					first, st = cell(""), cell("")
-				}
-				trows = append(trows, []pdfCell{first, st, cell(c.Step + ": " + c.Measure), cell(c.Limits), verdictCell(c.Counts, c.Verdict), cell(c.Rows)})
-			}
+			rows = append(rows, traceCells(q)...)
 		}
 	}
-	d.table([]pdfCol{{"Requirement", 52, "L"}, {"Status", 19, "L"}, {"Criterion (step, measure)", 47, "L"}, {"Limits", 28, "L"}, {"Evaluations", 20, "L"}, {"Rows", 14, "L"}}, trows, pdfSmall)
+	d.table([]pdfCol{{"Requirement", 52, "L"}, {"Status", 19, "L"}, {"Criterion (step, measure)", 47, "L"}, {"Limits", 28, "L"}, {"Evaluations", 20, "L"}, {"Rows", 14, "L"}}, rows, pdfSmall)
 	d.para("Rows refers to the numbers (#) of the criteria table. A requirement passes when every evaluation of every criterion tracing to it passes.", false)
+}
 
+// traceCells are a requirement's rows of the traceability matrix: one per
+// criterion tracing to it (the requirement and its status on the first
+// only), or one saying it has none.
+func traceCells(q traceReq) [][]pdfCell {
+	req := strings.TrimSpace(q.ID + " " + q.Text)
+	if q.Flag != "" {
+		req += " — ! " + q.Flag
+	}
+	reqCell := pdfCell{Text: req}
+	if q.Flag != "" {
+		reqCell.Color = colorPtr(outcomeColor("fail"))
+	}
+	status := verdictCell(strings.ToUpper(q.Status), q.Status)
+	var rows [][]pdfCell
+	if len(q.Criteria) == 0 {
+		rows = append(rows, []pdfCell{reqCell, status, cell("-"), cell(""), cell(""), cell("")})
+	}
+	for i, c := range q.Criteria {
+		first, st := reqCell, status
+		if i > 0 {
+			first, st = cell(""), cell("")
+		}
+		rows = append(rows, []pdfCell{first, st, cell(c.Step + ": " + c.Measure), cell(c.Limits), verdictCell(c.Counts, c.Verdict), cell(c.Rows)})
+	}
+	return rows
+}
+
+// plots draws section 5: the waveforms of the end of each step, then the
+// trends of the whole run.
+func (d *pdfDoc) plots() {
+	v := d.v
+	f := d.f
 	d.heading("5. Plots")
 	d.subheading("Waveforms at the end of each step", pdfFigH+16)
 	if v.WaveNote != "" {
@@ -539,13 +588,17 @@ func (d *pdfDoc) render() {
 	d.subheading("Trends over the whole run", pdfFigH+12)
 	if len(v.Trends) == 0 {
 		d.para("The record has no frames.", true)
-	} else {
-		d.para(v.TrendNote, false)
-		for _, fig := range v.Trends {
-			d.figure(fig)
-		}
+		return
 	}
+	d.para(v.TrendNote, false)
+	for _, fig := range v.Trends {
+		d.figure(fig)
+	}
+}
 
+// stepStats draws section 6: per-step channel statistics.
+func (d *pdfDoc) stepStats() {
+	v := d.v
 	d.heading("6. Step statistics")
 	if v.Steps.Note != "" {
 		d.para(v.Steps.Note, false)
@@ -555,60 +608,58 @@ func (d *pdfDoc) render() {
 	}
 	if len(v.Steps.Rows) == 0 {
 		d.para("No step was executed.", false)
-	} else {
-		var rows [][]pdfCell
-		for _, s := range v.Steps.Rows {
-			oc := cell(s.Outcome)
-			if s.Outcome != "" {
-				oc = verdictCell(s.Outcome, s.Outcome)
-			}
-			rows = append(rows, []pdfCell{{Text: s.Step, Bold: true}, cell(s.Span), oc, cell(s.Channel), cell(s.Unit), cell(s.N), cell(s.Mean), cell(s.Min), cell(s.Max), cell(s.Std)})
-		}
-		d.table([]pdfCol{{"Step", 38, "L"}, {"Span", 27, "L"}, {"Outcome", 15, "L"}, {"Channel", 20, "L"}, {"Unit", 11, "L"}, {"n", 14, "R"}, {"Mean", 14, "R"}, {"Min", 13, "R"}, {"Max", 14, "R"}, {"Std", 14, "R"}}, rows, pdfSmall)
+		return
 	}
-
-	if b := v.Beats; b != nil {
-		d.heading(fmt.Sprintf("%d. Beat statistics", v.Sec.Beats))
-		if len(b.Rows) == 0 {
-			d.para("beats.jsonl has no beats: none were detected.", false)
-		} else {
-			d.para(fmt.Sprintf("Mean ± standard deviation over the detected beats (%d in beats.jsonl), per channel and step (executions of a step pooled) and over the whole run.", b.Beats), false)
-			cols := []pdfCol{{"Channel", 14, "L"}, {"Step", 37, "L"}, {"Beats", 13, "R"}}
-			for _, h := range b.Headers {
-				cols = append(cols, pdfCol{h, (pdfTextW - 64) / float64(len(b.Headers)), "R"})
-			}
-			var rows [][]pdfCell
-			for _, br := range b.Rows {
-				row := []pdfCell{cell(br.Channel), {Text: br.Step, Bold: br.Total}, cell(br.Beats)}
-				for _, c := range br.Cells {
-					row = append(row, cell(c))
-				}
-				rows = append(rows, row)
-			}
-			d.table(cols, rows, pdfSmall)
+	var rows [][]pdfCell
+	for _, s := range v.Steps.Rows {
+		oc := cell(s.Outcome)
+		if s.Outcome != "" {
+			oc = verdictCell(s.Outcome, s.Outcome)
 		}
+		rows = append(rows, []pdfCell{{Text: s.Step, Bold: true}, cell(s.Span), oc, cell(s.Channel), cell(s.Unit), cell(s.N), cell(s.Mean), cell(s.Min), cell(s.Max), cell(s.Std)})
 	}
+	d.table([]pdfCol{{"Step", 38, "L"}, {"Span", 27, "L"}, {"Outcome", 15, "L"}, {"Channel", 20, "L"}, {"Unit", 11, "L"}, {"n", 14, "R"}, {"Mean", 14, "R"}, {"Min", 13, "R"}, {"Max", 14, "R"}, {"Std", 14, "R"}}, rows, pdfSmall)
+}
 
-	ev := v.Events
-	d.heading(fmt.Sprintf("%d. Events and faults", v.Sec.Events))
+// beatStats draws the beat statistics, a section only when the run has
+// beats.jsonl.
+func (d *pdfDoc) beatStats() {
+	b := d.v.Beats
+	if b == nil {
+		return
+	}
+	d.heading(fmt.Sprintf("%d. Beat statistics", d.v.Sec.Beats))
+	if len(b.Rows) == 0 {
+		d.para("beats.jsonl has no beats: none were detected.", false)
+		return
+	}
+	d.para(fmt.Sprintf("Mean ± standard deviation over the detected beats (%d in beats.jsonl), per channel and step (executions of a step pooled) and over the whole run.", b.Beats), false)
+	cols := []pdfCol{{"Channel", 14, "L"}, {"Step", 37, "L"}, {"Beats", 13, "R"}}
+	for _, h := range b.Headers {
+		cols = append(cols, pdfCol{h, (pdfTextW - 64) / float64(len(b.Headers)), "R"})
+	}
+	var rows [][]pdfCell
+	for _, br := range b.Rows {
+		row := []pdfCell{cell(br.Channel), {Text: br.Step, Bold: br.Total}, cell(br.Beats)}
+		for _, c := range br.Cells {
+			row = append(row, cell(c))
+		}
+		rows = append(rows, row)
+	}
+	d.table(cols, rows, pdfSmall)
+}
+
+// events draws the events and faults: the notable events, the count of
+// each kind, and the timeline.
+func (d *pdfDoc) events() {
+	ev := d.v.Events
+	d.heading(fmt.Sprintf("%d. Events and faults", d.v.Sec.Events))
 	if ev.Missing {
 		d.para("The record has no events.jsonl.", true)
 	}
-	d.subheading("Safety trips, faults, acquisition problems and operator actions", 15)
-	if len(ev.Notable) == 0 {
-		d.para("None.", false)
-	} else {
-		var rows [][]pdfCell
-		for _, e := range ev.Notable {
-			rows = append(rows, []pdfCell{cell(e.T), {Text: e.Kind, Bold: true}, cell(e.Step), cell(e.Msg), {Text: e.Data, Mono: true}})
-		}
-		d.table([]pdfCol{{"t [s]", 16, "R"}, {"Kind", 22, "L"}, {"Step", 10, "L"}, {"Message", 72, "L"}, {"Data", 60, "L"}}, rows, pdfSmall)
-		if ev.NotableTotal > len(ev.Notable) {
-			d.para(fmt.Sprintf("Only the first %d of %d are listed; events.jsonl has all.", len(ev.Notable), ev.NotableTotal), true)
-		}
-	}
+	d.notableEvents(ev)
 	d.subheading("Event counts", 15)
-	var crows [][]pdfCell
+	var rows [][]pdfCell
 	for _, c := range ev.Counts {
 		shown := "above"
 		switch c.Class {
@@ -619,27 +670,51 @@ func (d *pdfDoc) render() {
 		case classTimeline:
 			shown = "in the timeline"
 		}
-		crows = append(crows, []pdfCell{cell(c.Kind), cell(fmt.Sprint(c.Count)), cell(shown)})
+		rows = append(rows, []pdfCell{cell(c.Kind), cell(fmt.Sprint(c.Count)), cell(shown)})
 	}
-	d.table([]pdfCol{{"Kind", 60, "L"}, {"Count", 30, "R"}, {"Shown", pdfTextW - 90, "L"}}, crows, pdfSmall)
+	d.table([]pdfCol{{"Kind", 60, "L"}, {"Count", 30, "R"}, {"Shown", pdfTextW - 90, "L"}}, rows, pdfSmall)
+	d.timeline(ev)
+}
+
+// notableEvents draws the safety trips, faults, acquisition problems and
+// operator actions, with their data.
+func (d *pdfDoc) notableEvents(ev eventSummary) {
+	d.subheading("Safety trips, faults, acquisition problems and operator actions", 15)
+	if len(ev.Notable) == 0 {
+		d.para("None.", false)
+		return
+	}
+	var rows [][]pdfCell
+	for _, e := range ev.Notable {
+		rows = append(rows, []pdfCell{cell(e.T), {Text: e.Kind, Bold: true}, cell(e.Step), cell(e.Msg), {Text: e.Data, Mono: true}})
+	}
+	d.table([]pdfCol{{"t [s]", 16, "R"}, {"Kind", 22, "L"}, {"Step", 10, "L"}, {"Message", 72, "L"}, {"Data", 60, "L"}}, rows, pdfSmall)
+	if ev.NotableTotal > len(ev.Notable) {
+		d.para(fmt.Sprintf("Only the first %d of %d are listed; events.jsonl has all.", len(ev.Notable), ev.NotableTotal), true)
+	}
+}
+
+// timeline draws the events of the timeline: step starts and ends and the
+// like.
+func (d *pdfDoc) timeline(ev eventSummary) {
 	d.subheading("Timeline", 15)
 	if len(ev.Timeline) == 0 {
 		d.para("None.", false)
-	} else {
-		var rows [][]pdfCell
-		for _, e := range ev.Timeline {
-			rows = append(rows, []pdfCell{cell(e.T), cell(e.Kind), cell(e.Step), cell(e.Msg)})
-		}
-		d.table([]pdfCol{{"t [s]", 18, "R"}, {"Kind", 22, "L"}, {"Step", 12, "L"}, {"Message", pdfTextW - 52, "L"}}, rows, pdfSmall)
-		if ev.TimelineTotal > len(ev.Timeline) {
-			d.para(fmt.Sprintf("Only the first %d of %d timeline events are listed; events.jsonl has all.", len(ev.Timeline), ev.TimelineTotal), false)
-		}
+		return
 	}
+	var rows [][]pdfCell
+	for _, e := range ev.Timeline {
+		rows = append(rows, []pdfCell{cell(e.T), cell(e.Kind), cell(e.Step), cell(e.Msg)})
+	}
+	d.table([]pdfCol{{"t [s]", 18, "R"}, {"Kind", 22, "L"}, {"Step", 12, "L"}, {"Message", pdfTextW - 52, "L"}}, rows, pdfSmall)
+	if ev.TimelineTotal > len(ev.Timeline) {
+		d.para(fmt.Sprintf("Only the first %d of %d timeline events are listed; events.jsonl has all.", len(ev.Timeline), ev.TimelineTotal), false)
+	}
+}
 
-	d.heading(fmt.Sprintf("%d. Record integrity", v.Sec.Integrity))
-	d.kvTable(v.Integrity)
-
-	d.heading(fmt.Sprintf("%d. Signatures", v.Sec.Signatures))
+// signatures draws the signature block, kept on one page.
+func (d *pdfDoc) signatures() {
+	d.heading(fmt.Sprintf("%d. Signatures", d.v.Sec.Signatures))
 	d.need(40)
 	sig := [][]pdfCell{{cell("Performed by\n\n\n")}, {cell("Reviewed by (quality)\n\n\n")}, {cell("Approved by\n\n\n")}}
 	for i := range sig {

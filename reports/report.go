@@ -117,40 +117,87 @@ func newTrend(width int, durS float64) *envelope {
 	return newEnvelope(all, trendCols, 0, int64(math.Ceil(span*1e9/trendCols)), true)
 }
 
-// scanFrames is the one pass over the frames: the trend envelope of every
-// channel, the waveform envelopes of the ends of steps, and the statistics
-// of steps whose result has none (an interrupted run). durS is the expected
-// length of the run; the trend adapts if it is longer.
+// scanFrames makes from the frames the trend envelope of every channel,
+// the waveform envelopes of the ends of steps, and the statistics of steps
+// whose result has none (an interrupted run), then the plots. durS is the
+// expected length of the run; the trend adapts if it is longer. From a
+// source that is a summarizer, the trend and the statistics are its
+// reductions and only the waveform windows are scanned; from any other,
+// one pass over every frame makes all three.
 func (r *Report) scanFrames(ctx context.Context, durS float64) error {
 	layout := r.run.Manifest.Layout
 	trend := newTrend(len(layout), durS)
+	r.waves, r.wNote = waveWindows(r.steps, layout)
+	if sum, ok := r.src.(summarizer); ok {
+		if err := r.summarize(ctx, sum, trend); err != nil {
+			return err
+		}
+	} else if err := r.scanAll(ctx, trend); err != nil {
+		return err
+	}
+	r.plots(trend)
+	return nil
+}
 
-	// Waveforms: pressures and flows over the last seconds of chosen steps.
+// waveWindows are the empty waveform envelopes, pressures and flows over
+// the last waveSpanS seconds, of the steps pickWaveSteps chooses, and its
+// note.
+func waveWindows(steps []stepExec, layout []runlog.Channel) ([]waveView, string) {
 	var hemoCols []int
 	for _, g := range hemodynamic(channelGroups(layout)) {
 		hemoCols = append(hemoCols, g.Cols...)
 	}
-	idx, note := pickWaveSteps(r.steps)
-	r.wNote = note
-	var wlo, whi []int64
+	idx, note := pickWaveSteps(steps)
+	var waves []waveView
 	for _, i := range idx {
-		s := &r.steps[i]
+		s := &steps[i]
 		lo, hi := max(s.StartS, s.EndS-waveSpanS), s.EndS
 		dt := int64(math.Ceil((hi - lo) * 1e9 / waveCols))
-		w := waveView{step: i, lo: lo, hi: hi, env: newEnvelope(hemoCols, waveCols, durationOf(lo), dt, false)}
-		r.waves = append(r.waves, w)
-		wlo, whi = append(wlo, durationOf(lo)), append(whi, durationOf(hi))
+		waves = append(waves, waveView{step: i, lo: lo, hi: hi, env: newEnvelope(hemoCols, waveCols, durationOf(lo), dt, false)})
 	}
-	waveCur := newCursor(wlo, whi)
+	return waves, note
+}
 
-	// Statistics the result does not have.
+// stepsWithoutStats are the indices of the steps whose result has no
+// statistics.
+func (r *Report) stepsWithoutStats() []int {
 	var need []int
-	var slo, shi []int64
 	for i := range r.steps {
 		if r.steps[i].Stats == nil {
 			need = append(need, i)
-			slo, shi = append(slo, durationOf(r.steps[i].StartS)), append(shi, durationOf(r.steps[i].EndS))
 		}
+	}
+	return need
+}
+
+// setComputedStats gives step i the statistics computed for this report,
+// in layout order, and its frame count unless its result has one.
+func (r *Report) setComputedStats(i int, stats []runlog.ChannelStats, frames int64) {
+	s := &r.steps[i]
+	s.Stats, s.computed = map[string]runlog.ChannelStats{}, true
+	for j, c := range r.run.Manifest.Layout {
+		s.Stats[c.Name] = stats[j]
+	}
+	if s.Frames == 0 {
+		s.Frames = frames
+	}
+}
+
+// scanAll is the one pass over every frame of the source: into the trend,
+// the waveform windows the frame falls in, and the moments of the steps
+// without statistics it falls in.
+func (r *Report) scanAll(ctx context.Context, trend *envelope) error {
+	layout := r.run.Manifest.Layout
+	var wlo, whi []int64
+	for _, w := range r.waves {
+		wlo, whi = append(wlo, durationOf(w.lo)), append(whi, durationOf(w.hi))
+	}
+	waveCur := newCursor(wlo, whi)
+
+	need := r.stepsWithoutStats()
+	var slo, shi []int64
+	for _, i := range need {
+		slo, shi = append(slo, durationOf(r.steps[i].StartS)), append(shi, durationOf(r.steps[i].EndS))
 	}
 	statCur := newCursor(slo, shi)
 	acc := make([][]moments, len(need))
@@ -187,16 +234,56 @@ func (r *Report) scanFrames(ctx context.Context, durS float64) error {
 	}
 
 	for k, i := range need {
-		s := &r.steps[i]
-		s.Stats, s.computed = map[string]runlog.ChannelStats{}, true
+		stats := make([]runlog.ChannelStats, len(layout))
 		for j, c := range layout {
-			s.Stats[c.Name] = acc[k][j].channelStats(c.Unit)
+			stats[j] = acc[k][j].channelStats(c.Unit)
 		}
-		if s.Frames == 0 {
-			s.Frames = nframes[k]
+		r.setComputedStats(i, stats, nframes[k])
+	}
+	return nil
+}
+
+// summarize fills the trend and the statistics of steps without any from
+// the reductions of sum, and the waveform windows from scans of those
+// windows only: what the report shows of a long run without reading every
+// frame (from InfluxDB, a server's aggregates take a second where the
+// frames of an hour take minutes to stream). The first and last frame, and
+// the frame count, are the source's head's.
+func (r *Report) summarize(ctx context.Context, sum summarizer, trend *envelope) error {
+	layout := r.run.Manifest.Layout
+	if r.firstT >= 0 {
+		for r.lastT >= trend.t0+int64(trend.n)*trend.dt {
+			trend.double() // as the pass's envelope grows when a frame falls past it
+		}
+		if err := sum.trend(ctx, trend); err != nil {
+			return err
+		}
+		for i := range r.waves {
+			env := r.waves[i].env
+			_, err := r.src.scan(ctx, durationOf(r.waves[i].lo), durationOf(r.waves[i].hi), func(t int64, v []float64) error {
+				env.add(t, v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
-	r.plots(trend)
+	for _, i := range r.stepsWithoutStats() {
+		stats := make([]runlog.ChannelStats, len(layout))
+		for j, c := range layout {
+			stats[j] = (&moments{}).channelStats(c.Unit)
+		}
+		var frames int64
+		from, to := durationOf(r.steps[i].StartS), durationOf(r.steps[i].EndS)
+		if r.firstT >= 0 && to > from {
+			var err error
+			if frames, err = sum.stepStats(ctx, layout, from, to, stats); err != nil {
+				return err
+			}
+		}
+		r.setComputedStats(i, stats, frames)
+	}
 	return nil
 }
 

@@ -10,8 +10,9 @@ import (
 
 // source is where a report reads a run from: its record (recordSource) or
 // its points in InfluxDB (influxRun). Whatever a source holds, the report
-// is made by the same code: one pass over the frames (Report.scanFrames),
-// one CSV writer of frames and one of beats.
+// is made by the same code: one pass over the frames (Report.scanFrames;
+// a summarizer's reductions instead where the source has them), one CSV
+// writer of frames and one of beats.
 type source interface {
 	// head reads what a report needs of the run besides its frames and
 	// beats, as far as the source has it.
@@ -31,6 +32,23 @@ type source interface {
 	// lateNotes are the source's notes once the report has its beats and
 	// criteria, after those of head.
 	lateNotes(r *Report) []string
+}
+
+// summarizer is a source that can reduce the frames itself. A report from
+// it takes the trend and the statistics of steps without any from its
+// reductions, and scans only the frames of the waveform windows: InfluxDB
+// aggregates an hour of frames in about a second, where streaming them to
+// the report takes minutes. Reading frames is still scan's alone.
+type summarizer interface {
+	// trend fills env, a growing envelope of all the layout's channels,
+	// with each column's minimum, maximum, sum and count of values per
+	// channel; the times of a column's extremes are its start.
+	trend(ctx context.Context, env *envelope) error
+	// stepStats sets, in stats (layout order), the statistics of each
+	// channel that has values in the frames with from < t ≤ to (ns on the
+	// run clock), and returns how many frames there are: the most values of
+	// any channel.
+	stepStats(ctx context.Context, layout []runlog.Channel, from, to int64, stats []runlog.ChannelStats) (frames int64, err error)
 }
 
 // runHead is what a source has of a run besides its frames and beats.

@@ -96,7 +96,16 @@ func (r *Report) view() *view {
 	if res != nil {
 		v.AbortReason = res.AbortReason
 	}
+	v.Identity = identityRows(m)
+	v.Calibration = calibrationRows(m)
+	v.Summary = r.summaryRows(v)
+	v.Integrity = r.integrityRows()
+	return v
+}
 
+// identityRows are the run's identity: what was tested, how, by whom and
+// when, as the manifest has it; a missing DUT or operator is flagged.
+func identityRows(m *runlog.Manifest) []kv {
 	dut := "none identified"
 	if d := m.DUT; d != nil {
 		dut = fmt.Sprintf("model %s, serial %s, firmware %s", orDash(d.Model), orDash(d.Serial), orDash(d.FW))
@@ -106,7 +115,7 @@ func (r *Report) view() *view {
 	for _, c := range m.Layout {
 		chans = append(chans, withUnit(c.Name, unitLabel(c.Unit)))
 	}
-	v.Identity = []kv{
+	return []kv{
 		{K: "Run id", V: m.RunID, Mono: true},
 		{K: "Protocol", V: m.Protocol.Name + " (" + orDash(m.Protocol.File) + ")"},
 		{K: "Protocol description", V: orDash(m.Protocol.Description)},
@@ -122,6 +131,12 @@ func (r *Report) view() *view {
 		{K: "Channels", V: strings.Join(chans, ", ")},
 		{K: "Record state", V: string(m.State), Flag: m.State != runlog.StateClosed},
 	}
+}
+
+// calibrationRows are the calibration records in force, each overdue if
+// its record says so or its due date lies before the run's start.
+func calibrationRows(m *runlog.Manifest) []calRow {
+	var rows []calRow
 	for _, c := range m.Calibration {
 		fields := map[string]any{}
 		overdue := false
@@ -139,10 +154,17 @@ func (r *Report) view() *view {
 		if len(fields) > 0 {
 			fs = strings.TrimSuffix(strings.TrimPrefix(fmtAny(fields), "{"), "}")
 		}
-		v.Calibration = append(v.Calibration, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: orDash(c.Date),
+		rows = append(rows, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: orDash(c.Date),
 			Due: orDash(c.Due), Reference: orDash(c.Reference), Fields: orDash(fs), Overdue: overdue})
 	}
+	return rows
+}
 
+// summaryRows are the outcome section: outcome, reason, duration, counts
+// of frames, steps, criteria by verdict and requirements passed, and
+// whether InfluxDB has every point.
+func (r *Report) summaryRows(v *view) []kv {
+	res := r.run.Result
 	counts := map[string]int{}
 	for _, c := range r.crit {
 		counts[c.Verdict]++
@@ -163,9 +185,9 @@ func (r *Report) view() *view {
 			tested++
 		}
 	}
-	v.Summary = []kv{{K: "Outcome", V: v.OutcomeTitle, Flag: v.Outcome != string(runlog.OutcomePass)}}
+	rows := []kv{{K: "Outcome", V: v.OutcomeTitle, Flag: v.Outcome != string(runlog.OutcomePass)}}
 	if v.AbortReason != "" {
-		v.Summary = append(v.Summary, kv{K: "Reason", V: v.AbortReason, Flag: true})
+		rows = append(rows, kv{K: "Reason", V: v.AbortReason, Flag: true})
 	}
 	dur := "-"
 	if res != nil {
@@ -173,7 +195,7 @@ func (r *Report) view() *view {
 	} else if r.lastT > 0 {
 		dur = fmtDuration(float64(r.lastT)/1e9) + " (to the last frame)"
 	}
-	v.Summary = append(v.Summary,
+	rows = append(rows,
 		kv{K: "Duration", V: dur},
 		kv{K: "Frames", V: fmtCount(r.frames.Frames)},
 		kv{K: "Steps executed", V: fmt.Sprint(len(r.steps))},
@@ -189,29 +211,36 @@ func (r *Report) view() *view {
 				t += "; last error: " + in.Error
 			}
 		}
-		v.Summary = append(v.Summary, kv{K: "InfluxDB", V: t, Flag: !in.Delivered})
+		rows = append(rows, kv{K: "InfluxDB", V: t, Flag: !in.Delivered})
 	}
+	return rows
+}
 
+// integrityRows are the record integrity section: what of the frames,
+// events, beats and result could be read, and what was damaged or is
+// missing. A report made from InfluxDB says it verified no checksum.
+func (r *Report) integrityRows() []kv {
+	res := r.run.Result
 	st := r.frames
 	integrity := "every frame record read and its checksum verified"
 	if !st.Intact() {
 		integrity = fmt.Sprintf("damaged: %d bytes could not be read", st.UnreadBytes)
 	}
-	v.Integrity = []kv{
+	rows := []kv{
 		{K: "Frame segments", V: fmt.Sprintf("%s, %s records, %s frames", plural(st.Segments, "segment"), fmtCount(st.Records), fmtCount(st.Frames))},
 		{K: "Frame integrity", V: integrity, Flag: !st.Intact()},
 	}
 	if r.influx { // no segment was read: say what was counted instead
-		v.Integrity = []kv{
+		rows = []kv{
 			{K: "Frame points", V: fmt.Sprintf("%s frames counted in InfluxDB", fmtCount(st.Frames))},
 			{K: "Frame integrity", V: "not checked: this report was made from InfluxDB; the run record's checksums were not read", Flag: true},
 		}
 	}
 	for _, d := range st.Damaged {
-		v.Integrity = append(v.Integrity, kv{K: "Damage", V: d.String(), Flag: true})
+		rows = append(rows, kv{K: "Damage", V: d.String(), Flag: true})
 	}
 	if res != nil && res.Frames != st.Frames {
-		v.Integrity = append(v.Integrity, kv{K: "Frame count", V: fmt.Sprintf("result.json says %s frames, the segments hold %s", fmtCount(res.Frames), fmtCount(st.Frames)), Flag: true})
+		rows = append(rows, kv{K: "Frame count", V: fmt.Sprintf("result.json says %s frames, the segments hold %s", fmtCount(res.Frames), fmtCount(st.Frames)), Flag: true})
 	}
 	evText := fmt.Sprintf("%s events", fmtCount(r.events.Total))
 	if r.events.Missing {
@@ -219,7 +248,7 @@ func (r *Report) view() *view {
 	} else if r.events.Malformed > 0 {
 		evText += fmt.Sprintf(", %s malformed", plural(r.events.Malformed, "line"))
 	}
-	v.Integrity = append(v.Integrity, kv{K: "Events", V: evText, Flag: r.events.Missing || r.events.Malformed > 0})
+	rows = append(rows, kv{K: "Events", V: evText, Flag: r.events.Missing || r.events.Malformed > 0})
 	beats := "no beats file"
 	if r.beats != nil {
 		beats = fmt.Sprintf("%s beats", fmtCount(r.beats.Beats))
@@ -227,11 +256,11 @@ func (r *Report) view() *view {
 			beats += fmt.Sprintf(", %s malformed", plural(r.beats.Malformed, "line"))
 		}
 	}
-	v.Integrity = append(v.Integrity, kv{K: "Beats", V: beats, Flag: r.beats != nil && r.beats.Malformed > 0})
+	rows = append(rows, kv{K: "Beats", V: beats, Flag: r.beats != nil && r.beats.Malformed > 0})
 	if res == nil {
-		v.Integrity = append(v.Integrity, kv{K: "Result", V: "the record has no result.json (the run is still running, or ended without closing it)", Flag: true})
+		rows = append(rows, kv{K: "Result", V: "the record has no result.json (the run is still running, or ended without closing it)", Flag: true})
 	}
-	return v
+	return rows
 }
 
 // dueBefore reports whether a calibration due date (ISO 8601 date or RFC

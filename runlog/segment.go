@@ -139,121 +139,150 @@ func scanSegment(r io.Reader, size int64, want []Channel, fn func(t time.Duratio
 		return sc, nil // created, nothing written yet
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
-	// short reports a read that hit the end of data early as damage; the
-	// file may have shrunk since size was taken.
-	short := func(err error, damage string) (segScan, error) {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			sc.damage = damage
-			return sc, nil
-		}
+	if err := sc.readHeader(br, size); err != nil || sc.damage != "" {
 		return sc, err
 	}
+	if want != nil && !slices.Equal(sc.header.Channels, want) {
+		sc.damage = damageLayout
+		return sc, nil
+	}
+	err = sc.readRecords(br, size, fn)
+	return sc, err
+}
 
+// short reports a read that hit the end of data early as damage; the file
+// may have shrunk since its size was taken. Any other read error is
+// returned.
+func (sc *segScan) short(err error, damage string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		sc.damage = damage
+		return nil
+	}
+	return err
+}
+
+// readHeader reads the segment's header from br and checks its magic,
+// version, length, checksum and channels. When it is intact, sc has the
+// header, its width and, in good, where the records start; else sc.damage
+// says what is wrong.
+func (sc *segScan) readHeader(br *bufio.Reader, size int64) error {
 	if size < segFixedLen+4 {
 		sc.damage = damageTruncatedHeader
-		return sc, nil
+		return nil
 	}
 	var fixed [segFixedLen]byte
 	if _, err := io.ReadFull(br, fixed[:]); err != nil {
-		return short(err, damageTruncatedHeader)
+		return sc.short(err, damageTruncatedHeader)
 	}
 	if string(fixed[:8]) != segMagic {
 		sc.damage = damageBadMagic
-		return sc, nil
+		return nil
 	}
 	if v := le.Uint32(fixed[8:]); v != segVersion {
 		sc.damage = fmt.Sprintf("%s %d", damageBadVersion, v)
-		return sc, nil
+		return nil
 	}
 	jsLen := int64(le.Uint32(fixed[12:]))
 	if jsLen > maxHeaderJSON {
 		sc.damage = damageBadHeader
-		return sc, nil
+		return nil
 	}
 	if segFixedLen+jsLen+4 > size {
 		sc.damage = damageTruncatedHeader
-		return sc, nil
+		return nil
 	}
 	rest := make([]byte, jsLen+4)
 	if _, err := io.ReadFull(br, rest); err != nil {
-		return short(err, damageTruncatedHeader)
+		return sc.short(err, damageTruncatedHeader)
 	}
 	js := rest[:jsLen]
 	crc := crc32.Update(crc32.Checksum(fixed[:], castagnoli), castagnoli, js)
 	if crc != le.Uint32(rest[jsLen:]) {
 		sc.damage = damageHeaderChecksum
-		return sc, nil
+		return nil
 	}
 	var h segHeader
 	if err := json.Unmarshal(js, &h); err != nil || len(h.Channels) == 0 || len(h.Channels) > maxChannels {
 		sc.damage = damageBadHeader
-		return sc, nil
+		return nil
 	}
 	sc.header, sc.width = h, len(h.Channels)
-	off := segFixedLen + jsLen + 4
-	sc.good = off
-	if want != nil && !slices.Equal(h.Channels, want) {
-		sc.damage = damageLayout
-		return sc, nil
-	}
+	sc.good = segFixedLen + jsLen + 4
+	return nil
+}
 
+// readRecords reads the records that follow the header, up to size or the
+// first damaged one, checking each one's length and checksum before its
+// frames go to fn.
+func (sc *segScan) readRecords(br *bufio.Reader, size int64, fn func(t time.Duration, values []float64) error) error {
 	w := sc.width
 	values := make([]float64, w)
 	var payload []byte
 	var rh [recHeaderLen]byte
+	off := sc.good
 	for {
 		rem := size - off
 		if rem == 0 {
-			return sc, nil
+			return nil
 		}
 		if rem < recHeaderLen {
 			sc.damage = damageTruncated
-			return sc, nil
+			return nil
 		}
 		if _, err := io.ReadFull(br, rh[:]); err != nil {
-			return short(err, damageTruncated)
+			return sc.short(err, damageTruncated)
 		}
 		plen := int64(le.Uint32(rh[:]))
 		if plen < payloadHdrLen+4+4*int64(w) || plen > maxPayload {
 			sc.damage = damageBadLength
-			return sc, nil
+			return nil
 		}
 		if plen > rem-recHeaderLen {
 			sc.damage = damageTruncated
-			return sc, nil
+			return nil
 		}
 		payload = slices.Grow(payload[:0], int(plen))[:plen]
 		if _, err := io.ReadFull(br, payload); err != nil {
-			return short(err, damageTruncated)
+			return sc.short(err, damageTruncated)
 		}
 		if crc32.Checksum(payload, castagnoli) != le.Uint32(rh[4:]) {
 			sc.damage = damageChecksum
-			return sc, nil
+			return nil
 		}
 		n := int64(le.Uint32(payload))
 		if plen != payloadHdrLen+n*(4+4*int64(w)) {
 			sc.damage = damageFrameCount
-			return sc, nil
+			return nil
 		}
-		first := time.Duration(le.Uint64(payload[4:]))
-		offs := payload[payloadHdrLen : payloadHdrLen+4*n]
-		vals := payload[payloadHdrLen+4*n:]
-		for i := range int(n) {
-			t := first + time.Duration(le.Uint32(offs[4*i:]))
-			fv := vals[4*w*i:]
-			for j := range values {
-				values[j] = float64(math.Float32frombits(le.Uint32(fv[4*j:])))
-			}
-			if fn != nil {
-				if err := fn(t, values); err != nil {
-					return sc, err
-				}
-			}
-			sc.lastT = t
+		if err := sc.decodeRecord(payload, n, values, fn); err != nil {
+			return err
 		}
 		off += recHeaderLen + plen
 		sc.good = off
 		sc.records++
 		sc.frames += n
 	}
+}
+
+// decodeRecord calls fn (unless nil) with each of the n frames of an
+// intact record's payload, in values.
+func (sc *segScan) decodeRecord(payload []byte, n int64, values []float64, fn func(t time.Duration, values []float64) error) error {
+	w := sc.width
+	first := time.Duration(le.Uint64(payload[4:]))
+	offs := payload[payloadHdrLen : payloadHdrLen+4*n]
+	vals := payload[payloadHdrLen+4*n:]
+	for i := range int(n) {
+		t := first + time.Duration(le.Uint32(offs[4*i:]))
+		fv := vals[4*w*i:]
+		for j := range values {
+			values[j] = float64(math.Float32frombits(le.Uint32(fv[4*j:])))
+		}
+		if fn != nil {
+			if err := fn(t, values); err != nil {
+				return err
+			}
+		}
+		sc.lastT = t
+	}
+	return nil
 }
