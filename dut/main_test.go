@@ -155,7 +155,7 @@ func setup(t testing.TB, scfg dutsim.Config, dcfg dut.Config) (*dutsim.Server, *
 func virtual() *clock.Virtual { return clock.NewVirtual(time.Unix(1_700_000_000, 0)) }
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a deadline for a test, not the link's timing
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -37,6 +37,21 @@ func openOnlyRun(t *testing.T, runs string) *runlog.Run {
 // abort must be that trip (or the DUT link lost), with the time base kept
 // for the steps that ran. The outcome under two CPU-bound processes alone
 // is measured in the notes of issue 12, not asserted here.
+// hostLinkLost reports whether the run's record has the DUT raising its
+// host-link-lost alarm.
+func hostLinkLost(t *testing.T, r *runlog.Run) bool {
+	ev, err := r.ReadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ev {
+		if e.Kind == runlog.KindDUTRx && strings.Contains(e.Msg, "ALARM") && strings.Contains(e.Msg, "host link lost") {
+			return true
+		}
+	}
+	return false
+}
+
 func TestRealtimeRunKeepsTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s on the wall clock")
@@ -50,6 +65,11 @@ func TestRealtimeRunKeepsTime(t *testing.T) {
 	case code == exitPass:
 	case code == exitAborted && (strings.HasPrefix(res.AbortReason, "safety trip: ") || strings.HasPrefix(res.AbortReason, "DUT link lost")):
 		t.Logf("aborted under load: %s", res.AbortReason)
+	case code == exitAborted && strings.Contains(res.AbortReason, "alarm active") && hostLinkLost(t, r):
+		// The device's own watchdog saw the host silent for 2 s (the
+		// machine held the process): it latches the alarm and refuses
+		// commands, the device's side of "DUT link lost".
+		t.Logf("aborted under load: %s, after the device's host-link alarm", res.AbortReason)
 	default:
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
