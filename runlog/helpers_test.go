@@ -1,14 +1,13 @@
 package runlog
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
-	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/frametest"
 )
 
 const testRunID = "20261120T231502Z-7f3a9c"
@@ -64,29 +63,12 @@ func create(t testing.TB, id string) (*Record, *clock.Virtual) {
 	return r, fc
 }
 
-// testValue is the value of channel j of the frame at i, varied in sign and
-// magnitude so that float32 rounding is exercised.
-func testValue(i, j int) float64 {
-	return math.Sin(float64(i)*0.01+float64(j)) * math.Pow(10, float64(j%5)-1)
-}
-
-// frameTime is the timestamp of frame i: 1 kHz with a little jitter, so
-// that offsets are not all multiples of a millisecond.
-func frameTime(i int) time.Duration {
-	return time.Duration(i)*time.Millisecond + time.Duration(i%7)*13
-}
-
-// fillBlock fills b with frames from..from+n using frameTime and testValue.
-func fillBlock(b *daq.Block, from, n int) *daq.Block {
-	b.Reset()
-	for i := from; i < from+n; i++ {
-		v := b.Append(frameTime(i))
-		for j := range v {
-			v[j] = testValue(i, j)
-		}
-	}
-	return b
-}
+// The frames of the tests, as the record's and the sink's tests make them.
+var (
+	testValue = frametest.Value
+	frameTime = frametest.Time
+	fillBlock = frametest.Fill
+)
 
 // frame is one frame as read back.
 type frame struct {

@@ -38,6 +38,7 @@ var packageMap = map[string]rule{
 	// Test-only helpers: imported by _test.go files, never by product code.
 	"internal/golden":     {},
 	"internal/influxtest": {},
+	"internal/frametest":  {may: []string{"daq"}},
 	"internal/testtool":   {},
 	"internal/arch":       {},
 
