@@ -46,8 +46,7 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	span := fs.String("for", "2 s", "how long to average each reading")
 	yes := fs.Bool("yes", false, "do not ask the operator to confirm (scripts; the sim presents references itself)")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded with the calibration")
-	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: mockloop zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]")
+	if _, ok := parseArgs(fs, args, 0, "usage: mockloop zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]"); !ok {
 		return exitInvalid
 	}
 	d, err := units.ParseDuration(*span)
@@ -55,9 +54,8 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: --for %q: a positive duration, e.g. 2 s\n", *span)
 		return exitInvalid
 	}
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	if len(channels) == 0 {
@@ -118,15 +116,13 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	span := fs.String("for", "2 s", "how long to average each reading")
 	yes := fs.Bool("yes", false, "do not ask the operator to confirm each reference")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded with the calibration")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: mockloop calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] CHANNEL")
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] CHANNEL")
+	if !ok {
 		return exitInvalid
 	}
 	channel := pos[0]
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	i := cfg.Channels.Index(channel)

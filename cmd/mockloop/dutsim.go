@@ -20,8 +20,7 @@ func cmdDUTSim(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	faults := fs.String("fault", "", "faults to inject, e.g. drop=0.2,delay=150ms,corrupt=0.1,garbage=0.05,silent,unplug=10s/2s")
 	link := fs.String("link", "", "also make this path a symlink to the pty (as /dev/serial/by-id/ names are)")
 	telemetry := fs.Duration("tick", 10*time.Millisecond, "how often the firmware runs on its own (ramps, watchdog, TLM)")
-	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: mockloop dut-sim [--fault SPEC] [--link PATH]")
+	if _, ok := parseArgs(fs, args, 0, "usage: mockloop dut-sim [--fault SPEC] [--link PATH]"); !ok {
 		return exitInvalid
 	}
 	f, err := dutsim.ParseFaults(*faults)

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/mockloop/mockloop/configs"
@@ -124,6 +125,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses a command's flags and positional arguments and checks
+// their count (want; -1 takes any). On a mistake it prints usage on the flag
+// set's output and reports false: the caller exits with exitInvalid.
+func parseArgs(fs *flag.FlagSet, args []string, want int, usage string) ([]string, bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, false
+	}
+	if want >= 0 && len(pos) != want {
+		fmt.Fprintln(fs.Output(), strings.TrimSuffix(usage, "\n"))
+		return nil, false
+	}
+	return pos, true
+}
+
 // loadRig reads the rig config; the default rig comes from the binary when
 // the working directory has no configs/ (e.g. an installed binary).
 func loadRig(file string, explicit bool) (*rig.Config, error) {
@@ -163,8 +179,16 @@ func rigFlag(fs *flag.FlagSet) rigOption {
 	return rigOption{fs, fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
 }
 
-// load reads the rig config the flag names, or the default (see loadRig).
-func (o rigOption) load() (*rig.Config, error) { return loadRig(*o.file, explicitFlag(o.fs, "rig")) }
+// load reads the rig config the flag names, or the default (see loadRig);
+// on an error it says why on the flag set's output and returns nil.
+func (o rigOption) load() *rig.Config {
+	cfg, err := loadRig(*o.file, explicitFlag(o.fs, "rig"))
+	if err != nil {
+		fmt.Fprintln(o.fs.Output(), err)
+		return nil
+	}
+	return cfg
+}
 
 func explicitFlag(fs *flag.FlagSet, name string) bool {
 	set := false
@@ -176,17 +200,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rigArg := rigFlag(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] PROTOCOL.yaml")
+	if !ok {
 		return exitInvalid
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: mockloop validate [--rig FILE] PROTOCOL.yaml")
-		return exitInvalid
-	}
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	p, _, err := loadProtocol(cfg, pos[0])
@@ -241,9 +260,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mockloop run [flags] PROTOCOL.yaml")
 		return exitInvalid
 	}
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	p, src, err := loadProtocol(cfg, pos[0])

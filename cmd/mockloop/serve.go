@@ -31,17 +31,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	speed := fs.Float64("speed", 1, "simulated rig: 1 runs on the wall clock; N > 1 runs virtual time at N× real time")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in runs started from the view")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]")
+	if !ok {
 		return exitInvalid
 	}
-	if len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]")
-		return exitInvalid
-	}
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	if *speed != 1 && cfg.Backend != "sim" {

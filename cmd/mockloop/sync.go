@@ -37,12 +37,7 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, syncUsage) }
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitInvalid
-	}
-	if len(pos) != 0 {
-		fmt.Fprint(stderr, syncUsage)
+	if _, ok := parseArgs(fs, args, 0, syncUsage); !ok {
 		return exitInvalid
 	}
 	cfg := influxConfig(*influxURL, rig.InfluxConfig{})

@@ -39,8 +39,7 @@ func cmdTiming(args []string, stdout, stderr io.Writer) int {
 	span := fs.String("for", "60 s", "how long each loop is measured")
 	prio := fs.Int("priority", -1, "SCHED_FIFO priority, 0 for normal scheduling (default: the rig config's)")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
-	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: mockloop timing [--rig FILE] [--for 60s] [--priority N] [--json]")
+	if _, ok := parseArgs(fs, args, 0, "usage: mockloop timing [--rig FILE] [--for 60s] [--priority N] [--json]"); !ok {
 		return exitInvalid
 	}
 	d, err := units.ParseDuration(*span)
@@ -52,9 +51,8 @@ func cmdTiming(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: --priority %d: 0 to 99\n", *prio)
 		return exitInvalid
 	}
-	cfg, err := rigArg.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg := rigArg.load()
+	if cfg == nil {
 		return exitInvalid
 	}
 	if *prio < 0 {
