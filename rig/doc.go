@@ -39,11 +39,13 @@
 //
 // rig is over 3,000 lines because the engine and the plant share one
 // run's state through unexported types (the plant's events, the DUT
-// link's poller, resume's replay of the record into the engine): the seam
-// for a package of its own is the engine on the Plant interface, with the
-// config reduced to what the engine reads (limits, beat and key channels,
-// the initial preset, the targets' gains). That move is planned; until
-// then the files above keep the jobs apart.
+// link's poller, resume's replay of the record into the engine). A package
+// of its own for the engine would have to export those types for rig's
+// sake alone, a wider API with one user. The seam is kept narrow instead:
+// the engine reaches the plant only through the Plant interface and reads
+// of the config only the limits, the debounce, the presets and the
+// initial one, and the beat channels, so the cut stays a move of files
+// when the plant becomes the network of DESIGN.md decision 9.
 //
 // # Imports
 //
