@@ -264,3 +264,32 @@ func TestSelfSignedCertificateKept(t *testing.T) {
 		t.Errorf("a damaged key: made %q, %v", made, err)
 	}
 }
+
+// TestSlowBodyAndHugeHeaderRefused: a request whose body trickles in is
+// cut off at ReadTimeout and its connection closed; a header larger than
+// MaxHeaderBytes is refused (431), not read on.
+func TestSlowBodyAndHugeHeaderRefused(t *testing.T) {
+	s := newServer(t, 5, nil)
+	ln := serveOn(t, s, ListenConfig{Addr: "127.0.0.1:0"}, func(hs *http.Server) { hs.ReadTimeout = time.Second })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /api/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"protocol\":")
+	c.SetReadDeadline(time.Now().Add(time.Minute)) // a hang guard
+	answer, err := io.ReadAll(c)
+	if ne, ok := err.(net.Error); (ok && ne.Timeout()) || !strings.HasPrefix(string(answer), "HTTP/1.1 400") {
+		t.Errorf("slow body: %v, answer %.60q", err, answer)
+	}
+	req, _ := http.NewRequest("GET", ln.URL()+"api/status", nil)
+	req.Header.Set("X-Filler", strings.Repeat("x", 2*MaxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("huge header: %d", resp.StatusCode)
+	}
+}
