@@ -39,8 +39,9 @@
 // connection (or of its TLS handshake), a body within 60 s, an answer within
 // 60 s (the live stream bounds each write instead), 10 s idle between
 // requests, headers of 32 KiB, and 256 connections held at once (more wait
-// in the kernel's queue). A request refused 401 or 429 has its connection
-// closed: a client that cannot log in holds nothing.
+// in the kernel's queue), 32 of them per client address (its others are
+// closed at once). A request refused 401 or 429 has its connection closed:
+// a client that cannot log in holds nothing.
 //
 // # API
 //

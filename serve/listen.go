@@ -282,35 +282,68 @@ func writePEM(dir, name, kind string, der []byte) error {
 // capListener holds at most cap connections open: Accept waits for one
 // to close first, leaving the rest in the kernel's queue. A flood of idle
 // connections then costs the server cap connections for ReadHeaderTimeout
-// at a time, never an unbounded number for ever.
+// at a time, never an unbounded number for ever. One client address may
+// hold MaxConnsPerClient of them; its others are closed at once, so that
+// one machine's flood does not keep everyone else in the queue.
 type capListener struct {
 	net.Listener
 	slots     chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 	open      atomic.Int64
+
+	mu        sync.Mutex
+	perClient map[string]int // connections held, by clientKey
 }
 
+// MaxConnsPerClient bounds the connections one client address holds: a
+// browser opens 6 per server, and a bench has a few screens.
+const MaxConnsPerClient = 32
+
 func newCapListener(ln net.Listener, n int) *capListener {
-	return &capListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+	return &capListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), perClient: map[string]int{}}
 }
 
 func (l *capListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	for {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.slots
+			return nil, err
+		}
+		client := clientKey(c.RemoteAddr().String())
+		if !l.admit(client) {
+			c.Close()
+			<-l.slots
+			continue
+		}
+		l.open.Add(1)
+		return &heldConn{Conn: c, release: sync.OnceFunc(func() {
+			l.mu.Lock()
+			if l.perClient[client]--; l.perClient[client] == 0 {
+				delete(l.perClient, client)
+			}
+			l.mu.Unlock()
+			l.open.Add(-1)
+			<-l.slots
+		})}, nil
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
+}
+
+// admit counts a connection of client, unless it holds its share already.
+func (l *capListener) admit(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perClient[client] >= MaxConnsPerClient {
+		return false
 	}
-	l.open.Add(1)
-	return &heldConn{Conn: c, release: sync.OnceFunc(func() {
-		l.open.Add(-1)
-		<-l.slots
-	})}, nil
+	l.perClient[client]++
+	return true
 }
 
 func (l *capListener) Close() error {

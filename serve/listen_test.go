@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -40,12 +41,14 @@ func serveOn(t *testing.T, s *Server, lc ListenConfig, tweak func(*http.Server))
 	return ln
 }
 
-// floodConn opens a connection that then idles: kind 0 sends nothing,
-// 1 half a request header, 2 a request without credentials, 3 one with
-// a wrong token, 4 a request for the page (which needs none).
-func floodConn(t *testing.T, addr string, kind int) net.Conn {
+// floodConn opens a connection from the loopback address from that then
+// idles: kind 0 sends nothing, 1 half a request header, 2 a request
+// without credentials, 3 one with a wrong token, 4 a request for the page
+// (which needs none).
+func floodConn(t *testing.T, from, addr string, kind int) net.Conn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +68,12 @@ func floodConn(t *testing.T, addr string, kind int) net.Conn {
 	return c
 }
 
-// TestIdleConnectionFloodCappedAndClosed: 500 idle connections — silent,
-// half a header, unauthenticated, refused, or after a page — cost the
-// server at most DefaultMaxConns at once, each is closed by the server
-// after ReadHeaderTimeout or IdleTimeout (or at once after a refusal),
-// and a client with the token is served meanwhile. Before, an idle
-// connection after a request was held for ever.
+// TestIdleConnectionFloodCappedAndClosed: 500 idle connections from 20
+// addresses — silent, half a header, unauthenticated, refused, or after a
+// page — cost the server at most DefaultMaxConns at once, each is closed
+// by the server after ReadHeaderTimeout or IdleTimeout (or at once after a
+// refusal), and a client with the token is served meanwhile. Before, an
+// idle connection after a request was held for ever.
 func TestIdleConnectionFloodCappedAndClosed(t *testing.T) {
 	s := newServer(t, 5, func(c *Config) { c.Loopback, c.Token = false, writeToken })
 	ln := serveOn(t, s, ListenConfig{Addr: "127.0.0.1:0"}, nil) // the production limits
@@ -102,7 +105,7 @@ func TestIdleConnectionFloodCappedAndClosed(t *testing.T) {
 	var notClosed atomic.Int64
 	var lastClose atomic.Int64
 	for i := range flood {
-		c := floodConn(t, addr, i%5)
+		c := floodConn(t, fmt.Sprintf("127.0.0.%d", 10+i%20), addr, i/20%5)
 		wg.Go(func() {
 			defer c.Close()
 			c.SetReadDeadline(time.Now().Add(5 * time.Minute)) // a hang guard, not a bound
@@ -139,6 +142,44 @@ func TestIdleConnectionFloodCappedAndClosed(t *testing.T) {
 	if maxHeld.Load() > DefaultMaxConns || notClosed.Load() > 0 || ln.Held() != 0 || resp.StatusCode != 200 {
 		t.Errorf("held at most %d (cap %d), %d never closed, %d still held, the good client got %d",
 			maxHeld.Load(), DefaultMaxConns, notClosed.Load(), ln.Held(), resp.StatusCode)
+	}
+}
+
+// TestOneAddressHoldsAtMost32Connections: one machine's flood is held to
+// MaxConnsPerClient connections, its others closed at once, and a client
+// from another address is served at once, not after the flood's timeouts.
+func TestOneAddressHoldsAtMost32Connections(t *testing.T) {
+	s := newServer(t, 5, nil)
+	ln := serveOn(t, s, ListenConfig{Addr: "127.0.0.1:0"}, func(hs *http.Server) { hs.ReadHeaderTimeout = time.Hour })
+	const flood = 100
+	closed := make(chan struct{}, flood)
+	for range flood {
+		c := floodConn(t, "127.0.0.3", ln.Addr().String(), 0)
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			c.SetReadDeadline(time.Now().Add(time.Hour)) // held ones stay until the test ends
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+				closed <- struct{}{}
+			}
+		}()
+	}
+	for range flood - MaxConnsPerClient {
+		select {
+		case <-closed:
+		case <-time.After(time.Minute): // a hang guard
+			t.Fatalf("the connections past the address's share were not closed; held %d", ln.Held())
+		}
+	}
+	if resp := get(t, clientFrom("127.0.0.2"), ln.URL()+"api/status"); resp.StatusCode != 200 {
+		t.Errorf("another address: %d", resp.StatusCode)
+	}
+	if h := ln.Held(); h > MaxConnsPerClient+1 {
+		t.Errorf("held %d connections, %d of one address", h, MaxConnsPerClient)
+	}
+	select {
+	case <-closed:
+		t.Error("a connection within the address's share was closed")
+	default:
 	}
 }
 
