@@ -63,9 +63,11 @@ func (s *Server) tokenAccess(tok string) access {
 	return noAccess
 }
 
-// equal compares a presented token with a configured one in constant time.
+// equal compares a presented token with a configured one in constant time,
+// their lengths included (the comparison is of their SHA-256 digests).
 func equal(got, want string) bool {
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return got != "" && subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // presented reports whether the request carries a credential, right or
@@ -155,8 +157,9 @@ type session struct {
 }
 
 // create makes a session and returns its id.
-func (ss *sessions) create(write bool, now time.Time) string {
+func (ss *sessions) create(write bool) string {
 	id := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	now := time.Now()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.m == nil {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // cookieName is the session cookie POST /api/login sets.
@@ -91,7 +90,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.throttle.refund(client)
-	setCookie(w, r, s.sessions.create(a == writeAccess, time.Now()), int(sessionTTL.Seconds()))
+	setCookie(w, r, s.sessions.create(a == writeAccess), int(sessionTTL.Seconds()))
 	writeJSON(w, http.StatusOK, map[string]bool{"write": a == writeAccess})
 }
 
