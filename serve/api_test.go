@@ -56,12 +56,24 @@ type testServer struct {
 // speed × real time).
 func newTestServer(t testing.TB, speed float64, tweak func(*Config)) *testServer {
 	t.Helper()
+	s := newServer(t, speed, tweak)
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		s.Close()
+		hs.Close()
+	})
+	return &testServer{Server: s, url: hs.URL, runsDir: s.cfg.RunsDir}
+}
+
+// newServer makes a server of the simulated rig at speed, with runs in a
+// temporary directory.
+func newServer(t testing.TB, speed float64, tweak func(*Config)) *Server {
+	t.Helper()
 	cfg, err := rig.LoadConfig("../configs/rigs/sim.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := t.TempDir()
-	c := Config{Rig: cfg, RunsDir: runs, Protocols: testProtocols, ProtocolsDir: "testdata", Version: "test", Speed: speed, Loopback: true, Operator: "tester"}
+	c := Config{Rig: cfg, RunsDir: t.TempDir(), Protocols: testProtocols, ProtocolsDir: "testdata", Version: "test", Speed: speed, Loopback: true, Operator: "tester"}
 	if tweak != nil {
 		tweak(&c)
 	}
@@ -69,12 +81,7 @@ func newTestServer(t testing.TB, speed float64, tweak func(*Config)) *testServer
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		s.Close()
-		hs.Close()
-	})
-	return &testServer{Server: s, url: hs.URL, runsDir: runs}
+	return s
 }
 
 // call makes a request and decodes the JSON answer into a map.
@@ -396,7 +403,7 @@ func TestProtocolList(t *testing.T) {
 // TestTokens: on a non-loopback address a token guards every change and,
 // with a read token, every read.
 func TestTokens(t *testing.T) {
-	ts := newTestServer(t, 5, func(c *Config) { c.Loopback, c.Token, c.ReadToken = false, "write-secret", "read-secret" })
+	ts := newTestServer(t, 5, func(c *Config) { c.Loopback, c.Token, c.ReadToken = false, writeToken, readToken })
 	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -404,17 +411,17 @@ func TestTokens(t *testing.T) {
 		code                     int
 	}{
 		{"read without token", "GET", "/api/status", "", nil, 401},
-		{"read with read token", "GET", "/api/status", "", bearer("read-secret"), 200},
-		{"read with write token", "GET", "/api/runs", "", bearer("write-secret"), 200},
+		{"read with read token", "GET", "/api/status", "", bearer(readToken), 200},
+		{"read with write token", "GET", "/api/runs", "", bearer(writeToken), 200},
 		{"read with wrong token", "GET", "/api/status", "", bearer("nope"), 401},
 		{"live without token", "GET", "/api/live", "", nil, 401},
 		{"report without token", "GET", "/runs/20261121T000000Z-abcdef/report.html", "", nil, 401},
 		{"change without token", "POST", "/api/runs", `{"protocol":"short.yaml"}`, nil, 401},
-		{"change with read token", "POST", "/api/runs", `{"protocol":"short.yaml"}`, bearer("read-secret"), 403},
+		{"change with read token", "POST", "/api/runs", `{"protocol":"short.yaml"}`, bearer(readToken), 403},
 		{"change with wrong token", "POST", "/api/run/stop", `{}`, bearer("write"), 401},
-		{"validate with read token", "POST", "/api/validate", `{"protocol":"short.yaml"}`, bearer("read-secret"), 403},
-		{"not JSON", "POST", "/api/run/stop", "", bearer("write-secret"), 415},
-		{"foreign origin", "POST", "/api/run/stop", `{}`, append(bearer("write-secret"), "Origin", "http://evil.example"), 403},
+		{"validate with read token", "POST", "/api/validate", `{"protocol":"short.yaml"}`, bearer(readToken), 403},
+		{"not JSON", "POST", "/api/run/stop", "", bearer(writeToken), 415},
+		{"foreign origin", "POST", "/api/run/stop", `{}`, append(bearer(writeToken), "Origin", "http://evil.example"), 403},
 		{"login wrong", "POST", "/api/login", `{"token":"guess"}`, nil, 401},
 		{"page without token", "GET", "/", "", nil, 200},
 	} {
@@ -425,11 +432,11 @@ func TestTokens(t *testing.T) {
 		})
 	}
 	// The status says whether the caller may change things.
-	if _, st := ts.call(t, "GET", "/api/status", "", bearer("read-secret")...); st["write"] != false {
+	if _, st := ts.call(t, "GET", "/api/status", "", bearer(readToken)...); st["write"] != false {
 		t.Errorf("read token: write %v", st["write"])
 	}
 	// A login sets a cookie that then stands for the token.
-	req, _ := http.NewRequest("POST", ts.url+"/api/login", strings.NewReader(`{"token":"write-secret"}`))
+	req, _ := http.NewRequest("POST", ts.url+"/api/login", strings.NewReader(`{"token":"`+writeToken+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -449,7 +456,7 @@ func TestTokens(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("start with the login cookie: %d %v", code, m)
 	}
-	ts.token = "write-secret"
+	ts.token = writeToken
 	ts.call(t, "POST", "/api/run/stop", `{}`)
 	ts.waitIdle(t, m["run_id"].(string))
 }

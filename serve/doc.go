@@ -5,16 +5,43 @@
 //
 // # Security
 //
-// The server binds to loopback by default. On any other address it refuses
-// to start unless MOCKLOOP_API_TOKEN is set, and then every request that
-// changes anything must carry that token (Authorization: Bearer TOKEN, or
-// the cookie set by POST /api/login). Reads need the token too, or the
-// read-only token MOCKLOOP_API_READ_TOKEN when that is set. On every
-// address, requests that change anything must be POSTs with a JSON body
-// (Content-Type: application/json), whose Origin, when the browser sends
-// one, is the server itself: a web page on another site cannot start a
-// pump through the engineer's browser. On loopback the Host header must
-// name loopback too (no DNS rebinding).
+// The server binds to loopback by default, and speaks plain HTTP there:
+// nothing leaves the machine. On any other address it refuses to start
+// unless MOCKLOOP_API_TOKEN is set, and then every request that changes
+// anything must carry that token (Authorization: Bearer TOKEN, or the
+// session cookie set by POST /api/login). Reads need the token too, or the
+// read-only token MOCKLOOP_API_READ_TOKEN when that is set. Tokens have at
+// least 32 characters (NewToken makes one) and are compared in constant
+// time. On every address, requests that change anything must be POSTs
+// with a JSON body (Content-Type: application/json), whose Origin, when
+// the browser sends one, is the server itself: a web page on another site
+// cannot start a pump through the engineer's browser. On loopback the Host
+// header must name loopback too (no DNS rebinding).
+//
+// Off loopback the server speaks TLS only (listen.go): with the
+// certificate files it is given, or else with a self-signed ECDSA P-256
+// certificate for the host's names and addresses, made on the first start
+// and kept, key 0600, in a state directory (the command's RUNS/.serve) for
+// later starts; its SHA-256 fingerprint is printed so that the operator can
+// check it in the browser before logging in. No HSTS: a browser refuses
+// the click-through a self-signed certificate needs on an HSTS host.
+//
+// A login's cookie holds a random session id, never the token: HttpOnly,
+// SameSite=Strict, Secure over TLS, for 12 hours or until POST
+// /api/logout. Failed authentication is throttled on every path, bearer
+// header, cookie and login alike (auth.go): each client address (an IPv6
+// one by its /64) may fail 5 times at once, then once a second; past that
+// its requests carrying a credential are answered 429 with Retry-After
+// without the credential being looked at. A client whose credential is
+// right is never slowed by its own requests.
+//
+// The connection's limits (listen.go): a header within 10 s of the
+// connection (or of its TLS handshake), a body within 60 s, an answer within
+// 60 s (the live stream bounds each write instead), 10 s idle between
+// requests, headers of 32 KiB, and 256 connections held at once (more wait
+// in the kernel's queue), 32 of them per client address (its others are
+// closed at once). A request refused 401 or 429 has its connection closed:
+// a client that cannot log in holds nothing.
 //
 // # API
 //
@@ -29,15 +56,18 @@
 //	GET  /api/runs              run records, newest first, with their outcome and report links
 //	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml of a run
 //	GET  /api/live              server-sent events, see below
-//	POST /api/login             {"token"} → sets the session cookie
+//	POST /api/login             {"token"} → sets the session cookie, {"write":bool}
+//	POST /api/logout            {} → ends the session of the cookie and clears it
 //
 // States: idle, running, pausing (a pause is requested, the current step
 // goes on), paused, stopping.
 //
 // Errors are {"error":"text"} with 400 (malformed request), 401 (no or
-// wrong token), 403 (read token used to change something, or a foreign
-// Origin), 404, 409 (a run is already in progress, or none is), 415 (not
-// JSON), 422 (the protocol is invalid: "errors" lists every problem as
+// wrong token, or an expired session), 403 (read token used to change
+// something, or a foreign Origin), 404, 409 (a run is already in
+// progress, or none is), 415 (not JSON), 429 (too many failed attempts
+// from the client's address; Retry-After says when to try again), 422
+// (the protocol is invalid: "errors" lists every problem as
 // {"file","line","col","msg","text"} — the same as `mockloop validate`).
 //
 // # Live stream

@@ -507,7 +507,7 @@ func TestE2EControls(t *testing.T) {
 // asks for it, and with the read-only token shows the run but offers no
 // control.
 func TestE2ELogin(t *testing.T) {
-	ts, _ := newE2EServer(t, func(c *Config) { c.Token, c.ReadToken = "write-secret", "read-secret" })
+	ts, _ := newE2EServer(t, func(c *Config) { c.Token, c.ReadToken = writeToken, readToken })
 	b := newBrowser(t, ts.URL)
 	b.do("token form", 30*time.Second,
 		chromedp.Navigate(ts.URL+"/"),
@@ -516,7 +516,7 @@ func TestE2ELogin(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)))
 	b.waitJS("refused", `document.getElementById('message').textContent.includes('not accepted')`, 10*time.Second)
 	b.do("log in", 10*time.Second,
-		chromedp.SetValue(chromedp.ID("token"), "read-secret"),
+		chromedp.SetValue(chromedp.ID("token"), readToken),
 		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
 		chromedp.WaitNotVisible(chromedp.ID("token-form")),
 		chromedp.WaitVisible(chromedp.ID("readonly")))

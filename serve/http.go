@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,11 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // cookieName is the session cookie POST /api/login sets.
-const cookieName = "mockloop_token"
+const cookieName = "mockloop_session"
 
 // maxBody bounds a request body: a protocol of up to 1 MiB, JSON-quoted.
 const maxBody = 4 << 20
@@ -25,12 +23,13 @@ const maxBody = 4 << 20
 // write token) when tokens are configured.
 func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Token != "" {
-			tok := requestToken(r)
-			if !equal(tok, s.cfg.Token) && !(s.cfg.ReadToken != "" && equal(tok, s.cfg.ReadToken)) {
-				httpError(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
-				return
-			}
+		a, ok := s.authorize(w, r)
+		if !ok {
+			return
+		}
+		if a == noAccess {
+			refuse(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
+			return
 		}
 		h(w, r)
 	}
@@ -49,14 +48,15 @@ func (s *Server) mutation(needToken bool, h http.HandlerFunc) http.HandlerFunc {
 			httpError(w, http.StatusForbidden, "request from another site refused")
 			return
 		}
-		if needToken && s.cfg.Token != "" {
-			switch tok := requestToken(r); {
-			case equal(tok, s.cfg.Token):
-			case s.cfg.ReadToken != "" && equal(tok, s.cfg.ReadToken):
+		if needToken {
+			switch a, ok := s.authorize(w, r); {
+			case !ok:
+				return
+			case a == readAccess:
 				httpError(w, http.StatusForbidden, "the read-only token cannot change anything")
 				return
-			default:
-				httpError(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
+			case a == noAccess:
+				refuse(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
 				return
 			}
 		}
@@ -67,12 +67,12 @@ func (s *Server) mutation(needToken bool, h http.HandlerFunc) http.HandlerFunc {
 
 // canWrite reports whether the request may change things.
 func (s *Server) canWrite(r *http.Request) bool {
-	return s.cfg.Token == "" || equal(requestToken(r), s.cfg.Token)
+	return s.access(r) == writeAccess
 }
 
-// login answers POST /api/login: a valid token becomes a session cookie,
-// so that the page (and its event stream, which cannot send headers)
-// carries it.
+// login answers POST /api/login: a valid token becomes a session, whose
+// id the cookie carries, so that the page (and its event stream, which
+// cannot send headers) is let in. Guesses are throttled as on every path.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Token string `json:"token"`
@@ -80,34 +80,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	write := s.cfg.Token != "" && equal(req.Token, s.cfg.Token)
-	if !write && !(s.cfg.ReadToken != "" && equal(req.Token, s.cfg.ReadToken)) {
-		time.Sleep(200 * time.Millisecond) // slows guessing a little
-		httpError(w, http.StatusUnauthorized, "wrong token")
+	client := clientKey(r.RemoteAddr)
+	if !s.throttle.take(w, client) {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: req.Token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	writeJSON(w, http.StatusOK, map[string]bool{"write": write})
+	a := s.tokenAccess(req.Token)
+	if a == noAccess {
+		refuse(w, http.StatusUnauthorized, "wrong token")
+		return
+	}
+	s.throttle.refund(client)
+	setCookie(w, r, s.sessions.create(a == writeAccess), int(sessionTTL.Seconds()))
+	writeJSON(w, http.StatusOK, map[string]bool{"write": a == writeAccess})
 }
 
-// requestToken is the bearer token of the request, or its session cookie.
-func requestToken(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if tok, ok := strings.CutPrefix(a, "Bearer "); ok {
-			return strings.TrimSpace(tok)
-		}
-		return ""
+// logout answers POST /api/logout: the session ends, whoever holds a copy
+// of its cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if !readJSON(w, r, &req) {
+		return
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		return c.Value
+		s.sessions.end(c.Value)
 	}
-	return ""
-}
-
-// equal compares a presented token with a configured one in constant time.
-func equal(got, want string) bool {
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	clearCookie(w, r)
+	writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
 }
 
 // sameOrigin reports whether the Origin header names the host the request

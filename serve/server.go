@@ -76,6 +76,9 @@ type Server struct {
 	mu  sync.Mutex
 	run *activeRun // nil when idle
 	wg  sync.WaitGroup
+
+	sessions sessions // the page's logins
+	throttle throttle // failed authentications, per client address
 }
 
 // activeRun is the run in progress.
@@ -120,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Speed < 0 {
 		return nil, fmt.Errorf("serve: speed %g is negative", cfg.Speed)
+	}
+	if err := cmp.Or(CheckToken(cfg.Token), CheckToken(cfg.ReadToken)); err != nil {
+		return nil, fmt.Errorf("serve: a token %w", err)
 	}
 	if _, err := runlog.Recover(cfg.RunsDir); err != nil {
 		return nil, err
@@ -174,6 +180,7 @@ func (s *Server) routes() {
 		static.ServeHTTP(w, r)
 	}))
 	s.mux.HandleFunc("POST /api/login", s.mutation(false, s.login))
+	s.mux.HandleFunc("POST /api/logout", s.mutation(false, s.logout))
 	s.mux.HandleFunc("GET /api/status", s.read(s.status))
 	s.mux.HandleFunc("GET /api/protocols", s.read(s.protocols))
 	s.mux.HandleFunc("GET /api/runs", s.read(s.history))

@@ -46,7 +46,7 @@ commands:
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   sync [--runs DIR] [--influx URL]
-  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]
+  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   timing [--rig FILE] [--for 60s] [--priority N] [--json]

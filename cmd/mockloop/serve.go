@@ -1,16 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -31,8 +32,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	speed := fs.Float64("speed", 1, "simulated rig: 1 runs on the wall clock; N > 1 runs virtual time at N× real time")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in runs started from the view")
-	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N]")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM; default off loopback: a self-signed one kept in --state)")
+	tlsKey := fs.String("tls-key", "", "TLS key `FILE` of --tls-cert (PEM)")
+	state := fs.String("state", "", "`DIR` of the self-signed certificate (default RUNS/.serve)")
+	newToken := fs.Bool("new-token", false, "print a fresh random token for MOCKLOOP_API_TOKEN and exit")
+	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token")
 	if !ok {
+		return exitInvalid
+	}
+	if *newToken {
+		fmt.Fprintln(stdout, serve.NewToken())
+		return exitPass
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(stderr, "mockloop: serve: --tls-cert and --tls-key go together")
 		return exitInvalid
 	}
 	cfg := rigArg.load()
@@ -57,6 +70,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mockloop: serve: MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN would leave every change open")
 		return exitInvalid
 	}
+	for _, t := range [][2]string{{"MOCKLOOP_API_TOKEN", token}, {"MOCKLOOP_API_READ_TOKEN", readToken}} {
+		if err := serve.CheckToken(t[1]); err != nil {
+			fmt.Fprintf(stderr, "mockloop: serve: %s %v\n", t[0], err)
+			return exitInvalid
+		}
+	}
 	protocols, protoName, err := protocolsFS(*protoDir, explicitFlag(fs, "protocols"))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -73,17 +92,25 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := serve.Listen(serve.ListenConfig{Addr: *addr, CertFile: *tlsCert, KeyFile: *tlsKey,
+		StateDir: cmp.Or(*state, filepath.Join(*runsDir, ".serve"))})
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		_ = srv.Close()
 		return exitInfra
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on http://%s/\n", cfg.Name, ln.Addr())
+	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on %s\n", cfg.Name, ln.URL())
+	if ln.Fingerprint != "" {
+		fmt.Fprintf(stdout, "mockloop: TLS certificate SHA-256 fingerprint %s\n", ln.Fingerprint)
+		if ln.Made != "" {
+			fmt.Fprintf(stdout, "mockloop: a self-signed certificate was made in %s: check this fingerprint in the browser before you log in\n", ln.Made)
+		}
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/serve"
 )
 
 func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
@@ -94,5 +97,103 @@ func TestServeProcess(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(runs, run.RunID, "report.html")); err != nil {
 		t.Errorf("no report after the shutdown: %v", err)
+	}
+}
+
+// TestServeOneCharacterTokenRefused: a token shorter than 32 characters
+// is refused at start; --new-token prints one that is accepted.
+func TestServeOneCharacterTokenRefused(t *testing.T) {
+	chdirRoot(t)
+	t.Setenv("MOCKLOOP_API_READ_TOKEN", "")
+	t.Setenv("MOCKLOOP_API_TOKEN", "x")
+	code, _, stderr := cli(t, "serve", "--addr", "0.0.0.0:0", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "MOCKLOOP_API_TOKEN is 1 characters long; at least 32 are needed (`mockloop serve --new-token` prints one)") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	code, out, _ := cli(t, "serve", "--new-token")
+	tok := strings.TrimSpace(out)
+	if code != exitPass || len(tok) < 32 || serve.CheckToken(tok) != nil {
+		t.Errorf("--new-token: exit %d: %q", code, out)
+	}
+	if _, again, _ := cli(t, "serve", "--new-token"); strings.TrimSpace(again) == tok {
+		t.Error("--new-token printed the same token twice")
+	}
+	code, _, stderr = cli(t, "serve", "--tls-cert", "cert.pem", "--runs", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "--tls-cert and --tls-key go together") {
+		t.Errorf("--tls-cert alone: exit %d: %s", code, stderr)
+	}
+}
+
+// startServe starts `mockloop serve` and returns its first stdout lines
+// (up to the one matching last) and the process.
+func startServe(t *testing.T, bin string, last *regexp.Regexp, args ...string) ([]string, *exec.Cmd) {
+	t.Helper()
+	srv := exec.Command(bin, append([]string{"serve"}, args...)...)
+	stdout, _ := srv.StdoutPipe()
+	var stderr syncBuffer
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	var lines []string
+	rd := bufio.NewReader(stdout)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("serve: %v after %q\n%s", err, lines, stderr.String())
+		}
+		lines = append(lines, strings.TrimSpace(line))
+		if last.MatchString(line) {
+			return lines, srv
+		}
+	}
+}
+
+// TestServeOffLoopbackSelfSignedCertificate: off loopback without
+// certificate files, serve makes a self-signed certificate in RUNS/.serve,
+// prints its fingerprint, answers only TLS with it — a client pinning the
+// printed fingerprint gets in — and keeps it for the next start.
+func TestServeOffLoopbackSelfSignedCertificate(t *testing.T) {
+	bin, dir := buildCLI(t)
+	t.Setenv("MOCKLOOP_API_TOKEN", serve.NewToken())
+	t.Setenv("MOCKLOOP_API_READ_TOKEN", "")
+	runs := filepath.Join(dir, "runs")
+	fpLine := regexp.MustCompile(`TLS certificate SHA-256 fingerprint ([0-9A-F:]{95})`)
+	var fingerprints []string
+	for start := range 2 {
+		lines, srv := startServe(t, bin, fpLine, "--addr", "0.0.0.0:0", "--runs", runs)
+		port := regexp.MustCompile(`on https://[^ ]*:([0-9]+)/`).FindStringSubmatch(lines[0])
+		fp := fpLine.FindStringSubmatch(lines[1])
+		if port == nil || fp == nil {
+			t.Fatalf("start %d: %q", start, lines)
+		}
+		fingerprints = append(fingerprints, fp[1])
+		client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true, // the printed fingerprint is checked instead
+			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+				if serve.Fingerprint(raw[0]) != fp[1] {
+					return errors.New("not the printed certificate")
+				}
+				return nil
+			}}}}
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:"+port[1]+"/api/status", nil)
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("MOCKLOOP_API_TOKEN"))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("start %d: %v", start, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("start %d: status %d", start, resp.StatusCode)
+		}
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+	}
+	if fingerprints[0] != fingerprints[1] {
+		t.Errorf("the second start made another certificate: %v", fingerprints)
+	}
+	if st, err := os.Stat(filepath.Join(runs, ".serve", "bench-view.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v %v", st, err)
 	}
 }
