@@ -105,8 +105,27 @@ const (
 	AlarmHostLinkLost   Alarms = 0x20
 )
 
-var alarmNames = [...]string{"suction", "motor overcurrent", "purge pressure low",
-	"purge pressure high", "speed deviation", "host link lost"}
+// alarmNames are the bits' names as VADLINK describes them, from bit 0;
+// alarmKeys the same as one word each, as a rig config names them
+// (`trip_on: [overcurrent, suction]`).
+var (
+	alarmNames = [...]string{"suction", "motor overcurrent", "purge pressure low",
+		"purge pressure high", "speed deviation", "host link lost"}
+	alarmKeys = [...]string{"suction", "overcurrent", "purge_low", "purge_high", "speed_deviation", "host_link_lost"}
+)
+
+// AlarmKeys are the one-word names of the alarm bits, from bit 0.
+func AlarmKeys() []string { return alarmKeys[:] }
+
+// ParseAlarmKey reads the one-word name of an alarm bit ("overcurrent").
+func ParseAlarmKey(s string) (Alarms, error) {
+	for i, k := range alarmKeys {
+		if s == k {
+			return 1 << i, nil
+		}
+	}
+	return 0, fmt.Errorf("dut: unknown alarm %q (known: %s)", s, strings.Join(alarmKeys[:], ", "))
+}
 
 // String lists the set bits by name, "none" when none is set.
 func (a Alarms) String() string {
