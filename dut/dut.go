@@ -132,16 +132,26 @@ func (a Alarms) String() string {
 	if a == 0 {
 		return "none"
 	}
+	return strings.Join(a.names(alarmNames[:]), ", ")
+}
+
+// Keys lists the set bits by their one-word names (AlarmKeys); an unknown
+// bit as its hex value.
+func (a Alarms) Keys() []string { return a.names(alarmKeys[:]) }
+
+// names lists the set bits by their names in table, from bit 0, and the
+// bits past it as one hex value.
+func (a Alarms) names(table []string) []string {
 	var parts []string
-	for i, n := range alarmNames {
+	for i, n := range table {
 		if a&(1<<i) != 0 {
 			parts = append(parts, n)
 		}
 	}
-	if rest := a &^ (1<<len(alarmNames) - 1); rest != 0 {
+	if rest := a &^ (1<<len(table) - 1); rest != 0 {
 		parts = append(parts, fmt.Sprintf("0x%X", uint16(rest)))
 	}
-	return strings.Join(parts, ", ")
+	return parts
 }
 
 // Hex is the bitmask as VADLINK writes it: upper-case hex, two digits at least.

@@ -1,0 +1,210 @@
+package rig
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/dut"
+	"github.com/mockloop/mockloop/dut/dutsim"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// column returns a channel's values in the record, frame by frame.
+func (o runOut) column(t *testing.T, name string) []float64 {
+	t.Helper()
+	col := slices.IndexFunc(o.run.Manifest.Layout, func(c runlog.Channel) bool { return c.Name == name })
+	if col < 0 {
+		t.Fatalf("no channel %s", name)
+	}
+	var v []float64
+	if _, err := o.run.Frames(func(_ time.Duration, f []float64) error { v = append(v, f[col]); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// alarmEvents are the run's dut.alarm events, decoded.
+func (o runOut) alarmEvents(t *testing.T) []runlog.DUTAlarmData {
+	t.Helper()
+	var out []runlog.DUTAlarmData
+	for _, e := range o.eventsOf(runlog.KindDUTAlarm) {
+		var a runlog.DUTAlarmData
+		if err := e.Decode(&a); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// safeEvents are the run's dut.safe events after the run started, decoded.
+func (o runOut) safeEvents(t *testing.T) []runlog.DUTSafeData {
+	t.Helper()
+	var out []runlog.DUTSafeData
+	for _, e := range o.eventsOf(runlog.KindDUTSafe) {
+		var s runlog.DUTSafeData
+		if err := e.Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestDUTAlarmFloodIsRecordedAndTrips: a DUT flooding ALARM frames of all
+// six bits (0x3F), which STATUS never shows, used to pass with dut.alarms
+// at 0 all run: the rig read STATUS alone. Now the bits reach the alarms
+// column (max 63 in the record and the step's statistics) and a warning
+// event; with trip_on [overcurrent, suction] the run aborts on the
+// supervisor's trip, the frame that tripped in the record. Without
+// trip_on the flood is a warning, and the run goes on.
+func TestDUTAlarmFloodIsRecordedAndTrips(t *testing.T) {
+	for _, trip := range []dut.Alarms{dut.AlarmOvercurrent | dut.AlarmSuction, 0} {
+		t.Run(map[bool]string{true: "trip_on", false: "warn"}[trip != 0], func(t *testing.T) {
+			cfg := dutConfig(t)
+			cfg.DUT.Faults.Alarm = 0x3F
+			cfg.DUT.TripOn = trip
+			o := runDUT(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 2 s\n")
+			if max := slices.Max(o.column(t, "dut.alarms")); max != 63 {
+				t.Errorf("dut.alarms max %g in the record, want 63 (0x3F)", max)
+			}
+			// One warning per bit, its ALARM frame's: a flood rises once.
+			var names []string
+			for _, a := range o.alarmEvents(t) {
+				if a.Source != "ALARM" || len(a.Names) != 1 {
+					t.Errorf("dut.alarm %+v", a)
+				}
+				names = append(names, a.Names...)
+			}
+			if strings.Join(names, ",") != "suction,overcurrent,purge_low,purge_high,speed_deviation,host_link_lost" {
+				t.Errorf("dut.alarm events of %v, want each of the six bits once", names)
+			}
+			if trip == 0 {
+				if o.res.Outcome != runlog.OutcomePass {
+					t.Errorf("outcome %s %q without trip_on", o.res.Outcome, o.res.AbortReason)
+				}
+				if len(o.res.Steps) == 0 || o.res.Steps[0].Channels["dut.alarms"].Max != 63 {
+					t.Errorf("step statistics of dut.alarms: %+v", o.res.Steps)
+				}
+				return
+			}
+			if o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "safety trip: DUT alarm 0x03: suction, motor overcurrent" {
+				t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+			}
+			if o.res.DurationS > 0.5 {
+				t.Errorf("tripped only after %.3f s; the flood starts with the first poll", o.res.DurationS)
+			}
+		})
+	}
+}
+
+// TestDUTAlarmBetweenPollsIsRecorded: a suction alarm that rises and falls
+// within 20 ms, between two STATUS polls 100 ms apart, was invisible. Now
+// the DUT's ALARM frame puts it in the alarms column and in a warning
+// event, though no STATUS reply ever shows it.
+func TestDUTAlarmBetweenPollsIsRecorded(t *testing.T) {
+	cfg := dutConfig(t)
+	f, err := dutsim.ParseFaults("pulse=0x01@1.53s/20ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DUT.Faults = f
+	o := runDUT(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 3 s\n")
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("outcome %s %q (the alarm is not in trip_on)", o.res.Outcome, o.res.AbortReason)
+	}
+	for _, e := range o.eventsOf(runlog.KindDUTRx) {
+		if strings.Contains(e.Msg, " alarms=") && !strings.Contains(e.Msg, " alarms=00 ") {
+			t.Fatalf("a STATUS reply shows the pulse (%q): it was not between two polls", e.Msg)
+		}
+	}
+	var with int
+	for _, v := range o.column(t, "dut.alarms") {
+		if dut.Alarms(v)&dut.AlarmSuction != 0 {
+			with++
+		}
+	}
+	if with == 0 {
+		t.Error("no frame of dut.alarms has the suction bit")
+	}
+	al := o.alarmEvents(t)
+	if len(al) != 1 || al[0].Bits != int(dut.AlarmSuction) || al[0].Source != "ALARM" {
+		t.Fatalf("dut.alarm events %+v, want the suction alarm's", al)
+	}
+	ev := o.eventsOf(runlog.KindDUTAlarm)[0]
+	if ev.T < 1.53 || ev.T > 1.7 {
+		t.Errorf("dut.alarm at %.3f s; the pulse was at 1.53 s after power-on, seen at the next poll", ev.T)
+	}
+}
+
+// withDUTPower gives the rig a DUT power switch, as a rig config with
+// switches: {dut_power: {pin: GPIO5, safe: on}} and dut: {power: dut_power}.
+func withDUTPower(cfg *Config) *Config {
+	cfg.Hardware.Switches = append(cfg.Hardware.Switches, Switch{Name: "dut_power", Pin: "GPIO5", Safe: true})
+	cfg.DUT.Power = "dut_power"
+	return cfg
+}
+
+// TestDUTThatDoesNotStopIsPoweredOff: a DUT that answers OK to MODE STOP
+// and keeps turning at P8 (50,000 rpm) used to pass: the OK was taken as
+// the safe state. Now its speed must reach the safe speed within
+// dut.stop_within; it does not, the run is aborted "DUT did not stop", and
+// the rig switches the DUT's power off, an event. Without a power switch
+// the run is aborted all the same.
+func TestDUTThatDoesNotStopIsPoweredOff(t *testing.T) {
+	for _, power := range []bool{true, false} {
+		t.Run(map[bool]string{true: "power switch", false: "none"}[power], func(t *testing.T) {
+			cfg := dutConfig(t)
+			cfg.DUT.Faults.NoStop = true
+			cfg.DUT.StopWithin = 3 * time.Second
+			if power {
+				withDUTPower(cfg)
+			}
+			srv := withDUT(t, time.Hour, func(*dutsim.Server) {})
+			o := runDUT(t, cfg, header+"  - set: {dut.level: P8}\n    hold: 6 s\n")
+			if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "safe state failed: DUT did not stop: 50000 rpm measured 3 s after its safe command stop, want 0 rpm within 3 s") {
+				t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+			}
+			se := o.safeEvents(t)
+			last := se[len(se)-1]
+			if !power {
+				if last.Confirmed || last.PowerOff {
+					t.Errorf("last dut.safe %+v", last)
+				}
+				return
+			}
+			if !strings.HasSuffix(o.res.AbortReason, "; DUT power switched off (dut_power)") || !last.PowerOff {
+				t.Fatalf("power not switched off: %q, events %+v", o.res.AbortReason, se)
+			}
+			// The switch's pin powers the simulated DUT: off, it is dead.
+			fw := (*srv).Firmware()
+			fw.Advance(fw.State().Now + 10*time.Second)
+			if st := fw.State(); st.TargetRPM != 0 || st.RPM != 0 {
+				t.Errorf("the simulated DUT still turns (%+v) with its power off", st)
+			}
+		})
+	}
+}
+
+// TestDUTStopConfirmedBySpeed: at the end of a run the DUT's safe state is
+// confirmed by its measured speed, not by the OK to MODE STOP: from P6
+// (45,000 rpm) its ramp of 10,000 rpm/s takes 4.5 s, and the dut.safe
+// event says so.
+func TestDUTStopConfirmedBySpeed(t *testing.T) {
+	o := runDUT(t, nil, header+"  - set: {dut.level: P6}\n    hold: 6 s\n")
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	se := o.safeEvents(t)
+	last := se[len(se)-1]
+	if !last.Confirmed || last.PowerOff || last.SafeRPM != 0 || math.Abs(float64(last.RPM)) > safeTolerance || last.AfterS < 4.4 || last.AfterS > 4.7 {
+		t.Fatalf("dut.safe %+v, want confirmed about 4.5 s after the stop", last)
+	}
+	ev := o.eventsOf(runlog.KindDUTSafe)
+	if msg := ev[len(ev)-1].Msg; !strings.HasPrefix(msg, "DUT at its safe speed 4.") || !strings.Contains(msg, "after its safe command stop") {
+		t.Errorf("dut.safe says %q", msg)
+	}
+}
