@@ -1,7 +1,9 @@
 package rig
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -206,5 +208,51 @@ func TestDUTStopConfirmedBySpeed(t *testing.T) {
 	ev := o.eventsOf(runlog.KindDUTSafe)
 	if msg := ev[len(ev)-1].Msg; !strings.HasPrefix(msg, "DUT at its safe speed 4.") || !strings.Contains(msg, "after its safe command stop") {
 		t.Errorf("dut.safe says %q", msg)
+	}
+}
+
+// TestDUTConfigChecks: the dut section's trip_on, stop_within, power and
+// telemetry are decoded, and every mistake is reported at its position.
+func TestDUTConfigChecks(t *testing.T) {
+	base, err := os.ReadFile("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// with replaces the dut section's stop_within line by lines of the test's.
+	with := func(lines string) []byte {
+		return []byte(strings.Replace(string(base), "  stop_within: 10 s\n", lines, 1))
+	}
+	const power = "  switches:\n    dut_power: {pin: GPIO5, safe: on}\n"
+	good := strings.Replace(string(with("  stop_within: 3 s\n  power: dut_power\n  telemetry: 20 Hz\n")), "  switches:\n", power, 1)
+	cfg, err := ParseConfig("sim.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.DUT
+	if d.TripOn != dut.AlarmOvercurrent|dut.AlarmSuction || d.StopWithin != 3*time.Second || d.Power != "dut_power" || d.Telemetry != 20 {
+		t.Errorf("decoded %+v", d)
+	}
+	line := strings.Count(string(base[:strings.Index(string(base), "  stop_within: 10 s")]), "\n") + 1
+	for _, c := range []struct{ yaml, want string }{
+		{"  stop_within: 0 s\n", ":16: dut stop_within must be from 10 ms to 60 s"},
+		{"  stop_within: fast\n", ":16: dut stop_within: "},
+		{"  power: heater\n", ":10: dut power switch heater must have safe: on"},
+		{"  power: dut_pwr\n", `:10: dut power "dut_pwr" is not a switch of hardware.switches`},
+		{"  telemetry: 500 Hz\n", ":14: dut telemetry must be a whole number of Hz from 0 to 100"},
+		{"  trip_on: [overcurent]\n", `:13: dut trip_on: unknown alarm "overcurent"; did you mean overcurrent?`},
+		{"  trip_on: overcurrent\n", `:12: dut trip_on must be a list, got "overcurrent"`},
+	} {
+		src := strings.Replace(string(base), "  trip_on: [overcurrent, suction]\n", "", 1)
+		src = strings.Replace(src, "  stop_within: 10 s\n", c.yaml, 1)
+		_, err := ParseConfig("sim.yaml", []byte(src))
+		want := fmt.Sprintf("sim.yaml:%d%s", line-1, c.want)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", c.yaml, err, want)
+		}
+	}
+	// trip_on needs the channel it trips on.
+	src := strings.Replace(string(base), "  dut.alarms: {unit: flags, dut: alarms}\n", "", 1)
+	if _, err := ParseConfig("sim.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "dut trip_on needs a channel of the DUT's alarms") {
+		t.Errorf("trip_on without a dut.alarms channel: %v", err)
 	}
 }
