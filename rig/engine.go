@@ -389,7 +389,13 @@ func (e *engine) acquire(horizon time.Duration) error {
 	e.badRun = 0
 	e.pending, e.pendConv, e.pendT = true, conv, t
 	if err := e.supervise(e.scratch); err != nil {
-		e.account() // the frame that tripped is in the record
+		// The frame that tripped is in the record, and in its steps'
+		// statistics: a trip on the run's first frame (a DUT alarm
+		// present from the start) still shows what tripped it.
+		t, frame := e.account()
+		for i, s := range e.active {
+			s.add(t, frame, i == len(e.active)-1)
+		}
 		return err
 	}
 	return nil
