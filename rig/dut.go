@@ -529,6 +529,7 @@ func (d *dutLink) confirmStop(ctx context.Context, safeRPM int) error {
 	for {
 		st, err := d.dev.Status(ctx)
 		now := d.clk.Now()
+		after := units.FormatDuration((now - from).Round(time.Millisecond))
 		if err != nil {
 			d.safeEvent(now-from, math.NaN(), safeRPM, false, "DUT did not stop: its speed could not be read: "+err.Error())
 			return fmt.Errorf("DUT did not stop: its speed could not be read after its safe command %s: %w", d.cfg.Safe, err)
@@ -537,12 +538,12 @@ func (d *dutLink) confirmStop(ctx context.Context, safeRPM int) error {
 		d.noteStatus(st.Alarms, now)
 		rpm := units.Format(float64(st.RPM), units.Speed)
 		if abs(st.RPM-safeRPM) <= safeTolerance {
-			d.safeEvent(now-from, float64(st.RPM), safeRPM, true, fmt.Sprintf("DUT at its safe speed %s after its safe command %s: %s measured", units.FormatDuration(now-from), d.cfg.Safe, rpm))
+			d.safeEvent(now-from, float64(st.RPM), safeRPM, true, fmt.Sprintf("DUT at its safe speed %s after its safe command %s: %s measured", after, d.cfg.Safe, rpm))
 			return nil
 		}
 		if now >= deadline {
 			msg := fmt.Sprintf("DUT did not stop: %s measured %s after its safe command %s, want %s within %s",
-				rpm, units.FormatDuration(now-from), d.cfg.Safe, units.Format(float64(safeRPM), units.Speed), units.FormatDuration(d.cfg.StopWithin))
+				rpm, after, d.cfg.Safe, units.Format(float64(safeRPM), units.Speed), units.FormatDuration(d.cfg.StopWithin))
 			d.safeEvent(now-from, float64(st.RPM), safeRPM, false, msg)
 			return errors.New(msg)
 		}

@@ -115,7 +115,7 @@ func TestDUTAlarmBetweenPollsIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DUT.Faults = f
+	cfg.DUT.Faults, cfg.DUT.TripOn = f, dut.AlarmOvercurrent
 	o := runDUT(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 3 s\n")
 	if o.res.Outcome != runlog.OutcomePass {
 		t.Fatalf("outcome %s %q (the alarm is not in trip_on)", o.res.Outcome, o.res.AbortReason)
@@ -256,5 +256,33 @@ func TestDUTConfigChecks(t *testing.T) {
 	src := strings.Replace(string(base), "  dut.alarms: {unit: flags, dut: alarms}\n", "", 1)
 	if _, err := ParseConfig("sim.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "dut trip_on needs a channel of the DUT's alarms") {
 		t.Errorf("trip_on without a dut.alarms channel: %v", err)
+	}
+}
+
+// TestDUTCheckedOnWallClock: at the bench, where the link runs beside the
+// sampling loop (the poller, and the driver's reader delivering ALARM
+// frames), a transient alarm reaches the alarms column and a warning
+// event, and a DUT that does not stop is found out and powered off.
+func TestDUTCheckedOnWallClock(t *testing.T) {
+	cfg := withDUTPower(forWallClock(dutConfig(t)))
+	f, err := dutsim.ParseFaults("pulse=0x01@1s/20ms,nostop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DUT.Faults, cfg.DUT.StopWithin, cfg.DUT.TripOn = f, time.Second, dut.AlarmOvercurrent
+	srv := withDUT(t, time.Hour, func(*dutsim.Server) {})
+	o := runDUTWith(t, cfg, header+"  - set: {dut.level: P2}\n    hold: 2 s\n", Options{Realtime: true})
+	if o.res.Outcome != runlog.OutcomeAborted || !strings.HasPrefix(o.res.AbortReason, "safe state failed: DUT did not stop: ") ||
+		!strings.HasSuffix(o.res.AbortReason, "; DUT power switched off (dut_power)") {
+		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
+	}
+	if al := o.alarmEvents(t); len(al) != 1 || al[0].Bits != int(dut.AlarmSuction) {
+		t.Errorf("dut.alarm events %+v, want the suction pulse's", al)
+	}
+	if slices.IndexFunc(o.column(t, "dut.alarms"), func(v float64) bool { return dut.Alarms(v)&dut.AlarmSuction != 0 }) < 0 {
+		t.Error("no frame of dut.alarms has the suction bit")
+	}
+	if st := (*srv).Firmware().State(); st.TargetRPM != 0 {
+		t.Errorf("the simulated DUT is still driven to %d rpm with its power off", st.TargetRPM)
 	}
 }
