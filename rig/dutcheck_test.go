@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/dut/dutsim"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -284,5 +287,38 @@ func TestDUTCheckedOnWallClock(t *testing.T) {
 	}
 	if st := (*srv).Firmware().State(); st.TargetRPM != 0 {
 		t.Errorf("the simulated DUT is still driven to %d rpm with its power off", st.TargetRPM)
+	}
+}
+
+// TestDUTPowerStaysOffThroughAnotherSafeState: the safe state may be asked
+// for again (it must work repeatedly); the DUT's power switch, switched
+// off because the DUT did not stop, is not switched back on to its
+// declared safe state.
+func TestDUTPowerStaysOffThroughAnotherSafeState(t *testing.T) {
+	cfg := withDUTPower(dutConfig(t))
+	cfg.DUT.Faults.NoStop, cfg.DUT.StopWithin = true, time.Second
+	clk := clock.NewVirtual(time.Now())
+	cals, _, err := cfg.channelCalibrations(&Calibrations{}, clk.Epoch(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := newPlant(cfg, clk, cals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	p := pl.(*busPlant)
+	if err := p.Apply("dut.level", protocols.Value{Word: "P4"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+	if err := p.Safe(); err == nil || !strings.Contains(err.Error(), "DUT did not stop") {
+		t.Fatalf("first safe state: %v", err)
+	}
+	if err := p.Safe(); err != nil {
+		t.Errorf("second safe state: %v", err)
+	}
+	if on, known := p.dut.power.(*pumpctl.Solenoid).On(); on || !known {
+		t.Errorf("DUT power switch on %v (known %v) after a second safe state", on, known)
 	}
 }

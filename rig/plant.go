@@ -495,6 +495,9 @@ func (p *busPlant) Safe() error {
 		errs = append(errs, p.preload.Safe())
 	}
 	for _, s := range p.switches {
+		if p.dut != nil && p.dut.off && s == p.dut.power {
+			continue // switched off because the DUT did not stop: it stays off
+		}
 		errs = append(errs, s.Safe())
 	}
 	if p.dut != nil {
