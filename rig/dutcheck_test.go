@@ -297,17 +297,7 @@ func TestDUTCheckedOnWallClock(t *testing.T) {
 func TestDUTPowerStaysOffThroughAnotherSafeState(t *testing.T) {
 	cfg := withDUTPower(dutConfig(t))
 	cfg.DUT.Faults.NoStop, cfg.DUT.StopWithin = true, time.Second
-	clk := clock.NewVirtual(time.Now())
-	cals, _, err := cfg.channelCalibrations(&Calibrations{}, clk.Epoch(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := newPlant(cfg, clk, cals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
-	p := pl.(*busPlant)
+	p, clk := newSimPlant(t, cfg)
 	if err := p.Apply("dut.level", protocols.Value{Word: "P4"}); err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +311,21 @@ func TestDUTPowerStaysOffThroughAnotherSafeState(t *testing.T) {
 	if on, known := p.dut.power.(*pumpctl.Solenoid).On(); on || !known {
 		t.Errorf("DUT power switch on %v (known %v) after a second safe state", on, known)
 	}
+}
+
+// newSimPlant builds the plant of a sim rig on a virtual clock, with its
+// nominal calibrations; it is closed when the test ends.
+func newSimPlant(t *testing.T, cfg *Config) (*busPlant, *clock.Virtual) {
+	t.Helper()
+	clk := clock.NewVirtual(time.Now())
+	cals, _, err := cfg.channelCalibrations(&Calibrations{}, clk.Epoch(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := newPlant(cfg, clk, cals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	return pl.(*busPlant), clk
 }
