@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/dut/dutsim"
 	"github.com/mockloop/mockloop/protocols"
@@ -328,4 +329,58 @@ func newSimPlant(t *testing.T, cfg *Config) (*busPlant, *clock.Virtual) {
 	}
 	t.Cleanup(func() { pl.Close() })
 	return pl.(*busPlant), clk
+}
+
+// TestDUTTelemetryAlarmsAreRecorded: with dut.telemetry the DUT streams
+// TLM frames, and their alarms are used like an ALARM frame's: a device
+// that announces nothing (noalarm) and whose purge alarm is over by the
+// next STATUS poll still puts it in the alarms column and a warning
+// event, from its TLM frame.
+func TestDUTTelemetryAlarmsAreRecorded(t *testing.T) {
+	cfg := dutConfig(t)
+	cfg.DUT.Telemetry = 100
+	f, err := dutsim.ParseFaults("pulse=0x04@1s/30ms,noalarm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DUT.Faults = f
+	clk := clock.NewVirtual(time.Now())
+	d, err := openDUT(cfg, clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	// The device on its own clock, in the pulse: one TLM frame goes out.
+	clk.Advance(1005 * time.Millisecond)
+	d.srv.Advance()
+	for guard := time.Now().Add(30 * time.Second); d.seen.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(guard) {
+			t.Fatal("the TLM frame never reached the rig")
+		}
+	}
+	// The next frame, after the pulse: its STATUS says no alarm.
+	clk.Advance(45 * time.Millisecond)
+	dst := make([]float64, len(cfg.Channels))
+	if err := d.read(dst); err != nil {
+		t.Fatal(err)
+	}
+	if v := dst[slices.IndexFunc(cfg.Channels, func(c daq.Channel) bool { return c.Name == "dut.alarms" })]; v != float64(dut.AlarmPurgeLow) {
+		t.Errorf("dut.alarms %g, want 4 (purge low)", v)
+	}
+	var got []string
+	for _, e := range d.takeEvents() {
+		if e.Kind == runlog.KindDUTAlarm {
+			var a runlog.DUTAlarmData
+			if err := e.Decode(&a); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s %s", a.Source, a.Names))
+		}
+		if e.Kind == runlog.KindDUTRx && strings.Contains(e.Msg, " alarms=") && !strings.Contains(e.Msg, " TLM ") && !strings.Contains(e.Msg, " alarms=00 ") {
+			t.Fatalf("a STATUS reply shows the pulse: %q", e.Msg)
+		}
+	}
+	if strings.Join(got, "|") != "TLM [purge_low]" {
+		t.Errorf("dut.alarm events %q, want the TLM frame's purge_low", got)
+	}
 }

@@ -96,6 +96,7 @@ func TestParseDeviceFaults(t *testing.T) {
 		{"alarm=3f,nostop", Faults{Alarm: 0x3F, NoStop: true}},
 		{"pulse=0x02@2s/30ms", Faults{PulseBits: 2, PulseAt: 2 * s, PulseFor: 30 * ms}},
 		{"nostop=false", Faults{}},
+		{"noalarm,pulse=0x01@1s/1ms", Faults{NoAlarmFrames: true, PulseBits: 1, PulseAt: s, PulseFor: ms}},
 	} {
 		got, err := ParseFaults(c.in)
 		if err != nil || got != c.want {
@@ -128,7 +129,7 @@ func TestParseDeviceFaults(t *testing.T) {
 // accepted is written by String in a form that reads back the same.
 func FuzzParseFaults(f *testing.F) {
 	for _, s := range []string{"", "none", "drop=0.2,delay=150ms", "unplug=1m/2.5s,seed=-7",
-		"alarm=0x3F", "pulse=0x02@2s/30ms,nostop", "garbage=0.05,babble,silent=false"} {
+		"alarm=0x3F", "pulse=0x02@2s/30ms,nostop", "noalarm", "garbage=0.05,babble,silent=false"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -144,4 +145,16 @@ func FuzzParseFaults(f *testing.F) {
 			t.Fatalf("%q read as %+v, written %q, read back %+v, %v", s, ft, ft.String(), back, err)
 		}
 	})
+}
+
+// TestFaultNoAlarmFrames: with noalarm the device announces no alarm; its
+// TLM frames show the pulse while it lasts.
+func TestFaultNoAlarmFrames(t *testing.T) {
+	h := newFW(t, Config{Faults: Faults{NoAlarmFrames: true, PulseBits: dut.AlarmPurgeLow, PulseAt: s, PulseFor: 30 * ms}})
+	h.ok(950*ms, "TELEM", "100")
+	h.uns = nil
+	h.collect(h.fw.Advance(1005 * ms))
+	if got := strings.Join(frames(h.uns), "|"); got != "0 TLM t=1000 rpm=0 cur=0 pwr=0 purge=600 alarms=04" {
+		t.Fatalf("unsolicited %q, want the TLM frame of the pulse and no ALARM", got)
+	}
 }

@@ -12,13 +12,13 @@ import (
 // Faults are the faults a Server injects. The zero value is a healthy
 // device on a healthy link. Link faults act on what the DUT sends; they act
 // on replies only, except Silent and Babble, which take the whole transmit
-// side. Device faults (Alarm, Pulse, NoStop) are the firmware's: a device
+// side. Device faults (Alarm, Pulse, NoStop, NoAlarmFrames) are the firmware's: a device
 // whose word the host must check rather than trust.
 //
 // ParseFaults reads them from the command-line form written by String:
 //
 //	drop=0.2,drop-next=3,delay=150ms,corrupt=0.1,corrupt-next=1,garbage=0.05,babble,silent,unplug=10s/2s,seed=7,
-//	alarm=0x3F,pulse=0x02@2s/30ms,nostop
+//	alarm=0x3F,pulse=0x02@2s/30ms,nostop,noalarm
 type Faults struct {
 	Drop        float64       // probability that a reply is not sent
 	DropNext    int           // the next DropNext replies are not sent
@@ -54,6 +54,9 @@ type Faults struct {
 	// NoStop: MODE STOP, and the watchdog's stop, leave the target speed
 	// as it was; MODE STOP is still answered OK. The pump keeps turning.
 	NoStop bool
+	// NoAlarmFrames: no ALARM frame is sent; alarms show in STATUS and TLM
+	// only, as on a firmware that does not announce them.
+	NoAlarmFrames bool
 }
 
 // ParseFaults reads a comma-separated list of faults, such as
@@ -108,6 +111,7 @@ var faultParsers = [...]struct {
 	{"alarm", func(f *Faults, it faultItem) error { return it.alarms(it.val, &f.Alarm) }},
 	{"pulse", func(f *Faults, it faultItem) error { return it.pulse(f) }},
 	{"nostop", func(f *Faults, it faultItem) error { return it.flag(&f.NoStop) }},
+	{"noalarm", func(f *Faults, it faultItem) error { return it.flag(&f.NoAlarmFrames) }},
 }
 
 // faultParser returns the parser of key, nil for an unknown key.
@@ -343,6 +347,9 @@ func (f Faults) String() string {
 	}
 	if f.NoStop {
 		parts = append(parts, "nostop")
+	}
+	if f.NoAlarmFrames {
+		parts = append(parts, "noalarm")
 	}
 	if len(parts) == 0 {
 		return "none"

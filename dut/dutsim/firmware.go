@@ -188,7 +188,8 @@ func (f *Firmware) Advance(now time.Duration) [][]byte {
 }
 
 // SetFaults puts the device faults of ft in force (Alarm, PulseBits,
-// PulseAt, PulseFor, NoStop); its link faults are the Server's.
+// PulseAt, PulseFor, NoStop, NoAlarmFrames); its link faults are the
+// Server's.
 func (f *Firmware) SetFaults(ft Faults) {
 	f.mu.Lock()
 	f.faults = ft
@@ -410,6 +411,9 @@ func (f *Firmware) raise(bits dut.Alarms, out [][]byte) [][]byte {
 			continue
 		}
 		f.n.AlarmsRaised++
+		if f.faults.NoAlarmFrames {
+			continue
+		}
 		args := append([]string{b.Hex()}, strings.Fields(b.String())...)
 		out = append(out, mustFrame(dut.Frame{Seq: 0, Verb: "ALARM", Args: args}))
 	}
