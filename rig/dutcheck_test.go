@@ -280,7 +280,10 @@ func TestDUTCheckedOnWallClock(t *testing.T) {
 		!strings.HasSuffix(o.res.AbortReason, "; DUT power switched off (dut_power)") {
 		t.Fatalf("outcome %s %q", o.res.Outcome, o.res.AbortReason)
 	}
-	if al := o.alarmEvents(t); len(al) != 1 || al[0].Bits != int(dut.AlarmSuction) {
+	// The simulated pump may raise alarms of its own on a loaded machine
+	// (purge low at the start); the pulse's is the one looked for.
+	al := o.alarmEvents(t)
+	if slices.IndexFunc(al, func(a runlog.DUTAlarmData) bool { return a.Bits == int(dut.AlarmSuction) }) < 0 {
 		t.Errorf("dut.alarm events %+v, want the suction pulse's", al)
 	}
 	if slices.IndexFunc(o.column(t, "dut.alarms"), func(v float64) bool { return dut.Alarms(v)&dut.AlarmSuction != 0 }) < 0 {
