@@ -226,6 +226,22 @@ func TestAlarmsString(t *testing.T) {
 	}
 }
 
+// TestAlarmKeys: each bit's one-word name, as a rig config's trip_on
+// names it, reads back as the bit; unknown names are refused.
+func TestAlarmKeys(t *testing.T) {
+	for i, k := range AlarmKeys() {
+		if a, err := ParseAlarmKey(k); err != nil || a != 1<<i {
+			t.Errorf("ParseAlarmKey(%q) = %v, %v", k, a, err)
+		}
+	}
+	if got := strings.Join(Alarms(0x43).Keys(), ","); got != "suction,overcurrent,0x40" {
+		t.Errorf("Keys = %q", got)
+	}
+	if _, err := ParseAlarmKey("motor overcurrent"); err == nil || !strings.Contains(err.Error(), "known: suction, overcurrent,") {
+		t.Errorf("ParseAlarmKey of a description: %v", err)
+	}
+}
+
 func TestModeString(t *testing.T) {
 	for _, m := range []Mode{ModeStop, ModeSpeed, ModeLevel} {
 		got, err := ParseMode(m.String())

@@ -105,24 +105,53 @@ const (
 	AlarmHostLinkLost   Alarms = 0x20
 )
 
-var alarmNames = [...]string{"suction", "motor overcurrent", "purge pressure low",
-	"purge pressure high", "speed deviation", "host link lost"}
+// alarmNames are the bits' names as VADLINK describes them, from bit 0;
+// alarmKeys the same as one word each, as a rig config names them
+// (`trip_on: [overcurrent, suction]`).
+var (
+	alarmNames = [...]string{"suction", "motor overcurrent", "purge pressure low",
+		"purge pressure high", "speed deviation", "host link lost"}
+	alarmKeys = [...]string{"suction", "overcurrent", "purge_low", "purge_high", "speed_deviation", "host_link_lost"}
+)
+
+// AlarmKeys are the one-word names of the alarm bits, from bit 0.
+func AlarmKeys() []string { return alarmKeys[:] }
+
+// ParseAlarmKey reads the one-word name of an alarm bit ("overcurrent").
+func ParseAlarmKey(s string) (Alarms, error) {
+	for i, k := range alarmKeys {
+		if s == k {
+			return 1 << i, nil
+		}
+	}
+	return 0, fmt.Errorf("dut: unknown alarm %q (known: %s)", s, strings.Join(alarmKeys[:], ", "))
+}
 
 // String lists the set bits by name, "none" when none is set.
 func (a Alarms) String() string {
 	if a == 0 {
 		return "none"
 	}
+	return strings.Join(a.names(alarmNames[:]), ", ")
+}
+
+// Keys lists the set bits by their one-word names (AlarmKeys); an unknown
+// bit as its hex value.
+func (a Alarms) Keys() []string { return a.names(alarmKeys[:]) }
+
+// names lists the set bits by their names in table, from bit 0, and the
+// bits past it as one hex value.
+func (a Alarms) names(table []string) []string {
 	var parts []string
-	for i, n := range alarmNames {
+	for i, n := range table {
 		if a&(1<<i) != 0 {
 			parts = append(parts, n)
 		}
 	}
-	if rest := a &^ (1<<len(alarmNames) - 1); rest != 0 {
+	if rest := a &^ (1<<len(table) - 1); rest != 0 {
 		parts = append(parts, fmt.Sprintf("0x%X", uint16(rest)))
 	}
-	return strings.Join(parts, ", ")
+	return parts
 }
 
 // Hex is the bitmask as VADLINK writes it: upper-case hex, two digits at least.

@@ -18,8 +18,10 @@ import (
 	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/dut/dutsim"
 	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
+	"github.com/mockloop/mockloop/units"
 )
 
 // speedEvery bounds how often a ramp of dut.speed is sent to the DUT: the
@@ -55,6 +57,20 @@ type dutLink struct {
 	events []runlog.Event
 	queued atomic.Bool // events waiting, read without the lock every frame
 
+	// The DUT's alarms. seen is the OR of the bits ALARM and TLM frames
+	// showed since the last frame was read: read ORs it into the alarms
+	// column, so that bits which rise and fall between two STATUS polls
+	// are in the record. active (the bits known to be up) and recent (those
+	// ALARM and TLM frames showed since the last STATUS) tell a rising bit,
+	// a warning event, from one already reported; both are guarded by mu.
+	seen           atomic.Uint32
+	active, recent dut.Alarms
+
+	// power is the DUT's power switch (nil: the rig has none); off: the
+	// rig switched it off, the DUT is dead.
+	power pumpctl.Switch
+	off   bool
+
 	nextMaintain time.Duration
 
 	// poller runs the link on the wall clock (nil on virtual time); shown
@@ -75,6 +91,14 @@ const maintainEvery = 50 * time.Millisecond
 type dutColumn struct {
 	col, signal int
 }
+
+// alarmSignal is the index of the DUT's alarms in dutSignals.
+var alarmSignal = slices.Index(dutSignals, "alarms")
+
+// safeTolerance is how close to its safe speed the DUT's measured speed
+// must come to confirm its safe state: the speed-deviation threshold of
+// VADLINK devices (dutsim's 1,000 rpm); a rotor that slow moves no blood.
+const safeTolerance = 1000 // rpm
 
 // openDUT dials the DUT named in the config (starting the simulated one on
 // a pseudo-terminal for port "sim") and identifies it.
@@ -104,7 +128,9 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 		}
 		d.srv, path = srv, srv.Name()
 	}
-	dcfg := dut.Config{Path: path, Clock: clk, OnFrame: d.onFrame}
+	dcfg := dut.Config{Path: path, Clock: clk, OnFrame: d.onFrame,
+		OnAlarm:     func(a dut.AlarmEvent) { d.noteAlarms(a.Bits, a.At, "ALARM") },
+		OnTelemetry: func(t dut.Telemetry) { d.noteAlarms(t.Alarms, t.At, "TLM") }}
 	if d.srv != nil {
 		dcfg.ReplyTimeout = simReplyTimeout
 	}
@@ -114,6 +140,12 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 		return nil, fmt.Errorf("rig: DUT on %s: %w", path, err)
 	}
 	d.dev, d.id = dev, dev.Identity()
+	if hz := cfg.DUT.Telemetry; hz > 0 {
+		if err := dev.SetTelemetry(ctx, hz); err != nil {
+			d.close()
+			return nil, fmt.Errorf("rig: DUT telemetry at %d Hz: %w", hz, err)
+		}
+	}
 	if clock.IsWall(clk) {
 		d.poller = startPoller(d)
 	}
@@ -138,12 +170,55 @@ func (d *dutLink) onFrame(f dut.FrameEvent) {
 	if f.Err != nil {
 		data.Error = f.Err.Error()
 	}
-	ev := runlog.NewEvent(kind, "", f.Line, data)
-	ev.T = f.At.Seconds()
+	d.queue(runlog.NewEvent(kind, "", f.Line, data), f.At)
+}
+
+// queue adds an event of the DUT at its own time.
+func (d *dutLink) queue(ev runlog.Event, at time.Duration) {
+	ev.T = at.Seconds()
 	d.mu.Lock()
 	d.events = append(d.events, ev)
 	d.queued.Store(true)
 	d.mu.Unlock()
+}
+
+// noteAlarms takes the alarm bits an ALARM or TLM frame showed (from the
+// driver's reader): they reach the next frame's alarms column, and those
+// not up already are a warning event.
+func (d *dutLink) noteAlarms(bits dut.Alarms, at time.Duration, source string) {
+	if bits == 0 {
+		return
+	}
+	d.seen.Or(uint32(bits))
+	d.mu.Lock()
+	rose := bits &^ d.active
+	d.active |= bits
+	d.recent |= bits
+	d.mu.Unlock()
+	d.warn(rose, at, source)
+}
+
+// noteStatus takes the alarms of a STATUS reply: the bits up now are
+// those it shows and those ALARM and TLM frames showed since the last one.
+func (d *dutLink) noteStatus(bits dut.Alarms, at time.Duration) {
+	d.mu.Lock()
+	rose := bits &^ d.active
+	d.active, d.recent = bits|d.recent, 0
+	d.mu.Unlock()
+	d.warn(rose, at, "STATUS")
+}
+
+// warn records alarm bits that rose as a warning event; the supervisor
+// trips on those of dut.trip_on.
+func (d *dutLink) warn(rose dut.Alarms, at time.Duration, source string) {
+	if rose == 0 {
+		return
+	}
+	msg := fmt.Sprintf("DUT alarm 0x%s rose: %s", rose.Hex(), rose)
+	if t := rose & d.cfg.TripOn; t != 0 {
+		msg += fmt.Sprintf("; %s trips the run (dut.trip_on)", t)
+	}
+	d.queue(runlog.NewEvent(runlog.KindDUTAlarm, "", msg, runlog.DUTAlarmData{Bits: int(rose), Names: rose.Keys(), Source: source}), at)
 }
 
 // takeEvents returns the frames recorded since the last call.
@@ -163,9 +238,11 @@ func (d *dutLink) identity() *runlog.DUTIdentity {
 	return &runlog.DUTIdentity{Model: d.id.Model, Serial: d.id.Serial, FW: d.id.FW}
 }
 
-// read writes the dut.* columns of the frame: the last STATUS. On virtual
-// time it polls STATUS when due and keeps the link alive itself; on the
-// wall clock the poller does, and a fault it met is returned.
+// read writes the dut.* columns of the frame: the last STATUS, and in the
+// alarms column the bits ALARM and TLM frames showed since the last frame
+// too. On virtual time it polls STATUS when due and keeps the link alive
+// itself; on the wall clock the poller does, and a fault it met is
+// returned.
 func (d *dutLink) read(dst []float64) error {
 	values := d.values
 	if p := d.poller; p != nil {
@@ -176,8 +253,13 @@ func (d *dutLink) read(dst []float64) error {
 	} else if err := d.exchange(d.clk.Now()); err != nil {
 		return err
 	}
+	seen := dut.Alarms(d.seen.Swap(0))
 	for _, c := range d.cols {
-		dst[c.col] = values[c.signal]
+		v := values[c.signal]
+		if c.signal == alarmSignal {
+			v = float64(dut.Alarms(v) | seen)
+		}
+		dst[c.col] = v
 	}
 	return nil
 }
@@ -197,6 +279,7 @@ func (d *dutLink) exchange(now time.Duration) error {
 			}
 		}
 		d.setStatus(st)
+		d.noteStatus(st.Alarms, d.clk.Now())
 		d.nextPoll = now + d.cfg.Poll
 	} else if now >= d.nextMaintain {
 		d.nextMaintain = now + maintainEvery
@@ -362,48 +445,136 @@ func (d *dutLink) sendSpeed(now time.Duration) error {
 	return nil
 }
 
-// safe commands the DUT's configured safe state. Over a lost link the
-// command still goes out, blind, on a fresh open of the port: a DUT whose
-// replies are lost may still hear it. If the port is gone, the DUT's own
-// watchdog takes it to its safe speed within 2 s of silence. On the wall
-// clock the poller is stopped first, the exchange it is in cancelled: no
-// setpoint it holds may follow the safe command. A new one then keeps
-// polling (and the link alive) until the link is closed.
+// safe commands the DUT's configured safe state and confirms it by the
+// DUT's measured speed (confirmStop): an OK to the safe command says only
+// that the device heard it. Over a lost link the command still goes out,
+// blind, on a fresh open of the port: a DUT whose replies are lost may
+// still hear it. If the safe state cannot be confirmed, and the rig
+// declares the DUT's power switch, the bench's own means take over: the
+// DUT's power is switched off. On the wall clock the poller is stopped
+// first, the exchange it is in cancelled: no setpoint it holds may follow
+// the safe command. A new one then keeps polling (and the link alive)
+// until the link is closed.
 func (d *dutLink) safe() error {
+	if d.off {
+		return nil // the rig switched its power off: nothing turns
+	}
 	if d.poller != nil {
 		d.stopPoller()
-		defer func() { d.poller = startPoller(d) }()
+		defer func() {
+			if !d.off {
+				d.poller = startPoller(d)
+			}
+		}()
 	}
 	ctx := context.Background()
+	safeRPM, err := d.sendSafe(ctx)
+	if err == nil {
+		err = d.confirmStop(ctx, safeRPM)
+	}
+	if err != nil && d.power != nil {
+		return d.cutPower(err)
+	}
+	return err
+}
+
+// sendSafe sends the safe command and returns the speed it stands for (a
+// level's, as the DUT's LEVEL reply says).
+func (d *dutLink) sendSafe(ctx context.Context) (safeRPM int, err error) {
 	s := d.cfg.Safe
 	var cmds [][]string
 	switch s.Mode {
 	case dut.ModeLevel:
 		cmds = [][]string{{"MODE", "LEVEL"}, {"LEVEL", strconv.Itoa(s.Level)}}
 	case dut.ModeSpeed:
-		cmds = [][]string{{"MODE", "SPEED"}, {"SPEED", strconv.Itoa(s.RPM)}}
+		cmds, safeRPM = [][]string{{"MODE", "SPEED"}, {"SPEED", strconv.Itoa(s.RPM)}}, s.RPM
 	default:
 		cmds = [][]string{{"MODE", "STOP"}}
 	}
-	var err error
 	for _, c := range cmds {
-		if _, err = d.dev.Command(ctx, c[0], c[1:]...); err != nil {
+		var f dut.Frame
+		if f, err = d.dev.Command(ctx, c[0], c[1:]...); err != nil {
 			break
+		}
+		if c[0] == "LEVEL" {
+			v, _ := f.Field("rpm")
+			if safeRPM, err = strconv.Atoi(v); err != nil {
+				return 0, fmt.Errorf("DUT answered its safe command %s without the level's speed: %s", s, f)
+			}
 		}
 	}
 	if err == nil {
 		d.mode = s.Mode
-		return nil
+		return safeRPM, nil
 	}
 	if d.dev.Err() == nil {
-		return fmt.Errorf("DUT refused its safe command %s: %w", s, err)
+		return 0, fmt.Errorf("DUT refused its safe command %s: %w", s, err)
 	}
 	for _, c := range cmds {
 		if berr := d.dev.SendBlind(c[0], c[1:]...); berr != nil {
-			return fmt.Errorf("DUT safe command %s could not be sent (its watchdog stops it within 2 s of silence): %w", s, berr)
+			return 0, fmt.Errorf("DUT safe command %s could not be sent (its watchdog stops it within 2 s of silence): %w", s, berr)
 		}
 	}
-	return fmt.Errorf("DUT safe command %s sent blind over the lost link; unconfirmed (its watchdog stops it within 2 s of silence)", s)
+	return 0, fmt.Errorf("DUT safe command %s sent blind over the lost link; unconfirmed (its watchdog stops it within 2 s of silence)", s)
+}
+
+// confirmStop polls STATUS every dut.poll on the run's clock until the
+// DUT's measured speed is within safeTolerance of safeRPM, for at most
+// dut.stop_within; a dut.safe event says how it went and when. A DUT that
+// answers OK to MODE STOP and keeps turning fails here: "DUT did not
+// stop".
+func (d *dutLink) confirmStop(ctx context.Context, safeRPM int) error {
+	from := d.clk.Now()
+	deadline := from + d.cfg.StopWithin
+	for {
+		st, err := d.dev.Status(ctx)
+		now := d.clk.Now()
+		after := units.FormatDuration((now - from).Round(time.Millisecond))
+		if err != nil {
+			d.safeEvent(now-from, math.NaN(), safeRPM, false, "DUT did not stop: its speed could not be read: "+err.Error())
+			return fmt.Errorf("DUT did not stop: its speed could not be read after its safe command %s: %w", d.cfg.Safe, err)
+		}
+		d.setStatus(st)
+		d.noteStatus(st.Alarms, now)
+		rpm := units.Format(float64(st.RPM), units.Speed)
+		if abs(st.RPM-safeRPM) <= safeTolerance {
+			d.safeEvent(now-from, float64(st.RPM), safeRPM, true, fmt.Sprintf("DUT at its safe speed %s after its safe command %s: %s measured", after, d.cfg.Safe, rpm))
+			return nil
+		}
+		if now >= deadline {
+			msg := fmt.Sprintf("DUT did not stop: %s measured %s after its safe command %s, want %s within %s",
+				rpm, after, d.cfg.Safe, units.Format(float64(safeRPM), units.Speed), units.FormatDuration(d.cfg.StopWithin))
+			d.safeEvent(now-from, float64(st.RPM), safeRPM, false, msg)
+			return errors.New(msg)
+		}
+		if err := d.clk.SleepUntil(ctx, min(now+d.cfg.Poll, deadline)); err != nil {
+			return err
+		}
+	}
+}
+
+func abs(n int) int { return max(n, -n) }
+
+// safeEvent records how the DUT's safe state went.
+func (d *dutLink) safeEvent(after time.Duration, rpm float64, safeRPM int, confirmed bool, msg string) {
+	d.queue(runlog.NewEvent(runlog.KindDUTSafe, "", msg, runlog.DUTSafeData{AfterS: after.Seconds(),
+		Confirmed: confirmed, RPM: runlog.Reading(rpm), SafeRPM: safeRPM}), d.clk.Now())
+}
+
+// cutPower switches the DUT's power off, the bench's own means when its
+// safe state could not be confirmed (cause), and records it.
+func (d *dutLink) cutPower(cause error) error {
+	err := d.power.Set(false)
+	d.off = err == nil
+	msg := fmt.Sprintf("DUT power switch %s switched off: %v", d.cfg.Power, cause)
+	if err != nil {
+		msg = fmt.Sprintf("DUT power switch %s could not be switched off (%v): %v", d.cfg.Power, err, cause)
+	}
+	d.queue(runlog.NewEvent(runlog.KindDUTSafe, "", msg, runlog.DUTSafeData{PowerOff: d.off, RPM: runlog.Reading(math.NaN())}), d.clk.Now())
+	if err != nil {
+		return fmt.Errorf("%w; its power switch %s failed: %w", cause, d.cfg.Power, err)
+	}
+	return fmt.Errorf("%w; DUT power switched off (%s)", cause, d.cfg.Power)
 }
 
 func (d *dutLink) close() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
@@ -86,6 +87,7 @@ type engine struct {
 	failed   bool
 
 	limits  []limitCheck
+	dutTrip alarmTrip
 	always  []*invariant
 	beats   []beatSpec
 	ctl     *pumpctl.Targets
@@ -104,6 +106,13 @@ type limitCheck struct {
 	lo, hi   float64
 	debounce int
 	count    int
+}
+
+// alarmTrip is the supervisor's check of the DUT's alarms: the bits of
+// mask (dut.trip_on) in column col trip the run. mask 0: none.
+type alarmTrip struct {
+	col  int
+	mask dut.Alarms
 }
 
 // invariant is an `always` criterion checked on every frame.
@@ -380,7 +389,13 @@ func (e *engine) acquire(horizon time.Duration) error {
 	e.badRun = 0
 	e.pending, e.pendConv, e.pendT = true, conv, t
 	if err := e.supervise(e.scratch); err != nil {
-		e.account() // the frame that tripped is in the record
+		// The frame that tripped is in the record, and in its steps'
+		// statistics: a trip on the run's first frame (a DUT alarm
+		// present from the start) still shows what tripped it.
+		t, frame := e.account()
+		for i, s := range e.active {
+			s.add(t, frame, i == len(e.active)-1)
+		}
 		return err
 	}
 	return nil
@@ -399,11 +414,16 @@ func (e *engine) actuate(t time.Duration) error {
 	return nil
 }
 
-// plantEvents records what the plant reported (the DUT's frames), with the
-// plant's own timestamps.
+// plantEvents records what the plant reported, with the plant's own
+// timestamps: the DUT's frames in the record alone, what the DUT did
+// (alarms, its safe state) in every outlet.
 func (e *engine) plantEvents() {
 	for _, ev := range e.plant.TakeEvents() {
-		e.out.deviceEvent(ev)
+		if ev.Kind == runlog.KindDUTTx || ev.Kind == runlog.KindDUTRx {
+			e.out.deviceEvent(ev)
+		} else {
+			e.out.event(ev)
+		}
 	}
 }
 
@@ -440,12 +460,20 @@ func (e *engine) ctxAbort() error {
 	return abortf("operator: %v", cause)
 }
 
-// supervise checks the emergency stop and the hard limits with debounce. A
-// NaN counts as out of range: an implausible reading must not hide an
-// excursion.
+// supervise checks the emergency stop, the DUT's alarms of dut.trip_on
+// (the device's word, at once: no debounce) and the hard limits with
+// debounce. A NaN counts as out of range: an implausible reading must not
+// hide an excursion.
 func (e *engine) supervise(frame []float64) error {
 	if e.plant.EStop() {
 		return abortf("emergency stop pressed")
+	}
+	if t := e.dutTrip; t.mask != 0 {
+		if v := frame[t.col]; v > 0 && v <= math.MaxUint16 {
+			if a := dut.Alarms(v) & t.mask; a != 0 {
+				return abortf("safety trip: DUT alarm 0x%s: %s", a.Hex(), a)
+			}
+		}
 	}
 	for i := range e.limits {
 		l := &e.limits[i]

@@ -449,17 +449,7 @@ func TestOperatorCancelAborts(t *testing.T) {
 // setting, and aortic pressure decays instead of pulsing.
 func TestSafeStateStopsTheHeart(t *testing.T) {
 	cfg := simConfig(t)
-	clk := clock.NewVirtual(time.Now())
-	cals, _, err := cfg.channelCalibrations(&Calibrations{}, clk.Epoch(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := newPlant(cfg, clk, cals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
-	p := pl.(*busPlant)
+	p, clk := newSimPlant(t, cfg)
 	p.Apply("loop.resistance", protocols.Value{Num: 1.5})
 	frame := make([]float64, len(p.Layout()))
 	aop := p.Layout().Index("aop")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/ads1x15"
 	"periph.io/x/devices/v3/pca9685"
@@ -175,6 +176,10 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 		if bench != nil && p.dut.srv != nil {
 			bench.SetPumpSpeed(firmwareSpeed(p.dut.srv))
 		}
+		if err := p.wireDUTPower(cfg, bench); err != nil {
+			p.Close()
+			return nil, err
+		}
 	}
 	if bench != nil {
 		for j, ch := range cfg.Channels {
@@ -194,6 +199,39 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 	}
 	p.softFrom = -1
 	return p, nil
+}
+
+// wireDUTPower gives the DUT link its power switch, if the rig declares
+// one. On the simulated bench the switch's pin powers the simulated DUT:
+// switched off, it goes dead (dutsim's PowerOff).
+func (p *busPlant) wireDUTPower(cfg *Config, bench *sim.Bench) error {
+	name := cfg.DUT.Power
+	if name == "" {
+		return nil
+	}
+	i := slices.IndexFunc(cfg.Hardware.Switches, func(s Switch) bool { return s.Name == name })
+	if i < 0 {
+		return fmt.Errorf("rig: DUT power switch %s is not a switch of the rig", name)
+	}
+	p.dut.power = p.switches[i]
+	if bench == nil || p.dut.srv == nil {
+		return nil
+	}
+	pin, err := bench.Pin(cfg.Hardware.Switches[i].Pin)
+	if err != nil {
+		return err
+	}
+	sp, ok := pin.(*sim.Pin)
+	if !ok {
+		return fmt.Errorf("rig: DUT power switch %s: pin %s is not the simulated bench's", name, pin)
+	}
+	srv := p.dut.srv
+	sp.OnOut(func(l gpio.Level) {
+		if l == gpio.Low {
+			srv.PowerOff()
+		}
+	})
+	return nil
 }
 
 // settle reads until the acquisition delivers a frame with a value on every
@@ -457,6 +495,9 @@ func (p *busPlant) Safe() error {
 		errs = append(errs, p.preload.Safe())
 	}
 	for _, s := range p.switches {
+		if p.dut != nil && p.dut.off && s == p.dut.power {
+			continue // switched off because the DUT did not stop: it stays off
+		}
 		errs = append(errs, s.Safe())
 	}
 	if p.dut != nil {
@@ -537,6 +578,9 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 	}
 	for _, s := range h.Switches {
 		bc.Switches[s.Pin] = s.Name
+		if cfg.DUT != nil && s.Name == cfg.DUT.Power {
+			bc.Switches[s.Pin] = "dut_power"
+		}
 	}
 	seed := uint64(1)
 	for _, ch := range cfg.Channels {

@@ -219,6 +219,11 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
 		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
 		pause: opts.Pause, adcPaced: clock.IsWall(clk)}
+	if cfg.DUT != nil && cfg.DUT.TripOn != 0 {
+		if col := layout.Index(cfg.dutAlarmColumn()); col >= 0 {
+			e.dutTrip = alarmTrip{col: col, mask: cfg.DUT.TripOn}
+		}
+	}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})

@@ -38,6 +38,12 @@ const (
 	KindOperator = "operator"
 	KindDUTTx    = "dut.tx" // DUTFrameData when it says more than msg, the line sent
 	KindDUTRx    = "dut.rx" // DUTFrameData when it says more than msg, the line received
+	// KindDUTAlarm: alarm bits of the DUT rose, a warning (the run trips
+	// on those its rig config names); DUTAlarmData; msg: the bits by name.
+	KindDUTAlarm = "dut.alarm"
+	// KindDUTSafe: how the DUT's safe state went, by its measured speed:
+	// reached in time, or not and its power switched off; DUTSafeData.
+	KindDUTSafe = "dut.safe"
 	// KindAcquisition: the converters' bad-frame counters changed;
 	// AcquisitionData.
 	KindAcquisition = "acquisition"
@@ -277,6 +283,24 @@ type DUTFrameData struct {
 	Retry int    `json:"retry,omitempty"` // the command's resend, from 1
 }
 
+// DUTAlarmData is the data of dut.alarm.
+type DUTAlarmData struct {
+	Bits  int      `json:"bits"`  // the bits that rose, VADLINK's bitmask
+	Names []string `json:"names"` // their one-word names (suction, overcurrent, ...)
+	// Source is the frame that showed them: ALARM (the device's own word),
+	// TLM or STATUS (bits an ALARM frame did not announce).
+	Source string `json:"source"`
+}
+
+// DUTSafeData is the data of dut.safe.
+type DUTSafeData struct {
+	AfterS    float64 `json:"after_s"`             // since the safe command was answered
+	Confirmed bool    `json:"confirmed"`           // the speed reached the safe speed in time
+	PowerOff  bool    `json:"power_off,omitempty"` // the rig switched the DUT's power off
+	RPM       Reading `json:"rpm"`                 // the last speed measured; null when none could be
+	SafeRPM   int     `json:"safe_rpm"`            // the speed of the safe command
+}
+
 // AcquisitionData is the data of acquisition: the converters' counters.
 type AcquisitionData struct {
 	ADC     daq.ADCHealth `json:"adc"`
@@ -302,5 +326,7 @@ func (InvariantData) payload()      {}
 func (FaultData) payload()          {}
 func (OperatorData) payload()       {}
 func (DUTFrameData) payload()       {}
+func (DUTAlarmData) payload()       {}
+func (DUTSafeData) payload()        {}
 func (AcquisitionData) payload()    {}
 func (GapData) payload()            {}

@@ -83,8 +83,10 @@ type BenchConfig struct {
 
 	// EStopPin is the emergency-stop input (pulled up, pressed = low).
 	EStopPin string
-	// Switches maps GPIO names to what they switch: "heater", "drain", or
-	// "bypass" (a solenoid the model does not act on; its level is kept).
+	// Switches maps GPIO names to what they switch: "heater", "drain",
+	// "bypass" (a solenoid the model does not act on; its level is kept),
+	// or "dut_power" (the DUT's power relay, kept likewise: the simulated
+	// DUT is not the bench's, its user wires the pin to it with OnOut).
 	Switches map[string]string
 
 	// Pump is the device under test, a rotary pump from the LV to the
@@ -273,9 +275,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 				defer b.mu.Unlock()
 				b.thermal.SetDrain(b.clk.Now(), l == gpio.High)
 			})
-		case "bypass":
+		case "bypass", "dut_power":
 		default:
-			return nil, fmt.Errorf("sim: switch %s does %q; the bench has heater, drain and bypass", name, what)
+			return nil, fmt.Errorf("sim: switch %s does %q; the bench has heater, drain, bypass and dut_power", name, what)
 		}
 		b.pins[name] = p
 	}

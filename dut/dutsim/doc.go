@@ -12,8 +12,12 @@
 //
 // Server puts a Firmware on a pty (github.com/creack/pty, in raw mode) and
 // injects link faults: dropped, delayed and corrupted replies, garbage,
-// silence, and unplugging. Faults are switched at runtime by method, or
-// parsed from a command-line string by ParseFaults ("drop=0.2,delay=150ms").
+// silence, and unplugging; and device faults, for a host that must check
+// the device's word: a flood of ALARM frames, an alarm that comes and goes
+// between two polls, a MODE STOP answered OK that stops nothing. PowerOff
+// is the bench's power relay. Faults are switched at runtime by method, or
+// parsed from a command-line string by ParseFaults ("drop=0.2,delay=150ms",
+// "alarm=0x3F", "pulse=0x01@2s/20ms", "nostop").
 //
 // # Imports
 //

@@ -5,15 +5,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mockloop/mockloop/dut"
 )
 
-// Faults are the link faults a Server injects. The zero value is a healthy
-// link. Faults act on what the DUT sends; they act on replies only, except
-// Silent and Babble, which take the whole transmit side.
+// Faults are the faults a Server injects. The zero value is a healthy
+// device on a healthy link. Link faults act on what the DUT sends; they act
+// on replies only, except Silent and Babble, which take the whole transmit
+// side. Device faults (Alarm, Pulse, NoStop, NoAlarmFrames) are the firmware's: a device
+// whose word the host must check rather than trust.
 //
 // ParseFaults reads them from the command-line form written by String:
 //
-//	drop=0.2,drop-next=3,delay=150ms,corrupt=0.1,corrupt-next=1,garbage=0.05,babble,silent,unplug=10s/2s,seed=7
+//	drop=0.2,drop-next=3,delay=150ms,corrupt=0.1,corrupt-next=1,garbage=0.05,babble,silent,unplug=10s/2s,seed=7,
+//	alarm=0x3F,pulse=0x02@2s/30ms,nostop,noalarm
 type Faults struct {
 	Drop        float64       // probability that a reply is not sent
 	DropNext    int           // the next DropNext replies are not sent
@@ -35,6 +40,23 @@ type Faults struct {
 	// Seed seeds the random choices, so a run with faults is repeatable;
 	// 0 means 1.
 	Seed int64
+
+	// Alarm floods the host with these alarm bits: they rise, an ALARM
+	// frame each, every time the firmware runs, and fall at once (they are
+	// not latched, so STATUS and TLM do not show them): a device whose
+	// alarms chatter faster than any poll.
+	Alarm dut.Alarms
+	// PulseBits rise PulseAt (> 0) after power-on, an ALARM frame each,
+	// and fall PulseFor later, unlatched: an alarm that comes and goes between two
+	// polls. STATUS and TLM show them while they last.
+	PulseBits         dut.Alarms
+	PulseAt, PulseFor time.Duration
+	// NoStop: MODE STOP, and the watchdog's stop, leave the target speed
+	// as it was; MODE STOP is still answered OK. The pump keeps turning.
+	NoStop bool
+	// NoAlarmFrames: no ALARM frame is sent; alarms show in STATUS and TLM
+	// only, as on a firmware that does not announce them.
+	NoAlarmFrames bool
 }
 
 // ParseFaults reads a comma-separated list of faults, such as
@@ -86,6 +108,10 @@ var faultParsers = [...]struct {
 	{"silent", func(f *Faults, it faultItem) error { return it.flag(&f.Silent) }},
 	{"unplug", func(f *Faults, it faultItem) error { return it.unplug(&f.UnplugAfter, &f.UnplugFor) }},
 	{"seed", func(f *Faults, it faultItem) error { return it.seed(&f.Seed) }},
+	{"alarm", func(f *Faults, it faultItem) error { return it.alarms(it.val, &f.Alarm) }},
+	{"pulse", func(f *Faults, it faultItem) error { return it.pulse(f) }},
+	{"nostop", func(f *Faults, it faultItem) error { return it.flag(&f.NoStop) }},
+	{"noalarm", func(f *Faults, it faultItem) error { return it.flag(&f.NoAlarmFrames) }},
 }
 
 // faultParser returns the parser of key, nil for an unknown key.
@@ -227,6 +253,44 @@ func (it faultItem) seed(dst *int64) error {
 	return nil
 }
 
+// alarms reads a non-zero alarm bitmask in hex ("0x3F", "3F") into dst.
+func (it faultItem) alarms(val string, dst *dut.Alarms) error {
+	if _, err := it.value(); err != nil {
+		return err
+	}
+	a, err := dut.ParseAlarms(val)
+	if err != nil || a == 0 {
+		return it.errorf("want a non-zero alarm bitmask in hex, e.g. %s=0x3F", it.key)
+	}
+	*dst = a
+	return nil
+}
+
+// pulse reads BITS@AT/FOR: the bits, when after power-on, and for how
+// long (positive).
+func (it faultItem) pulse(f *Faults) error {
+	val, err := it.value()
+	if err != nil {
+		return err
+	}
+	bits, when, ok1 := strings.Cut(val, "@")
+	at, dur, ok2 := strings.Cut(when, "/")
+	bad := it.errorf("want pulse=BITS@AT/FOR with positive durations, e.g. pulse=0x02@2s/30ms")
+	if !ok1 || !ok2 {
+		return bad
+	}
+	if err := it.alarms(bits, &f.PulseBits); err != nil {
+		return err
+	}
+	if f.PulseAt, err = parseDuration(at); err != nil || f.PulseAt == 0 {
+		return bad
+	}
+	if f.PulseFor, err = parseDuration(dur); err != nil || f.PulseFor == 0 {
+		return bad
+	}
+	return nil
+}
+
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -274,6 +338,18 @@ func (f Faults) String() string {
 	}
 	if f.Seed != 0 {
 		parts = append(parts, "seed="+strconv.FormatInt(f.Seed, 10))
+	}
+	if f.Alarm != 0 {
+		parts = append(parts, "alarm=0x"+f.Alarm.Hex())
+	}
+	if f.PulseBits != 0 {
+		parts = append(parts, "pulse=0x"+f.PulseBits.Hex()+"@"+f.PulseAt.String()+"/"+f.PulseFor.String())
+	}
+	if f.NoStop {
+		parts = append(parts, "nostop")
+	}
+	if f.NoAlarmFrames {
+		parts = append(parts, "noalarm")
 	}
 	if len(parts) == 0 {
 		return "none"

@@ -78,6 +78,10 @@ type Firmware struct {
 	telemHz  int
 	nextTLM  time.Duration
 	ps       PumpState
+	// faults are the device faults in force (Faults.Alarm, PulseBits,
+	// NoStop); off: the power was cut (PowerOff).
+	faults Faults
+	off    bool
 
 	lastSeq   uint16
 	lastLine  []byte
@@ -101,7 +105,7 @@ func NewFirmware(cfg Config, now time.Duration) (*Firmware, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Firmware{cfg: cfg, pump: cfg.Pump, levels: ImpellaLevels, rate: int64(cfg.RampRate), now: now, boot: now}
+	f := &Firmware{cfg: cfg, pump: cfg.Pump, levels: ImpellaLevels, rate: int64(cfg.RampRate), now: now, boot: now, faults: cfg.Faults}
 	if cfg.Levels != nil {
 		f.levels = *cfg.Levels
 	}
@@ -183,6 +187,26 @@ func (f *Firmware) Advance(now time.Duration) [][]byte {
 	return f.advance(now, nil)
 }
 
+// SetFaults puts the device faults of ft in force (Alarm, PulseBits,
+// PulseAt, PulseFor, NoStop, NoAlarmFrames); its link faults are the
+// Server's.
+func (f *Firmware) SetFaults(ft Faults) {
+	f.mu.Lock()
+	f.faults = ft
+	f.mu.Unlock()
+}
+
+// PowerOff cuts the device's power at now: the motor is no longer driven
+// (the rotor runs down at the ramp rate, whatever NoStop says), and the
+// firmware answers and sends nothing from then on.
+func (f *Firmware) PowerOff(now time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.publish()
+	f.advance(now, nil)
+	f.off, f.mode, f.target = true, dut.ModeStop, 0
+}
+
 // Handle runs the firmware up to now, then executes one received line (its
 // "\n" removed). It returns the unsolicited frames that fell due before the
 // line was handled, and the reply, nil when the line is dropped (bad CRC, bad
@@ -192,6 +216,9 @@ func (f *Firmware) Handle(now time.Duration, line []byte) (unsolicited [][]byte,
 	defer f.mu.Unlock()
 	defer f.publish()
 	unsolicited = f.advance(now, nil)
+	if f.off {
+		return nil, nil
+	}
 	req, err := dut.ParseFrame(line)
 	switch {
 	case errors.Is(err, dut.ErrCRC):
@@ -240,6 +267,12 @@ func (f *Firmware) advance(now time.Duration, out [][]byte) [][]byte {
 	if now <= f.now {
 		return out
 	}
+	if f.off {
+		f.ramp(now - f.now)
+		f.now = now
+		f.ps = f.pump.Update(f.now, float64(f.speed)/1e9)
+		return out
+	}
 	if f.telemHz > 0 {
 		// Telemetry is lossy: when the firmware catches up over many
 		// periods at once (virtual time), only the last is sent.
@@ -258,13 +291,23 @@ func (f *Firmware) advance(now time.Duration, out [][]byte) [][]byte {
 		if f.telemHz > 0 && f.nextTLM < next {
 			next = max(f.nextTLM, f.now)
 		}
+		start, end := f.pulse()
+		for _, edge := range [...]time.Duration{start, end} {
+			if f.faults.PulseBits != 0 && edge > f.now && edge < next {
+				next = edge
+			}
+		}
 		f.ramp(next - f.now)
 		f.now = next
 		out = f.sense(out)
 		if watching && f.now >= wd {
-			f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
+			f.stop()
 			out = f.raise(dut.AlarmHostLinkLost, out)
 		}
+		if f.faults.PulseBits != 0 && f.now == start {
+			out = f.raiseUnlatched(f.faults.PulseBits, out)
+		}
+		out = f.raiseUnlatched(f.faults.Alarm, out)
 		if f.telemHz > 0 && f.now >= f.nextTLM {
 			out = append(out, f.tlm())
 			f.nextTLM += f.telemPeriod()
@@ -274,6 +317,31 @@ func (f *Firmware) advance(now time.Duration, out [][]byte) [][]byte {
 }
 
 func (f *Firmware) telemPeriod() time.Duration { return time.Second / time.Duration(f.telemHz) }
+
+// pulse is when the pulse of Faults.PulseBits rises and falls.
+func (f *Firmware) pulse() (start, end time.Duration) {
+	start = f.boot + f.faults.PulseAt
+	return start, start + f.faults.PulseFor
+}
+
+// shownAlarms are the alarms STATUS and TLM report: the latched ones, and
+// a pulse while it lasts.
+func (f *Firmware) shownAlarms() dut.Alarms {
+	a := f.alarms
+	if start, end := f.pulse(); f.now >= start && f.now < end {
+		a |= f.faults.PulseBits
+	}
+	return a
+}
+
+// stop is MODE STOP's and the watchdog's: the target becomes the safe
+// speed, unless the NoStop fault keeps it.
+func (f *Firmware) stop() {
+	f.mode = dut.ModeStop
+	if !f.faults.NoStop {
+		f.target = f.cfg.SafeRPM
+	}
+}
 
 // ramp moves the commanded speed toward the target at the ramp rate for dt.
 // Integer arithmetic in 1e-9 rpm makes a ramp over dt identical to the same
@@ -322,6 +390,18 @@ func (f *Firmware) sense(out [][]byte) [][]byte {
 	return f.raise(a, out)
 }
 
+// raiseUnlatched sends an ALARM frame for each of bits not latched, and
+// leaves them unlatched: a fault's alarm, which falls at once.
+func (f *Firmware) raiseUnlatched(bits dut.Alarms, out [][]byte) [][]byte {
+	if bits == 0 {
+		return out
+	}
+	keep := f.alarms
+	out = f.raise(bits, out)
+	f.alarms = keep
+	return out
+}
+
 // raise latches bits and sends an ALARM frame for each one that rose.
 func (f *Firmware) raise(bits dut.Alarms, out [][]byte) [][]byte {
 	rose := bits &^ f.alarms
@@ -331,6 +411,9 @@ func (f *Firmware) raise(bits dut.Alarms, out [][]byte) [][]byte {
 			continue
 		}
 		f.n.AlarmsRaised++
+		if f.faults.NoAlarmFrames {
+			continue
+		}
 		args := append([]string{b.Hex()}, strings.Fields(b.String())...)
 		out = append(out, mustFrame(dut.Frame{Seq: 0, Verb: "ALARM", Args: args}))
 	}
@@ -344,7 +427,7 @@ func (f *Firmware) tlm() []byte {
 		"cur=" + itoa(f.ps.CurrentmA),
 		"pwr=" + itoa(f.ps.PowermW),
 		"purge=" + itoa(f.ps.PurgemmHg),
-		"alarms=" + f.alarms.Hex(),
+		"alarms=" + f.shownAlarms().Hex(),
 	}})
 }
 
@@ -463,7 +546,7 @@ func (f *Firmware) cmdMode(r dut.Frame) dut.Frame {
 		return errReply(r, dut.ErrBadArgument)
 	}
 	if m == dut.ModeStop {
-		f.mode, f.target = dut.ModeStop, f.cfg.SafeRPM
+		f.stop()
 		return okReply(r)
 	}
 	if e := f.motionRefused(); e != nil {
@@ -502,7 +585,7 @@ func (f *Firmware) cmdStatus(r dut.Frame) dut.Frame {
 		return errReply(r, dut.ErrBadArgument)
 	}
 	return okReply(r, "rpm="+itoa(f.ps.RPM), "target="+strconv.Itoa(f.target), "cur="+itoa(f.ps.CurrentmA),
-		"pwr="+itoa(f.ps.PowermW), "purge="+itoa(f.ps.PurgemmHg), "alarms="+f.alarms.Hex())
+		"pwr="+itoa(f.ps.PowermW), "purge="+itoa(f.ps.PurgemmHg), "alarms="+f.shownAlarms().Hex())
 }
 
 // cmdTelem is TELEM: the first TLM frame goes out one period from now.

@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzFirmware feeds arbitrary bytes, split into lines, to the firmware's
-// request parser and interpreter, 37 ms apart: no panic; every reply is a
+// request parser and interpreter, 37 ms apart, with device faults: no panic; every reply is a
 // well-formed OK or ERR frame for the request's seq; every unsolicited frame
 // is well formed with seq 0; the state stays within its limits.
 func FuzzFirmware(f *testing.F) {
@@ -25,7 +25,10 @@ func FuzzFirmware(f *testing.F) {
 	}
 	f.Add([]byte("1 PING *0000\n\x00\xff\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fw, err := NewFirmware(Config{SelfTest: 50 * time.Millisecond}, 0)
+		// The device faults too, chosen by the input's length.
+		faults := Faults{Alarm: dut.Alarms(len(data) % 64), NoStop: len(data)%2 == 1,
+			PulseBits: dut.AlarmSuction, PulseAt: 100 * time.Millisecond, PulseFor: 30 * time.Millisecond}
+		fw, err := NewFirmware(Config{SelfTest: 50 * time.Millisecond, Faults: faults}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

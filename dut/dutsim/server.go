@@ -34,7 +34,8 @@ type Config struct {
 	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
 	// how the host finds the device again after it re-enumerates.
 	Symlink string
-	// Faults are injected from the start.
+	// Faults are injected from the start; the firmware alone (NewFirmware)
+	// takes their device faults.
 	Faults Faults
 
 	Model  string // "dutsim-impella"
@@ -240,6 +241,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+	s.fw.SetFaults(f)
 	s.reseed()
 	s.scheduleUnplug()
 }
@@ -255,6 +257,7 @@ func (s *Server) UpdateFaults(fn func(*Faults)) {
 	fn(&f)
 	reseed := f.Seed != s.faults.Seed
 	s.faults = f
+	s.fw.SetFaults(f)
 	if reseed {
 		s.reseed()
 	}
@@ -685,6 +688,14 @@ func (s *Server) Unplug() error {
 	}
 	p.close()
 	return nil
+}
+
+// PowerOff cuts the device's power, as the bench's DUT power relay does:
+// the firmware stops driving the motor and goes quiet (Firmware.PowerOff),
+// and the device is unplugged.
+func (s *Server) PowerOff() error {
+	s.fw.PowerOff(s.clk.Now())
+	return s.Unplug()
 }
 
 // Replug plugs the device in again, on a new pty; Symlink follows.
