@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,9 @@ type Bench struct {
 	lvVolume atomic.Uint64
 }
 
+// SwitchKinds are what the bench's GPIO outputs can switch (BenchConfig.Switches).
+var SwitchKinds = []string{"heater", "drain", "bypass"}
+
 // NewBench builds the bench.
 func NewBench(cfg BenchConfig) (*Bench, error) {
 	if cfg.Clock == nil {
@@ -275,7 +279,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 			})
 		case "bypass":
 		default:
-			return nil, fmt.Errorf("sim: switch %s does %q; the bench has heater, drain and bypass", name, what)
+			return nil, fmt.Errorf("sim: switch %s does %q; the bench has %s", name, what, strings.Join(SwitchKinds, ", "))
 		}
 		b.pins[name] = p
 	}

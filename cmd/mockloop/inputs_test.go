@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// configMistakes are rig config mistakes that passed `validate` and failed
+// only at `run` (exit 4, some after the record was made): each is edits of
+// the shipped sim.yaml (old, new, ...), the message it must give and the
+// text its position must point at (its first occurrence in the edited
+// config).
+var configMistakes = []struct {
+	name    string
+	edits   []string
+	msg, at string
+}{
+	{"sample rate the ADC clock cannot make", []string{"sample_rate: 1 kHz", "sample_rate: 1500 Hz"},
+		"sample_rate 1500 Hz: ads131m08: data rate 1500 SPS not available with CLKIN 8.192MHz; it offers 32000, 16000, 8000, 4000, 2000, 1000, 500", "1500 Hz"},
+	{"CLKIN too fast for the ADC gain", []string{"drdy: GPIO25, gain: 1}", "drdy: GPIO25, gain: 4, clkin: 8300 kHz}"},
+		"adc clkin: ads131m08: CLKIN 8.300MHz outside 300 kHz to 8.200MHz", "8300 kHz"},
+	{"two chips on one I2C address", []string{"pwm: {address: 0x40", "pwm: {address: 0x60"},
+		"pwm is on I²C address 0x60, already lv_drive's", "0x60, frequency"},
+	{"PWM on the simulated bench's own ADS1115", []string{
+		"  slow_adc: {address: 0x48, data_rate: 860 Hz}     # ADS1115, slow channels\n", "",
+		"temp: {unit: °C, slow_adc: 0", "temp: {unit: °C, adc: 5",
+		"pwm: {address: 0x40", "pwm: {address: 0x48"},
+		"the simulated bench's ADS1115 is on I²C address 0x48, already pwm's", "adc: {spi"},
+	{"reserved I2C address", []string{"pwm: {address: 0x40", "pwm: {address: 0x78"},
+		"address 0x78 is not a valid address for this chip (0x40 to 0x77)", "0x78"},
+	{"drdy on the e-stop pin", []string{"estop: GPIO23", "estop: GPIO25"},
+		"the estop is on GPIO GPIO25, already the ADC's drdy's", "GPIO25 "},
+	{"a switch on the e-stop pin", []string{"heater: {pin: GPIO22", "heater: {pin: GPIO23"},
+		"switch heater is on GPIO GPIO23, already the estop's", "GPIO23, safe"},
+	{"two switches on one pin", []string{"drain: {pin: GPIO27", "drain: {pin: GPIO17"},
+		"switch drain is on GPIO GPIO17, already switch bypass's", "GPIO17, safe: off}\n    heater"},
+	{"a switch the simulated bench does not have", []string{"bypass: {pin: GPIO17", "pump: {pin: GPIO17"},
+		"switch pump: the simulated bench switches only heater, drain, bypass", "{pin: GPIO17"},
+	{"newline in a channel name", []string{"  dut.current: {unit: mA", `  "dut.cur\nrent": {unit: mA`},
+		`channel "dut.cur\nrent": a name is a letter, then letters, digits, _, . or -`, `"dut.cur`},
+	{"BEL in a channel name", []string{"  dut.current: {unit: mA", `  "dut.cur\arent": {unit: mA`},
+		`channel "dut.cur\arent": a name is a letter`, `"dut.cur`},
+	{"channel named time", []string{"  dut.current: {unit: mA", "  time: {unit: mA"},
+		`channel "time": InfluxDB refuses a field named time`, "time: {unit"},
+	{"measured channel the simulated bench has not", []string{"  lv_volume: {unit: ml, sim: lv_volume}",
+		"  lv_volume: {unit: ml, sim: lv_volume}\n  extra: {unit: mmHg, adc: 5, nominal: [0 V = 0 mmHg, 1 V = 250 mmHg]}"},
+		"channel extra: the simulated bench measures only lvp, aop", "{unit: mmHg, adc: 5"},
+	{"non-linear nominal on the simulated bench", []string{"lvp: {unit: mmHg, adc: 0, nominal: [0 V = 0 mmHg, 1 V = 250 mmHg]}",
+		"lvp: {unit: mmHg, adc: 0, nominal: [0 V = 0 mmHg, 0.5 V = 120 mmHg, 1 V = 250 mmHg]}"},
+		"channel lvp: the simulated bench has linear transducers", "[0 V = 0 mmHg, 0.5 V"},
+	{"flat nominal calibration", []string{"aop: {unit: mmHg, adc: 1, nominal: [0 V = 0 mmHg, 1 V = 250 mmHg]}",
+		"aop: {unit: mmHg, adc: 1, nominal: [0 V = 0 mmHg, 1 V = 0 mmHg]}"},
+		"aop nominal calibration is flat: every point reads 0 mmHg", "[0 V = 0 mmHg, 1 V = 0 mmHg]"},
+	{"slow ADC input the ADS1115 has not", []string{"temp: {unit: °C, slow_adc: 0", "temp: {unit: °C, slow_adc: 4"},
+		"temp slow_adc input must be a whole number from 0 to 3", "4, nominal: [0 V = 0 °C"},
+	{"negative passive elastance", []string{"emin: 0.06 mmHg/ml", "emin: -0.06 mmHg/ml"},
+		"emin must be above 0 mmHg/ml", "-0.06"},
+	{"zero passive elastance", []string{"emin: 0.06 mmHg/ml", "emin: 0 mmHg/ml"},
+		"emin must be above 0 mmHg/ml", "0 mmHg/ml   #"},
+	{"InfluxDB URL without a scheme", []string{"sim:\n  emin", "influx: {url: \"localhost:8086\"}\nsim:\n  emin"},
+		`influx: URL "localhost:8086": want http(s)://host[:port]`, `"localhost:8086"`},
+}
+
+// TestConfigMistakesRunWouldFindValidateFinds: each mistake is refused by
+// validate and by run with exit 3, at its position, and run leaves no record.
+func TestConfigMistakesRunWouldFindValidateFinds(t *testing.T) {
+	chdirRoot(t)
+	for _, m := range configMistakes {
+		t.Run(m.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file, pos := writeMistake(t, dir, m.edits, m.at)
+			want := pos + ": " + m.msg
+			code, _, stderr := cli(t, "validate", "--rig", file, "configs/protocols/demo.yaml")
+			if code != exitInvalid || !strings.Contains(stderr, want) {
+				t.Fatalf("validate: exit %d, want %d and %q in:\n%s", code, exitInvalid, want, stderr)
+			}
+			runs := filepath.Join(dir, "runs")
+			code, _, stderr = cli(t, "run", "--quiet", "--runs", runs, "--rig", file, "configs/protocols/demo.yaml")
+			if code != exitInvalid || !strings.Contains(stderr, want) {
+				t.Fatalf("run: exit %d, want %d and %q in:\n%s", code, exitInvalid, want, stderr)
+			}
+			if names, _ := os.ReadDir(runs); len(names) > 0 {
+				t.Fatalf("run left %v in the runs folder", names)
+			}
+		})
+	}
+}
+
+// writeMistake writes sim.yaml with one mistake into dir and returns its
+// path and the position ("file:line:col") the mistake must be reported at.
+func writeMistake(t *testing.T, dir string, edits []string, at string) (file, pos string) {
+	t.Helper()
+	src, err := os.ReadFile("configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := string(src)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(edited, edits[i]) {
+			t.Fatalf("sim.yaml has no %q", edits[i])
+		}
+		edited = strings.Replace(edited, edits[i], edits[i+1], 1)
+	}
+	i := strings.Index(edited, at)
+	if i < 0 {
+		t.Fatalf("edited config has no %q", at)
+	}
+	line := 1 + strings.Count(edited[:i], "\n")
+	col := 1 + len([]rune(edited[strings.LastIndexByte(edited[:i], '\n')+1:i]))
+	file = filepath.Join(dir, "rig.yaml")
+	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file, fmt.Sprintf("%s:%d:%d", file, line, col)
+}
