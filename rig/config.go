@@ -160,7 +160,17 @@ type ChannelInput struct {
 	Nominal daq.Calibration
 	// NominalPoints are the points the nominal calibration was made from.
 	NominalPoints []daq.Point
+	// Tolerance is how far a calibration record may read from the nominal
+	// calibration, as a fraction of the nominal's span (`tolerance:`,
+	// default 10 %): further, the record is of another sensor, a mistake
+	// or a forgery, and is refused.
+	Tolerance float64
 }
+
+// defaultTolerance is a measured channel's tolerance when its config
+// declares none: a sensor within its datasheet's spread and a zero drift
+// stay well inside it; a swapped sensor or a wrong range does not.
+const defaultTolerance = 0.1
 
 // SimConfig parameterises the simulated bench.
 type SimConfig struct {
@@ -229,7 +239,14 @@ type configSection struct {
 // A new section is one entry here (and its field in Config).
 var configSections = []configSection{
 	{"channels", func(d *configDoc, n *strictyaml.Node) { d.c.channels(d.e, n) }},
-	{"rig", func(d *configDoc, n *strictyaml.Node) { d.c.Name, _ = d.e.Scalar(n, "rig") }},
+	{"rig", func(d *configDoc, n *strictyaml.Node) {
+		if s, ok := d.e.Scalar(n, "rig"); ok {
+			if err := checkName("rig", s); err != nil {
+				d.e.At(n, "%v", err)
+			}
+			d.c.Name = s
+		}
+	}},
 	{"backend", (*configDoc).backend},
 	{"sample_rate", (*configDoc).sampleRate},
 	{"hardware", func(d *configDoc, n *strictyaml.Node) { d.hardwareN = n; d.c.hardware(d.e, n) }},
@@ -606,16 +623,16 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 		return
 	}
 	for _, kv := range kvs {
-		if err := checkChannelName(kv.Key); err != nil {
+		if err := checkName("channel", kv.Key); err != nil {
 			e.At(kv.KeyN, "%v", err)
 			continue
 		}
-		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal"})
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal", "tolerance"})
 		if !ok {
 			continue
 		}
 		var dim units.Dimension
-		var in ChannelInput
+		in := ChannelInput{Tolerance: defaultTolerance}
 		var nominalN *strictyaml.Node
 		sources, unitGiven, flags := 0, false, false
 		for _, f := range fields {
@@ -653,6 +670,13 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 				}
 			case "nominal":
 				nominalN = f.Value
+			case "tolerance":
+				if v, ok := fraction(e, f.Value, "tolerance"); ok {
+					if v == 0 {
+						e.At(f.Value, "tolerance must be above 0 %%")
+					}
+					in.Tolerance = v
+				}
 			}
 		}
 		if dim == units.None && !flags {
@@ -689,19 +713,22 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 }
 
-// checkChannelName refuses a channel name that would break what carries it:
+// checkName refuses a rig or channel name that would break what carries it:
 // a record's CSV and terminal lines, InfluxDB's line protocol (where "time"
-// is no field), a report's table. A name is a letter, then letters, digits,
-// '_', '.' or '-'.
-func checkChannelName(name string) error {
-	if name == "time" {
+// is no field), a report's table, the rig's lock. A name is a letter, then
+// letters, digits, '_', '.' or '-'.
+func checkName(what, name string) error {
+	if what == "channel" && name == "time" {
 		return fmt.Errorf("channel %q: InfluxDB refuses a field named time", name)
 	}
 	for i, r := range name {
 		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')) {
-			return fmt.Errorf("channel %q: a name is a letter, then letters, digits, _, . or -", name)
+			return fmt.Errorf("%s %q: a name is a letter, then letters, digits, _, . or -", what, name)
 		}
+	}
+	if name == "" {
+		return fmt.Errorf("%s needs a name", what)
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ var configMistakes = []struct {
 		`channel "dut.cur\nrent": a name is a letter, then letters, digits, _, . or -`, `"dut.cur`},
 	{"BEL in a channel name", []string{"  dut.current: {unit: mA", `  "dut.cur\arent": {unit: mA`},
 		`channel "dut.cur\arent": a name is a letter`, `"dut.cur`},
+	{"ESC in the rig name", []string{"rig: sim\n", "rig: \"sim\\e[2J\"\n"},
+		`rig "sim\x1b[2J": a name is a letter`, `"sim`},
 	{"channel named time", []string{"  dut.current: {unit: mA", "  time: {unit: mA"},
 		`channel "time": InfluxDB refuses a field named time`, "time: {unit"},
 	{"measured channel the simulated bench has not", []string{"  lv_volume: {unit: ml, sim: lv_volume}",
@@ -115,4 +117,64 @@ func writeMistake(t *testing.T, dir string, edits []string, at string) (file, po
 		t.Fatal(err)
 	}
 	return file, fmt.Sprintf("%s:%d:%d", file, line, col)
+}
+
+// TestRunRefusesAForeignOrConstantCalibration: a calibration file of
+// another rig, or `coeffs: [100]` for aop, is refused by validate and run
+// (exit 3, with its position) before a record is made: aop read 100 mmHg
+// all run and the run passed.
+func TestRunRefusesAForeignOrConstantCalibration(t *testing.T) {
+	chdirRoot(t)
+	for _, c := range []struct{ old, new, msg string }{
+		{`"rig": "sim",`, `"rig": "pi-mcl",`, `sim.calibration.json:2:3: the calibrations of rig "pi-mcl", not of sim`},
+		{"\"coeffs\": [\n        1.9957700371742286,\n        250\n      ]", `"coeffs": [100]`, "sim.calibration.json:35:7: record 2 (aop) does not pass through its point"},
+	} {
+		dir, rigFile := tempSimRig(t)
+		cal, _ := os.ReadFile("configs/rigs/sim.calibration.json")
+		os.WriteFile(filepath.Join(dir, "sim.calibration.json"), []byte(strings.Replace(string(cal), c.old, c.new, 1)), 0o644)
+		runs := filepath.Join(dir, "runs")
+		for _, args := range [][]string{
+			{"validate", "--rig", rigFile, "configs/protocols/demo.yaml"},
+			{"run", "--quiet", "--runs", runs, "--rig", rigFile, "configs/protocols/demo.yaml"},
+		} {
+			code, _, stderr := cli(t, args...)
+			if want := filepath.Join(dir, c.msg); code != exitInvalid || !strings.Contains(stderr, want) {
+				t.Fatalf("%s: exit %d, want %d and %q in:\n%s", args[0], code, exitInvalid, want, stderr)
+			}
+		}
+		if names, _ := os.ReadDir(runs); len(names) > 0 {
+			t.Fatalf("run left %v in the runs folder", names)
+		}
+	}
+}
+
+// TestCalibrateRefusesToSaveAClippedReading: references beyond the ADC's
+// full scale read clipped; the calibration is refused and nothing saved (a
+// clipped reading was saved as a calibration of 827,842 mmHg/V).
+func TestCalibrateRefusesToSaveAClippedReading(t *testing.T) {
+	chdirRoot(t)
+	dir, rigFile := tempSimRig(t)
+	code, out, stderr := cli(t, "calibrate", "--rig", rigFile, "--at", "100 mmHg", "--at", "400 mmHg", "--reference", "x", "--for", "200 ms", "--yes", "aop")
+	if code == exitPass || !strings.Contains(stderr, "rig: the calibration of aop has a clipped point") {
+		t.Fatalf("calibrate beyond full scale: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sim.calibration.json")); !os.IsNotExist(err) {
+		t.Fatalf("a calibration file was written: %v", err)
+	}
+}
+
+// tempSimRig copies the shipped sim.yaml, without its calibration file,
+// into a temporary directory; run from the repository root.
+func tempSimRig(t *testing.T) (dir, rigFile string) {
+	t.Helper()
+	dir = t.TempDir()
+	src, err := os.ReadFile("configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rigFile = filepath.Join(dir, "sim.yaml")
+	if err := os.WriteFile(rigFile, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, rigFile
 }

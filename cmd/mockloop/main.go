@@ -179,10 +179,15 @@ func rigFlag(fs *flag.FlagSet) rigOption {
 	return rigOption{fs, fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
 }
 
-// load reads the rig config the flag names, or the default (see loadRig);
-// on an error it says why on the flag set's output and returns nil.
+// load reads the rig config the flag names, or the default (see loadRig),
+// and checks its calibration file: a mistake in either is the operator's
+// to fix before anything starts (exit 3), found by validate as by run. On
+// an error it says why on the flag set's output and returns nil.
 func (o rigOption) load() *rig.Config {
 	cfg, err := loadRig(*o.file, explicitFlag(o.fs, "rig"))
+	if err == nil {
+		_, err = cfg.LoadCalibrations()
+	}
 	if err != nil {
 		fmt.Fprintln(o.fs.Output(), err)
 		return nil

@@ -115,6 +115,11 @@ const (
 
 var osrs = [8]int{128, 256, 512, 1024, 2048, 4096, 8192, 16256}
 
+// FullScale is the input voltage at which a channel at PGA gain gain
+// clips: ±1.2 V / gain. A reading there is the chip's limit, not the
+// sensor's value.
+func FullScale(gain int) float64 { return refVolts / float64(max(gain, 1)) }
+
 // CheckClock reports why the chip cannot convert at rate (SPS, within 1 %)
 // from a CLKIN of clockIn with its PGA at gains up to maxGain, or nil: a rig
 // config is checked with it before a run, not only when New meets the chip.
