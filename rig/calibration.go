@@ -14,6 +14,7 @@ import (
 
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/daq/ads131m08"
+	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
 )
@@ -72,9 +73,9 @@ func (c *Config) LoadCalibrations() (*Calibrations, error) {
 	var data []byte
 	var err error
 	if c.FS != nil {
-		data, err = fs.ReadFile(c.FS, filepath.ToSlash(filepath.Join("rigs", c.CalibrationFile)))
+		data, err = strictyaml.ReadFS(c.FS, filepath.ToSlash(filepath.Join("rigs", c.CalibrationFile)))
 	} else {
-		data, err = os.ReadFile(path)
+		data, err = strictyaml.ReadFile(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return cals, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -217,9 +216,10 @@ func (c *Config) CalibrationPath() string {
 // embeddedSuffix marks a config read from the binary (see cmd/mockloop).
 const embeddedSuffix = " (embedded)"
 
-// LoadConfig reads and checks a rig config file.
+// LoadConfig reads and checks a rig config file (a regular file of at most
+// strictyaml.MaxSize bytes).
 func LoadConfig(file string) (*Config, error) {
-	data, err := os.ReadFile(file)
+	data, err := strictyaml.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // configMistakes are rig config mistakes that passed `validate` and failed
@@ -177,4 +179,50 @@ func tempSimRig(t *testing.T) (dir, rigFile string) {
 		t.Fatal(err)
 	}
 	return dir, rigFile
+}
+
+// TestValidateDevZeroAndFIFOsRefusedAtOnce: a protocol, rig config or
+// calibration file that is /dev/zero or a FIFO is refused with exit 3 and
+// a clear error, without blocking or reading it (validate /dev/zero grew to
+// 2.9 GB; a FIFO hung the command).
+func TestValidateDevZeroAndFIFOsRefusedAtOnce(t *testing.T) {
+	chdirRoot(t)
+	dir, rigFile := tempSimRig(t)
+	fifo := filepath.Join(dir, "protocol.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calDir, calRig := tempSimRig(t)
+	if err := syscall.Mkfifo(filepath.Join(calDir, "sim.calibration.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", "/dev/zero"}, "/dev/zero: a character device, not a regular file"},
+		{[]string{"validate", fifo}, fifo + ": a FIFO, not a regular file"},
+		{[]string{"validate", "--rig", "/dev/zero", "configs/protocols/demo.yaml"}, "/dev/zero: a character device, not a regular file"},
+		{[]string{"validate", "--rig", fifo, "configs/protocols/demo.yaml"}, fifo + ": a FIFO, not a regular file"},
+		{[]string{"validate", "--rig", calRig, "configs/protocols/demo.yaml"}, "sim.calibration.json: a FIFO, not a regular file"},
+		{[]string{"run", "--runs", filepath.Join(dir, "runs"), "--rig", rigFile, fifo}, fifo + ": a FIFO, not a regular file"},
+	} {
+		type result struct {
+			code   int
+			stderr string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, _, stderr := cli(t, c.args...)
+			done <- result{code, stderr}
+		}()
+		select {
+		case r := <-done:
+			if r.code != exitInvalid || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%v: exit %d, want %d and %q in:\n%s", c.args, r.code, exitInvalid, c.want, r.stderr)
+			}
+		case <-time.After(60 * time.Second): // a hang guard, not a timing
+			t.Fatalf("%v blocked", c.args)
+		}
+	}
 }

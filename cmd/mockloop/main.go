@@ -161,7 +161,7 @@ func loadRig(file string, explicit bool) (*rig.Config, error) {
 
 // loadProtocol reads a protocol and checks it against the rig.
 func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, error) {
-	data, err := os.ReadFile(file)
+	data, err := protocols.ReadFile(file)
 	if err != nil {
 		return nil, nil, err
 	}
