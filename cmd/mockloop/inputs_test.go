@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // configMistakes are rig config mistakes that passed `validate` and failed
@@ -224,5 +226,29 @@ func TestValidateDevZeroAndFIFOsRefusedAtOnce(t *testing.T) {
 		case <-time.After(60 * time.Second): // a hang guard, not a timing
 			t.Fatalf("%v blocked", c.args)
 		}
+	}
+}
+
+// TestRunsSaysWhatItClosedTheRunAs: a run whose process died after writing
+// its result is closed as that result (pass), and `runs` says pass, not
+// "closed it as interrupted".
+func TestRunsSaysWhatItClosedTheRunAs(t *testing.T) {
+	chdirRoot(t)
+	runs := t.TempDir()
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "configs/protocols/demo.yaml"); code != exitPass {
+		t.Fatalf("demo: exit %d\n%s", code, errOut)
+	}
+	list, _ := runlog.List(runs)
+	manifest := filepath.Join(list[0].Dir, "manifest.json")
+	m, _ := os.ReadFile(manifest)
+	running := strings.Replace(string(m), `"state": "closed"`, `"state": "running"`, 1)
+	if running == string(m) {
+		t.Fatalf("manifest format changed: %s", m)
+	}
+	os.WriteFile(manifest, []byte(running), 0o644) // killed between result.json and the manifest
+	code, out, errOut := cli(t, "runs", "--runs", runs)
+	want := "run " + list[0].RunID + " was left running by a process that died; closed it as pass"
+	if code != exitPass || !strings.Contains(errOut, want) || !strings.Contains(out, "closed\tpass") {
+		t.Fatalf("runs: exit %d, want %q\n%s\n%s", code, want, out, errOut)
 	}
 }

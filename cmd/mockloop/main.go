@@ -353,11 +353,17 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 }
 
 // recoverRuns closes the records of runs whose process died (state
-// "running", lock not held) as "interrupted", keeping all they hold.
+// "running", lock not held), keeping all they hold, and says what each was
+// closed as: "interrupted", or the outcome its result already held (the
+// process died after writing it).
 func recoverRuns(runsDir string, stderr io.Writer) {
 	closed, err := runlog.Recover(runsDir)
 	for _, id := range closed {
-		fmt.Fprintf(stderr, "mockloop: run %s was left running by a process that died; closed it as interrupted\n", id)
+		outcome := "it"
+		if r, err := runlog.Open(filepath.Join(runsDir, id)); err == nil {
+			outcome = "it as " + string(r.Manifest.Outcome)
+		}
+		fmt.Fprintf(stderr, "mockloop: run %s was left running by a process that died; closed %s\n", id, outcome)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: recovering interrupted runs: %v\n", err)
