@@ -252,3 +252,41 @@ func TestRunsSaysWhatItClosedTheRunAs(t *testing.T) {
 		t.Fatalf("runs: exit %d, want %q\n%s\n%s", code, want, out, errOut)
 	}
 }
+
+// TestControlCharactersNeverReachTheTerminal: BEL and ESC in a protocol's
+// step names, criterion ids and names (the summary, the abort line) and in
+// a rig config's names quoted by validate's errors are printed escaped.
+func TestControlCharactersNeverReachTheTerminal(t *testing.T) {
+	chdirRoot(t)
+	dir, rigFile := tempSimRig(t)
+	proto := filepath.Join(dir, "p.yaml")
+	os.WriteFile(proto, []byte(`protocol: 1
+name: evil
+steps:
+  - name: "step \e[2J\a one"
+    set:
+      loop.preset: healthy
+    hold: 2 s
+    criteria:
+      - id: "R\e]0;pwned\a"
+        name: "crit \e[31m"
+        measure: mean(aop)
+        over: last 1 s
+        min: 500 mmHg
+        on_fail: abort
+`), 0o644)
+	code, out, errOut := cli(t, "run", "--runs", filepath.Join(dir, "runs"), "--rig", rigFile, proto)
+	if code == exitPass || code == exitInfra || !strings.Contains(out, `step \x1b[2J\a one`) || !strings.Contains(out, `R\x1b]0;pwned\a`) {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.ContainsAny(out+errOut, "\a\x1b") {
+		t.Errorf("raw BEL or ESC on the terminal:\n%q\n%q", out, errOut)
+	}
+	src, _ := os.ReadFile(rigFile)
+	bad := strings.Replace(string(src), "  heart_failure:", "  \"heart\\e[2J\":\n    loop.nothing: 1\n  heart_failure:", 1)
+	os.WriteFile(rigFile, []byte(bad), 0o644)
+	code, _, errOut = cli(t, "validate", "--rig", rigFile, "configs/protocols/demo.yaml")
+	if code != exitInvalid || !strings.Contains(errOut, `preset heart\x1b[2J sets`) || strings.ContainsAny(errOut, "\a\x1b") {
+		t.Errorf("validate: exit %d\n%q", code, errOut)
+	}
+}

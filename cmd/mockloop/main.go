@@ -16,6 +16,7 @@ import (
 
 	"github.com/mockloop/mockloop/configs"
 	"github.com/mockloop/mockloop/influx"
+	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/rig"
@@ -189,7 +190,7 @@ func (o rigOption) load() *rig.Config {
 		_, err = cfg.LoadCalibrations()
 	}
 	if err != nil {
-		fmt.Fprintln(o.fs.Output(), err)
+		fmt.Fprintln(o.fs.Output(), termtext.EscapeLines(err.Error()))
 		return nil
 	}
 	return cfg
@@ -215,7 +216,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	p, _, err := loadProtocol(cfg, pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		var list protocols.ErrorList
 		if errors.As(err, &list) {
 			fmt.Fprintf(stderr, "%d error(s)\n", len(list))
@@ -271,7 +272,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	p, src, err := loadProtocol(cfg, pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
 	var influxCfg *influx.Config
@@ -299,7 +300,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
 		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
-		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		if errors.Is(err, rig.ErrCannotResume) {
 			return exitInvalid
 		}
@@ -321,7 +322,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		return exitInfra
 	}
 	switch res.Outcome {
@@ -347,7 +348,7 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	for _, r := range list {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", r.RunID, r.State, r.Outcome, r.Protocol)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", termtext.Escape(r.RunID), termtext.Escape(string(r.State)), termtext.Escape(string(r.Outcome)), termtext.Escape(r.Protocol))
 	}
 	return exitPass
 }
