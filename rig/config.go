@@ -928,7 +928,9 @@ func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
 		switch f.Key {
 		case "emin":
 			c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
-			if !(c.Sim.Emin > 0) { // the simulated ventricle's, and the LV drive's passive part
+			// The LV drive's passive part may be 0; the simulated
+			// ventricle's may not.
+			if !(c.Sim.Emin > 0) && (c.Backend == "sim" || !(c.Sim.Emin >= 0)) {
 				e.At(f.Value, "emin must be above 0 mmHg/ml")
 			}
 		case "preload_line":
