@@ -181,7 +181,7 @@ func (s *CalSession) Calibrate(ctx context.Context, channel string, refs []float
 	}
 	// A clipped or flat calibration is refused here, before the operator
 	// is shown it as a result, and again when saved.
-	if _, err := s.cfg.checkCalRecord(CalRecord{Channel: channel, Input: s.cfg.InputID(channel), Points: fit, Coeffs: cal.Coeffs}); err != nil {
+	if _, err := s.cfg.checkCalRecord(CalRecord{Channel: channel, Input: s.cfg.inputID(channel), Points: fit, Coeffs: cal.Coeffs}); err != nil {
 		return pts, cal, fmt.Errorf("rig: the calibration of %s %v", channel, err)
 	}
 	return pts, cal, nil

@@ -25,8 +25,9 @@ import (
 type CalRecord struct {
 	Channel string `json:"channel"`
 	// Input is the converter input the channel was on when the record was
-	// made (Config.InputID): a record of a channel since moved to another
-	// input, or of another bench's, is refused at load.
+	// made, e.g. "ADS131M08 SPI0.0 input 1" (the chip, its bus, the input;
+	// SaveCalibrations fills it in): a record of a channel since moved to
+	// another input is refused at load.
 	Input     string      `json:"input"`
 	Method    string      `json:"method"` // "zero", "two-point", "multi-point"
 	Date      time.Time   `json:"date"`
@@ -116,9 +117,9 @@ const clipFraction = 0.99
 // slowFullScale is the ADS1115's programmed full scale, ±4.096 V.
 const slowFullScale = 4.096
 
-// InputID names the converter input a measured channel is on, as its
+// inputID names the converter input a measured channel is on, as its
 // calibration records store it: the chip, its bus and address, the input.
-func (c *Config) InputID(channel string) string {
+func (c *Config) inputID(channel string) string {
 	in := c.Inputs[channel]
 	switch in.Kind {
 	case "adc":
@@ -154,7 +155,7 @@ func (c *Config) checkCalRecord(r CalRecord) (field string, err error) {
 	if !ok || i < 0 || (in.Kind != "adc" && in.Kind != "slow_adc") {
 		return "channel", fmt.Errorf("is for %q, not a measured channel of rig %s", r.Channel, c.Name)
 	}
-	if want := c.InputID(r.Channel); r.Input != want {
+	if want := c.inputID(r.Channel); r.Input != want {
 		return "input", fmt.Errorf("was made on %q; %s is on %s", r.Input, r.Channel, want)
 	}
 	dim, cal := c.Channels[i].Dim, daq.Calibration{Coeffs: r.Coeffs}
@@ -290,7 +291,7 @@ func (c *Config) SaveCalibrations(add ...CalRecord) error {
 		return err
 	}
 	for i := range add {
-		add[i].Input = c.InputID(add[i].Channel)
+		add[i].Input = c.inputID(add[i].Channel)
 		if _, err := c.checkCalRecord(add[i]); err != nil {
 			return fmt.Errorf("rig: not saved: the calibration of %s %v", add[i].Channel, err)
 		}

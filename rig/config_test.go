@@ -131,7 +131,7 @@ func FuzzLoadCalibrations(f *testing.F) {
 			if in := c.Inputs[r.Channel]; in.Kind != "adc" && in.Kind != "slow_adc" {
 				t.Fatalf("record for %q accepted", r.Channel)
 			}
-			if len(r.Coeffs) == 0 || len(r.Coeffs) > maxCalDegree+1 || len(r.Points) == 0 || r.Input != c.InputID(r.Channel) {
+			if len(r.Coeffs) == 0 || len(r.Coeffs) > maxCalDegree+1 || len(r.Points) == 0 || r.Input != c.inputID(r.Channel) {
 				t.Fatalf("record accepted: %+v", r)
 			}
 		}

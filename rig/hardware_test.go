@@ -194,7 +194,7 @@ func tempRig(t *testing.T, recs []CalRecord) *Config {
 	}
 	if recs != nil {
 		for i := range recs {
-			recs[i].Input = cfg.InputID(recs[i].Channel)
+			recs[i].Input = cfg.inputID(recs[i].Channel)
 		}
 		data, _ := json.Marshal(Calibrations{Rig: "sim", Records: recs})
 		os.WriteFile(filepath.Join(dir, "sim.calibration.json"), data, 0o644)
