@@ -274,6 +274,10 @@ func (h *Hardware) preloadValve(e *strictyaml.Errors, n *strictyaml.Node) {
 func (h *Hardware) switches(e *strictyaml.Errors, n *strictyaml.Node) {
 	sw, _ := e.Mapping(n, "switches", nil)
 	for _, s := range sw {
+		if err := checkName("switch", s.Key); err != nil {
+			e.At(s.KeyN, "%v", err)
+			continue
+		}
 		x := Switch{Name: s.Key}
 		fields, _ := e.Mapping(s.Value, "switch "+s.Key, []string{"pin", "safe"})
 		for _, f := range fields {

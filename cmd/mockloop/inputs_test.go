@@ -43,6 +43,8 @@ var configMistakes = []struct {
 		"switch drain is on GPIO GPIO17, already switch bypass's", "GPIO17, safe: off}\n    heater"},
 	{"a switch the simulated bench does not have", []string{"bypass: {pin: GPIO17", "pump: {pin: GPIO17"},
 		"switch pump: the simulated bench switches only heater, drain, bypass", "{pin: GPIO17"},
+	{"switch without a name", []string{"    bypass: {pin: GPIO17, safe: off}\n", "    bypass: {pin: GPIO17, safe: off}\n    \"\": {pin: GPIO5, safe: off}\n"},
+		"switch needs a name", `"": {pin: GPIO5`},
 	{"newline in a channel name", []string{"  dut.current: {unit: mA", `  "dut.cur\nrent": {unit: mA`},
 		`channel "dut.cur\nrent": a name is a letter, then letters, digits, _, . or -`, `"dut.cur`},
 	{"BEL in a channel name", []string{"  dut.current: {unit: mA", `  "dut.cur\arent": {unit: mA`},
