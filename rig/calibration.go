@@ -155,7 +155,10 @@ func (c *Config) checkCalRecord(r CalRecord) (field string, err error) {
 	if !ok || i < 0 || (in.Kind != "adc" && in.Kind != "slow_adc") {
 		return "channel", fmt.Errorf("is for %q, not a measured channel of rig %s", r.Channel, c.Name)
 	}
-	if want := c.inputID(r.Channel); r.Input != want {
+	switch want := c.inputID(r.Channel); {
+	case r.Input == "":
+		return "channel", fmt.Errorf("names no input; %s is on %s: if the record was made there, add \"input\": %q, else make it again", r.Channel, want, want)
+	case r.Input != want:
 		return "input", fmt.Errorf("was made on %q; %s is on %s", r.Input, r.Channel, want)
 	}
 	dim, cal := c.Channels[i].Dim, daq.Calibration{Coeffs: r.Coeffs}

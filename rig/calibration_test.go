@@ -81,6 +81,8 @@ func TestCalibrationMistakesRefusedAtTheirPosition(t *testing.T) {
 			`the calibrations of rig "pi-mcl", not of sim`},
 		{"a record of another input", `"input": "ADS131M08 SPI0.0 input 1"`, `"input": "ADS131M08 SPI0.0 input 5"`, `"input": "ADS131M08 SPI0.0 input 5"`,
 			`record 2 (aop) was made on "ADS131M08 SPI0.0 input 5"; aop is on ADS131M08 SPI0.0 input 1`},
+		{"a record of before inputs were recorded", "\"input\": \"ADS131M08 SPI0.0 input 1\",\n", "", `"channel": "aop"`,
+			`record 2 (aop) names no input; aop is on ADS131M08 SPI0.0 input 1: if the record was made there, add "input": "ADS131M08 SPI0.0 input 1", else make it again`},
 		{"coeffs [100] for aop", aopZero, `"coeffs": [100]`, `"coeffs": [100]`,
 			"record 2 (aop) does not pass through its point -0.007983 V = 0 mmHg: off by 100 mmHg"},
 		{"a constant through its point", aopZero + "\n", "\"coeffs\": [0]\n", `"coeffs": [0]`,
