@@ -85,11 +85,20 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
+// CheckURL reports why s is not a server's URL, or nil: a rig config's
+// influx url is checked with it before a run, not when the sink starts.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("influx: URL %q: want http(s)://host[:port]", s)
+	}
+	return nil
+}
+
 // withDefaults returns c with its zero fields defaulted, or an error.
 func (c Config) withDefaults() (Config, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("influx: URL %q: want http(s)://host[:port]", c.URL)
+	if err := CheckURL(c.URL); err != nil {
+		return c, err
 	}
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket

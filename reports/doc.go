@@ -104,7 +104,7 @@
 //
 // # Imports
 //
-// Of the project, runlog (the record) and influx (reports made from
-// InfluxDB) only. It must not import rig or protocols: a report is made
+// Of the project, runlog (the record), influx (reports made from
+// InfluxDB) and internal/termtext (the summary's text on a terminal) only. It must not import rig or protocols: a report is made
 // from the record alone, so it can be made again at any time.
 package reports

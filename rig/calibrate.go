@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -180,8 +179,10 @@ func (s *CalSession) Calibrate(ctx context.Context, channel string, refs []float
 	if err != nil {
 		return pts, cal, err
 	}
-	if c := cal.Coeffs; len(c) > 1 && (c[1] == 0 || math.IsNaN(c[1])) {
-		return pts, cal, fmt.Errorf("rig: %s did not respond to the references", channel)
+	// A clipped or flat calibration is refused here, before the operator
+	// is shown it as a result, and again when saved.
+	if _, err := s.cfg.checkCalRecord(CalRecord{Channel: channel, Input: s.cfg.inputID(channel), Points: fit, Coeffs: cal.Coeffs}); err != nil {
+		return pts, cal, fmt.Errorf("rig: the calibration of %s %v", channel, err)
 	}
 	return pts, cal, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,10 +12,14 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/daq/ads131m08"
+	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
+	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
+	"periph.io/x/conn/v3/physic"
 )
 
 // Config is a rig configuration file (configs/rigs/*.yaml): what the rig is,
@@ -156,7 +159,17 @@ type ChannelInput struct {
 	Nominal daq.Calibration
 	// NominalPoints are the points the nominal calibration was made from.
 	NominalPoints []daq.Point
+	// Tolerance is how far a calibration record may read from the nominal
+	// calibration, as a fraction of the nominal's span (`tolerance:`,
+	// default 10 %): further, the record is of another sensor, a mistake
+	// or a forgery, and is refused.
+	Tolerance float64
 }
+
+// defaultTolerance is a measured channel's tolerance when its config
+// declares none: a sensor within its datasheet's spread and a zero drift
+// stay well inside it; a swapped sensor or a wrong range does not.
+const defaultTolerance = 0.1
 
 // SimConfig parameterises the simulated bench.
 type SimConfig struct {
@@ -203,9 +216,10 @@ func (c *Config) CalibrationPath() string {
 // embeddedSuffix marks a config read from the binary (see cmd/mockloop).
 const embeddedSuffix = " (embedded)"
 
-// LoadConfig reads and checks a rig config file.
+// LoadConfig reads and checks a rig config file (a regular file of at most
+// strictyaml.MaxSize bytes).
 func LoadConfig(file string) (*Config, error) {
-	data, err := os.ReadFile(file)
+	data, err := strictyaml.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("rig: %w", err)
 	}
@@ -225,7 +239,14 @@ type configSection struct {
 // A new section is one entry here (and its field in Config).
 var configSections = []configSection{
 	{"channels", func(d *configDoc, n *strictyaml.Node) { d.c.channels(d.e, n) }},
-	{"rig", func(d *configDoc, n *strictyaml.Node) { d.c.Name, _ = d.e.Scalar(n, "rig") }},
+	{"rig", func(d *configDoc, n *strictyaml.Node) {
+		if s, ok := d.e.Scalar(n, "rig"); ok {
+			if err := checkName("rig", s); err != nil {
+				d.e.At(n, "%v", err)
+			}
+			d.c.Name = s
+		}
+	}},
 	{"backend", (*configDoc).backend},
 	{"sample_rate", (*configDoc).sampleRate},
 	{"hardware", func(d *configDoc, n *strictyaml.Node) { d.hardwareN = n; d.c.hardware(d.e, n) }},
@@ -316,6 +337,48 @@ func (d *configDoc) crossChecks() {
 		}
 	}
 	c.checkParams(e, d.root, d.hardwareN, d.paramNs)
+	d.checkADCClock()
+	d.checkSimInputs()
+}
+
+// checkADCClock refuses a sample rate the ADS131M08 cannot make from its
+// CLKIN (it divides CLKIN/2 by a fixed set of oversampling ratios), and a
+// CLKIN too fast for its gain: the driver would refuse both at run.
+func (d *configDoc) checkADCClock() {
+	h, rateN := d.c.Hardware, field(d.kvs, "sample_rate")
+	if d.hardwareN == nil || rateN == nil || d.c.SampleRate < 100 || d.c.SampleRate > 10000 { // else sampleRate said so
+		return
+	}
+	err := ads131m08.CheckClock(physic.Frequency(h.ADCClockIn*float64(physic.Hertz)), d.c.SampleRate, h.ADCGain)
+	if err == nil {
+		return
+	}
+	if n := lookup(d.hardwareN, "adc", "clkin"); n != nil && strings.Contains(err.Error(), "outside") {
+		d.e.At(n, "adc clkin: %v", err)
+		return
+	}
+	d.e.At(rateN, "sample_rate %s: %v", units.Format(d.c.SampleRate, units.Frequency), err)
+}
+
+// checkSimInputs checks what the sim backend builds its transducers from:
+// a measured channel is the bench's signal of the same name, and its
+// nominal calibration a straight line (a sensitivity and an offset).
+func (d *configDoc) checkSimInputs() {
+	chN := field(d.kvs, "channels")
+	if d.c.Backend != "sim" || chN == nil {
+		return
+	}
+	for _, ch := range d.c.Channels {
+		in := d.c.Inputs[ch.Name]
+		if in.Kind != "adc" && in.Kind != "slow_adc" {
+			continue
+		}
+		if !slices.Contains(sim.Signals, ch.Name) {
+			d.e.At(lookup(chN, ch.Name), "channel %s: the simulated bench measures only %s", ch.Name, strings.Join(sim.Signals, ", "))
+		} else if len(in.NominalPoints) != 2 {
+			d.e.At(lookup(chN, ch.Name, "nominal"), "channel %s: the simulated bench has linear transducers; give its nominal calibration 2 points", ch.Name)
+		}
+	}
 }
 
 func (d *configDoc) backend(n *strictyaml.Node) {
@@ -381,6 +444,9 @@ func (d *configDoc) influx(n *strictyaml.Node) {
 		s, _ := d.e.Scalar(f.Value, f.Key)
 		switch f.Key {
 		case "url":
+			if err := influx.CheckURL(s); err != nil {
+				d.e.At(f.Value, "%v", err)
+			}
 			d.c.Influx.URL = s
 		case "org":
 			d.c.Influx.Org = s
@@ -557,12 +623,16 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 		return
 	}
 	for _, kv := range kvs {
-		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal"})
+		if err := checkName("channel", kv.Key); err != nil {
+			e.At(kv.KeyN, "%v", err)
+			continue
+		}
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal", "tolerance"})
 		if !ok {
 			continue
 		}
 		var dim units.Dimension
-		var in ChannelInput
+		in := ChannelInput{Tolerance: defaultTolerance}
 		var nominalN *strictyaml.Node
 		sources, unitGiven, flags := 0, false, false
 		for _, f := range fields {
@@ -587,7 +657,7 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			case "adc", "slow_adc":
 				sources++
 				in.Kind = f.Key
-				in.Index, _ = integer(e, f.Value, kv.Key+" "+f.Key+" input", 0, 7)
+				in.Index, _ = integer(e, f.Value, kv.Key+" "+f.Key+" input", 0, map[string]int{"adc": 7, "slow_adc": 3}[f.Key])
 			case "sim", "dut": // a signal of the simulation or of the DUT's telemetry
 				sources++
 				in.Kind = f.Key
@@ -600,6 +670,13 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 				}
 			case "nominal":
 				nominalN = f.Value
+			case "tolerance":
+				if v, ok := fraction(e, f.Value, "tolerance"); ok {
+					if v == 0 {
+						e.At(f.Value, "tolerance must be above 0 %%")
+					}
+					in.Tolerance = v
+				}
 			}
 		}
 		if dim == units.None && !flags {
@@ -636,6 +713,26 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 }
 
+// checkName refuses a rig or channel name that would break what carries it:
+// a record's CSV and terminal lines, InfluxDB's line protocol (where "time"
+// is no field), a report's table, the rig's lock. A name is a letter, then
+// letters, digits, '_', '.' or '-'.
+func checkName(what, name string) error {
+	if what == "channel" && name == "time" {
+		return fmt.Errorf("channel %q: InfluxDB refuses a field named time", name)
+	}
+	for i, r := range name {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')) {
+			return fmt.Errorf("%s %q: a name is a letter, then letters, digits, _, . or -", what, name)
+		}
+	}
+	if name == "" {
+		return fmt.Errorf("%s needs a name", what)
+	}
+	return nil
+}
+
 // calibrationPoints reads ["0 V = 0 mmHg", "1 V = 250 mmHg", ...] and fits
 // a polynomial of degree len-1 (at most 3).
 func calibrationPoints(e *strictyaml.Errors, n *strictyaml.Node, dim units.Dimension, ch string) ([]daq.Point, daq.Calibration) {
@@ -669,6 +766,8 @@ func calibrationPoints(e *strictyaml.Errors, n *strictyaml.Node, dim units.Dimen
 	cal, err := daq.Fit(pts, len(pts)-1)
 	if err != nil {
 		e.At(n, "%s nominal calibration: %v", ch, err)
+	} else if flat(pts) {
+		e.At(n, "%s nominal calibration is flat: every point reads %s", ch, units.Format(pts[0].Value, dim))
 	}
 	return pts, cal
 }
@@ -829,6 +928,11 @@ func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
 		switch f.Key {
 		case "emin":
 			c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
+			// The LV drive's passive part may be 0; the simulated
+			// ventricle's may not.
+			if !(c.Sim.Emin > 0) && (c.Backend == "sim" || !(c.Sim.Emin >= 0)) {
+				e.At(f.Value, "emin must be above 0 mmHg/ml")
+			}
 		case "preload_line":
 			if v, ok := quantity(e, f.Value, units.Resistance, "sim preload_line"); ok {
 				if !(v > 0) {
@@ -861,4 +965,15 @@ func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
 			}
 		}
 	}
+}
+
+// flat reports whether every point has the same value: a transfer without a
+// gain, which reads one value whatever the sensor sees.
+func flat(pts []daq.Point) bool {
+	for _, p := range pts {
+		if p.Value != pts[0].Value {
+			return false
+		}
+	}
+	return len(pts) > 0
 }

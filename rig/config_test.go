@@ -106,6 +106,8 @@ func FuzzLoadCalibrations(f *testing.F) {
 	f.Add([]byte(`{"rig":"sim","records":[{"channel":"aop","method":"zero","date":"2026-11-20T00:00:00Z","reference":"x","points":[],"coeffs":[1e308,1e308]}]}`))
 	f.Add([]byte(`{"rig":"sim","records":[{"channel":"lv_volume","coeffs":[0,1]}]}`))
 	f.Add([]byte("{\"rig\":\"sim\",\"records\":[{\"channel\":\"aop\",\"coeffs\":[]}]}\n"))
+	f.Add([]byte(`{"rig":"sim-loop-only","records":[{"channel":"aop","input":"ADS131M08 SPI0.0 input 1","points":[{"volts":0,"value":100}],"coeffs":[100]}]}`))
+	f.Add([]byte(`{"rig":"sim-loop-only","records":[{"channel":"aop","input":"ADS131M08 SPI0.0 input 1","points":[{"volts":0.4,"value":100}],"coeffs":[0,250]}],"records":null}`))
 	cfg, err := LoadConfig("../configs/rigs/sim-loop-only.yaml")
 	if err != nil {
 		f.Fatal(err)
@@ -129,8 +131,8 @@ func FuzzLoadCalibrations(f *testing.F) {
 			if in := c.Inputs[r.Channel]; in.Kind != "adc" && in.Kind != "slow_adc" {
 				t.Fatalf("record for %q accepted", r.Channel)
 			}
-			if len(r.Coeffs) == 0 {
-				t.Fatalf("record without coefficients accepted: %+v", r)
+			if len(r.Coeffs) == 0 || len(r.Coeffs) > maxCalDegree+1 || len(r.Points) == 0 || r.Input != c.inputID(r.Channel) {
+				t.Fatalf("record accepted: %+v", r)
 			}
 		}
 	})

@@ -51,7 +51,7 @@
 //
 // Of the project: clock, daq and its drivers daq/ads1115 and
 // daq/ads131m08, dut and dut/dutsim, influx, internal/strictyaml,
-// protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim and
+// internal/termtext (the progress line), protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim and
 // units. rig is the one package that knows both the hardware and the
 // record. It must not import reports, serve or live: they are made from
 // the record or fed through Observer.

@@ -1,9 +1,13 @@
 package rig
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mockloop/mockloop/internal/strictyaml"
+	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
 
@@ -61,6 +65,78 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 			e.At(n, "channel %s is on slow_adc, but hardware has no slow_adc", name)
 		}
 	}
+	c.checkClaims(e, n)
+}
+
+// claim is one part's hold on a GPIO line or an I²C address, and where the
+// config gives it.
+type claim struct {
+	what, key string
+	at        *strictyaml.Node
+}
+
+// checkClaims refuses two parts on one GPIO line or one I²C address: on the
+// bench the second fights the first (a switch driving the e-stop's input,
+// the DAC answering as the PWM), and the buses would refuse them only when
+// a run opens them.
+func (c *Config) checkClaims(e *strictyaml.Errors, n *strictyaml.Node) {
+	h := &c.Hardware
+	pins := []claim{{"the ADC's drdy", h.DRDY, lookup(n, "adc", "drdy")}, {"the estop", h.EStop, lookup(n, "estop")}}
+	for _, s := range h.Switches {
+		pins = append(pins, claim{"switch " + s.Name, s.Pin, lookup(n, "switches", s.Name, "pin")})
+	}
+	hex := func(a uint16) string { return fmt.Sprintf("%#x", a) }
+	addrs := []claim{{"lv_drive", hex(h.LVDrive.Address), lookup(n, "lv_drive", "address")}, {"pwm", hex(h.PWM.Address), lookup(n, "pwm", "address")}}
+	switch {
+	case h.SlowADC != nil:
+		addrs = append(addrs, claim{"slow_adc", hex(h.SlowADC.Address), lookup(n, "slow_adc", "address")})
+	case c.Backend == "sim": // the simulated bench has its ADS1115 whether used or not
+		addrs = append(addrs, claim{"the simulated bench's ADS1115", "0x48", n})
+	}
+	distinct(e, n, "GPIO", pins)
+	distinct(e, n, "I²C address", addrs)
+	if c.Backend != "sim" {
+		return
+	}
+	for _, s := range h.Switches {
+		if !slices.Contains(sim.SwitchKinds, s.Name) {
+			e.At(lookup(n, "switches", s.Name), "switch %s: the simulated bench switches only %s", s.Name, strings.Join(sim.SwitchKinds, ", "))
+		}
+	}
+}
+
+// distinct reports each claim whose key an earlier one holds, at its place
+// (or the section's, for a part placed by default).
+func distinct(e *strictyaml.Errors, section *strictyaml.Node, kind string, claims []claim) {
+	for i, c := range claims {
+		for _, o := range claims[:i] {
+			if c.key != "" && c.key == o.key {
+				at := c.at
+				if at == nil {
+					at = section
+				}
+				e.At(at, "%s is on %s %s, already %s's", c.what, kind, c.key, o.what)
+				break
+			}
+		}
+	}
+}
+
+// lookup finds the value at a path of mapping keys below n, or nil.
+func lookup(n *strictyaml.Node, keys ...string) *strictyaml.Node {
+	for _, k := range keys {
+		if n == nil || !strictyaml.IsMapping(n) {
+			return nil
+		}
+		var next *strictyaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
 }
 
 // adc decodes hardware.adc: the ADS131M08 of the pressures and flows.
@@ -140,7 +216,7 @@ func (h *Hardware) pwm(e *strictyaml.Errors, n *strictyaml.Node) {
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			p.Address = address(e, f.Value, 0x40, 0x7f)
+			p.Address = address(e, f.Value, 0x40, 0x77) // 0x78 up are reserved on I²C
 		case "frequency":
 			if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
 				if v < 24 || v > 1526 {
@@ -198,6 +274,10 @@ func (h *Hardware) preloadValve(e *strictyaml.Errors, n *strictyaml.Node) {
 func (h *Hardware) switches(e *strictyaml.Errors, n *strictyaml.Node) {
 	sw, _ := e.Mapping(n, "switches", nil)
 	for _, s := range sw {
+		if err := checkName("switch", s.Key); err != nil {
+			e.At(s.KeyN, "%v", err)
+			continue
+		}
 		x := Switch{Name: s.Key}
 		fields, _ := e.Mapping(s.Value, "switch "+s.Key, []string{"pin", "safe"})
 		for _, f := range fields {

@@ -181,20 +181,23 @@ func TestTenKilohertz(t *testing.T) {
 }
 
 // tempRig copies the sim rig config into a temporary directory, with the
-// given calibration records.
+// given calibration records (on the inputs their channels are on).
 func tempRig(t *testing.T, recs []CalRecord) *Config {
 	t.Helper()
 	dir := t.TempDir()
 	src, _ := os.ReadFile("../configs/rigs/sim.yaml")
 	path := filepath.Join(dir, "sim.yaml")
 	os.WriteFile(path, src, 0o644)
-	if recs != nil {
-		data, _ := json.Marshal(Calibrations{Rig: "sim", Records: recs})
-		os.WriteFile(filepath.Join(dir, "sim.calibration.json"), data, 0o644)
-	}
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if recs != nil {
+		for i := range recs {
+			recs[i].Input = cfg.inputID(recs[i].Channel)
+		}
+		data, _ := json.Marshal(Calibrations{Rig: "sim", Records: recs})
+		os.WriteFile(filepath.Join(dir, "sim.calibration.json"), data, 0o644)
 	}
 	return cfg
 }
@@ -202,7 +205,7 @@ func tempRig(t *testing.T, recs []CalRecord) *Config {
 func TestOverdueCalibrationRefusedUnlessAllowed(t *testing.T) {
 	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := tempRig(t, []CalRecord{{Channel: "aop", Method: "two-point", Date: past.AddDate(-1, 0, 0), Due: &past,
-		Reference: "Fluke 700G #1", Coeffs: []float64{2, 250}}})
+		Reference: "Fluke 700G #1", Points: []daq.Point{{Volts: 0, Value: 2}}, Coeffs: []float64{2, 250}}})
 	p, _ := protocols.Parse("t.yaml", []byte(header+"  - hold: 1 s\n"), cfg.Info())
 	runs := t.TempDir()
 	_, _, err := Run(context.Background(), cfg, p, Options{RunsDir: runs})
@@ -268,8 +271,12 @@ func TestZeroAndCalibrateRecoverTheTransducer(t *testing.T) {
 		t.Errorf("calibration %v from %+v", cal.Coeffs, pts)
 	}
 	due := s.Now().AddDate(0, 6, 0)
+	var points []daq.Point
+	for _, p := range pts {
+		points = append(points, daq.Point{Volts: p.Volts, Value: p.Value})
+	}
 	if err := cfg.SaveCalibrations(append(recs, CalRecord{Channel: "aop", Method: "multi-point", Date: s.Now().Add(time.Second), Due: &due,
-		Reference: "test", Coeffs: cal.Coeffs})...); err != nil {
+		Reference: "test", Points: points, Coeffs: cal.Coeffs})...); err != nil {
 		t.Fatal(err)
 	}
 	file, err := cfg.LoadCalibrations()

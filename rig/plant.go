@@ -331,7 +331,7 @@ func (p *busPlant) buildAcquisition(cfg *Config, clk clock.Clock, cals map[strin
 	if h.SlowADC != nil && slowUsed >= 0 {
 		var inputs []ads1115.Input
 		for i := 0; i <= slowUsed; i++ {
-			inputs = append(inputs, ads1115.Input{Channel: ads1x15.Channel0 + ads1x15.Channel(i), FullScale: 4.096})
+			inputs = append(inputs, ads1115.Input{Channel: ads1x15.Channel0 + ads1x15.Channel(i), FullScale: slowFullScale})
 		}
 		dev, err := ads1115.New(b.i2c, ads1115.Opts{Addr: h.SlowADC.Address, DataRate: int(h.SlowADC.DataRate), Inputs: inputs})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/units"
 )
@@ -40,7 +41,7 @@ func newProgress(w io.Writer, live bool, p *protocols.Protocol, e *engine) *prog
 	pr := &progress{w: w, live: live, wall: clock.NewReal(), planned: planned(p.Steps), nextLog: time.Minute, lastDraw: -redraw}
 	for _, k := range e.cfg.Keys.Progress {
 		if j := e.layout.Index(k); j >= 0 {
-			pr.keys, pr.names = append(pr.keys, j), append(pr.names, k)
+			pr.keys, pr.names = append(pr.keys, j), append(pr.names, termtext.Escape(k))
 		}
 	}
 	return pr
@@ -125,7 +126,9 @@ func (p *progress) clear() {
 	}
 }
 
-// line writes a line of its own (an abort, the end).
+// line writes a line of its own (an abort, the end). It is escaped
+// (termtext): an abort reason quotes a protocol's criterion or a device's
+// alarm text, which must not reach the terminal as control characters.
 func (p *progress) line(format string, args ...any) {
 	if p == nil {
 		return
@@ -133,5 +136,5 @@ func (p *progress) line(format string, args ...any) {
 	if p.live {
 		p.clear()
 	}
-	fmt.Fprintf(p.w, format+"\n", args...)
+	fmt.Fprintln(p.w, termtext.Escape(fmt.Sprintf(format, args...)))
 }

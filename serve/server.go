@@ -253,7 +253,7 @@ func (s *Server) protocols(w http.ResponseWriter, r *http.Request) {
 		}
 		ent := protocolEntry{File: e.Name()}
 		var p *protocols.Protocol
-		data, err := fs.ReadFile(s.cfg.Protocols, e.Name())
+		data, err := protocols.ReadFS(s.cfg.Protocols, e.Name())
 		if err == nil {
 			p, err = protocols.Parse(e.Name(), data, s.cfg.Rig.Info())
 		}
@@ -318,9 +318,12 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 		if !fs.ValidPath(req.Protocol) || strings.Contains(req.Protocol, "/") || path.Ext(req.Protocol) != ".yaml" {
 			return nil, "", nil, http.StatusBadRequest, requestError("%q is not a protocol file name", req.Protocol)
 		}
-		data, err := fs.ReadFile(s.cfg.Protocols, req.Protocol)
-		if err != nil {
+		data, err := protocols.ReadFS(s.cfg.Protocols, req.Protocol)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", nil, http.StatusNotFound, requestError("no protocol %s in %s", req.Protocol, s.cfg.ProtocolsDir)
+		}
+		if err != nil {
+			return nil, "", nil, http.StatusBadRequest, requestError("%v", err)
 		}
 		file, src = path.Join(s.cfg.ProtocolsDir, req.Protocol), data
 	case req.Source != "":

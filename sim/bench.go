@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,6 +182,9 @@ type Bench struct {
 	lvVolume atomic.Uint64
 }
 
+// SwitchKinds are what the bench's GPIO outputs can switch (BenchConfig.Switches).
+var SwitchKinds = []string{"heater", "drain", "bypass", "dut_power"}
+
 // NewBench builds the bench.
 func NewBench(cfg BenchConfig) (*Bench, error) {
 	if cfg.Clock == nil {
@@ -277,7 +281,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 			})
 		case "bypass", "dut_power":
 		default:
-			return nil, fmt.Errorf("sim: switch %s does %q; the bench has heater, drain, bypass and dut_power", name, what)
+			return nil, fmt.Errorf("sim: switch %s does %q; the bench has %s", name, what, strings.Join(SwitchKinds, ", "))
 		}
 		b.pins[name] = p
 	}

@@ -9,6 +9,6 @@
 // # Imports
 //
 // mockloop is the top of the package map and wires the rest: it may
-// import clock, configs, daq, dut/dutsim, influx, protocols, reports, rig,
-// runlog, serve and units. Nothing imports it.
+// import clock, configs, daq, dut/dutsim, influx, internal/termtext,
+// protocols, reports, rig, runlog, serve and units. Nothing imports it.
 package main

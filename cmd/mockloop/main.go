@@ -16,6 +16,7 @@ import (
 
 	"github.com/mockloop/mockloop/configs"
 	"github.com/mockloop/mockloop/influx"
+	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/rig"
@@ -161,7 +162,7 @@ func loadRig(file string, explicit bool) (*rig.Config, error) {
 
 // loadProtocol reads a protocol and checks it against the rig.
 func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, error) {
-	data, err := os.ReadFile(file)
+	data, err := protocols.ReadFile(file)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,12 +180,17 @@ func rigFlag(fs *flag.FlagSet) rigOption {
 	return rigOption{fs, fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
 }
 
-// load reads the rig config the flag names, or the default (see loadRig);
-// on an error it says why on the flag set's output and returns nil.
+// load reads the rig config the flag names, or the default (see loadRig),
+// and checks its calibration file: a mistake in either is the operator's
+// to fix before anything starts (exit 3), found by validate as by run. On
+// an error it says why on the flag set's output and returns nil.
 func (o rigOption) load() *rig.Config {
 	cfg, err := loadRig(*o.file, explicitFlag(o.fs, "rig"))
+	if err == nil {
+		_, err = cfg.LoadCalibrations()
+	}
 	if err != nil {
-		fmt.Fprintln(o.fs.Output(), err)
+		fmt.Fprintln(o.fs.Output(), termtext.EscapeLines(err.Error()))
 		return nil
 	}
 	return cfg
@@ -210,7 +216,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	p, _, err := loadProtocol(cfg, pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		var list protocols.ErrorList
 		if errors.As(err, &list) {
 			fmt.Fprintf(stderr, "%d error(s)\n", len(list))
@@ -266,7 +272,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	p, src, err := loadProtocol(cfg, pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
 	var influxCfg *influx.Config
@@ -294,7 +300,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
 		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
-		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		if errors.Is(err, rig.ErrCannotResume) {
 			return exitInvalid
 		}
@@ -316,7 +322,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		return exitInfra
 	}
 	switch res.Outcome {
@@ -342,17 +348,23 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	for _, r := range list {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", r.RunID, r.State, r.Outcome, r.Protocol)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", termtext.Escape(r.RunID), termtext.Escape(string(r.State)), termtext.Escape(string(r.Outcome)), termtext.Escape(r.Protocol))
 	}
 	return exitPass
 }
 
 // recoverRuns closes the records of runs whose process died (state
-// "running", lock not held) as "interrupted", keeping all they hold.
+// "running", lock not held), keeping all they hold, and says what each was
+// closed as: "interrupted", or the outcome its result already held (the
+// process died after writing it).
 func recoverRuns(runsDir string, stderr io.Writer) {
 	closed, err := runlog.Recover(runsDir)
 	for _, id := range closed {
-		fmt.Fprintf(stderr, "mockloop: run %s was left running by a process that died; closed it as interrupted\n", id)
+		outcome := "it"
+		if r, err := runlog.Open(filepath.Join(runsDir, id)); err == nil {
+			outcome = "it as " + string(r.Manifest.Outcome)
+		}
+		fmt.Fprintf(stderr, "mockloop: run %s was left running by a process that died; closed %s\n", id, outcome)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: recovering interrupted runs: %v\n", err)

@@ -214,10 +214,7 @@ func TestRunsRecoversInterrupted(t *testing.T) {
 // manifest carries them.
 func TestZeroAndCalibrateCommands(t *testing.T) {
 	chdirRoot(t)
-	dir := t.TempDir()
-	src, _ := os.ReadFile("configs/rigs/sim.yaml")
-	rigFile := filepath.Join(dir, "sim.yaml")
-	os.WriteFile(rigFile, src, 0o644)
+	dir, rigFile := tempSimRig(t)
 
 	code, out, errOut := cli(t, "zero", "--rig", rigFile, "--channel", "aop", "--channel", "lvp", "--yes", "--operator", "qa")
 	if code != exitPass || !strings.Contains(out, "aop") || !strings.Contains(out, "-1.99") || !strings.Contains(out, "saved to "+filepath.Join(dir, "sim.calibration.json")) {

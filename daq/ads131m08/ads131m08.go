@@ -115,6 +115,46 @@ const (
 
 var osrs = [8]int{128, 256, 512, 1024, 2048, 4096, 8192, 16256}
 
+// FullScale is the input voltage at which a channel at PGA gain gain
+// clips: ±1.2 V / gain. A reading there is the chip's limit, not the
+// sensor's value.
+func FullScale(gain int) float64 { return refVolts / float64(max(gain, 1)) }
+
+// CheckClock reports why the chip cannot convert at rate (SPS, within 1 %)
+// from a CLKIN of clockIn with its PGA at gains up to maxGain, or nil: a rig
+// config is checked with it before a run, not only when New meets the chip.
+func CheckClock(clockIn physic.Frequency, rate float64, maxGain int) error {
+	_, err := osrFor(clockIn, rate, maxGain)
+	return err
+}
+
+// osrFor returns the oversampling ratio's code that makes rate from clockIn.
+func osrFor(clockIn physic.Frequency, rate float64, maxGain int) (int, error) {
+	maxClk := 8400 * physic.KiloHertz
+	if maxGain > 2 {
+		maxClk = 8200 * physic.KiloHertz
+	}
+	if clockIn < 300*physic.KiloHertz || clockIn > maxClk {
+		return -1, fmt.Errorf("ads131m08: CLKIN %s outside 300 kHz to %s (high-resolution mode, gain up to %d)", clockIn, maxClk, maxGain)
+	}
+	fmod := float64(clockIn) / float64(physic.Hertz) / 2
+	osrCode := -1
+	for i, osr := range osrs {
+		if r := fmod / float64(osr); math.Abs(rate-r) <= 0.01*r {
+			osrCode = i
+		}
+	}
+	if osrCode < 0 {
+		rates := make([]string, len(osrs))
+		for i, osr := range osrs {
+			rates[i] = strconv.FormatFloat(fmod/float64(osr), 'g', 6, 64)
+		}
+		return -1, fmt.Errorf("ads131m08: data rate %g SPS not available with CLKIN %s; it offers %s SPS",
+			rate, clockIn, strings.Join(rates, ", "))
+	}
+	return osrCode, nil
+}
+
 // window is how many recent reads the conversion phase is estimated from:
 // long enough to catch a read with the least latency, short enough that
 // 100 ppm of clock drift between chip and host moves the phase by under 1 %
@@ -223,28 +263,11 @@ func New(port spi.Port, drdy gpio.PinIn, opts *Opts) (*Dev, error) {
 			gain2 |= uint16(code) << (4 * (ch - 4))
 		}
 	}
-	maxClk := 8400 * physic.KiloHertz
-	if maxGain > 2 {
-		maxClk = 8200 * physic.KiloHertz
-	}
-	if o.ClockIn < 300*physic.KiloHertz || o.ClockIn > maxClk {
-		return nil, fmt.Errorf("ads131m08: CLKIN %s outside 300 kHz to %s (high-resolution mode, gain up to %d)", o.ClockIn, maxClk, maxGain)
+	osrCode, err := osrFor(o.ClockIn, o.DataRate, maxGain)
+	if err != nil {
+		return nil, err
 	}
 	fmod := float64(o.ClockIn) / float64(physic.Hertz) / 2
-	osrCode := -1
-	for i, osr := range osrs {
-		if r := fmod / float64(osr); math.Abs(o.DataRate-r) <= 0.01*r {
-			osrCode = i
-		}
-	}
-	if osrCode < 0 {
-		rates := make([]string, len(osrs))
-		for i, osr := range osrs {
-			rates[i] = strconv.FormatFloat(fmod/float64(osr), 'g', 6, 64)
-		}
-		return nil, fmt.Errorf("ads131m08: data rate %g SPS not available with CLKIN %s; it offers %s SPS",
-			o.DataRate, o.ClockIn, strings.Join(rates, ", "))
-	}
 	d.rate = fmod / float64(osrs[osrCode])
 	d.period = time.Duration(math.Round(float64(time.Second) / d.rate))
 	d.timeout = o.ReadyTimeout

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -148,7 +149,8 @@ type Server struct {
 	plug    *plug
 	closed  bool
 	timers  []*time.Timer
-	n       Stats // link counters
+	n       Stats  // link counters
+	linked  string // where the server last pointed Symlink; "" if it made none
 	stopCtx func() bool
 	quit    chan struct{}
 	wg      sync.WaitGroup // advanceEvery and fault timers
@@ -514,11 +516,12 @@ func (s *Server) plugIn() error {
 		p.raw, p.twFn = rc, p.tryWriteFd
 	}
 	if s.cfg.Symlink != "" {
-		if err := relink(s.cfg.Symlink, p.path); err != nil {
+		if err := relink(s.cfg.Symlink, s.linked, p.path); err != nil {
 			m.Close()
 			slave.Close()
 			return err
 		}
+		s.linked = p.path
 	}
 	s.plug = p
 	s.n.Plugs++
@@ -606,10 +609,18 @@ func makeRaw(f *os.File) error {
 	return terr
 }
 
-// relink points symlink at target, atomically.
-func relink(symlink, target string) error {
-	tmp := symlink + ".new"
-	os.Remove(tmp)
+// relink points symlink at target, atomically. It replaces only what the
+// server made: nothing, its own symlink (last pointed at prev), or a dangling
+// symlink to a pty of an earlier server that died without removing it. Any
+// other file at the path is refused, never renamed over: the path comes from
+// the command line, and a mistyped one must not destroy a file. The
+// temporary name is unique and made with O_EXCL semantics (os.Symlink fails
+// on an existing name), so no file beside the path is removed either.
+func relink(symlink, prev, target string) error {
+	if !replaceable(symlink, prev) {
+		return fmt.Errorf("dutsim: symlink %s: the path exists and is not a symlink this server made to a pty; remove it or choose another path", symlink)
+	}
+	tmp := fmt.Sprintf("%s.new-%d-%d", symlink, os.Getpid(), rand.Uint64())
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
@@ -618,6 +629,44 @@ func relink(symlink, target string) error {
 		return fmt.Errorf("dutsim: symlink %s: %w", symlink, err)
 	}
 	return nil
+}
+
+// replaceable reports whether the server may point symlink elsewhere: the
+// path is free, is the server's own symlink (to prev), or is a symlink to a
+// /dev/pts node that no longer exists (left by a killed server).
+func replaceable(symlink, prev string) bool {
+	fi, err := os.Lstat(symlink)
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return false
+	}
+	to, err := os.Readlink(symlink)
+	if err != nil {
+		return false
+	}
+	if prev != "" && to == prev {
+		return true
+	}
+	if !strings.HasPrefix(to, "/dev/pts/") {
+		return false
+	}
+	_, err = os.Stat(to)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// unlink removes Symlink if it is still the symlink the server made (to
+// s.linked): a file someone put there since is not the server's to remove.
+// s.mu is held.
+func (s *Server) unlink() {
+	if s.linked == "" {
+		return
+	}
+	if to, err := os.Readlink(s.cfg.Symlink); err == nil && to == s.linked {
+		os.Remove(s.cfg.Symlink)
+	}
+	s.linked = ""
 }
 
 // read feeds the firmware with the lines the host writes.
@@ -679,8 +728,8 @@ func (s *Server) Unplug() error {
 	s.mu.Lock()
 	p := s.plug
 	s.plug = nil
-	if p != nil && s.cfg.Symlink != "" {
-		os.Remove(s.cfg.Symlink)
+	if p != nil {
+		s.unlink()
 	}
 	s.mu.Unlock()
 	if p == nil {
@@ -726,9 +775,7 @@ func (s *Server) Close() error {
 	}
 	p := s.plug
 	s.plug = nil
-	if s.cfg.Symlink != "" {
-		os.Remove(s.cfg.Symlink)
-	}
+	s.unlink()
 	stop := s.stopCtx
 	s.mu.Unlock()
 	if stop != nil {

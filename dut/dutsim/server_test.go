@@ -241,3 +241,67 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		t.Fatal("Serve accepted a symlink it cannot create")
 	}
 }
+
+func TestLinkRefusesAnExistingFileAndLeavesItUntouched(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(file, []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.Symlink(file, other); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{file, other, dir} {
+		if s, err := Serve(context.Background(), Config{Symlink: path}); err == nil {
+			s.Close()
+			t.Fatalf("Serve made %s its symlink over an existing file", path)
+		} else if !strings.Contains(err.Error(), "not a symlink this server made") {
+			t.Fatalf("Serve over %s: %v", path, err)
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "root:x:0:0\n" {
+		t.Fatalf("the file at the path: %q, %v", b, err)
+	}
+	if to, err := os.Readlink(other); err != nil || to != file {
+		t.Fatalf("the other symlink: %q, %v", to, err)
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 2 {
+		t.Fatalf("files left beside the path: %v", names)
+	}
+}
+
+func TestLinkReplacesADanglingPtySymlinkOfAKilledServer(t *testing.T) {
+	checkLeaks(t)
+	symlink := filepath.Join(t.TempDir(), "dut")
+	if err := os.Symlink("/dev/pts/999999", symlink); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, Config{Symlink: symlink})
+	if to, err := os.Readlink(symlink); err != nil || to != s.Path() {
+		t.Fatalf("symlink -> %q (%v), want %q", to, err, s.Path())
+	}
+}
+
+func TestCloseRemovesOnlyTheSymlinkItMade(t *testing.T) {
+	checkLeaks(t)
+	symlink := filepath.Join(t.TempDir(), "dut")
+	s, err := Serve(context.Background(), Config{Symlink: symlink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone puts a file of their own at the path while the server runs.
+	if err := os.Remove(symlink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(symlink, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(symlink); err != nil || string(b) != "mine" {
+		t.Fatalf("the file at the path after Close: %q, %v", b, err)
+	}
+}

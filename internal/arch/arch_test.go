@@ -35,6 +35,7 @@ var packageMap = map[string]rule{
 	"internal/crc16":      {},
 	"internal/strictyaml": {},
 	"internal/durable":    {},
+	"internal/termtext":   {},
 	// Test-only helpers: imported by _test.go files, never by product code.
 	"internal/golden":     {},
 	"internal/influxtest": {},
@@ -69,20 +70,20 @@ var packageMap = map[string]rule{
 	"influx": {may: []string{"clock", "daq", "internal/durable", "runlog", "units"}},
 
 	// Reports are made from the record (or from InfluxDB) alone.
-	"reports": {may: []string{"influx", "runlog"}},
+	"reports": {may: []string{"influx", "internal/termtext", "runlog"}},
 
 	// The rig: config, plant on the buses, the run engine.
 	"rig": {may: []string{
 		"clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim",
-		"influx", "internal/strictyaml", "protocols", "pumpctl", "pumpctl/mcp4725",
-		"runlog", "sim", "units",
+		"influx", "internal/strictyaml", "internal/termtext", "protocols", "pumpctl",
+		"pumpctl/mcp4725", "runlog", "sim", "units",
 	}},
 
 	// The bench view and the command on top.
 	"serve": {may: []string{"influx", "live", "protocols", "reports", "rig", "runlog"}},
 	"cmd/mockloop": {may: []string{
-		"clock", "configs", "daq", "dut/dutsim", "influx", "protocols", "reports",
-		"rig", "runlog", "serve", "units",
+		"clock", "configs", "daq", "dut/dutsim", "influx", "internal/termtext", "protocols",
+		"reports", "rig", "runlog", "serve", "units",
 	}},
 }
 

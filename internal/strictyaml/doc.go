@@ -4,7 +4,9 @@
 // uses: aliases and anchors (alias bombs), several documents, binary data,
 // huge files. Decoders built on it walk the tree themselves so that they can
 // report every mistake at once, each at its position, instead of stopping at
-// the first one as reflection-based decoding does.
+// the first one as reflection-based decoding does. ReadFile and ReadFS read
+// such files (and the rig's calibration file) with the size bound, refusing
+// FIFOs and devices without blocking.
 //
 // # Imports
 //
