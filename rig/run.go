@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -79,12 +78,24 @@ const influxCloseWithin = 30 * time.Second
 // is closed before Run returns. An error is returned only when the run could
 // not be recorded (no result then) or not be closed.
 func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
-	// One run at a time per rig, before anything is read or moved.
-	lock, err := runlog.LockRig(opts.RunsDir, cfg.Name, fmt.Sprintf("protocol %s, pid %d, since %s", proto.Name, os.Getpid(), time.Now().UTC().Format(time.RFC3339)))
+	// One controller per bench, before anything is read or moved; its
+	// control socket can pause, stop and e-stop the run from anywhere on
+	// the machine.
+	lock, err := lockBench(cfg, "starting")
 	if err != nil {
 		return nil, "", err
 	}
 	defer lock.Release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if opts.Pause == nil {
+		opts.Pause = &Pause{}
+	}
+	ctl := &runControl{lock: lock, cancel: cancel, pause: opts.Pause, next: opts.Observer}
+	opts.Observer = ctl
+	if err := ctl.serve(); err != nil {
+		return nil, "", err
+	}
 	protoSum := sha256.Sum256(opts.ProtocolSource)
 	var resume *resumeState
 	if opts.Resume != "" {

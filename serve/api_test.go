@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/mockloop/mockloop/bench"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -211,18 +212,20 @@ func TestStartRefuseSecondStop(t *testing.T) {
 	}
 }
 
-// TestRigHeldByAnotherProcess: a run of another process (here: the rig
+// TestRigHeldByAnotherProcess: a run of another process (here: the bench
 // lock taken outside the server) makes a start fail with 409 before
 // anything moves.
 func TestRigHeldByAnotherProcess(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
-	lock, err := runlog.LockRig(ts.runsDir, "sim", "protocol x, pid 1")
+	dir, _ := bench.Dir()
+	lock, err := bench.Acquire(dir, ts.cfg.Rig.BenchResources(), bench.Status{State: "running"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
+	lock.SetRun("20261206T000000Z-x", "x")
 	code, m := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
-	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "a run is already in progress on rig sim (protocol x, pid 1)") {
+	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "bench busy: sim:sim is held by pid ") || !strings.Contains(m["error"].(string), "run 20261206T000000Z-x of protocol x") {
 		t.Fatalf("%d %v", code, m)
 	}
 	if sums, _ := runlog.List(ts.runsDir); len(sums) != 0 {

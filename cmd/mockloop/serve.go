@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/mockloop/mockloop/configs"
@@ -79,23 +77,32 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ended := make(chan string, 1)
+	defer onEndSignal(func(reason string) {
+		select {
+		case ended <- reason:
+		default:
+		}
+	})()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on http://%s/\n", cfg.Name, ln.Addr())
+	reason := "operator: the bench view was shut down"
 	select {
-	case <-ctx.Done():
+	case reason = <-ended:
 	case err = <-errc:
 	}
 	// The run first (safe state, record closed), then the connections.
-	_ = srv.Close()
+	aborted := srv.Shutdown(reason)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	switch {
+	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
 		return exitInfra
+	case aborted:
+		return exitAborted // a run was cut short
 	}
 	return exitPass
 }
