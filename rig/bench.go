@@ -72,6 +72,32 @@ func lockBench(cfg *Config, what string) (*bench.Lock, error) {
 	return bench.Acquire(dir, cfg.BenchResources(), bench.Status{State: what})
 }
 
+// holdBench takes the bench for a run and answers its control socket
+// until release: the returned context is cancelled by a stop or e-stop
+// through the socket, and opts gets the Pause the socket sets and the
+// Observer that keeps the socket's status (before the caller's).
+func holdBench(ctx context.Context, cfg *Config, opts *Options) (context.Context, func(), error) {
+	lock, err := lockBench(cfg, "starting")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	if opts.Pause == nil {
+		opts.Pause = &Pause{}
+	}
+	ctl := &runControl{lock: lock, cancel: cancel, pause: opts.Pause, next: opts.Observer}
+	opts.Observer = ctl
+	release := func() {
+		cancel(nil)
+		lock.Release()
+	}
+	if err := ctl.serve(); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return ctx, release, nil
+}
+
 // runControl is a run as its control socket sees it: the status the
 // engine's events and frames keep, and the run's pause and cancel.
 type runControl struct {

@@ -231,3 +231,24 @@ func TestBrokenOutputNeverEndsARun(t *testing.T) {
 		t.Fatalf("records %+v", list)
 	}
 }
+
+// TestKilledRunLeavesTheWatchdogArmed: a run fed the rig's watchdog from
+// its sampling loop; killed (SIGKILL, as a crash or the OOM killer would),
+// it never writes the magic 'V', so on a Pi the watchdog resets the
+// computer and the wiring takes the bench to its safe state.
+func TestKilledRunLeavesTheWatchdogArmed(t *testing.T) {
+	bin, dir := buildCLI(t)
+	src, _ := os.ReadFile("configs/rigs/sim.yaml")
+	dev := filepath.Join(dir, "watchdog")
+	os.WriteFile(dev, nil, 0o600)
+	rigFile := filepath.Join(dir, "sim.yaml")
+	os.WriteFile(rigFile, []byte(strings.Replace(string(src), "\nhardware:\n", "\nhardware:\n  watchdog: {device: "+dev+", timeout: 8 s}\n", 1)), 0o644)
+	cmd, _, _ := startRun(t, bin, dir, "--rig", rigFile, "--runs", filepath.Join(dir, "runs"))
+	waitHolder(t, &syncBuffer{}, func(st bench.Status) bool { return st.ElapsedS > 10 })
+	cmd.Process.Kill()
+	cmd.Wait()
+	got, _ := os.ReadFile(dev)
+	if !strings.HasPrefix(string(got), "kk") || strings.Contains(string(got), "V") {
+		t.Errorf("watchdog after a kill: %q; want keep-alives and no magic 'V'", got)
+	}
+}
