@@ -42,7 +42,7 @@ func TestSecondHolderOfASharedResourceIsRefusedAndToldWho(t *testing.T) {
 
 func TestControlSocketAnswersTheHolderAndOnlyItsOwner(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Ask(dir, "sim:sim", ActionStatus); !errors.Is(err, ErrNoHolder) {
+	if _, err := Ask(dir, "sim:sim", Request{Action: ActionStatus}); !errors.Is(err, ErrNoHolder) {
 		t.Fatalf("Ask with no holder: %v, want ErrNoHolder", err)
 	}
 	l, err := Acquire(dir, []string{"sim:sim"}, Status{State: "running"})
@@ -50,13 +50,13 @@ func TestControlSocketAnswersTheHolderAndOnlyItsOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	if err := l.Serve(func(action string) (Status, error) {
-		got = append(got, action)
-		if action == ActionPause {
+	if err := l.Serve(func(req Request) (Status, error) {
+		got = append(got, req.Action+" by "+req.By)
+		if req.Action == ActionPause {
 			return Status{}, errors.New("cannot pause now")
 		}
 		st := l.Holder()
-		st.State = action
+		st.State = req.Action
 		return st, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -65,12 +65,15 @@ func TestControlSocketAnswersTheHolderAndOnlyItsOwner(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket: %v, mode %v; want owner-only", err, fi.Mode())
 	}
-	st, err := Ask(dir, "sim:sim", ActionStop)
+	st, err := Ask(dir, "sim:sim", Request{Action: ActionStop, By: "a test"})
 	if err != nil || st.State != ActionStop || st.PID != os.Getpid() {
 		t.Fatalf("stop: %+v, %v", st, err)
 	}
-	if _, err := Ask(dir, "sim:sim", ActionPause); err == nil || err.Error() != "cannot pause now" {
+	if _, err := Ask(dir, "sim:sim", Request{Action: ActionPause}); err == nil || err.Error() != "cannot pause now" {
 		t.Fatalf("pause: %v, want the handler's refusal", err)
+	}
+	if _, err := Ask(dir, "sim:sim", Request{Action: ActionStop, By: "x\x1b[2J"}); err == nil || !strings.Contains(err.Error(), "printable") {
+		t.Errorf("a stop by a terminal escape: %v", err)
 	}
 	// A request that is not one is answered with an error, not passed on.
 	conn, err := net.Dial("unix", SocketPath(dir, "sim:sim"))
@@ -96,10 +99,10 @@ func TestControlSocketAnswersTheHolderAndOnlyItsOwner(t *testing.T) {
 		t.Errorf("flood answered %q", line)
 	}
 	l.Release()
-	if len(got) != 2 {
-		t.Errorf("handler saw %v, want stop and pause only", got)
+	if len(got) != 2 || got[0] != "stop by a test" {
+		t.Errorf("handler saw %q, want stop and pause only", got)
 	}
-	if _, err := Ask(dir, "sim:sim", ActionStatus); !errors.Is(err, ErrNoHolder) {
+	if _, err := Ask(dir, "sim:sim", Request{Action: ActionStatus}); !errors.Is(err, ErrNoHolder) {
 		t.Errorf("Ask after Release: %v, want ErrNoHolder", err)
 	}
 }
@@ -114,10 +117,10 @@ func TestSocketLeftByADeadHolderIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	if err := l.Serve(func(string) (Status, error) { return l.Holder(), nil }); err != nil {
+	if err := l.Serve(func(Request) (Status, error) { return l.Holder(), nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Ask(dir, "sim:x", ActionStatus); err != nil {
+	if _, err := Ask(dir, "sim:x", Request{Action: ActionStatus}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,9 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Status is what the holder of a bench does: who it is and, during a run,
@@ -41,10 +44,21 @@ const (
 	ActionEStop  = "estop"
 )
 
+// Request is one request of the control socket.
+type Request struct {
+	Action string `json:"action"`
+	// By says who asks, for the record of a stop ("mockloop stop", "the
+	// bench view"): at most maxBy printable characters.
+	By string `json:"by,omitempty"`
+}
+
+// maxBy bounds Request.By, which goes into the run's record.
+const maxBy = 80
+
 // Handler answers one request of the control socket: the holder's status
 // after the action (ActionStatus: none), or why it cannot be done. It is
 // called on the socket's goroutines, concurrently with the run.
-type Handler func(action string) (Status, error)
+type Handler func(Request) (Status, error)
 
 // ErrNoHolder is the error of Ask when no process holds the bench (or
 // its holder answers no socket).
@@ -56,10 +70,6 @@ const ConnTimeout = 5 * time.Second
 // maxMessage bounds a request or an answer: a status is a few hundred
 // bytes.
 const maxMessage = 64 << 10
-
-type request struct {
-	Action string `json:"action"`
-}
 
 type answer struct {
 	Status *Status `json:"status,omitempty"`
@@ -122,9 +132,9 @@ func (c *control) accept(h Handler) {
 			}()
 			_ = conn.SetDeadline(time.Now().Add(ConnTimeout))
 			a := answer{}
-			if act, err := readRequest(conn); err != nil {
+			if req, err := readRequest(conn); err != nil {
 				a.Error = err.Error()
-			} else if st, err := h(act); err != nil {
+			} else if st, err := h(req); err != nil {
 				a.Error = err.Error()
 			} else {
 				a.Status = &st
@@ -148,27 +158,29 @@ func (c *control) close() {
 
 // readRequest reads one request, at most maxMessage bytes up to its
 // newline.
-func readRequest(r io.Reader) (string, error) {
+func readRequest(r io.Reader) (Request, error) {
 	line, err := readLine(r)
 	if err != nil {
-		return "", err
+		return Request{}, err
 	}
 	return parseRequest(line)
 }
 
-// parseRequest decodes a request line and checks its action.
-func parseRequest(line []byte) (string, error) {
-	var req request
+// parseRequest decodes a request line and checks its action and who asks.
+func parseRequest(line []byte) (Request, error) {
+	var req Request
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return "", fmt.Errorf("bench: request: %w", err)
+		return Request{}, fmt.Errorf("bench: request: %w", err)
 	}
-	switch req.Action {
-	case ActionStatus, ActionPause, ActionResume, ActionStop, ActionEStop:
-		return req.Action, nil
+	switch {
+	case utf8.RuneCountInString(req.By) > maxBy || strings.IndexFunc(req.By, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return Request{}, fmt.Errorf("bench: request: by: at most %d printable characters", maxBy)
+	case req.Action == ActionStatus, req.Action == ActionPause, req.Action == ActionResume, req.Action == ActionStop, req.Action == ActionEStop:
+		return req, nil
 	}
-	return "", fmt.Errorf("bench: request: no action %q: status, pause, resume, stop or estop", req.Action)
+	return Request{}, fmt.Errorf("bench: request: no action %q: status, pause, resume, stop or estop", req.Action)
 }
 
 // readLine reads up to a newline, at most maxMessage bytes.
@@ -183,10 +195,10 @@ func readLine(r io.Reader) ([]byte, error) {
 	return line, err
 }
 
-// Ask sends action to the holder of the bench whose first resource is
+// Ask sends req to the holder of the bench whose first resource is
 // resource (lock directory dir) and returns its status after it; it is
 // ErrNoHolder when no process answers there.
-func Ask(dir, resource, action string) (Status, error) {
+func Ask(dir, resource string, req Request) (Status, error) {
 	conn, err := net.DialTimeout("unix", SocketPath(dir, resource), ConnTimeout)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
@@ -196,7 +208,7 @@ func Ask(dir, resource, action string) (Status, error) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(ConnTimeout))
-	data, _ := json.Marshal(request{Action: action})
+	data, _ := json.Marshal(req)
 	if _, err := conn.Write(append(data, '\n')); err != nil {
 		return Status{}, fmt.Errorf("bench: control socket: %w", err)
 	}

@@ -121,16 +121,20 @@ var _ Observer = (*runControl)(nil)
 // lock is released.
 func (rc *runControl) serve() error { return rc.lock.Serve(rc.handle) }
 
-func (rc *runControl) handle(action string) (bench.Status, error) {
-	switch action {
+func (rc *runControl) handle(req bench.Request) (bench.Status, error) {
+	by := req.By
+	if by == "" {
+		by = "another process"
+	}
+	switch req.Action {
 	case bench.ActionPause:
 		rc.pause.Set(true)
 	case bench.ActionResume:
 		rc.pause.Set(false)
 	case bench.ActionStop:
-		rc.stop(&AbortError{Reason: "operator: stopped by `mockloop stop`"})
+		rc.stop(&AbortError{Reason: "operator: stopped by " + by})
 	case bench.ActionEStop:
-		rc.stop(&AbortError{Reason: "emergency stop by `mockloop stop --estop`"})
+		rc.stop(&AbortError{Reason: "emergency stop by " + by})
 	}
 	return rc.status(), nil
 }
@@ -206,8 +210,8 @@ func (rc *runControl) Event(ev runlog.Event) {
 // calibrationControl answers the control socket during zero and
 // calibrate: their status; they end by themselves within seconds.
 func calibrationControl(lock *bench.Lock) bench.Handler {
-	return func(action string) (bench.Status, error) {
-		if action != bench.ActionStatus {
+	return func(req bench.Request) (bench.Status, error) {
+		if req.Action != bench.ActionStatus {
 			return bench.Status{}, fmt.Errorf("rig: a %s is in progress on the bench: it ends by itself within seconds, with the bench safe", lock.Holder().State)
 		}
 		return lock.Holder(), nil

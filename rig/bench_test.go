@@ -60,7 +60,7 @@ func TestConfigsNamingTheSameHardwareShareABench(t *testing.T) {
 // resume, and ends aborted, safe and closed on stop.
 func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 	cfg := simConfig(t)
-	src := header + "  - hold: 10 s\n  - hold: 24 h\n"
+	src := header + "  - hold: 60 s\n  - hold: 24 h\n"
 	p, err := protocols.Parse("t.yaml", []byte(src), cfg.Info())
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 	ask := func(action string, ok func(bench.Status) bool) bench.Status {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			st, err := bench.Ask(dir, first, action)
+			st, err := bench.Ask(dir, first, bench.Request{Action: action, By: "a test"})
 			if err == nil && ok(st) {
 				return st
 			}
@@ -78,7 +78,7 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 				action = bench.ActionStatus // sent
 			}
 		}
-		st, err := bench.Ask(dir, first, bench.ActionStatus)
+		st, err := bench.Ask(dir, first, bench.Request{Action: bench.ActionStatus})
 		t.Fatalf("the run never got there after %s: %+v %v", action, st, err)
 		return bench.Status{}
 	}
@@ -92,21 +92,21 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 		done <- out{res, err}
 	}()
 	ask(bench.ActionStatus, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "1 ") })
-	st := ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" })
+	st := ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" || st.State == "paused" })
 	if st.Protocol != "t" || st.PID != os.Getpid() {
 		t.Errorf("status %+v", st)
 	}
 	st = ask(bench.ActionStatus, func(st bench.Status) bool { return st.State == "paused" })
-	if st.Step != "1 hold 10 s" || st.ElapsedS < 10 {
+	if st.Step != "1 hold 1 min" || st.ElapsedS < 60 {
 		t.Errorf("paused at %+v, want after step 1", st)
 	}
 	ask(bench.ActionResume, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "2 ") && st.State == "running" })
 	ask(bench.ActionStop, func(st bench.Status) bool { return st.State == "stopping" })
 	o := <-done
-	if o.err != nil || o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: stopped by `mockloop stop`" {
+	if o.err != nil || o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: stopped by a test" {
 		t.Fatalf("run after stop: %+v %v", o.res, o.err)
 	}
-	if _, err := bench.Ask(dir, first, bench.ActionStatus); !errors.Is(err, bench.ErrNoHolder) {
+	if _, err := bench.Ask(dir, first, bench.Request{Action: bench.ActionStatus}); !errors.Is(err, bench.ErrNoHolder) {
 		t.Errorf("after the run: %v, want the bench free", err)
 	}
 }
@@ -126,7 +126,7 @@ func TestCalibrationHoldsTheBench(t *testing.T) {
 		t.Errorf("run during a calibration: %v, want busy", err)
 	}
 	dir, _ := bench.Dir()
-	if _, err := bench.Ask(dir, cfg.BenchResources()[0], bench.ActionStop); err == nil || !strings.Contains(err.Error(), "calibration is in progress") {
+	if _, err := bench.Ask(dir, cfg.BenchResources()[0], bench.Request{Action: bench.ActionStop}); err == nil || !strings.Contains(err.Error(), "calibration is in progress") {
 		t.Errorf("stop of a calibration: %v", err)
 	}
 	s.Close()

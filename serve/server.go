@@ -206,7 +206,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	idle := s.run == nil
 	s.mu.Unlock()
 	if idle {
-		if o, err := s.askBench(bench.ActionStatus); err == nil {
+		if o, err := s.askBench(bench.Request{Action: bench.ActionStatus}); err == nil {
 			st["state"], st["other"] = o.State, o
 		}
 	}
@@ -216,12 +216,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 
 // askBench sends action to the process holding the bench through its
 // control socket (DESIGN.md, decision 8); bench.ErrNoHolder when none.
-func (s *Server) askBench(action string) (bench.Status, error) {
+func (s *Server) askBench(req bench.Request) (bench.Status, error) {
 	dir, err := bench.Dir()
 	if err != nil {
 		return bench.Status{}, err
 	}
-	return bench.Ask(dir, s.cfg.Rig.BenchResources()[0], action)
+	return bench.Ask(dir, s.cfg.Rig.BenchResources()[0], req)
 }
 
 func (s *Server) statusLocked() map[string]any {
@@ -533,7 +533,7 @@ func (s *Server) controlOther(w http.ResponseWriter, action string) {
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))
 		return
 	}
-	o, err := s.askBench(action)
+	o, err := s.askBench(bench.Request{Action: action, By: "the bench view"})
 	switch {
 	case errors.Is(err, bench.ErrNoHolder):
 		httpError(w, http.StatusConflict, fmt.Sprintf("no run is in progress on rig %s", s.cfg.Rig.Name))

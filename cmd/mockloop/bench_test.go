@@ -48,7 +48,7 @@ func waitHolder(t *testing.T, stderr *syncBuffer, ok func(bench.Status) bool) be
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if st, err := bench.Ask(dir, "sim:sim", bench.ActionStatus); err == nil && ok(st) {
+		if st, err := bench.Ask(dir, "sim:sim", bench.Request{Action: bench.ActionStatus}); err == nil && ok(st) {
 			return st
 		}
 	}
@@ -129,7 +129,7 @@ func TestTwoControllersOnOneBench(t *testing.T) {
 	if code := exitCode(t, cmd); code != exitAborted {
 		t.Fatalf("run after stop --estop: exit %d, want 2\n%s", code, stderr.String())
 	}
-	closedRecord(t, runsA, st.RunID, runlog.OutcomeAborted, "emergency stop by `mockloop stop --estop`")
+	closedRecord(t, runsA, st.RunID, runlog.OutcomeAborted, "emergency stop by `mockloop stop`")
 	if code, out, _ := cli(t, "stop"); code != exitPass || !strings.Contains(out, "nothing runs on bench sim") {
 		t.Errorf("stop on a free bench: %d %q", code, out)
 	}
@@ -179,7 +179,7 @@ func TestBenchViewShowsAndEStopsACLIRun(t *testing.T) {
 	if code := exitCode(t, cmd); code != exitAborted {
 		t.Fatalf("run after the view's e-stop: exit %d\n%s", code, stderr.String())
 	}
-	closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "emergency stop by `mockloop stop --estop`")
+	closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "emergency stop by the bench view")
 }
 
 // TestEndSignalsLeaveTheBenchSafe: SIGHUP (an SSH session dropping),

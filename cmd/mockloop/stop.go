@@ -40,7 +40,7 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 	if *estop {
 		action = bench.ActionEStop
 	}
-	st, err := bench.Ask(dir, first, action)
+	st, err := bench.Ask(dir, first, bench.Request{Action: action, By: "`mockloop stop`"})
 	switch {
 	case errors.Is(err, bench.ErrNoHolder):
 		fmt.Fprintf(stdout, "mockloop: nothing runs on bench %s\n", cfg.Name)
@@ -55,7 +55,7 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "mockloop: %s requested of %s; waiting for the bench to be safe and free\n", action, what)
 	for deadline := time.Now().Add(stopWithin); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := bench.Ask(dir, first, bench.ActionStatus); errors.Is(err, bench.ErrNoHolder) {
+		if _, err := bench.Ask(dir, first, bench.Request{Action: bench.ActionStatus}); errors.Is(err, bench.ErrNoHolder) {
 			fmt.Fprintf(stdout, "mockloop: bench %s is free\n", cfg.Name)
 			return exitPass
 		}
