@@ -207,13 +207,23 @@ func (rc *runControl) Event(ev runlog.Event) {
 	}
 }
 
-// calibrationControl answers the control socket during zero and
-// calibrate: their status; they end by themselves within seconds.
-func calibrationControl(lock *bench.Lock) bench.Handler {
-	return func(req bench.Request) (bench.Status, error) {
+// holdBenchFor takes the bench for what (a calibration, timing) and
+// answers its control socket with the holder's status; stop and e-stop are
+// refused: what holds it ends by itself within seconds, the bench safe.
+func holdBenchFor(cfg *Config, what string) (*bench.Lock, error) {
+	lock, err := lockBench(cfg, what)
+	if err != nil {
+		return nil, err
+	}
+	err = lock.Serve(func(req bench.Request) (bench.Status, error) {
 		if req.Action != bench.ActionStatus {
-			return bench.Status{}, fmt.Errorf("rig: a %s is in progress on the bench: it ends by itself within seconds, with the bench safe", lock.Holder().State)
+			return bench.Status{}, fmt.Errorf("rig: a %s is in progress on the bench: it ends by itself within seconds, with the bench safe", what)
 		}
 		return lock.Holder(), nil
+	})
+	if err != nil {
+		lock.Release()
+		return nil, err
 	}
+	return lock, nil
 }

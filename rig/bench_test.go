@@ -111,10 +111,11 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 	}
 }
 
-// TestCalibrationHoldsTheBench: a zero or calibration session holds the
-// bench against runs (and answers status only); a run holds it against a
-// calibration.
-func TestCalibrationHoldsTheBench(t *testing.T) {
+// TestCalibrationAndTimingHoldTheBench: a zero or calibration session
+// holds the bench against runs (and answers status only); a run holds it
+// against a calibration and against `mockloop timing`, which would drive
+// its actuators to their safe state mid-run.
+func TestCalibrationAndTimingHoldTheBench(t *testing.T) {
 	cfg := simConfig(t)
 	cfg.CalibrationFile = filepath.Join(t.TempDir(), "cal.json")
 	s, err := OpenCalibration(cfg, false)
@@ -137,5 +138,8 @@ func TestCalibrationHoldsTheBench(t *testing.T) {
 	defer l.Release()
 	if _, err := OpenCalibration(cfg, false); !errors.Is(err, bench.ErrBusy) {
 		t.Errorf("calibration during a run: %v, want busy", err)
+	}
+	if _, err := Timing(context.Background(), cfg, time.Second, 0); !errors.Is(err, bench.ErrBusy) {
+		t.Errorf("timing during a run: %v, want busy", err)
 	}
 }

@@ -37,7 +37,7 @@ var ErrOverdue = errors.New("calibration overdue")
 func OpenCalibration(cfg *Config, realtime bool) (s *CalSession, err error) {
 	// The bench is the session's: no run moves it, and no run reads the
 	// calibration file while it is rewritten.
-	lock, err := lockBench(cfg, "calibration")
+	lock, err := holdBenchFor(cfg, "calibration")
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +46,6 @@ func OpenCalibration(cfg *Config, realtime bool) (s *CalSession, err error) {
 			lock.Release()
 		}
 	}()
-	if err := lock.Serve(calibrationControl(lock)); err != nil {
-		return nil, err
-	}
 	var clk clock.Clock = clock.NewVirtual(time.Now())
 	if realtime || cfg.WallClockOnly() != "" {
 		clk = clock.NewReal()
