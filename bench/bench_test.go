@@ -26,10 +26,12 @@ func TestSecondHolderOfASharedResourceIsRefusedAndToldWho(t *testing.T) {
 	if busy.Resource != "gpio25" || busy.Holder.PID != os.Getpid() {
 		t.Errorf("busy: %+v", busy)
 	}
-	// The first resource's holder file has the run.
-	_, err = Acquire(dir, []string{"spi0.0"}, Status{})
-	if err == nil || !strings.Contains(err.Error(), "run 20261206T000000Z-abcd of protocol demo") || !strings.Contains(err.Error(), "pid ") {
-		t.Errorf("refusal %v does not say which run holds the bench", err)
+	// Every resource's holder file has the run.
+	for _, r := range []string{"spi0.0", "i2c1", "gpio25"} {
+		_, err = Acquire(dir, []string{r}, Status{})
+		if err == nil || !strings.Contains(err.Error(), "run 20261206T000000Z-abcd of protocol demo") || !strings.Contains(err.Error(), "pid ") {
+			t.Errorf("refusal on %s: %v does not say which run holds the bench", r, err)
+		}
 	}
 	a.Release()
 	// Nothing of the refused attempt stayed held: all of it is free now.

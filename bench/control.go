@@ -96,7 +96,7 @@ func SocketPath(dir, resource string) string {
 // socket left by a holder that died is replaced: the lock says it is
 // gone.
 func (l *Lock) Serve(h Handler) error {
-	path := filepath.Join(l.dir, l.name+".sock")
+	path := filepath.Join(l.dir, l.names[0]+".sock")
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("bench: control socket: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,11 +50,13 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 // Lock is the exclusive right to a bench; Release gives it up (so does the
 // process's death).
 type Lock struct {
-	dir    string
-	name   string // file name of the first resource: holder and socket
-	files  []*os.File
+	dir   string
+	names []string // file names of the resources; the first's has the socket
+	files []*os.File
+	ctl   *control // nil until Serve
+
+	mu     sync.Mutex // holder: set by the run, read by the socket
 	holder Status
-	ctl    *control // nil until Serve
 }
 
 // Acquire takes the bench made of resources (at least one), in the lock
@@ -65,8 +68,9 @@ func Acquire(dir string, resources []string, who Status) (*Lock, error) {
 	if len(resources) == 0 {
 		return nil, errors.New("bench: a bench needs at least one resource")
 	}
-	l := &Lock{dir: dir, name: fileName(resources[0])}
+	l := &Lock{dir: dir}
 	for _, r := range resources {
+		l.names = append(l.names, fileName(r))
 		f, ok, err := flock.TryLock(filepath.Join(dir, fileName(r)+".lock"), 0o600)
 		if err != nil || !ok {
 			l.Release()
@@ -80,24 +84,31 @@ func Acquire(dir string, resources []string, who Status) (*Lock, error) {
 	who.PID, who.Since = os.Getpid(), time.Now().UTC()
 	who.Command = strings.Join(os.Args, " ")
 	l.holder = who
-	l.writeHolders(resources)
+	l.writeHolders(who)
 	return l, nil
 }
 
 // Holder is what the holder says of itself.
-func (l *Lock) Holder() Status { return l.holder }
+func (l *Lock) Holder() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holder
+}
 
 // SetRun records the run the holder now runs, for the refusals of others.
 func (l *Lock) SetRun(runID, protocol string) {
+	l.mu.Lock()
 	l.holder.RunID, l.holder.Protocol = runID, protocol
-	_ = writeHolder(filepath.Join(l.dir, l.name+".holder"), l.holder)
+	h := l.holder
+	l.mu.Unlock()
+	l.writeHolders(h)
 }
 
 // writeHolders writes the holder beside every resource's lock: a start
 // refused on any of them says who.
-func (l *Lock) writeHolders(resources []string) {
-	for _, r := range resources {
-		_ = writeHolder(filepath.Join(l.dir, fileName(r)+".holder"), l.holder)
+func (l *Lock) writeHolders(h Status) {
+	for _, n := range l.names {
+		_ = writeHolder(filepath.Join(l.dir, n+".holder"), h)
 	}
 }
 
