@@ -665,3 +665,34 @@ func readSSE(r io.Reader, fn func(event, data string) bool) {
 		}
 	}
 }
+
+// TestIdleViewShowsWhatElseHoldsTheBench: while another holder has the
+// bench (here a calibration session), the idle view's status is that
+// holder's, not "idle", and a stop reaches it through the bench's control
+// socket — which a calibration refuses, said with a 409; once the bench is
+// free the view is idle again.
+func TestIdleViewShowsWhatElseHoldsTheBench(t *testing.T) {
+	ts := newTestServer(t, 5, nil)
+	cfg := *ts.cfg.Rig
+	cfg.CalibrationFile = filepath.Join(t.TempDir(), "cal.json")
+	cal, err := rig.OpenCalibration(&cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, st := ts.call(t, "GET", "/api/status", "")
+	other, _ := st["other"].(map[string]any)
+	if code != http.StatusOK || st["state"] != "calibration" || other == nil || other["pid"] != float64(os.Getpid()) {
+		t.Fatalf("status during a calibration: %d %v", code, st)
+	}
+	code, m := ts.call(t, "POST", "/api/run/estop", `{}`)
+	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "calibration is in progress") {
+		t.Errorf("e-stop during a calibration: %d %v", code, m)
+	}
+	cal.Close()
+	if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] != "idle" || st["other"] != nil {
+		t.Errorf("status after the calibration: %v", st)
+	}
+	if code, _ := ts.call(t, "POST", "/api/run/stop", `{}`); code != http.StatusConflict {
+		t.Errorf("stop with nothing on the bench: %d, want 409", code)
+	}
+}
