@@ -17,8 +17,10 @@ import (
 	"github.com/mockloop/mockloop/serve"
 )
 
-// cmdServe runs the live bench view until SIGINT/SIGTERM; a run in
-// progress then ends in the safe state with its record closed.
+// cmdServe runs the live bench view until one of endSignals; a run in
+// progress then ends in the safe state with its record closed with the
+// signal as its reason, and the exit code is 2 (0 when no run was cut
+// short).
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
