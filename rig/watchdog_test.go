@@ -2,9 +2,11 @@ package rig
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mockloop/mockloop/protocols"
@@ -87,4 +89,39 @@ func TestWatchdogNotDisarmedWhenTheRunDoesNotEndUnderControl(t *testing.T) {
 	if _, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "watchdog") {
 		t.Errorf("run with a missing watchdog: %v", err)
 	}
+}
+
+// TestWatchdogOnAFIFO: a FIFO stands in for the device, read as the
+// kernel would be written to — keep-alives, then the magic 'V' — and a
+// FIFO nobody reads refuses the run instead of hanging it at the open.
+func TestWatchdogOnAFIFO(t *testing.T) {
+	dev := filepath.Join(t.TempDir(), "watchdog")
+	if err := syscall.Mkfifo(dev, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	cfg, err := watchdogConfig(t, dev, "4 s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := protocols.Parse("t.yaml", []byte(header+"  - hold: 30 s\n"), cfg.Info())
+	if _, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "watchdog") {
+		t.Fatalf("run with nobody at the FIFO: %v", err)
+	}
+	got := make(chan string, 1)
+	r, err := os.OpenFile(dev, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir()})
+	go func() {
+		data, _ := io.ReadAll(r) // the writer has closed: up to EOF
+		got <- string(data)
+	}()
+	if err != nil || res.Outcome != runlog.OutcomePass {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if s := <-got; !strings.HasSuffix(s, "V") || strings.Count(s, "k") < 30 {
+		t.Errorf("FIFO got %q: want a keep-alive a second for 30 s, then 'V'", s)
+	}
+	r.Close()
 }
