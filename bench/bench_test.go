@@ -165,3 +165,26 @@ func TestFileNamesOfDistinctResourcesDiffer(t *testing.T) {
 		seen[n] = r
 	}
 }
+
+func TestTooLongALockDirIsSaidNotFailedObscurely(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	os.Mkdir(dir, 0o700)
+	l, err := Acquire(dir, []string{"sim:sim"}, Status{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.Serve(func(Request) (Status, error) { return Status{}, nil }); err == nil || !strings.Contains(err.Error(), "MOCKLOOP_LOCK_DIR") {
+		t.Errorf("socket in a %d-byte directory: %v", len(dir), err)
+	}
+}
+
+func TestReleasedHolderIsNotNamedByTheNextRefusal(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := Acquire(dir, []string{"sim:sim"}, Status{})
+	a.SetRun("old-run", "p")
+	a.Release()
+	if h := readHolder(filepath.Join(dir, fileName("sim:sim")+".holder")); h.PID != 0 {
+		t.Errorf("holder %+v left after Release", h)
+	}
+}

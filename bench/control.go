@@ -86,6 +86,10 @@ type control struct {
 	conns map[net.Conn]bool
 }
 
+// maxSocketPath is the longest path of a unix socket (sun_path, less its
+// terminating NUL).
+const maxSocketPath = 107
+
 // SocketPath is where the holder of the bench whose first resource is
 // resource answers, in the lock directory dir.
 func SocketPath(dir, resource string) string {
@@ -97,6 +101,9 @@ func SocketPath(dir, resource string) string {
 // gone.
 func (l *Lock) Serve(h Handler) error {
 	path := filepath.Join(l.dir, l.names[0]+".sock")
+	if len(path) > maxSocketPath {
+		return fmt.Errorf("bench: control socket %s: a path of %d bytes, more than a unix socket takes (%d); set MOCKLOOP_LOCK_DIR to a shorter directory", path, len(path), maxSocketPath)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("bench: control socket: %w", err)
 	}

@@ -121,6 +121,11 @@ func (l *Lock) Release() {
 		l.ctl.close()
 		l.ctl = nil
 	}
+	// While the locks are still held: a start refused now must not read
+	// this holder as the next one's.
+	for _, n := range l.names[:len(l.files)] {
+		_ = os.Remove(filepath.Join(l.dir, n+".holder"))
+	}
 	for _, f := range l.files {
 		_ = f.Close()
 	}
