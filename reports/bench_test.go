@@ -17,13 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/internal/benchtest"
 	"github.com/mockloop/mockloop/runlog"
 )
 
-// TestMain removes the 24-hour run record a benchmark made, once every
-// test and benchmark of the package is done.
+// TestMain runs the tests with a bench lock directory of their own
+// (benchtest) and removes the 24-hour run record a benchmark made, once
+// every test and benchmark of the package is done.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := benchtest.Run(m)
 	if long.root != "" {
 		os.RemoveAll(long.root)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mockloop/mockloop/bench"
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/units"
@@ -21,6 +22,7 @@ type CalSession struct {
 	plant *busPlant
 	cals  map[string]daq.Calibration
 	now   time.Duration
+	lock  *bench.Lock
 }
 
 // ErrManual says the operator must apply a reference (hardware backend).
@@ -31,7 +33,18 @@ var ErrOverdue = errors.New("calibration overdue")
 
 // OpenCalibration opens the rig for zeroing and calibration. Calibrations
 // in force are loaded (overdue ones too: recalibrating is the cure).
-func OpenCalibration(cfg *Config, realtime bool) (*CalSession, error) {
+func OpenCalibration(cfg *Config, realtime bool) (s *CalSession, err error) {
+	// The bench is the session's: no run moves it, and no run reads the
+	// calibration file while it is rewritten.
+	lock, err := holdBenchFor(cfg, "calibration")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if s == nil {
+			lock.Release()
+		}
+	}()
 	var clk clock.Clock = clock.NewVirtual(time.Now())
 	if realtime || cfg.WallClockOnly() != "" {
 		clk = clock.NewReal()
@@ -48,12 +61,16 @@ func OpenCalibration(cfg *Config, realtime bool) (*CalSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &CalSession{cfg: cfg, clk: clk, plant: p.(*busPlant), cals: cals, now: clk.Now()}
+	s = &CalSession{cfg: cfg, clk: clk, plant: p.(*busPlant), cals: cals, now: clk.Now(), lock: lock}
 	return s, s.plant.Safe()
 }
 
-// Close puts the rig in its safe state and releases it.
-func (s *CalSession) Close() error { return errors.Join(s.plant.Safe(), s.plant.Close()) }
+// Close puts the rig in its safe state and releases it. The session holds
+// the bench until then; a caller saving the calibration does so before.
+func (s *CalSession) Close() error {
+	defer s.lock.Release()
+	return errors.Join(s.plant.Safe(), s.plant.Close())
+}
 
 // Present applies a reference value to a channel's sensor: on the sim
 // backend the bench connects the simulated sensor to it; on hardware it

@@ -104,6 +104,9 @@ type Hardware struct {
 	Preload    *PreloadValve // nil: none
 	EStop      string        // GPIO of the emergency-stop button (active low)
 	Switches   []Switch
+	// Watchdog is the computer's hardware watchdog, armed during a run;
+	// nil: none.
+	Watchdog *Watchdog
 }
 
 // SlowADC is the ADS1115 for slow channels.

@@ -32,9 +32,10 @@
 // Plant interface; every frame goes through one ordered list of stages
 // (frameStages), and everything the run produces through its outlets
 // (outlets.go: record, InfluxDB sink, observer, in that order). run.go:
-// one run assembled (lock, clock chosen once, calibrations, plant, record,
+// one run assembled (bench lock, clock chosen once, calibrations, plant, record,
 // engine, safe state, result). resume.go, progress.go, observe.go,
-// control.go, calibrate.go, timing.go: resuming, the progress line, the
+// bench.go: the bench a config names, its lock and the run's control
+// socket. control.go, calibrate.go, timing.go: resuming, the progress line, the
 // bench view's hooks, closed-loop targets, calibration, `mockloop timing`.
 //
 // rig is over 3,000 lines because the engine and the plant share one
@@ -49,7 +50,8 @@
 //
 // # Imports
 //
-// Of the project: clock, daq and its drivers daq/ads1115 and
+// Of the project: bench (the bench's lock and control socket, taken for
+// every run and calibration), clock, daq and its drivers daq/ads1115 and
 // daq/ads131m08, dut and dut/dutsim, influx, internal/strictyaml,
 // internal/termtext (the progress line), protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim and
 // units. rig is the one package that knows both the hardware and the

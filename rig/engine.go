@@ -45,7 +45,8 @@ type engine struct {
 	plant  Plant
 	out    outlets
 	prog   *progress
-	pause  *Pause // or nil
+	pause  *Pause    // or nil
+	dog    *watchdog // or nil; fed by the sampling loop
 	layout daq.Layout
 	rate   float64
 	period time.Duration
@@ -263,8 +264,9 @@ type frameStage func(t time.Duration, frame []float64) error
 // (acquire); then come the actuators and the closed-loop targets for the
 // next interval, the beat detectors (which feed the targets, the outlets
 // and the beat criteria), the progress line and the running steps'
-// statistics and criteria, the `always` invariants, the observer, and last
-// the record's block.
+// statistics and criteria, the `always` invariants, the observer, the
+// record's block, and last the watchdog: fed only while frames get through
+// every stage.
 func (e *engine) frameStages() []frameStage {
 	return []frameStage{
 		func(t time.Duration, _ []float64) error { return e.actuate(t) },
@@ -280,6 +282,7 @@ func (e *engine) frameStages() []frameStage {
 		e.checkAlways,
 		func(t time.Duration, f []float64) error { e.out.frame(t, f); return nil },
 		func(time.Duration, []float64) error { return e.fillBlock() },
+		func(t time.Duration, _ []float64) error { e.dog.feed(t); return nil },
 	}
 }
 

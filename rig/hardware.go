@@ -5,13 +5,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
 
-var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "preload_valve", "estop", "switches"}
+var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "preload_valve", "estop", "switches", "watchdog"}
 
 // hardware reads the `hardware:` section: the parts of DESIGN.md's
 // reference bench, where they sit on which bus, and the safe state of every
@@ -47,6 +48,8 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 			h.EStop, _ = e.Scalar(kv.Value, "estop pin")
 		case "switches":
 			h.switches(e, kv.Value)
+		case "watchdog":
+			h.watchdog(e, kv.Value)
 		}
 	}
 	for _, k := range []string{"adc", "lv_drive", "pwm", "resistance_valve", "estop"} {
@@ -298,6 +301,30 @@ func (h *Hardware) switches(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 		h.Switches = append(h.Switches, x)
 	}
+}
+
+// watchdog decodes hardware.watchdog: the computer's hardware watchdog,
+// armed during a run (watchdog.go).
+func (h *Hardware) watchdog(e *strictyaml.Errors, n *strictyaml.Node) {
+	w := &Watchdog{Timeout: 15 * time.Second}
+	fields, _ := e.Mapping(n, "watchdog", []string{"device", "timeout"})
+	for _, f := range fields {
+		switch f.Key {
+		case "device":
+			w.Device, _ = e.Scalar(f.Value, "watchdog device")
+		case "timeout":
+			if v, ok := quantity(e, f.Value, units.Time, "watchdog timeout"); ok {
+				if v < 1 || v > 15 {
+					e.At(f.Value, "the bcm2835 watchdog times out after 1 s to 15 s")
+				}
+				w.Timeout = time.Duration(v * float64(time.Second))
+			}
+		}
+	}
+	if w.Device == "" {
+		e.At(n, "watchdog needs its device, e.g. /dev/watchdog")
+	}
+	h.Watchdog = w
 }
 
 func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) uint16 {

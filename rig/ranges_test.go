@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,13 +69,14 @@ func testRangesSafe(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range rangeEnds(base) {
+	for i, c := range rangeEnds(base) {
 		t.Run(fmt.Sprintf("%s/%s=%s", c.preset, c.param, strings.ReplaceAll(c.value, " ", "")), func(t *testing.T) {
 			t.Parallel()
 			cfg, err := LoadConfig(path)
 			if err != nil {
 				t.Fatal(err)
 			}
+			cfg.Name += "-" + strconv.Itoa(i) // a bench of its own: the cases run in parallel
 			src := fmt.Sprintf("%s  - set: {loop.preset: %s}\n    hold: %s\n  - set: {%s: %s}\n    hold: 60 s\n",
 				header, c.preset, rangeSettle, c.param, c.value)
 			o := runDUTWith(t, cfg, src, Options{})

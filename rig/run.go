@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -79,12 +78,14 @@ const influxCloseWithin = 30 * time.Second
 // is closed before Run returns. An error is returned only when the run could
 // not be recorded (no result then) or not be closed.
 func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Options) (res *runlog.Result, dir string, err error) {
-	// One run at a time per rig, before anything is read or moved.
-	lock, err := runlog.LockRig(opts.RunsDir, cfg.Name, fmt.Sprintf("protocol %s, pid %d, since %s", proto.Name, os.Getpid(), time.Now().UTC().Format(time.RFC3339)))
+	// One controller per bench, before anything is read or moved; its
+	// control socket can pause, stop and e-stop the run from anywhere on
+	// the machine.
+	ctx, release, err := holdBench(ctx, cfg, &opts)
 	if err != nil {
 		return nil, "", err
 	}
-	defer lock.Release()
+	defer release()
 	protoSum := sha256.Sum256(opts.ProtocolSource)
 	var resume *resumeState
 	if opts.Resume != "" {
@@ -129,7 +130,55 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		realTime, release = lockRealtime(cfg, opts.Warn)
 		defer release()
 	}
-	m := runlog.Manifest{
+	// Armed for the run: from here a controller that stops feeding it
+	// (hung, killed) resets the computer, and the wiring keeps the bench
+	// safe.
+	dog, err := armWatchdog(cfg.Hardware.Watchdog)
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() { dog.abandon() }() // the paths that end before the safe state below
+	m := newManifest(cfg, proto, opts, clk, plant, calRecs, realTime)
+	rec, sink, err := openRecord(cfg, &m, opts, resume)
+	if rec != nil {
+		dir = rec.Dir()
+	}
+	if err != nil {
+		return nil, dir, err
+	}
+	e := newEngine(ctx, cfg, proto, clk, plant, outlets{rec: rec, sink: sink, obs: opts.Observer}, opts)
+	e.dog = dog
+	if resume != nil {
+		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
+	}
+	e.begin(m, dir, kind, calRecs)
+
+	stopSync := syncBeside(rec)
+	runErr := e.run()
+	stopSync()
+	e.closeGaps()
+
+	// Safe state first, then close the record with what happened.
+	safeErr := plant.Safe()
+	safeDone = true
+	if safeErr == nil {
+		// Disarmed once the bench is safe, before the record's close may
+		// wait on InfluxDB for longer than the watchdog's timeout.
+		dog.disarm(opts.Warn)
+		dog = nil
+	}
+	r := e.result(m.RunID, runErr, safeErr)
+	return &r, dir, closeRecord(rec, sink, &r)
+}
+
+// newManifest is the manifest of a new run of proto on the plant.
+func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock.Clock, plant Plant, calRecs []runlog.Calibration, realTime *runlog.RealTime) runlog.Manifest {
+	protoSum := sha256.Sum256(opts.ProtocolSource)
+	kind := runlog.ClockVirtual
+	if clock.IsWall(clk) {
+		kind = runlog.ClockReal
+	}
+	return runlog.Manifest{
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
 		RigConfigSHA256: cfg.SHA256,
@@ -146,29 +195,6 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		RealTime:        realTime,
 		Epoch:           clk.Epoch().UTC(),
 	}
-	rec, sink, err := openRecord(cfg, &m, opts, resume)
-	if rec != nil {
-		dir = rec.Dir()
-	}
-	if err != nil {
-		return nil, dir, err
-	}
-	e := newEngine(ctx, cfg, proto, clk, plant, outlets{rec: rec, sink: sink, obs: opts.Observer}, opts)
-	if resume != nil {
-		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
-	}
-	e.begin(m, dir, kind, calRecs)
-
-	stopSync := syncBeside(rec)
-	runErr := e.run()
-	stopSync()
-	e.closeGaps()
-
-	// Safe state first, then close the record with what happened.
-	safeErr := plant.Safe()
-	safeDone = true
-	r := e.result(m.RunID, runErr, safeErr)
-	return &r, dir, closeRecord(rec, sink, &r)
 }
 
 // closeRecord closes the run's InfluxDB sink, within influxCloseWithin,

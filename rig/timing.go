@@ -56,6 +56,13 @@ func (r *TimingResult) MeetsGoal() bool {
 // priority given (0: normal scheduling). Nothing moves: the plant stays in
 // its safe state, and the DUT is not opened.
 func Timing(ctx context.Context, cfg *Config, each time.Duration, priority int) (*TimingResult, error) {
+	// It opens the bench and drives it to its safe state: never under a
+	// run.
+	lock, err := holdBenchFor(cfg, "timing")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	c := *cfg
 	c.DUT = nil
 	cals := map[string]daq.Calibration{}

@@ -76,6 +76,7 @@
 //
 // # Imports
 //
-// Of the project, runlog (the record) imports clock, daq and units only. It
+// Of the project, runlog (the record) imports clock, daq, units,
+// internal/durable and internal/flock (its files and its lock) only. It
 // never imports rig, reports, protocols or influx: they build on the record.
 package runlog

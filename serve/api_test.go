@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/mockloop/mockloop/bench"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -218,18 +219,20 @@ func TestStartRefuseSecondStop(t *testing.T) {
 	}
 }
 
-// TestRigHeldByAnotherProcess: a run of another process (here: the rig
+// TestRigHeldByAnotherProcess: a run of another process (here: the bench
 // lock taken outside the server) makes a start fail with 409 before
 // anything moves.
 func TestRigHeldByAnotherProcess(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
-	lock, err := runlog.LockRig(ts.runsDir, "sim", "protocol x, pid 1")
+	dir, _ := bench.Dir()
+	lock, err := bench.Acquire(dir, ts.cfg.Rig.BenchResources(), bench.Status{State: "running"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
+	lock.SetRun("20261206T000000Z-x", "x")
 	code, m := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
-	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "a run is already in progress on rig sim (protocol x, pid 1)") {
+	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "bench busy: sim:sim is held by pid ") || !strings.Contains(m["error"].(string), "run 20261206T000000Z-x of protocol x") {
 		t.Fatalf("%d %v", code, m)
 	}
 	if sums, _ := runlog.List(ts.runsDir); len(sums) != 0 {
@@ -667,5 +670,36 @@ func readSSE(r io.Reader, fn func(event, data string) bool) {
 		} else if data, ok := strings.CutPrefix(line, "data: "); ok && !fn(event, data) {
 			return
 		}
+	}
+}
+
+// TestIdleViewShowsWhatElseHoldsTheBench: while another holder has the
+// bench (here a calibration session), the idle view's status is that
+// holder's, not "idle", and a stop reaches it through the bench's control
+// socket — which a calibration refuses, said with a 409; once the bench is
+// free the view is idle again.
+func TestIdleViewShowsWhatElseHoldsTheBench(t *testing.T) {
+	ts := newTestServer(t, 5, nil)
+	cfg := *ts.cfg.Rig
+	cfg.CalibrationFile = filepath.Join(t.TempDir(), "cal.json")
+	cal, err := rig.OpenCalibration(&cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, st := ts.call(t, "GET", "/api/status", "")
+	other, _ := st["other"].(map[string]any)
+	if code != http.StatusOK || st["state"] != "calibration" || other == nil || other["pid"] != float64(os.Getpid()) {
+		t.Fatalf("status during a calibration: %d %v", code, st)
+	}
+	code, m := ts.call(t, "POST", "/api/run/estop", `{}`)
+	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "calibration is in progress") {
+		t.Errorf("e-stop during a calibration: %d %v", code, m)
+	}
+	cal.Close()
+	if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] != "idle" || st["other"] != nil {
+		t.Errorf("status after the calibration: %v", st)
+	}
+	if code, _ := ts.call(t, "POST", "/api/run/stop", `{}`); code != http.StatusConflict {
+		t.Errorf("stop with nothing on the bench: %d, want 409", code)
 	}
 }

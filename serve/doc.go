@@ -45,7 +45,7 @@
 //
 // # API
 //
-//	GET  /api/status            {"rig","backend","state","run":{...}|null,"write":bool}
+//	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool}
 //	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
 //	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
 //	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator") → 201 {"run_id",...} | 409 | 422
@@ -61,6 +61,12 @@
 //
 // States: idle, running, pausing (a pause is requested, the current step
 // goes on), paused, stopping.
+//
+// While the view runs nothing but another process holds the bench (a
+// `mockloop run` in a terminal, a calibration), /api/status has that
+// process's state and "other" its status (pid, command, run_id, protocol,
+// step, elapsed_s, state: bench.Status), and /api/run/{action} passes the
+// action to it through the bench's control socket.
 //
 // Errors are {"error":"text"} with 400 (malformed request), 401 (no or
 // wrong token, or an expired session), 403 (read token used to change
@@ -93,6 +99,7 @@
 //
 // # Imports
 //
-// Of the project, live, protocols, reports, rig, runlog and influx. It is
+// Of the project, bench (to see and stop a run of another process on the
+// bench), live, protocols, reports, rig, runlog and influx. It is
 // imported by cmd/mockloop only.
 package serve

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mockloop/mockloop/bench"
 	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/live"
 	"github.com/mockloop/mockloop/protocols"
@@ -141,14 +142,23 @@ func (s *Server) Handler() http.Handler { return s }
 // Close stops a run in progress — safe state, record closed — waits for
 // it, and ends every live stream.
 func (s *Server) Close() error {
+	s.Shutdown("operator: the bench view was shut down")
+	return nil
+}
+
+// Shutdown is Close with reason as the abort reason of a run in progress
+// (e.g. the signal that ends the server); it reports whether a run was
+// stopped.
+func (s *Server) Shutdown(reason string) (stopped bool) {
 	s.mu.Lock()
 	if r := s.run; r != nil {
-		r.cancel(&rig.AbortError{Reason: "operator: the bench view was shut down"})
+		r.cancel(&rig.AbortError{Reason: reason})
+		stopped = true
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.hub.Close()
-	return nil
+	return stopped
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -194,13 +204,31 @@ func (s *Server) routes() {
 // uiCSP lets the page load only its own files and talk only to its server.
 const uiCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// status answers GET /api/status.
+// status answers GET /api/status. When the view is idle but another
+// process holds the bench (`mockloop run` in a terminal), the state is
+// that process's and "other" says what it runs.
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.statusLocked()
+	idle := s.run == nil
 	s.mu.Unlock()
+	if idle {
+		if o, err := s.askBench(bench.Request{Action: bench.ActionStatus}); err == nil {
+			st["state"], st["other"] = o.State, o
+		}
+	}
 	st["write"] = s.canWrite(r)
 	writeJSON(w, http.StatusOK, st)
+}
+
+// askBench sends action to the process holding the bench through its
+// control socket (DESIGN.md, decision 8); bench.ErrNoHolder when none.
+func (s *Server) askBench(req bench.Request) (bench.Status, error) {
+	dir, err := bench.Dir()
+	if err != nil {
+		return bench.Status{}, err
+	}
+	return bench.Ask(dir, s.cfg.Rig.BenchResources()[0], req)
 }
 
 func (s *Server) statusLocked() map[string]any {
@@ -407,7 +435,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case info != nil:
 		writeJSON(w, http.StatusCreated, info)
-	case errors.Is(err, runlog.ErrRigBusy):
+	case errors.Is(err, bench.ErrBusy):
 		httpError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, rig.ErrOverdue):
 		httpError(w, http.StatusUnprocessableEntity, err.Error())
@@ -474,12 +502,13 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	run := s.run
 	if run == nil {
-		httpError(w, http.StatusConflict, fmt.Sprintf("no run is in progress on rig %s", s.cfg.Rig.Name))
+		s.mu.Unlock()
+		s.controlOther(w, action)
 		return
 	}
+	defer s.mu.Unlock()
 	switch action {
 	case "pause":
 		if run.state == StateRunning {
@@ -502,6 +531,28 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"state": run.state})
+}
+
+// controlOther passes a control action to the process that holds the
+// bench when the view runs nothing itself: a run started in a terminal is
+// stopped, or e-stopped, from the page as well.
+func (s *Server) controlOther(w http.ResponseWriter, action string) {
+	switch action {
+	case bench.ActionPause, bench.ActionResume, bench.ActionStop, bench.ActionEStop:
+	default:
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))
+		return
+	}
+	o, err := s.askBench(bench.Request{Action: action, By: "the bench view"})
+	switch {
+	case errors.Is(err, bench.ErrNoHolder):
+		httpError(w, http.StatusConflict, fmt.Sprintf("no run is in progress on rig %s", s.cfg.Rig.Name))
+	case err != nil:
+		httpError(w, http.StatusConflict, fmt.Sprintf("the process holding bench %s: %v", s.cfg.Rig.Name, err))
+	default:
+		s.logf("serve: %s of run %s (pid %d) from the bench view", action, o.RunID, o.PID)
+		writeJSON(w, http.StatusOK, map[string]any{"state": o.State, "other": o})
+	}
 }
 
 // historyEntry is a run of the history.

@@ -36,7 +36,7 @@ const (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], &lossyWriter{f: os.Stdout}, &lossyWriter{f: os.Stderr}))
 }
 
 const usage = `usage: mockloop <command> [flags] [args]
@@ -48,6 +48,7 @@ commands:
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   sync [--runs DIR] [--influx URL]
   serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
+  stop [--rig FILE] [--estop]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   timing [--rig FILE] [--for 60s] [--priority N] [--json]
@@ -82,6 +83,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSync(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "stop":
+		return cmdStop(args[1:], stdout, stderr)
 	case "timing":
 		return cmdTiming(args[1:], stdout, stderr)
 	case "dut-sim":
@@ -284,14 +287,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if s, ok := <-sigs; ok {
-			cancel(&rig.AbortError{Reason: "operator: received " + s.String()})
-		}
-	}()
+	defer cancelOnEndSignal(cancel)()
 
 	var progress io.Writer = stderr
 	if *quiet {
@@ -374,6 +370,9 @@ func recoverRuns(runsDir string, stderr io.Writer) {
 // isTerminal reports whether w is a terminal, where progress is a live line.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
+	if lw, isLossy := w.(*lossyWriter); isLossy {
+		f, ok = lw.f, true
+	}
 	if !ok {
 		return false
 	}

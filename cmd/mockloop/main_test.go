@@ -17,8 +17,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mockloop/mockloop/internal/benchtest"
 	"github.com/mockloop/mockloop/runlog"
 )
+
+func TestMain(m *testing.M) { os.Exit(benchtest.Run(m)) }
 
 // chdirRoot runs the CLI from the repository root, as `make demo` does.
 func chdirRoot(t *testing.T) {

@@ -10,9 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/mockloop/mockloop/configs"
@@ -20,8 +18,10 @@ import (
 	"github.com/mockloop/mockloop/serve"
 )
 
-// cmdServe runs the live bench view until SIGINT/SIGTERM; a run in
-// progress then ends in the safe state with its record closed.
+// cmdServe runs the live bench view until one of endSignals; a run in
+// progress then ends in the safe state with its record closed with the
+// signal as its reason, and the exit code is 2 (0 when no run was cut
+// short).
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -100,8 +100,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	hs := srv.HTTPServer()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ended := make(chan string, 1)
+	defer onEndSignal(func(reason string) {
+		select {
+		case ended <- reason:
+		default:
+		}
+	})()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on %s\n", cfg.Name, ln.URL())
@@ -111,18 +116,22 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "mockloop: a self-signed certificate was made in %s: check this fingerprint in the browser before you log in\n", ln.Made)
 		}
 	}
+	reason := "operator: the bench view was shut down"
 	select {
-	case <-ctx.Done():
+	case reason = <-ended:
 	case err = <-errc:
 	}
 	// The run first (safe state, record closed), then the connections.
-	_ = srv.Close()
+	aborted := srv.Shutdown(reason)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	switch {
+	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
 		return exitInfra
+	case aborted:
+		return exitAborted // a run was cut short
 	}
 	return exitPass
 }

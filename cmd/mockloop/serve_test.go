@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,9 +44,10 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 	}
 }
 
-// TestServeProcess: a run started through the bench view holds the rig
-// against `mockloop run` in another process; SIGTERM to the server ends
-// the run in the safe state with its record closed, and the server exits 0.
+// TestServeProcess: a run started through the bench view holds the bench
+// against `mockloop run` in another process with another runs folder;
+// SIGHUP to the server ends the run in the safe state with its record
+// closed with the signal, and the server exits 2.
 func TestServeProcess(t *testing.T) {
 	bin, dir := buildCLI(t)
 	runs := filepath.Join(dir, "runs")
@@ -75,26 +77,18 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("start: %d %+v\n%s", resp.StatusCode, run, stderr.String())
 	}
 
-	code, _, errOut := cli(t, "run", "--runs", runs, "--quiet", "configs/protocols/demo.yaml")
-	if code != exitInfra || !strings.Contains(errOut, "a run is already in progress on rig sim (protocol demo, pid ") {
+	// Another runs folder is the same bench.
+	code, _, errOut := cli(t, "run", "--runs", filepath.Join(dir, "other"), "--quiet", "configs/protocols/demo.yaml")
+	if code != exitInfra || !strings.Contains(errOut, "bench busy: sim:sim is held by pid "+strconv.Itoa(srv.Process.Pid)) || !strings.Contains(errOut, "run "+run.RunID+" of protocol demo") {
 		t.Errorf("second run from another command: exit %d: %s", code, errOut)
 	}
 
 	time.Sleep(300 * time.Millisecond)
-	srv.Process.Signal(syscall.SIGTERM)
-	werr := srv.Wait()
-	var exit *exec.ExitError
-	if errors.As(werr, &exit) {
-		t.Fatalf("server exit %d\n%s", exit.ExitCode(), stderr.String())
+	srv.Process.Signal(syscall.SIGHUP)
+	if code := exitCode(t, srv); code != exitAborted {
+		t.Fatalf("server exit %d, want 2 (a run cut short)\n%s", code, stderr.String())
 	}
-	r, err := runlog.Open(filepath.Join(runs, run.RunID))
-	if err != nil || r.Manifest.State != runlog.StateClosed || r.Result == nil ||
-		r.Result.Outcome != runlog.OutcomeAborted || r.Result.AbortReason != "operator: the bench view was shut down" {
-		t.Fatalf("record %+v %+v %v", r.Manifest, r.Result, err)
-	}
-	if !dutStopped(r) {
-		t.Error("the DUT was not commanded to stop")
-	}
+	closedRecord(t, runs, run.RunID, runlog.OutcomeAborted, "operator: received hangup")
 	if _, err := os.Stat(filepath.Join(runs, run.RunID, "report.html")); err != nil {
 		t.Errorf("no report after the shutdown: %v", err)
 	}

@@ -36,11 +36,13 @@ var packageMap = map[string]rule{
 	"internal/strictyaml": {},
 	"internal/durable":    {},
 	"internal/termtext":   {},
+	"internal/flock":      {},
 	// Test-only helpers: imported by _test.go files, never by product code.
 	"internal/golden":     {},
 	"internal/influxtest": {},
 	"internal/frametest":  {may: []string{"daq"}},
 	"internal/testtool":   {},
+	"internal/benchtest":  {},
 	"internal/arch":       {},
 
 	// Acquisition, actuation and their drivers. Drivers know their
@@ -63,9 +65,12 @@ var packageMap = map[string]rule{
 	// The protocol language knows no hardware.
 	"protocols": {may: []string{"internal/strictyaml", "units"}},
 
+	// The bench's lock and control socket: one bench, one controller.
+	"bench": {may: []string{"internal/flock"}},
+
 	// The run record: what the engine writes and everything else reads.
 	// It never imports rig, reports or influx: they build on it.
-	"runlog": {may: []string{"clock", "daq", "internal/durable", "units"}},
+	"runlog": {may: []string{"clock", "daq", "internal/durable", "internal/flock", "units"}},
 	// The InfluxDB sink, spool, replay and sync, split from runlog.
 	"influx": {may: []string{"clock", "daq", "internal/durable", "runlog", "units"}},
 
@@ -74,15 +79,15 @@ var packageMap = map[string]rule{
 
 	// The rig: config, plant on the buses, the run engine.
 	"rig": {may: []string{
-		"clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim",
+		"bench", "clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim",
 		"influx", "internal/strictyaml", "internal/termtext", "protocols", "pumpctl",
 		"pumpctl/mcp4725", "runlog", "sim", "units",
 	}},
 
 	// The bench view and the command on top.
-	"serve": {may: []string{"influx", "live", "protocols", "reports", "rig", "runlog"}},
+	"serve": {may: []string{"bench", "influx", "live", "protocols", "reports", "rig", "runlog"}},
 	"cmd/mockloop": {may: []string{
-		"clock", "configs", "daq", "dut/dutsim", "influx", "internal/termtext", "protocols",
+		"bench", "clock", "configs", "daq", "dut/dutsim", "influx", "internal/termtext", "protocols",
 		"reports", "rig", "runlog", "serve", "units",
 	}},
 }

@@ -197,7 +197,18 @@
     app.write = s.write !== false;
     $('readonly').hidden = app.write;
     if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
-    setState(s.state);
+    clearTimeout(app.otherTimer);
+    if (!s.other) {
+      setState(s.state);
+      return;
+    }
+    // Another process holds the bench (a `mockloop run` in a terminal): the
+    // live stream knows nothing of it, so the page asks again every 2 s;
+    // stop and the emergency stop act on it through the server.
+    const o = s.other;
+    setState(s.state, (o.run_id ? 'run ' + o.run_id + ' of ' + o.protocol : o.state) +
+      (o.step ? ', step ' + o.step : '') + ', by another process (pid ' + o.pid + ')');
+    app.otherTimer = setTimeout(() => loadStatus().catch(() => {}), 2000);
   }
 
   function setRig(rig, backend) {
@@ -473,6 +484,7 @@
         catchUp(d);
       }
       setState(d.state);
+      if (d.state === 'idle') loadStatus().catch(() => {}); // another process may hold the bench
     },
     run(d) {
       if (!sameRun(d)) startRun(d);

@@ -1,0 +1,34 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package flock
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// TryLock opens path (created with perm, never through a symbolic link)
+// and takes an exclusive flock(2) on it without waiting. It returns the
+// open file, whose closing (or the process's death) releases the lock, or
+// ok false if another open file holds it.
+func TryLock(path string, perm os.FileMode) (f *os.File, ok bool, err error) {
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return f, true, nil
+}
