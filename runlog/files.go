@@ -2,8 +2,12 @@ package runlog
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/mockloop/mockloop/internal/durable"
 )
@@ -36,9 +40,58 @@ func writeJSONAtomic(dir, name string, v any) error {
 // its entries durable.
 func syncDir(dir string) error { return durable.SyncDir(dir) }
 
+// Bounds on the files of a record read whole: far above any real one, low
+// enough that a wrong file cannot take the Pi's memory.
+const (
+	maxJSONFile   = 64 << 20  // manifest.json, result.json
+	maxEventsFile = 512 << 20 // events.jsonl, read whole by ReadEvents and Recover
+)
+
+// ErrNotRegular is wrapped by the errors of OpenFile for a FIFO, a device,
+// a socket or a directory where a file of a record should be.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenFile opens a file of a run record for reading, refusing without
+// blocking anything but a regular file: a FIFO named manifest.json would
+// block a plain open forever, and /dev/zero (or a symlink to it) would never
+// end. It returns the file and its size, which is where a reader stops.
+func OpenFile(name string) (*os.File, int64, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w (%s)", name, ErrNotRegular, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// ReadFile reads a regular file of a run record whole (OpenFile), failing
+// if it holds more than limit bytes.
+func ReadFile(name string, limit int64) ([]byte, error) {
+	f, size, err := OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d it may have", name, size, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s: more than the %d bytes it may have", name, limit)
+	}
+	return b, err
+}
+
 // readJSON decodes the JSON file dir/name into v.
 func readJSON(dir, name string, v any) error {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := ReadFile(filepath.Join(dir, name), maxJSONFile)
 	if err != nil {
 		return err
 	}

@@ -120,9 +120,6 @@ func crash(t testing.TB, r *Record) {
 	if err := r.segW.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.eventsW.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	r.abandon()
 	r.closed = true
 }

@@ -54,13 +54,13 @@ type Record struct {
 	segSeq   int
 	segBytes int64  // size of the current segment, buffered bytes included
 	segMax   int64  // rotation size; a field so tests can make it small
-	segHdr   []byte // encoded segment header, the same for every segment
+	segInfo  segHeader // what every segment's header says but its number
+	segHdr   []byte    // the current segment's encoded header
 	written  int64  // frame bytes written to all segments, headers included
 	frames   int64  // frames appended
 	buf      []byte // encode buffer, reused by every AppendBlock
 
-	events  *os.File
-	eventsW *bufio.Writer
+	events  *os.File // written through: an event reaches the file before any later frame
 	beats   *os.File
 	beatsW  *bufio.Writer
 
@@ -94,8 +94,8 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 	if err != nil {
 		return nil, fmt.Errorf("runlog: create: manifest: %w", err)
 	}
-	hdr, err := appendSegmentHeader(nil, segHeader{RunID: m.RunID, Channels: m.Layout})
-	if err != nil {
+	info := segHeader{RunID: m.RunID, Channels: m.Layout}
+	if _, err := appendSegmentHeader(nil, info); err != nil {
 		return nil, fmt.Errorf("runlog: create: %w", err)
 	}
 
@@ -111,9 +111,9 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		m:      m,
 		width:  len(m.Layout),
 		flush:  flush,
-		segMax: segmentBytes,
-		segHdr: hdr,
-		segW:   bufio.NewWriterSize(nil, bufSize),
+		segMax:  segmentBytes,
+		segInfo: info,
+		segW:    bufio.NewWriterSize(nil, bufSize),
 	}
 	defer func() {
 		if err != nil {
@@ -146,7 +146,6 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 	if err != nil {
 		return nil, err
 	}
-	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
 	r.beats, err = os.OpenFile(filepath.Join(dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -243,8 +242,16 @@ func marshalLine(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// openSegment creates segment seq and writes its header.
+// openSegment creates segment seq and writes its header, which binds it to
+// the run and to its number.
 func (r *Record) openSegment(seq int) error {
+	info := r.segInfo
+	info.Seq = seq
+	hdr, err := appendSegmentHeader(r.segHdr[:0], info)
+	if err != nil {
+		return err
+	}
+	r.segHdr = hdr
 	dir := filepath.Join(r.dir, framesDir)
 	f, err := os.OpenFile(filepath.Join(dir, segmentName(seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -260,9 +267,13 @@ func (r *Record) openSegment(seq int) error {
 	return syncDir(dir) // the new file's name is durable before its data is
 }
 
-// rotate ends the current segment, durably, and begins the next.
+// rotate ends the current segment, durably, and begins the next. The
+// events are synced first: nothing durable is ahead of what precedes it.
 func (r *Record) rotate() error {
 	if err := r.segW.Flush(); err != nil {
+		return err
+	}
+	if err := r.events.Sync(); err != nil {
 		return err
 	}
 	if err := r.seg.Sync(); err != nil {
@@ -329,6 +340,13 @@ func (r *Record) writeRecordLocked(rec []byte) error {
 
 // Event appends e as a line to events.jsonl and, as AppendBlock, syncs when
 // a sync is due.
+//
+// The frames buffered before it are written to their segment first, and
+// the line is written at once (write(2), no user-space buffer): a frame
+// never reaches the files before an event that precedes it, so a process
+// killed at any moment leaves every frame's run start, step start and
+// setpoints on disk. Events are few (steps, setpoints, alarms), so the two
+// writes cost little.
 func (r *Record) Event(e Event) error {
 	line, err := marshalLine(e)
 	if e.err != nil {
@@ -342,7 +360,12 @@ func (r *Record) Event(e Event) error {
 		r.mu.Unlock()
 		return err
 	}
-	if _, err := r.eventsW.Write(line); err != nil {
+	if err := r.segW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write frames: %w", err)
+		r.mu.Unlock()
+		return r.err
+	}
+	if _, err := r.events.Write(line); err != nil {
 		r.err = fmt.Errorf("runlog: append event: %w", err)
 		r.mu.Unlock()
 		return r.err
@@ -419,10 +442,6 @@ func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 		r.err = fmt.Errorf("runlog: write frames: %w", err)
 		return nil, nil, nil
 	}
-	if err := r.eventsW.Flush(); err != nil {
-		r.err = fmt.Errorf("runlog: write events: %w", err)
-		return nil, nil, nil
-	}
 	if err := r.beatsW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write beats: %w", err)
 		return nil, nil, nil
@@ -432,10 +451,12 @@ func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 
 // fsync fsyncs the files given (either may be nil) and records a failure.
 // A file closed meanwhile by rotation or Close was synced by them, and is
-// not an error.
+// not an error. The events go first, the beats (which follow the frames
+// they are found in) last, so that what is durable is never ahead of what
+// precedes it.
 func (r *Record) fsync(seg, ev, bt *os.File) error {
 	var err error
-	for _, f := range [3]*os.File{seg, ev, bt} {
+	for _, f := range [3]*os.File{ev, seg, bt} {
 		if f == nil {
 			continue
 		}
@@ -482,8 +503,8 @@ func (r *Record) Close(res Result) error {
 			errs = append(errs, fmt.Errorf("runlog: close: %s: %w", what, err))
 		}
 	}
+	note("events", closeFile(r.events))
 	note("frames", closeWriter(r.segW, r.seg))
-	note("events", closeWriter(r.eventsW, r.events))
 	note("beats", closeWriter(r.beatsW, r.beats))
 
 	res.RunID, res.Frames = r.m.RunID, r.frames
@@ -504,9 +525,15 @@ func (r *Record) Close(res Result) error {
 // closeWriter flushes w to f, syncs and closes f.
 func closeWriter(w *bufio.Writer, f *os.File) error {
 	err := w.Flush()
-	if e := f.Sync(); err == nil {
+	if e := closeFile(f); err == nil {
 		err = e
 	}
+	return err
+}
+
+// closeFile syncs and closes f.
+func closeFile(f *os.File) error {
+	err := f.Sync()
 	if e := f.Close(); err == nil {
 		err = e
 	}
