@@ -174,6 +174,8 @@ type Sink struct {
 	gmu  sync.Mutex // guards gaps, shared by encoder and sender
 	gaps []*gapEntry
 
+	eventsOwed bool // by an earlier part of the run (carryOver); set before the goroutines start
+
 	// The sender goroutine's.
 	w          *influxWriter
 	framesTo   time.Duration // frames through here are delivered or spooled
@@ -267,7 +269,12 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	if err := os.MkdirAll(spool, 0o755); err != nil {
 		return nil, fmt.Errorf("influx: sink: %w", err)
 	}
-	if err := writeState(spool, sinkState{}); err != nil {
+	frames := runlog.NewFrameRanges(cfg.RunDir, cfg.Layout)
+	carried, eventsOwed, err := carryOver(spool, frames)
+	if err != nil {
+		return nil, fmt.Errorf("influx: sink: what the run's earlier part owes: %w", err)
+	}
+	if err := writeState(spool, stateOf(nil, carried, eventsOwed)); err != nil {
 		return nil, err
 	}
 	w, err := newInfluxWriter(ic, spool)
@@ -289,8 +296,11 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		sendDone: make(chan struct{}),
 		enc:      newLPEncoder(cfg.RunID, cfg.Rig, cfg.Layout, cfg.Epoch),
 		zw:       zw,
-		frames:   runlog.NewFrameRanges(cfg.RunDir, cfg.Layout),
+		frames:   frames,
 		w:        w,
+
+		gaps:       carried,
+		eventsOwed: eventsOwed,
 	}
 	for range cfg.QueueBlocks {
 		s.free <- new(sinkBlock)
@@ -401,7 +411,7 @@ func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDeli
 		}
 	}
 	complete := !s.frozen
-	nothingOwed := complete && owed == 0 && len(s.w.files) == 0
+	nothingOwed := complete && !s.eventsOwed && owed == 0 && len(s.w.files) == 0
 	// The run's summary comes last, once nothing is left to replay, so a
 	// summary point in InfluxDB means the run's data is complete there
 	// (but for refused batches, which its delivered field then says).
@@ -432,7 +442,7 @@ func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDeli
 	if finished {
 		err = removeSpool(s.spool)
 	} else {
-		err = writeState(s.spool, sinkState{Complete: complete, Gaps: gaps})
+		err = writeState(s.spool, sinkState{Complete: complete, Gaps: gaps, EventsOwed: s.eventsOwed})
 	}
 	if res != nil {
 		res.Influx = &d
@@ -789,18 +799,29 @@ func (s *Sink) saveState(force bool) {
 	if !force && (!s.stateDirty || time.Since(s.stateAt) < stateInterval) {
 		return
 	}
-	st := sinkState{}
+	var to *time.Duration
 	if s.haveTo {
-		ns := int64(s.framesTo)
-		st.FramesTo = &ns
+		to = &s.framesTo
 	}
 	s.gmu.Lock()
-	for _, g := range s.gaps {
-		st.Gaps = append(st.Gaps, stateGap{From: int64(g.from), To: int64(g.to), Frames: g.n})
-	}
+	st := stateOf(to, s.gaps, s.eventsOwed)
 	s.gmu.Unlock()
 	if err := writeState(s.spool, st); err != nil && s.err == nil {
 		s.err = err
 	}
 	s.stateDirty, s.stateAt = false, time.Now()
+}
+
+// stateOf is the state of a sink while the run goes on: not complete,
+// frames delivered or spooled through *framesTo (if set) but for gaps.
+func stateOf(framesTo *time.Duration, gaps []*gapEntry, eventsOwed bool) sinkState {
+	st := sinkState{EventsOwed: eventsOwed}
+	if framesTo != nil {
+		ns := int64(*framesTo)
+		st.FramesTo = &ns
+	}
+	for _, g := range gaps {
+		st.Gaps = append(st.Gaps, stateGap{From: int64(g.from), To: int64(g.to), Frames: g.n})
+	}
+	return st
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
 
 	"github.com/mockloop/mockloop/internal/durable"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // The spool: <run dir>/spool/ holds what has not reached InfluxDB yet.
@@ -425,8 +427,49 @@ type sinkState struct {
 	// except those in Gaps was acknowledged or spooled; absent if none.
 	FramesTo *int64 `json:"frames_to_ns,omitempty"`
 	// Gaps are ranges of frames to be re-read from the record's segments:
-	// frames the sink's queue had no room for.
+	// frames the sink's queue had no room for, and frames an earlier part
+	// of a resumed run still owed.
 	Gaps []stateGap `json:"gaps,omitempty"`
+	// EventsOwed is set when an earlier part of a resumed run (before `run
+	// --resume`) had not delivered its events, beats and steps: they are
+	// owed even once the part that runs now is complete.
+	EventsOwed bool `json:"events_owed,omitempty"`
+}
+
+// carryOver reads what an earlier part of the run still owes InfluxDB from
+// the spool's state, for the sink of a part resumed after a crash: its gaps,
+// the frames after its FramesTo (counted from the record, as one more
+// gap), and whether its events are owed. The new sink takes them over
+// instead of overwriting the state, so that a resume without `mockloop sync`
+// first forgets nothing. A spool without a state owes nothing.
+func carryOver(spool string, frames *runlog.FrameRanges) (gaps []*gapEntry, eventsOwed bool, err error) {
+	st, err := readState(spool)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, g := range st.Gaps {
+		gaps = append(gaps, &gapEntry{frameGap: frameGap{from: time.Duration(g.From), to: time.Duration(g.To), n: g.Frames}})
+	}
+	if st.Complete {
+		return gaps, st.EventsOwed, nil
+	}
+	from := time.Duration(math.MinInt64)
+	if st.FramesTo != nil {
+		from = time.Duration(*st.FramesTo) + 1
+	}
+	var g frameGap
+	_, err = frames.Scan(from, math.MaxInt64, func(t time.Duration, _ []float64) error {
+		if g.n == 0 {
+			g.from = t
+		}
+		g.to = t
+		g.n++
+		return nil
+	})
+	if g.n > 0 {
+		gaps = append(gaps, &gapEntry{frameGap: g})
+	}
+	return gaps, true, err
 }
 
 // stateGap is a range of frame times, ns since the epoch, both ends
@@ -439,11 +482,14 @@ type stateGap struct {
 	Frames int64 `json:"frames"`
 }
 
+// maxStateFile bounds spool/state.json: its gaps are at most maxGaps.
+const maxStateFile = 1 << 20
+
 // readState reads a spool's state; a missing file is a complete state with
 // nothing owed.
 func readState(dir string) (sinkState, error) {
 	st := sinkState{Complete: true}
-	b, err := os.ReadFile(filepath.Join(dir, spoolState))
+	b, err := runlog.ReadFile(filepath.Join(dir, spoolState), maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}

@@ -52,17 +52,17 @@ type Record struct {
 	seg      *os.File
 	segW     *bufio.Writer
 	segSeq   int
-	segBytes int64  // size of the current segment, buffered bytes included
-	segMax   int64  // rotation size; a field so tests can make it small
+	segBytes int64     // size of the current segment, buffered bytes included
+	segMax   int64     // rotation size; a field so tests can make it small
 	segInfo  segHeader // what every segment's header says but its number
 	segHdr   []byte    // the current segment's encoded header
-	written  int64  // frame bytes written to all segments, headers included
-	frames   int64  // frames appended
-	buf      []byte // encode buffer, reused by every AppendBlock
+	written  int64     // frame bytes written to all segments, headers included
+	frames   int64     // frames appended
+	buf      []byte    // encode buffer, reused by every AppendBlock
 
-	events  *os.File // written through: an event reaches the file before any later frame
-	beats   *os.File
-	beatsW  *bufio.Writer
+	events *os.File // written through: an event reaches the file before any later frame
+	beats  *os.File
+	beatsW *bufio.Writer
 
 	err    error // first write or sync error; every later write returns it
 	closed bool
@@ -107,10 +107,10 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, fmt.Errorf("runlog: create: %w", err)
 	}
 	r := &Record{
-		dir:    dir,
-		m:      m,
-		width:  len(m.Layout),
-		flush:  flush,
+		dir:     dir,
+		m:       m,
+		width:   len(m.Layout),
+		flush:   flush,
 		segMax:  segmentBytes,
 		segInfo: info,
 		segW:    bufio.NewWriterSize(nil, bufSize),
