@@ -12,3 +12,8 @@ import (
 func tryLock(dir string) (f *os.File, ok bool, err error) {
 	return nil, false, errors.New("runlog: run locks need flock(2), not available on this system")
 }
+
+// LockFile would flock f; without flock(2) it cannot.
+func LockFile(f *os.File) (ok bool, err error) {
+	return false, errors.New("runlog: file locks need flock(2), not available on this system")
+}
