@@ -513,7 +513,7 @@ func (s *Sink) encodeBlock(b *sinkBlock) {
 			s.skipped++
 		}
 		s.liveTo, s.haveLive = t, true
-		if s.enc.points >= s.cfg.BatchSize {
+		if s.enc.points >= s.batchSize() {
 			s.flush()
 		}
 	}
@@ -536,7 +536,7 @@ func (s *Sink) encodeItems() {
 			s.enc.step(*it.step, s.cfg.Layout)
 		}
 		items[i] = sinkItem{}
-		if s.enc.points >= s.cfg.BatchSize {
+		if s.enc.points >= s.batchSize() {
 			s.flush()
 		}
 	}
@@ -619,7 +619,7 @@ func (s *Sink) fillGaps(final bool) {
 			if !s.enc.frame(t, v) {
 				s.skipped++
 			}
-			if s.enc.points >= s.cfg.BatchSize {
+			if s.enc.points >= s.batchSize() {
 				s.flush()
 			}
 			return nil
@@ -687,7 +687,7 @@ func (s *Sink) deliver(b *sinkBatch) {
 		return
 	}
 	if len(s.w.files) == 0 && s.runCtx.Err() == nil {
-		werr := s.w.post(s.runCtx, b.gz.Bytes())
+		werr := s.w.write(s.runCtx, b.gz.Bytes(), b.points)
 		if werr == nil {
 			s.acked += b.points
 			s.durable(b)
@@ -824,4 +824,13 @@ func stateOf(framesTo *time.Duration, gaps []*gapEntry, eventsOwed bool) sinkSta
 		st.Gaps = append(st.Gaps, stateGap{From: int64(g.from), To: int64(g.to), Frames: g.n})
 	}
 	return st
+}
+
+// batchSize is the number of points of a batch: BatchSize, or less once the
+// server refused a larger one as too large (influxWriter.write).
+func (s *Sink) batchSize() int {
+	if lim := s.w.limit.Load(); lim > 0 && lim < int64(s.cfg.BatchSize) {
+		return int(lim)
+	}
+	return s.cfg.BatchSize
 }

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -34,8 +35,9 @@ import (
 //	                 comment says "points=N". Written to a temporary file,
 //	                 fsynced, renamed, directory fsynced.
 //	state.json       what else is owed (sinkState); absent once delivered
-//	rejected/        batches the server refused as invalid (HTTP 400, 413,
-//	                 422), kept for inspection; replaying cannot help them
+//	rejected/        batches the server refused as invalid (HTTP 400, 422,
+//	                 or 413 for a batch halved down to minBatchPoints), kept
+//	                 for inspection; replaying cannot help them
 //
 // Batches are replayed oldest first and deleted only after the server
 // acknowledged them (HTTP 204). A batch replayed that had in fact been
@@ -133,6 +135,11 @@ type influxWriter struct {
 	rejected int64 // points in rejected/
 	lastErr  string
 	backoff  time.Duration // current delay between replay attempts
+
+	// limit is the most points a batch may have, learnt from the server's
+	// HTTP 413 (0: none yet). Written by the writing goroutine, read by the
+	// sink's encoder to make smaller batches.
+	limit atomic.Int64
 }
 
 // spoolFile is one spooled batch.
@@ -265,6 +272,7 @@ func (w *influxWriter) spooledPoints() int64 {
 // and always will).
 type writeError struct {
 	msg        string
+	status     int // HTTP status, 0 if there was no answer
 	permanent  bool
 	retryAfter time.Duration
 }
@@ -288,7 +296,7 @@ func (w *influxWriter) post(ctx context.Context, body []byte) *writeError {
 	if perr == nil {
 		return nil
 	}
-	e := &writeError{msg: w.scrub(perr.Error())}
+	e := &writeError{msg: w.scrub(perr.Error()), status: perr.StatusCode}
 	if perr.StatusCode != 0 {
 		e.msg = fmt.Sprintf("HTTP %d: %s", perr.StatusCode, e.msg)
 	}
@@ -298,6 +306,89 @@ func (w *influxWriter) post(ctx context.Context, body []byte) *writeError {
 	}
 	e.retryAfter = time.Duration(perr.RetryAfter) * time.Second
 	return e
+}
+
+// minBatchPoints is the floor of the halving of batches on HTTP 413: a
+// batch this small that is still too large is refused for good.
+const minBatchPoints = 50
+
+// write writes a batch of points. While the server answers 413 (the batch
+// is over its body size limit) it halves the batch, down to
+// minBatchPoints, and writes the halves; the size that was refused is
+// remembered (limit), so later batches are split before they are sent and
+// the sink makes smaller ones. Halves written before another one failed are
+// written again when the whole batch is retried, which is harmless: the
+// points replace themselves.
+func (w *influxWriter) write(ctx context.Context, body []byte, points int64) *writeError {
+	if lim := w.limit.Load(); lim == 0 || points <= lim || points <= minBatchPoints {
+		werr := w.post(ctx, body)
+		if werr == nil || werr.status != http.StatusRequestEntityTooLarge || points <= minBatchPoints {
+			return werr
+		}
+		lim := max(minBatchPoints, points/2)
+		if old := w.limit.Load(); old == 0 || lim < old {
+			w.limit.Store(lim)
+			w.logf("influx: the server refused a batch of %d points as too large (HTTP 413); batches of at most %d points from now on", points, lim)
+		}
+	}
+	halves, err := splitBatch(body, points)
+	if err != nil {
+		return &writeError{msg: "splitting a batch the server refused as too large: " + err.Error(), permanent: true}
+	}
+	for _, h := range halves {
+		if werr := w.write(ctx, h.body, h.points); werr != nil {
+			return werr
+		}
+	}
+	return nil
+}
+
+// batchPart is a part of a split batch.
+type batchPart struct {
+	body   []byte
+	points int64
+}
+
+// maxBatchBytes bounds the line protocol of a batch decompressed to be
+// split: far above any batch the sink makes.
+const maxBatchBytes = 1 << 30
+
+// splitBatch splits a gzip-compressed batch of points lines into two
+// batches of about half as many lines each.
+func splitBatch(body []byte, points int64) ([2]batchPart, error) {
+	var parts [2]batchPart
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return parts, err
+	}
+	lp, err := io.ReadAll(io.LimitReader(zr, maxBatchBytes))
+	if err != nil {
+		return parts, err
+	}
+	cut, n := 0, int64(0)
+	for n < points/2 {
+		i := bytes.IndexByte(lp[cut:], '\n')
+		if i < 0 {
+			break
+		}
+		cut += i + 1
+		n++
+	}
+	if n == 0 || n == points {
+		return parts, fmt.Errorf("%d lines for %d points", n, points)
+	}
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	for k, part := range [2]struct {
+		lp []byte
+		n  int64
+	}{{lp[:cut], n}, {lp[cut:], points - n}} {
+		var b bytes.Buffer
+		if err := gzipBatch(zw, &b, part.lp, part.n); err != nil {
+			return parts, err
+		}
+		parts[k] = batchPart{b.Bytes(), part.n}
+	}
+	return parts, nil
 }
 
 // scrub removes the token from a message, should a library or server ever
@@ -356,7 +447,7 @@ func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("influx: spool: %w", err)
 	}
-	if werr := w.post(ctx, body); werr != nil {
+	if werr := w.write(ctx, body, f.points); werr != nil {
 		if !werr.permanent {
 			w.lastErr = werr.msg
 			return 0, werr
