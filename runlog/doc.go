@@ -14,6 +14,8 @@
 //	beats.jsonl     one Beat per line, the detected beats in the order they ended (BeatsFile)
 //	result.json     outcome, per-step statistics and criteria (Result); written on close
 //	lock            flock(2)ed by the process writing the run, until Close (the file stays)
+//	reserve         4 MiB held while the run is written, freed by Close (and Recover): a
+//	                disk the run filled still takes the result that says "disk full"
 //
 // manifest.json and result.json are replaced atomically (temporary file,
 // fsync, rename, fsync of the directory), so a reader sees either the old or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,7 +22,37 @@ const (
 	rigFile      = "rig.yaml"
 	framesDir    = "frames"
 	lockFile     = "lock"
+	reserveFile  = "reserve"
 )
+
+// reserveBytes is the space a run holds in its reserve file while it is
+// written and frees at close: a disk the run filled still takes the
+// result.json and manifest.json that say why it ended.
+const reserveBytes = 4 << 20
+
+// reserveSpace writes dir's reserve file: real blocks, not a sparse file.
+func reserveSpace(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, reserveFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, 64<<10)
+	for n := 0; n < reserveBytes && err == nil; n += len(zeros) {
+		_, err = f.Write(zeros)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// freeReserve removes dir's reserve file, if any.
+func freeReserve(dir string) error {
+	if err := os.Remove(filepath.Join(dir, reserveFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
 
 // writeFileAtomic replaces dir/name with data so that a reader or a crash
 // sees the old content or the new, never a mix (durable.WriteFile).

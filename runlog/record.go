@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -130,6 +131,9 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, fmt.Errorf("%s: locked by another process", dir)
 	}
 	r.lock = lock
+	if err := reserveSpace(dir); err != nil {
+		return nil, err
+	}
 	if err := writeFileAtomic(dir, protocolFile, protocolSrc); err != nil {
 		return nil, err
 	}
@@ -507,6 +511,13 @@ func (r *Record) Close(res Result) error {
 	note("frames", closeWriter(r.segW, r.seg))
 	note("beats", closeWriter(r.beatsW, r.beats))
 
+	note("reserve", freeReserve(r.dir)) // room for what follows on a full disk
+	if errors.Is(r.err, syscall.ENOSPC) {
+		// The cause, not just its consequence (a fault, or nothing at all
+		// when the result could not be written and Recover said
+		// "interrupted").
+		res.Outcome, res.AbortReason = OutcomeAborted, "disk full: "+r.err.Error()
+	}
 	res.RunID, res.Frames = r.m.RunID, r.frames
 	if res.Steps == nil {
 		res.Steps = []StepResult{}

@@ -70,6 +70,9 @@ func recoverRun(dir string) (bool, error) {
 	if m.State != StateRunning {
 		return false, nil
 	}
+	if err := freeReserve(dir); err != nil {
+		return false, err
+	}
 	st, err := scanFrames(dir, m.RunID, m.Layout, nil)
 	if err != nil {
 		return false, err

@@ -57,6 +57,9 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	}
 	r.m, r.width, r.frames = m, len(m.Layout), st.Frames
 	r.segInfo = segHeader{RunID: m.RunID, Channels: m.Layout}
+	if err := reserveSpace(dir); err != nil {
+		return nil, 0, err
+	}
 	if err := r.openFiles(); err != nil {
 		return nil, 0, err
 	}
