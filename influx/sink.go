@@ -64,6 +64,11 @@ type SinkConfig struct {
 	// FlushInterval is the longest a point waits in a batch that is not
 	// full, default 1 s.
 	FlushInterval time.Duration
+	// Written, if set, is called before a batch is sent or spooled: it
+	// makes the frames and beats passed so far reach the record's files
+	// (Record.Flush), so that a process killed at any moment never leaves
+	// InfluxDB, or the spool, ahead of the record.
+	Written func() error
 }
 
 // Sink writes the points of one run to InfluxDB: a point per frame, beat,
@@ -685,6 +690,11 @@ func (s *Sink) deliver(b *sinkBatch) {
 	if b.points == 0 {
 		s.durable(b)
 		return
+	}
+	if s.cfg.Written != nil {
+		if err := s.cfg.Written(); err != nil {
+			s.w.logf("influx: the record could not write frames before a batch was sent: %v", err)
+		}
 	}
 	if len(s.w.files) == 0 && s.runCtx.Err() == nil {
 		werr := s.w.write(s.runCtx, b.gz.Bytes(), b.points)

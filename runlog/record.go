@@ -421,6 +421,27 @@ func (r *Record) Sync() error {
 	return r.fsync(seg, ev, bt)
 }
 
+// Flush writes the buffered frames and beats to their files (write(2),
+// no fsync): they then survive the process being killed. The InfluxDB sink
+// calls it before it sends or spools a batch, so that InfluxDB is never
+// ahead of the record. Flushing a closed record is not an error.
+func (r *Record) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.segW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write frames: %w", err)
+	} else if err := r.beatsW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write beats: %w", err)
+	}
+	return r.err
+}
+
 // writableLocked returns why nothing can be appended, or nil.
 func (r *Record) writableLocked() error {
 	if r.closed {
