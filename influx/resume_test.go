@@ -74,3 +74,39 @@ func TestResumeCarriesOverWhatInfluxDBIsOwed(t *testing.T) {
 		t.Errorf("after sync: influx %+v, want delivered", run.Result.Influx)
 	}
 }
+
+// InfluxDB is never ahead of the record: before the sink sends a batch, the
+// record writes the frames it holds in memory to its files (Written), so a
+// process killed after a batch was acknowledged still has those frames on
+// disk. Before, the frames the record had buffered (up to 64 KiB) could be
+// in InfluxDB and lost from the record by a SIGKILL.
+func TestInfluxDBNeverAheadOfTheRecord(t *testing.T) {
+	srv := influxtest.Start(t)
+	id := runlog.NewRunID(testEpoch)
+	m := testManifest(id)
+	rec, err := runlog.Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := NewSink(SinkConfig{Config: Config{URL: srv.URL, Token: testToken},
+		RunDir: rec.Dir(), RunID: id, Rig: m.Rig, Layout: m.Layout, Epoch: m.Epoch, Written: rec.Flush})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &serverRun{id: id, rec: rec, sink: sink, blk: daq.NewBlock(len(m.Layout), 10), logs: new(syncBuffer)}
+	r.feed(t, 1000) // 36 kB: within the record's buffer, not yet synced
+	waitFor(t, func() bool { return srv.CountPoints(t, MeasurementFrames, id) == 1000 })
+	// SIGKILL now: only what reached the files is left.
+	run, err := runlog.Open(rec.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := run.Frames(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 1000 {
+		t.Errorf("InfluxDB acknowledged 1000 frames, the record's files hold %d", st.Frames)
+	}
+	r.close(t, time.Minute)
+}

@@ -302,10 +302,11 @@ func (k *killLoop) checkEvents(id string, evs []runlog.Event, times []time.Durat
 			t.Errorf("%s: frames to %v on disk, but not the start of step %s at %v", id, min(ends[0], last), r.Step, rt)
 		}
 	}
-	// A resumed part: frames past its settling have a step start.
+	// A resumed part with steps left: frames past its settling have a
+	// step start.
 	for i, d := range resumes {
 		settled := time.Duration(d.GapToS*1e9) + 30*time.Second
-		if end := ends[i+1]; end > settled+time.Millisecond && !has(runlog.KindStepStart, "", time.Duration(d.GapToS*1e9), end) {
+		if end := ends[i+1]; d.CompletedSteps < len(k.ref) && end > settled+time.Millisecond && !has(runlog.KindStepStart, "", time.Duration(d.GapToS*1e9), end) {
 			t.Errorf("%s: resumed part %d has frames to %v, past its settling to %v, but no step start", id, i+1, end, settled)
 		}
 	}
