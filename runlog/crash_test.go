@@ -273,3 +273,28 @@ func TestKillDuringRecoveryIsRecoveredAgain(t *testing.T) {
 		})
 	}
 }
+
+// A kill inside Reopen, after the manifest says running again but before
+// the interrupted part's result.json is gone, leaves a run that Recover
+// closes as interrupted with that result, which still counts the frames on
+// disk, and that resumes again. In the other order a kill left an
+// interrupted run without a result.json (found by the kill loop).
+func TestKillInsideReopenStaysResumable(t *testing.T) {
+	r, _ := create(t, testRunID)
+	appendN(t, r, 0, 5)
+	crash(t, r)
+	recoverOne(t, r, 50)
+	run, err := Open(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := run.Manifest
+	m.State, m.Outcome, m.Resumed = StateRunning, "", 1
+	if err := writeJSONAtomic(r.Dir(), manifestFile, m); err != nil { // killed here
+		t.Fatal(err)
+	}
+	recoverOne(t, r, 50)
+	if _, _, err := Reopen(r.Dir(), clock.NewVirtual(testEpoch)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -102,6 +102,29 @@ func OpenFile(name string) (*os.File, int64, error) {
 	return f, fi.Size(), nil
 }
 
+// openAppend opens a regular file of a record for appending, creating it
+// if create is set; a FIFO or a device in its place is refused without
+// blocking (a FIFO opened for writing waits for a reader).
+func openAppend(name string, create bool) (*os.File, error) {
+	flag := os.O_WRONLY | os.O_APPEND | syscall.O_NONBLOCK
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(name, flag, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w (%s)", name, ErrNotRegular, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // ReadFile reads a regular file of a run record whole (OpenFile), failing
 // if it holds more than limit bytes.
 func ReadFile(name string, limit int64) ([]byte, error) {

@@ -237,7 +237,7 @@ func appendEvent(name string, e Event) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openAppend(name, true)
 	if err != nil {
 		return err
 	}

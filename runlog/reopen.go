@@ -63,18 +63,20 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	if err := r.openFiles(); err != nil {
 		return nil, 0, err
 	}
-	// The interrupted part's result goes before the run is running again:
-	// a kill during the resumed part must not leave it looking like the
-	// whole run's. Recover recomputes the result from the files.
+	// Running again, and then the interrupted part's result goes: a kill
+	// during the resumed part must not leave it looking like the whole
+	// run's. A kill between the two leaves a running run whose result
+	// still counts the frames on disk, which Recover keeps; in the other
+	// order it left an interrupted run without a result.
+	r.m.State, r.m.Outcome, r.m.Ended = StateRunning, "", time.Time{}
+	r.m.Resumed++
+	if err := writeJSONAtomic(dir, manifestFile, r.m); err != nil {
+		return nil, 0, err
+	}
 	if err := os.Remove(filepath.Join(dir, resultFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, err
 	}
 	if err := syncDir(dir); err != nil {
-		return nil, 0, err
-	}
-	r.m.State, r.m.Outcome, r.m.Ended = StateRunning, "", time.Time{}
-	r.m.Resumed++
-	if err := writeJSONAtomic(dir, manifestFile, r.m); err != nil {
 		return nil, 0, err
 	}
 	r.lastSync = flush.Now()
@@ -95,10 +97,10 @@ func (r *Record) openFiles() error {
 	if err := r.openSegment(last + 1); err != nil {
 		return err
 	}
-	if r.events, err = os.OpenFile(filepath.Join(r.dir, eventsFile), os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if r.events, err = openAppend(filepath.Join(r.dir, eventsFile), false); err != nil {
 		return err
 	}
-	r.beats, err = os.OpenFile(filepath.Join(r.dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	r.beats, err = openAppend(filepath.Join(r.dir, BeatsFile), true)
 	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)
 	return err
 }

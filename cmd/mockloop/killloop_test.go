@@ -230,9 +230,9 @@ func (k *killLoop) checkRun(s runlog.Summary) (lost, frames int64) {
 		t.Errorf("%s: damage %v", id, st.Damaged)
 	}
 	if run.Result == nil || run.Result.Frames != st.Frames {
-		t.Errorf("%s (%s): result.json %+v, %d frames on disk", id, s.State, run.Result, st.Frames)
+		t.Fatalf("%s (%s): result.json %+v, %d frames on disk", id, s.State, run.Result, st.Frames)
 	}
-	if d := run.Result.Influx; run.Result != nil && d != nil && !d.Delivered {
+	if d := run.Result.Influx; d != nil && !d.Delivered {
 		t.Errorf("%s: after sync, influx %+v", id, d)
 	}
 	evs, err := run.ReadEvents()
@@ -323,4 +323,3 @@ func (k *killLoop) countBetween(id string, from, to time.Time) int64 {
 	}
 	return int64(v)
 }
-
