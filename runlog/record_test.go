@@ -213,15 +213,7 @@ func TestSyncCadence(t *testing.T) {
 	visible := func() (frames, events int) {
 		t.Helper()
 		got, _ := readFrames(t, r.Dir())
-		run, err := Open(r.Dir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs, err := run.ReadEvents()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(got), len(evs)
+		return len(got), len(readEvents(t, r.Dir()))
 	}
 	append := func(k int) {
 		t.Helper()
@@ -579,15 +571,7 @@ func TestKillLeavesNoFrameWithoutItsEvents(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("no frame reached the file: the test does not test the order")
 	}
-	run, err := Open(r.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := run.ReadEvents()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 3 {
+	if evs := readEvents(t, r.Dir()); len(evs) != 3 {
 		t.Fatalf("%d frames on disk but %d of the 3 events before them", len(got), len(evs))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -20,13 +19,7 @@ func TestFIFOInRecordDoesNotHangCommands(t *testing.T) {
 	} {
 		t.Run(tc.file+"/"+tc.kind, func(t *testing.T) {
 			runs := t.TempDir()
-			epoch := time.Date(2026, 11, 20, 23, 15, 2, 0, time.UTC)
-			m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
-				SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
-			rec, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
-			if err != nil {
-				t.Fatal(err)
-			}
+			rec, m := newRecord(t, runs, time.Date(2026, 11, 20, 23, 15, 2, 0, time.UTC))
 			if err := rec.Close(runlog.Result{Outcome: runlog.OutcomePass}); err != nil {
 				t.Fatal(err)
 			}

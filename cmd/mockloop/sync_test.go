@@ -21,12 +21,7 @@ import (
 func spooledRun(t *testing.T, runs string) string {
 	t.Helper()
 	epoch := time.Date(2026, 11, 20, 23, 15, 2, 0, time.UTC)
-	m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
-		SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
-	rec, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, m := newRecord(t, runs, epoch)
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
@@ -56,6 +51,19 @@ func spooledRun(t *testing.T, runs string) string {
 		t.Fatal(err)
 	}
 	return m.RunID
+}
+
+// newRecord creates the record of a run of one channel under runs,
+// started at epoch.
+func newRecord(t *testing.T, runs string, epoch time.Time) (*runlog.Record, runlog.Manifest) {
+	t.Helper()
+	m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
+		SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
+	rec, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, m
 }
 
 func TestSync(t *testing.T) {
@@ -128,12 +136,7 @@ func TestSyncDuringLiveRunSkipsIt(t *testing.T) {
 	runs := t.TempDir()
 	spooledRun(t, runs)
 	epoch := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
-	m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
-		SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
-	live, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
-	if err != nil {
-		t.Fatal(err)
-	}
+	live, m := newRecord(t, runs, epoch)
 	defer live.Close(runlog.Result{Outcome: runlog.OutcomePass})
 	sink, err := influx.NewSink(influx.SinkConfig{Config: influx.Config{URL: "http://127.0.0.1:1"},
 		RunDir: live.Dir(), RunID: m.RunID, Rig: m.Rig, Layout: m.Layout, Epoch: epoch})
