@@ -232,12 +232,12 @@ func spoolSeq(name string) (int, bool) {
 // spoolPoints returns the number of points of a batch file, from its gzip
 // header or, failing that, by counting its lines.
 func spoolPoints(name string) (int64, error) {
-	f, err := os.Open(name)
+	f, size, err := runlog.OpenFile(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReader(f))
+	zr, err := gzip.NewReader(bufio.NewReader(io.LimitReader(f, size)))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
@@ -437,7 +437,7 @@ func (w *influxWriter) reject(body []byte, points int64, why *writeError) error 
 func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 	f := w.files[0]
 	name := filepath.Join(w.dir, spoolName(f.seq))
-	body, err := os.ReadFile(name)
+	body, err := runlog.ReadFile(name, maxSpoolFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed behind our back (by hand, or by a concurrent sync that
 		// delivered it): nothing to replay.
@@ -573,8 +573,12 @@ type stateGap struct {
 	Frames int64 `json:"frames"`
 }
 
-// maxStateFile bounds spool/state.json: its gaps are at most maxGaps.
-const maxStateFile = 1 << 20
+// Bounds on the spool's files read whole: state.json has at most maxGaps
+// gaps, and a batch is BatchSize points gzipped (far less than this).
+const (
+	maxStateFile = 1 << 20
+	maxSpoolFile = 256 << 20
+)
 
 // readState reads a spool's state; a missing file is a complete state with
 // nothing owed.
