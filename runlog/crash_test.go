@@ -1,8 +1,10 @@
 package runlog
 
 import (
+	"bytes"
 	"errors"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -296,5 +298,45 @@ func TestKillInsideReopenStaysResumable(t *testing.T) {
 	recoverOne(t, r, 50)
 	if _, _, err := Reopen(r.Dir(), clock.NewVirtual(testEpoch)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// Crafted data full of record markers, each claiming a long plausible
+// record, cannot make the resynchronising reader read a segment over and
+// over: what it reads is bounded by a small multiple of the segment's size.
+func TestResyncReadsAreBounded(t *testing.T) {
+	hdr, err := appendSegmentHeader(nil, segHeader{RunID: testRunID, Seq: 1, Channels: testLayout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 8 << 20
+	data := append([]byte(nil), hdr...)
+	fake := append(append([]byte(nil), recMarker...), make([]byte, 8)...)
+	le.PutUint32(fake[4:], 1<<20-12) // a plausible 1 MiB payload, wrong CRC
+	for len(data) < size {
+		data = append(data, fake...)
+	}
+	cr := &countingReader{r: bytes.NewReader(data)}
+	sc, err := scanSegment(cr, int64(len(data)), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.frames != 0 || len(sc.damage) != 1 {
+		t.Errorf("%d frames, damage %+v", sc.frames, sc.damage)
+	}
+	if limit := int64(4*len(data) + 2*maxPayload); cr.n > limit {
+		t.Errorf("read %d bytes of a %d-byte segment, more than %d", cr.n, len(data), limit)
 	}
 }

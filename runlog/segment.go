@@ -286,9 +286,9 @@ func (sc *segScan) readHeader(r io.ReaderAt, size int64) (end int64, why string,
 // readRecords reads the records from off to size, checking each one's
 // marker, length and checksum before its frames go to fn. After a damaged
 // record it looks for the next marker (version 2), or gives up on the rest
-// (version 1). The bytes it reads for candidates that turn out damaged are
-// bounded by a budget, so crafted data full of markers cannot make it read
-// a segment over and over.
+// (version 1). The bytes it reads for candidates that turn out damaged, and
+// to find markers, are bounded by a budget (about three times the size), so
+// crafted data full of markers cannot make it read a segment over and over.
 func (sc *segScan) readRecords(r io.ReaderAt, off, size int64, fn func(t time.Duration, values []float64) error) error {
 	hl, marker := int64(recHeaderLen1), []byte(nil)
 	if sc.version >= segVersion {
@@ -314,9 +314,11 @@ func (sc *segScan) readRecords(r io.ReaderAt, off, size int64, fn func(t time.Du
 		}
 		next := size
 		if budget -= hl + plen; marker != nil && budget > 0 {
-			if next, err = findMarker(r, off+1, size, marker); err != nil {
+			var read int64
+			if next, read, err = findMarker(r, off+1, size, marker); err != nil {
 				return err
 			}
+			budget -= read
 		}
 		sc.damaged(off, next-off, why)
 		off = next
@@ -369,24 +371,25 @@ func (sc *segScan) nextRecord(br *bufio.Reader, marker []byte, hl, rem int64, pa
 }
 
 // findMarker returns the offset of the first marker at or after from, or
-// size if there is none.
-func findMarker(r io.ReaderAt, from, size int64, marker []byte) (int64, error) {
-	buf := make([]byte, 64<<10)
+// size if there is none, and the bytes it read to find it.
+func findMarker(r io.ReaderAt, from, size int64, marker []byte) (at, read int64, err error) {
+	buf := make([]byte, 4<<10)
 	k := int64(len(marker))
 	for from+k <= size {
 		n := min(int64(len(buf)), size-from)
+		read += n
 		if err := readAt(r, buf[:n], from); err != nil {
 			if shortRead(err) {
-				return size, nil
+				return size, read, nil
 			}
-			return 0, err
+			return 0, read, err
 		}
 		if i := bytes.Index(buf[:n], marker); i >= 0 {
-			return from + int64(i), nil
+			return from + int64(i), read, nil
 		}
 		from += n - k + 1
 	}
-	return size, nil
+	return size, read, nil
 }
 
 // decodeRecord calls fn (unless nil) with each of the n frames of an
