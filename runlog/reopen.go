@@ -36,6 +36,7 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	defer func() {
 		if err != nil {
 			r.abandon()
+			freeReserve(dir) // ours, if we got that far; the run stays interrupted
 			err = fmt.Errorf("runlog: reopen %s: %w", dir, err)
 		}
 	}()
