@@ -10,12 +10,14 @@ import (
 	"github.com/mockloop/mockloop/runlog"
 )
 
-// A FIFO, or a symlink to /dev/zero, named manifest.json or events.jsonl
-// in a run directory does not hang `runs` and `report`: the file is refused
-// at once (a FIFO blocked open; /dev/zero never ended).
+// A FIFO, or a symlink to /dev/zero, named manifest.json, events.jsonl or
+// protocol.yaml in a run directory does not hang `runs`, `report` or `run
+// --resume`: the file is refused at once (a FIFO blocked open; /dev/zero
+// never ended).
 func TestFIFOInRecordDoesNotHangCommands(t *testing.T) {
 	for _, tc := range []struct{ file, kind string }{
 		{"manifest.json", "fifo"}, {"manifest.json", "zero"}, {"events.jsonl", "fifo"}, {"events.jsonl", "zero"},
+		{"protocol.yaml", "fifo"}, {"protocol.yaml", "zero"},
 	} {
 		t.Run(tc.file+"/"+tc.kind, func(t *testing.T) {
 			runs := t.TempDir()
@@ -32,7 +34,8 @@ func TestFIFOInRecordDoesNotHangCommands(t *testing.T) {
 			} else if err := os.Symlink("/dev/zero", p); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{{"runs", "--runs", runs}, {"report", "--runs", runs, "--format", "junit", m.RunID}} {
+			for _, args := range [][]string{{"runs", "--runs", runs}, {"report", "--runs", runs, "--format", "junit", m.RunID},
+				{"run", "--quiet", "--runs", runs, "--resume", m.RunID}} {
 				done := make(chan int, 1)
 				var errOut string
 				go func() {
