@@ -31,6 +31,11 @@ test: influxd test-deps
 	mkdir -p $(CURDIR)/.cache/test-artifacts
 	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/.cache/test-artifacts ./...
 
+## test-crash: the kill loop with 50 SIGKILLs (the suite runs it with 8)
+.PHONY: test-crash
+test-crash: influxd
+	MOCKLOOP_INFLUXD=$(INFLUXD) MOCKLOOP_KILLS=50 $(GO) test -count=1 -timeout 30m -run '^TestKillLoop$$' -v ./cmd/mockloop
+
 ## test-stress: the whole suite while two CPU-bound processes load the
 ## machine (scripts/stress.sh); wall-clock tests must hold under it
 test-stress: influxd test-deps

@@ -60,7 +60,7 @@ func Replay(ctx context.Context, runDir string, cfg Config) (replayed, left int6
 	enc := newLPEncoder(m.RunID, m.Rig, m.Layout, m.Epoch)
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 
-	if !st.Complete || len(st.Gaps) > 0 {
+	if !st.Complete || len(st.Gaps) > 0 || st.EventsOwed {
 		// Local work only, so it is not cut short by ctx: a half-done
 		// materialisation would be done again, spooling points twice.
 		if err := materialize(run, st, enc, zw, w, cfg.BatchSize); err != nil {
@@ -192,7 +192,7 @@ func materializeInto(run *runlog.Run, st sinkState, enc *lpEncoder, full, end fu
 			return err
 		}
 	}
-	if !st.Complete {
+	if !st.Complete || st.EventsOwed {
 		evs, err := run.ReadEvents()
 		if err != nil && evs == nil {
 			return err

@@ -70,6 +70,12 @@ func (s *syncBuffer) String() string {
 // test token (InfluxDB without authentication ignores it).
 func newServerRun(t testing.TB, srv *influxtest.Server, queueBlocks int) *serverRun {
 	t.Helper()
+	return newServerRunAt(t, srv.URL, queueBlocks)
+}
+
+// newServerRunAt is newServerRun for the server at url.
+func newServerRunAt(t testing.TB, url string, queueBlocks int) *serverRun {
+	t.Helper()
 	id := runlog.NewRunID(testEpoch)
 	m := testManifest(id)
 	rec, err := runlog.Create(t.TempDir(), m, []byte(testProtocol), []byte(testRig), clock.NewReal())
@@ -78,7 +84,7 @@ func newServerRun(t testing.TB, srv *influxtest.Server, queueBlocks int) *server
 	}
 	logs := new(syncBuffer)
 	s, err := NewSink(SinkConfig{
-		Config: Config{URL: srv.URL, Token: testToken, Timeout: 5 * time.Second,
+		Config: Config{URL: url, Token: testToken, Timeout: 5 * time.Second,
 			RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Logf: logs.logf},
 		RunDir: rec.Dir(), RunID: id, Rig: m.Rig, Layout: m.Layout, Epoch: m.Epoch, QueueBlocks: queueBlocks,
 	})

@@ -64,6 +64,11 @@ type SinkConfig struct {
 	// FlushInterval is the longest a point waits in a batch that is not
 	// full, default 1 s.
 	FlushInterval time.Duration
+	// Written, if set, is called before a batch is sent or spooled: it
+	// makes the frames and beats passed so far reach the record's files
+	// (Record.Flush), so that a process killed at any moment never leaves
+	// InfluxDB, or the spool, ahead of the record.
+	Written func() error
 }
 
 // Sink writes the points of one run to InfluxDB: a point per frame, beat,
@@ -174,6 +179,8 @@ type Sink struct {
 	gmu  sync.Mutex // guards gaps, shared by encoder and sender
 	gaps []*gapEntry
 
+	eventsOwed bool // by an earlier part of the run (carryOver); set before the goroutines start
+
 	// The sender goroutine's.
 	w          *influxWriter
 	framesTo   time.Duration // frames through here are delivered or spooled
@@ -267,7 +274,12 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	if err := os.MkdirAll(spool, 0o755); err != nil {
 		return nil, fmt.Errorf("influx: sink: %w", err)
 	}
-	if err := writeState(spool, sinkState{}); err != nil {
+	frames := runlog.NewFrameRanges(cfg.RunDir, cfg.Layout)
+	carried, eventsOwed, err := carryOver(spool, frames)
+	if err != nil {
+		return nil, fmt.Errorf("influx: sink: what the run's earlier part owes: %w", err)
+	}
+	if err := writeState(spool, stateOf(nil, carried, eventsOwed)); err != nil {
 		return nil, err
 	}
 	w, err := newInfluxWriter(ic, spool)
@@ -289,8 +301,11 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		sendDone: make(chan struct{}),
 		enc:      newLPEncoder(cfg.RunID, cfg.Rig, cfg.Layout, cfg.Epoch),
 		zw:       zw,
-		frames:   runlog.NewFrameRanges(cfg.RunDir, cfg.Layout),
+		frames:   frames,
 		w:        w,
+
+		gaps:       carried,
+		eventsOwed: eventsOwed,
 	}
 	for range cfg.QueueBlocks {
 		s.free <- new(sinkBlock)
@@ -401,7 +416,7 @@ func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDeli
 		}
 	}
 	complete := !s.frozen
-	nothingOwed := complete && owed == 0 && len(s.w.files) == 0
+	nothingOwed := complete && !s.eventsOwed && owed == 0 && len(s.w.files) == 0
 	// The run's summary comes last, once nothing is left to replay, so a
 	// summary point in InfluxDB means the run's data is complete there
 	// (but for refused batches, which its delivered field then says).
@@ -432,7 +447,7 @@ func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDeli
 	if finished {
 		err = removeSpool(s.spool)
 	} else {
-		err = writeState(s.spool, sinkState{Complete: complete, Gaps: gaps})
+		err = writeState(s.spool, sinkState{Complete: complete, Gaps: gaps, EventsOwed: s.eventsOwed})
 	}
 	if res != nil {
 		res.Influx = &d
@@ -503,7 +518,7 @@ func (s *Sink) encodeBlock(b *sinkBlock) {
 			s.skipped++
 		}
 		s.liveTo, s.haveLive = t, true
-		if s.enc.points >= s.cfg.BatchSize {
+		if s.enc.points >= s.batchSize() {
 			s.flush()
 		}
 	}
@@ -526,7 +541,7 @@ func (s *Sink) encodeItems() {
 			s.enc.step(*it.step, s.cfg.Layout)
 		}
 		items[i] = sinkItem{}
-		if s.enc.points >= s.cfg.BatchSize {
+		if s.enc.points >= s.batchSize() {
 			s.flush()
 		}
 	}
@@ -609,7 +624,7 @@ func (s *Sink) fillGaps(final bool) {
 			if !s.enc.frame(t, v) {
 				s.skipped++
 			}
-			if s.enc.points >= s.cfg.BatchSize {
+			if s.enc.points >= s.batchSize() {
 				s.flush()
 			}
 			return nil
@@ -676,8 +691,13 @@ func (s *Sink) deliver(b *sinkBatch) {
 		s.durable(b)
 		return
 	}
+	if s.cfg.Written != nil {
+		if err := s.cfg.Written(); err != nil {
+			s.w.logf("influx: the record could not write frames before a batch was sent: %v", err)
+		}
+	}
 	if len(s.w.files) == 0 && s.runCtx.Err() == nil {
-		werr := s.w.post(s.runCtx, b.gz.Bytes())
+		werr := s.w.write(s.runCtx, b.gz.Bytes(), b.points)
 		if werr == nil {
 			s.acked += b.points
 			s.durable(b)
@@ -789,18 +809,38 @@ func (s *Sink) saveState(force bool) {
 	if !force && (!s.stateDirty || time.Since(s.stateAt) < stateInterval) {
 		return
 	}
-	st := sinkState{}
+	var to *time.Duration
 	if s.haveTo {
-		ns := int64(s.framesTo)
-		st.FramesTo = &ns
+		to = &s.framesTo
 	}
 	s.gmu.Lock()
-	for _, g := range s.gaps {
-		st.Gaps = append(st.Gaps, stateGap{From: int64(g.from), To: int64(g.to), Frames: g.n})
-	}
+	st := stateOf(to, s.gaps, s.eventsOwed)
 	s.gmu.Unlock()
 	if err := writeState(s.spool, st); err != nil && s.err == nil {
 		s.err = err
 	}
 	s.stateDirty, s.stateAt = false, time.Now()
+}
+
+// stateOf is the state of a sink while the run goes on: not complete,
+// frames delivered or spooled through *framesTo (if set) but for gaps.
+func stateOf(framesTo *time.Duration, gaps []*gapEntry, eventsOwed bool) sinkState {
+	st := sinkState{EventsOwed: eventsOwed}
+	if framesTo != nil {
+		ns := int64(*framesTo)
+		st.FramesTo = &ns
+	}
+	for _, g := range gaps {
+		st.Gaps = append(st.Gaps, stateGap{From: int64(g.from), To: int64(g.to), Frames: g.n})
+	}
+	return st
+}
+
+// batchSize is the number of points of a batch: BatchSize, or less once the
+// server refused a larger one as too large (influxWriter.write).
+func (s *Sink) batchSize() int {
+	if lim := s.w.limit.Load(); lim > 0 && lim < int64(s.cfg.BatchSize) {
+		return int(lim)
+	}
+	return s.cfg.BatchSize
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,12 +18,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
 
 	"github.com/mockloop/mockloop/internal/durable"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // The spool: <run dir>/spool/ holds what has not reached InfluxDB yet.
@@ -32,8 +35,9 @@ import (
 //	                 comment says "points=N". Written to a temporary file,
 //	                 fsynced, renamed, directory fsynced.
 //	state.json       what else is owed (sinkState); absent once delivered
-//	rejected/        batches the server refused as invalid (HTTP 400, 413,
-//	                 422), kept for inspection; replaying cannot help them
+//	rejected/        batches the server refused as invalid (HTTP 400, 422,
+//	                 or 413 for a batch halved down to minBatchPoints), kept
+//	                 for inspection; replaying cannot help them
 //
 // Batches are replayed oldest first and deleted only after the server
 // acknowledged them (HTTP 204). A batch replayed that had in fact been
@@ -140,6 +144,11 @@ type influxWriter struct {
 	rejected int64 // points in rejected/
 	lastErr  string
 	backoff  time.Duration // current delay between replay attempts
+
+	// limit is the most points a batch may have, learnt from the server's
+	// HTTP 413 (0: none yet). Written by the writing goroutine, read by the
+	// sink's encoder to make smaller batches.
+	limit atomic.Int64
 }
 
 // spoolFile is one spooled batch.
@@ -232,12 +241,12 @@ func spoolSeq(name string) (int, bool) {
 // spoolPoints returns the number of points of a batch file, from its gzip
 // header or, failing that, by counting its lines.
 func spoolPoints(name string) (int64, error) {
-	f, err := os.Open(name)
+	f, size, err := runlog.OpenFile(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReader(f))
+	zr, err := gzip.NewReader(bufio.NewReader(io.LimitReader(f, size)))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
@@ -272,6 +281,7 @@ func (w *influxWriter) spooledPoints() int64 {
 // and always will).
 type writeError struct {
 	msg        string
+	status     int // HTTP status, 0 if there was no answer
 	permanent  bool
 	retryAfter time.Duration
 }
@@ -295,7 +305,7 @@ func (w *influxWriter) post(ctx context.Context, body []byte) *writeError {
 	if perr == nil {
 		return nil
 	}
-	e := &writeError{msg: w.scrub(perr.Error())}
+	e := &writeError{msg: w.scrub(perr.Error()), status: perr.StatusCode}
 	if perr.StatusCode != 0 {
 		e.msg = fmt.Sprintf("HTTP %d: %s", perr.StatusCode, e.msg)
 	}
@@ -305,6 +315,89 @@ func (w *influxWriter) post(ctx context.Context, body []byte) *writeError {
 	}
 	e.retryAfter = time.Duration(perr.RetryAfter) * time.Second
 	return e
+}
+
+// minBatchPoints is the floor of the halving of batches on HTTP 413: a
+// batch this small that is still too large is refused for good.
+const minBatchPoints = 50
+
+// write writes a batch of points. While the server answers 413 (the batch
+// is over its body size limit) it halves the batch, down to
+// minBatchPoints, and writes the halves; the size that was refused is
+// remembered (limit), so later batches are split before they are sent and
+// the sink makes smaller ones. Halves written before another one failed are
+// written again when the whole batch is retried, which is harmless: the
+// points replace themselves.
+func (w *influxWriter) write(ctx context.Context, body []byte, points int64) *writeError {
+	if lim := w.limit.Load(); lim == 0 || points <= lim || points <= minBatchPoints {
+		werr := w.post(ctx, body)
+		if werr == nil || werr.status != http.StatusRequestEntityTooLarge || points <= minBatchPoints {
+			return werr
+		}
+		lim := max(minBatchPoints, points/2)
+		if old := w.limit.Load(); old == 0 || lim < old {
+			w.limit.Store(lim)
+			w.logf("influx: the server refused a batch of %d points as too large (HTTP 413); batches of at most %d points from now on", points, lim)
+		}
+	}
+	halves, err := splitBatch(body, points)
+	if err != nil {
+		return &writeError{msg: "splitting a batch the server refused as too large: " + err.Error(), permanent: true}
+	}
+	for _, h := range halves {
+		if werr := w.write(ctx, h.body, h.points); werr != nil {
+			return werr
+		}
+	}
+	return nil
+}
+
+// batchPart is a part of a split batch.
+type batchPart struct {
+	body   []byte
+	points int64
+}
+
+// maxBatchBytes bounds the line protocol of a batch decompressed to be
+// split: far above any batch the sink makes.
+const maxBatchBytes = 1 << 30
+
+// splitBatch splits a gzip-compressed batch of points lines into two
+// batches of about half as many lines each.
+func splitBatch(body []byte, points int64) ([2]batchPart, error) {
+	var parts [2]batchPart
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return parts, err
+	}
+	lp, err := io.ReadAll(io.LimitReader(zr, maxBatchBytes))
+	if err != nil {
+		return parts, err
+	}
+	cut, n := 0, int64(0)
+	for n < points/2 {
+		i := bytes.IndexByte(lp[cut:], '\n')
+		if i < 0 {
+			break
+		}
+		cut += i + 1
+		n++
+	}
+	if n == 0 || n == points {
+		return parts, fmt.Errorf("%d lines for %d points", n, points)
+	}
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	for k, part := range [2]struct {
+		lp []byte
+		n  int64
+	}{{lp[:cut], n}, {lp[cut:], points - n}} {
+		var b bytes.Buffer
+		if err := gzipBatch(zw, &b, part.lp, part.n); err != nil {
+			return parts, err
+		}
+		parts[k] = batchPart{b.Bytes(), part.n}
+	}
+	return parts, nil
 }
 
 // scrub removes the token from a message, should a library or server ever
@@ -353,7 +446,7 @@ func (w *influxWriter) reject(body []byte, points int64, why *writeError) error 
 func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 	f := w.files[0]
 	name := filepath.Join(w.dir, spoolName(f.seq))
-	body, err := os.ReadFile(name)
+	body, err := runlog.ReadFile(name, maxSpoolFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed behind our back (by hand, or by a concurrent sync that
 		// delivered it): nothing to replay.
@@ -363,7 +456,7 @@ func (w *influxWriter) replayOldest(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("influx: spool: %w", err)
 	}
-	if werr := w.post(ctx, body); werr != nil {
+	if werr := w.write(ctx, body, f.points); werr != nil {
 		if !werr.permanent {
 			w.lastErr = werr.msg
 			return 0, werr
@@ -434,8 +527,49 @@ type sinkState struct {
 	// except those in Gaps was acknowledged or spooled; absent if none.
 	FramesTo *int64 `json:"frames_to_ns,omitempty"`
 	// Gaps are ranges of frames to be re-read from the record's segments:
-	// frames the sink's queue had no room for.
+	// frames the sink's queue had no room for, and frames an earlier part
+	// of a resumed run still owed.
 	Gaps []stateGap `json:"gaps,omitempty"`
+	// EventsOwed is set when an earlier part of a resumed run (before `run
+	// --resume`) had not delivered its events, beats and steps: they are
+	// owed even once the part that runs now is complete.
+	EventsOwed bool `json:"events_owed,omitempty"`
+}
+
+// carryOver reads what an earlier part of the run still owes InfluxDB from
+// the spool's state, for the sink of a part resumed after a crash: its gaps,
+// the frames after its FramesTo (counted from the record, as one more
+// gap), and whether its events are owed. The new sink takes them over
+// instead of overwriting the state, so that a resume without `mockloop sync`
+// first forgets nothing. A spool without a state owes nothing.
+func carryOver(spool string, frames *runlog.FrameRanges) (gaps []*gapEntry, eventsOwed bool, err error) {
+	st, err := readState(spool)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, g := range st.Gaps {
+		gaps = append(gaps, &gapEntry{frameGap: frameGap{from: time.Duration(g.From), to: time.Duration(g.To), n: g.Frames}})
+	}
+	if st.Complete {
+		return gaps, st.EventsOwed, nil
+	}
+	from := time.Duration(math.MinInt64)
+	if st.FramesTo != nil {
+		from = time.Duration(*st.FramesTo) + 1
+	}
+	var g frameGap
+	_, err = frames.Scan(from, math.MaxInt64, func(t time.Duration, _ []float64) error {
+		if g.n == 0 {
+			g.from = t
+		}
+		g.to = t
+		g.n++
+		return nil
+	})
+	if g.n > 0 {
+		gaps = append(gaps, &gapEntry{frameGap: g})
+	}
+	return gaps, true, err
 }
 
 // stateGap is a range of frame times, ns since the epoch, both ends
@@ -448,11 +582,18 @@ type stateGap struct {
 	Frames int64 `json:"frames"`
 }
 
+// Bounds on the spool's files read whole: state.json has at most maxGaps
+// gaps, and a batch is BatchSize points gzipped (far less than this).
+const (
+	maxStateFile = 1 << 20
+	maxSpoolFile = 256 << 20
+)
+
 // readState reads a spool's state; a missing file is a complete state with
 // nothing owed.
 func readState(dir string) (sinkState, error) {
 	st := sinkState{Complete: true}
-	b, err := os.ReadFile(filepath.Join(dir, spoolState))
+	b, err := runlog.ReadFile(filepath.Join(dir, spoolState), maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}

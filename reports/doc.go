@@ -105,6 +105,8 @@
 // # Imports
 //
 // Of the project, runlog (the record), influx (reports made from
-// InfluxDB) and internal/termtext (the summary's text on a terminal) only. It must not import rig or protocols: a report is made
+// InfluxDB), internal/termtext (the summary's text on a terminal) and
+// internal/flock (a file being made is locked, so one a killed report left
+// is known) only. It must not import rig or protocols: a report is made
 // from the record alone, so it can be made again at any time.
 package reports

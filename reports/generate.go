@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mockloop/mockloop/internal/flock"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // Formats, as named on the command line (mockloop report --format).
@@ -174,18 +177,27 @@ func (r *Report) write(out string, formats []string, sel Selection, framesCSV, b
 }
 
 // writeFileAtomic writes path through fn via a temporary file in the same
-// directory, synced and then renamed over path.
+// directory, synced and then renamed over path. The temporary file is
+// removed on every way out but the process's death; it is flocked while it
+// is written, so that the temporary files a killed process left (nobody
+// holds them) are removed by the next report, and those of a report being
+// made by another process are not.
 func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	removeStaleTemps(path)
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return err
 	}
+	done := false
 	defer func() {
-		if err != nil {
+		if !done {
 			f.Close()
 			os.Remove(f.Name())
 		}
 	}()
+	if _, err := flock.Lock(f); err != nil {
+		return err
+	}
 	bw := bufio.NewWriterSize(f, 256<<10)
 	if err := fn(bw); err != nil {
 		return err
@@ -199,8 +211,28 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	done = true
+	return f.Close()
+}
+
+// tempPattern is the os.CreateTemp pattern of the temporary files of path.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
+// removeStaleTemps removes the temporary files of path that no process
+// holds: those of a report that was killed while it wrote them.
+func removeStaleTemps(path string) {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	for _, name := range names {
+		f, _, err := runlog.OpenFile(name)
+		if err != nil {
+			continue
+		}
+		if ok, _ := flock.Lock(f); ok {
+			os.Remove(name)
+		}
+		f.Close()
+	}
 }

@@ -5,7 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // eachLine calls fn with every complete line of the file at path, without
@@ -15,12 +16,12 @@ import (
 // its process died) and is left out, as runlog's readers do. line is only
 // valid during the call.
 func eachLine(path string, fn func(line []byte) error) error {
-	f, err := os.Open(path)
+	f, size, err := runlog.OpenFile(path) // a FIFO or a device is refused, not waited on
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
+	br := bufio.NewReaderSize(io.LimitReader(f, size), 256<<10)
 	var long []byte // a line longer than the reader's buffer, being assembled
 	for {
 		chunk, err := br.ReadSlice('\n')

@@ -411,7 +411,7 @@ func openRecord(cfg *Config, m *runlog.Manifest, opts Options, resume *resumeSta
 		return rec, nil, nil
 	}
 	sink, err := influx.NewSink(influx.SinkConfig{Config: *opts.Influx, RunDir: rec.Dir(), RunID: m.RunID, Rig: cfg.Name,
-		Layout: m.Layout, Epoch: m.Epoch})
+		Layout: m.Layout, Epoch: m.Epoch, Written: rec.Flush})
 	if err != nil {
 		rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})
 		return rec, nil, err

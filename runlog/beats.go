@@ -68,12 +68,12 @@ func (b *Beat) UnmarshalJSON(data []byte) error {
 // beats file the error wraps fs.ErrNotExist. An error of fn ends the
 // reading and is returned.
 func EachBeat(dir string, fn func(b *Beat) error) (malformed int, err error) {
-	f, err := os.Open(filepath.Join(dir, BeatsFile))
+	f, size, err := OpenFile(filepath.Join(dir, BeatsFile))
 	if err != nil {
 		return 0, fmt.Errorf("runlog: beats: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
+	br := bufio.NewReaderSize(io.LimitReader(f, size), 256<<10)
 	var b Beat
 	for {
 		line, err := br.ReadBytes('\n')

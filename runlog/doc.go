@@ -14,16 +14,27 @@
 //	beats.jsonl     one Beat per line, the detected beats in the order they ended (BeatsFile)
 //	result.json     outcome, per-step statistics and criteria (Result); written on close
 //	lock            flock(2)ed by the process writing the run, until Close (the file stays)
+//	reserve         4 MiB held while the run is written, freed by Close (and Recover): a
+//	                disk the run filled still takes the result that says "disk full"
 //
 // manifest.json and result.json are replaced atomically (temporary file,
 // fsync, rename, fsync of the directory), so a reader sees either the old or
-// the new version, never a mix. Frames and events are buffered and made
-// durable (flushed and fsynced) when an append finds SyncInterval of the
-// record's flush clock passed since the last sync, when Sync is called, and
-// on Close; an engine that may go quiet for longer calls Sync from a ticker.
-// A crash therefore loses about a second of data at most, and leaves at worst a torn record at the end of the last segment or
-// an unfinished last line in events.jsonl. Recover closes such runs as
-// "interrupted" and cuts the torn tails, keeping everything before them.
+// the new version, never a mix. Frames and beats are buffered; an event is
+// written at once, after the frames buffered before it (nothing on disk is
+// ahead of what precedes it: a process killed at any moment leaves no frame
+// without the events before it). Everything is made durable (flushed and
+// fsynced, events first) when an append finds SyncInterval of the record's
+// flush clock passed since the last sync, when Sync is called, and on Close;
+// an engine that may go quiet for longer calls Sync from a ticker. A crash
+// therefore loses about a second of data at most, and leaves at worst a torn
+// record at the end of the last segment or an unfinished last line in
+// events.jsonl. Recover closes such runs as "interrupted" and cuts the torn
+// tails, keeping everything before them; it is idempotent, and a run it
+// closed, even after a kill during --resume or during Recover itself, can be
+// resumed (Reopen) again.
+//
+// Every file of a record is opened without blocking and refused unless it
+// is a regular file (OpenFile), and files read whole have a size bound.
 //
 // # Frame segments
 //
@@ -31,15 +42,17 @@
 //
 //	offset  size  field
 //	0       8     magic "MLFRAMES"
-//	8       4     u32 format version (1)
+//	8       4     u32 format version (2; 1 is still read)
 //	12      4     u32 L, length of the header JSON
-//	16      L     header JSON: {"run_id": "...", "channels": [{"name": "aop", "unit": "mmHg"}, ...]}
+//	16      L     header JSON: {"run_id": "...", "seq": 3, "channels": [{"name": "aop", "unit": "mmHg"}, ...]}
 //	16+L    4     u32 CRC-32C (Castagnoli) of bytes 0 .. 16+L
 //
-// The number of channels in the header is the width W of every frame in the
-// segment. Records follow, one or more per daq.Block, until the end of file:
+// seq is the segment's number, as in its file name. The number of channels
+// in the header is the width W of every frame in the segment. Records
+// follow, one or more per daq.Block, until the end of file:
 //
 //	size  field
+//	4     marker F7 4D 4C 52 ("\xf7MLR"; not in version 1)
 //	4     u32 payload length P
 //	4     u32 CRC-32C (Castagnoli) of the payload
 //	P     payload:
@@ -48,8 +61,8 @@
 //	        4*N    u32 per frame: its timestamp minus the first, in ns
 //	        4*N*W  f32 values, frame after frame, W per frame, IEEE 754
 //
-// so P = 12 + N*(4 + 4*W). A frame costs 4 + 4*W bytes and a record adds 20
-// bytes of framing: with 8 channels, 36 bytes per frame, and 38 bytes per
+// so P = 12 + N*(4 + 4*W). A frame costs 4 + 4*W bytes and a record adds 24
+// bytes of framing: with 8 channels, 36 bytes per frame, and 38.4 bytes per
 // frame in 10-frame (10 ms at 1 kHz) records — about 3.3 GB per 24 h at
 // 1 kHz. An offset field spans 4.29 s; a block whose frames are further apart
 // than that from its first frame (or go back in time) is split into several
@@ -60,10 +73,14 @@
 // float32's range become ±Inf. Timestamps are exact to the nanosecond.
 //
 // A segment is rotated (a new file begun) before a record would take it past
-// a size bound, 64 MiB by default. Readers verify every CRC. A bad header, a
-// bad checksum, an impossible length or a record cut short by the end of the
-// file stops reading that segment: the records before it are returned and
-// the rest is counted as damage (FrameStats). A segment file of zero bytes
+// a size bound, 64 MiB by default. Readers verify every CRC. A missing
+// marker, a bad checksum, an impossible length or a record cut short by the
+// end of the file is damage (FrameStats): the reader looks for the next
+// marker whose record is intact and goes on from there, so damage hides only
+// the records it touches (in a version 1 segment, the rest of the segment).
+// A bad header hides its segment; a segment whose header names another run,
+// another number than its file name (a copy) or another layout is refused
+// whole, with a warning in the stats, never read as the run's. A segment file of zero bytes
 // (created, nothing written yet) is empty, not damaged. Nothing in a file,
 // however corrupt, makes a reader panic.
 //

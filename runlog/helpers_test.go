@@ -97,6 +97,20 @@ func readFrames(t testing.TB, dir string) ([]frame, FrameStats) {
 	return fs, st
 }
 
+// readEvents reads the events of the run in dir with a fresh reader.
+func readEvents(t testing.TB, dir string) []Event {
+	t.Helper()
+	run, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := run.ReadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
 // checkFrames checks that got are frames 0..len(got) as fillBlock made them:
 // timestamps exact, values equal to their float32 rounding.
 func checkFrames(t testing.TB, got []frame) {
@@ -118,9 +132,6 @@ func checkFrames(t testing.TB, got []frame) {
 func crash(t testing.TB, r *Record) {
 	t.Helper()
 	if err := r.segW.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.eventsW.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	r.abandon()

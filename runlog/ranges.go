@@ -15,6 +15,7 @@ import (
 // used by one goroutine at a time.
 type FrameRanges struct {
 	dir    string
+	runID  string // the directory's name, if a run id: segments of other runs are refused
 	layout []Channel
 	first  map[string]time.Duration // segment file name → time of its first frame
 }
@@ -22,7 +23,11 @@ type FrameRanges struct {
 // NewFrameRanges returns a reader of the frames of the run in dir, whose
 // frames have the given layout.
 func NewFrameRanges(dir string, layout []Channel) *FrameRanges {
-	return &FrameRanges{dir: dir, layout: layout, first: make(map[string]time.Duration)}
+	id := filepath.Base(dir)
+	if !ValidRunID(id) {
+		id = "" // a run directory by another name: its segments' run ids are not checked
+	}
+	return &FrameRanges{dir: dir, runID: id, layout: layout, first: make(map[string]time.Duration)}
 }
 
 // errStopScan ends a scan of the record's frames early.
@@ -43,7 +48,7 @@ func (x *FrameRanges) Scan(from, to time.Duration, fn func(time.Duration, []floa
 				continue
 			}
 		}
-		_, _, err := scanSegmentFile(filepath.Join(x.dir, framesDir, name), x.layout, func(t time.Duration, v []float64) error {
+		_, err := scanSegmentFile(x.dir, name, x.runID, x.layout, func(t time.Duration, v []float64) error {
 			if t > to {
 				return errStopScan
 			}
@@ -70,7 +75,7 @@ func (x *FrameRanges) firstT(name string) (time.Duration, bool) {
 	}
 	var first time.Duration
 	found := false
-	_, _, err := scanSegmentFile(filepath.Join(x.dir, framesDir, name), x.layout, func(t time.Duration, _ []float64) error {
+	_, err := scanSegmentFile(x.dir, name, x.runID, x.layout, func(t time.Duration, _ []float64) error {
 		first, found = t, true
 		return errStopScan
 	})

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,9 +50,10 @@ type FrameStats struct {
 	Records  int64         // intact records read
 	Frames   int64         // frames delivered
 	Last     time.Duration // timestamp of the last frame delivered
-	// Damaged lists, in segment order, each segment whose reading stopped
-	// before its end. After a crash the last segment may end in a torn
-	// record; anything else is corruption.
+	// Damaged lists, in file order, each part of a segment that could not
+	// be read (reading resumes at the next intact record), and each segment
+	// refused as a whole. After a crash the last segment may end in a torn
+	// record; anything else is corruption or a stray file.
 	Damaged []Damage
 	// UnreadBytes is the sum of Damaged[i].Bytes.
 	UnreadBytes int64
@@ -63,9 +65,16 @@ func (s FrameStats) Intact() bool { return len(s.Damaged) == 0 }
 // Damage is where and why reading a segment stopped before its end.
 type Damage struct {
 	Segment string // path relative to the run directory, "frames/00000002.seg"
-	Offset  int64  // end of the last intact record: the first byte not read
-	Bytes   int64  // bytes from Offset to the end of the file
+	Offset  int64  // end of the last intact record before it: the first byte not read
+	Bytes   int64  // bytes not read from Offset on, up to the next intact record or the end of the file
 	Reason  string // e.g. "truncated record", "bad record checksum"
+	// Refused is set when the whole segment is not this run's: another
+	// run's, a copy of another segment of this run, another layout, not a
+	// regular file. It is ignored, never read, never cut.
+	Refused bool
+	// Tail is set when the damage runs to the end of the file: after a
+	// crash, the last segment's torn last record.
+	Tail bool
 }
 
 // String describes d for a report or log.
@@ -84,18 +93,18 @@ func (d Damage) String() string {
 // the stats, not as an error; reading goes on with the next segment. The
 // error is fn's, which stops the reading, or a failure to read a file.
 func (r *Run) Frames(fn func(t time.Duration, values []float64) error) (FrameStats, error) {
-	return scanFrames(r.Dir, r.Manifest.Layout, fn)
+	return scanFrames(r.Dir, r.Manifest.RunID, r.Manifest.Layout, fn)
 }
 
-// scanFrames is Run.Frames for the run in dir with the given layout.
-func scanFrames(dir string, layout []Channel, fn func(time.Duration, []float64) error) (FrameStats, error) {
+// scanFrames is Run.Frames for the run runID in dir with the given layout.
+func scanFrames(dir, runID string, layout []Channel, fn func(time.Duration, []float64) error) (FrameStats, error) {
 	var st FrameStats
 	names, err := segmentFiles(dir)
 	if err != nil {
 		return st, fmt.Errorf("runlog: frames: %w", err)
 	}
 	for _, name := range names {
-		sc, size, err := scanSegmentFile(filepath.Join(dir, framesDir, name), layout, fn)
+		sc, err := scanSegmentFile(dir, name, runID, layout, fn)
 		st.Segments++
 		st.Records += sc.records
 		st.Frames += sc.frames
@@ -105,8 +114,9 @@ func scanFrames(dir string, layout []Channel, fn func(time.Duration, []float64) 
 		if err != nil {
 			return st, err
 		}
-		if sc.damage != "" {
-			d := Damage{Segment: path.Join(framesDir, name), Offset: sc.good, Bytes: size - sc.good, Reason: sc.damage}
+		for _, sd := range sc.damage {
+			d := Damage{Segment: path.Join(framesDir, name), Offset: sd.off, Bytes: sd.n, Reason: sd.reason,
+				Refused: sd.refused, Tail: !sd.refused && sd.off+sd.n == sc.size}
 			st.Damaged = append(st.Damaged, d)
 			st.UnreadBytes += d.Bytes
 		}
@@ -114,29 +124,32 @@ func scanFrames(dir string, layout []Channel, fn func(time.Duration, []float64) 
 	return st, nil
 }
 
-// scanSegmentFile runs scanSegment on a file; it returns the file's size
-// too. Errors other than fn's are wrapped with the file name.
-func scanSegmentFile(name string, layout []Channel, fn func(time.Duration, []float64) error) (segScan, int64, error) {
-	f, err := os.Open(name)
+// scanSegmentFile runs scanSegment on segment name of the run runID in
+// dir, which must be a regular file (a FIFO or a device is refused as a
+// whole, without blocking). Errors other than fn's are wrapped with the file
+// name.
+func scanSegmentFile(dir, name, runID string, layout []Channel, fn func(time.Duration, []float64) error) (segScan, error) {
+	seq, _ := strconv.Atoi(strings.TrimSuffix(name, segmentExt))
+	f, size, err := OpenFile(filepath.Join(dir, framesDir, name))
+	if errors.Is(err, ErrNotRegular) {
+		return segScan{damage: []segDamage{{reason: damageNotRegular, refused: true}}}, nil
+	}
 	if err != nil {
-		return segScan{}, 0, fmt.Errorf("runlog: frames: %w", err)
+		return segScan{}, fmt.Errorf("runlog: frames: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return segScan{}, 0, fmt.Errorf("runlog: frames: %w", err)
-	}
 	var fnErr error
-	sc, err := scanSegment(f, fi.Size(), layout, func(t time.Duration, v []float64) error {
+	sc, err := scanSegment(f, size, &segWant{runID: runID, seq: seq, layout: layout}, func(t time.Duration, v []float64) error {
 		if fn != nil {
 			fnErr = fn(t, v)
 		}
 		return fnErr
 	})
+	sc.size = size
 	if err != nil && err != fnErr {
-		err = fmt.Errorf("runlog: frames: %s: %w", name, err)
+		err = fmt.Errorf("runlog: frames: %s: %w", f.Name(), err)
 	}
-	return sc, fi.Size(), err
+	return sc, err
 }
 
 // segmentFiles returns the names of the frame segments of the run in dir,
@@ -151,7 +164,7 @@ func segmentFiles(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if isSegmentName(e.Name()) && e.Type().IsRegular() {
+		if isSegmentName(e.Name()) && !e.IsDir() { // other types are refused by scanSegmentFile
 			names = append(names, e.Name())
 		}
 	}
@@ -180,7 +193,7 @@ func isSegmentName(name string) bool {
 // complete but not a JSON event are left out too, and reported in the error,
 // which then comes with all the events that could be read.
 func (r *Run) ReadEvents() ([]Event, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, eventsFile))
+	b, err := ReadFile(filepath.Join(r.Dir, eventsFile), maxEventsFile)
 	if err != nil {
 		return nil, fmt.Errorf("runlog: events: %w", err)
 	}

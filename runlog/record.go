@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
@@ -52,17 +53,17 @@ type Record struct {
 	seg      *os.File
 	segW     *bufio.Writer
 	segSeq   int
-	segBytes int64  // size of the current segment, buffered bytes included
-	segMax   int64  // rotation size; a field so tests can make it small
-	segHdr   []byte // encoded segment header, the same for every segment
-	written  int64  // frame bytes written to all segments, headers included
-	frames   int64  // frames appended
-	buf      []byte // encode buffer, reused by every AppendBlock
+	segBytes int64     // size of the current segment, buffered bytes included
+	segMax   int64     // rotation size; a field so tests can make it small
+	segInfo  segHeader // what every segment's header says but its number
+	segHdr   []byte    // the current segment's encoded header
+	written  int64     // frame bytes written to all segments, headers included
+	frames   int64     // frames appended
+	buf      []byte    // encode buffer, reused by every AppendBlock
 
-	events  *os.File
-	eventsW *bufio.Writer
-	beats   *os.File
-	beatsW  *bufio.Writer
+	events *os.File // written through: an event reaches the file before any later frame
+	beats  *os.File
+	beatsW *bufio.Writer
 
 	err    error // first write or sync error; every later write returns it
 	closed bool
@@ -94,8 +95,8 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 	if err != nil {
 		return nil, fmt.Errorf("runlog: create: manifest: %w", err)
 	}
-	hdr, err := appendSegmentHeader(nil, segHeader{RunID: m.RunID, Channels: m.Layout})
-	if err != nil {
+	info := segHeader{RunID: m.RunID, Channels: m.Layout}
+	if _, err := appendSegmentHeader(nil, info); err != nil {
 		return nil, fmt.Errorf("runlog: create: %w", err)
 	}
 
@@ -107,13 +108,13 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, fmt.Errorf("runlog: create: %w", err)
 	}
 	r := &Record{
-		dir:    dir,
-		m:      m,
-		width:  len(m.Layout),
-		flush:  flush,
-		segMax: segmentBytes,
-		segHdr: hdr,
-		segW:   bufio.NewWriterSize(nil, bufSize),
+		dir:     dir,
+		m:       m,
+		width:   len(m.Layout),
+		flush:   flush,
+		segMax:  segmentBytes,
+		segInfo: info,
+		segW:    bufio.NewWriterSize(nil, bufSize),
 	}
 	defer func() {
 		if err != nil {
@@ -130,6 +131,9 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		return nil, fmt.Errorf("%s: locked by another process", dir)
 	}
 	r.lock = lock
+	if err := reserveSpace(dir); err != nil {
+		return nil, err
+	}
 	if err := writeFileAtomic(dir, protocolFile, protocolSrc); err != nil {
 		return nil, err
 	}
@@ -146,7 +150,6 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 	if err != nil {
 		return nil, err
 	}
-	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
 	r.beats, err = os.OpenFile(filepath.Join(dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -243,8 +246,16 @@ func marshalLine(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// openSegment creates segment seq and writes its header.
+// openSegment creates segment seq and writes its header, which binds it to
+// the run and to its number.
 func (r *Record) openSegment(seq int) error {
+	info := r.segInfo
+	info.Seq = seq
+	hdr, err := appendSegmentHeader(r.segHdr[:0], info)
+	if err != nil {
+		return err
+	}
+	r.segHdr = hdr
 	dir := filepath.Join(r.dir, framesDir)
 	f, err := os.OpenFile(filepath.Join(dir, segmentName(seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -260,9 +271,13 @@ func (r *Record) openSegment(seq int) error {
 	return syncDir(dir) // the new file's name is durable before its data is
 }
 
-// rotate ends the current segment, durably, and begins the next.
+// rotate ends the current segment, durably, and begins the next. The
+// events are synced first: nothing durable is ahead of what precedes it.
 func (r *Record) rotate() error {
 	if err := r.segW.Flush(); err != nil {
+		return err
+	}
+	if err := r.events.Sync(); err != nil {
 		return err
 	}
 	if err := r.seg.Sync(); err != nil {
@@ -329,6 +344,13 @@ func (r *Record) writeRecordLocked(rec []byte) error {
 
 // Event appends e as a line to events.jsonl and, as AppendBlock, syncs when
 // a sync is due.
+//
+// The frames buffered before it are written to their segment first, and
+// the line is written at once (write(2), no user-space buffer): a frame
+// never reaches the files before an event that precedes it, so a process
+// killed at any moment leaves every frame's run start, step start and
+// setpoints on disk. Events are few (steps, setpoints, alarms), so the two
+// writes cost little.
 func (r *Record) Event(e Event) error {
 	line, err := marshalLine(e)
 	if e.err != nil {
@@ -342,7 +364,12 @@ func (r *Record) Event(e Event) error {
 		r.mu.Unlock()
 		return err
 	}
-	if _, err := r.eventsW.Write(line); err != nil {
+	if err := r.segW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write frames: %w", err)
+		r.mu.Unlock()
+		return r.err
+	}
+	if _, err := r.events.Write(line); err != nil {
 		r.err = fmt.Errorf("runlog: append event: %w", err)
 		r.mu.Unlock()
 		return r.err
@@ -394,6 +421,27 @@ func (r *Record) Sync() error {
 	return r.fsync(seg, ev, bt)
 }
 
+// Flush writes the buffered frames and beats to their files (write(2),
+// no fsync): they then survive the process being killed. The InfluxDB sink
+// calls it before it sends or spools a batch, so that InfluxDB is never
+// ahead of the record. Flushing a closed record is not an error.
+func (r *Record) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.segW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write frames: %w", err)
+	} else if err := r.beatsW.Flush(); err != nil {
+		r.err = fmt.Errorf("runlog: write beats: %w", err)
+	}
+	return r.err
+}
+
 // writableLocked returns why nothing can be appended, or nil.
 func (r *Record) writableLocked() error {
 	if r.closed {
@@ -419,10 +467,6 @@ func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 		r.err = fmt.Errorf("runlog: write frames: %w", err)
 		return nil, nil, nil
 	}
-	if err := r.eventsW.Flush(); err != nil {
-		r.err = fmt.Errorf("runlog: write events: %w", err)
-		return nil, nil, nil
-	}
 	if err := r.beatsW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write beats: %w", err)
 		return nil, nil, nil
@@ -432,10 +476,12 @@ func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 
 // fsync fsyncs the files given (either may be nil) and records a failure.
 // A file closed meanwhile by rotation or Close was synced by them, and is
-// not an error.
+// not an error. The events go first, the beats (which follow the frames
+// they are found in) last, so that what is durable is never ahead of what
+// precedes it.
 func (r *Record) fsync(seg, ev, bt *os.File) error {
 	var err error
-	for _, f := range [3]*os.File{seg, ev, bt} {
+	for _, f := range [3]*os.File{ev, seg, bt} {
 		if f == nil {
 			continue
 		}
@@ -482,10 +528,17 @@ func (r *Record) Close(res Result) error {
 			errs = append(errs, fmt.Errorf("runlog: close: %s: %w", what, err))
 		}
 	}
+	note("events", closeFile(r.events))
 	note("frames", closeWriter(r.segW, r.seg))
-	note("events", closeWriter(r.eventsW, r.events))
 	note("beats", closeWriter(r.beatsW, r.beats))
 
+	note("reserve", freeReserve(r.dir)) // room for what follows on a full disk
+	if errors.Is(r.err, syscall.ENOSPC) {
+		// The cause, not just its consequence (a fault, or nothing at all
+		// when the result could not be written and Recover said
+		// "interrupted").
+		res.Outcome, res.AbortReason = OutcomeAborted, "disk full: "+r.err.Error()
+	}
 	res.RunID, res.Frames = r.m.RunID, r.frames
 	if res.Steps == nil {
 		res.Steps = []StepResult{}
@@ -504,9 +557,15 @@ func (r *Record) Close(res Result) error {
 // closeWriter flushes w to f, syncs and closes f.
 func closeWriter(w *bufio.Writer, f *os.File) error {
 	err := w.Flush()
-	if e := f.Sync(); err == nil {
+	if e := closeFile(f); err == nil {
 		err = e
 	}
+	return err
+}
+
+// closeFile syncs and closes f.
+func closeFile(f *os.File) error {
+	err := f.Sync()
 	if e := f.Close(); err == nil {
 		err = e
 	}

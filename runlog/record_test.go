@@ -143,9 +143,10 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
-// A flipped bit in a record is detected; the records before it are kept and
-// the segments after it are still read.
-func TestBitFlip(t *testing.T) {
+// A flipped bit in a record is detected and hides that record only: the
+// reader resynchronises on the next record's marker, so the rest of its
+// segment (up to 64 MiB, half an hour of frames) is still read.
+func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		at     int // byte offset in the third record
@@ -153,10 +154,11 @@ func TestBitFlip(t *testing.T) {
 	}{
 		{"payload", recHeaderLen + 40, damageChecksum},
 		{"value", recLen - 1, damageChecksum},
-		{"checksum", 5, damageChecksum},
-		{"length low", 0, damageChecksum},   // a shorter record, whose CRC fails
-		{"length mid", 2, damageTruncated},  // 1 MiB more: past the end of the file
-		{"length high", 3, damageBadLength}, // 256 MiB more: over the bound
+		{"checksum", 9, damageChecksum},
+		{"marker", 1, damageNoMarker},
+		{"length low", 4, damageChecksum},   // a shorter record, whose CRC fails
+		{"length mid", 6, damageTruncated},  // 1 MiB more: past the end of the file
+		{"length high", 7, damageBadLength}, // 256 MiB more: over the bound
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := create(t, testRunID)
@@ -186,15 +188,15 @@ func TestBitFlip(t *testing.T) {
 
 			got, st := readFrames(t, r.Dir())
 			checkFrames(t, got[:20])
-			if len(got) != 20+50 {
-				t.Fatalf("read %d frames, want 20 before the flip and 50 of the next segment", len(got))
+			if len(got) != 90 {
+				t.Fatalf("read %d frames, want 90: all but the 10 of the damaged record", len(got))
 			}
-			for i, f := range got[20:] { // the second segment, intact
-				if f.t != frameTime(50+i) {
-					t.Fatalf("frame %d of segment 2: t = %v, want %v", i, f.t, frameTime(50+i))
+			for i, f := range got[20:] { // the rest of segment 1, and segment 2
+				if f.t != frameTime(30+i) {
+					t.Fatalf("frame %d after the damage: t = %v, want %v", i, f.t, frameTime(30+i))
 				}
 			}
-			want := Damage{Segment: "frames/00000001.seg", Offset: int64(len(r.segHdr) + 2*recLen), Bytes: 3 * recLen, Reason: tc.reason}
+			want := Damage{Segment: "frames/00000001.seg", Offset: int64(len(r.segHdr) + 2*recLen), Bytes: recLen, Reason: tc.reason}
 			if len(st.Damaged) != 1 || st.Damaged[0] != want {
 				t.Errorf("damage %v, want %v", st.Damaged, want)
 			}
@@ -211,15 +213,7 @@ func TestSyncCadence(t *testing.T) {
 	visible := func() (frames, events int) {
 		t.Helper()
 		got, _ := readFrames(t, r.Dir())
-		run, err := Open(r.Dir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs, err := run.ReadEvents()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(got), len(evs)
+		return len(got), len(readEvents(t, r.Dir()))
 	}
 	append := func(k int) {
 		t.Helper()
@@ -229,13 +223,17 @@ func TestSyncCadence(t *testing.T) {
 	}
 
 	append(0)
-	if err := r.Event(Event{T: 0.005, Kind: KindStepStart, Step: "1"}); err != nil {
-		t.Fatal(err)
-	}
 	fc.Advance(SyncInterval - time.Millisecond)
 	append(1)
 	if f, e := visible(); f != 0 || e != 0 {
 		t.Fatalf("before the sync point: %d frames and %d events visible, want none (still buffered)", f, e)
+	}
+	// An event is written at once, after the frames before it.
+	if err := r.Event(Event{T: 0.015, Kind: KindStepStart, Step: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, e := visible(); f != 20 || e != 1 {
+		t.Fatalf("after an event: %d frames and %d events visible, want 20 and 1 (written through)", f, e)
 	}
 	fc.Advance(time.Millisecond)
 	append(2) // due: this append syncs, itself included
@@ -546,5 +544,34 @@ func TestList(t *testing.T) {
 
 	if got, err := List(filepath.Join(runs, "none")); err != nil || len(got) != 0 {
 		t.Errorf("missing runs dir: %v, %v", got, err)
+	}
+}
+
+// A process killed at any moment (its user-space buffers lost, what it
+// wrote kept) leaves no frame on disk without the events before it: the run
+// start, the step start and the setpoints that frame was sampled under.
+// Before, events were buffered while frames reached the file as their
+// buffer filled: a SIGKILL left 1.6 MB of frames and an empty events.jsonl.
+func TestKillLeavesNoFrameWithoutItsEvents(t *testing.T) {
+	r, _ := create(t, testRunID)
+	for _, e := range []Event{{Kind: KindRunStart}, {Kind: KindStepStart, Step: "1"}, {Kind: KindSetpoint, Step: "1", Msg: "hr 80 bpm"}} {
+		if err := r.Event(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := daq.NewBlock(len(testLayout), 10)
+	for k := range 400 { // 4000 frames, about 150 kB: past the frame buffer
+		if err := r.AppendBlock(fillBlock(b, 10*k, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.abandon() // SIGKILL: nothing buffered is written
+	r.closed = true
+	got, _ := readFrames(t, r.Dir())
+	if len(got) == 0 {
+		t.Fatal("no frame reached the file: the test does not test the order")
+	}
+	if evs := readEvents(t, r.Dir()); len(evs) != 3 {
+		t.Fatalf("%d frames on disk but %d of the 3 events before them", len(got), len(evs))
 	}
 }

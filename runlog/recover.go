@@ -53,6 +53,14 @@ func Recover(runsDir string) ([]string, error) {
 
 // recoverRun closes the run in dir, whose lock the caller holds, if it is
 // still running; it reports whether it did.
+//
+// It is idempotent, and each of its steps leaves the run recoverable if the
+// process dies there: the segment's tail is copied before it is cut, the
+// events' torn line is cut before the run.interrupted event is appended, an
+// event already appended by an attempt that died is reused, and result.json
+// and then manifest.json are replaced atomically. A result.json is taken as
+// the run's only if it counts the frames on disk: a result of an earlier
+// part of a resumed run is recomputed, never kept.
 func recoverRun(dir string) (bool, error) {
 	// Read again under the lock: its process may have closed it meanwhile.
 	var m Manifest
@@ -62,49 +70,64 @@ func recoverRun(dir string) (bool, error) {
 	if m.State != StateRunning {
 		return false, nil
 	}
-
-	var res Result
-	if err := readJSON(dir, resultFile, &res); err == nil && runOutcome(res.Outcome) {
-		m.State, m.Outcome, m.Ended = StateClosed, res.Outcome, m.Epoch.Add(durationOf(res.DurationS))
-		return true, writeJSONAtomic(dir, manifestFile, m)
+	if err := freeReserve(dir); err != nil {
+		return false, err
 	}
-
-	st, err := scanFrames(dir, m.Layout, nil)
+	st, err := scanFrames(dir, m.RunID, m.Layout, nil)
 	if err != nil {
 		return false, err
 	}
-	var notes []string
-	var cutFrameBytes int64
-	if n := len(st.Damaged); n > 0 {
-		last := st.Damaged[n-1]
-		names, err := segmentFiles(dir)
-		if err != nil {
-			return false, err
+	var res Result
+	if err := readJSON(dir, resultFile, &res); err == nil && runOutcome(res.Outcome) && res.Frames == st.Frames {
+		m.State, m.Outcome, m.Ended = StateClosed, res.Outcome, m.Epoch.Add(durationOf(res.DurationS))
+		if res.Outcome == OutcomeInterrupted {
+			m.State = StateInterrupted // closed by an attempt of this that died: still resumable
 		}
-		if last.Segment == path.Join(framesDir, names[len(names)-1]) && last.Reason != damageLayout {
-			if err := cutSegment(dir, last); err != nil {
-				return false, err
-			}
-			cutFrameBytes = last.Bytes
-			notes = append(notes, fmt.Sprintf("cut %d bytes (%s) after the last intact record of %s, kept in %s",
-				last.Bytes, last.Reason, last.Segment, strings.TrimSuffix(last.Segment, segmentExt)+cutExt))
-			st.Damaged = st.Damaged[:n-1]
-		}
-		for _, d := range st.Damaged {
-			notes = append(notes, "unreadable: "+d.String())
-		}
+		return true, writeJSONAtomic(dir, manifestFile, m)
 	}
-
-	evPath := filepath.Join(dir, eventsFile)
-	b, err := os.ReadFile(evPath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	ev, err := interruptedEvent(dir, &st)
+	if err != nil {
 		return false, err
 	}
+	res = Result{
+		RunID:       m.RunID,
+		Outcome:     OutcomeInterrupted,
+		AbortReason: ev.Msg,
+		Frames:      st.Frames,
+		DurationS:   ev.T,
+		Steps:       []StepResult{},
+		Criteria:    []CriterionResult{},
+	}
+	if err := writeJSONAtomic(dir, resultFile, res); err != nil {
+		return false, err
+	}
+	m.State, m.Outcome, m.Ended = StateInterrupted, OutcomeInterrupted, m.Epoch.Add(durationOf(ev.T))
+	return true, writeJSONAtomic(dir, manifestFile, m)
+}
+
+// interruptedEvent cuts the torn tails of the run in dir (its last
+// segment's, per st, which it updates, and its events') and appends the
+// run.interrupted event that says what was cut; it returns that event. If
+// the last event already is one (an earlier recovery died after writing
+// it), that one is returned and nothing is appended.
+func interruptedEvent(dir string, st *FrameStats) (Event, error) {
+	notes, cutFrameBytes, err := cutFrameTail(dir, st)
+	if err != nil {
+		return Event{}, err
+	}
+	evPath := filepath.Join(dir, eventsFile)
+	b, err := ReadFile(evPath, maxEventsFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Event{}, err
+	}
 	evs, bad, complete := parseEvents(b)
+	if n := len(evs); n > 0 && evs[n-1].Kind == KindRunInterrupted && complete == len(b) {
+		return evs[n-1], nil
+	}
 	cutEventBytes := int64(len(b) - complete)
 	if cutEventBytes > 0 {
 		if err := truncateFile(evPath, int64(complete)); err != nil {
-			return false, err
+			return Event{}, err
 		}
 		notes = append(notes, fmt.Sprintf("cut %d bytes of an unfinished last line from %s", cutEventBytes, eventsFile))
 	}
@@ -117,7 +140,6 @@ func recoverRun(dir string) (bool, error) {
 			end = t
 		}
 	}
-
 	reason := fmt.Sprintf("interrupted: the process ended without closing the run; %d frames recovered, to t = %.3f s",
 		st.Frames, end.Seconds())
 	if len(notes) > 0 {
@@ -130,23 +152,34 @@ func recoverRun(dir string) (bool, error) {
 		DamagedFrameBytes: st.UnreadBytes - cutFrameBytes,
 	})
 	ev.T = end.Seconds()
-	if err := appendEvent(evPath, ev); err != nil {
-		return false, err
+	return ev, appendEvent(evPath, ev)
+}
+
+// cutFrameTail cuts the torn tail of the last segment, if st has one, and
+// returns notes on what it cut and what else is unreadable.
+func cutFrameTail(dir string, st *FrameStats) (notes []string, cut int64, err error) {
+	n := len(st.Damaged)
+	if n == 0 {
+		return nil, 0, nil
 	}
-	res = Result{
-		RunID:       m.RunID,
-		Outcome:     OutcomeInterrupted,
-		AbortReason: reason,
-		Frames:      st.Frames,
-		DurationS:   end.Seconds(),
-		Steps:       []StepResult{},
-		Criteria:    []CriterionResult{},
+	last := st.Damaged[n-1]
+	names, err := segmentFiles(dir)
+	if err != nil {
+		return nil, 0, err
 	}
-	if err := writeJSONAtomic(dir, resultFile, res); err != nil {
-		return false, err
+	if last.Tail && last.Segment == path.Join(framesDir, names[len(names)-1]) {
+		if err := cutSegment(dir, last); err != nil {
+			return nil, 0, err
+		}
+		cut = last.Bytes
+		notes = append(notes, fmt.Sprintf("cut %d bytes (%s) after the last intact record of %s, kept in %s",
+			last.Bytes, last.Reason, last.Segment, strings.TrimSuffix(last.Segment, segmentExt)+cutExt))
+		st.Damaged = st.Damaged[:n-1]
 	}
-	m.State, m.Outcome, m.Ended = StateInterrupted, OutcomeInterrupted, m.Epoch.Add(end)
-	return true, writeJSONAtomic(dir, manifestFile, m)
+	for _, d := range st.Damaged {
+		notes = append(notes, "unreadable: "+d.String())
+	}
+	return notes, cut, nil
 }
 
 // cutSegment moves the bytes of a segment from d.Offset on to
@@ -204,7 +237,7 @@ func appendEvent(name string, e Event) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openAppend(name, true)
 	if err != nil {
 		return err
 	}

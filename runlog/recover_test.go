@@ -42,7 +42,7 @@ func TestRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	crashed.segW.Write(make([]byte, 100)) // a torn record: header and part of a payload
-	crashed.eventsW.WriteString(`{"t":0.09,"kind":"setpo`)
+	crashed.events.WriteString(`{"t":0.09,"kind":"setpo`)
 	crash(t, crashed)
 	segs := segmentPaths(t, crashed.Dir())
 	lastSeg := segs[len(segs)-1]

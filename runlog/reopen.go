@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,70 +24,86 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	if flush == nil {
 		return nil, 0, errors.New("runlog: reopen: no flush clock")
 	}
+	// The lock first: what is read below must not change under us.
+	lock, ok, err := tryLock(dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("runlog: reopen %s: %w", dir, err)
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("runlog: reopen %s: locked by another process", dir)
+	}
+	r := &Record{dir: dir, lock: lock, flush: flush, segMax: segmentBytes, segW: bufio.NewWriterSize(nil, bufSize)}
+	defer func() {
+		if err != nil {
+			r.abandon()
+			freeReserve(dir) // ours, if we got that far; the run stays interrupted
+			err = fmt.Errorf("runlog: reopen %s: %w", dir, err)
+		}
+	}()
 	run, err := Open(dir)
 	if err != nil {
 		return nil, 0, err
 	}
 	m := run.Manifest
 	if m.State != StateInterrupted {
-		return nil, 0, fmt.Errorf("runlog: reopen %s: the run is %s; only an interrupted run can be resumed", dir, m.State)
+		return nil, 0, fmt.Errorf("the run is %s; only an interrupted run can be resumed", m.State)
 	}
-	st, err := run.Frames(func(time.Duration, []float64) error { return nil })
+	st, err := run.Frames(nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("runlog: reopen %s: %w", dir, err)
+		return nil, 0, err
 	}
 	lastT = st.Last
 	if evs, _ := run.ReadEvents(); len(evs) > 0 {
 		lastT = max(lastT, time.Duration(evs[len(evs)-1].T*float64(time.Second)))
 	}
-	hdr, err := appendSegmentHeader(nil, segHeader{RunID: m.RunID, Channels: m.Layout})
-	if err != nil {
+	r.m, r.width, r.frames = m, len(m.Layout), st.Frames
+	r.segInfo = segHeader{RunID: m.RunID, Channels: m.Layout}
+	if err := reserveSpace(dir); err != nil {
 		return nil, 0, err
 	}
-	r := &Record{dir: dir, m: m, width: len(m.Layout), flush: flush, segMax: segmentBytes, segHdr: hdr,
-		segW: bufio.NewWriterSize(nil, bufSize), frames: st.Frames}
-	defer func() {
-		if err != nil {
-			r.abandon()
-			err = fmt.Errorf("runlog: reopen %s: %w", dir, err)
-		}
-	}()
-	lock, ok, err := tryLock(dir)
-	if err != nil {
+	if err := r.openFiles(); err != nil {
 		return nil, 0, err
 	}
-	if !ok {
-		return nil, 0, errors.New("locked by another process")
-	}
-	r.lock = lock
-	ents, err := os.ReadDir(filepath.Join(dir, framesDir))
-	if err != nil {
-		return nil, 0, err
-	}
-	last := 0
-	for _, e := range ents {
-		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), segmentExt)); err == nil && strings.HasSuffix(e.Name(), segmentExt) {
-			last = max(last, n)
-		}
-	}
-	if err := r.openSegment(last + 1); err != nil {
-		return nil, 0, err
-	}
-	if r.events, err = os.OpenFile(filepath.Join(dir, eventsFile), os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-		return nil, 0, err
-	}
-	r.eventsW = bufio.NewWriterSize(r.events, bufSize)
-	if r.beats, err = os.OpenFile(filepath.Join(dir, BeatsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-		return nil, 0, err
-	}
-	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)
+	// Running again, and then the interrupted part's result goes: a kill
+	// during the resumed part must not leave it looking like the whole
+	// run's. A kill between the two leaves a running run whose result
+	// still counts the frames on disk, which Recover keeps; in the other
+	// order it left an interrupted run without a result.
 	r.m.State, r.m.Outcome, r.m.Ended = StateRunning, "", time.Time{}
 	r.m.Resumed++
 	if err := writeJSONAtomic(dir, manifestFile, r.m); err != nil {
 		return nil, 0, err
 	}
+	if err := os.Remove(filepath.Join(dir, resultFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, err
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, 0, err
+	}
 	r.lastSync = flush.Now()
 	return r, lastT, nil
+}
+
+// openFiles opens, for a resumed part, a new segment after the existing
+// ones and the events and beats files for appending.
+func (r *Record) openFiles() error {
+	names, err := segmentFiles(r.dir)
+	if err != nil {
+		return err
+	}
+	last := 0
+	if n := len(names); n > 0 {
+		last, _ = strconv.Atoi(strings.TrimSuffix(names[n-1], segmentExt))
+	}
+	if err := r.openSegment(last + 1); err != nil {
+		return err
+	}
+	if r.events, err = openAppend(filepath.Join(r.dir, eventsFile), false); err != nil {
+		return err
+	}
+	r.beats, err = openAppend(filepath.Join(r.dir, BeatsFile), true)
+	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)
+	return err
 }
 
 // Manifest is the record's manifest as it stands.

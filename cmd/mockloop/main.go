@@ -163,7 +163,9 @@ func loadRig(file string, explicit bool) (*rig.Config, error) {
 	return rig.LoadConfig(file)
 }
 
-// loadProtocol reads a protocol and checks it against the rig.
+// loadProtocol reads a protocol and checks it against the rig. The file,
+// given or a record's protocol.yaml (run --resume), must be a regular file
+// of a bounded size: a FIFO or /dev/zero is refused, not waited on.
 func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, error) {
 	data, err := protocols.ReadFile(file)
 	if err != nil {

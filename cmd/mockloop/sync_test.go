@@ -21,12 +21,7 @@ import (
 func spooledRun(t *testing.T, runs string) string {
 	t.Helper()
 	epoch := time.Date(2026, 11, 20, 23, 15, 2, 0, time.UTC)
-	m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
-		SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
-	rec, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, m := newRecord(t, runs, epoch)
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
@@ -56,6 +51,19 @@ func spooledRun(t *testing.T, runs string) string {
 		t.Fatal(err)
 	}
 	return m.RunID
+}
+
+// newRecord creates the record of a run of one channel under runs,
+// started at epoch.
+func newRecord(t *testing.T, runs string, epoch time.Time) (*runlog.Record, runlog.Manifest) {
+	t.Helper()
+	m := runlog.Manifest{RunID: runlog.NewRunID(epoch), Rig: "sim", Layout: []runlog.Channel{{Name: "aop", Unit: "mmHg"}},
+		SampleRateHz: 1000, Clock: runlog.ClockVirtual, Epoch: epoch}
+	rec, err := runlog.Create(runs, m, []byte("name: p\n"), []byte("name: sim\n"), clock.NewVirtual(epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, m
 }
 
 func TestSync(t *testing.T) {
@@ -118,5 +126,38 @@ func TestSync(t *testing.T) {
 	}
 	if d := run.Result.Influx; d == nil || !d.Delivered {
 		t.Errorf("result.json influx %+v", d)
+	}
+}
+
+// `mockloop sync` while a run is being written skips that run with a
+// message and exits 0 for the rest; before, it exited 4.
+func TestSyncDuringLiveRunSkipsIt(t *testing.T) {
+	t.Setenv("MOCKLOOP_INFLUX_TOKEN", "")
+	runs := t.TempDir()
+	spooledRun(t, runs)
+	epoch := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	live, m := newRecord(t, runs, epoch)
+	defer live.Close(runlog.Result{Outcome: runlog.OutcomePass})
+	sink, err := influx.NewSink(influx.SinkConfig{Config: influx.Config{URL: "http://127.0.0.1:1"},
+		RunDir: live.Dir(), RunID: m.RunID, Rig: m.Rig, Layout: m.Layout, Epoch: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		sink.Close(ctx, nil)
+	}()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	var o, e bytes.Buffer
+	if code := cmdSync([]string{"--runs", runs, "--influx", srv.URL}, &o, &e); code != exitPass {
+		t.Errorf("exit %d, want %d\n%s%s", code, exitPass, o.String(), e.String())
+	}
+	if want := m.RunID + ": skipped: still being written"; !strings.Contains(o.String(), want) {
+		t.Errorf("output %q, want %q", o.String(), want)
+	}
+	if !strings.Contains(o.String(), "0 left, delivered") {
+		t.Errorf("output %q: the closed run was not synced", o.String())
 	}
 }

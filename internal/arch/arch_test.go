@@ -75,7 +75,7 @@ var packageMap = map[string]rule{
 	"influx": {may: []string{"clock", "daq", "internal/durable", "runlog", "units"}},
 
 	// Reports are made from the record (or from InfluxDB) alone.
-	"reports": {may: []string{"influx", "internal/termtext", "runlog"}},
+	"reports": {may: []string{"influx", "internal/flock", "internal/termtext", "runlog"}},
 
 	// The rig: config, plant on the buses, the run engine.
 	"rig": {may: []string{

@@ -12,3 +12,8 @@ import (
 func TryLock(path string, perm os.FileMode) (f *os.File, ok bool, err error) {
 	return nil, false, errors.New("flock: locks need flock(2), not available on this system")
 }
+
+// Lock would flock f; without flock(2) it cannot.
+func Lock(f *os.File) (ok bool, err error) {
+	return false, errors.New("flock: locks need flock(2), not available on this system")
+}

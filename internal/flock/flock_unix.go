@@ -17,18 +17,26 @@ func TryLock(path string, perm os.FileMode) (f *os.File, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if ok, err = Lock(f); !ok {
+		f.Close()
+		return nil, false, err
+	}
+	return f, true, nil
+}
+
+// Lock takes an exclusive flock(2) on the open file f without waiting,
+// held until f is closed or its process dies; ok is false if another open
+// file holds it. It is also how a file being made says so: a temporary
+// file a killed process left is one nobody holds (reports' .*.tmp-* files).
+func Lock(f *os.File) (ok bool, err error) {
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, false, nil
-		}
-		return nil, false, err
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
 	}
-	return f, true, nil
+	return err == nil, err
 }
