@@ -114,7 +114,7 @@ func TestKillLoop(t *testing.T) {
 	t.Logf("kills: %v; frames lost in the kill loop: %d of %d", k.kills, lost, total)
 }
 
-// exitCode is the exit code of a finished command's error.
+// codeOf is the exit code of a finished command's error.
 func codeOf(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode()
