@@ -60,21 +60,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: serve: --speed %g: want 1 (real time) or more\n", *speed)
 		return exitInvalid
 	}
-	token, readToken := os.Getenv("MOCKLOOP_API_TOKEN"), os.Getenv("MOCKLOOP_API_READ_TOKEN")
-	loopback := serve.IsLoopback(*addr)
-	if !loopback && token == "" {
-		fmt.Fprintf(stderr, "mockloop: serve: %s is not a loopback address: set MOCKLOOP_API_TOKEN (and optionally MOCKLOOP_API_READ_TOKEN) first\n", *addr)
+	token, readToken, ok := apiTokens(*addr, stderr)
+	if !ok {
 		return exitInvalid
-	}
-	if readToken != "" && token == "" {
-		fmt.Fprintln(stderr, "mockloop: serve: MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN would leave every change open")
-		return exitInvalid
-	}
-	for _, t := range [][2]string{{"MOCKLOOP_API_TOKEN", token}, {"MOCKLOOP_API_READ_TOKEN", readToken}} {
-		if err := serve.CheckToken(t[1]); err != nil {
-			fmt.Fprintf(stderr, "mockloop: serve: %s %v\n", t[0], err)
-			return exitInvalid
-		}
 	}
 	protocols, protoName, err := protocolsFS(*protoDir, explicitFlag(fs, "protocols"))
 	if err != nil {
@@ -86,7 +74,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		influxCfg = &c
 	}
 	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,
-		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Loopback: loopback,
+		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Loopback: serve.IsLoopback(*addr),
 		Operator: *operator, Influx: influxCfg, Log: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -99,6 +87,35 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		_ = srv.Close()
 		return exitInfra
 	}
+	return serveUntilEnd(srv, ln, cfg.Name, stdout, stderr)
+}
+
+// apiTokens reads the API's tokens from the environment and checks them
+// for a listener on addr: off loopback a token is required, and a
+// read-only token alone would leave every change open.
+func apiTokens(addr string, stderr io.Writer) (token, readToken string, ok bool) {
+	token, readToken = os.Getenv("MOCKLOOP_API_TOKEN"), os.Getenv("MOCKLOOP_API_READ_TOKEN")
+	if !serve.IsLoopback(addr) && token == "" {
+		fmt.Fprintf(stderr, "mockloop: serve: %s is not a loopback address: set MOCKLOOP_API_TOKEN (and optionally MOCKLOOP_API_READ_TOKEN) first\n", addr)
+		return "", "", false
+	}
+	if readToken != "" && token == "" {
+		fmt.Fprintln(stderr, "mockloop: serve: MOCKLOOP_API_READ_TOKEN without MOCKLOOP_API_TOKEN would leave every change open")
+		return "", "", false
+	}
+	for _, t := range [][2]string{{"MOCKLOOP_API_TOKEN", token}, {"MOCKLOOP_API_READ_TOKEN", readToken}} {
+		if err := serve.CheckToken(t[1]); err != nil {
+			fmt.Fprintf(stderr, "mockloop: serve: %s %v\n", t[0], err)
+			return "", "", false
+		}
+	}
+	return token, readToken, true
+}
+
+// serveUntilEnd serves the bench view on ln until a signal or a listener
+// error, then ends the run (safe state, record closed) before the
+// connections. Its exit code says whether a run was cut short.
+func serveUntilEnd(srv *serve.Server, ln *serve.Listener, rigName string, stdout, stderr io.Writer) int {
 	hs := srv.HTTPServer()
 	ended := make(chan string, 1)
 	defer onEndSignal(func(reason string) {
@@ -109,7 +126,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	})()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on %s\n", cfg.Name, ln.URL())
+	fmt.Fprintf(stdout, "mockloop: bench view of rig %s on %s\n", rigName, ln.URL())
 	if ln.Fingerprint != "" {
 		fmt.Fprintf(stdout, "mockloop: TLS certificate SHA-256 fingerprint %s\n", ln.Fingerprint)
 		if ln.Made != "" {
@@ -117,9 +134,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	reason := "operator: the bench view was shut down"
+	var listenErr error
 	select {
 	case reason = <-ended:
-	case err = <-errc:
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			listenErr = err
+		}
 	}
 	// The run first (safe state, record closed), then the connections.
 	aborted := srv.Shutdown(reason)
@@ -127,8 +148,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	switch {
-	case err != nil && !errors.Is(err, http.ErrServerClosed):
-		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
+	case listenErr != nil:
+		fmt.Fprintf(stderr, "mockloop: serve: %v\n", listenErr)
 		return exitInfra
 	case aborted:
 		return exitAborted // a run was cut short
