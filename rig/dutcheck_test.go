@@ -215,6 +215,10 @@ func TestDUTStopConfirmedBySpeed(t *testing.T) {
 	if msg := ev[len(ev)-1].Msg; !strings.HasPrefix(msg, "DUT at its safe speed 4.") || !strings.Contains(msg, "after its safe command stop") {
 		t.Errorf("dut.safe says %q", msg)
 	}
+	// The run ends after its DUT stopped: the events stay in time order.
+	if end := o.eventsOf(runlog.KindRunEnd); len(end) != 1 || end[0].T < ev[len(ev)-1].T {
+		t.Errorf("run.end %+v before the last dut.safe at %.3f s", end, ev[len(ev)-1].T)
+	}
 }
 
 // TestDUTConfigChecks: the dut section's trip_on, stop_within, power and

@@ -55,6 +55,11 @@ type engine struct {
 	// accounted for, or the end of the last step when conversions were
 	// lost across it. Step bounds, events, windows and timeouts are on it.
 	next time.Duration
+	// lateT is, once the run has ended, the latest time of an event the
+	// plant reported then (the DUT's own clock, which ran on while the DUT
+	// was brought to its safe speed): the engine's last events are not
+	// stamped before it, so the record's events stay in time order.
+	lateT float64
 	// Frame time is conversion time (DESIGN.md decision 7): the frame of
 	// conversion c is at t0 + (c − conv0)·period, whenever it was read.
 	// anchored: t0 and conv0 are set (by the first good frame); lastConv is
@@ -419,15 +424,18 @@ func (e *engine) actuate(t time.Duration) error {
 
 // plantEvents records what the plant reported, with the plant's own
 // timestamps: the DUT's frames in the record alone, what the DUT did
-// (alarms, its safe state) in every outlet.
-func (e *engine) plantEvents() {
+// (alarms, its safe state) in every outlet. It returns the latest event's
+// time.
+func (e *engine) plantEvents() (latest float64) {
 	for _, ev := range e.plant.TakeEvents() {
+		latest = max(latest, ev.T)
 		if ev.Kind == runlog.KindDUTTx || ev.Kind == runlog.KindDUTRx {
 			e.out.deviceEvent(ev)
 		} else {
 			e.out.event(ev)
 		}
 	}
+	return latest
 }
 
 // reportHealth records a change of the acquisition counters as an event, at
@@ -993,7 +1001,7 @@ func (e *engine) invariantResults() {
 }
 
 func (e *engine) event(ev runlog.Event) {
-	ev.T = e.next.Seconds()
+	ev.T = max(e.next.Seconds(), e.lateT)
 	e.out.event(ev)
 }
 

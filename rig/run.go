@@ -281,7 +281,7 @@ func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cal
 // invariants' results, and the run.end event. The record is closed by the
 // caller.
 func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
-	e.plantEvents()
+	e.lateT = e.plantEvents()
 	r := runlog.Result{RunID: id, Outcome: runlog.OutcomePass}
 	var a *AbortError
 	switch {
