@@ -1,8 +1,11 @@
 package rig
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,7 +79,7 @@ func testRangesSafe(t *testing.T, path string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg.Name += "-" + strconv.Itoa(i) // a bench of its own: the cases run in parallel
+			renameSimRig(t, cfg, cfg.Name+"-"+strconv.Itoa(i)) // a bench of its own: the cases run in parallel
 			src := fmt.Sprintf("%s  - set: {loop.preset: %s}\n    hold: %s\n  - set: {%s: %s}\n    hold: 60 s\n",
 				header, c.preset, rangeSettle, c.param, c.value)
 			o := runDUTWith(t, cfg, src, Options{})
@@ -192,4 +195,24 @@ func TestLongBeatMovesTargetsNoFaster(t *testing.T) {
 		}
 		tg.On = false
 	}
+}
+
+// renameSimRig gives the simulated rig cfg another name, and so a bench of
+// its own, with a copy of its calibration file bound to that name.
+func renameSimRig(t *testing.T, cfg *Config, name string) {
+	t.Helper()
+	data, err := os.ReadFile(cfg.CalibrationPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fmt.Sprintf("%q: %q", "rig", cfg.Name)
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s has no %s", cfg.CalibrationPath(), old)
+	}
+	data = bytes.Replace(data, []byte(old), []byte(fmt.Sprintf("%q: %q", "rig", name)), 1)
+	cfg.CalibrationFile = filepath.Join(t.TempDir(), "calibration.json")
+	if err := os.WriteFile(cfg.CalibrationFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Name = name
 }
