@@ -340,6 +340,7 @@ func (d *configDoc) crossChecks() {
 		}
 	}
 	c.checkParams(e, d.root, d.hardwareN, d.paramNs)
+	d.checkDUTSpeeds()
 	d.checkADCClock()
 	d.checkSimInputs()
 }

@@ -70,8 +70,45 @@ func (c *Config) SetDUTProfile(ref string) error {
 	if err != nil {
 		return fmt.Errorf("--dut %s: %w", ref, err)
 	}
+	if why := safeAboveTop(c.DUT.Safe, p); why != "" {
+		return fmt.Errorf("--dut %s: %s", ref, why)
+	}
 	c.DUT.Profile = p
+	// Protocols may command no speed the device refuses.
+	if r, ok := c.Params[dutSpeed]; ok && r.Max != nil && *r.Max > float64(p.MaxRPM) {
+		top := float64(p.MaxRPM)
+		r.Max = &top
+		c.Params[dutSpeed] = r
+	}
 	return nil
+}
+
+// dutSpeed is the parameter of the DUT's speed.
+const dutSpeed = "dut.speed"
+
+// safeAboveTop says why the DUT's safe speed is one profile p refuses, or
+// "" if it is not.
+func safeAboveTop(s DUTSafe, p *profile.Profile) string {
+	if s.Mode == dut.ModeSpeed && s.RPM > p.MaxRPM {
+		return fmt.Sprintf("dut safe speed %d rpm is above DUT profile %s's top speed (%d rpm)", s.RPM, p.Name, p.MaxRPM)
+	}
+	return ""
+}
+
+// checkDUTSpeeds refuses speeds the config allows and its DUT's profile
+// does not: dut.speed's range and the safe speed.
+func (d *configDoc) checkDUTSpeeds() {
+	c := d.c
+	if c.DUT == nil || c.DUT.Profile == nil {
+		return
+	}
+	p := c.DUT.Profile
+	if why := safeAboveTop(c.DUT.Safe, p); why != "" {
+		d.e.At(field(d.kvs, "dut"), "%s", why)
+	}
+	if r, ok := c.Params[dutSpeed]; ok && r.Max != nil && *r.Max > float64(p.MaxRPM) {
+		d.e.At(d.paramNs[dutSpeed].Value, "%s max %g rpm is above DUT profile %s's top speed (%d rpm)", dutSpeed, *r.Max, p.Name, p.MaxRPM)
+	}
 }
 
 // pumpParams are the simulated pump's constants from the DUT's profile.

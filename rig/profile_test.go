@@ -11,6 +11,7 @@ import (
 
 	"github.com/mockloop/mockloop/dut/dutsim"
 	"github.com/mockloop/mockloop/dut/profile"
+	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
 )
@@ -187,5 +188,34 @@ func TestRightSidedProfileRefusedOnLeftSidedRig(t *testing.T) {
 	bad = strings.Replace(string(src), "  port: sim\n", "  port: sim\n  profile: impella-cq\n", 1)
 	if _, err = ParseConfig("sim.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), `no shipped DUT profile "impella-cq"; did you mean impella-cp?`) {
 		t.Errorf("unknown profile: %v", err)
+	}
+}
+
+// TestDUTSpeedsBeyondProfileRefused: a protocol may command no speed the
+// chosen device refuses: --dut impella-cp (top 46,000 rpm) narrows
+// dut.speed, so 50,000 rpm is refused when the protocol is checked, not
+// by the device mid-run; a rig config allowing more than its profile's
+// top is refused at the position of the range.
+func TestDUTSpeedsBeyondProfileRefused(t *testing.T) {
+	const fast = header + "  - set: {dut.speed: 50000 rpm}\n    hold: 1 s\n"
+	cfg := dutConfig(t)
+	if _, err := protocols.Parse("p.yaml", []byte(fast), cfg.Info()); err != nil {
+		t.Fatalf("50,000 rpm on the 2.5: %v", err)
+	}
+	if err := cfg.SetDUTProfile("impella-cp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocols.Parse("p.yaml", []byte(fast), cfg.Info()); err == nil || !strings.Contains(err.Error(), "46000") {
+		t.Errorf("50,000 rpm on the CP: %v", err)
+	}
+	src, err := os.ReadFile("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "dut.speed: {min: 0 rpm, max: 51000 rpm}", "dut.speed: {min: 0 rpm, max: 60000 rpm}", 1)
+	line := 1 + strings.Count(bad[:strings.Index(bad, "dut.speed: {min")], "\n")
+	_, err = ParseConfig("sim.yaml", []byte(bad))
+	if want := fmt.Sprintf("sim.yaml:%d:14: dut.speed max 60000 rpm is above DUT profile impella-2.5's top speed (51000 rpm)", line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("rig config: %v\nwant %s", err, want)
 	}
 }
