@@ -1,10 +1,13 @@
 package rig
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +220,34 @@ func TestDUTSpeedsBeyondProfileRefused(t *testing.T) {
 	_, err = ParseConfig("sim.yaml", []byte(bad))
 	if want := fmt.Sprintf("sim.yaml:%d:14: dut.speed max 60000 rpm is above DUT profile impella-2.5's top speed (51000 rpm)", line); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("rig config: %v\nwant %s", err, want)
+	}
+}
+
+// TestResumeKeepsTheDUTProfile: a run made with --dut impella-cp resumes
+// only with that profile: on the rig config's own (the 2.5) it is refused,
+// saying which it ran with.
+func TestResumeKeepsTheDUTProfile(t *testing.T) {
+	cfg := dutConfig(t)
+	if err := cfg.SetDUTProfile("impella-cp"); err != nil {
+		t.Fatal(err)
+	}
+	const src = header + "  - set: {dut.level: P2}\n    hold: 1 s\n"
+	o := runDUT(t, cfg, src)
+	path := filepath.Join(o.run.Dir, "manifest.json")
+	m, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = bytes.Replace(m, []byte(`"state": "closed"`), []byte(`"state": "interrupted"`), 1)
+	if err := os.WriteFile(path, m, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(src))
+	sha := hex.EncodeToString(sum[:])
+	if _, err := planResume(o.run.Dir, dutConfig(t), []byte(src), sha); !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "ran with DUT profile impella-cp") {
+		t.Errorf("resumed with the 2.5: %v", err)
+	}
+	if _, err := planResume(o.run.Dir, cfg, []byte(src), sha); err != nil {
+		t.Errorf("resumed with the CP: %v", err)
 	}
 }

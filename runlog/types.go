@@ -174,6 +174,15 @@ type DUTProfile struct {
 	SHA256 string `json:"sha256"` // lower-case hex SHA-256 of the file's bytes
 }
 
+// Equal reports whether p and q are the same profile (both nil, or the
+// same name and bytes).
+func (p *DUTProfile) Equal(q *DUTProfile) bool {
+	if p == nil || q == nil {
+		return p == q
+	}
+	return *p == *q
+}
+
 // Calibration is one calibration record in force for a channel, as the rig
 // config gives it. Dates are kept as written (ISO 8601, e.g. "2026-11-02").
 type Calibration struct {
