@@ -111,6 +111,17 @@ func (d *configDoc) checkDUTSpeeds() {
 	}
 }
 
+// SimDUTConfig is the simulated firmware of DUT profile ref (a shipped
+// profile's name or a file), for `mockloop dut-sim --profile`: a device on
+// a pty with no loop around it, so any placement will do.
+func SimDUTConfig(ref string) (dutsim.Config, error) {
+	p, err := profile.Load(ref, ".")
+	if err != nil {
+		return dutsim.Config{}, fmt.Errorf("--profile %s: %w", ref, err)
+	}
+	return firmwareConfig(p), nil
+}
+
 // pumpParams are the simulated pump's constants from the DUT's profile.
 func pumpParams(p *profile.Profile) sim.PumpParams {
 	a := &p.Alarms
