@@ -213,7 +213,7 @@ func (c *Config) CalibrationPath() string {
 	if c.CalibrationFile == "" || filepath.IsAbs(c.CalibrationFile) {
 		return c.CalibrationFile
 	}
-	return filepath.Join(filepath.Dir(strings.TrimSuffix(c.File, embeddedSuffix)), c.CalibrationFile)
+	return filepath.Join(c.dir(), c.CalibrationFile)
 }
 
 // embeddedSuffix marks a config read from the binary (see cmd/mockloop).
@@ -340,6 +340,7 @@ func (d *configDoc) crossChecks() {
 		}
 	}
 	c.checkParams(e, d.root, d.hardwareN, d.paramNs)
+	d.checkDUTSpeeds()
 	d.checkADCClock()
 	d.checkSimInputs()
 }

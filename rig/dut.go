@@ -121,7 +121,9 @@ func openDUT(cfg *Config, clk clock.Clock, pump dutsim.Pump) (*dutLink, error) {
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)
 		}
 		d.linkDir = dir
-		srv, err := dutsim.Serve(ctx, dutsim.Config{Clock: clk, Pump: pump, Faults: cfg.DUT.Faults, Symlink: filepath.Join(dir, "dut")})
+		scfg := firmwareConfig(cfg.DUT.Profile)
+		scfg.Clock, scfg.Pump, scfg.Faults, scfg.Symlink = clk, pump, cfg.DUT.Faults, filepath.Join(dir, "dut")
+		srv, err := dutsim.Serve(ctx, scfg)
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("rig: simulated DUT: %w", err)

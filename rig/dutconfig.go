@@ -7,6 +7,7 @@ import (
 
 	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/dut/dutsim"
+	"github.com/mockloop/mockloop/dut/profile"
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/units"
 )
@@ -47,6 +48,10 @@ type DUTConfig struct {
 	// Faults is a dutsim fault specification for the simulated DUT (tests,
 	// drills), e.g. "drop=0.1,delay=50ms".
 	Faults dutsim.Faults
+	// Profile is the device's profile (dut.profile, profile.Default when
+	// the config names none, or --dut): the simulated DUT's firmware and
+	// pump are built from it, and the run's manifest records it.
+	Profile *profile.Profile
 }
 
 // DefaultStopWithin is dut.stop_within unless the config says: from the
@@ -78,7 +83,7 @@ var (
 )
 
 // dutKeys are the keys of the dut section.
-var dutKeys = []string{"port", "poll", "on_link_loss", "reconnect_within", "safe", "trip_on", "stop_within", "power", "telemetry", "faults"}
+var dutKeys = []string{"port", "profile", "poll", "on_link_loss", "reconnect_within", "safe", "trip_on", "stop_within", "power", "telemetry", "faults"}
 
 func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 	fields, ok := e.Mapping(n, "dut", dutKeys)
@@ -90,6 +95,8 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 		switch f.Key {
 		case "port":
 			d.Port, _ = e.Scalar(f.Value, "dut port")
+		case "profile":
+			d.Profile = c.dutProfile(e, f.Value)
 		case "poll", "reconnect_within", "stop_within":
 			v, ok := quantity(e, f.Value, units.Time, "dut "+f.Key)
 			if ok && (v < 0.01 || v > 60) {
@@ -124,6 +131,12 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 				}
 				d.Faults = ft
 			}
+		}
+	}
+	if field(fields, "profile") == nil {
+		var err error
+		if d.Profile, err = loadProfile(profile.Default, ""); err != nil {
+			e.At(n, "dut profile %s: %v", profile.Default, err)
 		}
 	}
 	switch {

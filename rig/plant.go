@@ -568,7 +568,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		bc.Preload = &sim.PreloadConfig{Channel: pv.Channel, Head: pv.Head, Line: cfg.Sim.PreloadLine}
 	}
 	if cfg.DUT != nil && cfg.DUT.Port == "sim" {
-		pump := sim.Impella25() // the simulated DUT's pump, in the loop
+		pump := pumpParams(cfg.DUT.Profile) // the simulated DUT's pump, in the loop
 		bc.Pump = &pump
 	}
 	if h.SlowADC != nil {

@@ -42,7 +42,8 @@ func topIndex(path string) int {
 }
 
 // planResume reads the interrupted run in dir and checks that it was made
-// by this very protocol on this very rig configuration.
+// by this very protocol on this very rig configuration, with the same DUT
+// profile (a record made before profiles has none to compare).
 func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, error) {
 	run, err := runlog.Open(dir)
 	if err != nil {
@@ -56,6 +57,8 @@ func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, 
 		return nil, fmt.Errorf("rig: %w: run %s ran another protocol (sha256 %.12s…, this one %.12s…); resume it with the same file", ErrCannotResume, m.RunID, m.Protocol.SHA256, sha)
 	case m.RigConfigSHA256 != cfg.SHA256:
 		return nil, fmt.Errorf("rig: %w: run %s ran on another rig configuration (sha256 %.12s…); resume it with the same rig config", ErrCannotResume, m.RunID, m.RigConfigSHA256)
+	case m.DUTProfile != nil && !m.DUTProfile.Equal(dutProfileRef(cfg)):
+		return nil, fmt.Errorf("rig: %w: run %s ran with DUT profile %s (sha256 %.12s…); resume it with the same (--dut)", ErrCannotResume, m.RunID, m.DUTProfile.Name, m.DUTProfile.SHA256)
 	}
 	evs, err := run.ReadEvents()
 	if err != nil {

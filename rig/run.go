@@ -186,6 +186,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		SoftwareVersion: opts.Version,
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
+		DUTProfile:      dutProfileRef(cfg),
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,

@@ -95,6 +95,10 @@ type Manifest struct {
 	// DUT is the device under test as it identified itself; absent when
 	// there is no DUT or it did not answer.
 	DUT *DUTIdentity `json:"dut,omitempty"`
+	// DUTProfile is the device profile the rig simulated and checked the
+	// DUT with (its config's dut.profile, or --dut); absent without a DUT
+	// and in records made before profiles.
+	DUTProfile *DUTProfile `json:"dut_profile,omitempty"`
 	// Calibration lists the calibration records in force for the run's
 	// channels; [] when there are none.
 	Calibration []Calibration `json:"calibration"`
@@ -162,6 +166,21 @@ type DUTIdentity struct {
 	Model  string `json:"model,omitempty"`
 	Serial string `json:"serial,omitempty"`
 	FW     string `json:"fw,omitempty"` // firmware version
+}
+
+// DUTProfile identifies a device profile (configs/duts/*.yaml or a file).
+type DUTProfile struct {
+	Name   string `json:"name"`   // its name, the file's base name: impella-cp
+	SHA256 string `json:"sha256"` // lower-case hex SHA-256 of the file's bytes
+}
+
+// Equal reports whether p and q are the same profile (both nil, or the
+// same name and bytes).
+func (p *DUTProfile) Equal(q *DUTProfile) bool {
+	if p == nil || q == nil {
+		return p == q
+	}
+	return *p == *q
 }
 
 // Calibration is one calibration record in force for a channel, as the rig

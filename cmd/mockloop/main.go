@@ -42,8 +42,8 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
-  validate [--rig FILE] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
+  validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   sync [--runs DIR] [--influx URL]
@@ -175,14 +175,23 @@ func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, er
 	return p, data, err
 }
 
-// rigOption is a command's --rig flag.
+// rigOption is a command's --rig flag, and its --dut flag when the
+// command has one (withDUT).
 type rigOption struct {
 	fs   *flag.FlagSet
 	file *string
+	dut  *string
+}
+
+// withDUT adds --dut: the DUT profile in place of the rig config's, which
+// load checks like the rig config (exit 3 when it does not fit the rig).
+func (o rigOption) withDUT() rigOption {
+	o.dut = o.fs.String("dut", "", "DUT `PROFILE`: a shipped profile's name (impella-cp) or a file, in place of the rig config's dut.profile")
+	return o
 }
 
 func rigFlag(fs *flag.FlagSet) rigOption {
-	return rigOption{fs, fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
+	return rigOption{fs: fs, file: fs.String("rig", configs.DefaultRig, "rig config `FILE`")}
 }
 
 // load reads the rig config the flag names, or the default (see loadRig),
@@ -191,6 +200,9 @@ func rigFlag(fs *flag.FlagSet) rigOption {
 // an error it says why on the flag set's output and returns nil.
 func (o rigOption) load() *rig.Config {
 	cfg, err := loadRig(*o.file, explicitFlag(o.fs, "rig"))
+	if err == nil && o.dut != nil && *o.dut != "" {
+		err = cfg.SetDUTProfile(*o.dut)
+	}
 	if err == nil {
 		_, err = cfg.LoadCalibrations()
 	}
@@ -210,8 +222,8 @@ func explicitFlag(fs *flag.FlagSet, name string) bool {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigArg := rigFlag(fs)
-	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] PROTOCOL.yaml")
+	rigArg := rigFlag(fs).withDUT()
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml")
 	if !ok {
 		return exitInvalid
 	}
@@ -243,7 +255,7 @@ func countSteps(steps []*protocols.Step) int {
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rigArg := rigFlag(fs)
+	rigArg := rigFlag(fs).withDUT()
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")
 	realtime := fs.Bool("realtime", false, "run a simulated rig on the wall clock instead of virtual time")

@@ -6,9 +6,13 @@
 // Firmware is the device's logic: every VADLINK verb, the speed ramp (at
 // most 10,000 rpm/s), the alarms and the 2 s host-link watchdog. It takes
 // the time as an argument and catches up to it before it acts, so it runs the
-// same on a real and on a virtual clock. The pump's physics is behind the
-// Pump interface; DefaultPump is a stand-in until package sim provides the
-// real one.
+// same on a real and on a virtual clock. What differs from one model of the
+// device family to another — HELLO's model, the level table, the top speed,
+// the alarm thresholds and which alarms it has — is in Config, which rig
+// fills from the DUT's profile (dut/profile); the default levels and
+// thresholds are the Impella 2.5's. The pump's physics is behind the Pump
+// interface; DefaultPump is a stand-in until package sim provides the real
+// one.
 //
 // Server puts a Firmware on a pty (github.com/creack/pty, in raw mode) and
 // injects link faults: dropped, delayed and corrupted replies, garbage,

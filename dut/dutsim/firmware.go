@@ -16,7 +16,7 @@ import (
 
 // Limits and defaults of the simulated firmware.
 const (
-	MaxRPM          = 60000           // SPEED accepts 0..MaxRPM
+	MaxRPM          = 60000           // VADLINK's SPEED range is 0..MaxRPM; a device's top (Config.TopRPM) may be lower
 	MaxTelemetryHz  = 100             // TELEM accepts 0..MaxTelemetryHz
 	DefaultRampRate = 10000           // rpm/s, the most VADLINK allows
 	WatchdogTimeout = 2 * time.Second // host silence that trips AlarmHostLinkLost
@@ -387,7 +387,7 @@ func (f *Firmware) sense(out [][]byte) [][]byte {
 	if math.Abs(f.ps.RPM-cmd) > f.cfg.SpeedDeviationRPM {
 		a |= dut.AlarmSpeedDeviation
 	}
-	return f.raise(a, out)
+	return f.raise(a&^f.cfg.Quiet, out)
 }
 
 // raiseUnlatched sends an ALARM frame for each of bits not latched, and
@@ -557,7 +557,7 @@ func (f *Firmware) cmdMode(r dut.Frame) dut.Frame {
 }
 
 func (f *Firmware) cmdSpeed(r dut.Frame) dut.Frame {
-	v, good := intArg(r, 0, MaxRPM)
+	v, good := intArg(r, 0, f.cfg.TopRPM)
 	if !good {
 		return errReply(r, dut.ErrBadArgument)
 	}

@@ -296,6 +296,34 @@ func TestFirmwareAlarmsFromPump(t *testing.T) {
 	}
 }
 
+// TestFirmwareTopSpeedIsTheDevices: a device whose profile tops out below
+// VADLINK's 60,000 rpm refuses SPEED above its own top (error 2, bad
+// argument) and takes it at the top.
+func TestFirmwareTopSpeedIsTheDevices(t *testing.T) {
+	h := newFW(t, Config{TopRPM: 33000})
+	h.ok(0, "MODE", "SPEED")
+	h.code(0, dut.CodeBadArgument, "SPEED", "33001")
+	h.ok(0, "SPEED", "33000")
+	if st := h.fw.State(); st.TargetRPM != 33000 {
+		t.Errorf("target %d rpm, want 33000", st.TargetRPM)
+	}
+}
+
+// TestFirmwareQuietAlarmsNeverRise: the alarms a device does not have
+// (Config.Quiet) are neither latched nor sent, whatever its sensors read;
+// the others still rise.
+func TestFirmwareQuietAlarmsNeverRise(t *testing.T) {
+	p := &testPump{st: PumpState{PurgemmHg: 1200, Suction: true}}
+	h := newFW(t, Config{Pump: p, Quiet: dut.AlarmPurgeLow | dut.AlarmPurgeHigh})
+	st := h.ok(100*ms, "STATUS")
+	if a := dut.Alarms(h.field(st, "alarms")); a != dut.AlarmSuction {
+		t.Errorf("alarms %v, want suction alone", a)
+	}
+	if got := strings.Join(frames(h.uns), "|"); got != "0 ALARM 01 suction" {
+		t.Errorf("unsolicited %s", got)
+	}
+}
+
 func frames(fs []dut.Frame) []string {
 	var s []string
 	for _, f := range fs {
@@ -412,6 +440,10 @@ func TestConfigValidation(t *testing.T) {
 		{RampRate: -5},
 		{AdvanceEvery: -1},
 		{Levels: &[10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 90000}},
+		{TopRPM: 70000},
+		{TopRPM: 30000, Levels: &ImpellaLevels},
+		{TopRPM: 30000, SafeRPM: 31000},
+		{Quiet: dut.AlarmHostLinkLost},
 	} {
 		if _, err := NewFirmware(c, 0); err == nil || !strings.HasPrefix(err.Error(), "dutsim: ") {
 			t.Errorf("config %+v: err %v", c, err)

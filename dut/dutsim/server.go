@@ -46,6 +46,13 @@ type Config struct {
 	Pump Pump
 	// Levels overrides the level table (ImpellaLevels).
 	Levels *[10]int
+	// TopRPM is the highest speed SPEED accepts (MaxRPM): a device's
+	// maximum speed, from its profile.
+	TopRPM int
+	// Quiet are the alarms of the pump's sensors this device does not
+	// raise (none): a device without a purge system raises no purge
+	// alarm. The host-link watchdog's alarm is always raised.
+	Quiet dut.Alarms
 	// SafeRPM is the speed of MODE STOP and of a watchdog trip (0).
 	SafeRPM int
 	// RampRate is the speed ramp in rpm/s (DefaultRampRate).
@@ -75,6 +82,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RampRate == 0 {
 		c.RampRate = DefaultRampRate
 	}
+	if c.TopRPM == 0 {
+		c.TopRPM = MaxRPM
+	}
 	deff := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
@@ -87,15 +97,19 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.RampRate < 0:
 		return c, fmt.Errorf("dutsim: ramp rate %d rpm/s is negative", c.RampRate)
-	case c.SafeRPM < 0 || c.SafeRPM > MaxRPM:
-		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, MaxRPM)
+	case c.TopRPM < 0 || c.TopRPM > MaxRPM:
+		return c, fmt.Errorf("dutsim: top speed %d rpm outside 0..%d", c.TopRPM, MaxRPM)
+	case c.SafeRPM < 0 || c.SafeRPM > c.TopRPM:
+		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, c.TopRPM)
+	case c.Quiet&dut.AlarmHostLinkLost != 0:
+		return c, fmt.Errorf("dutsim: the host-link alarm cannot be quiet: VADLINK's watchdog raises it")
 	case c.AdvanceEvery < 0:
 		return c, fmt.Errorf("dutsim: advance interval %v is negative", c.AdvanceEvery)
 	}
 	if c.Levels != nil {
 		for i, v := range c.Levels {
-			if v < 0 || v > MaxRPM {
-				return c, fmt.Errorf("dutsim: level P%d = %d rpm outside 0..%d", i, v, MaxRPM)
+			if v < 0 || v > c.TopRPM {
+				return c, fmt.Errorf("dutsim: level P%d = %d rpm outside 0..%d", i, v, c.TopRPM)
 			}
 		}
 	}

@@ -61,6 +61,8 @@ var packageMap = map[string]rule{
 	// The device under test and its simulation.
 	"dut":        {may: []string{"clock", "internal/crc16"}},
 	"dut/dutsim": {may: []string{"clock", "dut"}},
+	// A device's profile: data (configs) decoded with positions.
+	"dut/profile": {may: []string{"configs", "dut", "internal/strictyaml", "units"}},
 
 	// The protocol language knows no hardware.
 	"protocols": {may: []string{"internal/strictyaml", "units"}},
@@ -79,7 +81,7 @@ var packageMap = map[string]rule{
 
 	// The rig: config, plant on the buses, the run engine.
 	"rig": {may: []string{
-		"bench", "clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim",
+		"bench", "clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim", "dut/profile",
 		"influx", "internal/strictyaml", "internal/termtext", "protocols", "pumpctl",
 		"pumpctl/mcp4725", "runlog", "sim", "units",
 	}},
