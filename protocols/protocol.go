@@ -250,6 +250,10 @@ type Aggregate struct {
 	Dim func(channel units.Dimension) (units.Dimension, bool)
 	// Per says the result is per this unit of time ("min" for slope).
 	Per string
+	// Phase says the aggregate reads each beat at instants of its cycle
+	// (end_diastolic, end_systolic, dp_dt_max, dp_dt_min): a channel other
+	// than a beat channel is timed by the rig's first beat channel.
+	Phase bool
 }
 
 // Aggregates is every aggregate of language v1, by name.
@@ -269,7 +273,18 @@ var Aggregates = map[string]Aggregate{
 	"pulse_pressure": {Name: "pulse_pressure", Kind: BeatAgg, Dim: onlyPressure},
 	"heart_rate":     {Name: "heart_rate", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Rate, d == units.Pressure }},
 	"stroke_volume":  {Name: "stroke_volume", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Volume, d == units.Flow }},
+	// The phases of each beat (language 1.1), of any channel with a
+	// dimension, timed by a beat channel: end_diastolic(lvp) is LVEDP,
+	// end_diastolic(lv_volume) EDV.
+	"end_diastolic": {Name: "end_diastolic", Kind: BeatAgg, Dim: anyDimension, Phase: true},
+	"end_systolic":  {Name: "end_systolic", Kind: BeatAgg, Dim: anyDimension, Phase: true},
+	"dp_dt_max":     {Name: "dp_dt_max", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
+	"dp_dt_min":     {Name: "dp_dt_min", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
 }
+
+// anyDimension keeps the channel's dimension; a channel without one (DUT
+// alarm flags) has no value at an instant of the cycle worth a limit.
+func anyDimension(d units.Dimension) (units.Dimension, bool) { return d, d != units.None }
 
 func onlyPressure(d units.Dimension) (units.Dimension, bool) {
 	return units.Pressure, d == units.Pressure
@@ -316,8 +331,11 @@ func (m Measure) ResultDim(channel units.Dimension) (units.Dimension, error) {
 }
 
 func need(agg string) string {
-	if agg == "stroke_volume" {
+	switch {
+	case agg == "stroke_volume":
 		return "flow"
+	case Aggregates[agg].Phase:
+		return "measured"
 	}
 	return "pressure"
 }

@@ -161,19 +161,28 @@ type beatValue struct {
 }
 
 // beatSpec is one beat detector: on a pressure column, integrating a flow
-// column (or none). channel names the measures it serves: the pressure
-// channel, or the flow channel for stroke_volume.
+// column (or none), and reading the phases of beats on column x. channel
+// names the measures it serves: all of the pressure channel's, or the flow
+// channel's stroke_volume, or (phase) the phases of channel x
+// (end_diastolic(lv_volume)).
 type beatSpec struct {
-	det     *daq.BeatDetector
-	p, f    int
-	channel string
-	record  bool
+	det           *daq.BeatDetector
+	p, f, x       int
+	channel       string
+	record, phase bool
+}
+
+// serves reports whether the spec's beats feed measure m.
+func (s *beatSpec) serves(m protocols.Measure) bool {
+	return m.IsBeat() && m.Channel == s.channel && (s.record || s.phase == protocols.Aggregates[m.Agg].Phase)
 }
 
 // beatSpecs builds the detectors of the rig: one per beat channel, with
 // the primary flow (the first flow channel) integrated for the record, and
-// one per flow channel timed by the first beat channel, for stroke_volume.
-func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
+// one per flow channel timed by the first beat channel, for stroke_volume;
+// and one timed by the cycle channel for each other channel whose phases
+// the protocol measures.
+func beatSpecs(cfg *Config, proto *protocols.Protocol, layout daq.Layout, rate float64) []beatSpec {
 	var flows []int
 	for j, ch := range layout {
 		if ch.Dim == units.Flow {
@@ -187,14 +196,40 @@ func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
 	var specs []beatSpec
 	for _, name := range cfg.BeatChannels {
 		p := layout.Index(name)
-		specs = append(specs, beatSpec{det: daq.NewBeatDetector(name, rate), p: p, f: primary, channel: name, record: true})
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(name, rate), p: p, f: primary, x: p, channel: name, record: true})
 	}
-	if len(specs) > 0 {
-		for _, f := range flows {
-			specs = append(specs, beatSpec{det: daq.NewBeatDetector(cfg.BeatChannels[0], rate), p: specs[0].p, f: f, channel: layout[f].Name})
+	if len(specs) == 0 {
+		return nil
+	}
+	for _, f := range flows {
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(cfg.BeatChannels[0], rate), p: specs[0].p, f: f, x: f, channel: layout[f].Name})
+	}
+	cycle := cfg.cycleChannel()
+	for _, name := range phaseChannels(proto.Steps, nil) {
+		x := layout.Index(name)
+		if x < 0 || slices.Contains(cfg.BeatChannels, name) || slices.ContainsFunc(specs, func(s beatSpec) bool { return s.phase && s.channel == name }) {
+			continue
 		}
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(cycle, rate), p: layout.Index(cycle), f: -1, x: x, channel: name, phase: true})
 	}
 	return specs
+}
+
+// phaseChannels appends the channels of steps' phase measures (criteria and
+// until conditions) to names.
+func phaseChannels(steps []*protocols.Step, names []string) []string {
+	for _, s := range steps {
+		for _, c := range s.Criteria {
+			if protocols.Aggregates[c.Measure.Agg].Phase {
+				names = append(names, c.Measure.Channel)
+			}
+		}
+		if s.Until != nil && protocols.Aggregates[s.Until.Cond.Measure.Agg].Phase {
+			names = append(names, s.Until.Cond.Measure.Channel)
+		}
+		names = phaseChannels(s.Steps, names)
+	}
+	return names
 }
 
 // detectBeats feeds the frame to the beat detectors; a finished beat is
@@ -207,7 +242,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		if s.f >= 0 {
 			q = frame[s.f]
 		}
-		b, ok := s.det.Add(t, frame[s.p], q)
+		b, ok := s.det.AddValue(t, frame[s.p], q, frame[s.x])
 		if !ok {
 			continue
 		}
@@ -223,7 +258,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
-				if c.c.Measure.IsBeat() && c.c.Measure.Channel == s.channel {
+				if s.serves(c.c.Measure) {
 					v, _ := b.Value(c.c.Measure.Agg)
 					c.beats = append(c.beats, beatValue{end: b.End, v: v})
 				}
