@@ -290,14 +290,24 @@ func onlyPressure(d units.Dimension) (units.Dimension, bool) {
 	return units.Pressure, d == units.Pressure
 }
 
-// Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`.
+// Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`; a
+// beat aggregate may be wrapped in a statistic over the beats,
+// `min(map(aop))` (language 1.1).
 type Measure struct {
 	Agg     string
 	Channel string
-	Window  time.Duration // trailing window; 0 = whole step
-	Text    string
-	Pos     Pos
+	// Stat is the statistic of a beat aggregate over the window's beats
+	// (BeatStats); "" is their mean.
+	Stat   string
+	Window time.Duration // trailing window; 0 = whole step
+	Text   string
+	Pos    Pos
 }
+
+// BeatStats are the statistics a beat aggregate may be wrapped in:
+// min(map(aop)) is the lowest beat MAP of the window. They are frame
+// aggregates' names, computed the same way over the beats' values.
+var BeatStats = []string{"min", "max", "std", "p5", "p50", "p95"}
 
 // IsBeat reports whether the measure aggregates detected beats.
 func (m Measure) IsBeat() bool { return Aggregates[m.Agg].Kind == BeatAgg }

@@ -848,7 +848,8 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 
 // until holds the step until its condition holds on a frame, or times out.
 // A frame aggregate is kept rolling over its window (or the step so far); a
-// beat aggregate is the mean over the beats that ended in the window.
+// beat aggregate is the mean (or the measure's statistic) over the beats
+// that ended in the window.
 func (e *engine) until(u *protocols.Until, path string) error {
 	m := u.Cond.Measure
 	col := e.layout.Index(m.Channel)
@@ -880,7 +881,7 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		switch {
 		case beats != nil:
 			var n int64
-			if agg, n = beatMean(beats.beats, t, m.Window); n == 0 || t-start < m.Window {
+			if agg, n = beatStat(beats.beats, t, m.Window, m.Stat); n == 0 || t-start < m.Window {
 				continue // like a rolling window, the first verdict waits for a full window
 			}
 		case roll != nil:
@@ -935,7 +936,7 @@ func (e *engine) judge(sr *stepRun) error {
 		v, _ := cr.stats.Aggregate(c.Measure.Agg)
 		n := cr.stats.N
 		if c.Measure.IsBeat() {
-			v, n = beatMean(cr.beats, e.next, c.Over)
+			v, n = beatStat(cr.beats, e.next, c.Over, c.Measure.Stat)
 		}
 		pass := false
 		switch {
@@ -979,21 +980,30 @@ func (e *engine) addCriterion(res runlog.CriterionResult, msg string) {
 	e.event(runlog.NewEvent(runlog.KindCriterion, res.Step, msg, runlog.CriterionData{Result: &res, Verdict: res.Verdict}))
 }
 
-// beatMean is the mean of the beats that ended in the step, or in its last
-// `over` before end, and how many there were.
-func beatMean(beats []beatValue, end, over time.Duration) (float64, int64) {
-	sum, n := 0.0, int64(0)
+// beatStat is the statistic stat (BeatStats; "" for the mean) of the
+// beats that ended in the step, or in its last `over` before end, and how
+// many there were. It is the frame aggregates' arithmetic over the beats'
+// values, so min(map(aop)) and min(aop) agree on what a minimum is.
+func beatStat(beats []beatValue, end, over time.Duration, stat string) (float64, int64) {
+	s := daq.Stats{KeepValues: strings.HasPrefix(stat, "p")}
+	sum := 0.0
 	for _, b := range beats {
 		if over > 0 && b.end <= end-over || math.IsNaN(b.v) {
 			continue
 		}
+		s.Add(b.end, b.v)
 		sum += b.v
-		n++
 	}
-	if n == 0 {
+	if s.N == 0 {
 		return math.NaN(), 0
 	}
-	return sum / float64(n), n
+	if stat == "" {
+		// the plain sum, as records made before statistics over beats
+		// have it, to the last bit
+		return sum / float64(s.N), s.N
+	}
+	v, _ := s.Aggregate(stat)
+	return v, s.N
 }
 
 func unitText(d units.Dimension, m protocols.Measure) string {

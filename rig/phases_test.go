@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +134,75 @@ func TestBeatPhasesMatchTheModel(t *testing.T) {
 			if v := got(k.id); !(math.Abs(v-k.want) <= k.tol) {
 				t.Errorf("%s%s = %.2f, model %.2f: outside ± %.2f (%s)", k.id, c.suffix, v, k.want, k.tol, k.why)
 			}
+		}
+	}
+}
+
+// TestCycleChannel: `cycle:` names the beat channel that times the phases
+// of other channels (the simulated rigs' is the ventricle, lvp); without
+// it the first beat channel does; a channel beats are not detected on is
+// refused at its position.
+func TestCycleChannel(t *testing.T) {
+	base, err := os.ReadFile("../configs/rigs/sim-loop-only.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(base)
+	cfg, err := ParseConfig("sim-loop-only.yaml", base)
+	if err != nil || cfg.cycleChannel() != "lvp" {
+		t.Fatalf("cycle %q, %v", cfg.cycleChannel(), err)
+	}
+	line := strings.Count(src[:strings.Index(src, "cycle: lvp")], "\n") + 1
+	cfg, err = ParseConfig("sim-loop-only.yaml", []byte(strings.Replace(src, "cycle: lvp", "", 1)))
+	if err != nil || cfg.cycleChannel() != "aop" {
+		t.Errorf("without cycle: %q, %v; want the first beat channel, aop", cfg.cycleChannel(), err)
+	}
+	_, err = ParseConfig("sim-loop-only.yaml", []byte(strings.Replace(src, "cycle: lvp", "cycle: lap", 1)))
+	if want := fmt.Sprintf(`sim-loop-only.yaml:%d:8: cycle must be one of the beat channels (aop, lvp), not "lap"`, line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// TestStatisticsOverBeats: a beat aggregate wrapped in min, max, std or
+// p50 is that statistic of the window's beats, as recorded in beats.jsonl;
+// unwrapped it is their mean; and an until condition on one is met.
+func TestStatisticsOverBeats(t *testing.T) {
+	src := header + `  - set: {loop.preset: healthy}
+    hold: 20 s
+  - until:
+      condition: max(end_diastolic(lvp), 5 s) < 30 mmHg
+      timeout: 10 s
+  - hold: 10 s
+    criteria:
+      - {id: mean, measure: map(aop), min: 0 mmHg}
+      - {id: min, measure: min(map(aop)), min: 0 mmHg}
+      - {id: max, measure: max(map(aop)), min: 0 mmHg}
+      - {id: std, measure: std(map(aop)), min: 0 mmHg}
+      - {id: p50, measure: p50(map(aop)), min: 0 mmHg}
+`
+	o := runSrc(t, context.Background(), src)
+	if o.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("outcome %s %s: %+v", o.res.Outcome, o.res.AbortReason, o.res.Criteria)
+	}
+	beats, err := o.run.ReadBeats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := o.res.Steps[len(o.res.Steps)-1]
+	var s daq.Stats
+	s.KeepValues = true
+	for _, b := range beats {
+		if b.Channel == "aop" && b.T > step.StartS && b.T <= step.EndS {
+			s.Add(time.Duration(b.T*float64(time.Second)), b.Mean)
+		}
+	}
+	if s.N < 10 || s.Max-s.Min <= 0 {
+		t.Fatalf("%d beats in the step, MAP %g to %g", s.N, s.Min, s.Max)
+	}
+	for _, agg := range []string{"mean", "min", "max", "std", "p50"} {
+		want, _ := s.Aggregate(agg)
+		if got := *o.criterion(t, agg).Value; math.Abs(got-want) > 1e-9*math.Abs(want)+1e-12 {
+			t.Errorf("%s over beats %.6f, from beats.jsonl %.6f", agg, got, want)
 		}
 	}
 }
