@@ -92,7 +92,7 @@ func (r *phaseTracker) slopes(c int64) (dp, dx float64) {
 	var stt, stp, stx float64
 	for k := c - int64(r.half); k <= c+int64(r.half); k++ {
 		i := r.at(k)
-		dt := (r.t[i]-t0).Seconds() - mt
+		dt := (r.t[i] - t0).Seconds() - mt
 		stt, stp, stx = stt+dt*dt, stp+dt*(r.p[i]-mp), stx+dt*(r.x[i]-mx)
 	}
 	if stt == 0 {

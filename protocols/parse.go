@@ -900,9 +900,10 @@ func (p *parser) measureDim(n *node, m Measure) (units.Dimension, bool) {
 	}
 	if m.IsBeat() {
 		if m.Agg == "stroke_volume" || Aggregates[m.Agg].Phase {
-			// stroke volume is integrated from a flow channel, and a
-			// phase read on any channel, over beats detected on the rig's
-			// first beat channel (a beat channel times its own)
+			// stroke volume is integrated from a flow channel over beats
+			// detected on the rig's first beat channel, and a phase read
+			// on any channel at the instants of the rig's cycle channel
+			// (a beat channel times its own)
 			if len(p.rig.BeatChannels) == 0 {
 				p.errs.At(n, "rig %s detects no beats, so %s cannot be measured", p.rig.Name, m.Text)
 				return 0, false

@@ -252,7 +252,8 @@ type Aggregate struct {
 	Per string
 	// Phase says the aggregate reads each beat at instants of its cycle
 	// (end_diastolic, end_systolic, dp_dt_max, dp_dt_min): a channel other
-	// than a beat channel is timed by the rig's first beat channel.
+	// than a beat channel is timed by the rig's cycle channel (its
+	// ventricle's pressure).
 	Phase bool
 }
 
