@@ -79,26 +79,23 @@ func (r *phaseTracker) add(t time.Duration, p, x float64) int64 {
 }
 
 // slopes are the least-squares slopes of p and x over the window centred
-// on sample c, per second.
+// on sample c, per second, in one pass: times are taken from the centre's,
+// so they stay within the window's ±10 ms and the sums do not cancel.
 func (r *phaseTracker) slopes(c int64) (dp, dx float64) {
-	var mt, mp, mx float64
-	n := float64(2*r.half + 1)
+	var st, stt, sp, stp, sx, stx float64
 	t0 := r.t[r.at(c)]
 	for k := c - int64(r.half); k <= c+int64(r.half); k++ {
 		i := r.at(k)
-		mt, mp, mx = mt+(r.t[i]-t0).Seconds(), mp+r.p[i], mx+r.x[i]
+		dt := (r.t[i] - t0).Seconds()
+		st, stt = st+dt, stt+dt*dt
+		sp, stp, sx, stx = sp+r.p[i], stp+dt*r.p[i], sx+r.x[i], stx+dt*r.x[i]
 	}
-	mt, mp, mx = mt/n, mp/n, mx/n
-	var stt, stp, stx float64
-	for k := c - int64(r.half); k <= c+int64(r.half); k++ {
-		i := r.at(k)
-		dt := (r.t[i] - t0).Seconds() - mt
-		stt, stp, stx = stt+dt*dt, stp+dt*(r.p[i]-mp), stx+dt*(r.x[i]-mx)
-	}
-	if stt == 0 {
+	n := float64(2*r.half + 1)
+	den := n*stt - st*st
+	if den == 0 {
 		return math.NaN(), math.NaN()
 	}
-	return stp / stt, stx / stt
+	return (n*stp - st*sp) / den, (n*stx - st*sx) / den
 }
 
 // reset forgets the samples (a gap in acquisition).

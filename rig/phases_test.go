@@ -128,7 +128,7 @@ func TestBeatPhasesMatchTheModel(t *testing.T) {
 			{"ESV", esv, 0.01 * esv, "1 %: read at the knee, within the isovolumic relaxation where the volume is constant"},
 			{"LVEDP", lvedp, 0.5, "0.5 mmHg: the foot lies within 1–2 ms of mitral closure; sensor noise 0.2 mmHg"},
 			{"ESP", esp, 3, "3 mmHg: the knee lies within 3 ms of aortic closure, where LVP falls at 400–700 mmHg/s"},
-			{"MAX", dpMax, 0.03 * dpMax, "3 %: the 20 ms least-squares slope against the 2 ms central difference of the noiseless model"},
+			{"MAX", dpMax, 0.03 * dpMax, "3 %: the 20 ms least-squares slope against the ±5-frame central difference of the noiseless model"},
 			{"MIN", dpMin, 0.03 * -dpMin, "3 %: likewise"},
 		} {
 			if v := got(k.id); !(math.Abs(v-k.want) <= k.tol) {
