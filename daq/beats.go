@@ -20,10 +20,16 @@ type Beat struct {
 	// StrokeVolume is the flow channel integrated over the beat, ml (NaN
 	// without a flow channel).
 	StrokeVolume float64
+	// Phases are the beat's values at its end of diastole and end of
+	// ejection and its steepest rise and fall, on the detector's value
+	// channel (the pressure itself unless AddValue names another); NaN
+	// where they could not be found.
+	Phases
 }
 
 // Value returns the beat aggregate of the protocol language by name
-// (systolic, diastolic, map, pulse_pressure, heart_rate, stroke_volume).
+// (systolic, diastolic, map, pulse_pressure, heart_rate, stroke_volume,
+// end_diastolic, end_systolic, dp_dt_max, dp_dt_min).
 func (b *Beat) Value(agg string) (float64, bool) {
 	switch agg {
 	case "systolic":
@@ -38,6 +44,14 @@ func (b *Beat) Value(agg string) (float64, bool) {
 		return b.HeartRate, true
 	case "stroke_volume":
 		return b.StrokeVolume, true
+	case "end_diastolic":
+		return b.EndDiastolic, true
+	case "end_systolic":
+		return b.EndSystolic, true
+	case "dp_dt_max":
+		return b.DpDtMax, true
+	case "dp_dt_min":
+		return b.DpDtMin, true
 	}
 	return math.NaN(), false
 }
@@ -71,21 +85,32 @@ type BeatDetector struct {
 	refractory time.Duration
 	hasFlow    bool
 	prevPeriod time.Duration // the last beat's, for the refractory period
+	ph         phaseTracker
+	startSeq   int64 // the phase tracker's sample at the beat's start
 }
 
 // NewBeatDetector returns a detector for a stream at rate samples per second.
 func NewBeatDetector(channel string, rate float64) *BeatDetector {
 	n := max(2, int(math.Round(0.010*rate))+1)
 	return &BeatDetector{Channel: channel, MinSlope: 100, MinPulse: 5, lag: make([]float64, n), lagT: make([]time.Duration, n),
-		decay: math.Pow(0.5, 1/(5*rate)), refractory: 250 * time.Millisecond, lo: math.Inf(1), hi: math.Inf(-1)}
+		decay: math.Pow(0.5, 1/(5*rate)), refractory: 250 * time.Millisecond, lo: math.Inf(1), hi: math.Inf(-1),
+		ph: newPhaseTracker(rate)}
 }
 
 // Add takes the pressure p (and the flow q in L/min, NaN for none) at t, and
 // returns the beat that ended at t, if one did.
 func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
+	return d.AddValue(t, p, q, p)
+}
+
+// AddValue is Add with a value channel x other than the pressure: the
+// beat's Phases are x's, at the instants the pressure times (an LV volume
+// timed by the LV pressure: its end-diastolic and end-systolic volumes).
+func (d *BeatDetector) AddValue(t time.Duration, p, q, x float64) (Beat, bool) {
 	if math.IsNaN(p) {
 		return Beat{}, false
 	}
+	seq := d.ph.add(t, p, x)
 	// slope over the lag window
 	slope := 0.0
 	if d.n == len(d.lag) {
@@ -113,14 +138,15 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 		if d.started && t > d.start {
 			dur := (t - d.start).Seconds()
 			beat = Beat{Channel: d.Channel, Start: d.start, End: t, Systolic: d.hi, Diastolic: d.lo,
-				Mean: d.sum / float64(d.count), PulsePressure: d.hi - d.lo, HeartRate: 60 / dur, StrokeVolume: math.NaN()}
+				Mean: d.sum / float64(d.count), PulsePressure: d.hi - d.lo, HeartRate: 60 / dur, StrokeVolume: math.NaN(),
+				Phases: d.ph.phases(d.startSeq, seq)}
 			if d.hasFlow {
 				beat.StrokeVolume = d.flow * 1000 / 60 // L/min·s → ml
 			}
 			done = beat.PulsePressure >= d.MinPulse
 			d.prevPeriod = t - d.start
 		}
-		d.started, d.start, d.armed = true, t, false
+		d.started, d.start, d.startSeq, d.armed = true, t, seq, false
 		d.sum, d.count, d.flow, d.lo, d.hi, d.hasFlow = 0, 0, 0, math.Inf(1), math.Inf(-1), false
 	} else if !d.armed && slope < thr/4 {
 		d.armed = true
@@ -142,4 +168,5 @@ func (d *BeatDetector) Add(t time.Duration, p, q float64) (Beat, bool) {
 func (d *BeatDetector) Reset() {
 	d.head, d.n, d.armed, d.started, d.maxSlope = 0, 0, false, false, 0
 	d.prevPeriod = 0
+	d.ph.reset()
 }

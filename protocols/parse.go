@@ -1,6 +1,7 @@
 package protocols
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"math"
@@ -831,7 +832,23 @@ func (p *parser) measure(n *node, s string) (Measure, bool) {
 	return m, ok
 }
 
+// wrappedRE is a beat aggregate wrapped in a statistic over beats,
+// `STAT(AGG(CHANNEL)[, WINDOW])`.
+var wrappedRE = regexp.MustCompile(`^\s*([a-z0-9_]+)\s*\(\s*([a-z0-9_]+)\s*\(\s*([A-Za-z0-9_.]+)\s*\)\s*(?:,\s*([^)]*?)\s*)?\)\s*`)
+
 func (p *parser) measurePrefix(n *node, s string) (Measure, string, bool) {
+	if w := wrappedRE.FindStringSubmatch(s); w != nil {
+		m, _, ok := p.measurePrefix(n, w[2]+"("+w[3]+")")
+		m.Stat, m.Text = w[1], strings.TrimSpace(w[0])
+		if !slices.Contains(BeatStats, m.Stat) {
+			p.errs.At(n, "%s(...) cannot wrap a beat aggregate; the statistics over beats are %s", m.Stat, strings.Join(BeatStats, ", "))
+			ok = false
+		} else if _, known := Aggregates[m.Agg]; known && !m.IsBeat() {
+			p.errs.At(n, "%s wraps %s, which is not a beat aggregate: write %s(%s) for the frames' %s", m.Text, m.Agg, m.Stat, m.Channel, m.Stat)
+			ok = false
+		}
+		return m, s[len(w[0]):], p.window(n, &m, w[4]) && ok
+	}
 	sub := measureRE.FindStringSubmatch(s)
 	if sub == nil {
 		p.errs.At(n, "measure %q is not AGGREGATE(CHANNEL), e.g. mean(aop)", s)
@@ -852,19 +869,25 @@ func (p *parser) measurePrefix(n *node, s string) (Measure, string, bool) {
 		p.errs.At(n, "rig %s has no channel %q%s", p.rig.Name, m.Channel, strictyaml.Suggest(m.Channel, p.channelNames()))
 		ok = false
 	}
-	if sub[3] != "" {
-		d, err := units.ParseDuration(sub[3])
-		switch {
-		case err != nil:
-			p.errs.At(n, "measure window: %v", err)
-			ok = false
-		case d <= 0:
-			p.errs.At(n, "measure window must be positive, got %s", sub[3])
-			ok = false
-		}
-		m.Window = d
+	return m, s[len(sub[0]):], p.window(n, &m, sub[3]) && ok
+}
+
+// window parses a measure's window, if it has one.
+func (p *parser) window(n *node, m *Measure, text string) bool {
+	if text == "" {
+		return true
 	}
-	return m, s[len(sub[0]):], ok
+	d, err := units.ParseDuration(text)
+	switch {
+	case err != nil:
+		p.errs.At(n, "measure window: %v", err)
+		return false
+	case d <= 0:
+		p.errs.At(n, "measure window must be positive, got %s", text)
+		return false
+	}
+	m.Window = d
+	return true
 }
 
 // measureDim checks the aggregate suits the channel and returns the
@@ -876,9 +899,11 @@ func (p *parser) measureDim(n *node, m Measure) (units.Dimension, bool) {
 		return 0, false
 	}
 	if m.IsBeat() {
-		if m.Agg == "stroke_volume" {
+		if m.Agg == "stroke_volume" || Aggregates[m.Agg].Phase {
 			// stroke volume is integrated from a flow channel over beats
-			// detected on the rig's first beat channel
+			// detected on the rig's first beat channel, and a phase read
+			// on any channel at the instants of the rig's cycle channel
+			// (a beat channel times its own)
 			if len(p.rig.BeatChannels) == 0 {
 				p.errs.At(n, "rig %s detects no beats, so %s cannot be measured", p.rig.Name, m.Text)
 				return 0, false
@@ -962,8 +987,8 @@ func (p *parser) condition(n *node, s string) (Condition, bool) {
 	// An until condition is checked on every frame, so its measure must be
 	// one the engine updates in constant time: a rolling frame aggregate or
 	// the mean over recent beats. Quantiles and slopes are for criteria.
-	if _, q := m.Quantile(); q || m.Agg == "slope" {
-		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", m.Agg)
+	if _, q := m.Quantile(); q || m.Agg == "slope" || strings.HasPrefix(m.Stat, "p") {
+		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", cmp.Or(m.Stat, m.Agg))
 		return c, false
 	}
 	rest = strings.TrimSpace(rest)

@@ -250,6 +250,11 @@ type Aggregate struct {
 	Dim func(channel units.Dimension) (units.Dimension, bool)
 	// Per says the result is per this unit of time ("min" for slope).
 	Per string
+	// Phase says the aggregate reads each beat at instants of its cycle
+	// (end_diastolic, end_systolic, dp_dt_max, dp_dt_min): a channel other
+	// than a beat channel is timed by the rig's cycle channel (its
+	// ventricle's pressure).
+	Phase bool
 }
 
 // Aggregates is every aggregate of language v1, by name.
@@ -269,20 +274,41 @@ var Aggregates = map[string]Aggregate{
 	"pulse_pressure": {Name: "pulse_pressure", Kind: BeatAgg, Dim: onlyPressure},
 	"heart_rate":     {Name: "heart_rate", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Rate, d == units.Pressure }},
 	"stroke_volume":  {Name: "stroke_volume", Kind: BeatAgg, Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Volume, d == units.Flow }},
+	// The phases of each beat (language 1.1), of any channel with a
+	// dimension, timed by a beat channel: end_diastolic(lvp) is LVEDP,
+	// end_diastolic(lv_volume) EDV.
+	"end_diastolic": {Name: "end_diastolic", Kind: BeatAgg, Dim: anyDimension, Phase: true},
+	"end_systolic":  {Name: "end_systolic", Kind: BeatAgg, Dim: anyDimension, Phase: true},
+	"dp_dt_max":     {Name: "dp_dt_max", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
+	"dp_dt_min":     {Name: "dp_dt_min", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
 }
+
+// anyDimension keeps the channel's dimension; a channel without one (DUT
+// alarm flags) has no value at an instant of the cycle worth a limit.
+func anyDimension(d units.Dimension) (units.Dimension, bool) { return d, d != units.None }
 
 func onlyPressure(d units.Dimension) (units.Dimension, bool) {
 	return units.Pressure, d == units.Pressure
 }
 
-// Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`.
+// Measure is `AGG(CHANNEL)` or, inside until, `AGG(CHANNEL, WINDOW)`; a
+// beat aggregate may be wrapped in a statistic over the beats,
+// `min(map(aop))` (language 1.1).
 type Measure struct {
 	Agg     string
 	Channel string
-	Window  time.Duration // trailing window; 0 = whole step
-	Text    string
-	Pos     Pos
+	// Stat is the statistic of a beat aggregate over the window's beats
+	// (BeatStats); "" is their mean.
+	Stat   string
+	Window time.Duration // trailing window; 0 = whole step
+	Text   string
+	Pos    Pos
 }
+
+// BeatStats are the statistics a beat aggregate may be wrapped in:
+// min(map(aop)) is the lowest beat MAP of the window. They are frame
+// aggregates' names, computed the same way over the beats' values.
+var BeatStats = []string{"min", "max", "std", "p5", "p50", "p95"}
 
 // IsBeat reports whether the measure aggregates detected beats.
 func (m Measure) IsBeat() bool { return Aggregates[m.Agg].Kind == BeatAgg }
@@ -316,8 +342,11 @@ func (m Measure) ResultDim(channel units.Dimension) (units.Dimension, error) {
 }
 
 func need(agg string) string {
-	if agg == "stroke_volume" {
+	switch {
+	case agg == "stroke_volume":
 		return "flow"
+	case Aggregates[agg].Phase:
+		return "measured"
 	}
 	return "pressure"
 }

@@ -64,6 +64,12 @@ type Config struct {
 	// first one times the beats over which flows are integrated into
 	// stroke volumes.
 	BeatChannels []string
+	// CycleChannel is the beat channel that times the phases of a beat
+	// (end_diastolic, end_systolic, dp_dt_max, dp_dt_min) on channels
+	// beats are not detected on: the ventricle's pressure, whose foot and
+	// knee are the ends of filling and of ejection (an artery's knee lies
+	// inside ejection). Default: the first beat channel.
+	CycleChannel string
 	// FS, when set, is where the config was read from (the configs built
 	// into the binary); the calibration file is read from it too.
 	FS     fs.FS
@@ -263,6 +269,7 @@ var configSections = []configSection{
 	{"parameters", func(d *configDoc, n *strictyaml.Node) { d.paramNs = d.c.params(d.e, n, field(d.kvs, "dut")) }},
 	{"control", func(d *configDoc, n *strictyaml.Node) { d.c.control(d.e, n) }},
 	{"beats", (*configDoc).beats},
+	{"cycle", (*configDoc).cycle},
 	{"key_channels", (*configDoc).keyChannels},
 	{"calibration", func(d *configDoc, n *strictyaml.Node) { d.c.CalibrationFile, _ = d.e.Scalar(n, "calibration") }},
 	{"sim", func(d *configDoc, n *strictyaml.Node) { d.c.sim(d.e, n) }},
@@ -413,6 +420,23 @@ func (d *configDoc) beats(n *strictyaml.Node) {
 		}
 		d.c.BeatChannels = append(d.c.BeatChannels, ch)
 	}
+}
+
+// cycleChannel is CycleChannel, or its default.
+func (c *Config) cycleChannel() string {
+	if c.CycleChannel == "" && len(c.BeatChannels) > 0 {
+		return c.BeatChannels[0]
+	}
+	return c.CycleChannel
+}
+
+func (d *configDoc) cycle(n *strictyaml.Node) {
+	ch, ok := d.e.Scalar(n, "cycle")
+	if ok && !slices.Contains(d.c.BeatChannels, ch) {
+		d.e.At(n, "cycle must be one of the beat channels (%s), not %q", strings.Join(d.c.BeatChannels, ", "), ch)
+		return
+	}
+	d.c.CycleChannel = ch
 }
 
 func (d *configDoc) initial(n *strictyaml.Node) {

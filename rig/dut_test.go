@@ -298,6 +298,7 @@ func TestShippedProtocolsRun(t *testing.T) {
 		"demo.yaml":                  "sim.yaml",
 		"impella-plevel-sweep.yaml":  "sim.yaml",
 		"loop-characterisation.yaml": "sim-loop-only.yaml",
+		"lv-function.yaml":           "sim.yaml",
 	} {
 		t.Run(file, func(t *testing.T) {
 			cfg, err := LoadConfig("../configs/rigs/" + rig)

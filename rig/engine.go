@@ -161,19 +161,28 @@ type beatValue struct {
 }
 
 // beatSpec is one beat detector: on a pressure column, integrating a flow
-// column (or none). channel names the measures it serves: the pressure
-// channel, or the flow channel for stroke_volume.
+// column (or none), and reading the phases of beats on column x. channel
+// names the measures it serves: all of the pressure channel's, or the flow
+// channel's stroke_volume, or (phase) the phases of channel x
+// (end_diastolic(lv_volume)).
 type beatSpec struct {
-	det     *daq.BeatDetector
-	p, f    int
-	channel string
-	record  bool
+	det           *daq.BeatDetector
+	p, f, x       int
+	channel       string
+	record, phase bool
+}
+
+// serves reports whether the spec's beats feed measure m.
+func (s *beatSpec) serves(m protocols.Measure) bool {
+	return m.IsBeat() && m.Channel == s.channel && (s.record || s.phase == protocols.Aggregates[m.Agg].Phase)
 }
 
 // beatSpecs builds the detectors of the rig: one per beat channel, with
 // the primary flow (the first flow channel) integrated for the record, and
-// one per flow channel timed by the first beat channel, for stroke_volume.
-func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
+// one per flow channel timed by the first beat channel, for stroke_volume;
+// and one timed by the cycle channel for each other channel whose phases
+// the protocol measures.
+func beatSpecs(cfg *Config, proto *protocols.Protocol, layout daq.Layout, rate float64) []beatSpec {
 	var flows []int
 	for j, ch := range layout {
 		if ch.Dim == units.Flow {
@@ -187,14 +196,40 @@ func beatSpecs(cfg *Config, layout daq.Layout, rate float64) []beatSpec {
 	var specs []beatSpec
 	for _, name := range cfg.BeatChannels {
 		p := layout.Index(name)
-		specs = append(specs, beatSpec{det: daq.NewBeatDetector(name, rate), p: p, f: primary, channel: name, record: true})
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(name, rate), p: p, f: primary, x: p, channel: name, record: true})
 	}
-	if len(specs) > 0 {
-		for _, f := range flows {
-			specs = append(specs, beatSpec{det: daq.NewBeatDetector(cfg.BeatChannels[0], rate), p: specs[0].p, f: f, channel: layout[f].Name})
+	if len(specs) == 0 {
+		return nil
+	}
+	for _, f := range flows {
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(cfg.BeatChannels[0], rate), p: specs[0].p, f: f, x: f, channel: layout[f].Name})
+	}
+	cycle := cfg.cycleChannel()
+	for _, name := range phaseChannels(proto.Steps, nil) {
+		x := layout.Index(name)
+		if x < 0 || slices.Contains(cfg.BeatChannels, name) || slices.ContainsFunc(specs, func(s beatSpec) bool { return s.phase && s.channel == name }) {
+			continue
 		}
+		specs = append(specs, beatSpec{det: daq.NewBeatDetector(cycle, rate), p: layout.Index(cycle), f: -1, x: x, channel: name, phase: true})
 	}
 	return specs
+}
+
+// phaseChannels appends the channels of steps' phase measures (criteria and
+// until conditions) to names.
+func phaseChannels(steps []*protocols.Step, names []string) []string {
+	for _, s := range steps {
+		for _, c := range s.Criteria {
+			if protocols.Aggregates[c.Measure.Agg].Phase {
+				names = append(names, c.Measure.Channel)
+			}
+		}
+		if s.Until != nil && protocols.Aggregates[s.Until.Cond.Measure.Agg].Phase {
+			names = append(names, s.Until.Cond.Measure.Channel)
+		}
+		names = phaseChannels(s.Steps, names)
+	}
+	return names
 }
 
 // detectBeats feeds the frame to the beat detectors; a finished beat is
@@ -207,7 +242,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		if s.f >= 0 {
 			q = frame[s.f]
 		}
-		b, ok := s.det.Add(t, frame[s.p], q)
+		b, ok := s.det.AddValue(t, frame[s.p], q, frame[s.x])
 		if !ok {
 			continue
 		}
@@ -223,7 +258,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
-				if c.c.Measure.IsBeat() && c.c.Measure.Channel == s.channel {
+				if s.serves(c.c.Measure) {
 					v, _ := b.Value(c.c.Measure.Agg)
 					c.beats = append(c.beats, beatValue{end: b.End, v: v})
 				}
@@ -813,7 +848,8 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 
 // until holds the step until its condition holds on a frame, or times out.
 // A frame aggregate is kept rolling over its window (or the step so far); a
-// beat aggregate is the mean over the beats that ended in the window.
+// beat aggregate is the mean (or the measure's statistic) over the beats
+// that ended in the window.
 func (e *engine) until(u *protocols.Until, path string) error {
 	m := u.Cond.Measure
 	col := e.layout.Index(m.Channel)
@@ -845,7 +881,7 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		switch {
 		case beats != nil:
 			var n int64
-			if agg, n = beatMean(beats.beats, t, m.Window); n == 0 || t-start < m.Window {
+			if agg, n = beatStat(beats.beats, t, m.Window, m.Stat); n == 0 || t-start < m.Window {
 				continue // like a rolling window, the first verdict waits for a full window
 			}
 		case roll != nil:
@@ -900,7 +936,7 @@ func (e *engine) judge(sr *stepRun) error {
 		v, _ := cr.stats.Aggregate(c.Measure.Agg)
 		n := cr.stats.N
 		if c.Measure.IsBeat() {
-			v, n = beatMean(cr.beats, e.next, c.Over)
+			v, n = beatStat(cr.beats, e.next, c.Over, c.Measure.Stat)
 		}
 		pass := false
 		switch {
@@ -944,21 +980,30 @@ func (e *engine) addCriterion(res runlog.CriterionResult, msg string) {
 	e.event(runlog.NewEvent(runlog.KindCriterion, res.Step, msg, runlog.CriterionData{Result: &res, Verdict: res.Verdict}))
 }
 
-// beatMean is the mean of the beats that ended in the step, or in its last
-// `over` before end, and how many there were.
-func beatMean(beats []beatValue, end, over time.Duration) (float64, int64) {
-	sum, n := 0.0, int64(0)
+// beatStat is the statistic stat (BeatStats; "" for the mean) of the
+// beats that ended in the step, or in its last `over` before end, and how
+// many there were. It is the frame aggregates' arithmetic over the beats'
+// values, so min(map(aop)) and min(aop) agree on what a minimum is.
+func beatStat(beats []beatValue, end, over time.Duration, stat string) (float64, int64) {
+	s := daq.Stats{KeepValues: strings.HasPrefix(stat, "p")}
+	sum := 0.0
 	for _, b := range beats {
 		if over > 0 && b.end <= end-over || math.IsNaN(b.v) {
 			continue
 		}
+		s.Add(b.end, b.v)
 		sum += b.v
-		n++
 	}
-	if n == 0 {
+	if s.N == 0 {
 		return math.NaN(), 0
 	}
-	return sum / float64(n), n
+	if stat == "" {
+		// the plain sum, as records made before statistics over beats
+		// have it, to the last bit
+		return sum / float64(s.N), s.N
+	}
+	v, _ := s.Aggregate(stat)
+	return v, s.N
 }
 
 func unitText(d units.Dimension, m protocols.Measure) string {

@@ -244,7 +244,7 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 		scratch: make([]float64, len(layout)), params: map[string]protocols.Value{},
 		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
-		beats:       beatSpecs(cfg, layout, cfg.SampleRate), ctl: newControllers(cfg),
+		beats:       beatSpecs(cfg, proto, layout, cfg.SampleRate), ctl: newControllers(cfg),
 		pause: opts.Pause, adcPaced: clock.IsWall(clk)}
 	if cfg.DUT != nil && cfg.DUT.TripOn != 0 {
 		if col := layout.Index(cfg.dutAlarmColumn()); col >= 0 {
