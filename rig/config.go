@@ -182,6 +182,10 @@ type SimConfig struct {
 	// calibration, in the channel's unit: a constant offset (what zeroing
 	// removes) and white noise (RMS).
 	Transducers map[string]Transducer
+	// Circulation is the simulated patient as a network (`circulation:`);
+	// nil: Simaan's left heart (sim.SimaanNormal). Its pump link, if any,
+	// has no constants: they are the DUT's.
+	Circulation *sim.NetworkSpec
 	// PreloadLine is the resistance of the venous reservoir's line into
 	// the left atrium, mmHg·s/ml: with the loop's compliance behind the
 	// atrium (about 30 ml/mmHg) it sets how fast the atrial pressure
@@ -266,6 +270,7 @@ var configSections = []configSection{
 	{"key_channels", (*configDoc).keyChannels},
 	{"calibration", func(d *configDoc, n *strictyaml.Node) { d.c.CalibrationFile, _ = d.e.Scalar(n, "calibration") }},
 	{"sim", func(d *configDoc, n *strictyaml.Node) { d.c.sim(d.e, n) }},
+	{"circulation", (*configDoc).circulation},
 	{"presets", func(d *configDoc, n *strictyaml.Node) { d.c.presets(d.e, n) }},
 	{"initial", (*configDoc).initial},
 	{"realtime", (*configDoc).realtime},

@@ -571,6 +571,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		pump := sim.Impella25() // the simulated DUT's pump, in the loop
 		bc.Pump = &pump
 	}
+	bc.Network = cfg.Sim.Circulation
 	if h.SlowADC != nil {
 		bc.SlowADCAddr = h.SlowADC.Address
 	} else {

@@ -52,6 +52,9 @@ type BenchConfig struct {
 	Clock   clock.Clock
 	Loop    Parameters
 	Initial Initial
+	// Network, if not nil, is the circulation instead of Loop and Initial
+	// (NewNetworkLoop); Pump then replaces the constants of its pump link.
+	Network *NetworkSpec
 	Thermal ThermalParams
 	// Fluid temperature and volume at the start.
 	Temperature, Volume float64
@@ -212,11 +215,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 			return nil, fmt.Errorf("sim: preload reservoir head %g mmHg and line %g mmHg·s/ml must be finite and > 0", pl.Head, pl.Line)
 		}
 	}
-	params := cfg.Loop
-	if cfg.Pump != nil {
-		params.Pump = cfg.Pump
-	}
-	loop, err := NewLoop(params, cfg.Initial)
+	loop, err := newBenchLoop(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +223,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	// a run's time (a resumed run) starts in its initial state then, rather
 	// than integrating the whole gap with its pumps stopped.
 	loop.t = cfg.Clock.Now()
+	if loop.net != nil {
+		loop.net.t = loop.t
+	}
 	th, err := NewThermal(cfg.Thermal, cfg.Temperature, cfg.Volume)
 	if err != nil {
 		return nil, err
@@ -237,9 +239,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	for i, in := range cfg.SlowADC {
 		b.slowSig[i] = sigOf(in)
 	}
-	b.lvVolume.Store(math.Float64bits(loop.x[xV]))
-	if params.Pump != nil {
-		b.motor, b.hasPump = *params.Pump, true
+	b.lvVolume.Store(math.Float64bits(loop.lvVolume()))
+	if loop.c.pump {
+		b.motor, b.hasPump = loop.c.pp, true
 	}
 	b.SetPumpSpeed(cfg.PumpSpeed)
 	b.adc, err = NewADS131M08(ADS131M08Config{Clock: cfg.Clock, FrontEnd: FrontEndFunc(b.frontEnd), Port: cfg.SPIPort, ClockIn: cfg.ADCClockIn, NoiseRMS: adcNoise})
@@ -317,6 +319,28 @@ func (b *Bench) PressEStop(pressed bool) error {
 	}
 	p.Release()
 	return nil
+}
+
+// newBenchLoop is the loop of cfg: its Network or Simaan's circuit, with
+// cfg.Pump in it.
+func newBenchLoop(cfg *BenchConfig) (*Loop, error) {
+	if cfg.Network == nil {
+		params := cfg.Loop
+		if cfg.Pump != nil {
+			params.Pump = cfg.Pump
+		}
+		return NewLoop(params, cfg.Initial)
+	}
+	spec := *cfg.Network
+	spec.Links = slices.Clone(spec.Links)
+	if cfg.Pump != nil {
+		i := slices.IndexFunc(spec.Links, func(l LinkSpec) bool { return l.Kind == Pump })
+		if i < 0 {
+			return nil, errors.New("sim: the bench has a pump but its network no pump link to place it")
+		}
+		spec.Links[i].Pump = cfg.Pump
+	}
+	return NewNetworkLoop(spec)
 }
 
 // Loop is the physics, for tests and for simulation-only truth signals
@@ -514,16 +538,16 @@ func (b *Bench) advance(now time.Duration) {
 		}
 	}
 	if b.preload > 0 && now > b.loop.Now() {
-		pl, cr := b.cfg.Preload, b.loop.c.p.Cr
+		pl, cr := b.cfg.Preload, b.loop.atrialCompliance()
 		head := b.preload * pl.Head
 		dt := (now - b.loop.Now()).Seconds()
 		// The atrium alone, filled or drained through the line: its
 		// pressure moves toward the head by 1 − e^(−dt/(Cr·Line)).
-		_ = b.loop.AddVolume(cr * (head - b.loop.x[xPla]) * -math.Expm1(-dt/(cr*pl.Line)))
+		_ = b.loop.AddVolume(cr * (head - b.loop.lap()) * -math.Expm1(-dt/(cr*pl.Line)))
 	}
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
-	b.lvVolume.Store(math.Float64bits(b.loop.x[xV]))
+	b.lvVolume.Store(math.Float64bits(b.loop.lvVolume()))
 	if b.wall {
 		b.pumpPub.store(b.readout())
 	}
@@ -545,13 +569,13 @@ func (b *Bench) signal(sig int) float64 {
 	case sigLVP:
 		return l.lvp()
 	case sigAoP:
-		return l.x[xPao]
+		return l.aop()
 	case sigLAP:
-		return l.x[xPla]
+		return l.lap()
 	case sigFlowAo:
-		return l.x[xQ] * mlPerSToLPerMin
+		return l.aorticFlow()
 	case sigFlowDUT:
-		return l.x[xQp] * mlPerSToLPerMin
+		return l.pumpFlow()
 	case sigTemp:
 		return b.thermal.Temperature()
 	case sigLevel:

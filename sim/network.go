@@ -102,7 +102,7 @@ func (s *NetworkSpec) Validate() error {
 	}
 	names := map[string]bool{}
 	for _, n := range s.Nodes {
-		if err := n.validate(); err != nil {
+		if err := n.Validate(); err != nil {
 			return err
 		}
 		if names[n.Name] {
@@ -130,7 +130,8 @@ func (s *NetworkSpec) Validate() error {
 	return nil
 }
 
-func (n *NodeSpec) validate() error {
+// Validate reports the first constant of the node out of range.
+func (n *NodeSpec) Validate() error {
 	if n.Name == "" {
 		return fmt.Errorf("sim: a node needs a name")
 	}
