@@ -623,7 +623,7 @@ func init() {
 }
 
 // simSignals are the simulation-only truth signals a sim rig may expose.
-var simSignals = []string{"lv_volume"}
+var simSignals = []string{"lv_volume", "rv_volume"}
 
 func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 	kvs, ok := e.Mapping(n, "channels", nil)
@@ -902,8 +902,10 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 				case !ok:
 				case c.Backend != "sim":
 					e.At(f.KeyN, "preset %s: fill is set by the sim backend only; fill a real bench before the run", kv.Key)
-				case v < 100 || v > 1000:
-					e.At(f.Value, "preset %s: fill must be from 100 ml to 1000 ml", kv.Key)
+				case v < 100 || v > 8000:
+					// 8 L: above an adult's blood volume (about 5 L), which a
+					// circulation with unstressed volumes holds.
+					e.At(f.Value, "preset %s: fill must be from 100 ml to 8000 ml", kv.Key)
 				default:
 					set = append(set, protocols.Setpoint{Param: fillParam, Value: protocols.Value{Num: v, Dim: units.Volume}, Pos: e.Pos(f.KeyN)})
 				}

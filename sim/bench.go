@@ -23,8 +23,10 @@ import (
 const adcNoise = 1.5e-6
 
 // Signals a bench sensor can measure. flow_dut is the flow through the
-// device under test's pump (BenchConfig.Pump; 0 without one).
-var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level"}
+// device under test's pump (BenchConfig.Pump; 0 without one); rap and pap
+// are the right atrial and pulmonary arterial pressures of a network with
+// nodes ra and pa (BenchConfig.Network; 0 without them).
+var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level", "rap", "pap"}
 
 // Indices of Signals: the emulators' inputs are resolved to them once, so a
 // conversion looks nothing up by name.
@@ -36,6 +38,8 @@ const (
 	sigFlowDUT
 	sigTemp
 	sigLevel
+	sigRAP
+	sigPAP
 	nSignals
 )
 
@@ -180,9 +184,9 @@ type Bench struct {
 	adcSig  [8]int
 	slowSig [4]int
 
-	// lvVolume is the LV volume as of the last advance (float64 bits),
-	// for LVVolume without the lock.
-	lvVolume atomic.Uint64
+	// lvVolume and rvVolume are the ventricles' volumes as of the last
+	// advance (float64 bits), for LVVolume and RVVolume without the lock.
+	lvVolume, rvVolume atomic.Uint64
 }
 
 // SwitchKinds are what the bench's GPIO outputs can switch (BenchConfig.Switches).
@@ -240,6 +244,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		b.slowSig[i] = sigOf(in)
 	}
 	b.lvVolume.Store(math.Float64bits(loop.lvVolume()))
+	b.rvVolume.Store(math.Float64bits(loop.rvVolume()))
 	if loop.c.pump {
 		b.motor, b.hasPump = loop.c.pp, true
 	}
@@ -548,6 +553,7 @@ func (b *Bench) advance(now time.Duration) {
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
 	b.lvVolume.Store(math.Float64bits(b.loop.lvVolume()))
+	b.rvVolume.Store(math.Float64bits(b.loop.rvVolume()))
 	if b.wall {
 		b.pumpPub.store(b.readout())
 	}
@@ -557,6 +563,10 @@ func (b *Bench) advance(now time.Duration) {
 // State().LVVolume says, read without the lock: a simulation-only truth
 // channel takes it on every frame.
 func (b *Bench) LVVolume() float64 { return math.Float64frombits(b.lvVolume.Load()) }
+
+// RVVolume is LVVolume for the right ventricle (node rv of a network; 0
+// without one).
+func (b *Bench) RVVolume() float64 { return math.Float64frombits(b.rvVolume.Load()) }
 
 // signal returns physics signal sig (an index of Signals) at the loop's
 // current state; b.mu is held. The values are those of State.
@@ -580,6 +590,10 @@ func (b *Bench) signal(sig int) float64 {
 		return b.thermal.Temperature()
 	case sigLevel:
 		return b.thermal.Level()
+	case sigRAP:
+		return l.rap()
+	case sigPAP:
+		return l.pap()
 	}
 	return math.NaN()
 }

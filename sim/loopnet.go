@@ -151,6 +151,29 @@ func (l *Loop) lvVolume() float64 {
 	return l.net.Volume(l.roles.lv)
 }
 
+// rap, pap and rvVolume are the right heart's pressures (mmHg) and
+// volume (ml), 0 in a circulation without the nodes ra, pa and rv.
+func (l *Loop) rap() float64 {
+	if l.net == nil {
+		return 0
+	}
+	return l.netPressure(l.roles.ra)
+}
+
+func (l *Loop) pap() float64 {
+	if l.net == nil {
+		return 0
+	}
+	return l.netPressure(l.roles.pa)
+}
+
+func (l *Loop) rvVolume() float64 {
+	if l.net == nil {
+		return 0
+	}
+	return l.netVolume(l.roles.rv)
+}
+
 // atrialCompliance is the left atrium's compliance, ml/mmHg, which the
 // bench's preload line fills.
 func (l *Loop) atrialCompliance() float64 {
