@@ -12,7 +12,7 @@ import (
 // circulationKeys are the keys of a node and of a link in a rig config's
 // circulation section (README, "Rig configs").
 var (
-	nodeKeys = []string{"compliance", "unstressed", "volume", "pressure", "emin", "p0", "lambda", "drive"}
+	nodeKeys = []string{"compliance", "unstressed", "volume", "pressure", "emin", "p0", "lambda", "collapse", "drive"}
 	linkKeys = []string{"kind", "from", "to", "resistance", "inertance"}
 )
 
@@ -121,6 +121,8 @@ func circulationNode(e *strictyaml.Errors, kv strictyaml.KV) sim.NodeSpec {
 			nd.Emin, _ = quantity(e, f.Value, units.Elastance, what)
 		case "p0":
 			nd.P0, _ = quantity(e, f.Value, units.Pressure, what)
+		case "collapse":
+			nd.Collapse, _ = quantity(e, f.Value, units.Volume, what)
 		case "lambda":
 			nd.Lambda, _ = quantity(e, f.Value, units.Stiffness, what)
 		case "drive":

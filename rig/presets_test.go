@@ -59,7 +59,7 @@ func measurePreset(t *testing.T, preset string) presetFigures {
 // TestPresetsInClinicalRanges: every preset of sim.yaml reproduces its
 // clinical state (REFERENCE.md: textbook ranges, the SHOCK trial's
 // criteria, a chronic failing heart's CI 2.0–2.5 L/min/m² with LAP above
-// 15 mmHg).
+// 15 mmHg, hypovolaemia's low filling pressures and output).
 func TestPresetsInClinicalRanges(t *testing.T) {
 	type check struct {
 		name   string
@@ -85,6 +85,11 @@ func TestPresetsInClinicalRanges(t *testing.T) {
 			{"CI < 2.2 L/min/m²", func(f presetFigures) bool { return f.ci() < 2.2 }, "SHOCK trial"},
 			{"LAP > 15 mmHg", func(f presetFigures) bool { return f.lap > 15 }, "SHOCK trial (PCWP/LAP)"},
 			{"HR > 60 bpm", func(f presetFigures) bool { return f.hr > 60 }, "SHOCK trial"},
+		}},
+		{"hypovolemia", []check{
+			{"LAP < 5 mmHg", func(f presetFigures) bool { return f.lap < 5 }, "REFERENCE.md: low filling pressures; LA 4–12 mmHg is normal"},
+			{"RAP < 4 mmHg", func(f presetFigures) bool { return f.rap < 4 }, "REFERENCE.md: low filling pressures"},
+			{"CI < 2.2 L/min/m²", func(f presetFigures) bool { return f.ci() < 2.2 }, "REFERENCE.md: low output"},
 		}},
 	} {
 		t.Run(c.preset, func(t *testing.T) {

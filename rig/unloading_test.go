@@ -29,9 +29,10 @@ const cpP8 = 46000
 // systemic resistance and fill set from the preset: the physics of the
 // default rig without its buses.
 type patient struct {
-	l *sim.Loop
-	w *pumpctl.CardiacWaveform
-	t time.Duration
+	l    *sim.Loop
+	w    *pumpctl.CardiacWaveform
+	t    time.Duration
+	fill float64 // the blood volume the fill pump works toward, ml
 }
 
 func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patient {
@@ -62,10 +63,7 @@ func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patien
 	if err := l.SetSystemicResistance(vals["loop.resistance"]); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.AddVolume(vals["loop.fill"] - l.Volume()); err != nil {
-		t.Fatal(err)
-	}
-	return &patient{l: l, w: w}
+	return &patient{l: l, w: w, fill: vals["loop.fill"]}
 }
 
 // beatFigures are means over whole beats: end-diastolic LV pressure (at
@@ -84,6 +82,11 @@ func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) be
 	}
 	tick := func() bool {
 		if err := p.l.SetActiveElastance(p.w.Active()); err != nil {
+			t.Fatal(err)
+		}
+		// The fill pump's sim.FillRate, as the bench moves a preset's fill.
+		step := sim.FillRate / 1000
+		if err := p.l.AddVolume(max(-step, min(step, p.fill-p.l.Volume()))); err != nil {
 			t.Fatal(err)
 		}
 		p.t += time.Millisecond
@@ -168,5 +171,37 @@ func TestUnloadingImpellaCP(t *testing.T) {
 	}
 	if on.pump < 3 || on.pump > 4 {
 		t.Errorf("pump flow %.2f L/min at P8, the CP's is 3.0–4.0", on.pump)
+	}
+}
+
+// TestSuctionHypovolemiaP9: an Impella 2.5 at P9 (51,000 rpm) in sim.yaml's
+// hypovolemia preset sucks the heart empty (REFERENCE.md, "What support
+// does to the patient": the inlet chamber's pressure goes negative, the
+// pump flow drops, the console raises a suction alarm): the LV pressure
+// goes below 0 mmHg, the suction flag rises, and from P6 (43,000 rpm) to
+// P9 the pump gains less than half the flow it gains in health.
+func TestSuctionHypovolemiaP9(t *testing.T) {
+	const p6, p9 = 43000, 51000
+	h := newPatient(t, "../configs/rigs/sim.yaml", "healthy", sim.Impella25())
+	h6 := h.run(t, p6, 40*time.Second, 10)
+	h9 := h.run(t, p9, 20*time.Second, 10)
+	h6.log(t, "healthy, P6")
+	h9.log(t, "healthy, P9")
+	p := newPatient(t, "../configs/rigs/sim.yaml", "hypovolemia", sim.Impella25())
+	low := p.run(t, p6, 40*time.Second, 10)
+	low.log(t, "hypovolemia, P6")
+	sucked := p.run(t, p9, 20*time.Second, 10)
+	sucked.log(t, "hypovolemia, P9")
+	if low.suction {
+		t.Error("suction flagged at P6, before the heart is emptied")
+	}
+	if sucked.lvpMin >= 0 {
+		t.Errorf("lowest LV pressure %.2f mmHg: the ventricle was not sucked empty", sucked.lvpMin)
+	}
+	if !sucked.suction {
+		t.Error("no suction flag at P9")
+	}
+	if gain, healthy := sucked.pump-low.pump, h9.pump-h6.pump; gain > healthy/2 {
+		t.Errorf("P6 → P9 raises the pump flow by %.2f L/min in hypovolemia, %.2f in health: the suction did not hold it back", gain, healthy)
 	}
 }

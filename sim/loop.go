@@ -415,7 +415,7 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 // noteSuction records the model time if the pump's suction resistance is
 // engaged at the current state, for PumpReadout's latched flag.
 func (l *Loop) noteSuction() {
-	if l.c.pump && l.pumpInlet() < l.c.pp.SuctionThreshold {
+	if l.c.pump && l.pumpInlet() < l.suctionThreshold() {
 		l.suckedAt, l.sucked = l.t, true
 	}
 }

@@ -127,6 +127,18 @@ func (l *Loop) pumpInlet() float64 {
 	return l.net.Pressure(l.net.links[l.roles.pump].nodeA)
 }
 
+// suctionThreshold is the inlet pressure below which the pump is sucking,
+// mmHg: its SuctionThreshold, where its suction resistance engages; but
+// 0 for an inlet with a collapse law, which is then the suction's physics
+// (a full but slack ventricle in diastole sits near 0 mmHg, an emptied
+// one goes below).
+func (l *Loop) suctionThreshold() float64 {
+	if l.net != nil && l.roles.pump >= 0 && l.net.nodes[l.net.links[l.roles.pump].nodeA].Collapse > 0 {
+		return min(l.c.pp.SuctionThreshold, 0)
+	}
+	return l.c.pp.SuctionThreshold
+}
+
 // lap is the left atrial pressure, mmHg.
 func (l *Loop) lap() float64 {
 	if l.net == nil {

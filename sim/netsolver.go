@@ -19,17 +19,27 @@ const newtonTol = 1e-10
 func (nw *Network) nodePressure(i int, v float64) (p, dp float64) {
 	nd := &nw.nodes[i]
 	d := v - nd.V0
+	if nd.Collapse > 0 && d < 0 {
+		ex := math.Exp(-d / nd.Collapse)
+		p -= CollapsePressure * (ex - 1)
+		dp += CollapsePressure * ex / nd.Collapse
+	}
 	if nd.C > 0 {
-		return d / nd.C, 1 / nd.C
+		return p + d/nd.C, dp + 1/nd.C
 	}
 	e := nd.Drive * nw.active
 	if nd.P0 > 0 {
 		ex := nd.P0 * math.Exp(nd.Lambda*d)
-		return e*d + ex - nd.P0, e + nd.Lambda*ex
+		return p + e*d + ex - nd.P0, dp + e + nd.Lambda*ex
 	}
 	e += nd.Emin
-	return e * d, e
+	return p + e*d, dp + e
 }
+
+// CollapsePressure is the pressure scale of a chamber's collapse law
+// (NodeSpec.Collapse), mmHg: with Collapse 5 ml, a ventricle 15 ml below
+// its unstressed volume is at −19 mmHg, 20 ml below at −54 mmHg.
+const CollapsePressure = 1.0
 
 // pressures sets nw.p and nw.dp for the node volumes of x.
 func (nw *Network) pressures(x *netVec) {
@@ -82,11 +92,18 @@ func (nw *Network) deriv(x, f *netVec, jac bool) {
 			continue
 		}
 		// L·dQ/dt = Pa − Pb − R·Q, and for a pump + head − K·|Q|·Q −
-		// Rsuc(Pa)·Q with Simaan's suction resistance on its inlet.
+		// Rsuc(Pa)·Q with Simaan's suction resistance on its inlet. An
+		// inlet with a collapse law engages it only once it collapses,
+		// below 0 mmHg (see Loop.suctionThreshold): the chamber walls
+		// closing on the inlet.
 		var head, rq, dra, dq float64
 		if l.Kind == Pump {
 			pp := l.Pump
-			rs := pp.SuctionGain * max(pp.SuctionThreshold-nw.p[a], 0)
+			thr := pp.SuctionThreshold
+			if nw.nodes[a].Collapse > 0 {
+				thr = min(thr, 0)
+			}
+			rs := pp.SuctionGain * max(thr-nw.p[a], 0)
 			head = pp.Beta * nw.rpm[i] * nw.rpm[i]
 			rq = (pp.R + pp.K*math.Abs(q) + rs) * q
 			dq = pp.R + 2*pp.K*math.Abs(q) + rs

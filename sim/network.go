@@ -28,6 +28,12 @@ type NetworkSpec struct {
 //     and Ped the passive, end-diastolic law: exponential, P0·(exp(λ·(V −
 //     V0)) − 1), where P0 > 0 (Smith, Chase et al. 2004; REFERENCE.md), or
 //     Simaan's linear Emin·(V − V0) where P0 = 0.
+//
+// Either kind, if Collapse > 0, adds below V0 the collapse law
+// −CollapsePressure·(exp((V0 − V)/Collapse) − 1): a chamber or vessel
+// sucked empty by a pump collapses, its pressure falling steeply negative
+// (REFERENCE.md, "What support does to the patient": suction), instead of
+// emptying on at the slope of its passive law.
 type NodeSpec struct {
 	Name string
 	C    float64 // compliance, ml/mmHg; 0 makes the node a chamber
@@ -37,6 +43,9 @@ type NodeSpec struct {
 	Emin   float64 // chamber: linear passive elastance, mmHg/ml (when P0 = 0)
 	P0     float64 // chamber: exponential end-diastolic law's scale, mmHg
 	Lambda float64 // chamber: exponential end-diastolic law's stiffness, 1/ml
+	// Collapse is the volume scale of the collapse law below V0, ml; 0:
+	// none.
+	Collapse float64
 
 	Volume float64 // initial volume, ml
 }
@@ -138,7 +147,7 @@ func (n *NodeSpec) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"compliance", n.C}, {"unstressed volume", n.V0}, {"drive", n.Drive}, {"emin", n.Emin}, {"p0", n.P0}, {"lambda", n.Lambda}, {"volume", n.Volume}} {
+	}{{"compliance", n.C}, {"unstressed volume", n.V0}, {"drive", n.Drive}, {"emin", n.Emin}, {"p0", n.P0}, {"lambda", n.Lambda}, {"collapse", n.Collapse}, {"volume", n.Volume}} {
 		if !positive(f.v, true) {
 			return fmt.Errorf("sim: node %s: %s %g must be finite and ≥ 0", n.Name, f.name, f.v)
 		}
