@@ -43,7 +43,7 @@ func TestSimConfigContents(t *testing.T) {
 	if r := cfg.Params["loop.resistance"]; *r.Min != 0.3 || *r.Max != 3 {
 		t.Errorf("resistance range %v..%v", *r.Min, *r.Max)
 	}
-	if got := strings.Join(cfg.PresetNames, ","); got != "healthy,heart_failure,cardiogenic_shock,hypovolemia" {
+	if got := strings.Join(cfg.PresetNames, ","); got != "healthy,heart_failure,cardiogenic_shock,hypovolemia,rv_failure,biventricular_failure" {
 		t.Errorf("presets %s", got)
 	}
 	if len(cfg.SHA256) != 64 {

@@ -86,6 +86,16 @@ func TestPresetsInClinicalRanges(t *testing.T) {
 			{"LAP > 15 mmHg", func(f presetFigures) bool { return f.lap > 15 }, "SHOCK trial (PCWP/LAP)"},
 			{"HR > 60 bpm", func(f presetFigures) bool { return f.hr > 60 }, "SHOCK trial"},
 		}},
+		{"rv_failure", []check{
+			{"CVP > 15 mmHg", func(f presetFigures) bool { return f.rap > 15 }, "RECOVER RIGHT entry criteria, REFERENCE.md"},
+			{"CVP/PCWP > 0.63", func(f presetFigures) bool { return f.rap/f.lap > 0.63 }, "RECOVER RIGHT"},
+			{"CI < 2.2 L/min/m²", func(f presetFigures) bool { return f.ci() < 2.2 }, "RECOVER RIGHT"},
+		}},
+		{"biventricular_failure", []check{
+			{"CVP > 15 mmHg", func(f presetFigures) bool { return f.rap > 15 }, "RECOVER RIGHT"},
+			{"LAP > 15 mmHg", func(f presetFigures) bool { return f.lap > 15 }, "SHOCK trial (PCWP/LAP)"},
+			{"CI < 2.2 L/min/m²", func(f presetFigures) bool { return f.ci() < 2.2 }, "SHOCK trial, RECOVER RIGHT"},
+		}},
 		{"hypovolemia", []check{
 			{"LAP < 5 mmHg", func(f presetFigures) bool { return f.lap < 5 }, "REFERENCE.md: low filling pressures; LA 4–12 mmHg is normal"},
 			{"RAP < 4 mmHg", func(f presetFigures) bool { return f.rap < 4 }, "REFERENCE.md: low filling pressures"},

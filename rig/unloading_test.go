@@ -63,6 +63,16 @@ func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patien
 	if err := l.SetSystemicResistance(vals["loop.resistance"]); err != nil {
 		t.Fatal(err)
 	}
+	if v, ok := vals["loop.rv_contractility"]; ok {
+		if err := l.SetDrive(sim.NodeRV, v/100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, ok := vals["loop.pulmonary_resistance"]; ok {
+		if err := l.SetResistance(sim.LinkPulmonary, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &patient{l: l, w: w, fill: vals["loop.fill"]}
 }
 
@@ -203,5 +213,51 @@ func TestSuctionHypovolemiaP9(t *testing.T) {
 	}
 	if gain, healthy := sucked.pump-low.pump, h9.pump-h6.pump; gain > healthy/2 {
 		t.Errorf("P6 → P9 raises the pump flow by %.2f L/min in hypovolemia, %.2f in health: the suction did not hold it back", gain, healthy)
+	}
+}
+
+// impellaRPStandIn stands in for the Impella RP's profile: Impella25's
+// rotor with a 22 Fr pump's lower losses, at rpP8 delivering more than
+// 4 L/min into the pulmonary artery (REFERENCE.md, "The device family":
+// Impella RP > 4 L/min).
+func impellaRPStandIn() sim.PumpParams {
+	pp := sim.Impella25()
+	pp.R, pp.K, pp.L = 0.3, 0.015, 0.03
+	return pp
+}
+
+// rpP8 is the RP stand-in's P8 speed, rpm: its head there (116 mmHg)
+// gives the RP's published flow.
+const rpP8 = 38000
+
+// TestUnloadingImpellaRP: an Impella RP-class pump from RA to PA
+// (sim-rp.yaml) at P8 in the rv_failure preset lowers the RAP and raises
+// the total output by magnitudes like those of its patients (REFERENCE.md;
+// JHLT 2018 / RECOVER RIGHT: CVP 19 → 13 mmHg, CI 1.9 → 3.1 L/min/m², that
+// is +2.2 L/min at 1.8 m²). The output's tolerance is the CP's: at least
+// half and at most twice the published change. The RAP's is wider, at
+// least a third: with Harvi's venous compliance (70 ml/mmHg) the volume
+// the pump moves out of the veins lowers their pressure by 2–3 mmHg, not
+// the patients' 6 (a limit of the model, said in issue 15's note; it
+// falls 2.2 mmHg here).
+func TestUnloadingImpellaRP(t *testing.T) {
+	p := newPatient(t, "../configs/rigs/sim-rp.yaml", "rv_failure", impellaRPStandIn())
+	off := p.run(t, 0, 60*time.Second, 10)
+	off.log(t, "RV failure, P0")
+	on := p.run(t, rpP8, 30*time.Second, 10)
+	on.log(t, "RV failure, P8")
+	for _, c := range []struct {
+		name, unit       string
+		change, pub, low float64
+	}{
+		{"RAP fall", "mmHg", off.rap - on.rap, 19 - 13, (19 - 13) / 3.0},
+		{"total output rise", "L/min", on.flow - off.flow, (3.1 - 1.9) * bsa, (3.1 - 1.9) * bsa / 2},
+	} {
+		if c.change < c.low || c.change > 2*c.pub {
+			t.Errorf("%s %.2f %s; published %.2f, want %.2f to %.2f", c.name, c.change, c.unit, c.pub, c.low, 2*c.pub)
+		}
+	}
+	if on.pump <= 4 {
+		t.Errorf("pump flow %.2f L/min at P8; the RP's is above 4", on.pump)
 	}
 }

@@ -494,6 +494,21 @@ func (b *Bench) lockAdvance(now time.Duration) {
 	b.advance(now)
 }
 
+// SetDrive is Loop.SetDrive at the clock's now, under the bench's lock.
+func (b *Bench) SetDrive(node string, drive float64) error {
+	b.lockAdvance(b.clk.Now())
+	defer b.mu.Unlock()
+	return b.loop.SetDrive(node, drive)
+}
+
+// SetResistance is Loop.SetResistance at the clock's now, under the bench's
+// lock.
+func (b *Bench) SetResistance(link string, r float64) error {
+	b.lockAdvance(b.clk.Now())
+	defer b.mu.Unlock()
+	return b.loop.SetResistance(link, r)
+}
+
 // FillRate is how fast the bench's fill pump moves fluid between the
 // reservoir and the loop: gentle enough that filling a failing heart's
 // extra 160 ml raises atrial pressure over seconds, not in one step.

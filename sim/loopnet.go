@@ -22,6 +22,9 @@ const (
 	NodeLA       = "la"
 	NodeAorta    = "aorta"
 	LinkSystemic = "systemic"
+
+	NodeRV        = "rv"        // the right ventricle, whose drive loop.rv_contractility sets
+	LinkPulmonary = "pulmonary" // the pulmonary resistance, loop.pulmonary_resistance
 )
 
 // NewNetworkLoop returns a Loop whose circulation is the network of spec
@@ -224,6 +227,42 @@ func (l *Loop) netAdvanceTo(t time.Duration) {
 		l.t = l.net.Now()
 		l.noteSuction()
 	}
+}
+
+// SetDrive sets the share of the LV drive's active elastance that chamber
+// node of a network loop takes (NodeSpec.Drive), from the current model
+// time: a right ventricle's contractility. It must be finite and in [0,
+// 100].
+func (l *Loop) SetDrive(node string, drive float64) error {
+	i := -1
+	if l.net != nil {
+		i = l.net.Node(node)
+	}
+	switch {
+	case i < 0 || l.net.nodes[i].C > 0:
+		return fmt.Errorf("sim: the circulation has no chamber %q", node)
+	case !positive(drive, true) || drive > 100:
+		return fmt.Errorf("sim: drive %g of chamber %s: must be finite and in [0, 100]", drive, node)
+	}
+	l.net.nodes[i].Drive = drive
+	return nil
+}
+
+// SetResistance sets the resistance of link of a network loop, mmHg·s/ml,
+// from the current model time. It must be finite and > 0.
+func (l *Loop) SetResistance(link string, r float64) error {
+	i := -1
+	if l.net != nil {
+		i = l.net.Link(link)
+	}
+	switch {
+	case i < 0 || l.net.links[i].Kind == Pump:
+		return fmt.Errorf("sim: the circulation has no resistance %q", link)
+	case !positive(r, false):
+		return fmt.Errorf("sim: resistance %g mmHg·s/ml of %s: must be finite and > 0", r, link)
+	}
+	l.net.links[i].R = r
+	return nil
 }
 
 // Network returns the loop's circulation when it is a network
