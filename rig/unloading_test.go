@@ -261,3 +261,47 @@ func TestUnloadingImpellaRP(t *testing.T) {
 		t.Errorf("pump flow %.2f L/min at P8; the RP's is above 4", on.pump)
 	}
 }
+
+// BenchmarkPatientFrame is the physics' cost per 1 ms frame of sim.yaml's
+// biventricular patient with its pump running (sim.BenchmarkFrame has
+// Simaan's Loop and network).
+func BenchmarkPatientFrame(b *testing.B) {
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := *cfg.Sim.Circulation
+	spec.Links = append([]sim.LinkSpec(nil), spec.Links...)
+	pp := sim.Impella25()
+	for i := range spec.Links {
+		if spec.Links[i].Kind == sim.Pump {
+			spec.Links[i].Pump = &pp
+		}
+	}
+	l, err := sim.NewNetworkLoop(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := pumpctl.NewCardiacWaveform(75, 2, cfg.Sim.Emin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.SetPumpSpeed(35000); err != nil {
+		b.Fatal(err)
+	}
+	var now time.Duration
+	frame := func() {
+		_ = l.SetActiveElastance(w.Active())
+		now += time.Millisecond
+		l.AdvanceTo(now)
+		w.Advance(time.Millisecond)
+	}
+	for range 2000 {
+		frame()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		frame()
+	}
+}
