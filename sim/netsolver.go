@@ -201,8 +201,17 @@ func (nw *Network) stage(dh float64) {
 	n := nw.n
 	for range maxNewton {
 		nw.deriv(&nw.y, &nw.f, true)
+		// The residual is checked before factorising: after a step that
+		// converged, the iteration that would only confirm it is skipped.
+		small := true
 		for i := range n {
 			nw.dx[i] = nw.r[i] + dh*nw.f[i] - nw.y[i]
+			small = small && math.Abs(nw.dx[i]) <= newtonTol*(1+math.Abs(nw.y[i]))
+		}
+		if small {
+			return
+		}
+		for i := range n {
 			row := &nw.lu.a[i]
 			for j := range n {
 				row[j] = -dh * nw.jac[i][j]
