@@ -58,6 +58,8 @@ const (
 	ActSystoleFraction Actuation = "waveform.systole_fraction" // cardiac waveform: systole's share of a beat
 	ActContractility   Actuation = "waveform.contractility"    // cardiac waveform: peak elastance (LV drive)
 	ActResistance      Actuation = "resistance_valve"          // systemic resistance pinch valve
+	ActRVContractility Actuation = "patient.rv_drive"          // simulated patient: the RV's share of the LV drive
+	ActPulmonaryR      Actuation = "patient.pulmonary"         // simulated patient: the pulmonary resistance
 	ActThermostat      Actuation = "heater"                    // heater relay, on/off around the target
 	ActTargetMAP       Actuation = "target.map"                // closed loop: beat mean pressure on the resistance valve
 	ActTargetCO        Actuation = "target.co"                 // closed loop: cardiac output on the LV drive
@@ -80,6 +82,10 @@ var ParamTable = []Param{
 		Doc: "peak active elastance of the LV drive"},
 	{Name: "loop.resistance", Dim: units.Resistance, Rampable: true, Range: RangeParameters, Actuation: ActResistance,
 		Doc: "systemic resistance (resistance valve)"},
+	{Name: "loop.rv_contractility", Dim: units.Percent, Rampable: true, Range: RangeParameters, Actuation: ActRVContractility,
+		Doc: "right-ventricular contractility, as a share of the LV drive's active elastance (simulated patient)"},
+	{Name: "loop.pulmonary_resistance", Dim: units.Resistance, Rampable: true, Range: RangeParameters, Actuation: ActPulmonaryR,
+		Doc: "pulmonary vascular resistance (simulated patient)"},
 	{Name: "loop.preload", Dim: units.Pressure, Rampable: true, Range: RangeParameters, Actuation: ActTargetPreload,
 		Doc: "closed-loop target: the mean left-atrial pressure of each beat, on the preload valve"},
 	{Name: "loop.target.map", Dim: units.Pressure, Off: true, Rampable: true, Range: RangeParameters, Actuation: ActTargetMAP,

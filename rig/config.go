@@ -188,6 +188,10 @@ type SimConfig struct {
 	// calibration, in the channel's unit: a constant offset (what zeroing
 	// removes) and white noise (RMS).
 	Transducers map[string]Transducer
+	// Circulation is the simulated patient as a network (`circulation:`);
+	// nil: Simaan's left heart (sim.SimaanNormal). Its pump link, if any,
+	// has no constants: they are the DUT's.
+	Circulation *sim.NetworkSpec
 	// PreloadLine is the resistance of the venous reservoir's line into
 	// the left atrium, mmHg·s/ml: with the loop's compliance behind the
 	// atrium (about 30 ml/mmHg) it sets how fast the atrial pressure
@@ -273,6 +277,7 @@ var configSections = []configSection{
 	{"key_channels", (*configDoc).keyChannels},
 	{"calibration", func(d *configDoc, n *strictyaml.Node) { d.c.CalibrationFile, _ = d.e.Scalar(n, "calibration") }},
 	{"sim", func(d *configDoc, n *strictyaml.Node) { d.c.sim(d.e, n) }},
+	{"circulation", (*configDoc).circulation},
 	{"presets", func(d *configDoc, n *strictyaml.Node) { d.c.presets(d.e, n) }},
 	{"initial", (*configDoc).initial},
 	{"realtime", (*configDoc).realtime},
@@ -336,6 +341,15 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 // crossChecks are the checks that span sections.
 func (d *configDoc) crossChecks() {
 	c, e := d.c, d.e
+	if c.DUT != nil && c.DUT.Profile != nil {
+		if why := c.fitsPlacement(c.DUT.Profile); why != "" {
+			at := c.DUT.profileN
+			if at == nil { // the default profile
+				at = field(d.kvs, "dut")
+			}
+			e.At(at, "dut profile: %s", why)
+		}
+	}
 	for name, in := range c.Inputs {
 		if in.Kind == "dut" && c.DUT == nil {
 			e.At(d.root, "channel %s comes from the DUT, but the rig has no dut section", name)
@@ -643,7 +657,7 @@ func init() {
 }
 
 // simSignals are the simulation-only truth signals a sim rig may expose.
-var simSignals = []string{"lv_volume"}
+var simSignals = []string{"lv_volume", "rv_volume"}
 
 func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 	kvs, ok := e.Mapping(n, "channels", nil)
@@ -922,8 +936,10 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 				case !ok:
 				case c.Backend != "sim":
 					e.At(f.KeyN, "preset %s: fill is set by the sim backend only; fill a real bench before the run", kv.Key)
-				case v < 100 || v > 1000:
-					e.At(f.Value, "preset %s: fill must be from 100 ml to 1000 ml", kv.Key)
+				case v < 100 || v > 8000:
+					// 8 L: above an adult's blood volume (about 5 L), which a
+					// circulation with unstressed volumes holds.
+					e.At(f.Value, "preset %s: fill must be from 100 ml to 8000 ml", kv.Key)
 				default:
 					set = append(set, protocols.Setpoint{Param: fillParam, Value: protocols.Value{Num: v, Dim: units.Volume}, Pos: e.Pos(f.KeyN)})
 				}

@@ -28,7 +28,7 @@ func TestSimConfigContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 10 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
+	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 13 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
 		t.Errorf("config: name %s, rate %g, %d channels, debounce %d, initial %s", cfg.Name, cfg.SampleRate, len(cfg.Channels), cfg.Debounce, cfg.Initial)
 	}
 	if d := cfg.DUT; d == nil || d.Port != "sim" || d.Poll != 100*time.Millisecond || d.OnLinkLoss != "abort" || d.Safe.String() != "stop" {
@@ -37,13 +37,13 @@ func TestSimConfigContents(t *testing.T) {
 	if in := cfg.Inputs["dut.rpm"]; in.Kind != "dut" || in.Signal != "rpm" {
 		t.Errorf("dut.rpm input %+v", in)
 	}
-	if hf := cfg.Presets["heart_failure"]; len(hf) != 4 || hf[3].Param != "loop.fill" || hf[3].Value.Num != 448 {
+	if hf := cfg.Presets["heart_failure"]; len(hf) != 4 || hf[3].Param != "loop.fill" || hf[3].Value.Num != 4912 {
 		t.Errorf("heart_failure preset %+v", hf)
 	}
 	if r := cfg.Params["loop.resistance"]; *r.Min != 0.3 || *r.Max != 3 {
 		t.Errorf("resistance range %v..%v", *r.Min, *r.Max)
 	}
-	if got := strings.Join(cfg.PresetNames, ","); got != "healthy,heart_failure,cardiogenic_shock" {
+	if got := strings.Join(cfg.PresetNames, ","); got != "healthy,heart_failure,cardiogenic_shock,hypovolemia,rv_failure,biventricular_failure" {
 		t.Errorf("presets %s", got)
 	}
 	if len(cfg.SHA256) != 64 {

@@ -51,7 +51,8 @@ type DUTConfig struct {
 	// Profile is the device's profile (dut.profile, profile.Default when
 	// the config names none, or --dut): the simulated DUT's firmware and
 	// pump are built from it, and the run's manifest records it.
-	Profile *profile.Profile
+	Profile  *profile.Profile
+	profileN *strictyaml.Node // where the config names it, for the placement check
 }
 
 // DefaultStopWithin is dut.stop_within unless the config says: from the
@@ -96,7 +97,7 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 		case "port":
 			d.Port, _ = e.Scalar(f.Value, "dut port")
 		case "profile":
-			d.Profile = c.dutProfile(e, f.Value)
+			d.Profile, d.profileN = c.dutProfile(e, f.Value), f.Value
 		case "poll", "reconnect_within", "stop_within":
 			v, ok := quantity(e, f.Value, units.Time, "dut "+f.Key)
 			if ok && (v < 0.01 || v > 60) {
@@ -135,7 +136,7 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 	if field(fields, "profile") == nil {
 		var err error
-		if d.Profile, err = loadProfile(profile.Default, ""); err != nil {
+		if d.Profile, err = profile.Load(profile.Default, ""); err != nil {
 			e.At(n, "dut profile %s: %v", profile.Default, err)
 		}
 	}

@@ -183,8 +183,9 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 	}
 	if bench != nil {
 		for j, ch := range cfg.Channels {
-			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" && in.Signal == "lv_volume" {
-				p.truth = append(p.truth, truthColumn{col: j, read: bench.LVVolume})
+			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" {
+				read := map[string]func() float64{"lv_volume": bench.LVVolume, "rv_volume": bench.RVVolume}[in.Signal]
+				p.truth = append(p.truth, truthColumn{col: j, read: read})
 			}
 		}
 	}
@@ -571,6 +572,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		pump := pumpParams(cfg.DUT.Profile) // the simulated DUT's pump, in the loop
 		bc.Pump = &pump
 	}
+	bc.Network = cfg.Sim.Circulation
 	if h.SlowADC != nil {
 		bc.SlowADCAddr = h.SlowADC.Address
 	} else {

@@ -13,24 +13,30 @@ import (
 	"github.com/mockloop/mockloop/sim"
 )
 
-// The pump's placement in the circulation the rigs build today: the
-// simulated loop is Simaan's left heart with its pump from the LV into the
-// aorta, and the bench's mock loop is a left heart too. A DUT profile must
-// sit there (profile.Fits). The network of issue 15 will declare its pump's
-// nodes in the rig config; this is where they will be read.
-const (
-	pumpInlet  = "lv"
-	pumpOutlet = "aorta"
-)
+// pumpPlacement is where the rig's DUT pumps from and to: the nodes of
+// the pump link of its simulated circulation, or, without one, from the
+// LV into the aorta — Simaan's loop and the bench's mock loop are left
+// hearts. A DUT profile must sit there (profile.Fits).
+func (c *Config) pumpPlacement() (inlet, outlet string) {
+	if c.Sim.Circulation != nil {
+		for _, l := range c.Sim.Circulation.Links {
+			if l.Kind == sim.Pump {
+				return l.From, l.To
+			}
+		}
+	}
+	return "lv", "aorta"
+}
 
 // dutProfile decodes dut.profile (a shipped profile's name or a file
-// relative to the rig config) and checks it fits the rig's placement.
+// relative to the rig config). Whether it fits the rig's placement is a
+// cross-section check (fitsPlacement): the circulation is decoded later.
 func (c *Config) dutProfile(e *strictyaml.Errors, n *strictyaml.Node) *profile.Profile {
 	ref, ok := e.Scalar(n, "dut profile")
 	if !ok {
 		return nil
 	}
-	p, err := loadProfile(ref, c.dir())
+	p, err := profile.Load(ref, c.dir())
 	if err != nil {
 		e.At(n, "dut profile: %v", err)
 		return nil
@@ -38,17 +44,9 @@ func (c *Config) dutProfile(e *strictyaml.Errors, n *strictyaml.Node) *profile.P
 	return p
 }
 
-// loadProfile reads profile ref (relative to dir) and checks it fits the
-// rig's placement.
-func loadProfile(ref, dir string) (*profile.Profile, error) {
-	p, err := profile.Load(ref, dir)
-	if err != nil {
-		return nil, err
-	}
-	if why := p.Fits(pumpInlet, pumpOutlet); why != "" {
-		return nil, fmt.Errorf("%s", why)
-	}
-	return p, nil
+// fitsPlacement says why profile p cannot be the rig's DUT, or "".
+func (c *Config) fitsPlacement(p *profile.Profile) string {
+	return p.Fits(c.pumpPlacement())
 }
 
 // dir is the directory of the rig config, against which its relative
@@ -66,9 +64,12 @@ func (c *Config) SetDUTProfile(ref string) error {
 	if c.DUT == nil {
 		return fmt.Errorf("rig %s has no DUT: --dut %s has nothing to profile", c.Name, ref)
 	}
-	p, err := loadProfile(ref, ".")
+	p, err := profile.Load(ref, ".")
 	if err != nil {
 		return fmt.Errorf("--dut %s: %w", ref, err)
+	}
+	if why := c.fitsPlacement(p); why != "" {
+		return fmt.Errorf("--dut %s: %s", ref, why)
 	}
 	if why := safeAboveTop(c.DUT.Safe, p); why != "" {
 		return fmt.Errorf("--dut %s: %s", ref, why)

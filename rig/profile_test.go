@@ -194,6 +194,32 @@ func TestRightSidedProfileRefusedOnLeftSidedRig(t *testing.T) {
 	}
 }
 
+// TestPlacementIsTheCirculations: on sim-rp.yaml the pump link runs
+// RA → PA, so its Impella RP fits and a left-sided profile is refused at
+// the line that names it, and by --dut.
+func TestPlacementIsTheCirculations(t *testing.T) {
+	cfg, err := LoadConfig("../configs/rigs/sim-rp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, out := cfg.pumpPlacement(); in != "ra" || out != "pa" || cfg.DUT.Profile.Name != "impella-rp" {
+		t.Fatalf("sim-rp.yaml: pump %s → %s, profile %s", in, out, cfg.DUT.Profile.Name)
+	}
+	if err := cfg.SetDUTProfile("impella-cp"); err == nil || !strings.Contains(err.Error(), "pumps lv → aorta; this rig's pump sits ra → pa") {
+		t.Errorf("--dut impella-cp on sim-rp.yaml: %v", err)
+	}
+	src, err := os.ReadFile("../configs/rigs/sim-rp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "profile: impella-rp", "profile: impella-cp", 1)
+	line := 1 + strings.Count(bad[:strings.Index(bad, "profile: impella-cp")], "\n")
+	_, err = ParseConfig("sim-rp.yaml", []byte(bad))
+	if want := fmt.Sprintf("sim-rp.yaml:%d:12: dut profile: DUT profile impella-cp pumps lv → aorta", line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("sim-rp.yaml naming impella-cp: %v\nwant %s", err, want)
+	}
+}
+
 // TestDUTSpeedsBeyondProfileRefused: a protocol may command no speed the
 // chosen device refuses: --dut impella-cp (top 46,000 rpm) narrows
 // dut.speed, so 50,000 rpm is refused when the protocol is checked, not

@@ -83,6 +83,15 @@ func testRangesSafe(t *testing.T, path string) {
 			src := fmt.Sprintf("%s  - set: {loop.preset: %s}\n    hold: %s\n  - set: {%s: %s}\n    hold: 60 s\n",
 				header, c.preset, rangeSettle, c.param, c.value)
 			o := runDUTWith(t, cfg, src, Options{})
+			if suctionExpected(c) {
+				// A pump at full speed sucks a hypovolemic heart empty
+				// (TestSuctionHypovolemiaP9): the DUT's suction alarm,
+				// which the rig trips on, must end the run.
+				if o.res.Outcome != runlog.OutcomeAborted || !strings.Contains(o.res.AbortReason, "suction") {
+					t.Errorf("outcome %s (%s): want the suction alarm's trip", o.res.Outcome, o.res.AbortReason)
+				}
+				return
+			}
 			if o.res.Outcome != runlog.OutcomePass {
 				t.Errorf("outcome %s: %s", o.res.Outcome, o.res.AbortReason)
 				return
@@ -93,6 +102,12 @@ func testRangesSafe(t *testing.T, path string) {
 				st["flow_ao"].Min, st["flow_ao"].Max, st["flow_ao"].Mean)
 		})
 	}
+}
+
+// suctionExpected says case c is the pump at its top speed in the
+// hypovolemia preset, where suction is the right outcome.
+func suctionExpected(c rangeCase) bool {
+	return c.preset == "hypovolemia" && (c.param == "dut.level" && c.value == "P9" || c.param == "dut.speed" && c.value == "51000 rpm")
 }
 
 // TestRangesSafeDefaultRig: on the default rig (with the DUT), every

@@ -23,8 +23,10 @@ import (
 const adcNoise = 1.5e-6
 
 // Signals a bench sensor can measure. flow_dut is the flow through the
-// device under test's pump (BenchConfig.Pump; 0 without one).
-var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level"}
+// device under test's pump (BenchConfig.Pump; 0 without one); rap and pap
+// are the right atrial and pulmonary arterial pressures of a network with
+// nodes ra and pa (BenchConfig.Network; 0 without them).
+var Signals = []string{"lvp", "aop", "lap", "flow_ao", "flow_dut", "temp", "level", "rap", "pap"}
 
 // Indices of Signals: the emulators' inputs are resolved to them once, so a
 // conversion looks nothing up by name.
@@ -36,6 +38,8 @@ const (
 	sigFlowDUT
 	sigTemp
 	sigLevel
+	sigRAP
+	sigPAP
 	nSignals
 )
 
@@ -52,6 +56,9 @@ type BenchConfig struct {
 	Clock   clock.Clock
 	Loop    Parameters
 	Initial Initial
+	// Network, if not nil, is the circulation instead of Loop and Initial
+	// (NewNetworkLoop); Pump then replaces the constants of its pump link.
+	Network *NetworkSpec
 	Thermal ThermalParams
 	// Fluid temperature and volume at the start.
 	Temperature, Volume float64
@@ -177,9 +184,9 @@ type Bench struct {
 	adcSig  [8]int
 	slowSig [4]int
 
-	// lvVolume is the LV volume as of the last advance (float64 bits),
-	// for LVVolume without the lock.
-	lvVolume atomic.Uint64
+	// lvVolume and rvVolume are the ventricles' volumes as of the last
+	// advance (float64 bits), for LVVolume and RVVolume without the lock.
+	lvVolume, rvVolume atomic.Uint64
 }
 
 // SwitchKinds are what the bench's GPIO outputs can switch (BenchConfig.Switches).
@@ -212,11 +219,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 			return nil, fmt.Errorf("sim: preload reservoir head %g mmHg and line %g mmHg·s/ml must be finite and > 0", pl.Head, pl.Line)
 		}
 	}
-	params := cfg.Loop
-	if cfg.Pump != nil {
-		params.Pump = cfg.Pump
-	}
-	loop, err := NewLoop(params, cfg.Initial)
+	loop, err := newBenchLoop(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +227,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	// a run's time (a resumed run) starts in its initial state then, rather
 	// than integrating the whole gap with its pumps stopped.
 	loop.t = cfg.Clock.Now()
+	if loop.net != nil {
+		loop.net.t = loop.t
+	}
 	th, err := NewThermal(cfg.Thermal, cfg.Temperature, cfg.Volume)
 	if err != nil {
 		return nil, err
@@ -237,9 +243,10 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	for i, in := range cfg.SlowADC {
 		b.slowSig[i] = sigOf(in)
 	}
-	b.lvVolume.Store(math.Float64bits(loop.x[xV]))
-	if params.Pump != nil {
-		b.motor, b.hasPump = *params.Pump, true
+	b.lvVolume.Store(math.Float64bits(loop.lvVolume()))
+	b.rvVolume.Store(math.Float64bits(loop.rvVolume()))
+	if loop.c.pump {
+		b.motor, b.hasPump = loop.c.pp, true
 	}
 	b.SetPumpSpeed(cfg.PumpSpeed)
 	b.adc, err = NewADS131M08(ADS131M08Config{Clock: cfg.Clock, FrontEnd: FrontEndFunc(b.frontEnd), Port: cfg.SPIPort, ClockIn: cfg.ADCClockIn, NoiseRMS: adcNoise})
@@ -317,6 +324,28 @@ func (b *Bench) PressEStop(pressed bool) error {
 	}
 	p.Release()
 	return nil
+}
+
+// newBenchLoop is the loop of cfg: its Network or Simaan's circuit, with
+// cfg.Pump in it.
+func newBenchLoop(cfg *BenchConfig) (*Loop, error) {
+	if cfg.Network == nil {
+		params := cfg.Loop
+		if cfg.Pump != nil {
+			params.Pump = cfg.Pump
+		}
+		return NewLoop(params, cfg.Initial)
+	}
+	spec := *cfg.Network
+	spec.Links = slices.Clone(spec.Links)
+	if cfg.Pump != nil {
+		i := slices.IndexFunc(spec.Links, func(l LinkSpec) bool { return l.Kind == Pump })
+		if i < 0 {
+			return nil, errors.New("sim: the bench has a pump but its network no pump link to place it")
+		}
+		spec.Links[i].Pump = cfg.Pump
+	}
+	return NewNetworkLoop(spec)
 }
 
 // Loop is the physics, for tests and for simulation-only truth signals
@@ -465,6 +494,21 @@ func (b *Bench) lockAdvance(now time.Duration) {
 	b.advance(now)
 }
 
+// SetDrive is Loop.SetDrive at the clock's now, under the bench's lock.
+func (b *Bench) SetDrive(node string, drive float64) error {
+	b.lockAdvance(b.clk.Now())
+	defer b.mu.Unlock()
+	return b.loop.SetDrive(node, drive)
+}
+
+// SetResistance is Loop.SetResistance at the clock's now, under the bench's
+// lock.
+func (b *Bench) SetResistance(link string, r float64) error {
+	b.lockAdvance(b.clk.Now())
+	defer b.mu.Unlock()
+	return b.loop.SetResistance(link, r)
+}
+
 // FillRate is how fast the bench's fill pump moves fluid between the
 // reservoir and the loop: gentle enough that filling a failing heart's
 // extra 160 ml raises atrial pressure over seconds, not in one step.
@@ -514,16 +558,17 @@ func (b *Bench) advance(now time.Duration) {
 		}
 	}
 	if b.preload > 0 && now > b.loop.Now() {
-		pl, cr := b.cfg.Preload, b.loop.c.p.Cr
+		pl, cr := b.cfg.Preload, b.loop.atrialCompliance()
 		head := b.preload * pl.Head
 		dt := (now - b.loop.Now()).Seconds()
 		// The atrium alone, filled or drained through the line: its
 		// pressure moves toward the head by 1 − e^(−dt/(Cr·Line)).
-		_ = b.loop.AddVolume(cr * (head - b.loop.x[xPla]) * -math.Expm1(-dt/(cr*pl.Line)))
+		_ = b.loop.AddVolume(cr * (head - b.loop.lap()) * -math.Expm1(-dt/(cr*pl.Line)))
 	}
 	b.loop.AdvanceTo(now)
 	b.loopNow.Store(int64(b.loop.Now()))
-	b.lvVolume.Store(math.Float64bits(b.loop.x[xV]))
+	b.lvVolume.Store(math.Float64bits(b.loop.lvVolume()))
+	b.rvVolume.Store(math.Float64bits(b.loop.rvVolume()))
 	if b.wall {
 		b.pumpPub.store(b.readout())
 	}
@@ -533,6 +578,10 @@ func (b *Bench) advance(now time.Duration) {
 // State().LVVolume says, read without the lock: a simulation-only truth
 // channel takes it on every frame.
 func (b *Bench) LVVolume() float64 { return math.Float64frombits(b.lvVolume.Load()) }
+
+// RVVolume is LVVolume for the right ventricle (node rv of a network; 0
+// without one).
+func (b *Bench) RVVolume() float64 { return math.Float64frombits(b.rvVolume.Load()) }
 
 // signal returns physics signal sig (an index of Signals) at the loop's
 // current state; b.mu is held. The values are those of State.
@@ -545,17 +594,21 @@ func (b *Bench) signal(sig int) float64 {
 	case sigLVP:
 		return l.lvp()
 	case sigAoP:
-		return l.x[xPao]
+		return l.aop()
 	case sigLAP:
-		return l.x[xPla]
+		return l.lap()
 	case sigFlowAo:
-		return l.x[xQ] * mlPerSToLPerMin
+		return l.aorticFlow()
 	case sigFlowDUT:
-		return l.x[xQp] * mlPerSToLPerMin
+		return l.pumpFlow()
 	case sigTemp:
 		return b.thermal.Temperature()
 	case sigLevel:
 		return b.thermal.Level()
+	case sigRAP:
+		return l.rap()
+	case sigPAP:
+		return l.pap()
 	}
 	return math.NaN()
 }

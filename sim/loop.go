@@ -290,6 +290,12 @@ type Loop struct {
 	// pressure below its threshold at the end of a step), if sucked.
 	suckedAt time.Duration
 	sucked   bool
+
+	// net, if not nil, is the circulation instead of Simaan's circuit c
+	// (NewNetworkLoop); roles are its nodes and links the loop reads and
+	// drives. c then holds only the pump's constants and speed.
+	net   *Network
+	roles netRoles
 }
 
 // NewLoop returns a loop with parameters p in the initial state x0 at model
@@ -322,6 +328,9 @@ func NewLoop(p Parameters, x0 Initial) (*Loop, error) {
 // Parameters returns the model's current parameters, with a copy of the
 // pump's.
 func (l *Loop) Parameters() Parameters {
+	if l.net != nil {
+		return l.netParameters()
+	}
 	p := l.c.p
 	if l.c.pump {
 		pp := l.c.pp
@@ -339,6 +348,9 @@ func (l *Loop) SetActiveElastance(mmHgPerMl float64) error {
 	}
 	l.active = mmHgPerMl
 	l.c.e = l.c.p.Emin + mmHgPerMl
+	if l.net != nil {
+		return l.net.SetActiveElastance(mmHgPerMl)
+	}
 	return nil
 }
 
@@ -350,6 +362,10 @@ func (l *Loop) ActiveElastance() float64 { return l.active }
 func (l *Loop) SetSystemicResistance(mmHgSPerMl float64) error {
 	if !positive(mmHgSPerMl, false) {
 		return fmt.Errorf("sim: systemic resistance %g mmHg·s/ml: must be finite and > 0", mmHgSPerMl)
+	}
+	if l.net != nil {
+		l.net.links[l.roles.systemic].R = mmHgSPerMl
+		return nil
 	}
 	if mmHgSPerMl != l.c.p.Rs {
 		l.c.p.Rs = mmHgSPerMl
@@ -374,6 +390,10 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 	if t <= l.t {
 		return
 	}
+	if l.net != nil {
+		l.netAdvanceTo(t)
+		return
+	}
 	for t-l.t >= l.h {
 		l.solver.step(&l.c, &l.x, splitGrid)
 		l.t += l.h
@@ -395,7 +415,7 @@ func (l *Loop) AdvanceTo(t time.Duration) {
 // noteSuction records the model time if the pump's suction resistance is
 // engaged at the current state, for PumpReadout's latched flag.
 func (l *Loop) noteSuction() {
-	if l.c.pump && l.lvp() < l.c.pp.SuctionThreshold {
+	if l.c.pump && l.pumpInlet() < l.suctionThreshold() {
 		l.suckedAt, l.sucked = l.t, true
 	}
 }
@@ -413,10 +433,18 @@ type State struct {
 	AorticValveFlow float64       // through the aortic valve, L/min
 	PumpFlow        float64       // through the rotary pump, LV → aorta (negative: back into the LV), L/min; 0 without a pump
 	Elastance       float64       // LV elastance Emin + active, mmHg/ml
+
+	// The right heart's, in a network that has them (0 where it has not):
+	RAP      float64 // right atrial pressure (node ra), mmHg
+	PAP      float64 // pulmonary arterial pressure (node pa), mmHg
+	RVVolume float64 // right ventricular volume (node rv), ml
 }
 
 // State returns the loop's state at its model time.
 func (l *Loop) State() State {
+	if l.net != nil {
+		return l.netState()
+	}
 	qm, qa := l.c.valveFlows(&l.x)
 	return State{
 		Time:            l.t,
@@ -433,7 +461,12 @@ func (l *Loop) State() State {
 	}
 }
 
-func (l *Loop) lvp() float64 { return l.c.e * (l.x[xV] - l.c.p.V0) }
+func (l *Loop) lvp() float64 {
+	if l.net != nil {
+		return l.net.Pressure(l.roles.lv)
+	}
+	return l.c.e * (l.x[xV] - l.c.p.V0)
+}
 
 // volume is the conserved total volume V + Cr·Pla + Ca·Pao + Cs·Ps, ml.
 // Volume is the fluid in the circulation (the loop's stressed volume), ml.
@@ -446,11 +479,18 @@ func (l *Loop) AddVolume(ml float64) error {
 	if math.IsNaN(ml) || math.IsInf(ml, 0) {
 		return fmt.Errorf("sim: cannot add %g ml", ml)
 	}
+	if l.net != nil {
+		l.net.x[l.roles.la] += ml
+		return nil
+	}
 	l.x[xPla] += ml / l.c.p.Cr
 	return nil
 }
 
 func (l *Loop) volume() float64 {
+	if l.net != nil {
+		return l.net.TotalVolume()
+	}
 	p := &l.c.p
 	return l.x[xV] + p.Cr*l.x[xPla] + p.Ca*l.x[xPao] + p.Cs*l.x[xPs]
 }
@@ -492,10 +532,10 @@ func Channels() []Channel {
 func (l *Loop) Read(dst []float64) {
 	_ = dst[NumChannels-1]
 	dst[ChLVP] = l.lvp()
-	dst[ChAoP] = l.x[xPao]
-	dst[ChLAP] = l.x[xPla]
-	dst[ChFlowAo] = l.x[xQ] * mlPerSToLPerMin
-	dst[ChLVVolume] = l.x[xV]
+	dst[ChAoP] = l.aop()
+	dst[ChLAP] = l.lap()
+	dst[ChFlowAo] = l.aorticFlow()
+	dst[ChLVVolume] = l.lvVolume()
 }
 
 var _ pwl = (*circuit)(nil)

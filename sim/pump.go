@@ -158,6 +158,9 @@ func (l *Loop) SetPumpSpeed(rpm float64) error {
 	}
 	l.c.rpm = rpm
 	l.c.head = l.c.pp.Beta * rpm * rpm
+	if l.net != nil {
+		return l.net.SetPumpSpeed(l.roles.pump, rpm)
+	}
 	return nil
 }
 
@@ -172,7 +175,7 @@ func (l *Loop) Pump() (PumpReadout, bool) {
 	}
 	pp := &l.c.pp
 	suction := l.sucked && l.t-l.suckedAt <= pp.SuctionLatch
-	return pp.readout(l.t, l.c.rpm, l.x[xQp]*mlPerSToLPerMin, suction), true
+	return pp.readout(l.t, l.c.rpm, l.pumpFlow(), suction), true
 }
 
 // Heart-failure preset: with HeartFailure and HeartFailureInitial, a

@@ -129,6 +129,15 @@ func buildUnitTable() []unitDef {
 	add(Resistance, 1, dynPerMmHgSPerMl, dyn...)
 
 	add(Elastance, 1, 1, "mmHg/ml", "mmHg/mL")
+	add(Compliance, 1, 1, "ml/mmHg", "mL/mmHg")
+	var inertance []string
+	for _, dot := range dots {
+		for _, s2 := range []string{"s²", "s^2"} {
+			inertance = append(inertance, "mmHg"+dot+s2+"/ml")
+		}
+	}
+	add(Inertance, 1, 1, inertance...)
+	add(Stiffness, 1, 1, "/ml", "/mL")
 	add(Temperature, 1, 1, "°C", "degC", "℃")
 	add(Percent, 1, 1, "%")
 	add(Frequency, 1, 1, "Hz")

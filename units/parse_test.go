@@ -101,6 +101,18 @@ var spellingTests = []struct {
 	{"500 mV", Voltage, 0.5},
 	{"10 mW", Power, 10},
 	{"10 W", Power, 10000},
+	{"1.33 ml/mmHg", Compliance, 1.33},
+	{"1.33 mL/mmHg", Compliance, 1.33},
+	{"0.0005 mmHg·s²/ml", Inertance, 0.0005},
+	{"0.0005 mmHg·s^2/ml", Inertance, 0.0005},
+	{"0.0005 mmHg⋅s²/ml", Inertance, 0.0005},
+	{"0.0005 mmHg⋅s^2/ml", Inertance, 0.0005},
+	{"0.0005 mmHg*s²/ml", Inertance, 0.0005},
+	{"0.0005 mmHg*s^2/ml", Inertance, 0.0005},
+	{"0.0005 mmHg.s²/ml", Inertance, 0.0005},
+	{"0.0005 mmHg.s^2/ml", Inertance, 0.0005},
+	{"0.033 /ml", Stiffness, 0.033},
+	{"0.033 /mL", Stiffness, 0.033},
 }
 
 func TestParseSpellings(t *testing.T) {

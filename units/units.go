@@ -25,6 +25,9 @@ const (
 	Current                      // mA (also A)
 	Voltage                      // V (also mV)
 	Power                        // mW (also W)
+	Compliance                   // ml/mmHg
+	Inertance                    // mmHg·s²/ml
+	Stiffness                    // /ml, per ml (an exponential pressure–volume law's λ)
 	numDimensions
 )
 
@@ -63,6 +66,9 @@ var dims = [numDimensions]dimInfo{
 	Current:     {"current", "a", "mA", "500 mA"},
 	Voltage:     {"voltage", "a", "V", "5 V"},
 	Power:       {"power", "a", "mW", "10 W"},
+	Compliance:  {"compliance", "a", "ml/mmHg", "1.33 ml/mmHg"},
+	Inertance:   {"inertance", "an", "mmHg·s²/ml", "0.0005 mmHg·s²/ml"},
+	Stiffness:   {"stiffness", "a", "/ml", "0.033 /ml"},
 }
 
 // valid reports whether d is one of the declared dimensions.

@@ -10,7 +10,7 @@ import (
 // across packages; their order is part of the contract.
 func TestDimensionOrder(t *testing.T) {
 	got := []Dimension{None, Pressure, Flow, Volume, Rate, Speed, Time, Resistance,
-		Elastance, Temperature, Percent, Frequency, Current, Voltage, Power, numDimensions}
+		Elastance, Temperature, Percent, Frequency, Current, Voltage, Power, Compliance, Inertance, Stiffness, numDimensions}
 	for i, d := range got {
 		if int(d) != i {
 			t.Errorf("dimension #%d (%v) has value %d", i, d, d)
@@ -38,7 +38,10 @@ func TestDimensionNames(t *testing.T) {
 		{Current, "current", "mA", "500 mA"},
 		{Voltage, "voltage", "V", "5 V"},
 		{Power, "power", "mW", "10 W"},
-		{numDimensions, "Dimension(15)", "", ""},
+		{Compliance, "compliance", "ml/mmHg", "1.33 ml/mmHg"},
+		{Inertance, "inertance", "mmHg·s²/ml", "0.0005 mmHg·s²/ml"},
+		{Stiffness, "stiffness", "/ml", "0.033 /ml"},
+		{numDimensions, "Dimension(18)", "", ""},
 		{Dimension(200), "Dimension(200)", "", ""},
 	}
 	if len(tests) != int(numDimensions)+2 {

@@ -1,0 +1,307 @@
+package rig
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/pumpctl"
+	"github.com/mockloop/mockloop/sim"
+)
+
+// impellaCPStandIn stands in for the Impella CP's profile (issue 15's DUT
+// profiles are another part of the work): Impella25's rotor with the
+// lower cannula losses of a 14 Fr pump, so that at P8 (46,000 rpm, the
+// CP's top speed; REFERENCE.md, "The device family") it delivers the CP's
+// published 3.0–4.0 L/min in heart failure (TestUnloadingImpellaCP checks
+// it).
+func impellaCPStandIn() sim.PumpParams {
+	pp := sim.Impella25()
+	pp.R, pp.K, pp.L = 0.5, 0.03, 0.03
+	return pp
+}
+
+// cpP8 is the Impella CP's P8 speed, rpm (REFERENCE.md: up to 46,000).
+const cpP8 = 46000
+
+// patient is sim.yaml's circulation with pump pp in its pump link, driven
+// by a cardiac waveform at a preset's heart rate and contractility, its
+// systemic resistance and fill set from the preset: the physics of the
+// default rig without its buses.
+type patient struct {
+	l    *sim.Loop
+	w    *pumpctl.CardiacWaveform
+	t    time.Duration
+	fill float64 // the blood volume the fill pump works toward, ml
+}
+
+func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patient {
+	t.Helper()
+	cfg, err := LoadConfig(rigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := *cfg.Sim.Circulation
+	spec.Links = append([]sim.LinkSpec(nil), spec.Links...)
+	for i := range spec.Links {
+		if spec.Links[i].Kind == sim.Pump {
+			spec.Links[i].Pump = &pp
+		}
+	}
+	l, err := sim.NewNetworkLoop(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]float64{}
+	for _, s := range cfg.Presets[preset] {
+		vals[s.Param] = s.Value.Num
+	}
+	w, err := pumpctl.NewCardiacWaveform(vals["loop.heart_rate"], vals["loop.contractility"], cfg.Sim.Emin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetSystemicResistance(vals["loop.resistance"]); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := vals["loop.rv_contractility"]; ok {
+		if err := l.SetDrive(sim.NodeRV, v/100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, ok := vals["loop.pulmonary_resistance"]; ok {
+		if err := l.SetResistance(sim.LinkPulmonary, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &patient{l: l, w: w, fill: vals["loop.fill"]}
+}
+
+// beatFigures are means over whole beats: end-diastolic LV pressure (at
+// each beat's start), LAP, RAP, aortic pulse pressure, total systemic flow
+// (flow_ao), pump flow, and the lowest LV pressure.
+type beatFigures struct {
+	lvedp, lap, rap, pp, flow, pump, lvpMin float64
+	suction                                 bool
+}
+
+// run holds the pump at rpm for settle, then measures n beats.
+func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) beatFigures {
+	t.Helper()
+	if err := p.l.SetPumpSpeed(rpm); err != nil {
+		t.Fatal(err)
+	}
+	tick := func() bool {
+		if err := p.l.SetActiveElastance(p.w.Active()); err != nil {
+			t.Fatal(err)
+		}
+		// The fill pump's sim.FillRate, as the bench moves a preset's fill.
+		step := sim.FillRate / 1000
+		if err := p.l.AddVolume(max(-step, min(step, p.fill-p.l.Volume()))); err != nil {
+			t.Fatal(err)
+		}
+		p.t += time.Millisecond
+		p.l.AdvanceTo(p.t)
+		_, started := p.w.Advance(time.Millisecond)
+		return started
+	}
+	for end := p.t + settle; !tick() || p.t < end; {
+	}
+	var f beatFigures
+	var k, beats int
+	hi, lo := math.Inf(-1), math.Inf(1)
+	f.lvpMin = math.Inf(1)
+	f.lvedp = p.l.State().LVP
+	for beats < n {
+		started := tick()
+		s := p.l.State()
+		f.lap += s.LAP
+		f.rap += s.RAP
+		f.flow += s.AorticFlow
+		f.pump += s.PumpFlow
+		f.lvpMin = min(f.lvpMin, s.LVP)
+		if r, ok := p.l.Pump(); ok && r.Suction {
+			f.suction = true
+		}
+		hi, lo = max(hi, s.AoP), min(lo, s.AoP)
+		k++
+		if started {
+			beats++
+			f.pp += hi - lo
+			hi, lo = math.Inf(-1), math.Inf(1)
+			if beats < n {
+				f.lvedp += s.LVP
+			}
+		}
+	}
+	nk := float64(k)
+	f.lap, f.rap, f.flow, f.pump = f.lap/nk, f.rap/nk, f.flow/nk, f.pump/nk
+	f.pp /= float64(n)
+	f.lvedp /= float64(n)
+	return f
+}
+
+func (f beatFigures) log(t *testing.T, name string) {
+	t.Helper()
+	t.Logf("%s: LVEDP %.1f, LAP %.1f, RAP %.1f mmHg, aortic pulse pressure %.1f mmHg, total systemic flow %.2f L/min, pump %.2f L/min, LVP min %.1f mmHg, suction %v",
+		name, f.lvedp, f.lap, f.rap, f.pp, f.flow, f.pump, f.lvpMin, f.suction)
+}
+
+// TestUnloadingImpellaCP: an Impella CP-class pump at P8 unloads the
+// failing heart of sim.yaml's heart_failure preset by magnitudes like the
+// published ones (REFERENCE.md, "What support does to the patient";
+// Watanabe et al., Impella CP at P8 in failing hearts: LVEDP −9.6 mmHg,
+// LAP −6.5 mmHg). The tolerance: each fall at least half and at most
+// twice the published one (a model of another heart, not of those
+// animals; issue 15 found the old model at a tenth of it). Full support
+// flattens the aortic pulse (Burkhoff et al. 2015): its pulse pressure at
+// least halves. The total systemic flow rises, and the pump delivers the
+// CP's 3.0–4.0 L/min.
+func TestUnloadingImpellaCP(t *testing.T) {
+	p := newPatient(t, "../configs/rigs/sim.yaml", "heart_failure", impellaCPStandIn())
+	off := p.run(t, 0, 60*time.Second, 10)
+	off.log(t, "heart failure, P0")
+	on := p.run(t, cpP8, 30*time.Second, 10)
+	on.log(t, "heart failure, P8")
+	for _, c := range []struct {
+		name      string
+		fall, pub float64
+	}{
+		{"LVEDP", off.lvedp - on.lvedp, 9.6},
+		{"LAP", off.lap - on.lap, 6.5},
+	} {
+		if c.fall < c.pub/2 || c.fall > 2*c.pub {
+			t.Errorf("%s falls by %.1f mmHg; published %.1f, want %.1f to %.1f", c.name, c.fall, c.pub, c.pub/2, 2*c.pub)
+		}
+	}
+	if on.pp > off.pp/2 {
+		t.Errorf("aortic pulse pressure %.1f → %.1f mmHg: not halved", off.pp, on.pp)
+	}
+	if on.flow <= off.flow {
+		t.Errorf("total systemic flow %.2f → %.2f L/min: did not rise", off.flow, on.flow)
+	}
+	if on.pump < 3 || on.pump > 4 {
+		t.Errorf("pump flow %.2f L/min at P8, the CP's is 3.0–4.0", on.pump)
+	}
+}
+
+// TestSuctionHypovolemiaP9: an Impella 2.5 at P9 (51,000 rpm) in sim.yaml's
+// hypovolemia preset sucks the heart empty (REFERENCE.md, "What support
+// does to the patient": the inlet chamber's pressure goes negative, the
+// pump flow drops, the console raises a suction alarm): the LV pressure
+// goes below 0 mmHg, the suction flag rises, and from P6 (43,000 rpm) to
+// P9 the pump gains less than half the flow it gains in health.
+func TestSuctionHypovolemiaP9(t *testing.T) {
+	const p6, p9 = 43000, 51000
+	h := newPatient(t, "../configs/rigs/sim.yaml", "healthy", sim.Impella25())
+	h6 := h.run(t, p6, 40*time.Second, 10)
+	h9 := h.run(t, p9, 20*time.Second, 10)
+	h6.log(t, "healthy, P6")
+	h9.log(t, "healthy, P9")
+	p := newPatient(t, "../configs/rigs/sim.yaml", "hypovolemia", sim.Impella25())
+	low := p.run(t, p6, 40*time.Second, 10)
+	low.log(t, "hypovolemia, P6")
+	sucked := p.run(t, p9, 20*time.Second, 10)
+	sucked.log(t, "hypovolemia, P9")
+	if low.suction {
+		t.Error("suction flagged at P6, before the heart is emptied")
+	}
+	if sucked.lvpMin >= 0 {
+		t.Errorf("lowest LV pressure %.2f mmHg: the ventricle was not sucked empty", sucked.lvpMin)
+	}
+	if !sucked.suction {
+		t.Error("no suction flag at P9")
+	}
+	if gain, healthy := sucked.pump-low.pump, h9.pump-h6.pump; gain > healthy/2 {
+		t.Errorf("P6 → P9 raises the pump flow by %.2f L/min in hypovolemia, %.2f in health: the suction did not hold it back", gain, healthy)
+	}
+}
+
+// impellaRPStandIn stands in for the Impella RP's profile: Impella25's
+// rotor with a 22 Fr pump's lower losses, at rpP8 delivering more than
+// 4 L/min into the pulmonary artery (REFERENCE.md, "The device family":
+// Impella RP > 4 L/min).
+func impellaRPStandIn() sim.PumpParams {
+	pp := sim.Impella25()
+	pp.R, pp.K, pp.L = 0.3, 0.015, 0.03
+	return pp
+}
+
+// rpP8 is the RP stand-in's P8 speed, rpm: its head there (116 mmHg)
+// gives the RP's published flow.
+const rpP8 = 38000
+
+// TestUnloadingImpellaRP: an Impella RP-class pump from RA to PA
+// (sim-rp.yaml) at P8 in the rv_failure preset lowers the RAP and raises
+// the total output by magnitudes like those of its patients (REFERENCE.md;
+// JHLT 2018 / RECOVER RIGHT: CVP 19 → 13 mmHg, CI 1.9 → 3.1 L/min/m², that
+// is +2.2 L/min at 1.8 m²). The output's tolerance is the CP's: at least
+// half and at most twice the published change. The RAP's is wider, at
+// least a third: with Harvi's venous compliance (70 ml/mmHg) the volume
+// the pump moves out of the veins lowers their pressure by 2–3 mmHg, not
+// the patients' 6 (a limit of the model, said in issue 15's note; it
+// falls 2.2 mmHg here).
+func TestUnloadingImpellaRP(t *testing.T) {
+	p := newPatient(t, "../configs/rigs/sim-rp.yaml", "rv_failure", impellaRPStandIn())
+	off := p.run(t, 0, 60*time.Second, 10)
+	off.log(t, "RV failure, P0")
+	on := p.run(t, rpP8, 30*time.Second, 10)
+	on.log(t, "RV failure, P8")
+	for _, c := range []struct {
+		name, unit       string
+		change, pub, low float64
+	}{
+		{"RAP fall", "mmHg", off.rap - on.rap, 19 - 13, (19 - 13) / 3.0},
+		{"total output rise", "L/min", on.flow - off.flow, (3.1 - 1.9) * bsa, (3.1 - 1.9) * bsa / 2},
+	} {
+		if c.change < c.low || c.change > 2*c.pub {
+			t.Errorf("%s %.2f %s; published %.2f, want %.2f to %.2f", c.name, c.change, c.unit, c.pub, c.low, 2*c.pub)
+		}
+	}
+	if on.pump <= 4 {
+		t.Errorf("pump flow %.2f L/min at P8; the RP's is above 4", on.pump)
+	}
+}
+
+// BenchmarkPatientFrame is the physics' cost per 1 ms frame of sim.yaml's
+// biventricular patient with its pump running (sim.BenchmarkFrame has
+// Simaan's Loop and network).
+func BenchmarkPatientFrame(b *testing.B) {
+	cfg, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := *cfg.Sim.Circulation
+	spec.Links = append([]sim.LinkSpec(nil), spec.Links...)
+	pp := sim.Impella25()
+	for i := range spec.Links {
+		if spec.Links[i].Kind == sim.Pump {
+			spec.Links[i].Pump = &pp
+		}
+	}
+	l, err := sim.NewNetworkLoop(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := pumpctl.NewCardiacWaveform(75, 2, cfg.Sim.Emin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.SetPumpSpeed(35000); err != nil {
+		b.Fatal(err)
+	}
+	var now time.Duration
+	frame := func() {
+		_ = l.SetActiveElastance(w.Active())
+		now += time.Millisecond
+		l.AdvanceTo(now)
+		w.Advance(time.Millisecond)
+	}
+	for range 2000 {
+		frame()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		frame()
+	}
+}
