@@ -86,12 +86,12 @@ func TestImpella25ProfileIsTodaysPump(t *testing.T) {
 }
 
 // TestImpella25ProfileStaysInIFUTable: the default rig builds its pump and
-// firmware from the Impella 2.5 profile; in heart failure, commanded by
-// level over VADLINK, the pump's mean flow (flow_dut, through the ADC)
-// stays inside the IFU's range at every level P1–P9.
+// firmware from the Impella 2.5 profile; in the healthy and the failing
+// heart, commanded by level over VADLINK, the pump's mean flow (flow_dut,
+// through the ADC) stays inside the IFU's range at every level P1–P9.
 func TestImpella25ProfileStaysInIFUTable(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: 200 s of simulated heart failure")
+		t.Skip("-short: 200 s of simulated patient per preset")
 	}
 	var crit strings.Builder
 	for _, lv := range []struct {
@@ -100,12 +100,17 @@ func TestImpella25ProfileStaysInIFUTable(t *testing.T) {
 	}{{"P1", 0, 1.1}, {"P2", 0.8, 1.5}, {"P3", 1.1, 1.7}, {"P4", 1.3, 1.8}, {"P5", 1.5, 1.9}, {"P6", 1.7, 2.1}, {"P7", 1.8, 2.2}, {"P8", 2.1, 2.4}, {"P9", 2.1, 2.5}} {
 		fmt.Fprintf(&crit, "          - {id: %s, when: dut.level == %s, measure: mean(flow_dut), between: [%g L/min, %g L/min]}\n", lv.name, lv.name, lv.lo, lv.hi)
 	}
-	cfg := dutConfig(t)
-	if cfg.DUT.Profile.Name != "impella-2.5" {
-		t.Fatalf("the default rig's profile is %s", cfg.DUT.Profile.Name)
-	}
-	o := runDUT(t, cfg, header+`
-  - set: {loop.preset: heart_failure}
+	// Not yet cardiogenic_shock: there the low aortic pressure lets the 2.5
+	// exceed its IFU rows at P5 (1.93 L/min, row 1.5–1.9) and P7 (2.20,
+	// 1.8–2.2) — issue 15, left open.
+	for _, preset := range []string{"healthy", "heart_failure"} {
+		t.Run(preset, func(t *testing.T) {
+			cfg := dutConfig(t)
+			if cfg.DUT.Profile.Name != "impella-2.5" {
+				t.Fatalf("the default rig's profile is %s", cfg.DUT.Profile.Name)
+			}
+			o := runDUT(t, cfg, header+`
+  - set: {loop.preset: `+preset+`}
     hold: 20 s
   - name: levels
     sweep: {dut.level: [P1, P2, P3, P4, P5, P6, P7, P8, P9]}
@@ -116,11 +121,49 @@ func TestImpella25ProfileStaysInIFUTable(t *testing.T) {
         hold: 10 s
         criteria:
 `+crit.String())
-	for _, c := range o.res.Criteria {
-		t.Logf("%s %.2f L/min %s", c.ID, *c.Value, c.Verdict)
+			for _, c := range o.res.Criteria {
+				t.Logf("%s %.2f L/min %s", c.ID, *c.Value, c.Verdict)
+			}
+			if o.res.Outcome != runlog.OutcomePass || len(o.res.Criteria) != 9 {
+				t.Fatalf("outcome %s %s, %d criteria", o.res.Outcome, o.res.AbortReason, len(o.res.Criteria))
+			}
+		})
 	}
-	if o.res.Outcome != runlog.OutcomePass || len(o.res.Criteria) != 9 {
-		t.Fatalf("outcome %s %s, %d criteria", o.res.Outcome, o.res.AbortReason, len(o.res.Criteria))
+}
+
+// TestLeftSidedProfilesAtP8InHeartFailure: on the default rig's failing
+// heart, each left-sided profile at P8 delivers its published flow
+// (REFERENCE.md, "The device family"): the 2.5 its IFU's P8 row, the CP
+// 3.0–4.0 L/min (up to 4.3), the 5.0 RECOVER I's 4.0 ± 0.6 L/min, the 5.5
+// up to 6.2 L/min (at least the 5.0's lower bound: a bigger pump), the
+// Hemopump up to 3.5 L/min (at least the 2.5's P8).
+func TestLeftSidedProfilesAtP8InHeartFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 40 s of simulated heart failure per profile")
+	}
+	for _, c := range []struct {
+		profile string
+		lo, hi  float64
+	}{{"impella-2.5", 2.1, 2.4}, {"impella-cp", 3.0, 4.3}, {"impella-5.0", 3.4, 5.0}, {"impella-5.5", 3.4, 6.2}, {"hemopump", 2.1, 3.5}} {
+		t.Run(c.profile, func(t *testing.T) {
+			cfg := dutConfig(t)
+			if err := cfg.SetDUTProfile(c.profile); err != nil {
+				t.Fatal(err)
+			}
+			o := runDUT(t, cfg, header+fmt.Sprintf(`  - set: {loop.preset: heart_failure}
+    hold: 20 s
+  - set: {dut.level: P8}
+    hold: 20 s
+    criteria:
+      - {id: P8, measure: mean(flow_dut), over: last 10 s, between: [%g L/min, %g L/min]}
+`, c.lo, c.hi))
+			for _, cr := range o.res.Criteria {
+				t.Logf("%s at P8 in heart failure: %.2f L/min (%g–%g)", c.profile, *cr.Value, c.lo, c.hi)
+			}
+			if o.res.Outcome != runlog.OutcomePass {
+				t.Fatalf("outcome %s %s", o.res.Outcome, o.res.AbortReason)
+			}
+		})
 	}
 }
 
