@@ -41,13 +41,7 @@ func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patien
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := *cfg.Sim.Circulation
-	spec.Links = append([]sim.LinkSpec(nil), spec.Links...)
-	for i := range spec.Links {
-		if spec.Links[i].Kind == sim.Pump {
-			spec.Links[i].Pump = &pp
-		}
-	}
+	spec, _ := cfg.Sim.Circulation.WithPump(pp)
 	l, err := sim.NewNetworkLoop(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -270,14 +264,7 @@ func BenchmarkPatientFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := *cfg.Sim.Circulation
-	spec.Links = append([]sim.LinkSpec(nil), spec.Links...)
-	pp := sim.Impella25()
-	for i := range spec.Links {
-		if spec.Links[i].Kind == sim.Pump {
-			spec.Links[i].Pump = &pp
-		}
-	}
+	spec, _ := cfg.Sim.Circulation.WithPump(sim.Impella25())
 	l, err := sim.NewNetworkLoop(spec)
 	if err != nil {
 		b.Fatal(err)

@@ -337,13 +337,11 @@ func newBenchLoop(cfg *BenchConfig) (*Loop, error) {
 		return NewLoop(params, cfg.Initial)
 	}
 	spec := *cfg.Network
-	spec.Links = slices.Clone(spec.Links)
 	if cfg.Pump != nil {
-		i := slices.IndexFunc(spec.Links, func(l LinkSpec) bool { return l.Kind == Pump })
-		if i < 0 {
+		var ok bool
+		if spec, ok = spec.WithPump(*cfg.Pump); !ok {
 			return nil, errors.New("sim: the bench has a pump but its network no pump link to place it")
 		}
-		spec.Links[i].Pump = cfg.Pump
 	}
 	return NewNetworkLoop(spec)
 }

@@ -19,6 +19,18 @@ type NetworkSpec struct {
 	Links []LinkSpec
 }
 
+// WithPump is spec with pp's constants in its pump link, its links copied
+// so that spec is unchanged; false if spec has no pump link.
+func (spec NetworkSpec) WithPump(pp PumpParams) (NetworkSpec, bool) {
+	i := slices.IndexFunc(spec.Links, func(l LinkSpec) bool { return l.Kind == Pump })
+	if i < 0 {
+		return spec, false
+	}
+	spec.Links = slices.Clone(spec.Links)
+	spec.Links[i].Pump = &pp
+	return spec, true
+}
+
 // NodeSpec is one node of a network. Its pressure is a function of its
 // volume V (ml):
 //
