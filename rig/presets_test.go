@@ -2,10 +2,13 @@ package rig
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/sim"
 )
 
 // bsa is the body surface area a cardiac index is taken at, m²: the SHOCK
@@ -14,7 +17,7 @@ import (
 const bsa = 1.8
 
 // presetFigures are a preset's hemodynamics over the last 10 s of a 60 s
-// hold on sim.yaml, the DUT stopped.
+// hold, the DUT stopped.
 type presetFigures struct {
 	sbp, mapP, co, lap, rap, pap, hr float64
 }
@@ -31,15 +34,15 @@ var presetMeasures = []struct{ measure, bound string }{
 	{"mean(lap)", "-1000 mmHg"}, {"mean(rap)", "-1000 mmHg"}, {"mean(pap)", "-1000 mmHg"}, {"heart_rate(aop)", "0 bpm"},
 }
 
-// measurePreset runs preset on the default rig and returns its figures.
-func measurePreset(t *testing.T, preset string) presetFigures {
+// measurePreset runs preset on rig cfg and returns its figures.
+func measurePreset(t *testing.T, cfg *Config, preset string) presetFigures {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  - set: {loop.preset: %s}\n    hold: 60 s\n    criteria:\n", header, preset)
 	for i, m := range presetMeasures {
 		fmt.Fprintf(&b, "      - {id: M%d, measure: %s, over: last 10 s, min: %s}\n", i, m.measure, m.bound)
 	}
-	o := runDUT(t, nil, b.String())
+	o := runDUT(t, cfg, b.String())
 	if o.res.Outcome != runlog.OutcomePass || len(o.res.Criteria) != len(presetMeasures) {
 		t.Fatalf("outcome %s (%s), %d criteria", o.res.Outcome, o.res.AbortReason, len(o.res.Criteria))
 	}
@@ -56,10 +59,13 @@ func measurePreset(t *testing.T, preset string) presetFigures {
 	return f
 }
 
-// TestPresetsInClinicalRanges: every preset of sim.yaml reproduces its
-// clinical state (REFERENCE.md: textbook ranges, the SHOCK trial's
-// criteria, a chronic failing heart's CI 2.0–2.5 L/min/m² with LAP above
-// 15 mmHg, hypovolaemia's low filling pressures and output).
+// TestPresetsInClinicalRanges: every preset reproduces its clinical state
+// (REFERENCE.md: textbook ranges, the SHOCK trial's criteria, a chronic
+// failing heart's CI 2.0–2.5 L/min/m² with LAP above 15 mmHg,
+// hypovolaemia's low filling pressures and output) on both simulated rigs
+// with a patient: sim.yaml, its stopped DUT in the LV, and sim-rp.yaml, its
+// stopped Impella RP between RA and PA (a stopped axial pump leaks
+// backwards, as the Impella's IFU warns at P0: 0.5–1.4 L/min here).
 func TestPresetsInClinicalRanges(t *testing.T) {
 	type check struct {
 		name   string
@@ -102,13 +108,58 @@ func TestPresetsInClinicalRanges(t *testing.T) {
 			{"CI < 2.2 L/min/m²", func(f presetFigures) bool { return f.ci() < 2.2 }, "REFERENCE.md: low output"},
 		}},
 	} {
-		t.Run(c.preset, func(t *testing.T) {
-			f := measurePreset(t, c.preset)
-			for _, k := range c.checks {
-				if !k.ok(f) {
-					t.Errorf("%s (%s): not met", k.name, k.source)
+		for _, rigFile := range []string{"sim.yaml", "sim-rp.yaml"} {
+			t.Run(rigFile+"/"+c.preset, func(t *testing.T) {
+				cfg, err := LoadConfig("../configs/rigs/" + rigFile)
+				if err != nil {
+					t.Fatal(err)
 				}
+				f := measurePreset(t, cfg, c.preset)
+				for _, k := range c.checks {
+					if !k.ok(f) {
+						t.Errorf("%s (%s): not met", k.name, k.source)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRigsShareOnePatient: sim-rp.yaml is sim.yaml's patient — the same
+// presets and the same circulation but for the pump link's place — so a
+// preset tuned on one stays true on the other.
+func TestRigsShareOnePatient(t *testing.T) {
+	a, err := LoadConfig("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadConfig("../configs/rigs/sim-rp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	presets := func(c *Config) map[string][]string {
+		m := map[string][]string{}
+		for name, sps := range c.Presets {
+			for _, sp := range sps {
+				m[name] = append(m[name], fmt.Sprintf("%s=%v", sp.Param, sp.Value.Num))
 			}
-		})
+		}
+		return m
+	}
+	if pa, pb := presets(a), presets(b); !reflect.DeepEqual(pa, pb) {
+		t.Errorf("the presets differ:\nsim.yaml    %v\nsim-rp.yaml %v", pa, pb)
+	}
+	// The links but for the pump's place.
+	links := func(c *Config) []sim.LinkSpec {
+		ls := slices.Clone(c.Sim.Circulation.Links)
+		for i := range ls {
+			if ls[i].Kind == sim.Pump {
+				ls[i].From, ls[i].To = "", ""
+			}
+		}
+		return ls
+	}
+	if !reflect.DeepEqual(a.Sim.Circulation.Nodes, b.Sim.Circulation.Nodes) || !reflect.DeepEqual(links(a), links(b)) {
+		t.Error("the circulations of sim.yaml and sim-rp.yaml differ beyond the pump link's place")
 	}
 }

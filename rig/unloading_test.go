@@ -5,24 +5,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/dut/profile"
 	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/sim"
 )
 
-// impellaCPStandIn stands in for the Impella CP's profile (issue 15's DUT
-// profiles are another part of the work): Impella25's rotor with the
-// lower cannula losses of a 14 Fr pump, so that at P8 (46,000 rpm, the
-// CP's top speed; REFERENCE.md, "The device family") it delivers the CP's
-// published 3.0–4.0 L/min in heart failure (TestUnloadingImpellaCP checks
-// it).
-func impellaCPStandIn() sim.PumpParams {
-	pp := sim.Impella25()
-	pp.R, pp.K, pp.L = 0.5, 0.03, 0.03
-	return pp
+// shippedPump is the pump of a shipped DUT profile (configs/duts) and
+// its level table, rpm.
+func shippedPump(t *testing.T, name string) (sim.PumpParams, [10]float64) {
+	t.Helper()
+	p, err := profile.Load(name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels [10]float64
+	for i, rpm := range p.Levels {
+		levels[i] = float64(rpm)
+	}
+	return pumpParams(p), levels
 }
-
-// cpP8 is the Impella CP's P8 speed, rpm (REFERENCE.md: up to 46,000).
-const cpP8 = 46000
 
 // patient is sim.yaml's circulation with pump pp in its pump link, driven
 // by a cardiac waveform at a preset's heart rate and contractility, its
@@ -74,8 +75,9 @@ func newPatient(t *testing.T, rigFile, preset string, pp sim.PumpParams) *patien
 // each beat's start), LAP, RAP, aortic pulse pressure, total systemic flow
 // (flow_ao), pump flow, and the lowest LV pressure.
 type beatFigures struct {
-	lvedp, lap, rap, pp, flow, pump, lvpMin float64
-	suction                                 bool
+	lvedp, lap, rap, pap, mapP, sbp, pp, flow, pump, lvpMin float64
+	pumpMin, pumpMax                                        float64 // the pump's lowest and highest flow, L/min
+	suction                                                 bool
 }
 
 // run holds the pump at rpm for settle, then measures n beats.
@@ -103,13 +105,16 @@ func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) be
 	var f beatFigures
 	var k, beats int
 	hi, lo := math.Inf(-1), math.Inf(1)
-	f.lvpMin = math.Inf(1)
+	f.lvpMin, f.pumpMin, f.pumpMax = math.Inf(1), math.Inf(1), math.Inf(-1)
 	f.lvedp = p.l.State().LVP
 	for beats < n {
 		started := tick()
 		s := p.l.State()
 		f.lap += s.LAP
 		f.rap += s.RAP
+		f.pap += s.PAP
+		f.mapP += s.AoP
+		f.pumpMin, f.pumpMax = min(f.pumpMin, s.PumpFlow), max(f.pumpMax, s.PumpFlow)
 		f.flow += s.AorticFlow
 		f.pump += s.PumpFlow
 		f.lvpMin = min(f.lvpMin, s.LVP)
@@ -121,6 +126,7 @@ func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) be
 		if started {
 			beats++
 			f.pp += hi - lo
+			f.sbp += hi
 			hi, lo = math.Inf(-1), math.Inf(1)
 			if beats < n {
 				f.lvedp += s.LVP
@@ -128,16 +134,17 @@ func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) be
 		}
 	}
 	nk := float64(k)
-	f.lap, f.rap, f.flow, f.pump = f.lap/nk, f.rap/nk, f.flow/nk, f.pump/nk
+	f.lap, f.rap, f.pap, f.mapP, f.flow, f.pump = f.lap/nk, f.rap/nk, f.pap/nk, f.mapP/nk, f.flow/nk, f.pump/nk
 	f.pp /= float64(n)
+	f.sbp /= float64(n)
 	f.lvedp /= float64(n)
 	return f
 }
 
 func (f beatFigures) log(t *testing.T, name string) {
 	t.Helper()
-	t.Logf("%s: LVEDP %.1f, LAP %.1f, RAP %.1f mmHg, aortic pulse pressure %.1f mmHg, total systemic flow %.2f L/min, pump %.2f L/min, LVP min %.1f mmHg, suction %v",
-		name, f.lvedp, f.lap, f.rap, f.pp, f.flow, f.pump, f.lvpMin, f.suction)
+	t.Logf("%s: LVEDP %.1f, LAP %.1f, RAP %.1f, mean PAP %.1f, MAP %.1f, SBP %.1f mmHg, aortic pulse pressure %.1f mmHg, total systemic flow %.2f L/min, pump %.2f L/min (%.2f–%.2f), LVP min %.1f mmHg, suction %v",
+		name, f.lvedp, f.lap, f.rap, f.pap, f.mapP, f.sbp, f.pp, f.flow, f.pump, f.pumpMin, f.pumpMax, f.lvpMin, f.suction)
 }
 
 // TestUnloadingImpellaCP: an Impella CP-class pump at P8 unloads the
@@ -148,13 +155,14 @@ func (f beatFigures) log(t *testing.T, name string) {
 // twice the published one (a model of another heart, not of those
 // animals; issue 15 found the old model at a tenth of it). Full support
 // flattens the aortic pulse (Burkhoff et al. 2015): its pulse pressure at
-// least halves. The total systemic flow rises, and the pump delivers the
-// CP's 3.0–4.0 L/min.
+// least halves. The total systemic flow rises, and the pump (the
+// impella-cp profile at its P8) delivers the CP's 3.0–4.0 L/min.
 func TestUnloadingImpellaCP(t *testing.T) {
-	p := newPatient(t, "../configs/rigs/sim.yaml", "heart_failure", impellaCPStandIn())
+	pp, levels := shippedPump(t, "impella-cp")
+	p := newPatient(t, "../configs/rigs/sim.yaml", "heart_failure", pp)
 	off := p.run(t, 0, 60*time.Second, 10)
 	off.log(t, "heart failure, P0")
-	on := p.run(t, cpP8, 30*time.Second, 10)
+	on := p.run(t, levels[8], 30*time.Second, 10)
 	on.log(t, "heart failure, P8")
 	for _, c := range []struct {
 		name      string
@@ -178,23 +186,27 @@ func TestUnloadingImpellaCP(t *testing.T) {
 	}
 }
 
-// TestSuctionHypovolemiaP9: an Impella 2.5 at P9 (51,000 rpm) in sim.yaml's
-// hypovolemia preset sucks the heart empty (REFERENCE.md, "What support
-// does to the patient": the inlet chamber's pressure goes negative, the
-// pump flow drops, the console raises a suction alarm): the LV pressure
-// goes below 0 mmHg, the suction flag rises, and from P6 (43,000 rpm) to
-// P9 the pump gains less than half the flow it gains in health.
+// TestSuctionHypovolemiaP9: an Impella CP (its profile) at P9 in
+// sim.yaml's hypovolemia preset sucks the heart empty (REFERENCE.md, "What
+// support does to the patient": the inlet chamber's pressure goes
+// negative, the pump flow drops and oscillates, the console raises a
+// suction alarm): the LV pressure goes below 0 mmHg, the suction flag
+// rises, from P6 to P9 the pump gains less than half the flow it gains in
+// health (the venous return, not the speed, sets it), and within a beat
+// its flow swings at least three times as widely as at P6, where the
+// ventricle still fills it. (The 2.5's 2.4 L/min at P9 stays below this
+// patient's venous return, 2.6 L/min: it cannot empty the ventricle.)
 func TestSuctionHypovolemiaP9(t *testing.T) {
-	const p6, p9 = 43000, 51000
-	h := newPatient(t, "../configs/rigs/sim.yaml", "healthy", sim.Impella25())
-	h6 := h.run(t, p6, 40*time.Second, 10)
-	h9 := h.run(t, p9, 20*time.Second, 10)
+	pp, levels := shippedPump(t, "impella-cp")
+	h := newPatient(t, "../configs/rigs/sim.yaml", "healthy", pp)
+	h6 := h.run(t, levels[6], 40*time.Second, 10)
+	h9 := h.run(t, levels[9], 20*time.Second, 10)
 	h6.log(t, "healthy, P6")
 	h9.log(t, "healthy, P9")
-	p := newPatient(t, "../configs/rigs/sim.yaml", "hypovolemia", sim.Impella25())
-	low := p.run(t, p6, 40*time.Second, 10)
+	p := newPatient(t, "../configs/rigs/sim.yaml", "hypovolemia", pp)
+	low := p.run(t, levels[6], 40*time.Second, 10)
 	low.log(t, "hypovolemia, P6")
-	sucked := p.run(t, p9, 20*time.Second, 10)
+	sucked := p.run(t, levels[9], 20*time.Second, 10)
 	sucked.log(t, "hypovolemia, P9")
 	if low.suction {
 		t.Error("suction flagged at P6, before the heart is emptied")
@@ -208,23 +220,12 @@ func TestSuctionHypovolemiaP9(t *testing.T) {
 	if gain, healthy := sucked.pump-low.pump, h9.pump-h6.pump; gain > healthy/2 {
 		t.Errorf("P6 → P9 raises the pump flow by %.2f L/min in hypovolemia, %.2f in health: the suction did not hold it back", gain, healthy)
 	}
+	if swing, filled := sucked.pumpMax-sucked.pumpMin, low.pumpMax-low.pumpMin; swing < 3*filled {
+		t.Errorf("pump flow swings %.2f L/min within a beat at P9, %.2f at P6: no oscillation", swing, filled)
+	}
 }
 
-// impellaRPStandIn stands in for the Impella RP's profile: Impella25's
-// rotor with a 22 Fr pump's lower losses, at rpP8 delivering more than
-// 4 L/min into the pulmonary artery (REFERENCE.md, "The device family":
-// Impella RP > 4 L/min).
-func impellaRPStandIn() sim.PumpParams {
-	pp := sim.Impella25()
-	pp.R, pp.K, pp.L = 0.3, 0.015, 0.03
-	return pp
-}
-
-// rpP8 is the RP stand-in's P8 speed, rpm: its head there (116 mmHg)
-// gives the RP's published flow.
-const rpP8 = 38000
-
-// TestUnloadingImpellaRP: an Impella RP-class pump from RA to PA
+// TestUnloadingImpellaRP: the Impella RP (its profile) from RA to PA
 // (sim-rp.yaml) at P8 in the rv_failure preset lowers the RAP and raises
 // the total output by magnitudes like those of its patients (REFERENCE.md;
 // JHLT 2018 / RECOVER RIGHT: CVP 19 → 13 mmHg, CI 1.9 → 3.1 L/min/m², that
@@ -233,12 +234,14 @@ const rpP8 = 38000
 // least a third: with Harvi's venous compliance (70 ml/mmHg) the volume
 // the pump moves out of the veins lowers their pressure by 2–3 mmHg, not
 // the patients' 6 (a limit of the model, said in issue 15's note; it
-// falls 2.2 mmHg here).
+// falls 2.4 mmHg here). The mean PAP rises, as De Lazzari's RA → PA pump
+// raised it (REFERENCE.md).
 func TestUnloadingImpellaRP(t *testing.T) {
-	p := newPatient(t, "../configs/rigs/sim-rp.yaml", "rv_failure", impellaRPStandIn())
+	pp, levels := shippedPump(t, "impella-rp")
+	p := newPatient(t, "../configs/rigs/sim-rp.yaml", "rv_failure", pp)
 	off := p.run(t, 0, 60*time.Second, 10)
 	off.log(t, "RV failure, P0")
-	on := p.run(t, rpP8, 30*time.Second, 10)
+	on := p.run(t, levels[8], 30*time.Second, 10)
 	on.log(t, "RV failure, P8")
 	for _, c := range []struct {
 		name, unit       string
@@ -253,6 +256,9 @@ func TestUnloadingImpellaRP(t *testing.T) {
 	}
 	if on.pump <= 4 {
 		t.Errorf("pump flow %.2f L/min at P8; the RP's is above 4", on.pump)
+	}
+	if on.pap <= off.pap {
+		t.Errorf("mean PAP %.1f → %.1f mmHg: did not rise", off.pap, on.pap)
 	}
 }
 
