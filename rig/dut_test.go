@@ -55,12 +55,23 @@ func runDUTWith(t *testing.T, cfg *Config, src string, opts Options) runOut {
 	return runOut{res, run, ev}
 }
 
+// impella25Config is the default rig with the Impella 2.5's profile, the
+// device whose every level has published flows (its IFU table).
+func impella25Config(t testing.TB) *Config {
+	t.Helper()
+	cfg := dutConfig(t)
+	if err := cfg.SetDUTProfile("impella-2.5"); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestImpellaLevelsInHeartFailure: with the heart-failure preset and the
-// DUT at P2..P8, flow_dut (through the ADC) falls in the Impella 2.5 ranges,
-// and raising the level unloads the ventricle: LV end-diastolic pressure
-// falls and mean aortic pressure rises.
+// Impella 2.5 (--dut impella-2.5) at P2..P8, flow_dut (through the ADC)
+// falls in the 2.5's IFU ranges, and raising the level unloads the
+// ventricle: LV end-diastolic pressure falls and mean aortic pressure rises.
 func TestImpellaLevelsInHeartFailure(t *testing.T) {
-	o := runDUT(t, nil, header+`
+	o := runDUT(t, impella25Config(t), header+`
   - set: {loop.preset: heart_failure}
     hold: 20 s
   - name: levels
@@ -160,7 +171,7 @@ func TestDUTSilentAborts(t *testing.T) {
 	if m := (*srv).Firmware().State().Mode; m != dut.ModeStop {
 		t.Errorf("DUT left in mode %v, want STOP (its safe command)", m)
 	}
-	if o.run.Manifest.DUT == nil || o.run.Manifest.DUT.Model != "dutsim-impella" {
+	if o.run.Manifest.DUT == nil || o.run.Manifest.DUT.Model != "dutsim-impella-cp" {
 		t.Errorf("manifest DUT %+v", o.run.Manifest.DUT)
 	}
 }

@@ -85,10 +85,11 @@ func TestImpella25ProfileIsTodaysPump(t *testing.T) {
 	}
 }
 
-// TestImpella25ProfileStaysInIFUTable: the default rig builds its pump and
-// firmware from the Impella 2.5 profile; in the healthy heart, the failing
-// heart and cardiogenic shock, commanded by level over VADLINK, the pump's mean flow (flow_dut,
-// through the ADC) stays inside the IFU's range at every level P1–P9.
+// TestImpella25ProfileStaysInIFUTable: with --dut impella-2.5 the default
+// rig builds its pump and firmware from the Impella 2.5 profile; in the
+// healthy heart, the failing heart and cardiogenic shock, commanded by
+// level over VADLINK, the pump's mean flow (flow_dut, through the ADC)
+// stays inside the IFU's range at every level P1–P9.
 func TestImpella25ProfileStaysInIFUTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 200 s of simulated patient per preset")
@@ -102,11 +103,7 @@ func TestImpella25ProfileStaysInIFUTable(t *testing.T) {
 	}
 	for _, preset := range []string{"healthy", "heart_failure", "cardiogenic_shock"} {
 		t.Run(preset, func(t *testing.T) {
-			cfg := dutConfig(t)
-			if cfg.DUT.Profile.Name != "impella-2.5" {
-				t.Fatalf("the default rig's profile is %s", cfg.DUT.Profile.Name)
-			}
-			o := runDUT(t, cfg, header+`
+			o := runDUT(t, impella25Config(t), header+`
   - set: {loop.preset: `+preset+`}
     hold: 20 s
   - name: levels
@@ -164,15 +161,12 @@ func TestLeftSidedProfilesAtP8InHeartFailure(t *testing.T) {
 	}
 }
 
-// TestDUTProfileChosenIsSimulatedAndRecorded: with --dut impella-cp on the
-// left-sided rig, the simulated DUT answers HELLO over its pty with the
-// CP's model, takes the CP's level table, and the manifest records the
-// profile by name and the SHA-256 of its file.
+// TestDUTProfileChosenIsSimulatedAndRecorded: with --dut impella-2.5 on
+// the left-sided rig (whose own is the CP), the simulated DUT answers HELLO
+// over its pty with the 2.5's model, takes the 2.5's level table, and the
+// manifest records the profile by name and the SHA-256 of its file.
 func TestDUTProfileChosenIsSimulatedAndRecorded(t *testing.T) {
-	cfg := dutConfig(t)
-	if err := cfg.SetDUTProfile("impella-cp"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := impella25Config(t)
 	var target int
 	withDUT(t, 5*time.Second, func(s *dutsim.Server) { target = s.Firmware().State().TargetRPM })
 	const p8 = header + "  - set: {dut.level: P8}\n    hold: 6 s\n  - hold: 4 s\n"
@@ -180,28 +174,28 @@ func TestDUTProfileChosenIsSimulatedAndRecorded(t *testing.T) {
 	if o.res.Outcome != runlog.OutcomePass {
 		t.Fatalf("outcome %s %s", o.res.Outcome, o.res.AbortReason)
 	}
-	if id := o.run.Manifest.DUT; id == nil || id.Model != "dutsim-impella-cp" {
-		t.Errorf("manifest DUT %+v, want the CP's HELLO model dutsim-impella-cp", id)
+	if id := o.run.Manifest.DUT; id == nil || id.Model != "dutsim-impella" {
+		t.Errorf("manifest DUT %+v, want the 2.5's HELLO model dutsim-impella", id)
 	}
-	data, err := os.ReadFile("../configs/duts/impella-cp.yaml")
+	data, err := os.ReadFile("../configs/duts/impella-2.5.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	if got, want := o.run.Manifest.DUTProfile, (runlog.DUTProfile{Name: "impella-cp", SHA256: hex.EncodeToString(sum[:])}); got == nil || *got != want {
+	if got, want := o.run.Manifest.DUTProfile, (runlog.DUTProfile{Name: "impella-2.5", SHA256: hex.EncodeToString(sum[:])}); got == nil || *got != want {
 		t.Errorf("manifest dut_profile %+v, want %+v", got, want)
 	}
-	if target != 45000 {
-		t.Errorf("P8 targets %d rpm, want the CP's 45000", target)
+	if target != 50000 {
+		t.Errorf("P8 targets %d rpm, want the 2.5's 50000", target)
 	}
-	// The pump in the loop is the CP's too: at P8 it moves far more than
-	// the rig's own Impella 2.5 in the same loop.
-	withDUT(t, time.Hour, func(*dutsim.Server) {}) // a probe of its own: target keeps the CP's
-	o25 := runDUT(t, nil, p8)
-	cp, i25 := o.res.Steps[1].Channels["flow_dut"].Mean, o25.res.Steps[1].Channels["flow_dut"].Mean
+	// The pump in the loop is the 2.5's too: at P8 it moves far less than
+	// the rig's own Impella CP in the same loop.
+	withDUT(t, time.Hour, func(*dutsim.Server) {}) // a probe of its own: target keeps the 2.5's
+	ocp := runDUT(t, nil, p8)
+	i25, cp := o.res.Steps[1].Channels["flow_dut"].Mean, ocp.res.Steps[1].Channels["flow_dut"].Mean
 	t.Logf("P8, healthy loop: mean flow_dut %.2f L/min with the CP, %.2f with the 2.5", cp, i25)
 	if cp < i25+0.5 {
-		t.Errorf("P8 moves %.2f L/min with the CP profile, %.2f with the 2.5's: not the CP's pump", cp, i25)
+		t.Errorf("P8 moves %.2f L/min with the CP profile, %.2f with the 2.5's: not the 2.5's pump", cp, i25)
 	}
 }
 
@@ -215,7 +209,7 @@ func TestRightSidedProfileRefusedOnLeftSidedRig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pumps ra → pa; this rig's pump sits lv → aorta") {
 		t.Errorf("--dut impella-rp: %v", err)
 	}
-	if cfg.DUT.Profile.Name != "impella-2.5" {
+	if cfg.DUT.Profile.Name != "impella-cp" {
 		t.Errorf("a refused profile replaced the rig's: %s", cfg.DUT.Profile.Name)
 	}
 	src, err := os.ReadFile("../configs/rigs/sim.yaml")
@@ -261,13 +255,23 @@ func TestPlacementIsTheCirculations(t *testing.T) {
 }
 
 // TestDUTSpeedsBeyondProfileRefused: a protocol may command no speed the
-// chosen device refuses: --dut impella-cp (top 46,000 rpm) narrows
-// dut.speed, so 50,000 rpm is refused when the protocol is checked, not
-// by the device mid-run; a rig config allowing more than its profile's
-// top is refused at the position of the range.
+// chosen device refuses: on a rig allowing the 2.5's 51,000 rpm, --dut
+// impella-cp (top 46,000 rpm) narrows dut.speed, so 50,000 rpm is refused
+// when the protocol is checked, not by the device mid-run; a rig config
+// allowing more than its profile's top is refused at the position of the
+// range.
 func TestDUTSpeedsBeyondProfileRefused(t *testing.T) {
 	const fast = header + "  - set: {dut.speed: 50000 rpm}\n    hold: 1 s\n"
-	cfg := dutConfig(t)
+	src, err := os.ReadFile("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cpRange = "dut.speed: {min: 0 rpm, max: 46000 rpm}"
+	rig25 := strings.Replace(strings.Replace(string(src), cpRange, "dut.speed: {min: 0 rpm, max: 51000 rpm}", 1), "profile: impella-cp", "profile: impella-2.5", 1)
+	cfg, err := ParseConfig("../configs/rigs/sim.yaml", []byte(rig25))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := protocols.Parse("p.yaml", []byte(fast), cfg.Info()); err != nil {
 		t.Fatalf("50,000 rpm on the 2.5: %v", err)
 	}
@@ -277,26 +281,19 @@ func TestDUTSpeedsBeyondProfileRefused(t *testing.T) {
 	if _, err := protocols.Parse("p.yaml", []byte(fast), cfg.Info()); err == nil || !strings.Contains(err.Error(), "46000") {
 		t.Errorf("50,000 rpm on the CP: %v", err)
 	}
-	src, err := os.ReadFile("../configs/rigs/sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := strings.Replace(string(src), "dut.speed: {min: 0 rpm, max: 51000 rpm}", "dut.speed: {min: 0 rpm, max: 60000 rpm}", 1)
+	bad := strings.Replace(string(src), cpRange, "dut.speed: {min: 0 rpm, max: 51000 rpm}", 1)
 	line := 1 + strings.Count(bad[:strings.Index(bad, "dut.speed: {min")], "\n")
 	_, err = ParseConfig("sim.yaml", []byte(bad))
-	if want := fmt.Sprintf("sim.yaml:%d:14: dut.speed max 60000 rpm is above DUT profile impella-2.5's top speed (51000 rpm)", line); err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("sim.yaml:%d:14: dut.speed max 51000 rpm is above DUT profile impella-cp's top speed (46000 rpm)", line); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("rig config: %v\nwant %s", err, want)
 	}
 }
 
-// TestResumeKeepsTheDUTProfile: a run made with --dut impella-cp resumes
-// only with that profile: on the rig config's own (the 2.5) it is refused,
+// TestResumeKeepsTheDUTProfile: a run made with --dut impella-2.5 resumes
+// only with that profile: on the rig config's own (the CP) it is refused,
 // saying which it ran with.
 func TestResumeKeepsTheDUTProfile(t *testing.T) {
-	cfg := dutConfig(t)
-	if err := cfg.SetDUTProfile("impella-cp"); err != nil {
-		t.Fatal(err)
-	}
+	cfg := impella25Config(t)
 	const src = header + "  - set: {dut.level: P2}\n    hold: 1 s\n"
 	o := runDUT(t, cfg, src)
 	path := filepath.Join(o.run.Dir, "manifest.json")
@@ -310,10 +307,10 @@ func TestResumeKeepsTheDUTProfile(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte(src))
 	sha := hex.EncodeToString(sum[:])
-	if _, err := planResume(o.run.Dir, dutConfig(t), []byte(src), sha); !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "ran with DUT profile impella-cp") {
-		t.Errorf("resumed with the 2.5: %v", err)
+	if _, err := planResume(o.run.Dir, dutConfig(t), []byte(src), sha); !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "ran with DUT profile impella-2.5") {
+		t.Errorf("resumed with the CP: %v", err)
 	}
 	if _, err := planResume(o.run.Dir, cfg, []byte(src), sha); err != nil {
-		t.Errorf("resumed with the CP: %v", err)
+		t.Errorf("resumed with the 2.5: %v", err)
 	}
 }

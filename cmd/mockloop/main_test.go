@@ -377,11 +377,11 @@ steps:
   - name: one
     set: {loop.preset: heart_failure, dut.level: P4}
     hold: 30 s
-    criteria: [{id: C1, measure: mean(flow_dut), over: last 10 s, between: [1.3 L/min, 1.8 L/min]}]
+    criteria: [{id: C1, measure: mean(flow_dut), over: last 10 s, between: [2.2 L/min, 2.9 L/min]}]
   - name: two
     set: {dut.level: P8}
     hold: 30 s
-    criteria: [{id: C2, measure: mean(flow_dut), over: last 10 s, between: [2.1 L/min, 2.4 L/min]}]
+    criteria: [{id: C2, measure: mean(flow_dut), over: last 10 s, between: [3.0 L/min, 4.0 L/min]}]
   - name: three
     repeat: {for: 40 min}
     steps:
