@@ -4,9 +4,12 @@ import (
 	"context"
 	"math"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,13 +24,13 @@ import (
 )
 
 // runDUT runs src on the default rig, with the simulated DUT in the loop.
-func runDUT(t *testing.T, cfg *Config, src string) runOut {
+func runDUT(t testing.TB, cfg *Config, src string) runOut {
 	t.Helper()
 	return runDUTWith(t, cfg, src, Options{})
 }
 
 // runDUTWith is runDUT with run options.
-func runDUTWith(t *testing.T, cfg *Config, src string, opts Options) runOut {
+func runDUTWith(t testing.TB, cfg *Config, src string, opts Options) runOut {
 	t.Helper()
 	if opts.Realtime && testing.Short() {
 		t.Skip("-short: a run on the wall clock")
@@ -301,33 +304,101 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 	}
 }
 
-// TestShippedProtocolsRun runs every example protocol on the rig it is
-// written for (the endurance of the P-level sweep shortened to 20 min) and
-// expects a pass.
+// shippedProtocols are the protocols of configs/protocols, each with the
+// simulated rig and the DUT profile (empty: the rig's own) it is written
+// for: the examples and the scenario library (README, "Scenario library").
+var shippedProtocols = []struct{ file, rig, dut string }{
+	{"demo.yaml", "sim.yaml", ""},
+	{"impella-plevel-sweep.yaml", "sim.yaml", ""},
+	{"loop-characterisation.yaml", "sim-loop-only.yaml", ""},
+	{"lv-function.yaml", "sim.yaml", ""},
+	{"cardiogenic-shock-support.yaml", "sim.yaml", ""},
+	{"protected-pci.yaml", "sim.yaml", ""},
+	{"rv-failure-rp.yaml", "sim-rp.yaml", ""},
+	{"hemopump-historical.yaml", "sim.yaml", "hemopump"},
+	{"endurance-impella-2.5.yaml", "sim.yaml", "impella-2.5"},
+	{"endurance-impella-cp.yaml", "sim.yaml", ""},
+	{"endurance-impella-5.0.yaml", "sim.yaml", "impella-5.0"},
+	{"endurance-impella-rp.yaml", "sim-rp.yaml", ""},
+}
+
+// longRepeat is a shipped protocol's endurance loop: `repeat: {for: N h}`.
+var longRepeat = regexp.MustCompile(`repeat: \{for: [0-9]+ h\}`)
+
+// shippedRun runs a shipped protocol on its rig, its endurance loop (if
+// any) cut to span ("": run whole).
+func shippedRun(t testing.TB, file, rig, dutProfile, span string) runOut {
+	t.Helper()
+	cfg, err := LoadConfig("../configs/rigs/" + rig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dutProfile != "" {
+		if err := cfg.SetDUTProfile(dutProfile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := os.ReadFile("../configs/protocols/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if span != "" {
+		src = longRepeat.ReplaceAll(src, []byte("repeat: {for: "+span+"}"))
+	}
+	return runDUT(t, cfg, string(src))
+}
+
+// TestShippedProtocolsRun runs every shipped protocol on the rig it is
+// written for (endurance loops cut to their first hour) and expects a
+// pass; every file of configs/protocols is in the table.
 func TestShippedProtocolsRun(t *testing.T) {
-	for file, rig := range map[string]string{
-		"demo.yaml":                  "sim.yaml",
-		"impella-plevel-sweep.yaml":  "sim.yaml",
-		"loop-characterisation.yaml": "sim-loop-only.yaml",
-		"lv-function.yaml":           "sim.yaml",
-	} {
-		t.Run(file, func(t *testing.T) {
-			cfg, err := LoadConfig("../configs/rigs/" + rig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := os.ReadFile("../configs/protocols/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o := runDUT(t, cfg, strings.Replace(string(src), "repeat: {for: 12 h}", "repeat: {for: 20 min}", 1))
+	files, err := filepath.Glob("../configs/protocols/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !slices.ContainsFunc(shippedProtocols, func(p struct{ file, rig, dut string }) bool { return p.file == filepath.Base(f) }) {
+			t.Errorf("%s: not in shippedProtocols (which rig does it run on?)", f)
+		}
+	}
+	for _, p := range shippedProtocols {
+		t.Run(p.file, func(t *testing.T) {
+			o := shippedRun(t, p.file, p.rig, p.dut, "1 h")
 			if o.res.Outcome != runlog.OutcomePass {
 				for _, c := range o.res.Criteria {
 					if !c.Pass {
 						t.Logf("%s %s %s: %s %s", c.ID, c.Step, c.Measure, c.Verdict, c.Reason)
 					}
 				}
-				t.Fatalf("%s on %s: %s %s", file, rig, o.res.Outcome, o.res.AbortReason)
+				t.Fatalf("%s on %s: %s %s", p.file, p.rig, o.res.Outcome, o.res.AbortReason)
+			}
+		})
+	}
+}
+
+// BenchmarkScenarioEndurance runs each endurance protocol of the scenario library
+// whole, as a CI dry run does (4 days for the 2.5 and CP, 6 for the 5.0, 14
+// for the RP, on virtual time), and reports its wall time and the
+// process's peak resident memory. Not part of `make test`: `go test ./rig
+// -run - -bench ScenarioEndurance -benchtime 1x`.
+func BenchmarkScenarioEndurance(b *testing.B) {
+	for _, p := range shippedProtocols {
+		if !strings.HasPrefix(p.file, "endurance-") {
+			continue
+		}
+		b.Run(strings.TrimSuffix(p.file, ".yaml"), func(b *testing.B) {
+			for range b.N {
+				start := time.Now()
+				o := shippedRun(b, p.file, p.rig, p.dut, "")
+				if o.res.Outcome != runlog.OutcomePass {
+					b.Fatalf("%s: %s %s", p.file, o.res.Outcome, o.res.AbortReason)
+				}
+				b.ReportMetric(time.Since(start).Seconds(), "wall-s")
+				b.ReportMetric(float64(o.res.Frames)/1e6, "Mframes")
+			}
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 			}
 		})
 	}
