@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/mockloop/mockloop/units"
 )
 
 type fakeOut struct {
@@ -23,24 +25,24 @@ func (f *fakeOut) SetVolts(v float64) error {
 }
 func (f *fakeOut) SetDuty(d float64) error { f.duty = d; return nil }
 
-func TestLVDriveScales(t *testing.T) {
+func TestPumpDriveScales(t *testing.T) {
 	out := &fakeOut{}
-	d := &LVDrive{Out: out, FullScale: 5, Vref: 5}
-	if err := d.SetActiveElastance(1.94); err != nil || math.Abs(out.volts-1.94) > 1e-12 {
+	d := &PumpDrive{Out: out, FullScale: 5, Vref: 5, Dim: units.Elastance}
+	if err := d.Set(1.94); err != nil || math.Abs(out.volts-1.94) > 1e-12 {
 		t.Errorf("1.94 mmHg/ml → %g V (%v)", out.volts, err)
 	}
 	d.FullScale = 4
-	d.SetActiveElastance(2)
+	d.Set(2)
 	if math.Abs(out.volts-2.5) > 1e-12 {
 		t.Errorf("2 of 4 mmHg/ml full scale at 5 V → %g V, want 2.5", out.volts)
 	}
 	for _, e := range []float64{-0.1, 4.01, math.NaN()} {
-		if err := d.SetActiveElastance(e); err == nil {
+		if err := d.Set(e); err == nil {
 			t.Errorf("%g accepted", e)
 		}
 	}
 	out.fail = true
-	if err := d.SetActiveElastance(1); err == nil {
+	if err := d.Set(1); err == nil {
 		t.Error("DAC failure not reported")
 	}
 	if d.Safe(); out.safe != 1 || out.volts != 0 {
