@@ -230,7 +230,7 @@ func (h *Hardware) slowADC(e *strictyaml.Errors, n *strictyaml.Node) {
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			s.Address = address(e, f.Value, 0x48, 0x4b)
+			s.Address, _ = address(e, f.Value, 0x48, 0x4b)
 		case "data_rate":
 			if v, ok := quantity(e, f.Value, units.Frequency, "slow_adc data_rate"); ok {
 				if !validADS1115Rate(v) {
@@ -252,7 +252,9 @@ func pumpDrive(e *strictyaml.Errors, n *strictyaml.Node, key string, dim units.D
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			d.Address = address(e, f.Value, 0x60, 0x67)
+			if a, ok := address(e, f.Value, 0x60, 0x67); ok { // else the default: no second error, a clash
+				d.Address = a
+			}
 		case "vref":
 			d.Vref, _ = quantity(e, f.Value, units.Voltage, key+" vref")
 		case "full_scale":
@@ -273,7 +275,7 @@ func (h *Hardware) pwm(e *strictyaml.Errors, n *strictyaml.Node) {
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			p.Address = address(e, f.Value, 0x40, 0x77) // 0x78 up are reserved on I²C
+			p.Address, _ = address(e, f.Value, 0x40, 0x77) // 0x78 up are reserved on I²C
 		case "frequency":
 			if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
 				if v < 24 || v > 1526 {
@@ -382,17 +384,19 @@ func (h *Hardware) watchdog(e *strictyaml.Errors, n *strictyaml.Node) {
 	h.Watchdog = w
 }
 
-func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) uint16 {
+// address decodes a chip's I²C address in lo..hi; lo and false if it is
+// not one.
+func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) (uint16, bool) {
 	s, ok := e.Scalar(n, "address")
 	if !ok {
-		return lo
+		return lo, false
 	}
 	v, err := strconv.ParseUint(s, 0, 16)
-	if err != nil || uint16(v) < lo || uint16(v) > hi {
+	if err != nil || v < uint64(lo) || v > uint64(hi) {
 		e.At(n, "address %s is not a valid address for this chip (%#x to %#x)", s, lo, hi)
-		return lo
+		return lo, false
 	}
-	return uint16(v)
+	return uint16(v), true
 }
 
 func validADS1115Rate(v float64) bool {

@@ -316,9 +316,8 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 // circulation: the RV drive needs a chamber rv, the pulmonary valve a
 // resistance named pulmonary and a PCA9685 channel of its own.
 func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
-	nw := l.net
 	if d := cfg.RVDrive; d != nil {
-		if nw == nil || nw.Node(NodeRV) < 0 || nw.nodes[nw.Node(NodeRV)].C > 0 {
+		if _, ok := l.Drive(NodeRV); !ok {
 			return fmt.Errorf("sim: the RV drive needs a circulation with a chamber %s", NodeRV)
 		}
 		if !(d.Vref > 0) || !(d.FullScale > 0) || math.IsInf(d.FullScale, 0) {
@@ -326,7 +325,7 @@ func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
 		}
 	}
 	if v := cfg.PulmonaryValve; v != nil {
-		if nw == nil || nw.Link(LinkPulmonary) < 0 || nw.links[nw.Link(LinkPulmonary)].Kind == Pump {
+		if _, ok := l.Resistance(LinkPulmonary); !ok {
 			return fmt.Errorf("sim: the pulmonary valve needs a circulation with a resistance %s", LinkPulmonary)
 		}
 		taken := v.Channel == cfg.ValveChannel || (cfg.Preload != nil && v.Channel == cfg.Preload.Channel)
