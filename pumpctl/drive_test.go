@@ -48,6 +48,14 @@ func TestPumpDriveScales(t *testing.T) {
 	if d.Safe(); out.safe != 1 || out.volts != 0 {
 		t.Error("safe state not reached")
 	}
+	// The RV drive: a share of the LV drive's waveform, 100 % at Vref.
+	rv := &PumpDrive{Out: &fakeOut{}, FullScale: 100, Vref: 5, Dim: units.Percent}
+	if err := rv.Set(40); err != nil || rv.Out.(*fakeOut).volts != 2 {
+		t.Errorf("40 %% of 100 %% at 5 V → %g V (%v), want 2", rv.Out.(*fakeOut).volts, err)
+	}
+	if err := rv.Set(120); err == nil || err.Error() != "pumpctl: fake 120 % is outside the drive's 0..100 %" {
+		t.Errorf("120 %%: %v", err)
+	}
 }
 
 func TestResistanceValveLaw(t *testing.T) {
