@@ -58,8 +58,8 @@ const (
 	ActSystoleFraction Actuation = "waveform.systole_fraction" // cardiac waveform: systole's share of a beat
 	ActContractility   Actuation = "waveform.contractility"    // cardiac waveform: peak elastance (LV drive)
 	ActResistance      Actuation = "resistance_valve"          // systemic resistance pinch valve
-	ActRVContractility Actuation = "patient.rv_drive"          // simulated patient: the RV's share of the LV drive
-	ActPulmonaryR      Actuation = "patient.pulmonary"         // simulated patient: the pulmonary resistance
+	ActRVContractility Actuation = "rv_drive"                  // RV pump's DAC: its share of the LV drive's waveform
+	ActPulmonaryR      Actuation = "pulmonary_valve"           // pulmonary resistance pinch valve
 	ActThermostat      Actuation = "heater"                    // heater relay, on/off around the target
 	ActTargetMAP       Actuation = "target.map"                // closed loop: beat mean pressure on the resistance valve
 	ActTargetCO        Actuation = "target.co"                 // closed loop: cardiac output on the LV drive
@@ -83,9 +83,9 @@ var ParamTable = []Param{
 	{Name: "loop.resistance", Dim: units.Resistance, Rampable: true, Range: RangeParameters, Actuation: ActResistance,
 		Doc: "systemic resistance (resistance valve)"},
 	{Name: "loop.rv_contractility", Dim: units.Percent, Rampable: true, Range: RangeParameters, Actuation: ActRVContractility,
-		Doc: "right-ventricular contractility, as a share of the LV drive's active elastance (simulated patient)"},
+		Doc: "right-ventricular contractility, as a share of the LV drive's active elastance (RV drive)"},
 	{Name: "loop.pulmonary_resistance", Dim: units.Resistance, Rampable: true, Range: RangeParameters, Actuation: ActPulmonaryR,
-		Doc: "pulmonary vascular resistance (simulated patient)"},
+		Doc: "pulmonary vascular resistance (pulmonary valve)"},
 	{Name: "loop.preload", Dim: units.Pressure, Rampable: true, Range: RangeParameters, Actuation: ActTargetPreload,
 		Doc: "closed-loop target: the mean left-atrial pressure of each beat, on the preload valve"},
 	{Name: "loop.target.map", Dim: units.Pressure, Off: true, Rampable: true, Range: RangeParameters, Actuation: ActTargetMAP,

@@ -3,34 +3,42 @@ package pumpctl
 import (
 	"fmt"
 	"math"
+
+	"github.com/mockloop/mockloop/units"
 )
 
-// LVDrive drives the left-ventricular piston pump. The cardiac waveform gives
-// the active elastance the ventricle should have at each instant; the pump's
-// drive electronics map 0..Vref on their input to 0..FullScale of active
-// elastance, so the drive writes e / FullScale × Vref volts to the DAC.
-type LVDrive struct {
+// PumpDrive drives a piston pump through a DAC: the pump's driver maps
+// 0..Vref on its input to 0..FullScale of what it takes, so a setpoint x
+// becomes x / FullScale × Vref volts. The LV pump takes the active
+// elastance the cardiac waveform gives at each instant (mmHg/ml, written
+// every frame); the RV pump of a right-heart bench takes its share of that
+// waveform (percent, written when loop.rv_contractility changes): its
+// driver multiplies the LV drive's signal by its own input (rig's
+// PumpDrive says why one waveform serves both).
+type PumpDrive struct {
 	Out       AnalogOut
-	FullScale float64 // active elastance at Vref, mmHg/ml
-	Vref      float64 // V
+	FullScale float64         // at Vref, in Dim's unit
+	Vref      float64         // V
+	Dim       units.Dimension // of the setpoint: units.Elastance, units.Percent
 }
 
-// Name implements Actuator.
-func (d *LVDrive) Name() string { return "lv_drive" }
+// Name implements Actuator: the DAC's.
+func (d *PumpDrive) Name() string { return d.Out.Name() }
 
-// SetActiveElastance commands the pump; values beyond the drive's range are
-// an error (the rig config's contractility range must fit the drive).
-func (d *LVDrive) SetActiveElastance(e float64) error {
-	if e < 0 || e > d.FullScale || math.IsNaN(e) {
-		return fmt.Errorf("pumpctl: active elastance %.4g mmHg/ml is outside the LV drive's 0..%g", e, d.FullScale)
+// Set commands the pump; values beyond the drive's range are an error
+// (the rig config's parameter ranges must fit the drive).
+func (d *PumpDrive) Set(x float64) error {
+	if x < 0 || x > d.FullScale || math.IsNaN(x) {
+		return fmt.Errorf("pumpctl: %s %s is outside the drive's 0..%s", d.Name(), units.Format(x, d.Dim), units.Format(d.FullScale, d.Dim))
 	}
-	return d.Out.SetVolts(e / d.FullScale * d.Vref)
+	return d.Out.SetVolts(x / d.FullScale * d.Vref)
 }
 
 // Safe implements Actuator: the pump stops (0 V).
-func (d *LVDrive) Safe() error { return d.Out.Safe() }
+func (d *PumpDrive) Safe() error { return d.Out.Safe() }
 
-// ResistanceValve is a proportional pinch valve on the systemic line. Its
+// ResistanceValve is a proportional pinch valve on a line of the loop: the
+// systemic (loop.resistance) or the pulmonary (loop.pulmonary_resistance). Its
 // hydraulic resistance follows the orifice law R = ROpen / (1 − d)² of the
 // closing duty d, so a setpoint in mmHg·s/ml becomes d = 1 − √(ROpen / R).
 // MaxDuty keeps the valve from closing the line completely.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/mockloop/mockloop/units"
 )
 
 type fakeOut struct {
@@ -23,28 +25,36 @@ func (f *fakeOut) SetVolts(v float64) error {
 }
 func (f *fakeOut) SetDuty(d float64) error { f.duty = d; return nil }
 
-func TestLVDriveScales(t *testing.T) {
+func TestPumpDriveScales(t *testing.T) {
 	out := &fakeOut{}
-	d := &LVDrive{Out: out, FullScale: 5, Vref: 5}
-	if err := d.SetActiveElastance(1.94); err != nil || math.Abs(out.volts-1.94) > 1e-12 {
+	d := &PumpDrive{Out: out, FullScale: 5, Vref: 5, Dim: units.Elastance}
+	if err := d.Set(1.94); err != nil || math.Abs(out.volts-1.94) > 1e-12 {
 		t.Errorf("1.94 mmHg/ml → %g V (%v)", out.volts, err)
 	}
 	d.FullScale = 4
-	d.SetActiveElastance(2)
+	d.Set(2)
 	if math.Abs(out.volts-2.5) > 1e-12 {
 		t.Errorf("2 of 4 mmHg/ml full scale at 5 V → %g V, want 2.5", out.volts)
 	}
 	for _, e := range []float64{-0.1, 4.01, math.NaN()} {
-		if err := d.SetActiveElastance(e); err == nil {
+		if err := d.Set(e); err == nil {
 			t.Errorf("%g accepted", e)
 		}
 	}
 	out.fail = true
-	if err := d.SetActiveElastance(1); err == nil {
+	if err := d.Set(1); err == nil {
 		t.Error("DAC failure not reported")
 	}
 	if d.Safe(); out.safe != 1 || out.volts != 0 {
 		t.Error("safe state not reached")
+	}
+	// The RV drive: a share of the LV drive's waveform, 100 % at Vref.
+	rv := &PumpDrive{Out: &fakeOut{}, FullScale: 100, Vref: 5, Dim: units.Percent}
+	if err := rv.Set(40); err != nil || rv.Out.(*fakeOut).volts != 2 {
+		t.Errorf("40 %% of 100 %% at 5 V → %g V (%v), want 2", rv.Out.(*fakeOut).volts, err)
+	}
+	if err := rv.Set(120); err == nil || err.Error() != "pumpctl: fake 120 % is outside the drive's 0..100 %" {
+		t.Errorf("120 %%: %v", err)
 	}
 }
 

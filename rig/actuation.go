@@ -7,7 +7,6 @@ import (
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
-	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
 
@@ -81,17 +80,17 @@ var actuations = map[protocols.Actuation]actuation{
 		return p.valve.SetResistance(v.Num)
 	}},
 	protocols.ActRVContractility: {apply: func(p *busPlant, v protocols.Value) error {
-		if p.bench == nil {
+		if p.rvDrive == nil {
 			return errNoActuator
 		}
-		return p.bench.SetDrive(sim.NodeRV, v.Num/100)
-	}, needs: "a circulation with an rv chamber (sim backend)", has: hasNode(sim.NodeRV)},
+		return p.rvDrive.Set(v.Num)
+	}, needs: "hardware.rv_drive", has: func(c *Config) bool { return c.Hardware.RVDrive != nil }},
 	protocols.ActPulmonaryR: {apply: func(p *busPlant, v protocols.Value) error {
-		if p.bench == nil {
+		if p.pulmonary == nil {
 			return errNoActuator
 		}
-		return p.bench.SetResistance(sim.LinkPulmonary, v.Num)
-	}, needs: "a circulation with a resistance named pulmonary (sim backend)", has: hasLink(sim.LinkPulmonary)},
+		return p.pulmonary.SetResistance(v.Num)
+	}, needs: "hardware.pulmonary_valve", has: func(c *Config) bool { return c.Hardware.Pulmonary != nil }},
 	protocols.ActThermostat: {apply: (*busPlant).setTemperature,
 		needs: "a temperature channel and a switch named heater",
 		has: func(c *Config) bool {
@@ -152,20 +151,6 @@ var actuations = map[protocols.Actuation]actuation{
 		}
 		return p.bench.SetFill(v.Num)
 	}},
-}
-
-// hasNode and hasLink say the rig's simulated patient has a node or link
-// of that name.
-func hasNode(name string) func(c *Config) bool {
-	return func(c *Config) bool {
-		return c.Sim.Circulation != nil && slices.ContainsFunc(c.Sim.Circulation.Nodes, func(n sim.NodeSpec) bool { return n.Name == name })
-	}
-}
-
-func hasLink(name string) func(c *Config) bool {
-	return func(c *Config) bool {
-		return c.Sim.Circulation != nil && slices.ContainsFunc(c.Sim.Circulation.Links, func(l sim.LinkSpec) bool { return l.Name == name })
-	}
 }
 
 // outputRange is a target's output limits: the range of the parameter it

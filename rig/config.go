@@ -104,9 +104,11 @@ type Hardware struct {
 	ADCClockIn float64
 	I2C        string // periph I²C bus name of the slow ADC, DAC and PWM chips
 	SlowADC    *SlowADC
-	LVDrive    LVDrive
+	LVDrive    PumpDrive
+	RVDrive    *PumpDrive // nil: none; FullScale in percent
 	PWM        PWM
 	Valve      Valve
+	Pulmonary  *Valve        // the pulmonary_valve; nil: none
 	Preload    *PreloadValve // nil: none
 	EStop      string        // GPIO of the emergency-stop button (active low)
 	Switches   []Switch
@@ -121,9 +123,16 @@ type SlowADC struct {
 	DataRate float64 // SPS
 }
 
-// LVDrive is the MCP4725 DAC driving the LV pump: FullScale mmHg/ml of
-// active elastance at Vref.
-type LVDrive struct {
+// PumpDrive is an MCP4725 DAC driving a piston pump: the LV's, FullScale
+// mmHg/ml of active elastance at Vref, written every frame; or the RV's,
+// FullScale percent of the LV drive's waveform. A right-heart bench beats
+// both ventricles from one waveform, the RV's driver multiplying the LV
+// drive's signal by its DAC's output, as the simulated patient's rv
+// chamber takes its drive's share of the LV's active elastance
+// (sim.NodeSpec.Drive): the ventricles contract in step, and the
+// parameter, a percent, needs no unit the rv chamber does not have. Its
+// DAC is written only when loop.rv_contractility changes.
+type PumpDrive struct {
 	Address         uint16
 	Vref, FullScale float64
 }
@@ -134,7 +143,8 @@ type PWM struct {
 	Frequency float64 // Hz
 }
 
-// Valve is the systemic resistance pinch valve on a PWM channel.
+// Valve is a resistance pinch valve on a PWM channel: the systemic one
+// (resistance_valve) or the pulmonary one (pulmonary_valve).
 type Valve struct {
 	Channel           int
 	ROpen             float64 // mmHg·s/ml, fully open
@@ -341,6 +351,9 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 // crossChecks are the checks that span sections.
 func (d *configDoc) crossChecks() {
 	c, e := d.c, d.e
+	if c.DUT != nil && c.DUT.placementN != nil && c.Sim.Circulation != nil {
+		e.At(c.DUT.placementN, "dut placement is a hardware bench's; this rig's circulation places the DUT by its pump link")
+	}
 	if c.DUT != nil && c.DUT.Profile != nil {
 		if why := c.fitsPlacement(c.DUT.Profile); why != "" {
 			at := c.DUT.profileN
@@ -362,6 +375,7 @@ func (d *configDoc) crossChecks() {
 	}
 	c.checkParams(e, d.root, d.hardwareN, d.paramNs)
 	d.checkDUTSpeeds()
+	d.checkRightHeart()
 	d.checkADCClock()
 	d.checkSimInputs()
 }

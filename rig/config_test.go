@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,14 +12,23 @@ import (
 	"github.com/mockloop/mockloop/internal/golden"
 )
 
+// TestShippedConfigsLoad: every rig config shipped in configs/rigs loads
+// (pi-mcl-rp.yaml among them), and the README's list of rigs names it.
 func TestShippedConfigsLoad(t *testing.T) {
 	files, _ := filepath.Glob("../configs/rigs/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no rig configs")
+	if len(files) < 5 || !slices.Contains(files, "../configs/rigs/pi-mcl-rp.yaml") {
+		t.Fatalf("rig configs %v", files)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range files {
 		if _, err := LoadConfig(f); err != nil {
 			t.Errorf("%s: %v", f, err)
+		}
+		if b := filepath.Base(f); !strings.Contains(string(readme), "`"+b+"`") && !strings.Contains(string(readme), "/"+b+"`") {
+			t.Errorf("README.md does not name %s", b)
 		}
 	}
 }

@@ -53,6 +53,12 @@ type DUTConfig struct {
 	// pump are built from it, and the run's manifest records it.
 	Profile  *profile.Profile
 	profileN *strictyaml.Node // where the config names it, for the placement check
+	// Placement is where a hardware bench's plumbing puts the DUT, its
+	// inlet and outlet by the names of a circulation's nodes
+	// (dut.placement, as a profile's); zero: a left heart's, LV → aorta.
+	// A simulated rig's circulation places it by its pump link instead.
+	Placement  [2]string
+	placementN *strictyaml.Node
 }
 
 // DefaultStopWithin is dut.stop_within unless the config says: from the
@@ -84,7 +90,7 @@ var (
 )
 
 // dutKeys are the keys of the dut section.
-var dutKeys = []string{"port", "profile", "poll", "on_link_loss", "reconnect_within", "safe", "trip_on", "stop_within", "power", "telemetry", "faults"}
+var dutKeys = []string{"port", "profile", "poll", "on_link_loss", "reconnect_within", "safe", "trip_on", "stop_within", "power", "telemetry", "faults", "placement"}
 
 func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 	fields, ok := e.Mapping(n, "dut", dutKeys)
@@ -124,6 +130,8 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 				}
 				d.Telemetry = int(v)
 			}
+		case "placement":
+			d.Placement, d.placementN = dutPlacement(e, f.Value), f.Value
 		case "faults":
 			if s, ok := e.Scalar(f.Value, "dut faults"); ok {
 				ft, err := dutsim.ParseFaults(s)
@@ -149,6 +157,32 @@ func (c *Config) dut(e *strictyaml.Errors, n *strictyaml.Node) {
 		e.At(n, "dut port %q must be an absolute device path (e.g. /dev/serial/by-id/...) or sim", d.Port)
 	}
 	c.DUT = d
+}
+
+// dutPlacement decodes dut.placement: {inlet: NODE, outlet: NODE}.
+func dutPlacement(e *strictyaml.Errors, n *strictyaml.Node) (pl [2]string) {
+	fields, ok := e.Mapping(n, "dut placement", []string{"inlet", "outlet"})
+	if !ok {
+		return pl
+	}
+	for _, f := range fields {
+		s, ok := e.Scalar(f.Value, "dut placement "+f.Key)
+		if !ok {
+			continue
+		}
+		if err := checkName("node", s); err != nil {
+			e.At(f.Value, "dut placement %s: %v", f.Key, err)
+			continue
+		}
+		pl[map[string]int{"inlet": 0, "outlet": 1}[f.Key]] = s
+	}
+	switch {
+	case pl[0] == "" || pl[1] == "":
+		e.At(n, "dut placement needs an inlet and an outlet")
+	case pl[0] == pl[1]:
+		e.At(n, "dut placement: inlet and outlet are both %s", pl[0])
+	}
+	return pl
 }
 
 // dutSafe decodes dut.safe: stop, a level P0..P9, or a speed.

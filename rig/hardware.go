@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/internal/strictyaml"
+	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
 
-var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "pwm", "resistance_valve", "preload_valve", "estop", "switches", "watchdog"}
+var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "rv_drive", "pwm", "resistance_valve", "pulmonary_valve", "preload_valve", "estop", "switches", "watchdog"}
 
 // hardware reads the `hardware:` section: the parts of DESIGN.md's
 // reference bench, where they sit on which bus, and the safe state of every
@@ -25,7 +26,6 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 	h := &c.Hardware
 	h.ADCGain, h.ADCClockIn = 1, 8.192e6
 	seen := map[string]bool{}
-	var preloadN *strictyaml.Node
 	for _, kv := range kvs {
 		seen[kv.Key] = true
 		switch kv.Key {
@@ -36,14 +36,17 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 		case "slow_adc":
 			h.slowADC(e, kv.Value)
 		case "lv_drive":
-			h.lvDrive(e, kv.Value)
+			h.LVDrive = *pumpDrive(e, kv.Value, kv.Key, units.Elastance, 0x60)
+		case "rv_drive":
+			h.RVDrive = pumpDrive(e, kv.Value, kv.Key, units.Percent, 0x61)
 		case "pwm":
 			h.pwm(e, kv.Value)
 		case "resistance_valve":
-			h.resistanceValve(e, kv.Value)
+			h.Valve = *resistanceValve(e, kv.Value, kv.Key)
+		case "pulmonary_valve":
+			h.Pulmonary = resistanceValve(e, kv.Value, kv.Key)
 		case "preload_valve":
 			h.preloadValve(e, kv.Value)
-			preloadN = kv.Value
 		case "estop":
 			h.EStop, _ = e.Scalar(kv.Value, "estop pin")
 		case "switches":
@@ -60,15 +63,44 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 	if h.I2C == "" {
 		e.At(n, "hardware needs i2c, the bus of the DAC, PWM and slow ADC")
 	}
-	if h.Preload != nil && seen["resistance_valve"] && h.Preload.Channel == h.Valve.Channel {
-		e.At(preloadN, "preload_valve is on PWM channel %d, the resistance valve's", h.Valve.Channel)
-	}
 	for name, in := range c.Inputs {
 		if in.Kind == "slow_adc" && h.SlowADC == nil {
 			e.At(n, "channel %s is on slow_adc, but hardware has no slow_adc", name)
 		}
 	}
 	c.checkClaims(e, n)
+}
+
+// checkRightHeart checks the right heart's actuators against the rest of
+// the config: on a simulated rig they act on the circulation's rv chamber
+// and pulmonary link, which it must have; the ranges of their parameters
+// must fit them, as a setpoint outside would fail only mid-run.
+func (d *configDoc) checkRightHeart() {
+	c, h, e := d.c, d.c.Hardware, d.e
+	if d.hardwareN == nil {
+		return
+	}
+	if c.Backend == "sim" {
+		nw := c.Sim.Circulation
+		if h.RVDrive != nil && (nw == nil || !slices.ContainsFunc(nw.Nodes, func(n sim.NodeSpec) bool { return n.Name == sim.NodeRV && n.C == 0 })) {
+			e.At(lookup(d.hardwareN, "rv_drive"), "rv_drive drives the circulation's chamber %s; this rig's circulation has none", sim.NodeRV)
+		}
+		if h.Pulmonary != nil && (nw == nil || !slices.ContainsFunc(nw.Links, func(l sim.LinkSpec) bool { return l.Name == sim.LinkPulmonary && l.Kind != sim.Pump })) {
+			e.At(lookup(d.hardwareN, "pulmonary_valve"), "pulmonary_valve sets the circulation's resistance %s; this rig's circulation has none", sim.LinkPulmonary)
+		}
+	}
+	if r, ok := c.Params["loop.rv_contractility"]; ok && h.RVDrive != nil && h.RVDrive.FullScale > 0 && r.Max != nil && *r.Max > h.RVDrive.FullScale {
+		e.At(d.paramNs["loop.rv_contractility"].Value, "loop.rv_contractility may reach %s but the RV drive's full scale is %s",
+			units.Format(*r.Max, units.Percent), units.Format(h.RVDrive.FullScale, units.Percent))
+	}
+	if r, ok := c.Params["loop.pulmonary_resistance"]; ok && h.Pulmonary != nil && h.Pulmonary.ROpen > 0 && h.Pulmonary.MaxDuty < 1 {
+		v := pumpctl.ResistanceValve{ROpen: h.Pulmonary.ROpen, MaxDuty: h.Pulmonary.MaxDuty}
+		lo, hi := v.ROpen, v.Resistance(v.MaxDuty)
+		if r.Min == nil || *r.Min < lo || r.Max == nil || *r.Max > hi {
+			e.At(d.paramNs["loop.pulmonary_resistance"].Value, "loop.pulmonary_resistance needs a min and max within the pulmonary valve's %s to %s",
+				units.Format(lo, units.Resistance), units.Format(hi, units.Resistance))
+		}
+	}
 }
 
 // claim is one part's hold on a GPIO line or an I²C address, and where the
@@ -90,6 +122,25 @@ func (c *Config) checkClaims(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 	hex := func(a uint16) string { return fmt.Sprintf("%#x", a) }
 	addrs := []claim{{"lv_drive", hex(h.LVDrive.Address), lookup(n, "lv_drive", "address")}, {"pwm", hex(h.PWM.Address), lookup(n, "pwm", "address")}}
+	if h.RVDrive != nil {
+		addrs = append(addrs, claim{"rv_drive", hex(h.RVDrive.Address), lookup(n, "rv_drive", "address")})
+	}
+	// The valves on the PCA9685's channels: one valve per channel. The
+	// resistance valve's counts only where the config gives it (it is
+	// required: a missing one is reported already).
+	var pwmChannels []claim
+	valve := func(key string, ch int) {
+		if lookup(n, key) != nil {
+			pwmChannels = append(pwmChannels, claim{key, strconv.Itoa(ch), lookup(n, key, "channel")})
+		}
+	}
+	valve("resistance_valve", h.Valve.Channel)
+	if h.Pulmonary != nil {
+		valve("pulmonary_valve", h.Pulmonary.Channel)
+	}
+	if h.Preload != nil {
+		valve("preload_valve", h.Preload.Channel)
+	}
 	switch {
 	case h.SlowADC != nil:
 		addrs = append(addrs, claim{"slow_adc", hex(h.SlowADC.Address), lookup(n, "slow_adc", "address")})
@@ -98,6 +149,7 @@ func (c *Config) checkClaims(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 	distinct(e, n, "GPIO", pins)
 	distinct(e, n, "I²C address", addrs)
+	distinct(e, n, "PWM channel", pwmChannels)
 	if c.Backend != "sim" {
 		return
 	}
@@ -178,7 +230,7 @@ func (h *Hardware) slowADC(e *strictyaml.Errors, n *strictyaml.Node) {
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			s.Address = address(e, f.Value, 0x48, 0x4b)
+			s.Address, _ = address(e, f.Value, 0x48, 0x4b)
 		case "data_rate":
 			if v, ok := quantity(e, f.Value, units.Frequency, "slow_adc data_rate"); ok {
 				if !validADS1115Rate(v) {
@@ -191,24 +243,28 @@ func (h *Hardware) slowADC(e *strictyaml.Errors, n *strictyaml.Node) {
 	h.SlowADC = s
 }
 
-// lvDrive decodes hardware.lv_drive: the MCP4725 of the LV drive.
-func (h *Hardware) lvDrive(e *strictyaml.Errors, n *strictyaml.Node) {
-	d := &h.LVDrive
-	d.Address = 0x60
-	fields, _ := e.Mapping(n, "lv_drive (MCP4725)", []string{"address", "vref", "full_scale"})
+// pumpDrive decodes hardware.lv_drive or rv_drive: the MCP4725 of a
+// piston pump, full_scale in dim (PumpDrive), at address addr unless the
+// config says.
+func pumpDrive(e *strictyaml.Errors, n *strictyaml.Node, key string, dim units.Dimension, addr uint16) *PumpDrive {
+	d := &PumpDrive{Address: addr}
+	fields, _ := e.Mapping(n, key+" (MCP4725)", []string{"address", "vref", "full_scale"})
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			d.Address = address(e, f.Value, 0x60, 0x67)
+			if a, ok := address(e, f.Value, 0x60, 0x67); ok { // else the default: no second error, a clash
+				d.Address = a
+			}
 		case "vref":
-			d.Vref, _ = quantity(e, f.Value, units.Voltage, "lv_drive vref")
+			d.Vref, _ = quantity(e, f.Value, units.Voltage, key+" vref")
 		case "full_scale":
-			d.FullScale, _ = quantity(e, f.Value, units.Elastance, "lv_drive full_scale")
+			d.FullScale, _ = quantity(e, f.Value, dim, key+" full_scale")
 		}
 	}
 	if d.Vref <= 0 || d.FullScale <= 0 {
-		e.At(n, "lv_drive needs a positive vref and full_scale")
+		e.At(n, "%s needs a positive vref and full_scale", key)
 	}
+	return d
 }
 
 // pwm decodes hardware.pwm: the PCA9685 of the valves.
@@ -219,7 +275,7 @@ func (h *Hardware) pwm(e *strictyaml.Errors, n *strictyaml.Node) {
 	for _, f := range fields {
 		switch f.Key {
 		case "address":
-			p.Address = address(e, f.Value, 0x40, 0x77) // 0x78 up are reserved on I²C
+			p.Address, _ = address(e, f.Value, 0x40, 0x77) // 0x78 up are reserved on I²C
 		case "frequency":
 			if v, ok := quantity(e, f.Value, units.Frequency, "pwm frequency"); ok {
 				if v < 24 || v > 1526 {
@@ -231,17 +287,17 @@ func (h *Hardware) pwm(e *strictyaml.Errors, n *strictyaml.Node) {
 	}
 }
 
-// resistanceValve decodes hardware.resistance_valve: the systemic resistance valve.
-func (h *Hardware) resistanceValve(e *strictyaml.Errors, n *strictyaml.Node) {
-	v := &h.Valve
-	v.MaxDuty = 0.9
-	fields, _ := e.Mapping(n, "resistance_valve", []string{"channel", "open", "max_duty", "safe_duty"})
+// resistanceValve decodes hardware.resistance_valve or pulmonary_valve: a
+// pinch valve setting a line's resistance.
+func resistanceValve(e *strictyaml.Errors, n *strictyaml.Node, key string) *Valve {
+	v := &Valve{MaxDuty: 0.9}
+	fields, _ := e.Mapping(n, key, []string{"channel", "open", "max_duty", "safe_duty"})
 	for _, f := range fields {
 		switch f.Key {
 		case "channel":
-			v.Channel, _ = integer(e, f.Value, "resistance_valve channel", 0, 15)
+			v.Channel, _ = integer(e, f.Value, key+" channel", 0, 15)
 		case "open":
-			v.ROpen, _ = quantity(e, f.Value, units.Resistance, "resistance_valve open")
+			v.ROpen, _ = quantity(e, f.Value, units.Resistance, key+" open")
 		case "max_duty":
 			v.MaxDuty, _ = fraction(e, f.Value, "max_duty")
 		case "safe_duty":
@@ -249,8 +305,9 @@ func (h *Hardware) resistanceValve(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 	}
 	if v.ROpen <= 0 || v.MaxDuty <= 0 || v.MaxDuty >= 1 || v.SafeDuty > v.MaxDuty {
-		e.At(n, "resistance_valve needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty")
+		e.At(n, "%s needs open > 0, 0 %% < max_duty < 100 %% and safe_duty ≤ max_duty", key)
 	}
+	return v
 }
 
 // preloadValve decodes hardware.preload_valve: the venous reservoir's valve.
@@ -327,17 +384,19 @@ func (h *Hardware) watchdog(e *strictyaml.Errors, n *strictyaml.Node) {
 	h.Watchdog = w
 }
 
-func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) uint16 {
+// address decodes a chip's I²C address in lo..hi; lo and false if it is
+// not one.
+func address(e *strictyaml.Errors, n *strictyaml.Node, lo, hi uint16) (uint16, bool) {
 	s, ok := e.Scalar(n, "address")
 	if !ok {
-		return lo
+		return lo, false
 	}
 	v, err := strconv.ParseUint(s, 0, 16)
-	if err != nil || uint16(v) < lo || uint16(v) > hi {
+	if err != nil || v < uint64(lo) || v > uint64(hi) {
 		e.At(n, "address %s is not a valid address for this chip (%#x to %#x)", s, lo, hi)
-		return lo
+		return lo, false
 	}
-	return uint16(v)
+	return uint16(v), true
 }
 
 func validADS1115Rate(v float64) bool {

@@ -101,9 +101,11 @@ type busPlant struct {
 	adc        *ads131m08.Dev
 	truth      []truthColumn
 	heart      *pumpctl.CardiacWaveform
-	drive      *pumpctl.LVDrive
+	drive      *pumpctl.PumpDrive
 	valve      *pumpctl.ResistanceValve
-	preload    *pumpctl.PreloadValve // nil: none
+	rvDrive    *pumpctl.PumpDrive       // nil: none
+	pulmonary  *pumpctl.ResistanceValve // nil: none
+	preload    *pumpctl.PreloadValve    // nil: none
 	switches   []pumpctl.Switch
 	estop      pumpctl.Input
 	last       time.Duration // of the last actuation; the heart's clock
@@ -194,12 +196,40 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 		return nil, fmt.Errorf("rig: safe state at start: %w", err)
 	}
 	p.safe = false
+	if err := p.startRightHeart(cfg.Sim.Circulation); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("rig: right heart at start: %w", err)
+	}
 	if err := p.settle(clk, cfg.SampleRate); err != nil {
 		p.Close()
 		return nil, err
 	}
 	p.softFrom = -1
 	return p, nil
+}
+
+// startRightHeart gives the RV drive and the pulmonary valve, put in
+// their safe state with the rest, the values the simulated patient's
+// circulation declares for them (the rv chamber's drive, the pulmonary
+// link's resistance), so that a protocol that never sets
+// loop.rv_contractility or loop.pulmonary_resistance runs the patient as
+// declared. On hardware nothing declares them: the RV pump rests and the
+// valve stays at its safe duty until a preset or setpoint sets them. The
+// RV pump does not move before the heart's first beat either way: it
+// scales the LV drive's waveform.
+func (p *busPlant) startRightHeart(c *sim.NetworkSpec) error {
+	if c == nil {
+		return nil
+	}
+	if i := slices.IndexFunc(c.Nodes, func(n sim.NodeSpec) bool { return n.Name == sim.NodeRV }); i >= 0 && p.rvDrive != nil {
+		if err := p.rvDrive.Set(c.Nodes[i].Drive * 100); err != nil {
+			return err
+		}
+	}
+	if i := slices.IndexFunc(c.Links, func(l sim.LinkSpec) bool { return l.Name == sim.LinkPulmonary }); i >= 0 && p.pulmonary != nil {
+		return p.pulmonary.SetResistance(c.Links[i].R)
+	}
+	return nil
 }
 
 // wireDUTPower gives the DUT link its power switch, if the rig declares
@@ -356,7 +386,14 @@ func (p *busPlant) buildActuators(cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	p.drive = &pumpctl.LVDrive{Out: dac, FullScale: h.LVDrive.FullScale, Vref: h.LVDrive.Vref}
+	p.drive = &pumpctl.PumpDrive{Out: dac, FullScale: h.LVDrive.FullScale, Vref: h.LVDrive.Vref, Dim: units.Elastance}
+	if d := h.RVDrive; d != nil {
+		dac, err := mcp4725.New(b.i2c, "rv_drive", mcp4725.Opts{Addr: d.Address, Vref: d.Vref})
+		if err != nil {
+			return err
+		}
+		p.rvDrive = &pumpctl.PumpDrive{Out: dac, FullScale: d.FullScale, Vref: d.Vref, Dim: units.Percent}
+	}
 	pwm, err := pca9685.NewI2C(b.i2c, h.PWM.Address)
 	if err != nil {
 		return fmt.Errorf("rig: PCA9685: %w", err)
@@ -369,6 +406,13 @@ func (p *busPlant) buildActuators(cfg *Config) error {
 		return err
 	}
 	p.valve = &pumpctl.ResistanceValve{Out: out, ROpen: h.Valve.ROpen, MaxDuty: h.Valve.MaxDuty}
+	if v := h.Pulmonary; v != nil {
+		out, err := pumpctl.NewValve("pulmonary_valve", pwm, v.Channel, v.SafeDuty)
+		if err != nil {
+			return err
+		}
+		p.pulmonary = &pumpctl.ResistanceValve{Out: out, ROpen: v.ROpen, MaxDuty: v.MaxDuty}
+	}
 	if pv := h.Preload; pv != nil {
 		out, err := pumpctl.NewValve("preload_valve", pwm, pv.Channel, pv.SafeDuty)
 		if err != nil {
@@ -462,7 +506,7 @@ func (p *busPlant) Actuate(now time.Duration) error {
 			p.softFrom = -1
 		}
 	}
-	if err := p.drive.SetActiveElastance(active); err != nil {
+	if err := p.drive.Set(active); err != nil {
 		return err
 	}
 	if t := &p.thermo; t.on {
@@ -492,6 +536,12 @@ func (p *busPlant) Safe() error {
 	p.safe = true
 	p.thermo.on, p.thermo.state = false, false
 	errs := []error{p.drive.Safe(), p.valve.Safe()}
+	if p.rvDrive != nil {
+		errs = append(errs, p.rvDrive.Safe()) // the RV pump stops
+	}
+	if p.pulmonary != nil {
+		errs = append(errs, p.pulmonary.Safe())
+	}
 	if p.preload != nil {
 		errs = append(errs, p.preload.Safe())
 	}
@@ -564,6 +614,12 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		DACAddr: h.LVDrive.Address, DACVref: h.LVDrive.Vref, DriveFullScale: h.LVDrive.FullScale,
 		PWMAddr: h.PWM.Address, ValveChannel: h.Valve.Channel, ValveROpen: h.Valve.ROpen,
 		EStopPin: h.EStop, Switches: map[string]string{},
+	}
+	if d := h.RVDrive; d != nil {
+		bc.RVDrive = &sim.RVDriveConfig{Addr: d.Address, Vref: d.Vref, FullScale: d.FullScale}
+	}
+	if v := h.Pulmonary; v != nil {
+		bc.PulmonaryValve = &sim.ValveConfig{Channel: v.Channel, ROpen: v.ROpen}
 	}
 	if pv := h.Preload; pv != nil {
 		bc.Preload = &sim.PreloadConfig{Channel: pv.Channel, Head: pv.Head, Line: cfg.Sim.PreloadLine}

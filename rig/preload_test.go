@@ -143,7 +143,7 @@ func TestPreloadOutOfRangeRefused(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
 		{"loop.preload: {min: 2 mmHg, max: 16 mmHg}", "loop.preload: {min: 2 mmHg, max: 35 mmHg}", "needs a max no higher than the preload valve's head, 30 mmHg"},
 		{"loop.preload: {min: 2 mmHg, max: 16 mmHg}", "loop.preload: {min: -2 mmHg, max: 16 mmHg}", "below the reservoir's lowest head"},
-		{"  preload_valve: {channel: 1,", "  preload_valve: {channel: 0,", "preload_valve is on PWM channel 0, the resistance valve's"},
+		{"  preload_valve: {channel: 1,", "  preload_valve: {channel: 0,", "preload_valve is on PWM channel 0, already resistance_valve's"},
 	} {
 		bad := strings.Replace(string(data), c.from, c.to, 1)
 		if bad == string(data) {

@@ -14,9 +14,10 @@ import (
 )
 
 // pumpPlacement is where the rig's DUT pumps from and to: the nodes of
-// the pump link of its simulated circulation, or, without one, from the
-// LV into the aorta — Simaan's loop and the bench's mock loop are left
-// hearts. A DUT profile must sit there (profile.Fits).
+// the pump link of its simulated circulation; without one, where the
+// bench's plumbing puts it (dut.placement); else from the LV into the
+// aorta — Simaan's loop and the bench's mock loop are left hearts. A DUT
+// profile must sit there (profile.Fits).
 func (c *Config) pumpPlacement() (inlet, outlet string) {
 	if c.Sim.Circulation != nil {
 		for _, l := range c.Sim.Circulation.Links {
@@ -24,6 +25,9 @@ func (c *Config) pumpPlacement() (inlet, outlet string) {
 				return l.From, l.To
 			}
 		}
+	}
+	if c.DUT != nil && c.DUT.Placement[0] != "" {
+		return c.DUT.Placement[0], c.DUT.Placement[1]
 	}
 	return "lv", "aorta"
 }

@@ -88,6 +88,14 @@ type BenchConfig struct {
 	// Preload is the venous reservoir and its valve on another PCA9685
 	// channel; nil: none.
 	Preload *PreloadConfig
+	// RVDrive is a second MCP4725, driving the RV pump of a network with
+	// a chamber rv (NodeRV); nil: none, the rv chamber keeps its declared
+	// drive.
+	RVDrive *RVDriveConfig
+	// PulmonaryValve is a pinch valve on another PCA9685 channel setting
+	// the resistance of a network's link pulmonary (LinkPulmonary); nil:
+	// none, the link keeps its declared resistance.
+	PulmonaryValve *ValveConfig
 
 	// EStopPin is the emergency-stop input (pulled up, pressed = low).
 	EStopPin string
@@ -126,6 +134,22 @@ type BenchConfig struct {
 type PreloadConfig struct {
 	Channel    int
 	Head, Line float64 // mmHg at 100 % duty; mmHg·s/ml
+}
+
+// RVDriveConfig is the MCP4725 of the RV pump at Addr: Vref volts on its
+// input give FullScale percent of the LV drive's active elastance to the
+// rv chamber (NodeSpec.Drive; a right-heart bench's RV driver multiplies
+// the LV drive's waveform by it).
+type RVDriveConfig struct {
+	Addr            uint16
+	Vref, FullScale float64
+}
+
+// ValveConfig is a proportional pinch valve on PCA9685 channel Channel: R
+// = ROpen / (1 − duty)², as the systemic resistance valve's.
+type ValveConfig struct {
+	Channel int
+	ROpen   float64
 }
 
 // Bench is the simulated reference bench: the loop's physics with the chips
@@ -223,6 +247,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.checkRightHeart(loop); err != nil {
+		return nil, err
+	}
 	// The physics starts at the clock's now: a bench built partway through
 	// a run's time (a resumed run) starts in its initial state then, rather
 	// than integrating the whole gap with its pumps stopped.
@@ -255,18 +282,8 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	}
 	b.pins[cfg.DRDYPin] = b.adc.DRDY()
 	b.bus = NewI2CBus(cfg.I2CBus)
-	attach := []struct {
-		addr uint16
-		dev  I2CDevice
-	}{
-		{cfg.DACAddr, NewMCP4725(cfg.Clock, cfg.DACVref, b.drive)},
-		{cfg.PWMAddr, NewPCA9685(cfg.Clock, b.duty)},
-		{cfg.SlowADCAddr, NewADS1115(cfg.Clock, b.slowInput)},
-	}
-	for _, a := range attach {
-		if err := b.bus.Attach(a.addr, a.dev); err != nil {
-			return nil, err
-		}
+	if err := b.attachI2C(); err != nil {
+		return nil, err
 	}
 	if cfg.EStopPin != "" {
 		b.pins[cfg.EStopPin] = NewPin(cfg.EStopPin, -1, cfg.Clock)
@@ -293,6 +310,59 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		b.pins[name] = p
 	}
 	return b, nil
+}
+
+// checkRightHeart checks the right heart's actuators against the
+// circulation: the RV drive needs a chamber rv, the pulmonary valve a
+// resistance named pulmonary and a PCA9685 channel of its own.
+func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
+	if d := cfg.RVDrive; d != nil {
+		if _, ok := l.Drive(NodeRV); !ok {
+			return fmt.Errorf("sim: the RV drive needs a circulation with a chamber %s", NodeRV)
+		}
+		if !(d.Vref > 0) || !(d.FullScale > 0) || math.IsInf(d.FullScale, 0) {
+			return errors.New("sim: the RV drive needs a DAC reference and a full scale, finite and > 0")
+		}
+	}
+	if v := cfg.PulmonaryValve; v != nil {
+		if _, ok := l.Resistance(LinkPulmonary); !ok {
+			return fmt.Errorf("sim: the pulmonary valve needs a circulation with a resistance %s", LinkPulmonary)
+		}
+		taken := v.Channel == cfg.ValveChannel || (cfg.Preload != nil && v.Channel == cfg.Preload.Channel)
+		if v.Channel < 0 || v.Channel > 15 || taken {
+			return fmt.Errorf("sim: pulmonary valve on PCA9685 channel %d: not a free channel", v.Channel)
+		}
+		if !(v.ROpen > 0) || math.IsInf(v.ROpen, 0) {
+			return fmt.Errorf("sim: pulmonary valve open resistance %g mmHg·s/ml must be finite and > 0", v.ROpen)
+		}
+	}
+	return nil
+}
+
+// attachI2C puts the bench's I²C chips on its bus: the LV drive's DAC, the
+// valves' PWM, the slow ADC, and the RV drive's DAC if the bench has one.
+func (b *Bench) attachI2C() error {
+	cfg := &b.cfg
+	attach := []struct {
+		addr uint16
+		dev  I2CDevice
+	}{
+		{cfg.DACAddr, NewMCP4725(cfg.Clock, cfg.DACVref, b.drive)},
+		{cfg.PWMAddr, NewPCA9685(cfg.Clock, b.duty)},
+		{cfg.SlowADCAddr, NewADS1115(cfg.Clock, b.slowInput)},
+	}
+	if d := cfg.RVDrive; d != nil {
+		attach = append(attach, struct {
+			addr uint16
+			dev  I2CDevice
+		}{d.Addr, NewMCP4725(cfg.Clock, d.Vref, b.rvDrive)})
+	}
+	for _, a := range attach {
+		if err := b.bus.Attach(a.addr, a.dev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SPI is the ADS131M08's port.
@@ -492,21 +562,6 @@ func (b *Bench) lockAdvance(now time.Duration) {
 	b.advance(now)
 }
 
-// SetDrive is Loop.SetDrive at the clock's now, under the bench's lock.
-func (b *Bench) SetDrive(node string, drive float64) error {
-	b.lockAdvance(b.clk.Now())
-	defer b.mu.Unlock()
-	return b.loop.SetDrive(node, drive)
-}
-
-// SetResistance is Loop.SetResistance at the clock's now, under the bench's
-// lock.
-func (b *Bench) SetResistance(link string, r float64) error {
-	b.lockAdvance(b.clk.Now())
-	defer b.mu.Unlock()
-	return b.loop.SetResistance(link, r)
-}
-
 // FillRate is how fast the bench's fill pump moves fluid between the
 // reservoir and the loop: gentle enough that filling a failing heart's
 // extra 160 ml raises atrial pressure over seconds, not in one step.
@@ -644,20 +699,33 @@ func (b *Bench) drive(now time.Duration, volts float64) {
 	_ = b.loop.SetActiveElastance(max(0, volts) / b.cfg.DACVref * b.cfg.DriveFullScale)
 }
 
-// duty is a PWM channel's output: the resistance valve's closing duty, or
-// the preload valve's.
+// rvDrive is the RV pump's input: DAC volts → the rv chamber's share of
+// the LV drive's active elastance.
+func (b *Bench) rvDrive(now time.Duration, volts float64) {
+	b.lockAdvance(now)
+	defer b.mu.Unlock()
+	d := b.cfg.RVDrive
+	// The DAC cannot leave 0..Vref; an error here would be a model bug.
+	_ = b.loop.SetDrive(NodeRV, max(0, volts)/d.Vref*d.FullScale/100)
+}
+
+// duty is a PWM channel's output: the resistance valve's closing duty, the
+// pulmonary valve's, or the preload valve's.
 func (b *Bench) duty(now time.Duration, channel int, duty float64) {
-	if pl := b.cfg.Preload; pl != nil && channel == pl.Channel {
-		b.lockAdvance(now)
-		defer b.mu.Unlock()
-		b.preload = min(max(duty, 0), 1)
-		return
-	}
-	if channel != b.cfg.ValveChannel {
+	pl, pv := b.cfg.Preload, b.cfg.PulmonaryValve
+	preload, pulmonary := pl != nil && channel == pl.Channel, pv != nil && channel == pv.Channel
+	if !preload && !pulmonary && channel != b.cfg.ValveChannel {
 		return
 	}
 	b.lockAdvance(now)
 	defer b.mu.Unlock()
 	open := 1 - min(duty, 0.99) // a fully closed pinch valve still leaks
-	_ = b.loop.SetSystemicResistance(b.cfg.ValveROpen / (open * open))
+	switch {
+	case preload:
+		b.preload = min(max(duty, 0), 1)
+	case pulmonary:
+		_ = b.loop.SetResistance(LinkPulmonary, pv.ROpen/(open*open))
+	default:
+		_ = b.loop.SetSystemicResistance(b.cfg.ValveROpen / (open * open))
+	}
 }

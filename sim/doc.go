@@ -35,7 +35,12 @@
 // (BenchConfig.Preload), a venous reservoir whose head a valve on the
 // PCA9685 sets: its line fills or drains the left atrium toward that head,
 // which is how a rig holds the preload. Both move volume between the loop
-// and the bench's reservoir; neither acts while off.
+// and the bench's reservoir; neither acts while off. A network with a right
+// heart may have its actuators too: a second MCP4725 setting the rv
+// chamber's drive (BenchConfig.RVDrive) and a pinch valve on another
+// PCA9685 channel setting the pulmonary resistance
+// (BenchConfig.PulmonaryValve), so that a right-heart bench's drivers run
+// on the simulated one.
 //
 // Units inside the model are ml, mmHg, ml/s and s; readouts use the project's
 // canonical units (mmHg, L/min, ml).

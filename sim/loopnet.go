@@ -265,6 +265,24 @@ func (l *Loop) SetResistance(link string, r float64) error {
 	return nil
 }
 
+// Drive is the drive of chamber node of a network loop (SetDrive); false
+// if it has no such chamber.
+func (l *Loop) Drive(node string) (float64, bool) {
+	if l.net == nil || l.net.Node(node) < 0 || l.net.nodes[l.net.Node(node)].C > 0 {
+		return 0, false
+	}
+	return l.net.nodes[l.net.Node(node)].Drive, true
+}
+
+// Resistance is the resistance of link of a network loop, mmHg·s/ml
+// (SetResistance); false if it has no such link, or it is a pump's.
+func (l *Loop) Resistance(link string) (float64, bool) {
+	if l.net == nil || l.net.Link(link) < 0 || l.net.links[l.net.Link(link)].Kind == Pump {
+		return 0, false
+	}
+	return l.net.links[l.net.Link(link)].R, true
+}
+
 // Network returns the loop's circulation when it is a network
 // (NewNetworkLoop), else nil: for simulation-only truth and tests. Like
 // Bench.Loop it bypasses the bench's lock.

@@ -1,6 +1,7 @@
 // Package mcp4725 drives the Microchip MCP4725, a 12-bit voltage-output DAC
 // on I²C whose reference is its own supply. On the bench it drives the input
-// of the LV piston pump's driver (0–5 V).
+// of the LV piston pump's driver (0–5 V), and on a right-heart bench a second
+// one the RV pump's.
 //
 // The driver talks to a periph i2c.Bus, so the same code runs against
 // /dev/i2c-1 on the Raspberry Pi and against the chip emulator of package
