@@ -264,8 +264,16 @@ func TestPauseBetweenSteps(t *testing.T) {
 	if code, st := ts.call(t, "POST", "/api/run/pause", `{}`); code != 200 || st["state"] != "pausing" {
 		t.Fatalf("pause: %d %v", code, st)
 	}
+	// The last beat's end is the run's clock: it keeps beating while paused.
+	beatEnd := func(st map[string]any) float64 {
+		b, _ := st["beat"].(map[string]any)
+		end, _ := b["t"].(float64)
+		return end
+	}
+	var pausedAt float64
 	for {
 		if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] == "paused" {
+			pausedAt = beatEnd(st)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -273,7 +281,19 @@ func TestPauseBetweenSteps(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // ≈ 3 s of run time paused
+	// ≥ 2 s of run time paused, however slowly the machine runs it (a
+	// wall-clock sleep was 1 s of run time under qemu, not the 3 s of a
+	// 10× run).
+	for {
+		if _, st := ts.call(t, "GET", "/api/status", ""); beatEnd(st) >= pausedAt+2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, st := ts.call(t, "GET", "/api/status", "")
+			t.Fatalf("the paused run stopped beating: %v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if code, st := ts.call(t, "POST", "/api/run/resume", `{}`); code != 200 || st["state"] != "running" {
 		t.Fatalf("resume: %d %v", code, st)
 	}
