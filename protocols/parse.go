@@ -47,6 +47,14 @@ type parser struct {
 	proto *Protocol
 	// criteria with ids, checked against the requirements catalogue at the end
 	ids []*Criterion
+	// done are the steps parsed so far, each with its path ("2.1"), in the
+	// order they complete: what a criterion's relative_to may name.
+	done []doneStep
+}
+
+type doneStep struct {
+	step *Step
+	path string
 }
 
 type node = strictyaml.Node
@@ -92,7 +100,7 @@ func (p *parser) document(root *node) {
 				}
 			}
 		case "steps":
-			p.proto.Steps = p.steps(kv.Value, 0)
+			p.proto.Steps = p.steps(kv.Value, 0, "")
 		}
 	}
 	for _, k := range []string{"protocol", "name", "steps"} {
@@ -227,7 +235,9 @@ var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep
 // maxDepth bounds step nesting; real protocols nest two or three levels.
 const maxDepth = 16
 
-func (p *parser) steps(n *node, depth int) []*Step {
+// steps reads a steps list; prefix is the path of the step holding it
+// ("" at the top).
+func (p *parser) steps(n *node, depth int, prefix string) []*Step {
 	items, ok := p.errs.Sequence(n, "steps")
 	if !ok {
 		return nil
@@ -237,15 +247,19 @@ func (p *parser) steps(n *node, depth int) []*Step {
 		return nil
 	}
 	var out []*Step
-	for _, it := range items {
-		if s := p.step(it, depth); s != nil {
+	for i, it := range items {
+		path := strconv.Itoa(i + 1)
+		if prefix != "" {
+			path = prefix + "." + path
+		}
+		if s := p.step(it, depth, path); s != nil {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func (p *parser) step(n *node, depth int) *Step {
+func (p *parser) step(n *node, depth int, path string) *Step {
 	kvs, ok := p.errs.Mapping(n, "step", stepKeys)
 	if !ok {
 		return nil
@@ -279,7 +293,7 @@ func (p *parser) step(n *node, depth int) *Step {
 			s.Sweep = p.sweep(kv.Value)
 		case "steps":
 			stepsN = kv.Value
-			s.Steps = p.steps(kv.Value, depth+1)
+			s.Steps = p.steps(kv.Value, depth+1, path)
 		case "criteria":
 			critN = kv.Value
 		}
@@ -320,6 +334,7 @@ func (p *parser) step(n *node, depth int) *Step {
 			}
 		}
 	}
+	p.done = append(p.done, doneStep{s, path})
 	return s
 }
 
@@ -584,7 +599,7 @@ func (p *parser) sweep(n *node) *Sweep {
 	return sw
 }
 
-var criterionKeys = []string{"id", "name", "when", "measure", "over", "between", "min", "max", "within", "on_fail"}
+var criterionKeys = []string{"id", "name", "when", "measure", "over", "relative_to", "between", "min", "max", "within", "on_fail"}
 
 func (p *parser) criterion(n *node, s *Step) *Criterion {
 	fields, ok := p.errs.Mapping(n, "criterion", criterionKeys)
@@ -593,7 +608,7 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 	}
 	c := &Criterion{Pos: p.errs.Pos(n), OnFail: Fail}
 	var measureOK bool
-	var measureN *node
+	var measureN, relN *node
 	bounds := map[string]*node{}
 	for _, f := range fields {
 		switch f.Key {
@@ -614,6 +629,8 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 			}
 		case "over":
 			c.Over = p.over(f.Value, s)
+		case "relative_to":
+			relN = f.Value
 		case "between", "min", "max", "within":
 			bounds[f.Key] = f.Value
 		case "on_fail":
@@ -627,11 +644,83 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 	if measureOK {
 		dim, measureOK = p.measureDim(measureN, c.Measure)
 	}
+	if relN != nil {
+		if c.Relative = p.relative(relN, c, bounds); c.Relative == nil {
+			return c // its limits cannot be read without their reference
+		}
+		if c.Relative.Percent {
+			dim = units.Percent
+		}
+	}
 	c.Bound, _ = p.criterionBound(n, bounds, dim, measureOK, c.Measure.Agg)
 	if c.ID != "" {
 		p.ids = append(p.ids, c)
 	}
 	return c
+}
+
+// relative reads a criterion's relative_to: a step completed before the
+// criterion is judged (one before it in the file, or one of its own
+// nested steps), named by its name or its path ("2.1"). Its limits are
+// then changes from the reference step's value of the same measure:
+// all in percent of it, or all in the measure's unit.
+func (p *parser) relative(n *node, c *Criterion, bounds map[string]*node) *Relative {
+	ref, ok := p.errs.Scalar(n, "relative_to")
+	if !ok {
+		return nil
+	}
+	var found []doneStep
+	var known []string
+	for _, d := range p.done {
+		if d.step.Name == ref || d.path == ref {
+			found = append(found, d)
+		}
+		known = append(known, d.path+" "+strconv.Quote(d.step.Title()))
+	}
+	switch {
+	case len(found) == 0 && len(known) == 0:
+		p.errs.At(n, "relative_to: no step %q completes before this criterion is judged: none does", ref)
+		return nil
+	case len(found) == 0:
+		p.errs.At(n, "relative_to: no step %q completes before this criterion is judged; the steps before it: %s", ref, strings.Join(known, ", "))
+		return nil
+	case len(found) > 1:
+		var at []string
+		for _, d := range found {
+			at = append(at, d.path)
+		}
+		p.errs.At(n, "relative_to: %d steps are named %q (paths %s): name them apart or give the path", len(found), ref, strings.Join(at, ", "))
+		return nil
+	}
+	var pct, abs int
+	for _, b := range bounds {
+		for _, v := range boundScalars(b) {
+			if strings.HasSuffix(strings.TrimSpace(v), "%") {
+				pct++
+			} else {
+				abs++
+			}
+		}
+	}
+	if pct > 0 && abs > 0 {
+		p.errs.At(n, "relative_to: give the limits all in percent of the reference or all in the measure's unit, not both")
+		return nil
+	}
+	r := &Relative{Step: found[0].step, Path: found[0].path, Percent: pct > 0}
+	found[0].step.Refs = append(found[0].step.Refs, c)
+	return r
+}
+
+// boundScalars are the texts of a limit's values: one, or a between's two.
+func boundScalars(n *node) []string {
+	if strictyaml.IsSequence(n) {
+		var out []string
+		for _, it := range n.Content {
+			out = append(out, it.Value)
+		}
+		return out
+	}
+	return []string{n.Value}
 }
 
 // invariant reads an `always` entry: a bound on a channel checked every frame.

@@ -2,6 +2,7 @@ package protocols
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,9 @@ type Step struct {
 	Sweep    *Sweep
 	Steps    []*Step
 	Criteria []*Criterion
+	// Refs are the criteria of later steps relative to this one: the
+	// engine measures each of their measures over this step too.
+	Refs []*Criterion
 }
 
 // Title is the step's name, or a description of what it does when unnamed.
@@ -179,6 +183,37 @@ type Criterion struct {
 	OnFail  Action
 	// Channel is set for `always` invariants, which bound a channel on every frame.
 	Channel string
+	// Relative, if set, makes Bound a bound on the change from the value
+	// of the same measure in an earlier step (language 1.1, relative_to).
+	Relative *Relative
+}
+
+// Relative is a criterion's reference: the step whose value of the same
+// measure (over the same window) its limits are changes from.
+type Relative struct {
+	Step *Step
+	Path string // the step's path in the file ("2.1"), as relative_to resolved it
+	// Percent: the limits are percent of the reference value; else changes
+	// in the measure's unit.
+	Percent bool
+}
+
+// Unit is the unit of a relative criterion's value: "%", or the
+// measure's unit.
+func (r *Relative) Unit(measureUnit string) string {
+	if r.Percent {
+		return "%"
+	}
+	return measureUnit
+}
+
+// Change is the change of v from ref as the criterion's limits are
+// written: in percent of ref, or in the measure's unit.
+func (r *Relative) Change(v, ref float64) float64 {
+	if r.Percent {
+		return (v - ref) / math.Abs(ref) * 100
+	}
+	return v - ref
 }
 
 // Label is the criterion's id, name or measure, for messages.

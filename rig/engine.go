@@ -91,6 +91,9 @@ type engine struct {
 	steps    []runlog.StepResult
 	criteria []runlog.CriterionResult
 	failed   bool
+	// refs are the reference values of relative criteria (relative_to):
+	// each measured over its reference step when that step last ended.
+	refs map[*protocols.Criterion]refValue
 
 	limits  []limitCheck
 	dutTrip alarmTrip
@@ -147,6 +150,7 @@ type stepRun struct {
 
 type critRun struct {
 	c     *protocols.Criterion
+	ref   bool // c's measure taken over c's reference step, not judged
 	col   int
 	dim   units.Dimension
 	stats daq.Stats
@@ -154,6 +158,17 @@ type critRun struct {
 	// beat criteria: the value of each beat that ended in the step
 	beats []beatValue
 }
+
+// refValue is a relative criterion's reference: its measure's value over
+// the reference step, and that step's run path ("2[3].1").
+type refValue struct {
+	v    float64
+	path string
+}
+
+// refKey names a relative criterion in a record (StepEndData.References):
+// its line and column in the protocol, the same on a resume.
+func refKey(c *protocols.Criterion) string { return fmt.Sprintf("%d:%d", c.Pos.Line, c.Pos.Col) }
 
 type beatValue struct {
 	end time.Duration
@@ -655,12 +670,13 @@ var errTimeout = errors.New("until timed out")
 
 func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 	sr := &stepRun{step: s, path: path, title: title, start: e.next, stats: make([]daq.Summary, len(e.layout))}
-	for _, c := range s.Criteria {
-		if c.When != nil && !e.whenHolds(c.When) {
+	for i, c := range append(slices.Clip(s.Criteria), s.Refs...) {
+		ref := i >= len(s.Criteria)
+		if !ref && c.When != nil && !e.whenHolds(c.When) {
 			continue
 		}
 		col := e.layout.Index(c.Measure.Channel)
-		cr := &critRun{c: c, col: col, dim: e.layout[col].Dim}
+		cr := &critRun{c: c, ref: ref, col: col, dim: e.layout[col].Dim}
 		_, isQ := c.Measure.Quantile()
 		cr.stats.KeepValues = isQ
 		if c.Over > 0 {
@@ -676,6 +692,15 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 }
 
 func (e *engine) endStep(sr *stepRun, outcome string) {
+	var refs map[string]float64
+	for _, cr := range sr.crit {
+		if r, ok := e.refs[cr.c]; ok && cr.ref && r.path == sr.path {
+			if refs == nil {
+				refs = map[string]float64{}
+			}
+			refs[refKey(cr.c)] = r.v
+		}
+	}
 	res := runlog.StepResult{Index: len(e.steps), Path: sr.path, Name: sr.title,
 		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome),
 		Channels: make(map[string]runlog.ChannelStats, len(e.layout))}
@@ -686,7 +711,7 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 	e.steps = append(e.steps, res)
 	e.out.step(res)
 	// The whole result rides in the event, so a resumed run recovers it.
-	e.event(runlog.NewEvent(runlog.KindStepEnd, sr.path, outcome, runlog.StepEndData{Frames: sr.frames, Result: &res}))
+	e.event(runlog.NewEvent(runlog.KindStepEnd, sr.path, outcome, runlog.StepEndData{Frames: sr.frames, Result: &res, References: refs}))
 }
 
 // finite maps NaN and ±Inf to nil: JSON has no NaN, and a missing value
@@ -927,19 +952,41 @@ func (e *engine) judge(sr *stepRun) error {
 		if cr.win != nil {
 			cr.win.Stats(&cr.stats)
 		}
+		v, n := e.measured(cr)
+		if cr.ref {
+			if e.refs == nil {
+				e.refs = map[*protocols.Criterion]refValue{}
+			}
+			e.refs[c] = refValue{v, sr.path}
+			continue
+		}
 		dim, _ := c.Measure.ResultDim(cr.dim)
 		res := runlog.CriterionResult{ID: c.ID, Name: c.Name, Step: sr.path, StepName: sr.title, Measure: c.Measure.Text,
 			Unit: unitText(dim, c.Measure), Limits: c.Bound.Text, Lo: finite(c.Bound.Lo), Hi: finite(c.Bound.Hi), OnFail: c.OnFail.String()}
 		if c.Over > 0 {
 			res.Over = "last " + units.FormatDuration(c.Over)
 		}
-		v, _ := cr.stats.Aggregate(c.Measure.Agg)
-		n := cr.stats.N
-		if c.Measure.IsBeat() {
-			v, n = beatStat(cr.beats, e.next, c.Over, c.Measure.Stat)
+		var noRef string
+		if rel := c.Relative; rel != nil {
+			measureUnit := res.Unit
+			res.Unit = rel.Unit(measureUnit)
+			r, ok := e.refs[c]
+			res.ReferenceStep = r.path
+			switch {
+			case !ok:
+				noRef = fmt.Sprintf("its reference step %s (%s) has not run", rel.Path, rel.Step.Title())
+			case math.IsNaN(r.v) || math.IsInf(r.v, 0):
+				noRef = fmt.Sprintf("%s has no value in its reference step %s", c.Measure.Text, r.path)
+			default:
+				res.Reference = finite(r.v)
+				res.Limits += fmt.Sprintf(" relative to step %s: %s %s", r.path, strconv.FormatFloat(r.v, 'g', 5, 64), measureUnit)
+				v = rel.Change(v, r.v)
+			}
 		}
 		pass := false
 		switch {
+		case noRef != "":
+			res.Verdict, res.Reason = runlog.VerdictNoData, noRef
 		case n == 0 && c.Measure.IsBeat():
 			res.Verdict, res.Reason = runlog.VerdictNoData, "no beats detected"
 		case n == 0:
@@ -971,6 +1018,17 @@ func (e *engine) judge(sr *stepRun) error {
 		e.addCriterion(res, c.Label()+": "+verdictText(res))
 	}
 	return abort
+}
+
+// measured is a criterion's measure over its window: the value and how
+// many frames or beats it was taken over.
+func (e *engine) measured(cr *critRun) (float64, int64) {
+	m := cr.c.Measure
+	if m.IsBeat() {
+		return beatStat(cr.beats, e.next, cr.c.Over, m.Stat)
+	}
+	v, _ := cr.stats.Aggregate(m.Agg)
+	return v, cr.stats.N
 }
 
 // addCriterion records a judged criterion, with the whole result in its

@@ -639,3 +639,68 @@ func TestRecordSyncedBesideTheLoop(t *testing.T) {
 		t.Errorf("%d frames on disk after the loop was held 1.2 s at 1.5 s of run time, want the second before", obs.visible)
 	}
 }
+
+// TestCriterionRelativeToEarlierStep: a criterion with relative_to bounds
+// the change from the same measure in an earlier step (PROTOCOL.md 1.1):
+// weaning the CP from P8 to P2 in heart failure lowers the MAP by some
+// 8 %, which passes "within −20 % … +5 %" and fails "−5 % … +5 %"; in
+// mmHg the change is the difference of the two steps' values, and the
+// reference value and its step are in the result. Inside a repeat the
+// reference is its latest iteration.
+func TestCriterionRelativeToEarlierStep(t *testing.T) {
+	o := runDUT(t, nil, header+`  - name: supported
+    set: {loop.preset: heart_failure, dut.level: P8}
+    hold: 40 s
+    criteria:
+      - {id: REF, measure: map(aop), over: last 10 s, min: 0 mmHg}
+  - name: weaned
+    set: {dut.level: P2}
+    hold: 40 s
+    criteria:
+      - {id: WIDE, measure: map(aop), over: last 10 s, relative_to: supported, between: [-20 %, +5 %]}
+      - {id: NARROW, measure: map(aop), over: last 10 s, relative_to: supported, between: [-5 %, +5 %]}
+      - {id: MMHG, measure: map(aop), over: last 10 s, relative_to: "1", min: -1000 mmHg}
+      - {id: OWN, measure: map(aop), over: last 10 s, min: 0 mmHg}
+  - name: cycles
+    repeat: {count: 2}
+    steps:
+      - name: high
+        set: {dut.level: P8}
+        hold: 20 s
+      - name: low
+        set: {dut.level: P2}
+        hold: 20 s
+        criteria:
+          - {id: CYCLE, measure: mean(flow_dut), over: last 10 s, relative_to: high, max: -0.5 L/min}
+`)
+	ref, own := *o.criterion(t, "REF").Value, *o.criterion(t, "OWN").Value
+	wide, narrow, mmhg := o.criterion(t, "WIDE"), o.criterion(t, "NARROW"), o.criterion(t, "MMHG")
+	wantPct := (own - ref) / ref * 100
+	t.Logf("MAP %.2f → %.2f mmHg: %.2f %%", ref, own, wantPct)
+	if wantPct > -5 || wantPct < -20 {
+		t.Fatalf("weaning changed the MAP by %.1f %%: the test needs a fall between 5 and 20 %%", wantPct)
+	}
+	for _, c := range []runlog.CriterionResult{wide, narrow} {
+		if c.Value == nil || math.Abs(*c.Value-wantPct) > 1e-9 || c.Unit != "%" || c.Reference == nil || *c.Reference != ref || c.ReferenceStep != "1" {
+			t.Errorf("%s: value %v %s, reference %v in step %q; want %.4f %% from %.4f in step 1", c.ID, c.Value, c.Unit, c.Reference, c.ReferenceStep, wantPct, ref)
+		}
+	}
+	if wide.Verdict != runlog.VerdictPass || narrow.Verdict != runlog.VerdictFail {
+		t.Errorf("verdicts %s (within −20 %%…+5 %%), %s (within ±5 %%)", wide.Verdict, narrow.Verdict)
+	}
+	if !strings.Contains(wide.Limits, "relative to step 1: ") {
+		t.Errorf("limits %q do not say the reference", wide.Limits)
+	}
+	if mmhg.Value == nil || math.Abs(*mmhg.Value-(own-ref)) > 1e-9 || mmhg.Unit != "mmHg" {
+		t.Errorf("MMHG: %v %s, want %.4f mmHg", mmhg.Value, mmhg.Unit, own-ref)
+	}
+	var cycles []runlog.CriterionResult
+	for _, c := range o.res.Criteria {
+		if c.ID == "CYCLE" {
+			cycles = append(cycles, c)
+		}
+	}
+	if len(cycles) != 2 || cycles[0].ReferenceStep != "3[1].1" || cycles[1].ReferenceStep != "3[2].1" || !cycles[1].Pass {
+		t.Errorf("cycle criteria %+v: want each against its own iteration's high step", cycles)
+	}
+}

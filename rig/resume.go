@@ -107,6 +107,7 @@ func (e *engine) restore() error {
 			}
 			r.Index = len(e.steps)
 			e.steps = append(e.steps, r)
+			e.restoreRefs(ev.Step, d.References)
 		case ev.Kind == runlog.KindCriterion && idx >= 1 && idx <= k:
 			var d runlog.CriterionData
 			if err := ev.Decode(&d); err != nil {
@@ -175,4 +176,27 @@ func valueOf(param string, v runlog.SetpointValue) (protocols.Value, error) {
 		return protocols.Value{Num: v.Num, Dim: p.Dim}, nil
 	}
 	return protocols.Value{}, fmt.Errorf("recorded value of %s is neither a number nor a word", param)
+}
+
+// restoreRefs takes back the reference values a completed step measured
+// for later steps' relative criteria (StepEndData.References).
+func (e *engine) restoreRefs(path string, refs map[string]float64) {
+	if len(refs) == 0 {
+		return
+	}
+	var walk func(steps []*protocols.Step)
+	walk = func(steps []*protocols.Step) {
+		for _, s := range steps {
+			for _, c := range s.Refs {
+				if v, ok := refs[refKey(c)]; ok {
+					if e.refs == nil {
+						e.refs = map[*protocols.Criterion]refValue{}
+					}
+					e.refs[c] = refValue{v, path}
+				}
+			}
+			walk(s.Steps)
+		}
+	}
+	walk(e.proto.Steps)
 }

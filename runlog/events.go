@@ -238,6 +238,10 @@ type RunResumedData struct {
 type StepEndData struct {
 	Frames int64       `json:"frames"`           // frames recorded during the step
 	Result *StepResult `json:"result,omitempty"` // nil in records of older versions
+	// References are the values measured over the step for later steps'
+	// relative criteria, by the criterion's line:col in the protocol, so
+	// that a resumed run judges them against the same reference.
+	References map[string]float64 `json:"references,omitempty"`
 }
 
 // SetpointData is the data of a setpoint other than a preset.

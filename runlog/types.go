@@ -320,10 +320,19 @@ type CriterionResult struct {
 	// Over is the window it was measured over as written, e.g. "last 10 s".
 	Over string `json:"over,omitempty"`
 	// Value is the measured value in Unit; nil when there was no data.
+	// For a criterion relative to an earlier step it is the change from
+	// Reference, in percent of it or in the measure's unit (Unit says).
 	Value *float64 `json:"value"`
+	// Reference is, for a relative criterion, the same measure's value in
+	// its reference step, in the measure's unit, and ReferenceStep that
+	// step's path.
+	Reference     *float64 `json:"reference,omitempty"`
+	ReferenceStep string   `json:"reference_step,omitempty"`
 	// Unit is the unit of Value, Lo and Hi as text.
 	Unit string `json:"unit"`
-	// Limits are the limits as written, e.g. "between 55 mmHg and 90 mmHg".
+	// Limits are the limits as written, e.g. "between 55 mmHg and 90 mmHg";
+	// for a relative criterion followed by its reference, "between -10 %
+	// and +5 % relative to step 1: 97.75 mmHg".
 	Limits string `json:"limits"`
 	// Lo and Hi are the limits in Unit; nil for an open side.
 	Lo *float64 `json:"lo"`

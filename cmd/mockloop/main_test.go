@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -386,7 +387,9 @@ steps:
     repeat: {for: 40 min}
     steps:
       - hold: 10 min
-        criteria: [{id: C3, measure: map(aop), between: [60 mmHg, 110 mmHg]}]
+        criteria:
+          - {id: C3, measure: map(aop), between: [60 mmHg, 110 mmHg]}
+          - {id: C4, measure: mean(flow_dut), relative_to: one, min: +0.5 L/min}
 `), 0o644)
 	runs := filepath.Join(dir, "runs")
 	cmd := exec.Command(bin, "run", "--runs", runs, proto)
@@ -444,8 +447,16 @@ steps:
 	for _, c := range res.Criteria {
 		ids[c.ID]++
 	}
-	if ids["C1"] != 1 || ids["C2"] != 1 || ids["C3"] != 4 {
+	if ids["C1"] != 1 || ids["C2"] != 1 || ids["C3"] != 4 || ids["C4"] != 4 {
 		t.Errorf("criteria after resume %v: the first two steps' must be kept, step 3 run anew (4 iterations)", ids)
+	}
+	// Step 3 ran anew after the resume; its criteria relative to step 1
+	// have step 1's reference, kept in the record across the kill.
+	one := res.Steps[0].Channels["flow_dut"].Mean // C4's measure over step 1
+	for _, c := range res.Criteria {
+		if c.ID == "C4" && (c.Reference == nil || math.Abs(*c.Reference-one) > 1e-9 || c.ReferenceStep != "1" || !c.Pass) {
+			t.Errorf("C4 after resume: reference %v in step %q, %s; want step 1's mean flow_dut %g", c.Reference, c.ReferenceStep, c.Verdict, one)
+		}
 	}
 	r, _ = runlog.Open(list[0].Dir)
 	st, _ = r.Frames(func(time.Duration, []float64) error { return nil })
