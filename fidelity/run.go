@@ -69,6 +69,12 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(runs)
+	ps := make([]*prepared, len(ids))
+	for i, id := range ids {
+		if ps[i], err = prepare(all[id], i, runs, opts); err != nil {
+			return nil, fmt.Errorf("fidelity: %s: %w", id, err)
+		}
+	}
 	par := opts.Parallel
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
@@ -81,14 +87,14 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	outs := make([]out, len(ids))
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
-	for i, id := range ids {
+	for i := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			o := &outs[i]
-			o.ms, o.note, o.err = runExperiment(ctx, all[id], i, runs, opts)
+			o.ms, o.note, o.err = ps[i].run(ctx, runs, opts)
 		}()
 	}
 	wg.Wait()
@@ -112,33 +118,58 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	return res, nil
 }
 
-// runExperiment makes experiment e's run (the i-th, for its bench name)
-// with its records under runs, and returns its measures; nil measures
-// and a note when the run did not pass (a criterion without a value, an
-// abort).
-func runExperiment(ctx context.Context, e experiment, i int, runs string, opts Options) (Measures, string, error) {
+// ErrInvalid marks a mistake in the rig configs the cases run on (or in
+// what they make of a generated protocol): the operator's to fix, found
+// before any run starts.
+var ErrInvalid = errors.New("invalid rig config")
+
+// prepared is an experiment ready to run: its rig config, renamed to a
+// bench of its own, and its generated protocol.
+type prepared struct {
+	e     experiment
+	cfg   *rig.Config
+	proto *protocols.Protocol
+	src   string
+}
+
+// prepare loads experiment e's rig config with its DUT profile and
+// calibration, gives it the bench name of the i-th experiment with the
+// calibration's copy under runs, and parses its protocol.
+func prepare(e experiment, i int, runs string, opts Options) (*prepared, error) {
 	if e.direct != nil {
-		ms, err := e.direct()
-		return ms, "", err
+		return &prepared{e: e}, nil
 	}
 	cfg, err := loadRig(e.rig, opts)
-	if err != nil {
-		return nil, "", err
+	if err == nil && e.dut != "" {
+		err = cfg.SetDUTProfile(e.dut)
 	}
-	if e.dut != "" {
-		if err := cfg.SetDUTProfile(e.dut); err != nil {
-			return nil, "", err
-		}
+	if err == nil {
+		_, err = cfg.LoadCalibrations()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := benchOfItsOwn(cfg, fmt.Sprintf("%s-fidelity-%d", cfg.Name, i), runs); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	src := "protocol: 1\nname: fidelity-" + e.id + "\nsteps:\n" + e.steps
 	p, err := protocols.Parse(e.id+".yaml", []byte(src), cfg.Info())
 	if err != nil {
-		return nil, "", fmt.Errorf("generated protocol: %w", err)
+		return nil, fmt.Errorf("%w: the generated protocol on %s: %w", ErrInvalid, e.rig, err)
 	}
-	res, _, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: runs, ProtocolFile: e.id + ".yaml", ProtocolSource: []byte(src), Version: opts.Version})
+	return &prepared{e: e, cfg: cfg, proto: p, src: src}, nil
+}
+
+// run makes the experiment's run with its record under runs and returns
+// its measures; nil measures and a note when the run did not pass (a
+// criterion without a value, an abort).
+func (p *prepared) run(ctx context.Context, runs string, opts Options) (Measures, string, error) {
+	e := p.e
+	if e.direct != nil {
+		ms, err := e.direct()
+		return ms, "", err
+	}
+	res, _, err := rig.Run(ctx, p.cfg, p.proto, rig.Options{RunsDir: runs, ProtocolFile: e.id + ".yaml", ProtocolSource: []byte(p.src), Version: opts.Version})
 	if err != nil {
 		return nil, "", err
 	}

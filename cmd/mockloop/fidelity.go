@@ -14,6 +14,7 @@ import (
 
 	"github.com/mockloop/mockloop/configs"
 	"github.com/mockloop/mockloop/fidelity"
+	"github.com/mockloop/mockloop/internal/termtext"
 )
 
 const fidelityUsage = "usage: mockloop fidelity [--out DIR] [--rig-dir DIR]\n"
@@ -44,7 +45,10 @@ func fidelityWith(args []string, cases []fidelity.Case, stdout, stderr io.Writer
 	start := time.Now()
 	res, err := fidelity.Run(ctx, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop fidelity: %v\n", err)
+		fmt.Fprintf(stderr, "mockloop fidelity: %s\n", termtext.EscapeLines(err.Error()))
+		if errors.Is(err, fidelity.ErrInvalid) {
+			return exitInvalid
+		}
 		return exitInfra
 	}
 	r := &fidelity.Report{Results: res, Version: opts.Version, Date: time.Now().UTC()}

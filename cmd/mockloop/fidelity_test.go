@@ -190,3 +190,33 @@ func TestFidelityBadUsageExitsThree(t *testing.T) {
 		}
 	}
 }
+
+// TestFidelityBadRigConfigExitsThree: a mistake in a rig config of
+// --rig-dir is invalid input: exit 3 with the file, line and column,
+// before any run starts; so is a --rig-dir that does not exist.
+func TestFidelityBadRigConfigExitsThree(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	for _, f := range []string{"sim-loop-only.yaml", "sim-loop-only.calibration.json"} {
+		data, err := os.ReadFile(filepath.Join("configs/rigs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = bytes.Replace(data, []byte("loop.heart_rate: 75 bpm"), []byte("loop.heart_rate: 75"), 1)
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	simaan := fidelity.Cases()[:1]
+	for _, c := range []struct{ rigDir, want string }{
+		{dir, filepath.Join(dir, "sim-loop-only.yaml") + ":"},
+		{filepath.Join(dir, "none"), "no such file"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := fidelityWith([]string{"--rig-dir", c.rigDir, "--out", t.TempDir()}, simaan, &stdout, &stderr)
+		if code != exitInvalid || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("--rig-dir %s: exit %d, stderr %q; want 3 and %q", c.rigDir, code, stderr.String(), c.want)
+		}
+		t.Logf("%s", stderr.Bytes())
+	}
+}
