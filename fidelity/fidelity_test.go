@@ -1,6 +1,8 @@
 package fidelity
 
 import (
+	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -110,5 +112,23 @@ func TestESPVRSlopeIsEmax(t *testing.T) {
 				t.Errorf("ESPVR slope %.3f mmHg/ml, outside %s", ms["slope"], Result{Case: c}.PublishedText())
 			}
 		}
+	}
+}
+
+// TestStoppedRunIsNoVerdict: runs stopped by their context (SIGINT to
+// `mockloop fidelity`) end in an error, not in cases failed by the
+// model: their aborted outcomes say nothing of its fidelity.
+func TestStoppedRunIsNoVerdict(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var cs []Case
+	for _, c := range Cases() {
+		if c.Experiment == "simaan" {
+			cs = append(cs, c)
+		}
+	}
+	res, err := Run(ctx, Options{RigDir: "../configs/rigs", Cases: cs})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run with a cancelled context: %v, %d results; want context.Canceled", err, len(res))
 	}
 }

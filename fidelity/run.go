@@ -45,8 +45,9 @@ type Result struct {
 // Run runs the experiments of the cases, in parallel where they are
 // independent (each simulated rig on virtual time, under a bench name of
 // its own), and judges every case. An error means a run could not be made
-// at all (a config, a bench held by another process); a run that ends
-// otherwise than it should fails its cases instead.
+// at all (a config, a bench held by another process) or ctx was
+// cancelled; a run that ends otherwise than it should fails its cases
+// instead.
 func Run(ctx context.Context, opts Options) ([]Result, error) {
 	cases := opts.Cases
 	if cases == nil {
@@ -98,6 +99,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil { // stopped (SIGINT): the runs' outcomes are not the model's
+		return nil, fmt.Errorf("fidelity: %w", err)
+	}
 	byID := map[string]out{}
 	for i, id := range ids {
 		if outs[i].err != nil {

@@ -21,8 +21,9 @@ const fidelityUsage = "usage: mockloop fidelity [--out DIR] [--rig-dir DIR]\n"
 
 // cmdFidelity is `mockloop fidelity`: the simulator's credibility report
 // (package fidelity). Exit 0 only when every case is within its
-// tolerance, 1 when one is not, 3 on bad usage, 4 when a run could not be
-// made or a file not written.
+// tolerance, 1 when one is not, 2 when stopped (SIGINT, SIGTERM), 3 on
+// bad usage or a bad rig config, 4 when a run could not be made or a file
+// not written.
 func cmdFidelity(args []string, stdout, stderr io.Writer) int {
 	return fidelityWith(args, nil, stdout, stderr)
 }
@@ -46,8 +47,11 @@ func fidelityWith(args []string, cases []fidelity.Case, stdout, stderr io.Writer
 	res, err := fidelity.Run(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop fidelity: %s\n", termtext.EscapeLines(err.Error()))
-		if errors.Is(err, fidelity.ErrInvalid) {
+		switch {
+		case errors.Is(err, fidelity.ErrInvalid):
 			return exitInvalid
+		case errors.Is(err, context.Canceled):
+			return exitAborted
 		}
 		return exitInfra
 	}
