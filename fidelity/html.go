@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/mockloop/mockloop/reports"
 )
 
 //go:embed fidelity.html.tmpl
@@ -90,7 +92,7 @@ type plotRow struct {
 	Y                  int
 	Label, Value       string
 	X0, BarW, Pub, Sim float64 // px; Pub < 0: a range
-	OpenLo, OpenHi     bool    // the bar runs off the scale
+	Open               bool    // the bar runs off the scale
 	Pass, HasSim       bool
 	LoText, HiText     string
 	TextY, Y2          int
@@ -106,26 +108,44 @@ const (
 	plotScaleW = 480
 )
 
-// plotOf lays out the plot of results.
-func plotOf(rs []Result) *plot {
-	p := &plot{W: plotW, H: len(rs)*plotRowH + 24}
-	for i, r := range rs {
+// barRows lays out the plot of results: per case, on a scale of its own
+// (scale), the accepted interval, the published figure and the simulated
+// value as fractions of the row's width — the HTML's and the PDF's plot.
+func barRows(rs []Result) []reports.BarRow {
+	var out []reports.BarRow
+	for _, r := range rs {
 		lo, hi := r.Accepted()
 		a, b := scale(lo, hi, r.Simulated)
-		x := func(v float64) float64 {
-			return float64(plotLabelW) + math.Round(math.Max(0, math.Min(1, (v-a)/(b-a)))*plotScaleW*10)/10
+		x := func(v float64) float64 { return math.Round(math.Max(0, math.Min(1, (v-a)/(b-a)))*1000) / 1000 }
+		row := reports.BarRow{Label: r.ID, Value: num(r.Simulated, r.Unit), Lo: x(lo), Hi: x(hi), Tick: -1, Dot: -1,
+			Open: math.IsInf(lo, -1) || math.IsInf(hi, 1), Pass: r.Pass}
+		if !r.Published.IsRange() {
+			row.Tick = x(r.Published.Value)
 		}
+		if !math.IsNaN(r.Simulated) {
+			row.Dot = x(r.Simulated)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// plotOf is the HTML's plot of results, in px.
+func plotOf(rs []Result) *plot {
+	p := &plot{W: plotW, H: len(rs)*plotRowH + 24}
+	px := func(f float64) float64 { return plotLabelW + f*plotScaleW }
+	for i, b := range barRows(rs) {
 		row := plotRow{
-			Y: 12 + i*plotRowH, Label: r.ID, Value: num(r.Simulated, r.Unit), X0: x(lo), BarW: x(hi) - x(lo), Pub: -1,
-			OpenLo: math.IsInf(lo, -1), OpenHi: math.IsInf(hi, 1), Pass: r.Pass, HasSim: !math.IsNaN(r.Simulated),
+			Y: 12 + i*plotRowH, Label: b.Label, Value: b.Value, X0: px(b.Lo), BarW: (b.Hi - b.Lo) * plotScaleW, Pub: -1,
+			Open: b.Open, Pass: b.Pass, HasSim: b.Dot >= 0,
 			LabelW: plotLabelW - 8, End: plotLabelW + plotScaleW + 8, TrackX0: plotLabelW, TrackX1: plotLabelW + plotScaleW,
 		}
 		row.TextY, row.Y2 = row.Y+10, row.Y+14
-		if !r.Published.IsRange() {
-			row.Pub = x(r.Published.Value)
+		if b.Tick >= 0 {
+			row.Pub = px(b.Tick)
 		}
-		if row.HasSim {
-			row.Sim = x(r.Simulated)
+		if b.Dot >= 0 {
+			row.Sim = px(b.Dot)
 		}
 		p.Rows = append(p.Rows, row)
 	}

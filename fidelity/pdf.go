@@ -17,21 +17,22 @@ func (r *Report) WritePDF(w io.Writer) error {
 	date := r.Date.Format("2006-01-02 15:04 UTC")
 	d := reports.NewDocument(r.Date, "Simulator credibility report — mockloop "+r.Version+" — "+title, "mockloop fidelity",
 		"Simulator credibility report — mockloop "+r.Version, title, v, "Generated "+date+" by mockloop fidelity")
-	d.Heading("Simulator credibility report")
+	d.Heading("Simulator credibility report", 0)
 	d.KeyValues([][2]string{{"Verdict", title}, {"Software", "mockloop " + r.Version}, {"Date", date}})
-	d.Heading("Context of use")
+	d.Heading("Context of use", 0)
 	d.Para(ContextOfUse)
-	d.Heading("Model risk")
+	d.Heading("Model risk", 0)
 	d.Para(ModelRisk)
-	d.Heading("What the model leaves out")
+	d.Heading("What the model leaves out", 0)
 	d.Para(leftOutText())
-	d.Heading("Code verification")
+	d.Heading("Code verification", 0)
 	d.Para(CodeVerification)
 	cols := []reports.Column{{Title: "case", Width: 54}, {Title: "published", Width: 28, Right: true}, {Title: "simulated", Width: 20, Right: true},
 		{Title: "error", Width: 18, Right: true}, {Title: "tolerance", Width: 20, Right: true}, {Title: "verdict", Width: 13},
 		{Title: "source", Width: reports.TextWidth - 153}}
 	for _, g := range r.Groups() {
-		d.Heading(g.Title)
+		d.Heading(g.Title, reports.BarPlotHeight(len(g.Results)))
+		d.BarPlot(barRows(g.Results))
 		var rows [][]reports.Cell
 		for _, x := range g.Results {
 			verdict := "pass"

@@ -25,8 +25,12 @@ func NewDocument(generated time.Time, title, subject, headLeft, headRight, verdi
 // TextWidth is the width of the text area, mm: what table columns share.
 const TextWidth = pdfTextW
 
-// Heading starts a section.
-func (x *Document) Heading(title string) { x.d.heading(title) }
+// Heading starts a section, on a new page unless keep mm of what follows
+// fit below it.
+func (x *Document) Heading(title string, keep float64) {
+	x.d.need(keep + 16)
+	x.d.heading(title)
+}
 
 // Para writes a wrapped paragraph.
 func (x *Document) Para(s string) { x.d.para(s, false) }
@@ -80,3 +84,66 @@ func (x *Document) Table(cols []Column, rows [][]Cell) {
 
 // Write writes the document to w.
 func (x *Document) Write(w io.Writer) error { return x.d.output(w) }
+
+// BarRow is one row of a bar plot, on a scale of its own: a bar from Lo
+// to Hi (pale when Open: it runs on beyond the scale), a tick at Tick
+// and a dot at Dot — each a fraction of the row's width, a negative Tick
+// or Dot for none — coloured by Pass, with a label before and a value
+// after.
+type BarRow struct {
+	Label, Value string
+	Lo, Hi       float64
+	Open         bool
+	Tick, Dot    float64
+	Pass         bool
+}
+
+// Bar plot geometry, mm.
+const (
+	barRowH   = 4.2
+	barLabelW = 62.0
+	barW      = 85.0
+)
+
+// BarPlotHeight is the height of a bar plot of n rows, mm.
+func BarPlotHeight(n int) float64 { return float64(n)*barRowH + 4 }
+
+// BarPlot draws rows as a bar plot (package fidelity: each case's
+// accepted range, published figure and simulated value), kept on a page.
+func (x *Document) BarPlot(rows []BarRow) {
+	d, f := x.d, x.d.f
+	d.need(BarPlotHeight(len(rows)))
+	y := f.GetY() + 1
+	x0 := pdfLeft + barLabelW
+	for _, r := range rows {
+		d.font(false, pdfSmall-0.6)
+		f.SetXY(pdfLeft, y)
+		f.CellFormat(barLabelW-2, barRowH, d.text(r.Label), "", 0, "R", false, 0, "")
+		f.SetDrawColor(0xe2, 0xe2, 0xea)
+		f.SetLineWidth(0.2)
+		f.Line(x0, y+barRowH/2, x0+barW, y+barRowH/2)
+		if r.Open {
+			f.SetFillColor(0xd7, 0xee, 0xd8)
+		} else {
+			f.SetFillColor(0xa5, 0xd6, 0xa7)
+		}
+		f.Rect(x0+r.Lo*barW, y+0.5, (r.Hi-r.Lo)*barW, barRowH-1, "F")
+		if r.Tick >= 0 {
+			f.SetDrawColor(0x1b, 0x1b, 0x1b)
+			f.SetLineWidth(0.4)
+			f.Line(x0+r.Tick*barW, y+0.3, x0+r.Tick*barW, y+barRowH-0.3)
+		}
+		if r.Dot >= 0 {
+			c := outcomeColor("fail")
+			if r.Pass {
+				c = outcomeColor("pass")
+			}
+			f.SetFillColor(int(c.R), int(c.G), int(c.B))
+			f.Circle(x0+r.Dot*barW, y+barRowH/2, 1.1, "F")
+		}
+		f.SetXY(x0+barW+2, y)
+		f.CellFormat(pdfTextW-barLabelW-barW-2, barRowH, d.text(r.Value), "", 0, "L", false, 0, "")
+		y += barRowH
+	}
+	f.SetY(y + 3)
+}

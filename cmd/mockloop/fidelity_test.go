@@ -122,7 +122,8 @@ func checkFidelityHTML(t *testing.T, dir string, cases []fidelity.Case) {
 }
 
 // checkFidelityPDF checks fidelity.pdf with qpdf and its text with
-// pdftotext: a row per case with its verdict.
+// pdftotext: a row per case with its verdict, and a row of its group's
+// plot.
 func checkFidelityPDF(t *testing.T, dir string, cases []fidelity.Case) {
 	qpdf := testtool.Need(t, "qpdf", "qpdf")
 	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
@@ -150,6 +151,9 @@ func checkFidelityPDF(t *testing.T, dir string, cases []fidelity.Case) {
 		}
 		if !found {
 			t.Errorf("the PDF has no row of %s with its verdict", c.ID)
+		}
+		if n := strings.Count(text, c.ID+" "); n < 2 {
+			t.Errorf("the PDF names %s %d times, want its plot's row and its table's", c.ID, n)
 		}
 	}
 	if strings.Contains(text, "�") {
