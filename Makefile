@@ -26,7 +26,9 @@ serve: build
 
 ## test: the whole test suite, with the InfluxDB server and report-checking
 ## tools it needs (built and installed on first use). Test artifacts (the
-## web view's end-to-end screenshot) are kept under .cache/test-artifacts.
+## web view's end-to-end screenshot; the simulator's credibility report,
+## fidelity.{json,html,pdf}, of `mockloop fidelity`) are kept under
+## .cache/test-artifacts.
 test: influxd test-deps
 	mkdir -p $(CURDIR)/.cache/test-artifacts
 	MOCKLOOP_INFLUXD=$(INFLUXD) $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/.cache/test-artifacts ./...

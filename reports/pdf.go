@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -112,7 +113,15 @@ func (g *glyphs) clean(s string) string {
 type pdfDoc struct {
 	f       *fpdf.Fpdf
 	v       *view
+	page    pageText
 	section string // the current section's title, repeated on continuation pages
+}
+
+// pageText is what every page's header and footer say: the document on
+// the left, its identity and verdict on the right (coloured by verdict),
+// and the footer's origin.
+type pageText struct {
+	left, right, verdict, foot string
 }
 
 // WritePDF writes the report as PDF for signature: A4, the content of the
@@ -120,6 +129,20 @@ type pdfDoc struct {
 // with "page N of M" on every page.
 func (r *Report) WritePDF(w io.Writer) error {
 	v := r.view()
+	d := newPDFDoc(r.Generated, "V&V report "+v.RunID+" — "+v.Protocol+" — "+v.OutcomeTitle, "mockloop run "+v.RunID, pageText{
+		left:    "V&V report — protocol " + v.Protocol,
+		right:   "Run " + v.RunID + " — " + v.OutcomeTitle,
+		verdict: v.Outcome,
+		foot:    "Generated " + v.Generated + " by mockloop from " + v.Source,
+	})
+	d.v = v
+	d.render()
+	return d.output(w)
+}
+
+// newPDFDoc starts an A4 document with the Go fonts, the margins, the
+// running header and footer of page, and title and subject as metadata.
+func newPDFDoc(generated time.Time, title, subject string, page pageText) *pdfDoc {
 	f := fpdf.New("P", "mm", "A4", "")
 	f.AliasNbPages("{nb}") // before the fonts: fpdf keeps the digits in the subsets then
 	f.AddUTF8FontFromBytes(fontSans, "", goregular.TTF)
@@ -128,19 +151,23 @@ func (r *Report) WritePDF(w io.Writer) error {
 	f.SetMargins(pdfLeft, pdfTop, pdfRight)
 	f.SetAutoPageBreak(false, pdfBottom)
 	f.SetCatalogSort(true)
-	f.SetCreationDate(r.Generated)
-	f.SetModificationDate(r.Generated)
-	f.SetTitle(sansGlyphs.clean("V&V report "+v.RunID+" — "+v.Protocol+" — "+v.OutcomeTitle), true)
-	f.SetSubject(sansGlyphs.clean("mockloop run "+v.RunID), true)
+	f.SetCreationDate(generated)
+	f.SetModificationDate(generated)
+	f.SetTitle(sansGlyphs.clean(title), true)
+	f.SetSubject(sansGlyphs.clean(subject), true)
 	f.SetCreator("mockloop reports", true)
-	d := &pdfDoc{f: f, v: v}
+	d := &pdfDoc{f: f, page: page}
 	f.SetHeaderFunc(d.header)
 	f.SetFooterFunc(d.footer)
-	d.render()
-	if err := f.Error(); err != nil {
+	return d
+}
+
+// output writes the document to w.
+func (d *pdfDoc) output(w io.Writer) error {
+	if err := d.f.Error(); err != nil {
 		return fmt.Errorf("reports: pdf: %w", err)
 	}
-	if err := f.Output(w); err != nil {
+	if err := d.f.Output(w); err != nil {
 		return fmt.Errorf("reports: pdf: %w", err)
 	}
 	return nil
@@ -153,11 +180,11 @@ func (d *pdfDoc) header() {
 	f.SetX(pdfLeft)
 	d.font(false, pdfSmall+0.8)
 	f.SetTextColor(60, 60, 70)
-	f.CellFormat(pdfTextW/2, 5, d.text("V&V report — protocol "+d.v.Protocol), "", 0, "L", false, 0, "")
+	f.CellFormat(pdfTextW/2, 5, d.text(d.page.left), "", 0, "L", false, 0, "")
 	d.font(true, pdfSmall+0.8)
-	c := outcomeColor(d.v.Outcome)
+	c := outcomeColor(d.page.verdict)
 	f.SetTextColor(int(c.R), int(c.G), int(c.B))
-	f.CellFormat(pdfTextW/2, 5, d.text("Run "+d.v.RunID+" — "+d.v.OutcomeTitle), "", 0, "R", false, 0, "")
+	f.CellFormat(pdfTextW/2, 5, d.text(d.page.right), "", 0, "R", false, 0, "")
 	f.SetDrawColor(50, 50, 70)
 	f.SetLineWidth(0.4)
 	f.Line(pdfLeft, 15, pdfPageW-pdfRight, 15)
@@ -181,7 +208,7 @@ func (d *pdfDoc) footer() {
 	f.Line(pdfLeft, pdfPageH-12, pdfPageW-pdfRight, pdfPageH-12)
 	d.font(false, pdfSmall)
 	f.SetTextColor(80, 80, 90)
-	f.CellFormat(pdfTextW/2, 5, d.text("Generated "+d.v.Generated+" by mockloop from "+d.v.Source), "", 0, "L", false, 0, "")
+	f.CellFormat(pdfTextW/2, 5, d.text(d.page.foot), "", 0, "L", false, 0, "")
 	f.CellFormat(pdfTextW/2, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
 	f.SetTextColor(0, 0, 0)
 }

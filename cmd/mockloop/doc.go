@@ -17,6 +17,6 @@
 // # Imports
 //
 // mockloop is the top of the package map and wires the rest: it may
-// import bench, clock, configs, daq, dut/dutsim, influx, internal/termtext,
+// import bench, clock, configs, daq, dut/dutsim, fidelity, influx, internal/termtext,
 // protocols, reports, rig, runlog, serve and units. Nothing imports it.
 package main

@@ -52,6 +52,7 @@ commands:
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   timing [--rig FILE] [--for 60s] [--priority N] [--json]
+  fidelity [--out DIR] [--rig-dir DIR]
   version
 
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
@@ -87,6 +88,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdStop(args[1:], stdout, stderr)
 	case "timing":
 		return cmdTiming(args[1:], stdout, stderr)
+	case "fidelity":
+		return cmdFidelity(args[1:], stdout, stderr)
 	case "dut-sim":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
