@@ -19,8 +19,12 @@ type Stats struct {
 	t0         time.Duration // time of the first sample, for slope
 	tMean, ctv float64       // running mean of t and co-moment of (t, v)
 	tm2        float64       // running second moment of t
+	// set counts the samples not 0 and rises those set after one that
+	// was not (a flag's rising edges: count and fraction, language 1.1).
+	set, rises int64
 	KeepValues bool
 	values     []float64
+	last       float64 // the latest sample
 }
 
 // Add accounts one sample taken at t.
@@ -45,6 +49,13 @@ func (s *Stats) Add(t time.Duration, v float64) {
 		s.Max = v
 	}
 	s.sumSq += v * v
+	if v != 0 {
+		if s.N > 1 && s.last == 0 {
+			s.rises++
+		}
+		s.set++
+	}
+	s.last = v
 	if s.KeepValues {
 		s.values = append(s.values, v)
 	}
@@ -108,7 +119,9 @@ func (s *Stats) Quantile(q float64) float64 {
 }
 
 // Aggregate returns the named frame aggregate of the protocol language
-// (mean, min, max, std, rms, p5, p50, p95, slope), and false for an unknown name.
+// (mean, min, max, std, rms, p5, p50, p95, slope; count, the rising edges,
+// and fraction, the share of samples set, in percent), and false for an
+// unknown name.
 func (s *Stats) Aggregate(name string) (float64, bool) {
 	if s.N == 0 {
 		return math.NaN(), true
@@ -132,6 +145,10 @@ func (s *Stats) Aggregate(name string) (float64, bool) {
 		return s.Quantile(0.50), true
 	case "p95":
 		return s.Quantile(0.95), true
+	case "count":
+		return float64(s.rises), true
+	case "fraction":
+		return 100 * float64(s.set) / float64(s.N), true
 	}
 	return math.NaN(), false
 }

@@ -240,3 +240,29 @@ func TestRollingFullOnTimeNotCount(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsCountAndFraction: count is a flag's rising edges — a flag set
+// at the window's start is not one — and fraction the share of samples set,
+// in percent.
+func TestStatsCountAndFraction(t *testing.T) {
+	for _, c := range []struct {
+		samples         []float64
+		count, fraction float64
+	}{
+		{[]float64{0, 0, 0, 0}, 0, 0},
+		{[]float64{1, 1, 0, 0}, 0, 50},
+		{[]float64{0, 1, 0, 1}, 2, 50},
+		{[]float64{0, 1, 1, 1, 0, 0, 0, 1}, 2, 50},
+		{[]float64{0, 3, 0, 0}, 1, 25}, // any value not 0 is set
+	} {
+		var s Stats
+		for i, v := range c.samples {
+			s.Add(time.Duration(i)*time.Millisecond, v)
+		}
+		n, _ := s.Aggregate("count")
+		f, _ := s.Aggregate("fraction")
+		if n != c.count || f != c.fraction {
+			t.Errorf("%v: count %g, fraction %g %%; want %g, %g %%", c.samples, n, f, c.count, c.fraction)
+		}
+	}
+}

@@ -67,6 +67,7 @@ const (
 	ActDUTMode         Actuation = "dut.mode"                  // the device's operating mode
 	ActDUTSpeed        Actuation = "dut.speed"                 // the device's speed setpoint, rate-limited on the line
 	ActDUTLevel        Actuation = "dut.level"                 // the device's performance level
+	ActDUTClear        Actuation = "dut.clear"                 // the device's latched alarms cleared
 )
 
 // ParamTable is every parameter of language v1, in the order suggestions
@@ -100,6 +101,8 @@ var ParamTable = []Param{
 		Doc: "the device's speed (speed mode)"},
 	{Name: "dut.level", Words: []string{"P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"}, Range: RangeDUT, Actuation: ActDUTLevel,
 		Doc: "the device's performance level (level mode)"},
+	{Name: "dut.clear", Words: []string{"alarms"}, Range: RangeDUT, Actuation: ActDUTClear,
+		Doc: "clears the device's latched alarms (VADLINK CLEAR), as an operator acknowledges them; those whose cause persists rise again"},
 }
 
 // Params is ParamTable by name.

@@ -1076,7 +1076,7 @@ func (p *parser) condition(n *node, s string) (Condition, bool) {
 	// An until condition is checked on every frame, so its measure must be
 	// one the engine updates in constant time: a rolling frame aggregate or
 	// the mean over recent beats. Quantiles and slopes are for criteria.
-	if _, q := m.Quantile(); q || m.Agg == "slope" || strings.HasPrefix(m.Stat, "p") {
+	if _, q := m.Quantile(); q || m.Agg == "slope" || m.Agg == "count" || m.Agg == "fraction" || strings.HasPrefix(m.Stat, "p") {
 		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", cmp.Or(m.Stat, m.Agg))
 		return c, false
 	}

@@ -316,7 +316,15 @@ var Aggregates = map[string]Aggregate{
 	"end_systolic":  {Name: "end_systolic", Kind: BeatAgg, Dim: anyDimension, Phase: true},
 	"dp_dt_max":     {Name: "dp_dt_max", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
 	"dp_dt_min":     {Name: "dp_dt_min", Kind: BeatAgg, Dim: anyDimension, Per: "s", Phase: true},
+	// Of a flag channel (language 1.1; a rig config's `flags:` names the
+	// bits of a flags channel, each a 0/1 channel such as
+	// dut.alarms.suction): its rising edges in the window, and the share
+	// of the window it was set.
+	"count":    {Name: "count", Dim: onlyFlags},
+	"fraction": {Name: "fraction", Dim: func(d units.Dimension) (units.Dimension, bool) { return units.Percent, d == units.None }},
 }
+
+func onlyFlags(d units.Dimension) (units.Dimension, bool) { return units.None, d == units.None }
 
 // anyDimension keeps the channel's dimension; a channel without one (DUT
 // alarm flags) has no value at an instant of the cycle worth a limit.

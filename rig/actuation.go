@@ -139,6 +139,7 @@ var actuations = map[protocols.Actuation]actuation{
 	protocols.ActDUTMode:  {dut: true, apply: dutApply((*dutLink).setModeWord)},
 	protocols.ActDUTLevel: {dut: true, apply: dutApply((*dutLink).setLevelWord)},
 	protocols.ActDUTSpeed: {dut: true, apply: dutApply((*dutLink).setSpeed)},
+	protocols.ActDUTClear: {dut: true, apply: dutApply((*dutLink).clearAlarms)},
 	actPreloadHead: {apply: func(p *busPlant, v protocols.Value) error {
 		if p.preload == nil {
 			return errNoActuator

@@ -13,6 +13,7 @@ import (
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/daq/ads131m08"
+	"github.com/mockloop/mockloop/dut"
 	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/protocols"
@@ -169,12 +170,13 @@ type Switch struct {
 
 // ChannelInput says where a channel's values come from.
 type ChannelInput struct {
-	// Kind is "adc" (ADS131M08 input), "slow_adc" (ADS1115 input) or
-	// "sim" (a simulation-only truth signal, such as lv_volume, that no bench
-	// sensor measures; refused on hardware).
+	// Kind is "adc" (ADS131M08 input), "slow_adc" (ADS1115 input), "sim"
+	// (a simulation-only truth signal, such as lv_volume, that no bench
+	// sensor measures; refused on hardware), "dut" (the DUT's telemetry)
+	// or "flag" (bit Index of channel Signal, a flags channel).
 	Kind    string
 	Index   int
-	Signal  string // for Kind "sim"
+	Signal  string // for Kinds "sim" and "dut"; the parent channel for "flag"
 	Nominal daq.Calibration
 	// NominalPoints are the points the nominal calibration was made from.
 	NominalPoints []daq.Point
@@ -683,13 +685,13 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			e.At(kv.KeyN, "%v", err)
 			continue
 		}
-		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal", "tolerance"})
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal", "tolerance", "flags"})
 		if !ok {
 			continue
 		}
 		var dim units.Dimension
 		in := ChannelInput{Tolerance: defaultTolerance}
-		var nominalN *strictyaml.Node
+		var nominalN, flagsN *strictyaml.Node
 		sources, unitGiven, flags := 0, false, false
 		for _, f := range fields {
 			switch f.Key {
@@ -726,6 +728,8 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 				}
 			case "nominal":
 				nominalN = f.Value
+			case "flags":
+				flagsN = f.Value
 			case "tolerance":
 				if v, ok := fraction(e, f.Value, "tolerance"); ok {
 					if v == 0 {
@@ -763,10 +767,68 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 		}
 		c.Channels = append(c.Channels, daq.Channel{Name: kv.Key, Dim: dim})
 		c.Inputs[kv.Key] = in
+		if flagsN != nil {
+			if !flags {
+				e.At(flagsN, "channel %s: flags name the bits of a channel of unit flags", kv.Key)
+				continue
+			}
+			c.flagChannels(e, kv.Key, flagsN)
+		}
 	}
 	if len(c.Channels) == 0 {
 		e.At(n, "a rig needs at least one channel")
 	}
+}
+
+// flagChannels reads a flags channel's `flags:` (language 1.1): each
+// named bit becomes a 0/1 channel PARENT.NAME, set in a frame when the
+// bit is set in the parent's value there (for dut.alarms, whenever the DUT
+// raised it since the frame before).
+func (c *Config) flagChannels(e *strictyaml.Errors, parent string, n *strictyaml.Node) {
+	kvs, ok := e.Mapping(n, "flags of channel "+parent, nil)
+	if !ok {
+		return
+	}
+	var seen int
+	for _, kv := range kvs {
+		name := parent + "." + kv.Key
+		if err := checkName("flag", kv.Key); err != nil || strings.Contains(kv.Key, ".") {
+			e.At(kv.KeyN, "flag %q: a name is a letter, then letters, digits or _", kv.Key)
+			continue
+		}
+		mask, ok := integer(e, kv.Value, "flag "+kv.Key, 1, 1<<30)
+		if !ok {
+			continue
+		}
+		if mask&(mask-1) != 0 {
+			e.At(kv.Value, "flag %s: %s is not one bit (0x01, 0x02, 0x04, …)", kv.Key, kv.Value.Value)
+			continue
+		}
+		if seen&mask != 0 {
+			e.At(kv.Value, "flag %s: bit %s is already another flag's", kv.Key, kv.Value.Value)
+			continue
+		}
+		if in := c.Inputs[parent]; in.Kind == "dut" && in.Signal == "alarms" {
+			// The DUT's alarm bits have their names (VADLINK.md, dut.AlarmKeys).
+			if bit, err := dut.ParseAlarmKey(kv.Key); err != nil || int(bit) != mask {
+				e.At(kv.KeyN, "flag %s: the DUT's alarm bit %s is %s (its bits: %s)", kv.Key, kv.Value.Value, alarmKeyOf(mask), strings.Join(dut.AlarmKeys(), ", "))
+				continue
+			}
+		}
+		seen |= mask
+		c.Channels = append(c.Channels, daq.Channel{Name: name, Dim: units.None})
+		c.Inputs[name] = ChannelInput{Kind: "flag", Signal: parent, Index: mask}
+	}
+}
+
+// alarmKeyOf names the DUT's alarm bit mask, or says it has none.
+func alarmKeyOf(mask int) string {
+	for i, k := range dut.AlarmKeys() {
+		if mask == 1<<i {
+			return k
+		}
+	}
+	return "no alarm of the DUT's"
 }
 
 // checkName refuses a rig or channel name that would break what carries it:

@@ -196,3 +196,39 @@ func TestKeyChannels(t *testing.T) {
 		})
 	}
 }
+
+// TestFlagChannels: `flags:` on a flags channel adds a 0/1 channel per
+// named bit, set in the frames where the bit is; its mistakes are refused
+// at their position: a bit that is not one bit, a bit named twice, flags
+// on a measured channel, and a DUT alarm bit under another name than the
+// DUT's (VADLINK.md).
+func TestFlagChannels(t *testing.T) {
+	cfg := dutConfig(t)
+	for _, name := range []string{"dut.alarms.suction", "dut.alarms.overcurrent", "dut.alarms.host_link_lost"} {
+		in, ok := cfg.Inputs[name]
+		if !ok || in.Kind != "flag" || in.Signal != "dut.alarms" {
+			t.Errorf("%s: %+v", name, in)
+		}
+	}
+	base, err := os.ReadFile("../configs/rigs/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flags = "flags: {suction: 0x01, overcurrent: 0x02, purge_low: 0x04, purge_high: 0x08, speed_deviation: 0x10, host_link_lost: 0x20}"
+	for _, c := range []struct{ replace, with, at, want string }{
+		{flags, "flags: {suction: 0x03}", "0x03", "flag suction: 0x03 is not one bit"},
+		{flags, "flags: {suction: 0x01, overcurrent: 0x01}", "0x01}", "flag overcurrent: bit 0x01 is already another flag's"},
+		{flags, "flags: {suction: 0x02}", "suction", "flag suction: the DUT's alarm bit 0x02 is overcurrent"},
+		{flags, "flags: {suck: 0x01}", "suck", "flag suck: the DUT's alarm bit 0x01 is suction"},
+		{"lvp: {unit: mmHg, adc: 0,", "lvp: {unit: mmHg, flags: {a: 1}, adc: 0,", "{a: 1}", "channel lvp: flags name the bits of a channel of unit flags"},
+	} {
+		src := strings.Replace(string(base), c.replace, c.with, 1)
+		at := strings.Index(src, c.with) + strings.Index(c.with, c.at) // the mistake's offset
+		line := 1 + strings.Count(src[:at], "\n")
+		col := at - strings.LastIndex(src[:at], "\n")
+		want := fmt.Sprintf("sim.yaml:%d:%d: %s", line, col, c.want)
+		if _, err := ParseConfig("sim.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %s", c.with, err, want)
+		}
+	}
+}

@@ -386,6 +386,16 @@ func (d *dutLink) setModeWord(v protocols.Value) error {
 	return d.setMode(d.ctx, m)
 }
 
+// clearAlarms takes dut.clear: the DUT's latched alarms are cleared. One
+// whose cause persists (a blocking one refuses: error 5) rises again, as
+// on the console.
+func (d *dutLink) clearAlarms(protocols.Value) error {
+	if err := d.dev.ClearAlarms(d.ctx); err != nil && !errors.Is(err, dut.ErrAlarmActive) {
+		return err
+	}
+	return nil
+}
+
 // setLevelWord takes dut.level, in level mode.
 func (d *dutLink) setLevelWord(v protocols.Value) error {
 	ctx := d.ctx

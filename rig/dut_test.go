@@ -313,6 +313,8 @@ var shippedProtocols = []struct{ file, rig, dut string }{
 	{"loop-characterisation.yaml", "sim-loop-only.yaml", ""},
 	{"lv-function.yaml", "sim.yaml", ""},
 	{"cardiogenic-shock-support.yaml", "sim.yaml", ""},
+	{"cardiogenic-shock-weaning.yaml", "sim.yaml", ""},
+	{"suction-recovery.yaml", "sim.yaml", ""},
 	{"protected-pci.yaml", "sim.yaml", ""},
 	{"rv-failure-rp.yaml", "sim-rp.yaml", ""},
 	{"hemopump-historical.yaml", "sim.yaml", "hemopump"},

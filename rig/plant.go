@@ -100,6 +100,7 @@ type busPlant struct {
 	fastInputs []daq.Input
 	adc        *ads131m08.Dev
 	truth      []truthColumn
+	flags      []flagColumn
 	heart      *pumpctl.CardiacWaveform
 	drive      *pumpctl.PumpDrive
 	valve      *pumpctl.ResistanceValve
@@ -181,6 +182,11 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 		if err := p.wireDUTPower(cfg, bench); err != nil {
 			p.Close()
 			return nil, err
+		}
+	}
+	for j, ch := range cfg.Channels {
+		if in := cfg.Inputs[ch.Name]; in.Kind == "flag" {
+			p.flags = append(p.flags, flagColumn{col: j, parent: daq.Layout(cfg.Channels).Index(in.Signal), mask: in.Index})
 		}
 	}
 	if bench != nil {
@@ -477,9 +483,22 @@ func (p *busPlant) Read(dst []float64) (int64, error) {
 		p.thermo.last = dst[p.thermo.col]
 	}
 	if p.dut != nil {
-		return conv, p.dut.read(dst)
+		if err := p.dut.read(dst); err != nil {
+			return conv, err
+		}
+	}
+	for _, f := range p.flags {
+		dst[f.col] = 0
+		if int(dst[f.parent])&f.mask != 0 {
+			dst[f.col] = 1
+		}
 	}
 	return conv, nil
+}
+
+// flagColumn is a flag channel: bit mask of the parent column's value.
+type flagColumn struct {
+	col, parent, mask int
 }
 
 func (p *busPlant) Actuate(now time.Duration) error {

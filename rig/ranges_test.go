@@ -87,10 +87,14 @@ func testRangesSafe(t *testing.T, path string) {
 			o := runDUTWith(t, cfg, src, Options{})
 			if suctionExpected(c) {
 				// A pump at full speed sucks a hypovolemic heart empty
-				// (TestSuctionHypovolemiaP9): the DUT's suction alarm,
-				// which the rig trips on, must end the run.
-				if o.res.Outcome != runlog.OutcomeAborted || !strings.Contains(o.res.AbortReason, "suction") {
-					t.Errorf("outcome %s (%s): want the suction alarm's trip", o.res.Outcome, o.res.AbortReason)
+				// (TestSuctionHypovolemiaP9): the DUT raises its suction
+				// alarm, a warning the rig records without a trip.
+				var suction bool
+				for _, e := range o.eventsOf(runlog.KindDUTAlarm) {
+					suction = suction || strings.Contains(e.Msg, "suction")
+				}
+				if o.res.Outcome != runlog.OutcomePass || !suction {
+					t.Errorf("outcome %s (%s), suction alarm %v: want a pass with the suction alarm recorded", o.res.Outcome, o.res.AbortReason, suction)
 				}
 				return
 			}
