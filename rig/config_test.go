@@ -38,7 +38,8 @@ func TestSimConfigContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 13 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
+	// 13 channels and the 6 flags of dut.alarms
+	if cfg.Name != "sim" || cfg.SampleRate != 1000 || len(cfg.Channels) != 19 || cfg.Debounce != 3 || cfg.Initial != "healthy" {
 		t.Errorf("config: name %s, rate %g, %d channels, debounce %d, initial %s", cfg.Name, cfg.SampleRate, len(cfg.Channels), cfg.Debounce, cfg.Initial)
 	}
 	if d := cfg.DUT; d == nil || d.Port != "sim" || d.Poll != 100*time.Millisecond || d.OnLinkLoss != "abort" || d.Safe.String() != "stop" {

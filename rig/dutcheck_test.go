@@ -239,7 +239,7 @@ func TestDUTConfigChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := cfg.DUT
-	if d.TripOn != dut.AlarmOvercurrent|dut.AlarmSuction || d.StopWithin != 3*time.Second || d.Power != "dut_power" || d.Telemetry != 20 {
+	if d.TripOn != dut.AlarmOvercurrent || d.StopWithin != 3*time.Second || d.Power != "dut_power" || d.Telemetry != 20 {
 		t.Errorf("decoded %+v", d)
 	}
 	line := strings.Count(string(base[:strings.Index(string(base), "  stop_within: 10 s")]), "\n") + 1
@@ -261,7 +261,9 @@ func TestDUTConfigChecks(t *testing.T) {
 		}
 	}
 	// trip_on needs the channel it trips on.
-	src := strings.Replace(string(base), "  dut.alarms: {unit: flags, dut: alarms}\n", "", 1)
+	i := strings.Index(string(base), "  dut.alarms: {unit: flags, dut: alarms")
+	j := i + strings.Index(string(base[i:]), "\n") + 1
+	src := string(base[:i]) + string(base[j:])
 	if _, err := ParseConfig("sim.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "dut trip_on needs a channel of the DUT's alarms") {
 		t.Errorf("trip_on without a dut.alarms channel: %v", err)
 	}

@@ -445,6 +445,8 @@ func TestE2EControls(t *testing.T) {
 	os.WriteFile(broken, []byte(e2eBroken), 0o644)
 	os.WriteFile(short, []byte(e2eShort), 0o644)
 	b.open(ts.URL)
+	b.waitJS("protocols", `document.getElementById('protocol-select').value !== ''`, 10*time.Second)
+	selected := evalAs[string](b, `document.getElementById('protocol-select').value`)
 
 	b.do("upload a broken protocol", 10*time.Second, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{broken}))
 	b.waitJS("validation errors", `document.querySelectorAll('#validation li').length > 0`, 10*time.Second)
@@ -460,7 +462,7 @@ func TestE2EControls(t *testing.T) {
 	if len(lines) < 2 {
 		t.Errorf("validation shows positions %q: want the mistakes of several lines\n%s", errs, b.text("validation"))
 	}
-	if v := evalAs[string](b, `document.getElementById('protocol-select').value`); v != "demo.yaml" {
+	if v := evalAs[string](b, `document.getElementById('protocol-select').value`); v != selected {
 		t.Errorf("a broken upload changed the selected protocol to %q", v)
 	}
 	b.checkClean("broken upload", true) // the 422 is logged by the browser
@@ -521,7 +523,8 @@ func TestE2ELogin(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.ID("token-form")),
 		chromedp.WaitVisible(chromedp.ID("readonly")))
 	b.waitJS("live stream", `document.getElementById('conn').textContent === 'live'`, 20*time.Second)
-	b.waitJS("protocols", `document.getElementById('protocol-select').value === 'demo.yaml'`, 10*time.Second)
+	// The first valid protocol of configs/protocols is selected.
+	b.waitJS("protocols", `document.getElementById('protocol-select').value === document.querySelector('#protocol-select option:not([disabled])').value && document.getElementById('protocol-select').value !== ''`, 10*time.Second)
 	if r := b.text("rig"); !strings.HasPrefix(r, "sim") {
 		t.Errorf("#rig shows %q", r)
 	}

@@ -55,7 +55,7 @@ var configMistakes = []struct {
 		"loop.pulmonary_resistance needs a min and max within the pulmonary valve's 0.05 mmHg·s/ml to 5 mmHg·s/ml", "{min: 0.03 mmHg·s/ml, max: 0.6"},
 	{"loop.pulmonary_resistance without the pulmonary valve", []string{"  pulmonary_valve: {channel: 2", "  # pulmonary_valve: {channel: 2"},
 		"parameter loop.pulmonary_resistance needs hardware.pulmonary_valve", "loop.pulmonary_resistance: {min"},
-	{"DUT placement on a rig whose circulation places it", []string{"  profile: impella-2.5\n", "  profile: impella-2.5\n  placement: {inlet: ra, outlet: pa}\n"},
+	{"DUT placement on a rig whose circulation places it", []string{"  profile: impella-cp\n", "  profile: impella-cp\n  placement: {inlet: ra, outlet: pa}\n"},
 		"dut placement is a hardware bench's; this rig's circulation places the DUT by its pump link", "{inlet: ra, outlet: pa}"},
 	{"drdy on the e-stop pin", []string{"estop: GPIO23", "estop: GPIO25"},
 		"the estop is on GPIO GPIO25, already the ADC's drdy's", "GPIO25 "},
