@@ -768,11 +768,7 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 		c.Channels = append(c.Channels, daq.Channel{Name: kv.Key, Dim: dim})
 		c.Inputs[kv.Key] = in
 		if flagsN != nil {
-			if !flags {
-				e.At(flagsN, "channel %s: flags name the bits of a channel of unit flags", kv.Key)
-				continue
-			}
-			c.flagChannels(e, kv.Key, flagsN)
+			c.flagChannels(e, kv.Key, flags, flagsN)
 		}
 	}
 	if len(c.Channels) == 0 {
@@ -784,7 +780,11 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 // named bit becomes a 0/1 channel PARENT.NAME, set in a frame when the
 // bit is set in the parent's value there (for dut.alarms, whenever the DUT
 // raised it since the frame before).
-func (c *Config) flagChannels(e *strictyaml.Errors, parent string, n *strictyaml.Node) {
+func (c *Config) flagChannels(e *strictyaml.Errors, parent string, isFlags bool, n *strictyaml.Node) {
+	if !isFlags {
+		e.At(n, "channel %s: flags name the bits of a channel of unit flags", parent)
+		return
+	}
 	kvs, ok := e.Mapping(n, "flags of channel "+parent, nil)
 	if !ok {
 		return
