@@ -222,7 +222,7 @@ func TestHostileInputRefusedQuickly(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, dir := range []string{"testdata/valid", "testdata/invalid"} {
+	for _, dir := range []string{"testdata/valid", "testdata/invalid", "../configs/protocols"} {
 		files, _ := filepath.Glob(dir + "/*.yaml")
 		for _, file := range files {
 			data, _ := os.ReadFile(file)
