@@ -105,7 +105,15 @@ func Generate(dir string, opt Options) ([]string, error) {
 	if out == "" {
 		out = dir
 	}
-	return generate(context.Background(), &recordSource{dir: dir}, out, formats, scan, opt)
+	files, err := generate(context.Background(), &recordSource{dir: dir}, out, formats, scan, opt)
+	if err != nil && !errors.Is(err, ErrIntegrity) {
+		// Not even readable, e.g. a manifest edited into bad JSON: the
+		// cause may well be tampering, and that is what to say first.
+		if v, verr := runlog.Verify(dir); verr == nil && !v.Intact() {
+			err = errors.Join(fmt.Errorf("reports: %w: %s", ErrIntegrity, strings.Join(v.Failures(), "; ")), err)
+		}
+	}
+	return files, err
 }
 
 // generate is Generate for the run in src, writing to out.
