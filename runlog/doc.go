@@ -95,7 +95,7 @@
 // hash over the whole seal (Seal.Sum), the value a signature signs.
 // Editing a byte changes a file's hash; deleting, adding, renaming or
 // reordering a file changes the set or the chain. For the .jsonl files
-// the seal also keeps 8 bytes of each line's hash, so that Verify names
+// the seal also keeps 4 bytes of each line's hash, so that Verify names
 // the line that differs; a segment changed is named, not the byte in it.
 //
 // The hashes are computed from the files at close, not while they are

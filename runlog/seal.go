@@ -21,13 +21,15 @@ const SealFile = "seal.json"
 // sealVersion is the version of seal.json's format.
 const sealVersion = 1
 
-// maxSealFile bounds what a reader takes from seal.json: a day of beats at
-// 2 per second is about 3.3 MiB of line hashes.
-const maxSealFile = 64 << 20
+// maxSealFile bounds what a reader takes from seal.json. Its bulk is the
+// line hashes, 5.3 bytes a line: events.jsonl at its bound (512 MiB) of
+// lines of 100 bytes or more takes at most 28 MiB.
+const maxSealFile = 128 << 20
 
 // lineHashLen is how many bytes of a line's SHA-256 the seal keeps to say
-// which line differs; the whole file's hash and the chain are what detect.
-const lineHashLen = 8
+// which line differs; the whole file's hash and the chain are what detect,
+// so a collision (2^-32) only costs the line number.
+const lineHashLen = 4
 
 // Who sealed a run (Seal.SealedBy).
 const (
@@ -55,9 +57,10 @@ type SealedFile struct {
 	// Chain is SHA-256(previous file's Chain ‖ Name ‖ 0 ‖ SHA256 bytes):
 	// removing, adding or reordering a file changes every head after it.
 	Chain string `json:"chain"`
-	// Lines holds, for a .jsonl file, the first 8 bytes of each line's
-	// SHA-256, so that verify can name the line that differs.
-	Lines []string `json:"lines,omitempty"`
+	// Lines holds, for a .jsonl file, the first 4 bytes of each line's
+	// SHA-256, one after the other, in base64: so that verify can name the
+	// line that differs.
+	Lines []byte `json:"lines,omitempty"`
 }
 
 // Sum returns the seal's hash: the SHA-256 of its JSON with Hash empty,
@@ -149,9 +152,9 @@ func hashFile(dir, name string) (SealedFile, error) {
 
 // hashLines writes r to whole and returns its size and the short hash of
 // each of its lines (a last line without a newline counts as a line).
-func hashLines(whole hash.Hash, r io.Reader) (int64, []string, error) {
+func hashLines(whole hash.Hash, r io.Reader) (int64, []byte, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	lines := []string{}
+	lines := []byte{}
 	line := sha256.New()
 	var n int64
 	open := false
@@ -162,7 +165,7 @@ func hashLines(whole hash.Hash, r io.Reader) (int64, []string, error) {
 		line.Write(b)
 		open = open || len(b) > 0
 		if err == nil || (err == io.EOF && open) {
-			lines = append(lines, hex.EncodeToString(line.Sum(nil)[:lineHashLen]))
+			lines = append(lines, line.Sum(nil)[:lineHashLen]...)
 			line.Reset()
 			open = false
 		}

@@ -1,6 +1,7 @@
 package runlog
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -159,18 +160,19 @@ func fileProblem(s, c SealedFile, bySum map[string]string) string {
 }
 
 // lineProblem names the first line where got differs from the sealed line
-// hashes want.
-func lineProblem(want, got []string) string {
-	for i := range min(len(want), len(got)) {
-		if want[i] != got[i] {
+// hashes want (lineHashLen bytes each).
+func lineProblem(want, got []byte) string {
+	nw, ng := len(want)/lineHashLen, len(got)/lineHashLen
+	for i := range min(nw, ng) {
+		if !bytes.Equal(want[i*lineHashLen:(i+1)*lineHashLen], got[i*lineHashLen:(i+1)*lineHashLen]) {
 			return fmt.Sprintf("line %d differs", i+1)
 		}
 	}
 	switch {
-	case len(got) > len(want):
-		return fmt.Sprintf("lines added after line %d, the last sealed (%d lines, sealed %d)", len(want), len(got), len(want))
-	case len(got) < len(want):
-		return fmt.Sprintf("cut after line %d (the seal has %d lines)", len(got), len(want))
+	case ng > nw:
+		return fmt.Sprintf("lines added after line %d, the last sealed (%d lines, sealed %d)", nw, ng, nw)
+	case ng < nw:
+		return fmt.Sprintf("cut after line %d (the seal has %d lines)", ng, nw)
 	}
 	return ""
 }

@@ -324,7 +324,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	// The reports a quality engineer signs, made from the record just closed.
-	if rerr := reports.WriteAll(dir); rerr != nil {
+	// Made after the record is closed and sealed: they verify it first.
+	if rerr := reports.WriteAll(dir); errors.Is(rerr, reports.ErrIntegrity) {
+		fmt.Fprintf(stderr, "mockloop: reports: %v (`mockloop verify %s` says what differs)\n", rerr, res.RunID)
+	} else if rerr != nil {
 		fmt.Fprintf(stderr, "mockloop: reports: %v (the run record is complete; `mockloop report %s` retries)\n", rerr, res.RunID)
 	}
 	if res.Influx != nil && !res.Influx.Delivered {
