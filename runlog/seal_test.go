@@ -161,6 +161,19 @@ func TestSealSurvivesInfluxDelivery(t *testing.T) {
 	}
 }
 
+// An empty segment added (a resumed run's, before its first frame) is not
+// "a copy of" an empty beats.jsonl: every empty file has the same hash.
+func TestVerifyEmptyFileAddedIsNotACopy(t *testing.T) {
+	empty := SealedFile{Name: BeatsFile, SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+	seg := empty
+	seg.Name = framesDir + "/" + segmentName(2)
+	for _, c := range compareFiles([]SealedFile{empty}, []SealedFile{empty, seg}) {
+		if strings.Contains(c.Problem, "copy of") {
+			t.Errorf("%s: %s", c.Name, c.Problem)
+		}
+	}
+}
+
 func TestVerifyNotARun(t *testing.T) {
 	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "none")} {
 		if _, err := Verify(dir); err == nil {
