@@ -96,7 +96,9 @@
 // Editing a byte changes a file's hash; deleting, adding, renaming or
 // reordering a file changes the set or the chain. For the .jsonl files
 // the seal also keeps 4 bytes of each line's hash, so that Verify names
-// the line that differs; a segment changed is named, not the byte in it.
+// the line that differs; of a segment that differs, Verify names the record
+// whose CRC-32C fails, if one does (a byte changed in it), or says its
+// checksums hold (records forged with their checksums, or a replacement).
 //
 // The hashes are computed from the files at close, not while they are
 // written: what is sealed is exactly what readers read, a resumed run's

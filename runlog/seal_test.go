@@ -1,6 +1,8 @@
 package runlog
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +60,27 @@ func flipByte(t *testing.T, name string, off int64) {
 	}
 }
 
+// rewriteRecord changes a value in the first record of the segment name
+// and writes the record's CRC-32C anew, as a forger would.
+func rewriteRecord(t *testing.T, name string) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 16 + int(binary.LittleEndian.Uint32(b[12:])) + 4 // the first record
+	plen := int(binary.LittleEndian.Uint32(b[off+4:]))
+	payload := b[off+12 : off+12+plen]
+	payload[plen-1] ^= 0x40
+	binary.LittleEndian.PutUint32(b[off+8:], crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, st := readFrames(t, filepath.Dir(filepath.Dir(name))); !st.Intact() {
+		t.Fatalf("the rewritten record does not read as intact: %v", st.Damaged)
+	}
+}
+
 // Before seals, an edited result.json, events.jsonl or manifest.json made
 // a failing run a clean PASS: nothing covered the whole record. Every
 // tampering here is found and named.
@@ -79,7 +102,8 @@ func TestSealTamperTable(t *testing.T) {
 			os.WriteFile(p, []byte(strings.Join(append(lines[:1], lines[2:]...), "")), 0o644)
 		}, "events.jsonl: line 2 differs"},
 		{"protocol copy", func(t *testing.T, d string) { flipByte(t, filepath.Join(d, protocolFile), 3) }, "protocol.yaml: content differs"},
-		{"segment byte", func(t *testing.T, d string) { flipByte(t, filepath.Join(d, seg(3)), -7) }, seg(3) + ": content differs from the seal (a byte changed or the segment replaced)"},
+		{"segment byte", func(t *testing.T, d string) { flipByte(t, filepath.Join(d, seg(3)), -7) }, seg(3) + ": content differs from the seal (byte changed in the record at byte "},
+		{"segment record rewritten with its CRC", func(t *testing.T, d string) { rewriteRecord(t, filepath.Join(d, seg(2))) }, seg(2) + ": content differs from the seal (its checksums hold"},
 		{"segment deleted", func(t *testing.T, d string) { os.Remove(filepath.Join(d, seg(2))) }, seg(2) + ": sealed but missing"},
 		{"segment added", func(t *testing.T, d string) { copyFile(t, filepath.Join(d, seg(4)), filepath.Join(d, seg(5))) }, seg(5) + ": not in the seal (added: a copy of " + seg(4) + ")"},
 		{"segments reordered", func(t *testing.T, d string) {

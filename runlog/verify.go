@@ -45,6 +45,10 @@ func (v *Verification) Failures() []string {
 	return out
 }
 
+// contentDiffers begins the problem of a file whose bytes are not those
+// sealed.
+const contentDiffers = "content differs from the seal"
+
 // NotSealed is the problem Verify reports for a run without seal.json.
 const NotSealed = "not sealed: the run is open or was never closed"
 
@@ -78,7 +82,35 @@ func Verify(dir string) (*Verification, error) {
 		return nil, fmt.Errorf("runlog: verify %s: %w", dir, err)
 	}
 	v.Files = compareFiles(s.Files, cur.Files)
+	locateSegmentEdits(dir, s.RunID, v.Files)
 	return v, nil
+}
+
+// locateSegmentEdits says, for each segment whose content differs from the
+// seal, where its checksums fail: a byte changed inside a record (or its
+// header) breaks the record's CRC-32C, which the reader locates. A segment
+// whose checksums all hold was rewritten with them, or replaced.
+func locateSegmentEdits(dir, runID string, files []FileCheck) {
+	var m Manifest
+	if readJSON(dir, manifestFile, &m) != nil {
+		return // no layout to read the segments with
+	}
+	for i, f := range files {
+		name, ok := strings.CutPrefix(f.Name, framesDir+"/")
+		if !ok || !strings.HasPrefix(f.Problem, contentDiffers) {
+			continue
+		}
+		sc, err := scanSegmentFile(dir, name, runID, m.Layout, nil)
+		if err != nil {
+			continue
+		}
+		if len(sc.damage) == 0 {
+			files[i].Problem = contentDiffers + " (its checksums hold: records rewritten with their checksums, or the segment replaced)"
+			continue
+		}
+		d := sc.damage[0]
+		files[i].Problem = fmt.Sprintf("%s (byte changed in the record at byte %s: %s)", contentDiffers, group(d.off), d.reason)
+	}
 }
 
 // hasAny reports whether dir holds any of names.
@@ -152,13 +184,9 @@ func fileProblem(s, c SealedFile, bySum map[string]string) string {
 		}
 	}
 	if s.Size != c.Size {
-		return fmt.Sprintf("content differs from the seal (%s bytes, sealed %s)", group(c.Size), group(s.Size))
+		return fmt.Sprintf("%s (%s bytes, sealed %s)", contentDiffers, group(c.Size), group(s.Size))
 	}
-	what := "file"
-	if strings.HasPrefix(c.Name, framesDir+"/") {
-		what = "segment"
-	}
-	return "content differs from the seal (a byte changed or the " + what + " replaced)"
+	return contentDiffers + " (a byte changed or the file replaced)"
 }
 
 // lineProblem names the first line where got differs from the sealed line

@@ -96,7 +96,7 @@ func TestTamperedRecordFailsVerifyAndReport(t *testing.T) {
 		{"events.jsonl byte", func(d string) { editByte(t, d, "events.jsonl") }, "events.jsonl: line "},
 		{"beats.jsonl byte", func(d string) { editByte(t, d, runlog.BeatsFile) }, "beats.jsonl: line "},
 		{"manifest.json byte", func(d string) { editString(t, d, "manifest.json", `"operator": "`, `"operator": "Q. Auditor`) }, "manifest.json: content differs from the seal"},
-		{"segment byte", func(d string) { editByte(t, d, seg1) }, "frames/00000001.seg: content differs from the seal (a byte changed or the segment replaced)"},
+		{"segment byte", func(d string) { editByte(t, d, seg1) }, "frames/00000001.seg: content differs from the seal (byte changed in the record at byte "},
 		{"segment deleted", func(d string) { os.Remove(filepath.Join(d, seg1)) }, "frames/00000001.seg: sealed but missing"},
 		{"segment added", func(d string) {
 			b, _ := os.ReadFile(filepath.Join(d, seg1))
