@@ -138,7 +138,7 @@ func (r *Report) WritePDF(w io.Writer) error {
 		foot:    "Generated " + v.Generated + " by mockloop from " + v.Source,
 	})
 	if len(v.IntegrityFailed) > 0 {
-		d.page.alert = integrityFailed + ": the record is not as sealed (section " + fmt.Sprint(v.Sec.Integrity) + ")"
+		d.page.alert = integrityFailed + " (see section " + fmt.Sprint(v.Sec.Integrity) + ")" // short: half the header's width
 	}
 	d.v = v
 	d.render()
