@@ -51,6 +51,14 @@
 // actions; DUT traffic only as counts), the integrity of the record, and a
 // signature block.
 //
+// The integrity of a record is its verification against its seal
+// (runlog.Verify), made before anything is shown: a record that fails it is
+// still rendered — the auditor must see what it holds — but the top of the
+// HTML and the header of every PDF page say INTEGRITY FAILED, the
+// integrity section lists what differs, JUnit has a failing case "record
+// integrity", and Generate's error wraps ErrIntegrity. The frame checksums
+// (CRC-32C) only say which records could be read: anyone can recompute them.
+//
 // # JUnit
 //
 // Each criterion evaluation, always-invariants included, is a <testcase>:

@@ -308,14 +308,14 @@ func makeFixture(runsDir string, fx fixture) error {
 		}
 		res.Steps = append(res.Steps, sr)
 	}
-	if err := rec.Close(res); err != nil {
-		return err
-	}
 	dir := rec.Dir()
-	if fx.NoBeats {
+	if fx.NoBeats { // before Close, so that the seal does not cover it
 		if err := os.Remove(filepath.Join(dir, "beats.jsonl")); err != nil {
 			return err
 		}
+	}
+	if err := rec.Close(res); err != nil {
+		return err
 	}
 	if fx.Interrupt {
 		return interrupt(runsDir, dir)

@@ -90,7 +90,9 @@ func WriteAll(dir string, formats ...string) error {
 // paths of the files written. Each file is written to a temporary name and
 // renamed into place, so a report is either whole or absent (an older one
 // stays until the new one is complete). Each format is attempted even when
-// another fails; the error joins all failures.
+// another fails; the error joins all failures. A record that fails
+// verification against its seal (runlog.Verify) is reported all the same,
+// saying INTEGRITY FAILED on every page, and the error wraps ErrIntegrity.
 func Generate(dir string, opt Options) ([]string, error) {
 	formats, scan, err := opt.formats()
 	if err != nil {
@@ -103,7 +105,15 @@ func Generate(dir string, opt Options) ([]string, error) {
 	if out == "" {
 		out = dir
 	}
-	return generate(context.Background(), &recordSource{dir: dir}, out, formats, scan, opt)
+	files, err := generate(context.Background(), &recordSource{dir: dir}, out, formats, scan, opt)
+	if err != nil && !errors.Is(err, ErrIntegrity) {
+		// Not even readable, e.g. a manifest edited into bad JSON: the
+		// cause may well be tampering, and that is what to say first.
+		if v, verr := runlog.Verify(dir); verr == nil && !v.Intact() {
+			err = errors.Join(fmt.Errorf("reports: %w: %s", ErrIntegrity, strings.Join(v.Failures(), "; ")), err)
+		}
+	}
+	return files, err
 }
 
 // generate is Generate for the run in src, writing to out.
@@ -119,7 +129,11 @@ func generate(ctx context.Context, src source, out string, formats []string, sca
 	if r.hasBeats() {
 		beats = func(w io.Writer) error { return r.beatsCSV(ctx, w, opt.Frames) }
 	}
-	return r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.framesCSV(ctx, w, opt.Frames) }, beats)
+	files, err := r.write(out, formats, opt.Frames, func(w io.Writer) error { return r.framesCSV(ctx, w, opt.Frames) }, beats)
+	if err == nil {
+		err = r.integrityErr() // written all the same: the auditor must see what the record holds
+	}
+	return files, err
 }
 
 // formats returns the formats opt asks for (DefaultFormats if none),

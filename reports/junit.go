@@ -82,6 +82,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	if tc, ok := r.runCase(durS); ok {
 		s.Cases = append(s.Cases, tc)
 	}
+	if tc, ok := r.integrityCase(); ok {
+		s.Cases = append(s.Cases, tc)
+	}
 	for _, tc := range s.Cases {
 		switch {
 		case tc.Failure != nil:

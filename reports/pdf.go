@@ -122,6 +122,8 @@ type pdfDoc struct {
 // and the footer's origin.
 type pageText struct {
 	left, right, verdict, foot string
+	// alert, if set, replaces left, in red: INTEGRITY FAILED.
+	alert string
 }
 
 // WritePDF writes the report as PDF for signature: A4, the content of the
@@ -135,6 +137,9 @@ func (r *Report) WritePDF(w io.Writer) error {
 		verdict: v.Outcome,
 		foot:    "Generated " + v.Generated + " by mockloop from " + v.Source,
 	})
+	if len(v.IntegrityFailed) > 0 {
+		d.page.alert = integrityFailed + " (see section " + fmt.Sprint(v.Sec.Integrity) + ")" // short: half the header's width
+	}
 	d.v = v
 	d.render()
 	return d.output(w)
@@ -180,7 +185,14 @@ func (d *pdfDoc) header() {
 	f.SetX(pdfLeft)
 	d.font(false, pdfSmall+0.8)
 	f.SetTextColor(60, 60, 70)
-	f.CellFormat(pdfTextW/2, 5, d.text(d.page.left), "", 0, "L", false, 0, "")
+	left := d.page.left
+	if d.page.alert != "" {
+		left = d.page.alert
+		d.font(true, pdfSmall+0.8)
+		c := outcomeColor("fail")
+		f.SetTextColor(int(c.R), int(c.G), int(c.B))
+	}
+	f.CellFormat(pdfTextW/2, 5, d.text(left), "", 0, "L", false, 0, "")
 	d.font(true, pdfSmall+0.8)
 	c := outcomeColor(d.page.verdict)
 	f.SetTextColor(int(c.R), int(c.G), int(c.B))
@@ -468,6 +480,9 @@ func (d *pdfDoc) title() {
 	f.SetTextColor(0, 0, 0)
 	if v.AbortReason != "" {
 		d.para("Reason: "+v.AbortReason, true)
+	}
+	if len(v.IntegrityFailed) > 0 {
+		d.para(integrityFailed+": the run record is not as it was sealed; what this report shows cannot be trusted. "+strings.Join(v.IntegrityFailed, "; "), true)
 	}
 	d.para("Generated "+v.Generated+" from "+v.Source+" by mockloop. Times t are seconds on the run's clock since its epoch.", false)
 	for _, n := range v.Notes {

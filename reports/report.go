@@ -46,8 +46,9 @@ type Report struct {
 	trace  traceView
 	beats  *beatsView
 	frames runlog.FrameStats
-	firstT int64 // ns, time of the first frame, -1 without frames
-	lastT  int64 // ns, time of the last frame
+	seal   *runlog.Verification // nil: made from InfluxDB, nothing to verify
+	firstT int64                // ns, time of the first frame, -1 without frames
+	lastT  int64                // ns, time of the last frame
 	waves  []waveView
 	trends []*figure
 	notes  []string // problems found reading the record

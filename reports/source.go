@@ -70,6 +70,9 @@ type runHead struct {
 	// pass over the frames (firstT -1: none known).
 	frames        runlog.FrameStats
 	firstT, lastT int64
+	// seal is the verification of the record against its seal; nil when
+	// the source is not a record (InfluxDB).
+	seal *runlog.Verification
 }
 
 // loadFrom reads the run from src and gathers what the reports show,
@@ -81,7 +84,7 @@ func loadFrom(ctx context.Context, src source, scan bool) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Generated: time.Now().UTC(), source: h.from, influx: h.influx, src: src, dir: h.dir, run: h.run,
-		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT}
+		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT, seal: h.seal}
 	m := &r.run.Manifest
 	durS := runLength(r.run.Result, m, r.events.LastT)
 	r.steps = stepsOf(r.run.Result, h.spans, durS)
@@ -120,6 +123,9 @@ func (s *recordSource) head(context.Context) (*runHead, error) {
 	}
 	s.run = run
 	h := &runHead{run: run, dir: s.dir, from: "the run record", firstT: -1, catalogue: run.Manifest.Protocol.Requirements}
+	if h.seal, err = runlog.Verify(s.dir); err != nil { // a file that cannot be read: not intact
+		h.seal = &runlog.Verification{Problems: []string{"the record could not be verified: " + err.Error()}}
+	}
 	if run.Result != nil {
 		h.criteria = run.Result.Criteria
 	}

@@ -33,8 +33,11 @@ type view struct {
 	Beats       *beatsView
 	Events      eventSummary
 	Integrity   []kv
-	Notes       []string
-	Sec         sections
+	// IntegrityFailed says why the record fails verification against its
+	// seal: then every page says INTEGRITY FAILED. Empty if it verifies.
+	IntegrityFailed []string
+	Notes           []string
+	Sec             sections
 }
 
 // sections numbers the sections that follow the optional beat statistics.
@@ -100,6 +103,7 @@ func (r *Report) view() *view {
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
+	v.IntegrityFailed = r.integrityFailures()
 	return v
 }
 
@@ -236,6 +240,7 @@ func (r *Report) integrityRows() []kv {
 			{K: "Frame integrity", V: "not checked: this report was made from InfluxDB; the run record's checksums were not read", Flag: true},
 		}
 	}
+	rows = append(r.sealRows(), rows...) // the seal first: it covers every file, the checksums only the frames
 	for _, d := range st.Damaged {
 		rows = append(rows, kv{K: "Damage", V: d.String(), Flag: true})
 	}

@@ -49,3 +49,31 @@ func BenchmarkAppendBlock(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSeal measures what sealing costs at close: hashing a record of
+// 64 MiB of frames (about half an hour at 1 kHz, 8 channels) and its other
+// files, read back from the files. The sampling loop pays nothing per frame.
+func BenchmarkSeal(b *testing.B) {
+	r, err := Create(b.TempDir(), testManifest(testRunID), []byte(testProtocol), []byte(testRig), clock.NewVirtual(testEpoch))
+	if err != nil {
+		b.Fatal(err)
+	}
+	blk := fillBlock(daq.NewBlock(len(testLayout), 10), 0, 10)
+	for r.written < 64<<20 {
+		if err := r.AppendBlock(blk); err != nil {
+			b.Fatal(err)
+		}
+		for i := range blk.Times {
+			blk.Times[i] += 10 * time.Millisecond
+		}
+	}
+	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(r.written)
+	for b.Loop() {
+		if _, err := computeSeal(r.Dir(), testRunID, SealedByClose); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -188,7 +188,7 @@ func TestOversizedRecordFileRefused(t *testing.T) {
 }
 
 // recoverOne runs Recover on the runs directory of r and checks that it
-// closed r as interrupted with want frames, resumable.
+// closed r as interrupted with want frames, resumable and sealed.
 func recoverOne(t *testing.T, r *Record, want int64) *Run {
 	t.Helper()
 	if _, err := Recover(filepath.Dir(r.Dir())); err != nil {
@@ -200,6 +200,9 @@ func recoverOne(t *testing.T, r *Record, want int64) *Run {
 	}
 	if run.Manifest.State != StateInterrupted || run.Result == nil || run.Result.Frames != want {
 		t.Fatalf("after Recover: state %s, result %+v; want interrupted with %d frames", run.Manifest.State, run.Result, want)
+	}
+	if f := verify(t, r.Dir()); len(f) != 0 { // sealed by recovery, over what it kept
+		t.Fatalf("after Recover, the record does not verify: %q", f)
 	}
 	return run
 }

@@ -550,6 +550,7 @@ func (r *Record) Close(res Result) error {
 	m := r.m
 	m.State, m.Outcome, m.Ended = StateClosed, res.Outcome, m.Epoch.Add(durationOf(res.DurationS))
 	note("manifest", writeJSONAtomic(r.dir, manifestFile, m))
+	note("seal", writeSeal(r.dir, m.RunID, SealedByClose)) // last: it covers all of the above
 	note("lock", r.lock.Close())
 	return errors.Join(errs...)
 }

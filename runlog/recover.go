@@ -83,7 +83,7 @@ func recoverRun(dir string) (bool, error) {
 		if res.Outcome == OutcomeInterrupted {
 			m.State = StateInterrupted // closed by an attempt of this that died: still resumable
 		}
-		return true, writeJSONAtomic(dir, manifestFile, m)
+		return true, closeManifest(dir, m)
 	}
 	ev, err := interruptedEvent(dir, &st)
 	if err != nil {
@@ -102,7 +102,17 @@ func recoverRun(dir string) (bool, error) {
 		return false, err
 	}
 	m.State, m.Outcome, m.Ended = StateInterrupted, OutcomeInterrupted, m.Epoch.Add(durationOf(ev.T))
-	return true, writeJSONAtomic(dir, manifestFile, m)
+	return true, closeManifest(dir, m)
+}
+
+// closeManifest writes the manifest of a run recovery closed, then its seal
+// over what recovery kept. A kill between the two leaves the run closed
+// without a seal: verify says so.
+func closeManifest(dir string, m Manifest) error {
+	if err := writeJSONAtomic(dir, manifestFile, m); err != nil {
+		return err
+	}
+	return writeSeal(dir, m.RunID, SealedByRecovery)
 }
 
 // interruptedEvent cuts the torn tails of the run in dir (its last

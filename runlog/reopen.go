@@ -77,7 +77,9 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	if err := os.Remove(filepath.Join(dir, resultFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, err
 	}
-	if err := syncDir(dir); err != nil {
+	// An open run has no seal; the next close (or recovery) seals the
+	// whole record, the interrupted part and the resumed one.
+	if err := removeSeal(dir); err != nil {
 		return nil, 0, err
 	}
 	r.lastSync = flush.Now()

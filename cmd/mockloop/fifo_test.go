@@ -11,7 +11,7 @@ import (
 )
 
 // A FIFO, or a symlink to /dev/zero, named manifest.json, events.jsonl or
-// protocol.yaml in a run directory does not hang `runs`, `report` or `run
+// protocol.yaml in a run directory does not hang `runs`, `report`, `verify` or `run
 // --resume`: the file is refused at once (a FIFO blocked open; /dev/zero
 // never ended).
 func TestFIFOInRecordDoesNotHangCommands(t *testing.T) {
@@ -34,7 +34,7 @@ func TestFIFOInRecordDoesNotHangCommands(t *testing.T) {
 			} else if err := os.Symlink("/dev/zero", p); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{{"runs", "--runs", runs}, {"report", "--runs", runs, "--format", "junit", m.RunID},
+			for _, args := range [][]string{{"runs", "--runs", runs}, {"report", "--runs", runs, "--format", "junit", m.RunID}, {"verify", "--runs", runs, m.RunID},
 				{"run", "--quiet", "--runs", runs, "--resume", m.RunID}} {
 				done := make(chan int, 1)
 				var errOut string

@@ -46,6 +46,7 @@ commands:
   validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
+  verify [--runs DIR] RUN
   sync [--runs DIR] [--influx URL]
   serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
   stop [--rig FILE] [--estop]
@@ -56,6 +57,7 @@ commands:
   version
 
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
+(verify: 0 intact, 1 not intact or not sealed, 3 not a run)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -80,6 +82,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCalibrate(args[1:], stdin, stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
 	case "sync":
 		return cmdSync(args[1:], stdout, stderr)
 	case "serve":
@@ -320,7 +324,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitInfra
 	}
 	// The reports a quality engineer signs, made from the record just closed.
-	if rerr := reports.WriteAll(dir); rerr != nil {
+	// Made after the record is closed and sealed: they verify it first.
+	if rerr := reports.WriteAll(dir); errors.Is(rerr, reports.ErrIntegrity) {
+		fmt.Fprintf(stderr, "mockloop: reports: %v (`mockloop verify %s` says what differs)\n", rerr, res.RunID)
+	} else if rerr != nil {
 		fmt.Fprintf(stderr, "mockloop: reports: %v (the run record is complete; `mockloop report %s` retries)\n", rerr, res.RunID)
 	}
 	if res.Influx != nil && !res.Influx.Delivered {

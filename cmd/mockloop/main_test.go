@@ -422,6 +422,10 @@ steps:
 	if code, _, errOut := cli(t, "report", "--runs", runs, "--format", "html,junit", list[0].RunID); code != exitPass {
 		t.Fatalf("report of the interrupted run: %d %s", code, errOut)
 	}
+	// Sealed by the recovery, over what it kept after the SIGKILL.
+	if code, out, errOut := cli(t, "verify", "--runs", runs, list[0].RunID); code != exitPass || !strings.Contains(out, "intact, sealed by recovery") {
+		t.Fatalf("verify of the recovered run: %d %s%s", code, out, errOut)
+	}
 	before := st.Frames
 
 	// A different protocol is refused; the same one resumes.
@@ -470,5 +474,9 @@ steps:
 	}
 	if !gap {
 		t.Error("no run.resumed event records the gap")
+	}
+	// The resumed run's seal covers both parts.
+	if code, out, errOut := cli(t, "verify", "--runs", runs, list[0].RunID); code != exitPass || !strings.Contains(out, "frames/00000002.seg: intact") || !strings.Contains(out, "intact, sealed by close") {
+		t.Errorf("verify of the resumed run: %d %s%s", code, out, errOut)
 	}
 }

@@ -26,7 +26,10 @@ const reportUsage = `usage: mockloop report [--runs DIR | --influx URL] [--forma
 
 Makes the reports of a run again — passed, failed, aborted or interrupted —
 from its record. RUN is a run id (or a unique prefix of one) in --runs, or a
-run directory. Files go to the run directory unless --out: report.html,
+run directory. The record is verified against its seal first (as by
+mockloop verify): one that fails is reported all the same, every page
+saying INTEGRITY FAILED, and the command exits 1. Files go to the run
+directory unless --out: report.html,
 report.pdf, junit.xml; with csv, criteria.csv, frames.csv and, if the run has
 beats, beats.csv. --step, --from, --to and --every select the frames of
 frames.csv (and, but for --every, the beats of beats.csv); times are seconds
@@ -46,7 +49,8 @@ flags:
 `
 
 // cmdReport implements `mockloop report`. It exits 0 when every file was
-// written, 3 on invalid input (flags, an unknown run, a selection the run
+// written, 1 when they were but the record fails verification against its
+// seal (the reports say INTEGRITY FAILED), 3 on invalid input (flags, an unknown run, a selection the run
 // cannot meet) and 4 when the record cannot be read or a file not written.
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -119,6 +123,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
 		if errors.Is(err, reports.ErrSelection) || errors.Is(err, reports.ErrNotInInflux) || errors.Is(err, errRunID) {
 			return exitInvalid
+		}
+		if errors.Is(err, reports.ErrIntegrity) { // written, saying so on every page
+			return exitFail
 		}
 		return exitInfra
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/mockloop/mockloop/internal/termtext"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+const verifyUsage = `usage: mockloop verify [--runs DIR] RUN
+
+Checks a closed run's record against its seal (seal.json, written when the
+run closed): recomputes the hash of every file it wrote and says, one line
+per file, whether it is as sealed or how it differs — a file edited, added,
+missing, segments out of order, the line of events.jsonl or beats.jsonl
+that differs. RUN is a run id (or a unique prefix of one) in --runs, or a
+run directory.
+
+exit codes: 0 intact, 1 not intact or not sealed, 3 not a run (or bad usage)
+
+flags:
+`
+
+// cmdVerify implements `mockloop verify`.
+func cmdVerify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, verifyUsage)
+		fs.PrintDefaults()
+	}
+	runsDir := fs.String("runs", "runs", "directory of run records")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitInvalid
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "mockloop verify: want exactly one RUN")
+		fs.Usage()
+		return exitInvalid
+	}
+	dir, err := findRun(*runsDir, pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop verify: %v\n", err)
+		return exitInvalid
+	}
+	v, err := runlog.Verify(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop verify: %v\n", err)
+		if errors.Is(err, runlog.ErrNotRun) {
+			return exitInvalid
+		}
+		return exitFail // a file of the record cannot be read: it cannot be shown intact
+	}
+	printVerification(stdout, dir, v)
+	if !v.Intact() {
+		return exitFail
+	}
+	return exitPass
+}
+
+// printVerification writes one line per problem of the record as a whole,
+// one per file, and the verdict.
+func printVerification(w io.Writer, dir string, v *runlog.Verification) {
+	// Names come from seal.json too: escaped, one line each.
+	for _, p := range v.Problems {
+		fmt.Fprintln(w, termtext.Escape(p))
+	}
+	for _, f := range v.Files {
+		what := "intact"
+		if f.Problem != "" {
+			what = f.Problem
+		}
+		fmt.Fprintln(w, termtext.Escape(f.Name+": "+what))
+	}
+	switch {
+	case v.Intact():
+		fmt.Fprintf(w, "%s: intact, sealed by %s, seal %s\n", dir, v.Seal.SealedBy, v.Seal.Hash)
+	default:
+		fmt.Fprintf(w, "%s: NOT INTACT\n", dir)
+	}
+}
