@@ -307,21 +307,29 @@ func TestSafeStateOfEveryActuator(t *testing.T) {
 // shippedProtocols are the protocols of configs/protocols, each with the
 // simulated rig and the DUT profile (empty: the rig's own) it is written
 // for: the examples and the scenario library (README, "Scenario library").
-var shippedProtocols = []struct{ file, rig, dut string }{
-	{"demo.yaml", "sim.yaml", ""},
-	{"impella-plevel-sweep.yaml", "sim.yaml", ""},
-	{"loop-characterisation.yaml", "sim-loop-only.yaml", ""},
-	{"lv-function.yaml", "sim.yaml", ""},
-	{"cardiogenic-shock-support.yaml", "sim.yaml", ""},
-	{"cardiogenic-shock-weaning.yaml", "sim.yaml", ""},
-	{"suction-recovery.yaml", "sim.yaml", ""},
-	{"protected-pci.yaml", "sim.yaml", ""},
-	{"rv-failure-rp.yaml", "sim-rp.yaml", ""},
-	{"hemopump-historical.yaml", "sim.yaml", "hemopump"},
-	{"endurance-impella-2.5.yaml", "sim.yaml", "impella-2.5"},
-	{"endurance-impella-cp.yaml", "sim.yaml", ""},
-	{"endurance-impella-5.0.yaml", "sim.yaml", "impella-5.0"},
-	{"endurance-impella-rp.yaml", "sim-rp.yaml", ""},
+// long ones (more than 10 min of run time, or endurance loops cut to an
+// hour) are left out under -short: under qemu (make test-arm) they would
+// take most of the 30 min a package may.
+var shippedProtocols = []shippedProtocol{
+	{"demo.yaml", "sim.yaml", "", false},
+	{"impella-plevel-sweep.yaml", "sim.yaml", "", true},
+	{"loop-characterisation.yaml", "sim-loop-only.yaml", "", false},
+	{"lv-function.yaml", "sim.yaml", "", false},
+	{"cardiogenic-shock-support.yaml", "sim.yaml", "", false},
+	{"cardiogenic-shock-weaning.yaml", "sim.yaml", "", true},
+	{"suction-recovery.yaml", "sim.yaml", "", false},
+	{"protected-pci.yaml", "sim.yaml", "", true},
+	{"rv-failure-rp.yaml", "sim-rp.yaml", "", false},
+	{"hemopump-historical.yaml", "sim.yaml", "hemopump", false},
+	{"endurance-impella-2.5.yaml", "sim.yaml", "impella-2.5", true},
+	{"endurance-impella-cp.yaml", "sim.yaml", "", true},
+	{"endurance-impella-5.0.yaml", "sim.yaml", "impella-5.0", true},
+	{"endurance-impella-rp.yaml", "sim-rp.yaml", "", true},
+}
+
+type shippedProtocol struct {
+	file, rig, dut string
+	long           bool
 }
 
 // longRepeat is a shipped protocol's endurance loop: `repeat: {for: N h}`.
@@ -359,12 +367,15 @@ func TestShippedProtocolsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		if !slices.ContainsFunc(shippedProtocols, func(p struct{ file, rig, dut string }) bool { return p.file == filepath.Base(f) }) {
+		if !slices.ContainsFunc(shippedProtocols, func(p shippedProtocol) bool { return p.file == filepath.Base(f) }) {
 			t.Errorf("%s: not in shippedProtocols (which rig does it run on?)", f)
 		}
 	}
 	for _, p := range shippedProtocols {
 		t.Run(p.file, func(t *testing.T) {
+			if p.long && testing.Short() {
+				t.Skip("-short: a long protocol")
+			}
 			o := shippedRun(t, p.file, p.rig, p.dut, "1 h")
 			if o.res.Outcome != runlog.OutcomePass {
 				for _, c := range o.res.Criteria {

@@ -110,6 +110,9 @@ func TestPresetsInClinicalRanges(t *testing.T) {
 	} {
 		for _, rigFile := range []string{"sim.yaml", "sim-rp.yaml"} {
 			t.Run(rigFile+"/"+c.preset, func(t *testing.T) {
+				if rigFile != "sim.yaml" && testing.Short() {
+					t.Skip("-short: the presets on sim.yaml only")
+				}
 				cfg, err := LoadConfig("../configs/rigs/" + rigFile)
 				if err != nil {
 					t.Fatal(err)
