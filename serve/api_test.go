@@ -634,8 +634,12 @@ func TestLateWatcherCatchesUp(t *testing.T) {
 	ts := newTestServer(t, 4, nil)
 	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
 	for deadline := time.Now().Add(30 * time.Second); ; {
+		// Step 1 judged and step 2 under way: the criterion's event and
+		// the next step's start reach the server one after the other
+		// (under qemu a poll fell between them).
 		_, st := ts.call(t, "GET", "/api/status", "")
-		if c, _ := st["criteria"].([]any); len(c) == 1 {
+		step, _ := st["step"].(map[string]any)
+		if c, _ := st["criteria"].([]any); len(c) == 1 && step["index"] == 2.0 {
 			break
 		}
 		if time.Now().After(deadline) || st["state"] == "idle" {
