@@ -67,13 +67,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "csv: only up to (not including) run time `S`")
 	every := fs.Int("every", 0, "csv: only every `N`-th frame")
 	influxURL := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitInvalid
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "mockloop report: want exactly one RUN")
-		fs.Usage()
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop report [--runs DIR] [--format LIST] [--out DIR] [--influx URL] RUN")
+	if !ok {
 		return exitInvalid
 	}
 	formats, err := reports.ParseFormats(*format)

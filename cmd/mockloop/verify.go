@@ -33,13 +33,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	runsDir := fs.String("runs", "runs", "directory of run records")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitInvalid
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "mockloop verify: want exactly one RUN")
-		fs.Usage()
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop verify [--runs DIR] RUN")
+	if !ok {
 		return exitInvalid
 	}
 	dir, err := findRun(*runsDir, pos[0])
