@@ -1,6 +1,8 @@
 package runlog
 
 import (
+	"time"
+
 	"bytes"
 	"encoding/json"
 	"math"
@@ -275,10 +277,54 @@ type FaultData struct {
 	Stack string `json:"stack"` // the goroutine's stack at a panic
 }
 
-// OperatorData is the data of a pause or its end.
+// OperatorData is the data of an operator event: one entry of the run's
+// audit trail (21 CFR 11.10(e)): who did what, when, why and what it
+// changed. events.jsonl is append-only and sealed with the record, so an
+// entry is never rewritten. Records made before the audit trail carry
+// only BeforeStep, on a pause or its end.
 type OperatorData struct {
 	BeforeStep int `json:"before_step,omitempty"` // the top-level step it came before, from 1
+	// Action is what was done: one of the Action constants.
+	Action string `json:"action,omitempty"`
+	// At is the wall-clock time (UTC) of the action, as the person saw it.
+	At time.Time `json:"at,omitzero"`
+	// By is the person: a bench-view user's name, a CI token's name, or
+	// on the command line --operator, else the OS user.
+	By string `json:"by,omitempty"`
+	// Role is By's role where the bench view knows it (operator,
+	// reviewer, admin); Via is the way the action came: cli, bench-view,
+	// api (a token), control (mockloop stop), button (the e-stop).
+	Role string `json:"role,omitempty"`
+	Via  string `json:"via,omitempty"`
+	// Reason is why, as the person gave it; required where the action
+	// departs from the protocol as written.
+	Reason string `json:"reason,omitempty"`
+	// Old and New are the value before and after, where the action
+	// changes one (a calibration's coefficients, a parameter).
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+	// Deviation marks a departure from the protocol as written (a pause,
+	// an operator stop, a resume after interruption, an overdue
+	// calibration, a development build on hardware, a DUT or rig other
+	// than the one required): the report lists it with its Reason.
+	Deviation bool `json:"deviation,omitempty"`
 }
+
+// The actions of the audit trail (OperatorData.Action).
+const (
+	ActionStart             = "start"
+	ActionPause             = "pause"
+	ActionResume            = "resume"
+	ActionStop              = "stop"
+	ActionEStop             = "e-stop"
+	ActionPromptAnswer      = "prompt.answer"
+	ActionCalibrate         = "calibrate"
+	ActionZero              = "zero"
+	ActionAllowOverdue      = "allow-overdue"
+	ActionAllowDevBuild     = "allow-dev-build"
+	ActionResumeInterrupted = "resume-interrupted"
+	ActionOtherDevice       = "other-device" // a DUT or rig other than the protocol requires
+)
 
 // DUTFrameData is the data of dut.tx and dut.rx, when the line alone does
 // not say it all.
