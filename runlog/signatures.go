@@ -259,8 +259,9 @@ func (v *Verification) Distrust(trusted func(fingerprint string) bool) {
 	}
 }
 
-// signatureFailures returns one line per invalid signature.
-func (v *Verification) signatureFailures() []string {
+// SignatureFailures returns one line per invalid signature, naming the
+// signer, the meaning and why.
+func (v *Verification) SignatureFailures() []string {
 	var out []string
 	for _, c := range v.Signatures {
 		if c.Problem != "" {

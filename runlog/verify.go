@@ -46,7 +46,7 @@ func (v *Verification) Failures() []string {
 			out = append(out, f.Name+": "+f.Problem)
 		}
 	}
-	return append(out, v.signatureFailures()...)
+	return append(out, v.SignatureFailures()...)
 }
 
 // contentDiffers begins the problem of a file whose bytes are not those
