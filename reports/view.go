@@ -36,6 +36,7 @@ type view struct {
 	// IntegrityFailed says why the record fails verification against its
 	// seal: then every page says INTEGRITY FAILED. Empty if it verifies.
 	IntegrityFailed []string
+	ESignatures     []sigRow // the electronic signatures (signatures.go)
 	Notes           []string
 	Sec             sections
 }
@@ -104,6 +105,7 @@ func (r *Report) view() *view {
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
 	v.IntegrityFailed = r.integrityFailures()
+	v.ESignatures = r.signatureRows()
 	return v
 }
 

@@ -224,4 +224,3 @@ func FuzzParseSignatures(f *testing.F) {
 		}
 	})
 }
-

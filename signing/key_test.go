@@ -106,7 +106,7 @@ func TestKeyFileEditedClearError(t *testing.T) {
 		{edit(func(m map[string]any) { m["name"] = "A\x1b[2J" }), "control characters"},
 		{edit(func(m map[string]any) { m["extra"] = 1 }), "unknown field"},
 		{edit(kdf("alg", "scrypt")), "kdf.alg"},
-		{edit(kdf("memory_kib", 1 << 30)), "kdf.memory_kib"},
+		{edit(kdf("memory_kib", 1<<30)), "kdf.memory_kib"},
 		{edit(kdf("time", 0)), "kdf.time"},
 		{edit(kdf("threads", 0)), "kdf.threads"},
 		{edit(kdf("salt", "AAAA")), "kdf.salt"},

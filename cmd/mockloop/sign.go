@@ -137,3 +137,15 @@ func printSignatures(w io.Writer, v *runlog.Verification) {
 		fmt.Fprintln(w, termtext.Escape(line+": "+what))
 	}
 }
+
+// keyringTrust returns whether the keyring at path trusts a key, for a
+// report; a keyring that cannot be read is said on stderr and nothing is
+// checked (the report says its signatures' keys were not).
+func keyringTrust(path string, stderr io.Writer) func(string) bool {
+	kr, err := signing.ReadKeyring(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: %v; signatures' keys not checked\n", err)
+		return nil
+	}
+	return kr.Trusted
+}
