@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"syscall"
 )
 
 // DeliveryFile is where `mockloop sync` records a closed run's delivery to
@@ -43,7 +44,7 @@ func (r *Run) Influx() *InfluxDelivery {
 	switch {
 	case err == nil:
 		return &d
-	case !errors.Is(err, fs.ErrNotExist):
+	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR): // ENOTDIR: a run whose Dir is no directory (made from InfluxDB)
 		return &InfluxDelivery{Error: fmt.Sprintf("%s unreadable: %v", DeliveryFile, err)}
 	case r.Result != nil:
 		return r.Result.Influx
