@@ -41,16 +41,6 @@ func checks(t *testing.T, dir string) ([]SignatureCheck, []string) {
 	return v.Signatures, v.Failures()
 }
 
-// copyDir copies a run directory to a new temporary one.
-func copyDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "copy")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 func TestSignReviewerAndApproverBothValid(t *testing.T) {
 	dir := sealedRun(t)
 	sign(t, dir, newKey(t), "R. Reviewer", MeaningReviewed)
