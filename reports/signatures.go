@@ -1,6 +1,9 @@
 package reports
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // sigRow is one electronic signature of the record as the reports show it
 // (21 CFR 11.50: printed name, date and time, meaning), with whether it
@@ -67,8 +70,11 @@ func (d *pdfDoc) eSignatures() bool {
 		if s.Comment != "" {
 			name += "\n“" + s.Comment + "”"
 		}
-		rows = append(rows, []pdfCell{cell(name), cell(s.Meaning), cell(s.Time), {Text: s.Fingerprint, Mono: true}, {Text: s.Status, Bold: s.Invalid}})
+		// The fingerprint's 43 characters of base64 fit the column on a
+		// line of their own: a key is compared whole, never read broken.
+		key := strings.Replace(s.Fingerprint, ":", ":\n", 1)
+		rows = append(rows, []pdfCell{cell(name), cell(s.Meaning), cell(s.Time), {Text: key, Mono: true}, {Text: s.Status, Bold: s.Invalid}})
 	}
-	d.table([]pdfCol{{"Signed by", 40, "L"}, {"Meaning", 20, "L"}, {"Date and time", 30, "L"}, {"Key", 45, "L"}, {"Verifies", pdfTextW - 135, "L"}}, rows, pdfSmall)
+	d.table([]pdfCol{{"Signed by", 36, "L"}, {"Meaning", 16, "L"}, {"Date and time", 24, "L"}, {"Key", 68, "L"}, {"Verifies", pdfTextW - 144, "L"}}, rows, pdfSmall)
 	return true
 }

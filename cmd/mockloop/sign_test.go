@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,6 +96,11 @@ func TestSignReviewerAndApproverVerifyAndReportShowBoth(t *testing.T) {
 		for _, want := range []string{"R. Reviewer", "A. Approver", "reviewed", "approved", " UTC", "SHA256:", "valid"} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("%s report lacks %q", what, want)
+			}
+		}
+		for _, fp := range regexp.MustCompile(`key SHA256:([A-Za-z0-9+/]{43})`).FindAllStringSubmatch(out, -1) {
+			if what == "PDF" && !strings.Contains(doc, fp[1]) {
+				t.Errorf("PDF report lacks the key %s unbroken", fp[1])
 			}
 		}
 		if strings.Contains(doc, "Performed by") || strings.Contains(doc, "INVALID") {
