@@ -223,7 +223,8 @@ func parseSignature(line []byte, c *SignatureCheck) string {
 
 // verifySignatures reads the signatures of the run in dir and checks each
 // against the run's id and the hash sum of its files as they are now
-// (filesIntact: they are as sealed). No signatures file: none.
+// (filesIntact: they are as sealed). No signatures file: none. An empty
+// sum is a run without a readable seal: no signature can hold.
 func verifySignatures(dir, runID, sum string, filesIntact bool) ([]SignatureCheck, string) {
 	b, err := ReadFile(filepath.Join(dir, SignaturesFile), maxSignaturesFile)
 	switch {
@@ -237,6 +238,8 @@ func verifySignatures(dir, runID, sum string, filesIntact bool) ([]SignatureChec
 		c := &checks[i]
 		switch {
 		case c.Problem != "":
+		case sum == "":
+			c.Problem = "cannot hold: the record has no readable seal"
 		case c.Signature.RunID != runID:
 			c.Problem = "signature belongs to run " + c.Signature.RunID
 		case c.Signature.SealHash != sum || !filesIntact:

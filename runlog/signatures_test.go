@@ -144,6 +144,18 @@ func TestSignRefusesRecordNotIntactOrNotSealed(t *testing.T) {
 	}
 }
 
+// A signed record whose seal is removed lists its signatures as invalid,
+// rather than showing none.
+func TestSignaturesOfRecordWithoutSealListedInvalid(t *testing.T) {
+	dir := sealedRun(t)
+	sign(t, dir, newKey(t), "R. Reviewer", MeaningReviewed)
+	os.Remove(filepath.Join(dir, SealFile))
+	cs, f := checks(t, dir)
+	if len(cs) != 1 || !strings.Contains(cs[0].Problem, "no readable seal") || len(f) != 2 {
+		t.Errorf("checks %+v, failures %q", cs, f)
+	}
+}
+
 func TestSignatureUntrustedKeyFails(t *testing.T) {
 	dir := sealedRun(t)
 	trusted, other := newKey(t), newKey(t)

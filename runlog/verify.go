@@ -69,9 +69,11 @@ func Verify(dir string) (*Verification, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.Problems = []string{NotSealed}
+		v.Signatures, _ = verifySignatures(dir, "", "", false) // listed, none valid
 		return v, nil
 	case err != nil:
 		v.Problems = []string{fmt.Sprintf("%s: unreadable, the record cannot be verified: %v", SealFile, err)}
+		v.Signatures, _ = verifySignatures(dir, "", "", false)
 		return v, nil
 	}
 	v.Seal = s
