@@ -26,7 +26,7 @@ import (
 // to replay it writes the run's summary point.
 //
 // It returns the points acknowledged now and the points left (spooled or
-// refused), and records the outcome in result.json's influx field
+// refused), and records the outcome in the run's delivery.json
 // (SetInfluxDelivery). A run without a spool directory owes nothing and is
 // left alone. A run that is still "running" is recovered first (Recover) if
 // its process is gone; one whose lock is held is refused.

@@ -70,8 +70,8 @@ func TestResumeCarriesOverWhatInfluxDBIsOwed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Result.Influx == nil || !run.Result.Influx.Delivered {
-		t.Errorf("after sync: influx %+v, want delivered", run.Result.Influx)
+	if run.Influx() == nil || !run.Influx().Delivered {
+		t.Errorf("after sync: influx %+v, want delivered", run.Influx())
 	}
 }
 

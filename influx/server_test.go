@@ -281,7 +281,7 @@ func TestInfluxDBServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := run.Result.Influx; d == nil || !d.Delivered || d.SpooledPoints != 0 {
+		if d := run.Influx(); d == nil || !d.Delivered || d.SpooledPoints != 0 {
 			t.Errorf("result.json influx %+v", d)
 		}
 		r.checkExactlyOnce(t, srv)

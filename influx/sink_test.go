@@ -525,8 +525,8 @@ func TestSinkOutageSpoolsThenReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Result.Influx == nil || run.Result.Influx.SpooledPoints != 7000 {
-		t.Fatalf("result.json influx %+v", run.Result.Influx)
+	if run.Influx() == nil || run.Influx().SpooledPoints != 7000 {
+		t.Fatalf("result.json influx %+v", run.Influx())
 	}
 	st, err := readState(filepath.Join(r.rec.Dir(), spoolDirName))
 	if err != nil || !st.Complete || len(st.Gaps) != 0 {
@@ -549,7 +549,7 @@ func TestSinkOutageSpoolsThenReplay(t *testing.T) {
 		t.Errorf("%d runs points, want 1", c)
 	}
 	run, _ = runlog.Open(r.rec.Dir())
-	if d := run.Result.Influx; d == nil || !d.Delivered || d.SpooledPoints != 0 || d.Error != "" {
+	if d := run.Influx(); d == nil || !d.Delivered || d.SpooledPoints != 0 || d.Error != "" {
 		t.Errorf("result.json influx after replay %+v", d)
 	}
 	if _, err := os.Stat(filepath.Join(r.rec.Dir(), spoolDirName)); !errors.Is(err, fs.ErrNotExist) {
@@ -634,8 +634,8 @@ func TestReplayAfterCrash(t *testing.T) {
 		t.Errorf("%d runs points, want 1", c)
 	}
 	run, _ := runlog.Open(crashed)
-	if run.Result.Outcome != runlog.OutcomeInterrupted || run.Result.Influx == nil || !run.Result.Influx.Delivered {
-		t.Errorf("result %+v influx %+v", run.Result, run.Result.Influx)
+	if run.Result.Outcome != runlog.OutcomeInterrupted || run.Influx() == nil || !run.Influx().Delivered {
+		t.Errorf("result %+v influx %+v", run.Result, run.Influx())
 	}
 	// What the live sink wrote and what the replay wrote are the same points.
 	for _, l := range g.lines("events") {

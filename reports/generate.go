@@ -51,6 +51,9 @@ type Options struct {
 	Frames Selection
 	// Generated is the time shown as the report's making; zero means now.
 	Generated time.Time
+	// Trusted says whether the key of a signature is in the keyring of
+	// trusted keys; nil: not checked, and the report says so.
+	Trusted func(fingerprint string) bool
 }
 
 // ParseFormats parses a comma-separated list of formats ("html,pdf"),
@@ -125,6 +128,7 @@ func generate(ctx context.Context, src source, out string, formats []string, sca
 	if !opt.Generated.IsZero() {
 		r.Generated = opt.Generated.UTC()
 	}
+	r.distrust(opt.Trusted)
 	var beats func(io.Writer) error
 	if r.hasBeats() {
 		beats = func(w io.Writer) error { return r.beatsCSV(ctx, w, opt.Frames) }

@@ -757,6 +757,9 @@ func (d *pdfDoc) timeline(ev eventSummary) {
 // signatures draws the signature block, kept on one page.
 func (d *pdfDoc) signatures() {
 	d.heading(fmt.Sprintf("%d. Signatures", d.v.Sec.Signatures))
+	if d.eSignatures() {
+		return
+	}
 	d.need(40)
 	sig := [][]pdfCell{{cell("Performed by\n\n\n")}, {cell("Reviewed by (quality)\n\n\n")}, {cell("Approved by\n\n\n")}}
 	for i := range sig {

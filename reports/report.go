@@ -54,6 +54,8 @@ type Report struct {
 	notes  []string // problems found reading the record
 	wNote  string   // which steps have waveforms, when not all
 	tNote  string   // how to read the trends
+
+	trustChecked bool // seal's signatures checked against a keyring (distrust)
 }
 
 // waveView is the waveform plots of the end of one step execution.

@@ -36,6 +36,7 @@ type view struct {
 	// IntegrityFailed says why the record fails verification against its
 	// seal: then every page says INTEGRITY FAILED. Empty if it verifies.
 	IntegrityFailed []string
+	ESignatures     []sigRow // the electronic signatures (signatures.go)
 	Notes           []string
 	Sec             sections
 }
@@ -104,6 +105,7 @@ func (r *Report) view() *view {
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
 	v.IntegrityFailed = r.integrityFailures()
+	v.ESignatures = r.signatureRows()
 	return v
 }
 
@@ -206,8 +208,7 @@ func (r *Report) summaryRows(v *view) []kv {
 		kv{K: "Criteria", V: critText, Flag: counts["fail"]+counts["no-data"] > 0},
 		kv{K: "Requirements", V: fmt.Sprintf("%d of %d passed; %s flagged in the traceability matrix", tested, reqs, plural(r.trace.Flags, "row")), Flag: r.trace.Flags > 0},
 	)
-	if res != nil && res.Influx != nil {
-		in := res.Influx
+	if in := r.run.Influx(); in != nil { // as sync last recorded it (delivery.json), else as at the close
 		t := "all points delivered"
 		if !in.Delivered {
 			t = fmt.Sprintf("not all delivered: %d points spooled for `mockloop sync`", in.SpooledPoints)

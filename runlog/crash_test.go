@@ -29,7 +29,7 @@ func closedRun(t *testing.T, id string, n int) *Record {
 }
 
 // appendN appends blocks k0 .. k0+n-1 of 10 frames to r.
-func appendN(t *testing.T, r *Record, k0, n int) {
+func appendN(t testing.TB, r *Record, k0, n int) {
 	t.Helper()
 	b := daq.NewBlock(len(testLayout), 10)
 	for k := k0; k < k0+n; k++ {

@@ -14,6 +14,8 @@
 //	beats.jsonl     one Beat per line, the detected beats in the order they ended (BeatsFile)
 //	result.json     outcome, per-step statistics and criteria (Result); written on close
 //	seal.json       the hashes of all of the above, written last at close (Seal)
+//	signatures.jsonl  electronic signatures of the seal, appended after it (Signature); not sealed
+//	delivery.json   InfluxDB delivery as `mockloop sync` last recorded it (Run.Influx); not sealed
 //	lock            flock(2)ed by the process writing the run, until Close (the file stays)
 //	reserve         4 MiB held while the run is written, freed by Close (and Recover): a
 //	                disk the run filled still takes the result that says "disk full"
@@ -111,14 +113,37 @@
 // from its close on, and the bench's lock and its file permissions guard
 // it before.
 //
-// The seal is written last, atomically, by Close (sealed_by "close"), by
-// the recovery that closes a killed run (sealed_by "recovery", over what
-// recovery kept), and again by SetInfluxDelivery, which rewrites
-// result.json. Reopen removes it: a run that is open has no seal. A kill
-// between the manifest's and the seal's writes leaves a closed run without
-// one, which Verify reports as not sealed. Nothing here stops someone from
-// rewriting the files and the seal together: that is what signatures of
-// the seal are for.
+// The seal is written last, atomically, by Close (sealed_by "close") and
+// by the recovery that closes a killed run (sealed_by "recovery", over what
+// recovery kept); nothing else seals a closed run again. Records of older
+// versions may say sealed_by "sync": sync used to rewrite result.json and
+// reseal, which voided every signature and sealed an edit made since the
+// close as intact; it now writes delivery.json, outside the seal
+// (SetInfluxDelivery). Reopen removes the seal: a run that is open has
+// none. A kill between the manifest's and the seal's writes leaves a
+// closed run without one, which Verify reports as not sealed. Nothing here
+// stops someone from rewriting the files and the seal together: that is
+// what signatures of the seal are for.
+//
+// # Signatures
+//
+// An electronic signature (Sign; 21 CFR 11.50, 11.70) is an Ed25519
+// signature of a Statement: the run id, the seal's hash, the signer's
+// printed name, the time (UTC), the meaning (reviewed, approved) and a
+// comment. signatures.jsonl holds one per line, appended: a new signature
+// never rewrites the others, and a reviewer's and an approver's sit side
+// by side. The file is not covered by the seal, and cannot be: signatures
+// are made after the seal, of its hash, so sealing them would change the
+// hash they sign. It needs no seal: each line is itself signed, and
+// removing a line removes a signature, which the report then does not
+// show. Verify checks every signature against the record as it is now (the
+// hash of its files, not seal.json's claim): an edit after signing,
+// resealed or not, invalidates it ("the record changed after it was
+// signed"), and a signatures file copied onto another run names the run it
+// belongs to. Which keys are trusted is not the record's to say: a key
+// carried by a signature proves nothing of who made it, so the caller
+// passes the keyring's verdict (Verification.Distrust, package signing).
+// Sign refuses a record that is not sealed or fails verification.
 //
 // # Concurrency
 //

@@ -35,7 +35,7 @@ const lineHashLen = 4
 const (
 	SealedByClose    = "close"    // Record.Close
 	SealedByRecovery = "recovery" // Recover, over what it kept of a killed run
-	SealedBySync     = "sync"     // SetInfluxDelivery, which rewrites result.json
+	SealedBySync     = "sync"     // old records only: sync rewrote result.json and resealed; it no longer does (delivery.json)
 )
 
 // Seal is seal.json: the SHA-256 of every file of a closed run, chained in

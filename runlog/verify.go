@@ -28,6 +28,10 @@ type Verification struct {
 	Seal     *Seal       // nil if the run has no readable seal
 	Files    []FileCheck // every file sealed or present, in chain order
 	Problems []string    // about the seal itself, or the run as a whole
+	// Signatures are the run's electronic signatures (signatures.jsonl),
+	// each checked against the record as it is now.
+	Signatures []SignatureCheck
+	sum        string // the seal hash of the files as they are now
 }
 
 // Intact reports whether the run is sealed and every file is as sealed.
@@ -42,7 +46,7 @@ func (v *Verification) Failures() []string {
 			out = append(out, f.Name+": "+f.Problem)
 		}
 	}
-	return out
+	return append(out, v.SignatureFailures()...)
 }
 
 // contentDiffers begins the problem of a file whose bytes are not those
@@ -65,9 +69,11 @@ func Verify(dir string) (*Verification, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.Problems = []string{NotSealed}
+		v.Signatures, _ = verifySignatures(dir, "", "", false) // listed, none valid
 		return v, nil
 	case err != nil:
 		v.Problems = []string{fmt.Sprintf("%s: unreadable, the record cannot be verified: %v", SealFile, err)}
+		v.Signatures, _ = verifySignatures(dir, "", "", false)
 		return v, nil
 	}
 	v.Seal = s
@@ -83,6 +89,12 @@ func Verify(dir string) (*Verification, error) {
 	}
 	v.Files = compareFiles(s.Files, cur.Files)
 	locateSegmentEdits(dir, s.RunID, v.Files)
+	v.sum = cur.Hash
+	var p string
+	v.Signatures, p = verifySignatures(dir, s.RunID, cur.Hash, len(v.Failures()) == 0)
+	if p != "" {
+		v.Problems = append(v.Problems, p)
+	}
 	return v, nil
 }
 

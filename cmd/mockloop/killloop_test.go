@@ -232,7 +232,7 @@ func (k *killLoop) checkRun(s runlog.Summary) (lost, frames int64) {
 	if run.Result == nil || run.Result.Frames != st.Frames {
 		t.Fatalf("%s (%s): result.json %+v, %d frames on disk", id, s.State, run.Result, st.Frames)
 	}
-	if d := run.Result.Influx; d != nil && !d.Delivered {
+	if d := run.Influx(); d != nil && !d.Delivered {
 		t.Errorf("%s: after sync, influx %+v", id, d)
 	}
 	evs, err := run.ReadEvents()

@@ -46,7 +46,9 @@ commands:
   validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
-  verify [--runs DIR] RUN
+  verify [--runs DIR] [--keyring FILE] RUN
+  keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
+  sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN
   sync [--runs DIR] [--influx URL]
   serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
   stop [--rig FILE] [--estop]
@@ -57,7 +59,8 @@ commands:
   version
 
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
-(verify: 0 intact, 1 not intact or not sealed, 3 not a run)
+(verify: 0 intact, 1 not intact or not sealed or a signature invalid, 3 not a run;
+sign: 1 the record is not intact or not sealed)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -86,6 +89,10 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdVerify(args[1:], stdout, stderr)
 	case "sync":
 		return cmdSync(args[1:], stdout, stderr)
+	case "keys":
+		return cmdKeys(args[1:], stdout, stderr)
+	case "sign":
+		return cmdSign(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
 	case "stop":

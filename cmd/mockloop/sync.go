@@ -19,7 +19,8 @@ const syncUsage = `usage: mockloop sync [--runs DIR] [--influx URL]
 
 Replays to InfluxDB what runs under DIR could not deliver while they ran
 (their spool), oldest first, and records the outcome in each run's
-result.json. The bucket, org and token come from MOCKLOOP_INFLUX_BUCKET
+delivery.json (not sealed: the record and its signatures stay as they were).
+The bucket, org and token come from MOCKLOOP_INFLUX_BUCKET
 (default mockloop), MOCKLOOP_INFLUX_ORG and MOCKLOOP_INFLUX_TOKEN.
 
 Batches the server refused as invalid stay in <run>/spool/rejected; move
@@ -80,8 +81,8 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 			code = exitInfra
 		case left > 0 || influx.HasSpool(r.Dir):
 			why := ""
-			if run, err := runlog.Open(r.Dir); err == nil && run.Result != nil && run.Result.Influx != nil && run.Result.Influx.Error != "" {
-				why = ": " + run.Result.Influx.Error
+			if run, err := runlog.Open(r.Dir); err == nil && run.Influx() != nil && run.Influx().Error != "" {
+				why = ": " + run.Influx().Error
 			}
 			fmt.Fprintf(stdout, "%s: replayed %d points, %d left%s\n", r.RunID, replayed, left, why)
 			code = exitInfra

@@ -124,7 +124,7 @@ func TestSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := run.Result.Influx; d == nil || !d.Delivered {
+	if d := run.Influx(); d == nil || !d.Delivered {
 		t.Errorf("result.json influx %+v", d)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/signing"
 )
 
 const verifyUsage = `usage: mockloop verify [--runs DIR] RUN
@@ -17,9 +18,13 @@ run closed): recomputes the hash of every file it wrote and says, one line
 per file, whether it is as sealed or how it differs — a file edited, added,
 missing, segments out of order, the line of events.jsonl or beats.jsonl
 that differs. RUN is a run id (or a unique prefix of one) in --runs, or a
-run directory.
+run directory. Each electronic signature (mockloop sign) is checked and
+printed: signer, meaning, time, key fingerprint, valid or why not — the
+record changed after it was signed, it belongs to another run, a bad
+signature, or a key not in the keyring (mockloop keys trust).
 
-exit codes: 0 intact, 1 not intact or not sealed, 3 not a run (or bad usage)
+exit codes: 0 intact (and every signature valid), 1 not intact, not sealed
+or a signature invalid, 3 not a run (or bad usage)
 
 flags:
 `
@@ -33,7 +38,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	runsDir := fs.String("runs", "runs", "directory of run records")
-	pos, ok := parseArgs(fs, args, 1, "usage: mockloop verify [--runs DIR] RUN")
+	kf := addKeyFlags(fs)
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop verify [--runs DIR] [--keyring FILE] RUN")
 	if !ok {
 		return exitInvalid
 	}
@@ -50,6 +56,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFail // a file of the record cannot be read: it cannot be shown intact
 	}
+	kr, err := signing.ReadKeyring(*kf.keyring)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop verify: %v\n", err)
+		return exitInvalid
+	}
+	v.Distrust(kr.Trusted)
 	printVerification(stdout, dir, v)
 	if !v.Intact() {
 		return exitFail
@@ -71,7 +83,10 @@ func printVerification(w io.Writer, dir string, v *runlog.Verification) {
 		}
 		fmt.Fprintln(w, termtext.Escape(f.Name+": "+what))
 	}
+	printSignatures(w, v)
 	switch {
+	case len(v.SignatureFailures()) > 0 && len(v.Failures()) == len(v.SignatureFailures()):
+		fmt.Fprintf(w, "%s: record intact, SIGNATURE INVALID\n", dir)
 	case v.Intact():
 		fmt.Fprintf(w, "%s: intact, sealed by %s, seal %s\n", dir, v.Seal.SealedBy, v.Seal.Hash)
 	default:

@@ -73,6 +73,9 @@ var packageMap = map[string]rule{
 	// The run record: what the engine writes and everything else reads.
 	// It never imports rig, reports or influx: they build on it.
 	"runlog": {may: []string{"clock", "daq", "internal/durable", "internal/flock", "units"}},
+	// People's signing keys and the keyring of trusted ones; the
+	// signatures themselves are the record's (runlog).
+	"signing": {may: []string{"internal/durable", "runlog"}},
 	// The InfluxDB sink, spool, replay and sync, split from runlog.
 	"influx": {may: []string{"clock", "daq", "internal/durable", "runlog", "units"}},
 
@@ -94,7 +97,7 @@ var packageMap = map[string]rule{
 	"serve": {may: []string{"bench", "influx", "live", "protocols", "reports", "rig", "runlog"}},
 	"cmd/mockloop": {may: []string{
 		"bench", "clock", "configs", "daq", "dut/dutsim", "fidelity", "influx", "internal/termtext", "protocols",
-		"reports", "rig", "runlog", "serve", "units",
+		"reports", "rig", "runlog", "serve", "signing", "units",
 	}},
 }
 
