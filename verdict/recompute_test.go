@@ -1,0 +1,119 @@
+package verdict_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/mockloop/mockloop/internal/benchtest"
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/verdict"
+)
+
+func TestMain(m *testing.M) { os.Exit(benchtest.Run(m)) }
+
+// runOn runs the protocol src on the simulated rig of config rigFile
+// (configs/rigs), DUT profile dut if set, on virtual time, and returns its
+// result and record.
+func runOn(t testing.TB, rigFile, dut string, src []byte) (*runlog.Result, string) {
+	t.Helper()
+	cfg, err := rig.LoadConfig("../configs/rigs/" + rigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dut != "" {
+		if err := cfg.SetDUTProfile(dut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := protocols.Parse("p.yaml", src, cfg.Info())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolFile: "p.yaml", ProtocolSource: src,
+		Epoch: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, dir
+}
+
+// agrees checks that the recomputation of the record in dir states what
+// the engine's result did, to the stated tolerance, and returns the
+// largest difference of a value in units of its tolerance.
+func agrees(t *testing.T, dir string, res *runlog.Result) float64 {
+	t.Helper()
+	rc, err := verdict.Recompute(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := rc.Compare(res); len(diffs) > 0 {
+		for _, d := range diffs {
+			t.Error(d)
+		}
+	}
+	if len(rc.Criteria) != len(res.Criteria) {
+		t.Fatalf("recomputed %d criteria, the engine judged %d", len(rc.Criteria), len(res.Criteria))
+	}
+	worst := 0.0
+	for i, c := range rc.Criteria {
+		e := res.Criteria[i]
+		if c.Verdict != e.Verdict || c.Limits != e.Limits && e.Reference == nil {
+			t.Errorf("%s %s: recomputed %s %q, engine %s %q", c.Step, c.Measure, c.Verdict, c.Limits, e.Verdict, e.Limits)
+		}
+		if c.Value != nil && e.Value != nil && *c.Value != *e.Value {
+			worst = max(worst, math.Abs(*c.Value-*e.Value)/rc.Tol[i])
+		}
+	}
+	return worst
+}
+
+// The engine's own results, for protocols that exercise every kind of
+// measure, are what the record's frames, beats and protocol copy give.
+func TestRecomputeAgreesWithEngine(t *testing.T) {
+	src := []byte(`protocol: 1
+name: every-measure
+always:
+  - {id: A-1, channel: aop, max: 200 mmHg}
+  - {id: A-2, channel: aop, min: 70 mmHg, on_fail: warn}
+steps:
+  - name: baseline
+    set: {loop.preset: healthy}
+    hold: 8 s
+    criteria:
+      - {id: M-1, measure: mean(aop), over: last 4 s, between: [80 mmHg, 120 mmHg]}
+      - {id: M-2, measure: p95(lvp), max: 500 mmHg}
+      - {id: M-3, measure: std(flow_dut), max: 0.01 L/min}
+      - {id: M-4, measure: slope(aop), between: [-100 mmHg/min, 100 mmHg/min]}
+      - {id: M-5, measure: min(map(aop)), min: 60 mmHg}
+      - {id: M-6, measure: heart_rate(aop), over: last 3 s, between: [50 bpm, 100 bpm]}
+      - {id: M-7, measure: stroke_volume(flow_dut), min: 0 ml, on_fail: warn}
+  - name: afterload
+    set: {loop.resistance: 2 mmHg·s/ml}
+    hold: 6 s
+    criteria:
+      - {id: R-1, measure: mean(aop), over: last 3 s, relative_to: baseline, between: [-5 %, 5 %]}
+      - {id: R-2, measure: max(aop), relative_to: baseline, min: 0 mmHg}
+  - name: levels
+    sweep: {dut.level: [P2, P8]}
+    steps:
+      - hold: 2 s
+        criteria:
+          - {id: W-1, when: dut.level == P8, measure: mean(flow_dut), min: 1 L/min}
+          - {id: W-2, measure: rms(aop), min: 1 mmHg}
+  - name: wait
+    until: {condition: "mean(aop, 1 s) >= 500 mmHg", timeout: 2 s}
+`)
+	res, dir := runOn(t, "sim.yaml", "", src)
+	if res.Outcome != runlog.OutcomeFail {
+		t.Errorf("outcome %s, want fail (the test wants failing criteria too)", res.Outcome)
+	}
+	t.Logf("largest difference: %.3g of its tolerance", agrees(t, dir, res))
+}
+
+var _ = regexp.MustCompile
