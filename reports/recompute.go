@@ -39,17 +39,8 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 		return &verdictCheck{note: "verdicts not recomputed: " + err.Error()}
 	}
 	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed)}
-	stated := run.Result.Criteria
 	res := *run.Result
 	res.Outcome, res.Criteria = rc.Outcome, rc.Criteria
-	for i := range rc.NotRecomputed {
-		for _, s := range stated {
-			if s.Step == res.Criteria[i].Step && s.ID == res.Criteria[i].ID && s.Measure == res.Criteria[i].Measure {
-				res.Criteria[i] = s
-				break
-			}
-		}
-	}
 	run.Result = &res
 	return vc
 }

@@ -15,11 +15,12 @@ import (
 // and its outcome. An empty list: result.json states what the record
 // shows. Where the recomputed value lies within its tolerance of a limit,
 // either verdict is the record's, and none is a difference.
+//
+// A criterion whose value the record does not keep (NotRecomputed) takes
+// result.json's value and verdict, once its limits are found to be the
+// protocol's, and the outcome is made again with it.
 func (rc *Recomputed) Compare(res *runlog.Result) []string {
 	var diffs []string
-	if res.Outcome != rc.Outcome {
-		diffs = append(diffs, fmt.Sprintf("result.json states outcome %q; its criteria and events make it %q", res.Outcome, rc.Outcome))
-	}
 	byKey := map[string][]int{}
 	for i, c := range res.Criteria {
 		byKey[key(c)] = append(byKey[key(c)], i)
@@ -39,7 +40,13 @@ func (rc *Recomputed) Compare(res *runlog.Result) []string {
 		}
 		if d != "" {
 			diffs = append(diffs, label(c)+": "+d)
+		} else if rc.NotRecomputed[i] != "" {
+			rc.Criteria[i] = got
 		}
+	}
+	rc.Outcome = outcome(rc.ended, rc.aborted, rc.Criteria)
+	if res.Outcome != rc.Outcome {
+		diffs = append([]string{fmt.Sprintf("result.json states outcome %q; its criteria and events make it %q", res.Outcome, rc.Outcome)}, diffs...)
 	}
 	for i, c := range res.Criteria {
 		if !used[i] {

@@ -94,7 +94,7 @@ func (w *walk) measure(run *runlog.Run) error {
 // step's until timeout and criteria (a reference measure kept for the
 // criteria relative to it), then the invariants if the run ended.
 func (w *walk) judge() *Recomputed {
-	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}}
+	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}, ended: w.ended, aborted: w.aborted}
 	if !w.ended {
 		// interrupted: the engine wrote no result, and Recover's has no
 		// criteria (a resumed run judges its steps again)
@@ -136,7 +136,7 @@ func (w *walk) judge() *Recomputed {
 		}
 		rc.add(inv.Result(), FrameTolerance*math.Abs(inv.Worst))
 	}
-	rc.Outcome = w.outcome(rc.Criteria)
+	rc.Outcome = outcome(w.ended, w.aborted, rc.Criteria)
 	return rc
 }
 
@@ -150,11 +150,11 @@ func (rc *Recomputed) add(res runlog.CriterionResult, tol float64) {
 // a run.end, aborted as its run.end says, else fail if a criterion fails
 // the run (a step's that did not pass and does not only warn; an
 // invariant's that failed).
-func (w *walk) outcome(crit []runlog.CriterionResult) runlog.Outcome {
+func outcome(ended, aborted bool, crit []runlog.CriterionResult) runlog.Outcome {
 	switch {
-	case !w.ended:
+	case !ended:
 		return runlog.OutcomeInterrupted
-	case w.aborted:
+	case aborted:
 		return runlog.OutcomeAborted
 	}
 	for _, c := range crit {

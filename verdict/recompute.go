@@ -33,6 +33,8 @@ type Recomputed struct {
 	NotRecomputed map[int]string
 	// Outcome is the run's outcome as its criteria and end make it.
 	Outcome runlog.Outcome
+	// ended: the run's last part has its run.end; aborted: it says so.
+	ended, aborted bool
 }
 
 // FrameTolerance is the relative difference allowed between a value over

@@ -116,4 +116,41 @@ steps:
 	t.Logf("largest difference: %.3g of its tolerance", agrees(t, dir, res))
 }
 
-var _ = regexp.MustCompile
+// The shipped protocols whose criteria the table covers, each with the
+// kinds of measure it has: the demo (relative_to, always, over), beat
+// statistics (lv-function, cardiogenic-shock-support), `when` over a sweep
+// of levels (hemopump-historical), the loop-only rig
+// (loop-characterisation, relative_to) and the right heart (rv-failure-rp).
+var shipped = []struct {
+	file, rig, dut string
+	short          bool // runs under -short too
+}{
+	{"demo.yaml", "sim.yaml", "", true},
+	{"lv-function.yaml", "sim.yaml", "", false},
+	{"cardiogenic-shock-support.yaml", "sim.yaml", "", false},
+	{"hemopump-historical.yaml", "sim.yaml", "hemopump", false},
+	{"loop-characterisation.yaml", "sim-loop-only.yaml", "", false},
+	{"rv-failure-rp.yaml", "sim-rp.yaml", "", false},
+}
+
+// longRepeat is a shipped protocol's endurance loop, cut short here.
+var longRepeat = regexp.MustCompile(`repeat: \{for: [0-9]+ h\}`)
+
+// Every shipped protocol of the table, run on its rig: the record gives
+// back the engine's criteria and outcome, values to the stated tolerance.
+func TestRecomputeShippedProtocolsAgreeWithEngine(t *testing.T) {
+	for _, p := range shipped {
+		t.Run(p.file, func(t *testing.T) {
+			if !p.short && testing.Short() {
+				t.Skip("-short: the demo stands for the table")
+			}
+			src, err := os.ReadFile("../configs/protocols/" + p.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src = longRepeat.ReplaceAll(src, []byte("repeat: {for: 1 h}"))
+			res, dir := runOn(t, p.rig, p.dut, src)
+			t.Logf("%s: %s, %d criteria; largest difference %.3g of its tolerance", p.file, res.Outcome, len(res.Criteria), agrees(t, dir, res))
+		})
+	}
+}
