@@ -154,3 +154,85 @@ func TestRecomputeShippedProtocolsAgreeWithEngine(t *testing.T) {
 		})
 	}
 }
+
+// Aborted runs: by an invariant (the frame that tripped A-1 reached no
+// later invariant, so A-2's closest approach is the frame before) and by a criterion's on_fail: abort (its step judged,
+// the rest not run). The record gives back what the engine judged.
+func TestRecomputeAbortedRunsAgreeWithEngine(t *testing.T) {
+	for name, src := range map[string]string{
+		"invariant": `protocol: 1
+name: trip
+always:
+  - {id: A-1, channel: aop, max: 95 mmHg, on_fail: abort}
+  - {id: A-2, channel: aop, max: 96 mmHg}
+steps:
+  - name: one
+    set: {loop.preset: healthy}
+    hold: 4 s
+    criteria:
+      - {id: C1, measure: mean(aop), min: 10 mmHg}
+`,
+		"criterion": `protocol: 1
+name: abort
+always:
+  - {id: A-1, channel: aop, max: 200 mmHg}
+steps:
+  - name: one
+    set: {loop.preset: healthy}
+    hold: 3 s
+    criteria:
+      - {id: C1, measure: mean(aop), min: 10 mmHg}
+  - name: two
+    hold: 3 s
+    criteria:
+      - {id: C2, measure: max(aop), min: 500 mmHg, on_fail: abort}
+      - {id: C3, measure: min(aop), min: 10 mmHg}
+  - name: three
+    hold: 3 s
+    criteria:
+      - {id: C4, measure: mean(aop), min: 10 mmHg}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, dir := runOn(t, "sim-loop-only.yaml", "", []byte(src))
+			if res.Outcome != runlog.OutcomeAborted {
+				t.Fatalf("outcome %s (%s), want aborted", res.Outcome, res.AbortReason)
+			}
+			agrees(t, dir, res)
+		})
+	}
+}
+
+// BenchmarkRecomputeLongRecord judges again an hour's record at 1 kHz
+// (3.6 million frames, 720 beats… of criteria in 6 ten-minute holds, with
+// windows, percentiles, beats and an invariant): what `mockloop report`
+// adds to a report of a long run. go test ./verdict -run - -bench
+// RecomputeLong -benchmem
+func BenchmarkRecomputeLongRecord(b *testing.B) {
+	src := []byte(`protocol: 1
+name: long
+always:
+  - {id: A-1, channel: aop, max: 200 mmHg}
+steps:
+  - set: {loop.preset: healthy}
+    hold: 1 s
+  - repeat: {count: 6}
+    steps:
+      - hold: 10 min
+        criteria:
+          - {id: L-1, measure: mean(aop), over: last 5 min, between: [80 mmHg, 120 mmHg]}
+          - {id: L-2, measure: p95(lvp), max: 200 mmHg}
+          - {id: L-3, measure: map(aop), min: 60 mmHg}
+          - {id: L-4, measure: std(flow_total), max: 100 L/min}
+`)
+	res, dir := runOn(b, "sim-loop-only.yaml", "", src)
+	b.ResetTimer()
+	for range b.N {
+		rc, err := verdict.Recompute(dir)
+		if err != nil || len(rc.Compare(res)) > 0 {
+			b.Fatal(err, rc.Compare(res))
+		}
+	}
+	b.ReportMetric(float64(res.Frames)/1e6, "Mframes")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(res.Frames), "ns/frame")
+}
