@@ -204,7 +204,7 @@ steps:
 }
 
 // BenchmarkRecomputeLongRecord judges again an hour's record at 1 kHz
-// (3.6 million frames, 720 beats… of criteria in 6 ten-minute holds, with
+// (3.6 million frames, the criteria of 6 ten-minute holds with
 // windows, percentiles, beats and an invariant): what `mockloop report`
 // adds to a report of a long run. go test ./verdict -run - -bench
 // RecomputeLong -benchmem
@@ -223,7 +223,7 @@ steps:
           - {id: L-1, measure: mean(aop), over: last 5 min, between: [80 mmHg, 120 mmHg]}
           - {id: L-2, measure: p95(lvp), max: 200 mmHg}
           - {id: L-3, measure: map(aop), min: 60 mmHg}
-          - {id: L-4, measure: std(flow_total), max: 100 L/min}
+          - {id: L-4, measure: std(flow_ao), max: 100 L/min}
 `)
 	res, dir := runOn(b, "sim-loop-only.yaml", "", src)
 	b.ResetTimer()
