@@ -16,9 +16,11 @@ import (
 // shows. Where the recomputed value lies within its tolerance of a limit,
 // either verdict is the record's, and none is a difference.
 //
-// A criterion whose value the record does not keep (NotRecomputed) takes
-// result.json's value and verdict, once its limits are found to be the
-// protocol's, and the outcome is made again with it.
+// A criterion result.json states as the record gives it takes its value
+// (verified: the engine's, to the last bit, which the float32 frames only
+// give to the tolerance); one whose value the record does not keep
+// (NotRecomputed) takes result.json's value and verdict, once its limits
+// are found to be the protocol's; the outcome is made again with them.
 func (rc *Recomputed) Compare(res *runlog.Result) []string {
 	var diffs []string
 	byKey := map[string][]int{}
@@ -38,10 +40,13 @@ func (rc *Recomputed) Compare(res *runlog.Result) []string {
 		if alt, ok := rc.Alt[i]; ok && d != "" && rc.differs(i, alt, got) == "" {
 			d = ""
 		}
-		if d != "" {
+		switch {
+		case d != "":
 			diffs = append(diffs, label(c)+": "+d)
-		} else if rc.NotRecomputed[i] != "" {
+		case rc.NotRecomputed[i] != "":
 			rc.Criteria[i] = got
+		default:
+			rc.Criteria[i] = verified(c, got)
 		}
 	}
 	rc.Outcome = outcome(rc.ended, rc.aborted, rc.Criteria)
@@ -115,4 +120,15 @@ func sameLimits(got, want runlog.CriterionResult, refTol float64) bool {
 	g, _, _ := strings.Cut(got.Limits, " relative to step ")
 	w, _, _ := strings.Cut(want.Limits, " relative to step ")
 	return g == w && got.ReferenceStep == want.ReferenceStep && math.Abs(*got.Reference-*want.Reference) <= refTol
+}
+
+// verified is the recomputed result want with the value, reference and
+// verdict of got, which Compare found to agree with it: the engine's
+// float64 value rather than the float32 frames' approximation of it.
+func verified(want, got runlog.CriterionResult) runlog.CriterionResult {
+	want.Value, want.Reference, want.Verdict, want.Pass = got.Value, got.Reference, got.Verdict, got.Pass
+	if got.Reference != nil {
+		want.Limits = got.Limits // its reference to 5 digits, as got's
+	}
+	return want
 }
