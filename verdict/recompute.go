@@ -302,7 +302,7 @@ func (w *walk) end(ev runlog.Event) {
 	for _, j := range o.jobs {
 		j.end = end
 	}
-	w.judged = append(w.judged, &judgement{path: o.path, title: o.title, top: topIndex(o.path), end: end, timeout: o.timeout, jobs: o.jobs})
+	w.judged = append(w.judged, &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs})
 }
 
 // resumed forgets what the interrupted part judged of the steps the
@@ -317,12 +317,4 @@ func (w *walk) resumed(ev runlog.Event) {
 		}
 	}
 	w.judged, w.stack, w.ended = kept, nil, false
-}
-
-// topIndex is the top-level step of a run path, 1-based.
-func topIndex(path string) int {
-	n, _, _ := strings.Cut(path, ".")
-	n, _, _ = strings.Cut(n, "[")
-	i, _ := strconv.Atoi(n)
-	return i
 }

@@ -22,6 +22,19 @@ func TestMain(m *testing.M) { os.Exit(benchtest.Run(m)) }
 // result and record.
 func runOn(t testing.TB, rigFile, dut string, src []byte) (*runlog.Result, string) {
 	t.Helper()
+	cfg, p := load(t, rigFile, dut, src)
+	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolFile: "p.yaml", ProtocolSource: src,
+		Epoch: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, dir
+}
+
+// load reads rig config rigFile (configs/rigs) with DUT profile dut if
+// set, and parses the protocol src against it.
+func load(t testing.TB, rigFile, dut string, src []byte) (*rig.Config, *protocols.Protocol) {
+	t.Helper()
 	cfg, err := rig.LoadConfig("../configs/rigs/" + rigFile)
 	if err != nil {
 		t.Fatal(err)
@@ -35,12 +48,7 @@ func runOn(t testing.TB, rigFile, dut string, src []byte) (*runlog.Result, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolFile: "p.yaml", ProtocolSource: src,
-		Epoch: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, dir
+	return cfg, p
 }
 
 // agrees checks that the recomputation of the record in dir states what

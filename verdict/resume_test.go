@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/verdict"
@@ -82,14 +81,7 @@ func interrupt(t *testing.T, dir, cut string) {
 // judged anew against the reference kept from before the interruption,
 // invariants over both parts.
 func TestRecomputeInterruptedAndResumedRuns(t *testing.T) {
-	cfg, err := rig.LoadConfig("../configs/rigs/sim-loop-only.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := protocols.Parse("p.yaml", []byte(resumeSrc), cfg.Info())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p := load(t, "sim-loop-only.yaml", "", []byte(resumeSrc))
 	_, dir := runOn(t, "sim-loop-only.yaml", "", []byte(resumeSrc))
 	interrupt(t, dir, "3[2].1")
 	run, err := runlog.Open(dir)
