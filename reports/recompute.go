@@ -70,7 +70,10 @@ func (r *Report) verdictRows() []kv {
 		}
 		return rows
 	}
-	v := fmt.Sprintf("recomputed from the frames, beats and protocol copy: %s as result.json states them", plural(vc.n, "criterion"))
+	v := fmt.Sprintf("recomputed from the frames, beats and protocol copy: %d criteria as result.json states them", vc.n)
+	if vc.n == 1 {
+		v = "recomputed from the frames, beats and protocol copy: 1 criterion as result.json states it"
+	}
 	if vc.kept > 0 {
 		v += fmt.Sprintf(" (%s of a beat measure the record does not keep: as stated)", plural(vc.kept, "value"))
 	}

@@ -165,3 +165,32 @@ func readCSV(t *testing.T, name string) [][]string {
 	}
 	return rows
 }
+
+// A record without a protocol copy (as an older version made them) is
+// shown as result.json states it: its integrity section says the verdicts
+// were not recomputed, which is no failure while its seal holds. An
+// intact record says its criteria were recomputed and agree.
+func TestRecordWithoutProtocolCopySaysVerdictsNotRecomputed(t *testing.T) {
+	orig, _ := failingRun(t)
+	out := t.TempDir()
+	if _, err := reports.Generate(orig, reports.Options{Formats: []string{reports.FormatHTML}, OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, reports.HTMLFile))
+	if !strings.Contains(string(html), "recomputed from the frames, beats and protocol copy: 2 criteria as result.json states them") {
+		t.Error("the intact record's report does not say its 2 criteria were recomputed and agree")
+	}
+	dir := filepath.Join(t.TempDir(), filepath.Base(orig))
+	if err := os.CopyFS(dir, os.DirFS(orig)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "protocol.yaml"))
+	editResult(t, dir, func(*runlog.Result) {})
+	if _, err := reports.Generate(dir, reports.Options{Formats: []string{reports.FormatHTML}, OutDir: out}); err != nil {
+		t.Fatalf("Generate: %v, want no integrity failure", err)
+	}
+	html, _ = os.ReadFile(filepath.Join(out, reports.HTMLFile))
+	if !strings.Contains(string(html), "verdicts not recomputed: no protocol copy") || strings.Contains(string(html), "INTEGRITY FAILED") {
+		t.Error("the report of a record without protocol copy does not say its verdicts were not recomputed, or says INTEGRITY FAILED")
+	}
+}
