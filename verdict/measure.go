@@ -43,7 +43,7 @@ func (w *walk) measure(run *runlog.Run) error {
 	for _, jd := range w.judged {
 		for _, j := range jd.jobs {
 			switch {
-			case j.skip != "" || j.col < 0:
+			case j.skip != "" || j.col < 0 || j.redetect != nil:
 			case j.acc.C.Measure.IsBeat():
 				beatJobs = append(beatJobs, j)
 			default:
@@ -61,10 +61,12 @@ func (w *walk) measure(run *runlog.Run) error {
 	}
 	w.before = make([]Invariant, len(w.always))
 	frames := newSweep(frameJobs)
+	dets := w.detectors()
 	_, err := run.Frames(func(t time.Duration, v []float64) error {
 		for _, j := range frames.at(t) {
 			j.acc.Frame(t, v[j.col])
 		}
+		w.detect(dets, t, v)
 		for i, inv := range w.always {
 			w.before[i] = *inv
 			inv.Add(t, v[w.cols[i]])
@@ -172,6 +174,9 @@ func outcome(ended, aborted bool, crit []runlog.CriterionResult) runlog.Outcome 
 // δ over T). Beats, flag counts and fractions are exact.
 func (j *job) tolerance(end time.Duration) float64 {
 	m := j.acc.C.Measure
+	if j.redetect != nil {
+		return redetectTolerance(m.Agg, j.scale)
+	}
 	if m.IsBeat() || m.Agg == "count" || m.Agg == "fraction" || j.acc.Stats.N == 0 {
 		return 0
 	}

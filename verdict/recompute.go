@@ -19,8 +19,9 @@ type Recomputed struct {
 	Criteria []runlog.CriterionResult
 	// Tol[i] is how far Criteria[i].Value may lie from the engine's: the
 	// record keeps frames as float32, so a value over frames is within
-	// FrameTolerance of its largest magnitude (see tolerance); values over
-	// beats (beats.jsonl keeps float64) and of flag channels are exact.
+	// FrameTolerance of its largest magnitude (see tolerance; beats found
+	// again on the frames, redetectTolerance); values over recorded beats
+	// (beats.jsonl keeps float64) and of flag channels are exact.
 	Tol []float64
 	// RefTol[i] is that of a relative criterion's reference value.
 	RefTol []float64
@@ -28,8 +29,9 @@ type Recomputed struct {
 	// an aborted run's last frame may not have reached the invariants.
 	Alt map[int]runlog.CriterionResult
 	// NotRecomputed[i], when set, says why Criteria[i]'s value could not
-	// be taken from the record (a beat measure beats.jsonl does not keep);
-	// its value and verdict are then the record's own.
+	// be taken from the record (a beat measure beats.jsonl does not keep,
+	// in a record whose rig config copy does not say how the engine timed
+	// its beats); its value and verdict are then result.json's (Compare).
 	NotRecomputed map[int]string
 	// Outcome is the run's outcome as its criteria and end make it.
 	Outcome runlog.Outcome
@@ -54,6 +56,10 @@ type job struct {
 	beatCh     string                       // beat measures: the beats' channel
 	beatVal    func(b *runlog.Beat) float64 // and their value of the measure
 	skip       string                       // why its value cannot be had from the record
+	// redetect: a beat measure beats.jsonl does not keep, its beats found
+	// again on the frames (detect.go)
+	redetect *detectSpec
+	scale    float64 // of a redetected measure: its channel's largest magnitude
 }
 
 // judgement is one judged step: its until's timeout, then its criteria.
@@ -97,7 +103,10 @@ func Recompute(dir string) (*Recomputed, error) {
 	}
 	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, flow: primaryFlow(m.Layout)}
 	if len(rc.beats) > 0 {
-		w.firstBeat = rc.beats[0]
+		w.firstBeat, w.cycle, w.beatChans = rc.beats[0], rc.beats[0], rc.beats
+	}
+	if rc.cycle != "" {
+		w.cycle = rc.cycle
 	}
 	if err := w.events(evs); err != nil {
 		return nil, err
@@ -128,6 +137,9 @@ type walk struct {
 	flow      string // the primary flow channel
 	firstBeat string // the rig's first beat channel, if its config copy says
 	params    map[string]runlog.SetpointValue
+	cycle     string   // the rig's cycle channel, if its config copy says
+	beatChans []string // the rig's beat channels, if its config copy says
+	resumes   []time.Duration
 	stack     []*openStep
 	judged    []*judgement
 	ended     bool // the run's last part ended (run.end): invariants were judged
@@ -239,6 +251,9 @@ func (w *walk) newJob(c *protocols.Criterion, ref bool, start time.Duration) *jo
 	}
 	if m := c.Measure; m.IsBeat() {
 		j.beatCh, j.beatVal, j.skip = w.beatSource(m)
+		if j.skip != "" {
+			j.redetect, j.skip = w.detectSpec(m, j.skip)
+		}
 	}
 	return j
 }
@@ -317,4 +332,5 @@ func (w *walk) resumed(ev runlog.Event) {
 		}
 	}
 	w.judged, w.stack, w.ended = kept, nil, false
+	w.resumes = append(w.resumes, seconds(d.GapFromS))
 }

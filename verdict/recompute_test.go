@@ -73,6 +73,9 @@ func agrees(t *testing.T, dir string, res *runlog.Result) float64 {
 			worst = max(worst, math.Abs(*c.Value-*e.Value)/rc.Tol[i])
 		}
 	}
+	for i, why := range rc.NotRecomputed {
+		t.Errorf("%s %s not recomputed: %s", rc.Criteria[i].Step, rc.Criteria[i].Measure, why)
+	}
 	for _, d := range rc.Compare(res) {
 		t.Error(d)
 	}
@@ -99,6 +102,10 @@ steps:
       - {id: M-5, measure: min(map(aop)), min: 60 mmHg}
       - {id: M-6, measure: heart_rate(aop), over: last 3 s, between: [50 bpm, 100 bpm]}
       - {id: M-7, measure: stroke_volume(flow_dut), min: 0 ml, on_fail: warn}
+      - {id: M-8, measure: stroke_volume(flow_ao), over: last 4 s, min: 1 ml}
+      - {id: M-9, measure: end_diastolic(lvp), max: 1 mmHg}
+      - {id: M-10, measure: max(dp_dt_max(lvp)), min: 100 mmHg/s}
+      - {id: M-11, measure: end_systolic(lv_volume), between: [10 ml, 200 ml]}
   - name: afterload
     set: {loop.resistance: 2 mmHg·s/ml}
     hold: 6 s

@@ -31,9 +31,10 @@ var ErrNoProtocol = errors.New("no protocol copy")
 // volume) and the preset names loop.preset accepts.
 type rigCopyInfo struct {
 	beats, presets []string
+	cycle          string
 }
 
-// readRigCopy reads beat channels and preset names from rig.yaml, if the
+// readRigCopy reads beat channels, the cycle channel and preset names from rig.yaml, if the
 // record has one; it reads nothing else of it (the rig package owns the
 // format, and reports must not import rig). A copy that does not parse
 // yields nothing: the protocol is then parsed against the record alone.
@@ -56,6 +57,8 @@ func readRigCopy(dir string) rigCopyInfo {
 					info.beats = append(info.beats, it.Value)
 				}
 			}
+		case k.Value == "cycle" && strictyaml.IsScalar(v):
+			info.cycle = v.Value
 		case k.Value == "presets" && strictyaml.IsMapping(v):
 			for j := 0; j < len(v.Content); j += 2 {
 				info.presets = append(info.presets, v.Content[j].Value)
