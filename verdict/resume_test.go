@@ -15,7 +15,8 @@ import (
 )
 
 // resumeSrc has a reference step, beats, an invariant and a repeated last
-// step, which the interruption cuts into.
+// step, which the interruption cuts into, with a phase measure (its beats
+// found again on the frames, by a detector started afresh at the resume).
 const resumeSrc = `protocol: 1
 name: resume
 always:
@@ -38,6 +39,7 @@ steps:
         criteria:
           - {id: C3, measure: mean(aop), relative_to: one, between: [-5 %, 40 %]}
           - {id: C4, measure: max(aop), min: 500 mmHg}
+          - {id: C5, measure: end_diastolic(lvp), max: 100 mmHg}
 `
 
 // interrupt makes the closed run in dir one whose process died 1 s into
@@ -105,7 +107,7 @@ func TestRecomputeInterruptedAndResumedRuns(t *testing.T) {
 	for _, c := range res.Criteria {
 		ids[c.ID]++
 	}
-	if ids["C1"] != 1 || ids["C2"] != 1 || ids["C3"] != 3 || ids["C4"] != 3 || ids["A-1"] != 1 || res.Outcome != runlog.OutcomeFail {
+	if ids["C1"] != 1 || ids["C2"] != 1 || ids["C3"] != 3 || ids["C4"] != 3 || ids["C5"] != 3 || ids["A-1"] != 1 || res.Outcome != runlog.OutcomeFail {
 		t.Fatalf("resumed run: %v %s; want C1, C2 kept, step 3's judged anew, A-1, fail", ids, res.Outcome)
 	}
 	agrees(t, dir, res)
