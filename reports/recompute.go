@@ -48,16 +48,16 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 // verdictFailures are the differences between result.json and the
 // recomputed criteria: integrity failures.
 func (r *Report) verdictFailures() []string {
-	if r.recheck == nil {
+	if r.judged == nil {
 		return nil
 	}
-	return r.recheck.diffs
+	return r.judged.diffs
 }
 
 // verdictRows are the rows of the integrity section that say whether the
 // verdicts shown were judged again from the frames and the protocol.
 func (r *Report) verdictRows() []kv {
-	vc := r.recheck
+	vc := r.judged
 	switch {
 	case vc == nil:
 		return nil

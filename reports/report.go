@@ -38,23 +38,23 @@ type Report struct {
 	influx bool
 	src    source // frames and beats are read from here
 
-	dir     string
-	run     *runlog.Run
-	events  eventSummary
-	steps   []stepExec
-	crit    []critRow
-	trace   traceView
-	beats   *beatsView
-	frames  runlog.FrameStats
-	seal    *runlog.Verification // nil: made from InfluxDB, nothing to verify
-	recheck *verdictCheck        // nil: made from InfluxDB, or the run has no result
-	firstT  int64                // ns, time of the first frame, -1 without frames
-	lastT   int64                // ns, time of the last frame
-	waves   []waveView
-	trends  []*figure
-	notes   []string // problems found reading the record
-	wNote   string   // which steps have waveforms, when not all
-	tNote   string   // how to read the trends
+	dir    string
+	run    *runlog.Run
+	events eventSummary
+	steps  []stepExec
+	crit   []critRow
+	trace  traceView
+	beats  *beatsView
+	frames runlog.FrameStats
+	seal   *runlog.Verification // nil: made from InfluxDB, nothing to verify
+	judged *verdictCheck        // criteria judged again from the record; nil: from InfluxDB, or no result
+	firstT int64                // ns, time of the first frame, -1 without frames
+	lastT  int64                // ns, time of the last frame
+	waves  []waveView
+	trends []*figure
+	notes  []string // problems found reading the record
+	wNote  string   // which steps have waveforms, when not all
+	tNote  string   // how to read the trends
 }
 
 // waveView is the waveform plots of the end of one step execution.

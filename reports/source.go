@@ -86,7 +86,7 @@ func loadFrom(ctx context.Context, src source, scan bool) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Generated: time.Now().UTC(), source: h.from, influx: h.influx, src: src, dir: h.dir, run: h.run,
-		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT, seal: h.seal, recheck: h.recheck}
+		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT, seal: h.seal, judged: h.recheck}
 	m := &r.run.Manifest
 	durS := runLength(r.run.Result, m, r.events.LastT)
 	r.steps = stepsOf(r.run.Result, h.spans, durS)
