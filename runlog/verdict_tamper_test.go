@@ -7,13 +7,16 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mockloop/mockloop/internal/benchtest"
+	"github.com/mockloop/mockloop/internal/testtool"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/rig"
@@ -192,5 +195,34 @@ func TestRecordWithoutProtocolCopySaysVerdictsNotRecomputed(t *testing.T) {
 	html, _ = os.ReadFile(filepath.Join(out, reports.HTMLFile))
 	if !strings.Contains(string(html), "verdicts not recomputed: no protocol copy") || strings.Contains(string(html), "INTEGRITY FAILED") {
 		t.Error("the report of a record without protocol copy does not say its verdicts were not recomputed, or says INTEGRITY FAILED")
+	}
+}
+
+// The PDF of a record whose result.json was edited to pass and sealed
+// again says INTEGRITY FAILED on every page, and its criteria table shows
+// T-1's recomputed FAIL (pdftotext, as the reports' own PDF tests).
+func TestEditedResultResealedPDFSaysIntegrityFailedOnEveryPage(t *testing.T) {
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
+	dir, _ := failingRun(t)
+	editResult(t, dir, func(r *runlog.Result) {
+		c := &r.Criteria[0]
+		c.Value, c.Verdict, c.Pass, r.Outcome = pf(512.5), runlog.VerdictPass, true, runlog.OutcomePass
+	})
+	out := t.TempDir()
+	if _, err := reports.Generate(dir, reports.Options{Formats: []string{reports.FormatPDF}, OutDir: out}); !errors.Is(err, reports.ErrIntegrity) {
+		t.Fatalf("Generate: %v, want INTEGRITY FAILED", err)
+	}
+	text, err := exec.Command(pdftotext, "-layout", filepath.Join(out, reports.PDFFile), "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := strings.Split(strings.TrimSuffix(string(text), "\f"), "\f")
+	for i, p := range pages {
+		if !strings.Contains(p, "INTEGRITY FAILED") {
+			t.Errorf("page %d of %d does not say INTEGRITY FAILED", i+1, len(pages))
+		}
+	}
+	if !strings.Contains(string(text), "512.5") || !regexp.MustCompile(`T-1.*mean\(aop\)[^\n]*FAIL`).MatchString(string(text)) {
+		t.Errorf("the PDF does not name the edit (512.5) or show T-1's recomputed FAIL:\n%s", text)
 	}
 }
