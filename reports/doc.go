@@ -112,9 +112,11 @@
 //
 // # Imports
 //
-// Of the project, runlog (the record), influx (reports made from
+// Of the project, runlog (the record), verdict (the criteria judged again
+// from the record's frames and protocol copy), influx (reports made from
 // InfluxDB), internal/termtext (the summary's text on a terminal) and
 // internal/flock (a file being made is locked, so one a killed report left
 // is known) only. It must not import rig or protocols: a report is made
-// from the record alone, so it can be made again at any time.
+// from the record alone, so it can be made again at any time (verdict
+// reads the protocol from the record's own copy).
 package reports

@@ -47,6 +47,7 @@ type Report struct {
 	beats  *beatsView
 	frames runlog.FrameStats
 	seal   *runlog.Verification // nil: made from InfluxDB, nothing to verify
+	judged *verdictCheck        // criteria judged again from the record; nil: from InfluxDB, or no result
 	firstT int64                // ns, time of the first frame, -1 without frames
 	lastT  int64                // ns, time of the last frame
 	waves  []waveView

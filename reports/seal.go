@@ -21,9 +21,9 @@ const integrityFailed = "INTEGRITY FAILED"
 // record (InfluxDB: its integrity section says nothing was verified).
 func (r *Report) integrityFailures() []string {
 	if r.seal == nil || r.seal.Intact() {
-		return nil
+		return r.verdictFailures()
 	}
-	return r.seal.Failures()
+	return append(r.seal.Failures(), r.verdictFailures()...)
 }
 
 // integrityErr is the error of a report whose record fails verification.
@@ -41,9 +41,9 @@ func (r *Report) sealRows() []kv {
 	if r.seal == nil {
 		return []kv{{K: "Record seal", V: "not verified: this report was made from InfluxDB, not from a sealed record", Flag: true}}
 	}
-	if f := r.integrityFailures(); len(f) > 0 {
+	if !r.seal.Intact() {
 		rows := []kv{{K: "Record seal", V: integrityFailed + ": the record is not as it was sealed; what this report shows cannot be trusted", Flag: true}}
-		for _, p := range f {
+		for _, p := range r.seal.Failures() {
 			rows = append(rows, kv{K: "Differs", V: p, Flag: true})
 		}
 		return rows

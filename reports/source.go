@@ -73,6 +73,8 @@ type runHead struct {
 	// seal is the verification of the record against its seal; nil when
 	// the source is not a record (InfluxDB).
 	seal *runlog.Verification
+	// recheck is the criteria judged again from the record (recheck).
+	recheck *verdictCheck
 }
 
 // loadFrom reads the run from src and gathers what the reports show,
@@ -84,7 +86,7 @@ func loadFrom(ctx context.Context, src source, scan bool) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Generated: time.Now().UTC(), source: h.from, influx: h.influx, src: src, dir: h.dir, run: h.run,
-		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT, seal: h.seal}
+		events: h.events, notes: h.notes, frames: h.frames, firstT: h.firstT, lastT: h.lastT, seal: h.seal, judged: h.recheck}
 	m := &r.run.Manifest
 	durS := runLength(r.run.Result, m, r.events.LastT)
 	r.steps = stepsOf(r.run.Result, h.spans, durS)
@@ -126,6 +128,7 @@ func (s *recordSource) head(context.Context) (*runHead, error) {
 	if h.seal, err = runlog.Verify(s.dir); err != nil { // a file that cannot be read: not intact
 		h.seal = &runlog.Verification{Problems: []string{"the record could not be verified: " + err.Error()}}
 	}
+	h.recheck = recheck(s.dir, run)
 	if run.Result != nil {
 		h.criteria = run.Result.Criteria
 	}

@@ -241,7 +241,7 @@ func (r *Report) integrityRows() []kv {
 			{K: "Frame integrity", V: "not checked: this report was made from InfluxDB; the run record's checksums were not read", Flag: true},
 		}
 	}
-	rows = append(r.sealRows(), rows...) // the seal first: it covers every file, the checksums only the frames
+	rows = append(append(r.sealRows(), r.verdictRows()...), rows...) // the seal first: it covers every file, the checksums only the frames
 	for _, d := range st.Damaged {
 		rows = append(rows, kv{K: "Damage", V: d.String(), Flag: true})
 	}

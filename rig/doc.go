@@ -54,8 +54,8 @@
 // every run and calibration), clock, daq and its drivers daq/ads1115 and
 // daq/ads131m08, dut, dut/dutsim and dut/profile (the DUT's profile, from
 // which rig builds the simulated pump and firmware), influx, internal/strictyaml,
-// internal/termtext (the progress line), protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim and
-// units. rig is the one package that knows both the hardware and the
+// internal/termtext (the progress line), protocols, pumpctl and its driver pumpctl/mcp4725, runlog, sim,
+// units and verdict (judging a criterion, shared with the reports). rig is the one package that knows both the hardware and the
 // record. It must not import reports, serve or live: they are made from
 // the record or fed through Observer.
 package rig

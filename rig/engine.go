@@ -18,6 +18,7 @@ import (
 	"github.com/mockloop/mockloop/pumpctl"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
+	"github.com/mockloop/mockloop/verdict"
 )
 
 // blockSpan is the time one block of frames covers. Blocks are the unit in
@@ -126,13 +127,8 @@ type alarmTrip struct {
 
 // invariant is an `always` criterion checked on every frame.
 type invariant struct {
-	c        *protocols.Criterion
-	col      int
-	dim      units.Dimension
-	worst    float64 // value furthest outside, or the extreme seen
-	violated bool
-	n        int64
-	first    time.Duration
+	verdict.Invariant
+	col int
 }
 
 // stepRun accumulates the data of one running step.
@@ -149,14 +145,11 @@ type stepRun struct {
 }
 
 type critRun struct {
-	c     *protocols.Criterion
-	ref   bool // c's measure taken over c's reference step, not judged
-	col   int
-	dim   units.Dimension
-	stats daq.Stats
-	win   *daq.Window
-	// beat criteria: the value of each beat that ended in the step
-	beats []beatValue
+	c   *protocols.Criterion
+	ref bool // c's measure taken over c's reference step, not judged
+	col int
+	dim units.Dimension
+	acc verdict.Acc
 }
 
 // refValue is a relative criterion's reference: its measure's value over
@@ -169,11 +162,6 @@ type refValue struct {
 // refKey names a relative criterion in a record (StepEndData.References):
 // its line and column in the protocol, the same on a resume.
 func refKey(c *protocols.Criterion) string { return fmt.Sprintf("%d:%d", c.Pos.Line, c.Pos.Col) }
-
-type beatValue struct {
-	end time.Duration
-	v   float64
-}
 
 // beatSpec is one beat detector: on a pressure column, integrating a flow
 // column (or none), and reading the phases of beats on column x. channel
@@ -275,7 +263,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			for _, c := range sr.crit {
 				if s.serves(c.c.Measure) {
 					v, _ := b.Value(c.c.Measure.Agg)
-					c.beats = append(c.beats, beatValue{end: b.End, v: v})
+					c.acc.Beat(b.End, v)
 				}
 			}
 		}
@@ -561,39 +549,20 @@ func (e *engine) supervise(frame []float64) error {
 func (e *engine) checkAlways(t time.Duration, frame []float64) error {
 	for _, inv := range e.always {
 		v := frame[inv.col]
-		inv.n++
-		b := inv.c.Bound
-		if !b.Holds(v) {
-			if !inv.violated {
-				inv.violated, inv.first, inv.worst = true, t, v
-				e.event(runlog.NewEvent(runlog.KindInvariant, "", fmt.Sprintf("%s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text),
-					runlog.InvariantData{ID: inv.c.ID, Value: runlog.Reading(v)}))
-			}
-			if math.IsNaN(v) || excess(v, b) > excess(inv.worst, b) {
-				inv.worst = v
-			}
-			if inv.c.OnFail == protocols.Abort {
-				return abortf("invariant %s violated: %s %s, limit %s", inv.c.Label(), inv.c.Channel, units.Format(v, inv.dim), b.Text)
-			}
+		outside, first := inv.Add(t, v)
+		if !outside {
 			continue
 		}
-		if !inv.violated && (inv.n == 1 || closer(v, inv.worst, b)) {
-			inv.worst = v
+		c, b := inv.C, inv.C.Bound
+		if first {
+			e.event(runlog.NewEvent(runlog.KindInvariant, "", fmt.Sprintf("%s violated: %s %s, limit %s", c.Label(), c.Channel, units.Format(v, inv.Dim), b.Text),
+				runlog.InvariantData{ID: c.ID, Value: runlog.Reading(v)}))
+		}
+		if c.OnFail == protocols.Abort {
+			return abortf("invariant %s violated: %s %s, limit %s", c.Label(), c.Channel, units.Format(v, inv.Dim), b.Text)
 		}
 	}
 	return nil
-}
-
-// excess is how far v lies outside b (0 inside).
-func excess(v float64, b protocols.Bound) float64 {
-	return max(b.Lo-v, v-b.Hi, 0)
-}
-
-// closer reports whether v is nearer to b's nearest finite edge than w: the
-// reported value of a passing invariant is its closest approach to a limit.
-func closer(v, w float64, b protocols.Bound) bool {
-	d := func(x float64) float64 { return min(x-b.Lo, b.Hi-x) }
-	return d(v) < d(w)
 }
 
 // run executes the whole protocol. It returns the abort, or nil.
@@ -676,12 +645,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 			continue
 		}
 		col := e.layout.Index(c.Measure.Channel)
-		cr := &critRun{c: c, ref: ref, col: col, dim: e.layout[col].Dim}
-		_, isQ := c.Measure.Quantile()
-		cr.stats.KeepValues = isQ
-		if c.Over > 0 {
-			cr.win = daq.NewWindow(c.Over, e.rate)
-		}
+		cr := &critRun{c: c, ref: ref, col: col, dim: e.layout[col].Dim, acc: verdict.NewAcc(c, e.rate)}
 		sr.crit = append(sr.crit, cr)
 	}
 	if len(e.active) == 0 {
@@ -734,11 +698,7 @@ func (sr *stepRun) add(t time.Duration, frame []float64, innermost bool) {
 		}
 	}
 	for _, c := range sr.crit {
-		if c.win != nil {
-			c.win.Add(t, frame[c.col])
-		} else {
-			c.stats.Add(t, frame[c.col])
-		}
+		c.acc.Frame(t, frame[c.col])
 	}
 }
 
@@ -886,7 +846,8 @@ func (e *engine) until(u *protocols.Until, path string) error {
 	var beats *critRun
 	if m.IsBeat() {
 		// the step's own criterion list carries the beats to the condition
-		beats = &critRun{c: &protocols.Criterion{Measure: m}, col: col, dim: e.layout[col].Dim}
+		c := &protocols.Criterion{Measure: m}
+		beats = &critRun{c: c, col: col, dim: e.layout[col].Dim, acc: verdict.Acc{C: c}}
 		sr := e.active[len(e.active)-1]
 		sr.crit = append(sr.crit, beats)
 		defer func() { sr.crit = slices.DeleteFunc(sr.crit, func(c *critRun) bool { return c == beats }) }()
@@ -906,7 +867,7 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		switch {
 		case beats != nil:
 			var n int64
-			if agg, n = beatStat(beats.beats, t, m.Window, m.Stat); n == 0 || t-start < m.Window {
+			if agg, n = verdict.BeatStat(beats.acc.Beats, t, m.Window, m.Stat); n == 0 || t-start < m.Window {
 				continue // like a rolling window, the first verdict waits for a full window
 			}
 		case roll != nil:
@@ -944,15 +905,13 @@ func (e *engine) whenHolds(w *protocols.When) bool {
 	return eq != w.Not
 }
 
-// judge evaluates the criteria of a finished step.
+// judge evaluates the criteria of a finished step (verdict.Judge); a
+// failure fails the step and the run, or aborts it.
 func (e *engine) judge(sr *stepRun) error {
 	var abort error
 	for _, cr := range sr.crit {
 		c := cr.c
-		if cr.win != nil {
-			cr.win.Stats(&cr.stats)
-		}
-		v, n := e.measured(cr)
+		v, n := cr.acc.Measured(e.next)
 		if cr.ref {
 			if e.refs == nil {
 				e.refs = map[*protocols.Criterion]refValue{}
@@ -960,75 +919,17 @@ func (e *engine) judge(sr *stepRun) error {
 			e.refs[c] = refValue{v, sr.path}
 			continue
 		}
-		dim, _ := c.Measure.ResultDim(cr.dim)
-		res := runlog.CriterionResult{ID: c.ID, Name: c.Name, Step: sr.path, StepName: sr.title, Measure: c.Measure.Text,
-			Unit: unitText(dim, c.Measure), Limits: c.Bound.Text, Lo: finite(c.Bound.Lo), Hi: finite(c.Bound.Hi), OnFail: c.OnFail.String()}
-		if c.Over > 0 {
-			res.Over = "last " + units.FormatDuration(c.Over)
-		}
-		var noRef string
-		if rel := c.Relative; rel != nil {
-			measureUnit := res.Unit
-			res.Unit = rel.Unit(measureUnit)
-			r, ok := e.refs[c]
-			res.ReferenceStep = r.path
-			switch {
-			case !ok:
-				noRef = fmt.Sprintf("its reference step %s (%s) has not run", rel.Path, rel.Step.Title())
-			case math.IsNaN(r.v) || math.IsInf(r.v, 0):
-				noRef = fmt.Sprintf("%s has no value in its reference step %s", c.Measure.Text, r.path)
-			default:
-				res.Reference = finite(r.v)
-				res.Limits += fmt.Sprintf(" relative to step %s: %s %s", r.path, strconv.FormatFloat(r.v, 'g', 5, 64), measureUnit)
-				v = rel.Change(v, r.v)
+		r, ok := e.refs[c]
+		res := verdict.Judge(c, sr.path, sr.title, cr.dim, v, n, verdict.Ref{V: r.v, Path: r.path, OK: ok})
+		if verdict.Fails(c, res) {
+			sr.anyFail, e.failed = true, true
+			if c.OnFail == protocols.Abort && abort == nil {
+				abort = abortf("criterion %s failed in step %s: %s", c.Label(), sr.path, verdict.Text(res))
 			}
 		}
-		pass := false
-		switch {
-		case noRef != "":
-			res.Verdict, res.Reason = runlog.VerdictNoData, noRef
-		case n == 0 && c.Measure.IsBeat():
-			res.Verdict, res.Reason = runlog.VerdictNoData, "no beats detected"
-		case n == 0:
-			res.Verdict, res.Reason = runlog.VerdictNoData, "no frames in the step"
-		case math.IsNaN(v) || math.IsInf(v, 0):
-			res.Verdict, res.Reason = runlog.VerdictNoData, fmt.Sprintf("%s has no value over %d samples", c.Measure.Text, n)
-		default:
-			res.Value = finite(v)
-			pass = c.Bound.Holds(v)
-			res.Verdict = runlog.VerdictFail
-			if pass {
-				res.Verdict = runlog.VerdictPass
-			}
-		}
-		res.Pass = pass
-		if !pass {
-			switch c.OnFail {
-			case protocols.Warn:
-				res.Verdict = runlog.VerdictWarn
-			case protocols.Abort:
-				sr.anyFail, e.failed = true, true
-				if abort == nil {
-					abort = abortf("criterion %s failed in step %s: %s", c.Label(), sr.path, verdictText(res))
-				}
-			default:
-				sr.anyFail, e.failed = true, true
-			}
-		}
-		e.addCriterion(res, c.Label()+": "+verdictText(res))
+		e.addCriterion(res, c.Label()+": "+verdict.Text(res))
 	}
 	return abort
-}
-
-// measured is a criterion's measure over its window: the value and how
-// many frames or beats it was taken over.
-func (e *engine) measured(cr *critRun) (float64, int64) {
-	m := cr.c.Measure
-	if m.IsBeat() {
-		return beatStat(cr.beats, e.next, cr.c.Over, m.Stat)
-	}
-	v, _ := cr.stats.Aggregate(m.Agg)
-	return v, cr.stats.N
 }
 
 // addCriterion records a judged criterion, with the whole result in its
@@ -1038,68 +939,14 @@ func (e *engine) addCriterion(res runlog.CriterionResult, msg string) {
 	e.event(runlog.NewEvent(runlog.KindCriterion, res.Step, msg, runlog.CriterionData{Result: &res, Verdict: res.Verdict}))
 }
 
-// beatStat is the statistic stat (BeatStats; "" for the mean) of the
-// beats that ended in the step, or in its last `over` before end, and how
-// many there were. It is the frame aggregates' arithmetic over the beats'
-// values, so min(map(aop)) and min(aop) agree on what a minimum is.
-func beatStat(beats []beatValue, end, over time.Duration, stat string) (float64, int64) {
-	s := daq.Stats{KeepValues: strings.HasPrefix(stat, "p")}
-	sum := 0.0
-	for _, b := range beats {
-		if over > 0 && b.end <= end-over || math.IsNaN(b.v) {
-			continue
-		}
-		s.Add(b.end, b.v)
-		sum += b.v
-	}
-	if s.N == 0 {
-		return math.NaN(), 0
-	}
-	if stat == "" {
-		// the plain sum, as records made before statistics over beats
-		// have it, to the last bit
-		return sum / float64(s.N), s.N
-	}
-	v, _ := s.Aggregate(stat)
-	return v, s.N
-}
-
-func unitText(d units.Dimension, m protocols.Measure) string {
-	if per := protocols.Aggregates[m.Agg].Per; per != "" {
-		return d.Unit() + "/" + per
-	}
-	return d.Unit()
-}
-
-func verdictText(r runlog.CriterionResult) string {
-	if r.Value == nil {
-		return string(r.Verdict) + " (" + r.Reason + ")"
-	}
-	return fmt.Sprintf("%s %s %s, limit %s", r.Verdict, r.Measure, strconv.FormatFloat(*r.Value, 'g', 6, 64)+" "+r.Unit, r.Limits)
-}
-
 // invariantResults turns the always-invariants into criterion results.
 func (e *engine) invariantResults() {
 	for _, inv := range e.always {
-		c := inv.c
-		res := runlog.CriterionResult{ID: c.ID, Name: c.Name, Step: "always", Measure: c.Channel, Unit: inv.dim.Unit(),
-			Limits: c.Bound.Text, Lo: finite(c.Bound.Lo), Hi: finite(c.Bound.Hi), OnFail: c.OnFail.String()}
-		switch {
-		case inv.n == 0:
-			res.Verdict, res.Reason = runlog.VerdictNoData, "no frames"
-		case inv.violated:
-			res.Value = finite(inv.worst)
-			res.Verdict = runlog.VerdictFail
-			res.Reason = fmt.Sprintf("first violated at %s", units.FormatDuration(inv.first))
-			if c.OnFail == protocols.Warn {
-				res.Verdict = runlog.VerdictWarn
-			} else {
-				e.failed = true
-			}
-		default:
-			res.Value, res.Verdict, res.Pass = finite(inv.worst), runlog.VerdictPass, true
+		res := inv.Result()
+		if res.Verdict == runlog.VerdictFail {
+			e.failed = true
 		}
-		e.addCriterion(res, c.Label()+": "+verdictText(res))
+		e.addCriterion(res, inv.C.Label()+": "+verdict.Text(res))
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,20 +24,6 @@ type resumeState struct {
 	events    []runlog.Event
 	completed int           // top-level steps completed
 	lastT     time.Duration // run clock of the last frame or event
-}
-
-// topIndex is the top-level step number (1-based) of a step path such as
-// "3", "3.2" or "3[2].1", or 0 for none.
-func topIndex(path string) int {
-	end := strings.IndexAny(path, ".[")
-	if end < 0 {
-		end = len(path)
-	}
-	n, err := strconv.Atoi(path[:end])
-	if err != nil {
-		return 0
-	}
-	return n
 }
 
 // planResume reads the interrupted run in dir and checks that it was made
@@ -77,7 +62,7 @@ func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, 
 	done := map[int]bool{}
 	for _, e := range evs {
 		if e.Kind == runlog.KindStepEnd && !strings.ContainsAny(e.Step, ".[") && e.Msg != string(runlog.OutcomeAborted) {
-			done[topIndex(e.Step)] = true
+			done[runlog.TopStep(e.Step)] = true
 		}
 	}
 	for done[rs.completed+1] {
@@ -94,7 +79,7 @@ func (e *engine) restore() error {
 	rs := e.resume
 	k := rs.completed
 	for _, ev := range rs.events {
-		idx := topIndex(ev.Step)
+		idx := runlog.TopStep(ev.Step)
 		switch {
 		case ev.Kind == runlog.KindStepEnd && idx >= 1 && idx <= k:
 			var d runlog.StepEndData

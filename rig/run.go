@@ -18,6 +18,7 @@ import (
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
+	"github.com/mockloop/mockloop/verdict"
 )
 
 // stallSpan is how long acquisition may fail without a single good frame
@@ -253,7 +254,7 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 	}
 	for _, c := range proto.Always {
 		col := layout.Index(c.Channel)
-		e.always = append(e.always, &invariant{c: c, col: col, dim: layout[col].Dim})
+		e.always = append(e.always, &invariant{Invariant: verdict.Invariant{C: c, Dim: layout[col].Dim}, col: col})
 	}
 	e.prog = newProgress(opts.Log, opts.Live, proto, e)
 	e.stages = e.frameStages()

@@ -79,14 +79,19 @@ var packageMap = map[string]rule{
 	// The InfluxDB sink, spool, replay and sync, split from runlog.
 	"influx": {may: []string{"clock", "daq", "internal/durable", "runlog", "units"}},
 
-	// Reports are made from the record (or from InfluxDB) alone.
-	"reports": {may: []string{"influx", "internal/flock", "internal/termtext", "runlog"}},
+	// Judging a criterion: one home for the engine and the reports, which
+	// judge again from the record's frames and protocol copy.
+	"verdict": {may: []string{"daq", "internal/strictyaml", "protocols", "runlog", "units"}},
+
+	// Reports are made from the record (or from InfluxDB) alone; verdict
+	// judges the record's criteria again from its protocol copy.
+	"reports": {may: []string{"influx", "internal/flock", "internal/termtext", "runlog", "verdict"}},
 
 	// The rig: config, plant on the buses, the run engine.
 	"rig": {may: []string{
 		"bench", "clock", "daq", "daq/ads1115", "daq/ads131m08", "dut", "dut/dutsim", "dut/profile",
 		"influx", "internal/strictyaml", "internal/termtext", "protocols", "pumpctl",
-		"pumpctl/mcp4725", "runlog", "sim", "units",
+		"pumpctl/mcp4725", "runlog", "sim", "units", "verdict",
 	}},
 
 	// The simulator's credibility report: its cases run through the rig;
