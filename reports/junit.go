@@ -120,6 +120,7 @@ func (r *Report) junitProperties() []junitProp {
 	prop("rig", m.Rig)
 	prop("rig_config_sha256", m.RigConfigSHA256)
 	prop("software_version", m.SoftwareVersion)
+	prop("development_build", devBuildNotice(m))
 	if d := m.DUT; d != nil {
 		prop("dut_model", d.Model)
 		prop("dut_serial", d.Serial)

@@ -124,6 +124,8 @@ type pageText struct {
 	left, right, verdict, foot string
 	// alert, if set, replaces left, in red: INTEGRITY FAILED.
 	alert string
+	// dev, if set, replaces foot, in red: DEVELOPMENT BUILD.
+	dev string
 }
 
 // WritePDF writes the report as PDF for signature: A4, the content of the
@@ -140,6 +142,7 @@ func (r *Report) WritePDF(w io.Writer) error {
 	if len(v.IntegrityFailed) > 0 {
 		d.page.alert = integrityFailed + " (see section " + fmt.Sprint(v.Sec.Integrity) + ")" // short: half the header's width
 	}
+	d.page.dev = v.DevBuild
 	d.v = v
 	d.render()
 	return d.output(w)
@@ -220,8 +223,17 @@ func (d *pdfDoc) footer() {
 	f.Line(pdfLeft, pdfPageH-12, pdfPageW-pdfRight, pdfPageH-12)
 	d.font(false, pdfSmall)
 	f.SetTextColor(80, 80, 90)
-	f.CellFormat(pdfTextW/2, 5, d.text(d.page.foot), "", 0, "L", false, 0, "")
-	f.CellFormat(pdfTextW/2, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
+	foot := d.page.foot
+	if d.page.dev != "" {
+		foot = d.page.dev
+		d.font(true, pdfSmall)
+		c := outcomeColor("fail")
+		f.SetTextColor(int(c.R), int(c.G), int(c.B))
+	}
+	f.CellFormat(pdfTextW*3/4, 5, d.text(foot), "", 0, "L", false, 0, "") // the notice is long; the page number short
+	d.font(false, pdfSmall)
+	f.SetTextColor(80, 80, 90)
+	f.CellFormat(pdfTextW/4, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
 	f.SetTextColor(0, 0, 0)
 }
 
@@ -483,6 +495,9 @@ func (d *pdfDoc) title() {
 	}
 	if len(v.IntegrityFailed) > 0 {
 		d.para(integrityFailed+": the run record is not as it was sealed; what this report shows cannot be trusted. "+strings.Join(v.IntegrityFailed, "; "), true)
+	}
+	if v.DevBuild != "" {
+		d.para(v.DevBuild+": this build is not a tagged release.", true)
 	}
 	d.para("Generated "+v.Generated+" from "+v.Source+" by mockloop. Times t are seconds on the run's clock since its epoch.", false)
 	for _, n := range v.Notes {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type view struct {
 	IntegrityFailed []string
 	Notes           []string
 	Sec             sections
+
+	// DevBuild, if set, says the run was made by a development build:
+	// then every page says so.
+	DevBuild string
 }
 
 // sections numbers the sections that follow the optional beat statistics.
@@ -100,6 +105,10 @@ func (r *Report) view() *view {
 		v.AbortReason = res.AbortReason
 	}
 	v.Identity = identityRows(m)
+	if b, ok := buildRow(m); ok {
+		v.Identity = slices.Insert(v.Identity, slices.IndexFunc(v.Identity, func(r kv) bool { return r.K == "Software version" })+1, b)
+	}
+	v.DevBuild = devBuildNotice(m)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
