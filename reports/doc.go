@@ -12,7 +12,7 @@
 //	report.pdf    the same content paginated for signature: every page has a
 //	              header with the run id and outcome and a "page N of M" footer
 //	junit.xml     one <testsuite> per run, valid against the Apache Ant JUnit
-//	              schema, for CI
+//	              schema with test case properties, for CI
 //	criteria.csv  every evaluated criterion
 //	frames.csv    the frames, all or a selection (Selection)
 //	beats.csv     the detected beats, when the record has beats.jsonl
@@ -62,9 +62,14 @@
 // # JUnit
 //
 // Each criterion evaluation, always-invariants included, is a <testcase>:
-// classname is the step's "path/name" ("always" for invariants), name the
-// requirement id (or, without one, the criterion's name) and the measure,
-// with "#k" appended to the k-th evaluation of a repeated step. A failed
+// classname is "step path/name" without dots, on which CI tools split
+// class names: "step 3-2/hold" for step 3.2, a name's dots as middle dots
+// ("always" for invariants); name the requirement id (or, without one,
+// the criterion's name) and the measure, with "#k" appended to the k-th
+// evaluation of a repeated step. Its <properties> (an extension of the Ant
+// schema that Jenkins reads; testdata/junit.xsd has it) carry step, value,
+// lo, hi, unit, limits and verdict. A catalogue requirement an aborted or
+// interrupted run never reached is a <skipped> case saying why. A failed
 // criterion is a <failure type="fail"> whose message gives value and limits;
 // a criterion without data is a <failure type="no-data"> with the reason; a
 // failed on_fail: abort criterion, and the abort or interruption of the run
