@@ -45,7 +45,7 @@ type junitCase struct {
 	Name      string       `xml:"name,attr"`
 	Classname string       `xml:"classname,attr"`
 	Time      string       `xml:"time,attr"`
-	Props     *caseProps  `xml:"properties,omitempty"`
+	Props     *caseProps   `xml:"properties,omitempty"`
 	Skipped   *junitSkip   `xml:"skipped,omitempty"`
 	Failure   *junitResult `xml:"failure,omitempty"`
 	Error     *junitResult `xml:"error,omitempty"`

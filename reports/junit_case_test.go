@@ -31,19 +31,8 @@ func TestJUnitCasesCarryValuesLimitsAndUnreachedSkips(t *testing.T) {
 		Skipped int     `xml:"skipped,attr"`
 		Cases   []tcase `xml:"testcase"`
 	}
-	parse := func(name string) suite {
-		r, err := Load(fixtureRun(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := r.WriteJUnit(&b); err != nil {
-			t.Fatal(err)
-		}
-		var s suite
-		if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
-			t.Fatal(err)
-		}
+	parse := func(name string) (s suite) {
+		fixtureJUnit(t, name, &s)
 		return s
 	}
 	props := func(c tcase) map[string]string {
@@ -92,5 +81,21 @@ func TestJUnitCasesCarryValuesLimitsAndUnreachedSkips(t *testing.T) {
 	}
 	if p := parse("pass"); p.Skipped != 0 {
 		t.Errorf("a completed run has %d skipped cases", p.Skipped)
+	}
+}
+
+// fixtureJUnit decodes the JUnit document of fixture run name into s.
+func fixtureJUnit(t *testing.T, name string, s any) {
+	t.Helper()
+	r, err := Load(fixtureRun(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := r.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b.Bytes(), s); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bytes"
-	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,19 +81,8 @@ func TestJUnitVerdicts(t *testing.T) {
 		Cases     []tcase `xml:"testcase"`
 		SystemOut string  `xml:"system-out"`
 	}
-	parse := func(name string) suite {
-		r, err := Load(fixtureRun(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := r.WriteJUnit(&b); err != nil {
-			t.Fatal(err)
-		}
-		var s suite
-		if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
-			t.Fatal(err)
-		}
+	parse := func(name string) (s suite) {
+		fixtureJUnit(t, name, &s)
 		return s
 	}
 	find := func(s suite, name string) tcase {
