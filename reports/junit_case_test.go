@@ -87,6 +87,14 @@ func TestJUnitCasesCarryValuesLimitsAndUnreachedSkips(t *testing.T) {
 // fixtureJUnit decodes the JUnit document of fixture run name into s.
 func fixtureJUnit(t *testing.T, name string, s any) {
 	t.Helper()
+	if err := xml.Unmarshal(fixtureJUnitDoc(t, name), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixtureJUnitDoc is the JUnit document of fixture run name.
+func fixtureJUnitDoc(t *testing.T, name string) []byte {
+	t.Helper()
 	r, err := Load(fixtureRun(t, name))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +103,5 @@ func fixtureJUnit(t *testing.T, name string, s any) {
 	if err := r.WriteJUnit(&b); err != nil {
 		t.Fatal(err)
 	}
-	if err := xml.Unmarshal(b.Bytes(), s); err != nil {
-		t.Fatal(err)
-	}
+	return b.Bytes()
 }

@@ -26,16 +26,8 @@ func TestJUnitSchema(t *testing.T) {
 	dir := t.TempDir()
 	var files []string
 	for name := range fixtureIDs {
-		r, err := Load(fixtureRun(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := r.WriteJUnit(&b); err != nil {
-			t.Fatal(err)
-		}
 		f := filepath.Join(dir, name+".xml")
-		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(f, fixtureJUnitDoc(t, name), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, f)
