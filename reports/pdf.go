@@ -522,9 +522,9 @@ func (d *pdfDoc) identity() {
 		if c.Overdue {
 			due = verdictCell(c.Due+" (overdue)", "fail")
 		}
-		rows = append(rows, []pdfCell{cell(c.Channel), cell(c.Method), cell(c.Date), due, cell(c.Reference), {Text: c.Fields, Mono: true}})
+		rows = append(rows, calCells(c, due))
 	}
-	d.table([]pdfCol{{"Channel", 16, "L"}, {"Method", 16, "L"}, {"Date", 26, "L"}, {"Due", 20, "L"}, {"Reference", 32, "L"}, {"Coefficients and points", 70, "L"}}, rows, pdfSmall)
+	d.table(calCols, rows, pdfSmall)
 }
 
 // criteria draws section 3: every evaluated criterion.

@@ -56,9 +56,11 @@ type kv struct {
 	Flag bool
 }
 
-// calRow is one calibration record in force.
+// calRow is one calibration record in force: Points, Residual and
+// Operator read from its fields (calDetail), Fields the rest of them.
 type calRow struct {
 	Channel, Method, Date, Due, Reference, Fields string
+	Points, Residual, Operator                    string
 	Overdue                                       bool
 }
 
@@ -163,12 +165,10 @@ func calibrationRows(m *runlog.Manifest) []calRow {
 		if !overdue && c.Due != "" {
 			overdue = dueBefore(c.Due, m.Started)
 		}
-		fs := ""
-		if len(fields) > 0 {
-			fs = strings.TrimSuffix(strings.TrimPrefix(fmtAny(fields), "{"), "}")
-		}
-		rows = append(rows, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: orDash(c.Date),
-			Due: orDash(c.Due), Reference: orDash(c.Reference), Fields: orDash(fs), Overdue: overdue})
+		pts, resid, op, fs := calDetail(fields, channelUnit(m.Layout, c.Channel))
+		rows = append(rows, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: calDate(c.Date),
+			Due: calDate(c.Due), Reference: orDash(c.Reference), Fields: fs, Overdue: overdue,
+			Points: pts, Residual: resid, Operator: op})
 	}
 	return rows
 }
