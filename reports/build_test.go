@@ -2,8 +2,6 @@ package reports
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,14 +44,7 @@ func TestDevelopmentBuildStampedInEveryReport(t *testing.T) {
 				t.Errorf("JUnit development_build property: %v, want %v", got, tc.want)
 			}
 			pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
-			var p bytes.Buffer
-			if err := r.WritePDF(&p); err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join(t.TempDir(), "r.pdf")
-			if err := os.WriteFile(file, p.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			file := writePDFFile(t, r)
 			for i, page := range pdfPages(t, pdftotext, file, "-layout") {
 				if got := strings.Contains(strings.Join(strings.Fields(page), " "), notice); got != tc.want {
 					t.Errorf("PDF page %d says %q: %v, want %v", i+1, notice, got, tc.want)

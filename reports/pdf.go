@@ -357,11 +357,10 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 	f := d.f
 	lh := lineH(size)
 	drawHeader := func() {
-		d.font(true, size)
 		h := 0.0
-		lines := make([][]string, len(cols))
+		lines, sizes := make([][]string, len(cols)), make([]float64, len(cols))
 		for i, c := range cols {
-			lines[i] = d.split(d.text(c.Title), c.W-2*pdfPad)
+			lines[i], sizes[i] = d.cellLines(d.text(c.Title), c.W-2*pdfPad, false, true, size)
 			h = max(h, float64(len(lines[i]))*lh+2*pdfPad)
 		}
 		x, y := pdfLeft, f.GetY()
@@ -370,6 +369,7 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 		f.SetLineWidth(0.2)
 		for i, c := range cols {
 			f.Rect(x, y, c.W, h, "FD")
+			d.font(true, sizes[i])
 			for k, l := range lines[i] {
 				f.SetXY(x+pdfPad, y+pdfPad+float64(k)*lh)
 				f.CellFormat(c.W-2*pdfPad, lh, l, "", 0, c.Align, false, 0, "")
@@ -388,20 +388,18 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 	d.need(3 * lh)
 	drawHeader()
 	for _, row := range rows {
-		lines := make([][]string, len(cols))
+		lines, sizes := make([][]string, len(cols)), make([]float64, len(cols))
 		h := 0.0
 		for i, c := range cols {
 			if i >= len(row) {
 				continue
 			}
 			cl := row[i]
+			text := d.text(cl.Text)
 			if cl.Mono {
-				f.SetFont(fontMono, "", size-0.6)
-				lines[i] = d.split(monoGlyphs.clean(cl.Text), c.W-2*pdfPad)
-			} else {
-				d.font(cl.Bold, size)
-				lines[i] = d.split(d.text(cl.Text), c.W-2*pdfPad)
+				text = monoGlyphs.clean(cl.Text)
 			}
+			lines[i], sizes[i] = d.cellLines(text, c.W-2*pdfPad, cl.Mono, cl.Bold, size)
 			if len(lines[i]) > pdfMaxRows {
 				lines[i] = append(lines[i][:pdfMaxRows-1], "…")
 			}
@@ -419,11 +417,7 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 			f.Rect(x, y, c.W, h, "D")
 			if i < len(row) {
 				cl := row[i]
-				if cl.Mono {
-					f.SetFont(fontMono, "", size-0.6)
-				} else {
-					d.font(cl.Bold, size)
-				}
+				d.cellFont(cl.Mono, cl.Bold, sizes[i])
 				if cl.Color != nil {
 					f.SetTextColor(int(cl.Color.R), int(cl.Color.G), int(cl.Color.B))
 				}
