@@ -470,6 +470,7 @@ func (d *pdfDoc) render() {
 	d.heading(fmt.Sprintf("%d. Record integrity", d.v.Sec.Integrity))
 	d.kvTable(d.v.Integrity)
 	d.signatures()
+	d.criteriaAppendix()
 }
 
 // title draws the first page's title, the outcome and the report's notes.
@@ -532,8 +533,14 @@ func (d *pdfDoc) criteria() {
 	for _, c := range d.v.Criteria {
 		rows = append(rows, criterionCells(c))
 	}
-	d.table([]pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}, rows, pdfSmall)
+	d.table(critCols, rows, pdfSmall)
+	if len(d.v.CriteriaAppendix) > 0 {
+		d.para(critSummaryNote, false)
+	}
 }
+
+// critCols are the columns of the criteria table and its appendix.
+var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}
 
 // criterionCells is a criterion's row of the criteria table; a criterion
 // without a requirement id, or with one not in the catalogue, is flagged.

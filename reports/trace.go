@@ -29,6 +29,11 @@ type critRow struct {
 	Iter     int // k for the k-th evaluation of the same criterion in a repeated step; 1 otherwise
 	Repeats  bool
 	c        *runlog.CriterionResult
+
+	// Summary marks a row summarising every evaluation of a criterion
+	// evaluated more than once (summarizeCriteria): its Value says how
+	// they went.
+	Summary bool
 }
 
 // stepLabel is how the reports name the step of a criterion.

@@ -43,6 +43,9 @@ type view struct {
 	// DevBuild, if set, says the run was made by a development build:
 	// then every page says so.
 	DevBuild string
+	// CriteriaAppendix lists every evaluation of the criteria that
+	// Criteria summarises (evaluated more than once).
+	CriteriaAppendix []critRow
 }
 
 // sections numbers the sections that follow the optional beat statistics.
@@ -111,6 +114,7 @@ func (r *Report) view() *view {
 		v.Identity = slices.Insert(v.Identity, slices.IndexFunc(v.Identity, func(r kv) bool { return r.K == "Software version" })+1, b)
 	}
 	v.DevBuild = devBuildNotice(m)
+	v.Criteria, v.CriteriaAppendix = summarizeCriteria(r.crit)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
