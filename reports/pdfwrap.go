@@ -2,6 +2,11 @@ package reports
 
 import "strings"
 
+// breakAfter are the characters after which a word too wide for its
+// column may break: the joints of ids, channel names and paths
+// ("REQ-HYDRAULIC-", "dut.alarms.", "speed_").
+const breakAfter = "-._/"
+
 // minFontShare is how far a table cell's font may shrink, as a share of
 // the table's size, so that its longest word fits its column: below it
 // the text would be unreadable, and a word still too long (a hash, an id
@@ -26,7 +31,7 @@ func (d *pdfDoc) cellFont(mono, bold bool, size float64) {
 // only: fpdf's SplitText breaks inside a word that does not fit a line
 // ("mmH/g", "Outcom/e" in narrow columns), so the cell's font shrinks
 // first until its longest word fits, down to minFontShare of size; a word
-// that still does not fit breaks after its hyphens (ids), and only then
+// that still does not fit breaks after one of breakAfter, and only then
 // anywhere. It returns the lines and the size to draw them in (the font
 // is set to it).
 func (d *pdfDoc) cellLines(text string, w float64, mono, bold bool, size float64) ([]string, float64) {
@@ -55,7 +60,7 @@ func (d *pdfDoc) cellLines(text string, w float64, mono, bold bool, size float64
 
 // wrap breaks text into lines no wider than fit mm in the current font:
 // at newlines, then greedily between words; a word wider than a line
-// breaks after a hyphen, or where it must.
+// breaks after one of breakAfter, or where it must.
 func (d *pdfDoc) wrap(text string, fit float64) []string {
 	width := d.f.GetStringWidth
 	var out []string
@@ -77,12 +82,12 @@ func (d *pdfDoc) wrap(text string, fit float64) []string {
 				add(word, " ")
 				continue
 			}
-			for i, piece := range strings.SplitAfter(word, "-") {
+			for i, piece := range splitAfterAny(word, breakAfter) {
 				sep := ""
 				if i == 0 {
 					sep = " "
 				}
-				for width(piece) > fit && len([]rune(piece)) > 1 { // no hyphen to break at: break it
+				for width(piece) > fit && len([]rune(piece)) > 1 { // no joint to break at: break it
 					head := d.f.SplitText(piece, fit+2*d.f.GetCellMargin())[0]
 					if head == "" || head == piece {
 						break
@@ -94,6 +99,23 @@ func (d *pdfDoc) wrap(text string, fit float64) []string {
 			}
 		}
 		out = append(out, line)
+	}
+	return out
+}
+
+// splitAfterAny splits s after each of the characters in chars.
+func splitAfterAny(s, chars string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := strings.IndexAny(s, chars)
+		if i < 0 {
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	if s != "" {
+		out = append(out, s)
 	}
 	return out
 }

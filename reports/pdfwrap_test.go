@@ -57,8 +57,9 @@ func TestPDFCellsBreakNoWord(t *testing.T) {
 			}
 			defer func() { cellDrawn = nil }()
 			file := writePDFFile(t, r)
-			// A line may end after a hyphen (a long id): that is not a broken word.
-			unhyphen := strings.NewReplacer("- ", "-").Replace
+			// A line may end after a joint of an id or a name (breakAfter):
+			// that is not a broken word.
+			unhyphen := strings.NewReplacer("- ", "-", ". ", ".", "_ ", "_", "/ ", "/").Replace
 			raw := unhyphen(strings.Join(pdfPages(t, pdftotext, file, "-raw"), " "))
 			if len(cells) < 50 {
 				t.Fatalf("%d cells drawn", len(cells))

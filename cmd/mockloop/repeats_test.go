@@ -18,17 +18,8 @@ import (
 // the appendix, in the HTML and the PDF (before: twelve identical rows);
 // JUnit keeps a test case per evaluation. A real run on the simulated rig.
 func TestRepeatedCriteriaSummarised(t *testing.T) {
-	chdirRoot(t)
-	runs := t.TempDir()
-	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "cmd/mockloop/testdata/repeats.yaml"); code != exitPass {
-		t.Fatalf("run: exit %d %s", code, errOut)
-	}
-	dirs, _ := filepath.Glob(filepath.Join(runs, "*", "report.html"))
-	if len(dirs) != 1 {
-		t.Fatalf("reports %v", dirs)
-	}
-	dir := filepath.Dir(dirs[0])
-	html, _ := os.ReadFile(dirs[0])
+	dir := runPassing(t, "cmd/mockloop/testdata/repeats.yaml")
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
 	crit, rest, _ := strings.Cut(string(html), `id="traceability"`)
 	summary := regexp.MustCompile(`12/12 pass, worst [0-9.]+ mmHg at iteration ([0-9]+) \(#[0-9]+\)`)
 	m := summary.FindStringSubmatch(crit)
@@ -70,4 +61,20 @@ func TestRepeatedCriteriaSummarised(t *testing.T) {
 	if flat := strings.Join(strings.Fields(string(txt)), " "); !summary.MatchString(flat) || !strings.Contains(flat, "Appendix A") {
 		t.Errorf("the PDF lacks the summary or the appendix")
 	}
+}
+
+// runPassing runs protocol on the simulated rig from the repository's root,
+// which must pass, and returns its run directory, reports made.
+func runPassing(t *testing.T, protocol string) string {
+	t.Helper()
+	chdirRoot(t)
+	runs := t.TempDir()
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, protocol); code != exitPass {
+		t.Fatalf("run %s: exit %d %s", protocol, code, errOut)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(runs, "*", "report.html"))
+	if len(dirs) != 1 {
+		t.Fatalf("reports %v", dirs)
+	}
+	return filepath.Dir(dirs[0])
 }
