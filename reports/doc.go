@@ -41,8 +41,12 @@
 //
 // In this order: run identity (run id, rig, operator, DUT, software
 // version, protocol and rig config with their SHA-256, calibration records
-// in force), outcome with the abort reason, the criteria table, the
-// traceability matrix (requirement → criteria → verdicts; a requirement
+// in force, as rows: method, dates, reference standard, points "0.006 V →
+// 0 mmHg; …", the fit's residual at them, operator), outcome with the
+// abort reason, the criteria table (a criterion evaluated in every
+// iteration of a repeat or sweep is one row, "71/71 pass, worst 2.31
+// L/min at iteration 17", the worst being closest to or furthest beyond a
+// limit; appendix A lists every evaluation), the traceability matrix (requirement → criteria → verdicts; a requirement
 // without any evaluated criterion and a criterion id not in the protocol's
 // catalogue are flagged), plots (waveforms of the end of each step, pressures
 // together and flows together; trends of the whole run from the envelopes),
@@ -50,6 +54,14 @@
 // events and faults (safety trips, faults, acquisition problems, operator
 // actions; DUT traffic only as counts), the integrity of the record, and a
 // signature block.
+//
+// A run made by a development build (runlog.Build: not a tagged release,
+// or a record without a build whose version is "dev") says "DEVELOPMENT
+// BUILD <version> — not for design-history evidence" atop the HTML, in
+// the footer of every PDF page and as JUnit's development_build property.
+// A PDF table cell wraps between words only: its font shrinks until its
+// longest word fits, and a name still too wide breaks after a joint
+// (- . _ /), never inside a word (fpdf's own wrapping did).
 //
 // The integrity of a record is its verification against its seal
 // (runlog.Verify), made before anything is shown: a record that fails it is
