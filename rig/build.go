@@ -3,6 +3,7 @@ package rig
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -30,4 +31,16 @@ func devBuildDeviation(cfg *Config, opts Options) (*runlog.OperatorData, error) 
 	}
 	return &runlog.OperatorData{Action: runlog.ActionAllowDevBuild, At: time.Now().UTC(), By: opts.Operator, Via: "cli",
 		Reason: opts.AllowDevBuild, New: b.Version, Deviation: true}, nil
+}
+
+// buildOf is the build the manifest records: opts.Build, else the one
+// running, named by opts.Version (the bench view's runs, which give no
+// Build to check): its reports say so if it is no release.
+func buildOf(opts Options) *runlog.Build {
+	if opts.Build != nil {
+		return opts.Build
+	}
+	bi, _ := debug.ReadBuildInfo()
+	b := runlog.BuildOf(opts.Version, bi)
+	return &b
 }

@@ -44,3 +44,16 @@ func TestDevelopmentBuildOnHardwareNeedsAReason(t *testing.T) {
 		})
 	}
 }
+
+// A run whose caller gives no Build to check (the bench view's) still
+// records the running build, named by its version, so its reports say
+// whether it is a release.
+func TestRunRecordsBuildWithoutOne(t *testing.T) {
+	if b := buildOf(Options{Version: "dev"}); b == nil || b.Version != "dev" || b.Release {
+		t.Errorf("build of a dev version: %+v", b)
+	}
+	given := &runlog.Build{Version: "v1.4.0", Release: true}
+	if b := buildOf(Options{Version: "x", Build: given}); b != given {
+		t.Errorf("build given: %+v", b)
+	}
+}

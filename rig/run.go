@@ -47,9 +47,11 @@ type Options struct {
 	// AllowOverdue runs despite calibrations past their due date; the run
 	// records that it did.
 	AllowOverdue bool
-	// Build is the build of the software running the rig (the manifest
-	// records it); nil: not recorded, not checked. AllowDevBuild is the
-	// operator's reason to drive a hardware rig with a development build.
+	// Build is the build of the software running the rig, checked against
+	// the rig (devBuildDeviation) and recorded; nil: not checked, and the
+	// manifest records the running build named by Version. AllowDevBuild
+	// is the operator's reason to drive a hardware rig with a development
+	// build.
 	Build         *runlog.Build
 	AllowDevBuild string
 	// Resume, when set, is the directory of an interrupted run of the same
@@ -196,7 +198,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		RigConfigSHA256: cfg.SHA256,
 		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(protoSum[:]), Description: proto.Description, Requirements: requirements(proto)},
 		SoftwareVersion: opts.Version,
-		Build:           opts.Build,
+		Build:           buildOf(opts),
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
 		DUTProfile:      dutProfileRef(cfg),
