@@ -12,8 +12,10 @@ import (
 
 // 71 iterations of a check are one row of the criteria table, "71/71
 // pass, worst 2.31 L/min at iteration 17" (worst: closest to or furthest
-// beyond its limit), and 71 rows of the appendix; a criterion evaluated
-// once stays as it was. The fixture's appendix is a golden file.
+// beyond its limit), and 71 rows of the appendix; the traceability matrix
+// has one criterion of 71 evaluations (not 71 of one, each iteration's
+// path being another); a criterion evaluated once stays as it was. The
+// fixture's appendix is a golden file.
 func TestRepeatedIterationsSummarised(t *testing.T) {
 	lo, hi := 2.0, 4.0
 	var cs []runlog.CriterionResult
@@ -51,6 +53,10 @@ func TestRepeatedIterationsSummarised(t *testing.T) {
 			s := table[0]
 			if s.Value != tc.value || s.Verdict != tc.verdct || s.Step != "2.1 hour" || !s.Summary {
 				t.Errorf("summary row: step %q value %q verdict %s; want \"2.1 hour\", %q, %s", s.Step, s.Value, s.Verdict, tc.value, tc.verdct)
+			}
+			tv := traceability(nil, criteriaRows(tc.cs, nil))
+			if got := tv.Unknown[0].Criteria; len(got) != 1 || got[0].Evals != len(appendix) || got[0].Step != "2.1 hour" {
+				t.Errorf("traceability of the iterations: %+v, want one criterion of %d evaluations", got, len(appendix))
 			}
 			if tc.rows > 1 && (table[1].Summary || table[1].Value != "101.2 mmHg") {
 				t.Errorf("a criterion evaluated once became %+v", table[1])

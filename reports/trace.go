@@ -197,10 +197,11 @@ func groupCrit(rows []*critRow) []traceCrit {
 	var groups []*group
 	idx := map[string]*group{}
 	for _, r := range rows {
-		k := critKey(r.c)
+		k := writtenKey(r.c) // every iteration of a loop is the same criterion
 		g, ok := idx[k]
 		if !ok {
-			label := r.Step
+			p, n, _ := written(r.c.Step, r.c.StepName)
+			label := stepLabel(p, n)
 			if r.ReqID != "" && r.Name != "" {
 				label += " — " + r.Name
 			} else if r.ReqID == "" {
