@@ -12,7 +12,7 @@
 //	report.pdf    the same content paginated for signature: every page has a
 //	              header with the run id and outcome and a "page N of M" footer
 //	junit.xml     one <testsuite> per run, valid against the Apache Ant JUnit
-//	              schema, for CI
+//	              schema with test case properties, for CI
 //	criteria.csv  every evaluated criterion
 //	frames.csv    the frames, all or a selection (Selection)
 //	beats.csv     the detected beats, when the record has beats.jsonl
@@ -41,8 +41,12 @@
 //
 // In this order: run identity (run id, rig, operator, DUT, software
 // version, protocol and rig config with their SHA-256, calibration records
-// in force), outcome with the abort reason, the criteria table, the
-// traceability matrix (requirement → criteria → verdicts; a requirement
+// in force, as rows: method, dates, reference standard, points "0.006 V →
+// 0 mmHg; …", the fit's residual at them, operator), outcome with the
+// abort reason, the criteria table (a criterion evaluated in every
+// iteration of a repeat or sweep is one row, "71/71 pass, worst 2.31
+// L/min at iteration 17", the worst being closest to or furthest beyond a
+// limit; appendix A lists every evaluation), the traceability matrix (requirement → criteria → verdicts; a requirement
 // without any evaluated criterion and a criterion id not in the protocol's
 // catalogue are flagged), plots (waveforms of the end of each step, pressures
 // together and flows together; trends of the whole run from the envelopes),
@@ -50,6 +54,14 @@
 // events and faults (safety trips, faults, acquisition problems, operator
 // actions; DUT traffic only as counts), the integrity of the record, and a
 // signature block.
+//
+// A run made by a development build (runlog.Build: not a tagged release,
+// or a record without a build whose version is "dev") says "DEVELOPMENT
+// BUILD <version> — not for design-history evidence" atop the HTML, in
+// the footer of every PDF page and as JUnit's development_build property.
+// A PDF table cell wraps between words only: its font shrinks until its
+// longest word fits, and a name still too wide breaks after a joint
+// (- . _ /), never inside a word (fpdf's own wrapping did).
 //
 // The integrity of a record is its verification against its seal
 // (runlog.Verify), made before anything is shown: a record that fails it is
@@ -62,9 +74,14 @@
 // # JUnit
 //
 // Each criterion evaluation, always-invariants included, is a <testcase>:
-// classname is the step's "path/name" ("always" for invariants), name the
-// requirement id (or, without one, the criterion's name) and the measure,
-// with "#k" appended to the k-th evaluation of a repeated step. A failed
+// classname is "step path/name" without dots, on which CI tools split
+// class names: "step 3-2/hold" for step 3.2, a name's dots as middle dots
+// ("always" for invariants); name the requirement id (or, without one,
+// the criterion's name) and the measure, with "#k" appended to the k-th
+// evaluation of a repeated step. Its <properties> (an extension of the Ant
+// schema that Jenkins reads; testdata/junit.xsd has it) carry step, value,
+// lo, hi, unit, limits and verdict. A catalogue requirement an aborted or
+// interrupted run never reached is a <skipped> case saying why. A failed
 // criterion is a <failure type="fail"> whose message gives value and limits;
 // a criterion without data is a <failure type="no-data"> with the reason; a
 // failed on_fail: abort criterion, and the abort or interruption of the run

@@ -20,6 +20,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"svg":     svgOf,
 	"verdict": verdictClass,
 	"upper":   strings.ToUpper,
+	"sumnote": func() string { return critSummaryNote },
 }).Parse(htmlSource))
 
 // WriteHTML writes the report as one self-contained HTML file: inline CSS,

@@ -255,7 +255,7 @@ func TestInfluxReport(t *testing.T) {
 				t.Errorf("property %s from InfluxDB is %q, want %q", k, gp[k], NotInInflux)
 			}
 		}
-		if !strings.Contains(wb, `classname="3[2].1/hold [#2]"`) || !strings.Contains(wb, `type="fail"`) {
+		if !strings.Contains(wb, `classname="step 3[2]-1/hold [#2]"`) || !strings.Contains(wb, `type="fail"`) {
 			t.Errorf("the JUnit lacks a repeated or failed test case:\n%s", wb)
 		}
 	})
@@ -466,14 +466,18 @@ func TestInfluxReport(t *testing.T) {
 	})
 }
 
-// junitProps splits a JUnit document into its text without <properties>
-// and the properties.
+// junitProps splits a JUnit document into its text without the suite's
+// <properties> (the first) and those properties.
 func junitProps(doc string) (string, map[string]string) {
 	props := map[string]string{}
-	for _, m := range regexp.MustCompile(`<property name="([^"]*)" value="([^"]*)"></property>`).FindAllStringSubmatch(doc, -1) {
+	loc := regexp.MustCompile(`(?s)<properties>.*?</properties>`).FindStringIndex(doc)
+	if loc == nil {
+		return doc, props
+	}
+	for _, m := range regexp.MustCompile(`<property name="([^"]*)" value="([^"]*)"></property>`).FindAllStringSubmatch(doc[loc[0]:loc[1]], -1) {
 		props[m[1]] = m[2]
 	}
-	return regexp.MustCompile(`(?s)<properties>.*</properties>`).ReplaceAllString(doc, ""), props
+	return doc[:loc[0]] + doc[loc[1]:], props
 }
 
 // readCSVColumns reads a CSV file into its columns by header.

@@ -45,6 +45,8 @@ type junitCase struct {
 	Name      string       `xml:"name,attr"`
 	Classname string       `xml:"classname,attr"`
 	Time      string       `xml:"time,attr"`
+	Props     *caseProps   `xml:"properties,omitempty"`
+	Skipped   *junitSkip   `xml:"skipped,omitempty"`
 	Failure   *junitResult `xml:"failure,omitempty"`
 	Error     *junitResult `xml:"error,omitempty"`
 }
@@ -85,8 +87,11 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	if tc, ok := r.integrityCase(); ok {
 		s.Cases = append(s.Cases, tc)
 	}
+	s.Cases = append(s.Cases, r.unreachedCases()...)
 	for _, tc := range s.Cases {
 		switch {
+		case tc.Skipped != nil:
+			s.Skipped++
 		case tc.Failure != nil:
 			s.Failures++
 		case tc.Error != nil:
@@ -120,6 +125,7 @@ func (r *Report) junitProperties() []junitProp {
 	prop("rig", m.Rig)
 	prop("rig_config_sha256", m.RigConfigSHA256)
 	prop("software_version", m.SoftwareVersion)
+	prop("development_build", devBuildNotice(m))
 	if d := m.DUT; d != nil {
 		prop("dut_model", d.Model)
 		prop("dut_serial", d.Serial)
@@ -144,7 +150,7 @@ func (r *Report) junitProperties() []junitProp {
 // a warning passes and is described in out, the suite's system-out.
 func (r *Report) criterionCase(row *critRow, stepOf int, durS float64, out *strings.Builder) junitCase {
 	c := row.c
-	tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion")}
+	tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion"), Props: criterionProps(c)}
 	switch {
 	case c.Step == alwaysStep:
 		tc.Time = secs(durS)
@@ -213,15 +219,22 @@ func encodeJUnit(w io.Writer, s *junitSuite) error {
 	return err
 }
 
-// classname is a criterion's test class: its step's "path/name".
+// classname is a criterion's test class: its step's "step path/name",
+// without dots, on which CI tools split a class name into package and
+// class: the path's dots become hyphens ("3.2" is "step 3-2") and a name's
+// become middle dots ("2·5 L/min").
 func classname(path, name string) string {
 	switch {
 	case path == "":
 		return "run"
-	case path == alwaysStep || name == "":
+	case path == alwaysStep:
 		return path
 	}
-	return path + "/" + name
+	c := "step " + strings.ReplaceAll(path, ".", "-")
+	if name != "" {
+		c += "/" + strings.ReplaceAll(name, ".", "·")
+	}
+	return c
 }
 
 // caseName is a criterion's test name: its requirement id (or name) and

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bytes"
-	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,16 +26,8 @@ func TestJUnitSchema(t *testing.T) {
 	dir := t.TempDir()
 	var files []string
 	for name := range fixtureIDs {
-		r, err := Load(fixtureRun(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := r.WriteJUnit(&b); err != nil {
-			t.Fatal(err)
-		}
 		f := filepath.Join(dir, name+".xml")
-		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(f, fixtureJUnitDoc(t, name), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, f)
@@ -82,19 +73,8 @@ func TestJUnitVerdicts(t *testing.T) {
 		Cases     []tcase `xml:"testcase"`
 		SystemOut string  `xml:"system-out"`
 	}
-	parse := func(name string) suite {
-		r, err := Load(fixtureRun(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := r.WriteJUnit(&b); err != nil {
-			t.Fatal(err)
-		}
-		var s suite
-		if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
-			t.Fatal(err)
-		}
+	parse := func(name string) (s suite) {
+		fixtureJUnit(t, name, &s)
 		return s
 	}
 	find := func(s suite, name string) tcase {
@@ -121,7 +101,7 @@ func TestJUnitVerdicts(t *testing.T) {
 	if c := find(fail, "FAIL-3 aop"); c.Classname != "always" || c.Failure == nil {
 		t.Errorf("always invariant: %+v", c)
 	}
-	if c := find(fail, "LV pressure stays below 200 mmHg max(lvp)"); c.Classname != "1/heart failure at P8" || c.Failure != nil || c.Error != nil {
+	if c := find(fail, "LV pressure stays below 200 mmHg max(lvp)"); c.Classname != "step 1/heart failure at P8" || c.Failure != nil || c.Error != nil {
 		t.Errorf("criterion without id: %+v", c)
 	}
 
@@ -132,7 +112,7 @@ func TestJUnitVerdicts(t *testing.T) {
 	for k := 1; k <= 3; k++ {
 		find(pass, "PASS-2 std(dut.rpm) #"+string(rune('0'+k)))
 	}
-	if c := find(pass, "PASS-3 map(aop)"); c.Failure != nil || !strings.Contains(pass.SystemOut, "WARN 3/stop PASS-3 map(aop)") {
+	if c := find(pass, "PASS-3 map(aop)"); c.Failure != nil || !strings.Contains(pass.SystemOut, "WARN step 3/stop PASS-3 map(aop)") {
 		t.Errorf("warning: %+v, system-out %q", c, pass.SystemOut)
 	}
 
@@ -143,12 +123,12 @@ func TestJUnitVerdicts(t *testing.T) {
 	if c := find(ab, "ABT-2 max(aop)"); c.Error == nil || c.Error.Type != "abort" {
 		t.Errorf("on_fail abort criterion: %+v", c)
 	}
-	if c := find(ab, "run aborted"); c.Error == nil || c.Classname != "2/afterload tripled" || !strings.Contains(c.Error.Message, "safety trip") {
+	if c := find(ab, "run aborted"); c.Error == nil || c.Classname != "step 2/afterload tripled" || !strings.Contains(c.Error.Message, "safety trip") {
 		t.Errorf("abort of the run: %+v", c)
 	}
 
 	in := parse("interrupted")
-	if c := find(in, "run interrupted"); c.Error == nil || c.Error.Type != "interrupted" || c.Classname != "2/heart failure" {
+	if c := find(in, "run interrupted"); c.Error == nil || c.Error.Type != "interrupted" || c.Classname != "step 2/heart failure" {
 		t.Errorf("interruption: %+v", c)
 	}
 }

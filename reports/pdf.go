@@ -124,6 +124,8 @@ type pageText struct {
 	left, right, verdict, foot string
 	// alert, if set, replaces left, in red: INTEGRITY FAILED.
 	alert string
+	// dev, if set, replaces foot, in red: DEVELOPMENT BUILD.
+	dev string
 }
 
 // WritePDF writes the report as PDF for signature: A4, the content of the
@@ -140,6 +142,7 @@ func (r *Report) WritePDF(w io.Writer) error {
 	if len(v.IntegrityFailed) > 0 {
 		d.page.alert = integrityFailed + " (see section " + fmt.Sprint(v.Sec.Integrity) + ")" // short: half the header's width
 	}
+	d.page.dev = v.DevBuild
 	d.v = v
 	d.render()
 	return d.output(w)
@@ -220,8 +223,17 @@ func (d *pdfDoc) footer() {
 	f.Line(pdfLeft, pdfPageH-12, pdfPageW-pdfRight, pdfPageH-12)
 	d.font(false, pdfSmall)
 	f.SetTextColor(80, 80, 90)
-	f.CellFormat(pdfTextW/2, 5, d.text(d.page.foot), "", 0, "L", false, 0, "")
-	f.CellFormat(pdfTextW/2, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
+	foot := d.page.foot
+	if d.page.dev != "" {
+		foot = d.page.dev
+		d.font(true, pdfSmall)
+		c := outcomeColor("fail")
+		f.SetTextColor(int(c.R), int(c.G), int(c.B))
+	}
+	f.CellFormat(pdfTextW*3/4, 5, d.text(foot), "", 0, "L", false, 0, "") // the notice is long; the page number short
+	d.font(false, pdfSmall)
+	f.SetTextColor(80, 80, 90)
+	f.CellFormat(pdfTextW/4, 5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 0, "R", false, 0, "")
 	f.SetTextColor(0, 0, 0)
 }
 
@@ -345,11 +357,10 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 	f := d.f
 	lh := lineH(size)
 	drawHeader := func() {
-		d.font(true, size)
 		h := 0.0
-		lines := make([][]string, len(cols))
+		lines, sizes := make([][]string, len(cols)), make([]float64, len(cols))
 		for i, c := range cols {
-			lines[i] = d.split(d.text(c.Title), c.W-2*pdfPad)
+			lines[i], sizes[i] = d.cellLines(d.text(c.Title), c.W-2*pdfPad, false, true, size)
 			h = max(h, float64(len(lines[i]))*lh+2*pdfPad)
 		}
 		x, y := pdfLeft, f.GetY()
@@ -358,6 +369,7 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 		f.SetLineWidth(0.2)
 		for i, c := range cols {
 			f.Rect(x, y, c.W, h, "FD")
+			d.font(true, sizes[i])
 			for k, l := range lines[i] {
 				f.SetXY(x+pdfPad, y+pdfPad+float64(k)*lh)
 				f.CellFormat(c.W-2*pdfPad, lh, l, "", 0, c.Align, false, 0, "")
@@ -376,20 +388,18 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 	d.need(3 * lh)
 	drawHeader()
 	for _, row := range rows {
-		lines := make([][]string, len(cols))
+		lines, sizes := make([][]string, len(cols)), make([]float64, len(cols))
 		h := 0.0
 		for i, c := range cols {
 			if i >= len(row) {
 				continue
 			}
 			cl := row[i]
+			text := d.text(cl.Text)
 			if cl.Mono {
-				f.SetFont(fontMono, "", size-0.6)
-				lines[i] = d.split(monoGlyphs.clean(cl.Text), c.W-2*pdfPad)
-			} else {
-				d.font(cl.Bold, size)
-				lines[i] = d.split(d.text(cl.Text), c.W-2*pdfPad)
+				text = monoGlyphs.clean(cl.Text)
 			}
+			lines[i], sizes[i] = d.cellLines(text, c.W-2*pdfPad, cl.Mono, cl.Bold, size)
 			if len(lines[i]) > pdfMaxRows {
 				lines[i] = append(lines[i][:pdfMaxRows-1], "…")
 			}
@@ -407,11 +417,7 @@ func (d *pdfDoc) table(cols []pdfCol, rows [][]pdfCell, size float64) {
 			f.Rect(x, y, c.W, h, "D")
 			if i < len(row) {
 				cl := row[i]
-				if cl.Mono {
-					f.SetFont(fontMono, "", size-0.6)
-				} else {
-					d.font(cl.Bold, size)
-				}
+				d.cellFont(cl.Mono, cl.Bold, sizes[i])
 				if cl.Color != nil {
 					f.SetTextColor(int(cl.Color.R), int(cl.Color.G), int(cl.Color.B))
 				}
@@ -464,6 +470,7 @@ func (d *pdfDoc) render() {
 	d.heading(fmt.Sprintf("%d. Record integrity", d.v.Sec.Integrity))
 	d.kvTable(d.v.Integrity)
 	d.signatures()
+	d.criteriaAppendix()
 }
 
 // title draws the first page's title, the outcome and the report's notes.
@@ -483,6 +490,9 @@ func (d *pdfDoc) title() {
 	}
 	if len(v.IntegrityFailed) > 0 {
 		d.para(integrityFailed+": the run record is not as it was sealed; what this report shows cannot be trusted. "+strings.Join(v.IntegrityFailed, "; "), true)
+	}
+	if v.DevBuild != "" {
+		d.para(v.DevBuild+": this build is not a tagged release.", true)
 	}
 	d.para("Generated "+v.Generated+" from "+v.Source+" by mockloop. Times t are seconds on the run's clock since its epoch.", false)
 	for _, n := range v.Notes {
@@ -507,9 +517,9 @@ func (d *pdfDoc) identity() {
 		if c.Overdue {
 			due = verdictCell(c.Due+" (overdue)", "fail")
 		}
-		rows = append(rows, []pdfCell{cell(c.Channel), cell(c.Method), cell(c.Date), due, cell(c.Reference), {Text: c.Fields, Mono: true}})
+		rows = append(rows, calCells(c, due))
 	}
-	d.table([]pdfCol{{"Channel", 16, "L"}, {"Method", 16, "L"}, {"Date", 26, "L"}, {"Due", 20, "L"}, {"Reference", 32, "L"}, {"Coefficients and points", 70, "L"}}, rows, pdfSmall)
+	d.table(calCols, rows, pdfSmall)
 }
 
 // criteria draws section 3: every evaluated criterion.
@@ -523,8 +533,14 @@ func (d *pdfDoc) criteria() {
 	for _, c := range d.v.Criteria {
 		rows = append(rows, criterionCells(c))
 	}
-	d.table([]pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}, rows, pdfSmall)
+	d.table(critCols, rows, pdfSmall)
+	if len(d.v.CriteriaAppendix) > 0 {
+		d.para(critSummaryNote, false)
+	}
 }
+
+// critCols are the columns of the criteria table and its appendix.
+var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}
 
 // criterionCells is a criterion's row of the criteria table; a criterion
 // without a requirement id, or with one not in the catalogue, is flagged.

@@ -29,6 +29,11 @@ type critRow struct {
 	Iter     int // k for the k-th evaluation of the same criterion in a repeated step; 1 otherwise
 	Repeats  bool
 	c        *runlog.CriterionResult
+
+	// Summary marks a row summarising every evaluation of a criterion
+	// evaluated more than once (summarizeCriteria): its Value says how
+	// they went.
+	Summary bool
 }
 
 // stepLabel is how the reports name the step of a criterion.
@@ -192,10 +197,11 @@ func groupCrit(rows []*critRow) []traceCrit {
 	var groups []*group
 	idx := map[string]*group{}
 	for _, r := range rows {
-		k := critKey(r.c)
+		k := writtenKey(r.c) // every iteration of a loop is the same criterion
 		g, ok := idx[k]
 		if !ok {
-			label := r.Step
+			p, n, _ := written(r.c.Step, r.c.StepName)
+			label := stepLabel(p, n)
 			if r.ReqID != "" && r.Name != "" {
 				label += " — " + r.Name
 			} else if r.ReqID == "" {

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,13 @@ type view struct {
 	ESignatures     []sigRow // the electronic signatures (signatures.go)
 	Notes           []string
 	Sec             sections
+
+	// DevBuild, if set, says the run was made by a development build:
+	// then every page says so.
+	DevBuild string
+	// CriteriaAppendix lists every evaluation of the criteria that
+	// Criteria summarises (evaluated more than once).
+	CriteriaAppendix []critRow
 }
 
 // sections numbers the sections that follow the optional beat statistics.
@@ -52,9 +60,11 @@ type kv struct {
 	Flag bool
 }
 
-// calRow is one calibration record in force.
+// calRow is one calibration record in force: Points, Residual and
+// Operator read from its fields (calDetail), Fields the rest of them.
 type calRow struct {
 	Channel, Method, Date, Due, Reference, Fields string
+	Points, Residual, Operator                    string
 	Overdue                                       bool
 }
 
@@ -101,6 +111,11 @@ func (r *Report) view() *view {
 		v.AbortReason = res.AbortReason
 	}
 	v.Identity = identityRows(m)
+	if b, ok := buildRow(m); ok {
+		v.Identity = slices.Insert(v.Identity, slices.IndexFunc(v.Identity, func(r kv) bool { return r.K == "Software version" })+1, b)
+	}
+	v.DevBuild = devBuildNotice(m)
+	v.Criteria, v.CriteriaAppendix = summarizeCriteria(r.crit)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()
@@ -156,12 +171,10 @@ func calibrationRows(m *runlog.Manifest) []calRow {
 		if !overdue && c.Due != "" {
 			overdue = dueBefore(c.Due, m.Started)
 		}
-		fs := ""
-		if len(fields) > 0 {
-			fs = strings.TrimSuffix(strings.TrimPrefix(fmtAny(fields), "{"), "}")
-		}
-		rows = append(rows, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: orDash(c.Date),
-			Due: orDash(c.Due), Reference: orDash(c.Reference), Fields: orDash(fs), Overdue: overdue})
+		pts, resid, op, fs := calDetail(fields, channelUnit(m.Layout, c.Channel))
+		rows = append(rows, calRow{Channel: c.Channel, Method: orDash(c.Method), Date: calDate(c.Date),
+			Due: calDate(c.Due), Reference: orDash(c.Reference), Fields: fs, Overdue: overdue,
+			Points: pts, Residual: resid, Operator: op})
 	}
 	return rows
 }

@@ -48,6 +48,13 @@ type Options struct {
 	// AllowOverdue runs despite calibrations past their due date; the run
 	// records that it did.
 	AllowOverdue bool
+	// Build is the build of the software running the rig, checked against
+	// the rig (devBuildDeviation) and recorded; nil: not checked, and the
+	// manifest records the running build named by Version. AllowDevBuild
+	// is the operator's reason to drive a hardware rig with a development
+	// build.
+	Build         *runlog.Build
+	AllowDevBuild string
 	// Resume, when set, is the directory of an interrupted run of the same
 	// protocol on the same rig config: the run continues there, after its
 	// last completed top-level step, in the same record.
@@ -82,6 +89,10 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	// One controller per bench, before anything is read or moved; its
 	// control socket can pause, stop and e-stop the run from anywhere on
 	// the machine.
+	devBuild, err := devBuildDeviation(cfg, opts)
+	if err != nil {
+		return nil, "", err
+	}
 	ctx, release, err := holdBench(ctx, cfg, &opts)
 	if err != nil {
 		return nil, "", err
@@ -153,6 +164,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
 	}
 	e.begin(m, dir, kind, calRecs)
+	if devBuild != nil {
+		e.event(runlog.NewEvent(runlog.KindOperator, "", "development build allowed with --allow-dev-build", *devBuild))
+	}
 
 	stopSync := syncBeside(rec)
 	runErr := e.run()
@@ -185,6 +199,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		RigConfigSHA256: cfg.SHA256,
 		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(protoSum[:]), Description: proto.Description, Requirements: requirements(proto)},
 		SoftwareVersion: opts.Version,
+		Build:           buildOf(opts),
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
 		DUTProfile:      dutProfileRef(cfg),

@@ -92,6 +92,10 @@ type Manifest struct {
 	Protocol ProtocolRef `json:"protocol"`
 	// SoftwareVersion is mockloop's version (as `mockloop version` prints it).
 	SoftwareVersion string `json:"software_version"`
+	// Build is how that software was built; absent in records made before
+	// it was recorded. A run made by a build that is not a release is
+	// stamped as such in every report.
+	Build *Build `json:"build,omitempty"`
 	// DUT is the device under test as it identified itself; absent when
 	// there is no DUT or it did not answer.
 	DUT *DUTIdentity `json:"dut,omitempty"`
@@ -194,6 +198,18 @@ type Calibration struct {
 	// Fields holds anything else the calibration has (gain, offset,
 	// points, ...). Keys are sorted in the JSON.
 	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// Build is the build of the software that made a run. A release is a
+// build from a tagged, unmodified source tree (its Version is the tag);
+// anything else — a plain `go build`, a dirty tree, a commit past a tag —
+// is a development build, not evidence for a design history file.
+type Build struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"` // the VCS commit, when the build knew it
+	Time     string `json:"time,omitempty"`     // the commit's time (RFC 3339)
+	Modified bool   `json:"modified,omitempty"` // built from a tree with uncommitted changes
+	Release  bool   `json:"release"`
 }
 
 // Channel is one column of the frames: its name, as protocols and reports use

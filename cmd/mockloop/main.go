@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -42,7 +41,7 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--allow-dev-build REASON] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
@@ -106,7 +105,7 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer stop()
 		return cmdDUTSim(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "mockloop %s\n", buildVersion())
+		fmt.Fprintf(stdout, "mockloop %s\n", describeBuild(currentBuild()))
 		return exitPass
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -114,16 +113,6 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "mockloop: unknown command %q\n\n%s", args[0], usage)
 	return exitInvalid
-}
-
-func buildVersion() string {
-	if version != "dev" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
 }
 
 // parseInterspersed parses flags that may stand before or after the
@@ -277,6 +266,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
 	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in the run")
 	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (recorded in the run)")
+	allowDevBuild := fs.String("allow-dev-build", "", "run a hardware rig with a development build, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -321,11 +311,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		progress = nil
 	}
-	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(),
+	build := currentBuild()
+	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild,
 		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
-		if errors.Is(err, rig.ErrCannotResume) {
+		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) {
 			return exitInvalid
 		}
 		return exitInfra

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mockloop/mockloop/internal/testtool"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// A criterion in a repeat is one row of the criteria section, summarised
+// — "12/12 pass, worst … at iteration k" — with its twelve evaluations in
+// the appendix, in the HTML and the PDF (before: twelve identical rows);
+// JUnit keeps a test case per evaluation. A real run on the simulated rig.
+func TestRepeatedCriteriaSummarised(t *testing.T) {
+	dir := runPassing(t, "cmd/mockloop/testdata/repeats.yaml")
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	crit, rest, _ := strings.Cut(string(html), `id="traceability"`)
+	summary := regexp.MustCompile(`12/12 pass, worst [0-9.]+ mmHg at iteration ([0-9]+) \(#[0-9]+\)`)
+	m := summary.FindStringSubmatch(crit)
+	if m == nil {
+		t.Fatalf("the criteria section has no summary of the 12 iterations:\n%s", crit[strings.Index(crit, `id="criteria"`):])
+	}
+	// The worst is the evaluation closest to a limit, as result.json has them.
+	rec, err := runlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst, at := math.Inf(1), ""
+	for _, c := range rec.Result.Criteria {
+		if c.ID == "REP-1" && c.Value != nil {
+			if d := min(*c.Value-*c.Lo, *c.Hi-*c.Value); d < worst {
+				worst, at = d, strings.TrimSuffix(strings.TrimPrefix(c.Step, "2["), "].1")
+			}
+		}
+	}
+	if m[1] != at {
+		t.Errorf("summary says worst at iteration %s, result.json at %s", m[1], at)
+	}
+	if n := strings.Count(crit, "<td>REP-1"); n != 1 {
+		t.Errorf("the criteria section has %d rows of REP-1, want 1", n)
+	}
+	_, appendix, _ := strings.Cut(rest, `id="appendix-criteria"`)
+	if n := strings.Count(appendix, "<td>REP-1"); n != 12 {
+		t.Errorf("the appendix lists %d evaluations of REP-1, want 12", n)
+	}
+	junit, _ := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if n := strings.Count(string(junit), `<testcase name="REP-1 mean(aop)`); n != 12 {
+		t.Errorf("JUnit has %d test cases of REP-1, want 12", n)
+	}
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
+	txt, err := exec.Command(pdftotext, "-raw", filepath.Join(dir, "report.pdf"), "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat := strings.Join(strings.Fields(string(txt)), " "); !summary.MatchString(flat) || !strings.Contains(flat, "Appendix A") {
+		t.Errorf("the PDF lacks the summary or the appendix")
+	}
+}
+
+// runPassing runs protocol on the simulated rig from the repository's root,
+// which must pass, and returns its run directory, reports made.
+func runPassing(t *testing.T, protocol string) string {
+	t.Helper()
+	chdirRoot(t)
+	runs := t.TempDir()
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, protocol); code != exitPass {
+		t.Fatalf("run %s: exit %d %s", protocol, code, errOut)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(runs, "*", "report.html"))
+	if len(dirs) != 1 {
+		t.Fatalf("reports %v", dirs)
+	}
+	return filepath.Dir(dirs[0])
+}

@@ -1,0 +1,76 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/mockloop/mockloop/internal/golden"
+	"github.com/mockloop/mockloop/runlog"
+)
+
+// 71 iterations of a check are one row of the criteria table, "71/71
+// pass, worst 2.31 L/min at iteration 17" (worst: closest to or furthest
+// beyond its limit), and 71 rows of the appendix; the traceability matrix
+// has one criterion of 71 evaluations (not 71 of one, each iteration's
+// path being another); a criterion evaluated once stays as it was. The
+// fixture's appendix is a golden file.
+func TestRepeatedIterationsSummarised(t *testing.T) {
+	lo, hi := 2.0, 4.0
+	var cs []runlog.CriterionResult
+	for k := 1; k <= 71; k++ {
+		v := 3.0 + 0.01*float64(k%5)
+		switch k {
+		case 17:
+			v = 2.31 // 0.31 from the low limit: the least margin
+		case 40:
+			v = 3.65 // 0.35 from the high limit
+		}
+		cs = append(cs, runlog.CriterionResult{ID: "END-1", Step: fmt.Sprintf("2[%d].1", k), StepName: fmt.Sprintf("hour [#%d]", k),
+			Measure: "mean(flow_dut)", Value: &v, Lo: &lo, Hi: &hi, Unit: "L/min", Limits: "between 2 L/min and 4 L/min", Verdict: runlog.VerdictPass})
+	}
+	once := 101.2
+	cs = append(cs, runlog.CriterionResult{ID: "END-0", Step: "3", StepName: "stop", Measure: "mean(aop)", Value: &once, Unit: "mmHg", Limits: "-", Verdict: runlog.VerdictPass})
+	beyond := 4.5
+	fails := append([]runlog.CriterionResult(nil), cs[:3]...)
+	fails[1].Value, fails[1].Verdict = &beyond, runlog.VerdictFail
+
+	for _, tc := range []struct {
+		name          string
+		cs            []runlog.CriterionResult
+		rows, appx    int
+		value, verdct string
+	}{
+		{"71 iterations pass", cs, 2, 71, "71/71 pass, worst 2.31 L/min at iteration 17 (#17)", "pass"},
+		{"one beyond its limit", fails, 1, 3, "2/3 pass, 1 fail, worst 4.5 L/min at iteration 2 (#2)", "fail"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			table, appendix := summarizeCriteria(criteriaRows(tc.cs, nil))
+			if len(table) != tc.rows || len(appendix) != tc.appx {
+				t.Fatalf("%d rows, %d in the appendix; want %d, %d", len(table), len(appendix), tc.rows, tc.appx)
+			}
+			s := table[0]
+			if s.Value != tc.value || s.Verdict != tc.verdct || s.Step != "2.1 hour" || !s.Summary {
+				t.Errorf("summary row: step %q value %q verdict %s; want \"2.1 hour\", %q, %s", s.Step, s.Value, s.Verdict, tc.value, tc.verdct)
+			}
+			tv := traceability(nil, criteriaRows(tc.cs, nil))
+			if got := tv.Unknown[0].Criteria; len(got) != 1 || got[0].Evals != len(appendix) || got[0].Step != "2.1 hour" {
+				t.Errorf("traceability of the iterations: %+v, want one criterion of %d evaluations", got, len(appendix))
+			}
+			if tc.rows > 1 && (table[1].Summary || table[1].Value != "101.2 mmHg") {
+				t.Errorf("a criterion evaluated once became %+v", table[1])
+			}
+		})
+	}
+
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := r.writeHTMLSection(&b, "appendix"); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "golden", "pass.appendix.html"), b.Bytes())
+}
