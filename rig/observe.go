@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,10 +42,43 @@ type RunInfo struct {
 // pause is cleared. Pausing inside a step would change what the step's
 // criteria measure; between steps nothing is judged. Safe for concurrent
 // use.
-type Pause struct{ on atomic.Bool }
+type Pause struct {
+	on atomic.Bool
+	mu sync.Mutex
+	// by are who asked for the pause ([1]) and for its end ([0]), for
+	// the audit trail: the run records them when the pause takes hold
+	// and when it ends.
+	by [2]runlog.OperatorData
+}
 
-// Set requests (true) or clears (false) the pause.
-func (p *Pause) Set(on bool) { p.on.Store(on) }
+// Set requests (true) or clears (false) the pause, nobody named.
+func (p *Pause) Set(on bool) { p.SetBy(on, runlog.OperatorData{}) }
+
+// SetBy requests (true) or clears (false) the pause on behalf of who (By,
+// Role, Via, Reason; At is set here when zero).
+func (p *Pause) SetBy(on bool, who runlog.OperatorData) {
+	if who.At.IsZero() {
+		who.At = time.Now().UTC()
+	}
+	p.mu.Lock()
+	p.by[b2i(on)] = who
+	p.mu.Unlock()
+	p.on.Store(on)
+}
+
+// who is who last asked for the pause (on) or for its end.
+func (p *Pause) who(on bool) runlog.OperatorData {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.by[b2i(on)]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // Requested reports whether a pause is requested.
 func (p *Pause) Requested() bool { return p != nil && p.on.Load() }
@@ -55,14 +89,20 @@ func (e *engine) holdWhilePaused(i int) error {
 	if !e.pause.Requested() {
 		return nil
 	}
-	e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", runlog.OperatorData{BeforeStep: i + 1}))
+	// A pause is a departure from the protocol as written: a deviation,
+	// with the reason its requester gave.
+	d := e.pause.who(true)
+	d.Action, d.BeforeStep, d.Deviation = runlog.ActionPause, i+1, true
+	e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", d))
 	e.progress("paused before step %d", i+1)
 	for e.pause.Requested() {
 		if _, err := e.advance(forever); err != nil {
 			return err
 		}
 	}
-	e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", runlog.OperatorData{BeforeStep: i + 1}))
+	d = e.pause.who(false)
+	d.Action, d.BeforeStep = runlog.ActionResume, i+1
+	e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", d))
 	e.progress("resumed")
 	return nil
 }

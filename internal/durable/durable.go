@@ -8,7 +8,11 @@ import (
 // WriteFile replaces dir/name with data: it writes a temporary file in dir
 // (named "."+name+".*.tmp", which a cleanup may remove), syncs it, renames
 // it over name and syncs dir.
-func WriteFile(dir, name string, data []byte) error {
+func WriteFile(dir, name string, data []byte) error { return WriteFileMode(dir, name, data, 0o644) }
+
+// WriteFileMode is WriteFile with the file's permissions: a secret (the
+// users file) is never readable by others, not even for an instant.
+func WriteFileMode(dir, name string, data []byte, mode os.FileMode) error {
 	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
 	if err != nil {
 		return err
@@ -16,7 +20,7 @@ func WriteFile(dir, name string, data []byte) error {
 	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Chmod(0o644)
+		err = f.Chmod(mode)
 	}
 	if err == nil {
 		err = f.Sync()
