@@ -59,9 +59,10 @@ func startActions(opts Options, cals []runlog.Calibration, resumed bool) []runlo
 	return out
 }
 
-// operatorAbort is the abort of a run by a person, the action recorded
-// in its audit trail: a stop, or an e-stop.
-func operatorAbort(reason string, who runlog.OperatorData) *AbortError {
+// OperatorAbort is the abort of a run by a person (who.Action a stop or
+// an e-stop), the cause to cancel its context with: the run records who
+// in its audit trail, as a deviation, as it ends.
+func OperatorAbort(reason string, who runlog.OperatorData) *AbortError {
 	if who.At.IsZero() {
 		who.At = time.Now().UTC()
 	}

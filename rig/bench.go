@@ -135,10 +135,10 @@ func (rc *runControl) handle(req bench.Request) (bench.Status, error) {
 		rc.pause.SetBy(false, who)
 	case bench.ActionStop:
 		who.Action = runlog.ActionStop
-		rc.stop(operatorAbort("operator: stopped by "+by+because(req.Reason), who))
+		rc.stop(OperatorAbort("operator: stopped by "+by+because(req.Reason), who))
 	case bench.ActionEStop:
 		who.Action = runlog.ActionEStop
-		rc.stop(operatorAbort("emergency stop by "+by+because(req.Reason), who))
+		rc.stop(OperatorAbort("emergency stop by "+by+because(req.Reason), who))
 	}
 	return rc.status(), nil
 }

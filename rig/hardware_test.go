@@ -132,7 +132,7 @@ func TestAcquisitionStallTrips(t *testing.T) {
 	}
 }
 
-func TestEmergencyStop(t *testing.T) {
+func TestEmergencyStopButtonIsADeviationInTheAuditTrail(t *testing.T) {
 	var bench *sim.Bench
 	withBench(t, 3*time.Second, func(b *sim.Bench) { bench = b; b.PressEStop(true) })
 	o := runSrc(t, context.Background(), header+"  - hold: 10 s\n")
@@ -146,6 +146,11 @@ func TestEmergencyStop(t *testing.T) {
 	}
 	if a := bench.Loop().ActiveElastance(); a != 0 {
 		t.Errorf("LV drive still at %g mmHg/ml after the e-stop", a)
+	}
+	// The button is a person's action: a deviation in the audit trail.
+	trail := runlog.AuditTrail(o.eventsOf(runlog.KindOperator))
+	if n := len(trail); n == 0 || trail[n-1].Action != runlog.ActionEStop || trail[n-1].By != "e-stop button" || trail[n-1].Via != "button" || !trail[n-1].Deviation {
+		t.Errorf("audit trail after the e-stop button: %+v", trail)
 	}
 }
 
