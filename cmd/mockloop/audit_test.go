@@ -160,3 +160,30 @@ func TestUsersAddListDisablePasswd(t *testing.T) {
 		t.Error("the bench audit log holds a password or a hash")
 	}
 }
+
+// TestAuditZeroAndCalibrateInTheBenchLog: a zero and a calibration, made
+// outside any run, are lines of the bench audit log with the person, the
+// channel and the coefficients old → new.
+func TestAuditZeroAndCalibrateInTheBenchLog(t *testing.T) {
+	chdirRoot(t)
+	home := t.TempDir()
+	t.Setenv("MOCKLOOP_HOME", home)
+	_, rigFile := tempSimRig(t)
+	if code, _, errOut := cli(t, "zero", "--rig", rigFile, "--channel", "aop", "--yes", "--operator", "Z. Eroer"); code != exitPass {
+		t.Fatalf("zero: %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "calibrate", "--rig", rigFile, "--at", "0 mmHg", "--at", "200 mmHg", "--reference", "Fluke 700G #4711", "--yes", "aop"); code != exitPass {
+		t.Fatalf("calibrate: %d %s", code, errOut)
+	}
+	log, err := runlog.ReadBenchLog(filepath.Join(home, "audit.jsonl"))
+	if err != nil || len(log) != 2 {
+		t.Fatalf("bench audit log: %v %+v", err, log)
+	}
+	z, c := log[0], log[1]
+	if z.Action != runlog.ActionZero || z.By != "Z. Eroer" || z.Subject != "aop" || z.New == "" || z.Old == z.New {
+		t.Errorf("zero's line: %+v", z)
+	}
+	if c.Action != runlog.ActionCalibrate || c.By != osUser() || c.Old != z.New || c.New == c.Old {
+		t.Errorf("calibration's line: %+v; want old = the zero's new", c)
+	}
+}
