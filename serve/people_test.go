@@ -300,3 +300,42 @@ func FuzzParseUsers(f *testing.F) {
 		}
 	})
 }
+
+// TestTokenFileErrorsSayWhere: a token file's mistakes are named by
+// file:line:col; a good one gives its named tokens.
+func TestTokenFileErrorsSayWhere(t *testing.T) {
+	tok := NewToken()
+	good := "# CI\n\nnightly operator " + tok + "\n  viewer  reviewer " + NewToken() + "\r\n"
+	got, err := ParseTokens("t", []byte(good))
+	if err != nil || len(got) != 2 || got[0] != (Token{Name: "nightly", Role: RoleOperator, Secret: tok}) || got[1].Name != "viewer" {
+		t.Fatalf("good file: %v %+v", err, got)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"a operator", "t:1:1: want NAME ROLE SECRET"},
+		{"\n  a boss " + tok, `t:2:5: role "boss"`},
+		{"a operator short", "t:1:12: token a is 5 characters long"},
+		{"a operator " + tok + "\na admin " + tok, "t:2:1: token a appears twice"},
+		{"a/b operator " + tok, "t:1:1: name"},
+	} {
+		if _, err := ParseTokens("t", []byte(tc.src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// FuzzParseTokens: whatever a token file holds, parsing neither panics
+// nor accepts a token that setupAuth would refuse.
+func FuzzParseTokens(f *testing.F) {
+	f.Add([]byte("nightly operator " + writeToken + "\n# x\n"))
+	f.Add([]byte("a b c\n\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		toks, err := ParseTokens("f", b)
+		if err != nil {
+			return
+		}
+		s := &Server{cfg: Config{Tokens: toks}}
+		if err := s.setupAuth(); err != nil {
+			t.Fatalf("accepted %q, then refused: %v", b, err)
+		}
+	})
+}

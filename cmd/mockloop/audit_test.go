@@ -187,3 +187,21 @@ func TestAuditZeroAndCalibrateInTheBenchLog(t *testing.T) {
 		t.Errorf("calibration's line: %+v; want old = the zero's new", c)
 	}
 }
+
+// TestServeBadTokenOrUsersFileSaysWhere: `serve` with a token file or a
+// users file that has a mistake refuses to start, naming file:line:col.
+func TestServeBadTokenOrUsersFileSaysWhere(t *testing.T) {
+	dir := t.TempDir()
+	toks, users := filepath.Join(dir, "tokens"), filepath.Join(dir, "users.json")
+	os.WriteFile(toks, []byte("# CI\nnightly boss "+serve.NewToken()+"\n"), 0o600)
+	os.WriteFile(users, []byte("{\"users\": [\n  {\"name\": 7}]}"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{[]string{"--token-file", toks}, toks + ":2:9: role \"boss\""}, {[]string{"--users", users}, users + ":2:13: "}} {
+		code, _, errOut := cli(t, append([]string{"serve", "--runs", dir}, tc.args...)...)
+		if code != exitInvalid || !strings.Contains(errOut, tc.want) {
+			t.Errorf("serve %v: %d %q, want 3 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

@@ -48,7 +48,7 @@ commands:
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   verify [--runs DIR] RUN
   sync [--runs DIR] [--influx URL]
-  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
+  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] | --new-token
   stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]
   users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
