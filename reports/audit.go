@@ -2,6 +2,8 @@ package reports
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -96,4 +98,34 @@ func (d *pdfDoc) audit(ev eventSummary) {
 	if v.Total > len(v.Trail) {
 		d.para(fmt.Sprintf("Only the first %d of %d entries are listed; events.jsonl has all.", len(v.Trail), v.Total), true)
 	}
+}
+
+// markStarter shows the identity's operator as the person who started the
+// run, as the audit trail has it (role and way), and flags an operator
+// the trail does not name as the starter. Records made before the audit
+// trail have no start entry: the row is left as it is.
+func markStarter(identity []kv, trail []runlog.AuditEntry) {
+	i := slices.IndexFunc(identity, func(r kv) bool { return r.K == "Operator" })
+	j := slices.IndexFunc(trail, func(a runlog.AuditEntry) bool { return a.Action == runlog.ActionStart })
+	if i < 0 || j < 0 {
+		return
+	}
+	a := trail[j]
+	if a.By != identity[i].V {
+		identity[i].V += fmt.Sprintf(" (the audit trail says %s started the run)", orDash(a.By))
+		identity[i].Flag = true
+		return
+	}
+	var how []string
+	if a.Role != "" {
+		how = append(how, a.Role)
+	}
+	if a.Via != "" {
+		how = append(how, "via "+a.Via)
+	}
+	identity[i].V += " (started the run"
+	if len(how) > 0 {
+		identity[i].V += "; " + strings.Join(how, ", ")
+	}
+	identity[i].V += ")"
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // TestHTMLListsDeviationsAndAuditTrail: the HTML report has a Deviations
@@ -47,6 +49,9 @@ func TestHTMLListsDeviationsAndAuditTrail(t *testing.T) {
 			t.Errorf("Audit trail lacks %q:\n%s", want, trail)
 		}
 	}
+	if !strings.Contains(pass, "qa.bench (started the run; operator, via bench-view)") {
+		t.Error("the identity's operator is not shown as the person who started the run")
+	}
 	fail := html("fail")
 	for _, want := range []string{`<h3 id="deviations">Deviations</h3>
 <p class="note">None: the run followed the protocol as written.</p>`, `<h3 id="audit-trail">Audit trail</h3>
@@ -54,5 +59,16 @@ func TestHTMLListsDeviationsAndAuditTrail(t *testing.T) {
 		if !strings.Contains(fail, want) {
 			t.Errorf("a run without operator actions: the report lacks %q", want)
 		}
+	}
+}
+
+// TestOperatorNotTheStarterIsFlagged: an identity's operator other than
+// the person the audit trail says started the run is flagged, with the
+// starter named.
+func TestOperatorNotTheStarterIsFlagged(t *testing.T) {
+	rows := []kv{{K: "Operator", V: "Q. Auditor"}}
+	markStarter(rows, []runlog.AuditEntry{{OperatorData: runlog.OperatorData{Action: runlog.ActionStart, By: "alice"}}})
+	if !rows[0].Flag || rows[0].V != "Q. Auditor (the audit trail says alice started the run)" {
+		t.Errorf("%+v", rows[0])
 	}
 }

@@ -100,6 +100,7 @@ func (r *Report) view() *view {
 		v.AbortReason = res.AbortReason
 	}
 	v.Identity = identityRows(m)
+	markStarter(v.Identity, r.events.Audit)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()

@@ -69,3 +69,16 @@ func OperatorAbort(reason string, who runlog.OperatorData) *AbortError {
 	who.Deviation = true
 	return &AbortError{Reason: reason, By: &who}
 }
+
+// PromptAnswer is the audit-trail event of an operator's answer to a
+// protocol prompt in step (the prompts arrive with issue 19; this is
+// where their answers enter the record): who answered, how, and what —
+// the prompt in the message, the answer as New. An
+// answer is not a deviation: the protocol asked for it.
+func PromptAnswer(step, prompt, answer string, who runlog.OperatorData) runlog.Event {
+	if who.At.IsZero() {
+		who.At = time.Now().UTC()
+	}
+	who.Action, who.New, who.Deviation = runlog.ActionPromptAnswer, answer, false
+	return runlog.NewEvent(runlog.KindOperator, step, "prompt: "+prompt, who)
+}

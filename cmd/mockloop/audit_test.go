@@ -2,10 +2,12 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mockloop/mockloop/internal/testtool"
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/serve"
 )
@@ -81,9 +83,26 @@ func TestAuditAllowOverdueNeedsAReason(t *testing.T) {
 		"--operator", "O. Verdue", proto); code != exitPass {
 		t.Fatalf("--allow-overdue --reason: %d %s", code, errOut)
 	}
-	d := runlog.Deviations(auditTrail(t, onlyRun(t, runs)))
+	run := onlyRun(t, runs)
+	d := runlog.Deviations(auditTrail(t, run))
 	if len(d) != 1 || d[0].Action != runlog.ActionAllowOverdue || d[0].By != "O. Verdue" || d[0].Reason != "gauge at the lab until Friday" {
 		t.Errorf("deviations: %+v", d)
+	}
+	// The run's reports list the deviation and the audit trail.
+	html, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	for _, want := range []string{`<h3 id="deviations">Deviations</h3>`, "<td><strong>allow-overdue</strong></td>", "<td>O. Verdue</td><td>gauge at the lab until Friday</td>",
+		`<h3 id="audit-trail">Audit trail</h3>`, "<td>O. Verdue</td><td>-</td><td>cli</td><td><strong>start</strong></td>"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
+	out, err := exec.Command(pdftotext, "-raw", filepath.Join(run, "report.pdf"), "-").Output()
+	text := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{"Deviations", "allow-overdue", "O. Verdue gauge at the lab until Friday", "Audit trail", "O. Verdue - cli start"} {
+		if err != nil || !strings.Contains(text, want) {
+			t.Errorf("report.pdf lacks %q (%v)", want, err)
+		}
 	}
 }
 
