@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ const (
 // do; Via how it came (bench-view: a login, api: a token).
 type principal struct {
 	Name, Role, Via string
+	user            bool // a user of the users file (not a token)
 }
 
 // level is what the principal may do.
@@ -167,9 +169,48 @@ func (s *Server) who(r *http.Request) principal {
 		return s.tokenPrincipal(strings.TrimSpace(tok))
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		return s.sessions.lookup(c.Value)
+		p := s.sessions.lookup(c.Value)
+		if p.user && !s.stillActive(p) {
+			s.sessions.end(c.Value)
+			return principal{}
+		}
+		return p
 	}
 	return principal{}
+}
+
+// stillActive reports whether a logged-in user is still in the users
+// file with the same role and not disabled: `users disable` ends the
+// sessions a person holds at their next request, not 12 hours later. The
+// file is read again only when it changed.
+func (s *Server) stillActive(p principal) bool {
+	u := s.usersNow()
+	x := (*User)(nil)
+	if u != nil {
+		x = u.Find(p.Name)
+	}
+	return x != nil && !x.Disabled && x.Role == p.Role
+}
+
+// usersNow is the users file as it is now (nil when unreadable), cached by
+// its modification time and size.
+func (s *Server) usersNow() *Users {
+	fi, err := os.Stat(s.cfg.UsersFile)
+	if err != nil {
+		return nil
+	}
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if s.usersAt.mod.Equal(fi.ModTime()) && s.usersAt.size == fi.Size() && s.users != nil {
+		return s.users
+	}
+	u, err := ReadUsers(s.cfg.UsersFile)
+	if err != nil {
+		s.logf("serve: %v", err)
+		return nil
+	}
+	s.users, s.usersAt.mod, s.usersAt.size = u, fi.ModTime(), fi.Size()
+	return u
 }
 
 // access is what the request's credentials allow, unthrottled.

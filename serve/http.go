@@ -125,16 +125,15 @@ func (s *Server) userPrincipal(name, password string) principal {
 	if s.cfg.UsersFile == "" {
 		return principal{}
 	}
-	users, err := ReadUsers(s.cfg.UsersFile)
-	if err != nil {
-		s.logf("serve: login: %v", err)
-		return principal{}
+	users := s.usersNow()
+	if users == nil {
+		users = &Users{} // unreadable (said in the log): nobody, after as long
 	}
 	u, ok := users.Authenticate(name, password)
 	if !ok {
 		return principal{}
 	}
-	return principal{Name: u.Name, Role: u.Role, Via: "bench-view"}
+	return principal{Name: u.Name, Role: u.Role, Via: "bench-view", user: true}
 }
 
 // logout answers POST /api/logout: the session ends, whoever holds a copy

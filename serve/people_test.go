@@ -94,8 +94,9 @@ func (ts *testServer) loginUser(t *testing.T, name, password string) (int, []str
 // in by name and password; an operator's start, pause, resume and stop
 // each appear in the run's audit trail with her name, role, the way they
 // came and her reasons; a reviewer reads but cannot stop (403); a wrong
-// password, an unknown or a disabled user is refused 401; a pause or a
-// stop without a reason is refused 400.
+// password, an unknown or a disabled user is refused 401, and a user
+// disabled while logged in is at her next request; a pause or a stop
+// without a reason is refused 400.
 func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 	const pw, rpw = "operator password 1", "reviewer password 1"
 	var cfg Config
@@ -157,6 +158,19 @@ func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 		want = []runlog.OperatorData{want[0], want[3]}
 	}
 	checkTrail(t, filepath.Join(ts.runsDir, id), want)
+
+	// Disabled, alice's session ends at her next request.
+	u, _ = ReadUsers(cfg.UsersFile)
+	u.Find("alice").Disabled = true
+	if err := u.Write(cfg.UsersFile); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := ts.call(t, "GET", "/api/status", "", alice...); code != http.StatusUnauthorized {
+		t.Errorf("a disabled user's session: %d, want 401", code)
+	}
+	if code, _ := ts.call(t, "GET", "/api/status", "", rita...); code != http.StatusOK {
+		t.Errorf("another user's session after alice was disabled: %d", code)
+	}
 }
 
 // waitIdleAs waits for the view to be idle, polling with a session.

@@ -90,6 +90,14 @@ type Server struct {
 	throttle throttle // failed authentications, per client address
 	tokens   []Token  // every token accepted, Token and ReadToken among them
 	authOn   bool     // credentials are configured: requests need them
+	// users is the users file as last read (usersNow), with the time and
+	// size it had then.
+	usersMu sync.Mutex
+	users   *Users
+	usersAt struct {
+		mod  time.Time
+		size int64
+	}
 }
 
 // activeRun is the run in progress.
