@@ -463,6 +463,9 @@ func TestE2EControls(t *testing.T) {
 	os.WriteFile(short, []byte(e2eShort), 0o644)
 	b.login(ts.URL, "alice", password)
 	b.open(ts.URL)
+	if who := b.text("who"); who != "alice (operator)" {
+		t.Errorf("the page shows the person as %q, want alice (operator)", who)
+	}
 	b.waitJS("protocols", `document.getElementById('protocol-select').value !== ''`, 10*time.Second)
 	selected := evalAs[string](b, `document.getElementById('protocol-select').value`)
 

@@ -197,6 +197,9 @@
     setRig(s.rig, s.backend);
     app.write = s.write !== false;
     $('readonly').hidden = app.write;
+    // The person every action of this page is recorded under.
+    $('who').textContent = s.user ? s.user + ' (' + s.role + ')' : '';
+    $('who').hidden = !s.user;
     if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
     clearTimeout(app.otherTimer);
     if (!s.other) {
