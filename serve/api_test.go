@@ -320,7 +320,8 @@ func TestPauseBetweenSteps(t *testing.T) {
 	}
 }
 
-// TestEmergencyStop: the e-stop takes the safety trip path.
+// TestEmergencyStop: the e-stop takes the safety trip path, and is a
+// deviation of the audit trail with the person.
 func TestEmergencyStop(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
 	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"long.yaml"}`)
@@ -340,6 +341,10 @@ func TestEmergencyStop(t *testing.T) {
 	if !trip {
 		t.Error("no safety.trip event")
 	}
+	// Without logins the person is the server's --operator.
+	tester := runlog.OperatorData{By: "tester", Via: "bench-view"}
+	checkTrail(t, filepath.Join(ts.runsDir, id), []runlog.OperatorData{
+		with(tester, runlog.ActionStart, "", false), with(tester, runlog.ActionEStop, "", true)})
 }
 
 // TestBadUploads: every way a protocol can be refused, with the errors of
