@@ -204,6 +204,10 @@ func TestEndSignalsLeaveTheBenchSafe(t *testing.T) {
 				t.Fatalf("exit %d, want 2\n%s", code, stderr.String())
 			}
 			closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "operator: received "+sig.String())
+			if trail := auditTrail(t, filepath.Join(runs, st.RunID)); len(trail) != 2 || trail[1].Action != runlog.ActionStop ||
+				trail[1].Via != "signal" || trail[1].By != osUser() || !trail[1].Deviation {
+				t.Errorf("audit trail after %s: %+v, want a stop by %s via signal", sig, trail, osUser())
+			}
 		})
 	}
 }

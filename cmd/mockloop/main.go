@@ -312,7 +312,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	defer cancelOnEndSignal(cancel)()
+	defer cancelOnEndSignal(cancel, *operator)()
 
 	var progress io.Writer = stderr
 	if *quiet {
