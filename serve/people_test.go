@@ -353,3 +353,12 @@ func FuzzParseTokens(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckPassword is the cost of one login's password check (the
+// argon2id parameters of users.go), what the throttle multiplies.
+func BenchmarkCheckPassword(b *testing.B) {
+	h, _ := HashPassword("a long enough password")
+	for b.Loop() {
+		checkPassword(h, "a long enough password")
+	}
+}
