@@ -58,7 +58,9 @@ func TestConfigsNamingTheSameHardwareShareABench(t *testing.T) {
 
 // TestControlSocketPausesResumesAndStopsARun: the run answers its bench's
 // socket with where it is, holds between steps on pause, goes on on
-// resume, and ends aborted, safe and closed on stop.
+// resume, and ends aborted, safe and closed on stop; each request is in
+// the audit trail with the person and reason, a pause withdrawn before it
+// took hold too.
 func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(t *testing.T) {
 	cfg := simConfig(t)
 	src := header + "  - hold: 60 s\n  - hold: 24 h\n"
@@ -104,6 +106,10 @@ func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(
 		t.Errorf("paused at %+v, want after step 1", st)
 	}
 	ask(bench.ActionResume, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "2 ") && st.State == "running" })
+	// A pause withdrawn before the step ends takes no effect, and is in
+	// the audit trail all the same.
+	ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" })
+	ask(bench.ActionResume, func(st bench.Status) bool { return st.State == "running" })
 	ask(bench.ActionStop, func(st bench.Status) bool { return st.State == "stopping" })
 	o := <-done
 	if o.err != nil || o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: stopped by a test: why stop" {
@@ -113,6 +119,8 @@ func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(
 		{Action: runlog.ActionStart, By: "B. Starter", Via: "cli"},
 		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause", Deviation: true, BeforeStep: 2},
 		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume", BeforeStep: 2},
+		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause"},
+		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume"},
 		{Action: runlog.ActionStop, By: "a test", Role: "operator", Via: "cli", Reason: "why stop", Deviation: true},
 	})
 	if _, err := bench.Ask(dir, first, bench.Request{Action: bench.ActionStatus}); !errors.Is(err, bench.ErrNoHolder) {

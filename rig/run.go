@@ -298,6 +298,8 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 	switch {
 	case errors.As(runErr, &a):
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, a.Reason
+		reqs, _ := e.pause.take()
+		e.pauseRequests(reqs, 0)
 		if a.By != nil {
 			e.event(runlog.NewEvent(runlog.KindOperator, "", a.Reason, *a.By))
 		}
