@@ -50,10 +50,26 @@ type Request struct {
 	// By says who asks, for the record of a stop ("mockloop stop", "the
 	// bench view"): at most maxBy printable characters.
 	By string `json:"by,omitempty"`
+	// Role and Via say in what capacity and how By asks (a bench-view
+	// user's role; "cli", "bench-view", "api"), Reason why: the run's
+	// audit trail records them (a pause and a stop need a reason, which
+	// the asking side requires). Each at most maxBy printable characters,
+	// Reason maxReason.
+	Role   string `json:"role,omitempty"`
+	Via    string `json:"via,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
-// maxBy bounds Request.By, which goes into the run's record.
+// maxBy bounds Request.By, Role and Via, which go into the run's record.
 const maxBy = 80
+
+// maxReason bounds Request.Reason: a sentence or two.
+const maxReason = 500
+
+// printable reports whether s is at most n printable characters.
+func printable(s string, n int) bool {
+	return utf8.RuneCountInString(s) <= n && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
 
 // Handler answers one request of the control socket: the holder's status
 // after the action (ActionStatus: none), or why it cannot be done. It is
@@ -182,8 +198,10 @@ func parseRequest(line []byte) (Request, error) {
 		return Request{}, fmt.Errorf("bench: request: %w", err)
 	}
 	switch {
-	case utf8.RuneCountInString(req.By) > maxBy || strings.IndexFunc(req.By, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return Request{}, fmt.Errorf("bench: request: by: at most %d printable characters", maxBy)
+	case !printable(req.By, maxBy) || !printable(req.Role, maxBy) || !printable(req.Via, maxBy):
+		return Request{}, fmt.Errorf("bench: request: by, role, via: at most %d printable characters", maxBy)
+	case !printable(req.Reason, maxReason):
+		return Request{}, fmt.Errorf("bench: request: reason: at most %d printable characters", maxReason)
 	case req.Action == ActionStatus, req.Action == ActionPause, req.Action == ActionResume, req.Action == ActionStop, req.Action == ActionEStop:
 		return req, nil
 	}

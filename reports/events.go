@@ -64,6 +64,9 @@ type kindCount struct {
 // classify counts e in the notable or timeline table it belongs to, and
 // keeps it while the table has room.
 func (s *eventSummary) classify(e *runlog.Event) {
+	if e.Kind == runlog.KindOperator {
+		s.addAudit(e)
+	}
 	switch eventClass(e.Kind) {
 	case classNotable:
 		s.NotableTotal++
@@ -88,6 +91,10 @@ type eventSummary struct {
 	TimelineTotal int
 	Malformed     int     // complete lines that are not an event
 	LastT         float64 // time of the last event, seconds
+	// Audit are the operator events, the audit trail (audit.go): the
+	// first maxAudit of AuditTotal.
+	Audit      []runlog.AuditEntry
+	AuditTotal int
 }
 
 // stepSpan is a step execution reconstructed from step.start and step.end

@@ -111,7 +111,16 @@ var fixtures = []fixture{
 			{ID: "PASS-4", Step: "always", Measure: "aop", Value: f64(131.7), Unit: "mmHg", Limits: "≤ 200 mmHg", Hi: f64(200), Verdict: runlog.VerdictPass, Pass: true, OnFail: "fail"},
 		},
 		Events: []runlog.Event{
-			{T: 0, Kind: runlog.KindOperator, Msg: "calibration of lvp overdue since 2026-11-01; run allowed with --allow-overdue"},
+			withT(0, runlog.NewEvent(runlog.KindOperator, "", "run started", runlog.OperatorData{Action: runlog.ActionStart,
+				At: fxAt, By: "qa.bench", Role: "operator", Via: "bench-view"})),
+			withT(0, runlog.NewEvent(runlog.KindOperator, "", "calibration of lvp overdue since 2026-11-01; run allowed with --allow-overdue",
+				runlog.OperatorData{Action: runlog.ActionAllowOverdue, At: fxAt, By: "qa.bench", Via: "cli", Reason: "gauge away for recertification", Deviation: true})),
+			withT(4, runlog.NewEvent(runlog.KindOperator, "", "paused", runlog.OperatorData{Action: runlog.ActionPause, BeforeStep: 2,
+				At: fxAt.Add(4 * time.Second), By: "qa.bench", Role: "operator", Via: "bench-view", Reason: "bubble in the line", Deviation: true})),
+			withT(4, runlog.NewEvent(runlog.KindOperator, "", "resumed", runlog.OperatorData{Action: runlog.ActionResume, BeforeStep: 2,
+				At: fxAt.Add(9 * time.Second), By: "r.viewer", Role: "admin", Via: "bench-view"})),
+			withT(5, runlog.NewEvent(runlog.KindOperator, "", "development build allowed", runlog.OperatorData{Action: runlog.ActionAllowDevBuild,
+				At: fxAt, By: "qa.bench", Via: "cli", Deviation: true})),
 		},
 		Outcome: runlog.OutcomePass, DurationS: 12,
 	},
@@ -371,6 +380,9 @@ func interrupt(runsDir, dir string) error {
 	_, err = runlog.Recover(runsDir)
 	return err
 }
+
+// fxAt is the wall-clock time of the fixtures' audit-trail entries.
+var fxAt = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
 
 // withT sets the time of an event made by runlog.NewEvent.
 func withT(t float64, e runlog.Event) runlog.Event {

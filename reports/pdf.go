@@ -715,6 +715,7 @@ func (d *pdfDoc) events() {
 	if ev.Missing {
 		d.para("The record has no events.jsonl.", true)
 	}
+	d.audit(ev)
 	d.notableEvents(ev)
 	d.subheading("Event counts", 15)
 	var rows [][]pdfCell

@@ -28,8 +28,10 @@ func TestPDF(t *testing.T) {
 		name  string
 		texts []string // must appear somewhere
 	}{
-		{"pass", []string{"mmHg·s/ml", "[°C]", "± ", "≤ 200 mmHg", "≥ 95 mmHg", "PASS WITH WARNINGS", "(overdue)"}},
-		{"fail", []string{"2.0999996 L/min", "NO-DATA: no beats detected", "not in the protocol's requirements catalogue", "NOT TESTED"}},
+		{"pass", []string{"mmHg·s/ml", "[°C]", "± ", "≤ 200 mmHg", "≥ 95 mmHg", "PASS WITH WARNINGS", "(overdue)",
+			"Deviations", "allow-overdue", "gauge away for recertification", "bubble in the line", "none given", "Audit trail", "2026-11-21 09:30:09 UTC r.viewer admin bench-view resume", "qa.bench operator bench-view start"}},
+		{"fail", []string{"2.0999996 L/min", "NO-DATA: no beats detected", "not in the protocol's requirements catalogue", "NOT TESTED",
+			"Deviations None: the run followed the protocol as written.", "Audit trail No operator action is recorded."}},
 		{"aborted", []string{"safety trip: aop 221 mmHg above hard limit 220 mmHg", "<img src=http://evil.example/x.png", "on_fail: abort"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -116,6 +116,7 @@ func (r *Report) view() *view {
 	}
 	v.DevBuild = devBuildNotice(m)
 	v.Criteria, v.CriteriaAppendix = summarizeCriteria(r.crit)
+	markStarter(v.Identity, r.events.Audit)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
 	v.Integrity = r.integrityRows()

@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -126,17 +127,28 @@ func (rc *runControl) handle(req bench.Request) (bench.Status, error) {
 	if by == "" {
 		by = "another process"
 	}
+	who := runlog.OperatorData{By: by, Role: req.Role, Via: cmp.Or(req.Via, "control"), Reason: req.Reason}
 	switch req.Action {
 	case bench.ActionPause:
-		rc.pause.Set(true)
+		rc.pause.SetBy(true, who)
 	case bench.ActionResume:
-		rc.pause.Set(false)
+		rc.pause.SetBy(false, who)
 	case bench.ActionStop:
-		rc.stop(&AbortError{Reason: "operator: stopped by " + by})
+		who.Action = runlog.ActionStop
+		rc.stop(OperatorAbort("operator: stopped by "+by+because(req.Reason), who))
 	case bench.ActionEStop:
-		rc.stop(&AbortError{Reason: "emergency stop by " + by})
+		who.Action = runlog.ActionEStop
+		rc.stop(OperatorAbort("emergency stop by "+by+because(req.Reason), who))
 	}
 	return rc.status(), nil
+}
+
+// because is a reason as the end of an abort reason.
+func because(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return ": " + reason
 }
 
 func (rc *runControl) stop(cause error) {

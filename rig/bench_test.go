@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -57,8 +58,10 @@ func TestConfigsNamingTheSameHardwareShareABench(t *testing.T) {
 
 // TestControlSocketPausesResumesAndStopsARun: the run answers its bench's
 // socket with where it is, holds between steps on pause, goes on on
-// resume, and ends aborted, safe and closed on stop.
-func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
+// resume, and ends aborted, safe and closed on stop; each request is in
+// the audit trail with the person and reason, a pause withdrawn before it
+// took hold too.
+func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(t *testing.T) {
 	cfg := simConfig(t)
 	src := header + "  - hold: 60 s\n  - hold: 24 h\n"
 	p, err := protocols.Parse("t.yaml", []byte(src), cfg.Info())
@@ -70,7 +73,7 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 	ask := func(action string, ok func(bench.Status) bool) bench.Status {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			st, err := bench.Ask(dir, first, bench.Request{Action: action, By: "a test"})
+			st, err := bench.Ask(dir, first, bench.Request{Action: action, By: "a test", Role: "operator", Via: "cli", Reason: "why " + action})
 			if err == nil && ok(st) {
 				return st
 			}
@@ -84,12 +87,14 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 	}
 	type out struct {
 		res *runlog.Result
+		dir string
 		err error
 	}
 	done := make(chan out, 1)
 	go func() {
-		res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src), Speed: 20})
-		done <- out{res, err}
+		res, rdir, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src), Speed: 20,
+			Operator: "B. Starter", Via: "cli"})
+		done <- out{res, rdir, err}
 	}()
 	ask(bench.ActionStatus, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "1 ") })
 	st := ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" || st.State == "paused" })
@@ -101,11 +106,23 @@ func TestControlSocketPausesResumesAndStopsARun(t *testing.T) {
 		t.Errorf("paused at %+v, want after step 1", st)
 	}
 	ask(bench.ActionResume, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "2 ") && st.State == "running" })
+	// A pause withdrawn before the step ends takes no effect, and is in
+	// the audit trail all the same.
+	ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" })
+	ask(bench.ActionResume, func(st bench.Status) bool { return st.State == "running" })
 	ask(bench.ActionStop, func(st bench.Status) bool { return st.State == "stopping" })
 	o := <-done
-	if o.err != nil || o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: stopped by a test" {
+	if o.err != nil || o.res.Outcome != runlog.OutcomeAborted || o.res.AbortReason != "operator: stopped by a test: why stop" {
 		t.Fatalf("run after stop: %+v %v", o.res, o.err)
 	}
+	checkAuditTrail(t, o.dir, []runlog.OperatorData{
+		{Action: runlog.ActionStart, By: "B. Starter", Via: "cli"},
+		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause", Deviation: true, BeforeStep: 2},
+		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume", BeforeStep: 2},
+		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause"},
+		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume"},
+		{Action: runlog.ActionStop, By: "a test", Role: "operator", Via: "cli", Reason: "why stop", Deviation: true},
+	})
 	if _, err := bench.Ask(dir, first, bench.Request{Action: bench.ActionStatus}); !errors.Is(err, bench.ErrNoHolder) {
 		t.Errorf("after the run: %v, want the bench free", err)
 	}
@@ -141,5 +158,31 @@ func TestCalibrationAndTimingHoldTheBench(t *testing.T) {
 	}
 	if _, err := Timing(context.Background(), cfg, time.Second, 0); !errors.Is(err, bench.ErrBusy) {
 		t.Errorf("timing during a run: %v, want busy", err)
+	}
+}
+
+// checkAuditTrail checks the audit trail of the run in dir against want,
+// At aside (the wall clock's), which must be set.
+func checkAuditTrail(t *testing.T, dir string, want []runlog.OperatorData) {
+	t.Helper()
+	r, err := runlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := r.ReadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail := runlog.AuditTrail(ev)
+	var got []runlog.OperatorData
+	for _, a := range trail {
+		if a.At.IsZero() {
+			t.Errorf("audit entry %+v has no wall-clock time", a)
+		}
+		a.At = time.Time{}
+		got = append(got, a.OperatorData)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("audit trail:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -29,7 +29,13 @@ const blockSpan = 10 * time.Millisecond
 // AbortError is why a run was aborted. Errors of this type end a run in the safe
 // state with outcome "aborted"; any other error is an infrastructure fault,
 // which takes the same path.
-type AbortError struct{ Reason string }
+type AbortError struct {
+	Reason string
+	// By is the operator action that aborted the run (a stop, an
+	// e-stop), recorded in the audit trail as the run ends; nil when no
+	// person did (a trip, a fault).
+	By *runlog.OperatorData
+}
 
 func (a *AbortError) Error() string { return "aborted: " + a.Reason }
 
@@ -515,7 +521,8 @@ func (e *engine) ctxAbort() error {
 // hide an excursion.
 func (e *engine) supervise(frame []float64) error {
 	if e.plant.EStop() {
-		return abortf("emergency stop pressed")
+		return &AbortError{Reason: "emergency stop pressed", By: &runlog.OperatorData{Action: runlog.ActionEStop,
+			At: time.Now().UTC(), By: "e-stop button", Via: "button", Deviation: true}}
 	}
 	if t := e.dutTrip; t.mask != 0 {
 		if v := frame[t.col]; v > 0 && v <= math.MaxUint16 {

@@ -3,6 +3,7 @@ package rig
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -131,7 +132,7 @@ func TestAcquisitionStallTrips(t *testing.T) {
 	}
 }
 
-func TestEmergencyStop(t *testing.T) {
+func TestEmergencyStopButtonIsADeviationInTheAuditTrail(t *testing.T) {
 	var bench *sim.Bench
 	withBench(t, 3*time.Second, func(b *sim.Bench) { bench = b; b.PressEStop(true) })
 	o := runSrc(t, context.Background(), header+"  - hold: 10 s\n")
@@ -145,6 +146,11 @@ func TestEmergencyStop(t *testing.T) {
 	}
 	if a := bench.Loop().ActiveElastance(); a != 0 {
 		t.Errorf("LV drive still at %g mmHg/ml after the e-stop", a)
+	}
+	// The button is a person's action: a deviation in the audit trail.
+	trail := runlog.AuditTrail(o.eventsOf(runlog.KindOperator))
+	if n := len(trail); n == 0 || trail[n-1].Action != runlog.ActionEStop || trail[n-1].By != "e-stop button" || trail[n-1].Via != "button" || !trail[n-1].Deviation {
+		t.Errorf("audit trail after the e-stop button: %+v", trail)
 	}
 }
 
@@ -202,7 +208,7 @@ func tempRig(t *testing.T, recs []CalRecord) *Config {
 	return cfg
 }
 
-func TestOverdueCalibrationRefusedUnlessAllowed(t *testing.T) {
+func TestOverdueCalibrationRefusedUnlessAllowedWithAReason(t *testing.T) {
 	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := tempRig(t, []CalRecord{{Channel: "aop", Method: "two-point", Date: past.AddDate(-1, 0, 0), Due: &past,
 		Reference: "Fluke 700G #1", Points: []daq.Point{{Volts: 0, Value: 2}}, Coeffs: []float64{2, 250}}})
@@ -215,7 +221,11 @@ func TestOverdueCalibrationRefusedUnlessAllowed(t *testing.T) {
 	if list, _ := runlog.List(runs); len(list) != 0 {
 		t.Fatal("a refused run created a record")
 	}
-	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: runs, AllowOverdue: true})
+	if _, _, err := Run(context.Background(), cfg, p, Options{RunsDir: runs, AllowOverdue: true}); !errors.Is(err, ErrNoReason) {
+		t.Fatalf("--allow-overdue without a reason: %v, want ErrNoReason", err)
+	}
+	res, dir, err := Run(context.Background(), cfg, p, Options{RunsDir: runs, AllowOverdue: true,
+		Operator: "A. Tester", Via: "cli", Reason: "reference gauge away for recertification"})
 	if err != nil || res.Outcome != runlog.OutcomePass {
 		t.Fatalf("--allow-overdue: %v %+v", err, res)
 	}
@@ -232,10 +242,13 @@ func TestOverdueCalibrationRefusedUnlessAllowed(t *testing.T) {
 	ev, _ := r.ReadEvents()
 	found := false
 	for _, e := range ev {
-		found = found || strings.Contains(e.Msg, "calibration of aop overdue")
+		var d runlog.OperatorData
+		_ = e.Decode(&d)
+		found = found || strings.Contains(e.Msg, "calibration of aop overdue") && d.Action == runlog.ActionAllowOverdue &&
+			d.Deviation && d.By == "A. Tester" && d.Reason == "reference gauge away for recertification"
 	}
 	if !found {
-		t.Error("the overdue run has no event saying so")
+		t.Errorf("the overdue run has no deviation event saying so, by whom and why: %+v", ev)
 	}
 }
 

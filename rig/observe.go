@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,30 +42,112 @@ type RunInfo struct {
 // pause is cleared. Pausing inside a step would change what the step's
 // criteria measure; between steps nothing is judged. Safe for concurrent
 // use.
-type Pause struct{ on atomic.Bool }
+type Pause struct {
+	on atomic.Bool
+	mu sync.Mutex
+	// pending are the requests that changed the pause and that the run
+	// has not recorded yet, in order (pause, resume, pause, ...): each is
+	// an entry of the audit trail, the one that takes effect and those
+	// withdrawn before they did.
+	pending []runlog.OperatorData
+}
 
-// Set requests (true) or clears (false) the pause.
-func (p *Pause) Set(on bool) { p.on.Store(on) }
+// Set requests (true) or clears (false) the pause, nobody named.
+func (p *Pause) Set(on bool) { p.SetBy(on, runlog.OperatorData{}) }
+
+// SetBy requests (true) or clears (false) the pause on behalf of who (By,
+// Role, Via, Reason; At is set here when zero). A request that changes
+// nothing (a pause of a paused run) is not kept.
+func (p *Pause) SetBy(on bool, who runlog.OperatorData) {
+	if who.At.IsZero() {
+		who.At = time.Now().UTC()
+	}
+	who.Action = runlog.ActionResume
+	if on {
+		who.Action = runlog.ActionPause
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.on.Load() == on {
+		return
+	}
+	p.pending = append(p.pending, who)
+	p.on.Store(on)
+}
+
+// take returns the requests not yet recorded, and whether the pause is
+// set now, at once: the last request, if any, is the one that set the
+// state (the requests alternate).
+func (p *Pause) take() ([]runlog.OperatorData, bool) {
+	if p == nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	reqs := p.pending
+	p.pending = nil
+	return reqs, p.on.Load()
+}
 
 // Requested reports whether a pause is requested.
 func (p *Pause) Requested() bool { return p != nil && p.on.Load() }
 
 // holdWhilePaused holds the run before top-level step i while a pause is
-// requested, recording when the pause began and ended.
+// requested, recording when the pause began and ended, who asked for
+// each and why, and the requests withdrawn before they took effect.
 func (e *engine) holdWhilePaused(i int) error {
-	if !e.pause.Requested() {
-		return nil
-	}
-	e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", runlog.OperatorData{BeforeStep: i + 1}))
-	e.progress("paused before step %d", i+1)
-	for e.pause.Requested() {
-		if _, err := e.advance(forever); err != nil {
-			return err
+	held := false
+	for {
+		reqs, on := e.pause.take()
+		switch {
+		case on && !held: // the pause takes hold: a deviation, with its reason
+			d := last(reqs)
+			e.pauseRequests(reqs[:max(0, len(reqs)-1)], i+1)
+			d.Action, d.BeforeStep, d.Deviation = runlog.ActionPause, i+1, true
+			e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", d))
+			e.progress("paused before step %d", i+1)
+			held = true
+		case on: // resumed and paused again before the run went on
+			e.pauseRequests(reqs, i+1)
+		case held:
+			d := last(reqs)
+			e.pauseRequests(reqs[:max(0, len(reqs)-1)], i+1)
+			d.Action, d.BeforeStep = runlog.ActionResume, i+1
+			e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", d))
+			e.progress("resumed")
+			return nil
+		default:
+			e.pauseRequests(reqs, i+1)
+			return nil
+		}
+		for e.pause.Requested() {
+			if _, err := e.advance(forever); err != nil {
+				return err
+			}
 		}
 	}
-	e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", runlog.OperatorData{BeforeStep: i + 1}))
-	e.progress("resumed")
-	return nil
+}
+
+// last is the last of reqs, or an entry without a person when there is
+// none (a pause set before the run began).
+func last(reqs []runlog.OperatorData) runlog.OperatorData {
+	if len(reqs) == 0 {
+		return runlog.OperatorData{}
+	}
+	return reqs[len(reqs)-1]
+}
+
+// pauseRequests records requests that took no effect of their own — a
+// pause withdrawn before the step under way ended, a resume followed at
+// once by a pause, one left when the run ended — in the audit trail:
+// every request is an operator action, though none departed from the
+// protocol. beforeStep is the top-level step they came before (from 1;
+// 0 at the end of the run).
+func (e *engine) pauseRequests(reqs []runlog.OperatorData, beforeStep int) {
+	for _, d := range reqs {
+		d.BeforeStep = beforeStep
+		e.event(runlog.NewEvent(runlog.KindOperator, "", d.Action+" requested; it took no effect", d))
+	}
 }
 
 // Planned is the protocol's duration as written: until steps count with

@@ -33,7 +33,16 @@ type Options struct {
 	// virtual time, as fast as the CPU allows.
 	Realtime bool
 	Version  string
-	Operator string
+	// Operator is who starts the run (the manifest's operator, By of the
+	// audit trail's start); OperatorRole and Via say in what capacity and
+	// how (a bench-view user's role; "cli", "bench-view", "api").
+	Operator     string
+	OperatorRole string
+	Via          string
+	// Reason justifies the deviations the run is started with: calibrations
+	// past their due date (AllowOverdue), a resume after an interruption
+	// (Resume). Both need one.
+	Reason string
 	// ProtocolFile and ProtocolSource are the protocol as read, recorded
 	// byte for byte in the run.
 	ProtocolFile   string
@@ -46,7 +55,7 @@ type Options struct {
 	// Epoch is the wall time of t = 0 of a virtual clock (zero: now).
 	Epoch time.Time
 	// AllowOverdue runs despite calibrations past their due date; the run
-	// records that it did.
+	// records that it did, as a deviation with Reason.
 	AllowOverdue bool
 	// Build is the build of the software running the rig, checked against
 	// the rig (devBuildDeviation) and recorded; nil: not checked, and the
@@ -115,6 +124,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		return nil, "", err
 	}
 	cals, calRecs, err := cfg.channelCalibrations(calFile, clk.Epoch(), opts.AllowOverdue)
+	if err == nil {
+		err = needReason(opts, calRecs)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -163,7 +175,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	if resume != nil {
 		e.resume, e.started = resume, 0 // the run's clock goes on from its origin
 	}
-	e.begin(m, dir, kind, calRecs)
+	e.begin(m, dir, kind, calRecs, opts)
 	if devBuild != nil {
 		e.event(runlog.NewEvent(runlog.KindOperator, "", "development build allowed with --allow-dev-build", *devBuild))
 	}
@@ -281,15 +293,13 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 // begin tells the observer that the run has its record and starts the
 // record's story: run.start, and the calibrations the run was allowed to
 // use past their due date.
-func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cals []runlog.Calibration) {
+func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cals []runlog.Calibration, opts Options) {
 	if e.out.obs != nil {
 		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(e.proto), Steps: len(e.proto.Steps)})
 	}
 	e.event(runlog.NewEvent(runlog.KindRunStart, "", e.proto.Name, runlog.RunStartData{Clock: kind, Rig: e.cfg.Name}))
-	for _, c := range cals {
-		if c.Fields["overdue"] == true {
-			e.event(runlog.Event{Kind: runlog.KindOperator, Msg: fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due)})
-		}
+	for _, ev := range startActions(opts, cals, e.resume != nil) {
+		e.event(ev)
 	}
 }
 
@@ -304,6 +314,11 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 	switch {
 	case errors.As(runErr, &a):
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, a.Reason
+		reqs, _ := e.pause.take()
+		e.pauseRequests(reqs, 0)
+		if a.By != nil {
+			e.event(runlog.NewEvent(runlog.KindOperator, "", a.Reason, *a.By))
+		}
 	case runErr != nil:
 		r.Outcome, r.AbortReason = runlog.OutcomeAborted, "fault: "+runErr.Error()
 	}

@@ -145,6 +145,16 @@
 // passes the keyring's verdict (Verification.Distrust, package signing).
 // Sign refuses a record that is not sealed or fails verification.
 //
+// # Audit trail
+//
+// Operator events (KindOperator, OperatorData) are a run's audit trail;
+// AuditTrail reads them from its events and Deviations picks the
+// departures from the protocol among them. What people do outside runs
+// (users added or disabled, zeros, calibrations) goes to the bench audit
+// log (AppendBenchLog, ReadBenchLog): JSON lines, each carrying the
+// SHA-256 of the line before it, so that a line changed, removed or
+// reordered breaks the chain at that line.
+//
 // # Concurrency
 //
 // A Record is written by one goroutine, the engine's loop; Sync may be called

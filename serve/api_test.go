@@ -173,11 +173,11 @@ func TestStartRefuseSecondStop(t *testing.T) {
 		t.Fatalf("status %d %v", code, st)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if code, st := ts.call(t, "POST", "/api/run/stop", `{}`); code != 200 || st["state"] != "stopping" {
+	if code, st := ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`); code != 200 || st["state"] != "stopping" {
 		t.Fatalf("stop: %d %v", code, st)
 	}
 	res := ts.waitIdle(t, id)
-	if res.Outcome != runlog.OutcomeAborted || res.AbortReason != "operator: stopped from the bench view" {
+	if res.Outcome != runlog.OutcomeAborted || res.AbortReason != "operator: stopped from the bench view by tester: test over" {
 		t.Fatalf("outcome %s %q", res.Outcome, res.AbortReason)
 	}
 	r, err := runlog.Open(filepath.Join(ts.runsDir, id))
@@ -206,7 +206,7 @@ func TestStartRefuseSecondStop(t *testing.T) {
 			t.Errorf("no %s after the run", f)
 		}
 	}
-	if code, _ := ts.call(t, "POST", "/api/run/stop", `{}`); code != http.StatusConflict {
+	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`); code != http.StatusConflict {
 		t.Errorf("stop without a run: %d, want 409", code)
 	}
 	// The rig is free again.
@@ -261,7 +261,7 @@ func TestPauseBetweenSteps(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if code, st := ts.call(t, "POST", "/api/run/pause", `{}`); code != 200 || st["state"] != "pausing" {
+	if code, st := ts.call(t, "POST", "/api/run/pause", `{"reason":"check the loop"}`); code != 200 || st["state"] != "pausing" {
 		t.Fatalf("pause: %d %v", code, st)
 	}
 	// The last beat's end is the run's clock: it keeps beating while paused.
@@ -320,7 +320,8 @@ func TestPauseBetweenSteps(t *testing.T) {
 	}
 }
 
-// TestEmergencyStop: the e-stop takes the safety trip path.
+// TestEmergencyStop: the e-stop takes the safety trip path, and is a
+// deviation of the audit trail with the person.
 func TestEmergencyStop(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
 	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"long.yaml"}`)
@@ -330,7 +331,7 @@ func TestEmergencyStop(t *testing.T) {
 		t.Fatalf("estop: %d", code)
 	}
 	res := ts.waitIdle(t, id)
-	if res.Outcome != runlog.OutcomeAborted || res.AbortReason != "emergency stop from the bench view" {
+	if res.Outcome != runlog.OutcomeAborted || res.AbortReason != "emergency stop from the bench view by tester" {
 		t.Fatalf("%s %q", res.Outcome, res.AbortReason)
 	}
 	trip := false
@@ -340,6 +341,10 @@ func TestEmergencyStop(t *testing.T) {
 	if !trip {
 		t.Error("no safety.trip event")
 	}
+	// Without logins the person is the server's --operator.
+	tester := runlog.OperatorData{By: "tester", Via: "bench-view"}
+	checkTrail(t, filepath.Join(ts.runsDir, id), []runlog.OperatorData{
+		with(tester, runlog.ActionStart, "", false), with(tester, runlog.ActionEStop, "", true)})
 }
 
 // TestBadUploads: every way a protocol can be refused, with the errors of
@@ -441,10 +446,10 @@ func TestTokens(t *testing.T) {
 		{"report without token", "GET", "/runs/20261121T000000Z-abcdef/report.html", "", nil, 401},
 		{"change without token", "POST", "/api/runs", `{"protocol":"short.yaml"}`, nil, 401},
 		{"change with read token", "POST", "/api/runs", `{"protocol":"short.yaml"}`, bearer(readToken), 403},
-		{"change with wrong token", "POST", "/api/run/stop", `{}`, bearer("write"), 401},
+		{"change with wrong token", "POST", "/api/run/stop", `{"reason":"test over"}`, bearer("write"), 401},
 		{"validate with read token", "POST", "/api/validate", `{"protocol":"short.yaml"}`, bearer(readToken), 403},
 		{"not JSON", "POST", "/api/run/stop", "", bearer(writeToken), 415},
-		{"foreign origin", "POST", "/api/run/stop", `{}`, append(bearer(writeToken), "Origin", "http://evil.example"), 403},
+		{"foreign origin", "POST", "/api/run/stop", `{"reason":"test over"}`, append(bearer(writeToken), "Origin", "http://evil.example"), 403},
 		{"login wrong", "POST", "/api/login", `{"token":"guess"}`, nil, 401},
 		{"page without token", "GET", "/", "", nil, 200},
 	} {
@@ -480,7 +485,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("start with the login cookie: %d %v", code, m)
 	}
 	ts.token = writeToken
-	ts.call(t, "POST", "/api/run/stop", `{}`)
+	ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`)
 	ts.waitIdle(t, m["run_id"].(string))
 }
 
@@ -666,7 +671,7 @@ func TestLateWatcherCatchesUp(t *testing.T) {
 	if hello.Run["run_id"] != run["run_id"] || hello.Step["index"] != 2.0 || len(hello.Criteria) != 1 || hello.Criteria[0]["id"] != "R-1" || hello.Beat == nil || hello.Beat.Channel != "aop" {
 		t.Errorf("hello mid-run: %+v", hello)
 	}
-	ts.call(t, "POST", "/api/run/stop", `{}`)
+	ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`)
 	ts.waitIdle(t, run["run_id"].(string))
 }
 
@@ -723,7 +728,7 @@ func TestIdleViewShowsWhatElseHoldsTheBench(t *testing.T) {
 	if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] != "idle" || st["other"] != nil {
 		t.Errorf("status after the calibration: %v", st)
 	}
-	if code, _ := ts.call(t, "POST", "/api/run/stop", `{}`); code != http.StatusConflict {
+	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`); code != http.StatusConflict {
 		t.Errorf("stop with nothing on the bench: %d, want 409", code)
 	}
 }

@@ -1,19 +1,26 @@
 package serve
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"github.com/mockloop/mockloop/runlog"
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MinTokenLen is the shortest token the bench view accepts. Off loopback
@@ -52,15 +59,81 @@ const (
 	writeAccess
 )
 
-// tokenAccess is what a presented token allows, compared in constant time.
-func (s *Server) tokenAccess(tok string) access {
+// principal is who a request comes from: a user of the users file, a
+// named token (CI), or — when the view has no credentials configured —
+// the person at the loopback screen, unnamed. Its role says what it may
+// do; Via how it came (bench-view: a login, api: a token).
+type principal struct {
+	Name, Role, Via string
+	user            bool // a user of the users file (not a token)
+}
+
+// level is what the principal may do.
+func (p principal) level() access {
 	switch {
-	case s.cfg.Token != "" && equal(tok, s.cfg.Token):
+	case roleWrites(p.Role):
 		return writeAccess
-	case s.cfg.ReadToken != "" && equal(tok, s.cfg.ReadToken):
+	case p.Role == RoleReviewer:
 		return readAccess
 	}
 	return noAccess
+}
+
+// Token is a named API token, for CI: runs it starts or stops name it as
+// the person (By), with its role.
+type Token struct {
+	Name, Secret, Role string
+}
+
+// setupAuth gathers the credentials the server accepts: its tokens (the
+// MOCKLOOP_API_TOKEN of older scripts is the operator token "token", its
+// read token the reviewer token "read-token") and its users file.
+func (s *Server) setupAuth() error {
+	s.tokens = slices.Clone(s.cfg.Tokens)
+	if s.cfg.Token != "" {
+		s.tokens = append(s.tokens, Token{Name: "token", Secret: s.cfg.Token, Role: RoleOperator})
+	}
+	if s.cfg.ReadToken != "" {
+		s.tokens = append(s.tokens, Token{Name: "read-token", Secret: s.cfg.ReadToken, Role: RoleReviewer})
+	}
+	names := map[string]bool{}
+	for _, t := range s.tokens {
+		switch {
+		case t.Secret == "":
+			return fmt.Errorf("token %s is empty", t.Name)
+		case !validName.MatchString(t.Name) || names[t.Name]:
+			return fmt.Errorf("token name %q: a name of letters, digits, . _ @ -, each token its own", t.Name)
+		case !slices.Contains(Roles, t.Role):
+			return fmt.Errorf("token %s: role %q: one of %s", t.Name, t.Role, strings.Join(Roles, ", "))
+		}
+		if err := CheckToken(t.Secret); err != nil {
+			return fmt.Errorf("token %s %w", t.Name, err)
+		}
+		names[t.Name] = true
+	}
+	s.authOn = len(s.tokens) > 0
+	if s.cfg.UsersFile != "" {
+		_, err := ReadUsers(s.cfg.UsersFile)
+		switch {
+		case err == nil:
+			s.authOn = true
+		case !errors.Is(err, ErrNoUsers):
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenPrincipal is the token presented, compared in constant time with
+// every token configured.
+func (s *Server) tokenPrincipal(tok string) principal {
+	var p principal
+	for _, t := range s.tokens {
+		if equal(tok, t.Secret) {
+			p = principal{Name: t.Name, Role: t.Role, Via: "api"}
+		}
+	}
+	return p
 }
 
 // equal compares a presented token with a configured one in constant time,
@@ -81,25 +154,67 @@ func presented(r *http.Request) bool {
 	return err == nil
 }
 
-// access is what the request's credentials allow, unthrottled: every
-// access when no token is configured; else its bearer token's, or its
-// session's.
-func (s *Server) access(r *http.Request) access {
-	if s.cfg.Token == "" {
-		return writeAccess
+// who is whom the request's credentials name, unthrottled: the unnamed
+// admin at the screen when no credentials are configured; else its bearer
+// token's, or its session's (no role when none).
+func (s *Server) who(r *http.Request) principal {
+	if !s.authOn {
+		return principal{Role: RoleAdmin, Via: "bench-view"}
 	}
 	if a := r.Header.Get("Authorization"); a != "" {
 		tok, ok := strings.CutPrefix(a, "Bearer ")
 		if !ok {
-			return noAccess
+			return principal{}
 		}
-		return s.tokenAccess(strings.TrimSpace(tok))
+		return s.tokenPrincipal(strings.TrimSpace(tok))
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		return s.sessions.lookup(c.Value)
+		p := s.sessions.lookup(c.Value)
+		if p.user && !s.stillActive(p) {
+			s.sessions.end(c.Value)
+			return principal{}
+		}
+		return p
 	}
-	return noAccess
+	return principal{}
 }
+
+// stillActive reports whether a logged-in user is still in the users
+// file with the same role and not disabled: `users disable` ends the
+// sessions a person holds at their next request, not 12 hours later. The
+// file is read again only when it changed.
+func (s *Server) stillActive(p principal) bool {
+	u := s.usersNow()
+	x := (*User)(nil)
+	if u != nil {
+		x = u.Find(p.Name)
+	}
+	return x != nil && !x.Disabled && x.Role == p.Role
+}
+
+// usersNow is the users file as it is now (nil when unreadable), cached by
+// its modification time and size.
+func (s *Server) usersNow() *Users {
+	fi, err := os.Stat(s.cfg.UsersFile)
+	if err != nil {
+		return nil
+	}
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if s.usersAt.mod.Equal(fi.ModTime()) && s.usersAt.size == fi.Size() && s.users != nil {
+		return s.users
+	}
+	u, err := ReadUsers(s.cfg.UsersFile)
+	if err != nil {
+		s.logf("serve: %v", err)
+		return nil
+	}
+	s.users, s.usersAt.mod, s.usersAt.size = u, fi.ModTime(), fi.Size()
+	return u
+}
+
+// access is what the request's credentials allow, unthrottled.
+func (s *Server) access(r *http.Request) access { return s.who(r).level() }
 
 // authorize is access behind the throttle: a client whose wrong
 // credentials have used up its allowance is answered 429 here, without
@@ -107,26 +222,26 @@ func (s *Server) access(r *http.Request) access {
 // answered 401 (ok false, and a stale session cookie cleared, so that a
 // page that outlived its session stops spending the allowance). With ok
 // true the caller checks the access is enough.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (a access, ok bool) {
-	if s.cfg.Token == "" {
-		return writeAccess, true
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (p principal, ok bool) {
+	if !s.authOn {
+		return s.who(r), true
 	}
 	if !presented(r) {
-		return noAccess, true
+		return principal{}, true
 	}
 	client := clientKey(r.RemoteAddr)
 	if !s.throttle.take(w, client) {
-		return noAccess, false
+		return principal{}, false
 	}
-	if a = s.access(r); a == noAccess {
+	if p = s.who(r); p.level() == noAccess {
 		if r.Header.Get("Authorization") == "" {
 			clearCookie(w, r)
 		}
 		refuse(w, http.StatusUnauthorized, "wrong token or expired session: Authorization: Bearer TOKEN, or log in")
-		return noAccess, false
+		return principal{}, false
 	}
 	s.throttle.refund(client)
-	return a, true
+	return p, true
 }
 
 // refuse answers a request that failed authentication and closes its
@@ -152,12 +267,12 @@ type sessions struct {
 }
 
 type session struct {
-	write   bool
+	who     principal
 	expires time.Time
 }
 
-// create makes a session and returns its id.
-func (ss *sessions) create(write bool) string {
+// create makes a session of who and returns its id.
+func (ss *sessions) create(who principal) string {
 	id := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	now := time.Now()
 	ss.mu.Lock()
@@ -168,7 +283,7 @@ func (ss *sessions) create(write bool) string {
 	if len(ss.m) >= maxSessions {
 		ss.evictLocked(now)
 	}
-	ss.m[sha256.Sum256([]byte(id))] = session{write: write, expires: now.Add(sessionTTL)}
+	ss.m[sha256.Sum256([]byte(id))] = session{who: who, expires: now.Add(sessionTTL)}
 	return id
 }
 
@@ -189,22 +304,20 @@ func (ss *sessions) evictLocked(now time.Time) {
 	}
 }
 
-// lookup is what a session id allows: nothing when it is unknown or expired.
-func (ss *sessions) lookup(id string) access {
+// lookup is whose session an id is: nobody when it is unknown or expired.
+func (ss *sessions) lookup(id string) principal {
 	k := sha256.Sum256([]byte(id))
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	v, ok := ss.m[k]
 	switch {
 	case !ok:
-		return noAccess
+		return principal{}
 	case time.Now().After(v.expires):
 		delete(ss.m, k)
-		return noAccess
-	case v.write:
-		return writeAccess
+		return principal{}
 	}
-	return readAccess
+	return v.who
 }
 
 // end ends a session.
@@ -330,4 +443,36 @@ func clientKey(remoteAddr string) string {
 		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
 	return ip.String()
+}
+
+// actor is the audit trail's who of a write request (mutation): the
+// user's or token's name and role, how it came, and the reason given.
+// Without credentials configured the person is the server's --operator,
+// unnamed by any login.
+func (s *Server) actor(r *http.Request, reason string) runlog.OperatorData {
+	p := whoOf(r)
+	d := runlog.OperatorData{At: time.Now().UTC(), By: p.Name, Via: p.Via, Reason: strings.TrimSpace(reason)}
+	if s.authOn {
+		d.Role = p.Role
+	} else {
+		d.By = cmp.Or(s.cfg.Operator, "the bench view")
+	}
+	return d
+}
+
+// maxReason bounds a reason, which goes into the run's record.
+const maxReason = 500
+
+// checkReason says what is wrong with the reason given for a control
+// action ("" if nothing): a pause and a stop depart from the protocol as
+// written and need one (an e-stop does not wait for words).
+func checkReason(action, reason string) string {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case utf8.RuneCountInString(reason) > maxReason || strings.IndexFunc(reason, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return fmt.Sprintf("reason: at most %d printable characters", maxReason)
+	case reason == "" && (action == "pause" || action == "stop"):
+		return fmt.Sprintf("a reason is needed to %s a run: it departs from the protocol as written ({\"reason\": \"...\"})", action)
+	}
+	return ""
 }

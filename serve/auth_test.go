@@ -198,6 +198,9 @@ func login(t *testing.T, c *http.Client, url, token string) *http.Cookie {
 // it carries the token itself.
 func FuzzAccess(f *testing.F) {
 	s := &Server{cfg: Config{Token: writeToken, ReadToken: readToken}}
+	if err := s.setupAuth(); err != nil {
+		f.Fatal(err)
+	}
 	f.Add("Bearer "+writeToken, "")
 	f.Add("Bearer "+writeToken[:20], cookieName+"=x")
 	f.Add("", cookieName+"="+writeToken)

@@ -26,6 +26,14 @@
 // check it in the browser before logging in. No HSTS: a browser refuses
 // the click-through a self-signed certificate needs on an HSTS host.
 //
+// People log in by name and password when a users file exists (users.go:
+// argon2id hashes, roles operator, reviewer, admin); CI uses tokens, each
+// named, with a role (Config.Tokens, a token file: tokens.go). A reviewer,
+// or a read token, reads only: a change is answered 403. Every change
+// knows its person — the user's or the token's name, role and way
+// (bench-view, api) — and passes it to the run, whose audit trail records
+// it; a pause and a stop need a reason (400 without).
+//
 // A login's cookie holds a random session id, never the token: HttpOnly,
 // SameSite=Strict, Secure over TLS, for 12 hours or until POST
 // /api/logout. Failed authentication is throttled on every path, bearer
@@ -45,18 +53,18 @@
 //
 // # API
 //
-//	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool}
+//	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool,"user","role","users":bool}
 //	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
 //	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
 //	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator") → 201 {"run_id",...} | 409 | 422
-//	POST /api/run/pause         pause before the next top-level step (the rig keeps sampling and supervising)
-//	POST /api/run/resume
-//	POST /api/run/stop          stop the run: safe state, record closed, outcome aborted ("operator: stop")
-//	POST /api/run/estop         emergency stop: the safety supervisor's trip path, at once
+//	POST /api/run/pause         {"reason"} pause before the next top-level step (the rig keeps sampling and supervising)
+//	POST /api/run/resume        {}
+//	POST /api/run/stop          {"reason"} stop the run: safe state, record closed, outcome aborted ("operator: stopped … by NAME: REASON")
+//	POST /api/run/estop         {} emergency stop: the safety supervisor's trip path, at once
 //	GET  /api/runs              run records, newest first, with their outcome and report links
 //	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml of a run
 //	GET  /api/live              server-sent events, see below
-//	POST /api/login             {"token"} → sets the session cookie, {"write":bool}
+//	POST /api/login             {"name","password"} or {"token"} → sets the session cookie, {"write":bool,"user","role"}
 //	POST /api/logout            {} → ends the session of the cookie and clears it
 //
 // States: idle, running, pausing (a pause is requested, the current step
@@ -68,9 +76,10 @@
 // step, elapsed_s, state: bench.Status), and /api/run/{action} passes the
 // action to it through the bench's control socket.
 //
-// Errors are {"error":"text"} with 400 (malformed request), 401 (no or
-// wrong token, or an expired session), 403 (read token used to change
-// something, or a foreign Origin), 404, 409 (a run is already in
+// Errors are {"error":"text"} with 400 (malformed request, or a pause or
+// stop without a reason), 401 (no or wrong token or password, or an
+// expired session), 403 (a reviewer or read token changing something, or
+// a foreign Origin), 404, 409 (a run is already in
 // progress, or none is), 415 (not JSON), 429 (too many failed attempts
 // from the client's address; Retry-After says when to try again), 422
 // (the protocol is invalid: "errors" lists every problem as
@@ -100,6 +109,7 @@
 // # Imports
 //
 // Of the project, bench (to see and stop a run of another process on the
-// bench), live, protocols, reports, rig, runlog and influx. It is
-// imported by cmd/mockloop only.
+// bench), live, protocols, reports, rig, runlog, influx and
+// internal/durable (the users file, written atomically); outside it,
+// golang.org/x/crypto/argon2. It is imported by cmd/mockloop only.
 package serve

@@ -316,6 +316,18 @@ func (b *browser) screenshot(name string) {
 
 // open loads the page and waits for the protocol list and the live stream,
 // so that the page sees a run it starts from its beginning.
+// login signs in on the page's form by name and password.
+func (b *browser) login(server, name, password string) {
+	b.t.Helper()
+	b.do("sign in as "+name, 30*time.Second,
+		chromedp.Navigate(server+"/"),
+		chromedp.WaitVisible(chromedp.ID("token-form")),
+		chromedp.SendKeys(chromedp.ID("login-name"), name),
+		chromedp.SetValue(chromedp.ID("token"), password),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitNotVisible(chromedp.ID("token-form")))
+}
+
 func (b *browser) open(server string) {
 	b.t.Helper()
 	b.do("open the page", 30*time.Second,
@@ -437,14 +449,23 @@ steps:
 // protocol with mistakes lists them by file:line:col, a good one is
 // selected and run, paused between steps, resumed, and stopped with the
 // two-click stop; the verdict and the safety field say it was aborted.
+//
+// The person is a user of the users file who signs in by name and
+// password; a pause and a stop need a reason, and the run's audit trail
+// names her, her role and her reasons.
 func TestE2EControls(t *testing.T) {
-	ts, runs := newE2EServer(t)
+	const password = "correct horse battery"
+	ts, runs := newE2EServer(t, withUser(t, "alice", RoleOperator, password))
 	b := newBrowser(t, ts.URL)
 	dir := t.TempDir()
 	broken, short := filepath.Join(dir, "broken.yaml"), filepath.Join(dir, "short.yaml")
 	os.WriteFile(broken, []byte(e2eBroken), 0o644)
 	os.WriteFile(short, []byte(e2eShort), 0o644)
+	b.login(ts.URL, "alice", password)
 	b.open(ts.URL)
+	if who := b.text("who"); who != "alice (operator)" {
+		t.Errorf("the page shows the person as %q, want alice (operator)", who)
+	}
 	b.waitJS("protocols", `document.getElementById('protocol-select').value !== ''`, 10*time.Second)
 	selected := evalAs[string](b, `document.getElementById('protocol-select').value`)
 
@@ -479,7 +500,11 @@ func TestE2EControls(t *testing.T) {
 	}
 	b.do("start", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("start")), chromedp.Click(chromedp.ID("start")))
 	state("running")
-	b.do("pause", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("pause")), chromedp.Click(chromedp.ID("pause")))
+	b.do("pause without a reason", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("pause")), chromedp.Click(chromedp.ID("pause")))
+	if m := b.text("message"); !strings.Contains(m, "reason") {
+		t.Errorf("a pause without a reason: the page says %q", m)
+	}
+	b.do("pause", 10*time.Second, chromedp.SendKeys(chromedp.ID("reason"), "check the cannula"), chromedp.Click(chromedp.ID("pause")))
 	state("paused")
 	if s := b.text("step"); !strings.HasPrefix(s, "step 1/3 one") {
 		t.Errorf("paused after the first step, #step shows %q", s)
@@ -487,16 +512,24 @@ func TestE2EControls(t *testing.T) {
 	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
 	state("running")
 	b.waitJS("second step", `document.getElementById('step').textContent.startsWith('step 2/3')`, 20*time.Second)
-	b.do("arm stop", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("stop")), chromedp.Click(chromedp.ID("stop")))
+	b.do("arm stop", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("stop")), chromedp.SetValue(chromedp.ID("reason"), "leak at the aortic port"),
+		chromedp.Click(chromedp.ID("stop")))
 	if s := b.text("state"); s != "running" {
 		t.Errorf("one click on stop changed the state to %q", s)
 	}
 	b.do("stop", 10*time.Second, chromedp.Click(chromedp.ID("stop")))
 
-	_, res := b.verdict(runs)
+	runID, res := b.verdict(runs)
 	if res.Outcome != runlog.OutcomeAborted {
 		t.Errorf("stopped run: outcome %s", res.Outcome)
 	}
+	alice := runlog.OperatorData{By: "alice", Role: RoleOperator, Via: "bench-view"}
+	checkTrail(t, filepath.Join(runs, runID), []runlog.OperatorData{
+		with(alice, runlog.ActionStart, "", false),
+		with(alice, runlog.ActionPause, "check the cannula", true),
+		with(alice, runlog.ActionResume, "", false),
+		with(alice, runlog.ActionStop, "leak at the aortic port", true),
+	})
 	if s := b.text("safety"); !strings.Contains(s, res.AbortReason) || b.attr("safety", "class") != "safety-tripped" {
 		t.Errorf("safety shows %q after an aborted run (%s)", s, res.AbortReason)
 	}

@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -27,7 +30,7 @@ func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if a == noAccess {
+		if a.level() == noAccess {
 			refuse(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
 			return
 		}
@@ -49,16 +52,18 @@ func (s *Server) mutation(needToken bool, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if needToken {
-			switch a, ok := s.authorize(w, r); {
+			a, ok := s.authorize(w, r)
+			switch {
 			case !ok:
 				return
-			case a == readAccess:
-				httpError(w, http.StatusForbidden, "the read-only token cannot change anything")
+			case a.level() == readAccess:
+				httpError(w, http.StatusForbidden, fmt.Sprintf("%s (role %s) cannot change anything", cmp.Or(a.Name, "the read-only token"), a.Role))
 				return
-			case a == noAccess:
+			case a.level() == noAccess:
 				refuse(w, http.StatusUnauthorized, "a token is needed: Authorization: Bearer TOKEN, or log in")
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), whoKey{}, a))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r)
@@ -70,12 +75,25 @@ func (s *Server) canWrite(r *http.Request) bool {
 	return s.access(r) == writeAccess
 }
 
-// login answers POST /api/login: a valid token becomes a session, whose
-// id the cookie carries, so that the page (and its event stream, which
-// cannot send headers) is let in. Guesses are throttled as on every path.
+// whoKey is the context key of a write request's principal.
+type whoKey struct{}
+
+// whoOf is the principal a write request was authorized as (mutation).
+func whoOf(r *http.Request) principal {
+	p, _ := r.Context().Value(whoKey{}).(principal)
+	return p
+}
+
+// login answers POST /api/login: a user's name and password, or a valid
+// token, becomes a session, whose id the cookie carries, so that the page
+// (and its event stream, which cannot send headers) is let in, and every
+// action it sends names the person. Guesses are throttled as on every
+// path.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Token string `json:"token"`
+		Token    string `json:"token"`
+		Name     string `json:"name"`
+		Password string `json:"password"`
 	}
 	if !readJSON(w, r, &req) {
 		return
@@ -84,14 +102,38 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !s.throttle.take(w, client) {
 		return
 	}
-	a := s.tokenAccess(req.Token)
-	if a == noAccess {
-		refuse(w, http.StatusUnauthorized, "wrong token")
+	var a principal
+	if req.Name != "" {
+		a = s.userPrincipal(req.Name, req.Password)
+	} else {
+		a = s.tokenPrincipal(req.Token)
+		a.Via = "bench-view"
+	}
+	if a.level() == noAccess {
+		refuse(w, http.StatusUnauthorized, "wrong name, password or token")
 		return
 	}
 	s.throttle.refund(client)
-	setCookie(w, r, s.sessions.create(a == writeAccess), int(sessionTTL.Seconds()))
-	writeJSON(w, http.StatusOK, map[string]bool{"write": a == writeAccess})
+	setCookie(w, r, s.sessions.create(a), int(sessionTTL.Seconds()))
+	writeJSON(w, http.StatusOK, map[string]any{"write": a.level() == writeAccess, "user": a.Name, "role": a.Role})
+}
+
+// userPrincipal is the user of the users file whose password is given;
+// nobody when the password is wrong, the user unknown or disabled, or the
+// file unreadable (said in the log).
+func (s *Server) userPrincipal(name, password string) principal {
+	if s.cfg.UsersFile == "" {
+		return principal{}
+	}
+	users := s.usersNow()
+	if users == nil {
+		users = &Users{} // unreadable (said in the log): nobody, after as long
+	}
+	u, ok := users.Authenticate(name, password)
+	if !ok {
+		return principal{}
+	}
+	return principal{Name: u.Name, Role: u.Role, Via: "bench-view", user: true}
 }
 
 // logout answers POST /api/logout: the session ends, whoever holds a copy

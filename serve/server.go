@@ -43,8 +43,16 @@ type Config struct {
 	// time.
 	Speed float64
 	// Token, when set, is required on every request that changes
-	// anything, and on reads unless ReadToken is given for them.
+	// anything, and on reads unless ReadToken is given for them. They are
+	// the tokens "token" (role operator) and "read-token" (reviewer) of
+	// the audit trail.
 	Token, ReadToken string
+	// Tokens are named tokens (CI jobs), each with its role.
+	Tokens []Token
+	// UsersFile, when it exists, holds the people who log in by name and
+	// password (users.go); it is read at each login, so that a user
+	// disabled or a password changed takes effect at the next.
+	UsersFile string
 	// Loopback says the server listens on loopback only: requests must
 	// then name a loopback host (no DNS rebinding).
 	Loopback bool
@@ -80,6 +88,16 @@ type Server struct {
 
 	sessions sessions // the page's logins
 	throttle throttle // failed authentications, per client address
+	tokens   []Token  // every token accepted, Token and ReadToken among them
+	authOn   bool     // credentials are configured: requests need them
+	// users is the users file as last read (usersNow), with the time and
+	// size it had then.
+	usersMu sync.Mutex
+	users   *Users
+	usersAt struct {
+		mod  time.Time
+		size int64
+	}
 }
 
 // activeRun is the run in progress.
@@ -128,10 +146,13 @@ func New(cfg Config) (*Server, error) {
 	if err := cmp.Or(CheckToken(cfg.Token), CheckToken(cfg.ReadToken)); err != nil {
 		return nil, fmt.Errorf("serve: a token %w", err)
 	}
+	s := &Server{cfg: cfg, hub: live.New(), mux: http.NewServeMux()}
+	if err := s.setupAuth(); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	if _, err := runlog.Recover(cfg.RunsDir); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, hub: live.New(), mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }
@@ -218,6 +239,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	st["write"] = s.canWrite(r)
+	if p := s.who(r); s.authOn && p.Name != "" {
+		st["user"], st["role"] = p.Name, p.Role
+	}
+	st["users"] = s.cfg.UsersFile != "" // the page offers a login by name
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -403,7 +428,11 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	operator := cmp.Or(req.Operator, s.cfg.Operator)
+	who := s.actor(r, "")
+	operator := who.By
+	if !s.authOn { // the unnamed person at a loopback screen may say who they are
+		operator = cmp.Or(req.Operator, s.cfg.Operator)
+	}
 	s.mu.Lock()
 	if cur := s.run; cur != nil {
 		s.mu.Unlock()
@@ -417,7 +446,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 
-	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Operator: operator,
+	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Operator: operator, OperatorRole: who.Role, Via: who.Via,
 		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx,
 		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause, Warn: s.cfg.Log}
 	if s.cfg.Speed > 1 {
@@ -494,37 +523,48 @@ func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Proto
 	s.setState(run, StateIdle, "")
 }
 
-// control answers POST /api/run/{pause,resume,stop,estop}.
+// control answers POST /api/run/{pause,resume,stop,estop} {"reason"}: a
+// pause and a stop depart from the protocol and need a reason; each
+// action goes into the run's audit trail with the person.
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	action := r.PathValue("action")
-	var req struct{}
+	var req struct {
+		Reason string `json:"reason"`
+	}
 	if !readJSON(w, r, &req) {
 		return
 	}
+	if msg := checkReason(action, req.Reason); msg != "" {
+		httpError(w, http.StatusBadRequest, msg)
+		return
+	}
+	who := s.actor(r, req.Reason)
 	s.mu.Lock()
 	run := s.run
 	if run == nil {
 		s.mu.Unlock()
-		s.controlOther(w, action)
+		s.controlOther(w, action, who)
 		return
 	}
 	defer s.mu.Unlock()
 	switch action {
 	case "pause":
 		if run.state == StateRunning {
-			run.pause.Set(true)
+			run.pause.SetBy(true, who)
 			s.setState(run, StatePausing, "pause requested: the step under way goes on")
 		}
 	case "resume":
 		if run.state == StatePausing || run.state == StatePaused {
-			run.pause.Set(false)
+			run.pause.SetBy(false, who)
 			s.setState(run, StateRunning, "")
 		}
 	case "stop":
-		run.cancel(&rig.AbortError{Reason: "operator: stopped from the bench view"})
+		who.Action = runlog.ActionStop
+		run.cancel(rig.OperatorAbort("operator: stopped from the bench view by "+who.By+": "+req.Reason, who))
 		s.setState(run, StateStopping, "stop requested")
 	case "estop":
-		run.cancel(&rig.AbortError{Reason: "emergency stop from the bench view"})
+		who.Action = runlog.ActionEStop
+		run.cancel(rig.OperatorAbort("emergency stop from the bench view by "+who.By, who))
 		s.setState(run, StateStopping, "emergency stop")
 	default:
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))
@@ -536,21 +576,21 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 // controlOther passes a control action to the process that holds the
 // bench when the view runs nothing itself: a run started in a terminal is
 // stopped, or e-stopped, from the page as well.
-func (s *Server) controlOther(w http.ResponseWriter, action string) {
+func (s *Server) controlOther(w http.ResponseWriter, action string, who runlog.OperatorData) {
 	switch action {
 	case bench.ActionPause, bench.ActionResume, bench.ActionStop, bench.ActionEStop:
 	default:
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no action %q: pause, resume, stop or estop", action))
 		return
 	}
-	o, err := s.askBench(bench.Request{Action: action, By: "the bench view"})
+	o, err := s.askBench(bench.Request{Action: action, By: who.By, Role: who.Role, Via: who.Via, Reason: who.Reason})
 	switch {
 	case errors.Is(err, bench.ErrNoHolder):
 		httpError(w, http.StatusConflict, fmt.Sprintf("no run is in progress on rig %s", s.cfg.Rig.Name))
 	case err != nil:
 		httpError(w, http.StatusConflict, fmt.Sprintf("the process holding bench %s: %v", s.cfg.Rig.Name, err))
 	default:
-		s.logf("serve: %s of run %s (pid %d) from the bench view", action, o.RunID, o.PID)
+		s.logf("serve: %s of run %s (pid %d) from the bench view by %s", action, o.RunID, o.PID, who.By)
 		writeJSON(w, http.StatusOK, map[string]any{"state": o.State, "other": o})
 	}
 }

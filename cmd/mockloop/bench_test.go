@@ -122,15 +122,22 @@ func TestTwoControllersOnOneBench(t *testing.T) {
 		t.Error("the calibration file was rewritten during the run")
 	}
 
-	code, out, errOut := cli(t, "stop", "--estop")
+	if code, _, errOut := cli(t, "stop"); code != exitInvalid || !strings.Contains(errOut, "--reason") {
+		t.Errorf("stop without a reason: %d %q, want 3 asking for one", code, errOut)
+	}
+	code, out, errOut := cli(t, "stop", "--estop", "--operator", "E. Stopper")
 	if code != exitPass || !strings.Contains(out, "estop requested of run "+st.RunID) || !strings.Contains(out, "is free") {
 		t.Fatalf("stop --estop: %d\n%s\n%s", code, out, errOut)
 	}
 	if code := exitCode(t, cmd); code != exitAborted {
 		t.Fatalf("run after stop --estop: exit %d, want 2\n%s", code, stderr.String())
 	}
-	closedRecord(t, runsA, st.RunID, runlog.OutcomeAborted, "emergency stop by `mockloop stop`")
-	if code, out, _ := cli(t, "stop"); code != exitPass || !strings.Contains(out, "nothing runs on bench sim") {
+	closedRecord(t, runsA, st.RunID, runlog.OutcomeAborted, "emergency stop by E. Stopper")
+	if trail := auditTrail(t, filepath.Join(runsA, st.RunID)); len(trail) == 0 || trail[len(trail)-1].Action != runlog.ActionEStop ||
+		trail[len(trail)-1].By != "E. Stopper" || trail[len(trail)-1].Via != "cli" {
+		t.Errorf("audit trail after stop --estop: %+v", trail)
+	}
+	if code, out, _ := cli(t, "stop", "--reason", "none"); code != exitPass || !strings.Contains(out, "nothing runs on bench sim") {
 		t.Errorf("stop on a free bench: %d %q", code, out)
 	}
 }
@@ -140,7 +147,7 @@ func TestTwoControllersOnOneBench(t *testing.T) {
 // "idle", and its emergency stop ends that run instead of answering 409.
 func TestBenchViewShowsAndEStopsACLIRun(t *testing.T) {
 	bin, dir := buildCLI(t)
-	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--runs", filepath.Join(dir, "served"))
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--runs", filepath.Join(dir, "served"), "--operator", "V. Viewer")
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = &syncBuffer{}
 	if err := srv.Start(); err != nil {
@@ -179,7 +186,7 @@ func TestBenchViewShowsAndEStopsACLIRun(t *testing.T) {
 	if code := exitCode(t, cmd); code != exitAborted {
 		t.Fatalf("run after the view's e-stop: exit %d\n%s", code, stderr.String())
 	}
-	closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "emergency stop by the bench view")
+	closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "emergency stop by V. Viewer")
 }
 
 // TestEndSignalsLeaveTheBenchSafe: SIGHUP (an SSH session dropping),
@@ -197,6 +204,10 @@ func TestEndSignalsLeaveTheBenchSafe(t *testing.T) {
 				t.Fatalf("exit %d, want 2\n%s", code, stderr.String())
 			}
 			closedRecord(t, runs, st.RunID, runlog.OutcomeAborted, "operator: received "+sig.String())
+			if trail := auditTrail(t, filepath.Join(runs, st.RunID)); len(trail) != 2 || trail[1].Action != runlog.ActionStop ||
+				trail[1].Via != "signal" || trail[1].By != osUser() || !trail[1].Deviation {
+				t.Errorf("audit trail after %s: %+v, want a stop by %s via signal", sig, trail, osUser())
+			}
 		})
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/units"
 )
 
@@ -45,7 +45,7 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&channels, "channel", "channel to zero (repeatable; default: every ADC channel)")
 	span := fs.String("for", "2 s", "how long to average each reading")
 	yes := fs.Bool("yes", false, "do not ask the operator to confirm (scripts; the sim presents references itself)")
-	operator := fs.String("operator", os.Getenv("USER"), "operator recorded with the calibration")
+	operator := fs.String("operator", osUser(), "operator recorded with the calibration and in the bench audit log")
 	if _, ok := parseArgs(fs, args, 0, "usage: mockloop zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]"); !ok {
 		return exitInvalid
 	}
@@ -90,10 +90,12 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInfra
 	}
+	old := calibrationsInForce(cfg)
 	if err := cfg.SaveCalibrations(recs...); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInfra
 	}
+	logCalibrations(runlog.ActionZero, old, recs, stderr)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHANNEL\tREADING\tOFFSET REMOVED\tRECORDED")
 	for k, r := range recs {
@@ -115,7 +117,7 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	dueFlag := fs.String("due", "", "date the calibration must be redone (YYYY-MM-DD; default: in 182 days)")
 	span := fs.String("for", "2 s", "how long to average each reading")
 	yes := fs.Bool("yes", false, "do not ask the operator to confirm each reference")
-	operator := fs.String("operator", os.Getenv("USER"), "operator recorded with the calibration")
+	operator := fs.String("operator", osUser(), "operator recorded with the calibration and in the bench audit log")
 	pos, ok := parseArgs(fs, args, 1, "usage: mockloop calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] CHANNEL")
 	if !ok {
 		return exitInvalid
@@ -189,10 +191,12 @@ func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(tw, "%s\t%.6f V\t%.2g V\t%s\n", units.Format(p.Value, dim), p.Volts, p.Std, units.Format(cal.Apply(p.Volts), dim))
 	}
 	tw.Flush()
+	old := calibrationsInForce(cfg)
 	if err := cfg.SaveCalibrations(rec); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInfra
 	}
+	logCalibrations(runlog.ActionCalibrate, old, []rig.CalRecord{rec}, stderr)
 	fmt.Fprintf(stdout, "%s calibrated (%s, due %s); saved to %s\n", channel, rec.Method, due.Format("2006-01-02"), cfg.CalibrationPath())
 	return exitPass
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mockloop/mockloop/internal/termtext"
@@ -37,10 +36,9 @@ type keyFlags struct{ keys, keyring *string }
 
 // addKeyFlags adds --keys and --keyring to fs.
 func addKeyFlags(fs *flag.FlagSet) keyFlags {
-	home := mockloopHome()
 	return keyFlags{
-		keys:    fs.String("keys", filepath.Join(home, "keys"), "directory of signing keys `DIR`"),
-		keyring: fs.String("keyring", filepath.Join(home, "keyring.json"), "keyring of trusted keys `FILE`"),
+		keys:    fs.String("keys", inHome("keys"), "directory of signing keys `DIR`"),
+		keyring: fs.String("keyring", inHome("keyring.json"), "keyring of trusted keys `FILE`"),
 	}
 }
 

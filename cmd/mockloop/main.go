@@ -41,7 +41,7 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--allow-overdue] [--allow-dev-build REASON] [--resume RUN] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
@@ -49,8 +49,9 @@ commands:
   keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
   sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN
   sync [--runs DIR] [--influx URL]
-  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token
-  stop [--rig FILE] [--estop]
+  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] | --new-token
+  stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]
+  users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   timing [--rig FILE] [--for 60s] [--priority N] [--json]
@@ -94,6 +95,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSign(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "users":
+		return cmdUsers(args[1:], stdin, stdout, stderr)
 	case "stop":
 		return cmdStop(args[1:], stdout, stderr)
 	case "timing":
@@ -264,9 +267,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	realtime := fs.Bool("realtime", false, "run a simulated rig on the wall clock instead of virtual time")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	asJSON := fs.Bool("json", false, "print the result JSON on stdout instead of the summary")
-	operator := fs.String("operator", os.Getenv("USER"), "operator recorded in the run")
-	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (recorded in the run)")
+	operator := fs.String("operator", osUser(), "operator recorded in the run, the person of its audit trail")
+	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (a deviation: needs --reason)")
 	allowDevBuild := fs.String("allow-dev-build", "", "run a hardware rig with a development build, for the `REASON` given (a deviation, recorded in the run)")
+	reason := fs.String("reason", "", "why the run departs from the protocol (--allow-overdue with an overdue calibration, --resume): recorded as the deviation's justification")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -305,7 +309,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	defer cancelOnEndSignal(cancel)()
+	defer cancelOnEndSignal(cancel, *operator)()
 
 	var progress io.Writer = stderr
 	if *quiet {
@@ -313,10 +317,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	build := currentBuild()
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild,
-		Operator: *operator, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
+		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
-		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) {
+		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) {
 			return exitInvalid
 		}
 		return exitInfra

@@ -22,7 +22,14 @@ import (
 	"github.com/mockloop/mockloop/runlog"
 )
 
-func TestMain(m *testing.M) { os.Exit(benchtest.Run(m)) }
+func TestMain(m *testing.M) {
+	// No test reads or writes the developer's users file or audit log.
+	home, _ := os.MkdirTemp("", "mockloop-home-")
+	os.Setenv("MOCKLOOP_HOME", home)
+	code := benchtest.Run(m)
+	os.RemoveAll(home)
+	os.Exit(code)
+}
 
 // chdirRoot runs the CLI from the repository root, as `make demo` does.
 func chdirRoot(t *testing.T) {
@@ -434,7 +441,10 @@ steps:
 	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "--resume", list[0].RunID, other); code != exitInvalid || !strings.Contains(errOut, "another protocol") {
 		t.Errorf("resume with another protocol: %d %q", code, errOut)
 	}
-	code, out, errOut := cli(t, "run", "--quiet", "--json", "--runs", runs, "--resume", list[0].RunID)
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "--resume", list[0].RunID); code != exitInvalid || !strings.Contains(errOut, "--reason") {
+		t.Errorf("resume without a reason: %d %q, want 3 asking for --reason", code, errOut)
+	}
+	code, out, errOut := cli(t, "run", "--quiet", "--json", "--runs", runs, "--resume", list[0].RunID, "--operator", "R. Sumer", "--reason", "mains power restored")
 	var res runlog.Result
 	json.Unmarshal([]byte(out), &res)
 	if code != exitPass || res.Outcome != runlog.OutcomePass {
@@ -474,6 +484,9 @@ steps:
 	}
 	if !gap {
 		t.Error("no run.resumed event records the gap")
+	}
+	if d := runlog.Deviations(runlog.AuditTrail(ev)); len(d) != 1 || d[0].Action != runlog.ActionResumeInterrupted || d[0].By != "R. Sumer" || d[0].Reason != "mains power restored" {
+		t.Errorf("deviations after the resume: %+v, want the resume by R. Sumer with its reason", d)
 	}
 	// The resumed run's seal covers both parts.
 	if code, out, errOut := cli(t, "verify", "--runs", runs, list[0].RunID); code != exitPass || !strings.Contains(out, "frames/00000002.seg: intact") || !strings.Contains(out, "intact, sealed by close") {

@@ -67,7 +67,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "csv: only up to (not including) run time `S`")
 	every := fs.Int("every", 0, "csv: only every `N`-th frame")
 	influxURL := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
-	keyring := fs.String("keyring", filepath.Join(mockloopHome(), "keyring.json"), "keyring of trusted signing keys `FILE`")
+	keyring := fs.String("keyring", inHome("keyring.json"), "keyring of trusted signing keys `FILE`")
 	pos, ok := parseArgs(fs, args, 1, "usage: mockloop report [--runs DIR] [--format LIST] [--out DIR] [--influx URL] RUN")
 	if !ok {
 		return exitInvalid

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mockloop/mockloop/configs"
 	"github.com/mockloop/mockloop/influx"
+	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/serve"
 )
 
@@ -36,7 +37,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	tlsKey := fs.String("tls-key", "", "TLS key `FILE` of --tls-cert (PEM)")
 	state := fs.String("state", "", "`DIR` of the self-signed certificate (default RUNS/.serve)")
 	newToken := fs.Bool("new-token", false, "print a fresh random token for MOCKLOOP_API_TOKEN and exit")
-	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] | --new-token")
+	usersFile := fs.String("users", inHome("users.json"), "the users `FILE` of the people who log in (default $MOCKLOOP_HOME/users.json; `mockloop users add`)")
+	tokenFile := fs.String("token-file", "", "`FILE` of named tokens for CI, a line each: NAME ROLE SECRET")
+	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] | --new-token")
 	if !ok {
 		return exitInvalid
 	}
@@ -60,7 +63,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: serve: --speed %g: want 1 (real time) or more\n", *speed)
 		return exitInvalid
 	}
-	token, readToken, ok := apiTokens(*addr, stderr)
+	named, ok := namedTokens(*tokenFile, *usersFile, stderr)
+	if !ok {
+		return exitInvalid
+	}
+	token, readToken, ok := apiTokens(*addr, len(named) > 0 || fileExists(*usersFile), stderr)
 	if !ok {
 		return exitInvalid
 	}
@@ -74,7 +81,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		influxCfg = &c
 	}
 	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,
-		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Loopback: serve.IsLoopback(*addr),
+		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Tokens: named, UsersFile: *usersFile, Loopback: serve.IsLoopback(*addr),
 		Operator: *operator, Influx: influxCfg, Log: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -93,10 +100,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // apiTokens reads the API's tokens from the environment and checks them
 // for a listener on addr: off loopback a token is required, and a
 // read-only token alone would leave every change open.
-func apiTokens(addr string, stderr io.Writer) (token, readToken string, ok bool) {
+func apiTokens(addr string, people bool, stderr io.Writer) (token, readToken string, ok bool) {
 	token, readToken = os.Getenv("MOCKLOOP_API_TOKEN"), os.Getenv("MOCKLOOP_API_READ_TOKEN")
-	if !serve.IsLoopback(addr) && token == "" {
-		fmt.Fprintf(stderr, "mockloop: serve: %s is not a loopback address: set MOCKLOOP_API_TOKEN (and optionally MOCKLOOP_API_READ_TOKEN) first\n", addr)
+	if !serve.IsLoopback(addr) && token == "" && !people {
+		fmt.Fprintf(stderr, "mockloop: serve: %s is not a loopback address: add users (mockloop users add), or give --token-file or MOCKLOOP_API_TOKEN, first\n", addr)
 		return "", "", false
 	}
 	if readToken != "" && token == "" {
@@ -110,6 +117,33 @@ func apiTokens(addr string, stderr io.Writer) (token, readToken string, ok bool)
 		}
 	}
 	return token, readToken, true
+}
+
+// namedTokens reads the token file, if one is given; it also checks the
+// users file, if there is one, so that a mistake in either stops the
+// command with its place.
+func namedTokens(tokenFile, usersFile string, stderr io.Writer) ([]serve.Token, bool) {
+	if usersFile != "" {
+		if _, err := serve.ReadUsers(usersFile); err != nil && !errors.Is(err, serve.ErrNoUsers) {
+			fmt.Fprintf(stderr, "mockloop: serve: %s\n", termtext.EscapeLines(err.Error()))
+			return nil, false
+		}
+	}
+	if tokenFile == "" {
+		return nil, true
+	}
+	toks, err := serve.ReadTokens(tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: serve: %s\n", termtext.EscapeLines(err.Error()))
+		return nil, false
+	}
+	return toks, true
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return path != "" && err == nil
 }
 
 // serveUntilEnd serves the bench view on ln until a signal or a listener

@@ -26,7 +26,7 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 	t.Setenv("MOCKLOOP_API_TOKEN", "")
 	t.Setenv("MOCKLOOP_API_READ_TOKEN", "")
 	code, _, stderr := cli(t, "serve", "--addr", "0.0.0.0:0", "--runs", t.TempDir())
-	if code != exitInvalid || !strings.Contains(stderr, "0.0.0.0:0 is not a loopback address: set MOCKLOOP_API_TOKEN") {
+	if code != exitInvalid || !strings.Contains(stderr, "0.0.0.0:0 is not a loopback address: add users (mockloop users add), or give --token-file or MOCKLOOP_API_TOKEN") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	code, _, stderr = cli(t, "serve", "--rig", "configs/rigs/pi-mcl.yaml", "--speed", "10", "--runs", t.TempDir())

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/mockloop/mockloop/rig"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // endSignals end a run or the bench view the orderly way — safe state,
@@ -46,9 +47,12 @@ func onEndSignal(end func(reason string)) (stop func()) {
 	}
 }
 
-// cancelOnEndSignal cancels ctx as an operator's abort on an end signal.
-func cancelOnEndSignal(cancel context.CancelCauseFunc) (stop func()) {
-	return onEndSignal(func(reason string) { cancel(&rig.AbortError{Reason: reason}) })
+// cancelOnEndSignal cancels ctx as an operator's abort on an end signal:
+// a stop of the run's operator, via the signal, in its audit trail.
+func cancelOnEndSignal(cancel context.CancelCauseFunc, operator string) (stop func()) {
+	return onEndSignal(func(reason string) {
+		cancel(rig.OperatorAbort(reason, runlog.OperatorData{Action: runlog.ActionStop, By: operator, Via: "signal", Reason: reason}))
+	})
 }
 
 // lossyWriter writes to f until a write fails (a closed pipe, a terminal

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/bench"
@@ -24,7 +25,13 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	rigArg := rigFlag(fs)
 	estop := fs.Bool("estop", false, "emergency stop (the safety supervisor's trip) instead of an operator's stop")
-	if _, ok := parseArgs(fs, args, 0, "usage: mockloop stop [--rig FILE] [--estop]"); !ok {
+	reason := fs.String("reason", "", "why the run is stopped (required but for --estop): a deviation, recorded in the run")
+	operator := fs.String("operator", osUser(), "the person stopping, recorded in the run's audit trail")
+	if _, ok := parseArgs(fs, args, 0, "usage: mockloop stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]"); !ok {
+		return exitInvalid
+	}
+	if strings.TrimSpace(*reason) == "" && !*estop {
+		fmt.Fprintln(stderr, "mockloop: stop: --reason TEXT is needed: stopping a run departs from the protocol, and its record says why")
 		return exitInvalid
 	}
 	cfg := rigArg.load()
@@ -40,7 +47,7 @@ func cmdStop(args []string, stdout, stderr io.Writer) int {
 	if *estop {
 		action = bench.ActionEStop
 	}
-	st, err := bench.Ask(dir, first, bench.Request{Action: action, By: "`mockloop stop`"})
+	st, err := bench.Ask(dir, first, bench.Request{Action: action, By: *operator, Via: "cli", Reason: strings.TrimSpace(*reason)})
 	switch {
 	case errors.Is(err, bench.ErrNoHolder):
 		fmt.Fprintf(stdout, "mockloop: nothing runs on bench %s\n", cfg.Name)

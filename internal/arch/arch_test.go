@@ -99,7 +99,7 @@ var packageMap = map[string]rule{
 	"fidelity": {may: []string{"protocols", "pumpctl", "reports", "rig", "runlog", "sim"}},
 
 	// The bench view and the command on top.
-	"serve": {may: []string{"bench", "influx", "live", "protocols", "reports", "rig", "runlog"}},
+	"serve": {may: []string{"bench", "influx", "internal/durable", "live", "protocols", "reports", "rig", "runlog"}},
 	"cmd/mockloop": {may: []string{
 		"bench", "clock", "configs", "daq", "dut/dutsim", "fidelity", "influx", "internal/termtext", "protocols",
 		"reports", "rig", "runlog", "serve", "signing", "units",

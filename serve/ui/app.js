@@ -169,10 +169,11 @@
   async function onLogin(ev) {
     ev.preventDefault();
     const token = $('token').value;
+    const name = $('login-name').value.trim();
     try {
-      await post('/api/login', { token });
+      await post('/api/login', name ? { name, password: token } : { token });
     } catch (err) {
-      say(err.status === 401 ? 'That token was not accepted.' : err.message);
+      say(err.status === 401 ? 'That name and password, or token, was not accepted.' : err.message);
       $('token').select();
       return;
     }
@@ -196,6 +197,9 @@
     setRig(s.rig, s.backend);
     app.write = s.write !== false;
     $('readonly').hidden = app.write;
+    // The person every action of this page is recorded under.
+    $('who').textContent = s.user ? s.user + ' (' + s.role + ')' : '';
+    $('who').hidden = !s.user;
     if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
     clearTimeout(app.otherTimer);
     if (!s.other) {
@@ -363,7 +367,19 @@
       return;
     }
     disarmStop();
-    act('stop', () => post('/api/run/stop'));
+    const reason = needReason('stop');
+    if (reason) act('stop', () => post('/api/run/stop', { reason }));
+  }
+
+  // needReason is the reason typed for a pause or a stop, which depart from
+  // the protocol as written; '' (and the page says so) when none is.
+  function needReason(action) {
+    const reason = $('reason').value.trim();
+    if (!reason) {
+      say('Give a reason to ' + action + ' the run: it is a deviation from the protocol, recorded with your name.');
+      $('reason').focus();
+    }
+    return reason;
   }
 
   function disarmStop() {
@@ -876,7 +892,10 @@
     $('protocol-select').addEventListener('change', describeProtocol);
     $('upload').addEventListener('change', () => { onUpload().catch(fail); });
     $('start').addEventListener('click', onStart);
-    $('pause').addEventListener('click', () => act('pause', () => post('/api/run/pause')));
+    $('pause').addEventListener('click', () => {
+      const reason = needReason('pause');
+      if (reason) act('pause', () => post('/api/run/pause', { reason }));
+    });
     $('resume').addEventListener('click', () => act('resume', () => post('/api/run/resume')));
     $('stop').addEventListener('click', onStop);
     $('estop').addEventListener('click', onEstop);
