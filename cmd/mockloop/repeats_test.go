@@ -65,11 +65,11 @@ func TestRepeatedCriteriaSummarised(t *testing.T) {
 
 // runPassing runs protocol on the simulated rig from the repository's root,
 // which must pass, and returns its run directory, reports made.
-func runPassing(t *testing.T, protocol string) string {
+func runPassing(t *testing.T, protocol string, flags ...string) string {
 	t.Helper()
 	chdirRoot(t)
 	runs := t.TempDir()
-	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, protocol); code != exitPass {
+	if code, _, errOut := cli(t, append(append([]string{"run", "--quiet", "--runs", runs}, flags...), protocol)...); code != exitPass {
 		t.Fatalf("run %s: exit %d %s", protocol, code, errOut)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(runs, "*", "report.html"))
