@@ -87,7 +87,7 @@ func TestKillLoop(t *testing.T) {
 		args := []string{"run", "--quiet", "--runs", k.runs}
 		what := "run"
 		if id := k.interrupted(); id != "" && k.rng.IntN(3) > 0 {
-			args, what = append(args, "--resume", id), "run --resume"
+			args, what = append(args, "--resume", id, "--reason", "kill loop"), "run --resume"
 		}
 		k.kill(what, append(args, k.proto), 1500*time.Millisecond)
 		done++
@@ -99,7 +99,7 @@ func TestKillLoop(t *testing.T) {
 	}
 	// Every run resumes to completion.
 	for id := k.interrupted(); id != ""; id = k.interrupted() {
-		if out, err := exec.Command(k.bin, "run", "--quiet", "--runs", k.runs, "--resume", id, k.proto).CombinedOutput(); err != nil {
+		if out, err := exec.Command(k.bin, "run", "--quiet", "--runs", k.runs, "--resume", id, "--reason", "kill loop", k.proto).CombinedOutput(); err != nil {
 			if code := codeOf(err); code != exitPass && code != exitFail {
 				t.Fatalf("resume %s to completion: %v\n%s", id, err, out)
 			}
