@@ -99,7 +99,7 @@ func TestRecomputeInterruptedAndResumedRuns(t *testing.T) {
 	}
 
 	res, _, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: filepath.Dir(dir), ProtocolFile: "p.yaml", ProtocolSource: []byte(resumeSrc),
-		Resume: dir, Epoch: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
+		Resume: dir, Reason: "the verdict test resumes it", Epoch: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
