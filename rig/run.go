@@ -119,14 +119,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	if clock.IsWall(clk) {
 		kind = runlog.ClockReal
 	}
-	calFile, err := cfg.LoadCalibrations()
-	if err != nil {
-		return nil, "", err
-	}
-	cals, calRecs, err := cfg.channelCalibrations(calFile, clk.Epoch(), opts.AllowOverdue)
-	if err == nil {
-		err = needReason(opts, calRecs)
-	}
+	cals, calRecs, err := runCalibrations(cfg, clk.Epoch(), opts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -196,6 +189,20 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	}
 	r := e.result(m.RunID, runErr, safeErr)
 	return &r, dir, closeRecord(rec, sink, &r)
+}
+
+// runCalibrations are the calibrations a run at epoch uses and records,
+// refused when one is overdue and opts neither allow it nor say why.
+func runCalibrations(cfg *Config, epoch time.Time, opts Options) (map[string]daq.Calibration, []runlog.Calibration, error) {
+	calFile, err := cfg.LoadCalibrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	cals, calRecs, err := cfg.channelCalibrations(calFile, epoch, opts.AllowOverdue)
+	if err == nil {
+		err = needReason(opts, calRecs)
+	}
+	return cals, calRecs, err
 }
 
 // newManifest is the manifest of a new run of proto on the plant.
