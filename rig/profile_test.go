@@ -305,6 +305,11 @@ func TestResumeKeepsTheDUTProfile(t *testing.T) {
 	if err := os.WriteFile(path, m, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// the seal no longer holds after that edit: as if recovery had been
+	// killed before sealing (runlog.CheckResumable)
+	if err := os.Remove(filepath.Join(o.run.Dir, runlog.SealFile)); err != nil {
+		t.Fatal(err)
+	}
 	sum := sha256.Sum256([]byte(src))
 	sha := hex.EncodeToString(sum[:])
 	if _, err := planResume(o.run.Dir, dutConfig(t), []byte(src), sha); !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "ran with DUT profile impella-2.5") {

@@ -45,6 +45,9 @@ func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, 
 	case m.DUTProfile != nil && !m.DUTProfile.Equal(dutProfileRef(cfg)):
 		return nil, fmt.Errorf("rig: %w: run %s ran with DUT profile %s (sha256 %.12s…); resume it with the same (--dut)", ErrCannotResume, m.RunID, m.DUTProfile.Name, m.DUTProfile.SHA256)
 	}
+	if err := runlog.CheckResumable(dir); err != nil {
+		return nil, fmt.Errorf("rig: %w: run %s: %w", ErrCannotResume, m.RunID, err)
+	}
 	evs, err := run.ReadEvents()
 	if err != nil {
 		return nil, err

@@ -48,6 +48,9 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	if m.State != StateInterrupted {
 		return nil, 0, fmt.Errorf("the run is %s; only an interrupted run can be resumed", m.State)
 	}
+	if err := CheckResumable(dir); err != nil {
+		return nil, 0, err
+	}
 	st, err := run.Frames(nil)
 	if err != nil {
 		return nil, 0, err
@@ -110,3 +113,26 @@ func (r *Record) openFiles() error {
 
 // Manifest is the record's manifest as it stands.
 func (r *Record) Manifest() Manifest { return r.m }
+
+// ErrNotResumable is wrapped by CheckResumable's error.
+var ErrNotResumable = errors.New("the record may not be resumed")
+
+// CheckResumable refuses to reopen a record that someone signed (the
+// signature accepts the record as it is; resuming would void it) or whose
+// seal does not hold (the resumed run's seal would cover the edit as if
+// it had been written by the run). A record without a seal — recovery
+// killed between its manifest and its seal — may be resumed: there is
+// nothing to check it against, and its close seals it.
+func CheckResumable(dir string) error {
+	v, err := Verify(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(v.Signatures) > 0:
+		return fmt.Errorf("%w: it is signed (%d signature(s)); a signed record is final", ErrNotResumable, len(v.Signatures))
+	case v.Seal != nil && !v.Intact():
+		return fmt.Errorf("%w: it fails verification (%s); `mockloop verify` says what differs", ErrNotResumable, strings.Join(v.Failures(), "; "))
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package runlog
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -221,4 +222,45 @@ func FuzzParseSeal(f *testing.F) {
 		brokenChain(s)
 		compareFiles(s.Files, s.Files)
 	})
+}
+
+// An interrupted run is reopened for `run --resume` only if it is as
+// recovery sealed it and nobody signed it: resuming reseals the whole
+// record at its close, so an edit made while it lay interrupted would be
+// sealed as the run's own, and a signature would be voided. A record
+// without a seal (recovery killed between manifest and seal) may resume.
+func TestReopenRefusesEditedOrSignedRecord(t *testing.T) {
+	interrupted := func(t *testing.T) *Record {
+		r, _ := create(t, testRunID)
+		appendN(t, r, 0, 5)
+		crash(t, r)
+		recoverOne(t, r, 50)
+		return r
+	}
+	for _, c := range []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		want   string // in the error; "" for a resume allowed
+	}{
+		{"as recovered", func(*testing.T, string) {}, ""},
+		{"seal gone", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, SealFile)) }, ""},
+		{"result edited", func(t *testing.T, dir string) {
+			flipByte(t, filepath.Join(dir, resultFile), 10)
+		}, "fails verification"},
+		{"signed", func(t *testing.T, dir string) { sign(t, dir, newKey(t), "R. Viewer", MeaningReviewed) }, "signed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := interrupted(t)
+			c.change(t, r.Dir())
+			rec, _, err := Reopen(r.Dir(), clock.NewVirtual(testEpoch))
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want == "":
+				rec.Close(Result{Outcome: OutcomePass})
+			case err == nil || !errors.Is(err, ErrNotResumable) || !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %v, want ErrNotResumable saying %q", err, c.want)
+			}
+		})
+	}
 }
