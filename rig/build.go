@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -29,8 +30,16 @@ func devBuildDeviation(cfg *Config, opts Options) (*runlog.OperatorData, error) 
 		return nil, fmt.Errorf("rig: %w %s: rig %s is hardware, and a build that is not a tagged release makes no evidence for a design history file; "+
 			"run a release build (make build on a tagged, clean tree), or give --allow-dev-build REASON (recorded as a deviation)", ErrDevBuild, b.Version, cfg.Name)
 	}
-	return &runlog.OperatorData{Action: runlog.ActionAllowDevBuild, At: time.Now().UTC(), By: opts.Operator, Via: "cli",
+	return &runlog.OperatorData{Action: runlog.ActionAllowDevBuild, At: time.Now().UTC(), By: opts.Operator, Via: cmp.Or(opts.Via, "cli"),
 		Reason: opts.AllowDevBuild, New: b.Version, Deviation: true}, nil
+}
+
+// CheckBuild refuses a development build b on cfg's hardware rig without
+// a reason to allow it, as a run would: for `mockloop serve`, which
+// refuses at start-up what every run it starts would refuse.
+func CheckBuild(cfg *Config, b *runlog.Build, allowDevBuild string) error {
+	_, err := devBuildDeviation(cfg, Options{Build: b, AllowDevBuild: allowDevBuild})
+	return err
 }
 
 // buildOf is the build the manifest records: opts.Build, else the one

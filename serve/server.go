@@ -37,6 +37,12 @@ type Config struct {
 	Protocols    fs.FS
 	ProtocolsDir string
 	Version      string
+	// Build is the running build and AllowDevBuild the reason, given
+	// to `mockloop serve --allow-dev-build`, for a development build to
+	// drive a hardware rig: each run checks and records it as the CLI's
+	// do (rig.Options). A nil Build is not checked.
+	Build         *runlog.Build
+	AllowDevBuild string
 	// Speed is how fast a simulated rig runs: 1 (or 0) is real time on
 	// the wall clock, as at the bench; above 1, virtual time paced at
 	// Speed × real time (demonstrations, tests). Hardware is always real
@@ -446,7 +452,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 
-	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Operator: operator, OperatorRole: who.Role, Via: who.Via,
+	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Build: s.cfg.Build, AllowDevBuild: s.cfg.AllowDevBuild, Operator: operator, OperatorRole: who.Role, Via: who.Via,
 		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx,
 		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause, Warn: s.cfg.Log}
 	if s.cfg.Speed > 1 {

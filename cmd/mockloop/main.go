@@ -49,7 +49,7 @@ commands:
   keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
   sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN
   sync [--runs DIR] [--influx URL]
-  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] | --new-token
+  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] [--allow-dev-build REASON] | --new-token
   stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]
   users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]

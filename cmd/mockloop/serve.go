@@ -16,6 +16,7 @@ import (
 	"github.com/mockloop/mockloop/configs"
 	"github.com/mockloop/mockloop/influx"
 	"github.com/mockloop/mockloop/internal/termtext"
+	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/serve"
 )
 
@@ -38,8 +39,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	state := fs.String("state", "", "`DIR` of the self-signed certificate (default RUNS/.serve)")
 	newToken := fs.Bool("new-token", false, "print a fresh random token for MOCKLOOP_API_TOKEN and exit")
 	usersFile := fs.String("users", inHome("users.json"), "the users `FILE` of the people who log in (default $MOCKLOOP_HOME/users.json; `mockloop users add`)")
+	allowDevBuild := fs.String("allow-dev-build", "", "let a development build drive a hardware rig, for the `REASON` given (a deviation, recorded in each run)")
 	tokenFile := fs.String("token-file", "", "`FILE` of named tokens for CI, a line each: NAME ROLE SECRET")
-	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] | --new-token")
+	_, ok := parseArgs(fs, args, 0, "usage: mockloop serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] [--allow-dev-build REASON] | --new-token")
 	if !ok {
 		return exitInvalid
 	}
@@ -63,6 +65,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: serve: --speed %g: want 1 (real time) or more\n", *speed)
 		return exitInvalid
 	}
+	build := currentBuild()
+	if err := rig.CheckBuild(cfg, &build, *allowDevBuild); err != nil {
+		fmt.Fprintf(stderr, "mockloop: serve: %v\n", err)
+		return exitInvalid
+	}
 	named, ok := namedTokens(*tokenFile, *usersFile, stderr)
 	if !ok {
 		return exitInvalid
@@ -81,7 +88,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		influxCfg = &c
 	}
 	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,
-		Version: buildVersion(), Speed: *speed, Token: token, ReadToken: readToken, Tokens: named, UsersFile: *usersFile, Loopback: serve.IsLoopback(*addr),
+		Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, Speed: *speed, Token: token, ReadToken: readToken, Tokens: named, UsersFile: *usersFile, Loopback: serve.IsLoopback(*addr),
 		Operator: *operator, Influx: influxCfg, Log: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
