@@ -178,6 +178,32 @@ func TestUsersAddListDisablePasswd(t *testing.T) {
 	if strings.Contains(string(b), "password 2") || strings.Contains(string(b), "argon2") {
 		t.Error("the bench audit log holds a password or a hash")
 	}
+	benchLogChecked(t, filepath.Join(home, "audit.jsonl"), b)
+}
+
+// benchLogChecked: `mockloop audit` prints the bench audit log at path
+// (its bytes b) and says the chain holds; with its second line edited
+// (rita added as an admin) it exits 1 naming the line after it.
+func benchLogChecked(t *testing.T, path string, b []byte) {
+	t.Helper()
+	code, out, errOut := cli(t, "audit")
+	if code != exitPass || !strings.Contains(out, "user.add rita") || !strings.Contains(out, "4 entries, the chain holds") {
+		t.Errorf("audit: exit %d\n%s%s", code, out, errOut)
+	}
+	edited := strings.Replace(string(b), `"subject":"rita"`, `"subject":"rita","role":"admin"`, 1)
+	if edited == string(b) {
+		t.Fatalf("no rita line to edit in\n%s", b)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = cli(t, "audit", "--log", path)
+	if code != exitFail || !strings.Contains(errOut, "audit.jsonl:3: the chain is broken") {
+		t.Errorf("audit of an edited log: exit %d %s, want 1 naming line 3", code, errOut)
+	}
+	if code, _, _ := cli(t, "audit", "--log", filepath.Join(t.TempDir(), "none.jsonl")); code != exitInvalid {
+		t.Errorf("audit of no log: exit %d, want 3", code)
+	}
 }
 
 // TestAuditZeroAndCalibrateInTheBenchLog: a zero and a calibration, made

@@ -52,6 +52,7 @@ commands:
   serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] [--allow-dev-build REASON] | --new-token
   stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]
   users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]
+  audit [--log FILE]
   zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
   calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
   timing [--rig FILE] [--for 60s] [--priority N] [--json]
@@ -97,6 +98,8 @@ func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdServe(args[1:], stdout, stderr)
 	case "users":
 		return cmdUsers(args[1:], stdin, stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "stop":
 		return cmdStop(args[1:], stdout, stderr)
 	case "timing":
