@@ -1,6 +1,7 @@
 package runlog
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,4 +37,27 @@ func TestBenchLogIsHashChained(t *testing.T) {
 			t.Errorf("%s line: %v, want the chain broken", name, err)
 		}
 	}
+}
+
+// FuzzReadBenchLog: whatever the bench audit log holds (anyone with the
+// account can write it), reading it neither panics nor reads a line past
+// its bound, and what it returns before an error is a chain that holds.
+func FuzzReadBenchLog(f *testing.F) {
+	f.Add([]byte(`{"prev":"","action":"user.add","by":"alice","subject":"bob"}` + "\n"))
+	f.Add([]byte(`{"prev":"x"}` + "\n" + `{"prev":""}`))
+	f.Add([]byte(strings.Repeat("a", 70<<10) + "\n"))
+	f.Add([]byte("\n\n{}\n"))
+	path := filepath.Join(f.TempDir(), "audit.jsonl")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadBenchLog(path)
+		if err == nil && len(got) > bytes.Count(b, []byte("\n"))+1 {
+			t.Errorf("%d entries from %d lines", len(got), bytes.Count(b, []byte("\n"))+1)
+		}
+		if len(got) > 0 && got[0].Prev != "" {
+			t.Errorf("first entry chained to %q", got[0].Prev)
+		}
+	})
 }
