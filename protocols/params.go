@@ -146,4 +146,10 @@ type RigInfo struct {
 	// FlowChannels those stroke volume can be integrated from; beat
 	// aggregates on other channels are refused.
 	BeatChannels []string
+	// DUT is the name of the DUT profile the rig drives ("" none), checked
+	// against the protocol's requires dut; OtherDevice lets a protocol
+	// written for another through (run --allow-other-device), to be
+	// recorded as a deviation.
+	DUT         string
+	OtherDevice bool
 }

@@ -151,7 +151,35 @@ func (p *parser) requirements(n *node) {
 	}
 }
 
+// requires reads what the protocol needs of the rig and the device: a
+// list of channels, or (1.1) a mapping {channels, dut, presets}. What the
+// rig does not provide refuses the file, but for a DUT other than those
+// named when the rig allows it (RigInfo.OtherDevice): the run records
+// that departure as a deviation (Protocol.OtherDevice).
 func (p *parser) requires(n *node) {
+	if !strictyaml.IsMapping(n) {
+		p.requiredChannels(n)
+		return
+	}
+	kvs, _ := p.errs.Mapping(n, "requires", []string{"channels", "dut", "presets"})
+	for _, kv := range kvs {
+		switch kv.Key {
+		case "channels":
+			p.requiredChannels(kv.Value)
+		case "dut":
+			p.requiredDUT(kv.Value)
+		case "presets":
+			items, _ := p.errs.Sequence(kv.Value, "requires presets")
+			for _, it := range items {
+				if s, ok := p.errs.Scalar(it, "required preset"); ok && !slices.Contains(p.rig.Presets, s) {
+					p.errs.At(it, "rig %s has no preset %q%s", p.rig.Name, s, strictyaml.Suggest(s, p.rig.Presets))
+				}
+			}
+		}
+	}
+}
+
+func (p *parser) requiredChannels(n *node) {
 	items, ok := p.errs.Sequence(n, "requires")
 	if !ok {
 		return
@@ -161,6 +189,29 @@ func (p *parser) requires(n *node) {
 			p.proto.Requires = append(p.proto.Requires, ChannelRef{Name: ch, Pos: p.errs.Pos(it)})
 		}
 	}
+}
+
+// requiredDUT reads the DUT profiles the protocol is written for.
+func (p *parser) requiredDUT(n *node) {
+	items, ok := p.errs.Sequence(n, "requires dut")
+	if !ok {
+		return
+	}
+	for _, it := range items {
+		if s, ok := p.errs.Scalar(it, "required DUT profile"); ok {
+			p.proto.RequiresDUT = append(p.proto.RequiresDUT, s)
+		}
+	}
+	if len(p.proto.RequiresDUT) == 0 || slices.Contains(p.proto.RequiresDUT, p.rig.DUT) {
+		return
+	}
+	dut := cmp.Or(p.rig.DUT, "no DUT profile")
+	if p.rig.OtherDevice {
+		p.proto.OtherDevice = fmt.Sprintf("the protocol requires DUT %s; rig %s drives %s", strings.Join(p.proto.RequiresDUT, " or "), p.rig.Name, dut)
+		return
+	}
+	p.errs.At(n, "requires DUT %s, but rig %s drives %s (run it on a rig with that device, or give --allow-other-device REASON: a deviation)",
+		strings.Join(p.proto.RequiresDUT, " or "), p.rig.Name, dut)
 }
 
 // channel reads a channel name and checks that the rig provides it.

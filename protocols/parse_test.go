@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,30 @@ func benchRig() RigInfo {
 		Presets:      []string{"healthy", "heart_failure", "cardiogenic_shock"},
 		Limits:       map[string]Range{"aop": {Min: ptr(-10), Max: ptr(200)}, "lvp": {Max: ptr(250)}},
 		BeatChannels: []string{"aop", "lvp"},
+		DUT:          "impella-cp",
+	}
+}
+
+// TestRequiresMapping: requires as a mapping (1.1) names the channels, the
+// DUT profiles and the presets a protocol needs; a DUT other than those is
+// refused (testdata/invalid/requires.yaml), or with the rig's leave
+// (RigInfo.OtherDevice, run --allow-other-device) let through saying so,
+// for the run to record as a deviation.
+func TestRequiresMapping(t *testing.T) {
+	const src = "protocol: 1\nname: r\nrequires: {channels: [aop], dut: [impella-rp, impella-cp], presets: [healthy]}\nsteps:\n  - {name: a, hold: 1 s}\n"
+	p, err := Parse("r.yaml", []byte(src), benchRig())
+	if err != nil || p.OtherDevice != "" || len(p.Requires) != 1 || !slices.Equal(p.RequiresDUT, []string{"impella-rp", "impella-cp"}) {
+		t.Fatalf("the rig's own DUT among those required: %v %+v", err, p)
+	}
+	rp := strings.Replace(src, "impella-rp, impella-cp", "impella-rp", 1)
+	if _, err := Parse("r.yaml", []byte(rp), benchRig()); err == nil || !strings.Contains(err.Error(), "r.yaml:3:34: requires DUT impella-rp, but rig bench drives impella-cp") {
+		t.Errorf("another DUT: %v", err)
+	}
+	other := benchRig()
+	other.OtherDevice = true
+	p, err = Parse("r.yaml", []byte(rp), other)
+	if err != nil || p.OtherDevice != "the protocol requires DUT impella-rp; rig bench drives impella-cp" {
+		t.Errorf("another DUT allowed: %v %q", err, p.OtherDevice)
 	}
 }
 

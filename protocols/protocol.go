@@ -28,9 +28,14 @@ type Protocol struct {
 	Description  string
 	Requirements []Requirement // in file order
 	Requires     []ChannelRef
-	Limits       []Limit
-	Always       []*Criterion
-	Steps        []*Step
+	// RequiresDUT are the DUT profiles the protocol is written for (none:
+	// any), and OtherDevice, when the rig's is none of them and the rig
+	// allowed it (RigInfo.OtherDevice), says so: a deviation of the run.
+	RequiresDUT []string
+	OtherDevice string
+	Limits      []Limit
+	Always      []*Criterion
+	Steps       []*Step
 }
 
 // Requirement is one entry of the traceability catalogue.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -35,7 +36,7 @@ func needReason(opts Options, cals []runlog.Calibration) error {
 // startActions are the audit trail's entries of a run's start: who
 // started it, then each deviation it was started with, with its reason.
 // A resumed run's start is the resume: its first start is in the record.
-func startActions(opts Options, cals []runlog.Calibration, resumed bool) []runlog.Event {
+func startActions(opts Options, cals []runlog.Calibration, resumed bool, otherDevice string) []runlog.Event {
 	who := runlog.OperatorData{At: time.Now().UTC(), By: opts.Operator, Role: opts.OperatorRole, Via: opts.Via}
 	var out []runlog.Event
 	add := func(action, msg string, deviation bool) {
@@ -56,7 +57,25 @@ func startActions(opts Options, cals []runlog.Calibration, resumed bool) []runlo
 			add(runlog.ActionAllowOverdue, fmt.Sprintf("calibration of %s overdue since %s; run allowed with --allow-overdue", c.Channel, c.Due), true)
 		}
 	}
+	if otherDevice != "" {
+		d := who
+		d.Action, d.Deviation, d.Reason = runlog.ActionOtherDevice, true, opts.AllowOtherDevice
+		out = append(out, runlog.NewEvent(runlog.KindOperator, "", otherDevice+"; run allowed with --allow-other-device", d))
+	}
 	return out
+}
+
+// ErrOtherDevice is the error of a run of a protocol written for another
+// DUT (its requires dut) without the operator's reason to allow it.
+var ErrOtherDevice = errors.New("rig: a protocol written for another DUT needs --allow-other-device REASON")
+
+// checkDevice refuses a protocol the parser let through for another DUT
+// (protocols.RigInfo.OtherDevice) when opts give no reason to record.
+func checkDevice(proto *protocols.Protocol, opts Options) error {
+	if proto.OtherDevice != "" && strings.TrimSpace(opts.AllowOtherDevice) == "" {
+		return fmt.Errorf("%w: %s", ErrOtherDevice, proto.OtherDevice)
+	}
+	return nil
 }
 
 // OperatorAbort is the abort of a run by a person (who.Action a stop or

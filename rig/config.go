@@ -227,7 +227,11 @@ func (c *Config) Info() protocols.RigInfo {
 	for _, k := range c.Channels {
 		ch[k.Name] = k.Dim
 	}
-	return protocols.RigInfo{Name: c.Name, Channels: ch, Params: c.Params, Presets: c.PresetNames, Limits: c.Limits, BeatChannels: c.BeatChannels}
+	info := protocols.RigInfo{Name: c.Name, Channels: ch, Params: c.Params, Presets: c.PresetNames, Limits: c.Limits, BeatChannels: c.BeatChannels}
+	if ref := dutProfileRef(c); ref != nil {
+		info.DUT = ref.Name
+	}
+	return info
 }
 
 // CalibrationPath is the calibration record file, or "".

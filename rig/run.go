@@ -64,6 +64,9 @@ type Options struct {
 	// build.
 	Build         *runlog.Build
 	AllowDevBuild string
+	// AllowOtherDevice is the operator's reason to run a protocol written
+	// for another DUT (protocols.Protocol.OtherDevice), a deviation.
+	AllowOtherDevice string
 	// Resume, when set, is the directory of an interrupted run of the same
 	// protocol on the same rig config: the run continues there, after its
 	// last completed top-level step, in the same record.
@@ -99,6 +102,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	// control socket can pause, stop and e-stop the run from anywhere on
 	// the machine.
 	devBuild, err := devBuildDeviation(cfg, opts)
+	if err == nil {
+		err = checkDevice(proto, opts)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -305,7 +311,7 @@ func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cal
 		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(e.proto), Steps: len(e.proto.Steps)})
 	}
 	e.event(runlog.NewEvent(runlog.KindRunStart, "", e.proto.Name, runlog.RunStartData{Clock: kind, Rig: e.cfg.Name}))
-	for _, ev := range startActions(opts, cals, e.resume != nil) {
+	for _, ev := range startActions(opts, cals, e.resume != nil, e.proto.OtherDevice) {
 		e.event(ev)
 	}
 }

@@ -90,7 +90,9 @@ func parseCopy(dir string, m *runlog.Manifest, rc rigCopyInfo) (*protocols.Proto
 	if err != nil {
 		return nil, err
 	}
-	info := protocols.RigInfo{Name: m.Rig, Channels: map[string]units.Dimension{}, Params: map[string]protocols.Range{}, Presets: rc.presets}
+	// OtherDevice: the run was allowed on the DUT it had (its deviation is
+	// in the audit trail); judging it again must not refuse it.
+	info := protocols.RigInfo{Name: m.Rig, Channels: map[string]units.Dimension{}, Params: map[string]protocols.Range{}, Presets: rc.presets, OtherDevice: true}
 	for _, ch := range m.Layout {
 		d := dimOf(ch.Unit)
 		info.Channels[ch.Name] = d

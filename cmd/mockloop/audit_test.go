@@ -250,3 +250,43 @@ func TestServeBadTokenOrUsersFileSaysWhere(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditOtherDeviceIsADeviation: a protocol written for the Impella RP
+// (requires dut) is refused on the simulated rig's CP by validate and run
+// alike (exit 3, nothing recorded); with --allow-other-device REASON both
+// accept it, and the run's audit trail has the deviation with the person
+// and the reason, its report lists it, and the record still verifies and
+// its verdicts recompute.
+func TestAuditOtherDeviceIsADeviation(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	proto, runs := filepath.Join(dir, "rp.yaml"), filepath.Join(dir, "runs")
+	os.WriteFile(proto, []byte("protocol: 1\nname: rp-only\nrequires: {dut: [impella-rp]}\nsteps:\n  - hold: 1 s\n    criteria:\n      - {measure: mean(aop), min: 10 mmHg}\n"), 0o644)
+	for _, args := range [][]string{{"validate", proto}, {"run", "--quiet", "--runs", runs, proto}} {
+		if code, _, errOut := cli(t, args...); code != exitInvalid || !strings.Contains(errOut, "requires DUT impella-rp, but rig sim drives impella-cp") {
+			t.Errorf("%s on the CP: exit %d %s", args[0], code, errOut)
+		}
+	}
+	if ents, _ := os.ReadDir(runs); len(ents) > 0 {
+		t.Fatalf("a refused run left %s", ents[0].Name())
+	}
+	const why = "RP pump head on loan; CP head characterised instead"
+	if code, _, errOut := cli(t, "validate", "--allow-other-device", why, proto); code != exitPass {
+		t.Errorf("validate --allow-other-device: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "run", "--quiet", "--runs", runs, "--operator", "O. Ther", "--allow-other-device", why, proto); code != exitPass {
+		t.Fatalf("run --allow-other-device: exit %d %s", code, errOut)
+	}
+	run := onlyRun(t, runs)
+	d := runlog.Deviations(auditTrail(t, run))
+	if len(d) != 1 || d[0].Action != runlog.ActionOtherDevice || d[0].By != "O. Ther" || d[0].Reason != why {
+		t.Errorf("deviations: %+v", d)
+	}
+	html, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	if !strings.Contains(string(html), "<td><strong>other-device</strong></td>") || !strings.Contains(string(html), why) {
+		t.Error("report.html does not list the other-device deviation with its reason")
+	}
+	if code, out, _ := cli(t, "verify", run); code != exitPass || strings.Contains(string(html), "INTEGRITY FAILED") {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+}

@@ -41,8 +41,8 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
-  validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
+  validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
   runs [--runs DIR]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   verify [--runs DIR] [--keyring FILE] RUN
@@ -175,12 +175,16 @@ func loadRig(file string, explicit bool) (*rig.Config, error) {
 // loadProtocol reads a protocol and checks it against the rig. The file,
 // given or a record's protocol.yaml (run --resume), must be a regular file
 // of a bounded size: a FIFO or /dev/zero is refused, not waited on.
-func loadProtocol(cfg *rig.Config, file string) (*protocols.Protocol, []byte, error) {
+// otherDevice lets a protocol written for another DUT through (its
+// requires dut; --allow-other-device), for the run to record as a deviation.
+func loadProtocol(cfg *rig.Config, file string, otherDevice bool) (*protocols.Protocol, []byte, error) {
 	data, err := protocols.ReadFile(file)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := protocols.Parse(file, data, cfg.Info())
+	info := cfg.Info()
+	info.OtherDevice = otherDevice
+	p, err := protocols.Parse(file, data, info)
 	return p, data, err
 }
 
@@ -232,7 +236,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rigArg := rigFlag(fs).withDUT()
-	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] [--dut PROFILE] PROTOCOL.yaml")
+	otherDevice := fs.String("allow-other-device", "", "accept a protocol written for another DUT, as run would with the same flag")
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml")
 	if !ok {
 		return exitInvalid
 	}
@@ -240,7 +245,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return exitInvalid
 	}
-	p, _, err := loadProtocol(cfg, pos[0])
+	p, _, err := loadProtocol(cfg, pos[0], *otherDevice != "")
 	if err != nil {
 		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		var list protocols.ErrorList
@@ -274,6 +279,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	allowOverdue := fs.Bool("allow-overdue", false, "run despite calibrations past their due date (a deviation: needs --reason)")
 	allowDevBuild := fs.String("allow-dev-build", "", "run a hardware rig with a development build, for the `REASON` given (a deviation, recorded in the run)")
 	reason := fs.String("reason", "", "why the run departs from the protocol (--allow-overdue with an overdue calibration, --resume): recorded as the deviation's justification")
+	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -298,7 +304,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return exitInvalid
 	}
-	p, src, err := loadProtocol(cfg, pos[0])
+	p, src, err := loadProtocol(cfg, pos[0], *otherDevice != "")
 	if err != nil {
 		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		return exitInvalid
@@ -319,11 +325,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		progress = nil
 	}
 	build := currentBuild()
-	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild,
+	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, AllowOtherDevice: *otherDevice,
 		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
-		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) {
+		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) || errors.Is(err, rig.ErrOtherDevice) {
 			return exitInvalid
 		}
 		return exitInfra
