@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"math"
@@ -22,7 +23,7 @@ type sweep struct {
 
 func newSweep(js []*job) *sweep {
 	s := &sweep{jobs: slices.Clone(js)}
-	slices.SortStableFunc(s.jobs, func(a, b *job) int { return int(a.start - b.start) })
+	slices.SortStableFunc(s.jobs, func(a, b *job) int { return cmp.Compare(a.start, b.start) }) // not int(a-b): 32 bits on ARMv7
 	return s
 }
 
