@@ -16,6 +16,8 @@ type verdictCheck struct {
 	note  string   // not recomputed, and why; "" when recomputed
 	n     int      // criteria recomputed
 	kept  int      // of which beats.jsonl lacks the value: result.json's shown
+	// unreached: the protocol's criteria the run ended before judging
+	unreached []runlog.CriterionResult
 }
 
 // recheck judges the criteria of the closed run in dir again from its
@@ -38,7 +40,7 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 	case err != nil:
 		return &verdictCheck{note: "verdicts not recomputed: " + err.Error()}
 	}
-	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed)}
+	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed), unreached: rc.Unreached}
 	res := *run.Result
 	res.Outcome, res.Criteria = rc.Outcome, rc.Criteria
 	run.Result = &res

@@ -35,6 +35,11 @@ type Recomputed struct {
 	NotRecomputed map[int]string
 	// Outcome is the run's outcome as its criteria and end make it.
 	Outcome runlog.Outcome
+	// Unreached are the protocol's criteria an aborted or interrupted run
+	// never judged (unreached), verdict runlog.VerdictNotReached, in the
+	// protocol's order; not compared with result.json, which has no
+	// place for them.
+	Unreached []runlog.CriterionResult
 	// ended: the run's last part has its run.end; aborted: it says so.
 	ended, aborted bool
 }
@@ -101,7 +106,7 @@ func Recompute(dir string) (*Recomputed, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, flow: primaryFlow(m.Layout)}
+	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, notApplicable: map[string]bool{}, flow: primaryFlow(m.Layout)}
 	if len(rc.beats) > 0 {
 		w.firstBeat, w.cycle, w.beatChans = rc.beats[0], rc.beats[0], rc.beats
 	}
@@ -114,7 +119,9 @@ func Recompute(dir string) (*Recomputed, error) {
 	if err := w.measure(run); err != nil {
 		return nil, err
 	}
-	return w.judge(), nil
+	out := w.judge()
+	out.Unreached = w.unreached(out.Criteria)
+	return out, nil
 }
 
 // presetWords are the presets the record's events set: the words
@@ -144,9 +151,12 @@ type walk struct {
 	judged    []*judgement
 	ended     bool // the run's last part ended (run.end): invariants were judged
 	aborted   bool
-	always    []*Invariant
-	cols      []int       // of always
-	before    []Invariant // always before the latest frame
+	lastTop   int // the last top-level step started
+	// notApplicable: criteria (staticKey) whose `when` did not hold
+	notApplicable map[string]bool
+	always        []*Invariant
+	cols          []int       // of always
+	before        []Invariant // always before the latest frame
 }
 
 // seconds is an event's time on the run clock, as the engine had it.
@@ -229,11 +239,13 @@ func (w *walk) start(ev runlog.Event) error {
 	for i, c := range append(s.Criteria[:len(s.Criteria):len(s.Criteria)], s.Refs...) {
 		ref := i >= len(s.Criteria)
 		if !ref && c.When != nil && !w.holds(c.When) {
+			w.notApplicable[staticKey(o.path, c.ID, c.Measure.Text)] = true
 			continue
 		}
 		o.jobs = append(o.jobs, w.newJob(c, ref, o.start))
 	}
 	w.stack = append(w.stack, o)
+	w.lastTop = max(w.lastTop, runlog.TopStep(o.path))
 	return nil
 }
 
