@@ -3,6 +3,7 @@ package reports
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/verdict"
@@ -43,6 +44,12 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed), unreached: rc.Unreached}
 	res := *run.Result
 	res.Outcome, res.Criteria = rc.Outcome, rc.Criteria
+	if len(rc.Steps) == len(res.Steps) { // the steps table shows the recomputed outcomes
+		res.Steps = slices.Clone(res.Steps)
+		for i := range res.Steps {
+			res.Steps[i].Outcome = rc.Steps[i].Outcome
+		}
+	}
 	run.Result = &res
 	return vc
 }

@@ -40,6 +40,11 @@ type Recomputed struct {
 	// protocol's order; not compared with result.json, which has no
 	// place for them.
 	Unreached []runlog.CriterionResult
+	// Steps are the run's step executions (path, name, outcome) with the
+	// outcomes its events and criteria make (stepOutcomes), once Compare
+	// has settled the criteria; nil for a run that did not end.
+	Steps []runlog.StepResult
+	ends  []stepEnd
 	// ended: the run's last part has its run.end; aborted: it says so.
 	ended, aborted bool
 }
@@ -120,7 +125,7 @@ func Recompute(dir string) (*Recomputed, error) {
 		return nil, err
 	}
 	out := w.judge()
-	out.Unreached = w.unreached(out.Criteria)
+	out.Unreached, out.ends = w.unreached(out.Criteria), w.ends
 	return out, nil
 }
 
@@ -151,7 +156,8 @@ type walk struct {
 	judged    []*judgement
 	ended     bool // the run's last part ended (run.end): invariants were judged
 	aborted   bool
-	lastTop   int // the last top-level step started
+	lastTop   int       // the last top-level step started
+	ends      []stepEnd // the step executions, as they ended
 	// notApplicable: criteria (staticKey) whose `when` did not hold
 	notApplicable map[string]bool
 	always        []*Invariant
@@ -300,6 +306,9 @@ func (w *walk) beatSource(m protocols.Measure) (string, func(*runlog.Beat) float
 	return "", nil, m.Agg + " of each beat is not in " + runlog.BeatsFile
 }
 
+// timedOut is the reason of an until's timeout result.
+const timedOut = "timed out"
+
 func (w *walk) timedOut(ev runlog.Event) {
 	if len(w.stack) == 0 {
 		return
@@ -310,7 +319,7 @@ func (w *walk) timedOut(ev runlog.Event) {
 		return
 	}
 	o.timeout = &runlog.CriterionResult{Step: o.path, StepName: o.title, Measure: u.Cond.Text,
-		Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "timed out"}
+		Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: timedOut}
 }
 
 // end closes the innermost step; it was judged unless its body aborted
@@ -322,6 +331,7 @@ func (w *walk) end(ev runlog.Event) {
 	}
 	o := w.stack[n-1]
 	w.stack = w.stack[:n-1]
+	w.ends = append(w.ends, stepEnd{path: o.path, title: o.title, outcome: runlog.Outcome(ev.Msg)})
 	if ev.Msg == string(runlog.OutcomeAborted) && !o.judged {
 		return
 	}
@@ -343,6 +353,12 @@ func (w *walk) resumed(ev runlog.Event) {
 			kept = append(kept, j)
 		}
 	}
-	w.judged, w.stack, w.ended = kept, nil, false
+	ends := w.ends[:0]
+	for _, e := range w.ends {
+		if runlog.TopStep(e.path) <= d.CompletedSteps {
+			ends = append(ends, e)
+		}
+	}
+	w.judged, w.ends, w.stack, w.ended = kept, ends, nil, false
 	w.resumes = append(w.resumes, seconds(d.GapFromS))
 }

@@ -46,6 +46,9 @@ func TestRecomputeListsCriteriaNeverReachedByAbortedRun(t *testing.T) {
 	if d := rc.Compare(res); len(d) > 0 {
 		t.Errorf("the unreached criteria change the comparison: %v", d)
 	}
+	if len(rc.Steps) != 1 || rc.Steps[0].Path != "1" || rc.Steps[0].Outcome != runlog.OutcomeAborted || res.Steps[0].Outcome != runlog.OutcomeAborted {
+		t.Errorf("recomputed steps %+v, want step 1 aborted as the engine's %+v", rc.Steps, res.Steps)
+	}
 	want := []struct{ id, step, name, limits, unit, onFail, reason string }{
 		{"U-3", "2", "two", "between 60 mmHg and 140 mmHg", "mmHg", "fail", "not reached: the run was aborted before step 2"},
 		{"U-4", "3.1", "held", "≥ 10 mmHg", "mmHg", "warn", "not reached: the run was aborted before step 3"},
