@@ -158,7 +158,8 @@ type walk struct {
 	aborted   bool
 	lastTop   int       // the last top-level step started
 	ends      []stepEnd // the step executions, as they ended
-	// notApplicable: criteria (staticKey) whose `when` did not hold
+	// notApplicable: criteria (staticKey) whose `when` did not hold, or
+	// that a criterion event records as judged (unreached)
 	notApplicable map[string]bool
 	always        []*Invariant
 	cols          []int       // of always
@@ -182,6 +183,7 @@ func (w *walk) events(evs []runlog.Event) error {
 		case runlog.KindUntilTimeout:
 			w.timedOut(ev)
 		case runlog.KindCriterion:
+			w.recorded(ev)
 			for _, o := range w.stack {
 				if o.path == ev.Step {
 					o.judged = true

@@ -54,6 +54,16 @@ func (w *walk) unreached(judged []runlog.CriterionResult) []runlog.CriterionResu
 	return out
 }
 
+// recorded notes the criterion a criterion event records as judged: an
+// interrupted run's judged criteria are in its events only (its result
+// has none), and were reached.
+func (w *walk) recorded(ev runlog.Event) {
+	var d runlog.CriterionData
+	if ev.Decode(&d) == nil && d.Result != nil {
+		w.notApplicable[staticKey(d.Result.Step, d.Result.ID, d.Result.Measure)] = true
+	}
+}
+
 // unjudged is criterion c of the step at path as the protocol sets it,
 // with no value: its verdict runlog.VerdictNotReached and why.
 func (w *walk) unjudged(c *protocols.Criterion, path, title, why string) runlog.CriterionResult {

@@ -1,6 +1,7 @@
 package verdict_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mockloop/mockloop/runlog"
@@ -9,7 +10,7 @@ import (
 
 // abortsInStep1 aborts in step 1 of 3: U-1 (on_fail: abort) cannot pass.
 // Step 2's criterion and those of step 3's repeated sub-step are never
-// judged.
+// judged; U-5's when does not hold, so it is not applicable, not unreached.
 const abortsInStep1 = `protocol: 1
 name: aborts-early
 steps:
@@ -19,6 +20,7 @@ steps:
     criteria:
       - {id: U-1, measure: max(aop), min: 500 mmHg, on_fail: abort}
       - {id: U-2, measure: mean(aop), min: 10 mmHg}
+      - {id: U-5, measure: mean(aop), min: 10 mmHg, when: loop.preset == heart_failure}
   - name: two
     hold: 2 s
     criteria:
@@ -92,5 +94,30 @@ steps:
 	}
 	if len(rc.Unreached) != 0 {
 		t.Errorf("a passing run has unreached criteria: %+v", rc.Unreached)
+	}
+}
+
+// An interrupted run's result has no criteria; those its events record as
+// judged were reached, the rest are not: cut 1 s into step 2, C1 was
+// judged, C2 not, and step 3's never started.
+func TestRecomputeInterruptedRunListsOnlyCriteriaItsEventsNeverJudged(t *testing.T) {
+	_, dir := runOn(t, "sim-loop-only.yaml", "", []byte(resumeSrc))
+	interrupt(t, dir, "2")
+	rc, err := verdict.Recompute(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range rc.Unreached {
+		got = append(got, u.ID+" "+u.Step+": "+u.Reason)
+	}
+	want := []string{
+		"C2 2: not reached: the run was interrupted in step 2",
+		"C3 3.1: not reached: the run was interrupted before step 3",
+		"C4 3.1: not reached: the run was interrupted before step 3",
+		"C5 3.1: not reached: the run was interrupted before step 3",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("unreached:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
