@@ -40,23 +40,37 @@ func criterionProps(c *runlog.CriterionResult) *caseProps {
 	return &caseProps{props}
 }
 
-// unreachedCases are skipped test cases, one per requirement of the
-// protocol's catalogue that no criterion evaluated because the run ended
-// early (aborted, interrupted, or still running): CI shows what the run
-// never reached, with why. A run that completed has none; a requirement it
-// left untested is the traceability matrix's flag, not a skip.
+// unreachedCases are skipped test cases for what the run never reached
+// because it ended early (aborted, interrupted, or still running): one per
+// criterion of the protocol it never judged (unreachedRows), or, when its
+// criteria were not judged again from the record (no protocol copy, or
+// read from InfluxDB), one per requirement of the protocol's catalogue no
+// criterion evaluated. CI shows what the run never reached, with why. A
+// run that completed has none; a requirement it left untested is the
+// traceability matrix's flag, not a skip.
 func (r *Report) unreachedCases() []junitCase {
 	o := r.outcome()
 	if o == string(runlog.OutcomePass) || o == string(runlog.OutcomeFail) {
 		return nil
 	}
+	abort := ""
+	if res := r.run.Result; res != nil && res.AbortReason != "" {
+		abort = " (" + res.AbortReason + ")"
+	}
+	if r.judged != nil && r.judged.note == "" {
+		var cases []junitCase
+		for i := range r.unreached {
+			row := &r.unreached[i]
+			cases = append(cases, junitCase{Classname: token(classname(row.c.Step, row.c.StepName), "run"), Name: token(caseName(row), "criterion"),
+				Time: secs(0), Props: criterionProps(row.c), Skipped: &junitSkip{Message: row.Reason + abort}})
+		}
+		return cases
+	}
 	why := "the run was " + o
 	if o == string(runlog.StateRunning) {
 		why = "the run has not ended"
 	}
-	if res := r.run.Result; res != nil && res.AbortReason != "" {
-		why += " (" + res.AbortReason + ")"
-	}
+	why += abort
 	if n := len(r.steps); n > 0 {
 		why += " in step " + stepLabel(r.steps[n-1].Path, r.steps[n-1].Name)
 	}

@@ -3,6 +3,7 @@ package reports
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/verdict"
@@ -16,6 +17,8 @@ type verdictCheck struct {
 	note  string   // not recomputed, and why; "" when recomputed
 	n     int      // criteria recomputed
 	kept  int      // of which beats.jsonl lacks the value: result.json's shown
+	// unreached: the protocol's criteria the run ended before judging
+	unreached []runlog.CriterionResult
 }
 
 // recheck judges the criteria of the closed run in dir again from its
@@ -38,9 +41,15 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 	case err != nil:
 		return &verdictCheck{note: "verdicts not recomputed: " + err.Error()}
 	}
-	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed)}
+	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed), unreached: rc.Unreached}
 	res := *run.Result
 	res.Outcome, res.Criteria = rc.Outcome, rc.Criteria
+	if len(rc.Steps) == len(res.Steps) { // the steps table shows the recomputed outcomes
+		res.Steps = slices.Clone(res.Steps)
+		for i := range res.Steps {
+			res.Steps[i].Outcome = rc.Steps[i].Outcome
+		}
+	}
 	run.Result = &res
 	return vc
 }

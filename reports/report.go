@@ -57,6 +57,8 @@ type Report struct {
 	tNote  string   // how to read the trends
 
 	trustChecked bool // seal's signatures checked against a keyring (distrust)
+
+	unreached []critRow // criteria the run ended before judging (unreachedRows)
 }
 
 // waveView is the waveform plots of the end of one step execution.

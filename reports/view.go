@@ -116,6 +116,7 @@ func (r *Report) view() *view {
 	}
 	v.DevBuild = devBuildNotice(m)
 	v.Criteria, v.CriteriaAppendix = summarizeCriteria(r.crit)
+	v.Criteria = append(v.Criteria, r.unreached...)
 	markStarter(v.Identity, r.events.Audit)
 	v.Calibration = calibrationRows(m)
 	v.Summary = r.summaryRows(v)
@@ -198,6 +199,9 @@ func (r *Report) summaryRows(v *view) []kv {
 	critText := fmt.Sprintf("%d evaluated", len(r.crit))
 	if len(cparts) > 0 {
 		critText += ": " + strings.Join(cparts, ", ")
+	}
+	if n := len(r.unreached); n > 0 {
+		critText += fmt.Sprintf("; %d not reached", n)
 	}
 	tested, reqs := 0, len(r.trace.Reqs)
 	for _, q := range r.trace.Reqs {

@@ -64,6 +64,9 @@ const (
 	VerdictFail   Verdict = "fail"    // it did not, and the criterion fails the run
 	VerdictWarn   Verdict = "warn"    // it did not, and the criterion only warns
 	VerdictNoData Verdict = "no-data" // there was nothing to measure (no frames, no beats)
+	// VerdictNotReached: the run ended before judging it (verdict.Recompute's
+	// Unreached); never in result.json.
+	VerdictNotReached Verdict = "not reached"
 )
 
 // ClockKind says which time base a run ran on.

@@ -53,6 +53,10 @@ func (rc *Recomputed) Compare(res *runlog.Result) []string {
 	if res.Outcome != rc.Outcome {
 		diffs = append([]string{fmt.Sprintf("result.json states outcome %q; its criteria and events make it %q", res.Outcome, rc.Outcome)}, diffs...)
 	}
+	if rc.ended {
+		rc.Steps = stepOutcomes(rc.ends, rc.Criteria)
+		diffs = append(diffs, rc.compareSteps(res)...)
+	}
 	for i, c := range res.Criteria {
 		if !used[i] {
 			diffs = append(diffs, fmt.Sprintf("result.json states %s, which the record's protocol and events do not judge: %s", label(c), valueText(c.Value, c)))

@@ -9,7 +9,10 @@
 // copy, the step windows of events.jsonl, the frames and beats.jsonl), so
 // that a report certifies what the record's data say rather than what
 // result.json, which anyone can edit and re-seal, states. Both use the same
-// code, so they cannot drift apart.
+// code, so they cannot drift apart. Recompute also makes each step's
+// outcome again (Recomputed.Steps) and lists the criteria a run that ended
+// early never judged (Recomputed.Unreached): every acceptance criterion
+// set in advance has a row in the report.
 //
 // # Imports
 //

@@ -35,6 +35,16 @@ type Recomputed struct {
 	NotRecomputed map[int]string
 	// Outcome is the run's outcome as its criteria and end make it.
 	Outcome runlog.Outcome
+	// Unreached are the protocol's criteria an aborted or interrupted run
+	// never judged (unreached), verdict runlog.VerdictNotReached, in the
+	// protocol's order; not compared with result.json, which has no
+	// place for them.
+	Unreached []runlog.CriterionResult
+	// Steps are the run's step executions (path, name, outcome) with the
+	// outcomes its events and criteria make (stepOutcomes), once Compare
+	// has settled the criteria; nil for a run that did not end.
+	Steps []runlog.StepResult
+	ends  []stepEnd
 	// ended: the run's last part has its run.end; aborted: it says so.
 	ended, aborted bool
 }
@@ -101,7 +111,7 @@ func Recompute(dir string) (*Recomputed, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, flow: primaryFlow(m.Layout)}
+	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, notApplicable: map[string]bool{}, flow: primaryFlow(m.Layout)}
 	if len(rc.beats) > 0 {
 		w.firstBeat, w.cycle, w.beatChans = rc.beats[0], rc.beats[0], rc.beats
 	}
@@ -114,7 +124,9 @@ func Recompute(dir string) (*Recomputed, error) {
 	if err := w.measure(run); err != nil {
 		return nil, err
 	}
-	return w.judge(), nil
+	out := w.judge()
+	out.Unreached, out.ends = w.unreached(out.Criteria), w.ends
+	return out, nil
 }
 
 // presetWords are the presets the record's events set: the words
@@ -144,9 +156,14 @@ type walk struct {
 	judged    []*judgement
 	ended     bool // the run's last part ended (run.end): invariants were judged
 	aborted   bool
-	always    []*Invariant
-	cols      []int       // of always
-	before    []Invariant // always before the latest frame
+	lastTop   int       // the last top-level step started
+	ends      []stepEnd // the step executions, as they ended
+	// notApplicable: criteria (staticKey) whose `when` did not hold, or
+	// that a criterion event records as judged (unreached)
+	notApplicable map[string]bool
+	always        []*Invariant
+	cols          []int       // of always
+	before        []Invariant // always before the latest frame
 }
 
 // seconds is an event's time on the run clock, as the engine had it.
@@ -166,6 +183,7 @@ func (w *walk) events(evs []runlog.Event) error {
 		case runlog.KindUntilTimeout:
 			w.timedOut(ev)
 		case runlog.KindCriterion:
+			w.recorded(ev)
 			for _, o := range w.stack {
 				if o.path == ev.Step {
 					o.judged = true
@@ -229,11 +247,13 @@ func (w *walk) start(ev runlog.Event) error {
 	for i, c := range append(s.Criteria[:len(s.Criteria):len(s.Criteria)], s.Refs...) {
 		ref := i >= len(s.Criteria)
 		if !ref && c.When != nil && !w.holds(c.When) {
+			w.notApplicable[staticKey(o.path, c.ID, c.Measure.Text)] = true
 			continue
 		}
 		o.jobs = append(o.jobs, w.newJob(c, ref, o.start))
 	}
 	w.stack = append(w.stack, o)
+	w.lastTop = max(w.lastTop, runlog.TopStep(o.path))
 	return nil
 }
 
@@ -288,6 +308,9 @@ func (w *walk) beatSource(m protocols.Measure) (string, func(*runlog.Beat) float
 	return "", nil, m.Agg + " of each beat is not in " + runlog.BeatsFile
 }
 
+// timedOut is the reason of an until's timeout result.
+const timedOut = "timed out"
+
 func (w *walk) timedOut(ev runlog.Event) {
 	if len(w.stack) == 0 {
 		return
@@ -298,7 +321,7 @@ func (w *walk) timedOut(ev runlog.Event) {
 		return
 	}
 	o.timeout = &runlog.CriterionResult{Step: o.path, StepName: o.title, Measure: u.Cond.Text,
-		Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: "timed out"}
+		Limits: "met within " + units.FormatDuration(u.Timeout), Verdict: runlog.VerdictFail, OnFail: "fail", Reason: timedOut}
 }
 
 // end closes the innermost step; it was judged unless its body aborted
@@ -310,6 +333,7 @@ func (w *walk) end(ev runlog.Event) {
 	}
 	o := w.stack[n-1]
 	w.stack = w.stack[:n-1]
+	w.ends = append(w.ends, stepEnd{path: o.path, title: o.title, outcome: runlog.Outcome(ev.Msg)})
 	if ev.Msg == string(runlog.OutcomeAborted) && !o.judged {
 		return
 	}
@@ -331,6 +355,12 @@ func (w *walk) resumed(ev runlog.Event) {
 			kept = append(kept, j)
 		}
 	}
-	w.judged, w.stack, w.ended = kept, nil, false
+	ends := w.ends[:0]
+	for _, e := range w.ends {
+		if runlog.TopStep(e.path) <= d.CompletedSteps {
+			ends = append(ends, e)
+		}
+	}
+	w.judged, w.ends, w.stack, w.ended = kept, ends, nil, false
 	w.resumes = append(w.resumes, seconds(d.GapFromS))
 }
