@@ -23,6 +23,11 @@ printed: signer, meaning, time, key fingerprint, valid or why not — the
 record changed after it was signed, it belongs to another run, a bad
 signature, or a key not in the keyring (mockloop keys trust).
 
+The seal is a SHA-256 chain without a key: it shows any change made after
+the run closed by someone who did not seal the record again. What binds a
+record to a person, so that a record edited and sealed again fails, is a
+signature.
+
 exit codes: 0 intact (and every signature valid), 1 not intact, not sealed
 or a signature invalid, 3 not a run (or bad usage)
 
