@@ -416,9 +416,11 @@ func TestE2E(t *testing.T) {
 	b.checkClean("report page", false)
 }
 
-// e2eShort is a protocol of three quiet 60 s steps (about 4 s of wall time
-// each at e2eSpeed: time enough to click pause within the first step and
-// stop within the second); e2eBroken has a mistake on each of three lines.
+// e2eShort is a protocol of three quiet steps, the first two of 240 s
+// (15 s of wall time each at e2eSpeed: time enough to click pause, with
+// and without a reason, within the first step and stop within the second
+// on a loaded machine — 60 s, 4 s of wall time, was over before the pause
+// under make test-stress); e2eBroken has a mistake on each of three lines.
 const (
 	e2eShort = `protocol: 1
 name: e2e-short
@@ -428,9 +430,9 @@ steps:
   - name: one
     set:
       loop.preset: healthy
-    hold: 60 s
+    hold: 240 s
   - name: two
-    hold: 60 s
+    hold: 240 s
   - name: three
     hold: 60 s
 `
@@ -511,7 +513,7 @@ func TestE2EControls(t *testing.T) {
 	}
 	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
 	state("running")
-	b.waitJS("second step", `document.getElementById('step').textContent.startsWith('step 2/3')`, 20*time.Second)
+	b.waitJS("second step", `document.getElementById('step').textContent.startsWith('step 2/3')`, 45*time.Second)
 	b.do("arm stop", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("stop")), chromedp.SetValue(chromedp.ID("reason"), "leak at the aortic port"),
 		chromedp.Click(chromedp.ID("stop")))
 	if s := b.text("state"); s != "running" {
