@@ -36,7 +36,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, auditUsage)
 		flags.PrintDefaults()
 	}
-	path := flags.String("log", inHome("audit.jsonl"), "the bench audit log `FILE` (default $MOCKLOOP_HOME/audit.jsonl)")
+	path := flags.String("log", inHome(benchLogName), "the bench audit log `FILE` (default $MOCKLOOP_HOME/audit.jsonl)")
 	if _, ok := parseArgs(flags, args, 0, "usage: mockloop audit [--log FILE]"); !ok {
 		return exitInvalid
 	}

@@ -25,7 +25,7 @@ func calibrationsInForce(cfg *rig.Config) map[string]rig.CalRecord {
 // The records are saved already: a log that cannot be written is said,
 // not a reason to undo them.
 func logCalibrations(action string, old map[string]rig.CalRecord, recs []rig.CalRecord, stderr io.Writer) {
-	path := inHome("audit.jsonl")
+	path := inHome(benchLogName)
 	if path == "" {
 		fmt.Fprintln(stderr, "mockloop: bench audit log: no home directory (set MOCKLOOP_HOME); the calibration is saved but not logged")
 		return

@@ -92,10 +92,14 @@ func changed(action, role string) string {
 	return "password changed"
 }
 
+// benchLogName is the bench audit log's file name, in Home: where zero,
+// calibrate and `mockloop audit` find it.
+const benchLogName = "audit.jsonl"
+
 // benchLogPath is the bench audit log beside the users file (by
 // default, in Home).
 func benchLogPath(usersFile string) string {
-	return filepath.Join(filepath.Dir(usersFile), "audit.jsonl")
+	return filepath.Join(filepath.Dir(usersFile), benchLogName)
 }
 
 // changeUser applies add, disable or passwd to name; it returns the
