@@ -231,10 +231,14 @@ type Summary struct {
 	RunID    string    `json:"run_id"`
 	Dir      string    `json:"dir"`
 	State    State     `json:"state"`
-	Outcome  Outcome   `json:"outcome,omitempty"`
+	Outcome  Outcome   `json:"outcome"`  // "" while running or interrupted before a result
 	Protocol string    `json:"protocol"` // the protocol's name
 	Rig      string    `json:"rig"`
+	Operator string    `json:"operator"`
 	Started  time.Time `json:"started"`
+	// Ended is null while the run goes on (or was interrupted before it
+	// ended).
+	Ended *time.Time `json:"ended"`
 }
 
 // List returns a summary of every run in runsDir, sorted by start time (then
@@ -252,8 +256,12 @@ func List(runsDir string) ([]Summary, error) {
 			Outcome:  m.Outcome,
 			Protocol: m.Protocol.Name,
 			Rig:      m.Rig,
+			Operator: m.Operator,
 			Started:  m.Started,
 		})
+		if !m.Ended.IsZero() {
+			sums[len(sums)-1].Ended = &m.Ended
+		}
 		return nil
 	})
 	slices.SortFunc(sums, func(a, b Summary) int {

@@ -43,7 +43,7 @@ const usage = `usage: mockloop <command> [flags] [args]
 commands:
   run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
-  runs [--runs DIR]
+  runs [--runs DIR] [--json]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
   verify [--runs DIR] [--keyring FILE] RUN
   keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
@@ -363,25 +363,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitAborted
-}
-
-func cmdRuns(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	runsDir := fs.String("runs", "runs", "directory of run records")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return exitInvalid
-	}
-	recoverRuns(*runsDir, stderr)
-	list, err := runlog.List(*runsDir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInfra
-	}
-	for _, r := range list {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", termtext.Escape(r.RunID), termtext.Escape(string(r.State)), termtext.Escape(string(r.Outcome)), termtext.Escape(r.Protocol))
-	}
-	return exitPass
 }
 
 // recoverRuns closes the records of runs whose process died (state
