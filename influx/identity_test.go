@@ -85,7 +85,7 @@ func checkIdentity(t *testing.T, f map[string]any, m runlog.Manifest, state stri
 	want := map[string]string{"state": state, "protocol": m.Protocol.Name, "protocol_file": m.Protocol.File,
 		"protocol_sha256": m.Protocol.SHA256, "rig_config_sha256": m.RigConfigSHA256, "operator": m.Operator,
 		"software_version": m.SoftwareVersion, "clock": string(m.Clock), "started": m.Started.UTC().Format(time.RFC3339Nano),
-		"rig": m.Rig, "dut_model": "", "calibration": "[]"}
+		"rig": m.Rig, "dut_model": "", "calibration": "[]", "build": ""}
 	for k, w := range want {
 		if g, ok := f[k].(string); !ok || g != w {
 			t.Errorf("%s: field %s = %#v, want %q", state, k, f[k], w)

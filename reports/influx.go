@@ -70,7 +70,7 @@ type influxIdentity struct {
 	operator, clock, started               string
 	dut                                    runlog.DUTIdentity
 	profile                                runlog.DUTProfile
-	calibration                            string // JSON
+	calibration, build                     string // JSON
 	sampleRateHz                           float64
 }
 
@@ -176,7 +176,7 @@ func (s *influxRun) fixedNotes(r *Report, ir *influxInterp, haveDUT, identity bo
 		"The traceability matrix is built from the criteria's requirement ids only: requirement texts, requirements that no criterion evaluated, and whether an id is in the protocol's catalogue are not known from InfluxDB.",
 	}
 	if identity { // the start point had it all but these
-		notes[1] = "Not available from InfluxDB, and shown so: the protocol's description and requirements catalogue; the order of the rig's channels (they are listed alphabetically). The run's identity (protocol file and SHA-256, rig config SHA-256, software version, operator, device under test, calibration records, sample rate) is that of its start point in InfluxDB."
+		notes[1] = "Not available from InfluxDB, and shown so: the protocol's description and requirements catalogue; the order of the rig's channels (they are listed alphabetically). The run's identity (protocol file and SHA-256, rig config SHA-256, software version and build, operator, device under test, calibration records, sample rate) is that of its start point in InfluxDB."
 	}
 	// Runs logged since the engine logs invariant results as criterion
 	// events have them; for older runs, say what is missing.
@@ -331,6 +331,7 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 					protocolSHA256: qString(get("protocol_sha256")), rigConfigSHA256: qString(get("rig_config_sha256")),
 					softwareVersion: qString(get("software_version")), operator: qString(get("operator")),
 					clock: qString(get("clock")), started: qString(get("started")), calibration: qString(get("calibration")),
+					build:   qString(get("build")),
 					dut:     runlog.DUTIdentity{Model: qString(get("dut_model")), Serial: qString(get("dut_serial")), FW: qString(get("dut_fw"))},
 					profile: runlog.DUTProfile{Name: qString(get("dut_profile")), SHA256: qString(get("dut_profile_sha256"))}}
 				id.sampleRateHz, _ = qFloat(get("sample_rate_hz"))

@@ -282,6 +282,14 @@ func applyIdentity(m *runlog.Manifest, id *influxIdentity) []string {
 	} else {
 		notes = append(notes, "The calibration records of the run's start point in InfluxDB are not JSON (cut short at InfluxDB's limit on string fields?): they are shown as not available.")
 	}
+	if id.build != "" {
+		var b runlog.Build
+		if err := json.Unmarshal([]byte(id.build), &b); err == nil {
+			m.Build = &b
+		} else {
+			notes = append(notes, "The build of the software in the run's start point in InfluxDB is not JSON: whether it was a release is not known.")
+		}
+	}
 	if t, err := time.Parse(time.RFC3339Nano, id.started); err == nil {
 		m.Started = t.UTC()
 	}

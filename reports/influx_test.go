@@ -93,7 +93,8 @@ func influxRigRun(t *testing.T, srv *influxtest.Server, src string) (dir, runID 
 		t.Fatal(err)
 	}
 	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
-		ProtocolFile: "protocols/parity.yaml", Operator: "ci-bot", Version: "v0.0.0-test", Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
+		ProtocolFile: "protocols/parity.yaml", Operator: "ci-bot", Version: "v0.0.0-test",
+		Build: &runlog.Build{Version: "v0.0.0-test", Revision: "7ee26cd"}, Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -323,6 +324,7 @@ func TestInfluxReport(t *testing.T) {
 		}
 		gm := ifx.run.Manifest
 		if !equalJSON(gm.Calibration, wm.Calibration) || !equalJSON(gm.DUT, wm.DUT) || !equalJSON(gm.DUTProfile, wm.DUTProfile) ||
+			!equalJSON(gm.Build, wm.Build) || wm.Build == nil || devBuildNotice(&gm) != devBuildNotice(&wm) ||
 			gm.SoftwareVersion != wm.SoftwareVersion || !gm.Started.Equal(wm.Started) || gm.Protocol.File != wm.Protocol.File {
 			t.Errorf("identity: influx %+v\n record %+v", gm, wm)
 		}
