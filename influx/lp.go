@@ -1,6 +1,7 @@
 package influx
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,9 +30,34 @@ const (
 	// events.jsonl, from 0), msg, step, data (the JSON of Data); tags
 	// run_id, rig, kind.
 	MeasurementEvents = "events"
-	// MeasurementRuns: one point per run at its epoch; fields outcome,
-	// abort_reason, frames, duration_s, delivered; tags run_id, rig.
+	// MeasurementRuns: one point per run at its epoch; tags run_id, rig.
+	// The sink writes it twice, and InfluxDB merges the fields of the two
+	// (same series, same time):
+	//
+	//   - when the run starts, its identity, from the manifest: state
+	//     ("running"), protocol, protocol_file, protocol_sha256,
+	//     rig_config_sha256, software_version, build (the JSON of the
+	//     manifest's build, "" when it has none), operator, dut_model,
+	//     dut_serial, dut_fw, dut_profile, dut_profile_sha256 (strings, ""
+	//     when the run has none), clock, sample_rate_hz, calibration (the
+	//     JSON array of the calibration records in force, as in
+	//     manifest.json) and started (RFC 3339);
+	//   - when it ends, last, once everything else was delivered: state
+	//     ("closed", or "interrupted" for a run closed by recovery),
+	//     outcome, abort_reason, frames, duration_s, delivered.
+	//
+	// Replay (`mockloop sync`) writes both sets of fields at the end, from
+	// the record. Points of older versions have only the end's fields but
+	// state: no state field means the identity is not in InfluxDB.
 	MeasurementRuns = "runs"
+)
+
+// States of a run in the state field of MeasurementRuns: the dashboards
+// select a rig's current run with state = RunStateRunning.
+const (
+	RunStateRunning     = "running"
+	RunStateClosed      = "closed"
+	RunStateInterrupted = "interrupted"
 )
 
 // maxStringField bounds string field values: InfluxDB limits them to 64 KiB.
@@ -215,19 +241,81 @@ func (e *lpEncoder) step(s runlog.StepResult, layout []runlog.Channel) {
 	e.endPoint(MeasurementSteps+tags, secondsNs(s.StartS))
 }
 
-// run appends the run's summary point, at its epoch.
-func (e *lpEncoder) run(res *runlog.Result, frames int64, delivered bool) {
+// runStart appends the point of the run's start, at its epoch: its state,
+// running, and its identity (see MeasurementRuns). It allocates (the
+// calibration's JSON), once per run.
+func (e *lpEncoder) runStart(m *runlog.Manifest) {
+	e.buf = append(e.buf, MeasurementRuns...)
+	e.buf = append(e.buf, e.runTags...)
+	e.buf = append(e.buf, ` state="`+RunStateRunning+`"`...)
+	e.identity(m)
+	e.buf = append(e.buf, ' ')
+	e.buf = strconv.AppendInt(e.buf, e.epoch, 10)
+	e.buf = append(e.buf, '\n')
+	e.points++
+}
+
+// identity appends the identity fields of the run's point (each after a
+// first field): every one is written, "" when the manifest has none, so
+// that a report tells a run without a DUT from a point without identity.
+func (e *lpEncoder) identity(m *runlog.Manifest) {
+	var dut runlog.DUTIdentity
+	if m.DUT != nil {
+		dut = *m.DUT
+	}
+	var profile runlog.DUTProfile
+	if m.DUTProfile != nil {
+		profile = *m.DUTProfile
+	}
+	cal := m.Calibration
+	if cal == nil {
+		cal = []runlog.Calibration{}
+	}
+	calJSON, err := json.Marshal(cal)
+	if err != nil { // a field value that is not JSON: said, not hidden
+		calJSON = []byte(strconv.Quote("influx: calibration: " + err.Error()))
+	}
+	var build []byte
+	if m.Build != nil { // a development build is stamped in every report
+		build, _ = json.Marshal(m.Build) // strings and booleans: no error
+	}
+	for _, f := range [...]struct{ k, v string }{
+		{"protocol", m.Protocol.Name}, {"protocol_file", m.Protocol.File}, {"protocol_sha256", m.Protocol.SHA256},
+		{"rig_config_sha256", m.RigConfigSHA256}, {"software_version", m.SoftwareVersion}, {"build", string(build)},
+		{"operator", m.Operator},
+		{"dut_model", dut.Model}, {"dut_serial", dut.Serial}, {"dut_fw", dut.FW},
+		{"dut_profile", profile.Name}, {"dut_profile_sha256", profile.SHA256},
+		{"clock", string(m.Clock)}, {"calibration", string(calJSON)},
+		{"started", m.Started.UTC().Format(time.RFC3339Nano)},
+	} {
+		e.buf = appendStringField(e.buf, f.k, f.v)
+	}
+	e.buf = appendFloatField(e.buf, "sample_rate_hz", m.SampleRateHz)
+}
+
+// run appends the run's summary point, at its epoch, with the identity
+// fields too when m is not nil (Replay: the start point may never have
+// been delivered).
+func (e *lpEncoder) run(res *runlog.Result, frames int64, delivered bool, m *runlog.Manifest) {
+	state := RunStateClosed
+	if res.Outcome == runlog.OutcomeInterrupted {
+		state = RunStateInterrupted
+	}
 	e.buf = append(e.buf, MeasurementRuns...)
 	e.buf = append(e.buf, e.runTags...)
 	e.buf = append(e.buf, " frames="...)
 	e.buf = strconv.AppendInt(e.buf, frames, 10)
 	e.buf = append(e.buf, "i,delivered="...)
 	e.buf = strconv.AppendBool(e.buf, delivered)
+	e.buf = appendStringField(e.buf, "state", state)
 	e.buf = appendStringField(e.buf, "outcome", string(res.Outcome))
 	if res.AbortReason != "" {
 		e.buf = appendStringField(e.buf, "abort_reason", res.AbortReason)
 	}
 	e.buf = appendFloatField(e.buf, "duration_s", res.DurationS)
+	if m != nil {
+		e.identity(m)
+	}
 	e.buf = append(e.buf, ' ')
 	e.buf = strconv.AppendInt(e.buf, e.epoch, 10)
 	e.buf = append(e.buf, '\n')

@@ -23,7 +23,9 @@ import (
 // first, deleting each once acknowledged, and stops at the first that
 // fails for a reason a retry may cure (the server is down). A batch the
 // server refuses as invalid is moved to spool/rejected. When nothing is left
-// to replay it writes the run's summary point.
+// to replay it writes the run's summary point, with the run's identity from
+// the manifest (see MeasurementRuns): a run delivered late, or after a
+// crash, has it too.
 //
 // It returns the points acknowledged now and the points left (spooled or
 // refused), and records the outcome in the run's delivery.json
@@ -92,7 +94,7 @@ func Replay(ctx context.Context, runDir string, cfg Config) (replayed, left int6
 			finished = true
 		} else {
 			enc.reset()
-			enc.run(run.Result, run.Result.Frames, w.rejected == 0)
+			enc.run(run.Result, run.Result.Frames, w.rejected == 0, &m) // with the identity: the start point may be lost
 			var body bytes.Buffer
 			if err := gzipBatch(zw, &body, enc.buf, 1); err != nil {
 				return replayed, w.rejected, err

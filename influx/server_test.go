@@ -87,6 +87,7 @@ func newServerRunAt(t testing.TB, url string, queueBlocks int) *serverRun {
 		Config: Config{URL: url, Token: testToken, Timeout: 5 * time.Second,
 			RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Logf: logs.logf},
 		RunDir: rec.Dir(), RunID: id, Rig: m.Rig, Layout: m.Layout, Epoch: m.Epoch, QueueBlocks: queueBlocks,
+		Manifest: new(rec.Manifest()),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,11 @@ type SinkConfig struct {
 	// Epoch is the wall time of t = 0 of the run's clock: a point's
 	// timestamp is Epoch + t, to the nanosecond.
 	Epoch time.Time
+	// Manifest, if set, is the run's manifest as the record has it (with
+	// its hashes): the sink's first point is then the run's start point,
+	// its identity in MeasurementRuns, for dashboards and for a report
+	// made from InfluxDB.
+	Manifest *runlog.Manifest
 	// QueueBlocks bounds the frame queue, in blocks, default 4096 (about
 	// 40 s of 10 ms blocks). Each slot keeps a copy of the largest block
 	// it has held.
@@ -310,6 +315,9 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	for range cfg.QueueBlocks {
 		s.free <- new(sinkBlock)
 	}
+	if cfg.Manifest != nil {
+		s.enc.runStart(cfg.Manifest) // the first batch's first point
+	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
 	go s.encodeLoop()
 	go s.sendLoop()
@@ -459,7 +467,7 @@ func (s *Sink) Close(ctx context.Context, res *runlog.Result) (runlog.InfluxDeli
 // writes it again at the end of its own replay).
 func (s *Sink) writeRun(res *runlog.Result, frames int64) error {
 	s.enc.reset()
-	s.enc.run(res, frames, s.w.rejected == 0)
+	s.enc.run(res, frames, s.w.rejected == 0, nil)
 	var b bytes.Buffer
 	if err := gzipBatch(s.zw, &b, s.enc.buf, 1); err != nil {
 		return err

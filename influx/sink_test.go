@@ -278,7 +278,7 @@ func TestLineProtocol(t *testing.T) {
 	e.beat(runlog.Beat{T: 2, Channel: "aop", Systolic: 120, Diastolic: 80, Mean: 93.3, PulsePressure: 40, HeartRate: 75, StrokeVolume: &sv})
 	e.step(runlog.StepResult{Index: 0, Path: "1", Name: "baseline", StartS: 0.5, EndS: 10, Frames: 9500, Outcome: runlog.OutcomePass,
 		Channels: map[string]runlog.ChannelStats{"aop": {N: 9500, Mean: 93, Min: 80, Max: 120, Std: math.NaN()}}}, layout)
-	e.run(&runlog.Result{Outcome: runlog.OutcomeAborted, AbortReason: "safety trip", DurationS: 10}, 9500, false)
+	e.run(&runlog.Result{Outcome: runlog.OutcomeAborted, AbortReason: "safety trip", DurationS: 10}, 9500, false, nil)
 	want := `frames,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c aop=80.12346,q\ ao\,x\=1=1e-07 1002000000
 frames,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c q\ ao\,x\=1=2.5 1004000000
 events,kind=criterion,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c seq=0i,msg="mean \"aop\" \\ ok\nnext",step="2",data="{\"n\":1,\"v\":null}" 2500000000
@@ -286,13 +286,25 @@ events,kind=criterion,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c seq=1i,msg="se
 events,kind=setpoint,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c seq=2i,msg="other series" 2500000000
 beats,channel=aop,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c systolic=120,diastolic=80,mean=93.3,pulse_pressure=40,heart_rate=75,stroke_volume=70.5 3000000000
 steps,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c,step=1 index=0i,frames=9500i,name="baseline",outcome="pass",start_s=0.5,end_s=10,aop_mean=93,aop_min=80,aop_max=120 1500000000
-runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c frames=9500i,delivered=false,outcome="aborted",abort_reason="safety trip",duration_s=10 1000000000
+runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c frames=9500i,delivered=false,state="closed",outcome="aborted",abort_reason="safety trip",duration_s=10 1000000000
 `
 	if got := string(e.buf); got != want {
 		t.Errorf("line protocol:\n%s\nwant:\n%s", got, want)
 	}
 	if e.points != 8 {
 		t.Errorf("points = %d, want 8", e.points)
+	}
+
+	e.reset()
+	m := runlog.Manifest{Protocol: runlog.ProtocolRef{Name: `base "line"`, File: "p.yaml", SHA256: "ab"}, RigConfigSHA256: "cd",
+		SoftwareVersion: "v1", Build: &runlog.Build{Version: "v1", Release: true}, Operator: "ci", DUT: &runlog.DUTIdentity{Model: "X", Serial: "7", FW: "1.2"},
+		DUTProfile: &runlog.DUTProfile{Name: "impella-cp", SHA256: "ef"}, Clock: runlog.ClockVirtual, SampleRateHz: 1000,
+		Calibration: []runlog.Calibration{{Channel: "aop", Date: "2026-11-02"}}, Started: time.Unix(1, 5).UTC()}
+	e.runStart(&m)
+	want = `runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c state="running",protocol="base \"line\"",protocol_file="p.yaml",protocol_sha256="ab",rig_config_sha256="cd",software_version="v1",build="{\"version\":\"v1\",\"release\":true}",operator="ci",dut_model="X",dut_serial="7",dut_fw="1.2",dut_profile="impella-cp",dut_profile_sha256="ef",clock="virtual",calibration="[{\"channel\":\"aop\",\"date\":\"2026-11-02\"}]",started="1970-01-01T00:00:01.000000005Z",sample_rate_hz=1000 1000000000
+`
+	if got := string(e.buf); got != want || e.points != 1 {
+		t.Errorf("start point (%d):\n%s\nwant:\n%s", e.points, got, want)
 	}
 }
 

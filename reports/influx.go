@@ -36,6 +36,7 @@ type influxRun struct {
 	epoch  int64    // ns since the Unix epoch of the run's t = 0
 	fields []string // the frames' fields (channels), in the report's layout order
 	stats  runlog.FrameStats
+	notes  []string // what the reading of the run's points found amiss
 }
 
 // influxEvent is a point of the events measurement.
@@ -57,6 +58,20 @@ type influxRunPoint struct {
 	frames      int64
 	durationS   float64
 	delivered   bool
+	// identity is the run's identity from its start point (see
+	// influx.MeasurementRuns); nil for a run logged by an older mockloop.
+	identity *influxIdentity
+}
+
+// influxIdentity is what the start point of a run says of it.
+type influxIdentity struct {
+	protocol, protocolFile, protocolSHA256 string
+	rigConfigSHA256, softwareVersion       string
+	operator, clock, started               string
+	dut                                    runlog.DUTIdentity
+	profile                                runlog.DUTProfile
+	calibration, build                     string // JSON
+	sampleRateHz                           float64
 }
 
 // influxStepPoint is a point of the steps measurement.
@@ -81,11 +96,14 @@ type influxStepPoint struct {
 // streamed frame by frame. Values are the record's: frames are float32
 // there and here, the rest travels as JSON or exact decimal text.
 //
-// What InfluxDB does not hold is shown as NotInInflux, never guessed: the
-// protocol's file, hash, description and requirements catalogue, the rig
-// config's hash, software version, operator, device under test, calibration
-// records, the rig's channel order (channels are in alphabetical order) and
-// its nominal sample rate (taken from the frames' timestamps). The
+// The run's identity — the protocol's file and hash, the rig config's
+// hash, software version, operator, device under test, calibration
+// records, nominal sample rate — is that of its start point (see
+// influx.MeasurementRuns). What InfluxDB does not hold is shown as
+// NotInInflux, never guessed: the protocol's description and requirements
+// catalogue, the rig's channel order (channels are in alphabetical order)
+// and, for a run logged by a mockloop that wrote no start point, the whole
+// identity (the sample rate then taken from the frames' timestamps). The
 // traceability matrix is built from the criteria's requirement ids only,
 // and the results of `always` invariants, which the engine does not log as
 // criterion events, are missing. The report's notes, at its top, say all
@@ -147,15 +165,18 @@ func newInfluxRun(cfg influx.Config, runID string) (*influxRun, error) {
 
 // fixedNotes are the notes of every report from InfluxDB: where it comes
 // from, and what InfluxDB never holds.
-func (s *influxRun) fixedNotes(r *Report, ir *influxInterp, haveDUT bool) []string {
+func (s *influxRun) fixedNotes(r *Report, ir *influxInterp, haveDUT, identity bool) []string {
 	rate := "not available"
 	if hz := r.run.Manifest.SampleRateHz; hz > 0 {
 		rate = statNum(hz) + " Hz"
 	}
 	notes := []string{
 		fmt.Sprintf("This report was made from InfluxDB (%s, bucket %s), not from the run record, which was not at hand. Where it speaks of the record (result.json, events.jsonl, beats.jsonl, frame segments) it means the run's points in InfluxDB; under Record integrity, no frame segment was read and no checksum verified: the frames counted are InfluxDB's frame points.", s.url, s.bucket),
-		fmt.Sprintf("Not available from InfluxDB, and shown so: the protocol file, its SHA-256, description and requirements catalogue; the rig config's SHA-256; the software version; the operator; the device under test; the calibration records in force; the order of the rig's channels (they are listed alphabetically); its nominal sample rate (the %s shown is the median interval of the run's first frames in InfluxDB).", rate),
+		fmt.Sprintf("Not available from InfluxDB, and shown so: the protocol file, its SHA-256, description and requirements catalogue; the rig config's SHA-256; the software version; the operator; the device under test; the calibration records in force (the run was logged by a mockloop that did not write a start point); the order of the rig's channels (they are listed alphabetically); its nominal sample rate (the %s shown is the median interval of the run's first frames in InfluxDB).", rate),
 		"The traceability matrix is built from the criteria's requirement ids only: requirement texts, requirements that no criterion evaluated, and whether an id is in the protocol's catalogue are not known from InfluxDB.",
+	}
+	if identity { // the start point had it all but these
+		notes[1] = "Not available from InfluxDB, and shown so: the protocol's description and requirements catalogue; the order of the rig's channels (they are listed alphabetically). The run's identity (protocol file and SHA-256, rig config SHA-256, software version and build, operator, device under test, calibration records, sample rate) is that of its start point in InfluxDB."
 	}
 	// Runs logged since the engine logs invariant results as criterion
 	// events have them; for older runs, say what is missing.
@@ -305,6 +326,17 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 			p.frames, _ = qInt(get("frames"))
 			p.durationS, _ = qFloat(get("duration_s"))
 			p.delivered, _ = get("delivered").(bool)
+			if get("started") != nil { // written with the identity fields, all of them
+				id := &influxIdentity{protocol: qString(get("protocol")), protocolFile: qString(get("protocol_file")),
+					protocolSHA256: qString(get("protocol_sha256")), rigConfigSHA256: qString(get("rig_config_sha256")),
+					softwareVersion: qString(get("software_version")), operator: qString(get("operator")),
+					clock: qString(get("clock")), started: qString(get("started")), calibration: qString(get("calibration")),
+					build:   qString(get("build")),
+					dut:     runlog.DUTIdentity{Model: qString(get("dut_model")), Serial: qString(get("dut_serial")), FW: qString(get("dut_fw"))},
+					profile: runlog.DUTProfile{Name: qString(get("dut_profile")), SHA256: qString(get("dut_profile_sha256"))}}
+				id.sampleRateHz, _ = qFloat(get("sample_rate_hz"))
+				p.identity = id
+			}
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -66,7 +67,9 @@ func (src *influxRun) head(ctx context.Context) (*runHead, error) {
 			return nil, err
 		}
 		h.firstT, h.lastT, h.frames.Last = first, last, time.Duration(last)
-		h.run.Manifest.SampleRateHz = rate
+		if h.run.Manifest.SampleRateHz == 0 { // not from the start point
+			h.run.Manifest.SampleRateHz = rate
+		}
 	}
 	src.stats = h.frames
 
@@ -80,7 +83,8 @@ func (src *influxRun) head(ctx context.Context) (*runHead, error) {
 			h.catalogue = append(h.catalogue, runlog.Requirement{ID: c.ID, Text: "(requirement text " + NotInInflux + ")"})
 		}
 	}
-	h.notes = append(src.fixedNotes(&Report{run: h.run, events: h.events}, ir, len(dut) > 0), notes...)
+	h.notes = append(src.fixedNotes(&Report{run: h.run, events: h.events}, ir, len(dut) > 0, rp.identity != nil), notes...)
+	h.notes = append(h.notes, src.notes...)
 	return h, nil
 }
 
@@ -215,8 +219,8 @@ func runResult(runID string, rp influxRunPoint, ir *influxInterp, steps []runlog
 	return res, notes
 }
 
-// manifest is the run's manifest as far as InfluxDB has it, the rest
-// NotInInflux.
+// manifest is the run's manifest as far as InfluxDB has it — the identity
+// of its start point, if it has one — the rest NotInInflux.
 func (src *influxRun) manifest(rp influxRunPoint, evs []influxEvent, ir *influxInterp, layout []runlog.Channel, res *runlog.Result) runlog.Manifest {
 	rig := rp.rig
 	for i := 0; rig == "" && i < len(evs); i++ {
@@ -239,6 +243,9 @@ func (src *influxRun) manifest(rp influxRunPoint, evs []influxEvent, ir *influxI
 		Clock:    runlog.ClockKind(cmp.Or(ir.clock, NotInInflux)),
 		Epoch:    time.Unix(0, src.epoch).UTC(),
 	}
+	if rp.identity != nil {
+		src.notes = append(src.notes, applyIdentity(&m, rp.identity)...)
+	}
 	if res != nil {
 		m.State, m.Outcome = runlog.StateClosed, res.Outcome
 		if res.Outcome == runlog.OutcomeInterrupted { // closed by Recover, then synced
@@ -248,6 +255,45 @@ func (src *influxRun) manifest(rp influxRunPoint, evs []influxEvent, ir *influxI
 	}
 
 	return m
+}
+
+// applyIdentity puts the identity of a run's start point into its
+// manifest, and returns notes on what of it could not be read.
+func applyIdentity(m *runlog.Manifest, id *influxIdentity) []string {
+	var notes []string
+	m.Protocol.Name = cmp.Or(id.protocol, m.Protocol.Name)
+	m.Protocol.File, m.Protocol.SHA256 = id.protocolFile, id.protocolSHA256
+	m.RigConfigSHA256, m.SoftwareVersion, m.Operator = id.rigConfigSHA256, id.softwareVersion, id.operator
+	m.Clock = runlog.ClockKind(cmp.Or(id.clock, string(m.Clock)))
+	m.SampleRateHz = id.sampleRateHz
+	m.DUT, m.DUTProfile = nil, nil
+	if id.dut != (runlog.DUTIdentity{}) {
+		m.DUT = &id.dut
+	}
+	if id.profile != (runlog.DUTProfile{}) {
+		m.DUTProfile = &id.profile
+	}
+	var cal []runlog.Calibration
+	if err := json.Unmarshal([]byte(id.calibration), &cal); err == nil {
+		m.Calibration = cal
+		if m.Calibration == nil {
+			m.Calibration = []runlog.Calibration{}
+		}
+	} else {
+		notes = append(notes, "The calibration records of the run's start point in InfluxDB are not JSON (cut short at InfluxDB's limit on string fields?): they are shown as not available.")
+	}
+	if id.build != "" {
+		var b runlog.Build
+		if err := json.Unmarshal([]byte(id.build), &b); err == nil {
+			m.Build = &b
+		} else {
+			notes = append(notes, "The build of the software in the run's start point in InfluxDB is not JSON: whether it was a release is not known.")
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, id.started); err == nil {
+		m.Started = t.UTC()
+	}
+	return notes
 }
 
 // scan streams the run's frames in from < t ≤ to (see timeRange) from

@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,7 +93,8 @@ func influxRigRun(t *testing.T, srv *influxtest.Server, src string) (dir, runID 
 		t.Fatal(err)
 	}
 	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
-		Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
+		ProtocolFile: "protocols/parity.yaml", Operator: "ci-bot", Version: "v0.0.0-test",
+		Build: &runlog.Build{Version: "v0.0.0-test", Revision: "7ee26cd"}, Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -245,15 +248,15 @@ func TestInfluxReport(t *testing.T) {
 		if gb != wb {
 			t.Errorf("JUnit differs but for the properties:\n--- influx\n%s\n--- record\n%s", gb, wb)
 		}
-		for _, k := range []string{"run_id", "outcome", "protocol", "rig", "clock", "started", "ended", "frames"} {
-			if gp[k] == "" || gp[k] != wp[k] {
+		// The identity comes from the run's start point.
+		for _, k := range []string{"run_id", "outcome", "protocol", "rig", "clock", "started", "ended", "frames",
+			"protocol_file", "protocol_sha256", "rig_config_sha256", "software_version", "operator"} {
+			if gp[k] == "" || gp[k] != wp[k] || gp[k] == NotInInflux {
 				t.Errorf("property %s: %q from InfluxDB, %q from the record", k, gp[k], wp[k])
 			}
 		}
-		for _, k := range []string{"protocol_file", "protocol_sha256", "rig_config_sha256", "software_version", "operator", "dut_model"} {
-			if gp[k] != NotInInflux {
-				t.Errorf("property %s from InfluxDB is %q, want %q", k, gp[k], NotInInflux)
-			}
+		if gp["dut_model"] != wp["dut_model"] {
+			t.Errorf("property dut_model: %q from InfluxDB, %q from the record", gp["dut_model"], wp["dut_model"])
 		}
 		if !strings.Contains(wb, `classname="step 3[2]-1/hold [#2]"`) || !strings.Contains(wb, `type="fail"`) {
 			t.Errorf("the JUnit lacks a repeated or failed test case:\n%s", wb)
@@ -305,16 +308,28 @@ func TestInfluxReport(t *testing.T) {
 		if err := ifx.writeHTMLSection(&b, "identity"); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"Protocol SHA-256", "Operator", "all channels"} {
-			if !strings.Contains(b.String(), want) {
-				t.Errorf("identity lacks %q", want)
+		wm := rec.run.Manifest
+		for _, want := range []string{"Protocol SHA-256", "Operator", wm.Protocol.SHA256, wm.RigConfigSHA256, wm.Operator} {
+			if want == "" || !strings.Contains(b.String(), want) {
+				t.Errorf("identity lacks %q:\n%s", want, b.String())
 			}
 		}
-		if n := strings.Count(b.String(), NotInInflux); n < 10 {
+		var w bytes.Buffer
+		if err := rec.writeHTMLSection(&w, "identity"); err != nil {
+			t.Fatal(err)
+		}
+		// Only the protocol's description is not there (the record's is).
+		if n := strings.Count(b.String(), NotInInflux); n > 1 {
 			t.Errorf("identity says %q %d times:\n%s", NotInInflux, n, b.String())
 		}
+		gm := ifx.run.Manifest
+		if !equalJSON(gm.Calibration, wm.Calibration) || !equalJSON(gm.DUT, wm.DUT) || !equalJSON(gm.DUTProfile, wm.DUTProfile) ||
+			!equalJSON(gm.Build, wm.Build) || wm.Build == nil || devBuildNotice(&gm) != devBuildNotice(&wm) ||
+			gm.SoftwareVersion != wm.SoftwareVersion || !gm.Started.Equal(wm.Started) || gm.Protocol.File != wm.Protocol.File {
+			t.Errorf("identity: influx %+v\n record %+v", gm, wm)
+		}
 		notes := strings.Join(ifx.notes, "\n")
-		for _, want := range []string{"made from InfluxDB", "requirement ids only", "alphabetically"} {
+		for _, want := range []string{"made from InfluxDB", "requirement ids only", "alphabetically", "that of its start point"} {
 			if !strings.Contains(notes, want) {
 				t.Errorf("the notes do not say %q:\n%s", want, notes)
 			}
@@ -462,6 +477,47 @@ func TestInfluxReport(t *testing.T) {
 		}
 		if g.Influx != nil || !strings.Contains(strings.Join(r.notes, "\n"), "no summary point") {
 			t.Errorf("the report does not say the summary point is missing: %+v %q", g.Influx, r.notes)
+		}
+	})
+
+	// A run logged by an older mockloop: its summary point has no state
+	// and no identity. The report says so, never guessing.
+	t.Run("old-style run", func(t *testing.T) {
+		srv.InfluxQL(t, "DELETE FROM runs WHERE run_id = "+influxtest.Literal(runID))
+		w := rec.run.Result
+		lp := fmt.Sprintf("runs,rig=%s,run_id=%s frames=%di,delivered=true,outcome=%q,duration_s=%v %d\n", rec.run.Manifest.Rig, runID,
+			w.Frames, w.Outcome, w.DurationS, rec.run.Manifest.Epoch.UnixNano())
+		resp, err := http.Post(srv.URL+"/write?db="+influxtest.Database, "text/plain", strings.NewReader(lp))
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("write %q: %v %v", lp, resp, err)
+		}
+		resp.Body.Close()
+		r, err := LoadInflux(ctx, cfg, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := r.writeHTMLSection(&b, "identity"); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), NotInInflux); n < 10 || !strings.Contains(b.String(), "all channels") {
+			t.Errorf("identity of an old-style run says %q %d times:\n%s", NotInInflux, n, b.String())
+		}
+		var j bytes.Buffer
+		if err := r.WriteJUnit(&j); err != nil {
+			t.Fatal(err)
+		}
+		_, gp := junitProps(j.String())
+		for _, k := range []string{"protocol_file", "protocol_sha256", "rig_config_sha256", "software_version", "operator", "dut_model"} {
+			if gp[k] != NotInInflux {
+				t.Errorf("property %s of an old-style run is %q, want %q", k, gp[k], NotInInflux)
+			}
+		}
+		if notes := strings.Join(r.notes, "\n"); !strings.Contains(notes, "did not write a start point") {
+			t.Errorf("the notes do not say the identity is missing:\n%s", notes)
+		}
+		if r.run.Result == nil || r.run.Result.Outcome != w.Outcome {
+			t.Errorf("old-style summary point not read: %+v", r.run.Result)
 		}
 	})
 }

@@ -41,9 +41,11 @@ is then a full run id, and the files go to --out, by default a directory
 named after the run id in the current directory. The bucket and token come
 from MOCKLOOP_INFLUX_BUCKET (default mockloop) and MOCKLOOP_INFLUX_TOKEN.
 InfluxDB has the criteria, step statistics, outcome, events, beats and
-frames, not the rest of the record (protocol and rig config hashes,
-operator, device under test, calibration records, requirements catalogue):
-the reports say "not available from InfluxDB" there.
+frames, and the run's identity from its start point (protocol and rig
+config hashes, software version, operator, device under test, calibration
+records), not the rest of the record (the protocol's description and
+requirements catalogue; the identity of a run logged by an older mockloop,
+without a start point): the reports say "not available from InfluxDB" there.
 
 flags:
 `
