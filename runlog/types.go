@@ -90,7 +90,7 @@ const (
 type Manifest struct {
 	// SchemaVersion is the version of this file's schema (SchemaVersion),
 	// set when it is written; "" in records made before 1.0.0.
-	SchemaVersion string `json:"schema_version" null:"empty"`
+	SchemaVersion string `json:"schema_version"`
 	// RunID is the run's id (NewRunID), also the name of its directory.
 	RunID string `json:"run_id"`
 	// Rig is the rig's name from its config.
@@ -275,7 +275,7 @@ func Channels(l daq.Layout, unit func(units.Dimension) string) []Channel {
 type Result struct {
 	// SchemaVersion is the version of this file's schema (SchemaVersion),
 	// set when it is written; "" in records made before 1.0.0.
-	SchemaVersion string `json:"schema_version" null:"empty"`
+	SchemaVersion string `json:"schema_version"`
 	// RunID is the run's id; Close sets it.
 	RunID string `json:"run_id"`
 	// Rig, Host and Job say which rig, on which machine, ran the run for
