@@ -426,6 +426,7 @@ steps:
 	if err != nil || st.Frames < 61_000 || st.Frames != r.Result.Frames {
 		t.Fatalf("interrupted record: %d frames readable, result says %d (%v)", st.Frames, r.Result.Frames, err)
 	}
+	validRecord(t, list[0].Dir) // a real SIGKILL's record follows the published schemas
 	if code, _, errOut := cli(t, "report", "--runs", runs, "--format", "html,junit", list[0].RunID); code != exitPass {
 		t.Fatalf("report of the interrupted run: %d %s", code, errOut)
 	}
@@ -477,6 +478,7 @@ steps:
 	if r.Manifest.State != runlog.StateClosed || r.Manifest.Resumed != 1 || st.Frames != res.Frames || res.Frames < before+40*60_000 {
 		t.Errorf("resumed record: state %s, resumed %d, %d frames on disk, %d in the result (%d before)", r.Manifest.State, r.Manifest.Resumed, st.Frames, res.Frames, before)
 	}
+	validRecord(t, list[0].Dir) // with relative criteria and a resume
 	ev, _ := r.ReadEvents()
 	gap := false
 	for _, e := range ev {
