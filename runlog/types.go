@@ -15,7 +15,7 @@ import (
 // and people read them. Field names are snake_case and only ever added to;
 // the meaning of an existing field does not change. In manifest.json and
 // result.json every key is always there (doc.go, "Keys"; the schemas in
-// docs/schemas/ are generated from nothing but checked against these types):
+// docs/schemas/ are written by hand and held to these types by tests):
 // null means "does not apply" or "not known", a list is [] when empty. A
 // field tagged null:"empty" is a string, number or time whose zero value
 // means none and is written null (marshalObject). JSON cannot hold NaN or

@@ -41,7 +41,7 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
   runs [--runs DIR] [--json]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
