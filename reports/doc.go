@@ -39,7 +39,7 @@
 //
 // # HTML and PDF content
 //
-// In this order: run identity (run id, rig, operator, DUT, software
+// In this order: run identity (run id, rig, host, CI job, operator, DUT, software
 // version, protocol and rig config with their SHA-256, calibration records
 // in force, as rows: method, dates, reference standard, points "0.006 V →
 // 0 mmHg; …", the fit's residual at them, operator), outcome with the

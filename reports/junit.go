@@ -123,6 +123,14 @@ func (r *Report) junitProperties() []junitProp {
 	prop("protocol_file", m.Protocol.File)
 	prop("protocol_sha256", m.Protocol.SHA256)
 	prop("rig", m.Rig)
+	prop("host", m.Host)
+	if j := m.Job; j != nil {
+		prop("ci_system", j.System)
+		prop("ci_job_name", j.Name)
+		prop("ci_job_id", j.ID)
+		prop("ci_runner", j.Runner)
+		prop("ci_job_url", j.URL)
+	}
 	prop("rig_config_sha256", m.RigConfigSHA256)
 	prop("software_version", m.SoftwareVersion)
 	prop("development_build", devBuildNotice(m))

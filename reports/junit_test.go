@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mockloop/mockloop/internal/testtool"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // junitSchema is the Apache Ant JUnit schema CI tools accept (a copy of
@@ -130,5 +131,54 @@ func TestJUnitVerdicts(t *testing.T) {
 	in := parse("interrupted")
 	if c := find(in, "run interrupted"); c.Error == nil || c.Error.Type != "interrupted" || c.Classname != "step 2/heart failure" {
 		t.Errorf("interruption: %+v", c)
+	}
+}
+
+// Which host ran a run for which CI job is in the identity block (HTML and
+// PDF) and in the JUnit properties.
+func TestHostAndJobInIdentityAndJUnit(t *testing.T) {
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.run.Manifest.Host = "bench-pc-2"
+	r.run.Manifest.Job = &runlog.Job{System: "gitlab", URL: "https://gitlab.example/lab/pump/-/jobs/7?a=1&b=2", ID: "7", Name: "hil", Runner: "rig-2 <runner>"}
+	var h, j bytes.Buffer
+	if err := r.writeHTMLSection(&h, "identity"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJUnit(&j); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<th>Host</th><td>bench-pc-2</td>",
+		"<th>CI job</th><td>gitlab, job hil, id 7, runner rig-2 &lt;runner&gt;, https://gitlab.example/lab/pump/-/jobs/7?a=1&amp;b=2</td>"} {
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("identity lacks %s:\n%s", want, h.String())
+		}
+	}
+	for _, want := range []string{`<property name="host" value="bench-pc-2">`, `<property name="ci_system" value="gitlab">`,
+		`<property name="ci_job_name" value="hil">`, `<property name="ci_job_id" value="7">`,
+		`<property name="ci_runner" value="rig-2 &lt;runner&gt;">`, `<property name="ci_job_url" value="https://gitlab.example/lab/pump/-/jobs/7?a=1&amp;b=2">`} {
+		if !strings.Contains(j.String(), want) {
+			t.Errorf("JUnit lacks %s:\n%s", want, j.String())
+		}
+	}
+	pdftotext, err := exec.LookPath("pdftotext")
+	if err != nil {
+		return // TestPDF says poppler-utils is missing
+	}
+	var pdf bytes.Buffer
+	if err := r.WritePDF(&pdf); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "r.pdf")
+	if err := os.WriteFile(file, pdf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(pdfPages(t, pdftotext, file, "-raw"), " ")
+	for _, want := range []string{"Host bench-pc-2", "CI job gitlab, job hil, id 7, runner rig-2 <runner>"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF lacks %q", want)
+		}
 	}
 }

@@ -145,6 +145,8 @@ func identityRows(m *runlog.Manifest) []kv {
 		{K: "Protocol SHA-256", V: m.Protocol.SHA256, Mono: true},
 		{K: "Rig", V: m.Rig},
 		{K: "Rig config SHA-256", V: m.RigConfigSHA256, Mono: true},
+		{K: "Host", V: orDash(m.Host)},
+		{K: "CI job", V: jobText(m.Job)},
 		{K: "Software version", V: orDash(m.SoftwareVersion)},
 		{K: "Device under test", V: dut, Flag: m.DUT == nil},
 		{K: "Operator", V: orDash(operator), Flag: operator == ""},
@@ -154,6 +156,22 @@ func identityRows(m *runlog.Manifest) []kv {
 		{K: "Channels", V: strings.Join(chans, ", ")},
 		{K: "Record state", V: string(m.State), Flag: m.State != runlog.StateClosed},
 	}
+}
+
+// jobText names the CI job that started a run, as far as its CI system
+// said: "github, job hil, id 42, runner rig-2, https://…"; "none" when the
+// run was not started from CI.
+func jobText(j *runlog.Job) string {
+	if j == nil {
+		return "none"
+	}
+	parts := []string{j.System}
+	for _, p := range [][2]string{{"job ", j.Name}, {"id ", j.ID}, {"runner ", j.Runner}, {"", j.URL}} {
+		if p[1] != "" {
+			parts = append(parts, p[0]+p[1])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // calibrationRows are the calibration records in force, each overdue if

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -86,6 +87,10 @@ type Options struct {
 	// (real-time priority refused, a rig that forces the wall clock);
 	// nil: none.
 	Warn io.Writer
+	// Job is the CI job that asked for the run (runlog.JobFromEnv for
+	// `mockloop run`, a remote client's request for serve), recorded in
+	// the manifest and the result; nil: none.
+	Job *runlog.Job
 }
 
 // influxCloseWithin bounds how long the end of a run waits for InfluxDB;
@@ -194,6 +199,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		dog = nil
 	}
 	r := e.result(m.RunID, runErr, safeErr)
+	r.Rig, r.Host, r.Job = m.Rig, m.Host, m.Job // as Close writes them
 	return &r, dir, closeRecord(rec, sink, &r)
 }
 
@@ -221,6 +227,8 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 	return runlog.Manifest{
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
+		Host:            hostname(),
+		Job:             opts.Job,
 		RigConfigSHA256: cfg.SHA256,
 		Protocol:        runlog.ProtocolRef{Name: proto.Name, File: opts.ProtocolFile, SHA256: hex.EncodeToString(protoSum[:]), Description: proto.Description, Requirements: requirements(proto)},
 		SoftwareVersion: opts.Version,
@@ -237,6 +245,16 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		RealTime:        realTime,
 		Epoch:           clk.Epoch().UTC(),
 	}
+}
+
+// hostname is the machine's name for the manifest, "" (null) when the
+// system does not give it.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // closeRecord closes the run's InfluxDB sink, within influxCloseWithin,

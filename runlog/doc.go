@@ -39,6 +39,19 @@
 // Every file of a record is opened without blocking and refused unless it
 // is a regular file (OpenFile), and files read whole have a size bound.
 //
+// # Keys
+//
+// manifest.json and result.json, and every object they nest, hold every
+// key whatever the run (marshalObject): null means "does not apply" or "not
+// known" (a criterion without an id, the abort reason of a pass, a run
+// without InfluxDB, the end of a running run), a list is [] when empty.
+// Both carry schema_version (SchemaVersion, semver: a minor for keys added,
+// a major for a key removed or changed), and docs/schemas/ holds their JSON
+// Schemas, which tests hold to these types and to real records. Records
+// written before 1.0.0 left empty keys out; they read as before (a missing
+// key is the zero value); a closed record is never rewritten, its seal
+// hashing the bytes it was written with.
+//
 // # Frame segments
 //
 // All integers are little-endian. A segment starts with a header:

@@ -94,7 +94,7 @@ func TestGoldenFiles(t *testing.T) {
 	if v := run.Result.Criteria[1].Value; v != nil {
 		t.Errorf("NaN criterion value read back as %v, want nil", *v)
 	}
-	res.RunID, res.Frames = testRunID, 30
+	res.RunID, res.Frames, res.Rig = testRunID, 30, "sim"
 	if got, want := dump(t, run.Result), dump(t, res); got != want {
 		t.Errorf("result read back:\n%s\nwant:\n%s", got, want)
 	}
@@ -122,8 +122,8 @@ func TestChannelStatsJSON(t *testing.T) {
 		want string
 	}{
 		{ChannelStats{Unit: "mmHg", N: 3, Mean: 1, Min: 0, Max: 2, Std: 0.5}, `{"unit":"mmHg","n":3,"mean":1,"min":0,"max":2,"std":0.5}`},
-		{ChannelStats{Unit: "mmHg", N: 0}, `{"unit":"mmHg","n":0}`}, // zeros of an empty set are not data
-		{ChannelStats{Unit: "rpm", N: 2, Mean: math.Inf(1), Min: 1, Max: math.Inf(1), Std: math.NaN()}, `{"unit":"rpm","n":2,"min":1}`},
+		{ChannelStats{Unit: "mmHg", N: 0}, `{"unit":"mmHg","n":0,"mean":null,"min":null,"max":null,"std":null}`}, // zeros of an empty set are not data
+		{ChannelStats{Unit: "rpm", N: 2, Mean: math.Inf(1), Min: 1, Max: math.Inf(1), Std: math.NaN()}, `{"unit":"rpm","n":2,"mean":null,"min":1,"max":null,"std":null}`},
 	} {
 		got, err := json.Marshal(tc.in)
 		if err != nil {

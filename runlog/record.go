@@ -540,6 +540,7 @@ func (r *Record) Close(res Result) error {
 		res.Outcome, res.AbortReason = OutcomeAborted, "disk full: "+r.err.Error()
 	}
 	res.RunID, res.Frames = r.m.RunID, r.frames
+	res.Rig, res.Host, res.Job = r.m.Rig, r.m.Host, r.m.Job
 	if res.Steps == nil {
 		res.Steps = []StepResult{}
 	}

@@ -452,7 +452,7 @@ func TestEventsRoundTrip(t *testing.T) {
 	}
 	want := in
 	// read back as a map would be: keys sorted at every depth
-	want[4].Data = []byte(`{"result":{"hi":null,"limits":"","lo":55,"measure":"","on_fail":"","pass":false,"step":"","unit":"","value":null,"verdict":""},"verdict":""}`)
+	want[4].Data = []byte(`{"result":{"hi":null,"id":null,"limits":"","lo":55,"measure":"","name":null,"on_fail":"","over":null,"pass":false,"reason":null,"reference":null,"reference_step":null,"step":"","step_name":null,"unit":"","value":null,"verdict":""},"verdict":""}`)
 	want[5].Data = []byte(`{"after_s":0,"value":null}`)
 	if len(got) != len(want) {
 		t.Fatalf("read %d events, want %d", len(got), len(want))

@@ -91,6 +91,9 @@ func recoverRun(dir string) (bool, error) {
 	}
 	res = Result{
 		RunID:       m.RunID,
+		Rig:         m.Rig,
+		Host:        m.Host,
+		Job:         m.Job,
 		Outcome:     OutcomeInterrupted,
 		AbortReason: ev.Msg,
 		Frames:      st.Frames,

@@ -13,9 +13,13 @@ import (
 // The JSON documents of a run record (manifest.json, events.jsonl,
 // result.json) are a contract: the engine writes them, reports, CI scripts
 // and people read them. Field names are snake_case and only ever added to;
-// the meaning of an existing field does not change. JSON cannot hold NaN or
-// ±Inf, so every float that may have no value is either a pointer written as
-// null or left out; the rules are stated on each type.
+// the meaning of an existing field does not change. In manifest.json and
+// result.json every key is always there (doc.go, "Keys"; the schemas in
+// docs/schemas/ are written by hand and held to these types by tests):
+// null means "does not apply" or "not known", a list is [] when empty. A
+// field tagged null:"empty" is a string, number or time whose zero value
+// means none and is written null (marshalObject). JSON cannot hold NaN or
+// ±Inf, so every float that may have no value is a pointer written as null.
 
 // State is the life-cycle state of a run, in manifest.json.
 type State string
@@ -84,10 +88,20 @@ const (
 // run: the layout gives the frames' columns, the epoch gives the wall time of
 // the t of frames and events.
 type Manifest struct {
+	// SchemaVersion is the version of this file's schema (SchemaVersion),
+	// set when it is written; "" in records made before 1.0.0.
+	SchemaVersion string `json:"schema_version"`
 	// RunID is the run's id (NewRunID), also the name of its directory.
 	RunID string `json:"run_id"`
 	// Rig is the rig's name from its config.
 	Rig string `json:"rig"`
+	// Host is the hostname of the machine that ran the run, so that a fleet
+	// knows which bench computer made a record; null in records made before
+	// 1.0.0 or when the system did not say.
+	Host string `json:"host" null:"empty"`
+	// Job is the CI job that started the run, null when none did (or in
+	// records made before 1.0.0).
+	Job *Job `json:"job"`
 	// RigConfigSHA256 is the lower-case hex SHA-256 of the rig config, as
 	// copied to rig.yaml. Create fills it in.
 	RigConfigSHA256 string `json:"rig_config_sha256"`
@@ -96,16 +110,16 @@ type Manifest struct {
 	// SoftwareVersion is mockloop's version (as `mockloop version` prints it).
 	SoftwareVersion string `json:"software_version"`
 	// Build is how that software was built; absent in records made before
-	// it was recorded. A run made by a build that is not a release is
+	// it was recorded (null). A run made by a build that is not a release is
 	// stamped as such in every report.
-	Build *Build `json:"build,omitempty"`
-	// DUT is the device under test as it identified itself; absent when
+	Build *Build `json:"build"`
+	// DUT is the device under test as it identified itself; null when
 	// there is no DUT or it did not answer.
-	DUT *DUTIdentity `json:"dut,omitempty"`
+	DUT *DUTIdentity `json:"dut"`
 	// DUTProfile is the device profile the rig simulated and checked the
-	// DUT with (its config's dut.profile, or --dut); absent without a DUT
+	// DUT with (its config's dut.profile, or --dut); null without a DUT
 	// and in records made before profiles.
-	DUTProfile *DUTProfile `json:"dut_profile,omitempty"`
+	DUTProfile *DUTProfile `json:"dut_profile"`
 	// Calibration lists the calibration records in force for the run's
 	// channels; [] when there are none.
 	Calibration []Calibration `json:"calibration"`
@@ -116,12 +130,13 @@ type Manifest struct {
 	Started time.Time `json:"started"`
 	// Ended is the wall time the run ended: Epoch plus the run's duration,
 	// i.e. on the run's own time base, so a virtual 24 h run ends 24 h after
-	// its epoch whatever the wall clock did. Absent while running.
-	Ended time.Time `json:"ended,omitzero"`
+	// its epoch whatever the wall clock did. Null while running.
+	Ended time.Time `json:"ended" null:"empty"`
 	// State is "running", "closed" or "interrupted".
 	State State `json:"state"`
-	// Outcome is the run's outcome once it has one (as in result.json).
-	Outcome Outcome `json:"outcome,omitempty"`
+	// Outcome is the run's outcome once it has one (as in result.json);
+	// null while running.
+	Outcome Outcome `json:"outcome" null:"empty"`
 	// Layout is the frames' columns, in order; at least one.
 	Layout []Channel `json:"layout"`
 	// SampleRateHz is the nominal frame rate.
@@ -129,12 +144,12 @@ type Manifest struct {
 	// Clock is "virtual" or "real".
 	Clock ClockKind `json:"clock"`
 	// RealTime is what the sampling loop's thread obtained on the wall
-	// clock (absent on virtual time): its scheduling, whether memory was
+	// clock (null on virtual time): its scheduling, whether memory was
 	// locked, and what the system refused.
-	RealTime *RealTime `json:"real_time,omitempty"`
+	RealTime *RealTime `json:"real_time"`
 	// Resumed counts how often the run was continued after an interruption
 	// (mockloop run --resume); the gaps are events of kind run.resumed.
-	Resumed int `json:"resumed,omitempty"`
+	Resumed int `json:"resumed"`
 	// Epoch is the wall time of t = 0 of the run's clock: frame timestamps
 	// and event t are offsets from it.
 	Epoch time.Time `json:"epoch"`
@@ -142,19 +157,37 @@ type Manifest struct {
 
 // RealTime is the scheduling a run's sampling loop ran under.
 type RealTime struct {
-	Policy       string   `json:"policy"` // SCHED_FIFO or SCHED_OTHER
-	Priority     int      `json:"priority,omitempty"`
+	Policy       string   `json:"policy"`   // SCHED_FIFO or SCHED_OTHER
+	Priority     int      `json:"priority"` // 0 under SCHED_OTHER
 	MemoryLocked bool     `json:"memory_locked"`
-	Refused      []string `json:"refused,omitempty"`
+	Refused      []string `json:"refused"` // [] when nothing was refused
 }
 
-// ProtocolRef identifies the protocol a run executed.
+// Job identifies the CI job that started a run (JobFromEnv), so that a
+// fleet's results say which job on which runner ran where. Its strings
+// are null when the CI system does not give them.
+type Job struct {
+	// System is the CI system: "github" (GitHub Actions), "gitlab"
+	// (GitLab CI) or "other" (MOCKLOOP_JOB_URL alone).
+	System string `json:"system"`
+	// URL is the job's page, where its log is.
+	URL string `json:"url" null:"empty"`
+	// ID is the CI system's id of the job (or of the workflow run, on
+	// GitHub, whose URL names it).
+	ID string `json:"id" null:"empty"`
+	// Name is the job's name in its pipeline or workflow.
+	Name string `json:"name" null:"empty"`
+	// Runner is the name of the CI runner that executed the job.
+	Runner string `json:"runner" null:"empty"`
+}
+
 // Requirement is one entry of the protocol's traceability catalogue.
 type Requirement struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
 }
 
+// ProtocolRef identifies the protocol a run executed.
 type ProtocolRef struct {
 	Name string `json:"name"` // the protocol's name as declared in it
 	File string `json:"file"` // the path it was loaded from, as given
@@ -162,17 +195,19 @@ type ProtocolRef struct {
 	// protocol.yaml. Create fills it in.
 	SHA256 string `json:"sha256"`
 	// Requirements is the protocol's requirements catalogue, in file order,
-	// so reports can trace every requirement to its criteria.
-	Requirements []Requirement `json:"requirements,omitempty"`
-	// Description is the protocol's description.
-	Description string `json:"description,omitempty"`
+	// so reports can trace every requirement to its criteria; [] when it
+	// has none.
+	Requirements []Requirement `json:"requirements"`
+	// Description is the protocol's description; null when it has none.
+	Description string `json:"description" null:"empty"`
 }
 
-// DUTIdentity is the device under test as it identified itself.
+// DUTIdentity is the device under test as it identified itself; what it
+// did not say is null.
 type DUTIdentity struct {
-	Model  string `json:"model,omitempty"`
-	Serial string `json:"serial,omitempty"`
-	FW     string `json:"fw,omitempty"` // firmware version
+	Model  string `json:"model" null:"empty"`
+	Serial string `json:"serial" null:"empty"`
+	FW     string `json:"fw" null:"empty"` // firmware version
 }
 
 // DUTProfile identifies a device profile (configs/duts/*.yaml or a file).
@@ -192,15 +227,16 @@ func (p *DUTProfile) Equal(q *DUTProfile) bool {
 
 // Calibration is one calibration record in force for a channel, as the rig
 // config gives it. Dates are kept as written (ISO 8601, e.g. "2026-11-02").
+// What the config does not give is null.
 type Calibration struct {
 	Channel   string `json:"channel"`
-	Method    string `json:"method,omitempty"`    // e.g. "two-point", "linear fit"
-	Date      string `json:"date,omitempty"`      // when it was done
-	Due       string `json:"due,omitempty"`       // when it must be done again
-	Reference string `json:"reference,omitempty"` // reference instrument or certificate
+	Method    string `json:"method" null:"empty"`    // e.g. "two-point", "linear fit"
+	Date      string `json:"date" null:"empty"`      // when it was done
+	Due       string `json:"due" null:"empty"`       // when it must be done again
+	Reference string `json:"reference" null:"empty"` // reference instrument or certificate
 	// Fields holds anything else the calibration has (gain, offset,
-	// points, ...). Keys are sorted in the JSON.
-	Fields map[string]any `json:"fields,omitempty"`
+	// points, ...); null when nothing. Keys are sorted in the JSON.
+	Fields map[string]any `json:"fields"`
 }
 
 // Build is the build of the software that made a run. A release is a
@@ -209,9 +245,9 @@ type Calibration struct {
 // is a development build, not evidence for a design history file.
 type Build struct {
 	Version  string `json:"version"`
-	Revision string `json:"revision,omitempty"` // the VCS commit, when the build knew it
-	Time     string `json:"time,omitempty"`     // the commit's time (RFC 3339)
-	Modified bool   `json:"modified,omitempty"` // built from a tree with uncommitted changes
+	Revision string `json:"revision" null:"empty"` // the VCS commit, when the build knew it
+	Time     string `json:"time" null:"empty"`     // the commit's time (RFC 3339)
+	Modified bool   `json:"modified"`              // built from a tree with uncommitted changes
 	Release  bool   `json:"release"`
 }
 
@@ -237,14 +273,24 @@ func Channels(l daq.Layout, unit func(units.Dimension) string) []Channel {
 // Result is result.json, written when the run is closed: the outcome, and the
 // evidence for it.
 type Result struct {
+	// SchemaVersion is the version of this file's schema (SchemaVersion),
+	// set when it is written; "" in records made before 1.0.0.
+	SchemaVersion string `json:"schema_version"`
 	// RunID is the run's id; Close sets it.
 	RunID string `json:"run_id"`
+	// Rig, Host and Job say which rig, on which machine, ran the run for
+	// which CI job, as in the manifest (Close copies them), so that a CI
+	// job reading only result.json knows; null in records made before
+	// 1.0.0 (the manifest has the rig).
+	Rig  string `json:"rig" null:"empty"`
+	Host string `json:"host" null:"empty"`
+	Job  *Job   `json:"job"`
 	// Outcome is "pass", "fail", "aborted" or "interrupted".
 	Outcome Outcome `json:"outcome"`
 	// AbortReason says why an aborted run was aborted (the safety trip,
 	// fault or operator action), or what Recover found for an interrupted
-	// one.
-	AbortReason string `json:"abort_reason,omitempty"`
+	// one; null for a run that ended otherwise.
+	AbortReason string `json:"abort_reason" null:"empty"`
 	// Frames is the number of frames in the record; Close and Recover set
 	// it from what was written to the segments.
 	Frames int64 `json:"frames"`
@@ -255,9 +301,9 @@ type Result struct {
 	Steps []StepResult `json:"steps"`
 	// Criteria are all evaluated criteria, in evaluation order; [] when none.
 	Criteria []CriterionResult `json:"criteria"`
-	// Influx reports delivery to InfluxDB; absent when the run had no
+	// Influx reports delivery to InfluxDB; null when the run had no
 	// InfluxDB sink.
-	Influx *InfluxDelivery `json:"influx,omitempty"`
+	Influx *InfluxDelivery `json:"influx"`
 }
 
 // StepResult is one executed step of a run.
@@ -274,15 +320,16 @@ type StepResult struct {
 	Frames  int64   `json:"frames"`  // frames recorded during the step
 	Outcome Outcome `json:"outcome"` // "pass", "fail", "aborted" or "timeout"
 	// Channels are statistics of each channel's frames during the step, by
-	// channel name; absent when none were computed.
-	Channels map[string]ChannelStats `json:"channels,omitempty"`
+	// channel name; null when none were computed.
+	Channels map[string]ChannelStats `json:"channels"`
 }
 
 // ChannelStats summarises the values of one channel over a step.
 //
 // In JSON it is {"unit", "n", "mean", "min", "max", "std"}. A statistic that
 // has no finite value — all four when N is 0, or one that overflowed or met a
-// NaN sample — is left out of the JSON, and reads back as NaN.
+// NaN sample — is null in the JSON (left out in records made before 1.0.0),
+// and reads back as NaN.
 type ChannelStats struct {
 	Unit string  // the channel's unit, as in the layout
 	N    int64   // number of values
@@ -296,13 +343,13 @@ type ChannelStats struct {
 type statsJSON struct {
 	Unit string   `json:"unit"`
 	N    int64    `json:"n"`
-	Mean *float64 `json:"mean,omitempty"`
-	Min  *float64 `json:"min,omitempty"`
-	Max  *float64 `json:"max,omitempty"`
-	Std  *float64 `json:"std,omitempty"`
+	Mean *float64 `json:"mean"`
+	Min  *float64 `json:"min"`
+	Max  *float64 `json:"max"`
+	Std  *float64 `json:"std"`
 }
 
-// MarshalJSON implements json.Marshaler, leaving out non-finite statistics.
+// MarshalJSON implements json.Marshaler, writing non-finite statistics null.
 func (s ChannelStats) MarshalJSON() ([]byte, error) {
 	w := statsJSON{Unit: s.Unit, N: s.N}
 	if s.N > 0 {
@@ -323,21 +370,22 @@ func (s *ChannelStats) UnmarshalJSON(b []byte) error {
 
 // CriterionResult is one evaluated acceptance criterion.
 //
-// Value, Lo and Hi are null in JSON when nil or not finite.
+// Value, Lo and Hi are null in JSON when nil or not finite; a string the
+// protocol does not give (an id, a name, a window) is null.
 type CriterionResult struct {
 	// ID is the criterion's id from the protocol, for requirement tracing.
-	ID string `json:"id,omitempty"`
+	ID string `json:"id" null:"empty"`
 	// Name is its human-readable name from the protocol.
-	Name string `json:"name,omitempty"`
+	Name string `json:"name" null:"empty"`
 	// Step is the path of the step it was evaluated in ("3.2"), as in
 	// StepResult.Path; empty for a criterion over the whole run.
 	Step string `json:"step"`
 	// StepName is that step's name.
-	StepName string `json:"step_name,omitempty"`
+	StepName string `json:"step_name" null:"empty"`
 	// Measure is the measured quantity as written, e.g. "mean(aop)".
 	Measure string `json:"measure"`
 	// Over is the window it was measured over as written, e.g. "last 10 s".
-	Over string `json:"over,omitempty"`
+	Over string `json:"over" null:"empty"`
 	// Value is the measured value in Unit; nil when there was no data.
 	// For a criterion relative to an earlier step it is the change from
 	// Reference, in percent of it or in the measure's unit (Unit says).
@@ -345,8 +393,8 @@ type CriterionResult struct {
 	// Reference is, for a relative criterion, the same measure's value in
 	// its reference step, in the measure's unit, and ReferenceStep that
 	// step's path.
-	Reference     *float64 `json:"reference,omitempty"`
-	ReferenceStep string   `json:"reference_step,omitempty"`
+	Reference     *float64 `json:"reference"`
+	ReferenceStep string   `json:"reference_step" null:"empty"`
 	// Unit is the unit of Value, Lo and Hi as text.
 	Unit string `json:"unit"`
 	// Limits are the limits as written, e.g. "between 55 mmHg and 90 mmHg";
@@ -366,15 +414,15 @@ type CriterionResult struct {
 	OnFail string `json:"on_fail"`
 	// Reason explains a verdict that the value alone does not, e.g. "no
 	// beats detected".
-	Reason string `json:"reason,omitempty"`
+	Reason string `json:"reason" null:"empty"`
 }
 
 // MarshalJSON implements json.Marshaler, writing non-finite numbers as null.
 func (c CriterionResult) MarshalJSON() ([]byte, error) {
 	type plain CriterionResult // no methods: no recursion
 	p := plain(c)
-	p.Value, p.Lo, p.Hi = finitePtr(c.Value), finitePtr(c.Lo), finitePtr(c.Hi)
-	return marshalCompact(p)
+	p.Value, p.Lo, p.Hi, p.Reference = finitePtr(c.Value), finitePtr(c.Lo), finitePtr(c.Hi), finitePtr(c.Reference)
+	return marshalObject(p)
 }
 
 // InfluxDelivery reports whether a run's data reached InfluxDB (DESIGN.md,
@@ -385,8 +433,8 @@ type InfluxDelivery struct {
 	// SpooledPoints is the number of points left in the disk spool for
 	// `mockloop sync` to replay.
 	SpooledPoints int64 `json:"spooled_points"`
-	// Error is the last write error, if any.
-	Error string `json:"error,omitempty"`
+	// Error is the last write error; null when there was none.
+	Error string `json:"error" null:"empty"`
 }
 
 // marshalCompact is json.Marshal without escaping <, > and &: the record's

@@ -41,7 +41,7 @@ func main() {
 const usage = `usage: mockloop <command> [flags] [args]
 
 commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
+  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
   runs [--runs DIR] [--json]
   report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
@@ -281,6 +281,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	reason := fs.String("reason", "", "why the run departs from the protocol (--allow-overdue with an overdue calibration, --resume): recorded as the deviation's justification")
 	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
+	requireInflux := fs.Bool("require-influx", false, "exit 4 unless every point of the run reached InfluxDB (for a job that promises a dashboard; needs an InfluxDB URL)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitInvalid
@@ -312,6 +313,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var influxCfg *influx.Config
 	if c := influxConfig(*influxURL, cfg.Influx); c.URL != "" {
 		influxCfg = &c
+	} else if *requireInflux {
+		fmt.Fprintln(stderr, "mockloop: --require-influx: no InfluxDB URL (--influx, $MOCKLOOP_INFLUX_URL or the rig config's influx.url)")
+		return exitInvalid
 	}
 
 	recoverRuns(*runsDir, stderr)
@@ -326,7 +330,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	build := currentBuild()
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, AllowOtherDevice: *otherDevice,
-		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr})
+		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr,
+		Job: runlog.JobFromEnv(os.Getenv)})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) || errors.Is(err, rig.ErrOtherDevice) {
@@ -341,9 +346,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	} else if rerr != nil {
 		fmt.Fprintf(stderr, "mockloop: reports: %v (the run record is complete; `mockloop report %s` retries)\n", rerr, res.RunID)
 	}
-	if res.Influx != nil && !res.Influx.Delivered {
-		fmt.Fprintf(stderr, "mockloop: InfluxDB: %d points spooled, not yet delivered; `mockloop sync` replays them\n", res.Influx.SpooledPoints)
-	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -352,8 +354,29 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		_ = reports.Summary(stdout, res, p.Name, cfg.Keys.Summary)
 		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
 	}
+	return runExit(res, err, *requireInflux, stderr)
+}
+
+// runExit is the exit code of a run that ended with res (and err, from
+// closing its record), saying on stderr what InfluxDB did not take. With
+// requireInflux a run whose points did not all arrive is an infrastructure
+// error whatever its outcome: the job promised a dashboard that lacks it.
+func runExit(res *runlog.Result, err error, requireInflux bool, stderr io.Writer) int {
+	if res.Influx != nil && !res.Influx.Delivered {
+		fmt.Fprintf(stderr, "mockloop: InfluxDB: %d points spooled, not yet delivered; `mockloop sync` replays them\n", res.Influx.SpooledPoints)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
+		return exitInfra
+	}
+	if requireInflux && (res.Influx == nil || !res.Influx.Delivered) {
+		why := "no InfluxDB sink"
+		if res.Influx != nil && res.Influx.Error != "" {
+			why = "last error: " + res.Influx.Error
+		} else if res.Influx != nil {
+			why = "not all delivered"
+		}
+		fmt.Fprintf(stderr, "mockloop: --require-influx: the run's points did not all reach InfluxDB (%s); outcome %s, the record is complete; exit 4\n", termtext.EscapeLines(why), res.Outcome)
 		return exitInfra
 	}
 	switch res.Outcome {

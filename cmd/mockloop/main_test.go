@@ -426,6 +426,7 @@ steps:
 	if err != nil || st.Frames < 61_000 || st.Frames != r.Result.Frames {
 		t.Fatalf("interrupted record: %d frames readable, result says %d (%v)", st.Frames, r.Result.Frames, err)
 	}
+	validRecord(t, list[0].Dir) // a real SIGKILL's record follows the published schemas
 	if code, _, errOut := cli(t, "report", "--runs", runs, "--format", "html,junit", list[0].RunID); code != exitPass {
 		t.Fatalf("report of the interrupted run: %d %s", code, errOut)
 	}
@@ -445,6 +446,36 @@ steps:
 		t.Errorf("resume without a reason: %d %q, want 3 asking for --reason", code, errOut)
 	}
 	code, out, errOut := cli(t, "run", "--quiet", "--json", "--runs", runs, "--resume", list[0].RunID, "--operator", "R. Sumer", "--reason", "mains power restored")
+	res := resumedResult(t, code, out, errOut)
+	r, _ = runlog.Open(list[0].Dir)
+	st, _ = r.Frames(func(time.Duration, []float64) error { return nil })
+	if r.Manifest.State != runlog.StateClosed || r.Manifest.Resumed != 1 || st.Frames != res.Frames || res.Frames < before+40*60_000 {
+		t.Errorf("resumed record: state %s, resumed %d, %d frames on disk, %d in the result (%d before)", r.Manifest.State, r.Manifest.Resumed, st.Frames, res.Frames, before)
+	}
+	validRecord(t, list[0].Dir) // with relative criteria and a resume
+	ev, _ := r.ReadEvents()
+	gap := false
+	for _, e := range ev {
+		gap = gap || e.Kind == runlog.KindRunResumed
+	}
+	if !gap {
+		t.Error("no run.resumed event records the gap")
+	}
+	if d := runlog.Deviations(runlog.AuditTrail(ev)); len(d) != 1 || d[0].Action != runlog.ActionResumeInterrupted || d[0].By != "R. Sumer" || d[0].Reason != "mains power restored" {
+		t.Errorf("deviations after the resume: %+v, want the resume by R. Sumer with its reason", d)
+	}
+	// The resumed run's seal covers both parts.
+	if code, out, errOut := cli(t, "verify", "--runs", runs, list[0].RunID); code != exitPass || !strings.Contains(out, "frames/00000002.seg: intact") || !strings.Contains(out, "intact, sealed by close") {
+		t.Errorf("verify of the resumed run: %d %s%s", code, out, errOut)
+	}
+}
+
+// resumedResult is the result run --resume printed (code, out, errOut),
+// whose criteria must be the first two steps' kept and step 3's run anew,
+// those relative to step 1 with step 1's reference, kept in the record
+// across the kill.
+func resumedResult(t *testing.T, code int, out, errOut string) runlog.Result {
+	t.Helper()
 	var res runlog.Result
 	json.Unmarshal([]byte(out), &res)
 	if code != exitPass || res.Outcome != runlog.OutcomePass {
@@ -472,24 +503,5 @@ steps:
 			t.Errorf("C4 after resume: reference %v in step %q, %s; want step 1's mean flow_dut %g", c.Reference, c.ReferenceStep, c.Verdict, one)
 		}
 	}
-	r, _ = runlog.Open(list[0].Dir)
-	st, _ = r.Frames(func(time.Duration, []float64) error { return nil })
-	if r.Manifest.State != runlog.StateClosed || r.Manifest.Resumed != 1 || st.Frames != res.Frames || res.Frames < before+40*60_000 {
-		t.Errorf("resumed record: state %s, resumed %d, %d frames on disk, %d in the result (%d before)", r.Manifest.State, r.Manifest.Resumed, st.Frames, res.Frames, before)
-	}
-	ev, _ := r.ReadEvents()
-	gap := false
-	for _, e := range ev {
-		gap = gap || e.Kind == runlog.KindRunResumed
-	}
-	if !gap {
-		t.Error("no run.resumed event records the gap")
-	}
-	if d := runlog.Deviations(runlog.AuditTrail(ev)); len(d) != 1 || d[0].Action != runlog.ActionResumeInterrupted || d[0].By != "R. Sumer" || d[0].Reason != "mains power restored" {
-		t.Errorf("deviations after the resume: %+v, want the resume by R. Sumer with its reason", d)
-	}
-	// The resumed run's seal covers both parts.
-	if code, out, errOut := cli(t, "verify", "--runs", runs, list[0].RunID); code != exitPass || !strings.Contains(out, "frames/00000002.seg: intact") || !strings.Contains(out, "intact, sealed by close") {
-		t.Errorf("verify of the resumed run: %d %s%s", code, out, errOut)
-	}
+	return res
 }

@@ -53,6 +53,29 @@ func editByte(t *testing.T, dir, name string) {
 	}
 }
 
+// editDigit changes one byte of dir/name, a JSON file, so that it stays
+// JSON a report can read: the first digit 0-3 from the middle on becomes
+// 4-7 (the middle byte itself may be indentation or a quote).
+func editDigit(t *testing.T, dir, name string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := len(b) / 2
+	for i < len(b) && (b[i] < '0' || b[i] > '3') {
+		i++
+	}
+	if i == len(b) {
+		t.Fatalf("%s: no digit 0-3 in its second half", name)
+	}
+	b[i] ^= 0x04
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // editString replaces the first old in dir/name with new.
 func editString(t *testing.T, dir, name, old, new string) {
 	t.Helper()
@@ -92,7 +115,7 @@ func TestTamperedRecordFailsVerifyAndReport(t *testing.T) {
 		want   string // in verify's output
 	}{
 		{"intact", func(string) {}, ""},
-		{"result.json byte", func(d string) { editByte(t, d, "result.json") }, "result.json: content differs from the seal"},
+		{"result.json byte", func(d string) { editDigit(t, d, "result.json") }, "result.json: content differs from the seal"},
 		{"events.jsonl byte", func(d string) { editByte(t, d, "events.jsonl") }, "events.jsonl: line "},
 		{"beats.jsonl byte", func(d string) { editByte(t, d, runlog.BeatsFile) }, "beats.jsonl: line "},
 		{"manifest.json byte", func(d string) { editString(t, d, "manifest.json", `"operator": "`, `"operator": "Q. Auditor`) }, "manifest.json: content differs from the seal"},

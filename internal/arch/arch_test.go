@@ -43,6 +43,7 @@ var packageMap = map[string]rule{
 	"internal/influxtest": {},
 	"internal/frametest":  {may: []string{"daq"}},
 	"internal/testtool":   {},
+	"internal/schematest": {},
 	"internal/benchtest":  {},
 	"internal/arch":       {},
 
