@@ -37,7 +37,9 @@ const (
 	//   - when the run starts, its identity, from the manifest: state
 	//     ("running"), protocol, protocol_file, protocol_sha256,
 	//     rig_config_sha256, software_version, build (the JSON of the
-	//     manifest's build, "" when it has none), operator, dut_model,
+	//     manifest's build, "" when it has none), operator, host (the
+	//     machine that ran it), job (the JSON of the CI job that started
+	//     it, "" when none did), dut_model,
 	//     dut_serial, dut_fw, dut_profile, dut_profile_sha256 (strings, ""
 	//     when the run has none), clock, sample_rate_hz, calibration (the
 	//     JSON array of the calibration records in force, as in
@@ -275,14 +277,17 @@ func (e *lpEncoder) identity(m *runlog.Manifest) {
 	if err != nil { // a field value that is not JSON: said, not hidden
 		calJSON = []byte(strconv.Quote("influx: calibration: " + err.Error()))
 	}
-	var build []byte
+	var build, job []byte
 	if m.Build != nil { // a development build is stamped in every report
 		build, _ = json.Marshal(m.Build) // strings and booleans: no error
+	}
+	if m.Job != nil { // which CI job ran where (a fleet's question)
+		job, _ = json.Marshal(m.Job) // strings: no error
 	}
 	for _, f := range [...]struct{ k, v string }{
 		{"protocol", m.Protocol.Name}, {"protocol_file", m.Protocol.File}, {"protocol_sha256", m.Protocol.SHA256},
 		{"rig_config_sha256", m.RigConfigSHA256}, {"software_version", m.SoftwareVersion}, {"build", string(build)},
-		{"operator", m.Operator},
+		{"operator", m.Operator}, {"host", m.Host}, {"job", string(job)},
 		{"dut_model", dut.Model}, {"dut_serial", dut.Serial}, {"dut_fw", dut.FW},
 		{"dut_profile", profile.Name}, {"dut_profile_sha256", profile.SHA256},
 		{"clock", string(m.Clock)}, {"calibration", string(calJSON)},

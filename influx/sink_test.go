@@ -297,11 +297,11 @@ runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c frames=9500i,delivered=false,st
 
 	e.reset()
 	m := runlog.Manifest{Protocol: runlog.ProtocolRef{Name: `base "line"`, File: "p.yaml", SHA256: "ab"}, RigConfigSHA256: "cd",
-		SoftwareVersion: "v1", Build: &runlog.Build{Version: "v1", Release: true}, Operator: "ci", DUT: &runlog.DUTIdentity{Model: "X", Serial: "7", FW: "1.2"},
-		DUTProfile: &runlog.DUTProfile{Name: "impella-cp", SHA256: "ef"}, Clock: runlog.ClockVirtual, SampleRateHz: 1000,
+		SoftwareVersion: "v1", Build: &runlog.Build{Version: "v1", Release: true}, Operator: "ci", Host: "pi-7", Job: &runlog.Job{System: "gitlab", URL: "https://ci/j/9"},
+		DUT: &runlog.DUTIdentity{Model: "X", Serial: "7", FW: "1.2"}, DUTProfile: &runlog.DUTProfile{Name: "impella-cp", SHA256: "ef"}, Clock: runlog.ClockVirtual, SampleRateHz: 1000,
 		Calibration: []runlog.Calibration{{Channel: "aop", Date: "2026-11-02"}}, Started: time.Unix(1, 5).UTC()}
 	e.runStart(&m)
-	want = `runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c state="running",protocol="base \"line\"",protocol_file="p.yaml",protocol_sha256="ab",rig_config_sha256="cd",software_version="v1",build="{\"version\":\"v1\",\"release\":true}",operator="ci",dut_model="X",dut_serial="7",dut_fw="1.2",dut_profile="impella-cp",dut_profile_sha256="ef",clock="virtual",calibration="[{\"channel\":\"aop\",\"date\":\"2026-11-02\"}]",started="1970-01-01T00:00:01.000000005Z",sample_rate_hz=1000 1000000000
+	want = `runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c state="running",protocol="base \"line\"",protocol_file="p.yaml",protocol_sha256="ab",rig_config_sha256="cd",software_version="v1",build="{\"version\":\"v1\",\"revision\":null,\"time\":null,\"modified\":false,\"release\":true}",operator="ci",host="pi-7",job="{\"system\":\"gitlab\",\"url\":\"https://ci/j/9\",\"id\":null,\"name\":null,\"runner\":null}",dut_model="X",dut_serial="7",dut_fw="1.2",dut_profile="impella-cp",dut_profile_sha256="ef",clock="virtual",calibration="[{\"channel\":\"aop\",\"method\":null,\"date\":\"2026-11-02\",\"due\":null,\"reference\":null,\"fields\":null}]",started="1970-01-01T00:00:01.000000005Z",sample_rate_hz=1000 1000000000
 `
 	if got := string(e.buf); got != want || e.points != 1 {
 		t.Errorf("start point (%d):\n%s\nwant:\n%s", e.points, got, want)

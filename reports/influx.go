@@ -70,7 +70,8 @@ type influxIdentity struct {
 	operator, clock, started               string
 	dut                                    runlog.DUTIdentity
 	profile                                runlog.DUTProfile
-	calibration, build                     string // JSON
+	host                                   string
+	calibration, build, job                string // JSON
 	sampleRateHz                           float64
 }
 
@@ -331,7 +332,7 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 					protocolSHA256: qString(get("protocol_sha256")), rigConfigSHA256: qString(get("rig_config_sha256")),
 					softwareVersion: qString(get("software_version")), operator: qString(get("operator")),
 					clock: qString(get("clock")), started: qString(get("started")), calibration: qString(get("calibration")),
-					build:   qString(get("build")),
+					build: qString(get("build")), host: qString(get("host")), job: qString(get("job")),
 					dut:     runlog.DUTIdentity{Model: qString(get("dut_model")), Serial: qString(get("dut_serial")), FW: qString(get("dut_fw"))},
 					profile: runlog.DUTProfile{Name: qString(get("dut_profile")), SHA256: qString(get("dut_profile_sha256"))}}
 				id.sampleRateHz, _ = qFloat(get("sample_rate_hz"))

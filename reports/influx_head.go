@@ -290,6 +290,15 @@ func applyIdentity(m *runlog.Manifest, id *influxIdentity) []string {
 			notes = append(notes, "The build of the software in the run's start point in InfluxDB is not JSON: whether it was a release is not known.")
 		}
 	}
+	m.Host = id.host
+	if id.job != "" {
+		var j runlog.Job
+		if err := json.Unmarshal([]byte(id.job), &j); err == nil {
+			m.Job = &j
+		} else {
+			notes = append(notes, "The CI job in the run's start point in InfluxDB is not JSON: it is shown as not available.")
+		}
+	}
 	if t, err := time.Parse(time.RFC3339Nano, id.started); err == nil {
 		m.Started = t.UTC()
 	}

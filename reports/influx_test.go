@@ -93,7 +93,7 @@ func influxRigRun(t *testing.T, srv *influxtest.Server, src string) (dir, runID 
 		t.Fatal(err)
 	}
 	res, dir, err := rig.Run(context.Background(), cfg, p, rig.Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
-		ProtocolFile: "protocols/parity.yaml", Operator: "ci-bot", Version: "v0.0.0-test",
+		ProtocolFile: "protocols/parity.yaml", Operator: "ci-bot", Version: "v0.0.0-test", Job: &runlog.Job{System: "github", URL: "https://github.com/o/r/actions/runs/1", ID: "1"},
 		Build: &runlog.Build{Version: "v0.0.0-test", Revision: "7ee26cd"}, Influx: &influx.Config{URL: srv.URL, Bucket: influxtest.Database}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -324,7 +324,7 @@ func TestInfluxReport(t *testing.T) {
 		}
 		gm := ifx.run.Manifest
 		if !equalJSON(gm.Calibration, wm.Calibration) || !equalJSON(gm.DUT, wm.DUT) || !equalJSON(gm.DUTProfile, wm.DUTProfile) ||
-			!equalJSON(gm.Build, wm.Build) || wm.Build == nil || devBuildNotice(&gm) != devBuildNotice(&wm) ||
+			!equalJSON(gm.Build, wm.Build) || wm.Build == nil || !equalJSON(gm.Job, wm.Job) || wm.Job == nil || gm.Host != wm.Host || wm.Host == "" || devBuildNotice(&gm) != devBuildNotice(&wm) ||
 			gm.SoftwareVersion != wm.SoftwareVersion || !gm.Started.Equal(wm.Started) || gm.Protocol.File != wm.Protocol.File {
 			t.Errorf("identity: influx %+v\n record %+v", gm, wm)
 		}
