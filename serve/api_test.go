@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -570,7 +571,11 @@ func TestHistoryAndReports(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte(id)) {
 		t.Errorf("report: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
-	for _, p := range []string{"/runs/" + id + "/manifest.json", "/runs/" + id + "/..%2fmanifest.json", "/runs/not-a-run/report.html", "/runs/20991231T000000Z-abcdef/report.html"} {
+	// The record's result and manifest are served, for remote clients.
+	if code, m := ts.call(t, "GET", "/runs/"+id+"/manifest.json", ""); code != 200 || m["run_id"] != id {
+		t.Errorf("manifest: %d %v", code, m["run_id"])
+	}
+	for _, p := range []string{"/runs/" + id + "/events.jsonl", "/runs/" + id + "/..%2fmanifest.json", "/runs/not-a-run/report.html", "/runs/20991231T000000Z-abcdef/report.html"} {
 		if code, _ := ts.call(t, "GET", p, ""); code != 404 {
 			t.Errorf("GET %s: %d, want 404", p, code)
 		}
@@ -597,6 +602,9 @@ func TestLiveStream(t *testing.T) {
 			order = append(order, event)
 		}
 		seen[event]++
+		if event == "queue" { // the list of entries (TestQueueFIFOAndCancel)
+			return true
+		}
 		var v map[string]any
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
 			t.Fatalf("%s: %v: %s", event, err, data)
@@ -619,10 +627,11 @@ func TestLiveStream(t *testing.T) {
 		}
 		return end == nil
 	})
-	if end == nil || end["run_id"] != run["run_id"] || end["outcome"] != "pass" || end["reports"].(map[string]any)["html"] == nil {
+	if end == nil || end["run_id"] != run["run_id"] || end["queue_id"] != run["id"] || end["outcome"] != "pass" || end["reports"].(map[string]any)["html"] == nil {
 		t.Fatalf("end %v", end)
 	}
-	if order[0] != "hello" || order[1] != "run" || seen["step"] != 2 || seen["beat"] < 5 || seen["frames"] < 35 || seen["criterion"] != 1 {
+	order = slices.DeleteFunc(order, func(e string) bool { return e == "queue" })
+	if order[0] != "hello" || order[1] != "run" || seen["queue"] < 2 || seen["step"] != 2 || seen["beat"] < 5 || seen["frames"] < 35 || seen["criterion"] != 1 {
 		t.Errorf("events in order %v, counts %v", order, seen)
 	}
 }

@@ -134,8 +134,8 @@ func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 		t.Fatalf("alice starts: %d %v", code, run)
 	}
 	id := run["run_id"].(string)
-	if run["operator"] != "alice" {
-		t.Errorf("the run's operator is %v: the person logged in, not the free text", run["operator"])
+	if run["by"] != "alice" {
+		t.Errorf("the run's operator is %v: the person logged in, not the free text", run["by"])
 	}
 	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"not mine"}`, rita...); code != http.StatusForbidden {
 		t.Errorf("reviewer stops: %d, want 403", code)

@@ -281,9 +281,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	reason := fs.String("reason", "", "why the run departs from the protocol (--allow-overdue with an overdue calibration, --resume): recorded as the deviation's justification")
 	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
+	rr := newRemoteRun(fs, stdout, stderr)
 	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitInvalid
+	if code, done := rr.dispatch(fs, pos, err); done {
+		return code
 	}
 	resumeDir := ""
 	if *resume != "" {
