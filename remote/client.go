@@ -258,6 +258,9 @@ type StartRequest struct {
 	AllowOverdue     bool   `json:"allow_overdue,omitempty"`
 	Reason           string `json:"reason,omitempty"`
 	AllowOtherDevice string `json:"allow_other_device,omitempty"`
+	// Operator names the person on a server without credentials (an open
+	// loopback one); a server with credentials records the token's name.
+	Operator string `json:"operator,omitempty"`
 }
 
 // Submit queues a run (never retried: see the package's guarantees).

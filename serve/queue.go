@@ -88,7 +88,7 @@ func (s *Server) enqueueLocked(q *queued) string {
 		return fmt.Sprintf("the queue of rig %s is full (%d runs waiting or running); try again later", s.cfg.Rig.Name, maxQueue)
 	}
 	s.queue = append(s.queue, q)
-	s.logf("serve: queued %s: protocol %s by %s (%s) at position %d", q.ID, q.Protocol, q.By, q.Via, len(s.queue)-1)
+	s.logf("serve: queued %s: protocol %s by %q (%s) at position %d", q.ID, q.Protocol, q.By, q.Via, len(s.queue)-1)
 	s.dispatchLocked()
 	s.publishQueueLocked()
 	return ""

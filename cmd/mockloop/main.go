@@ -43,8 +43,9 @@ const usage = `usage: mockloop <command> [flags] [args]
 commands:
   run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
-  runs [--runs DIR] [--json]
-  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
+  run --remote URL [--out DIR] [--wait D] [--remote-ca FILE] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--quiet] [--json] PROTOCOL.yaml | --follow ID
+  runs [--runs DIR | --remote URL] [--json]
+  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN | --remote URL [--out DIR] RUN
   verify [--runs DIR] [--keyring FILE] RUN
   keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
   sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN

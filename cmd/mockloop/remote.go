@@ -170,7 +170,8 @@ func (rr *remoteRun) submit(ctx context.Context, fs *flag.FlagSet, file string) 
 		return "", exitInvalid
 	}
 	e, err := rr.client.Submit(ctx, remote.StartRequest{Name: filepath.Base(file), Source: string(src),
-		AllowOverdue: flagValue(fs, "allow-overdue") == "true", Reason: flagValue(fs, "reason"), AllowOtherDevice: flagValue(fs, "allow-other-device")})
+		AllowOverdue: flagValue(fs, "allow-overdue") == "true", Reason: flagValue(fs, "reason"), AllowOtherDevice: flagValue(fs, "allow-other-device"),
+		Operator: osUser()})
 	var se *remote.StatusError
 	switch {
 	case errors.As(err, &se) && len(se.Problems) > 0:
