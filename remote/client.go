@@ -91,8 +91,9 @@ func (e *StatusError) Error() string {
 // answer at all, or the server (or a proxy) overloaded or restarting.
 func transient(err error) bool {
 	var pe permanentError
-	if errors.As(err, &pe) {
-		return false
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &pe) || errors.As(err, &cert) || errors.Is(err, errNotPinned) {
+		return false // trying again gets the same answer, or the same certificate
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
@@ -100,6 +101,9 @@ func transient(err error) bool {
 	}
 	return err != nil
 }
+
+// errNotPinned is a TLS server whose certificate is not the one pinned.
+var errNotPinned = errors.New("remote: the server's certificate is not the pinned one ($MOCKLOOP_REMOTE_FINGERPRINT)")
 
 // permanentError is a failure that trying again would not mend (the
 // local disk, a file too large).
@@ -126,7 +130,7 @@ func New(cfg Config) (*Client, error) {
 		tc.InsecureSkipVerify = true // the pinned fingerprint is checked instead
 		tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 || normFingerprint(serve.Fingerprint(raw[0])) != want {
-				return errors.New("remote: the server's certificate is not the pinned one ($MOCKLOOP_REMOTE_FINGERPRINT)")
+				return errNotPinned
 			}
 			return nil
 		}
@@ -203,7 +207,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, limit in
 		return nil, resp.StatusCode, fmt.Errorf("remote: %s %s: %w", method, path, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, resp.StatusCode, fmt.Errorf("remote: %s %s: answer larger than %d bytes", method, path, limit)
+		return nil, resp.StatusCode, permanentError{fmt.Errorf("remote: %s %s: answer larger than %d bytes", method, path, limit)}
 	}
 	if resp.StatusCode/100 != 2 {
 		return data, resp.StatusCode, statusError(resp.StatusCode, data)

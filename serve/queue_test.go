@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mockloop/mockloop/runlog"
 )
@@ -49,8 +50,13 @@ func TestQueueFIFOAndCancel(t *testing.T) {
 	ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`)
 	first := waitEntry(t, ts, ids[0], func(e map[string]any) bool { return e["state"] == "done" })
 	last := waitEntry(t, ts, ids[2], func(e map[string]any) bool { return e["state"] == "done" })
-	if first["run_id"].(string) >= last["run_id"].(string) || first["exit_code"] != 0.0 || last["outcome"] != "pass" {
-		t.Errorf("not in order, or not passed: %v then %v", first, last)
+	started := map[string]time.Time{}
+	sums, _ := runlog.List(ts.runsDir)
+	for _, sum := range sums {
+		started[sum.RunID] = sum.Started
+	}
+	if !started[first["run_id"].(string)].Before(started[last["run_id"].(string)]) || first["exit_code"] != 0.0 || last["outcome"] != "pass" {
+		t.Errorf("not in order, or not passed: %v then %v (%v)", first, last, started)
 	}
 	if e := waitEntry(t, ts, long["id"].(string), func(e map[string]any) bool { return e["state"] == "done" }); e["outcome"] != "aborted" || e["exit_code"] != 2.0 {
 		t.Errorf("stopped entry: %v", e)

@@ -158,6 +158,22 @@ func (rb *remoteBench) checkFiles(t *testing.T, out string, outcome runlog.Outco
 // record; an aborted run exits 2; `runs --remote` lists them.
 func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 	rb := newRemoteBench(t)
+	// A protocol the server refuses: every error as validate prints it,
+	// exit 3, nothing queued; a wrong token: exit 3.
+	os.WriteFile(filepath.Join(rb.dir, "bad.yaml"), []byte("protocol: 1\nname: bad\nsteps:\n  - hold: 80\n  - set: {loop.resistance: 3}\n    hold: 1 s\n"), 0o644)
+	bad := rb.start(t, "", "run", "--remote", rb.url, "bad.yaml")
+	if code := bad.wait(t); code != exitInvalid || !strings.Contains(bad.stderr.String(), "bad.yaml:4:11: hold:") || !strings.Contains(bad.stderr.String(), "bad.yaml:5:28: loop.resistance") || !strings.Contains(bad.stderr.String(), "2 error(s)") {
+		t.Errorf("invalid protocol: exit %d\n%s", code, bad.stderr.String())
+	}
+	nobody := exec.Command(rb.bin, "run", "--remote", rb.url, "pass.yaml")
+	nobody.Dir, nobody.Env = rb.dir, append(os.Environ(), "MOCKLOOP_API_TOKEN="+serve.NewToken())
+	if out, err := nobody.CombinedOutput(); nobody.ProcessState.ExitCode() != exitInvalid || !strings.Contains(string(out), "401") {
+		t.Errorf("wrong token: %v\n%s", err, out)
+	}
+	var queue []serve.QueueEntry
+	if rb.get(t, "/api/queue", &queue); len(queue) != 0 {
+		t.Fatalf("refused runs queued: %+v", queue)
+	}
 	a := rb.start(t, "", "run", "--remote", rb.url, "--out", "out-pass", "pass.yaml")
 	b := rb.start(t, "", "run", "--remote", rb.url, "--out", "out-fail", "fail.yaml")
 	codeA, codeB := a.wait(t), b.wait(t)
@@ -202,6 +218,30 @@ func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 		t.Fatalf("report --remote: exit %d: %s", code, r.stderr.String())
 	}
 	rb.checkFiles(t, filepath.Join(rb.dir, "rep"), runlog.OutcomePass)
+}
+
+// TestRemoteFlagsRefused: the flags that name this machine's bench make
+// no sense remotely, and the remote ones none locally: exit 3, said,
+// before anything is sent.
+func TestRemoteFlagsRefused(t *testing.T) {
+	chdirRoot(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--remote", "http://127.0.0.1:1", "--rig", "configs/rigs/sim.yaml", "configs/protocols/demo.yaml"}, "--rig makes no sense remotely"},
+		{[]string{"run", "--remote", "http://127.0.0.1:1", "--resume", "x"}, "--resume makes no sense remotely"},
+		{[]string{"run", "--remote", "http://127.0.0.1:1", "--follow", "q1", "configs/protocols/demo.yaml"}, "--follow ID takes no protocol"},
+		{[]string{"run", "--out", "x", "configs/protocols/demo.yaml"}, "--out needs --remote URL"},
+		{[]string{"run", "--remote", "http://rig3.example:8080", "configs/protocols/demo.yaml"}, "would send the token in clear"},
+		{[]string{"run", "--remote", "http://127.0.0.1:1", "configs/protocols/nope.yaml"}, "nope.yaml"},
+	} {
+		t.Setenv("MOCKLOOP_API_TOKEN", "some-token")
+		code, _, stderr := cli(t, tc.args...)
+		if code != exitInvalid || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 3 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
 }
 
 // TestRemoteClientKilledAndFollowed: a client killed mid-run (SIGKILL)
