@@ -121,17 +121,18 @@ func (s *Server) dispatchLocked() {
 func (s *Server) notStartedLocked(q *queued, err error) {
 	if errors.Is(err, bench.ErrBusy) && !s.closing {
 		msg := "waiting for the bench: " + err.Error()
-		if q.Error != msg {
-			s.logf("serve: %s %s", q.ID, msg)
-		}
+		changed := q.Error != msg
 		q.State, q.Error = EntryQueued, msg
+		if changed { // said once, not at every retry
+			s.logf("serve: %s %s", q.ID, msg)
+			s.publishQueueLocked()
+		}
 		q.settle()
 		s.retry = time.AfterFunc(benchRetry, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.retry = nil
 			s.dispatchLocked()
-			s.publishQueueLocked()
 		})
 		return
 	}
