@@ -208,8 +208,11 @@ func (rr *remoteRun) followToEnd(ctx context.Context, id string, asJSON bool) in
 	case errors.Is(err, remote.ErrWaitExpired):
 		return rr.giveUp(e)
 	case errors.As(err, &se) && se.Status == http.StatusNotFound:
-		fmt.Fprintf(rr.stderr, "mockloop: %s\n", termtext.Escape(se.Msg))
-		return exitInvalid
+		var found bool
+		if e, found = rr.closedRun(ctx, id); !found {
+			fmt.Fprintf(rr.stderr, "mockloop: %s\n", termtext.Escape(se.Msg))
+			return exitInvalid
+		}
 	case err != nil:
 		fmt.Fprintf(rr.stderr, "mockloop: %s (the run goes on; follow it: mockloop run --remote %s --follow %s)\n",
 			termtext.Escape(err.Error()), rr.client.URL(), termtext.Escape(id))
@@ -227,6 +230,24 @@ func (rr *remoteRun) followToEnd(ctx context.Context, id string, asJSON bool) in
 		return exitInfra
 	}
 	return rr.fetch(ctx, e, asJSON)
+}
+
+// closedRun is a run the queue has forgotten (the server restarted, or
+// it ended long ago) as an ended entry, when id is the id of a closed
+// run on the server.
+func (rr *remoteRun) closedRun(ctx context.Context, id string) (remote.Entry, bool) {
+	var e remote.Entry
+	if !runlog.ValidRunID(id) {
+		return e, false
+	}
+	list, err := rr.client.Runs(ctx)
+	for _, s := range list {
+		if err == nil && s.RunID == id && s.State == runlog.StateClosed && s.Outcome != "" {
+			e.ID, e.State, e.Protocol, e.RunID, e.Outcome = id, serve.EntryDone, s.Protocol, &s.RunID, &s.Outcome
+			return e, true
+		}
+	}
+	return e, false
 }
 
 // giveUp cancels an entry that waited longer than --wait.

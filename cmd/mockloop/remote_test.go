@@ -218,6 +218,16 @@ func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 		t.Fatalf("report --remote: exit %d: %s", code, r.stderr.String())
 	}
 	rb.checkFiles(t, filepath.Join(rb.dir, "rep"), runlog.OutcomePass)
+
+	// A server started again has forgotten its queue: --follow RUN_ID
+	// still finds an ended run among the records.
+	addr := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
+	lines, _ := startServe(t, rb.bin, addr, "--addr", "127.0.0.1:0", "--runs", rb.runs, "--token-file", filepath.Join(rb.dir, "tokens"))
+	again := rb.start(t, "", "run", "--remote", addr.FindString(lines[len(lines)-1]), "--follow", idB, "--out", "out-again")
+	if code := again.wait(t); code != exitFail {
+		t.Fatalf("follow of a forgotten run: exit %d, want 1\n%s", code, again.stderr.String())
+	}
+	rb.checkFiles(t, filepath.Join(rb.dir, "out-again"), runlog.OutcomeFail)
 }
 
 // TestRemoteFlagsRefused: the flags that name this machine's bench make
