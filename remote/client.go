@@ -326,11 +326,15 @@ func decode(data []byte, v any) error {
 }
 
 // Download fetches a file of a run (report.html, report.pdf, junit.xml,
-// result.json, manifest.json) into dir, retrying while the server cannot
-// be reached, and returns its path. The file appears whole or not at all.
+// result.json, manifest.json) into dir (made if need be), retrying while
+// the server cannot be reached, and returns its path. The file appears
+// whole or not at all.
 func (c *Client) Download(ctx context.Context, runID, file, dir string) (string, error) {
 	if !runlog.ValidRunID(runID) || filepath.Base(file) != file {
 		return "", fmt.Errorf("remote: %q/%q is not a run's file", runID, file)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("remote: %w", err)
 	}
 	dst := filepath.Join(dir, file)
 	err := c.retry(ctx, func() error { return c.download(ctx, "/runs/"+runID+"/"+file, dst) })
@@ -378,4 +382,30 @@ func (c *Client) download(ctx context.Context, path, dst string) error {
 		return permanentError{fmt.Errorf("remote: %w", err)}
 	}
 	return nil
+}
+
+// RunFiles are the files of a run FetchRun downloads: the record's result
+// and manifest, and the reports the server made.
+var RunFiles = []string{"result.json", "manifest.json", "junit.xml", "report.html", "report.pdf"}
+
+// FetchRun downloads RunFiles of an ended run into dir and returns its result, and result.json as the server wrote it, checked
+// to be the run's.
+func (c *Client) FetchRun(ctx context.Context, runID, dir string) (*runlog.Result, []byte, error) {
+	for _, f := range RunFiles {
+		if _, err := c.Download(ctx, runID, f, dir); err != nil {
+			return nil, nil, fmt.Errorf("%s of run %s: %w", f, runID, err)
+		}
+	}
+	data, err := runlog.ReadFile(filepath.Join(dir, "result.json"), maxJSON)
+	var res runlog.Result
+	if err == nil {
+		err = json.Unmarshal(data, &res)
+	}
+	if err == nil && res.RunID != runID {
+		err = fmt.Errorf("it is run %q's", res.RunID)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("remote: the result of run %s: %w", runID, err)
+	}
+	return &res, data, nil
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -261,40 +261,20 @@ func (rr *remoteRun) giveUp(e remote.Entry) int {
 	return exitInfra
 }
 
-// remoteFiles are the files of a run a remote command fetches.
-var remoteFiles = []string{"result.json", "manifest.json", "junit.xml", "report.html", "report.pdf"}
-
 // fetch downloads an ended run's files into --out, prints its summary and
 // returns its exit code.
 func (rr *remoteRun) fetch(ctx context.Context, e remote.Entry, asJSON bool) int {
 	runID := *e.RunID
-	out := rr.out
-	if out == "" {
-		out = runID
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		fmt.Fprintf(rr.stderr, "mockloop: %v\n", err)
-		return exitInfra
-	}
-	for _, f := range remoteFiles {
-		if _, err := rr.client.Download(ctx, runID, f, out); err != nil {
-			fmt.Fprintf(rr.stderr, "mockloop: run %s ended %s, but its %s could not be fetched: %s\n", runID, *e.Outcome, f, termtext.Escape(err.Error()))
-			return exitInfra
-		}
-	}
-	data, err := runlog.ReadFile(filepath.Join(out, "result.json"), 64<<20)
-	var res runlog.Result
-	if err == nil {
-		err = json.Unmarshal(data, &res)
-	}
-	if err != nil || res.RunID != runID {
-		fmt.Fprintf(rr.stderr, "mockloop: the result of run %s is not readable: %v\n", runID, err)
+	out := cmp.Or(rr.out, runID)
+	res, data, err := rr.client.FetchRun(ctx, runID, out)
+	if err != nil {
+		fmt.Fprintf(rr.stderr, "mockloop: run %s ended %s, but: %s\n", runID, *e.Outcome, termtext.Escape(err.Error()))
 		return exitInfra
 	}
 	if asJSON {
 		_, _ = rr.stdout.Write(data)
 	} else {
-		_ = reports.Summary(rr.stdout, &res, e.Protocol, nil)
+		_ = reports.Summary(rr.stdout, res, e.Protocol, nil)
 		fmt.Fprintf(rr.stdout, "\nrecord: %s on %s\nfiles: %s\n", runID, rr.client.URL(), out)
 	}
 	return res.Outcome.ExitCode()
@@ -344,20 +324,15 @@ func cmdReportRemote(rf remoteFlags, run, out string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "mockloop report: %q matches %d runs on %s\n", run, len(match), c.URL())
 		return exitInvalid
 	}
-	if out == "" {
-		out = match[0]
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "mockloop report: %v\n", err)
-		return exitInfra
-	}
-	for _, f := range remoteFiles {
+	out = cmp.Or(out, match[0])
+	for _, f := range remote.RunFiles {
 		p, err := c.Download(ctx, match[0], f, out)
-		if err != nil {
-			fmt.Fprintf(stderr, "mockloop report: %s: %s\n", f, termtext.Escape(err.Error()))
-			return exitInfra
+		if err == nil {
+			fmt.Fprintln(stdout, p)
+			continue
 		}
-		fmt.Fprintln(stdout, p)
+		fmt.Fprintf(stderr, "mockloop report: %s: %s\n", f, termtext.Escape(err.Error()))
+		return exitInfra
 	}
 	return exitPass
 }
