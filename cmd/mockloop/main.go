@@ -358,13 +358,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		return exitInfra
 	}
-	switch res.Outcome {
-	case runlog.OutcomePass:
-		return exitPass
-	case runlog.OutcomeFail:
-		return exitFail
-	}
-	return exitAborted
+	return res.Outcome.ExitCode()
 }
 
 // recoverRuns closes the records of runs whose process died (state
