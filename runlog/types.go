@@ -59,6 +59,21 @@ func runOutcome(o Outcome) bool {
 	return false
 }
 
+// ExitCode is the exit code of a command that ran, or followed, a run
+// with this outcome: 0 pass, 1 fail, 2 aborted or interrupted (or
+// anything else: a run that did not pass is never reported as passing).
+// One home for the mapping: `mockloop run`, the serve queue's exit_code
+// and `mockloop run --remote` agree.
+func (o Outcome) ExitCode() int {
+	switch o {
+	case OutcomePass:
+		return 0
+	case OutcomeFail:
+		return 1
+	}
+	return 2
+}
+
 // Verdict is what a criterion's evaluation means for the run.
 type Verdict string
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -155,19 +156,20 @@ func events(t *testing.T, dir string) []runlog.Event {
 	return evs
 }
 
-// TestStartRefuseSecondStop: a run starts; a second start is refused with
-// who holds the rig; stop ends it aborted in the safe state with its
-// record closed and its reports made.
-func TestStartRefuseSecondStop(t *testing.T) {
+// TestStartQueueSecondStop: a run starts; a second start is queued
+// behind it (position 1, who and when); stop ends the first aborted in
+// the safe state with its record closed and its reports made, and the
+// queued one starts then.
+func TestStartQueueSecondStop(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
 	code, run := ts.call(t, "POST", "/api/runs", `{"protocol":"long.yaml"}`)
-	if code != http.StatusCreated || run["run_id"] == nil || run["planned_s"] != 602.0 || run["steps_total"] != 2.0 {
+	if code != http.StatusAccepted || run["run_id"] == nil || run["state"] != "running" || run["position"] != 0.0 || run["by"] != "tester" {
 		t.Fatalf("start: %d %v", code, run)
 	}
 	id := run["run_id"].(string)
-	code, busy := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
-	if code != http.StatusConflict || !strings.Contains(busy["error"].(string), "a run is already in progress on rig sim: run "+id+" of protocol long") {
-		t.Fatalf("second start: %d %v", code, busy)
+	code, second := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
+	if code != http.StatusAccepted || second["state"] != "queued" || second["position"] != 1.0 || second["run_id"] != nil || second["queued_at"] == nil {
+		t.Fatalf("second start: %d %v", code, second)
 	}
 	if code, st := ts.call(t, "GET", "/api/status", ""); code != 200 || st["state"] != "running" || st["run"].(map[string]any)["run_id"] != id {
 		t.Fatalf("status %d %v", code, st)
@@ -209,19 +211,20 @@ func TestStartRefuseSecondStop(t *testing.T) {
 	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"test over"}`); code != http.StatusConflict {
 		t.Errorf("stop without a run: %d, want 409", code)
 	}
-	// The rig is free again.
-	code, run = ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("start after the stop: %d %v", code, run)
-	}
-	if res := ts.waitIdle(t, run["run_id"].(string)); res.Outcome != runlog.OutcomePass {
+	// The queued run starts once the first has ended.
+	entry := waitEntry(t, ts, second["id"].(string), func(e map[string]any) bool { return e["run_id"] != nil })
+	if res := ts.waitIdle(t, entry["run_id"].(string)); res.Outcome != runlog.OutcomePass {
 		t.Errorf("short run %s %s", res.Outcome, res.AbortReason)
+	}
+	if e := waitEntry(t, ts, second["id"].(string), func(e map[string]any) bool { return e["state"] == "done" }); e["exit_code"] != 0.0 || e["outcome"] != "pass" || e["position"] != nil {
+		t.Errorf("entry after the run: %v", e)
 	}
 }
 
-// TestRigHeldByAnotherProcess: a run of another process (here: the bench
-// lock taken outside the server) makes a start fail with 409 before
-// anything moves.
+// TestRigHeldByAnotherProcess: while another process holds the bench
+// (here: the bench lock taken outside the server) a start is queued and
+// waits, saying who holds the bench, with nothing moving; once the bench
+// is released it starts.
 func TestRigHeldByAnotherProcess(t *testing.T) {
 	ts := newTestServer(t, 5, nil)
 	dir, _ := bench.Dir()
@@ -232,14 +235,38 @@ func TestRigHeldByAnotherProcess(t *testing.T) {
 	defer lock.Release()
 	lock.SetRun("20261206T000000Z-x", "x")
 	code, m := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
-	if code != http.StatusConflict || !strings.Contains(m["error"].(string), "bench busy: sim:sim is held by pid ") || !strings.Contains(m["error"].(string), "run 20261206T000000Z-x of protocol x") {
+	msg, _ := m["error"].(string)
+	if code != http.StatusAccepted || m["state"] != "queued" || !strings.Contains(msg, "waiting for the bench: bench busy: sim:sim is held by pid ") || !strings.Contains(msg, "run 20261206T000000Z-x of protocol x") {
 		t.Fatalf("%d %v", code, m)
 	}
+	time.Sleep(1500 * time.Millisecond) // a retry or two
 	if sums, _ := runlog.List(ts.runsDir); len(sums) != 0 {
-		t.Errorf("%d run records made by a refused start", len(sums))
+		t.Errorf("%d run records made while the bench is held", len(sums))
 	}
-	if _, st := ts.call(t, "GET", "/api/status", ""); st["state"] != "idle" {
-		t.Errorf("state %v after a refused start", st["state"])
+	if _, e := ts.call(t, "GET", "/api/queue/"+m["id"].(string), ""); e["state"] != "queued" || e["position"] != 0.0 {
+		t.Errorf("entry while the bench is held: %v", e)
+	}
+	lock.Release()
+	e := waitEntry(t, ts, m["id"].(string), func(e map[string]any) bool { return e["run_id"] != nil })
+	if res := ts.waitIdle(t, e["run_id"].(string)); res.Outcome != runlog.OutcomePass {
+		t.Errorf("run after the release: %s %s", res.Outcome, res.AbortReason)
+	}
+}
+
+// waitEntry polls a queue entry until ok says it is what the test waits
+// for (a generous deadline: the machine may be loaded).
+func waitEntry(t *testing.T, ts *testServer, id string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		code, e := ts.call(t, "GET", "/api/queue/"+id, "")
+		if code == 200 && ok(e) {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue entry %s: %d %v", id, code, e)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -481,7 +508,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("login: %d, cookie %+v", resp.StatusCode, cookie)
 	}
 	code, m := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`, "Cookie", cookie.String())
-	if code != http.StatusCreated {
+	if code != http.StatusAccepted {
 		t.Fatalf("start with the login cookie: %d %v", code, m)
 	}
 	ts.token = writeToken
@@ -544,7 +571,11 @@ func TestHistoryAndReports(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte(id)) {
 		t.Errorf("report: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
-	for _, p := range []string{"/runs/" + id + "/manifest.json", "/runs/" + id + "/..%2fmanifest.json", "/runs/not-a-run/report.html", "/runs/20991231T000000Z-abcdef/report.html"} {
+	// The record's result and manifest are served, for remote clients.
+	if code, m := ts.call(t, "GET", "/runs/"+id+"/manifest.json", ""); code != 200 || m["run_id"] != id {
+		t.Errorf("manifest: %d %v", code, m["run_id"])
+	}
+	for _, p := range []string{"/runs/" + id + "/events.jsonl", "/runs/" + id + "/..%2fmanifest.json", "/runs/not-a-run/report.html", "/runs/20991231T000000Z-abcdef/report.html"} {
 		if code, _ := ts.call(t, "GET", p, ""); code != 404 {
 			t.Errorf("GET %s: %d, want 404", p, code)
 		}
@@ -571,6 +602,9 @@ func TestLiveStream(t *testing.T) {
 			order = append(order, event)
 		}
 		seen[event]++
+		if event == "queue" { // the list of entries (TestQueueFIFOAndCancel)
+			return true
+		}
 		var v map[string]any
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
 			t.Fatalf("%s: %v: %s", event, err, data)
@@ -593,10 +627,11 @@ func TestLiveStream(t *testing.T) {
 		}
 		return end == nil
 	})
-	if end == nil || end["run_id"] != run["run_id"] || end["outcome"] != "pass" || end["reports"].(map[string]any)["html"] == nil {
+	if end == nil || end["run_id"] != run["run_id"] || end["queue_id"] != run["id"] || end["outcome"] != "pass" || end["reports"].(map[string]any)["html"] == nil {
 		t.Fatalf("end %v", end)
 	}
-	if order[0] != "hello" || order[1] != "run" || seen["step"] != 2 || seen["beat"] < 5 || seen["frames"] < 35 || seen["criterion"] != 1 {
+	order = slices.DeleteFunc(order, func(e string) bool { return e == "queue" })
+	if order[0] != "hello" || order[1] != "run" || seen["queue"] < 2 || seen["step"] != 2 || seen["beat"] < 5 || seen["frames"] < 35 || seen["criterion"] != 1 {
 		t.Errorf("events in order %v, counts %v", order, seen)
 	}
 }

@@ -56,19 +56,50 @@
 //	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool,"user","role","users":bool}
 //	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
 //	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
-//	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator") → 201 {"run_id",...} | 409 | 422
+//	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator", "allow_overdue"+"reason", "allow_other_device":REASON) → 202 ENTRY | 400 | 422 | 503
+//	GET  /api/queue             [ENTRY...]: the entries waiting and running, in order
+//	GET  /api/queue/{id}        ENTRY, waiting, running or ended (the last 100 ended are kept), by queue id or run id
+//	GET  /api/queue/{id}/result the result.json of the entry's run once it has ended (409 before)
+//	POST /api/queue/{id}/cancel {"reason"} a waiting entry leaves the queue (the server's log says who and why); 409 for one running: stop it with /api/run/stop
 //	POST /api/run/pause         {"reason"} pause before the next top-level step (the rig keeps sampling and supervising)
 //	POST /api/run/resume        {}
 //	POST /api/run/stop          {"reason"} stop the run: safe state, record closed, outcome aborted ("operator: stopped … by NAME: REASON")
 //	POST /api/run/estop         {} emergency stop: the safety supervisor's trip path, at once
 //	GET  /api/runs              run records, newest first, with their outcome and report links
-//	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml of a run
+//	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml, result.json, manifest.json of a run
 //	GET  /api/live              server-sent events, see below
 //	POST /api/login             {"name","password"} or {"token"} → sets the session cookie, {"write":bool,"user","role"}
 //	POST /api/logout            {} → ends the session of the cookie and clears it
 //
 // States: idle, running, pausing (a pause is requested, the current step
 // goes on), paused, stopping.
+//
+// # Queue
+//
+// The rig runs one protocol at a time; starts queue (queue.go), first come
+// first served. POST /api/runs validates the protocol completely (422
+// before anything is queued; the deviations as `mockloop run` has them:
+// allow_overdue needs a reason, allow_other_device lets a protocol for
+// another DUT through, each recorded in the run with the person of the
+// request), then answers 202 with the entry. When the rig is free the run
+// starts at once, and the answer waits for it (run_id set), or for its
+// failure to start (422 for a deviation the rig refuses, 500 otherwise).
+// At most 64 entries wait or run: past that 503 with Retry-After. While
+// another process holds the bench the head entry waits, retrying every
+// second, its error saying "waiting for the bench: … held by pid N"; a
+// run that cannot start for another reason fails its entry, and the next
+// one goes. A shutdown cancels the entries waiting.
+//
+// ENTRY is {"id","position","state","protocol","by","role","via",
+// "queued_at","run_id","outcome","abort_reason","exit_code","error","step"},
+// every key always present: id random and path-safe; position 0 for the
+// entry running or next, null once ended; state queued, starting,
+// running, done, cancelled or failed; by, role, via the person who asked;
+// queued_at RFC 3339; run_id null until the run has a record; outcome,
+// abort_reason and exit_code (0 pass, 1 fail, 2 aborted or interrupted; 3
+// or 4 for a failure to start) null until it ends; error why it waits, was
+// cancelled or failed; step the top-level step under way while running.
+// package remote is its client (`mockloop run --remote`).
 //
 // While the view runs nothing but another process holds the bench (a
 // `mockloop run` in a terminal, a calibration), /api/status has that
@@ -79,8 +110,8 @@
 // Errors are {"error":"text"} with 400 (malformed request, or a pause or
 // stop without a reason), 401 (no or wrong token or password, or an
 // expired session), 403 (a reviewer or read token changing something, or
-// a foreign Origin), 404, 409 (a run is already in
-// progress, or none is), 415 (not JSON), 429 (too many failed attempts
+// a foreign Origin), 404, 409 (no run is in progress to control, or a
+// queue entry cannot be cancelled or has no result yet), 415 (not JSON), 429 (too many failed attempts
 // from the client's address; Retry-After says when to try again), 422
 // (the protocol is invalid: "errors" lists every problem as
 // {"file","line","col","msg","text"} — the same as `mockloop validate`).
@@ -100,7 +131,8 @@
 //	event      {"t","kind","step","msg"}                      notable run events (not DUT traffic)
 //	state      {"state","reason"}
 //	safety     {"tripped":true,"reason"}                      a safety trip or emergency stop
-//	end        {"run_id","outcome","abort_reason","reports":{"html","pdf","junit"}}
+//	end        {"run_id","queue_id","outcome","abort_reason","reports":{"html","pdf","junit"}}
+//	queue      [ENTRY...]                                     the queue changed (an entry added, started, ended, cancelled)
 //	dropped    {"n"}                                          messages this subscriber lost
 //
 // RUN is {"run_id","protocol","rig","epoch_ms","planned_s","steps_total","rate_hz",
@@ -111,5 +143,6 @@
 // Of the project, bench (to see and stop a run of another process on the
 // bench), live, protocols, reports, rig, runlog, influx and
 // internal/durable (the users file, written atomically); outside it,
-// golang.org/x/crypto/argon2. It is imported by cmd/mockloop only.
+// golang.org/x/crypto/argon2. It is imported by cmd/mockloop, and by
+// remote (its client) for QueueEntry and Fingerprint.
 package serve

@@ -513,6 +513,13 @@ func TestE2EControls(t *testing.T) {
 	}
 	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
 	state("running")
+	// A start while the rig runs queues the run; the page lists the queue
+	// with who asked, and an operator cancels the waiting run from it.
+	b.do("queue a second run", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("start")), chromedp.Click(chromedp.ID("start")))
+	second := `document.querySelector('#queue tbody tr:nth-child(2)')`
+	b.waitJS("the queue lists it", `document.querySelectorAll('#queue tbody tr').length === 2 && `+second+`.textContent.includes('queued') && `+second+`.textContent.includes('alice')`, 10*time.Second)
+	b.do("cancel it", 10*time.Second, chromedp.Click(chromedp.CSS(`#queue tbody tr:nth-child(2) button.cancel`)))
+	b.waitJS("the queue without it", `document.querySelectorAll('#queue tbody tr').length === 1`, 10*time.Second)
 	b.waitJS("second step", `document.getElementById('step').textContent.startsWith('step 2/3')`, 45*time.Second)
 	b.do("arm stop", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("stop")), chromedp.SetValue(chromedp.ID("reason"), "leak at the aortic port"),
 		chromedp.Click(chromedp.ID("stop")))

@@ -93,7 +93,7 @@ func runLoad(tb testing.TB, subs int, hold time.Duration) loadResult {
 		<-ready
 	}
 	code, run := ts.call(tb, "POST", "/api/runs", `{"protocol":"load.yaml"}`)
-	if code != http.StatusCreated {
+	if code != http.StatusAccepted {
 		tb.Fatalf("start: %d %v", code, run)
 	}
 	id := run["run_id"].(string)

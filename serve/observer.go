@@ -27,6 +27,12 @@ func (o *observer) RunStarted(ri rig.RunInfo) {
 	o.s.hub.Begin(len(m.Layout), m.SampleRateHz, o.s.cfg.Speed)
 	o.s.mu.Lock()
 	o.run.info = info
+	if q := o.run.entry; q != nil {
+		id := m.RunID
+		q.State, q.RunID, q.Error = EntryRunning, &id, ""
+		q.settle()
+		o.s.publishQueueLocked()
+	}
 	o.s.hub.Publish("run", info)
 	o.s.hub.Publish("state", map[string]any{"state": o.run.state})
 	o.s.mu.Unlock()

@@ -130,12 +130,12 @@ func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 		t.Errorf("alice's status: %v", st)
 	}
 	code, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml","operator":"someone else"}`, alice...)
-	if code != http.StatusCreated {
+	if code != http.StatusAccepted {
 		t.Fatalf("alice starts: %d %v", code, run)
 	}
 	id := run["run_id"].(string)
-	if run["operator"] != "alice" {
-		t.Errorf("the run's operator is %v: the person logged in, not the free text", run["operator"])
+	if run["by"] != "alice" {
+		t.Errorf("the run's operator is %v: the person logged in, not the free text", run["by"])
 	}
 	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"not mine"}`, rita...); code != http.StatusForbidden {
 		t.Errorf("reviewer stops: %d, want 403", code)
@@ -201,7 +201,7 @@ func TestNamedTokensNameTheirJob(t *testing.T) {
 	})
 	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	code, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`, bearer(ciTok)...)
-	if code != http.StatusCreated {
+	if code != http.StatusAccepted {
 		t.Fatalf("start with the named token: %d %v", code, run)
 	}
 	if code, _ := ts.call(t, "POST", "/api/run/stop", `{"reason":"x"}`, bearer(readToken)...); code != http.StatusForbidden {

@@ -91,6 +91,14 @@ type Server struct {
 	mu  sync.Mutex
 	run *activeRun // nil when idle
 	wg  sync.WaitGroup
+	// The queue (queue.go): entries waiting and running, FIFO, the head
+	// the one running or next; the last ended ones; the timer of the
+	// head's next try for a bench another process holds; and whether the
+	// server is shutting down (nothing starts then).
+	queue    []*queued
+	finished []*queued
+	retry    *time.Timer
+	closing  bool
 
 	sessions sessions // the page's logins
 	throttle throttle // failed authentications, per client address
@@ -122,6 +130,7 @@ type activeRun struct {
 	trip     string
 	started  chan struct{} // closed when info is set or the run ended before
 	err      error         // why it ended before it started
+	entry    *queued       // the queue entry it runs
 }
 
 // runInfo is RUN of the live stream.
@@ -178,6 +187,8 @@ func (s *Server) Close() error {
 // stopped.
 func (s *Server) Shutdown(reason string) (stopped bool) {
 	s.mu.Lock()
+	s.closing = true
+	s.cancelQueueLocked("cancelled: the server shut down before it started")
 	if r := s.run; r != nil {
 		r.cancel(&rig.AbortError{Reason: reason})
 		stopped = true
@@ -226,6 +237,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/validate", s.mutation(true, s.validate))
 	s.mux.HandleFunc("POST /api/runs", s.mutation(true, s.start))
 	s.mux.HandleFunc("POST /api/run/{action}", s.mutation(true, s.control))
+	s.mux.HandleFunc("GET /api/queue", s.read(s.listQueue))
+	s.mux.HandleFunc("GET /api/queue/{id}", s.read(s.getEntry))
+	s.mux.HandleFunc("GET /api/queue/{id}/result", s.read(s.entryResult))
+	s.mux.HandleFunc("POST /api/queue/{id}/cancel", s.mutation(true, s.cancelEntry))
 }
 
 // uiCSP lets the page load only its own files and talk only to its server.
@@ -361,6 +376,15 @@ type protocolRequest struct {
 	Name     string `json:"name"`     // an upload's file name
 	Source   string `json:"source"`   // an upload's text
 	Operator string `json:"operator"`
+	// The deviations `mockloop run` has flags for (--allow-overdue with
+	// --reason, --allow-other-device REASON), passed to rig.Options as
+	// the CLI passes them.
+	AllowOverdue     bool   `json:"allow_overdue"`
+	Reason           string `json:"reason"`
+	AllowOtherDevice string `json:"allow_other_device"`
+	// Job is the CI job that asked for the run (the client's
+	// runlog.JobFromEnv), recorded as the run's job.
+	Job *runlog.Job `json:"job"`
 }
 
 // maxProtocol bounds an upload (the protocol reader refuses more than
@@ -397,7 +421,17 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 	default:
 		return nil, "", nil, http.StatusBadRequest, requestError("no protocol: give protocol (a file name) or source")
 	}
-	p, err := protocols.Parse(file, src, s.cfg.Rig.Info())
+	for _, text := range []string{req.Reason, req.AllowOtherDevice} {
+		if msg := checkReason("", text); msg != "" {
+			return nil, "", nil, http.StatusBadRequest, requestError("%s", msg)
+		}
+	}
+	if req.AllowOverdue && strings.TrimSpace(req.Reason) == "" {
+		return nil, "", nil, http.StatusBadRequest, requestError("allow_overdue needs a reason: running on an overdue calibration departs from the protocol")
+	}
+	info := s.cfg.Rig.Info()
+	info.OtherDevice = strings.TrimSpace(req.AllowOtherDevice) != ""
+	p, err := protocols.Parse(file, src, info)
 	if err != nil {
 		return nil, file, src, http.StatusUnprocessableEntity, protocolErrors(file, err)
 	}
@@ -426,75 +460,64 @@ func (s *Server) loadRequest(w http.ResponseWriter, r *http.Request) (p *protoco
 	return p, req, file, src, true
 }
 
-// start answers POST /api/runs: it validates the protocol completely,
-// refuses while another run holds the rig, and otherwise starts the run
-// and answers once it has started (its record exists) or failed to.
+// start answers POST /api/runs: it validates the protocol completely
+// (422 before anything is queued), queues the run (FIFO, one rig) and
+// answers 202 with the queue entry. When the rig is free the run starts
+// at once, and the answer waits until it has (its run_id is set), failed
+// to (422 for a deviation refused, 500 otherwise: the entry says why), or
+// waits for a bench another process holds.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	p, req, file, src, ok := s.loadRequest(w, r)
 	if !ok {
 		return
 	}
-	who := s.actor(r, "")
+	who := s.actor(r, req.Reason)
 	operator := who.By
 	if !s.authOn { // the unnamed person at a loopback screen may say who they are
 		operator = cmp.Or(req.Operator, s.cfg.Operator)
 	}
-	s.mu.Lock()
-	if cur := s.run; cur != nil {
-		s.mu.Unlock()
-		httpError(w, http.StatusConflict, s.busyMessage(cur))
-		return
+	if req.Job != nil {
+		req.Job.Clean() // the client's text, into a record
 	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	run := &activeRun{protocol: p.Name, operator: operator, cancel: cancel, state: StateRunning,
-		started: make(chan struct{})}
-	s.run = run
-	s.wg.Add(1)
-	s.mu.Unlock()
-
 	opts := rig.Options{RunsDir: s.cfg.RunsDir, Version: s.cfg.Version, Build: s.cfg.Build, AllowDevBuild: s.cfg.AllowDevBuild, Operator: operator, OperatorRole: who.Role, Via: who.Via,
-		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx,
-		Realtime: s.cfg.Speed <= 1, Observer: &observer{s: s, run: run}, Pause: &run.pause, Warn: s.cfg.Log}
+		ProtocolFile: file, ProtocolSource: src, Influx: s.cfg.Influx, AllowOverdue: req.AllowOverdue, Reason: strings.TrimSpace(req.Reason),
+		AllowOtherDevice: strings.TrimSpace(req.AllowOtherDevice), Job: req.Job, Realtime: s.cfg.Speed <= 1, Warn: s.cfg.Log}
 	if s.cfg.Speed > 1 {
 		opts.Speed = s.cfg.Speed
 	}
-	go s.execute(ctx, run, p, opts)
-	select {
-	case <-run.started:
-	case <-r.Context().Done():
-		return // the run goes on; the client went away
+	q := &queued{QueueEntry: QueueEntry{ID: newEntryID(), State: EntryQueued, Protocol: p.Name, By: operator, Role: who.Role, Via: who.Via,
+		QueuedAt: time.Now().UTC().Truncate(time.Second)}, p: p, opts: opts, settled: make(chan struct{})}
+	s.mu.Lock()
+	if msg := s.enqueueLocked(q); msg != "" {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "60")
+		httpError(w, http.StatusServiceUnavailable, msg)
+		return
+	}
+	immediate := q.State == EntryStarting
+	s.mu.Unlock()
+	if immediate {
+		select {
+		case <-q.settled:
+		case <-r.Context().Done():
+			return // the run goes on; the client went away
+		}
 	}
 	s.mu.Lock()
-	info, err := run.info, run.err
+	e := s.entryLocked(q)
 	s.mu.Unlock()
-	switch {
-	case info != nil:
-		writeJSON(w, http.StatusCreated, info)
-	case errors.Is(err, bench.ErrBusy):
-		httpError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, rig.ErrOverdue):
-		httpError(w, http.StatusUnprocessableEntity, err.Error())
-	default:
-		httpError(w, http.StatusInternalServerError, fmt.Sprintf("the run could not start: %v", err))
+	status := http.StatusAccepted
+	if e.State == EntryFailed {
+		status = http.StatusInternalServerError
+		if *e.ExitCode == 3 {
+			status = http.StatusUnprocessableEntity
+		}
 	}
-}
-
-// busyMessage says who holds the rig; s.mu is held.
-func (s *Server) busyMessage(cur *activeRun) string {
-	msg := fmt.Sprintf("a run is already in progress on rig %s", s.cfg.Rig.Name)
-	if cur.info != nil {
-		msg += fmt.Sprintf(": run %s of protocol %s", cur.info.RunID, cur.protocol)
-	} else {
-		msg += fmt.Sprintf(": protocol %s is starting", cur.protocol)
-	}
-	if cur.operator != "" {
-		msg += ", operator " + cur.operator
-	}
-	return msg + "; stop it first or wait for it to end"
+	writeJSON(w, status, e)
 }
 
 // execute runs the protocol to its end and makes its reports, then frees
-// the rig.
+// the rig for the next entry of the queue.
 func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Protocol, opts rig.Options) {
 	defer s.wg.Done()
 	res, dir, err := rig.Run(ctx, s.cfg.Rig, p, opts)
@@ -513,10 +536,13 @@ func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Proto
 			run.err = errors.New("the run ended before it started")
 		}
 		close(run.started)
-		s.logf("serve: %s did not start: %v", p.Name, run.err)
+		if !errors.Is(err, bench.ErrBusy) {
+			s.logf("serve: %s did not start: %v", p.Name, run.err)
+		}
+		s.notStartedLocked(run.entry, run.err)
 		return
 	}
-	end := map[string]any{"run_id": run.info.RunID}
+	end := map[string]any{"run_id": run.info.RunID, "queue_id": run.entry.ID}
 	if res != nil {
 		end["outcome"], end["abort_reason"] = res.Outcome, res.AbortReason
 		end["reports"] = reportLinks(s.cfg.RunsDir, res.RunID)
@@ -527,6 +553,7 @@ func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Proto
 	}
 	s.hub.Publish("end", end)
 	s.setState(run, StateIdle, "")
+	s.endedLocked(run.entry, run.info.RunID, res, err)
 }
 
 // control answers POST /api/run/{pause,resume,stop,estop} {"reason"}: a
@@ -636,10 +663,11 @@ func reportLinks(runsDir, id string) map[string]string {
 	return links
 }
 
-// report answers GET /runs/{id}/{file}.
+// report answers GET /runs/{id}/{file}: a report, or the record's
+// result.json and manifest.json.
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	id, file := r.PathValue("id"), r.PathValue("file")
-	known := false
+	known := file == "result.json" || file == "manifest.json" // the record's, for remote clients
 	for _, f := range reportFiles {
 		known = known || f == file
 	}

@@ -18,5 +18,5 @@
 //
 // mockloop is the top of the package map and wires the rest: it may
 // import bench, clock, configs, daq, dut/dutsim, fidelity, influx, internal/termtext,
-// protocols, reports, rig, runlog, serve, signing and units. Nothing imports it.
+// protocols, remote, reports, rig, runlog, serve, signing and units. Nothing imports it.
 package main

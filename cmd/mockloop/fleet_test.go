@@ -14,11 +14,6 @@ import (
 // of rigs").
 var fleetFiles = []string{"../../configs/ci/github-actions.yml", "../../configs/ci/gitlab-ci.yml"}
 
-// notYetFlags are flags the fleet recipe uses that another part of issue
-// 18 adds (mockloop run --remote): until they exist a command line using
-// them is checked for its command only.
-var notYetFlags = map[string]bool{"remote": true, "out": true, "wait": true}
-
 // mockloopCall finds a mockloop command line: the command word after
 // "mockloop " at the start of a shell command.
 var mockloopCall = regexp.MustCompile(`(?:^|[\s;&|(])mockloop\s+([a-z][a-z-]*)([^\n]*)`)
@@ -70,8 +65,8 @@ func fencedBlocks(md string) []string {
 	return blocks
 }
 
-// checkCommandLine checks that mockloop knows the command and, but for
-// notYetFlags, each --flag of the line: its help lists them.
+// checkCommandLine checks that mockloop knows the command and each
+// --flag of the line: its help lists them.
 func checkCommandLine(t *testing.T, where, cmd, args string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -87,12 +82,7 @@ func checkCommandLine(t *testing.T, where, cmd, args string) {
 			continue
 		}
 		name, _, _ = strings.Cut(name, "=")
-		defined := regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `\b`).MatchString(help)
-		switch {
-		case defined:
-		case notYetFlags[name]:
-			t.Logf("%s: mockloop %s --%s: not yet defined (issue 18, --remote)", where, cmd, name)
-		default:
+		if !regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `\b`).MatchString(help) {
 			t.Errorf("%s: mockloop %s: unknown flag --%s", where, cmd, name)
 		}
 	}

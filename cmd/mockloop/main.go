@@ -43,8 +43,9 @@ const usage = `usage: mockloop <command> [flags] [args]
 commands:
   run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml
   validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
-  runs [--runs DIR] [--json]
-  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN
+  run --remote URL [--out DIR] [--wait D] [--remote-ca FILE] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--quiet] [--json] PROTOCOL.yaml | --follow ID
+  runs [--runs DIR | --remote URL] [--json]
+  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN | --remote URL [--out DIR] RUN
   verify [--runs DIR] [--keyring FILE] RUN
   keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
   sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN
@@ -282,9 +283,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	requireInflux := fs.Bool("require-influx", false, "exit 4 unless every point of the run reached InfluxDB (for a job that promises a dashboard; needs an InfluxDB URL)")
+	rr := newRemoteRun(fs, stdout, stderr)
 	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitInvalid
+	if code, done := rr.dispatch(fs, pos, err); done {
+		return code
 	}
 	resumeDir := ""
 	if *resume != "" {
@@ -369,6 +371,13 @@ func runExit(res *runlog.Result, err error, requireInflux bool, stderr io.Writer
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		return exitInfra
 	}
+	return outcomeExit(res, requireInflux, stderr)
+}
+
+// outcomeExit is the exit code of a run's result, local or remote: its
+// outcome's, or exitInfra when requireInflux and its points did not all
+// reach InfluxDB (the server's, for a remote run).
+func outcomeExit(res *runlog.Result, requireInflux bool, stderr io.Writer) int {
 	if requireInflux && (res.Influx == nil || !res.Influx.Delivered) {
 		why := "no InfluxDB sink"
 		if res.Influx != nil && res.Influx.Error != "" {
@@ -379,13 +388,7 @@ func runExit(res *runlog.Result, err error, requireInflux bool, stderr io.Writer
 		fmt.Fprintf(stderr, "mockloop: --require-influx: the run's points did not all reach InfluxDB (%s); outcome %s, the record is complete; exit 4\n", termtext.EscapeLines(why), res.Outcome)
 		return exitInfra
 	}
-	switch res.Outcome {
-	case runlog.OutcomePass:
-		return exitPass
-	case runlog.OutcomeFail:
-		return exitFail
-	}
-	return exitAborted
+	return res.Outcome.ExitCode()
 }
 
 // recoverRuns closes the records of runs whose process died (state

@@ -35,6 +35,12 @@ beats, beats.csv. --step, --from, --to and --every select the frames of
 frames.csv (and, but for --every, the beats of beats.csv); times are seconds
 on the run clock (12.5) or durations (90s, 1h30m).
 
+With --remote URL (or $MOCKLOOP_REMOTE) the run is on the server of a rig
+(mockloop serve): its reports and its result.json and manifest.json are
+downloaded as the server made them into --out, by default a directory named
+after the run id; RUN is a run id or a unique prefix of one there. The token
+comes from MOCKLOOP_API_TOKEN.
+
 With --influx, or when the record is not in --runs and MOCKLOOP_INFLUX_URL
 is set, the reports are made from the run's points in InfluxDB instead: RUN
 is then a full run id, and the files go to --out, by default a directory
@@ -70,9 +76,13 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	every := fs.Int("every", 0, "csv: only every `N`-th frame")
 	influxURL := fs.String("influx", "", "make the reports from the run's points in InfluxDB at `URL`")
 	keyring := fs.String("keyring", inHome("keyring.json"), "keyring of trusted signing keys `FILE`")
-	pos, ok := parseArgs(fs, args, 1, "usage: mockloop report [--runs DIR] [--format LIST] [--out DIR] [--influx URL] RUN")
+	rf := addRemoteFlags(fs)
+	pos, ok := parseArgs(fs, args, 1, "usage: mockloop report [--runs DIR] [--format LIST] [--out DIR] [--influx URL | --remote URL] RUN")
 	if !ok {
 		return exitInvalid
+	}
+	if rf.target() != "" {
+		return cmdReportRemote(rf, pos[0], *out, stdout, stderr)
 	}
 	formats, err := reports.ParseFormats(*format)
 	if err != nil {

@@ -21,8 +21,12 @@ func cmdRuns(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
-	if _, ok := parseArgs(fs, args, 0, "usage: mockloop runs [--runs DIR] [--json]"); !ok {
+	rf := addRemoteFlags(fs)
+	if _, ok := parseArgs(fs, args, 0, "usage: mockloop runs [--runs DIR | --remote URL] [--json]"); !ok {
 		return exitInvalid
+	}
+	if rf.target() != "" {
+		return cmdRunsRemote(rf, *asJSON, stdout, stderr)
 	}
 	recoverRuns(*runsDir, stderr)
 	list, err := runlog.List(*runsDir)

@@ -73,7 +73,7 @@ func TestServeProcess(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&run)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || run.RunID == "" {
+	if resp.StatusCode != http.StatusAccepted || run.RunID == "" {
 		t.Fatalf("start: %d %+v\n%s", resp.StatusCode, run, stderr.String())
 	}
 

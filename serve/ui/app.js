@@ -38,6 +38,7 @@
     sayTimer: 0,       // timer that takes a note down
     pending: new Set(),  // buttons whose request is in flight
     needsLayout: false,  // frames came before we knew the run's layout
+    queue: [],           // GET /api/queue, then the stream's "queue" events
   };
 
   // The live waveforms: one shared time ring (frames are column-major, every
@@ -187,7 +188,7 @@
   // ---- status, protocols, history ------------------------------------------
 
   async function reloadAll() {
-    const results = await Promise.allSettled([loadStatus(), loadProtocols(), loadRuns()]);
+    const results = await Promise.allSettled([loadStatus(), loadProtocols(), loadRuns(), loadQueue()]);
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) fail(bad.reason);
   }
@@ -278,6 +279,40 @@
     if (!runs.length) body.append(el('tr', {}, el('td', { colSpan: 5, text: 'No runs recorded yet.' })));
   }
 
+  // ---- the queue: runs waiting for the rig, and the one running ----------------
+
+  async function loadQueue() {
+    renderQueue((await get('/api/queue')) || []);
+  }
+
+  function renderQueue(list) {
+    app.queue = list;
+    const body = $('queue').tBodies[0];
+    body.replaceChildren(...list.map(queueRow));
+    if (!list.length) body.append(el('tr', {}, el('td', { colSpan: 6, text: 'Nothing waiting.' })));
+  }
+
+  function queueRow(q) {
+    const act = el('td');
+    if (q.state === 'queued' && app.write) {
+      const b = el('button', { type: 'button', class: 'cancel', text: 'Cancel' });
+      b.addEventListener('click', () => {
+        const reason = $('reason').value.trim();
+        post('/api/queue/' + encodeURIComponent(q.id) + '/cancel', { reason })
+          .then(() => say('Queued run ' + q.id + ' cancelled.', 'info'), fail);
+      });
+      act.append(b);
+    }
+    const state = q.run_id ? q.state + ' · ' + q.run_id : q.state;
+    return el('tr', {},
+      el('td', { class: 'num', text: q.position === null ? '' : String(q.position) }),
+      el('td', { text: q.protocol }),
+      el('td', { text: q.by + (q.role ? ' (' + q.role + ')' : '') + (q.via ? ' · ' + q.via : '') }),
+      el('td', { text: fmtTime(q.queued_at) }),
+      el('td', {}, el('span', { text: state }), q.error ? el('span', { class: 'sub', text: q.error }) : null),
+      act);
+  }
+
   function historyRow(r) {
     const outcome = r.outcome || r.state || '';
     const links = el('td');
@@ -312,7 +347,7 @@
     const s = app.state, w = app.write;
     const busy = (id) => app.pending.has(id);
     const can = {
-      start: s === 'idle' && !!$('protocol-select').value,
+      start: !!$('protocol-select').value, // a busy rig queues it
       pause: s === 'running',
       resume: s === 'pausing' || s === 'paused',
       stop: s === 'running' || s === 'pausing' || s === 'paused',
@@ -351,8 +386,11 @@
     if (op) body.operator = op;
     try { localStorage.setItem('mockloop.operator', op); } catch (_) { /* storage off: not needed */ }
     return act('start', async () => {
-      const r = await post('/api/runs', body);
-      if (r && r.run_id) say('Run ' + r.run_id + ' started.', 'info');
+      // The answer is the queue entry: started at once when the rig was
+      // free, else waiting its turn (or for a bench another process holds).
+      const q = await post('/api/runs', body);
+      if (q && q.run_id) say('Run ' + q.run_id + ' started.', 'info');
+      else if (q) say('Queued at position ' + q.position + (q.error ? ': ' + q.error : '') + '.', 'info');
     });
   }
 
@@ -501,6 +539,7 @@
       }
       setState(d.state);
       if (d.state === 'idle') loadStatus().catch(() => {}); // another process may hold the bench
+      loadQueue().catch(() => {}); // what changed while the stream was down
     },
     run(d) {
       if (!sameRun(d)) startRun(d);
@@ -519,6 +558,7 @@
       setSafety(d.reason || 'safety trip');
     },
     end: onEnd,
+    queue: renderQueue,
     dropped(d) {
       view.dropped += num(d.n) ? d.n : 0;
       const e = $('dropped');
