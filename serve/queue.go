@@ -220,33 +220,31 @@ func (s *Server) listQueue(w http.ResponseWriter, r *http.Request) {
 // ended (the last maxFinished), by its queue id or its run's id.
 func (s *Server) getEntry(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	q := s.findLocked(id)
-	var e QueueEntry
-	if q != nil {
-		e = s.entryLocked(q)
-	}
-	s.mu.Unlock()
-	if q == nil {
+	if e, ok := s.entry(id); ok {
+		writeJSON(w, http.StatusOK, e)
+	} else {
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no queue entry %q on this server (ended entries are kept for the last %d)", id, maxFinished))
-		return
 	}
-	writeJSON(w, http.StatusOK, e)
+}
+
+// entry is the entry id names (its queue id or its run's id), as the API
+// shows it.
+func (s *Server) entry(id string) (QueueEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.findLocked(id); q != nil {
+		return s.entryLocked(q), true
+	}
+	return QueueEntry{}, false
 }
 
 // entryResult answers GET /api/queue/{id}/result: the result.json of the
 // entry's run, once it has ended.
 func (s *Server) entryResult(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	q := s.findLocked(id)
-	var e QueueEntry
-	if q != nil {
-		e = s.entryLocked(q)
-	}
-	s.mu.Unlock()
+	e, ok := s.entry(id)
 	switch {
-	case q == nil:
+	case !ok:
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no queue entry %q on this server", id))
 	case e.State != EntryDone || e.RunID == nil || !fileExists(s.cfg.RunsDir, *e.RunID, "result.json"):
 		httpError(w, http.StatusConflict, fmt.Sprintf("entry %s has no result: it is %s", id, e.State))
