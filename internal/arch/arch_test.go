@@ -102,9 +102,13 @@ var packageMap = map[string]rule{
 
 	// The bench view and the command on top.
 	"serve": {may: []string{"bench", "influx", "internal/durable", "live", "protocols", "reports", "rig", "runlog"}},
+	// The client of a rig's serve (run|runs|report --remote): it decodes
+	// serve's queue entry and checks its certificate's fingerprint as serve
+	// prints it.
+	"remote": {may: []string{"internal/termtext", "runlog", "serve", "units"}},
 	"cmd/mockloop": {may: []string{
 		"bench", "clock", "configs", "daq", "dut/dutsim", "fidelity", "influx", "internal/termtext", "protocols",
-		"reports", "rig", "runlog", "serve", "signing", "units",
+		"remote", "reports", "rig", "runlog", "serve", "signing", "units",
 	}},
 }
 
