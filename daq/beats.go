@@ -63,6 +63,14 @@ func (b *Beat) Value(agg string) (float64, bool) {
 // only once the slope has fallen below a quarter of the threshold, and a
 // refractory period bounds the rate at 240 bpm. A beat whose pulse pressure
 // is below MinPulse is not reported.
+//
+// A beat in progress longer than maxBeat is given up, unreported, and the
+// detector starts afresh: a pressure whose level jumps within a beat (the
+// afterload doubled, a preset changed) leaves that beat's minimum below
+// every later upstroke, which would then never count as one, and the beat
+// would run on until the pressure fell back (measured on the demo: no aortic
+// beat for 31 s after a step, then refractory periods of half that, halving,
+// for 30 s more).
 type BeatDetector struct {
 	Channel  string
 	MinSlope float64 // mmHg/s; a floor under the adaptive threshold
@@ -88,6 +96,10 @@ type BeatDetector struct {
 	ph         phaseTracker
 	startSeq   int64 // the phase tracker's sample at the beat's start
 }
+
+// maxBeat is the longest beat: 20 bpm, below every rig's lowest heart rate
+// (30 bpm in configs/rigs).
+const maxBeat = 3 * time.Second
 
 // NewBeatDetector returns a detector for a stream at rate samples per second.
 func NewBeatDetector(channel string, rate float64) *BeatDetector {
@@ -132,6 +144,9 @@ func (d *BeatDetector) AddValue(t time.Duration, p, q, x float64) (Beat, bool) {
 	// the lower half of the range the beat in progress has covered: a true
 	// upstroke rises from end-diastolic pressure, near the beat's minimum, a
 	// secondary wave (the aortic resonance, a dicrotic notch) from higher up.
+	if d.started && t-d.start > maxBeat {
+		d.started, d.prevPeriod = false, 0 // given up: see maxBeat
+	}
 	refr := max(d.refractory, d.prevPeriod/2)
 	low := !d.started || d.hi-d.lo < d.MinPulse || p < d.lo+(d.hi-d.lo)/2
 	if d.armed && slope > thr && t-d.start >= refr && low {

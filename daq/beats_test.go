@@ -69,6 +69,37 @@ func TestBeatDetectorOnSynthetic(t *testing.T) {
 	}
 }
 
+// TestBeatDetectorLevelStep: a pressure whose level jumps 60 mmHg within
+// a beat (the afterload doubled) goes on giving beats within maxBeat plus
+// a beat or two, at their heart rate — before, none came until the level
+// fell back.
+func TestBeatDetectorLevelStep(t *testing.T) {
+	d := NewBeatDetector("aop", 1000)
+	const hr, step = 75.0, 10 * time.Second
+	var after []Beat
+	for i := 0; i < 30_000; i++ {
+		ts := time.Duration(i) * time.Millisecond
+		p, q := synthetic(ts, hr)
+		if ts >= step { // the level rises by 60 mmHg over 0.3 s
+			p += 60 * min(1, (ts-step).Seconds()/0.3)
+		}
+		if b, ok := d.Add(ts, p, q); ok && b.Start >= step {
+			after = append(after, b)
+		}
+	}
+	if len(after) == 0 || after[0].End > step+maxBeat+3*time.Second {
+		t.Fatalf("after the step: %d beats, the first %+v", len(after), after)
+	}
+	if want := int((30*time.Second-after[0].End).Seconds()*hr/60) - 1; len(after) < want {
+		t.Errorf("%d beats after the first one after the step, want at least %d", len(after), want)
+	}
+	for _, b := range after[1:] {
+		if math.Abs(b.HeartRate-hr) > hr*0.02 || b.Diastolic < 135 {
+			t.Errorf("beat at %v: heart rate %.1f, diastolic %.1f", b.Start, b.HeartRate, b.Diastolic)
+		}
+	}
+}
+
 func TestBeatDetectorIgnoresFlatAndNoise(t *testing.T) {
 	d := NewBeatDetector("aop", 1000)
 	r := rand.New(rand.NewPCG(3, 4))

@@ -2,6 +2,7 @@ package rig
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mockloop/mockloop/daq"
@@ -78,6 +79,63 @@ func (e *engine) applyParam(param string, v protocols.Value) error {
 // cardiogenic-shock preset let one update move the LV drive from 0.3 to
 // 4 mmHg/ml at once, and the aortic pressure reached 374 mmHg.
 const maxControlInterval = 2 * time.Second
+
+// control updates the targets at each beat of the timing channel (ok),
+// and, when none has come for maxControlInterval, on that interval's mean
+// as one "beat": a pulse too flat to detect — the aortic pressure of a
+// ventricle that no longer ejects, under full support, the state these
+// devices are tested in — must not freeze a target (measured: with no
+// aortic beat for 3 min of the suction protocol, loop.preload never acted
+// and the ventricle was not refilled).
+func (e *engine) control(t time.Duration, p, q float64, b daq.Beat, ok bool) error {
+	sp := &e.ctlSpan
+	sp.add(t, p, q)
+	if !ok {
+		if t-sp.from < maxControlInterval || sp.n == 0 {
+			return nil
+		}
+		b = sp.beat(t)
+	}
+	sp.restart(t)
+	return e.controlBeat(b)
+}
+
+// controlSpan accumulates the timing channel's pressure and the primary
+// flow between two updates of the targets.
+type controlSpan struct {
+	from, last time.Duration
+	sum, flow  float64 // Σ pressure, ∫ flow dt (L/min·s)
+	n          int
+	hasFlow    bool
+}
+
+func (sp *controlSpan) add(t time.Duration, p, q float64) {
+	if math.IsNaN(p) {
+		return
+	}
+	sp.sum += p
+	sp.n++
+	if !math.IsNaN(q) && t > sp.last && sp.n > 1 {
+		sp.flow += q * (t - sp.last).Seconds()
+		sp.hasFlow = true
+	}
+	sp.last = t
+}
+
+// beat is the span up to t as a beat of its mean pressure whose stroke
+// volume × heart rate is its mean flow, the measures the targets take.
+func (sp *controlSpan) beat(t time.Duration) daq.Beat {
+	dur := (t - sp.from).Seconds()
+	b := daq.Beat{Start: sp.from, End: t, Mean: sp.sum / float64(sp.n), HeartRate: 60 / dur, StrokeVolume: math.NaN()}
+	if sp.hasFlow {
+		b.StrokeVolume = sp.flow * 1000 / 60
+	}
+	return b
+}
+
+func (sp *controlSpan) restart(t time.Duration) {
+	*sp = controlSpan{from: t, last: t}
+}
 
 // controlBeat updates the targets measured on the timing beat channel.
 func (e *engine) controlBeat(b daq.Beat) error {

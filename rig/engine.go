@@ -107,6 +107,7 @@ type engine struct {
 	always  []*invariant
 	beats   []beatSpec
 	ctl     *pumpctl.Targets
+	ctlSpan controlSpan  // the timing channel since the targets' last update
 	stages  []frameStage // built once: frameStages
 	started time.Duration
 	// resume, when set, continues an interrupted run from firstStep.
@@ -252,13 +253,13 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			q = frame[s.f]
 		}
 		b, ok := s.det.AddValue(t, frame[s.p], q, frame[s.x])
-		if !ok {
-			continue
-		}
 		if i == 0 {
-			if err := e.controlBeat(b); err != nil {
+			if err := e.control(t, frame[s.p], q, b, ok); err != nil {
 				return err
 			}
+		}
+		if !ok {
+			continue
 		}
 		if s.record {
 			rb := runlog.Beat{T: b.End.Seconds(), Start: b.Start.Seconds(), Channel: b.Channel, Systolic: b.Systolic, Diastolic: b.Diastolic,
