@@ -1082,88 +1082,36 @@ func (p *parser) over(n *node, s *Step) time.Duration {
 	return d
 }
 
-var whenRE = regexp.MustCompile(`^\s*([a-z_.]+)\s*(==|!=)\s*(.+?)\s*$`)
-
-func (p *parser) when(n *node) *When {
+// when parses a criterion's when: a condition on the run's parameters
+// (language 1.1: comparisons, and, or, not; v1's PARAM == VALUE is one).
+func (p *parser) when(n *node) *Condition {
 	s, ok := p.errs.Scalar(n, "when")
 	if !ok {
 		return nil
 	}
-	sub := whenRE.FindStringSubmatch(s)
-	if sub == nil {
-		p.errs.At(n, "when must be \"PARAMETER == VALUE\" (or !=), e.g. dut.level == P8")
-		return nil
-	}
-	par, known := Params[sub[1]]
-	if !known {
-		p.errs.At(n, "unknown parameter %q%s", sub[1], strictyaml.Suggest(sub[1], paramNames))
-		return nil
-	}
-	if _, supported := p.rig.Params[sub[1]]; !supported {
-		p.errs.At(n, "rig %s does not support parameter %s", p.rig.Name, sub[1])
-		return nil
-	}
-	valNode := *n
-	valNode.Value = sub[3]
-	v, ok := p.value(par, &valNode)
-	if !ok {
-		return nil
-	}
-	return &When{Param: par.Name, Value: v, Not: sub[2] == "!=", Text: strings.TrimSpace(s), Pos: p.errs.Pos(n)}
+	c, _ := p.parseCondition(n, s, true)
+	return c
 }
 
-// condition parses an until condition: MEASURE then one of
-// `within X ± T`, `between X and Y`, `< X`, `<= X`, `> X`, `>= X`.
+// condition parses an until condition: comparisons of measures with
+// `within X ± T`, `between [LO, HI]` (or v1's `between X and Y`), <, <=,
+// >, >=, == or !=, combined with and, or, not and parentheses.
 func (p *parser) condition(n *node, s string) (Condition, bool) {
-	m, rest, ok := p.measurePrefix(n, s)
-	c := Condition{Measure: m, Text: strings.TrimSpace(s)}
+	c, ok := p.parseCondition(n, s, false)
 	if !ok {
-		return c, false
+		return Condition{Text: strings.TrimSpace(s)}, false
 	}
-	dim, ok := p.measureDim(n, m)
-	if !ok {
-		return c, false
+	return *c, true
+}
+
+// untilMeasure checks that m can be an until's measure, which is checked
+// on every frame, so the engine must update it in constant time: a
+// rolling frame aggregate, a flag's count or fraction, or the mean (or
+// min, max, std) over recent beats. Quantiles and slopes are for criteria.
+func (p *parser) untilMeasure(n *node, m Measure) bool {
+	if _, q := m.Quantile(); q || m.Agg == "slope" || strings.HasPrefix(m.Stat, "p") {
+		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms, count, fraction or a beat aggregate", cmp.Or(m.Stat, m.Agg))
+		return false
 	}
-	// An until condition is checked on every frame, so its measure must be
-	// one the engine updates in constant time: a rolling frame aggregate or
-	// the mean over recent beats. Quantiles and slopes are for criteria.
-	if _, q := m.Quantile(); q || m.Agg == "slope" || m.Agg == "count" || m.Agg == "fraction" || strings.HasPrefix(m.Stat, "p") {
-		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", cmp.Or(m.Stat, m.Agg))
-		return c, false
-	}
-	rest = strings.TrimSpace(rest)
-	b := Bound{Lo: math.Inf(-1), Hi: math.Inf(1), Dim: dim, Text: rest}
-	word, arg, _ := strings.Cut(rest, " ")
-	arg = strings.TrimSpace(arg)
-	var good bool
-	switch word {
-	case "within":
-		b.Kind = Within
-		b.Lo, b.Hi, good = p.within(n, arg, dim, true, m.Agg)
-	case "between":
-		lo, hi, found := strings.Cut(arg, " and ")
-		if !found {
-			p.errs.At(n, "between needs \"X and Y\"")
-			return c, false
-		}
-		var g1, g2 bool
-		b.Kind = Between
-		b.Lo, g1 = p.boundQuantity(n, strings.TrimSpace(lo), dim, true, m.Agg, "between low")
-		b.Hi, g2 = p.boundQuantity(n, strings.TrimSpace(hi), dim, true, m.Agg, "between high")
-		good = g1 && g2
-		if good && b.Lo > b.Hi {
-			p.errs.At(n, "between %s is inverted: the low value is above the high one", arg)
-			good = false
-		}
-	case "<", "<=":
-		b.Kind = AtMost
-		b.Hi, good = p.boundQuantity(n, arg, dim, true, m.Agg, "condition")
-	case ">", ">=":
-		b.Kind = AtLeast
-		b.Lo, good = p.boundQuantity(n, arg, dim, true, m.Agg, "condition")
-	default:
-		p.errs.At(n, "condition %q needs a comparison after the measure: within X ± T, between X and Y, <, <=, > or >=", s)
-	}
-	c.Bound = b
-	return c, good
+	return true
 }

@@ -181,7 +181,7 @@ type Criterion struct {
 	Pos     Pos
 	ID      string
 	Name    string
-	When    *When
+	When    *Condition // on the parameters: the moments (sweep iterations) it applies
 	Measure Measure
 	Over    time.Duration // 0: the whole step
 	Bound   Bound
@@ -232,23 +232,6 @@ func (c *Criterion) Label() string {
 		return c.Channel
 	}
 	return c.Measure.Text
-}
-
-// When restricts a criterion to sweep iterations (or, generally, moments)
-// where a parameter has (or has not) a value.
-type When struct {
-	Param string
-	Value Value
-	Not   bool
-	Text  string
-	Pos   Pos
-}
-
-// Condition is `MEASURE BOUND`, e.g. `mean(aop, 10 s) within 65 mmHg ± 3 mmHg`.
-type Condition struct {
-	Measure Measure
-	Bound   Bound
-	Text    string
 }
 
 // Bound is the acceptance region of a measured value.
