@@ -252,7 +252,11 @@ func (cp *condParser) bound(c *Condition, op string, dim units.Dimension, par Pa
 			cp.errorf(loAt, "between [%s, %s] is inverted: the low value is above the high one", lo, hi)
 		}
 	default:
-		text := cp.value(2)
+		words := 2 // a number and its unit
+		if cp.when && par.Dim == units.None {
+			words = 1 // a word
+		}
+		text := cp.value(words)
 		if text == "" {
 			cp.errorf(valAt, "expected a value after %s at col %d", op, valAt+1)
 			return

@@ -620,32 +620,77 @@ func (p *parser) repeat(n *node) *Repeat {
 	return r
 }
 
+// sweep reads `sweep: {PARAM: [values], ...}`, with `zip: true` pairing
+// the lists (of equal lengths) instead of their cartesian product.
 func (p *parser) sweep(n *node) *Sweep {
 	kvs, ok := p.errs.Mapping(n, "sweep", nil)
 	if !ok {
 		return nil
 	}
-	if len(kvs) != 1 {
-		p.errs.At(n, "sweep takes exactly one parameter; nest sweeps to sweep several")
-		return nil
-	}
-	par, ok := p.param(kvs[0].KeyN)
-	if !ok {
-		return nil
-	}
-	items, ok := p.errs.Sequence(kvs[0].Value, "sweep values")
-	if !ok {
-		return nil
-	}
-	if len(items) == 0 {
-		p.errs.At(kvs[0].Value, "empty sweep: give %s at least one value", par.Name)
-		return nil
-	}
-	sw := &Sweep{Param: par.Name, Pos: p.errs.Pos(kvs[0].KeyN)}
-	for _, it := range items {
-		if v, ok := p.value(par, it); ok {
-			sw.Values = append(sw.Values, v)
+	sw := &Sweep{Pos: p.errs.Pos(n)}
+	var zipN *node
+	var lists []*node
+	good := true
+	for _, kv := range kvs {
+		if kv.Key == "zip" {
+			zipN = kv.KeyN
+			s, _ := p.errs.Scalar(kv.Value, "zip")
+			if s != "true" && s != "false" {
+				p.errs.At(kv.Value, "zip is true or false, got %q", s)
+				good = false
+			}
+			sw.Zip = s == "true"
+			continue
 		}
+		par, ok := p.param(kv.KeyN)
+		if !ok {
+			good = false
+			continue
+		}
+		if slices.Contains(sw.Params, par.Name) {
+			p.errs.At(kv.KeyN, "sweep names %s twice", par.Name)
+			good = false
+			continue
+		}
+		items, ok := p.errs.Sequence(kv.Value, "sweep values")
+		if !ok {
+			good = false
+			continue
+		}
+		if len(items) == 0 {
+			p.errs.At(kv.Value, "empty sweep: give %s at least one value", par.Name)
+			good = false
+			continue
+		}
+		var vals []Value
+		for _, it := range items {
+			v, ok := p.value(par, it)
+			good = good && ok
+			vals = append(vals, v)
+		}
+		if len(sw.Params) == 0 {
+			sw.Pos = p.errs.Pos(kv.KeyN)
+		}
+		sw.Params, sw.Values, lists = append(sw.Params, par.Name), append(sw.Values, vals), append(lists, kv.Value)
+	}
+	if len(kvs) > 0 && len(sw.Params) == 0 && good {
+		p.errs.At(n, "sweep needs a parameter and its values, e.g. {dut.level: [P2, P8]}")
+		return nil
+	}
+	if sw.Zip {
+		for k := 1; k < len(lists) && good; k++ {
+			if len(sw.Values[k]) != len(sw.Values[0]) {
+				p.errs.At(lists[k], "zip pairs the lists value by value: %s has %d values, %s has %d", sw.Params[k], len(sw.Values[k]), sw.Params[0], len(sw.Values[0]))
+				good = false
+			}
+		}
+		if len(lists) == 1 && good {
+			p.errs.At(zipN, "zip pairs the lists of two or more parameters; this sweep has one")
+			good = false
+		}
+	}
+	if !good {
+		return nil
 	}
 	return sw
 }

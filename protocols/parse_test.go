@@ -165,7 +165,7 @@ func TestParseFullLanguage(t *testing.T) {
 		t.Errorf("until: %+v", u)
 	}
 	sw := p.Steps[2]
-	if sw.Sweep == nil || sw.Sweep.Param != "dut.level" || len(sw.Sweep.Values) != 4 || sw.Sweep.Values[3].Word != "P8" || len(sw.Steps) != 2 {
+	if sw.Sweep == nil || !slices.Equal(sw.Sweep.Params, []string{"dut.level"}) || len(sw.Sweep.Iterations()) != 4 || sw.Sweep.Values[0][3].Word != "P8" || len(sw.Steps) != 2 {
 		t.Errorf("sweep: %+v", sw)
 	}
 	c := sw.Steps[1].Criteria

@@ -730,11 +730,13 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	case s.Until != nil:
 		return e.until(s.Until, path)
 	case s.Sweep != nil:
-		for i, v := range s.Sweep.Values {
-			if err := e.set(protocols.Setpoint{Param: s.Sweep.Param, Value: v}, path); err != nil {
-				return err
+		for i, set := range s.Sweep.Iterations() {
+			for _, sp := range set {
+				if err := e.set(sp, path); err != nil {
+					return err
+				}
 			}
-			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), fmt.Sprintf(" [%s=%s]", s.Sweep.Param, v)); err != nil {
+			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), " ["+s.Sweep.Label(set)+"]"); err != nil {
 				return err
 			}
 		}
