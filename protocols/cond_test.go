@@ -77,3 +77,29 @@ func TestConditionErrorColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepIterations: a sweep of several parameters runs their cartesian
+// product, the first outermost, or with zip their lists side by side.
+func TestSweepIterations(t *testing.T) {
+	for zip, want := range map[string][]string{
+		"":            {"dut.level=P2, loop.preset=healthy", "dut.level=P2, loop.preset=heart_failure", "dut.level=P8, loop.preset=healthy", "dut.level=P8, loop.preset=heart_failure"},
+		", zip: true": {"dut.level=P2, loop.preset=healthy", "dut.level=P8, loop.preset=heart_failure"},
+	} {
+		src := "protocol: 1\nname: s\nsteps:\n  - sweep: {dut.level: [P2, P8], loop.preset: [healthy, heart_failure]" + zip + "}\n    steps:\n      - hold: 1 s\n"
+		p, err := Parse("s.yaml", []byte(src), benchRig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw := p.Steps[0].Sweep
+		var got []string
+		for _, set := range sw.Iterations() {
+			got = append(got, sw.Label(set))
+		}
+		if strings.Join(got, "; ") != strings.Join(want, "; ") {
+			t.Errorf("zip %q: %q", zip, got)
+		}
+		if p.Steps[0].Title() != "sweep dut.level, loop.preset" {
+			t.Errorf("title %q", p.Steps[0].Title())
+		}
+	}
+}

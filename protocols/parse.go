@@ -647,11 +647,6 @@ func (p *parser) sweep(n *node) *Sweep {
 			good = false
 			continue
 		}
-		if slices.Contains(sw.Params, par.Name) {
-			p.errs.At(kv.KeyN, "sweep names %s twice", par.Name)
-			good = false
-			continue
-		}
 		items, ok := p.errs.Sequence(kv.Value, "sweep values")
 		if !ok {
 			good = false
