@@ -39,6 +39,11 @@ type Protocol struct {
 	Steps       []*Step
 }
 
+// StepCount is how many steps the protocol has, as a run counts them in
+// "step N/M" and validate, the bench view and resume say: its top-level
+// steps (nested steps run inside them).
+func (p *Protocol) StepCount() int { return len(p.Steps) }
+
 // Requirement is one entry of the traceability catalogue.
 type Requirement struct {
 	ID, Text string

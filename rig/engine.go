@@ -660,7 +660,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 		sr.crit = append(sr.crit, cr)
 	}
 	if len(e.active) == 0 {
-		e.prog.stepStarted(path, len(e.proto.Steps), title, e.next-e.started)
+		e.prog.stepStarted(path, e.proto.StepCount(), title, e.next-e.started)
 	}
 	e.event(runlog.Event{Kind: runlog.KindStepStart, Step: path, Msg: title})
 	return sr
