@@ -274,7 +274,7 @@ func (p *parser) limits(n *node) {
 		if l.Min != nil && l.Max != nil && *l.Min >= *l.Max {
 			p.errs.At(kv.Value, "limit %s: min %s is not below max %s", ch, units.Format(*l.Min, dim), units.Format(*l.Max, dim))
 		}
-		if l.Min == nil && l.Max == nil {
+		if len(fields) == 0 {
 			p.errs.At(kv.Value, "limit %s needs min or max", ch)
 		}
 		p.proto.Limits = append(p.proto.Limits, l)

@@ -423,6 +423,8 @@ func need(agg string) string {
 		return "flow"
 	case Aggregates[agg].Phase:
 		return "measured"
+	case agg == "count" || agg == "fraction":
+		return "flag (e.g. dut.alarms.suction)"
 	}
 	return "pressure"
 }
