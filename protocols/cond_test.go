@@ -1,6 +1,8 @@
 package protocols
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -100,6 +102,21 @@ func TestSweepIterations(t *testing.T) {
 		}
 		if p.Steps[0].Title() != "sweep dut.level, loop.preset" {
 			t.Errorf("title %q", p.Steps[0].Title())
+		}
+	}
+}
+
+// TestValidFilesParse: every file of testdata/valid (the fuzz seeds among
+// them) parses on the reference bench.
+func TestValidFilesParse(t *testing.T) {
+	files, _ := filepath.Glob("testdata/valid/*.yaml")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(f, data, benchRig()); err != nil {
+			t.Errorf("%v", err)
 		}
 	}
 }
