@@ -875,7 +875,11 @@ func (e *engine) until(u *protocols.Until, path string) error {
 			ready = terms[l].update(e.scratch, e.next, start) && ready // scratch holds the frame just taken
 		}
 		if ready && u.Cond.Eval(func(l *protocols.Condition) bool { return l.Holds(terms[l].v) }) {
-			e.event(runlog.NewEvent(runlog.KindUntilMet, path, u.Cond.Text, runlog.UntilMetData{AfterS: (e.next - start).Seconds(), Value: runlog.Reading(terms[leaves[0]].v)}))
+			d := runlog.UntilMetData{AfterS: (e.next - start).Seconds(), Value: runlog.Reading(terms[leaves[0]].v)}
+			for i := 0; len(leaves) > 1 && i < len(leaves); i++ {
+				d.Values = append(d.Values, runlog.Reading(terms[leaves[i]].v))
+			}
+			e.event(runlog.NewEvent(runlog.KindUntilMet, path, u.Cond.Text, d))
 			return nil
 		}
 	}

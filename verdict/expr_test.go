@@ -80,7 +80,15 @@ steps:
 		}
 	}
 	if len(met) != 2 || met[0].AfterS < 3 || met[1].AfterS < 2 {
-		t.Errorf("until.met %+v: want both untils met, each after a full window", met)
+		t.Fatalf("until.met %+v: want both untils met, each after a full window", met)
+	}
+	// each measure's value as the condition was met: MAP above 10 mmHg and
+	// no suction at P2; at P9 a suction alarm, set for part of the window
+	if v := met[0].Values; len(v) != 2 || v[0] <= 10 || v[1] != 0 {
+		t.Errorf("hypovolaemia at P2 met with %v", v)
+	}
+	if v := met[1].Values; len(v) != 3 || v[0] < 1 && v[1] <= 400 || v[2] < 1 {
+		t.Errorf("suction at P9 met with %v", v)
 	}
 	want := []string{
 		"3[1].1 hold 2 s [loop.preset=healthy, dut.speed=20000 rpm]", "3[2].1 hold 2 s [loop.preset=healthy, dut.speed=30000 rpm]",
