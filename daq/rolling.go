@@ -92,6 +92,10 @@ func (r *Rolling) Aggregate(name string) (float64, bool) {
 	return math.NaN(), false
 }
 
+// Sum is the sum of the window's samples (a flag's rising edges, when
+// the samples are 1 at each).
+func (r *Rolling) Sum() float64 { return r.sum }
+
 // RollingAggregates are the aggregates Rolling supports.
 var RollingAggregates = []string{"mean", "std", "rms", "min", "max"}
 

@@ -274,7 +274,7 @@ func (p *parser) limits(n *node) {
 		if l.Min != nil && l.Max != nil && *l.Min >= *l.Max {
 			p.errs.At(kv.Value, "limit %s: min %s is not below max %s", ch, units.Format(*l.Min, dim), units.Format(*l.Max, dim))
 		}
-		if l.Min == nil && l.Max == nil {
+		if len(fields) == 0 {
 			p.errs.At(kv.Value, "limit %s needs min or max", ch)
 		}
 		p.proto.Limits = append(p.proto.Limits, l)
@@ -620,32 +620,72 @@ func (p *parser) repeat(n *node) *Repeat {
 	return r
 }
 
+// sweep reads `sweep: {PARAM: [values], ...}`, with `zip: true` pairing
+// the lists (of equal lengths) instead of their cartesian product.
 func (p *parser) sweep(n *node) *Sweep {
 	kvs, ok := p.errs.Mapping(n, "sweep", nil)
 	if !ok {
 		return nil
 	}
-	if len(kvs) != 1 {
-		p.errs.At(n, "sweep takes exactly one parameter; nest sweeps to sweep several")
-		return nil
-	}
-	par, ok := p.param(kvs[0].KeyN)
-	if !ok {
-		return nil
-	}
-	items, ok := p.errs.Sequence(kvs[0].Value, "sweep values")
-	if !ok {
-		return nil
-	}
-	if len(items) == 0 {
-		p.errs.At(kvs[0].Value, "empty sweep: give %s at least one value", par.Name)
-		return nil
-	}
-	sw := &Sweep{Param: par.Name, Pos: p.errs.Pos(kvs[0].KeyN)}
-	for _, it := range items {
-		if v, ok := p.value(par, it); ok {
-			sw.Values = append(sw.Values, v)
+	sw := &Sweep{Pos: p.errs.Pos(n)}
+	var zipN *node
+	var lists []*node
+	good := true
+	for _, kv := range kvs {
+		if kv.Key == "zip" {
+			zipN = kv.KeyN
+			s, _ := p.errs.Scalar(kv.Value, "zip")
+			if s != "true" && s != "false" {
+				p.errs.At(kv.Value, "zip is true or false, got %q", s)
+				good = false
+			}
+			sw.Zip = s == "true"
+			continue
 		}
+		par, ok := p.param(kv.KeyN)
+		if !ok {
+			good = false
+			continue
+		}
+		items, ok := p.errs.Sequence(kv.Value, "sweep values")
+		if !ok {
+			good = false
+			continue
+		}
+		if len(items) == 0 {
+			p.errs.At(kv.Value, "empty sweep: give %s at least one value", par.Name)
+			good = false
+			continue
+		}
+		var vals []Value
+		for _, it := range items {
+			v, ok := p.value(par, it)
+			good = good && ok
+			vals = append(vals, v)
+		}
+		if len(sw.Params) == 0 {
+			sw.Pos = p.errs.Pos(kv.KeyN)
+		}
+		sw.Params, sw.Values, lists = append(sw.Params, par.Name), append(sw.Values, vals), append(lists, kv.Value)
+	}
+	if len(kvs) > 0 && len(sw.Params) == 0 && good {
+		p.errs.At(n, "sweep needs a parameter and its values, e.g. {dut.level: [P2, P8]}")
+		return nil
+	}
+	if sw.Zip {
+		for k := 1; k < len(lists) && good; k++ {
+			if len(sw.Values[k]) != len(sw.Values[0]) {
+				p.errs.At(lists[k], "zip pairs the lists value by value: %s has %d values, %s has %d", sw.Params[k], len(sw.Values[k]), sw.Params[0], len(sw.Values[0]))
+				good = false
+			}
+		}
+		if len(lists) == 1 && good {
+			p.errs.At(zipN, "zip pairs the lists of two or more parameters; this sweep has one")
+			good = false
+		}
+	}
+	if !good {
+		return nil
 	}
 	return sw
 }
@@ -1082,88 +1122,36 @@ func (p *parser) over(n *node, s *Step) time.Duration {
 	return d
 }
 
-var whenRE = regexp.MustCompile(`^\s*([a-z_.]+)\s*(==|!=)\s*(.+?)\s*$`)
-
-func (p *parser) when(n *node) *When {
+// when parses a criterion's when: a condition on the run's parameters
+// (language 1.1: comparisons, and, or, not; v1's PARAM == VALUE is one).
+func (p *parser) when(n *node) *Condition {
 	s, ok := p.errs.Scalar(n, "when")
 	if !ok {
 		return nil
 	}
-	sub := whenRE.FindStringSubmatch(s)
-	if sub == nil {
-		p.errs.At(n, "when must be \"PARAMETER == VALUE\" (or !=), e.g. dut.level == P8")
-		return nil
-	}
-	par, known := Params[sub[1]]
-	if !known {
-		p.errs.At(n, "unknown parameter %q%s", sub[1], strictyaml.Suggest(sub[1], paramNames))
-		return nil
-	}
-	if _, supported := p.rig.Params[sub[1]]; !supported {
-		p.errs.At(n, "rig %s does not support parameter %s", p.rig.Name, sub[1])
-		return nil
-	}
-	valNode := *n
-	valNode.Value = sub[3]
-	v, ok := p.value(par, &valNode)
-	if !ok {
-		return nil
-	}
-	return &When{Param: par.Name, Value: v, Not: sub[2] == "!=", Text: strings.TrimSpace(s), Pos: p.errs.Pos(n)}
+	c, _ := p.parseCondition(n, s, true)
+	return c
 }
 
-// condition parses an until condition: MEASURE then one of
-// `within X ± T`, `between X and Y`, `< X`, `<= X`, `> X`, `>= X`.
+// condition parses an until condition: comparisons of measures with
+// `within X ± T`, `between [LO, HI]` (or v1's `between X and Y`), <, <=,
+// >, >=, == or !=, combined with and, or, not and parentheses.
 func (p *parser) condition(n *node, s string) (Condition, bool) {
-	m, rest, ok := p.measurePrefix(n, s)
-	c := Condition{Measure: m, Text: strings.TrimSpace(s)}
+	c, ok := p.parseCondition(n, s, false)
 	if !ok {
-		return c, false
+		return Condition{Text: strings.TrimSpace(s)}, false
 	}
-	dim, ok := p.measureDim(n, m)
-	if !ok {
-		return c, false
+	return *c, true
+}
+
+// untilMeasure checks that m can be an until's measure, which is checked
+// on every frame, so the engine must update it in constant time: a
+// rolling frame aggregate, a flag's count or fraction, or the mean (or
+// min, max, std) over recent beats. Quantiles and slopes are for criteria.
+func (p *parser) untilMeasure(n *node, m Measure) bool {
+	if _, q := m.Quantile(); q || m.Agg == "slope" || strings.HasPrefix(m.Stat, "p") {
+		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms, count, fraction or a beat aggregate", cmp.Or(m.Stat, m.Agg))
+		return false
 	}
-	// An until condition is checked on every frame, so its measure must be
-	// one the engine updates in constant time: a rolling frame aggregate or
-	// the mean over recent beats. Quantiles and slopes are for criteria.
-	if _, q := m.Quantile(); q || m.Agg == "slope" || m.Agg == "count" || m.Agg == "fraction" || strings.HasPrefix(m.Stat, "p") {
-		p.errs.At(n, "%s is not available in an until condition (checked every frame); use mean, min, max, std, rms or a beat aggregate", cmp.Or(m.Stat, m.Agg))
-		return c, false
-	}
-	rest = strings.TrimSpace(rest)
-	b := Bound{Lo: math.Inf(-1), Hi: math.Inf(1), Dim: dim, Text: rest}
-	word, arg, _ := strings.Cut(rest, " ")
-	arg = strings.TrimSpace(arg)
-	var good bool
-	switch word {
-	case "within":
-		b.Kind = Within
-		b.Lo, b.Hi, good = p.within(n, arg, dim, true, m.Agg)
-	case "between":
-		lo, hi, found := strings.Cut(arg, " and ")
-		if !found {
-			p.errs.At(n, "between needs \"X and Y\"")
-			return c, false
-		}
-		var g1, g2 bool
-		b.Kind = Between
-		b.Lo, g1 = p.boundQuantity(n, strings.TrimSpace(lo), dim, true, m.Agg, "between low")
-		b.Hi, g2 = p.boundQuantity(n, strings.TrimSpace(hi), dim, true, m.Agg, "between high")
-		good = g1 && g2
-		if good && b.Lo > b.Hi {
-			p.errs.At(n, "between %s is inverted: the low value is above the high one", arg)
-			good = false
-		}
-	case "<", "<=":
-		b.Kind = AtMost
-		b.Hi, good = p.boundQuantity(n, arg, dim, true, m.Agg, "condition")
-	case ">", ">=":
-		b.Kind = AtLeast
-		b.Lo, good = p.boundQuantity(n, arg, dim, true, m.Agg, "condition")
-	default:
-		p.errs.At(n, "condition %q needs a comparison after the measure: within X ± T, between X and Y, <, <=, > or >=", s)
-	}
-	c.Bound = b
-	return c, good
+	return true
 }

@@ -160,16 +160,16 @@ func TestParseFullLanguage(t *testing.T) {
 		t.Errorf("baseline: %+v", base)
 	}
 	u := p.Steps[1].Until
-	if u == nil || u.Timeout != 2*time.Minute || u.OnTimeout != Fail || u.Cond.Measure.Window != 10*time.Second ||
+	if u == nil || u.Timeout != 2*time.Minute || u.OnTimeout != Fail || u.Cond.Measure.Window != 10*time.Second || u.Cond.Op != Compare ||
 		u.Cond.Bound.Lo != 62 || u.Cond.Bound.Hi != 68 || u.Cond.Measure.Agg != "mean" {
 		t.Errorf("until: %+v", u)
 	}
 	sw := p.Steps[2]
-	if sw.Sweep == nil || sw.Sweep.Param != "dut.level" || len(sw.Sweep.Values) != 4 || sw.Sweep.Values[3].Word != "P8" || len(sw.Steps) != 2 {
+	if sw.Sweep == nil || !slices.Equal(sw.Sweep.Params, []string{"dut.level"}) || len(sw.Sweep.Iterations()) != 4 || sw.Sweep.Values[0][3].Word != "P8" || len(sw.Steps) != 2 {
 		t.Errorf("sweep: %+v", sw)
 	}
 	c := sw.Steps[1].Criteria
-	if len(c) != 2 || c[0].When == nil || c[0].When.Value.Word != "P8" || c[0].Bound.Lo != 2.1 || c[0].Bound.Kind != AtLeast {
+	if len(c) != 2 || c[0].When == nil || c[0].When.Word != "P8" || c[0].Bound.Lo != 2.1 || c[0].Bound.Kind != AtLeast {
 		t.Errorf("criteria: %+v", c)
 	}
 	if !c[1].Measure.IsBeat() || c[1].Bound.Lo != 55 || c[1].Bound.Hi != 90 {

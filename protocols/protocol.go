@@ -3,6 +3,7 @@ package protocols
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,11 @@ type Protocol struct {
 	Always      []*Criterion
 	Steps       []*Step
 }
+
+// StepCount is how many steps the protocol has, as a run counts them in
+// "step N/M" and validate, the bench view and resume say: its top-level
+// steps (nested steps run inside them).
+func (p *Protocol) StepCount() int { return len(p.Steps) }
 
 // Requirement is one entry of the traceability catalogue.
 type Requirement struct {
@@ -83,7 +89,7 @@ func (s *Step) Title() string {
 	}
 	switch {
 	case s.Sweep != nil:
-		return "sweep " + s.Sweep.Param
+		return "sweep " + strings.Join(s.Sweep.Params, ", ")
 	case s.Repeat != nil:
 		return "repeat"
 	case len(s.Ramp) > 0:
@@ -153,11 +159,50 @@ type Repeat struct {
 	Pos   Pos
 }
 
-// Sweep runs the nested steps once per value of Param.
+// Sweep runs the nested steps once per setting of its parameters: each
+// value of one, or (language 1.1) the cartesian product of several, the
+// first outermost, or with Zip their lists' values taken together.
 type Sweep struct {
-	Param  string
-	Values []Value
+	Params []string
+	Values [][]Value // per parameter, in the order written
+	Zip    bool
 	Pos    Pos
+}
+
+// Iterations are the sweep's settings in the order the engine runs them.
+func (s *Sweep) Iterations() [][]Setpoint {
+	if len(s.Values) == 0 {
+		return nil
+	}
+	if s.Zip {
+		out := make([][]Setpoint, len(s.Values[0]))
+		for i := range out {
+			for k, par := range s.Params {
+				out[i] = append(out[i], Setpoint{Param: par, Value: s.Values[k][i]})
+			}
+		}
+		return out
+	}
+	out := [][]Setpoint{nil}
+	for k, par := range s.Params {
+		var next [][]Setpoint
+		for _, head := range out {
+			for _, v := range s.Values[k] {
+				next = append(next, append(slices.Clip(head), Setpoint{Param: par, Value: v}))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// Label names one iteration's setting: "dut.level=P8, loop.preset=healthy".
+func (s *Sweep) Label(set []Setpoint) string {
+	parts := make([]string, len(set))
+	for i, sp := range set {
+		parts[i] = sp.Param + "=" + sp.Value.String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Action is what a failed criterion or a timed-out step does to the run.
@@ -181,7 +226,7 @@ type Criterion struct {
 	Pos     Pos
 	ID      string
 	Name    string
-	When    *When
+	When    *Condition // on the parameters: the moments (sweep iterations) it applies
 	Measure Measure
 	Over    time.Duration // 0: the whole step
 	Bound   Bound
@@ -232,23 +277,6 @@ func (c *Criterion) Label() string {
 		return c.Channel
 	}
 	return c.Measure.Text
-}
-
-// When restricts a criterion to sweep iterations (or, generally, moments)
-// where a parameter has (or has not) a value.
-type When struct {
-	Param string
-	Value Value
-	Not   bool
-	Text  string
-	Pos   Pos
-}
-
-// Condition is `MEASURE BOUND`, e.g. `mean(aop, 10 s) within 65 mmHg ± 3 mmHg`.
-type Condition struct {
-	Measure Measure
-	Bound   Bound
-	Text    string
 }
 
 // Bound is the acceptance region of a measured value.
@@ -395,6 +423,8 @@ func need(agg string) string {
 		return "flow"
 	case Aggregates[agg].Phase:
 		return "measured"
+	case agg == "count" || agg == "fraction":
+		return "flag (e.g. dut.alarms.suction)"
 	}
 	return "pressure"
 }

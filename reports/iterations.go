@@ -97,6 +97,9 @@ func summaryRow(rows []critRow, g []int) critRow {
 			iter = fmt.Sprint(w.Iter)
 		}
 		text += fmt.Sprintf(", worst %s at iteration %s (#%d)", w.Value, iter, w.N)
+		if set := iterSuffix.FindString(w.c.StepName); strings.Contains(set, "=") {
+			text += set // a sweep's settings: " [dut.level=P8, loop.preset=healthy]"
+		}
 	}
 	s.Value = text
 	return s

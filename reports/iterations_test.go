@@ -74,3 +74,24 @@ func TestRepeatedIterationsSummarised(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata", "golden", "pass.appendix.html"), b.Bytes())
 }
+
+// TestSweepIterationSettingsSummarised: a criterion of a sweep of several
+// parameters is one row whose worst iteration is named by its settings
+// too, as the engine named the step ("measure [dut.level=P8,
+// loop.preset=heart_failure]").
+func TestSweepIterationSettingsSummarised(t *testing.T) {
+	lo := 2.0
+	var cs []runlog.CriterionResult
+	for k, set := range []string{"dut.level=P2, loop.preset=healthy", "dut.level=P8, loop.preset=heart_failure", "dut.level=P8, loop.preset=healthy"} {
+		v := 3.0 - float64(k%2)
+		cs = append(cs, runlog.CriterionResult{ID: "SW-1", Step: fmt.Sprintf("2[%d].1", k+1), StepName: "measure [" + set + "]",
+			Measure: "mean(flow_dut)", Value: &v, Lo: &lo, Unit: "L/min", Limits: "≥ 2 L/min", Verdict: runlog.VerdictPass})
+	}
+	table, appendix := summarizeCriteria(criteriaRows(cs, nil))
+	if len(table) != 1 || len(appendix) != 3 {
+		t.Fatalf("%d rows, %d in the appendix", len(table), len(appendix))
+	}
+	if want := "3/3 pass, worst 2 L/min at iteration 2 (#2) [dut.level=P8, loop.preset=heart_failure]"; table[0].Value != want || table[0].Step != "2.1 measure" {
+		t.Errorf("summary %q at %q, want %q", table[0].Value, table[0].Step, want)
+	}
+}

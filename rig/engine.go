@@ -234,8 +234,12 @@ func phaseChannels(steps []*protocols.Step, names []string) []string {
 				names = append(names, c.Measure.Channel)
 			}
 		}
-		if s.Until != nil && protocols.Aggregates[s.Until.Cond.Measure.Agg].Phase {
-			names = append(names, s.Until.Cond.Measure.Channel)
+		if s.Until != nil {
+			for _, m := range s.Until.Cond.Measures() {
+				if protocols.Aggregates[m.Agg].Phase {
+					names = append(names, m.Channel)
+				}
+			}
 		}
 		names = phaseChannels(s.Steps, names)
 	}
@@ -657,7 +661,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 		sr.crit = append(sr.crit, cr)
 	}
 	if len(e.active) == 0 {
-		e.prog.stepStarted(path, len(e.proto.Steps), title, e.next-e.started)
+		e.prog.stepStarted(path, e.proto.StepCount(), title, e.next-e.started)
 	}
 	e.event(runlog.Event{Kind: runlog.KindStepStart, Step: path, Msg: title})
 	return sr
@@ -727,11 +731,13 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	case s.Until != nil:
 		return e.until(s.Until, path)
 	case s.Sweep != nil:
-		for i, v := range s.Sweep.Values {
-			if err := e.set(protocols.Setpoint{Param: s.Sweep.Param, Value: v}, path); err != nil {
-				return err
+		for i, set := range s.Sweep.Iterations() {
+			for _, sp := range set {
+				if err := e.set(sp, path); err != nil {
+					return err
+				}
 			}
-			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), fmt.Sprintf(" [%s=%s]", s.Sweep.Param, v)); err != nil {
+			if err := e.runSteps(s.Steps, fmt.Sprintf("%s[%d].", path, i+1), " ["+s.Sweep.Label(set)+"]"); err != nil {
 				return err
 			}
 		}
@@ -840,25 +846,20 @@ func (e *engine) ramp(ramps []protocols.Ramp, path string) error {
 }
 
 // until holds the step until its condition holds on a frame, or times out.
-// A frame aggregate is kept rolling over its window (or the step so far); a
-// beat aggregate is the mean (or the measure's statistic) over the beats
-// that ended in the window.
+// Each measure of the condition is kept up to date on every frame
+// (condTerm); the condition is judged once all of them have a value.
 func (e *engine) until(u *protocols.Until, path string) error {
-	m := u.Cond.Measure
-	col := e.layout.Index(m.Channel)
-	var roll *daq.Rolling
-	var whole daq.Stats
-	if m.Window > 0 && !m.IsBeat() {
-		roll = daq.NewRolling(m.Window, e.rate)
-	}
-	var beats *critRun
-	if m.IsBeat() {
-		// the step's own criterion list carries the beats to the condition
-		c := &protocols.Criterion{Measure: m}
-		beats = &critRun{c: c, col: col, dim: e.layout[col].Dim, acc: verdict.Acc{C: c}}
-		sr := e.active[len(e.active)-1]
-		sr.crit = append(sr.crit, beats)
-		defer func() { sr.crit = slices.DeleteFunc(sr.crit, func(c *critRun) bool { return c == beats }) }()
+	leaves := u.Cond.Leaves()
+	terms := make(map[*protocols.Condition]*condTerm, len(leaves))
+	for _, l := range leaves {
+		t := e.newCondTerm(l.Measure)
+		terms[l] = t
+		if t.beats != nil {
+			// the step's own criterion list carries the beats to the condition
+			sr := e.active[len(e.active)-1]
+			sr.crit = append(sr.crit, t.beats)
+			defer func() { sr.crit = slices.DeleteFunc(sr.crit, func(c *critRun) bool { return c == t.beats }) }()
+		}
 	}
 	start := e.next
 	end := start + u.Timeout
@@ -870,26 +871,16 @@ func (e *engine) until(u *protocols.Until, path string) error {
 		if !taken {
 			continue // a bad frame or a gap: no value to judge, none invented
 		}
-		v, t := e.scratch[col], e.next // scratch holds the frame just taken
-		var agg float64
-		switch {
-		case beats != nil:
-			var n int64
-			if agg, n = verdict.BeatStat(beats.acc.Beats, t, m.Window, m.Stat); n == 0 || t-start < m.Window {
-				continue // like a rolling window, the first verdict waits for a full window
-			}
-		case roll != nil:
-			roll.Add(t, v)
-			if !roll.Full() {
-				continue
-			}
-			agg, _ = roll.Aggregate(m.Agg)
-		default:
-			whole.Add(t, v)
-			agg, _ = whole.Aggregate(m.Agg)
+		ready := true
+		for _, l := range leaves {
+			ready = terms[l].update(e.scratch, e.next, start) && ready // scratch holds the frame just taken
 		}
-		if u.Cond.Bound.Holds(agg) {
-			e.event(runlog.NewEvent(runlog.KindUntilMet, path, u.Cond.Text, runlog.UntilMetData{AfterS: (e.next - start).Seconds(), Value: runlog.Reading(agg)}))
+		if ready && u.Cond.Eval(func(l *protocols.Condition) bool { return l.Holds(terms[l].v) }) {
+			d := runlog.UntilMetData{AfterS: (e.next - start).Seconds(), Value: runlog.Reading(terms[leaves[0]].v)}
+			for i := 0; len(leaves) > 1 && i < len(leaves); i++ {
+				d.Values = append(d.Values, runlog.Reading(terms[leaves[i]].v))
+			}
+			e.event(runlog.NewEvent(runlog.KindUntilMet, path, u.Cond.Text, d))
 			return nil
 		}
 	}
@@ -907,10 +898,80 @@ func (e *engine) until(u *protocols.Until, path string) error {
 	return errTimeout
 }
 
-func (e *engine) whenHolds(w *protocols.When) bool {
-	cur, ok := e.params[w.Param]
-	eq := ok && cur.Equal(w.Value)
-	return eq != w.Not
+// condTerm is one measure of an until condition, updated frame by frame:
+// a frame aggregate rolling over its window (or the step so far), a
+// flag's count or fraction likewise, or a beat aggregate's statistic over
+// the beats that ended in the window.
+type condTerm struct {
+	m     protocols.Measure
+	col   int
+	roll  *daq.Rolling
+	whole daq.Stats
+	beats *critRun
+	prev  float64 // the flag's previous value (count over a window; NaN before the first)
+	v     float64 // the latest value
+}
+
+func (e *engine) newCondTerm(m protocols.Measure) *condTerm {
+	t := &condTerm{m: m, col: e.layout.Index(m.Channel), prev: math.NaN()} // a flag set at the start is no rise, as in daq.Stats
+	switch {
+	case m.IsBeat():
+		c := &protocols.Criterion{Measure: m}
+		t.beats = &critRun{c: c, col: t.col, dim: e.layout[t.col].Dim, acc: verdict.Acc{C: c}}
+	case m.Window > 0:
+		t.roll = daq.NewRolling(m.Window, e.rate)
+	}
+	return t
+}
+
+// update takes the frame at t (the step started at start) and reports
+// whether the term has a value: a window waits until it is full.
+func (t *condTerm) update(frame []float64, now, start time.Duration) bool {
+	v := frame[t.col]
+	switch {
+	case t.beats != nil:
+		var n int64
+		t.v, n = verdict.BeatStat(t.beats.acc.Beats, now, t.m.Window, t.m.Stat)
+		return n > 0 && now-start >= t.m.Window
+	case t.roll != nil:
+		x := v
+		switch t.m.Agg {
+		case "count": // a rising edge, as daq.Stats counts them
+			x = 0
+			if v != 0 && t.prev == 0 {
+				x = 1
+			}
+			t.prev = v
+		case "fraction":
+			x = 0
+			if v != 0 {
+				x = 100
+			}
+		}
+		t.roll.Add(now, x)
+		if !t.roll.Full() {
+			return false
+		}
+		switch t.m.Agg {
+		case "count":
+			t.v = math.Round(t.roll.Sum())
+		case "fraction":
+			t.v, _ = t.roll.Aggregate("mean")
+		default:
+			t.v, _ = t.roll.Aggregate(t.m.Agg)
+		}
+		return true
+	}
+	t.whole.Add(now, v)
+	t.v, _ = t.whole.Aggregate(t.m.Agg)
+	return true
+}
+
+func (e *engine) whenHolds(w *protocols.Condition) bool {
+	return w.Eval(func(leaf *protocols.Condition) bool {
+		cur, ok := e.params[leaf.Param]
+		return leaf.HoldsValue(cur, ok)
+	})
 }
 
 // judge evaluates the criteria of a finished step (verdict.Judge); a

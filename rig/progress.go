@@ -61,7 +61,7 @@ func planned(steps []*protocols.Step) time.Duration {
 		case s.Until != nil:
 			body = s.Until.Timeout
 		case s.Sweep != nil:
-			body = time.Duration(len(s.Sweep.Values)) * planned(s.Steps)
+			body = time.Duration(len(s.Sweep.Iterations())) * planned(s.Steps)
 		case s.Repeat != nil && s.Repeat.Count > 0:
 			body = time.Duration(s.Repeat.Count) * planned(s.Steps)
 		case s.Repeat != nil:

@@ -135,10 +135,10 @@ func (e *engine) restore() error {
 	// The rig restarted cold: let it settle under the restored setpoints
 	// before the interrupted step runs again, as it had under the steps
 	// before it. These frames belong to no step.
-	e.event(runlog.NewEvent(runlog.KindRunResumed, "", fmt.Sprintf("resumed after step %d of %d; gap from %s to %s of run time", k, len(e.proto.Steps),
+	e.event(runlog.NewEvent(runlog.KindRunResumed, "", fmt.Sprintf("resumed after step %d of %d; gap from %s to %s of run time", k, e.proto.StepCount(),
 		units.FormatDuration(rs.lastT), units.FormatDuration(e.next)), runlog.RunResumedData{CompletedSteps: k, GapFromS: rs.lastT.Seconds(), GapToS: e.next.Seconds()}))
 	e.firstStep = k
-	e.progress("resumed after step %d of %d; settling %s", k, len(e.proto.Steps), units.FormatDuration(resumeSettle))
+	e.progress("resumed after step %d of %d; settling %s", k, e.proto.StepCount(), units.FormatDuration(resumeSettle))
 	return e.hold(resumeSettle)
 }
 

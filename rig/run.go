@@ -326,7 +326,7 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 // use past their due date.
 func (e *engine) begin(m runlog.Manifest, dir string, kind runlog.ClockKind, cals []runlog.Calibration, opts Options) {
 	if e.out.obs != nil {
-		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(e.proto), Steps: len(e.proto.Steps)})
+		e.out.obs.RunStarted(RunInfo{Manifest: m, Dir: dir, Planned: Planned(e.proto), Steps: e.proto.StepCount()})
 	}
 	e.event(runlog.NewEvent(runlog.KindRunStart, "", e.proto.Name, runlog.RunStartData{Clock: kind, Rig: e.cfg.Name}))
 	for _, ev := range startActions(opts, cals, e.resume != nil, e.proto.OtherDevice) {

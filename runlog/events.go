@@ -255,7 +255,10 @@ type SetpointData struct {
 // UntilMetData is the data of until.met.
 type UntilMetData struct {
 	AfterS float64 `json:"after_s"` // how long the wait took
-	Value  Reading `json:"value"`   // the measure's value that met the condition
+	Value  Reading `json:"value"`   // the measure's value that met the condition (the first, of several)
+	// Values are each measure's value, in the order written, when the
+	// condition has several (language 1.1: and, or, not).
+	Values []Reading `json:"values,omitempty"`
 }
 
 // CriterionData is the data of criterion. The whole result rides in it, so

@@ -334,7 +334,7 @@ func (s *Server) protocols(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			ent.Errors = protocolErrors(e.Name(), err)
 		} else {
-			ent.Name, ent.Description, ent.Steps, ent.PlannedS = p.Name, p.Description, len(p.Steps), rig.Planned(p).Seconds()
+			ent.Name, ent.Description, ent.Steps, ent.PlannedS = p.Name, p.Description, p.StepCount(), rig.Planned(p).Seconds()
 		}
 		list = append(list, ent)
 	}
@@ -442,7 +442,7 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	if p, _, _, _, ok := s.loadRequest(w, r); ok {
 		writeJSON(w, http.StatusOK, map[string]any{"valid": true, "name": p.Name, "description": p.Description,
-			"steps": len(p.Steps), "planned_s": rig.Planned(p).Seconds()})
+			"steps": p.StepCount(), "planned_s": rig.Planned(p).Seconds()})
 	}
 }
 

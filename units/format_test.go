@@ -222,3 +222,17 @@ func TestFormatIn(t *testing.T) {
 		t.Errorf("FormatIn to a flow unit = %q, want an error", s)
 	}
 }
+
+// TestFlagsIsAPlainNumber: a number without a dimension needs no unit, and
+// may carry "flags", the unit a rig config gives a flags channel (issue
+// 19: "flags" was refused in a limit); no other dimension takes it.
+func TestFlagsIsAPlainNumber(t *testing.T) {
+	for _, s := range []string{"0", "0 flags", "3flags"} {
+		if v, err := ParseAs(s, None); err != nil || v != float64(s[0]-'0') {
+			t.Errorf("ParseAs(%q, None) = %v, %v", s, v, err)
+		}
+	}
+	if _, err := ParseAs("0 flags", Pressure); err == nil {
+		t.Error(`"0 flags" accepted as a pressure`)
+	}
+}

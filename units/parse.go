@@ -236,6 +236,11 @@ func parse(s string, want Dimension) (Quantity, error) {
 		}
 		return Quantity{}, fmt.Errorf("%s needs %s unit, e.g. %s", quote(s), want.withArticle(), want.Example())
 	}
+	if want == None && unit == "flags" {
+		// the unit a rig config gives a flags channel (dut.alarms): a
+		// limit on the channel, or on a flag's count, may repeat it
+		return Quantity{Value: v, Dim: None}, nil
+	}
 	if hasNumberField(unit) {
 		return Quantity{}, fmt.Errorf("%s has more than one number, expected one %s", quote(s), expectedOne(want))
 	}

@@ -212,12 +212,16 @@ func (w *walk) setpoint(ev runlog.Event) {
 }
 
 // holds reports whether a criterion's `when` holds for the parameters as
-// the record set them (the engine's Value.Equal on recorded values).
-func (w *walk) holds(wh *protocols.When) bool {
-	cur, ok := w.params[wh.Param]
-	v := wh.Value
-	eq := ok && (v.Off && cur.Word == "off" || v.Word != "" && cur.Word == v.Word || !v.Off && v.Word == "" && cur.Word == "" && cur.Num == v.Num)
-	return eq != wh.Not
+// the record set them (the engine's evaluation on recorded values).
+func (w *walk) holds(wh *protocols.Condition) bool {
+	return wh.Eval(func(leaf *protocols.Condition) bool {
+		cur, ok := w.params[leaf.Param]
+		v := protocols.Value{Num: cur.Num, Word: cur.Word, Off: cur.Word == "off"}
+		if v.Off {
+			v.Word = ""
+		}
+		return leaf.HoldsValue(v, ok)
+	})
 }
 
 // stepAt is the protocol's step at a run path ("2[3].1").

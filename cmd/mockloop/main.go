@@ -255,16 +255,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitInvalid
 	}
-	fmt.Fprintf(stdout, "%s: protocol %s is valid for rig %s (%d steps)\n", pos[0], p.Name, cfg.Name, countSteps(p.Steps))
+	n := p.StepCount()
+	fmt.Fprintf(stdout, "%s: protocol %s is valid for rig %s (%d step%s)\n", pos[0], p.Name, cfg.Name, n, map[bool]string{true: "s"}[n != 1])
 	return exitPass
-}
-
-func countSteps(steps []*protocols.Step) int {
-	n := 0
-	for _, s := range steps {
-		n += 1 + countSteps(s.Steps)
-	}
-	return n
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {

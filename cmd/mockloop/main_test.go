@@ -505,3 +505,24 @@ func resumedResult(t *testing.T, code int, out, errOut string) runlog.Result {
 	}
 	return res
 }
+
+// TestValidateCountsStepsAsTheRun: validate's step count is the run's "step
+// N/M" (Protocol.StepCount): nested steps run inside their top-level step,
+// they are not counted again (issue 19: validate said 4 where the run said
+// step 1/3).
+func TestValidateCountsStepsAsTheRun(t *testing.T) {
+	chdirRoot(t)
+	proto := filepath.Join(t.TempDir(), "nested.yaml")
+	src := "protocol: 1\nname: nested\nsteps:\n  - {name: a, set: {loop.preset: healthy}, hold: 1 s}\n" +
+		"  - name: b\n    repeat: {count: 2}\n    steps:\n      - hold: 1 s\n      - hold: 1 s\n  - {name: c, hold: 1 s}\n"
+	if err := os.WriteFile(proto, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := cli(t, "validate", proto); code != exitPass || !strings.Contains(out, "is valid for rig sim (3 steps)") {
+		t.Errorf("validate: %d %q", code, out)
+	}
+	code, _, errOut := cli(t, "run", "--runs", t.TempDir(), proto)
+	if code != exitPass || !strings.Contains(errOut, `step 1/3 "a"`) || !strings.Contains(errOut, `step 3/3 "c"`) {
+		t.Errorf("run: %d %q", code, errOut)
+	}
+}

@@ -21,7 +21,7 @@ func TestValidateOnTheRightHeartBench(t *testing.T) {
 	if err := os.WriteFile(proto, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl-rp.yaml", proto); code != exitPass || !strings.Contains(out, "protocol rp is valid for rig pi-mcl-rp (1 steps)") {
+	if code, out, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl-rp.yaml", proto); code != exitPass || !strings.Contains(out, "protocol rp is valid for rig pi-mcl-rp (1 step)") {
 		t.Errorf("pi-mcl-rp.yaml: exit %d %q %q", code, out, errOut)
 	}
 	if code, _, errOut := cli(t, "validate", "--rig", "configs/rigs/pi-mcl.yaml", proto); code != exitInvalid || !strings.Contains(errOut, proto+":5:36: rig pi-mcl does not support parameter loop.rv_contractility") {

@@ -305,3 +305,19 @@ func distance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Inside is scalar n with its column moved to byte offset off of its
+// value, so that an error inside an expression points at its column: for
+// a plain or quoted scalar on one line (quoted: past the quote, escapes
+// aside). Other scalars keep their own position.
+func Inside(n *Node, off int) *Node {
+	if n == nil || strings.Contains(n.Value, "\n") || n.Style&^(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.FlowStyle) != 0 {
+		return n
+	}
+	m := *n
+	m.Column += utf8.RuneCountInString(n.Value[:min(max(off, 0), len(n.Value))])
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		m.Column++
+	}
+	return &m
+}
