@@ -256,6 +256,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			continue
 		}
 		if i == 0 {
+			e.prog.beatDone(b)
 			if err := e.controlBeat(b); err != nil {
 				return err
 			}

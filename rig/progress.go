@@ -3,20 +3,29 @@ package rig
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/clock"
+	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/internal/termtext"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/units"
 )
 
 // progress reports a run as it goes. On a terminal it redraws one status
-// line — step i/N, run time elapsed and planned, the latest key channels —
-// at most five times a second of wall time; elsewhere (CI, systemd) it
-// writes one line per top-level step and one per minute of run time, so a
-// log of a day-long run stays readable.
+// line — step i/N, run time elapsed and planned, the latest values — at
+// most five times a second of wall time; elsewhere (CI, systemd) it writes
+// one line per top-level step and one per minute of run time, so a log of
+// a day-long run stays readable and each line can be grepped alone.
+//
+// The values are what an operator reads off a bench monitor, not one raw
+// sample of a pulsatile signal ("aop 49" while MAP is held at 65): the
+// latest beat of the rig's key beat channel (MAP, HR, and CO from the flow
+// its detector integrates), the other key progress channels averaged over
+// that beat, each with its unit, and the setpoints in force.
 type progress struct {
 	w        io.Writer
 	live     bool
@@ -24,11 +33,28 @@ type progress struct {
 	lastDraw time.Duration
 	ticks    int
 	planned  time.Duration
-	keys     []int
-	names    []string
 	step     string
 	nextLog  time.Duration
 	drawn    bool
+
+	// beat is the latest beat of the key beat channel (haveBeat: one came).
+	beat     daq.Beat
+	haveBeat bool
+	// keys are the key progress channels shown as their mean over the
+	// latest beat: sum and n accumulate the frames since it, mean holds
+	// the last beat's (NaN: none yet).
+	keys      []progressKey
+	params    map[string]protocols.Value // the engine's setpoints in force
+	setpoints []string                   // the parameters the protocol sets, in order
+}
+
+// progressKey is one channel of the progress line shown as its mean.
+type progressKey struct {
+	col       int
+	name      string
+	dim       units.Dimension
+	sum, mean float64
+	n         int
 }
 
 // redraw is the least wall time between two redraws of the live line.
@@ -38,13 +64,48 @@ func newProgress(w io.Writer, live bool, p *protocols.Protocol, e *engine) *prog
 	if w == nil {
 		return nil
 	}
-	pr := &progress{w: w, live: live, wall: clock.NewReal(), planned: planned(p.Steps), nextLog: time.Minute, lastDraw: -redraw}
+	pr := &progress{w: w, live: live, wall: clock.NewReal(), planned: planned(p.Steps), nextLog: time.Minute, lastDraw: -redraw,
+		params: e.params, setpoints: setParams(p.Steps, nil)}
+	// The beat channel and the flow its detector integrates are shown as
+	// MAP, HR and CO; the other key channels as their means.
+	shown := map[int]bool{}
+	if len(e.beats) > 0 && e.beats[0].record {
+		shown[e.beats[0].p] = true
+		if e.beats[0].f >= 0 {
+			shown[e.beats[0].f] = true
+		}
+	}
 	for _, k := range e.cfg.Keys.Progress {
-		if j := e.layout.Index(k); j >= 0 {
-			pr.keys, pr.names = append(pr.keys, j), append(pr.names, termtext.Escape(k))
+		if j := e.layout.Index(k); j >= 0 && !shown[j] {
+			shown[j] = true
+			pr.keys = append(pr.keys, progressKey{col: j, name: termtext.Escape(k), dim: e.layout[j].Dim, mean: math.NaN()})
 		}
 	}
 	return pr
+}
+
+// setParams appends the parameters steps set, ramp or sweep, each once, in
+// the order the protocol first names them; dut.clear is an act, not a
+// setting in force.
+func setParams(steps []*protocols.Step, names []string) []string {
+	add := func(name string) {
+		if name != "dut.clear" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	for _, s := range steps {
+		for _, sp := range s.Set {
+			add(sp.Param)
+		}
+		for _, r := range s.Ramp {
+			add(r.Param)
+		}
+		if s.Sweep != nil {
+			add(s.Sweep.Param)
+		}
+		names = setParams(s.Steps, names)
+	}
+	return names
 }
 
 // planned is the protocol's duration as written: until steps count with
@@ -86,15 +147,37 @@ func (p *progress) stepStarted(path string, total int, title string, at time.Dur
 	fmt.Fprintf(p.w, "%s at %s\n", p.step, units.FormatDuration(at))
 }
 
+// beatDone takes a finished beat of the key beat channel: the values the
+// line shows until the next.
+func (p *progress) beatDone(b daq.Beat) {
+	if p == nil {
+		return
+	}
+	p.beat, p.haveBeat = b, true
+	for i := range p.keys {
+		k := &p.keys[i]
+		if k.n > 0 {
+			k.mean = k.sum / float64(k.n)
+		}
+		k.sum, k.n = 0, 0
+	}
+}
+
 // frame is called for every frame; it must stay cheap.
 func (p *progress) frame(at time.Duration, frame []float64) {
 	if p == nil {
 		return
 	}
+	for i := range p.keys {
+		if v := frame[p.keys[i].col]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			p.keys[i].sum += v
+			p.keys[i].n++
+		}
+	}
 	if !p.live {
 		if at >= p.nextLog {
 			p.nextLog += time.Minute
-			fmt.Fprintf(p.w, "%s of %s: %s, %s\n", units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.step, p.values(frame))
+			fmt.Fprintf(p.w, "%s of %s: %s, %s\n", units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.step, p.values(", "))
 		}
 		return
 	}
@@ -103,20 +186,69 @@ func (p *progress) frame(at time.Duration, frame []float64) {
 	}
 	if now := p.wall.Now(); now-p.lastDraw >= redraw {
 		p.lastDraw = now
-		fmt.Fprintf(p.w, "\r\x1b[K%s  %s / %s  %s", p.step, units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.values(frame))
+		fmt.Fprintf(p.w, "\r\x1b[K%s  %s / %s  %s", p.step, units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.values("  "))
 		p.drawn = true
 	}
 }
 
-func (p *progress) values(frame []float64) string {
-	var b strings.Builder
-	for i, j := range p.keys {
-		if i > 0 {
-			b.WriteString("  ")
+// values are the line's values, sep between them: the latest beat's MAP,
+// HR and CO, the key channels' means over it (before the first beat, over
+// the frames so far), then the setpoints in force.
+func (p *progress) values(sep string) string {
+	var parts []string
+	if p.haveBeat {
+		parts = append(parts, "MAP "+shown(p.beat.Mean, units.Pressure), "HR "+shown(p.beat.HeartRate, units.Rate))
+		if co := p.beat.StrokeVolume * p.beat.HeartRate / 1000; !math.IsNaN(co) {
+			parts = append(parts, "CO "+shown(co, units.Flow))
 		}
-		fmt.Fprintf(&b, "%s %.4g", p.names[i], frame[j])
 	}
-	return b.String()
+	for _, k := range p.keys {
+		v := k.mean
+		if math.IsNaN(v) && k.n > 0 {
+			v = k.sum / float64(k.n)
+		}
+		if !math.IsNaN(v) {
+			parts = append(parts, k.name+" "+shown(v, k.dim))
+		}
+	}
+	line := strings.Join(parts, sep)
+	if sp := p.inForce(); sp != "" {
+		line += "; " + sp
+	}
+	return line
+}
+
+// inForce is the setpoints in force of the parameters the protocol sets,
+// e.g. "dut.level P8, loop.preset heart_failure, target MAP 65 mmHg";
+// targets switched off are left out.
+func (p *progress) inForce() string {
+	var parts []string
+	for _, name := range p.setpoints {
+		v, ok := p.params[name]
+		if !ok || v.Off {
+			continue
+		}
+		label := name
+		if t, isTarget := strings.CutPrefix(name, "loop.target."); isTarget {
+			label = "target " + strings.ToUpper(t)
+		}
+		s := v.Word
+		if s == "" {
+			s = shown(v.Num, v.Dim)
+		}
+		parts = append(parts, termtext.Escape(label+" "+s))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shown is v with its unit, to three significant digits: a monitor's
+// reading, not the record's value.
+func shown(v float64, d units.Dimension) string {
+	if v != 0 && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		scale := math.Pow(10, math.Floor(math.Log10(math.Abs(v)))-2)
+		v = math.Round(v/scale) * scale
+	}
+	return units.Format(v, d)
 }
 
 func (p *progress) clear() {
