@@ -256,7 +256,7 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 			continue
 		}
 		if i == 0 {
-			e.prog.beatDone(b)
+			e.prog.beatDone(b, b.End-e.started)
 			if err := e.controlBeat(b); err != nil {
 				return err
 			}

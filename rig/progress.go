@@ -37,9 +37,12 @@ type progress struct {
 	nextLog  time.Duration
 	drawn    bool
 
-	// beat is the latest beat of the key beat channel (haveBeat: one came).
+	// beat is the latest beat of the key beat channel (haveBeat: one
+	// came), ended at run time beatAt; beatKey is that channel's mean since.
 	beat     daq.Beat
+	beatAt   time.Duration
 	haveBeat bool
+	beatKey  *progressKey
 	// keys are the key progress channels shown as their mean over the
 	// latest beat: sum and n accumulate the frames since it, mean holds
 	// the last beat's (NaN: none yet).
@@ -70,7 +73,9 @@ func newProgress(w io.Writer, live bool, p *protocols.Protocol, e *engine) *prog
 	// MAP, HR and CO; the other key channels as their means.
 	shown := map[int]bool{}
 	if len(e.beats) > 0 && e.beats[0].record {
-		shown[e.beats[0].p] = true
+		j := e.beats[0].p
+		shown[j] = true
+		pr.beatKey = &progressKey{col: j, name: termtext.Escape(e.layout[j].Name), dim: e.layout[j].Dim, mean: math.NaN()}
 		if e.beats[0].f >= 0 {
 			shown[e.beats[0].f] = true
 		}
@@ -147,20 +152,47 @@ func (p *progress) stepStarted(path string, total int, title string, at time.Dur
 	fmt.Fprintf(p.w, "%s at %s\n", p.step, units.FormatDuration(at))
 }
 
-// beatDone takes a finished beat of the key beat channel: the values the
-// line shows until the next.
-func (p *progress) beatDone(b daq.Beat) {
+// staleBeat is how long after the latest beat the line stops showing it:
+// a beat detector that lost the beat (a transient) must not leave the
+// line showing the pressure of before it.
+const staleBeat = 5 * time.Second
+
+// beatDone takes a finished beat of the key beat channel, which ended at
+// run time at: the values the line shows until the next.
+func (p *progress) beatDone(b daq.Beat, at time.Duration) {
 	if p == nil {
 		return
 	}
-	p.beat, p.haveBeat = b, true
+	p.beat, p.beatAt, p.haveBeat = b, at, true
 	for i := range p.keys {
-		k := &p.keys[i]
-		if k.n > 0 {
-			k.mean = k.sum / float64(k.n)
-		}
-		k.sum, k.n = 0, 0
+		p.keys[i].endBeat()
 	}
+	p.beatKey.endBeat()
+}
+
+// endBeat makes the frames since the last beat the mean shown.
+func (k *progressKey) endBeat() {
+	if k.n > 0 {
+		k.mean = k.sum / float64(k.n)
+	}
+	k.sum, k.n = 0, 0
+}
+
+// add accumulates a frame's value; NaN (no reading yet) is left out.
+func (k *progressKey) add(frame []float64) {
+	if v := frame[k.col]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		k.sum += v
+		k.n++
+	}
+}
+
+// value is the mean shown: the last beat's or, before the first beat or
+// with the beats stale, the frames' since (NaN: none).
+func (k *progressKey) value(stale bool) float64 {
+	if (stale || math.IsNaN(k.mean)) && k.n > 0 {
+		return k.sum / float64(k.n)
+	}
+	return k.mean
 }
 
 // frame is called for every frame; it must stay cheap.
@@ -169,15 +201,15 @@ func (p *progress) frame(at time.Duration, frame []float64) {
 		return
 	}
 	for i := range p.keys {
-		if v := frame[p.keys[i].col]; !math.IsNaN(v) && !math.IsInf(v, 0) {
-			p.keys[i].sum += v
-			p.keys[i].n++
-		}
+		p.keys[i].add(frame)
+	}
+	if p.beatKey != nil {
+		p.beatKey.add(frame)
 	}
 	if !p.live {
 		if at >= p.nextLog {
 			p.nextLog += time.Minute
-			fmt.Fprintf(p.w, "%s of %s: %s, %s\n", units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.step, p.values(", "))
+			fmt.Fprintf(p.w, "%s of %s: %s, %s\n", units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.step, p.values(at, ", "))
 		}
 		return
 	}
@@ -186,28 +218,37 @@ func (p *progress) frame(at time.Duration, frame []float64) {
 	}
 	if now := p.wall.Now(); now-p.lastDraw >= redraw {
 		p.lastDraw = now
-		fmt.Fprintf(p.w, "\r\x1b[K%s  %s / %s  %s", p.step, units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.values("  "))
+		fmt.Fprintf(p.w, "\r\x1b[K%s  %s / %s  %s", p.step, units.FormatDuration(at.Truncate(time.Second)), units.FormatDuration(p.planned), p.values(at, "  "))
 		p.drawn = true
 	}
 }
 
-// values are the line's values, sep between them: the latest beat's MAP,
-// HR and CO, the key channels' means over it (before the first beat, over
-// the frames so far), then the setpoints in force.
-func (p *progress) values(sep string) string {
+// values are the line's values at run time at, sep between them: the
+// latest beat's MAP, HR and CO, the key channels' means over it (before the
+// first beat, over the frames so far), then the setpoints in force. With
+// no beat for staleBeat, the beat channel's mean since its last beat
+// stands in for MAP, saying so.
+func (p *progress) values(at time.Duration, sep string) string {
 	var parts []string
-	if p.haveBeat {
+	stale := !p.haveBeat || at-p.beatAt > staleBeat
+	switch {
+	case !stale:
 		parts = append(parts, "MAP "+shown(p.beat.Mean, units.Pressure), "HR "+shown(p.beat.HeartRate, units.Rate))
 		if co := p.beat.StrokeVolume * p.beat.HeartRate / 1000; !math.IsNaN(co) {
 			parts = append(parts, "CO "+shown(co, units.Flow))
 		}
+	case p.beatKey != nil:
+		since := "no beat yet"
+		if p.haveBeat {
+			since = "no beat for " + units.FormatDuration((at - p.beatAt).Truncate(time.Second))
+		}
+		if p.beatKey.n > 0 {
+			since += ", " + p.beatKey.name + " " + shown(p.beatKey.sum/float64(p.beatKey.n), p.beatKey.dim)
+		}
+		parts = append(parts, since)
 	}
 	for _, k := range p.keys {
-		v := k.mean
-		if math.IsNaN(v) && k.n > 0 {
-			v = k.sum / float64(k.n)
-		}
-		if !math.IsNaN(v) {
+		if v := k.value(stale); !math.IsNaN(v) {
 			parts = append(parts, k.name+" "+shown(v, k.dim))
 		}
 	}
