@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"os"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,25 @@ func TestUsageBadCommand(t *testing.T) {
 		if code := run(args, &stdout, &stderr); code != exitInvalid || !strings.Contains(stderr.String(), "  dut-sim ") {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
 		}
+	}
+}
+
+// TestReadmeCommandLine: README.md's "Command line" block is the usage's
+// list of commands, line for line.
+func TestReadmeCommandLine(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(readme), "## Command line\n\n```\n")
+	block, _, _ = strings.Cut(block, "```\n")
+	var want strings.Builder
+	for _, c := range commandTable() {
+		for _, s := range c.synopsis {
+			want.WriteString("mockloop " + s + "\n")
+		}
+	}
+	if block != want.String() {
+		t.Errorf("README.md's command line block:\n%s\nwant:\n%s", block, want.String())
 	}
 }
