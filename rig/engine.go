@@ -258,6 +258,9 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 		}
 		b, ok := s.det.AddValue(t, frame[s.p], q, frame[s.x])
 		if i == 0 {
+			if ok {
+				e.prog.beatDone(b, b.End-e.started)
+			}
 			if err := e.control(t, frame[s.p], q, b, ok); err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -30,8 +29,7 @@ flags:
 
 // cmdAudit implements `mockloop audit`.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("audit", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlagSet("audit", stderr)
 	flags.Usage = func() {
 		fmt.Fprint(stderr, auditUsage)
 		flags.PrintDefaults()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -38,8 +37,7 @@ func confirm(stdin io.Reader, stderr io.Writer, yes bool, what string) error {
 }
 
 func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("zero", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("zero", stderr)
 	rigArg := rigFlag(fs)
 	var channels stringList
 	fs.Var(&channels, "channel", "channel to zero (repeatable; default: every ADC channel)")
@@ -108,8 +106,7 @@ func cmdZero(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func cmdCalibrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("calibrate", stderr)
 	rigArg := rigFlag(fs)
 	var at stringList
 	fs.Var(&at, "at", "reference value to apply, with unit (repeat: at least two, e.g. --at '0 mmHg' --at '200 mmHg')")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -17,8 +16,7 @@ import (
 // interrupted, printing its path: a stand-in for the pump controller when a
 // rig's host side is tested without a pump.
 func cmdDUTSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dut-sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dut-sim", stderr)
 	faults := fs.String("fault", "", "faults to inject, e.g. drop=0.2,delay=150ms,corrupt=0.1,garbage=0.05,silent,unplug=10s/2s")
 	link := fs.String("link", "", "also make this path a symlink to the pty (as /dev/serial/by-id/ names are)")
 	telemetry := fs.Duration("tick", 10*time.Millisecond, "how often the firmware runs on its own (ramps, watchdog, TLM)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +29,7 @@ func cmdFidelity(args []string, stdout, stderr io.Writer) int {
 
 // fidelityWith is cmdFidelity with the cases to run (nil: all of them).
 func fidelityWith(args []string, cases []fidelity.Case, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fidelity", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fidelity", stderr)
 	out := fs.String("out", ".", "write fidelity.json, fidelity.html and fidelity.pdf to `DIR`")
 	rigDir := fs.String("rig-dir", filepath.Dir(configs.DefaultRig), "`DIR` of the shipped rig configs (sim.yaml, sim-rp.yaml, sim-loop-only.yaml); default: configs/rigs, else the binary's own")
 	if _, ok := parseArgs(fs, args, 0, fidelityUsage); !ok {

@@ -44,8 +44,7 @@ func addKeyFlags(fs *flag.FlagSet) keyFlags {
 
 // cmdKeys implements `mockloop keys new|list|trust`.
 func cmdKeys(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, keysUsage)
 		fs.PrintDefaults()

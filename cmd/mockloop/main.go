@@ -38,88 +38,163 @@ func main() {
 	os.Exit(run(os.Args[1:], &lossyWriter{f: os.Stdout}, &lossyWriter{f: os.Stderr}))
 }
 
-const usage = `usage: mockloop <command> [flags] [args]
+// command is one command of mockloop: its name, its synopsis (one line
+// per form, after "mockloop "), and what runs it. commandTable is the one
+// list of them: the dispatcher and the usage are both made from it, so a
+// command cannot be dispatched yet missing from the usage.
+type command struct {
+	name     string
+	synopsis []string
+	run      func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
 
-commands:
-  run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml
-  validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml
-  run --remote URL [--out DIR] [--wait D] [--remote-ca FILE] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--quiet] [--json] PROTOCOL.yaml | --follow ID
-  runs [--runs DIR | --remote URL] [--json]
-  report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] RUN | --remote URL [--out DIR] RUN
-  verify [--runs DIR] [--keyring FILE] RUN
-  keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]
-  sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME] RUN
-  sync [--runs DIR] [--influx URL]
-  serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] [--allow-dev-build REASON] | --new-token
-  stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]
-  users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]
-  audit [--log FILE]
-  zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--yes]
-  calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--yes] CHANNEL
-  timing [--rig FILE] [--for 60s] [--priority N] [--json]
-  fidelity [--out DIR] [--rig-dir DIR]
-  version
+// commandTable is a function, not a variable: the commands' own usage
+// (newFlagSet) reads it, which would make a variable's initializer a cycle.
+func commandTable() []command {
+	return []command{
+		{"run", []string{
+			"run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml",
+			"run --remote URL [--remote-ca FILE] [--out DIR] [--wait D] [--operator NAME] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--require-influx] [--quiet] [--json] PROTOCOL.yaml | --follow ID",
+		}, func(a []string, _ io.Reader, o, e io.Writer) int { return cmdRun(a, o, e) }},
+		{"validate", []string{"validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdValidate(a, o, e) }},
+		{"runs", []string{"runs [--runs DIR | --remote URL [--remote-ca FILE]] [--json]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdRuns(a, o, e) }},
+		{"report", []string{"report [--runs DIR] [--format html,pdf,junit,csv] [--out DIR] [--influx URL] [--keyring FILE] [--step PATH] [--from S] [--to S] [--every N] RUN",
+			"report --remote URL [--remote-ca FILE] [--out DIR] RUN"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdReport(a, o, e) }},
+		{"verify", []string{"verify [--runs DIR] [--keys DIR] [--keyring FILE] RUN"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdVerify(a, o, e) }},
+		{"keys", []string{`keys new --name "Full Name" | keys list | keys trust KEYFILE|FINGERPRINT  [--keys DIR] [--keyring FILE]`},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdKeys(a, o, e) }},
+		{"sign", []string{"sign [--runs DIR] --meaning reviewed|approved [--comment TEXT] [--key FILE | --name NAME [--keys DIR]] [--keyring FILE] RUN"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdSign(a, o, e) }},
+		{"sync", []string{"sync [--runs DIR] [--influx URL]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdSync(a, o, e) }},
+		{"serve", []string{"serve [--addr 127.0.0.1:8080] [--rig FILE] [--runs DIR] [--protocols DIR] [--speed N] [--influx URL] [--operator NAME] [--tls-cert FILE --tls-key FILE] [--state DIR] [--users FILE] [--token-file FILE] [--allow-dev-build REASON] | --new-token"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdServe(a, o, e) }},
+		{"stop", []string{"stop [--rig FILE] [--estop] --reason TEXT [--operator NAME]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdStop(a, o, e) }},
+		{"users", []string{"users add NAME --role operator|reviewer|admin | list | disable NAME | passwd NAME  [--users FILE]"}, cmdUsers},
+		{"audit", []string{"audit [--log FILE]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdAudit(a, o, e) }},
+		{"zero", []string{"zero [--rig FILE] [--channel NAME ...] [--for 2 s] [--operator NAME] [--yes]"}, cmdZero},
+		{"calibrate", []string{"calibrate [--rig FILE] --at VALUE --at VALUE ... --reference TEXT [--due DATE] [--for 2 s] [--operator NAME] [--yes] CHANNEL"}, cmdCalibrate},
+		{"timing", []string{"timing [--rig FILE] [--for 60s] [--priority N] [--json]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdTiming(a, o, e) }},
+		{"fidelity", []string{"fidelity [--out DIR] [--rig-dir DIR]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdFidelity(a, o, e) }},
+		{"dut-sim", []string{"dut-sim [--profile PROFILE] [--fault SPEC] [--link PATH] [--tick D]"},
+			func(a []string, _ io.Reader, o, e io.Writer) int {
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return cmdDUTSim(ctx, a, o, e)
+			}},
+		{"version", []string{"version"}, func(_ []string, _ io.Reader, o, _ io.Writer) int {
+			fmt.Fprintf(o, "mockloop %s\n", describeBuild(currentBuild()))
+			return exitPass
+		}},
+	}
+}
 
+// findCommand returns the command named name, or nil.
+func findCommand(name string) *command {
+	for _, c := range commandTable() {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
+// usage is the top-level usage: every command of commandTable.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: mockloop <command> [flags] [args]\n       mockloop <command> --help\n\ncommands:\n")
+	for _, c := range commandTable() {
+		for _, s := range c.synopsis {
+			b.WriteString("  " + s + "\n")
+		}
+	}
+	b.WriteString(`
 exit codes: 0 pass, 1 fail, 2 aborted, 3 invalid input, 4 infrastructure error
 (verify: 0 intact, 1 not intact or not sealed or a signature invalid, 3 not a run;
 sign: 1 the record is not intact or not sealed)
-`
+`)
+	return b.String()
+}
+
+// flagSetMade, when set (by tests), sees every command's flag set as it is
+// made, so a test can hold the usage to the flags the command really has.
+var flagSetMade func(*flag.FlagSet)
+
+// newFlagSet makes the flag set of command name (the word after
+// "mockloop"), its errors and usage on out. Its usage, printed for --help
+// and after a flag mistake, is the command's synopsis and every flag;
+// commands with a longer text set their own Usage after.
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		lead := "usage:"
+		if c := findCommand(strings.Fields(name)[0]); c != nil {
+			for _, s := range c.synopsis {
+				fmt.Fprintf(out, "%s mockloop %s\n", lead, s)
+				lead = "      "
+			}
+		}
+		fmt.Fprint(out, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if flagSetMade != nil {
+		flagSetMade(fs)
+	}
+	return fs
+}
+
+// helpWanted reports whether args ask for a command's usage: -h, -help or
+// --help before any "--".
+func helpWanted(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	return runIO(args, os.Stdin, stdout, stderr)
 }
 
+// runIO dispatches to the command args name. `mockloop CMD --help` runs
+// the command with --help alone, its usage on stdout, and exits 0: asking
+// for help is not invalid input, and nothing else of the line is acted on.
 func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return exitInvalid
 	}
 	switch args[0] {
-	case "run":
-		return cmdRun(args[1:], stdout, stderr)
-	case "validate":
-		return cmdValidate(args[1:], stdout, stderr)
-	case "runs":
-		return cmdRuns(args[1:], stdout, stderr)
-	case "zero":
-		return cmdZero(args[1:], stdin, stdout, stderr)
-	case "calibrate":
-		return cmdCalibrate(args[1:], stdin, stdout, stderr)
-	case "report":
-		return cmdReport(args[1:], stdout, stderr)
-	case "verify":
-		return cmdVerify(args[1:], stdout, stderr)
-	case "sync":
-		return cmdSync(args[1:], stdout, stderr)
-	case "keys":
-		return cmdKeys(args[1:], stdout, stderr)
-	case "sign":
-		return cmdSign(args[1:], stdout, stderr)
-	case "serve":
-		return cmdServe(args[1:], stdout, stderr)
-	case "users":
-		return cmdUsers(args[1:], stdin, stdout, stderr)
-	case "audit":
-		return cmdAudit(args[1:], stdout, stderr)
-	case "stop":
-		return cmdStop(args[1:], stdout, stderr)
-	case "timing":
-		return cmdTiming(args[1:], stdout, stderr)
-	case "fidelity":
-		return cmdFidelity(args[1:], stdout, stderr)
-	case "dut-sim":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return cmdDUTSim(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "mockloop %s\n", describeBuild(currentBuild()))
-		return exitPass
+	case "--version":
+		args[0] = "version"
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "mockloop: unknown command %q\n\n%s", args[0], usage)
-	return exitInvalid
+	c := findCommand(args[0])
+	if c == nil {
+		fmt.Fprintf(stderr, "mockloop: unknown command %q\n\n%s", args[0], usage())
+		return exitInvalid
+	}
+	if helpWanted(args[1:]) {
+		c.run([]string{"--help"}, stdin, stdout, stdout)
+		return exitPass
+	}
+	return c.run(args[1:], stdin, stdout, stderr)
 }
 
 // parseInterspersed parses flags that may stand before or after the
@@ -234,8 +309,7 @@ func explicitFlag(fs *flag.FlagSet, name string) bool {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("validate", stderr)
 	rigArg := rigFlag(fs).withDUT()
 	otherDevice := fs.String("allow-other-device", "", "accept a protocol written for another DUT, as run would with the same flag")
 	pos, ok := parseArgs(fs, args, 1, "usage: mockloop validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml")
@@ -261,8 +335,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stderr)
 	rigArg := rigFlag(fs).withDUT()
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL; none: run record only)")

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -17,8 +16,7 @@ import (
 // people, or (--json) an array of runlog.Summary for scripts, whose keys
 // are always present.
 func cmdRuns(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("runs", stderr)
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
 	rf := addRemoteFlags(fs)

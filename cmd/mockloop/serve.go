@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,8 +24,7 @@ import (
 // signal as its reason, and the exit code is 2 (0 when no run was cut
 // short).
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	rigArg := rigFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `ADDRESS`; other than loopback needs MOCKLOOP_API_TOKEN")
 	runsDir := fs.String("runs", "runs", "directory of run records")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -34,8 +33,7 @@ flags:
 
 // cmdSign implements `mockloop sign`.
 func cmdSign(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sign", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, signUsage)
 		fs.PrintDefaults()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -21,8 +20,7 @@ const stopWithin = 2 * time.Minute
 // socket, and waits until the bench is free: the run's safe state is
 // reached and its record closed.
 func cmdStop(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("stop", stderr)
 	rigArg := rigFlag(fs)
 	estop := fs.Bool("estop", false, "emergency stop (the safety supervisor's trip) instead of an operator's stop")
 	reason := fs.String("reason", "", "why the run is stopped (required but for --estop): a deviation, recorded in the run")

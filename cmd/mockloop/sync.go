@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,8 +38,7 @@ exit codes: 0 everything delivered (live runs skipped), 3 invalid flags,
 // (their sink delivers them), 4 when something is (the server is down, a
 // batch was refused).
 func cmdSync(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sync", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, syncUsage) }
 	runsDir := fs.String("runs", "runs", "directory of run records")
 	influxURL := fs.String("influx", "", "InfluxDB `URL` (default $MOCKLOOP_INFLUX_URL)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,8 +32,7 @@ func latencyOf(l rig.Latencies) latencyJSON {
 // cmdTiming qualifies the bench computer: exit 0 when it meets the goal
 // (loop p99 ≤ 1.2 × bare p99, no missed cycle per 10⁶), 1 when not.
 func cmdTiming(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("timing", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("timing", stderr)
 	rigArg := rigFlag(fs)
 	span := fs.String("for", "60 s", "how long each loop is measured")
 	prio := fs.Int("priority", -1, "SCHED_FIFO priority, 0 for normal scheduling (default: the rig config's)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,20 +31,22 @@ const (
 // cmdUsers manages the people of the bench view: the users file, and an
 // entry in the bench audit log for every change, naming who made it.
 func cmdUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usersUsage)
-		return exitInvalid
+	sub := "" // add, list, disable, passwd; none before a flag (--help)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("users "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(strings.TrimSpace("users "+sub), stderr)
 	file := fs.String("users", inHome("users.json"), "the users `FILE` (default $MOCKLOOP_HOME/users.json)")
 	role := fs.String("role", "", "the new user's role: "+strings.Join(serve.Roles, ", "))
 	want := 1
-	if args[0] == "list" {
+	if sub == "list" {
 		want = 0
 	}
-	pos, ok := parseArgs(fs, args[1:], want, usersUsage)
-	if !ok {
+	pos, ok := parseArgs(fs, args, want, usersUsage)
+	if !ok || sub == "" {
+		if ok {
+			fmt.Fprintln(stderr, usersUsage)
+		}
 		return exitInvalid
 	}
 	if *file == "" {
@@ -53,18 +54,18 @@ func cmdUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	users, err := serve.ReadUsers(*file)
-	if errors.Is(err, serve.ErrNoUsers) && args[0] == "add" {
+	if errors.Is(err, serve.ErrNoUsers) && sub == "add" {
 		users, err = &serve.Users{}, nil
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mockloop: users: %s\n", termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
-	if args[0] == "list" {
+	if sub == "list" {
 		listUsers(users, stdout)
 		return exitPass
 	}
-	action, err := changeUser(users, args[0], pos[0], *role, stdin, stderr)
+	action, err := changeUser(users, sub, pos[0], *role, stdin, stderr)
 	if err == nil {
 		err = users.Write(*file)
 	}
@@ -73,10 +74,10 @@ func cmdUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			OperatorData: runlog.OperatorData{Action: action, At: time.Now().UTC(), By: osUser(), Via: "cli", New: changed(action, *role)}})
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop: users %s: %s\n", args[0], termtext.EscapeLines(err.Error()))
+		fmt.Fprintf(stderr, "mockloop: users %s: %s\n", sub, termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
-	fmt.Fprintf(stdout, "mockloop: users %s %s: done (%s)\n", args[0], pos[0], *file)
+	fmt.Fprintf(stdout, "mockloop: users %s %s: done (%s)\n", sub, pos[0], *file)
 	return exitPass
 }
 
