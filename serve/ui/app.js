@@ -893,6 +893,7 @@
     setText('elapsed', fmtDur(d.duration_s));
     setText('remaining', '—');
     showVerdict({ run_id: d.run_id, outcome: d.outcome, abort_reason: d.abort_reason, reports: d.reports });
+    $('ack-box').hidden = true; // the alarm is the bench's last run's, not this one's
     setText('view-mode', 'Past run ' + d.run_id + (d.verified ? ' · record verified' : ' · INTEGRITY FAILED: ' + (d.integrity || []).join('; ')));
     $('view-mode').className = d.verified ? 'reason' : 'reason integrity-failed';
     $('back-live').hidden = false;
