@@ -68,6 +68,9 @@ type Config struct {
 	Influx *influx.Config
 	// Log receives one line per run started and ended; nil for none.
 	Log io.Writer
+	// IdleSignals samples the rig at its safe state while the view runs
+	// nothing and a page watches (idle.go).
+	IdleSignals bool
 	// BenchLog is the bench audit log (runlog.AppendBenchLog), where an
 	// alarm's acknowledgement is recorded; "" refuses acknowledgements.
 	BenchLog string
@@ -96,6 +99,8 @@ type Server struct {
 	// last is how the last run of the view ended, for a page opened
 	// after it.
 	last *lastRun
+	// idle is the idle sampling under way (idle.go), nil when none.
+	idle *idleSampling
 	wg   sync.WaitGroup
 	// The queue (queue.go): entries waiting and running, FIFO, the head
 	// the one running or next; the last ended ones; the timer of the
@@ -177,6 +182,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	if cfg.IdleSignals {
+		s.wg.Add(1)
+		go s.idleLoop()
+	}
 	return s, nil
 }
 
@@ -261,7 +270,7 @@ const uiCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; scrip
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.statusLocked()
-	idle := s.run == nil
+	idle := s.run == nil && s.idle == nil // the bench, if held, is another process's
 	s.mu.Unlock()
 	if idle {
 		if o, err := s.askBench(bench.Request{Action: bench.ActionStatus}); err == nil {
@@ -287,7 +296,7 @@ func (s *Server) askBench(req bench.Request) (bench.Status, error) {
 }
 
 func (s *Server) statusLocked() map[string]any {
-	st := map[string]any{"rig": s.cfg.Rig.Name, "backend": s.cfg.Rig.Backend, "state": StateIdle, "run": nil, "last": s.last}
+	st := map[string]any{"rig": s.cfg.Rig.Name, "backend": s.cfg.Rig.Backend, "state": StateIdle, "run": nil, "last": s.last, "idle": s.idleInfoLocked()}
 	if r := s.run; r != nil {
 		st["state"], st["paused"] = r.state, r.paused
 		if r.info != nil {
@@ -529,6 +538,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 // the rig for the next entry of the queue.
 func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Protocol, opts rig.Options) {
 	defer s.wg.Done()
+	s.stopIdle() // the run takes the bench, and the stream's frames
 	res, dir, err := rig.Run(ctx, s.cfg.Rig, p, opts)
 	if res != nil {
 		if rerr := reports.WriteAll(dir); rerr != nil {
