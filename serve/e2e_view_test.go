@@ -130,10 +130,30 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	b.checkClean("alarm and past runs", false)
 }
 
-// TestE2EIdleSignals is the acceptance test of live signals while idle,
-// which this branch does not build yet.
+// TestE2EIdleSignals: the page of a rig that runs nothing draws its
+// signals, sampled at the safe state, before any run; nothing is
+// recorded.
 func TestE2EIdleSignals(t *testing.T) {
-	t.Skip("idle sampling (the rig at its safe state streaming while no run) is not built on this branch: issue 19, build point 2")
+	ts, runs := newE2EServer(t, func(c *Config) { c.IdleSignals = true })
+	b := newBrowser(t, ts.URL)
+	b.open(ts.URL)
+	b.waitJS("idle signals", `document.getElementById('view-mode').textContent.includes('safe state') && window.mockloop.framesReceived > 3 && !!document.querySelector('canvas.wave[data-channel="aop"]')`, 30*time.Second)
+	aop := `document.querySelector('canvas.wave[data-channel="aop"]')`
+	idx := evalAs[int](b, `[...document.querySelectorAll('canvas.wave')].findIndex(c => c.dataset.channel === 'aop')`)
+	palette := []string{"11,92,173", "179,22,27", "20,108,46", "123,63,160", "163,82,0", "0,112,122", "93,64,55", "176,24,107", "61,85,102", "95,122,0"}
+	b.waitJS("drawn", `window.mockloop.drawn > 0 && window.mockloop.lastT > 1`, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if n := tracePixels(b, aop, palette[idx%len(palette)]); n < 50 {
+		t.Errorf("the idle aop trace has %d pixels", n)
+	}
+	if s := b.text("state"); s != "idle" {
+		t.Errorf("state %q while sampling idle", s)
+	}
+	if list, _ := runlog.List(runs); len(list) != 0 {
+		t.Errorf("idle sampling recorded %d runs", len(list))
+	}
+	b.screenshot("serve-e2e-idle-signals.png")
+	b.checkClean("idle signals", false)
 }
 
 // TestE2EPrompt is the acceptance test of a prompt answered from the page.

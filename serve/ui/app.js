@@ -214,7 +214,10 @@
     if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
     clearTimeout(app.otherTimer);
     if (!s.other) {
-      if (!s.run && s.state === 'idle') showIdle(s.last);
+      if (!s.run && s.state === 'idle') {
+        showIdle(s.last);
+        onIdle(s.idle);
+      }
       setState(s.state, pausedText(s));
       return;
     }
@@ -561,11 +564,14 @@
   const handlers = {
     hello(d) {
       setRig(d.rig);
+      hidePrompt();
       if (d.run && d.run.run_id) {
         if (!sameRun(d.run)) startRun(d.run);
         catchUp(d);
+        if (d.prompt) showPrompt(d.prompt);
       } else if (d.state === 'idle') {
         showIdle(d.last);
+        onIdle(d.idle);
       }
       setState(d.state, pausedText(d));
       if (d.state === 'idle') loadStatus().catch(() => {}); // another process may hold the bench
@@ -585,6 +591,9 @@
       if (d.state === 'idle') loadRuns().catch(fail);
     },
     acknowledged: onAcknowledged,
+    prompt: showPrompt,
+    'prompt.answered': hidePrompt,
+    idle: onIdle,
     safety(d) {
       setSafety(d.reason || 'safety trip');
     },
@@ -615,6 +624,7 @@
   // criteria, and no verdict yet.
   function startRun(run) {
     if (view.past) backToLiveQuiet();
+    setText('view-mode', '');
     app.run = run;
     app.needsLayout = false;
     buildWaves(run.layout || []);
@@ -762,6 +772,88 @@
     if (!app.last || app.last.run_id !== d.run_id) return;
     app.last.acknowledged = d.acknowledged;
     showStop(app.last);
+  }
+
+  // ---- prompts: the protocol asks the operator ------------------------------
+
+  // showPrompt shows a prompt of the run (live event "prompt", or "prompt"
+  // of the status): its message, a button per choice or an input with its
+  // unit, and the time left before its default is taken.
+  function showPrompt(p) {
+    if (!p || !p.id) return;
+    app.prompt = p;
+    const box = $('prompt-box');
+    box.dataset.id = p.id;
+    setText('prompt-msg', p.message || '');
+    setText('prompt-step', p.step ? 'step ' + p.step : '');
+    const choices = $('prompt-choices');
+    choices.replaceChildren();
+    const input = $('prompt-input');
+    const free = !(Array.isArray(p.choices) && p.choices.length);
+    $('prompt-free').hidden = !free;
+    if (free) {
+      input.value = p.default != null ? String(p.default) : '';
+      input.type = p.input === 'number' ? 'number' : 'text';
+      input.step = 'any';
+      setText('prompt-unit', p.unit || '');
+    } else {
+      for (const c of p.choices) {
+        const b = el('button', { type: 'button', class: 'prompt-choice', text: String(c), data: { choice: String(c) } });
+        b.addEventListener('click', () => answerPrompt(String(c)));
+        choices.append(b);
+      }
+    }
+    box.hidden = false;
+    tickPrompt();
+    if (free) input.focus();
+  }
+
+  // tickPrompt counts down the prompt's timeout, if it has one.
+  function tickPrompt() {
+    clearTimeout(app.promptTimer);
+    const p = app.prompt;
+    if (!p || $('prompt-box').hidden) return;
+    if (!num(p.timeout_s) || p.timeout_s <= 0) {
+      setText('prompt-left', '');
+      return;
+    }
+    const asked = num(p.asked_t) && app.run ? p.asked_t : null;
+    const left = asked !== null ? p.timeout_s - (view.lastT - asked) : p.timeout_s;
+    setText('prompt-left', fmtDur(Math.max(0, left)) + ' left' + (p.default != null ? ', then ' + p.default : ''));
+    app.promptTimer = setTimeout(tickPrompt, 500);
+  }
+
+  function hidePrompt(d) {
+    if (d && d.id && app.prompt && d.id !== app.prompt.id) return;
+    app.prompt = null;
+    $('prompt-box').hidden = true;
+    clearTimeout(app.promptTimer);
+  }
+
+  function answerPrompt(answer) {
+    const p = app.prompt;
+    if (!p) return;
+    act('prompt', async () => {
+      await post('/api/run/answer', { id: p.id, answer });
+      hidePrompt(p);
+    });
+  }
+
+  // onIdle shows the rig's signals while no run: sampled at its safe
+  // state by the server, nothing recorded; their time starts at the
+  // sampling's start.
+  function onIdle(d) {
+    app.idle = !!(d && d.sampling);
+    if (view.past || (app.run && app.state !== 'idle')) return;
+    if (!app.idle) {
+      setText('view-mode', '');
+      return;
+    }
+    app.run = null;
+    buildWaves(d.layout || []);
+    view.lastT = 0;
+    setText('view-mode', 'Live signals at the safe state · nothing recorded');
+    view.dirty = true;
   }
 
   // showIdle is the page of a rig that runs nothing: the last run's verdict
@@ -1272,7 +1364,7 @@
   }
 
   function updateClock() {
-    if (view.past) return;
+    if (view.past || !app.run) return; // idle signals have no run clock
     const t = view.lastT;
     const planned = app.run && app.run.planned_s;
     const text = fmtDur(t) + '|' + (num(planned) ? fmtDur(Math.max(0, planned - t)) : '—');
@@ -1309,6 +1401,10 @@
     $('stop').addEventListener('click', onStop);
     $('estop').addEventListener('click', onEstop);
     $('ack').addEventListener('click', onAcknowledge);
+    $('prompt-free').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      answerPrompt($('prompt-input').value.trim());
+    });
     $('window').addEventListener('change', () => setWindow(Number($('window').value)));
     $('freeze').addEventListener('click', () => setFrozen(!view.frozen));
     $('overlay').addEventListener('change', buildOverlay);
