@@ -2,11 +2,13 @@ package serve
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/verdict"
 )
 
 // TestStopKinds: an operator stop ends the run as a neutral stop (no
@@ -24,7 +26,16 @@ func TestStopKinds(t *testing.T) {
 		if code, m := ts.call(t, "POST", "/api/run/"+action, body); code != 200 {
 			t.Fatalf("%s: %d %v", action, code, m)
 		}
-		ts.waitIdle(t, id)
+		res := ts.waitIdle(t, id)
+		// The verdicts recomputed from the record are the result's: the
+		// reports show no integrity failure for the stop.
+		rc, err := verdict.Recompute(filepath.Join(ts.runsDir, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := rc.Compare(&res); len(diff) != 0 {
+			t.Errorf("%s: recomputed verdicts differ: %v", action, diff)
+		}
 		_, st := ts.call(t, "GET", "/api/status", "")
 		last, _ := st["last"].(map[string]any)
 		if last == nil || last["run_id"] != id || last["outcome"] != "aborted" {
@@ -108,6 +119,17 @@ func TestRunView(t *testing.T) {
 	}
 	if e, ok := v["events"].([]any); !ok || len(e) == 0 {
 		t.Errorf("no events")
+	}
+	// A record changed after its seal is shown, saying so.
+	f, err := os.OpenFile(filepath.Join(ts.runsDir, id, "beats.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n")
+	f.Close()
+	code, v = ts.call(t, "GET", "/api/runs/"+id+"/view", "")
+	if fails, _ := v["integrity"].([]any); code != 200 || v["verified"] != false || len(fails) == 0 {
+		t.Errorf("view of a tampered record: %d verified %v integrity %v", code, v["verified"], v["integrity"])
 	}
 	for _, bad := range []string{"not-a-run", "20991231T000000Z-abcdef"} {
 		if code, _ := ts.call(t, "GET", fmt.Sprintf("/api/runs/%s/view", bad), ""); code != 404 {
