@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,6 +96,15 @@ func TestIdleSignals(t *testing.T) {
 		t.Errorf("the view's run: %s %s", r.Outcome, r.AbortReason)
 	}
 	waitStatus(t, ts, "idle sampling after the run", func(st map[string]any) bool { return st["idle"] != nil })
+
+	// A zero or a calibration in a terminal gets the bench too.
+	cfg := *ts.cfg.Rig
+	cfg.CalibrationFile = filepath.Join(t.TempDir(), "cal.json")
+	cal, err := rig.OpenCalibration(&cfg, false)
+	if err != nil {
+		t.Fatalf("a calibration while the view samples idle: %v", err)
+	}
+	cal.Close()
 
 	// Without watchers the sampling stops within idleLinger (and ticks).
 	cancel()

@@ -1288,6 +1288,8 @@
 
   function setWindow(s) {
     view.window = Math.min(MAX_WINDOW_S, Math.max(10, s));
+    const opt = [...$('window').options].find((o) => Number(o.value) === view.window);
+    if (opt) $('window').value = opt.value;
     noteWindow();
     view.dirty = true;
   }
