@@ -43,6 +43,7 @@ func TestIdleSignals(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	resp := ts.watch(t, ctx)
+	give := time.AfterFunc(60*time.Second, cancel) // the read below waits no longer
 	frames, idle := 0, false
 	readSSE(resp.Body, func(event, data string) bool {
 		switch event {
@@ -62,8 +63,8 @@ func TestIdleSignals(t *testing.T) {
 		}
 		return !(idle && frames >= 3)
 	})
-	if !idle || frames < 3 {
-		t.Fatalf("idle %v, %d frame messages", idle, frames)
+	if !give.Stop() || !idle || frames < 3 {
+		t.Fatalf("idle %v, %d frame messages (within 60 s)", idle, frames)
 	}
 	st := waitStatus(t, ts, "idle sampling in the status", func(st map[string]any) bool { return st["idle"] != nil })
 	if st["state"] != "idle" || st["other"] != nil || st["run"] != nil {
