@@ -153,6 +153,20 @@ func TestE2EIdleSignals(t *testing.T) {
 		t.Errorf("idle sampling recorded %d runs", len(list))
 	}
 	b.screenshot("serve-e2e-idle-signals.png")
+
+	// A longer window, then frozen: frames keep coming, the display stays.
+	b.do("1 min window", 10*time.Second, chromedp.SetValue(chromedp.ID("window"), "60"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('window').dispatchEvent(new Event('change'))`))
+	b.waitJS("window note", `document.getElementById('wave-note').textContent === 'Last 1:00 of run time'`, 10*time.Second)
+	b.do("freeze", 10*time.Second, chromedp.Click(chromedp.ID("freeze")))
+	b.waitJS("frozen", `document.getElementById('freeze').getAttribute('aria-pressed') === 'true' && document.getElementById('wave-note').textContent.startsWith('Frozen at')`, 10*time.Second)
+	time.Sleep(500 * time.Millisecond) // the last redraw of the freeze
+	img1, frames1 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.framesReceived`)
+	b.waitJS("more frames", fmt.Sprintf(`window.mockloop.framesReceived > %d + 20`, frames1), 30*time.Second)
+	if img2 := evalAs[string](b, aop+`.toDataURL()`); img2 != img1 {
+		t.Error("the frozen display changed")
+	}
+	b.do("unfreeze", 10*time.Second, chromedp.Click(chromedp.ID("freeze")))
 	b.checkClean("idle signals", false)
 }
 

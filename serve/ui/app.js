@@ -57,6 +57,7 @@
     overlay: null,  // {c, canvas, ctx, names}: pressures on one axis
     past: null,     // a past run shown instead of the live one: {run_id, ...}
     cmp: null,      // a second past run overlaid: {run_id, ring, shift, names}
+    drawnAt: -Infinity, // when the waveforms were last drawn (animation time, ms)
     dirty: false,   // something to redraw at the next animation frame
     beatChan: '',   // channel whose beats fill the beat panel
     dropped: 0,
@@ -1380,9 +1381,14 @@
   // render runs at the display's refresh rate, but draws only when frames
   // arrived or the canvases changed size: the Pi's CPU is shared with the
   // sampler. A frozen display is not redrawn for new frames.
-  function render() {
+  // A long window costs a pass over up to 150 000 samples per channel: it
+  // is redrawn a few times a second, not at the display's rate.
+  function render(now) {
     requestAnimationFrame(render);
     if (!view.dirty || !view.ring) return;
+    const every = view.window > 30 && !view.frozen && !view.past ? 250 : 0;
+    if (now - view.drawnAt < every) return;
+    view.drawnAt = now;
     view.dirty = false;
     for (let c = 0; c < view.channels.length; c++) drawWave(view.channels[c], c);
     drawOverlay();
