@@ -181,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 	if _, err := runlog.Recover(cfg.RunsDir); err != nil {
 		return nil, err
 	}
+	s.last = lastFromRecords(cfg) // a page opened after a restart shows it
 	s.routes()
 	if cfg.IdleSignals {
 		s.wg.Add(1)

@@ -269,3 +269,42 @@ func viewEvents(evs []runlog.Event) []map[string]any {
 	}
 	return out
 }
+
+// lastFromRecords is the last run of the rig in the runs directory, as
+// the view shows it after a restart: the newest closed record of the
+// rig, its stop classified from its events as they were recorded, and an
+// acknowledgement of the bench log. nil when there is none.
+func lastFromRecords(cfg Config) *lastRun {
+	sums, _ := runlog.List(cfg.RunsDir) // a record unreadable is left out
+	for i := len(sums) - 1; i >= 0; i-- {
+		sum := sums[i]
+		if sum.Rig != cfg.Rig.Name || sum.State != runlog.StateClosed {
+			continue
+		}
+		rec, err := runlog.Open(filepath.Join(cfg.RunsDir, sum.RunID))
+		if err != nil || rec.Result == nil {
+			return nil
+		}
+		last := &lastRun{RunID: sum.RunID, Protocol: sum.Protocol, Outcome: rec.Result.Outcome, AbortReason: rec.Result.AbortReason,
+			Reports: reportLinks(cfg.RunsDir, sum.RunID)}
+		if sum.Ended != nil {
+			last.EndedAt = *sum.Ended
+		}
+		evs, _ := rec.ReadEvents()
+		run := &activeRun{}
+		for _, ev := range evs {
+			noteStop(run, ev)
+		}
+		last.Stop = endStop(run, last.Outcome, last.AbortReason)
+		if cfg.BenchLog != "" && last.Stop != nil && last.Stop.Alarm {
+			log, _ := runlog.ReadBenchLog(cfg.BenchLog) // a log unreadable: not acknowledged
+			for _, e := range log {
+				if e.Action == runlog.ActionAcknowledge && e.Subject == last.RunID {
+					last.Acknowledged = &ackInfo{By: e.By, Role: e.Role, At: e.At, Reason: e.Reason}
+				}
+			}
+		}
+		return last
+	}
+	return nil
+}

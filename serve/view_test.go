@@ -137,3 +137,32 @@ func TestRunView(t *testing.T) {
 		}
 	}
 }
+
+// TestLastRunAfterRestart: a server started on a runs directory shows the
+// rig's last run, its stop classified from the record and its
+// acknowledgement from the bench log.
+func TestLastRunAfterRestart(t *testing.T) {
+	benchLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	ts := newTestServer(t, 5, func(c *Config) { c.BenchLog = benchLog })
+	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"long.yaml"}`)
+	id := run["run_id"].(string)
+	time.Sleep(200 * time.Millisecond)
+	ts.call(t, "POST", "/api/run/estop", `{}`)
+	ts.waitIdle(t, id)
+	if code, _ := ts.call(t, "POST", "/api/run/acknowledge", `{"reason":"seen"}`); code != 200 {
+		t.Fatalf("acknowledge: %d", code)
+	}
+	ts.Close()
+	again := newTestServer(t, 5, func(c *Config) { c.BenchLog, c.RunsDir = benchLog, ts.runsDir })
+	_, st := again.call(t, "GET", "/api/status", "")
+	last, _ := st["last"].(map[string]any)
+	if last == nil || last["run_id"] != id || last["outcome"] != "aborted" {
+		t.Fatalf("last after a restart: %v", st["last"])
+	}
+	if stop, _ := last["stop"].(map[string]any); stop["kind"] != stopEStop || stop["alarm"] != true {
+		t.Errorf("stop after a restart: %v", last["stop"])
+	}
+	if ack, _ := last["acknowledged"].(map[string]any); ack == nil || ack["reason"] != "seen" {
+		t.Errorf("acknowledgement after a restart: %v", last["acknowledged"])
+	}
+}
