@@ -27,9 +27,22 @@ func runThroughAPI(t *testing.T, server, runs, protocol string) string {
 	return id
 }
 
-// tracePixels counts the pixels of a canvas drawn in a colour (within a
-// small tolerance, for anti-aliasing): a trace is drawn when it has some.
-func tracePixels(b *browser, canvas, rgb string) int {
+// tracePixels waits (generously: the page draws at its next animation
+// frame, late on a loaded machine) until a canvas has at least want
+// pixels drawn in a colour (within a small tolerance, for anti-aliasing),
+// and returns how many it has.
+func tracePixels(b *browser, canvas, rgb string, want int) int {
+	b.t.Helper()
+	n := 0
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n = countPixels(b, canvas, rgb); n >= want {
+			break
+		}
+	}
+	return n
+}
+
+func countPixels(b *browser, canvas, rgb string) int {
 	b.t.Helper()
 	return evalAs[int](b, fmt.Sprintf(`(() => {
 		const cv = %s, [r, g, bl] = [%s];
@@ -100,9 +113,7 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	aop := `document.querySelector('canvas.wave[data-channel="aop"]')`
 	idx := evalAs[int](b, `[...document.querySelectorAll('canvas.wave')].findIndex(c => c.dataset.channel === 'aop')`)
 	palette := []string{"11,92,173", "179,22,27", "20,108,46", "123,63,160", "163,82,0", "0,112,122", "93,64,55", "176,24,107", "61,85,102", "95,122,0"}
-	b.waitJS("past trace drawn", `window.mockloop.drawn > 0`, 10*time.Second)
-	time.Sleep(300 * time.Millisecond) // the next animation frame
-	if n := tracePixels(b, aop, palette[idx%len(palette)]); n < 50 {
+	if n := tracePixels(b, aop, palette[idx%len(palette)], 50); n < 50 {
 		t.Errorf("the past run's aop trace has %d pixels", n)
 	}
 	if rows := evalAs[int](b, `document.querySelectorAll('#criteria tbody tr').length`); rows != 1 {
@@ -110,8 +121,7 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	}
 	b.do("overlay another", 10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.overlay-run[data-run=%q]`, second))))
 	b.waitJS("overlaid", fmt.Sprintf(`document.getElementById('wave-note').textContent.includes(%q)`, second+" (dashed"), 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if n := tracePixels(b, aop, "107,114,128"); n < 20 {
+	if n := tracePixels(b, aop, "107,114,128", 20); n < 20 {
 		t.Errorf("the overlaid run's aop trace has %d pixels", n)
 	}
 	// The cursor reads every trace's value at the time under the pointer.
@@ -122,8 +132,7 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	// The pressures on one axis, each in its colour.
 	b.do("overlay pressures", 10*time.Second, chromedp.Click(chromedp.ID("overlay")))
 	b.waitJS("pressures overlaid", `!!document.querySelector('canvas.wave.overlay') && document.querySelectorAll('.overlay-box .legend').length >= 2`, 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if n := tracePixels(b, `document.querySelector('canvas.wave.overlay')`, palette[idx%len(palette)]); n < 50 {
+	if n := tracePixels(b, `document.querySelector('canvas.wave.overlay')`, palette[idx%len(palette)], 50); n < 50 {
 		t.Errorf("the overlay's aop trace has %d pixels", n)
 	}
 	b.screenshot("serve-e2e-past-overlaid.png")
@@ -142,8 +151,7 @@ func TestE2EIdleSignals(t *testing.T) {
 	idx := evalAs[int](b, `[...document.querySelectorAll('canvas.wave')].findIndex(c => c.dataset.channel === 'aop')`)
 	palette := []string{"11,92,173", "179,22,27", "20,108,46", "123,63,160", "163,82,0", "0,112,122", "93,64,55", "176,24,107", "61,85,102", "95,122,0"}
 	b.waitJS("drawn", `window.mockloop.drawn > 0 && window.mockloop.lastT > 1`, 30*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if n := tracePixels(b, aop, palette[idx%len(palette)]); n < 50 {
+	if n := tracePixels(b, aop, palette[idx%len(palette)], 50); n < 50 {
 		t.Errorf("the idle aop trace has %d pixels", n)
 	}
 	if s := b.text("state"); s != "idle" {
@@ -160,11 +168,19 @@ func TestE2EIdleSignals(t *testing.T) {
 	b.waitJS("window note", `document.getElementById('wave-note').textContent === 'Last 1:00 of run time'`, 10*time.Second)
 	b.do("freeze", 10*time.Second, chromedp.Click(chromedp.ID("freeze")))
 	b.waitJS("frozen", `document.getElementById('freeze').getAttribute('aria-pressed') === 'true' && document.getElementById('wave-note').textContent.startsWith('Frozen at')`, 10*time.Second)
-	time.Sleep(500 * time.Millisecond) // the last redraw of the freeze
-	img1, frames1 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.framesReceived`)
+	// The freeze's own redraw comes at the next animation frame, late on
+	// a loaded machine: wait until nothing is drawn for a second.
+	for drawn, deadline := -1, time.Now().Add(20*time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		now := evalAs[int](b, `window.mockloop.drawn`)
+		if now == drawn {
+			break
+		}
+		drawn = now
+	}
+	img1, frames1, drawn1 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.framesReceived`), evalAs[int](b, `window.mockloop.drawn`)
 	b.waitJS("more frames", fmt.Sprintf(`window.mockloop.framesReceived > %d + 20`, frames1), 30*time.Second)
-	if img2 := evalAs[string](b, aop+`.toDataURL()`); img2 != img1 {
-		t.Error("the frozen display changed")
+	if img2, drawn2 := evalAs[string](b, aop+`.toDataURL()`), evalAs[int](b, `window.mockloop.drawn`); img2 != img1 || drawn2 != drawn1 {
+		t.Errorf("the frozen display changed (%d draws, then %d)", drawn1, drawn2)
 	}
 	b.do("unfreeze", 10*time.Second, chromedp.Click(chromedp.ID("freeze")))
 	b.checkClean("idle signals", false)
