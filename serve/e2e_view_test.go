@@ -94,6 +94,10 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	if res.Outcome != runlog.OutcomeAborted || b.attr("verdict", "data-stop") != "estop" || b.attr("verdict", "class") != "verdict outcome-aborted" {
 		t.Errorf("e-stop shown as %s (%s)", b.attr("verdict", "data-stop"), b.attr("verdict", "class"))
 	}
+	// No stale step or time left once the run is over.
+	if s, rem := b.text("step"), b.text("remaining"); !strings.HasPrefix(s, "idle · last run "+runID) || rem != "—" {
+		t.Errorf("after the run: step %q, remaining %q", s, rem)
+	}
 	if s := b.text("safety"); b.attr("safety", "class") != "safety-tripped" || !strings.Contains(s, res.AbortReason) {
 		t.Errorf("safety shows %q after an e-stop", s)
 	}

@@ -721,6 +721,11 @@
   function onEnd(d) {
     showVerdict(d);
     showStop(d);
+    // The run is over: no step under way, no time remaining. Its waveforms
+    // stay until the idle signals (or the next run) replace them.
+    app.run = null;
+    setText('step', 'idle · last run ' + (d.run_id || '') + (d.protocol ? ' (' + d.protocol + ')' : ''));
+    setText('remaining', '—');
     loadRuns().catch(fail);
   }
 
