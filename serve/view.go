@@ -48,7 +48,9 @@ func noteStop(run *activeRun, ev runlog.Event) {
 			run.stop = &stopInfo{Kind: stopEStop, By: d.By, Reason: d.Reason, Msg: ev.Msg, Alarm: true}
 		}
 	case runlog.KindSafetyTrip:
-		if run.stop == nil || run.stop.Kind != stopEStop {
+		// Records made before an operator's stop stopped being a trip have
+		// its safety.trip too, with the stop's own reason: still a stop.
+		if run.stop == nil || run.stop.Kind != stopEStop && (run.stop.Kind != stopOperator || ev.Msg != run.stop.Msg) {
 			run.stop = &stopInfo{Kind: stopTrip, Msg: ev.Msg, Alarm: true}
 		}
 	}

@@ -166,3 +166,20 @@ func TestLastRunAfterRestart(t *testing.T) {
 		t.Errorf("acknowledgement after a restart: %v", last["acknowledged"])
 	}
 }
+
+// TestNoteStopOldRecords: a record of an operator's stop made when the
+// stop was also logged as a safety trip is still a stop; a trip after a
+// stop for another reason (the safe state failed) is a trip.
+func TestNoteStopOldRecords(t *testing.T) {
+	stop := runlog.NewEvent(runlog.KindOperator, "", "operator: stopped by a", runlog.OperatorData{By: "a", Action: runlog.ActionStop})
+	for _, c := range []struct {
+		trip, want string
+	}{{"operator: stopped by a", stopOperator}, {"operator: stopped by a; safe state failed: x", stopTrip}} {
+		run := &activeRun{}
+		noteStop(run, stop)
+		noteStop(run, runlog.Event{Kind: runlog.KindSafetyTrip, Msg: c.trip})
+		if run.stop == nil || run.stop.Kind != c.want || run.stop.Alarm != (c.want != stopOperator) {
+			t.Errorf("trip %q: %+v, want %s", c.trip, run.stop, c.want)
+		}
+	}
+}
