@@ -42,6 +42,11 @@ const (
 	ActionResume = "resume"
 	ActionStop   = "stop"
 	ActionEStop  = "estop"
+	// ActionRelease asks a holder that only watches the bench (the bench
+	// view sampling it idle, at its safe state) to let it go: a run, a
+	// zero or a calibration that finds the bench so held asks, and gets it
+	// within seconds instead of "bench busy". A run's holder ignores it.
+	ActionRelease = "release"
 )
 
 // Request is one request of the control socket.
@@ -202,10 +207,11 @@ func parseRequest(line []byte) (Request, error) {
 		return Request{}, fmt.Errorf("bench: request: by, role, via: at most %d printable characters", maxBy)
 	case !printable(req.Reason, maxReason):
 		return Request{}, fmt.Errorf("bench: request: reason: at most %d printable characters", maxReason)
-	case req.Action == ActionStatus, req.Action == ActionPause, req.Action == ActionResume, req.Action == ActionStop, req.Action == ActionEStop:
+	case req.Action == ActionStatus, req.Action == ActionPause, req.Action == ActionResume, req.Action == ActionStop, req.Action == ActionEStop,
+		req.Action == ActionRelease:
 		return req, nil
 	}
-	return Request{}, fmt.Errorf("bench: request: no action %q: status, pause, resume, stop or estop", req.Action)
+	return Request{}, fmt.Errorf("bench: request: no action %q: status, pause, resume, stop, estop or release", req.Action)
 }
 
 // readLine reads up to a newline, at most maxMessage bytes.

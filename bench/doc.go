@@ -14,8 +14,10 @@
 // bench through it (Ask).
 //
 // The control protocol is one JSON request per connection,
-// {"action":"status"|"pause"|"resume"|"stop"|"estop"} and a newline, and
-// one JSON answer, {"status":{...}} or {"error":"..."}. Both sides bound
+// {"action":"status"|"pause"|"resume"|"stop"|"estop"|"release"} and a
+// newline, and one JSON answer, {"status":{...}} or {"error":"..."}.
+// "release" asks a holder that only watches the bench (the bench view
+// sampling it idle) to let it go; a run ignores it. Both sides bound
 // what they read and set deadlines: a client that does not speak holds the
 // holder for ConnTimeout at most.
 //

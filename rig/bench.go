@@ -3,6 +3,7 @@ package rig
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -65,13 +66,35 @@ func busName(kind, name string) string {
 // lockBench takes the bench of cfg for what (a run, "zero", "calibrate"):
 // refused with bench.ErrBusy, saying who holds it, while another process
 // does.
+//
+// A bench held only for idle sampling (the bench view's live signals,
+// SampleIdle) is asked to release it, and taken within releaseWait.
 func lockBench(cfg *Config, what string) (*bench.Lock, error) {
 	dir, err := bench.Dir()
 	if err != nil {
 		return nil, err
 	}
-	return bench.Acquire(dir, cfg.BenchResources(), bench.Status{State: what})
+	lock, err := bench.Acquire(dir, cfg.BenchResources(), bench.Status{State: what})
+	var busy *bench.BusyError
+	if !errors.As(err, &busy) || busy.Holder.State != idleState {
+		return lock, err
+	}
+	if _, aerr := bench.Ask(dir, cfg.BenchResources()[0], bench.Request{Action: bench.ActionRelease, By: what}); aerr != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(releaseWait); ; {
+		time.Sleep(50 * time.Millisecond)
+		lock, err = bench.Acquire(dir, cfg.BenchResources(), bench.Status{State: what})
+		if !errors.Is(err, bench.ErrBusy) || time.Now().After(deadline) {
+			return lock, err
+		}
+	}
 }
+
+// releaseWait bounds the wait for an idle sampler to let the bench go: it
+// stops at its next frame and puts the rig in its safe state, well
+// within a second even on a loaded machine.
+const releaseWait = 5 * time.Second
 
 // holdBench takes the bench for a run and answers its control socket
 // until release: the returned context is cancelled by a stop or e-stop

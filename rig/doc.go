@@ -37,6 +37,9 @@
 // bench.go: the bench a config names, its lock and the run's control
 // socket. control.go, calibrate.go, timing.go: resuming, the progress line, the
 // bench view's hooks, closed-loop targets, calibration, `mockloop timing`.
+// idle.go: the rig sampled at its safe state with no run (the bench view's
+// live signals while idle), holding the bench until a run, zero or
+// calibration asks it to release (lockBench asks).
 //
 // rig is over 3,000 lines because the engine and the plant share one
 // run's state through unexported types (the plant's events, the DUT

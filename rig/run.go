@@ -357,8 +357,14 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 		r.Outcome = runlog.OutcomeAborted
 		r.AbortReason = joinReason(r.AbortReason, "safe state failed: "+safeErr.Error())
 	}
+	// An operator's stop is a stop, not a trip: the record (and every view
+	// of it) tells the operator's choice from the supervisor's. An e-stop
+	// is the trip path, and a stop whose safe state failed a trip too.
+	operatorStop := a != nil && a.By != nil && a.By.Action == runlog.ActionStop && safeErr == nil
 	if r.Outcome == runlog.OutcomeAborted {
-		e.event(runlog.Event{Kind: runlog.KindSafetyTrip, Msg: r.AbortReason})
+		if !operatorStop {
+			e.event(runlog.Event{Kind: runlog.KindSafetyTrip, Msg: r.AbortReason})
+		}
 		e.progress("ABORTED: %s", r.AbortReason)
 	}
 	flushErr := e.flush()

@@ -321,6 +321,7 @@ const (
 	ActionStop              = "stop"
 	ActionEStop             = "e-stop"
 	ActionPromptAnswer      = "prompt.answer"
+	ActionAcknowledge       = "acknowledge" // an e-stop, safety trip or fault acknowledged (the bench view)
 	ActionCalibrate         = "calibrate"
 	ActionZero              = "zero"
 	ActionAllowOverdue      = "allow-overdue"

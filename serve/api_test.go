@@ -186,12 +186,15 @@ func TestStartQueueSecondStop(t *testing.T) {
 	if err != nil || r.Manifest.State != runlog.StateClosed {
 		t.Fatalf("record %v, state %v", err, r.Manifest.State)
 	}
-	// After the trip the DUT was commanded to its safe state (the sim
+	// An operator stop is no safety trip: the record has the operator's
+	// stop, after which the DUT was commanded to its safe state (the sim
 	// rig's: MODE STOP).
 	trip, stopped := -1.0, -1.0
 	for _, ev := range events(t, r.Dir) {
 		switch {
 		case ev.Kind == runlog.KindSafetyTrip:
+			t.Errorf("an operator stop recorded as a safety trip: %+v", ev)
+		case ev.Kind == runlog.KindOperator && ev.Msg == res.AbortReason:
 			trip = ev.T
 		case ev.Kind == runlog.KindDUTTx && strings.Contains(ev.Msg, "MODE STOP"):
 			stopped = ev.T

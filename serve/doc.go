@@ -53,7 +53,8 @@
 //
 // # API
 //
-//	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool,"user","role","users":bool}
+//	GET  /api/status            {"rig","backend","state","run":{...}|null,"other":{...},"write":bool,"user","role","users":bool,
+//	                             "last":LAST|null,"idle":IDLE|null,"paused":{"step","before_step","t"}|null}
 //	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
 //	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
 //	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator", "allow_overdue"+"reason", "allow_other_device":REASON) → 202 ENTRY | 400 | 422 | 503
@@ -65,7 +66,12 @@
 //	POST /api/run/resume        {}
 //	POST /api/run/stop          {"reason"} stop the run: safe state, record closed, outcome aborted ("operator: stopped … by NAME: REASON")
 //	POST /api/run/estop         {} emergency stop: the safety supervisor's trip path, at once
+//	POST /api/run/acknowledge   {"reason"?} acknowledge the e-stop, trip or fault that ended the last run: an entry of the bench audit log (Config.BenchLog; who, when, the run); 409 when there is none to acknowledge
 //	GET  /api/runs              run records, newest first, with their outcome and report links
+//	GET  /api/runs/{id}/view    a closed run from its record, verified against its seal ("verified", "integrity": the failures):
+//	                            {"run_id","protocol","layout","epoch_ms","outcome","abort_reason","duration_s","criteria","steps",
+//	                            "reports","t":[s...],"v":[[...]...],"beats","events"}; frames min/max-decimated to ≤ 5000 points
+//	                            per channel, ≤ 5000 beats, the last 2000 events without DUT traffic; 409 for a run not closed
 //	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml, result.json, manifest.json of a run
 //	GET  /api/live              server-sent events, see below
 //	POST /api/login             {"name","password"} or {"token"} → sets the session cookie, {"write":bool,"user","role"}
@@ -130,13 +136,37 @@
 //	criterion  a criterion result (as in result.json), as soon as it is decided
 //	event      {"t","kind","step","msg"}                      notable run events (not DUT traffic)
 //	state      {"state","reason"}
-//	safety     {"tripped":true,"reason"}                      a safety trip or emergency stop
-//	end        {"run_id","queue_id","outcome","abort_reason","reports":{"html","pdf","junit"}}
+//	safety     {"tripped":true,"reason"}                      a safety trip or emergency stop (an operator's stop is none)
+//	end        LAST                                           the run ended
+//	acknowledged {"run_id","acknowledged":{"by","role","at","reason"}}  the last run's alarm was acknowledged
+//	idle       IDLE, or {"sampling":false}                    idle sampling started or ended
+//	prompt, prompt.answered                                   a prompt of the protocol (answered with POST /api/run/answer)
 //	queue      [ENTRY...]                                     the queue changed (an entry added, started, ended, cancelled)
 //	dropped    {"n"}                                          messages this subscriber lost
 //
 // RUN is {"run_id","protocol","rig","epoch_ms","planned_s","steps_total","rate_hz",
 // "layout":[{"name","unit"}...]}: a frame's wall time is epoch_ms + 1000·t.
+//
+// LAST is how the view's last run ended: {"run_id","queue_id","protocol",
+// "outcome","abort_reason","reports","ended_at","stop","acknowledged"};
+// stop is null unless aborted, else {"kind","by","reason","msg","alarm"}
+// with kind "stop" (a person's stop: no alarm, shown neutral), "estop",
+// "trip" (the safety supervisor) or "fault" (alarms: shown red, to be
+// acknowledged). A person's stop is classified at its source: the record
+// has no safety.trip for it (rig), only the operator's stop.
+//
+// # Idle signals
+//
+// With Config.IdleSignals (`mockloop serve` sets it), while the view runs
+// nothing, a page watches and no other process holds the bench, the server
+// samples the rig at its safe state (rig.SampleIdle: nothing moves, nothing
+// is recorded) and streams frames as during a run, after an "idle" event
+// IDLE {"sampling":true,"layout","rate_hz","rig"}; their t counts from the
+// sampling's start. It holds the bench meanwhile, with the state "idle
+// sampling": a run of the view stops it first, and a run, zero or
+// calibration of another process asks it through the control socket to
+// release the bench (bench.ActionRelease) and gets it within a second.
+// Sixty seconds without a watcher end it.
 //
 // # Imports
 //

@@ -353,7 +353,10 @@ func (b *browser) verdict(runs string) (runID string, res runlog.Result) {
 	if res.AbortReason != "" {
 		want += " — " + res.AbortReason
 	}
-	if outcome != string(res.Outcome) || shown != want {
+	if b.attr("verdict", "data-stop") == "stop" { // a person's stop: neutral, with who and why
+		want = "STOPPED — stopped by "
+	}
+	if outcome != string(res.Outcome) || !strings.HasPrefix(shown, want) {
 		b.t.Errorf("the page says %q (%s), result.json says %s %s", shown, outcome, res.Outcome, res.AbortReason)
 	}
 	b.t.Logf("run %s: %s", runID, shown)
@@ -473,6 +476,8 @@ func TestE2EControls(t *testing.T) {
 
 	b.do("upload a broken protocol", 10*time.Second, chromedp.SetUploadFiles(chromedp.ID("upload"), []string{broken}))
 	b.waitJS("validation errors", `document.querySelectorAll('#validation li').length > 0`, 10*time.Second)
+	checkCarets(t, b, e2eBroken)
+	b.screenshot("serve-e2e-upload-caret.png")
 	errs := evalAs[[]string](b, `[...document.querySelectorAll('#validation li code')].map(e => e.textContent)`)
 	lines := map[string]bool{}
 	for _, e := range errs {
@@ -511,6 +516,9 @@ func TestE2EControls(t *testing.T) {
 	if s := b.text("step"); !strings.HasPrefix(s, "step 1/3 one") {
 		t.Errorf("paused after the first step, #step shows %q", s)
 	}
+	// The pause point: where it holds, and when, in run time.
+	b.waitJS("pause point", `/^paused before step 2 at \d+:\d\d run time$/.test(document.getElementById('state-reason').textContent)`, 10*time.Second)
+	b.screenshot("serve-e2e-paused.png")
 	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
 	state("running")
 	// A start while the rig runs queues the run; the page lists the queue
@@ -539,8 +547,16 @@ func TestE2EControls(t *testing.T) {
 		with(alice, runlog.ActionResume, "", false),
 		with(alice, runlog.ActionStop, "leak at the aortic port", true),
 	})
-	if s := b.text("safety"); !strings.Contains(s, res.AbortReason) || b.attr("safety", "class") != "safety-tripped" {
-		t.Errorf("safety shows %q after an aborted run (%s)", s, res.AbortReason)
+	// A person's stop is shown as what it is: neutral, by whom and why; no
+	// safety trip, nothing to acknowledge.
+	if s := b.text("verdict"); !strings.Contains(s, "STOPPED") || !strings.Contains(s, "stopped by alice: leak at the aortic port") || b.attr("verdict", "class") != "verdict outcome-stopped" {
+		t.Errorf("verdict shows %q (%s) after an operator stop", s, b.attr("verdict", "class"))
+	}
+	if s := b.text("safety"); s != "OK" || b.attr("safety", "class") != "safety-ok" {
+		t.Errorf("safety shows %q after an operator stop", s)
+	}
+	if evalAs[bool](b, `!document.getElementById('ack-box').hidden`) {
+		t.Error("an operator stop offers an acknowledge")
 	}
 	state("idle")
 	b.checkClean("controls", false)
@@ -576,4 +592,36 @@ func TestE2ELogin(t *testing.T) {
 		}
 	}
 	b.checkClean("login", true) // the 401s are logged by the browser
+}
+
+// checkCarets checks that each error of the upload preview shows the line
+// of the YAML it names, numbered, with the caret under its column.
+func checkCarets(t *testing.T, b *browser, src string) {
+	t.Helper()
+	type shown struct {
+		Line, Col, Text string
+	}
+	pres := evalAs[[]shown](b, `[...document.querySelectorAll('#validation pre.src')].map(p => ({Line: p.dataset.line, Col: p.dataset.col, Text: p.textContent}))`)
+	if len(pres) == 0 {
+		t.Fatalf("no source line shown under the errors:\n%s", b.text("validation"))
+	}
+	lines := strings.Split(src, "\n")
+	for _, p := range pres {
+		var line, col int
+		fmt.Sscan(p.Line, &line)
+		fmt.Sscan(p.Col, &col)
+		rows := strings.Split(p.Text, "\n")
+		gutter := p.Line + " | "
+		if line < 1 || line > len(lines) || col < 1 || len(rows) != 2 || rows[0] != gutter+lines[line-1] {
+			t.Errorf("error at %s:%s shows %q, want line %q", p.Line, p.Col, p.Text, lines[max(0, min(line, len(lines))-1)])
+			continue
+		}
+		if caret := strings.Index(rows[1], "^"); caret != len(gutter)+col-1 || strings.TrimSpace(rows[1]) != "^" {
+			t.Errorf("error at %s:%s: caret at %d of %q, want under column %d", p.Line, p.Col, caret, rows[1], col)
+		}
+		// The caret is under a character of the line, not past its end.
+		if col > len(lines[line-1]) {
+			t.Errorf("error at %s:%s: column past the end of %q", p.Line, p.Col, lines[line-1])
+		}
+	}
 }

@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/units"
 )
 
 // observer turns one run's frames, beats and events into the live stream.
@@ -89,17 +91,38 @@ func (o *observer) Event(ev runlog.Event) {
 			hub.Publish("criterion", res)
 		}
 	case runlog.KindSafetyTrip:
-		o.remember(func(r *activeRun) { r.trip = ev.Msg })
+		o.remember(func(r *activeRun) { r.trip = ev.Msg; noteStop(r, ev) })
 		hub.Publish("safety", map[string]any{"tripped": true, "reason": ev.Msg, "t": ev.T})
 	case runlog.KindOperator:
+		o.remember(func(r *activeRun) { noteStop(r, ev) })
 		switch ev.Msg {
 		case "paused":
-			o.s.mu.Lock()
-			if o.run.state == StatePausing {
-				o.s.setState(o.run, StatePaused, "paused between steps")
-			}
-			o.s.mu.Unlock()
+			o.paused(ev)
+		case "resumed":
+			o.remember(func(r *activeRun) { r.paused = nil })
 		}
 	}
 	hub.Publish("event", map[string]any{"t": ev.T, "kind": ev.Kind, "step": ev.Step, "msg": ev.Msg})
 }
+
+// paused tells the watchers where the pause took hold: the step path
+// (inside a step) or the top-level step it holds before, and the run time.
+func (o *observer) paused(ev runlog.Event) {
+	var d runlog.OperatorData
+	_ = ev.Decode(&d)
+	at := map[string]any{"step": ev.Step, "before_step": d.BeforeStep, "t": ev.T}
+	where := fmt.Sprintf("paused before step %d at %s run time", d.BeforeStep, units.FormatDuration(secs(ev.T)))
+	if ev.Step != "" {
+		where = fmt.Sprintf("paused in step %s at %s run time", ev.Step, units.FormatDuration(secs(ev.T)))
+	}
+	o.s.mu.Lock()
+	defer o.s.mu.Unlock()
+	o.run.paused = at
+	if o.run.state == StatePausing {
+		o.run.state = StatePaused
+		o.s.hub.Publish("state", map[string]any{"state": StatePaused, "reason": where, "paused": at})
+	}
+}
+
+// secs is a run time in seconds as a duration.
+func secs(t float64) time.Duration { return time.Duration(t * float64(time.Second)) }

@@ -68,6 +68,12 @@ type Config struct {
 	Influx *influx.Config
 	// Log receives one line per run started and ended; nil for none.
 	Log io.Writer
+	// IdleSignals samples the rig at its safe state while the view runs
+	// nothing and a page watches (idle.go).
+	IdleSignals bool
+	// BenchLog is the bench audit log (runlog.AppendBenchLog), where an
+	// alarm's acknowledgement is recorded; "" refuses acknowledgements.
+	BenchLog string
 }
 
 // State is what the rig is doing.
@@ -90,7 +96,12 @@ type Server struct {
 
 	mu  sync.Mutex
 	run *activeRun // nil when idle
-	wg  sync.WaitGroup
+	// last is how the last run of the view ended, for a page opened
+	// after it.
+	last *lastRun
+	// idle is the idle sampling under way (idle.go), nil when none.
+	idle *idleSampling
+	wg   sync.WaitGroup
 	// The queue (queue.go): entries waiting and running, FIFO, the head
 	// the one running or next; the last ended ones; the timer of the
 	// head's next try for a bench another process holds; and whether the
@@ -128,9 +139,11 @@ type activeRun struct {
 	criteria []runlog.CriterionResult
 	beat     *runlog.Beat
 	trip     string
-	started  chan struct{} // closed when info is set or the run ended before
-	err      error         // why it ended before it started
-	entry    *queued       // the queue entry it runs
+	stop     *stopInfo      // how it was stopped, from its events (view.go)
+	paused   map[string]any // where the pause took hold: {"step","before_step","t"}
+	started  chan struct{}  // closed when info is set or the run ended before
+	err      error          // why it ended before it started
+	entry    *queued        // the queue entry it runs
 }
 
 // runInfo is RUN of the live stream.
@@ -168,7 +181,12 @@ func New(cfg Config) (*Server, error) {
 	if _, err := runlog.Recover(cfg.RunsDir); err != nil {
 		return nil, err
 	}
+	s.last = lastFromRecords(cfg) // a page opened after a restart shows it
 	s.routes()
+	if cfg.IdleSignals {
+		s.wg.Add(1)
+		go s.idleLoop()
+	}
 	return s, nil
 }
 
@@ -232,6 +250,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/status", s.read(s.status))
 	s.mux.HandleFunc("GET /api/protocols", s.read(s.protocols))
 	s.mux.HandleFunc("GET /api/runs", s.read(s.history))
+	s.mux.HandleFunc("GET /api/runs/{id}/view", s.read(s.runView))
 	s.mux.HandleFunc("GET /api/live", s.read(s.live))
 	s.mux.HandleFunc("GET /runs/{id}/{file}", s.read(s.report))
 	s.mux.HandleFunc("POST /api/validate", s.mutation(true, s.validate))
@@ -252,7 +271,7 @@ const uiCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; scrip
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.statusLocked()
-	idle := s.run == nil
+	idle := s.run == nil && s.idle == nil // the bench, if held, is another process's
 	s.mu.Unlock()
 	if idle {
 		if o, err := s.askBench(bench.Request{Action: bench.ActionStatus}); err == nil {
@@ -278,9 +297,9 @@ func (s *Server) askBench(req bench.Request) (bench.Status, error) {
 }
 
 func (s *Server) statusLocked() map[string]any {
-	st := map[string]any{"rig": s.cfg.Rig.Name, "backend": s.cfg.Rig.Backend, "state": StateIdle, "run": nil}
+	st := map[string]any{"rig": s.cfg.Rig.Name, "backend": s.cfg.Rig.Backend, "state": StateIdle, "run": nil, "last": s.last, "idle": s.idleInfoLocked()}
 	if r := s.run; r != nil {
-		st["state"] = r.state
+		st["state"], st["paused"] = r.state, r.paused
 		if r.info != nil {
 			st["run"] = r.info
 			st["step"], st["criteria"], st["beat"] = r.step, r.criteria, r.beat
@@ -520,6 +539,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 // the rig for the next entry of the queue.
 func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Protocol, opts rig.Options) {
 	defer s.wg.Done()
+	s.stopIdle() // the run takes the bench, and the stream's frames
 	res, dir, err := rig.Run(ctx, s.cfg.Rig, p, opts)
 	if res != nil {
 		if rerr := reports.WriteAll(dir); rerr != nil {
@@ -542,21 +562,23 @@ func (s *Server) execute(ctx context.Context, run *activeRun, p *protocols.Proto
 		s.notStartedLocked(run.entry, run.err)
 		return
 	}
-	end := map[string]any{"run_id": run.info.RunID, "queue_id": run.entry.ID}
+	end := &lastRun{RunID: run.info.RunID, QueueID: run.entry.ID, Protocol: p.Name, EndedAt: time.Now().UTC(),
+		Reports: reportLinks(s.cfg.RunsDir, run.info.RunID)}
 	if res != nil {
-		end["outcome"], end["abort_reason"] = res.Outcome, res.AbortReason
-		end["reports"] = reportLinks(s.cfg.RunsDir, res.RunID)
+		end.Outcome, end.AbortReason = res.Outcome, res.AbortReason
 		s.logf("serve: run %s of %s ended: %s %s", res.RunID, p.Name, res.Outcome, res.AbortReason)
 	} else {
-		end["outcome"], end["abort_reason"] = runlog.OutcomeAborted, err.Error()
+		end.Outcome, end.AbortReason = runlog.OutcomeAborted, err.Error()
 		s.logf("serve: run %s of %s failed: %v", run.info.RunID, p.Name, err)
 	}
+	end.Stop = endStop(run, end.Outcome, end.AbortReason)
+	s.last = end
 	s.hub.Publish("end", end)
 	s.setState(run, StateIdle, "")
 	s.endedLocked(run.entry, run.info.RunID, res, err)
 }
 
-// control answers POST /api/run/{pause,resume,stop,estop} {"reason"}: a
+// control answers POST /api/run/{pause,resume,stop,estop,acknowledge} {"reason"}: a
 // pause and a stop depart from the protocol and need a reason; each
 // action goes into the run's audit trail with the person.
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
@@ -572,6 +594,10 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.actor(r, req.Reason)
+	if action == "acknowledge" { // the last run's alarm, whatever runs now
+		s.acknowledge(w, r, req.Reason)
+		return
+	}
 	s.mu.Lock()
 	run := s.run
 	if run == nil {

@@ -87,7 +87,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := serve.New(serve.Config{Rig: cfg, RunsDir: *runsDir, Protocols: protocols, ProtocolsDir: protoName,
 		Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, Speed: *speed, Token: token, ReadToken: readToken, Tokens: named, UsersFile: *usersFile, Loopback: serve.IsLoopback(*addr),
-		Operator: *operator, Influx: influxCfg, Log: stderr})
+		Operator: *operator, Influx: influxCfg, Log: stderr, BenchLog: inHome(benchLogName), IdleSignals: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid

@@ -12,9 +12,12 @@
   const stats = { framesReceived: 0, lastT: 0, drawn: 0 };
   window.mockloop = stats;
 
-  const WINDOW_S = 10;          // seconds of run time each waveform shows
+  const MAX_WINDOW_S = 600;     // the longest window one can choose (10 min)
   const MIN_CAP = 2048;         // initial ring capacity, samples per channel
-  const MAX_CAP = 1 << 16;      // hard bound on a ring, whatever the stream's rate
+  // Hard bound on a ring, whatever the stream's rate: 10 min at the live
+  // stream's 250 frames per second fit (150 000), at 4 bytes a value.
+  const MAX_CAP = 1 << 18;
+  const PRESSURES = /^(lvp|aop|lap|rvp|pap|rap|cvp)$/i; // overlaid on one axis
   const GAP_S = 1;              // a longer hole in the data (reconnect) breaks the trace
   const LOG_MAX = 200;          // run events kept in the log
   const STOP_ARM_MS = 4000;     // how long the stop button stays armed
@@ -47,6 +50,14 @@
     channels: [],   // [{name, unit, canvas, ctx, valueEl, color, shown}]
     ring: null,
     lastT: 0,       // run time of the newest sample
+    window: 10,     // seconds of run time shown (10 s to 10 min)
+    frozen: false,  // the display is frozen: frames still fill the ring
+    endT: 0,        // right edge of the frozen display, run time
+    cursorT: NaN,   // run time under the pointer, NaN when none
+    overlay: null,  // {c, canvas, ctx, names}: pressures on one axis
+    past: null,     // a past run shown instead of the live one: {run_id, ...}
+    cmp: null,      // a second past run overlaid: {run_id, ring, shift, names}
+    drawnAt: -Infinity, // when the waveforms were last drawn (animation time, ms)
     dirty: false,   // something to redraw at the next animation frame
     beatChan: '',   // channel whose beats fill the beat panel
     dropped: 0,
@@ -204,7 +215,11 @@
     if (s.run && s.run.run_id && !sameRun(s.run)) startRun(s.run);
     clearTimeout(app.otherTimer);
     if (!s.other) {
-      setState(s.state);
+      if (!s.run && s.state === 'idle') {
+        showIdle(s.last);
+        onIdle(s.idle);
+      }
+      setState(s.state, pausedText(s));
       return;
     }
     // Another process holds the bench (a `mockloop run` in a terminal): the
@@ -326,7 +341,18 @@
       el('td', { text: proto || '' }),
       el('td', { text: fmtTime(r.started) }),
       el('td', {}, el('span', { class: 'outcome ' + verdictClass(r.outcome ? outcome : 'running'), text: outcome })),
-      links);
+      links,
+      el('td', {}, ...(r.outcome ? viewButtons(r.run_id) : [])));
+  }
+
+  // viewButtons open a closed run in the view, or overlay it on the one
+  // open.
+  function viewButtons(id) {
+    const open = el('button', { type: 'button', class: 'view open-run', text: 'Open', data: { run: id } });
+    open.addEventListener('click', () => { openPast(id).catch(fail); });
+    const cmp = el('button', { type: 'button', class: 'view overlay-run', text: 'Overlay', data: { run: id } });
+    cmp.addEventListener('click', () => { compareWith(id).catch(fail); });
+    return [open, cmp];
   }
 
   // ---- run control -----------------------------------------------------------
@@ -460,7 +486,7 @@
     } catch (err) {
       if (err.status === 422 && err.body) {
         const errs = err.body.errors || [];
-        showErrors(name + ': ' + errs.length + (errs.length === 1 ? ' error' : ' errors'), errs);
+        showErrors(name + ': ' + errs.length + (errs.length === 1 ? ' error' : ' errors'), errs, source);
       } else {
         fail(err);
       }
@@ -472,16 +498,22 @@
     return (where ? where + ': ' : '') + (e.msg || '');
   }
 
-  // showErrors lists every problem as file:line:col, with the source line
-  // and a caret under the column when the server sent them.
-  function showErrors(title, errs) {
+  // showErrors lists every problem as file:line:col with its message, then
+  // the line of the YAML it is on, numbered, with a caret under the column.
+  function showErrors(title, errs, source) {
+    const lines = typeof source === 'string' ? source.split(/\r?\n/) : null;
     const list = el('ol');
     for (const e of errs) {
       const where = [e.file, e.line, e.col].filter((x) => x !== undefined && x !== null && x !== '' && x !== 0).join(':');
       const li = el('li', {}, where ? el('code', { text: where }) : null, where ? ' ' : null, e.msg || '');
-      if (e.text) {
-        const caret = num(e.col) && e.col > 0 ? '\n' + ' '.repeat(e.col - 1) + '^' : '';
-        li.append(el('pre', { text: e.text + caret }));
+      const src = lines && num(e.line) && e.line >= 1 && e.line <= lines.length ? lines[e.line - 1] : null;
+      if (src !== null) {
+        const gutter = String(e.line) + ' | ';
+        // A tab is one column for the parser: shown as one space, the caret
+        // stays under the character it names.
+        const text = src.replace(/\t/g, ' ');
+        const caret = num(e.col) && e.col > 0 ? '\n' + ' '.repeat(gutter.length + e.col - 1) + '^' : '';
+        li.append(el('pre', { class: 'src', data: { line: String(e.line), col: String(e.col || '') }, text: gutter + text + caret }));
       }
       list.append(li);
     }
@@ -533,11 +565,16 @@
   const handlers = {
     hello(d) {
       setRig(d.rig);
+      hidePrompt();
       if (d.run && d.run.run_id) {
         if (!sameRun(d.run)) startRun(d.run);
         catchUp(d);
+        if (d.prompt) showPrompt(d.prompt);
+      } else if (d.state === 'idle') {
+        showIdle(d.last);
+        onIdle(d.idle);
       }
-      setState(d.state);
+      setState(d.state, pausedText(d));
       if (d.state === 'idle') loadStatus().catch(() => {}); // another process may hold the bench
       loadQueue().catch(() => {}); // what changed while the stream was down
     },
@@ -551,9 +588,13 @@
     criterion: addCriterion,
     event: logEvent,
     state(d) {
-      setState(d.state, d.reason);
+      setState(d.state, pausedText(d) || d.reason);
       if (d.state === 'idle') loadRuns().catch(fail);
     },
+    acknowledged: onAcknowledged,
+    prompt: showPrompt,
+    'prompt.answered': hidePrompt,
+    idle: onIdle,
     safety(d) {
       setSafety(d.reason || 'safety trip');
     },
@@ -567,6 +608,15 @@
     },
   };
 
+  // pausedText is where a paused run holds (status and hello), else
+  // undefined: the state's reason is left as it is.
+  function pausedText(d) {
+    const p = d.paused;
+    if (!p || d.state !== 'paused') return undefined;
+    const where = p.step ? 'in step ' + p.step : 'before step ' + p.before_step;
+    return 'paused ' + where + ' at ' + fmtDur(p.t) + ' run time';
+  }
+
   function sameRun(run) {
     return app.run && run && app.run.run_id === run.run_id;
   }
@@ -574,6 +624,8 @@
   // startRun resets the live view for a run: its layout, an empty record of
   // criteria, and no verdict yet.
   function startRun(run) {
+    if (view.past) backToLiveQuiet();
+    setText('view-mode', '');
     app.run = run;
     app.needsLayout = false;
     buildWaves(run.layout || []);
@@ -590,6 +642,7 @@
     $('log').replaceChildren();
     $('verdict').hidden = true;
     $('report-link').hidden = true;
+    $('ack-box').hidden = true;
     setSafety('');
     view.dirty = true;
   }
@@ -666,22 +719,160 @@
   }
 
   function onEnd(d) {
+    showVerdict(d);
+    showStop(d);
+    // The run is over: no step under way, no time remaining. Its waveforms
+    // stay until the idle signals (or the next run) replace them.
+    app.run = null;
+    setText('step', 'idle · last run ' + (d.run_id || '') + (d.protocol ? ' (' + d.protocol + ')' : ''));
+    setText('remaining', '—');
+    loadRuns().catch(fail);
+  }
+
+  // showVerdict shows how a run ended: PASS, FAIL, ABORTED with its reason,
+  // or STOPPED (neutral) for a person's stop, and its report.
+  function showVerdict(d) {
     const outcome = d.outcome || 'unknown';
+    const stop = d.stop;
+    const operator = outcome === 'aborted' && stop && stop.kind === 'stop';
     const v = $('verdict');
     v.dataset.outcome = outcome;
     v.dataset.runId = d.run_id || '';
-    v.className = 'verdict outcome-' + outcome;
-    v.replaceChildren(el('span', { class: 'verdict-word', text: outcome.toUpperCase() }));
+    v.dataset.stop = stop ? stop.kind : '';
+    v.className = 'verdict outcome-' + (operator ? 'stopped' : outcome);
+    v.replaceChildren(el('span', { class: 'verdict-word', text: operator ? 'STOPPED' : outcome.toUpperCase() }));
     // The separator is for screen readers and textContent; on screen the
     // reason has its own line.
-    if (d.abort_reason) v.append(el('span', { class: 'visually-hidden', text: ' — ' }), el('span', { class: 'verdict-reason', text: d.abort_reason }));
+    const reason = operator ? 'stopped by ' + (stop.by || 'an operator') + (stop.reason ? ': ' + stop.reason : '') + ' (outcome aborted)' : d.abort_reason;
+    if (reason) v.append(el('span', { class: 'visually-hidden', text: ' — ' }), el('span', { class: 'verdict-reason', text: reason }));
     v.hidden = false;
     const link = $('report-link');
     const html = d.reports && d.reports.html;
     if (html) link.href = html;
     link.hidden = !html;
-    if (outcome === 'aborted') setSafety(d.abort_reason || 'run aborted');
-    loadRuns().catch(fail);
+  }
+
+  // showStop shows an alarm (e-stop, safety trip, fault) red, with its
+  // Acknowledge until someone has; a person's stop is no alarm.
+  function showStop(d) {
+    const stop = d.stop;
+    const alarm = d.outcome === 'aborted' && (!stop || stop.alarm);
+    setSafety(alarm ? (d.abort_reason || 'run aborted') : '');
+    $('ack-box').hidden = !alarm;
+    $('ack').hidden = !!d.acknowledged;
+    $('ack').disabled = !app.write;
+    const a = d.acknowledged;
+    setText('ack-note', a ? 'acknowledged by ' + a.by + ' at ' + fmtTime(a.at) + (a.reason ? ': ' + a.reason : '') : 'not acknowledged');
+    app.last = d;
+  }
+
+  function onAcknowledge() {
+    const reason = $('reason').value.trim();
+    return act('ack', async () => {
+      const r = await post('/api/run/acknowledge', reason ? { reason } : {});
+      if (r) onAcknowledged(r);
+    });
+  }
+
+  function onAcknowledged(d) {
+    if (!app.last || app.last.run_id !== d.run_id) return;
+    app.last.acknowledged = d.acknowledged;
+    showStop(app.last);
+  }
+
+  // ---- prompts: the protocol asks the operator ------------------------------
+
+  // showPrompt shows a prompt of the run (live event "prompt", or "prompt"
+  // of the status): its message, a button per choice or an input with its
+  // unit, and the time left before its default is taken.
+  function showPrompt(p) {
+    if (!p || !p.id) return;
+    app.prompt = p;
+    const box = $('prompt-box');
+    box.dataset.id = p.id;
+    setText('prompt-msg', p.message || '');
+    setText('prompt-step', p.step ? 'step ' + p.step : '');
+    const choices = $('prompt-choices');
+    choices.replaceChildren();
+    const input = $('prompt-input');
+    const free = !(Array.isArray(p.choices) && p.choices.length);
+    $('prompt-free').hidden = !free;
+    if (free) {
+      input.value = p.default != null ? String(p.default) : '';
+      input.type = p.input === 'number' ? 'number' : 'text';
+      input.step = 'any';
+      setText('prompt-unit', p.unit || '');
+    } else {
+      for (const c of p.choices) {
+        const b = el('button', { type: 'button', class: 'prompt-choice', text: String(c), data: { choice: String(c) } });
+        b.addEventListener('click', () => answerPrompt(String(c)));
+        choices.append(b);
+      }
+    }
+    box.hidden = false;
+    tickPrompt();
+    if (free) input.focus();
+  }
+
+  // tickPrompt counts down the prompt's timeout, if it has one.
+  function tickPrompt() {
+    clearTimeout(app.promptTimer);
+    const p = app.prompt;
+    if (!p || $('prompt-box').hidden) return;
+    if (!num(p.timeout_s) || p.timeout_s <= 0) {
+      setText('prompt-left', '');
+      return;
+    }
+    const asked = num(p.asked_t) && app.run ? p.asked_t : null;
+    const left = asked !== null ? p.timeout_s - (view.lastT - asked) : p.timeout_s;
+    setText('prompt-left', fmtDur(Math.max(0, left)) + ' left' + (p.default != null ? ', then ' + p.default : ''));
+    app.promptTimer = setTimeout(tickPrompt, 500);
+  }
+
+  function hidePrompt(d) {
+    if (d && d.id && app.prompt && d.id !== app.prompt.id) return;
+    app.prompt = null;
+    $('prompt-box').hidden = true;
+    clearTimeout(app.promptTimer);
+  }
+
+  function answerPrompt(answer) {
+    const p = app.prompt;
+    if (!p) return;
+    act('prompt', async () => {
+      await post('/api/run/answer', { id: p.id, answer });
+      hidePrompt(p);
+    });
+  }
+
+  // onIdle shows the rig's signals while no run: sampled at its safe
+  // state by the server, nothing recorded; their time starts at the
+  // sampling's start.
+  function onIdle(d) {
+    app.idle = !!(d && d.sampling);
+    if (view.past || (app.run && app.state !== 'idle')) return;
+    if (!app.idle) {
+      setText('view-mode', '');
+      return;
+    }
+    app.run = null;
+    buildWaves(d.layout || []);
+    view.lastT = 0;
+    setText('view-mode', 'Live signals at the safe state · nothing recorded');
+    view.dirty = true;
+  }
+
+  // showIdle is the page of a rig that runs nothing: the last run's verdict
+  // and report, no stale step or clock.
+  function showIdle(last) {
+    if (view.past) return;
+    if (app.run && !last) return;
+    app.run = null;
+    for (const id of ['step', 'elapsed', 'remaining']) setText(id, '—');
+    if (!last) return;
+    setText('step', 'idle · last run ' + last.run_id + ' (' + (last.protocol || '') + ')');
+    showVerdict(last);
+    showStop(last);
   }
 
   // ---- waveform buffers -----------------------------------------------------
@@ -712,9 +903,10 @@
   }
 
   function push(r, t, cols, i) {
-    // A full ring grows only while it holds less than the window, so a fast
-    // stream still shows 10 s, and a slow one never grows it at all.
-    if (r.n === r.cap && r.cap < MAX_CAP && t - r.t[at(r, 0)] < WINDOW_S * 1.2) grow(r);
+    // A full ring grows only while it holds less than the longest window,
+    // so a fast stream still has 10 min to scroll back through, and a slow
+    // one never grows it at all.
+    if (r.n === r.cap && r.cap < MAX_CAP && t - r.t[at(r, 0)] < MAX_WINDOW_S * 1.05) grow(r);
     const s = r.head;
     r.t[s] = t;
     for (let c = 0; c < r.v.length; c++) {
@@ -738,6 +930,7 @@
 
   function onFrames(d) {
     stats.framesReceived++;
+    if (view.past) return; // a past run is shown: the live one waits
     const ts = d.t, cols = d.v;
     if (!Array.isArray(ts) || !ts.length || !Array.isArray(cols)) return;
     const r = view.ring;
@@ -758,7 +951,102 @@
     }
     view.lastT = view.ring.n ? view.ring.t[at(view.ring, view.ring.n - 1)] : view.lastT;
     stats.lastT = view.lastT;
+    if (!view.frozen) view.dirty = true;
+  }
+
+  // ---- a past run, from its record ------------------------------------------
+
+  // ringOf makes a ring of a run view's decimated frames.
+  function ringOf(d) {
+    const ts = d.t || [], cols = d.v || [];
+    const r = makeRing((d.layout || []).length);
+    const cap = Math.max(MIN_CAP, ts.length);
+    Object.assign(r, { cap, t: new Float64Array(cap), v: r.v.map(() => new Float32Array(cap)) });
+    for (let i = 0; i < ts.length; i++) push(r, ts[i], cols, i);
+    return r;
+  }
+
+  // openPast shows a past run in the live view's place: its waveforms
+  // (the whole run in the window, scrollable), beats, criteria and events.
+  // The record was verified by the server; a record that failed says so.
+  async function openPast(id) {
+    const d = await get('/api/runs/' + encodeURIComponent(id) + '/view');
+    view.past = d;
+    view.cmp = null;
+    app.run = null; // the next live run starts afresh
+    buildWaves(d.layout || []);
+    view.ring = ringOf(d);
+    view.lastT = d.duration_s || 0;
+    view.endT = view.lastT;
+    view.frozen = true;
+    setWindow(Math.min(MAX_WINDOW_S, Math.max(10, Math.ceil(view.lastT))));
+    $('criteria').tBodies[0].replaceChildren();
+    (d.criteria || []).forEach(addCriterion);
+    $('log').replaceChildren();
+    (d.events || []).forEach(logEvent);
+    const beats = d.beats || [];
+    view.beatChan = '';
+    if (beats.length) onBeat(beats[beats.length - 1]);
+    setText('step', (d.steps || []).length + ' steps · ' + (d.protocol || ''));
+    setText('elapsed', fmtDur(d.duration_s));
+    setText('remaining', '—');
+    showVerdict({ run_id: d.run_id, outcome: d.outcome, abort_reason: d.abort_reason, reports: d.reports });
+    $('ack-box').hidden = true; // the alarm is the bench's last run's, not this one's
+    setText('view-mode', 'Past run ' + d.run_id + (d.verified ? ' · record verified' : ' · INTEGRITY FAILED: ' + (d.integrity || []).join('; ')));
+    $('view-mode').className = d.verified ? 'reason' : 'reason integrity-failed';
+    $('back-live').hidden = false;
+    $('freeze').disabled = true;
+    noteWindow();
     view.dirty = true;
+  }
+
+  // compareWith overlays a second past run on the one shown, dashed,
+  // aligned at the start, or at the step typed in "align at step".
+  async function compareWith(id) {
+    if (!view.past) {
+      say('Open a run first, then overlay another on it.');
+      return;
+    }
+    const d = await get('/api/runs/' + encodeURIComponent(id) + '/view');
+    const path = $('align').value.trim();
+    let shift = 0;
+    if (path) {
+      const a = (view.past.steps || []).find((s) => s.path === path);
+      const b = (d.steps || []).find((s) => s.path === path);
+      if (!a || !b) {
+        say('Step ' + path + ' is not in both runs: aligned at the start.');
+      } else {
+        shift = b.start_s - a.start_s;
+      }
+    }
+    view.cmp = { run_id: d.run_id, ring: ringOf(d), shift, names: (d.layout || []).map((c) => c.name) };
+    setWindow(Math.min(MAX_WINDOW_S, Math.max(view.window, Math.ceil(Math.max(view.past.duration_s, d.duration_s - shift)))));
+    view.endT = view.past.duration_s;
+    noteWindow();
+    view.dirty = true;
+  }
+
+  function backToLiveQuiet() {
+    view.past = null;
+    view.cmp = null;
+    $('back-live').hidden = true;
+    $('freeze').disabled = false;
+    setText('view-mode', '');
+    setFrozen(false);
+  }
+
+  // backToLive leaves a past run for the live view.
+  function backToLive() {
+    view.past = null;
+    view.cmp = null;
+    $('back-live').hidden = true;
+    $('freeze').disabled = false;
+    setText('view-mode', '');
+    setFrozen(false);
+    app.run = null;
+    buildWaves([]);
+    $('waves').replaceChildren(el('p', { class: 'empty', text: 'Waiting for the live signals.' }));
+    loadStatus().catch(fail);
   }
 
   // ---- waveform drawing -----------------------------------------------------
@@ -769,16 +1057,51 @@
     view.channels = layout.map((ch, c) => {
       const canvas = el('canvas', { class: 'wave', data: { channel: ch.name }, role: 'img', 'aria-label': ch.name + ' waveform' });
       const valueEl = el('span', { class: 'value', text: '—' });
-      box.append(el('div', { class: 'wave-box' },
+      box.append(el('div', { class: 'wave-box', data: { channel: ch.name } },
         el('div', { class: 'wave-head' },
           el('span', { class: 'name', text: ch.name }),
           el('span', { class: 'unit', text: ch.unit || '' }),
           valueEl),
         canvas));
+      pointer(canvas);
       return { name: ch.name, unit: ch.unit || '', canvas, ctx: canvas.getContext('2d'), valueEl, color: PALETTE[c % PALETTE.length], shown: '' };
     });
     view.ring = makeRing(layout.length);
+    view.overlay = null;
+    buildOverlay();
     if (!layout.length) box.append(el('p', { class: 'empty', text: 'This run has no channels.' }));
+  }
+
+  // buildOverlay puts the pressure channels (LVP, AoP, LAP...) on one
+  // axis above the others when asked, each in its trace's colour, the
+  // colours as the legend; their own panels are hidden meanwhile.
+  function buildOverlay() {
+    if (view.overlay) view.overlay.box.remove();
+    view.overlay = null;
+    const on = $('overlay').checked;
+    const idx = view.channels.map((ch, c) => (PRESSURES.test(ch.name) ? c : -1)).filter((c) => c >= 0);
+    for (const c of idx) view.channels[c].canvas.parentElement.hidden = on && idx.length > 1;
+    if (!on || idx.length < 2) return;
+    const canvas = el('canvas', { class: 'wave overlay', role: 'img', 'aria-label': 'pressures overlaid' });
+    const head = el('div', { class: 'wave-head' }, el('span', { class: 'name', text: 'Pressures' }));
+    for (const c of idx) {
+      const sw = el('span', { class: 'legend' });
+      sw.style.background = view.channels[c].color; // CSSOM, allowed by the CSP
+      head.append(sw, el('span', { class: 'legend-name', text: view.channels[c].name }));
+    }
+    head.append(el('span', { class: 'unit', text: view.channels[idx[0]].unit }));
+    const box = el('div', { class: 'wave-box overlay-box' }, head, canvas);
+    $('waves').prepend(box);
+    pointer(canvas);
+    view.overlay = { box, canvas, ctx: canvas.getContext('2d'), idx };
+    view.dirty = true;
+  }
+
+  // span is the run time the display shows: the window ending at the
+  // newest sample, or where a frozen (or past) display was scrolled to.
+  function span() {
+    const t1 = view.frozen ? view.endT : view.lastT;
+    return { t0: t1 - view.window, t1 };
   }
 
   // niceRange widens [lo, hi] to round numbers, so the y axis stays put
@@ -796,8 +1119,22 @@
     return { lo: Math.floor(lo / step) * step, hi: Math.ceil(hi / step) * step, step };
   }
 
-  function drawWave(ch, c) {
-    const cv = ch.canvas, g = ch.ctx;
+  // extent is the [lo, hi] of channel c over the span, in ring r; last its
+  // newest finite value there.
+  function extent(r, c, t0, t1, acc) {
+    const vals = r.v[c];
+    const k0 = firstFrom(r, t0), k1 = firstFrom(r, t1 + 1e-9);
+    for (let k = k0; k < k1; k++) {
+      const x = vals[at(r, k)];
+      if (x < acc.lo) acc.lo = x;
+      if (x > acc.hi) acc.hi = x;
+      if (!Number.isNaN(x)) acc.last = x;
+    }
+    return acc;
+  }
+
+  // sizeCanvas matches the canvas to its box and clears it.
+  function sizeCanvas(cv, g) {
     const dpr = window.devicePixelRatio || 1;
     const w = Math.max(1, Math.round(cv.clientWidth * dpr));
     const h = Math.max(1, Math.round(cv.clientHeight * dpr));
@@ -807,40 +1144,51 @@
     }
     g.clearRect(0, 0, w, h);
     stats.drawn++;
+    return { w, h, dpr };
+  }
 
-    const r = view.ring, vals = r.v[c];
-    const t1 = view.lastT, t0 = t1 - WINDOW_S;
-    const k0 = firstFrom(r, t0);
-    let lo = Infinity, hi = -Infinity, last = NaN;
-    for (let k = k0; k < r.n; k++) {
-      const x = vals[at(r, k)];
-      if (x < lo) lo = x;
-      if (x > hi) hi = x;
-      if (!Number.isNaN(x)) last = x;
-    }
-    const shown = fmt(last);
-    if (shown !== ch.shown) {
-      ch.valueEl.textContent = shown;
-      ch.shown = shown;
-    }
-    const font = Math.round(11 * dpr) + 'px system-ui, sans-serif';
-    g.font = font;
-    if (lo > hi) {
+  // plot draws the traces [{r, c, color, dash}] of one canvas on one y axis
+  // over the span, with the grid and the cursor.
+  function plot(cv, g, traces) {
+    const { w, h, dpr } = sizeCanvas(cv, g);
+    const { t0, t1 } = span();
+    const acc = { lo: Infinity, hi: -Infinity, last: NaN };
+    for (const tr of traces) extent(tr.r, tr.c, t0 + tr.shift, t1 + tr.shift, acc);
+    g.font = Math.round(11 * dpr) + 'px system-ui, sans-serif';
+    if (acc.lo > acc.hi) {
       g.fillStyle = '#4b5563';
       g.textAlign = 'center';
       g.textBaseline = 'middle';
-      g.fillText(r.n ? 'no values in the last 10 s' : 'waiting for data', w / 2, h / 2);
+      g.fillText(view.ring && view.ring.n ? 'no values in this window' : 'waiting for data', w / 2, h / 2);
       return;
     }
-
-    const y = niceRange(lo, hi);
+    const y = niceRange(acc.lo, acc.hi);
     const padL = Math.round(44 * dpr), pad = Math.round(5 * dpr);
     const pw = w - padL - pad, ph = h - 2 * pad;
-    const xOf = (t) => padL + (t - t0) / WINDOW_S * pw;
+    const xOf = (t) => padL + (t - t0) / view.window * pw;
     const yOf = (v) => pad + (y.hi - v) / (y.hi - y.lo) * ph;
+    grid(g, y, t0, t1, xOf, yOf, w, h, padL, pad, dpr);
+    for (const tr of traces) {
+      const r = tr.r;
+      traceWave(g, r, r.v[tr.c], firstFrom(r, t0 + tr.shift), firstFrom(r, t1 + tr.shift + 1e-9), (t) => xOf(t - tr.shift), yOf, tr.color, dpr, tr.dash);
+    }
+    if (num(view.cursorT) && view.cursorT >= t0 && view.cursorT <= t1) {
+      const px = Math.round(xOf(view.cursorT)) + 0.5;
+      g.strokeStyle = '#111418';
+      g.lineWidth = 1;
+      g.setLineDash([]);
+      g.beginPath();
+      g.moveTo(px, pad);
+      g.lineTo(px, h - pad);
+      g.stroke();
+    }
+    return acc.last;
+  }
 
-    // Grid: one line per y step (labelled), one per second of run time.
+  // grid draws one line per y step (labelled) and per time step.
+  function grid(g, y, t0, t1, xOf, yOf, w, h, padL, pad, dpr) {
     g.lineWidth = 1;
+    g.setLineDash([]);
     g.strokeStyle = '#e1e5ea';
     g.fillStyle = '#4b5563';
     g.textAlign = 'right';
@@ -853,24 +1201,26 @@
       g.lineTo(w - pad, py);
       g.fillText(v.toFixed(Math.min(decimals, 3)), padL - 4 * dpr, Math.min(Math.max(py, 6 * dpr), h - 6 * dpr));
     }
-    for (let s = Math.ceil(t0); s <= t1; s++) {
+    const ts = view.window <= 10 ? 1 : view.window <= 60 ? 5 : view.window <= 120 ? 10 : 60;
+    for (let s = Math.ceil(t0 / ts) * ts; s <= t1; s += ts) {
       const px = Math.round(xOf(s)) + 0.5;
       g.moveTo(px, pad);
       g.lineTo(px, h - pad);
     }
     g.stroke();
-
-    traceWave(g, r, vals, k0, xOf, yOf, ch.color, dpr);
   }
 
-  // traceWave draws the samples as at most one vertical min–max stroke per
-  // pixel column: a 1 kHz channel costs the same to draw as a 50 Hz one.
-  function traceWave(g, r, vals, k0, xOf, yOf, color, dpr) {
+  // traceWave draws samples k0..k1-1 as at most one vertical min–max stroke
+  // per pixel column: a 1 kHz channel costs the same to draw as a 50 Hz one,
+  // and 10 min the same as 10 s.
+  function traceWave(g, r, vals, k0, k1, xOf, yOf, color, dpr, dash) {
     g.strokeStyle = color;
     g.lineWidth = 1.5 * dpr;
     g.lineJoin = 'round';
+    g.setLineDash(dash ? [4 * dpr, 3 * dpr] : []);
     g.beginPath();
     let col = NaN, ymin = 0, ymax = 0, prevT = -Infinity, open = false;
+    const gap = Math.max(GAP_S, view.window / 200); // a past run's spans are wider than a live gap
     const flush = () => {
       if (Number.isNaN(col)) return;
       if (!open) {
@@ -881,10 +1231,10 @@
       if (ymax !== ymin) g.lineTo(col, ymax);
       col = NaN;
     };
-    for (let k = k0; k < r.n; k++) {
+    for (let k = k0; k < k1; k++) {
       const i = at(r, k);
       const v = vals[i], t = r.t[i];
-      if (Number.isNaN(v) || t - prevT > GAP_S) {
+      if (Number.isNaN(v) || t - prevT > gap) {
         flush();
         open = false;
       }
@@ -902,9 +1252,127 @@
     }
     flush();
     g.stroke();
+    g.setLineDash([]);
+  }
+
+  // traces are what a channel's canvas draws: the run's trace, and the
+  // compared run's on the same channel, dashed.
+  function traces(c) {
+    const out = [{ r: view.ring, c, color: view.channels[c].color, shift: 0 }];
+    const cmp = view.cmp;
+    if (cmp) {
+      const k = cmp.names.indexOf(view.channels[c].name);
+      if (k >= 0) out.push({ r: cmp.ring, c: k, color: '#6b7280', shift: cmp.shift, dash: true });
+    }
+    return out;
+  }
+
+  function drawWave(ch, c) {
+    if (ch.canvas.parentElement.hidden) return;
+    const last = plot(ch.canvas, ch.ctx, traces(c));
+    const shown = num(view.cursorT) ? fmt(valueAt(view.ring, c, view.cursorT)) : fmt(last);
+    if (shown !== ch.shown) {
+      ch.valueEl.textContent = shown;
+      ch.shown = shown;
+    }
+  }
+
+  function drawOverlay() {
+    const o = view.overlay;
+    if (!o) return;
+    plot(o.canvas, o.ctx, o.idx.flatMap(traces));
+  }
+
+  // valueAt is channel c's value at (or just before) run time t.
+  function valueAt(r, c, t) {
+    if (!r || !r.n) return NaN;
+    const k = Math.min(r.n - 1, Math.max(0, firstFrom(r, t) - (firstFrom(r, t) >= r.n ? 1 : 0)));
+    return r.v[c][at(r, k)];
+  }
+
+  // ---- waveform tools: window, freeze and scroll, cursor -----------------------
+
+  function setWindow(s) {
+    view.window = Math.min(MAX_WINDOW_S, Math.max(10, s));
+    const opt = [...$('window').options].find((o) => Number(o.value) === view.window);
+    if (opt) $('window').value = opt.value;
+    noteWindow();
+    view.dirty = true;
+  }
+
+  function noteWindow() {
+    const w = fmtDur(view.window);
+    let text = 'Last ' + (view.window < 60 ? view.window + ' s' : w) + ' of run time';
+    if (view.past) text = 'Run ' + view.past.run_id + (view.cmp ? ' (solid) and ' + view.cmp.run_id + ' (dashed' + (view.cmp.shift ? ', shifted ' + fmt(view.cmp.shift) + ' s' : '') + ')' : '') + ': ' + fmtDur(span().t0) + ' to ' + fmtDur(span().t1);
+    else if (view.frozen) text = 'Frozen at ' + fmtDur(view.endT) + ': drag or scroll to go back, up to 10 min';
+    setText('wave-note', text);
+  }
+
+  function setFrozen(on) {
+    view.frozen = on;
+    if (on && !view.past) view.endT = view.lastT;
+    $('freeze').setAttribute('aria-pressed', String(on));
+    $('freeze').textContent = on ? 'Frozen' : 'Freeze';
+    noteWindow();
+    view.dirty = true;
+  }
+
+  // scrollBy moves a frozen display by dt seconds, within the buffer.
+  function scrollBy(dt) {
+    if (!view.frozen) setFrozen(true);
+    const r = view.ring;
+    const first = r && r.n ? r.t[at(r, 0)] : 0;
+    const newest = view.past ? view.past.duration_s : view.lastT;
+    view.endT = Math.min(newest, Math.max(first + view.window, view.endT + dt));
+    noteWindow();
+    view.dirty = true;
+  }
+
+  // pointer makes a canvas a cursor (hover: time and every trace's
+  // value) and, frozen, a scroll bar (drag or wheel).
+  function pointer(cv) {
+    let dragX = NaN;
+    const tAt = (ev) => {
+      const b = cv.getBoundingClientRect();
+      const padL = 44;
+      const { t0 } = span();
+      return t0 + (ev.clientX - b.left - padL) / Math.max(1, b.width - padL - 5) * view.window;
+    };
+    cv.addEventListener('pointermove', (ev) => {
+      if (!Number.isNaN(dragX)) {
+        const b = cv.getBoundingClientRect();
+        scrollBy(-(ev.clientX - dragX) / Math.max(1, b.width) * view.window);
+        dragX = ev.clientX;
+      }
+      setCursor(tAt(ev));
+    });
+    cv.addEventListener('pointerleave', () => setCursor(NaN));
+    cv.addEventListener('click', (ev) => setCursor(tAt(ev)));
+    cv.addEventListener('pointerdown', (ev) => {
+      if (view.frozen || view.past) dragX = ev.clientX;
+    });
+    window.addEventListener('pointerup', () => { dragX = NaN; });
+    cv.addEventListener('wheel', (ev) => {
+      if (!view.frozen && !view.past) return; // the page scrolls as usual
+      ev.preventDefault();
+      scrollBy((ev.deltaY || ev.deltaX) / 500 * view.window);
+    }, { passive: false });
+  }
+
+  function setCursor(t) {
+    view.cursorT = t;
+    view.dirty = true;
+    if (!num(t) || !view.ring) {
+      setText('cursor-read', '');
+      return;
+    }
+    const parts = ['t ' + t.toFixed(2) + ' s'];
+    view.channels.forEach((ch, c) => parts.push(ch.name + ' ' + fmt(valueAt(view.ring, c, t)) + (ch.unit ? ' ' + ch.unit : '')));
+    setText('cursor-read', parts.join('  '));
   }
 
   function updateClock() {
+    if (view.past || !app.run) return; // idle signals have no run clock
     const t = view.lastT;
     const planned = app.run && app.run.planned_s;
     const text = fmtDur(t) + '|' + (num(planned) ? fmtDur(Math.max(0, planned - t)) : '—');
@@ -917,12 +1385,18 @@
 
   // render runs at the display's refresh rate, but draws only when frames
   // arrived or the canvases changed size: the Pi's CPU is shared with the
-  // sampler.
-  function render() {
+  // sampler. A frozen display is not redrawn for new frames.
+  // A long window costs a pass over up to 150 000 samples per channel: it
+  // is redrawn a few times a second, not at the display's rate.
+  function render(now) {
     requestAnimationFrame(render);
     if (!view.dirty || !view.ring) return;
+    const every = view.window > 30 && !view.frozen && !view.past ? 250 : 0;
+    if (now - view.drawnAt < every) return;
+    view.drawnAt = now;
     view.dirty = false;
     for (let c = 0; c < view.channels.length; c++) drawWave(view.channels[c], c);
+    drawOverlay();
     if (view.ring.n) updateClock();
   }
 
@@ -939,6 +1413,15 @@
     $('resume').addEventListener('click', () => act('resume', () => post('/api/run/resume')));
     $('stop').addEventListener('click', onStop);
     $('estop').addEventListener('click', onEstop);
+    $('ack').addEventListener('click', onAcknowledge);
+    $('prompt-free').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      answerPrompt($('prompt-input').value.trim());
+    });
+    $('window').addEventListener('change', () => setWindow(Number($('window').value)));
+    $('freeze').addEventListener('click', () => setFrozen(!view.frozen));
+    $('overlay').addEventListener('change', buildOverlay);
+    $('back-live').addEventListener('click', backToLive);
     $('token-form').addEventListener('submit', (ev) => { onLogin(ev).catch(fail); });
     try { $('operator').value = localStorage.getItem('mockloop.operator') || ''; } catch (_) { /* storage off */ }
     new ResizeObserver(() => { view.dirty = true; }).observe($('waves'));
