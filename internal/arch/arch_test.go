@@ -101,7 +101,7 @@ var packageMap = map[string]rule{
 	"fidelity": {may: []string{"protocols", "pumpctl", "reports", "rig", "runlog", "sim"}},
 
 	// The bench view and the command on top.
-	"serve": {may: []string{"bench", "influx", "internal/durable", "live", "protocols", "reports", "rig", "runlog"}},
+	"serve": {may: []string{"bench", "influx", "internal/durable", "live", "protocols", "reports", "rig", "runlog", "units"}},
 	// The client of a rig's serve (run|runs|report --remote): it decodes
 	// serve's queue entry and checks its certificate's fingerprint as serve
 	// prints it.
