@@ -171,9 +171,8 @@
 // # Imports
 //
 // Of the project, bench (to see and stop a run of another process on the
-// bench), live, protocols, reports, rig, runlog, influx, units (durations as
-// the page shows them) and
-// internal/durable (the users file, written atomically); outside it,
-// golang.org/x/crypto/argon2. It is imported by cmd/mockloop, and by
-// remote (its client) for QueueEntry and Fingerprint.
+// bench), live, protocols, reports, rig, runlog, influx, units (durations
+// as the page shows them) and internal/durable (the users file, written
+// atomically); outside it, golang.org/x/crypto/argon2. It is imported by
+// cmd/mockloop, and by remote (its client) for QueueEntry and Fingerprint.
 package serve
