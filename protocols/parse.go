@@ -650,7 +650,7 @@ func (p *parser) sweep(n *node) *Sweep {
 	return sw
 }
 
-var criterionKeys = []string{"id", "name", "when", "measure", "over", "relative_to", "between", "min", "max", "within", "on_fail"}
+var criterionKeys = []string{"id", "name", "when", "measure", "over", "relative_to", "between", "min", "max", "within", "marginal", "on_fail"}
 
 func (p *parser) criterion(n *node, s *Step) *Criterion {
 	fields, ok := p.errs.Mapping(n, "criterion", criterionKeys)
@@ -659,7 +659,7 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 	}
 	c := &Criterion{Pos: p.errs.Pos(n), OnFail: Fail}
 	var measureOK bool
-	var measureN, relN *node
+	var measureN, relN, margN *node
 	bounds := map[string]*node{}
 	for _, f := range fields {
 		switch f.Key {
@@ -682,6 +682,8 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 			c.Over = p.over(f.Value, s)
 		case "relative_to":
 			relN = f.Value
+		case "marginal":
+			margN = f.Value
 		case "between", "min", "max", "within":
 			bounds[f.Key] = f.Value
 		case "on_fail":
@@ -703,11 +705,54 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 			dim = units.Percent
 		}
 	}
-	c.Bound, _ = p.criterionBound(n, bounds, dim, measureOK, c.Measure.Agg)
+	var boundOK bool
+	c.Bound, boundOK = p.criterionBound(n, bounds, dim, measureOK, c.Measure.Agg)
+	if margN != nil {
+		c.Marginal = p.marginal(margN, c.Bound, dim, measureOK && boundOK, c.Measure.Agg)
+	}
 	if c.ID != "" {
 		p.ids = append(p.ids, c)
 	}
 	return c
+}
+
+// marginal reads a criterion's marginal band (language 1.1): limits in
+// the criterion's own unit (percent for a relative criterion in percent),
+// inside its pass region, so that a passing value outside the band is
+// flagged before it fails.
+func (p *parser) marginal(n *node, pass Bound, dim units.Dimension, dimKnown bool, agg string) *Bound {
+	fields, ok := p.errs.Mapping(n, "marginal", []string{"between", "min", "max"})
+	if !ok {
+		return nil
+	}
+	bounds := map[string]*node{}
+	for _, f := range fields {
+		if slices.Contains([]string{"between", "min", "max"}, f.Key) {
+			bounds[f.Key] = f.Value
+		}
+	}
+	if len(bounds) == 0 {
+		if len(n.Content) == 0 { // else its keys were wrong, and said so
+			p.errs.At(n, "marginal needs a band: between, min or max")
+		}
+		return nil
+	}
+	b, ok := p.criterionBound(n, bounds, dim, dimKnown, agg)
+	if !ok {
+		return nil
+	}
+	// an open side is the limit's: marginal: {min: X} flags values near the low limit only
+	if math.IsInf(b.Lo, -1) {
+		b.Lo = pass.Lo
+	}
+	if math.IsInf(b.Hi, 1) {
+		b.Hi = pass.Hi
+	}
+	if b.Lo < pass.Lo || b.Hi > pass.Hi {
+		p.errs.At(n, "marginal band (%s) must lie inside the criterion's limits (%s): it flags passing values near them", b.Text, pass.Text)
+		return nil
+	}
+	return &b
 }
 
 // relative reads a criterion's relative_to: a step completed before the

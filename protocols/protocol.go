@@ -191,6 +191,10 @@ type Criterion struct {
 	// Relative, if set, makes Bound a bound on the change from the value
 	// of the same measure in an earlier step (language 1.1, relative_to).
 	Relative *Relative
+	// Marginal, if set, is the band inside Bound a passing value should
+	// lie in: outside it the verdict is marginal, still a pass (language
+	// 1.1), so a drift toward a limit shows before it fails.
+	Marginal *Bound
 }
 
 // Relative is a criterion's reference: the step whose value of the same

@@ -170,7 +170,7 @@ func (r *Report) criterionCase(row *critRow, stepOf int, durS float64, out *stri
 	}
 	msg := critMessage(c)
 	switch c.Verdict {
-	case runlog.VerdictPass:
+	case runlog.VerdictPass, runlog.VerdictMarginal: // marginal: a pass, its verdict property says so
 	case runlog.VerdictWarn:
 		fmt.Fprintf(out, "WARN %s %s: %s\n", tc.Classname, tc.Name, msg)
 	case runlog.VerdictNoData:

@@ -125,7 +125,7 @@ func verdictRank(v string) int {
 	switch v {
 	case string(runlog.VerdictPass):
 		return 0
-	case string(runlog.VerdictWarn):
+	case string(runlog.VerdictWarn), string(runlog.VerdictMarginal):
 		return 1
 	case string(runlog.VerdictNoData):
 		return 2

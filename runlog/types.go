@@ -83,6 +83,9 @@ const (
 	VerdictFail   Verdict = "fail"    // it did not, and the criterion fails the run
 	VerdictWarn   Verdict = "warn"    // it did not, and the criterion only warns
 	VerdictNoData Verdict = "no-data" // there was nothing to measure (no frames, no beats)
+	// VerdictMarginal: it met the limits but lies outside the criterion's
+	// marginal band (language 1.1): a pass, flagged.
+	VerdictMarginal Verdict = "marginal"
 	// VerdictNotReached: the run ended before judging it (verdict.Recompute's
 	// Unreached); never in result.json.
 	VerdictNotReached Verdict = "not reached"
@@ -421,8 +424,8 @@ type CriterionResult struct {
 	Hi *float64 `json:"hi"`
 	// Verdict is what the evaluation means for the run given OnFail.
 	Verdict Verdict `json:"verdict"`
-	// Pass reports whether the value met the limits: true for verdict
-	// "pass", false for "fail", "warn" and "no-data".
+	// Pass reports whether the value met the limits: true for verdicts
+	// "pass" and "marginal", false for "fail", "warn" and "no-data".
 	Pass bool `json:"pass"`
 	// OnFail is what a failure does, as written in the protocol ("fail",
 	// "warn", "abort").

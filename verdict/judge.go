@@ -149,7 +149,10 @@ func Judge(c *protocols.Criterion, path, title string, dim units.Dimension, v fl
 		res.Value = finite(v)
 		pass = c.Bound.Holds(v)
 		res.Verdict = runlog.VerdictFail
-		if pass {
+		switch {
+		case pass && c.Marginal != nil && !c.Marginal.Holds(v):
+			res.Verdict, res.Reason = runlog.VerdictMarginal, "outside the marginal band "+c.Marginal.Text
+		case pass:
 			res.Verdict = runlog.VerdictPass
 		}
 	}
