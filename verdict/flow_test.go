@@ -1,10 +1,31 @@
 package verdict_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/runlog"
 )
+
+// reported generates the HTML and JUnit reports of the run in dir, fails
+// the test on an integrity failure (the record's verdicts recomputed
+// differ from result.json), and returns the two files' text.
+func reported(t *testing.T, dir string) (html, junit string) {
+	t.Helper()
+	out := t.TempDir()
+	if _, err := reports.Generate(dir, reports.Options{Formats: []string{reports.FormatHTML, reports.FormatJUnit}, OutDir: out}); err != nil {
+		t.Fatalf("reports: %v", err)
+	}
+	h, _ := os.ReadFile(filepath.Join(out, reports.HTMLFile))
+	j, _ := os.ReadFile(filepath.Join(out, reports.JUnitFile))
+	if strings.Contains(string(h), "INTEGRITY FAILED") {
+		t.Error("the report says INTEGRITY FAILED")
+	}
+	return string(h), string(j)
+}
 
 // A criterion's marginal band (language 1.1): a passing value outside it
 // is judged marginal, still a pass, by the engine and again from the
@@ -39,4 +60,11 @@ steps:
 		t.Errorf("outcome %s, want fail (MG-3)", res.Outcome)
 	}
 	agrees(t, dir, res)
+	html, junit := reported(t, dir)
+	if !strings.Contains(html, `class="warn">MARGINAL`) {
+		t.Error("the HTML report does not show MARGINAL in amber")
+	}
+	if !strings.Contains(junit, `<property name="marginal" value="true">`) {
+		t.Error("the JUnit report has no marginal property")
+	}
 }
