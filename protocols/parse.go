@@ -281,7 +281,7 @@ func (p *parser) limits(n *node) {
 	}
 }
 
-var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria"}
+var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria", "retry"}
 
 // maxDepth bounds step nesting; real protocols nest two or three levels.
 const maxDepth = 16
@@ -347,6 +347,8 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 			s.Steps = p.steps(kv.Value, depth+1, path)
 		case "criteria":
 			critN = kv.Value
+		case "retry":
+			s.Retry = p.retry(kv.Value)
 		}
 	}
 	// The body of a step: at most one of hold, until, nested steps.
@@ -385,8 +387,34 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 			}
 		}
 	}
+	if keys["retry"] != nil && critN == nil && s.Retry > 0 {
+		p.errs.At(keys["retry"], "retry runs the step again when its criteria fail: give the step criteria")
+	}
 	p.done = append(p.done, doneStep{s, path})
 	return s
+}
+
+// retry reads a step's retry: {count: N} (language 1.1), how many more
+// times the step runs when its criteria fail.
+func (p *parser) retry(n *node) int {
+	fields, ok := p.errs.Mapping(n, "retry", []string{"count"})
+	if !ok || len(fields) == 0 {
+		if ok && len(n.Content) == 0 { // else its keys were wrong, and said so
+			p.errs.At(n, "retry needs count: N, how many more attempts")
+		}
+		return 0
+	}
+	v := fields[0].Value
+	s, ok := p.errs.Scalar(v, "retry count")
+	if !ok {
+		return 0
+	}
+	c, err := strconv.Atoi(s)
+	if err != nil || c < 1 || c > 100 {
+		p.errs.At(v, "retry count must be a whole number from 1 to 100, got %q", s)
+		return 0
+	}
+	return c
 }
 
 func (p *parser) set(s *Step, n *node) {

@@ -71,6 +71,10 @@ type Step struct {
 	Sweep    *Sweep
 	Steps    []*Step
 	Criteria []*Criterion
+	// Retry is how many more times the step runs when its own criteria
+	// fail (language 1.1, retry: {count: N}); the last attempt's verdicts
+	// count, the earlier ones are recorded as superseded.
+	Retry int
 	// Refs are the criteria of later steps relative to this one: the
 	// engine measures each of their measures over this step too.
 	Refs []*Criterion

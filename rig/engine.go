@@ -610,8 +610,45 @@ func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error 
 	return nil
 }
 
+// runStep runs a step; one with retry (language 1.1) runs again while its
+// own criteria fail and attempts remain, each attempt recorded as a step
+// execution of its own, the superseded attempts' criteria so marked.
 func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
-	title := s.Title() + suffix
+	for attempt := 1; ; attempt++ {
+		title := s.Title() + suffix
+		if s.Retry > 0 {
+			title += fmt.Sprintf(" (attempt %d/%d)", attempt, s.Retry+1)
+		}
+		failed, judged := e.failed, len(e.criteria)
+		sr, outcome, err := e.attempt(s, path, title)
+		if outcome == string(runlog.OutcomeFail) && err == nil && attempt <= s.Retry {
+			e.failed = failed
+			e.supersede(judged)
+			e.endStep(sr, string(runlog.OutcomeRetried), attempt)
+			e.progress("step %s: criteria failed, attempt %d of %d", path, attempt+1, s.Retry+1)
+			continue
+		}
+		if s.Retry == 0 {
+			attempt = 0
+		}
+		e.endStep(sr, outcome, attempt)
+		return err
+	}
+}
+
+// supersede marks the criteria judged since the first judged of an
+// attempt that runs again: they neither pass nor fail the run. Their
+// events keep what was judged; the step's end event says "retried", from
+// which verdict.Recompute supersedes them the same way.
+func (e *engine) supersede(first int) {
+	for i := first; i < len(e.criteria); i++ {
+		e.criteria[i] = verdict.Supersede(e.criteria[i])
+	}
+}
+
+// attempt runs one execution of step s and judges its criteria; the
+// caller ends it with the outcome.
+func (e *engine) attempt(s *protocols.Step, path, title string) (*stepRun, string, error) {
 	sr := e.beginStep(s, path, title)
 	e.active = append(e.active, sr)
 	err := e.stepBody(s, path)
@@ -638,8 +675,7 @@ func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
 			outcome = "fail"
 		}
 	}
-	e.endStep(sr, outcome)
-	return err
+	return sr, outcome, err
 }
 
 var errTimeout = errors.New("until timed out")
@@ -662,7 +698,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 	return sr
 }
 
-func (e *engine) endStep(sr *stepRun, outcome string) {
+func (e *engine) endStep(sr *stepRun, outcome string, attempt int) {
 	var refs map[string]float64
 	for _, cr := range sr.crit {
 		if r, ok := e.refs[cr.c]; ok && cr.ref && r.path == sr.path {
@@ -673,7 +709,7 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 		}
 	}
 	res := runlog.StepResult{Index: len(e.steps), Path: sr.path, Name: sr.title,
-		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome),
+		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome), Attempt: attempt,
 		Channels: make(map[string]runlog.ChannelStats, len(e.layout))}
 	for j, ch := range e.layout {
 		st := &sr.stats[j]

@@ -1,6 +1,7 @@
 package verdict_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,67 @@ steps:
 	}
 	if !strings.Contains(junit, `<property name="marginal" value="true">`) {
 		t.Error("the JUnit report has no marginal property")
+	}
+}
+
+// A step with retry runs again while its criteria fail, up to count more
+// times: every attempt is a step execution, the earlier attempts'
+// criteria superseded, the last attempt's verdicts count; Recompute and
+// the reports agree.
+func TestRetry(t *testing.T) {
+	src := []byte(`protocol: 1
+name: retry
+steps:
+  - name: never
+    set: {loop.preset: healthy}
+    hold: 3 s
+    retry: {count: 2}
+    criteria:
+      - {id: RT-1, measure: mean(aop), max: 1 mmHg}
+  - name: once
+    hold: 3 s
+    retry: {count: 3}
+    criteria:
+      - {id: RT-2, measure: mean(aop), min: 1 mmHg}
+  - name: outer
+    retry: {count: 1}
+    steps:
+      - name: inner
+        hold: 2 s
+        criteria:
+          - {id: RT-3, measure: mean(aop), min: 1 mmHg}
+    criteria:
+      - {id: RT-4, measure: mean(aop), max: 1 mmHg, on_fail: warn}
+      - {id: RT-5, measure: mean(aop), max: 1 mmHg}
+`)
+	res, dir := runOn(t, "sim-loop-only.yaml", "", src)
+	var got []string
+	for _, c := range res.Criteria {
+		if c.Step != "always" {
+			got = append(got, c.ID+" "+string(c.Verdict))
+		}
+	}
+	want := "RT-1 superseded, RT-1 superseded, RT-1 fail, RT-2 pass, RT-3 superseded, RT-4 superseded, RT-5 superseded, RT-3 pass, RT-4 warn, RT-5 fail"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("criteria\n %s\nwant\n %s", strings.Join(got, ", "), want)
+	}
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, fmt.Sprintf("%s#%d %s", s.Path, s.Attempt, s.Outcome))
+	}
+	wantSteps := "1#1 retried, 1#2 retried, 1#3 fail, 2#1 pass, 3.1#0 pass, 3#1 retried, 3.1#0 pass, 3#2 fail"
+	if strings.Join(steps, ", ") != wantSteps {
+		t.Errorf("steps\n %s\nwant\n %s", strings.Join(steps, ", "), wantSteps)
+	}
+	if res.Outcome != runlog.OutcomeFail {
+		t.Errorf("outcome %s, want fail", res.Outcome)
+	}
+	agrees(t, dir, res)
+	_, junit := reported(t, dir)
+	if n := strings.Count(junit, "<failure"); n != 2 {
+		t.Errorf("JUnit has %d failures, want 2 (the last attempts of steps 1 and 3)", n)
+	}
+	if !strings.Contains(junit, "SUPERSEDED") {
+		t.Error("JUnit does not list the superseded attempts")
 	}
 }

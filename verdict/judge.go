@@ -163,6 +163,19 @@ func Judge(c *protocols.Criterion, path, title string, dim units.Dimension, v fl
 	return res
 }
 
+// Supersede is a criterion result judged in an attempt of a step that ran
+// again (retry, language 1.1): verdict superseded, which neither passes
+// nor fails the run; Pass and the reason keep what was judged, so the
+// attempt's step outcomes stay what they were.
+func Supersede(r runlog.CriterionResult) runlog.CriterionResult {
+	why := "attempt run again; it judged " + string(r.Verdict)
+	if r.Reason != "" {
+		why += " (" + r.Reason + ")"
+	}
+	r.Verdict, r.Reason = runlog.VerdictSuperseded, why
+	return r
+}
+
 // Fails reports whether a judged criterion fails the run: it did not pass
 // and its on_fail is not warn.
 func Fails(c *protocols.Criterion, res runlog.CriterionResult) bool {

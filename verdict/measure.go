@@ -110,8 +110,14 @@ func (w *walk) judge() *Recomputed {
 	}
 	refs := map[*protocols.Criterion]refTol{}
 	for _, jd := range w.judged {
+		judged := func(r runlog.CriterionResult) runlog.CriterionResult {
+			if jd.superseded {
+				return Supersede(r)
+			}
+			return r
+		}
 		if jd.timeout != nil {
-			rc.add(*jd.timeout, 0)
+			rc.add(judged(*jd.timeout), 0)
 		}
 		for _, j := range jd.jobs {
 			c := j.acc.C
@@ -129,7 +135,7 @@ func (w *walk) judge() *Recomputed {
 			if j.skip != "" {
 				rc.NotRecomputed[len(rc.Criteria)] = j.skip
 			}
-			rc.add(res, tol)
+			rc.add(judged(res), tol)
 			rc.RefTol[len(rc.RefTol)-1] = r.tol
 		}
 	}

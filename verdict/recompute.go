@@ -79,6 +79,8 @@ type judgement struct {
 	end         time.Duration
 	timeout     *runlog.CriterionResult
 	jobs        []*job
+	// superseded: judged in an attempt of a step run again (retry)
+	superseded bool
 }
 
 // openStep is a step started and not yet ended in the events.
@@ -89,6 +91,9 @@ type openStep struct {
 	jobs        []*job
 	timeout     *runlog.CriterionResult
 	judged      bool // a criterion event was recorded for it
+	// firstJudged is len(walk.judged) at its start: the judgements of
+	// its nested steps follow
+	firstJudged int
 }
 
 // Recompute judges every criterion of the closed run record in dir again
@@ -243,7 +248,7 @@ func (w *walk) start(ev runlog.Event) error {
 	if err != nil {
 		return err
 	}
-	o := &openStep{path: ev.Step, title: ev.Msg, step: s, start: seconds(ev.T)}
+	o := &openStep{path: ev.Step, title: ev.Msg, step: s, start: seconds(ev.T), firstJudged: len(w.judged)}
 	for i, c := range append(s.Criteria[:len(s.Criteria):len(s.Criteria)], s.Refs...) {
 		ref := i >= len(s.Criteria)
 		if !ref && c.When != nil && !w.holds(c.When) {
@@ -342,6 +347,13 @@ func (w *walk) end(ev runlog.Event) {
 		j.end = end
 	}
 	w.judged = append(w.judged, &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs})
+	if ev.Msg == string(runlog.OutcomeRetried) {
+		// an attempt run again (retry): what it and its nested steps
+		// judged is superseded, as the engine's supersede did
+		for _, jd := range w.judged[o.firstJudged:] {
+			jd.superseded = true
+		}
+	}
 }
 
 // resumed forgets what the interrupted part judged of the steps the
