@@ -50,6 +50,8 @@ type parser struct {
 	// done are the steps parsed so far, each with its path ("2.1"), in the
 	// order they complete: what a criterion's relative_to may name.
 	done []doneStep
+	// promptIDs are the prompts' ids so far, unique in the file
+	promptIDs []string
 }
 
 type doneStep struct {
@@ -281,7 +283,7 @@ func (p *parser) limits(n *node) {
 	}
 }
 
-var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria", "retry"}
+var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria", "retry", "prompt"}
 
 // maxDepth bounds step nesting; real protocols nest two or three levels.
 const maxDepth = 16
@@ -349,6 +351,8 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 			critN = kv.Value
 		case "retry":
 			s.Retry = p.retry(kv.Value)
+		case "prompt":
+			s.Prompt = p.prompt(kv.Value)
 		}
 	}
 	// The body of a step: at most one of hold, until, nested steps.
@@ -372,7 +376,7 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 	if stepsN != nil && len(s.Steps) == 0 && strictyaml.IsSequence(stepsN) {
 		p.errs.At(stepsN, "steps is empty")
 	}
-	if clean && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil {
+	if clean && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil && keys["prompt"] == nil {
 		p.errs.At(n, "step does nothing: give it set, ramp, hold, until or steps")
 	}
 	if critN != nil {

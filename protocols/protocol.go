@@ -75,6 +75,9 @@ type Step struct {
 	// fail (language 1.1, retry: {count: N}); the last attempt's verdicts
 	// count, the earlier ones are recorded as superseded.
 	Retry int
+	// Prompt, if set, is asked after Set and Ramp: the step waits for its
+	// answer, holding the setpoints (language 1.1).
+	Prompt *Prompt
 	// Refs are the criteria of later steps relative to this one: the
 	// engine measures each of their measures over this step too.
 	Refs []*Criterion
@@ -86,6 +89,8 @@ func (s *Step) Title() string {
 		return s.Name
 	}
 	switch {
+	case s.Prompt != nil && s.Hold == 0 && s.Until == nil && len(s.Steps) == 0:
+		return "prompt " + s.Prompt.ID
 	case s.Sweep != nil:
 		return "sweep " + s.Sweep.Param
 	case s.Repeat != nil:

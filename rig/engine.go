@@ -45,18 +45,23 @@ func abortf(format string, args ...any) error {
 
 // engine runs one protocol on one plant, on one clock.
 type engine struct {
-	ctx    context.Context
-	cfg    *Config
-	proto  *protocols.Protocol
-	clk    clock.Clock
-	plant  Plant
-	out    outlets
-	prog   *progress
-	pause  *Pause    // or nil
-	dog    *watchdog // or nil; fed by the sampling loop
-	layout daq.Layout
-	rate   float64
-	period time.Duration
+	ctx   context.Context
+	cfg   *Config
+	proto *protocols.Protocol
+	clk   clock.Clock
+	plant Plant
+	out   outlets
+	prog  *progress
+	pause *Pause // or nil
+	// prompts answers the steps' prompts from outside the run (or nil);
+	// answers are --answer's, by prompt id; operator is who started it.
+	prompts  *Prompts
+	answers  map[string]string
+	operator string
+	dog      *watchdog // or nil; fed by the sampling loop
+	layout   daq.Layout
+	rate     float64
+	period   time.Duration
 
 	// next is the run's time cursor: the time of the last frame
 	// accounted for, or the end of the last step when conversions were
@@ -753,6 +758,11 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	}
 	if len(s.Ramp) > 0 {
 		if err := e.ramp(s.Ramp, path); err != nil {
+			return err
+		}
+	}
+	if s.Prompt != nil {
+		if err := e.ask(s.Prompt, path); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,8 @@
 package verdict_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mockloop/mockloop/reports"
+	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -130,4 +133,120 @@ steps:
 	if !strings.Contains(junit, "SUPERSEDED") {
 		t.Error("JUnit does not list the superseded attempts")
 	}
+}
+
+// runWith is runOn on the loop-only simulated rig with run options opts.
+func runWith(t *testing.T, src []byte, opts rig.Options) (*runlog.Result, string, []runlog.Event) {
+	t.Helper()
+	cfg, p := load(t, "sim-loop-only.yaml", "", src)
+	opts.RunsDir, opts.ProtocolFile, opts.ProtocolSource = t.TempDir(), "p.yaml", src
+	res, dir, err := rig.Run(context.Background(), cfg, p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := runlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := run.ReadEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, dir, evs
+}
+
+const promptSrc = `protocol: 1
+name: prompts
+steps:
+  - name: leak check
+    set: {loop.preset: healthy}
+    prompt: {id: leak-check, message: "Is the loop dry?", choices: [yes, no], expect: yes}
+    hold: 2 s
+  - name: pressure
+    prompt: {id: cuff, message: "Cuff pressure?", input: number, unit: mmHg, timeout: 3 s, default: 80}
+    hold: 1 s
+  - name: note
+    prompt: {id: note, message: "Anything to note?", input: text, timeout: 1 s, on_fail: warn}
+  - name: after
+    hold: 1 s
+`
+
+// Prompts answered on the command line, by default after the timeout
+// with Prompts waiting (the rig holding and recording meanwhile), and not
+// at all (no terminal, no default: the step fails at once, warning here):
+// every answer an event saying who and how, the wrong one failing its
+// step, the verdicts recomputed equal.
+func TestPrompts(t *testing.T) {
+	res, dir, evs := runWith(t, []byte(promptSrc), rig.Options{Answers: map[string]string{"leak-check": "no"}, Operator: "ana", Prompts: &rig.Prompts{}})
+	var answers []string
+	for _, ev := range evs {
+		var d runlog.OperatorData
+		if ev.Kind == runlog.KindOperator && ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer {
+			answers = append(answers, fmt.Sprintf("%s %s %s by %q via %s", ev.Step, ev.Msg, d.New, d.By, d.Via))
+		}
+	}
+	want := `1 prompt: leak-check no by "ana" via cli, 2 prompt: cuff 80 mmHg by "" via default`
+	if strings.Join(answers, ", ") != want {
+		t.Errorf("answers\n %s\nwant\n %s", strings.Join(answers, ", "), want)
+	}
+	var got []string
+	for _, c := range res.Criteria {
+		got = append(got, c.Step+" "+c.Measure+" "+string(c.Verdict)+" ("+c.Reason+")")
+	}
+	if want := "1 prompt leak-check fail (answered no), 3 prompt note warn (not answered)"; strings.Join(got, ", ") != want {
+		t.Errorf("criteria\n %s\nwant\n %s", strings.Join(got, ", "), want)
+	}
+	if s := res.Steps[1]; s.EndS-s.StartS < 3.9 || s.Frames < 3*100 {
+		t.Errorf("step 2 lasted %.2f s, %d frames: want the 3 s wait for an answer recorded, then the 1 s hold", s.EndS-s.StartS, s.Frames)
+	}
+	if s := res.Steps[0]; s.Outcome != runlog.OutcomeFail || res.Outcome != runlog.OutcomeFail {
+		t.Errorf("step 1 %s, run %s: want the unexpected answer to fail both", s.Outcome, res.Outcome)
+	}
+	agrees(t, dir, res)
+	reported(t, dir)
+}
+
+// Prompts.Answer refuses what the prompt would not take, and a prompt
+// that is not waiting; the run takes a valid answer given while it waits.
+func TestPromptAnsweredWhileWaiting(t *testing.T) {
+	pr := &rig.Prompts{}
+	var refused []error
+	pr.OnAsk = func(d runlog.PromptData) {
+		refused = append(refused, pr.Answer("other", "yes", runlog.OperatorData{}), pr.Answer(d.ID, "maybe", runlog.OperatorData{}))
+		go func() {
+			if err := pr.Answer(d.ID, "yes", runlog.OperatorData{By: "bo", Via: "bench-view"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	src := strings.Replace(promptSrc, "timeout: 3 s, ", "", 1)
+	res, dir, _ := runWith(t, []byte(src), rig.Options{Prompts: pr, Answers: map[string]string{"cuff": "81 mmHg", "note": "none"}})
+	if len(refused) != 2 || !errors.Is(refused[0], rig.ErrNoPrompt) || !errors.Is(refused[1], rig.ErrAnswer) {
+		t.Errorf("refusals %v: want no such prompt, then not a valid answer", refused)
+	}
+	if c := res.Criteria[0]; c.Verdict != runlog.VerdictPass || c.Reason != "answered yes" {
+		t.Errorf("leak check %s (%s), want pass, answered yes", c.Verdict, c.Reason)
+	}
+	if pr.Waiting() != nil {
+		t.Error("a prompt still waits after the run")
+	}
+	agrees(t, dir, res)
+}
+
+// Without a terminal or bench view (no Prompts) a prompt takes --answer,
+// then its default, at once; else the step fails at once: never a wait.
+func TestPromptsWithoutTerminal(t *testing.T) {
+	src := strings.Replace(promptSrc, "timeout: 1 s, ", "", 1)
+	res, dir, _ := runWith(t, []byte(src), rig.Options{Answers: map[string]string{"leak-check": "yes"}})
+	var got []string
+	for _, s := range res.Steps {
+		got = append(got, fmt.Sprintf("%s %.2f s %s", s.Path, s.EndS-s.StartS, s.Outcome))
+	}
+	if want := "1 2.00 s pass, 2 1.00 s pass, 3 0.00 s pass, 4 1.00 s pass"; strings.Join(got, ", ") != want {
+		t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), want)
+	}
+	if len(res.Criteria) != 2 || res.Criteria[1].Verdict != runlog.VerdictWarn || res.Criteria[1].Reason != "not answered" {
+		t.Errorf("criteria %+v: want leak-check's pass and note's warning, not answered", res.Criteria)
+	}
+	agrees(t, dir, res)
 }

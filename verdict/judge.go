@@ -163,6 +163,32 @@ func Judge(c *protocols.Criterion, path, title string, dim units.Dimension, v fl
 	return res
 }
 
+// PromptResult is the criterion result of a step's prompt (language
+// 1.1) given its answer, if it was answered: judged (ok) when the prompt
+// expects an answer or was not answered; a wrong or missing answer fails,
+// or warns when the prompt's on_fail says so.
+func PromptResult(pr *protocols.Prompt, path, title, answer string, answered bool) (res runlog.CriterionResult, ok bool) {
+	if answered && pr.Expect == "" {
+		return res, false
+	}
+	res = runlog.CriterionResult{Step: path, StepName: title, Measure: "prompt " + pr.ID, Limits: "an answer", OnFail: pr.OnFail.String()}
+	if pr.Expect != "" {
+		res.Limits = "answer " + pr.Expect
+	}
+	switch {
+	case !answered:
+		res.Verdict, res.Reason = runlog.VerdictFail, "not answered"
+	case pr.Expected(answer):
+		res.Verdict, res.Pass, res.Reason = runlog.VerdictPass, true, "answered "+answer
+	default:
+		res.Verdict, res.Reason = runlog.VerdictFail, "answered "+answer
+	}
+	if !res.Pass && pr.OnFail == protocols.Warn {
+		res.Verdict = runlog.VerdictWarn
+	}
+	return res, true
+}
+
 // Supersede is a criterion result judged in an attempt of a step that ran
 // again (retry, language 1.1): verdict superseded, which neither passes
 // nor fails the run; Pass and the reason keep what was judged, so the

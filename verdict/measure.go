@@ -116,6 +116,9 @@ func (w *walk) judge() *Recomputed {
 			}
 			return r
 		}
+		if jd.prompt != nil {
+			rc.add(judged(*jd.prompt), 0)
+		}
 		if jd.timeout != nil {
 			rc.add(judged(*jd.timeout), 0)
 		}

@@ -81,6 +81,8 @@ type judgement struct {
 	jobs        []*job
 	// superseded: judged in an attempt of a step run again (retry)
 	superseded bool
+	// prompt is the result of the step's prompt, if it was judged
+	prompt *runlog.CriterionResult
 }
 
 // openStep is a step started and not yet ended in the events.
@@ -94,6 +96,9 @@ type openStep struct {
 	// firstJudged is len(walk.judged) at its start: the judgements of
 	// its nested steps follow
 	firstJudged int
+	// asked: its prompt was asked; answer, if answered, is the answer
+	asked, answered bool
+	answer          string
 }
 
 // Recompute judges every criterion of the closed run record in dir again
@@ -194,6 +199,8 @@ func (w *walk) events(evs []runlog.Event) error {
 					o.judged = true
 				}
 			}
+		case runlog.KindPrompt, runlog.KindOperator:
+			w.prompted(ev)
 		case runlog.KindStepEnd:
 			w.end(ev)
 		case runlog.KindRunResumed:
@@ -346,13 +353,41 @@ func (w *walk) end(ev runlog.Event) {
 	for _, j := range o.jobs {
 		j.end = end
 	}
-	w.judged = append(w.judged, &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs})
+	jd := &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs}
+	if pr := o.step.Prompt; pr != nil && o.asked {
+		if res, ok := PromptResult(pr, o.path, o.title, o.answer, o.answered); ok {
+			jd.prompt = &res
+			if !res.Pass && pr.OnFail == protocols.Abort {
+				jd.jobs = nil // the prompt aborted the step: nothing else was judged
+			}
+		}
+	}
+	w.judged = append(w.judged, jd)
 	if ev.Msg == string(runlog.OutcomeRetried) {
 		// an attempt run again (retry): what it and its nested steps
 		// judged is superseded, as the engine's supersede did
 		for _, jd := range w.judged[o.firstJudged:] {
 			jd.superseded = true
 		}
+	}
+}
+
+// prompted notes a step's prompt asked (a prompt event) and its answer
+// (the operator event of action prompt.answer), for PromptResult at the
+// step's end.
+func (w *walk) prompted(ev runlog.Event) {
+	n := len(w.stack)
+	if n == 0 || w.stack[n-1].path != ev.Step {
+		return
+	}
+	o := w.stack[n-1]
+	if ev.Kind == runlog.KindPrompt {
+		o.asked = true
+		return
+	}
+	var d runlog.OperatorData
+	if ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer && o.asked {
+		o.answered, o.answer = true, d.New
 	}
 }
 
