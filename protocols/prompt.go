@@ -164,3 +164,43 @@ func (p *parser) checkPrompt(n *node, pr *Prompt, at map[string]*node) {
 		}
 	}
 }
+
+// Prompts are the protocol's prompts, in file order.
+func (p *Protocol) Prompts() []*Prompt {
+	var out []*Prompt
+	var walk func([]*Step)
+	walk = func(steps []*Step) {
+		for _, s := range steps {
+			if s.Prompt != nil {
+				out = append(out, s.Prompt)
+			}
+			walk(s.Steps)
+		}
+	}
+	walk(p.Steps)
+	return out
+}
+
+// CheckAnswers checks answers given before the run (mockloop run --answer
+// ID=VALUE) against the protocol's prompts and returns them as recorded
+// (Prompt.Answer): an unknown id or an answer its prompt refuses is an
+// error, before anything moves.
+func (p *Protocol) CheckAnswers(given map[string]string) (map[string]string, error) {
+	byID := map[string]*Prompt{}
+	for _, pr := range p.Prompts() {
+		byID[pr.ID] = pr
+	}
+	out := make(map[string]string, len(given))
+	for id, v := range given {
+		pr := byID[id]
+		if pr == nil {
+			return nil, fmt.Errorf("protocols: --answer %s: the protocol has no prompt %q", id, id)
+		}
+		a, err := pr.Answer(v)
+		if err != nil {
+			return nil, fmt.Errorf("protocols: --answer: %w", err)
+		}
+		out[id] = a
+	}
+	return out, nil
+}
