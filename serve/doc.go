@@ -65,6 +65,7 @@
 //	POST /api/run/resume        {}
 //	POST /api/run/stop          {"reason"} stop the run: safe state, record closed, outcome aborted ("operator: stopped … by NAME: REASON")
 //	POST /api/run/estop         {} emergency stop: the safety supervisor's trip path, at once
+//	POST /api/run/answer        {"id","answer"} answer the prompt waiting (language 1.1; /api/status and the queue entry show it as "prompt"): 200 | 404 none of that id waits | 422 not a valid answer
 //	GET  /api/runs              run records, newest first, with their outcome and report links
 //	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml, result.json, manifest.json of a run
 //	GET  /api/live              server-sent events, see below
