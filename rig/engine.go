@@ -55,7 +55,12 @@ type engine struct {
 	pause *Pause // or nil
 	// prompts answers the steps' prompts from outside the run (or nil);
 	// answers are --answer's, by prompt id; operator is who started it.
-	prompts  *Prompts
+	prompts *Prompts
+	// held: the run is paused inside a step; pauses are the spans of
+	// such pauses (the last one open while held): their frames and beats
+	// belong to no step.
+	held     bool
+	pauses   []verdict.Span
 	answers  map[string]string
 	operator string
 	dog      *watchdog // or nil; fed by the sampling loop
@@ -270,6 +275,9 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 				Mean: b.Mean, PulsePressure: b.PulsePressure, HeartRate: b.HeartRate, StrokeVolume: finite(b.StrokeVolume)}
 			e.out.beat(rb)
 		}
+		if verdict.Paused(e.pauses, b.End) {
+			continue
+		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
 				if s.serves(c.c.Measure) {
@@ -328,6 +336,9 @@ func (e *engine) frameStages() []frameStage {
 		e.detectBeats,
 		func(t time.Duration, f []float64) error {
 			e.prog.frame(t-e.started, f)
+			if e.held {
+				return nil
+			}
 			for i, s := range e.active {
 				s.add(t, f, i == len(e.active)-1)
 			}
@@ -608,6 +619,11 @@ func (e *engine) run() (err error) {
 func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error {
 	for i, s := range steps {
 		path := prefix + strconv.Itoa(i+1)
+		if n := len(e.active); n > 0 { // a boundary inside a step: a pause takes effect here
+			if _, err := e.pauseAt(0, e.active[n-1].path); err != nil {
+				return err
+			}
+		}
 		if err := e.runStep(s, path, suffix); err != nil {
 			return err
 		}
@@ -768,7 +784,7 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	}
 	switch {
 	case s.Hold > 0:
-		return e.hold(s.Hold)
+		return e.hold(s.Hold, path)
 	case s.Until != nil:
 		return e.until(s.Until, path)
 	case s.Sweep != nil:
@@ -796,9 +812,18 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	return nil
 }
 
-func (e *engine) hold(d time.Duration) error {
+// hold stays in the step for d of its own time: a pause requested meanwhile
+// takes effect at once, and the hold's remaining time waits for it.
+func (e *engine) hold(d time.Duration, path string) error {
 	end := e.next + d
 	for e.next+e.period <= end {
+		if e.pause.Requested() {
+			paused, err := e.pauseAt(0, path)
+			if err != nil {
+				return err
+			}
+			end += paused
+		}
 		if _, err := e.advance(end); err != nil {
 			return err
 		}

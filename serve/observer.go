@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +106,11 @@ func (o *observer) Event(ev runlog.Event) {
 		case "paused":
 			o.s.mu.Lock()
 			if o.run.state == StatePausing {
-				o.s.setState(o.run, StatePaused, "paused between steps")
+				where := "paused between steps"
+				if ev.Step != "" { // inside a step (language 1.1): where and when
+					where = fmt.Sprintf("paused in step %s at %.1f s", ev.Step, ev.T)
+				}
+				o.s.setState(o.run, StatePaused, where)
 			}
 			o.s.mu.Unlock()
 		}

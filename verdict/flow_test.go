@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mockloop/mockloop/reports"
 	"github.com/mockloop/mockloop/rig"
@@ -249,4 +250,72 @@ func TestPromptsWithoutTerminal(t *testing.T) {
 		t.Errorf("criteria %+v: want leak-check's pass and note's warning, not answered", res.Criteria)
 	}
 	agrees(t, dir, res)
+}
+
+// pauser requests a pause at frame time at and clears it after for.
+type pauser struct {
+	p       *rig.Pause
+	at, for_ time.Duration
+	step    string
+}
+
+func (o *pauser) RunStarted(rig.RunInfo) {}
+func (o *pauser) Beat(runlog.Beat)       {}
+func (o *pauser) Event(runlog.Event)     {}
+func (o *pauser) Frame(t time.Duration, _ []float64) {
+	switch {
+	case t >= o.at && t < o.at+o.for_ && !o.p.Requested():
+		o.p.Set(true)
+	case t >= o.at+o.for_ && o.p.Requested():
+		o.p.Set(false)
+	}
+}
+
+// A pause requested in the middle of a hold takes effect at once: the
+// hold's remaining time waits, the step lasts hold + the pause, and its
+// statistics and criteria leave the paused frames out, in the engine and
+// in Recompute.
+func TestPauseInsideHold(t *testing.T) {
+	src := []byte(`protocol: 1
+name: pause
+steps:
+  - name: hold
+    set: {loop.preset: healthy}
+    hold: 5 s
+    criteria:
+      - {id: P-1, measure: mean(aop), between: [10 mmHg, 300 mmHg]}
+      - {id: P-2, measure: map(aop), over: last 2 s, between: [10 mmHg, 300 mmHg]}
+  - name: nested
+    repeat: {count: 2}
+    steps:
+      - hold: 2 s
+        criteria:
+          - {id: P-3, measure: mean(aop), between: [10 mmHg, 300 mmHg]}
+`)
+	p := &rig.Pause{}
+	res, dir, evs := runWith(t, src, rig.Options{Pause: p, Observer: &pauser{p: p, at: 2 * time.Second, for_: 3 * time.Second}})
+	st := res.Steps[0]
+	rate := 0.0
+	if r, err := runlog.Open(dir); err == nil {
+		rate = r.Manifest.SampleRateHz
+	}
+	span := st.EndS - st.StartS
+	if span < 7.99 || span > 8.1 {
+		t.Errorf("the hold lasted %.3f s, want 5 s + the 3 s pause", span)
+	}
+	want := int64(5 * rate)
+	if d := st.Frames - want; d < -2 || d > 2 {
+		t.Errorf("the hold's statistics have %d frames, want %d (the %d paused ones left out)", st.Frames, want, int64(3*rate))
+	}
+	var where []string
+	for _, ev := range evs {
+		if ev.Kind == runlog.KindOperator && (ev.Msg == "paused" || ev.Msg == "resumed") {
+			where = append(where, fmt.Sprintf("%s in %q at %.0f s", ev.Msg, ev.Step, ev.T))
+		}
+	}
+	if len(where) != 2 || where[0] != `paused in "1" at 2 s` || where[1] != `resumed in "1" at 5 s` {
+		t.Errorf("pause events %q", where)
+	}
+	agrees(t, dir, res)
+	reported(t, dir)
 }

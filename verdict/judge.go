@@ -295,3 +295,18 @@ func (inv *Invariant) Result() runlog.CriterionResult {
 	}
 	return res
 }
+
+// Span is a pause inside a step (language 1.1): the frames after From up
+// to To belong to no step's statistics or criteria, nor the beats that
+// ended then. To is -1 while the pause lasts.
+type Span struct{ From, To time.Duration }
+
+// Paused reports whether t lies in one of the spans.
+func Paused(spans []Span, t time.Duration) bool {
+	for _, s := range spans {
+		if t > s.From && (s.To < 0 || t <= s.To) {
+			return true
+		}
+	}
+	return false
+}

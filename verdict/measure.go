@@ -65,7 +65,9 @@ func (w *walk) measure(run *runlog.Run) error {
 	dets := w.detectors()
 	_, err := run.Frames(func(t time.Duration, v []float64) error {
 		for _, j := range frames.at(t) {
-			j.acc.Frame(t, v[j.col])
+			if !Paused(w.pauses, t) {
+				j.acc.Frame(t, v[j.col])
+			}
 		}
 		w.detect(dets, t, v)
 		for i, inv := range w.always {
@@ -80,6 +82,9 @@ func (w *walk) measure(run *runlog.Run) error {
 	beats := newSweep(beatJobs)
 	_, err = runlog.EachBeat(run.Dir, func(b *runlog.Beat) error {
 		t := seconds(b.T)
+		if Paused(w.pauses, t) {
+			return nil
+		}
 		for _, j := range beats.at(t) {
 			if j.beatCh == b.Channel {
 				j.acc.Beat(t, j.beatVal(b))

@@ -153,6 +153,8 @@ func presetWords(evs []runlog.Event) []string {
 
 // walk is the state of reading a record's events into jobs.
 type walk struct {
+	// pauses are the spans of pauses inside steps (pausedIn)
+	pauses    []Span
 	proto     *protocols.Protocol
 	layout    []runlog.Channel
 	rate      float64
@@ -201,6 +203,7 @@ func (w *walk) events(evs []runlog.Event) error {
 			}
 		case runlog.KindPrompt, runlog.KindOperator:
 			w.prompted(ev)
+			w.pausedIn(ev)
 		case runlog.KindStepEnd:
 			w.end(ev)
 		case runlog.KindRunResumed:
@@ -388,6 +391,23 @@ func (w *walk) prompted(ev runlog.Event) {
 	var d runlog.OperatorData
 	if ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer && o.asked {
 		o.answered, o.answer = true, d.New
+	}
+}
+
+// pausedIn keeps the spans of pauses inside steps (the operator events
+// paused and resumed with a step): their frames and beats belong to no
+// step, as in the engine.
+func (w *walk) pausedIn(ev runlog.Event) {
+	if ev.Kind != runlog.KindOperator || ev.Step == "" {
+		return
+	}
+	switch ev.Msg {
+	case "paused":
+		w.pauses = append(w.pauses, Span{From: seconds(ev.T), To: -1})
+	case "resumed":
+		if n := len(w.pauses); n > 0 {
+			w.pauses[n-1].To = seconds(ev.T)
+		}
 	}
 }
 
