@@ -59,8 +59,7 @@ func TestConfigsNamingTheSameHardwareShareABench(t *testing.T) {
 // TestControlSocketPausesResumesAndStopsARun: the run answers its bench's
 // socket with where it is, holds inside a hold on pause, goes on on
 // resume, and ends aborted, safe and closed on stop; each request is in
-// the audit trail with the person and reason, a pause withdrawn before it
-// took hold too.
+// the audit trail with the person and reason.
 func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(t *testing.T) {
 	cfg := simConfig(t)
 	src := header + "  - hold: 60 s\n  - hold: 24 h\n"

@@ -37,12 +37,12 @@ type RunInfo struct {
 	Steps int
 }
 
-// Pause holds a run between its top-level steps while it is set: the step
-// under way runs to its end, then the rig keeps sampling, supervising and
+// Pause holds a run while it is set (language 1.1): at the next step or
+// iteration boundary at any depth, and inside a hold at once (the hold's
+// remaining time waits); the rig keeps sampling, supervising and
 // controlling at the setpoints in force, recording every frame, until the
-// pause is cleared. Pausing inside a step would change what the step's
-// criteria measure; between steps nothing is judged. Safe for concurrent
-// use.
+// pause is cleared. The frames of a pause inside a step belong to no
+// step's statistics or criteria (engine.pauseAt). Safe for concurrent use.
 type Pause struct {
 	on atomic.Bool
 	mu sync.Mutex

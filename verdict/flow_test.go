@@ -254,9 +254,8 @@ func TestPromptsWithoutTerminal(t *testing.T) {
 
 // pauser requests a pause at frame time at and clears it after for.
 type pauser struct {
-	p       *rig.Pause
+	p        *rig.Pause
 	at, for_ time.Duration
-	step    string
 }
 
 func (o *pauser) RunStarted(rig.RunInfo) {}
