@@ -50,6 +50,8 @@ type parser struct {
 	// done are the steps parsed so far, each with its path ("2.1"), in the
 	// order they complete: what a criterion's relative_to may name.
 	done []doneStep
+	// promptIDs are the prompts' ids so far, unique in the file
+	promptIDs []string
 }
 
 type doneStep struct {
@@ -281,7 +283,7 @@ func (p *parser) limits(n *node) {
 	}
 }
 
-var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria"}
+var stepKeys = []string{"name", "set", "ramp", "hold", "until", "repeat", "sweep", "steps", "criteria", "retry", "prompt"}
 
 // maxDepth bounds step nesting; real protocols nest two or three levels.
 const maxDepth = 16
@@ -347,6 +349,10 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 			s.Steps = p.steps(kv.Value, depth+1, path)
 		case "criteria":
 			critN = kv.Value
+		case "retry":
+			s.Retry = p.retry(kv.Value)
+		case "prompt":
+			s.Prompt = p.prompt(kv.Value)
 		}
 	}
 	// The body of a step: at most one of hold, until, nested steps.
@@ -370,7 +376,7 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 	if stepsN != nil && len(s.Steps) == 0 && strictyaml.IsSequence(stepsN) {
 		p.errs.At(stepsN, "steps is empty")
 	}
-	if clean && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil {
+	if clean && len(bodies) == 0 && len(s.Ramp) == 0 && len(s.Set) == 0 && keys["repeat"] == nil && keys["sweep"] == nil && keys["prompt"] == nil {
 		p.errs.At(n, "step does nothing: give it set, ramp, hold, until or steps")
 	}
 	if critN != nil {
@@ -385,8 +391,34 @@ func (p *parser) step(n *node, depth int, path string) *Step {
 			}
 		}
 	}
+	if keys["retry"] != nil && critN == nil && s.Retry > 0 {
+		p.errs.At(keys["retry"], "retry runs the step again when its criteria fail: give the step criteria")
+	}
 	p.done = append(p.done, doneStep{s, path})
 	return s
+}
+
+// retry reads a step's retry: {count: N} (language 1.1), how many more
+// times the step runs when its criteria fail.
+func (p *parser) retry(n *node) int {
+	fields, ok := p.errs.Mapping(n, "retry", []string{"count"})
+	if !ok || len(fields) == 0 {
+		if ok && len(n.Content) == 0 { // else its keys were wrong, and said so
+			p.errs.At(n, "retry needs count: N, how many more attempts")
+		}
+		return 0
+	}
+	v := fields[0].Value
+	s, ok := p.errs.Scalar(v, "retry count")
+	if !ok {
+		return 0
+	}
+	c, err := strconv.Atoi(s)
+	if err != nil || c < 1 || c > 100 {
+		p.errs.At(v, "retry count must be a whole number from 1 to 100, got %q", s)
+		return 0
+	}
+	return c
 }
 
 func (p *parser) set(s *Step, n *node) {
@@ -690,7 +722,7 @@ func (p *parser) sweep(n *node) *Sweep {
 	return sw
 }
 
-var criterionKeys = []string{"id", "name", "when", "measure", "over", "relative_to", "between", "min", "max", "within", "on_fail"}
+var criterionKeys = []string{"id", "name", "when", "measure", "over", "relative_to", "between", "min", "max", "within", "marginal", "on_fail"}
 
 func (p *parser) criterion(n *node, s *Step) *Criterion {
 	fields, ok := p.errs.Mapping(n, "criterion", criterionKeys)
@@ -699,7 +731,7 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 	}
 	c := &Criterion{Pos: p.errs.Pos(n), OnFail: Fail}
 	var measureOK bool
-	var measureN, relN *node
+	var measureN, relN, margN *node
 	bounds := map[string]*node{}
 	for _, f := range fields {
 		switch f.Key {
@@ -722,6 +754,8 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 			c.Over = p.over(f.Value, s)
 		case "relative_to":
 			relN = f.Value
+		case "marginal":
+			margN = f.Value
 		case "between", "min", "max", "within":
 			bounds[f.Key] = f.Value
 		case "on_fail":
@@ -743,11 +777,54 @@ func (p *parser) criterion(n *node, s *Step) *Criterion {
 			dim = units.Percent
 		}
 	}
-	c.Bound, _ = p.criterionBound(n, bounds, dim, measureOK, c.Measure.Agg)
+	var boundOK bool
+	c.Bound, boundOK = p.criterionBound(n, bounds, dim, measureOK, c.Measure.Agg)
+	if margN != nil {
+		c.Marginal = p.marginal(margN, c.Bound, dim, measureOK && boundOK, c.Measure.Agg)
+	}
 	if c.ID != "" {
 		p.ids = append(p.ids, c)
 	}
 	return c
+}
+
+// marginal reads a criterion's marginal band (language 1.1): limits in
+// the criterion's own unit (percent for a relative criterion in percent),
+// inside its pass region, so that a passing value outside the band is
+// flagged before it fails.
+func (p *parser) marginal(n *node, pass Bound, dim units.Dimension, dimKnown bool, agg string) *Bound {
+	fields, ok := p.errs.Mapping(n, "marginal", []string{"between", "min", "max"})
+	if !ok {
+		return nil
+	}
+	bounds := map[string]*node{}
+	for _, f := range fields {
+		if slices.Contains([]string{"between", "min", "max"}, f.Key) {
+			bounds[f.Key] = f.Value
+		}
+	}
+	if len(bounds) == 0 {
+		if len(n.Content) == 0 { // else its keys were wrong, and said so
+			p.errs.At(n, "marginal needs a band: between, min or max")
+		}
+		return nil
+	}
+	b, ok := p.criterionBound(n, bounds, dim, dimKnown, agg)
+	if !ok {
+		return nil
+	}
+	// an open side is the limit's: marginal: {min: X} flags values near the low limit only
+	if math.IsInf(b.Lo, -1) {
+		b.Lo = pass.Lo
+	}
+	if math.IsInf(b.Hi, 1) {
+		b.Hi = pass.Hi
+	}
+	if b.Lo < pass.Lo || b.Hi > pass.Hi {
+		p.errs.At(n, "marginal band (%s) must lie inside the criterion's limits (%s): it flags passing values near them", b.Text, pass.Text)
+		return nil
+	}
+	return &b
 }
 
 // relative reads a criterion's relative_to: a step completed before the

@@ -77,6 +77,13 @@ type Step struct {
 	Sweep    *Sweep
 	Steps    []*Step
 	Criteria []*Criterion
+	// Retry is how many more times the step runs when its own criteria
+	// fail (language 1.1, retry: {count: N}); the last attempt's verdicts
+	// count, the earlier ones are recorded as superseded.
+	Retry int
+	// Prompt, if set, is asked after Set and Ramp: the step waits for its
+	// answer, holding the setpoints (language 1.1).
+	Prompt *Prompt
 	// Refs are the criteria of later steps relative to this one: the
 	// engine measures each of their measures over this step too.
 	Refs []*Criterion
@@ -88,6 +95,8 @@ func (s *Step) Title() string {
 		return s.Name
 	}
 	switch {
+	case s.Prompt != nil && s.Hold == 0 && s.Until == nil && len(s.Steps) == 0:
+		return "prompt " + s.Prompt.ID
 	case s.Sweep != nil:
 		return "sweep " + strings.Join(s.Sweep.Params, ", ")
 	case s.Repeat != nil:
@@ -236,6 +245,10 @@ type Criterion struct {
 	// Relative, if set, makes Bound a bound on the change from the value
 	// of the same measure in an earlier step (language 1.1, relative_to).
 	Relative *Relative
+	// Marginal, if set, is the band inside Bound a passing value should
+	// lie in: outside it the verdict is marginal, still a pass (language
+	// 1.1), so a drift toward a limit shows before it fails.
+	Marginal *Bound
 }
 
 // Relative is a criterion's reference: the step whose value of the same

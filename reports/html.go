@@ -44,7 +44,7 @@ func verdictClass(v string) string {
 	switch v {
 	case "pass":
 		return "ok"
-	case "pass with warnings", "warn":
+	case "pass with warnings", "warn", "marginal":
 		return "warn"
 	case "fail", "aborted", "no-data", "no data", "not tested", "timeout":
 		return "bad"

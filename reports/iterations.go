@@ -85,7 +85,7 @@ func summaryRow(rows []critRow, g []int) critRow {
 		}
 	}
 	text := fmt.Sprintf("%d/%d pass", counts[string(runlog.VerdictPass)], len(g))
-	for _, v := range []runlog.Verdict{runlog.VerdictWarn, runlog.VerdictFail, runlog.VerdictNoData} {
+	for _, v := range []runlog.Verdict{runlog.VerdictMarginal, runlog.VerdictWarn, runlog.VerdictFail, runlog.VerdictNoData, runlog.VerdictSuperseded} {
 		if c := counts[string(v)]; c > 0 {
 			text += fmt.Sprintf(", %d %s", c, v)
 		}

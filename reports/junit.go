@@ -170,9 +170,11 @@ func (r *Report) criterionCase(row *critRow, stepOf int, durS float64, out *stri
 	}
 	msg := critMessage(c)
 	switch c.Verdict {
-	case runlog.VerdictPass:
+	case runlog.VerdictPass, runlog.VerdictMarginal: // marginal: a pass, its verdict property says so
 	case runlog.VerdictWarn:
 		fmt.Fprintf(out, "WARN %s %s: %s\n", tc.Classname, tc.Name, msg)
+	case runlog.VerdictSuperseded: // an attempt run again (retry): not a failure
+		fmt.Fprintf(out, "SUPERSEDED %s %s: %s\n", tc.Classname, tc.Name, msg)
 	case runlog.VerdictNoData:
 		tc.Failure = &junitResult{Type: "no-data", Message: msg, Text: critDetail(c)}
 	default: // fail, or a verdict this version does not know

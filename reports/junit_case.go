@@ -32,6 +32,9 @@ func criterionProps(c *runlog.CriterionResult) *caseProps {
 		{"unit", c.Unit},
 		{"limits", c.Limits},
 		{"verdict", string(c.Verdict)},
+		{"reference", fullNum(c.Reference)},
+		{"reference_step", c.ReferenceStep},
+		{"marginal", marginalProp(c)},
 	} {
 		if p.Value != "" {
 			props = append(props, p)
@@ -84,4 +87,13 @@ func (r *Report) unreachedCases() []junitCase {
 			Skipped: &junitSkip{Message: msg}})
 	}
 	return cases
+}
+
+// marginalProp is the JUnit property of a marginal verdict (language 1.1):
+// CI tools show properties, not verdicts they do not know.
+func marginalProp(c *runlog.CriterionResult) string {
+	if c.Verdict != runlog.VerdictMarginal {
+		return ""
+	}
+	return "true"
 }

@@ -123,9 +123,9 @@ type traceView struct {
 // verdictRank orders verdicts from best to worst, for the worst of a set.
 func verdictRank(v string) int {
 	switch v {
-	case string(runlog.VerdictPass):
+	case string(runlog.VerdictPass), string(runlog.VerdictSuperseded): // superseded: a later attempt's verdict counts
 		return 0
-	case string(runlog.VerdictWarn):
+	case string(runlog.VerdictWarn), string(runlog.VerdictMarginal):
 		return 1
 	case string(runlog.VerdictNoData):
 		return 2

@@ -209,7 +209,7 @@ func (r *Report) summaryRows(v *view) []kv {
 		counts[c.Verdict]++
 	}
 	var cparts []string
-	for _, vd := range []runlog.Verdict{runlog.VerdictPass, runlog.VerdictFail, runlog.VerdictWarn, runlog.VerdictNoData} {
+	for _, vd := range []runlog.Verdict{runlog.VerdictPass, runlog.VerdictMarginal, runlog.VerdictFail, runlog.VerdictWarn, runlog.VerdictNoData, runlog.VerdictSuperseded} {
 		if n := counts[string(vd)]; n > 0 {
 			cparts = append(cparts, fmt.Sprintf("%d %s", n, vd))
 		}

@@ -57,10 +57,9 @@ func TestConfigsNamingTheSameHardwareShareABench(t *testing.T) {
 }
 
 // TestControlSocketPausesResumesAndStopsARun: the run answers its bench's
-// socket with where it is, holds between steps on pause, goes on on
+// socket with where it is, holds inside a hold on pause, goes on on
 // resume, and ends aborted, safe and closed on stop; each request is in
-// the audit trail with the person and reason, a pause withdrawn before it
-// took hold too.
+// the audit trail with the person and reason.
 func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(t *testing.T) {
 	cfg := simConfig(t)
 	src := header + "  - hold: 60 s\n  - hold: 24 h\n"
@@ -102,13 +101,12 @@ func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(
 		t.Errorf("status %+v", st)
 	}
 	st = ask(bench.ActionStatus, func(st bench.Status) bool { return st.State == "paused" })
-	if st.Step != "1 hold 1 min" || st.ElapsedS < 60 {
-		t.Errorf("paused at %+v, want after step 1", st)
+	if st.Step != "1 hold 1 min" || st.ElapsedS >= 60 {
+		t.Errorf("paused at %+v, want inside step 1's hold (language 1.1: at once)", st)
 	}
 	ask(bench.ActionResume, func(st bench.Status) bool { return strings.HasPrefix(st.Step, "2 ") && st.State == "running" })
-	// A pause withdrawn before the step ends takes no effect, and is in
-	// the audit trail all the same.
-	ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "pausing" })
+	// A pause in step 2's hold takes effect at once too.
+	ask(bench.ActionPause, func(st bench.Status) bool { return st.State == "paused" && strings.HasPrefix(st.Step, "2 ") })
 	ask(bench.ActionResume, func(st bench.Status) bool { return st.State == "running" })
 	ask(bench.ActionStop, func(st bench.Status) bool { return st.State == "stopping" })
 	o := <-done
@@ -117,9 +115,9 @@ func TestControlSocketPausesResumesAndStopsARunEachInTheAuditTrailWithThePerson(
 	}
 	checkAuditTrail(t, o.dir, []runlog.OperatorData{
 		{Action: runlog.ActionStart, By: "B. Starter", Via: "cli"},
-		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause", Deviation: true, BeforeStep: 2},
-		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume", BeforeStep: 2},
-		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause"},
+		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause", Deviation: true},
+		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume"},
+		{Action: runlog.ActionPause, By: "a test", Role: "operator", Via: "cli", Reason: "why pause", Deviation: true},
 		{Action: runlog.ActionResume, By: "a test", Role: "operator", Via: "cli", Reason: "why resume"},
 		{Action: runlog.ActionStop, By: "a test", Role: "operator", Via: "cli", Reason: "why stop", Deviation: true},
 	})

@@ -45,18 +45,28 @@ func abortf(format string, args ...any) error {
 
 // engine runs one protocol on one plant, on one clock.
 type engine struct {
-	ctx    context.Context
-	cfg    *Config
-	proto  *protocols.Protocol
-	clk    clock.Clock
-	plant  Plant
-	out    outlets
-	prog   *progress
-	pause  *Pause    // or nil
-	dog    *watchdog // or nil; fed by the sampling loop
-	layout daq.Layout
-	rate   float64
-	period time.Duration
+	ctx   context.Context
+	cfg   *Config
+	proto *protocols.Protocol
+	clk   clock.Clock
+	plant Plant
+	out   outlets
+	prog  *progress
+	pause *Pause // or nil
+	// prompts answers the steps' prompts from outside the run (or nil);
+	// answers are --answer's, by prompt id; operator is who started it.
+	prompts *Prompts
+	// held: the run is paused inside a step; pauses are the spans of
+	// such pauses (the last one open while held): their frames and beats
+	// belong to no step.
+	held     bool
+	pauses   []verdict.Span
+	answers  map[string]string
+	operator string
+	dog      *watchdog // or nil; fed by the sampling loop
+	layout   daq.Layout
+	rate     float64
+	period   time.Duration
 
 	// next is the run's time cursor: the time of the last frame
 	// accounted for, or the end of the last step when conversions were
@@ -273,6 +283,9 @@ func (e *engine) detectBeats(t time.Duration, frame []float64) error {
 				Mean: b.Mean, PulsePressure: b.PulsePressure, HeartRate: b.HeartRate, StrokeVolume: finite(b.StrokeVolume)}
 			e.out.beat(rb)
 		}
+		if verdict.Paused(e.pauses, b.End) {
+			continue
+		}
 		for _, sr := range e.active {
 			for _, c := range sr.crit {
 				if s.serves(c.c.Measure) {
@@ -331,6 +344,9 @@ func (e *engine) frameStages() []frameStage {
 		e.detectBeats,
 		func(t time.Duration, f []float64) error {
 			e.prog.frame(t-e.started, f)
+			if e.held {
+				return nil
+			}
 			for i, s := range e.active {
 				s.add(t, f, i == len(e.active)-1)
 			}
@@ -611,6 +627,11 @@ func (e *engine) run() (err error) {
 func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error {
 	for i, s := range steps {
 		path := prefix + strconv.Itoa(i+1)
+		if n := len(e.active); n > 0 { // a boundary inside a step: a pause takes effect here
+			if _, err := e.pauseAt(0, e.active[n-1].path); err != nil {
+				return err
+			}
+		}
 		if err := e.runStep(s, path, suffix); err != nil {
 			return err
 		}
@@ -618,8 +639,45 @@ func (e *engine) runSteps(steps []*protocols.Step, prefix, suffix string) error 
 	return nil
 }
 
+// runStep runs a step; one with retry (language 1.1) runs again while its
+// own criteria fail and attempts remain, each attempt recorded as a step
+// execution of its own, the superseded attempts' criteria so marked.
 func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
-	title := s.Title() + suffix
+	for attempt := 1; ; attempt++ {
+		title := s.Title() + suffix
+		if s.Retry > 0 {
+			title += fmt.Sprintf(" (attempt %d/%d)", attempt, s.Retry+1)
+		}
+		failed, judged := e.failed, len(e.criteria)
+		sr, outcome, err := e.attempt(s, path, title)
+		if outcome == string(runlog.OutcomeFail) && err == nil && attempt <= s.Retry {
+			e.failed = failed
+			e.supersede(judged)
+			e.endStep(sr, string(runlog.OutcomeRetried), attempt)
+			e.progress("step %s: criteria failed, attempt %d of %d", path, attempt+1, s.Retry+1)
+			continue
+		}
+		if s.Retry == 0 {
+			attempt = 0
+		}
+		e.endStep(sr, outcome, attempt)
+		return err
+	}
+}
+
+// supersede marks the criteria judged since the first judged of an
+// attempt that runs again: they neither pass nor fail the run. Their
+// events keep what was judged; the step's end event says "retried", from
+// which verdict.Recompute supersedes them the same way.
+func (e *engine) supersede(first int) {
+	for i := first; i < len(e.criteria); i++ {
+		e.criteria[i] = verdict.Supersede(e.criteria[i])
+	}
+}
+
+// attempt runs one execution of step s and judges its criteria; the
+// caller ends it with the outcome.
+func (e *engine) attempt(s *protocols.Step, path, title string) (*stepRun, string, error) {
 	sr := e.beginStep(s, path, title)
 	e.active = append(e.active, sr)
 	err := e.stepBody(s, path)
@@ -646,8 +704,7 @@ func (e *engine) runStep(s *protocols.Step, path, suffix string) error {
 			outcome = "fail"
 		}
 	}
-	e.endStep(sr, outcome)
-	return err
+	return sr, outcome, err
 }
 
 var errTimeout = errors.New("until timed out")
@@ -670,7 +727,7 @@ func (e *engine) beginStep(s *protocols.Step, path, title string) *stepRun {
 	return sr
 }
 
-func (e *engine) endStep(sr *stepRun, outcome string) {
+func (e *engine) endStep(sr *stepRun, outcome string, attempt int) {
 	var refs map[string]float64
 	for _, cr := range sr.crit {
 		if r, ok := e.refs[cr.c]; ok && cr.ref && r.path == sr.path {
@@ -681,7 +738,7 @@ func (e *engine) endStep(sr *stepRun, outcome string) {
 		}
 	}
 	res := runlog.StepResult{Index: len(e.steps), Path: sr.path, Name: sr.title,
-		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome),
+		StartS: sr.start.Seconds(), EndS: e.next.Seconds(), Frames: sr.frames, Outcome: runlog.Outcome(outcome), Attempt: attempt,
 		Channels: make(map[string]runlog.ChannelStats, len(e.layout))}
 	for j, ch := range e.layout {
 		st := &sr.stats[j]
@@ -728,9 +785,14 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 			return err
 		}
 	}
+	if s.Prompt != nil {
+		if err := e.ask(s.Prompt, path); err != nil {
+			return err
+		}
+	}
 	switch {
 	case s.Hold > 0:
-		return e.hold(s.Hold)
+		return e.hold(s.Hold, path)
 	case s.Until != nil:
 		return e.until(s.Until, path)
 	case s.Sweep != nil:
@@ -760,9 +822,18 @@ func (e *engine) stepBody(s *protocols.Step, path string) error {
 	return nil
 }
 
-func (e *engine) hold(d time.Duration) error {
+// hold stays in the step for d of its own time: a pause requested meanwhile
+// takes effect at once, and the hold's remaining time waits for it.
+func (e *engine) hold(d time.Duration, path string) error {
 	end := e.next + d
 	for e.next+e.period <= end {
+		if e.pause.Requested() {
+			paused, err := e.pauseAt(0, path)
+			if err != nil {
+				return err
+			}
+			end += paused
+		}
 		if _, err := e.advance(end); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/runlog"
+	"github.com/mockloop/mockloop/verdict"
 )
 
 // Observer watches a run as it goes: the live bench view. Its methods are
@@ -36,12 +37,12 @@ type RunInfo struct {
 	Steps int
 }
 
-// Pause holds a run between its top-level steps while it is set: the step
-// under way runs to its end, then the rig keeps sampling, supervising and
+// Pause holds a run while it is set (language 1.1): at the next step or
+// iteration boundary at any depth, and inside a hold at once (the hold's
+// remaining time waits); the rig keeps sampling, supervising and
 // controlling at the setpoints in force, recording every frame, until the
-// pause is cleared. Pausing inside a step would change what the step's
-// criteria measure; between steps nothing is judged. Safe for concurrent
-// use.
+// pause is cleared. The frames of a pause inside a step belong to no
+// step's statistics or criteria (engine.pauseAt). Safe for concurrent use.
 type Pause struct {
 	on atomic.Bool
 	mu sync.Mutex
@@ -96,33 +97,57 @@ func (p *Pause) Requested() bool { return p != nil && p.on.Load() }
 // requested, recording when the pause began and ended, who asked for
 // each and why, and the requests withdrawn before they took effect.
 func (e *engine) holdWhilePaused(i int) error {
-	held := false
+	_, err := e.pauseAt(i+1, "")
+	return err
+}
+
+// pauseAt holds the run while a pause is requested: before top-level
+// step before (from 1), or, in a step (at the path in, language 1.1), at
+// a boundary of its nested steps or iterations or inside its hold. A
+// pause in a step is a span of its time whose frames and beats belong to
+// no step's statistics or criteria: the paused and resumed events bound
+// it, and verdict.Recompute leaves it out the same way. It returns how
+// long the run was held.
+func (e *engine) pauseAt(before int, in string) (time.Duration, error) {
+	held, from := false, e.next
+	defer func() { e.held = false }()
+	if in != "" {
+		before = 0
+	}
 	for {
 		reqs, on := e.pause.take()
 		switch {
 		case on && !held: // the pause takes hold: a deviation, with its reason
 			d := last(reqs)
-			e.pauseRequests(reqs[:max(0, len(reqs)-1)], i+1)
-			d.Action, d.BeforeStep, d.Deviation = runlog.ActionPause, i+1, true
-			e.event(runlog.NewEvent(runlog.KindOperator, "", "paused", d))
-			e.progress("paused before step %d", i+1)
-			held = true
+			e.pauseRequests(reqs[:max(0, len(reqs)-1)], before)
+			d.Action, d.BeforeStep, d.Deviation = runlog.ActionPause, before, true
+			e.event(runlog.NewEvent(runlog.KindOperator, in, "paused", d))
+			if in != "" {
+				e.progress("paused in step %s", in)
+				e.pauses = append(e.pauses, verdict.Span{From: e.next, To: -1})
+			} else {
+				e.progress("paused before step %d", before)
+			}
+			held, from, e.held = true, e.next, in != ""
 		case on: // resumed and paused again before the run went on
-			e.pauseRequests(reqs, i+1)
+			e.pauseRequests(reqs, before)
 		case held:
 			d := last(reqs)
-			e.pauseRequests(reqs[:max(0, len(reqs)-1)], i+1)
-			d.Action, d.BeforeStep = runlog.ActionResume, i+1
-			e.event(runlog.NewEvent(runlog.KindOperator, "", "resumed", d))
+			e.pauseRequests(reqs[:max(0, len(reqs)-1)], before)
+			d.Action, d.BeforeStep = runlog.ActionResume, before
+			e.event(runlog.NewEvent(runlog.KindOperator, in, "resumed", d))
+			if in != "" {
+				e.pauses[len(e.pauses)-1].To = e.next
+			}
 			e.progress("resumed")
-			return nil
+			return e.next - from, nil
 		default:
-			e.pauseRequests(reqs, i+1)
-			return nil
+			e.pauseRequests(reqs, before)
+			return 0, nil
 		}
 		for e.pause.Requested() {
 			if _, err := e.advance(forever); err != nil {
-				return err
+				return e.next - from, err
 			}
 		}
 	}

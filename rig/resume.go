@@ -139,7 +139,7 @@ func (e *engine) restore() error {
 		units.FormatDuration(rs.lastT), units.FormatDuration(e.next)), runlog.RunResumedData{CompletedSteps: k, GapFromS: rs.lastT.Seconds(), GapToS: e.next.Seconds()}))
 	e.firstStep = k
 	e.progress("resumed after step %d of %d; settling %s", k, e.proto.StepCount(), units.FormatDuration(resumeSettle))
-	return e.hold(resumeSettle)
+	return e.hold(resumeSettle, "")
 }
 
 // resumeSettle is how long a resumed run holds the restored setpoints

@@ -83,6 +83,11 @@ type Options struct {
 	Observer Observer
 	// Pause, when set, holds the run between top-level steps while set.
 	Pause *Pause
+	// Prompts, when set, answers the protocol's prompts from outside the
+	// run (terminal, bench view); Answers are --answer's, by prompt id,
+	// each checked (Prompt.Answer) and as it returned them.
+	Prompts *Prompts
+	Answers map[string]string
 	// Warn receives what the operator must know but that is not progress
 	// (real-time priority refused, a rig that forces the wall clock);
 	// nil: none.
@@ -304,7 +309,7 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 		limits:      limitsFor(cfg, proto, layout),
 		stallFrames: max(3, int(stallSpan.Seconds()*cfg.SampleRate)),
 		beats:       beatSpecs(cfg, proto, layout, cfg.SampleRate), ctl: newControllers(cfg),
-		pause: opts.Pause, adcPaced: clock.IsWall(clk)}
+		pause: opts.Pause, prompts: opts.Prompts, answers: opts.Answers, operator: opts.Operator, adcPaced: clock.IsWall(clk)}
 	if cfg.DUT != nil && cfg.DUT.TripOn != 0 {
 		if col := layout.Index(cfg.dutAlarmColumn()); col >= 0 {
 			e.dutTrip = alarmTrip{col: col, mask: cfg.DUT.TripOn}

@@ -30,10 +30,14 @@ const (
 	KindUntilMet     = "until.met"     // UntilMetData; msg: the condition
 	KindUntilTimeout = "until.timeout" // no data; msg: the condition and timeout
 	KindCriterion    = "criterion"     // CriterionData; msg: the verdict as text
-	KindInvariant    = "invariant"     // InvariantData: an always-criterion was first violated
-	KindControl      = "control"       // no data; msg: a closed loop switched on or off
-	KindFault        = "fault"         // FaultData
-	KindSafetyTrip   = "safety.trip"   // no data; msg: the abort reason
+	// KindPrompt: a step asks the operator (language 1.1). PromptData;
+	// msg: the question. Its answer is a KindOperator event, action
+	// prompt.answer (rig.PromptAnswer).
+	KindPrompt     = "prompt"
+	KindInvariant  = "invariant"   // InvariantData: an always-criterion was first violated
+	KindControl    = "control"     // no data; msg: a closed loop switched on or off
+	KindFault      = "fault"       // FaultData
+	KindSafetyTrip = "safety.trip" // no data; msg: the abort reason
 	// KindOperator: something the operator did or allowed. OperatorData
 	// for a pause ("paused", "resumed"), none for an overdue calibration
 	// run with --allow-overdue.
@@ -330,6 +334,20 @@ const (
 	ActionOtherDevice       = "other-device" // a DUT or rig other than the protocol requires
 )
 
+// PromptData is the data of a prompt event, and what the bench view and
+// the queue show of a prompt waiting for its answer.
+type PromptData struct {
+	ID       string   `json:"id"`
+	Step     string   `json:"step"`
+	Message  string   `json:"message"`
+	Choices  []string `json:"choices"`
+	Input    string   `json:"input"` // number, text, or "" with choices
+	Unit     string   `json:"unit"`
+	TimeoutS *float64 `json:"timeout_s"` // null: waits until answered
+	Default  *string  `json:"default"`
+	AskedT   float64  `json:"asked_t"` // run clock, seconds
+}
+
 // DUTFrameData is the data of dut.tx and dut.rx, when the line alone does
 // not say it all.
 type DUTFrameData struct {
@@ -371,6 +389,7 @@ type GapData struct {
 func (RunStartData) payload()       {}
 func (RunEndData) payload()         {}
 func (RunInterruptedData) payload() {}
+func (PromptData) payload()         {}
 func (RunResumedData) payload()     {}
 func (StepEndData) payload()        {}
 func (SetpointData) payload()       {}

@@ -48,6 +48,9 @@ const (
 	OutcomeAborted     Outcome = "aborted"     // safety trip, fault or operator; see abort_reason
 	OutcomeInterrupted Outcome = "interrupted" // the process ended without closing the run (Recover)
 	OutcomeTimeout     Outcome = "timeout"     // a step's wait condition did not come true in time
+	// OutcomeRetried: an attempt of a step with retry whose criteria
+	// failed, run again (language 1.1); its criteria are superseded.
+	OutcomeRetried Outcome = "retried"
 )
 
 // runOutcome reports whether o is an outcome a whole run may have.
@@ -83,6 +86,13 @@ const (
 	VerdictFail   Verdict = "fail"    // it did not, and the criterion fails the run
 	VerdictWarn   Verdict = "warn"    // it did not, and the criterion only warns
 	VerdictNoData Verdict = "no-data" // there was nothing to measure (no frames, no beats)
+	// VerdictMarginal: it met the limits but lies outside the criterion's
+	// marginal band (language 1.1): a pass, flagged.
+	VerdictMarginal Verdict = "marginal"
+	// VerdictSuperseded: judged in an attempt of a step that was run
+	// again (retry, language 1.1): the last attempt's verdict counts, this
+	// one neither passes nor fails the run.
+	VerdictSuperseded Verdict = "superseded"
 	// VerdictNotReached: the run ended before judging it (verdict.Recompute's
 	// Unreached); never in result.json.
 	VerdictNotReached Verdict = "not reached"
@@ -333,7 +343,10 @@ type StepResult struct {
 	StartS  float64 `json:"start_s"` // run clock, seconds
 	EndS    float64 `json:"end_s"`   // run clock, seconds
 	Frames  int64   `json:"frames"`  // frames recorded during the step
-	Outcome Outcome `json:"outcome"` // "pass", "fail", "aborted" or "timeout"
+	Outcome Outcome `json:"outcome"` // "pass", "fail", "aborted", "timeout" or "retried"
+	// Attempt is the attempt's number, from 1, of a step with retry
+	// (language 1.1); null for a step without.
+	Attempt int `json:"attempt" null:"empty"`
 	// Channels are statistics of each channel's frames during the step, by
 	// channel name; null when none were computed.
 	Channels map[string]ChannelStats `json:"channels"`
@@ -421,8 +434,9 @@ type CriterionResult struct {
 	Hi *float64 `json:"hi"`
 	// Verdict is what the evaluation means for the run given OnFail.
 	Verdict Verdict `json:"verdict"`
-	// Pass reports whether the value met the limits: true for verdict
-	// "pass", false for "fail", "warn" and "no-data".
+	// Pass reports whether the value met the limits: true for verdicts
+	// "pass" and "marginal", false for "fail", "warn" and "no-data"; for
+	// "superseded", what the superseded attempt judged.
 	Pass bool `json:"pass"`
 	// OnFail is what a failure does, as written in the protocol ("fail",
 	// "warn", "abort").

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -273,8 +274,9 @@ func waitEntry(t *testing.T, ts *testServer, id string, ok func(map[string]any) 
 	}
 }
 
-// TestPauseBetweenSteps: a pause requested during step 1 takes effect
-// after it; the rig keeps recording; resume starts step 2.
+// TestPauseBetweenSteps: a pause requested during step 1, a hold, takes
+// effect in it at once (language 1.1); the rig keeps recording; after the
+// resume the hold's remaining time runs, then step 2.
 func TestPauseBetweenSteps(t *testing.T) {
 	ts := newTestServer(t, 10, nil)
 	_, run := ts.call(t, "POST", "/api/runs", `{"protocol":"short.yaml"}`)
@@ -332,17 +334,23 @@ func TestPauseBetweenSteps(t *testing.T) {
 		t.Fatalf("%s %q, %d steps", res.Outcome, res.AbortReason, len(res.Steps))
 	}
 	var paused, resumed float64
+	var in string
 	for _, ev := range events(t, filepath.Join(ts.runsDir, id)) {
 		switch {
 		case ev.Kind == runlog.KindOperator && ev.Msg == "paused":
-			paused = ev.T
+			paused, in = ev.T, ev.Step
 		case ev.Kind == runlog.KindOperator && ev.Msg == "resumed":
 			resumed = ev.T
 		}
 	}
+	// Step 1 is a hold: the pause took effect in it at once (language
+	// 1.1), its remaining time waited, its statistics leave the pause out.
 	s1, s2 := res.Steps[0], res.Steps[1]
-	if paused != s1.EndS || resumed <= paused+1 || s2.StartS != resumed {
-		t.Errorf("step 1 ended %g, paused %g, resumed %g, step 2 began %g: want the pause between the steps", s1.EndS, paused, resumed, s2.StartS)
+	if in != "1" || paused <= s1.StartS || resumed <= paused+1 || resumed >= s1.EndS || math.Abs(s1.EndS-s1.StartS-4-(resumed-paused)) > 0.01 {
+		t.Errorf("step 1 %g…%g, paused in step %q at %g, resumed %g: want the pause inside step 1's 4 s hold, which it lengthens", s1.StartS, s1.EndS, in, paused, resumed)
+	}
+	if d := s1.Frames - 4000; d < -2 || d > 2 {
+		t.Errorf("step 1's statistics over %d frames, want the hold's 4000 without the pause's", s1.Frames)
 	}
 	// Every frame of the pause is recorded: no hole in the record.
 	if want := int64((s2.EndS - s1.StartS) * 1000); res.Frames < want-1 {

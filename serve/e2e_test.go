@@ -328,11 +328,13 @@ func (b *browser) login(server, name, password string) {
 		chromedp.WaitNotVisible(chromedp.ID("token-form")))
 }
 
-func (b *browser) open(server string) {
+// open opens the page and waits until it lists protocol and its live
+// stream is up.
+func (b *browser) open(server, protocol string) {
 	b.t.Helper()
 	b.do("open the page", 30*time.Second,
 		chromedp.Navigate(server+"/"),
-		chromedp.WaitReady(chromedp.CSS(`#protocol-select option[value="demo.yaml"]`)))
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#protocol-select option[value=%q]`, protocol))))
 	b.waitJS("live stream", `document.getElementById('conn').textContent === 'live'`, 20*time.Second)
 }
 
@@ -370,7 +372,7 @@ func (b *browser) verdict(runs string) (runID string, res runlog.Result) {
 func TestE2E(t *testing.T) {
 	ts, runs := newE2EServer(t)
 	b := newBrowser(t, ts.URL)
-	b.open(ts.URL)
+	b.open(ts.URL, "demo.yaml")
 	b.do("start the demo", 10*time.Second,
 		chromedp.SetValue(chromedp.ID("protocol-select"), "demo.yaml"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('protocol-select').dispatchEvent(new Event('change'))`),
@@ -467,7 +469,7 @@ func TestE2EControls(t *testing.T) {
 	os.WriteFile(broken, []byte(e2eBroken), 0o644)
 	os.WriteFile(short, []byte(e2eShort), 0o644)
 	b.login(ts.URL, "alice", password)
-	b.open(ts.URL)
+	b.open(ts.URL, "demo.yaml")
 	if who := b.text("who"); who != "alice (operator)" {
 		t.Errorf("the page shows the person as %q, want alice (operator)", who)
 	}

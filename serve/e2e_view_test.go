@@ -2,10 +2,12 @@ package serve
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -72,9 +74,7 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 	second := runThroughAPI(t, ts.URL, runs, "short.yaml")
 
 	// The page opened after a run shows it: its verdict, no step under way.
-	b.do("open the page", 30*time.Second, chromedp.Navigate(ts.URL+"/"),
-		chromedp.WaitReady(chromedp.CSS(`#protocol-select option[value="long.yaml"]`)))
-	b.waitJS("live stream", `document.getElementById('conn').textContent === 'live'`, 20*time.Second)
+	b.open(ts.URL, "long.yaml")
 	b.waitJS("the last run's verdict", fmt.Sprintf(`!document.getElementById('verdict').hidden && document.getElementById('verdict').dataset.runId === %q`, second), 10*time.Second)
 	if s := b.text("step"); !strings.HasPrefix(s, "idle · last run "+second) || b.text("remaining") != "—" {
 		t.Errorf("idle page: step %q, remaining %q", s, b.text("remaining"))
@@ -149,7 +149,7 @@ func TestE2EAlarmAndPastRuns(t *testing.T) {
 func TestE2EIdleSignals(t *testing.T) {
 	ts, runs := newE2EServer(t, func(c *Config) { c.IdleSignals = true })
 	b := newBrowser(t, ts.URL)
-	b.open(ts.URL)
+	b.open(ts.URL, "demo.yaml")
 	b.waitJS("idle signals", `document.getElementById('view-mode').textContent.includes('safe state') && window.mockloop.framesReceived > 3 && !!document.querySelector('canvas.wave[data-channel="aop"]')`, 30*time.Second)
 	aop := `document.querySelector('canvas.wave[data-channel="aop"]')`
 	idx := evalAs[int](b, `[...document.querySelectorAll('canvas.wave')].findIndex(c => c.dataset.channel === 'aop')`)
@@ -192,5 +192,41 @@ func TestE2EIdleSignals(t *testing.T) {
 
 // TestE2EPrompt is the acceptance test of a prompt answered from the page.
 func TestE2EPrompt(t *testing.T) {
-	t.Skip("prompts: the server's prompt events and POST /api/run/answer are another helper's part of issue 19, not on main yet")
+	protos := maps.Clone(testProtocols)
+	protos["ask.yaml"] = &fstest.MapFile{Data: []byte(`protocol: 1
+name: ask
+steps:
+  - name: leak check
+    set: {loop.preset: healthy}
+    prompt: {id: leak-check, message: "Is the loop dry?", choices: [yes, no], expect: yes}
+    hold: 1 s
+`)}
+	ts, runs := newE2EServer(t, func(c *Config) { c.Protocols, c.ProtocolsDir, c.Operator = protos, "testdata", "carol" })
+	b := newBrowser(t, ts.URL)
+	b.open(ts.URL, "ask.yaml")
+	b.do("start the prompting run", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("protocol-select"), "ask.yaml"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('protocol-select').dispatchEvent(new Event('change'))`),
+		chromedp.WaitEnabled(chromedp.ID("start")), chromedp.Click(chromedp.ID("start")))
+	b.waitJS("the prompt shown", `!document.getElementById('prompt-box').hidden && document.querySelectorAll('#prompt-choices button').length === 2`, 30*time.Second)
+	if m := b.text("prompt-msg"); m != "Is the loop dry?" {
+		t.Errorf("prompt message %q", m)
+	}
+	b.screenshot("serve-e2e-prompt.png")
+	b.do("answer yes", 10*time.Second, chromedp.Click(chromedp.CSS(`#prompt-choices button[data-choice="yes"]`)))
+	b.waitJS("the prompt gone", `document.getElementById('prompt-box').hidden`, 20*time.Second)
+	runID, res := b.verdict(runs)
+	if res.Outcome != runlog.OutcomePass {
+		t.Errorf("outcome %s %q", res.Outcome, res.AbortReason)
+	}
+	var answers []string
+	for _, ev := range events(t, filepath.Join(runs, runID)) {
+		var d runlog.OperatorData
+		if ev.Kind == runlog.KindOperator && ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer {
+			answers = append(answers, d.New+" "+d.Via)
+		}
+	}
+	if len(answers) != 1 || answers[0] != "yes bench-view" {
+		t.Errorf("answers recorded: %q", answers)
+	}
 }

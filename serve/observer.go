@@ -93,8 +93,17 @@ func (o *observer) Event(ev runlog.Event) {
 	case runlog.KindSafetyTrip:
 		o.remember(func(r *activeRun) { r.trip = ev.Msg; noteStop(r, ev) })
 		hub.Publish("safety", map[string]any{"tripped": true, "reason": ev.Msg, "t": ev.T})
+	case runlog.KindPrompt:
+		var d runlog.PromptData
+		if ev.Decode(&d) == nil {
+			hub.Publish("prompt", d)
+		}
 	case runlog.KindOperator:
 		o.remember(func(r *activeRun) { noteStop(r, ev) })
+		var d runlog.OperatorData
+		if ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer {
+			hub.Publish("prompt.answered", map[string]any{"id": strings.TrimPrefix(ev.Msg, "prompt: "), "step": ev.Step, "answer": d.New, "by": d.By, "via": d.Via, "t": ev.T})
+		}
 		switch ev.Msg {
 		case "paused":
 			o.paused(ev)

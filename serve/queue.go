@@ -49,6 +49,10 @@ type QueueEntry struct {
 	// Step is the top-level step under way while the run goes on
 	// ({"path","title","index","total","t"}), for a client that polls.
 	Step map[string]any `json:"step"`
+	// Prompt is the run's prompt waiting for its answer (language 1.1;
+	// answered with POST /api/run/answer), null when none: what `run
+	// --remote` shows.
+	Prompt *runlog.PromptData `json:"prompt"`
 }
 
 // queued is an entry with what its run needs.
@@ -109,7 +113,7 @@ func (s *Server) dispatchLocked() {
 	run := &activeRun{protocol: q.p.Name, operator: q.opts.Operator, cancel: cancel, state: StateRunning,
 		started: make(chan struct{}), entry: q}
 	opts := q.opts
-	opts.Observer, opts.Pause = &observer{s: s, run: run}, &run.pause
+	opts.Observer, opts.Pause, opts.Prompts = &observer{s: s, run: run}, &run.pause, &run.prompts
 	s.run = run
 	s.wg.Add(1)
 	go s.execute(ctx, run, q.p, opts)
@@ -178,8 +182,11 @@ func (s *Server) entryLocked(q *queued) QueueEntry {
 	if i := slices.Index(s.queue, q); i >= 0 {
 		e.Position = &i
 	}
-	if r := s.run; r != nil && r.entry == q && r.step != nil {
-		e.Step = r.step
+	if r := s.run; r != nil && r.entry == q {
+		if r.step != nil {
+			e.Step = r.step
+		}
+		e.Prompt = r.prompts.Waiting()
 	}
 	return e
 }

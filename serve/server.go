@@ -131,6 +131,7 @@ type activeRun struct {
 	operator string
 	cancel   context.CancelCauseFunc
 	pause    rig.Pause
+	prompts  rig.Prompts // the run's prompts waiting, answered by POST /api/run/answer
 	state    State
 	info     *runInfo // set when the run has started
 	// What a page opened mid-run needs to catch up (hello): the step
@@ -255,6 +256,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /runs/{id}/{file}", s.read(s.report))
 	s.mux.HandleFunc("POST /api/validate", s.mutation(true, s.validate))
 	s.mux.HandleFunc("POST /api/runs", s.mutation(true, s.start))
+	s.mux.HandleFunc("POST /api/run/answer", s.mutation(true, s.answer))
 	s.mux.HandleFunc("POST /api/run/{action}", s.mutation(true, s.control))
 	s.mux.HandleFunc("GET /api/queue", s.read(s.listQueue))
 	s.mux.HandleFunc("GET /api/queue/{id}", s.read(s.getEntry))
@@ -303,6 +305,7 @@ func (s *Server) statusLocked() map[string]any {
 		if r.info != nil {
 			st["run"] = r.info
 			st["step"], st["criteria"], st["beat"] = r.step, r.criteria, r.beat
+			st["prompt"] = r.prompts.Waiting()
 			if r.trip != "" {
 				st["safety"] = map[string]any{"tripped": true, "reason": r.trip}
 			}
@@ -630,6 +633,36 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"state": run.state})
+}
+
+// answer answers POST /api/run/answer {"id","answer"}: the answer to the
+// prompt of the run in progress waiting for it, with the person, into
+// the run's audit trail (rig.PromptAnswer). 404: no such prompt waits;
+// 422: the prompt does not take that answer.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     string `json:"id"`
+		Answer string `json:"answer"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	who := s.actor(r, "")
+	s.mu.Lock()
+	run := s.run
+	s.mu.Unlock()
+	if run == nil {
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no prompt %q waits: no run is in progress", req.ID))
+		return
+	}
+	switch err := run.prompts.Answer(req.ID, req.Answer, who); {
+	case errors.Is(err, rig.ErrNoPrompt):
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no prompt %q waits for an answer", req.ID))
+	case err != nil:
+		httpError(w, http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), "rig: "))
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"id": req.ID, "answer": req.Answer})
+	}
 }
 
 // controlOther passes a control action to the process that holds the

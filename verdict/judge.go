@@ -149,7 +149,10 @@ func Judge(c *protocols.Criterion, path, title string, dim units.Dimension, v fl
 		res.Value = finite(v)
 		pass = c.Bound.Holds(v)
 		res.Verdict = runlog.VerdictFail
-		if pass {
+		switch {
+		case pass && c.Marginal != nil && !c.Marginal.Holds(v):
+			res.Verdict, res.Reason = runlog.VerdictMarginal, "outside the marginal band "+c.Marginal.Text
+		case pass:
 			res.Verdict = runlog.VerdictPass
 		}
 	}
@@ -158,6 +161,45 @@ func Judge(c *protocols.Criterion, path, title string, dim units.Dimension, v fl
 		res.Verdict = runlog.VerdictWarn
 	}
 	return res
+}
+
+// PromptResult is the criterion result of a step's prompt (language
+// 1.1) given its answer, if it was answered: judged (ok) when the prompt
+// expects an answer or was not answered; a wrong or missing answer fails,
+// or warns when the prompt's on_fail says so.
+func PromptResult(pr *protocols.Prompt, path, title, answer string, answered bool) (res runlog.CriterionResult, ok bool) {
+	if answered && pr.Expect == "" {
+		return res, false
+	}
+	res = runlog.CriterionResult{Step: path, StepName: title, Measure: "prompt " + pr.ID, Limits: "an answer", OnFail: pr.OnFail.String()}
+	if pr.Expect != "" {
+		res.Limits = "answer " + pr.Expect
+	}
+	switch {
+	case !answered:
+		res.Verdict, res.Reason = runlog.VerdictFail, "not answered"
+	case pr.Expected(answer):
+		res.Verdict, res.Pass, res.Reason = runlog.VerdictPass, true, "answered "+answer
+	default:
+		res.Verdict, res.Reason = runlog.VerdictFail, "answered "+answer
+	}
+	if !res.Pass && pr.OnFail == protocols.Warn {
+		res.Verdict = runlog.VerdictWarn
+	}
+	return res, true
+}
+
+// Supersede is a criterion result judged in an attempt of a step that ran
+// again (retry, language 1.1): verdict superseded, which neither passes
+// nor fails the run; Pass and the reason keep what was judged, so the
+// attempt's step outcomes stay what they were.
+func Supersede(r runlog.CriterionResult) runlog.CriterionResult {
+	why := "attempt run again; it judged " + string(r.Verdict)
+	if r.Reason != "" {
+		why += " (" + r.Reason + ")"
+	}
+	r.Verdict, r.Reason = runlog.VerdictSuperseded, why
+	return r
 }
 
 // Fails reports whether a judged criterion fails the run: it did not pass
@@ -252,4 +294,19 @@ func (inv *Invariant) Result() runlog.CriterionResult {
 		res.Value, res.Verdict, res.Pass = finite(inv.Worst), runlog.VerdictPass, true
 	}
 	return res
+}
+
+// Span is a pause inside a step (language 1.1): the frames after From up
+// to To belong to no step's statistics or criteria, nor the beats that
+// ended then. To is -1 while the pause lasts.
+type Span struct{ From, To time.Duration }
+
+// Paused reports whether t lies in one of the spans.
+func Paused(spans []Span, t time.Duration) bool {
+	for _, s := range spans {
+		if t > s.From && (s.To < 0 || t <= s.To) {
+			return true
+		}
+	}
+	return false
 }

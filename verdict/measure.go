@@ -65,7 +65,9 @@ func (w *walk) measure(run *runlog.Run) error {
 	dets := w.detectors()
 	_, err := run.Frames(func(t time.Duration, v []float64) error {
 		for _, j := range frames.at(t) {
-			j.acc.Frame(t, v[j.col])
+			if !Paused(w.pauses, t) {
+				j.acc.Frame(t, v[j.col])
+			}
 		}
 		w.detect(dets, t, v)
 		for i, inv := range w.always {
@@ -80,6 +82,9 @@ func (w *walk) measure(run *runlog.Run) error {
 	beats := newSweep(beatJobs)
 	_, err = runlog.EachBeat(run.Dir, func(b *runlog.Beat) error {
 		t := seconds(b.T)
+		if Paused(w.pauses, t) {
+			return nil
+		}
 		for _, j := range beats.at(t) {
 			if j.beatCh == b.Channel {
 				j.acc.Beat(t, j.beatVal(b))
@@ -110,8 +115,17 @@ func (w *walk) judge() *Recomputed {
 	}
 	refs := map[*protocols.Criterion]refTol{}
 	for _, jd := range w.judged {
+		judged := func(r runlog.CriterionResult) runlog.CriterionResult {
+			if jd.superseded {
+				return Supersede(r)
+			}
+			return r
+		}
+		if jd.prompt != nil {
+			rc.add(judged(*jd.prompt), 0)
+		}
 		if jd.timeout != nil {
-			rc.add(*jd.timeout, 0)
+			rc.add(judged(*jd.timeout), 0)
 		}
 		for _, j := range jd.jobs {
 			c := j.acc.C
@@ -129,7 +143,7 @@ func (w *walk) judge() *Recomputed {
 			if j.skip != "" {
 				rc.NotRecomputed[len(rc.Criteria)] = j.skip
 			}
-			rc.add(res, tol)
+			rc.add(judged(res), tol)
 			rc.RefTol[len(rc.RefTol)-1] = r.tol
 		}
 	}

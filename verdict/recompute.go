@@ -79,6 +79,10 @@ type judgement struct {
 	end         time.Duration
 	timeout     *runlog.CriterionResult
 	jobs        []*job
+	// superseded: judged in an attempt of a step run again (retry)
+	superseded bool
+	// prompt is the result of the step's prompt, if it was judged
+	prompt *runlog.CriterionResult
 }
 
 // openStep is a step started and not yet ended in the events.
@@ -89,6 +93,12 @@ type openStep struct {
 	jobs        []*job
 	timeout     *runlog.CriterionResult
 	judged      bool // a criterion event was recorded for it
+	// firstJudged is len(walk.judged) at its start: the judgements of
+	// its nested steps follow
+	firstJudged int
+	// asked: its prompt was asked; answer, if answered, is the answer
+	asked, answered bool
+	answer          string
 }
 
 // Recompute judges every criterion of the closed run record in dir again
@@ -143,6 +153,8 @@ func presetWords(evs []runlog.Event) []string {
 
 // walk is the state of reading a record's events into jobs.
 type walk struct {
+	// pauses are the spans of pauses inside steps (pausedIn)
+	pauses    []Span
 	proto     *protocols.Protocol
 	layout    []runlog.Channel
 	rate      float64
@@ -189,6 +201,9 @@ func (w *walk) events(evs []runlog.Event) error {
 					o.judged = true
 				}
 			}
+		case runlog.KindPrompt, runlog.KindOperator:
+			w.prompted(ev)
+			w.pausedIn(ev)
 		case runlog.KindStepEnd:
 			w.end(ev)
 		case runlog.KindRunResumed:
@@ -247,7 +262,7 @@ func (w *walk) start(ev runlog.Event) error {
 	if err != nil {
 		return err
 	}
-	o := &openStep{path: ev.Step, title: ev.Msg, step: s, start: seconds(ev.T)}
+	o := &openStep{path: ev.Step, title: ev.Msg, step: s, start: seconds(ev.T), firstJudged: len(w.judged)}
 	for i, c := range append(s.Criteria[:len(s.Criteria):len(s.Criteria)], s.Refs...) {
 		ref := i >= len(s.Criteria)
 		if !ref && c.When != nil && !w.holds(c.When) {
@@ -345,7 +360,59 @@ func (w *walk) end(ev runlog.Event) {
 	for _, j := range o.jobs {
 		j.end = end
 	}
-	w.judged = append(w.judged, &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs})
+	jd := &judgement{path: o.path, title: o.title, top: runlog.TopStep(o.path), end: end, timeout: o.timeout, jobs: o.jobs}
+	if pr := o.step.Prompt; pr != nil && o.asked {
+		if res, ok := PromptResult(pr, o.path, o.title, o.answer, o.answered); ok {
+			jd.prompt = &res
+			if !res.Pass && pr.OnFail == protocols.Abort {
+				jd.jobs = nil // the prompt aborted the step: nothing else was judged
+			}
+		}
+	}
+	w.judged = append(w.judged, jd)
+	if ev.Msg == string(runlog.OutcomeRetried) {
+		// an attempt run again (retry): what it and its nested steps
+		// judged is superseded, as the engine's supersede did
+		for _, jd := range w.judged[o.firstJudged:] {
+			jd.superseded = true
+		}
+	}
+}
+
+// prompted notes a step's prompt asked (a prompt event) and its answer
+// (the operator event of action prompt.answer), for PromptResult at the
+// step's end.
+func (w *walk) prompted(ev runlog.Event) {
+	n := len(w.stack)
+	if n == 0 || w.stack[n-1].path != ev.Step {
+		return
+	}
+	o := w.stack[n-1]
+	if ev.Kind == runlog.KindPrompt {
+		o.asked = true
+		return
+	}
+	var d runlog.OperatorData
+	if ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer && o.asked {
+		o.answered, o.answer = true, d.New
+	}
+}
+
+// pausedIn keeps the spans of pauses inside steps (the operator events
+// paused and resumed with a step): their frames and beats belong to no
+// step, as in the engine.
+func (w *walk) pausedIn(ev runlog.Event) {
+	if ev.Kind != runlog.KindOperator || ev.Step == "" {
+		return
+	}
+	switch ev.Msg {
+	case "paused":
+		w.pauses = append(w.pauses, Span{From: seconds(ev.T), To: -1})
+	case "resumed":
+		if n := len(w.pauses); n > 0 {
+			w.pauses[n-1].To = seconds(ev.T)
+		}
+	}
 }
 
 // resumed forgets what the interrupted part judged of the steps the

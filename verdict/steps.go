@@ -38,8 +38,9 @@ func stepOutcomes(ends []stepEnd, crit []runlog.CriterionResult) []runlog.StepRe
 				o = runlog.OutcomeFail
 			}
 		}
-		if e.outcome == runlog.OutcomeAborted {
-			o = runlog.OutcomeAborted
+		switch e.outcome {
+		case runlog.OutcomeAborted, runlog.OutcomeRetried:
+			o = e.outcome
 		}
 		out[i] = runlog.StepResult{Index: i, Path: e.path, Name: e.title, Outcome: o}
 	}

@@ -53,8 +53,8 @@ type command struct {
 func commandTable() []command {
 	return []command{
 		{"run", []string{
-			"run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--quiet] [--json] PROTOCOL.yaml",
-			"run --remote URL [--remote-ca FILE] [--out DIR] [--wait D] [--operator NAME] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--require-influx] [--quiet] [--json] PROTOCOL.yaml | --follow ID",
+			"run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--answer ID=VALUE]... [--quiet] [--json] PROTOCOL.yaml",
+			"run --remote URL [--remote-ca FILE] [--out DIR] [--wait D] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--require-influx] [--quiet] [--json] PROTOCOL.yaml | --follow ID",
 		}, func(a []string, _ io.Reader, o, e io.Writer) int { return cmdRun(a, o, e) }},
 		{"validate", []string{"validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml"},
 			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdValidate(a, o, e) }},
@@ -349,6 +349,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	requireInflux := fs.Bool("require-influx", false, "exit 4 unless every point of the run reached InfluxDB (for a job that promises a dashboard; needs an InfluxDB URL)")
+	answers := answerFlags{}
+	fs.Var(answers, "answer", "answer the protocol's prompt `ID=VALUE` before it asks (repeatable); without a terminal a prompt takes this, then its default, else fails its step")
 	rr := newRemoteRun(fs, stdout, stderr)
 	pos, err := parseInterspersed(fs, args)
 	if code, done := rr.dispatch(fs, pos, err); done {
@@ -378,6 +380,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
+	given, err := p.CheckAnswers(answers)
+	if err != nil {
+		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
+		return exitInvalid
+	}
 	var influxCfg *influx.Config
 	if c := influxConfig(*influxURL, cfg.Influx); c.URL != "" {
 		influxCfg = &c
@@ -399,7 +406,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	build := currentBuild()
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, AllowOtherDevice: *otherDevice,
 		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr,
-		Job: runlog.JobFromEnv(os.Getenv)})
+		Job: runlog.JobFromEnv(os.Getenv), Answers: given, Prompts: terminalPrompts(os.Stdin, stderr, *operator)})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
 		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) || errors.Is(err, rig.ErrOtherDevice) {

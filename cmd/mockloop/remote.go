@@ -72,6 +72,7 @@ var localOnly = map[string]string{
 	"realtime": "the server sets the pace", "resume": "resume the run at the bench",
 	"runs": "the record is kept by the server (--out DIR for its files)", "influx": "the server's InfluxDB is used",
 	"operator": "the person is the token's name", "allow-dev-build": "the server's build is checked by serve",
+	"answer": "prompts are answered at the rig's bench view (the client shows them)",
 }
 
 // remoteRun is what `run --remote` was asked to do.
