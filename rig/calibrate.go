@@ -49,20 +49,11 @@ func OpenCalibration(cfg *Config, realtime bool) (s *CalSession, err error) {
 	if realtime || cfg.WallClockOnly() != "" {
 		clk = clock.NewReal()
 	}
-	file, err := cfg.LoadCalibrations()
+	p, cals, err := safePlant(cfg, clk)
 	if err != nil {
 		return nil, err
 	}
-	cals, _, err := cfg.channelCalibrations(file, clk.Epoch(), true)
-	if err != nil {
-		return nil, err
-	}
-	p, err := newPlant(cfg, clk, cals)
-	if err != nil {
-		return nil, err
-	}
-	s = &CalSession{cfg: cfg, clk: clk, plant: p.(*busPlant), cals: cals, now: clk.Now(), lock: lock}
-	return s, s.plant.Safe()
+	return &CalSession{cfg: cfg, clk: clk, plant: p, cals: cals, now: clk.Now(), lock: lock}, nil
 }
 
 // Close puts the rig in its safe state and releases it. The session holds

@@ -76,27 +76,33 @@ func SampleIdle(cfg *Config, frame func(t time.Duration, values []float64)) (*Id
 	return id, nil
 }
 
-// idlePlant opens the rig's plant in its safe state, with the
-// calibrations in force (overdue ones too: nothing is recorded).
+// idlePlant opens the rig's plant in its safe state, on the wall clock.
 func idlePlant(cfg *Config) (*busPlant, error) {
-	clk := clock.NewReal()
+	p, _, err := safePlant(cfg, clock.NewReal())
+	return p, err
+}
+
+// safePlant opens the rig's plant on clk in its safe state, with the
+// calibrations in force (overdue ones too: nothing it reads is recorded
+// as a run's), which it returns.
+func safePlant(cfg *Config, clk clock.Clock) (*busPlant, map[string]daq.Calibration, error) {
 	file, err := cfg.LoadCalibrations()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cals, _, err := cfg.channelCalibrations(file, clk.Epoch(), true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := newPlant(cfg, clk, cals)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bp := p.(*busPlant)
 	if err := bp.Safe(); err != nil {
-		return nil, errors.Join(err, bp.Close())
+		return nil, nil, errors.Join(err, bp.Close())
 	}
-	return bp, nil
+	return bp, cals, nil
 }
 
 // sample reads a frame every sample period of the wall clock until ctx

@@ -193,14 +193,7 @@ func TestE2EIdleSignals(t *testing.T) {
 // TestE2EPrompt is the acceptance test of a prompt answered from the page.
 func TestE2EPrompt(t *testing.T) {
 	protos := maps.Clone(testProtocols)
-	protos["ask.yaml"] = &fstest.MapFile{Data: []byte(`protocol: 1
-name: ask
-steps:
-  - name: leak check
-    set: {loop.preset: healthy}
-    prompt: {id: leak-check, message: "Is the loop dry?", choices: [yes, no], expect: yes}
-    hold: 1 s
-`)}
+	protos["ask.yaml"] = &fstest.MapFile{Data: []byte(askProtocol)}
 	ts, runs := newE2EServer(t, func(c *Config) { c.Protocols, c.ProtocolsDir, c.Operator = protos, "testdata", "carol" })
 	b := newBrowser(t, ts.URL)
 	b.open(ts.URL, "ask.yaml")

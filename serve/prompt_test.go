@@ -9,6 +9,16 @@ import (
 	"github.com/mockloop/mockloop/runlog"
 )
 
+// askProtocol asks the operator whether the loop is dry, and expects yes.
+const askProtocol = `protocol: 1
+name: ask
+steps:
+  - name: leak check
+    set: {loop.preset: healthy}
+    prompt: {id: leak-check, message: "Is the loop dry?", choices: [yes, no], expect: yes}
+    hold: 1 s
+`
+
 // A run's prompt waits in /api/status and in its queue entry; POST
 // /api/run/answer refuses a prompt not waiting (404) and an answer it
 // does not take (422), and answers it (200): the run goes on, the answer
@@ -16,14 +26,7 @@ import (
 func TestPromptAnsweredFromTheBenchView(t *testing.T) {
 	ts := newTestServer(t, 10, func(c *Config) {
 		fs := maps.Clone(testProtocols)
-		fs["ask.yaml"] = &fstest.MapFile{Data: []byte(`protocol: 1
-name: ask
-steps:
-  - name: leak check
-    set: {loop.preset: healthy}
-    prompt: {id: leak-check, message: "Is the loop dry?", choices: [yes, no], expect: yes}
-    hold: 1 s
-`)}
+		fs["ask.yaml"] = &fstest.MapFile{Data: []byte(askProtocol)}
 		c.Protocols = fs
 	})
 	if code, _ := ts.call(t, "POST", "/api/run/answer", `{"id":"leak-check","answer":"yes"}`); code != 404 {
