@@ -454,7 +454,7 @@ steps:
 
 // TestE2EControls drives the run controls from the page: an uploaded
 // protocol with mistakes lists them by file:line:col, a good one is
-// selected and run, paused between steps, resumed, and stopped with the
+// selected and run, paused inside its first hold, resumed, and stopped with the
 // two-click stop; the verdict and the safety field say it was aborted.
 //
 // The person is a user of the users file who signs in by name and
@@ -516,10 +516,11 @@ func TestE2EControls(t *testing.T) {
 	b.do("pause", 10*time.Second, chromedp.SendKeys(chromedp.ID("reason"), "check the cannula"), chromedp.Click(chromedp.ID("pause")))
 	state("paused")
 	if s := b.text("step"); !strings.HasPrefix(s, "step 1/3 one") {
-		t.Errorf("paused after the first step, #step shows %q", s)
+		t.Errorf("paused in the first step's hold, #step shows %q", s)
 	}
-	// The pause point: where it holds, and when, in run time.
-	b.waitJS("pause point", `/^paused before step 2 at \d+:\d\d run time$/.test(document.getElementById('state-reason').textContent)`, 10*time.Second)
+	// The pause point: a pause inside a hold takes effect at once (language
+	// 1.1): where it holds, and when, in run time.
+	b.waitJS("pause point", `/^paused in step 1 at \d+:\d\d run time$/.test(document.getElementById('state-reason').textContent)`, 10*time.Second)
 	b.screenshot("serve-e2e-paused.png")
 	b.do("resume", 10*time.Second, chromedp.WaitEnabled(chromedp.ID("resume")), chromedp.Click(chromedp.ID("resume")))
 	state("running")
