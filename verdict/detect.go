@@ -89,7 +89,7 @@ func (w *walk) detect(ds []*detector, t time.Duration, v []float64) {
 		}
 		d.max = max(d.max, math.Abs(v[s.x]))
 		b, ok := d.det.AddValue(t, v[s.p], q, v[s.x])
-		if !ok {
+		if !ok || Paused(w.pauses, b.End) { // as the engine: a paused beat counts for no step
 			continue
 		}
 		for _, j := range d.jobs.at(t) {

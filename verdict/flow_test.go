@@ -284,6 +284,7 @@ steps:
     criteria:
       - {id: P-1, measure: mean(aop), between: [10 mmHg, 300 mmHg]}
       - {id: P-2, measure: map(aop), over: last 2 s, between: [10 mmHg, 300 mmHg]}
+      - {id: P-4, measure: end_diastolic(lvp), between: [-20 mmHg, 60 mmHg]}
   - name: nested
     repeat: {count: 2}
     steps:
