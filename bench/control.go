@@ -33,6 +33,9 @@ type Status struct {
 	// State is running, pausing, paused or stopping during a run; what
 	// the holder does otherwise (e.g. "zero").
 	State string `json:"state"`
+	// Prompt is the prompt the run waits on (the JSON of the run's
+	// runlog.PromptData), absent when none.
+	Prompt json.RawMessage `json:"prompt,omitempty"`
 }
 
 // Actions of the control socket.
@@ -47,6 +50,10 @@ const (
 	// zero or a calibration that finds the bench so held asks, and gets it
 	// within seconds instead of "bench busy". A run's holder ignores it.
 	ActionRelease = "release"
+	// ActionAnswer answers the prompt (Request.Prompt, Request.Answer)
+	// the holder's run waits on (language 1.1), so that the bench view
+	// answers a run started in a terminal too; Status.Prompt shows it.
+	ActionAnswer = "answer"
 )
 
 // Request is one request of the control socket.
@@ -63,7 +70,14 @@ type Request struct {
 	Role   string `json:"role,omitempty"`
 	Via    string `json:"via,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Prompt and Answer are the prompt's id and its answer (ActionAnswer),
+	// each at most maxBy and maxAnswer printable characters.
+	Prompt string `json:"prompt,omitempty"`
+	Answer string `json:"answer,omitempty"`
 }
+
+// maxAnswer bounds Request.Answer, as the terminal bounds a typed answer.
+const maxAnswer = 200
 
 // maxBy bounds Request.By, Role and Via, which go into the run's record.
 const maxBy = 80
@@ -207,11 +221,13 @@ func parseRequest(line []byte) (Request, error) {
 		return Request{}, fmt.Errorf("bench: request: by, role, via: at most %d printable characters", maxBy)
 	case !printable(req.Reason, maxReason):
 		return Request{}, fmt.Errorf("bench: request: reason: at most %d printable characters", maxReason)
+	case !printable(req.Prompt, maxBy) || !printable(req.Answer, maxAnswer):
+		return Request{}, fmt.Errorf("bench: request: prompt, answer: at most %d and %d printable characters", maxBy, maxAnswer)
 	case req.Action == ActionStatus, req.Action == ActionPause, req.Action == ActionResume, req.Action == ActionStop, req.Action == ActionEStop,
-		req.Action == ActionRelease:
+		req.Action == ActionRelease, req.Action == ActionAnswer:
 		return req, nil
 	}
-	return Request{}, fmt.Errorf("bench: request: no action %q: status, pause, resume, stop, estop or release", req.Action)
+	return Request{}, fmt.Errorf("bench: request: no action %q: status, pause, resume, stop, estop, release or answer", req.Action)
 }
 
 // readLine reads up to a newline, at most maxMessage bytes.

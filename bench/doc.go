@@ -14,10 +14,12 @@
 // bench through it (Ask).
 //
 // The control protocol is one JSON request per connection,
-// {"action":"status"|"pause"|"resume"|"stop"|"estop"|"release"} and a
-// newline, and one JSON answer, {"status":{...}} or {"error":"..."}.
+// {"action":"status"|"pause"|"resume"|"stop"|"estop"|"release"|"answer"}
+// and a newline, and one JSON answer, {"status":{...}} or {"error":"..."}.
 // "release" asks a holder that only watches the bench (the bench view
-// sampling it idle) to let it go; a run ignores it. Both sides bound
+// sampling it idle) to let it go; a run ignores it. "answer" (with
+// "prompt" and "answer") answers the prompt a terminal's run waits on,
+// which its status shows as "prompt". Both sides bound
 // what they read and set deadlines: a client that does not speak holds the
 // holder for ConnTimeout at most.
 //

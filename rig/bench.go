@@ -3,6 +3,7 @@ package rig
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -109,7 +110,7 @@ func holdBench(ctx context.Context, cfg *Config, opts *Options) (context.Context
 	if opts.Pause == nil {
 		opts.Pause = &Pause{}
 	}
-	ctl := &runControl{lock: lock, cancel: cancel, pause: opts.Pause, next: opts.Observer}
+	ctl := &runControl{lock: lock, cancel: cancel, pause: opts.Pause, prompts: opts.Prompts, next: opts.Observer}
 	opts.Observer = ctl
 	release := func() {
 		cancel(nil)
@@ -128,8 +129,11 @@ type runControl struct {
 	lock   *bench.Lock
 	cancel context.CancelCauseFunc
 	pause  *Pause
-	next   Observer // the caller's, or nil
-	t      atomic.Int64
+	// prompts answers the run's prompts (nil: the run takes --answer and
+	// defaults only, and the socket has nothing to answer)
+	prompts *Prompts
+	next    Observer // the caller's, or nil
+	t       atomic.Int64
 
 	mu       sync.Mutex
 	runID    string
@@ -162,6 +166,13 @@ func (rc *runControl) handle(req bench.Request) (bench.Status, error) {
 	case bench.ActionEStop:
 		who.Action = runlog.ActionEStop
 		rc.stop(OperatorAbort("emergency stop by "+by+because(req.Reason), who))
+	case bench.ActionAnswer:
+		if rc.prompts == nil {
+			return bench.Status{}, ErrNoPrompt
+		}
+		if err := rc.prompts.Answer(req.Prompt, req.Answer, who); err != nil {
+			return bench.Status{}, err
+		}
 	}
 	return rc.status(), nil
 }
@@ -188,6 +199,9 @@ func (rc *runControl) status() bench.Status {
 	defer rc.mu.Unlock()
 	st.RunID, st.Protocol, st.Step = rc.runID, rc.protocol, rc.step
 	st.ElapsedS = time.Duration(rc.t.Load()).Seconds()
+	if w := rc.prompts.Waiting(); w != nil {
+		st.Prompt, _ = json.Marshal(w) // strings and numbers: no error
+	}
 	switch {
 	case rc.stopping:
 		st.State = "stopping"

@@ -67,7 +67,7 @@
 //	POST /api/run/stop          {"reason"} stop the run: safe state, record closed, outcome aborted ("operator: stopped … by NAME: REASON")
 //	POST /api/run/estop         {} emergency stop: the safety supervisor's trip path, at once
 //	POST /api/run/acknowledge   {"reason"?} acknowledge the e-stop, trip or fault that ended the last run: an entry of the bench audit log (Config.BenchLog; who, when, the run); 409 when there is none to acknowledge
-//	POST /api/run/answer        {"id","answer"} answer the prompt waiting (language 1.1; /api/status and the queue entry show it as "prompt"): 200 | 404 none of that id waits | 422 not a valid answer
+//	POST /api/run/answer        {"id","answer"} answer the prompt waiting (language 1.1; /api/status and the queue entry show it as "prompt", "other" as its "prompt" for a terminal's run, answered through the control socket): 200 | 404 none of that id waits | 422 not a valid answer
 //	GET  /api/runs              run records, newest first, with their outcome and report links
 //	GET  /api/runs/{id}/view    a closed run from its record, verified against its seal ("verified", "integrity": the failures):
 //	                            {"run_id","protocol","layout","epoch_ms","outcome","abort_reason","duration_s","criteria","steps",

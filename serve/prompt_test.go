@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"context"
 	"maps"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/mockloop/mockloop/protocols"
+	"github.com/mockloop/mockloop/rig"
 	"github.com/mockloop/mockloop/runlog"
 )
 
@@ -66,6 +69,67 @@ func TestPromptAnsweredFromTheBenchView(t *testing.T) {
 	}
 	var by []string
 	for _, ev := range events(t, ts.runsDir+"/"+id) {
+		var d runlog.OperatorData
+		if ev.Kind == runlog.KindOperator && ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer {
+			by = append(by, d.New+" "+d.By+" "+d.Via)
+		}
+	}
+	if len(by) != 1 || by[0] != "yes tester bench-view" {
+		t.Errorf("answers recorded: %q", by)
+	}
+}
+
+// A run of another process (a terminal's, which answers its prompts) asks
+// on the bench view too: /api/status shows its prompt under "other", and
+// POST /api/run/answer passes the answer through the bench's control
+// socket (422 for one the prompt refuses); the run's record has it with
+// the page's person.
+func TestPromptOfATerminalRunAnsweredFromTheView(t *testing.T) {
+	ts := newTestServer(t, 10, nil)
+	p, err := protocols.Parse("ask.yaml", []byte(askProtocol), ts.cfg.Rig.Info())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ended struct {
+		res *runlog.Result
+		dir string
+		err error
+	}
+	done := make(chan ended, 1)
+	go func() {
+		res, dir, err := rig.Run(context.Background(), ts.cfg.Rig, p, rig.Options{RunsDir: t.TempDir(), Version: "test", Operator: "terminal",
+			Speed: 10, Prompts: &rig.Prompts{}})
+		done <- ended{res, dir, err}
+	}()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, st := ts.call(t, "GET", "/api/status", "")
+		if o, _ := st["other"].(map[string]any); o != nil {
+			if pr, _ := o["prompt"].(map[string]any); pr != nil {
+				if pr["id"] != "leak-check" || pr["message"] != "Is the loop dry?" {
+					t.Errorf("the terminal run's prompt: %v", pr)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt of the terminal run in /api/status: %v", st)
+		}
+	}
+	if code, m := ts.call(t, "POST", "/api/run/answer", `{"id":"leak-check","answer":"maybe"}`); code != 422 {
+		t.Errorf("answer maybe: %d %v, want 422", code, m)
+	}
+	if code, m := ts.call(t, "POST", "/api/run/answer", `{"id":"other","answer":"yes"}`); code != 404 {
+		t.Errorf("answer to another prompt: %d %v, want 404", code, m)
+	}
+	if code, m := ts.call(t, "POST", "/api/run/answer", `{"id":"leak-check","answer":"yes"}`); code != 200 {
+		t.Fatalf("answer yes: %d %v", code, m)
+	}
+	e := <-done
+	if e.err != nil || e.res.Outcome != runlog.OutcomePass {
+		t.Fatalf("terminal run: %v %+v", e.err, e.res)
+	}
+	var by []string
+	for _, ev := range events(t, e.dir) {
 		var d runlog.OperatorData
 		if ev.Kind == runlog.KindOperator && ev.Decode(&d) == nil && d.Action == runlog.ActionPromptAnswer {
 			by = append(by, d.New+" "+d.By+" "+d.Via)

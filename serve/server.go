@@ -651,11 +651,14 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	run := s.run
 	s.mu.Unlock()
-	if run == nil {
-		httpError(w, http.StatusNotFound, fmt.Sprintf("no prompt %q waits: no run is in progress", req.ID))
-		return
+	var err error
+	if run != nil {
+		err = run.prompts.Answer(req.ID, req.Answer, who)
+	} else { // a run of another process on the bench (a terminal's)
+		_, err = s.askBench(bench.Request{Action: bench.ActionAnswer, Prompt: req.ID, Answer: req.Answer, By: who.By, Role: who.Role, Via: who.Via})
+		err = promptError(err)
 	}
-	switch err := run.prompts.Answer(req.ID, req.Answer, who); {
+	switch {
 	case errors.Is(err, rig.ErrNoPrompt):
 		httpError(w, http.StatusNotFound, fmt.Sprintf("no prompt %q waits for an answer", req.ID))
 	case err != nil:
@@ -663,6 +666,21 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"id": req.ID, "answer": req.Answer})
 	}
+}
+
+// promptError is the error of an answer passed through the bench's
+// control socket as the run's own Prompts.Answer gives it: the socket
+// carries the text only.
+func promptError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bench.ErrNoHolder), strings.HasPrefix(err.Error(), rig.ErrNoPrompt.Error()):
+		return rig.ErrNoPrompt
+	case strings.HasPrefix(err.Error(), rig.ErrAnswer.Error()):
+		return fmt.Errorf("%w%s", rig.ErrAnswer, strings.TrimPrefix(err.Error(), rig.ErrAnswer.Error()))
+	}
+	return err
 }
 
 // controlOther passes a control action to the process that holds the

@@ -228,6 +228,9 @@
     const o = s.other;
     setState(s.state, (o.run_id ? 'run ' + o.run_id + ' of ' + o.protocol : o.state) +
       (o.step ? ', step ' + o.step : '') + ', by another process (pid ' + o.pid + ')');
+    // Its prompt (a terminal run asks there and here alike).
+    if (o.prompt) showPrompt(o.prompt);
+    else if (app.prompt) hidePrompt();
     app.otherTimer = setTimeout(() => loadStatus().catch(() => {}), 2000);
   }
 
