@@ -145,8 +145,8 @@ func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 			t.Errorf("%s without a reason: %d %v, want 400 saying a reason is needed", a, code, m)
 		}
 	}
-	// In step 2 (10 min of run time) a pause and its resume take no
-	// effect; the audit trail has them all the same.
+	// In step 2's hold a pause takes effect at once (language 1.1): a
+	// departure from the protocol, with its reason; then the resume.
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		_, st := ts.call(t, "GET", "/api/status", "", alice...)
 		if step, _ := st["step"].(map[string]any); step["path"] == "2" {
@@ -157,12 +157,20 @@ func TestUsersLogInAndEveryActionNamesThePerson(t *testing.T) {
 		}
 	}
 	ts.call(t, "POST", "/api/run/pause", `{"reason":"bubble in the line"}`, alice...)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, st := ts.call(t, "GET", "/api/status", "", alice...); st["state"] == string(StatePaused) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pause never took effect in step 2's hold")
+		}
+	}
 	ts.call(t, "POST", "/api/run/resume", `{}`, alice...)
 	ts.call(t, "POST", "/api/run/stop", `{"reason":"enough data"}`, alice...)
 	waitIdleAs(t, ts, alice)
 	a := runlog.OperatorData{By: "alice", Role: RoleOperator, Via: "bench-view"}
 	checkTrail(t, filepath.Join(ts.runsDir, id), []runlog.OperatorData{with(a, runlog.ActionStart, "", false),
-		with(a, runlog.ActionPause, "bubble in the line", false), with(a, runlog.ActionResume, "", false),
+		with(a, runlog.ActionPause, "bubble in the line", true), with(a, runlog.ActionResume, "", false),
 		with(a, runlog.ActionStop, "enough data", true)})
 
 	// Disabled, alice's session ends at her next request.
