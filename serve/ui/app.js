@@ -1029,6 +1029,8 @@
     view.dirty = true;
   }
 
+  // backToLiveQuiet leaves a past run's display state without touching the
+  // live run (backToLive does both).
   function backToLiveQuiet() {
     view.past = null;
     view.cmp = null;
@@ -1040,12 +1042,7 @@
 
   // backToLive leaves a past run for the live view.
   function backToLive() {
-    view.past = null;
-    view.cmp = null;
-    $('back-live').hidden = true;
-    $('freeze').disabled = false;
-    setText('view-mode', '');
-    setFrozen(false);
+    backToLiveQuiet();
     app.run = null;
     buildWaves([]);
     $('waves').replaceChildren(el('p', { class: 'empty', text: 'Waiting for the live signals.' }));
