@@ -252,11 +252,18 @@ type Network struct {
 	// unresolved counts stages whose Newton iteration hit its bound,
 	// splits the steps cut at a valve event; tests read them.
 	unresolved, splits uint64
+	factors            uint64 // factorisations of the iteration matrix
+
+	lus  netLUs // stage's iteration matrices
+	// xp is the state at the start of the last step of hp seconds (0: none
+	// yet): trStep's guesses extrapolate from it.
+	xp netVec
+	hp float64
+	mask uint32 // the valves open at the state deriv saw last
 
 	// Scratch space, kept here so a step allocates nothing.
 	p, dp, f, r, y, x0, dx netVec
 	jac                    netMat
-	lu                     netLU
 }
 
 // NewNetwork builds the network of spec in its initial state at model time

@@ -136,6 +136,38 @@ func expPumpNetwork() NetworkSpec {
 	return spec
 }
 
+// simYAMLNetwork is configs/rigs/sim.yaml's patient (the default rig's
+// biventricular network, its constants cited there) with an Impella-class
+// pump from the LV to the aorta.
+func simYAMLNetwork() NetworkSpec {
+	pp := Impella25()
+	return NetworkSpec{
+		Nodes: []NodeSpec{
+			{Name: "la", C: 4.4, V0: 20, Collapse: 5, Volume: 20 + 4.4*8},
+			{Name: "lv", V0: 10, P0: 0.12, Lambda: 0.033, Collapse: 5, Drive: 1, Volume: 120},
+			{Name: "aorta", C: 0.08, Volume: 0.08 * 90},
+			{Name: "sa", C: 1.33, V0: 600, Volume: 600 + 1.33*90},
+			{Name: "sv", C: 70, V0: 2500, Volume: 2500 + 70*10},
+			{Name: "ra", C: 4, V0: 20, Collapse: 5, Volume: 20 + 4*4},
+			{Name: "rv", V0: 10, P0: 0.216, Lambda: 0.023, Collapse: 5, Drive: 0.4, Volume: 120},
+			{Name: "pa", C: 2.7, V0: 100, Volume: 100 + 2.7*15},
+			{Name: "pv", C: 7, V0: 200, Volume: 200 + 7*9},
+		},
+		Links: []LinkSpec{
+			{Name: "mitral", Kind: Valve, From: "la", To: "lv", R: 0.005},
+			{Name: "aortic", Kind: Valve, From: "lv", To: "aorta", R: 0.001},
+			{Name: "pump", Kind: Pump, From: "lv", To: "aorta", Pump: &pp},
+			{Name: "aortic_root", Kind: Inertance, From: "aorta", To: "sa", R: 0.0398, L: 0.0005},
+			{Name: "systemic", Kind: Resistor, From: "sa", To: "sv", R: 0.75},
+			{Name: "venous_return", Kind: Resistor, From: "sv", To: "ra", R: 0.02},
+			{Name: "tricuspid", Kind: Valve, From: "ra", To: "rv", R: 0.0237},
+			{Name: "pulmonary_valve", Kind: Valve, From: "rv", To: "pa", R: 0.0055},
+			{Name: "pulmonary", Kind: Resistor, From: "pa", To: "pv", R: 0.08},
+			{Name: "pulmonary_veins", Kind: Resistor, From: "pv", To: "la", R: 0.01},
+		},
+	}
+}
+
 // TestNetworkSolverMatchesReference: the network's TR-BDF2 at 1 ms, its
 // valve events cut inside the step, against RK4 at 5 µs from the same
 // settled state and input: every beat within 0.1 %, on the Simaan network
@@ -147,6 +179,7 @@ func TestNetworkSolverMatchesReference(t *testing.T) {
 	}{
 		{"simaan", SimaanNetwork()},
 		{"exponential LV, collapse law and a pump", expPumpNetwork()},
+		{"sim.yaml's biventricular patient with a pump", simYAMLNetwork()},
 	} {
 		base := newNetDriven(t, c.spec, 75, 2.0, SimaanNormal().Emin)
 		if p := base.nw.Link("pump"); p >= 0 {
@@ -202,6 +235,7 @@ func BenchmarkFrame(b *testing.B) {
 	}{
 		{"network-simaan", SimaanNetwork()},
 		{"network-exp-pump", expPumpNetwork()},
+		{"network-biventricular-pump", simYAMLNetwork()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			d := newNetDriven(b, c.spec, 75, 2.0, 0.06)
