@@ -386,4 +386,3 @@ func (f *netLU) solve(n int, y *netVec) {
 		y[i] = s * f.inv[i]
 	}
 }
-

@@ -254,11 +254,11 @@ type Network struct {
 	unresolved, splits uint64
 	factors            uint64 // factorisations of the iteration matrix
 
-	lus  netLUs // stage's iteration matrices
+	lus netLUs // stage's iteration matrices
 	// xp is the state at the start of the last step of hp seconds (0: none
 	// yet): trStep's guesses extrapolate from it.
-	xp netVec
-	hp float64
+	xp   netVec
+	hp   float64
 	mask uint32 // the valves open at the state deriv saw last
 
 	// Scratch space, kept here so a step allocates nothing.
