@@ -138,6 +138,12 @@ func (nw *Network) deriv(x, f *netVec, jac bool) {
 // and writes the pressure differences across them to gv.
 func (nw *Network) valves(x *netVec, gv *netGuards) uint32 {
 	nw.pressures(x)
+	return nw.guards(gv)
+}
+
+// guards returns the open state of every valve at the pressures set (bit
+// i for link i) and writes the pressure differences across them to gv.
+func (nw *Network) guards(gv *netGuards) uint32 {
 	var m uint32
 	for i := range nw.links {
 		l := &nw.links[i]
@@ -161,7 +167,9 @@ func (nw *Network) step(h float64) {
 	var g0, g1 netGuards
 	for split := 0; ; split++ {
 		nw.x0 = nw.x
-		m0 := nw.valves(&nw.x, &g0)
+		nw.deriv(&nw.x, &nw.fx, false)
+		m0 := nw.guards(&g0)
+		xp, hp := nw.xp, nw.hp
 		nw.trStep(h)
 		m1 := nw.valves(&nw.x, &g1)
 		if split == maxSplits || m1 == m0 {
@@ -177,19 +185,19 @@ func (nw *Network) step(h float64) {
 			return
 		}
 		nw.splits++
-		nw.x = nw.x0
+		nw.x, nw.xp, nw.hp = nw.x0, xp, hp
 		nw.trStep(theta * h)
 		h -= theta * h
 	}
 }
 
-// trStep is one TR-BDF2 step of h seconds from nw.x, without cutting.
+// trStep is one TR-BDF2 step of h seconds from nw.x, without cutting;
+// nw.fx must hold the derivative at nw.x.
 func (nw *Network) trStep(h float64) {
 	n := nw.n
 	dh := trD * h
-	nw.deriv(&nw.x, &nw.f, false)
 	for i := range n {
-		nw.r[i] = nw.x[i] + dh*nw.f[i]
+		nw.r[i] = nw.x[i] + dh*nw.fx[i]
 	}
 	xold := nw.x
 	// The guess: the last step's change carried on (the solution's

@@ -262,8 +262,8 @@ type Network struct {
 	mask uint32 // the valves open at the state deriv saw last
 
 	// Scratch space, kept here so a step allocates nothing.
-	p, dp, f, r, y, x0, dx netVec
-	jac                    netMat
+	p, dp, f, fx, r, y, x0, dx netVec
+	jac                        netMat
 }
 
 // NewNetwork builds the network of spec in its initial state at model time
