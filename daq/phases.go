@@ -84,11 +84,18 @@ func (r *phaseTracker) add(t time.Duration, p, x float64) int64 {
 func (r *phaseTracker) slopes(c int64) (dp, dx float64) {
 	var st, stt, sp, stp, sx, stx float64
 	t0 := r.t[r.at(c)]
-	for k := c - int64(r.half); k <= c+int64(r.half); k++ {
-		i := r.at(k)
-		dt := (r.t[i] - t0).Seconds()
+	// The window's ring index steps on with a wrap, not a division per
+	// sample (this runs for every sample, twice a channel pair).
+	i := r.at(c - int64(r.half))
+	for range 2*r.half + 1 {
+		// Duration.Seconds to the bit below 1 s (the window is 20 ms),
+		// within an ulp above.
+		dt := float64(r.t[i]-t0) / 1e9
 		st, stt = st+dt, stt+dt*dt
 		sp, stp, sx, stx = sp+r.p[i], stp+dt*r.p[i], sx+r.x[i], stx+dt*r.x[i]
+		if i++; i == len(r.t) {
+			i = 0
+		}
 	}
 	n := float64(2*r.half + 1)
 	den := n*stt - st*st
