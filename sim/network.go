@@ -252,7 +252,8 @@ type Network struct {
 	// unresolved counts stages whose Newton iteration hit its bound,
 	// splits the steps cut at a valve event; tests read them.
 	unresolved, splits uint64
-	factors            uint64 // factorisations of the iteration matrix
+	factors, solves    uint64  // factorisations of the iteration matrix, and solves with it
+	theta              float64 // the last contraction per Newton iteration seen
 
 	lus netLUs // stage's iteration matrices
 	// xp is the state at the start of the last step of hp seconds (0: none
