@@ -51,6 +51,25 @@ test-deps:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## endurance: the dry run of 24 h of the default rig (ENDURANCE=24h), with
+## the committed profile (cmd/mockloop/default.pgo) as `go build` uses it
+## for mockloop; fails when over the 90 s target (rig BenchmarkEndurance)
+ENDURANCE ?= 24h
+.PHONY: endurance pgo dry-run-rp
+endurance:
+	MOCKLOOP_ENDURANCE=$(ENDURANCE) $(GO) test -pgo=$(CURDIR)/cmd/mockloop/default.pgo -count=1 -timeout 60m -run '^$$' -bench '^BenchmarkEndurance$$' -benchtime 1x -benchmem ./rig
+
+## pgo: make cmd/mockloop/default.pgo again from a representative run (1 h
+## of the endurance dry run's CPU profile)
+pgo:
+	MOCKLOOP_ENDURANCE=1h $(GO) test -pgo=off -count=1 -run '^$$' -bench '^BenchmarkEndurance$$' -benchtime 1x -cpuprofile $(CURDIR)/.cache/endurance.pprof -o $(CURDIR)/.cache/rig.test ./rig || true
+	cp $(CURDIR)/.cache/endurance.pprof cmd/mockloop/default.pgo
+
+## dry-run-rp: the Impella RP's whole approved support, 14 days, dry-run on
+## the simulated rig (one CI job): wall time, peak RSS and record size
+dry-run-rp: build
+	./scripts/dry-run.sh configs/rigs/sim-rp.yaml configs/protocols/endurance-impella-rp.yaml
+
 ## lint: gofmt, go vet, staticcheck (pinned)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
