@@ -12,7 +12,9 @@ import (
 
 // 71 iterations of a check are one row of the criteria table, "71/71
 // pass, worst 2.31 L/min at iteration 17" (worst: closest to or furthest
-// beyond its limit), and 71 rows of the appendix; the traceability matrix
+// beyond its limit), and none in the appendix, which lists the
+// evaluations of a criterion evaluated more than maxIterRows times only
+// when they did not pass, and says so; the traceability matrix
 // has one criterion of 71 evaluations (not 71 of one, each iteration's
 // path being another); a criterion evaluated once stays as it was. The
 // fixture's appendix is a golden file.
@@ -40,23 +42,28 @@ func TestRepeatedIterationsSummarised(t *testing.T) {
 		name          string
 		cs            []runlog.CriterionResult
 		rows, appx    int
+		evals         int
 		value, verdct string
 	}{
-		{"71 iterations pass", cs, 2, 71, "71/71 pass, worst 2.31 L/min at iteration 17 (#17)", "pass"},
-		{"one beyond its limit", fails, 1, 3, "2/3 pass, 1 fail, worst 4.5 L/min at iteration 2 (#2)", "fail"},
+		// More than maxIterRows iterations, all passed: none in the appendix, a note says so.
+		{"71 iterations pass", cs, 2, 0, 71, "71/71 pass, worst 2.31 L/min at iteration 17 (#17)", "pass"},
+		{"one beyond its limit", fails, 1, 3, 3, "2/3 pass, 1 fail, worst 4.5 L/min at iteration 2 (#2); also the first failure", "fail"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			table, appendix := summarizeCriteria(criteriaRows(tc.cs, nil))
+			table, appendix, notes := summarizeCriteria(criteriaRows(tc.cs, nil))
 			if len(table) != tc.rows || len(appendix) != tc.appx {
 				t.Fatalf("%d rows, %d in the appendix; want %d, %d", len(table), len(appendix), tc.rows, tc.appx)
+			}
+			if wantNote := tc.evals > maxIterRows; (len(notes) == 1) != wantNote || wantNote && notes[0] != "END-1 mean(flow_dut) in step 2.1 hour: evaluated in 71 iterations, 71/71 pass; all passed, none is listed." {
+				t.Errorf("appendix notes %q", notes)
 			}
 			s := table[0]
 			if s.Value != tc.value || s.Verdict != tc.verdct || s.Step != "2.1 hour" || !s.Summary {
 				t.Errorf("summary row: step %q value %q verdict %s; want \"2.1 hour\", %q, %s", s.Step, s.Value, s.Verdict, tc.value, tc.verdct)
 			}
 			tv := traceability(nil, criteriaRows(tc.cs, nil))
-			if got := tv.Unknown[0].Criteria; len(got) != 1 || got[0].Evals != len(appendix) || got[0].Step != "2.1 hour" {
-				t.Errorf("traceability of the iterations: %+v, want one criterion of %d evaluations", got, len(appendix))
+			if got := tv.Unknown[0].Criteria; len(got) != 1 || got[0].Evals != tc.evals || got[0].Step != "2.1 hour" {
+				t.Errorf("traceability of the iterations: %+v, want one criterion of %d evaluations", got, tc.evals)
 			}
 			if tc.rows > 1 && (table[1].Summary || table[1].Value != "101.2 mmHg") {
 				t.Errorf("a criterion evaluated once became %+v", table[1])
@@ -87,7 +94,7 @@ func TestSweepIterationSettingsSummarised(t *testing.T) {
 		cs = append(cs, runlog.CriterionResult{ID: "SW-1", Step: fmt.Sprintf("2[%d].1", k+1), StepName: "measure [" + set + "]",
 			Measure: "mean(flow_dut)", Value: &v, Lo: &lo, Unit: "L/min", Limits: "≥ 2 L/min", Verdict: runlog.VerdictPass})
 	}
-	table, appendix := summarizeCriteria(criteriaRows(cs, nil))
+	table, appendix, _ := summarizeCriteria(criteriaRows(cs, nil))
 	if len(table) != 1 || len(appendix) != 3 {
 		t.Fatalf("%d rows, %d in the appendix", len(table), len(appendix))
 	}

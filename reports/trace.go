@@ -30,6 +30,12 @@ type critRow struct {
 	Repeats  bool
 	c        *runlog.CriterionResult
 
+	// Timed says StartS and EndS are known: the start and end of the
+	// step execution the criterion was evaluated in, on the run clock
+	// (timeCriteria).
+	Timed        bool
+	StartS, EndS float64
+
 	// Summary marks a row summarising every evaluation of a criterion
 	// evaluated more than once (summarizeCriteria): its Value says how
 	// they went.
