@@ -214,6 +214,8 @@ func summarizeCriteria(rows []critRow) (table, appendix []critRow, notes []strin
 				note += "all passed, none is listed."
 			case shown < len(list):
 				note += fmt.Sprintf("the first %d of the %d that did not pass are listed.", shown, len(list))
+			case len(list) == 1:
+				note += "only the one that did not pass is listed."
 			default:
 				note += fmt.Sprintf("only the %d that did not pass are listed.", len(list))
 			}

@@ -548,7 +548,9 @@ func (d *pdfDoc) criteria() {
 const pdfCritFigH = 52.0
 
 // critCols are the columns of the criteria table and its appendix.
-var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}
+// Value is the widest: a summarised criterion's value tells how its
+// iterations went.
+var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 27, "L"}, {"Measure", 30, "L"}, {"Value", 38, "R"}, {"Limits", 30, "L"}, {"Verdict", 21, "L"}}
 
 // criterionCells is a criterion's row of the criteria table; a criterion
 // without a requirement id, or with one not in the catalogue, is flagged.
@@ -774,8 +776,8 @@ func (d *pdfDoc) timeline(ev eventSummary) {
 		rows = append(rows, []pdfCell{cell(e.T), cell(e.Kind), cell(e.Step), cell(e.Msg)})
 	}
 	d.table([]pdfCol{{"t [s]", 18, "R"}, {"Kind", 22, "L"}, {"Step", 12, "L"}, {"Message", pdfTextW - 52, "L"}}, rows, pdfSmall)
-	if ev.TimelineTotal > len(ev.Timeline) {
-		d.para(fmt.Sprintf("Only the first %d of %d timeline events are listed; events.jsonl has all.", len(ev.Timeline), ev.TimelineTotal), false)
+	if n := ev.TimelineNote(); n != "" {
+		d.para(n, false)
 	}
 }
 
