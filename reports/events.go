@@ -151,8 +151,8 @@ type eventSummary struct {
 	IterationsLeftOut int
 	iterBuf           []eventRow // the routine events of the latest iteration, held back
 	iterKey           string     // which iteration: its loops and indices
-	Malformed     int     // complete lines that are not an event
-	LastT         float64 // time of the last event, seconds
+	Malformed         int        // complete lines that are not an event
+	LastT             float64    // time of the last event, seconds
 	// Audit are the operator events, the audit trail (audit.go): the
 	// first maxAudit of AuditTotal.
 	Audit      []runlog.AuditEntry
