@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mockloop/mockloop/internal/golden"
@@ -100,5 +101,45 @@ func TestSweepIterationSettingsSummarised(t *testing.T) {
 	}
 	if want := "3/3 pass, worst 2 L/min at iteration 2 (#2) [dut.level=P8, loop.preset=heart_failure]"; table[0].Value != want || table[0].Step != "2.1 measure" {
 		t.Errorf("summary %q at %q, want %q", table[0].Value, table[0].Step, want)
+	}
+}
+
+// The timeline of a loop of five iterations keeps the routine events of
+// the first and the last and counts the three between; the step
+// statistics of 25 iterations pool them by the step as written.
+func TestLoopIterationsPooled(t *testing.T) {
+	var s eventSummary
+	add := func(path string, at float64) {
+		s.classify(&runlog.Event{T: at, Kind: runlog.KindStepStart, Step: path})
+		s.classify(&runlog.Event{T: at + 1, Kind: runlog.KindStepEnd, Step: path})
+	}
+	add("1", 0)
+	for k := 1; k <= 5; k++ {
+		add(fmt.Sprintf("2[%d].1", k), float64(k))
+	}
+	add("3", 9)
+	s.finish()
+	var got []string
+	for _, e := range s.Timeline {
+		got = append(got, e.Step)
+	}
+	if want := "1 1 2[1].1 2[1].1 2[5].1 2[5].1 3 3"; strings.Join(got, " ") != want || s.IterationsLeftOut != 6 || s.TimelineTotal != 14 {
+		t.Errorf("timeline %q, %d left out of %d; want %q, 6 of 14", got, s.IterationsLeftOut, s.TimelineTotal, want)
+	}
+	if n := s.TimelineNote(); !strings.Contains(n, "(6 events)") || strings.Contains(n, "Only the first") {
+		t.Errorf("timeline note %q", n)
+	}
+
+	var steps []stepExec
+	for k := 1; k <= 25; k++ {
+		steps = append(steps, stepExec{Path: fmt.Sprintf("2[%d].1", k), Name: fmt.Sprintf("hour [#%d]", k), StartS: float64(k), EndS: float64(k + 1),
+			Outcome: "pass", Stats: map[string]runlog.ChannelStats{"aop": {N: 10, Mean: float64(k), Min: 0, Max: 100, Unit: "mmHg"}}})
+	}
+	sv := stepStats(steps, []runlog.Channel{{Name: "aop", Unit: "mmHg"}})
+	if !sv.Pooled || len(sv.Rows) != 1 || sv.Rows[0].Step != "2.1 hour" || sv.Rows[0].Span != "25 executions" || sv.Rows[0].Mean != "13" {
+		t.Errorf("step statistics of 25 iterations: %+v, want one pooled row of 2.1 hour, 25 executions, mean 13", sv.Rows)
+	}
+	if idx, note := pickWaveSteps(steps); len(idx) != 2 || idx[0] != 0 || idx[1] != 24 || note == "" {
+		t.Errorf("waveforms of iterations %v (%q), want the first and the last", idx, note)
 	}
 }
