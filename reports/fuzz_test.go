@@ -51,5 +51,13 @@ func FuzzSummarizeCriteria(f *testing.F) {
 		if figs := critTrends(criteriaRows(cs, nil)); len(figs) > 2 {
 			t.Errorf("%d trend plots of at most 2 criteria evaluated more than once", len(figs))
 		}
+		var s eventSummary // the timeline holds back and counts a loop's middle iterations by the same paths
+		for _, p := range []string{p1, p2, p1, p2} {
+			s.classify(&runlog.Event{Kind: runlog.KindStepStart, Step: p})
+		}
+		s.finish()
+		if len(s.Timeline)+s.IterationsLeftOut != s.TimelineTotal || s.TimelineTotal != 4 {
+			t.Errorf("timeline of %d events: %d listed, %d left out", s.TimelineTotal, len(s.Timeline), s.IterationsLeftOut)
+		}
 	})
 }
