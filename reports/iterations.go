@@ -79,7 +79,8 @@ func (g *critGroup) add(r *critRow) {
 	k := len(g.rows)
 	g.rows = append(g.rows, r)
 	g.counts[r.Verdict]++
-	if verdictRank(r.Verdict) > verdictRank(g.verdict) {
+	sup := string(runlog.VerdictSuperseded)
+	if verdictRank(r.Verdict) > verdictRank(g.verdict) || g.verdict == sup && r.Verdict != sup { // a later attempt's verdict counts
 		g.verdict = r.Verdict
 	}
 	if m, ok := margin(r.c); ok && (g.worst < 0 || m < g.worstMargin()) {

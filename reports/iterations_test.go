@@ -143,3 +143,43 @@ func TestLoopIterationsPooled(t *testing.T) {
 		t.Errorf("waveforms of iterations %v (%q), want the first and the last", idx, note)
 	}
 }
+
+// A retried step's criterion, superseded in its first attempt and passed
+// in its second, is one row and one JUnit case that pass: the later
+// attempt's verdict counts; the case says the first was superseded. One
+// that fails in three iterations fails with each named in its message.
+func TestIterationsCaseVerdicts(t *testing.T) {
+	v1, v2, lo := 0.5, 1.5, 1.0
+	cs := []runlog.CriterionResult{
+		{ID: "RT-1", Step: "1", StepName: "hold", Measure: "mean(aop)", Value: &v1, Lo: &lo, Unit: "mmHg", Limits: "≥ 1 mmHg", Verdict: runlog.VerdictSuperseded},
+		{ID: "RT-1", Step: "1", StepName: "hold", Measure: "mean(aop)", Value: &v2, Lo: &lo, Unit: "mmHg", Limits: "≥ 1 mmHg", Verdict: runlog.VerdictPass, Pass: true},
+	}
+	rows := criteriaRows(cs, nil)
+	table, _, _ := summarizeCriteria(rows)
+	var out strings.Builder
+	tc := iterationsCase(groupCriteria(rows)[0], 0, &out)
+	if len(table) != 1 || table[0].Verdict != "pass" || tc.Failure != nil || tc.Error != nil || !strings.Contains(out.String(), "SUPERSEDED step 1/hold RT-1 mean(aop): mean(aop) = worst 0.5 mmHg") {
+		t.Errorf("retried criterion: row %+v, case %+v, system-out %q", table, tc, out.String())
+	}
+
+	var fails []runlog.CriterionResult
+	for k := 1; k <= 30; k++ {
+		v := 2.0 + float64(k%3)/10
+		c := runlog.CriterionResult{ID: "F-1", Step: fmt.Sprintf("2[%d].1", k), StepName: fmt.Sprintf("hold [#%d]", k), Measure: "mean(flow)", Value: &v, Lo: &lo, Unit: "L/min", Limits: "≥ 1 L/min", Verdict: runlog.VerdictPass, OnFail: "fail"}
+		if k == 4 || k == 9 || k == 27 {
+			*c.Value, c.Verdict = 0.9-float64(k)/100, runlog.VerdictFail
+		}
+		fails = append(fails, c)
+	}
+	g := groupCriteria(criteriaRows(fails, nil))[0]
+	tc = iterationsCase(g, 0, &out)
+	if tc.Failure == nil || tc.Failure.Type != "fail" || tc.Name != "F-1 mean(flow)" || tc.Classname != "step 2-1/hold" {
+		t.Fatalf("failing criterion's case %+v", tc)
+	}
+	if want := "mean(flow) = worst 0.63 L/min, limits ≥ 1 L/min; 3 of 30 iterations failed: iteration 4 (#4): 0.86 L/min; iteration 9 (#9): 0.81 L/min; iteration 27 (#27): 0.63 L/min"; tc.Failure.Message != want {
+		t.Errorf("failure message\n %q\nwant\n %q", tc.Failure.Message, want)
+	}
+	if n := strings.Count(tc.Failure.Text, "\niteration "); n != 3 {
+		t.Errorf("failure text has %d iterations, want 3:\n%s", n, tc.Failure.Text)
+	}
+}

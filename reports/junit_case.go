@@ -128,6 +128,9 @@ func iterationsCase(g *critGroup, durS float64, out *strings.Builder) junitCase 
 		return fmt.Sprintf("%s = worst %s, limits %s; %d of %d iterations %s: %s", sr.c.Measure, g.worstValue(), orDash(sr.c.Limits),
 			len(list), len(g.rows), which, strings.Join(list, "; "))
 	}
+	if g.counts[string(runlog.VerdictSuperseded)] > 0 { // attempts run again (retry): not failures
+		fmt.Fprintf(out, "SUPERSEDED %s %s: %s\n", tc.Classname, tc.Name, msg("superseded", runlog.VerdictSuperseded))
+	}
 	switch g.verdict {
 	case string(runlog.VerdictPass), string(runlog.VerdictMarginal), string(runlog.VerdictSuperseded):
 	case string(runlog.VerdictWarn):
