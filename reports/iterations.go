@@ -59,17 +59,27 @@ type critGroup struct {
 // groupCriteria groups the criteria rows by criterion as written, in
 // order of first evaluation.
 func groupCriteria(rows []critRow) []*critGroup {
+	ptrs := make([]*critRow, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
+	}
+	return groupRows(ptrs)
+}
+
+// groupRows is groupCriteria of some of the rows (the traceability
+// matrix groups those of one requirement).
+func groupRows(rows []*critRow) []*critGroup {
 	var groups []*critGroup
 	idx := map[string]*critGroup{}
-	for i := range rows {
-		k := writtenKey(rows[i].c)
+	for _, r := range rows {
+		k := writtenKey(r.c)
 		g, ok := idx[k]
 		if !ok {
-			g = &critGroup{counts: map[string]int{}, verdict: rows[i].Verdict, worst: -1, firstBad: -1}
+			g = &critGroup{counts: map[string]int{}, verdict: r.Verdict, worst: -1, firstBad: -1}
 			idx[k] = g
 			groups = append(groups, g)
 		}
-		g.add(&rows[i])
+		g.add(r)
 	}
 	return groups
 }
