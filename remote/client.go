@@ -387,14 +387,24 @@ func (c *Client) download(ctx context.Context, path, dst string) error {
 }
 
 // RunFiles are the files of a run FetchRun downloads: the record's result
-// and manifest, and the reports the server made.
-var RunFiles = []string{"result.json", "manifest.json", "junit.xml", "report.html", "report.pdf"}
+// and manifest, and the reports the server made. criteria.csv, every
+// evaluation of every criterion (the HTML and PDF summarise a long
+// loop's), is optional: a server of an older mockloop, or a run it
+// reported before, has none (MissingOptional).
+var RunFiles = []string{"result.json", "manifest.json", "junit.xml", "report.html", "report.pdf", "criteria.csv"}
+
+// MissingOptional reports whether err is the server not having file, a
+// file of RunFiles that a run may lack.
+func MissingOptional(file string, err error) bool {
+	var se *StatusError
+	return file == "criteria.csv" && errors.As(err, &se) && se.Status == http.StatusNotFound
+}
 
 // FetchRun downloads RunFiles of an ended run into dir and returns its result, and result.json as the server wrote it, checked
 // to be the run's.
 func (c *Client) FetchRun(ctx context.Context, runID, dir string) (*runlog.Result, []byte, error) {
 	for _, f := range RunFiles {
-		if _, err := c.Download(ctx, runID, f, dir); err != nil {
+		if _, err := c.Download(ctx, runID, f, dir); err != nil && !MissingOptional(f, err) {
 			return nil, nil, fmt.Errorf("%s of run %s: %w", f, runID, err)
 		}
 	}

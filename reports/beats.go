@@ -64,8 +64,8 @@ type beatsView struct {
 	Malformed int
 }
 
-// beatTable accumulates beat statistics per channel and step (by path, all
-// executions pooled) and over the whole run: the one computation behind the
+// beatTable accumulates beat statistics per channel and step (as the
+// protocol writes it, all executions and iterations pooled) and over the whole run: the one computation behind the
 // beat section, whether the beats come from beats.jsonl or from InfluxDB.
 type beatTable struct {
 	view   beatsView
@@ -97,7 +97,7 @@ func (t *beatTable) add(b *runlog.Beat) {
 	whole := t.group(b.Channel, "")
 	var inStep *beatGroup
 	if i := innermost(t.cur.at(durationOf(b.T)), t.steps); i >= 0 {
-		inStep = t.group(b.Channel, t.steps[i].label())
+		inStep = t.group(b.Channel, t.steps[i].writtenLabel())
 	}
 	for j, bm := range beatMetrics {
 		if v := bm.get(b); v != nil {

@@ -226,18 +226,50 @@ func csvName(name, unit string) string {
 }
 
 // WriteCriteriaCSV writes every evaluated criterion as CSV, values at full
-// precision, one row per evaluation in evaluation order.
+// precision, one row per evaluation in evaluation order: the full
+// per-iteration table of a long loop that the HTML and PDF summarise.
+// The last three columns (added after the others, so that readers by
+// position keep working) are the iteration, as the criteria table names
+// it ("17", "2.3" in nested loops; empty for a criterion evaluated once
+// outside any loop), and the start and end on the run clock of the step
+// execution it was evaluated in (empty for an invariant).
 func (r *Report) WriteCriteriaCSV(w io.Writer) error {
 	cw := newCSVWriter(w)
 	cw.Write([]string{"n", "requirement_id", "in_catalogue", "name", "step", "step_name", "measure", "over",
-		"value", "unit", "lo", "hi", "limits", "verdict", "pass", "on_fail", "reason"})
-	for _, row := range r.crit {
+		"value", "unit", "lo", "hi", "limits", "verdict", "pass", "on_fail", "reason",
+		"iteration", "step_start [s]", "step_end [s]"})
+	iters := iterations(r.crit)
+	for i, row := range r.crit {
 		c := row.c
+		start, end := "", ""
+		if row.Timed {
+			start, end = strconv.FormatFloat(row.StartS, 'f', -1, 64), strconv.FormatFloat(row.EndS, 'f', -1, 64)
+		}
 		cw.Write([]string{strconv.Itoa(row.N), c.ID, strconv.FormatBool(row.InCat), c.Name, c.Step, c.StepName, c.Measure, c.Over,
-			fullNum(c.Value), c.Unit, fullNum(c.Lo), fullNum(c.Hi), c.Limits, string(c.Verdict), strconv.FormatBool(c.Pass), c.OnFail, c.Reason})
+			fullNum(c.Value), c.Unit, fullNum(c.Lo), fullNum(c.Hi), c.Limits, string(c.Verdict), strconv.FormatBool(c.Pass), c.OnFail, c.Reason,
+			iters[i], start, end})
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// iterations names the iteration of each criterion row as the summaries
+// do (critGroup.iteration); empty for a criterion evaluated once outside
+// any loop.
+func iterations(rows []critRow) []string {
+	out := make([]string, len(rows))
+	at := map[*critRow]int{}
+	for i := range rows {
+		at[&rows[i]] = i
+	}
+	for _, g := range groupCriteria(rows) {
+		for k, row := range g.rows {
+			if _, _, it := written(row.c.Step, row.c.StepName); it != "" || len(g.rows) > 1 {
+				out[at[row]] = g.iteration(k)
+			}
+		}
+	}
+	return out
 }
 
 // fullNum writes a number that may be absent at full precision; empty

@@ -13,7 +13,8 @@
 //	              header with the run id and outcome and a "page N of M" footer
 //	junit.xml     one <testsuite> per run, valid against the Apache Ant JUnit
 //	              schema with test case properties, for CI
-//	criteria.csv  every evaluated criterion
+//	criteria.csv  every evaluation of every criterion; made with the HTML
+//	              and the PDF too, which summarise a loop's iterations
 //	frames.csv    the frames, all or a selection (Selection)
 //	beats.csv     the detected beats, when the record has beats.jsonl
 //
@@ -44,14 +45,21 @@
 // in force, as rows: method, dates, reference standard, points "0.006 V →
 // 0 mmHg; …", the fit's residual at them, operator), outcome with the
 // abort reason, the criteria table (a criterion evaluated in every
-// iteration of a repeat or sweep is one row, "71/71 pass, worst 2.31
-// L/min at iteration 17", the worst being closest to or furthest beyond a
-// limit; appendix A lists every evaluation), the traceability matrix (requirement → criteria → verdicts; a requirement
+// iteration of a repeat or sweep is one row, "333/336 pass, 3 fail, worst
+// 3.91 L/min at iteration 250 (#997), t = 249 h 02 min; first failure …",
+// the worst being closest to or furthest beyond a limit, t the start of
+// its step; and a trend plot of its value in every iteration with its
+// limits as lines and its failed and marginal iterations marked, two to a
+// row in the PDF; appendix A lists every evaluation of a criterion of at
+// most maxIterRows (20) iterations, of one of more only those that did not
+// pass, and points to criteria.csv for all), the traceability matrix (requirement → criteria → verdicts; a requirement
 // without any evaluated criterion and a criterion id not in the protocol's
 // catalogue are flagged), plots (waveforms of the end of each step, pressures
 // together and flows together; trends of the whole run from the envelopes),
-// per-step channel statistics, beat statistics (only with beats.jsonl),
-// events and faults (safety trips, faults, acquisition problems, operator
+// per-step channel statistics (a loop's iterations pooled by the step
+// as written), beat statistics (only with beats.jsonl, pooled alike),
+// events and faults (the timeline leaves out the routine events of a
+// loop's iterations but the first and the last) (safety trips, faults, acquisition problems, operator
 // actions; DUT traffic only as counts), the integrity of the record, and a
 // signature block.
 //
@@ -73,12 +81,18 @@
 //
 // # JUnit
 //
-// Each criterion evaluation, always-invariants included, is a <testcase>:
+// Each criterion as written, always-invariants included, is a <testcase>:
 // classname is "step path/name" without dots, on which CI tools split
 // class names: "step 3-2/hold" for step 3.2, a name's dots as middle dots
 // ("always" for invariants); name the requirement id (or, without one,
-// the criterion's name) and the measure, with "#k" appended to the k-th
-// evaluation of a repeated step. Its <properties> (an extension of the Ant
+// the criterion's name) and the measure. A criterion evaluated in many
+// iterations (a repeat, a sweep, a retried step) is one case, named
+// without its iteration so that CI tracks the same test from run to run
+// however long the loop ran (before, one case per evaluation, "#k": a 12 h
+// run had 77): its properties are its worst evaluation's plus iterations,
+// iterations_<verdict> counts, worst_iteration, worst_step,
+// worst_start_s and first_failure_iteration; its failure message lists
+// every failed iteration. Its <properties> (an extension of the Ant
 // schema that Jenkins reads; testdata/junit.xsd has it) carry step, value,
 // lo, hi, unit, limits and verdict. A catalogue requirement an aborted or
 // interrupted run never reached is a <skipped> case saying why. A failed
@@ -105,7 +119,11 @@
 // NaN and ±Inf are written NaN, +Inf and -Inf. A Selection (a step path, a
 // time range, every N-th frame) restricts frames.csv; the step and time range
 // restrict beats.csv too. criteria.csv has the unit of each row in a column
-// of its own, since criteria differ in unit.
+// of its own, since criteria differ in unit, and, after the original
+// columns, the iteration and the start and end of the step execution
+// ("iteration", "step_start [s]", "step_end [s]"). The reports are not
+// covered by the record's seal (runlog): they are made again from the
+// sealed record at any time and say whether it verifies.
 //
 // # One package
 //

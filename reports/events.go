@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -75,11 +76,65 @@ func (s *eventSummary) classify(e *runlog.Event) {
 		}
 	case classTimeline:
 		s.TimelineTotal++
-		if len(s.Timeline) < maxTimeline {
-			s.Timeline = append(s.Timeline, rowOf(e))
+		if it := iterIndex.FindAllStringSubmatch(e.Step, -1); len(it) > 0 && !firstIteration(it) {
+			if key := iterIndex.ReplaceAllString(e.Step, "") + fmt.Sprint(it); key != s.iterKey {
+				s.IterationsLeftOut += len(s.iterBuf) // an iteration neither first nor, as this one follows, last
+				s.iterBuf, s.iterKey = s.iterBuf[:0], key
+			}
+			s.iterBuf = append(s.iterBuf, rowOf(e))
+			return
 		}
+		s.flushIteration()
+		s.addTimeline(rowOf(e))
 	}
 }
+
+// firstIteration reports whether the iteration indices of a step path
+// (iterIndex's matches) are all 1: the first iteration of its loops.
+func firstIteration(it [][]string) bool {
+	for _, m := range it {
+		if m[1] != "1" {
+			return false
+		}
+	}
+	return true
+}
+
+// addTimeline adds a row to the timeline while it has room.
+func (s *eventSummary) addTimeline(r eventRow) {
+	if len(s.Timeline) < maxTimeline {
+		s.Timeline = append(s.Timeline, r)
+	}
+}
+
+// flushIteration adds the routine events of the iteration held back to
+// the timeline: the last of its loop, since another event followed it.
+func (s *eventSummary) flushIteration() {
+	for _, r := range s.iterBuf {
+		s.addTimeline(r)
+	}
+	s.iterBuf, s.iterKey = s.iterBuf[:0], ""
+}
+
+// TimelineNote says which timeline events the timeline leaves out, if
+// any: those of the middle iterations of loops, and those past its cap.
+func (s eventSummary) TimelineNote() string {
+	var parts []string
+	if s.IterationsLeftOut > 0 {
+		parts = append(parts, fmt.Sprintf("The step starts, ends and setpoints of loop iterations other than the first and the last are left out (%d events); the criteria table and criteria.csv have every iteration.", s.IterationsLeftOut))
+	}
+	if s.TimelineTotal-s.IterationsLeftOut > len(s.Timeline) {
+		parts = append(parts, fmt.Sprintf("Only the first %d of %d timeline events are listed.", len(s.Timeline), s.TimelineTotal-s.IterationsLeftOut))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " ") + " events.jsonl has all."
+}
+
+// finish ends the reading of the events: the iteration held back was the
+// last.
+func (s *eventSummary) finish() { s.flushIteration() }
 
 type eventSummary struct {
 	Missing       bool // the record has no events.jsonl
@@ -89,8 +144,15 @@ type eventSummary struct {
 	NotableTotal  int
 	Timeline      []eventRow
 	TimelineTotal int
-	Malformed     int     // complete lines that are not an event
-	LastT         float64 // time of the last event, seconds
+	// IterationsLeftOut counts the routine events (step starts and ends,
+	// setpoints) of loop iterations other than the first and the last,
+	// left out of the timeline: a 14-day loop of hours has 672; the
+	// criteria table and criteria.csv have every iteration.
+	IterationsLeftOut int
+	iterBuf           []eventRow // the routine events of the latest iteration, held back
+	iterKey           string     // which iteration: its loops and indices
+	Malformed         int        // complete lines that are not an event
+	LastT             float64    // time of the last event, seconds
 	// Audit are the operator events, the audit trail (audit.go): the
 	// first maxAudit of AuditTotal.
 	Audit      []runlog.AuditEntry
@@ -148,6 +210,7 @@ func readEvents(dir string) (eventSummary, []stepSpan, error) {
 		s.classify(&e)
 		return nil
 	})
+	s.finish()
 	if errors.Is(err, fs.ErrNotExist) {
 		s.Missing = true
 		err = nil

@@ -19,6 +19,13 @@ type figure struct {
 	XTicks, YTicks []tick
 	Series         []series
 	Marks          []mark // vertical lines, e.g. step starts
+	Dots           []dot  // marked points, e.g. the failed iterations of a criterion
+}
+
+// dot is a marked point in data units.
+type dot struct {
+	X, Y  float64
+	Color rgb
 }
 
 // tick is an axis tick in data units with its label.
@@ -251,6 +258,9 @@ func (f *figure) frame(x0, x1 float64) {
 				lo, hi = min(lo, p.Lo), max(hi, p.Hi)
 			}
 		}
+	}
+	for _, p := range f.Dots {
+		lo, hi = min(lo, p.Y), max(hi, p.Y)
 	}
 	if math.IsInf(lo, 0) { // no data
 		lo, hi = 0, 1

@@ -44,9 +44,20 @@ func FuzzSummarizeCriteria(f *testing.F) {
 			{Step: p2, StepName: n2, Measure: "m", Value: &v, Lo: &lo, Verdict: runlog.VerdictFail},
 			{Step: p1, StepName: n1, Measure: "m", Verdict: runlog.VerdictNoData},
 		}
-		table, appendix := summarizeCriteria(criteriaRows(cs, nil))
+		table, appendix, _ := summarizeCriteria(criteriaRows(cs, nil))
 		if len(table) == 0 || len(table) > 3 || len(appendix) > 3 || len(appendix) == 1 {
 			t.Errorf("%d rows, %d in the appendix", len(table), len(appendix))
+		}
+		if figs := critTrends(criteriaRows(cs, nil)); len(figs) > 2 {
+			t.Errorf("%d trend plots of at most 2 criteria evaluated more than once", len(figs))
+		}
+		var s eventSummary // the timeline holds back and counts a loop's middle iterations by the same paths
+		for _, p := range []string{p1, p2, p1, p2} {
+			s.classify(&runlog.Event{Kind: runlog.KindStepStart, Step: p})
+		}
+		s.finish()
+		if len(s.Timeline)+s.IterationsLeftOut != s.TimelineTotal || s.TimelineTotal != 4 {
+			t.Errorf("timeline of %d events: %d listed, %d left out", s.TimelineTotal, len(s.Timeline), s.IterationsLeftOut)
 		}
 	})
 }

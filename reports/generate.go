@@ -21,11 +21,12 @@ const (
 	FormatHTML  = "html"  // HTMLFile
 	FormatPDF   = "pdf"   // PDFFile
 	FormatJUnit = "junit" // JUnitFile
-	FormatCSV   = "csv"   // FramesCSVFile, CriteriaCSVFile and, with beats, BeatsCSVFile
+	FormatCSV   = "csv"   // FramesCSVFile, CriteriaCSVFile and, with beats, BeatsCSVFile (html and pdf bring CriteriaCSVFile too)
 )
 
 // DefaultFormats are made at the end of every run and by mockloop report
-// without --format.
+// without --format. The HTML and PDF bring criteria.csv with them (the
+// per-iteration detail they leave out).
 var DefaultFormats = []string{FormatHTML, FormatPDF, FormatJUnit}
 
 // Names of the files the reports are written to, in the run directory
@@ -190,6 +191,11 @@ func (r *Report) write(out string, formats []string, sel Selection, framesCSV, b
 				write(BeatsCSVFile, beatsCSV)
 			}
 		}
+	}
+	// The HTML and the PDF list the evaluations of a long loop's criteria
+	// only in part and point to criteria.csv for all: it goes with them.
+	if !slices.Contains(formats, FormatCSV) && (slices.Contains(formats, FormatHTML) || slices.Contains(formats, FormatPDF)) {
+		write(CriteriaCSVFile, r.WriteCriteriaCSV)
 	}
 	return written, errors.Join(errs...)
 }

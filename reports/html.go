@@ -17,10 +17,13 @@ var htmlSource string
 // for its context (text, attribute), so nothing in a record — a protocol
 // name, an event message, a DUT's reply — can inject markup.
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"svg":     svgOf,
-	"verdict": verdictClass,
-	"upper":   strings.ToUpper,
-	"sumnote": func() string { return critSummaryNote },
+	"svg":         svgOf,
+	"svgsmall":    func(f *figure) *svgFig { return svgSized(f, svgSmallW, svgSmallH) },
+	"trendstitle": func() string { return critTrendsTitle },
+	"appxnote":    func() string { return appendixNote },
+	"verdict":     verdictClass,
+	"upper":       strings.ToUpper,
+	"sumnote":     func() string { return critSummaryNote },
 }).Parse(htmlSource))
 
 // WriteHTML writes the report as one self-contained HTML file: inline CSS,
@@ -60,6 +63,9 @@ const (
 	svgRight  = 24.0
 	svgTop    = 30.0
 	svgBottom = 38.0
+
+	svgSmallW = 520.0 // a criterion's trend plot, two to a row
+	svgSmallH = 210.0
 )
 
 // svgFig is a figure mapped to SVG coordinates, as the template draws it.
@@ -73,6 +79,13 @@ type svgFig struct {
 	Bands, Lines   []svgShape
 	Marks          []svgTick
 	Legend         []svgTick
+	Dots           []svgDot
+}
+
+// svgDot is a marked point.
+type svgDot struct {
+	X, Y  float64
+	Color string
 }
 
 // svgTick is a positioned label; Color only for legends.
@@ -88,9 +101,12 @@ type svgShape struct {
 	Points string
 }
 
-// svgOf maps a figure to SVG coordinates.
-func svgOf(f *figure) *svgFig {
-	s := &svgFig{W: svgW, H: svgH, L: svgLeft, R: svgW - svgRight, T: svgTop, B: svgH - svgBottom,
+// svgOf maps a figure to SVG coordinates, across the page.
+func svgOf(f *figure) *svgFig { return svgSized(f, svgW, svgH) }
+
+// svgSized maps a figure to SVG coordinates in a plot w by h.
+func svgSized(f *figure, w, h float64) *svgFig {
+	s := &svgFig{W: w, H: h, L: svgLeft, R: w - svgRight, T: svgTop, B: h - svgBottom,
 		Title: f.Title, XLabel: f.XLabel, YLabel: f.YLabel}
 	s.PW, s.PH = s.R-s.L, s.B-s.T
 	x := func(v float64) float64 { return s.L + (v-f.X0)/(f.X1-f.X0)*(s.R-s.L) }
@@ -144,6 +160,9 @@ func svgOf(f *figure) *svgFig {
 			}
 			s.Lines = append(s.Lines, svgShape{Color: sr.Color.hex(), Points: b.String()})
 		}
+	}
+	for _, d := range f.Dots {
+		s.Dots = append(s.Dots, svgDot{X: round1(x(d.X)), Y: round1(y(d.Y)), Color: d.Color.hex()})
 	}
 	return s
 }

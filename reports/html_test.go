@@ -97,7 +97,7 @@ func TestHTMLInChromium(t *testing.T) {
 
 // countFigures is the number of plots in a report.
 func countFigures(r *Report) int {
-	n := len(r.trends)
+	n := len(r.trends) + len(critTrends(r.crit))
 	for _, w := range r.waves {
 		n += len(w.Figures)
 	}

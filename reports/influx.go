@@ -287,6 +287,7 @@ func (s *influxRun) interpret(evs []influxEvent, dut map[string]int64) *influxIn
 		}
 		sum.classify(&e)
 	}
+	sum.finish()
 	for k, n := range dut {
 		counts[k] += n
 		sum.Total += n

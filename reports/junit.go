@@ -76,10 +76,13 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	s.Time = secs(durS)
 	s.Properties = r.junitProperties()
 
-	stepOf := critSteps(r.crit, r.steps)
 	var out strings.Builder
-	for i := range r.crit {
-		s.Cases = append(s.Cases, r.criterionCase(&r.crit[i], stepOf[i], durS, &out))
+	for _, g := range groupCriteria(r.crit) {
+		if len(g.rows) == 1 {
+			s.Cases = append(s.Cases, criterionCase(g.rows[0], durS, &out))
+		} else {
+			s.Cases = append(s.Cases, iterationsCase(g, durS, &out))
+		}
 	}
 	if tc, ok := r.runCase(durS); ok {
 		s.Cases = append(s.Cases, tc)
@@ -153,18 +156,17 @@ func (r *Report) junitProperties() []junitProp {
 	return props
 }
 
-// criterionCase is the test case of a criterion evaluation: its time is
-// its step's (stepOf, -1 for none) or, for an invariant, the run's (durS);
-// a warning passes and is described in out, the suite's system-out.
-func (r *Report) criterionCase(row *critRow, stepOf int, durS float64, out *strings.Builder) junitCase {
+// criterionCase is the test case of a criterion evaluated once: its time
+// is its step's or, for an invariant, the run's (durS); a warning passes
+// and is described in out, the suite's system-out.
+func criterionCase(row *critRow, durS float64, out *strings.Builder) junitCase {
 	c := row.c
 	tc := junitCase{Classname: token(classname(c.Step, c.StepName), "run"), Name: token(caseName(row), "criterion"), Props: criterionProps(c)}
 	switch {
 	case c.Step == alwaysStep:
 		tc.Time = secs(durS)
-	case stepOf >= 0:
-		st := r.steps[stepOf]
-		tc.Time = secs(st.EndS - st.StartS)
+	case row.Timed:
+		tc.Time = secs(row.EndS - row.StartS)
 	default:
 		tc.Time = secs(0)
 	}
@@ -344,6 +346,17 @@ func critSteps(crit []critRow, steps []stepExec) []int {
 		out[i] = j
 	}
 	return out
+}
+
+// timeCriteria gives each criterion row the start and end of the step
+// execution it was evaluated in (critSteps), for the summaries of
+// iterations and criteria.csv; an invariant (always) has none.
+func timeCriteria(crit []critRow, steps []stepExec) {
+	for i, j := range critSteps(crit, steps) {
+		if j >= 0 {
+			crit[i].Timed, crit[i].StartS, crit[i].EndS = true, steps[j].StartS, steps[j].EndS
+		}
+	}
 }
 
 // token collapses white space as xs:token does, with a default for empty.

@@ -54,12 +54,15 @@ func TestJUnitCasesCarryValuesLimitsAndUnreachedSkips(t *testing.T) {
 	}
 	var hold tcase
 	for _, c := range pass.Cases {
-		if c.Name == "PASS-2 std(dut.rpm) #2" {
+		if c.Name == "PASS-2 std(dut.rpm)" {
 			hold = c
 		}
 	}
-	if hold.Classname != "step 2-1/hold" || props(hold)["step"] != "2.1" {
-		t.Errorf("repeated step's case: class %q, properties %v; want class \"step 2-1/hold\", step 2.1", hold.Classname, props(hold))
+	// One case for the three executions of the hold, its worst value
+	// (closest to ≤ 500 rpm: 11.61 in the second) as its value.
+	if p := props(hold); hold.Classname != "step 2-1/hold" || p["step"] != "2.1" || p["iterations"] != "3" || p["iterations_pass"] != "3" ||
+		p["value"] != "11.61" || p["worst_iteration"] != "2" || p["worst_start_s"] != "6" {
+		t.Errorf("repeated step's case: class %q, properties %v; want class \"step 2-1/hold\", step 2.1, 3 iterations passed, worst 11.61 in the 2nd at 6 s", hold.Classname, p)
 	}
 	for _, c := range parse("aborted").Cases {
 		if c.Name != "ABT-1 mean(aop)" {

@@ -534,13 +534,23 @@ func (d *pdfDoc) criteria() {
 		rows = append(rows, criterionCells(c))
 	}
 	d.table(critCols, rows, pdfSmall)
-	if len(d.v.CriteriaAppendix) > 0 {
+	if len(d.v.CriteriaAppendix) > 0 || len(d.v.AppendixNotes) > 0 {
 		d.para(critSummaryNote, false)
+	}
+	if len(d.v.CritTrends) > 0 {
+		d.subheading(critTrendsTitle, pdfCritFigH)
+		d.figureGrid(d.v.CritTrends, 2, pdfCritFigH)
 	}
 }
 
+// pdfCritFigH is the height of a criterion's trend plot, mm: two to a
+// row, eight to a page.
+const pdfCritFigH = 52.0
+
 // critCols are the columns of the criteria table and its appendix.
-var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 31, "L"}, {"Measure", 33, "L"}, {"Value", 24, "R"}, {"Limits", 33, "L"}, {"Verdict", 25, "L"}}
+// Value is the widest: a summarised criterion's value tells how its
+// iterations went.
+var critCols = []pdfCol{{"#", 7, "R"}, {"Requirement", 27, "L"}, {"Step", 27, "L"}, {"Measure", 30, "L"}, {"Value", 38, "R"}, {"Limits", 30, "L"}, {"Verdict", 21, "L"}}
 
 // criterionCells is a criterion's row of the criteria table; a criterion
 // without a requirement id, or with one not in the catalogue, is flagged.
@@ -766,8 +776,8 @@ func (d *pdfDoc) timeline(ev eventSummary) {
 		rows = append(rows, []pdfCell{cell(e.T), cell(e.Kind), cell(e.Step), cell(e.Msg)})
 	}
 	d.table([]pdfCol{{"t [s]", 18, "R"}, {"Kind", 22, "L"}, {"Step", 12, "L"}, {"Message", pdfTextW - 52, "L"}}, rows, pdfSmall)
-	if ev.TimelineTotal > len(ev.Timeline) {
-		d.para(fmt.Sprintf("Only the first %d of %d timeline events are listed; events.jsonl has all.", len(ev.Timeline), ev.TimelineTotal), false)
+	if n := ev.TimelineNote(); n != "" {
+		d.para(n, false)
 	}
 }
 
@@ -794,25 +804,58 @@ const (
 	pdfFigBot = 10.0
 )
 
-// figure draws a plot as vector graphics: grid, ticks, envelope bands
-// (filled, translucent), lines, step marks, legend.
+// figure draws a plot across the text width.
 func (d *pdfDoc) figure(fg *figure) {
-	f := d.f
 	d.need(pdfFigH + 2)
-	y0 := f.GetY()
-	L, R := pdfLeft+pdfFigL, pdfPageW-pdfRight-pdfFigR
-	T, B := y0+pdfFigTop, y0+pdfFigH-pdfFigBot
-	x := func(v float64) float64 { return L + (v-fg.X0)/(fg.X1-fg.X0)*(R-L) }
-	y := func(v float64) float64 { return B - (v-fg.Y0)/(fg.Y1-fg.Y0)*(B-T) }
+	y0 := d.f.GetY()
+	d.drawFigure(fg, pdfLeft, y0, pdfTextW, pdfFigH)
+	d.f.SetY(y0 + pdfFigH + 1)
+}
 
-	d.font(true, pdfBody)
-	f.SetXY(L, y0)
-	f.CellFormat(60, 5, d.text(fg.Title), "", 0, "L", false, 0, "")
+// figureGrid draws plots compactly, cols to a row, each h mm high: the
+// trends of the criteria, several to a page.
+func (d *pdfDoc) figureGrid(figs []*figure, cols int, h float64) {
+	w := pdfTextW / float64(cols)
+	for i := 0; i < len(figs); i += cols {
+		d.need(h + 2)
+		y0 := d.f.GetY()
+		for j := i; j < min(i+cols, len(figs)); j++ {
+			d.drawFigure(figs[j], pdfLeft+float64(j-i)*w, y0, w, h)
+		}
+		d.f.SetY(y0 + h + 1)
+	}
+}
+
+// figBox maps a figure's data units to the page: the plot area's edges
+// and the mapping functions.
+type figBox struct {
+	L, R, T, B float64
+	x, y       func(float64) float64
+}
+
+// drawFigure draws a plot as vector graphics in the box of width w and
+// height h at (x0, y0): grid, ticks, envelope bands (filled,
+// translucent), lines, dots, vertical marks, legend.
+func (d *pdfDoc) drawFigure(fg *figure, x0, y0, w, h float64) {
+	b := figBox{L: x0 + pdfFigL, R: x0 + w - pdfFigR, T: y0 + pdfFigTop, B: y0 + h - pdfFigBot}
+	b.x = func(v float64) float64 { return b.L + (v-fg.X0)/(fg.X1-fg.X0)*(b.R-b.L) }
+	b.y = func(v float64) float64 { return b.B - (v-fg.Y0)/(fg.Y1-fg.Y0)*(b.B-b.T) }
+	d.figureLegend(fg, b, x0, y0)
+	d.figureAxes(fg, b, x0)
+	d.f.ClipRect(b.L, b.T, b.R-b.L, b.B-b.T, false)
+	d.figureMarks(fg, b)
+	d.figureData(fg, b)
+	d.f.ClipEnd()
+}
+
+// figureLegend draws a plot's title, its y label and its legend, right
+// aligned; a title too long for the room the legend leaves is cut short.
+func (d *pdfDoc) figureLegend(fg *figure, b figBox, x0, y0 float64) {
+	f := d.f
 	d.font(false, pdfSmall-0.5)
-	f.SetXY(pdfLeft, y0)
+	f.SetXY(x0, y0)
 	f.CellFormat(pdfFigL-2, 5, d.text(fg.YLabel), "", 0, "L", false, 0, "")
-	// Legend, right-aligned.
-	lx := R
+	lx := b.R
 	for i := len(fg.Series) - 1; i >= 0; i-- {
 		s := fg.Series[i]
 		w := f.GetStringWidth(d.text(s.Name)) + 5
@@ -822,38 +865,59 @@ func (d *pdfDoc) figure(fg *figure) {
 		f.SetXY(lx+2.8, y0)
 		f.CellFormat(w-2.8, 5, d.text(s.Name), "", 0, "L", false, 0, "")
 	}
+	d.font(true, pdfBody)
+	title, room := d.text(fg.Title), lx-b.L-2
+	for f.GetStringWidth(title) > room && len([]rune(title)) > 2 {
+		rs := []rune(strings.TrimSuffix(title, "…"))
+		title = string(rs[:len(rs)-1]) + "…"
+	}
+	f.SetXY(b.L, y0)
+	f.CellFormat(room, 5, title, "", 0, "L", false, 0, "")
+}
 
+// figureAxes draws the plot area, its grid, ticks and x label.
+func (d *pdfDoc) figureAxes(fg *figure, b figBox, x0 float64) {
+	f := d.f
+	d.font(false, pdfSmall-0.5)
 	f.SetFillColor(0xfb, 0xfb, 0xfd)
 	f.SetDrawColor(0x99, 0x99, 0xaa)
 	f.SetLineWidth(0.2)
-	f.Rect(L, T, R-L, B-T, "FD")
+	f.Rect(b.L, b.T, b.R-b.L, b.B-b.T, "FD")
 	f.SetDrawColor(0xe2, 0xe2, 0xea)
 	f.SetLineWidth(0.15)
 	for _, t := range fg.YTicks {
-		f.Line(L, y(t.V), R, y(t.V))
-		f.SetXY(pdfLeft, y(t.V)-2)
+		f.Line(b.L, b.y(t.V), b.R, b.y(t.V))
+		f.SetXY(x0, b.y(t.V)-2)
 		f.CellFormat(pdfFigL-1, 4, t.Label, "", 0, "R", false, 0, "")
 	}
 	for _, t := range fg.XTicks {
-		f.Line(x(t.V), T, x(t.V), B)
-		f.SetXY(x(t.V)-10, B+0.5)
+		f.Line(b.x(t.V), b.T, b.x(t.V), b.B)
+		f.SetXY(b.x(t.V)-10, b.B+0.5)
 		f.CellFormat(20, 4, t.Label, "", 0, "C", false, 0, "")
 	}
-	f.SetXY(R-30, B+4)
-	f.CellFormat(30, 4, d.text(fg.XLabel), "", 0, "R", false, 0, "")
+	f.SetXY(b.R-60, b.B+4)
+	f.CellFormat(60, 4, d.text(fg.XLabel), "", 0, "R", false, 0, "")
+}
 
-	f.ClipRect(L, T, R-L, B-T, false)
+// figureMarks draws the vertical marks (step starts), dotted.
+func (d *pdfDoc) figureMarks(fg *figure, b figBox) {
+	f := d.f
 	f.SetDrawColor(0x77, 0x77, 0x88)
 	f.SetDashPattern([]float64{0.6, 0.9}, 0)
 	for _, m := range fg.Marks {
 		if m.X < fg.X0 || m.X > fg.X1 {
 			continue
 		}
-		f.Line(x(m.X), T, x(m.X), B)
-		f.SetXY(x(m.X)+0.3, T+0.2)
+		f.Line(b.x(m.X), b.T, b.x(m.X), b.B)
+		f.SetXY(b.x(m.X)+0.3, b.T+0.2)
 		f.CellFormat(8, 3, d.text(m.Label), "", 0, "L", false, 0, "")
 	}
 	f.SetDashPattern(nil, 0)
+}
+
+// figureData draws the series: bands, then lines, then dots on top.
+func (d *pdfDoc) figureData(fg *figure, b figBox) {
+	f := d.f
 	for _, s := range fg.Series {
 		if len(s.Bands) == 0 {
 			continue
@@ -863,10 +927,10 @@ func (d *pdfDoc) figure(fg *figure) {
 		for _, band := range s.Bands {
 			pts := make([]fpdf.PointType, 0, 2*len(band))
 			for _, p := range band {
-				pts = append(pts, fpdf.PointType{X: x(p.X), Y: y(p.Hi)})
+				pts = append(pts, fpdf.PointType{X: b.x(p.X), Y: b.y(p.Hi)})
 			}
 			for i := len(band) - 1; i >= 0; i-- {
-				pts = append(pts, fpdf.PointType{X: x(band[i].X), Y: y(band[i].Lo)})
+				pts = append(pts, fpdf.PointType{X: b.x(band[i].X), Y: b.y(band[i].Lo)})
 			}
 			if len(band) == 1 { // a single column: give it a width
 				pts = append(pts, fpdf.PointType{X: pts[0].X + 0.2, Y: pts[1].Y}, fpdf.PointType{X: pts[0].X + 0.2, Y: pts[0].Y})
@@ -883,16 +947,18 @@ func (d *pdfDoc) figure(fg *figure) {
 			if len(line) == 0 {
 				continue
 			}
-			f.MoveTo(x(line[0].X), y(line[0].Y))
+			f.MoveTo(b.x(line[0].X), b.y(line[0].Y))
 			for _, p := range line[1:] {
-				f.LineTo(x(p.X), y(p.Y))
+				f.LineTo(b.x(p.X), b.y(p.Y))
 			}
 			if len(line) == 1 {
-				f.LineTo(x(line[0].X)+0.2, y(line[0].Y))
+				f.LineTo(b.x(line[0].X)+0.2, b.y(line[0].Y))
 			}
 			f.DrawPath("D")
 		}
 	}
-	f.ClipEnd()
-	f.SetY(y0 + pdfFigH + 1)
+	for _, p := range fg.Dots {
+		f.SetFillColor(int(p.Color.R), int(p.Color.G), int(p.Color.B))
+		f.Circle(b.x(p.X), b.y(p.Y), 0.7, "F")
+	}
 }

@@ -337,7 +337,8 @@ func (r *Report) plots(trend *envelope) {
 
 // pickWaveSteps chooses the step executions that get a waveform: all of
 // them in a short run; in a long, repetitive one the first and the last
-// execution of each step; steps with nested steps never (their end is
+// execution of each step as written (of a loop, its first and last
+// iteration); steps with nested steps never (their end is
 // their last child's). It says so in note when not all are shown.
 func pickWaveSteps(steps []stepExec) (idx []int, note string) {
 	var cand []int
@@ -352,7 +353,7 @@ func pickWaveSteps(steps []stepExec) (idx []int, note string) {
 	first, last := map[string]int{}, map[string]int{}
 	var paths []string
 	for _, i := range cand {
-		p := steps[i].Path
+		p := steps[i].writtenLabel() // every iteration of a loop is the same step
 		if _, ok := first[p]; !ok {
 			first[p] = i
 			paths = append(paths, p)

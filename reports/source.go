@@ -103,6 +103,7 @@ func loadFrom(ctx context.Context, src source, scan bool) (*Report, error) {
 		ids[q.ID] = true
 	}
 	r.crit = criteriaRows(h.criteria, ids)
+	timeCriteria(r.crit, r.steps)
 	r.unreached = r.unreachedRows(ids)
 	r.trace = traceability(h.catalogue, r.crit)
 	if h.partialCatalogue {

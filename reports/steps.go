@@ -24,6 +24,13 @@ type stepExec struct {
 // label names the step as the reports do: "2.1 settle".
 func (s *stepExec) label() string { return stepLabel(s.Path, s.Name) }
 
+// writtenLabel names the step as the protocol writes it, without the
+// iteration of a loop: "2.1 hour" for "2[17].1 hour [#17]".
+func (s *stepExec) writtenLabel() string {
+	p, n, _ := written(s.Path, s.Name)
+	return stepLabel(p, n)
+}
+
 // stepsOf returns the run's step executions: the result's, or else those
 // the events tell of. A step the events saw start but not end (the run was
 // interrupted) ends at endS.
@@ -50,7 +57,24 @@ func stepsOf(res *runlog.Result, spans []stepSpan, endS float64) []stepExec {
 // its time covers theirs, so its waveform would repeat its last child's.
 func isParent(path string, steps []stepExec) bool {
 	for i := range steps {
-		if strings.HasPrefix(steps[i].Path, path+".") {
+		if p := steps[i].Path; strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") { // "2[17].1" is in loop 2
+			return true
+		}
+	}
+	return false
+}
+
+// poolSteps reports whether the step statistics pool the executions of
+// each step as written: when the run executed more than maxStepExecs
+// steps, or a step more than maxIterRows times (a loop's iterations).
+func poolSteps(steps []stepExec) bool {
+	if len(steps) > maxStepExecs {
+		return true
+	}
+	n := map[string]int{}
+	for i := range steps {
+		k := steps[i].writtenLabel()
+		if n[k]++; n[k] > maxIterRows {
 			return true
 		}
 	}
@@ -138,10 +162,10 @@ func stepStats(steps []stepExec, layout []runlog.Channel) stepsView {
 		units                map[string]string
 	}
 	var entries []*entry
-	pool := len(steps) > maxStepExecs
+	pool := poolSteps(steps)
 	sv.Pooled = pool
 	if pool {
-		sv.Note = "The run executed more steps than are listed one by one; executions of the same step are pooled (n-weighted mean, pooled standard deviation, overall minimum and maximum). result.json has each execution."
+		sv.Note = "The run executed more steps than are listed one by one; executions of the same step, every iteration of a loop, are pooled (n-weighted mean, pooled standard deviation, overall minimum and maximum). result.json has each execution."
 	}
 	byPath := map[string]*entry{}
 	counts := map[string]int{}
@@ -151,16 +175,18 @@ func stepStats(steps []stepExec, layout []runlog.Channel) stepsView {
 			sv.Computed = true
 		}
 		var e *entry
+		key, label := s.Path+"\x00"+s.Name, s.label()
 		if pool {
-			e = byPath[s.Path+"\x00"+s.Name]
-			counts[s.Path+"\x00"+s.Name]++
+			key, label = s.writtenLabel(), s.writtenLabel()
+			e = byPath[key]
+			counts[key]++
 		}
 		if e == nil {
-			e = &entry{label: s.label(), span: fmtNum3(s.StartS) + " – " + fmtSeconds(s.EndS), outcome: s.Outcome,
+			e = &entry{label: label, span: fmtNum3(s.StartS) + " – " + fmtSeconds(s.EndS), outcome: s.Outcome,
 				stats: map[string]moments{}, units: map[string]string{}}
 			entries = append(entries, e)
 			if pool {
-				byPath[s.Path+"\x00"+s.Name] = e
+				byPath[key] = e
 			}
 		} else if verdictRank(s.Outcome) > verdictRank(e.outcome) {
 			e.outcome = s.Outcome

@@ -30,6 +30,12 @@ type critRow struct {
 	Repeats  bool
 	c        *runlog.CriterionResult
 
+	// Timed says StartS and EndS are known: the start and end of the
+	// step execution the criterion was evaluated in, on the run clock
+	// (timeCriteria).
+	Timed        bool
+	StartS, EndS float64
+
 	// Summary marks a row summarising every evaluation of a criterion
 	// evaluated more than once (summarizeCriteria): its Value says how
 	// they went.
@@ -185,51 +191,32 @@ func traceability(cat []runlog.Requirement, rows []critRow) traceView {
 	return tv
 }
 
-// groupCrit groups the evaluations of the same criterion (a repeated step
-// evaluates it once per execution), in order of first evaluation.
+// groupCrit is the traceability rows of the criteria (groupRows: every
+// iteration of a loop is the same criterion), in order of first
+// evaluation: their evaluations counted by verdict in the order the
+// verdicts first came, the worst verdict, and the row numbers.
 func groupCrit(rows []*critRow) []traceCrit {
-	type group struct {
-		tc     traceCrit
-		counts map[string]int
-		order  []string
-		nums   []string
-	}
-	var groups []*group
-	idx := map[string]*group{}
-	for _, r := range rows {
-		k := writtenKey(r.c) // every iteration of a loop is the same criterion
-		g, ok := idx[k]
-		if !ok {
-			p, n, _ := written(r.c.Step, r.c.StepName)
-			label := stepLabel(p, n)
-			if r.ReqID != "" && r.Name != "" {
-				label += " — " + r.Name
-			} else if r.ReqID == "" {
-				label += " — " + r.Label
+	var out []traceCrit
+	for _, g := range groupRows(rows) {
+		r := g.rows[0]
+		p, n, _ := written(r.c.Step, r.c.StepName)
+		label := stepLabel(p, n)
+		if r.ReqID != "" && r.Name != "" {
+			label += " — " + r.Name
+		} else if r.ReqID == "" {
+			label += " — " + r.Label
+		}
+		var parts, nums []string
+		seen := map[string]bool{}
+		for _, e := range g.rows {
+			if !seen[e.Verdict] {
+				seen[e.Verdict] = true
+				parts = append(parts, fmt.Sprintf("%d %s", g.counts[e.Verdict], e.Verdict))
 			}
-			g = &group{tc: traceCrit{Step: label, Measure: r.Measure, Limits: r.Limits, Verdict: r.Verdict}, counts: map[string]int{}}
-			idx[k] = g
-			groups = append(groups, g)
+			nums = append(nums, fmt.Sprint(e.N))
 		}
-		g.tc.Evals++
-		if g.counts[r.Verdict] == 0 {
-			g.order = append(g.order, r.Verdict)
-		}
-		g.counts[r.Verdict]++
-		if verdictRank(r.Verdict) > verdictRank(g.tc.Verdict) {
-			g.tc.Verdict = r.Verdict
-		}
-		g.nums = append(g.nums, fmt.Sprint(r.N))
-	}
-	out := make([]traceCrit, len(groups))
-	for i, g := range groups {
-		var parts []string
-		for _, v := range g.order {
-			parts = append(parts, fmt.Sprintf("%d %s", g.counts[v], v))
-		}
-		g.tc.Counts = strings.Join(parts, ", ")
-		g.tc.Rows = compactNums(g.nums)
-		out[i] = g.tc
+		out = append(out, traceCrit{Step: label, Measure: r.Measure, Limits: r.Limits, Evals: len(g.rows),
+			Counts: strings.Join(parts, ", "), Verdict: g.verdict, Rows: compactNums(nums)})
 	}
 	return out
 }

@@ -44,9 +44,15 @@ type view struct {
 	// DevBuild, if set, says the run was made by a development build:
 	// then every page says so.
 	DevBuild string
-	// CriteriaAppendix lists every evaluation of the criteria that
-	// Criteria summarises (evaluated more than once).
+	// CriteriaAppendix lists the evaluations of the criteria that
+	// Criteria summarises (evaluated more than once): all of them, or of
+	// a criterion evaluated in more than maxIterRows iterations those
+	// that did not pass, which AppendixNotes say.
 	CriteriaAppendix []critRow
+	AppendixNotes    []string
+	// CritTrends are the trend plots of the criteria evaluated more than
+	// once: the value in each iteration, the limits, the failures.
+	CritTrends []*figure
 }
 
 // sections numbers the sections that follow the optional beat statistics.
@@ -115,7 +121,8 @@ func (r *Report) view() *view {
 		v.Identity = slices.Insert(v.Identity, slices.IndexFunc(v.Identity, func(r kv) bool { return r.K == "Software version" })+1, b)
 	}
 	v.DevBuild = devBuildNotice(m)
-	v.Criteria, v.CriteriaAppendix = summarizeCriteria(r.crit)
+	v.Criteria, v.CriteriaAppendix, v.AppendixNotes = summarizeCriteria(r.crit)
+	v.CritTrends = critTrends(r.crit)
 	v.Criteria = append(v.Criteria, r.unreached...)
 	markStarter(v.Identity, r.events.Audit)
 	v.Calibration = calibrationRows(m)

@@ -570,7 +570,7 @@ func TestHistoryAndReports(t *testing.T) {
 		t.Fatalf("history %+v, %v", hist, err)
 	}
 	link := hist[0].Reports["html"]
-	if link != "/runs/"+id+"/report.html" || hist[0].Reports["junit"] == "" || hist[0].Reports["pdf"] == "" {
+	if link != "/runs/"+id+"/report.html" || hist[0].Reports["junit"] == "" || hist[0].Reports["pdf"] == "" || hist[0].Reports["criteria"] != "/runs/"+id+"/criteria.csv" {
 		t.Fatalf("report links %v", hist[0].Reports)
 	}
 	resp, err = http.Get(ts.url + link)

@@ -73,7 +73,7 @@
 //	                            {"run_id","protocol","layout","epoch_ms","outcome","abort_reason","duration_s","criteria","steps",
 //	                            "reports","t":[s...],"v":[[...]...],"beats","events"}; frames min/max-decimated to ≤ 5000 points
 //	                            per channel, ≤ 5000 beats, the last 2000 events without DUT traffic; 409 for a run not closed
-//	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml, result.json, manifest.json of a run
+//	GET  /runs/{id}/{file}      report.html, report.pdf, junit.xml, criteria.csv, result.json, manifest.json of a run
 //	GET  /api/live              server-sent events, see below
 //	POST /api/login             {"name","password"} or {"token"} → sets the session cookie, {"write":bool,"user","role"}
 //	POST /api/logout            {} → ends the session of the cookie and clears it

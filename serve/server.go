@@ -727,7 +727,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 }
 
 // reportFiles are the files of a run the server hands out, by format.
-var reportFiles = map[string]string{"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml"}
+var reportFiles = map[string]string{"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml", "criteria": "criteria.csv"}
 
 // reportLinks are the links to the reports a run has.
 func reportLinks(runsDir, id string) map[string]string {

@@ -334,6 +334,9 @@ func cmdReportRemote(rf remoteFlags, run, out string, stdout, stderr io.Writer) 
 			fmt.Fprintln(stdout, p)
 			continue
 		}
+		if remote.MissingOptional(f, err) {
+			continue
+		}
 		fmt.Fprintf(stderr, "mockloop report: %s: %s\n", f, termtext.Escape(err.Error()))
 		return exitInfra
 	}

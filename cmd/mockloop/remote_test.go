@@ -143,7 +143,7 @@ func (rb *remoteBench) checkFiles(t *testing.T, out string, outcome runlog.Outco
 	if err != nil || !bytes.Equal(server, data) {
 		t.Errorf("%s: result.json is not the server's record of run %s (%v)", out, res.RunID, err)
 	}
-	for _, f := range []string{"manifest.json", "junit.xml", "report.html", "report.pdf"} {
+	for _, f := range []string{"manifest.json", "junit.xml", "report.html", "report.pdf", "criteria.csv"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %s missing (%v)", out, f, err)
 		}

@@ -16,7 +16,8 @@ import (
 // A criterion in a repeat is one row of the criteria section, summarised
 // — "12/12 pass, worst … at iteration k" — with its twelve evaluations in
 // the appendix, in the HTML and the PDF (before: twelve identical rows);
-// JUnit keeps a test case per evaluation. A real run on the simulated rig.
+// JUnit has one test case of the twelve, criteria.csv all twelve. A real
+// run on the simulated rig.
 func TestRepeatedCriteriaSummarised(t *testing.T) {
 	dir := runPassing(t, "cmd/mockloop/testdata/repeats.yaml")
 	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
@@ -50,8 +51,12 @@ func TestRepeatedCriteriaSummarised(t *testing.T) {
 		t.Errorf("the appendix lists %d evaluations of REP-1, want 12", n)
 	}
 	junit, _ := os.ReadFile(filepath.Join(dir, "junit.xml"))
-	if n := strings.Count(string(junit), `<testcase name="REP-1 mean(aop)`); n != 12 {
-		t.Errorf("JUnit has %d test cases of REP-1, want 12", n)
+	if n := strings.Count(string(junit), `<testcase name="REP-1 mean(aop)"`); n != 1 || !strings.Contains(string(junit), `<property name="iterations" value="12">`) ||
+		!strings.Contains(string(junit), `<property name="worst_iteration" value="`+at+`">`) {
+		t.Errorf("JUnit has %d test cases of REP-1, want 1 of 12 iterations, worst in iteration %s", n, at)
+	}
+	if csv, err := os.ReadFile(filepath.Join(dir, "criteria.csv")); err != nil || strings.Count(string(csv), ",REP-1,") != 12 {
+		t.Errorf("criteria.csv next to the reports lacks REP-1's 12 evaluations (%v)", err)
 	}
 	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
 	txt, err := exec.Command(pdftotext, "-raw", filepath.Join(dir, "report.pdf"), "-").Output()

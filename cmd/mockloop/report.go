@@ -29,8 +29,9 @@ run directory. The record is verified against its seal first (as by
 mockloop verify): one that fails is reported all the same, every page
 saying INTEGRITY FAILED, and the command exits 1. Files go to the run
 directory unless --out: report.html,
-report.pdf, junit.xml; with csv, criteria.csv, frames.csv and, if the run has
-beats, beats.csv. --step, --from, --to and --every select the frames of
+report.pdf, junit.xml and, with html or pdf, criteria.csv (every evaluation
+of every criterion: the reports summarise a loop's iterations); with csv,
+criteria.csv, frames.csv and, if the run has beats, beats.csv. --step, --from, --to and --every select the frames of
 frames.csv (and, but for --every, the beats of beats.csv); times are seconds
 on the run clock (12.5) or durations (90s, 1h30m).
 

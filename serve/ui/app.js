@@ -335,7 +335,7 @@
     const outcome = r.outcome || r.state || '';
     const links = el('td');
     const rep = r.reports || {};
-    for (const [key, label] of [['html', 'HTML report'], ['pdf', 'PDF'], ['junit', 'JUnit XML']]) {
+    for (const [key, label] of [['html', 'HTML report'], ['pdf', 'PDF'], ['junit', 'JUnit XML'], ['criteria', 'criteria CSV']]) {
       if (rep[key]) links.append(el('a', { class: 'report', href: rep[key], target: '_blank', rel: 'noopener', text: label }));
     }
     const proto = typeof r.protocol === 'object' && r.protocol ? r.protocol.name : r.protocol;
