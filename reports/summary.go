@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,8 +34,12 @@ func Summary(w io.Writer, res *runlog.Result, protocol string, keys []string) er
 		fmt.Fprintf(tw, "\t%s", e(k))
 	}
 	fmt.Fprintln(tw)
-	for _, s := range res.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%s", e(s.Path), e(s.Name), e(string(s.Outcome)))
+	for _, s := range summarySteps(res.Steps) {
+		if s.more > 0 {
+			fmt.Fprintf(tw, "%s\t… %d more iterations of %s\t%s%s\n", e(s.Path), s.more, e(s.StepResult.Name), e(s.outcomes), strings.Repeat("\t…", len(keys)))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s", e(s.Path), e(s.StepResult.Name), e(string(s.Outcome)))
 		for _, k := range keys {
 			c, ok := s.Channels[k]
 			if !ok || c.N == 0 {
@@ -46,26 +52,105 @@ func Summary(w io.Writer, res *runlog.Result, protocol string, keys []string) er
 	}
 	if len(res.Criteria) > 0 {
 		fmt.Fprint(tw, "\nCRITERION\tSTEP\tMEASURE\tVALUE\tLIMITS\tVERDICT\n")
-		for _, c := range res.Criteria {
-			id := c.ID
-			if id == "" {
-				id = c.Name
+		for _, g := range groupCriteria(criteriaRows(res.Criteria, nil)) {
+			if len(g.rows) > maxIterRows {
+				// A long loop's criterion is one line, as in the report:
+				// its evaluations are in criteria.csv.
+				r := g.summaryRow()
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e(r.Label), e(r.Step), e(r.c.Measure), e(r.Value), e(r.Limits), e(strings.ToUpper(r.Verdict)))
+				continue
 			}
-			if id == "" {
-				id = "-"
+			for _, r := range g.rows {
+				criterionLine(tw, r.c)
 			}
-			value := "-"
-			if c.Value != nil {
-				value = num(*c.Value) + " " + e(c.Unit)
-			}
-			verdict := strings.ToUpper(string(c.Verdict))
-			if c.Reason != "" && !c.Pass {
-				verdict += " (" + c.Reason + ")"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e(id), e(c.Step), e(c.Measure), value, e(c.Limits), e(verdict))
 		}
 	}
 	return tw.Flush()
+}
+
+// criterionLine writes one evaluation of a criterion to the summary.
+func criterionLine(w io.Writer, c *runlog.CriterionResult) {
+	e := termtext.Escape
+	id := c.ID
+	if id == "" {
+		id = c.Name
+	}
+	if id == "" {
+		id = "-"
+	}
+	value := "-"
+	if c.Value != nil {
+		value = num(*c.Value) + " " + e(c.Unit)
+	}
+	verdict := strings.ToUpper(string(c.Verdict))
+	if c.Reason != "" && !c.Pass {
+		verdict += " (" + c.Reason + ")"
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e(id), e(c.Step), e(c.Measure), value, e(c.Limits), e(verdict))
+}
+
+// summaryStep is a line of the summary's step table: a step's execution,
+// or (more > 0) the iterations of a long loop left out between its first
+// and last, Path and Name then being the step as written, outcomes how
+// those left out went ("334 pass").
+type summaryStep struct {
+	runlog.StepResult
+	more     int
+	outcomes string
+}
+
+// summarySteps are the lines of the summary's step table: every step
+// execution, but of a step executed more than maxIterRows times in a loop
+// only the first and the last, with a line saying how many are left out
+// and how they went (a 14-day endurance run has 336 hourly iterations).
+func summarySteps(steps []runlog.StepResult) []summaryStep {
+	count := map[string]int{}
+	for _, s := range steps {
+		p, _, _ := written(s.Path, s.Name)
+		count[p]++
+	}
+	var out []summaryStep
+	type elided struct {
+		at       int // index in out of the "more" line
+		outcomes map[runlog.Outcome]int
+		seen     int
+	}
+	gaps := map[string]*elided{}
+	for _, s := range steps {
+		p, n, _ := written(s.Path, s.Name)
+		if count[p] <= maxIterRows {
+			out = append(out, summaryStep{StepResult: s})
+			continue
+		}
+		g := gaps[p]
+		if g == nil {
+			g = &elided{at: -1, outcomes: map[runlog.Outcome]int{}}
+			gaps[p] = g
+		}
+		g.seen++
+		if g.seen == 1 || g.seen == count[p] {
+			out = append(out, summaryStep{StepResult: s})
+			continue
+		}
+		if g.at < 0 {
+			g.at = len(out)
+			out = append(out, summaryStep{StepResult: runlog.StepResult{Path: p, Name: n}})
+		}
+		g.outcomes[s.Outcome]++
+		m := &out[g.at]
+		m.more++
+		m.outcomes = outcomesText(g.outcomes)
+	}
+	return out
+}
+
+// outcomesText says how step executions went: "333 pass, 1 fail".
+func outcomesText(outcomes map[runlog.Outcome]int) string {
+	var parts []string
+	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
+		parts = append(parts, fmt.Sprintf("%d %s", outcomes[o], o))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // num formats a measured value with 4 significant digits, enough to judge

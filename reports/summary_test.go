@@ -31,3 +31,26 @@ func TestSummaryGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryLongRun: the end-of-run summary of a 14-day run (336 hourly
+// iterations, 4 criteria each) shows a long loop's first and last
+// iteration and one line per criterion as written, not 1,344.
+func TestSummaryLongRun(t *testing.T) {
+	dir := makeLongRecord(t, t.TempDir())
+	data, err := os.ReadFile(dir + "/result.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res runlog.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Summary(&buf, &res, "endurance-impella-rp", []string{"flow_dut"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n > 20 {
+		t.Errorf("the summary has %d lines:\n%s", n, buf.String())
+	}
+	golden.Check(t, "testdata/longrun.summary.golden", buf.Bytes())
+}
