@@ -19,6 +19,9 @@ type outlets struct {
 	rec  *runlog.Record
 	sink *influx.Sink // or nil
 	obs  Observer     // or nil
+	// dec, when set, keeps one frame in N of the blocks for the record
+	// and the sink (frames.go); the observer sees every frame.
+	dec *decimator
 }
 
 func (o *outlets) event(ev runlog.Event) {
@@ -62,8 +65,16 @@ func (o *outlets) frame(t time.Duration, v []float64) {
 	}
 }
 
-// blocks appends a block of frames to the record and the sink.
+// blocks appends a block of frames to the record and the sink: the same
+// frames to both, those dec keeps if it is set, so that InfluxDB and the
+// record agree to the frame (and the sink can re-read from the record
+// what its queue could not hold).
 func (o *outlets) blocks(b *daq.Block) error {
+	if o.dec != nil {
+		if b = o.dec.keep(b); b.Len() == 0 {
+			return nil
+		}
+	}
 	err := o.rec.AppendBlock(b)
 	if o.sink != nil {
 		o.sink.Frames(b) // copies; never blocks the loop
