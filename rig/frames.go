@@ -36,10 +36,11 @@ func ParseFrames(s string) (int, error) {
 	return v, nil
 }
 
-// checkFrames refuses to keep fewer than every frame of a run that is not
+// CheckFrames refuses to keep fewer than every frame of a run that is not
 // a dry run on virtual time (--realtime, a hardware rig, a real DUT), and
-// of a resumed run, which keeps what its record kept.
-func checkFrames(cfg *Config, opts Options) error {
+// of a resumed run, which keeps what its record kept. Run checks it before
+// anything moves; serve checks it before it queues a run.
+func CheckFrames(cfg *Config, opts Options) error {
 	if opts.FramesEvery <= 1 {
 		return nil
 	}

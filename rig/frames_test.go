@@ -49,7 +49,7 @@ func TestCheckFramesRefusesTheWallClock(t *testing.T) {
 		{"hardware", &hw, Options{FramesEvery: 2}, "rig sim-loop-only is hardware"},
 		{"resume", sim, Options{FramesEvery: 10, Resume: "runs/x"}, "a resumed run goes on keeping what its record kept"},
 	} {
-		err := checkFrames(tc.cfg, tc.opts)
+		err := CheckFrames(tc.cfg, tc.opts)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: refused: %v", tc.name, err)

@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 		err = checkDevice(proto, opts)
 	}
 	if err == nil {
-		err = checkFrames(cfg, opts)
+		err = CheckFrames(cfg, opts)
 	}
 	if err != nil {
 		return nil, "", err
