@@ -23,15 +23,16 @@ var ErrFrames = errors.New("frames")
 
 // ParseFrames reads a frame selection as `--frames` and the bench view's
 // start request give it: "every:N" keeps one frame in N (N a whole number
-// from 1; every:1 keeps them all).
+// from 1; every:1 keeps them all). Its errors begin `frames "…":`, for
+// the CLI to put "--" before.
 func ParseFrames(s string) (int, error) {
 	n, ok := strings.CutPrefix(strings.TrimSpace(s), "every:")
 	if !ok {
-		return 0, fmt.Errorf("rig: %w %q: want every:N, one frame in N kept (every:1 keeps them all)", ErrFrames, s)
+		return 0, fmt.Errorf("%w %q: want every:N, one frame in N kept (every:1 keeps them all)", ErrFrames, s)
 	}
 	v, err := strconv.Atoi(n)
 	if err != nil || v < 1 {
-		return 0, fmt.Errorf("rig: %w %q: N must be a whole number from 1 (every:1 keeps every frame)", ErrFrames, s)
+		return 0, fmt.Errorf("%w %q: N must be a whole number from 1 (every:1 keeps every frame)", ErrFrames, s)
 	}
 	return v, nil
 }
@@ -58,29 +59,47 @@ func CheckFrames(cfg *Config, opts Options) error {
 }
 
 // decimator keeps one frame in every of those handed to it, counted from
-// the run's first frame (which it keeps), into a block of its own reused
-// for each block: nothing is allocated per frame.
+// the run's first frame (which it keeps). The kept frames fill blocks as
+// full as the engine's, so that a record's framing costs per frame what
+// it costs in a run that keeps every frame; its outlets drain what it
+// holds before each event (outlets.event), so that nothing on disk is
+// ahead of the frames that preceded it, as in any record. Nothing is
+// allocated per frame.
 type decimator struct {
 	every int
 	seen  int64 // frames handed to it so far
 	kept  *daq.Block
 }
 
-// newDecimator keeps one frame in every (≥ 2) of blocks of up to capacity
+// newDecimator keeps one frame in every (≥ 2), in blocks of capacity
 // frames of width channels.
 func newDecimator(every, width, capacity int) *decimator {
 	return &decimator{every: every, kept: daq.NewBlock(width, capacity)}
 }
 
-// keep returns the frames of b to keep, in a block valid until the next
-// call; it may be empty.
-func (d *decimator) keep(b *daq.Block) *daq.Block {
-	d.kept.Reset()
+// keep takes the frames of b to keep, handing each block it fills to
+// write, which must not keep it.
+func (d *decimator) keep(b *daq.Block, write func(*daq.Block) error) error {
 	for i := range b.Len() {
 		if d.seen%int64(d.every) == 0 {
 			copy(d.kept.Append(b.Times[i]), b.Frame(i))
+			if d.kept.Full() {
+				if err := d.drain(write); err != nil {
+					return err
+				}
+			}
 		}
 		d.seen++
 	}
-	return d.kept
+	return nil
+}
+
+// drain hands the frames kept and not yet written to write.
+func (d *decimator) drain(write func(*daq.Block) error) error {
+	if d.kept.Len() == 0 {
+		return nil
+	}
+	err := write(d.kept)
+	d.kept.Reset()
+	return err
 }

@@ -130,14 +130,20 @@ func TestFramesEveryKeepsOneInN(t *testing.T) {
 			t.Errorf("every:%d: %d frames in the record, want %d of %d", every, res.Frames, want, len(allT))
 		}
 		i := 0
-		if _, err := run.Frames(func(tt time.Duration, v []float64) error {
+		st, err := run.Frames(func(tt time.Duration, v []float64) error {
 			if k := i * every; k >= len(allT) || tt != allT[k] || !reflect.DeepEqual(v, allV[k]) {
 				t.Fatalf("every:%d: kept frame %d at %v is not the full run's frame %d", every, i, tt, k)
 			}
 			i++
 			return nil
-		}); err != nil {
+		})
+		if err != nil {
 			t.Fatal(err)
+		}
+		// kept frames fill whole records (10 frames of 10 ms at 1 kHz), as a
+		// full run's do, but for those cut short by an event
+		if st.Records > int64(want)/8 {
+			t.Errorf("every:%d: %d frames in %d records: the framing costs more per frame than in a full record", every, want, st.Records)
 		}
 		if i != want {
 			t.Errorf("every:%d: read %d frames, want %d", every, i, want)

@@ -384,6 +384,9 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 		e.progress("ABORTED: %s", r.AbortReason)
 	}
 	flushErr := e.flush()
+	if err := e.out.drain(); flushErr == nil {
+		flushErr = err
+	}
 	e.invariantResults()
 	if r.Outcome == runlog.OutcomePass && e.failed {
 		r.Outcome = runlog.OutcomeFail

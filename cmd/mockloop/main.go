@@ -364,7 +364,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	framesEvery, err := rig.ParseFrames(*frames)
 	if err != nil {
-		fmt.Fprintf(stderr, "mockloop: --frames: %s\n", termtext.EscapeLines(err.Error()))
+		fmt.Fprintf(stderr, "mockloop: --%s\n", termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
 	cfg := rigArg.load()
