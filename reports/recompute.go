@@ -86,7 +86,7 @@ func (r *Report) verdictRows() []kv {
 	}
 	switch {
 	case vc.kept > 0 && vc.every > 1:
-		v += fmt.Sprintf(" (%s over frames as stated: the record keeps 1 frame in %d (dry run), and the engine's values over every frame are not comparable with the kept ones; their limits are checked)", plural(vc.kept, "value"), vc.every)
+		v += fmt.Sprintf(" (%s over frames as stated: the record keeps 1 frame in %d (dry run), and the engine's values over every frame are not comparable with the kept ones; their limits, and the verdicts the limits give them, are checked)", plural(vc.kept, "value"), vc.every)
 	case vc.kept > 0:
 		v += fmt.Sprintf(" (%s of a beat measure the record does not keep: as stated)", plural(vc.kept, "value"))
 	}

@@ -100,7 +100,14 @@ func (rc *Recomputed) differs(i int, want, got runlog.CriterionResult) string {
 	case got.Unit != want.Unit || got.OnFail != want.OnFail:
 		return fmt.Sprintf("result.json states unit %q and on_fail %q, the protocol %q and %q", got.Unit, got.OnFail, want.Unit, want.OnFail)
 	case rc.NotRecomputed[i] != "":
-		return "" // its value is not in the record: result.json's is shown
+		// its value is not in the record: result.json's is shown, if its
+		// limits give it the verdict stated
+		if f := rc.rejudge[i]; f != nil && got.Value != nil {
+			if v := f(*got.Value); v != got.Verdict {
+				return fmt.Sprintf("result.json states verdict %s for %s, the limits make it %s", got.Verdict, valueText(got.Value, got), v)
+			}
+		}
+		return ""
 	}
 	tol := rc.Tol[i]
 	valueOK := got.Value == nil && want.Value == nil ||

@@ -112,7 +112,8 @@ func (w *walk) beats(dir string, beatJobs []*job) error {
 // step's until timeout and criteria (a reference measure kept for the
 // criteria relative to it), then the invariants if the run ended.
 func (w *walk) judge() *Recomputed {
-	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}, ended: w.ended, aborted: w.aborted}
+	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}, rejudge: map[int]func(float64) runlog.Verdict{},
+		ended: w.ended, aborted: w.aborted}
 	if !w.ended {
 		// interrupted: the engine wrote no result, and Recover's has no
 		// criteria (a resumed run judges its steps again)
@@ -152,6 +153,10 @@ func (w *walk) judge() *Recomputed {
 			}
 			if j.skip != "" {
 				rc.NotRecomputed[len(rc.Criteria)] = j.skip
+				if c.Relative == nil && !jd.superseded {
+					path, title, dim := jd.path, jd.title, j.dim
+					rc.rejudge[len(rc.Criteria)] = func(v float64) runlog.Verdict { return Judge(c, path, title, dim, v, 1, Ref{}).Verdict }
+				}
 			}
 			rc.add(judged(res), tol)
 			rc.RefTol[len(rc.RefTol)-1] = r.tol
@@ -160,6 +165,12 @@ func (w *walk) judge() *Recomputed {
 	for i, inv := range w.always {
 		if w.kept > 1 {
 			rc.NotRecomputed[len(rc.Criteria)] = thinned(w.kept)
+			c, dim := inv.C, inv.Dim
+			rc.rejudge[len(rc.Criteria)] = func(v float64) runlog.Verdict {
+				one := Invariant{C: c, Dim: dim}
+				one.Add(0, v)
+				return one.Result().Verdict
+			}
 		} else if w.aborted {
 			rc.Alt[len(rc.Criteria)] = w.before[i].Result()
 		}

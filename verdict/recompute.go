@@ -51,6 +51,10 @@ type Recomputed struct {
 	// beats.jsonl are.
 	KeptEvery int
 	ends      []stepEnd
+	// rejudge[i], for a criterion NotRecomputed, is the verdict its
+	// limits give a value (not for a relative or superseded one): the
+	// value result.json states is then checked against its verdict.
+	rejudge map[int]func(v float64) runlog.Verdict
 	// ended: the run's last part has its run.end; aborted: it says so.
 	ended, aborted bool
 }
