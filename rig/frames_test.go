@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,28 @@ func TestResumeOfAThinnedRunIsRefused(t *testing.T) {
 	if !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "kept 1 frame in 10") {
 		t.Errorf("resume of an every:10 run: %v", err)
 	}
+}
+
+// FuzzParseFrames feeds arbitrary text as --frames and a start request's
+// frames: a refusal naming the syntax, or an N from 1 that the text
+// states as every:N — never a panic.
+func FuzzParseFrames(f *testing.F) {
+	for _, s := range []string{"every:10", "every:1", "every:0", "every:-1", "every:", "10", "every:1e3", "every:+5", "every:0x10", " every:7\n", "every:9223372036854775808"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseFrames(s)
+		if err != nil {
+			if n != 0 || !errors.Is(err, ErrFrames) || !strings.Contains(err.Error(), "every:") {
+				t.Fatalf("ParseFrames(%q) = %d, %v", s, n, err)
+			}
+			return
+		}
+		if n < 1 {
+			t.Fatalf("ParseFrames(%q) = %d", s, n)
+		}
+		if again, err := ParseFrames("every:" + strconv.Itoa(n)); err != nil || again != n {
+			t.Fatalf("every:%d reads back as %d, %v", n, again, err)
+		}
+	})
 }
