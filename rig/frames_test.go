@@ -1,13 +1,10 @@
 package rig
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -172,20 +169,9 @@ func TestFramesEveryKeepsOneInN(t *testing.T) {
 // the whole run cannot be restored from the frames it kept.
 func TestResumeOfAThinnedRunIsRefused(t *testing.T) {
 	_, run := runKept(t, 10)
-	path := filepath.Join(run.Dir, "manifest.json")
-	m, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = bytes.Replace(m, []byte(`"state": "closed"`), []byte(`"state": "interrupted"`), 1)
-	if err := os.WriteFile(path, m, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(run.Dir, runlog.SealFile)); err != nil {
-		t.Fatal(err)
-	}
+	markInterrupted(t, run.Dir)
 	sum := sha256.Sum256([]byte(framesProtocol))
-	_, err = planResume(run.Dir, simConfig(t), []byte(framesProtocol), hex.EncodeToString(sum[:]))
+	_, err := planResume(run.Dir, simConfig(t), []byte(framesProtocol), hex.EncodeToString(sum[:]))
 	if !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "kept 1 frame in 10") {
 		t.Errorf("resume of an every:10 run: %v", err)
 	}
