@@ -267,6 +267,8 @@ type StartRequest struct {
 	Operator string `json:"operator,omitempty"`
 	// Job is the CI job asking (runlog.JobFromEnv), recorded in the run.
 	Job *runlog.Job `json:"job,omitempty"`
+	// Frames is --frames ("every:N"); "" keeps every frame.
+	Frames string `json:"frames,omitempty"`
 }
 
 // Submit queues a run (never retried: see the package's guarantees).

@@ -153,6 +153,9 @@ func (r *Report) junitProperties() []junitProp {
 	if res != nil {
 		prop("frames", strconv.FormatInt(res.Frames, 10))
 	}
+	if k := m.KeptEvery(); k > 1 { // a dry run's record keeps 1 frame in k
+		prop("frames_kept_every", strconv.Itoa(k))
+	}
 	return props
 }
 

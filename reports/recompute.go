@@ -16,7 +16,8 @@ type verdictCheck struct {
 	diffs []string // each an integrity failure
 	note  string   // not recomputed, and why; "" when recomputed
 	n     int      // criteria recomputed
-	kept  int      // of which beats.jsonl lacks the value: result.json's shown
+	kept  int      // of which the record lacks the value: result.json's shown
+	every int      // the record keeps 1 frame in every (1: all)
 	// unreached: the protocol's criteria the run ended before judging
 	unreached []runlog.CriterionResult
 }
@@ -41,7 +42,7 @@ func recheck(dir string, run *runlog.Run) *verdictCheck {
 	case err != nil:
 		return &verdictCheck{note: "verdicts not recomputed: " + err.Error()}
 	}
-	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed), unreached: rc.Unreached}
+	vc := &verdictCheck{diffs: rc.Compare(run.Result), n: len(rc.Criteria), kept: len(rc.NotRecomputed), every: rc.KeptEvery, unreached: rc.Unreached}
 	res := *run.Result
 	res.Outcome, res.Criteria = rc.Outcome, rc.Criteria
 	if len(rc.Steps) == len(res.Steps) { // the steps table shows the recomputed outcomes
@@ -83,7 +84,10 @@ func (r *Report) verdictRows() []kv {
 	if vc.n == 1 {
 		v = "recomputed from the frames, beats and protocol copy: 1 criterion as result.json states it"
 	}
-	if vc.kept > 0 {
+	switch {
+	case vc.kept > 0 && vc.every > 1:
+		v += fmt.Sprintf(" (%s over frames as stated: the record keeps 1 frame in %d (dry run), and the engine's values over every frame are not comparable with the kept ones; their limits, and the verdicts the limits give them, are checked)", plural(vc.kept, "value"), vc.every)
+	case vc.kept > 0:
 		v += fmt.Sprintf(" (%s of a beat measure the record does not keep: as stated)", plural(vc.kept, "value"))
 	}
 	return []kv{{K: "Verdicts", V: v}}

@@ -121,6 +121,10 @@ func (r *Report) view() *view {
 		v.Identity = slices.Insert(v.Identity, slices.IndexFunc(v.Identity, func(r kv) bool { return r.K == "Software version" })+1, b)
 	}
 	v.DevBuild = devBuildNotice(m)
+	if k := keptText(m); k != "" { // first among the notes, at the head of every report
+		v.Notes = append([]string{"Dry run: " + k + " in the record and InfluxDB (--frames every:" + fmt.Sprint(m.KeptEvery()) +
+			"). Every frame was supervised, measured and judged: the statistics and criteria are over all of them; the plots and frames.csv show the kept ones."}, v.Notes...)
+	}
 	v.Criteria, v.CriteriaAppendix, v.AppendixNotes = summarizeCriteria(r.crit)
 	v.CritTrends = critTrends(r.crit)
 	v.Criteria = append(v.Criteria, r.unreached...)
@@ -145,7 +149,7 @@ func identityRows(m *runlog.Manifest) []kv {
 	for _, c := range m.Layout {
 		chans = append(chans, withUnit(c.Name, unitLabel(c.Unit)))
 	}
-	return []kv{
+	rows := []kv{
 		{K: "Run id", V: m.RunID, Mono: true},
 		{K: "Protocol", V: m.Protocol.Name + " (" + orDash(m.Protocol.File) + ")"},
 		{K: "Protocol description", V: orDash(m.Protocol.Description)},
@@ -163,6 +167,30 @@ func identityRows(m *runlog.Manifest) []kv {
 		{K: "Channels", V: strings.Join(chans, ", ")},
 		{K: "Record state", V: string(m.State), Flag: m.State != runlog.StateClosed},
 	}
+	if k := keptText(m); k != "" {
+		rows = slices.Insert(rows, slices.IndexFunc(rows, func(r kv) bool { return r.K == "Channels" }), kv{K: "Frames kept", V: k + " (dry run)", Flag: true})
+	}
+	return rows
+}
+
+// framesText is a count of the frames of the record: "160,000 frames",
+// or "16,000 frames (1 frame in 10 kept)".
+func framesText(n int64, m *runlog.Manifest) string {
+	t := fmtCount(n) + " frames"
+	if k := keptText(m); k != "" {
+		t += " (" + k + ")"
+	}
+	return t
+}
+
+// keptText says how many frames the record keeps of a run that kept
+// fewer than all (runlog.Manifest.FramesKeptEvery): "1 frame in 10
+// kept"; "" for a record that keeps every frame.
+func keptText(m *runlog.Manifest) string {
+	if m.KeptEvery() <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("1 frame in %d kept", m.KeptEvery())
 }
 
 // jobText names the CI job that started a run, as far as its CI system
@@ -246,7 +274,7 @@ func (r *Report) summaryRows(v *view) []kv {
 	}
 	rows = append(rows,
 		kv{K: "Duration", V: dur},
-		kv{K: "Frames", V: fmtCount(r.frames.Frames)},
+		kv{K: "Frames", V: framesText(r.frames.Frames, &r.run.Manifest)},
 		kv{K: "Steps executed", V: fmt.Sprint(len(r.steps))},
 		kv{K: "Criteria", V: critText, Flag: counts["fail"]+counts["no-data"] > 0},
 		kv{K: "Requirements", V: fmt.Sprintf("%d of %d passed; %s flagged in the traceability matrix", tested, reqs, plural(r.trace.Flags, "row")), Flag: r.trace.Flags > 0},
@@ -275,7 +303,7 @@ func (r *Report) integrityRows() []kv {
 		integrity = fmt.Sprintf("damaged: %d bytes could not be read", st.UnreadBytes)
 	}
 	rows := []kv{
-		{K: "Frame segments", V: fmt.Sprintf("%s, %s records, %s frames", plural(st.Segments, "segment"), fmtCount(st.Records), fmtCount(st.Frames))},
+		{K: "Frame segments", V: fmt.Sprintf("%s, %s records, %s", plural(st.Segments, "segment"), fmtCount(st.Records), framesText(st.Frames, &r.run.Manifest))},
 		{K: "Frame integrity", V: integrity, Flag: !st.Intact()},
 	}
 	if r.influx { // no segment was read: say what was counted instead

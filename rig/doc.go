@@ -31,7 +31,9 @@
 // wall clock). engine.go: the sequencer and the supervisor on the narrow
 // Plant interface; every frame goes through one ordered list of stages
 // (frameStages), and everything the run produces through its outlets
-// (outlets.go: record, InfluxDB sink, observer, in that order). run.go:
+// (outlets.go: record, InfluxDB sink, observer, in that order; frames.go:
+// a dry run's --frames every:N, 1 frame in N kept by the record and the
+// sink, every frame seen by everything else). run.go:
 // one run assembled (bench lock, clock chosen once, calibrations, plant, record,
 // engine, safe state, result). resume.go, progress.go, observe.go,
 // bench.go: the bench a config names, its lock and the run's control

@@ -65,3 +65,25 @@ func TestRunLoggedToInfluxDB(t *testing.T) {
 		t.Errorf("%d step points, %d steps", n, len(res.Steps))
 	}
 }
+
+// TestThinnedRunLoggedToInfluxDB: a dry run that keeps 1 frame in 10
+// sends InfluxDB the frames of its record, no more: the same count, a
+// tenth of those it acquired.
+func TestThinnedRunLoggedToInfluxDB(t *testing.T) {
+	srv := influxtest.Start(t)
+	cfg := simConfig(t)
+	src := header + "  - name: a\n    hold: 5 s\n"
+	p, err := protocols.Parse("t.yaml", []byte(src), cfg.Info())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := Run(context.Background(), cfg, p, Options{RunsDir: t.TempDir(), ProtocolSource: []byte(src),
+		Influx: &influx.Config{URL: srv.URL, Bucket: "mockloop"}, FramesEvery: 10})
+	if err != nil || res.Outcome != runlog.OutcomePass || res.Influx == nil || !res.Influx.Delivered {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	acquired := res.Steps[0].Frames
+	if n := srv.CountPoints(t, "frames", res.RunID); n != res.Frames || n < acquired/10 || n > acquired/10+1 {
+		t.Errorf("InfluxDB holds %d frame points, the record %d, of %d frames acquired", n, res.Frames, acquired)
+	}
+}

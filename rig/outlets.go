@@ -19,9 +19,13 @@ type outlets struct {
 	rec  *runlog.Record
 	sink *influx.Sink // or nil
 	obs  Observer     // or nil
+	// dec, when set, keeps one frame in N of the blocks for the record
+	// and the sink (frames.go); the observer sees every frame.
+	dec *decimator
 }
 
 func (o *outlets) event(ev runlog.Event) {
+	_ = o.drain() // a failure is kept by the record, and its next append reports it
 	_ = o.rec.Event(ev)
 	if o.sink != nil {
 		o.sink.Event(ev)
@@ -34,7 +38,10 @@ func (o *outlets) event(ev runlog.Event) {
 // deviceEvent records an event the plant reported (a frame on the DUT
 // link) in the record alone: at ten or more a second they would crowd the
 // sink and the view, which count and show them from the record.
-func (o *outlets) deviceEvent(ev runlog.Event) { _ = o.rec.Event(ev) }
+func (o *outlets) deviceEvent(ev runlog.Event) {
+	_ = o.drain()
+	_ = o.rec.Event(ev)
+}
 
 func (o *outlets) beat(b runlog.Beat) {
 	_ = o.rec.Beat(b)
@@ -62,8 +69,28 @@ func (o *outlets) frame(t time.Duration, v []float64) {
 	}
 }
 
-// blocks appends a block of frames to the record and the sink.
+// blocks appends a block of frames to the record and the sink: the same
+// frames to both, those dec keeps if it is set, so that InfluxDB and the
+// record agree to the frame (and the sink can re-read from the record
+// what its queue could not hold).
 func (o *outlets) blocks(b *daq.Block) error {
+	if o.dec != nil {
+		return o.dec.keep(b, o.write)
+	}
+	return o.write(b)
+}
+
+// drain writes the frames dec kept and holds; the engine drains before
+// it counts the record's frames at the end of the run.
+func (o *outlets) drain() error {
+	if o.dec == nil {
+		return nil
+	}
+	return o.dec.drain(o.write)
+}
+
+// write appends a block of frames to the record and the sink.
+func (o *outlets) write(b *daq.Block) error {
 	err := o.rec.AppendBlock(b)
 	if o.sink != nil {
 		o.sink.Frames(b) // copies; never blocks the loop

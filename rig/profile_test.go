@@ -289,14 +289,12 @@ func TestDUTSpeedsBeyondProfileRefused(t *testing.T) {
 	}
 }
 
-// TestResumeKeepsTheDUTProfile: a run made with --dut impella-2.5 resumes
-// only with that profile: on the rig config's own (the CP) it is refused,
-// saying which it ran with.
-func TestResumeKeepsTheDUTProfile(t *testing.T) {
-	cfg := impella25Config(t)
-	const src = header + "  - set: {dut.level: P2}\n    hold: 1 s\n"
-	o := runDUT(t, cfg, src)
-	path := filepath.Join(o.run.Dir, "manifest.json")
+// markInterrupted makes the closed run in dir one its process left
+// interrupted: its manifest says so, and it has no seal, as if recovery
+// had been killed before sealing (runlog.CheckResumable).
+func markInterrupted(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "manifest.json")
 	m, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -305,11 +303,19 @@ func TestResumeKeepsTheDUTProfile(t *testing.T) {
 	if err := os.WriteFile(path, m, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// the seal no longer holds after that edit: as if recovery had been
-	// killed before sealing (runlog.CheckResumable)
-	if err := os.Remove(filepath.Join(o.run.Dir, runlog.SealFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, runlog.SealFile)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestResumeKeepsTheDUTProfile: a run made with --dut impella-2.5 resumes
+// only with that profile: on the rig config's own (the CP) it is refused,
+// saying which it ran with.
+func TestResumeKeepsTheDUTProfile(t *testing.T) {
+	cfg := impella25Config(t)
+	const src = header + "  - set: {dut.level: P2}\n    hold: 1 s\n"
+	o := runDUT(t, cfg, src)
+	markInterrupted(t, o.run.Dir)
 	sum := sha256.Sum256([]byte(src))
 	sha := hex.EncodeToString(sum[:])
 	if _, err := planResume(o.run.Dir, dutConfig(t), []byte(src), sha); !errors.Is(err, ErrCannotResume) || !strings.Contains(err.Error(), "ran with DUT profile impella-2.5") {

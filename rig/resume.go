@@ -42,6 +42,8 @@ func planResume(dir string, cfg *Config, src []byte, sha string) (*resumeState, 
 		return nil, fmt.Errorf("rig: %w: run %s ran another protocol (sha256 %.12s…, this one %.12s…); resume it with the same file", ErrCannotResume, m.RunID, m.Protocol.SHA256, sha)
 	case m.RigConfigSHA256 != cfg.SHA256:
 		return nil, fmt.Errorf("rig: %w: run %s ran on another rig configuration (sha256 %.12s…); resume it with the same rig config", ErrCannotResume, m.RunID, m.RigConfigSHA256)
+	case m.KeptEvery() > 1:
+		return nil, fmt.Errorf("rig: %w: run %s kept 1 frame in %d (--frames every:%d): the invariants over the whole run cannot be restored from the frames it kept; run the protocol again", ErrCannotResume, m.RunID, m.KeptEvery(), m.KeptEvery())
 	case m.DUTProfile != nil && !m.DUTProfile.Equal(dutProfileRef(cfg)):
 		return nil, fmt.Errorf("rig: %w: run %s ran with DUT profile %s (sha256 %.12s…); resume it with the same (--dut)", ErrCannotResume, m.RunID, m.DUTProfile.Name, m.DUTProfile.SHA256)
 	}

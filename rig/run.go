@@ -96,6 +96,10 @@ type Options struct {
 	// `mockloop run`, a remote client's request for serve), recorded in
 	// the manifest and the result; nil: none.
 	Job *runlog.Job
+	// FramesEvery, above 1, keeps one frame in FramesEvery in the record
+	// and InfluxDB (a dry run's --frames every:N, ParseFrames; frames.go);
+	// refused unless the run is on virtual time. 0 or 1: every frame.
+	FramesEvery int
 }
 
 // influxCloseWithin bounds how long the end of a run waits for InfluxDB;
@@ -114,6 +118,9 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	devBuild, err := devBuildDeviation(cfg, opts)
 	if err == nil {
 		err = checkDevice(proto, opts)
+	}
+	if err == nil {
+		err = CheckFrames(cfg, opts)
 	}
 	if err != nil {
 		return nil, "", err
@@ -249,6 +256,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		Clock:           kind,
 		RealTime:        realTime,
 		Epoch:           clk.Epoch().UTC(),
+		FramesKeptEvery: max(1, opts.FramesEvery),
 	}
 }
 
@@ -319,6 +327,9 @@ func newEngine(ctx context.Context, cfg *Config, proto *protocols.Protocol, clk 
 		col := layout.Index(c.Channel)
 		e.always = append(e.always, &invariant{Invariant: verdict.Invariant{C: c, Dim: layout[col].Dim}, col: col})
 	}
+	if opts.FramesEvery > 1 {
+		e.out.dec = newDecimator(opts.FramesEvery, len(layout), e.block.Cap())
+	}
 	e.prog = newProgress(opts.Log, opts.Live, proto, e)
 	e.stages = e.frameStages()
 	e.next = clk.Now()
@@ -373,6 +384,9 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 		e.progress("ABORTED: %s", r.AbortReason)
 	}
 	flushErr := e.flush()
+	if err := e.out.drain(); flushErr == nil {
+		flushErr = err
+	}
 	e.invariantResults()
 	if r.Outcome == runlog.OutcomePass && e.failed {
 		r.Outcome = runlog.OutcomeFail

@@ -235,3 +235,38 @@ func dropEmpty(v any) any {
 	}
 	return v
 }
+
+// frames_kept_every (1.1.0): a record made before it kept every frame
+// (KeptEvery 1); a thinned dry run's manifest says N and validates; 0 or
+// a negative N is refused by the schema.
+func TestFramesKeptEvery(t *testing.T) {
+	var old Manifest
+	if err := json.Unmarshal(readFile(t, ".", "testdata/v0/manifest.json"), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.FramesKeptEvery != 0 || old.KeptEvery() != 1 {
+		t.Errorf("a record before 1.1.0: frames_kept_every %d, KeptEvery %d; want 0 and 1", old.FramesKeptEvery, old.KeptEvery())
+	}
+	s := schematest.Compile(t, "manifest")
+	good := string(readFile(t, ".", "testdata/manifest_closed.golden.json"))
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{{"1", true}, {"10", true}, {"null", true}, {"0", false}, {"-10", false}, {"2.5", false}, {`"every:10"`, false}} {
+		doc := strings.Replace(good, `"frames_kept_every": null`, `"frames_kept_every": `+tc.value, 1)
+		if doc == good && tc.value != "null" {
+			t.Fatal("golden changed: the edit did not apply")
+		}
+		if err := schematest.Validate(s, []byte(doc)); (err == nil) != tc.ok {
+			t.Errorf("frames_kept_every %s: %v, want valid %v", tc.value, err, tc.ok)
+		}
+		var m Manifest
+		if err := json.Unmarshal([]byte(doc), &m); tc.ok && (err != nil || m.KeptEvery() != max(1, m.FramesKeptEvery)) {
+			t.Errorf("frames_kept_every %s reads as %d (%v)", tc.value, m.KeptEvery(), err)
+		}
+	}
+	m := Manifest{FramesKeptEvery: 10}
+	if b, _ := json.Marshal(m); !strings.Contains(string(b), `"frames_kept_every":10`) {
+		t.Errorf("written: %s", b)
+	}
+}

@@ -175,10 +175,23 @@ type Manifest struct {
 	// Resumed counts how often the run was continued after an interruption
 	// (mockloop run --resume); the gaps are events of kind run.resumed.
 	Resumed int `json:"resumed"`
+	// FramesKeptEvery is N when the record keeps one frame in N of those
+	// the run acquired (a dry run's --frames every:N, on virtual time
+	// only), 1 when it keeps every frame; null in records made before
+	// 1.1.0, which kept every frame. InfluxDB was sent the same frames as
+	// the record; the supervisor, beats, step statistics and criteria saw
+	// every frame, so a value over frames cannot be recomputed from the
+	// record of a run that kept fewer (KeptEvery).
+	FramesKeptEvery int `json:"frames_kept_every" null:"empty"`
 	// Epoch is the wall time of t = 0 of the run's clock: frame timestamps
 	// and event t are offsets from it.
 	Epoch time.Time `json:"epoch"`
 }
+
+// KeptEvery is N of a record that keeps one frame in N of those its run
+// acquired (FramesKeptEvery); 1 for a record that keeps them all, as
+// every record made before the key did.
+func (m *Manifest) KeptEvery() int { return max(1, m.FramesKeptEvery) }
 
 // RealTime is the scheduling a run's sampling loop ran under.
 type RealTime struct {
@@ -338,11 +351,15 @@ type StepResult struct {
 	// Path is the step's position in the protocol, 1-based, dotted for
 	// nested steps: "3.2" is the second sub-step of the third step. A
 	// repeated step has one StepResult per execution, with the same path.
-	Path    string  `json:"path"`
-	Name    string  `json:"name"`
-	StartS  float64 `json:"start_s"` // run clock, seconds
-	EndS    float64 `json:"end_s"`   // run clock, seconds
-	Frames  int64   `json:"frames"`  // frames recorded during the step
+	Path   string  `json:"path"`
+	Name   string  `json:"name"`
+	StartS float64 `json:"start_s"` // run clock, seconds
+	EndS   float64 `json:"end_s"`   // run clock, seconds
+	// Frames counts the frames acquired during the step, over which
+	// Channels are computed: all of them recorded, except in a run that
+	// kept one frame in N (Manifest.FramesKeptEvery), whose record holds
+	// about Frames/N of them.
+	Frames  int64   `json:"frames"`
 	Outcome Outcome `json:"outcome"` // "pass", "fail", "aborted", "timeout" or "retried"
 	// Attempt is the attempt's number, from 1, of a step with retry
 	// (language 1.1); null for a step without.

@@ -57,7 +57,7 @@
 //	                             "last":LAST|null,"idle":IDLE|null,"paused":{"step","before_step","t"}|null}
 //	GET  /api/protocols         [{"file","name","description","steps","planned_s","errors":[...]}]
 //	POST /api/validate          {"name":"x.yaml","source":"..."} → 200 {"valid":true,...} | 422 {"valid":false,"errors":[...]}
-//	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator", "allow_overdue"+"reason", "allow_other_device":REASON) → 202 ENTRY | 400 | 422 | 503
+//	POST /api/runs              {"protocol":"demo.yaml"} or {"name","source"} (+"operator", "allow_overdue"+"reason", "allow_other_device":REASON, "frames":"every:N") → 202 ENTRY | 400 | 422 | 503
 //	GET  /api/queue             [ENTRY...]: the entries waiting and running, in order
 //	GET  /api/queue/{id}        ENTRY, waiting, running or ended (the last 100 ended are kept), by queue id or run id
 //	GET  /api/queue/{id}/result the result.json of the entry's run once it has ended (409 before)
@@ -88,7 +88,9 @@
 // before anything is queued; the deviations as `mockloop run` has them:
 // allow_overdue needs a reason, allow_other_device lets a protocol for
 // another DUT through, each recorded in the run with the person of the
-// request), then answers 202 with the entry. When the rig is free the run
+// request; frames "every:N" keeps 1 frame in N of a dry run's record, 400
+// on bad syntax, 422 when the server runs on the wall clock, --speed 1 or a
+// hardware rig: rig.CheckFrames), then answers 202 with the entry. When the rig is free the run
 // starts at once, and the answer waits for it (run_id set), or for its
 // failure to start (422 for a deviation the rig refuses, 500 otherwise).
 // At most 64 entries wait or run: past that 503 with Retry-After. While

@@ -407,6 +407,9 @@ type protocolRequest struct {
 	// Job is the CI job that asked for the run (the client's
 	// runlog.JobFromEnv), recorded as the run's job.
 	Job *runlog.Job `json:"job"`
+	// Frames is `mockloop run --frames`: "every:N" keeps one frame in N
+	// in the record of a dry run (rig.ParseFrames); "" keeps them all.
+	Frames string `json:"frames"`
 }
 
 // maxProtocol bounds an upload (the protocol reader refuses more than
@@ -447,6 +450,9 @@ func (s *Server) load(req protocolRequest) (p *protocols.Protocol, file string, 
 		if msg := checkReason("", text); msg != "" {
 			return nil, "", nil, http.StatusBadRequest, requestError("%s", msg)
 		}
+	}
+	if _, err := rig.ParseFrames(cmp.Or(req.Frames, "every:1")); err != nil {
+		return nil, "", nil, http.StatusBadRequest, requestError("%v", err)
 	}
 	if req.AllowOverdue && strings.TrimSpace(req.Reason) == "" {
 		return nil, "", nil, http.StatusBadRequest, requestError("allow_overdue needs a reason: running on an overdue calibration departs from the protocol")
@@ -506,6 +512,12 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		AllowOtherDevice: strings.TrimSpace(req.AllowOtherDevice), Job: req.Job, Realtime: s.cfg.Speed <= 1, Warn: s.cfg.Log}
 	if s.cfg.Speed > 1 {
 		opts.Speed = s.cfg.Speed
+	}
+	opts.FramesEvery, _ = rig.ParseFrames(cmp.Or(req.Frames, "every:1")) // checked by load
+	if err := rig.CheckFrames(s.cfg.Rig, opts); err != nil {
+		errs := requestError("%v", err)
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"valid": false, "error": errs[0].Text, "errors": errs})
+		return
 	}
 	q := &queued{QueueEntry: QueueEntry{ID: newEntryID(), State: EntryQueued, Protocol: p.Name, By: operator, Role: who.Role, Via: who.Via,
 		QueuedAt: time.Now().UTC().Truncate(time.Second)}, p: p, opts: opts, settled: make(chan struct{})}

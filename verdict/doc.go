@@ -12,7 +12,11 @@
 // code, so they cannot drift apart. Recompute also makes each step's
 // outcome again (Recomputed.Steps) and lists the criteria a run that ended
 // early never judged (Recomputed.Unreached): every acceptance criterion
-// set in advance has a row in the report.
+// set in advance has a row in the report. Of a dry run's record that keeps
+// 1 frame in N (runlog.Manifest.FramesKeptEvery), values over frames are
+// not recomputed (the engine's were over every frame): Recomputed says so
+// (NotRecomputed, KeptEvery), and Compare checks their limits and the
+// verdicts those give the values result.json states.
 //
 // # Imports
 //

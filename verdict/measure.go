@@ -61,6 +61,11 @@ func (w *walk) measure(run *runlog.Run) error {
 		w.cols = append(w.cols, col)
 	}
 	w.before = make([]Invariant, len(w.always))
+	if w.kept > 1 {
+		// nothing over frames is recomputed (thinned): a 14-day dry run's
+		// record is not read for it
+		return w.beats(run.Dir, beatJobs)
+	}
 	frames := newSweep(frameJobs)
 	dets := w.detectors()
 	_, err := run.Frames(func(t time.Duration, v []float64) error {
@@ -79,8 +84,13 @@ func (w *walk) measure(run *runlog.Run) error {
 	if err != nil {
 		return err
 	}
+	return w.beats(run.Dir, beatJobs)
+}
+
+// beats feeds the record's beats to the beat jobs.
+func (w *walk) beats(dir string, beatJobs []*job) error {
 	beats := newSweep(beatJobs)
-	_, err = runlog.EachBeat(run.Dir, func(b *runlog.Beat) error {
+	_, err := runlog.EachBeat(dir, func(b *runlog.Beat) error {
 		t := seconds(b.T)
 		if Paused(w.pauses, t) {
 			return nil
@@ -102,7 +112,8 @@ func (w *walk) measure(run *runlog.Run) error {
 // step's until timeout and criteria (a reference measure kept for the
 // criteria relative to it), then the invariants if the run ended.
 func (w *walk) judge() *Recomputed {
-	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}, ended: w.ended, aborted: w.aborted}
+	rc := &Recomputed{Alt: map[int]runlog.CriterionResult{}, NotRecomputed: map[int]string{}, rejudge: map[int]func(float64) runlog.Verdict{},
+		ended: w.ended, aborted: w.aborted}
 	if !w.ended {
 		// interrupted: the engine wrote no result, and Recover's has no
 		// criteria (a resumed run judges its steps again)
@@ -142,13 +153,25 @@ func (w *walk) judge() *Recomputed {
 			}
 			if j.skip != "" {
 				rc.NotRecomputed[len(rc.Criteria)] = j.skip
+				if c.Relative == nil && !jd.superseded {
+					path, title, dim := jd.path, jd.title, j.dim
+					rc.rejudge[len(rc.Criteria)] = func(v float64) runlog.Verdict { return Judge(c, path, title, dim, v, 1, Ref{}).Verdict }
+				}
 			}
 			rc.add(judged(res), tol)
 			rc.RefTol[len(rc.RefTol)-1] = r.tol
 		}
 	}
 	for i, inv := range w.always {
-		if w.aborted {
+		if w.kept > 1 {
+			rc.NotRecomputed[len(rc.Criteria)] = thinned(w.kept)
+			c, dim := inv.C, inv.Dim
+			rc.rejudge[len(rc.Criteria)] = func(v float64) runlog.Verdict {
+				one := Invariant{C: c, Dim: dim}
+				one.Add(0, v)
+				return one.Result().Verdict
+			}
+		} else if w.aborted {
 			rc.Alt[len(rc.Criteria)] = w.before[i].Result()
 		}
 		rc.add(inv.Result(), FrameTolerance*math.Abs(inv.Worst))

@@ -44,7 +44,17 @@ type Recomputed struct {
 	// outcomes its events and criteria make (stepOutcomes), once Compare
 	// has settled the criteria; nil for a run that did not end.
 	Steps []runlog.StepResult
-	ends  []stepEnd
+	// KeptEvery is N of a record that keeps one frame in N of those its
+	// run acquired (runlog.Manifest.KeptEvery; 1: all). Above 1, no value
+	// over frames is recomputed (NotRecomputed says so: the engine's were
+	// over every frame, not comparable with the kept ones); those over
+	// beats.jsonl are.
+	KeptEvery int
+	ends      []stepEnd
+	// rejudge[i], for a criterion NotRecomputed, is the verdict its
+	// limits give a value (not for a relative or superseded one): the
+	// value result.json states is then checked against its verdict.
+	rejudge map[int]func(v float64) runlog.Verdict
 	// ended: the run's last part has its run.end; aborted: it says so.
 	ended, aborted bool
 }
@@ -121,7 +131,8 @@ func Recompute(dir string) (*Recomputed, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, notApplicable: map[string]bool{}, flow: primaryFlow(m.Layout)}
+	w := &walk{proto: proto, layout: m.Layout, rate: m.SampleRateHz, params: map[string]runlog.SetpointValue{}, notApplicable: map[string]bool{}, flow: primaryFlow(m.Layout),
+		kept: m.KeptEvery()}
 	if len(rc.beats) > 0 {
 		w.firstBeat, w.cycle, w.beatChans = rc.beats[0], rc.beats[0], rc.beats
 	}
@@ -135,7 +146,7 @@ func Recompute(dir string) (*Recomputed, error) {
 		return nil, err
 	}
 	out := w.judge()
-	out.Unreached, out.ends = w.unreached(out.Criteria), w.ends
+	out.Unreached, out.ends, out.KeptEvery = w.unreached(out.Criteria), w.ends, w.kept
 	return out, nil
 }
 
@@ -176,6 +187,15 @@ type walk struct {
 	always        []*Invariant
 	cols          []int       // of always
 	before        []Invariant // always before the latest frame
+	// kept is N of a record that keeps one frame in N (1: all): above 1,
+	// values over frames are not recomputed (thinned)
+	kept int
+}
+
+// thinned is why a value over frames is not recomputed from a record
+// that keeps one frame in N.
+func thinned(n int) string {
+	return fmt.Sprintf("the record keeps 1 frame in %d (dry run): the engine's value over every frame is not comparable with one over the kept frames", n)
 }
 
 // seconds is an event's time on the run clock, as the engine had it.
@@ -293,6 +313,9 @@ func (w *walk) newJob(c *protocols.Criterion, ref bool, start time.Duration) *jo
 		if j.skip != "" {
 			j.redetect, j.skip = w.detectSpec(m, j.skip)
 		}
+	}
+	if w.kept > 1 && (j.redetect != nil || !c.Measure.IsBeat() && col >= 0) {
+		j.redetect, j.skip = nil, thinned(w.kept)
 	}
 	return j
 }

@@ -53,8 +53,8 @@ type command struct {
 func commandTable() []command {
 	return []command{
 		{"run", []string{
-			"run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--answer ID=VALUE]... [--quiet] [--json] PROTOCOL.yaml",
-			"run --remote URL [--remote-ca FILE] [--out DIR] [--wait D] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--require-influx] [--quiet] [--json] PROTOCOL.yaml | --follow ID",
+			"run [--rig FILE] [--dut PROFILE] [--runs DIR] [--influx URL] [--realtime] [--operator NAME] [--allow-overdue] [--allow-dev-build REASON] [--allow-other-device REASON] [--resume RUN] [--reason TEXT] [--require-influx] [--answer ID=VALUE]... [--frames every:N] [--quiet] [--json] PROTOCOL.yaml",
+			"run --remote URL [--remote-ca FILE] [--out DIR] [--wait D] [--allow-overdue --reason TEXT] [--allow-other-device REASON] [--require-influx] [--frames every:N] [--quiet] [--json] PROTOCOL.yaml | --follow ID",
 		}, func(a []string, _ io.Reader, o, e io.Writer) int { return cmdRun(a, o, e) }},
 		{"validate", []string{"validate [--rig FILE] [--dut PROFILE] [--allow-other-device REASON] PROTOCOL.yaml"},
 			func(a []string, _ io.Reader, o, e io.Writer) int { return cmdValidate(a, o, e) }},
@@ -349,6 +349,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	otherDevice := fs.String("allow-other-device", "", "run a protocol written for another DUT (its requires dut) on this rig's, for the `REASON` given (a deviation, recorded in the run)")
 	resume := fs.String("resume", "", "continue the interrupted `RUN` (id or directory) after its last completed step, in the same record")
 	requireInflux := fs.Bool("require-influx", false, "exit 4 unless every point of the run reached InfluxDB (for a job that promises a dashboard; needs an InfluxDB URL)")
+	frames := fs.String("frames", "every:1", "dry runs on virtual time: keep one frame in N (`every:N`) in the record and InfluxDB, as the manifest, the reports and the JUnit say; every frame is still supervised, measured and judged")
 	answers := answerFlags{}
 	fs.Var(answers, "answer", "answer the protocol's prompt `ID=VALUE` before it asks (repeatable); without a terminal a prompt takes this, then its default, else fails its step")
 	rr := newRemoteRun(fs, stdout, stderr)
@@ -356,19 +357,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if code, done := rr.dispatch(fs, pos, err); done {
 		return code
 	}
-	resumeDir := ""
-	if *resume != "" {
-		resumeDir = *resume
-		if _, err := os.Stat(resumeDir); err != nil {
-			resumeDir = filepath.Join(*runsDir, *resume)
-		}
-		recoverRuns(filepath.Dir(resumeDir), stderr)
-		if len(pos) == 0 { // the protocol the run was started with
-			pos = []string{filepath.Join(resumeDir, "protocol.yaml")}
-		}
-	}
+	resumeDir, pos := resumeRun(*resume, *runsDir, pos, stderr)
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: mockloop run [flags] PROTOCOL.yaml")
+		return exitInvalid
+	}
+	framesEvery, err := rig.ParseFrames(*frames)
+	if err != nil {
+		fmt.Fprintf(stderr, "mockloop: --%s\n", termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
 	cfg := rigArg.load()
@@ -385,11 +381,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, termtext.EscapeLines(err.Error()))
 		return exitInvalid
 	}
-	var influxCfg *influx.Config
-	if c := influxConfig(*influxURL, cfg.Influx); c.URL != "" {
-		influxCfg = &c
-	} else if *requireInflux {
-		fmt.Fprintln(stderr, "mockloop: --require-influx: no InfluxDB URL (--influx, $MOCKLOOP_INFLUX_URL or the rig config's influx.url)")
+	influxCfg, ok := runInflux(*influxURL, cfg, *requireInflux, stderr)
+	if !ok {
 		return exitInvalid
 	}
 
@@ -406,10 +399,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	build := currentBuild()
 	res, dir, err := rig.Run(ctx, cfg, p, rig.Options{RunsDir: *runsDir, Realtime: *realtime, Version: buildVersion(), Build: &build, AllowDevBuild: *allowDevBuild, AllowOtherDevice: *otherDevice,
 		Operator: *operator, Via: "cli", Reason: *reason, ProtocolFile: pos[0], ProtocolSource: src, Log: progress, Live: isTerminal(stderr), AllowOverdue: *allowOverdue, Influx: influxCfg, Resume: resumeDir, Warn: stderr,
-		Job: runlog.JobFromEnv(os.Getenv), Answers: given, Prompts: terminalPrompts(os.Stdin, stderr, *operator)})
+		Job: runlog.JobFromEnv(os.Getenv), Answers: given, Prompts: terminalPrompts(os.Stdin, stderr, *operator), FramesEvery: framesEvery})
 	if res == nil {
 		fmt.Fprintf(stderr, "mockloop: %s\n", termtext.EscapeLines(err.Error()))
-		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) || errors.Is(err, rig.ErrOtherDevice) {
+		if errors.Is(err, rig.ErrCannotResume) || errors.Is(err, rig.ErrDevBuild) || errors.Is(err, rig.ErrNoReason) || errors.Is(err, rig.ErrOtherDevice) || errors.Is(err, rig.ErrFrames) {
 			return exitInvalid
 		}
 		return exitInfra
@@ -427,9 +420,44 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		_ = enc.Encode(res)
 	} else {
 		_ = reports.Summary(stdout, res, p.Name, cfg.Keys.Summary)
+		if framesEvery > 1 {
+			fmt.Fprintf(stdout, "\nframes: 1 in %d kept in the record (dry run, --frames every:%d)", framesEvery, framesEvery)
+		}
 		fmt.Fprintf(stdout, "\nrecord: %s\n", dir)
 	}
 	return runExit(res, err, *requireInflux, stderr)
+}
+
+// resumeRun is the directory of the run --resume names (an id in
+// runsDir, or a directory), with its runs recovered, and the protocol to
+// run: pos, or the run's own copy; "" and pos without --resume.
+func resumeRun(resume, runsDir string, pos []string, stderr io.Writer) (string, []string) {
+	if resume == "" {
+		return "", pos
+	}
+	dir := resume
+	if _, err := os.Stat(dir); err != nil {
+		dir = filepath.Join(runsDir, resume)
+	}
+	recoverRuns(filepath.Dir(dir), stderr)
+	if len(pos) == 0 { // the protocol the run was started with
+		pos = []string{filepath.Join(dir, "protocol.yaml")}
+	}
+	return dir, pos
+}
+
+// runInflux is the InfluxDB a run logs to (nil: none), from --influx,
+// $MOCKLOOP_INFLUX_URL or the rig config; false, said on stderr, for
+// --require-influx without one.
+func runInflux(url string, cfg *rig.Config, require bool, stderr io.Writer) (*influx.Config, bool) {
+	if c := influxConfig(url, cfg.Influx); c.URL != "" {
+		return &c, true
+	}
+	if require {
+		fmt.Fprintln(stderr, "mockloop: --require-influx: no InfluxDB URL (--influx, $MOCKLOOP_INFLUX_URL or the rig config's influx.url)")
+		return nil, false
+	}
+	return nil, true
 }
 
 // runExit is the exit code of a run that ended with res (and err, from

@@ -117,6 +117,15 @@ func (rr *remoteRun) dispatch(fs *flag.FlagSet, pos []string, parseErr error) (c
 // flagValue is the value of run's flag name as given (or its default).
 func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
+// explicitValue is flagValue of a flag given on the command line, and ""
+// for one left at its default: the server's own then applies.
+func explicitValue(fs *flag.FlagSet, name string) string {
+	if !explicitFlag(fs, name) {
+		return ""
+	}
+	return flagValue(fs, name)
+}
+
 // cmdRunRemote is `mockloop run --remote URL`: the run is queued on the
 // server's rig and followed to its end; its files come to --out (default:
 // a directory named after the run id in the current directory, as
@@ -174,7 +183,7 @@ func (rr *remoteRun) submit(ctx context.Context, fs *flag.FlagSet, file string) 
 	}
 	e, err := rr.client.Submit(ctx, remote.StartRequest{Name: filepath.Base(file), Source: string(src),
 		AllowOverdue: flagValue(fs, "allow-overdue") == "true", Reason: flagValue(fs, "reason"), AllowOtherDevice: flagValue(fs, "allow-other-device"),
-		Operator: osUser(), Job: runlog.JobFromEnv(os.Getenv)})
+		Operator: osUser(), Job: runlog.JobFromEnv(os.Getenv), Frames: explicitValue(fs, "frames")})
 	var se *remote.StatusError
 	switch {
 	case errors.As(err, &se) && len(se.Problems) > 0:

@@ -155,7 +155,8 @@ func (rb *remoteBench) checkFiles(t *testing.T, out string, outcome runlog.Outco
 // `mockloop run --remote` at once on one rig: the second waits its turn
 // (its position > 0 said), both end with their run's exit code (0 for
 // the pass, 1 for the fail) and their files in --out, the server's
-// record; an aborted run exits 2; `runs --remote` lists them.
+// record (the pass's kept 1 frame in 10, --frames passed on); an aborted
+// run exits 2; `runs --remote` lists them.
 func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 	rb := newRemoteBench(t)
 	// A protocol the server refuses: every error as validate prints it,
@@ -178,7 +179,7 @@ func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 	t.Setenv("GITHUB_SERVER_URL", "https://github.com")
 	t.Setenv("GITHUB_REPOSITORY", "lab/pumps")
 	t.Setenv("GITHUB_RUN_ID", "4242")
-	a := rb.start(t, "", "run", "--remote", rb.url, "--out", "out-pass", "pass.yaml")
+	a := rb.start(t, "", "run", "--remote", rb.url, "--out", "out-pass", "--frames", "every:10", "pass.yaml")
 	b := rb.start(t, "", "run", "--remote", rb.url, "--out", "out-fail", "fail.yaml")
 	codeA, codeB := a.wait(t), b.wait(t)
 	if codeA != exitPass || codeB != exitFail {
@@ -192,6 +193,11 @@ func TestRemoteRunsQueueAndExitCodes(t *testing.T) {
 	idB := rb.checkFiles(t, filepath.Join(rb.dir, "out-fail"), runlog.OutcomeFail)
 	if !strings.Contains(a.stdout.String(), "run "+idA+"  protocol rpass  PASS") || !strings.Contains(b.stdout.String(), "protocol rfail  FAIL") {
 		t.Errorf("summaries:\n%s\n%s", a.stdout.String(), b.stdout.String())
+	}
+	// --frames reaches the server's run (at --speed 5: virtual time)
+	var m runlog.Manifest
+	if data, err := os.ReadFile(filepath.Join(rb.dir, "out-pass", "manifest.json")); json.Unmarshal(data, &m) != nil || err != nil || m.FramesKeptEvery != 10 {
+		t.Errorf("--frames every:10 remotely: the run's manifest says frames_kept_every %d (%v)", m.FramesKeptEvery, err)
 	}
 	if !strings.Contains(a.stderr.String(), `step 1/1 "`) {
 		t.Errorf("no progress line: %s", a.stderr.String())

@@ -16,7 +16,8 @@ Checks a closed run's record against its seal (seal.json, written when the
 run closed): recomputes the hash of every file it wrote and says, one line
 per file, whether it is as sealed or how it differs — a file edited, added,
 missing, segments out of order, the line of events.jsonl or beats.jsonl
-that differs. RUN is a run id (or a unique prefix of one) in --runs, or a
+that differs, and "frames: 1 in N kept" for a dry run that kept one frame
+in N (run --frames every:N). RUN is a run id (or a unique prefix of one) in --runs, or a
 run directory. Each electronic signature (mockloop sign) is checked and
 printed: signer, meaning, time, key fingerprint, valid or why not — the
 record changed after it was signed, it belongs to another run, a bad
@@ -85,6 +86,10 @@ func printVerification(w io.Writer, dir string, v *runlog.Verification) {
 			what = f.Problem
 		}
 		fmt.Fprintln(w, termtext.Escape(f.Name+": "+what))
+	}
+	if run, err := runlog.Open(dir); err == nil && run.Manifest.KeptEvery() > 1 {
+		// not a problem: said so that nobody takes the record for every frame
+		fmt.Fprintf(w, "frames: 1 in %d kept (dry run, --frames every:%d)\n", run.Manifest.KeptEvery(), run.Manifest.KeptEvery())
 	}
 	printSignatures(w, v)
 	switch {
