@@ -193,7 +193,7 @@ func (d *dutLink) onFrame(f dut.FrameEvent) {
 	ev := frameEvent(f)
 	d.mu.Lock()
 	d.events = d.log.frame(f, ev, d.events)
-	// An exchange that waits for its reply is settled by takeEvents, if
+	// An exchange that waits for its reply is ended by takeEvents, if
 	// the reply never comes.
 	d.queued.Store(len(d.events) > 0 || len(d.log.pending) > 0)
 	d.mu.Unlock()
@@ -233,7 +233,7 @@ func (d *dutLink) summarise(step string, at time.Duration, run bool) {
 	}
 	st := d.dev.Stats()
 	d.mu.Lock()
-	d.events = d.log.settle(d.events)
+	d.events = d.log.abandon(d.events)
 	ev := d.log.summary(run, at, st)
 	ev.Step, ev.T = step, at.Seconds()
 	d.events = append(d.events, ev)
@@ -288,7 +288,9 @@ func (d *dutLink) takeEvents() []runlog.Event {
 	d.mu.Lock()
 	d.queued.Store(false)
 	defer d.mu.Unlock()
-	ev := d.log.settle(d.events)
+	// On virtual time an exchange is over when the engine takes the
+	// events; on the wall clock nothing is pending (every frame is kept).
+	ev := d.log.abandon(d.events)
 	d.events = nil
 	return ev
 }

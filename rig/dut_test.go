@@ -188,8 +188,12 @@ func TestDUTSilentAborts(t *testing.T) {
 // says the DUT was reached in process.
 func TestDUTExchangesSummarisedOnVirtualTime(t *testing.T) {
 	o := runDUT(t, nil, header+"  - set: {dut.level: P8}\n    hold: 2 s\n  - set: {dut.speed: 30000 rpm}\n    hold: 1 s\n")
-	if l := o.run.Manifest.DUTLink; l != runlog.DUTLinkInProcess {
-		t.Errorf("manifest dut_link %q", l)
+	link := runlog.DUTLinkInProcess
+	if simDUTOverPTY {
+		link = runlog.DUTLinkPTY
+	}
+	if l := o.run.Manifest.DUTLink; l != link {
+		t.Errorf("manifest dut_link %q, want %q", l, link)
 	}
 	var tx, rx []string
 	for _, e := range o.events {
@@ -223,7 +227,7 @@ func TestDUTExchangesSummarisedOnVirtualTime(t *testing.T) {
 		if err := e.Decode(&d); err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]string{true: "run", false: "step"}[i == 2]; d.Scope != want || d.Link != runlog.DUTLinkInProcess || d.Logged != runlog.DUTLoggedChanges {
+		if want := map[bool]string{true: "run", false: "step"}[i == 2]; d.Scope != want || d.Link != link || d.Logged != runlog.DUTLoggedChanges {
 			t.Errorf("summary %d: %+v", i, d)
 		}
 		if i == 2 {

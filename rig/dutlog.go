@@ -103,7 +103,7 @@ func (l *dutLog) frame(f dut.FrameEvent, ev runlog.Event, out []runlog.Event) []
 	}
 	switch {
 	case f.Dir == dut.Sent && f.Attempt == 0:
-		out = l.settle(out) // an exchange left unanswered is kept whole
+		out = l.abandon(out)
 		l.seq, l.verb, l.keep = f.Frame.Seq, f.Frame.Verb, f.Frame.Verb != "STATUS" && f.Frame.Verb != "PING"
 		l.pending = append(l.pending, pendingFrame{ev: ev, frame: true})
 	case f.Dir == dut.Sent: // a retry
@@ -147,6 +147,15 @@ func (l *dutLog) add(out []runlog.Event, ev runlog.Event, frame bool) []runlog.E
 	}
 	l.pending = append(l.pending, pendingFrame{ev: ev, keep: true, frame: frame})
 	return out
+}
+
+// abandon ends a pending exchange that got no reply: kept whole, the
+// evidence of a request left unanswered.
+func (l *dutLog) abandon(out []runlog.Event) []runlog.Event {
+	if len(l.pending) > 0 {
+		l.keep = true
+	}
+	return l.settle(out)
 }
 
 // settle ends the pending exchange: its frames are kept if it is kept,
