@@ -190,9 +190,8 @@ const simReplyTimeout = time.Second
 // onFrame records a frame on the link as an event, if the log keeps it
 // (called from the driver's goroutines).
 func (d *dutLink) onFrame(f dut.FrameEvent) {
-	ev := frameEvent(f)
 	d.mu.Lock()
-	d.events = d.log.frame(f, ev, d.events)
+	d.events = d.log.frame(f, d.events)
 	// An exchange that waits for its reply is ended by takeEvents, if
 	// the reply never comes.
 	d.queued.Store(len(d.events) > 0 || len(d.log.pending) > 0)
@@ -219,7 +218,7 @@ func frameEvent(f dut.FrameEvent) runlog.Event {
 func (d *dutLink) queue(ev runlog.Event, at time.Duration) {
 	ev.T = at.Seconds()
 	d.mu.Lock()
-	d.events = d.log.add(d.events, ev, false)
+	d.events = d.log.addEvent(d.events, ev)
 	d.queued.Store(true)
 	d.mu.Unlock()
 }

@@ -558,6 +558,17 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 	if !strings.Contains(strings.Join(sent, "\n"), " LEVEL 4 ") {
 		t.Errorf("LEVEL 4 never sent: %q", sent)
 	}
+	// On the wall clock every frame is recorded (the poller may add some
+	// after the run's summary), and the DUT on its pty.
+	sums := o.eventsOf(runlog.KindDUTSummary)
+	var run runlog.DUTSummaryData
+	if len(sums) == 0 || sums[len(sums)-1].Decode(&run) != nil || run.Scope != "run" {
+		t.Fatalf("no run summary among %+v", sums)
+	}
+	if run.Logged != runlog.DUTLoggedAll || run.Link != runlog.DUTLinkPTY || run.FramesLogged != run.Frames ||
+		run.Frames > int64(len(o.eventsOf(runlog.KindDUTTx))+len(o.eventsOf(runlog.KindDUTRx))) || o.run.Manifest.DUTLink != runlog.DUTLinkPTY {
+		t.Errorf("run summary %+v; manifest dut_link %q", run, o.run.Manifest.DUTLink)
+	}
 	rpm := -1.0
 	col := slices.IndexFunc(o.run.Manifest.Layout, func(c runlog.Channel) bool { return c.Name == "dut.rpm" })
 	o.run.Frames(func(_ time.Duration, f []float64) error { rpm = f[col]; return nil })

@@ -41,10 +41,14 @@ type dutLog struct {
 	stats        dut.Stats
 }
 
+// pendingFrame is a frame of the link (f), or another event of the DUT's
+// (ev, when frame is false), waiting for its exchange's reply. A frame's
+// event is made only if it is kept: most are not.
 type pendingFrame struct {
+	f     dut.FrameEvent
 	ev    runlog.Event
 	keep  bool // kept whatever the exchange's reply says
-	frame bool // a frame of the link, counted as logged when kept
+	frame bool
 }
 
 // dutCounts are the counts a dut.summary has from the rig's side of the
@@ -86,9 +90,9 @@ func state(f dut.Frame) string {
 	return f.Verb + " " + b.String()
 }
 
-// frame takes one frame of the link, ev being its event, and returns the
-// events to record now (appended to out).
-func (l *dutLog) frame(f dut.FrameEvent, ev runlog.Event, out []runlog.Event) []runlog.Event {
+// frame takes one frame of the link and returns the events to record now
+// (appended to out).
+func (l *dutLog) frame(f dut.FrameEvent, out []runlog.Event) []runlog.Event {
 	l.n.frames++
 	switch {
 	case f.Dir == dut.Sent && f.Attempt == 0:
@@ -98,19 +102,20 @@ func (l *dutLog) frame(f dut.FrameEvent, ev runlog.Event, out []runlog.Event) []
 	case f.Err == nil && f.Frame.Seq != 0 && f.Frame.Verb == "ERR":
 		l.n.naks++
 	}
+	p := pendingFrame{f: f, frame: true}
 	if l.whole {
-		return l.emit(out, ev, true)
+		return l.emit(out, p)
 	}
 	switch {
 	case f.Dir == dut.Sent && f.Attempt == 0:
 		out = l.abandon(out)
 		l.seq, l.verb, l.keep = f.Frame.Seq, f.Frame.Verb, f.Frame.Verb != "STATUS" && f.Frame.Verb != "PING"
-		l.pending = append(l.pending, pendingFrame{ev: ev, frame: true})
+		l.pending = append(l.pending, p)
 	case f.Dir == dut.Sent: // a retry
 		l.keep = true
-		l.pending = append(l.pending, pendingFrame{ev: ev, frame: true})
+		l.pending = append(l.pending, p)
 	case f.Err != nil:
-		return l.add(out, ev, true)
+		return l.add(out, p)
 	case f.Frame.Seq == 0:
 		keep := true
 		if f.Frame.Verb == "TLM" {
@@ -118,10 +123,10 @@ func (l *dutLog) frame(f dut.FrameEvent, ev runlog.Event, out []runlog.Event) []
 			keep, l.lastTLM = s != l.lastTLM, s
 		}
 		if keep {
-			return l.add(out, ev, true)
+			return l.add(out, p)
 		}
 	case len(l.pending) == 0 || f.Frame.Seq != l.seq: // answers no outstanding request
-		return l.add(out, ev, true)
+		return l.add(out, p)
 	default: // the reply
 		s := state(f.Frame)
 		switch {
@@ -133,20 +138,26 @@ func (l *dutLog) frame(f dut.FrameEvent, ev runlog.Event, out []runlog.Event) []
 		case l.verb == "PING":
 			l.keep = l.keep || len(f.Frame.Args) > 0
 		}
-		l.pending = append(l.pending, pendingFrame{ev: ev, frame: true})
+		l.pending = append(l.pending, p)
 		return l.settle(out)
 	}
 	return out
 }
 
-// add keeps ev, a frame's event or another of the DUT's (an alarm that
-// rose): at once, or after the frames pending before it.
-func (l *dutLog) add(out []runlog.Event, ev runlog.Event, frame bool) []runlog.Event {
+// add keeps p, a frame or another event of the DUT's (an alarm that rose,
+// addEvent): at once, or after the frames pending before it.
+func (l *dutLog) add(out []runlog.Event, p pendingFrame) []runlog.Event {
 	if len(l.pending) == 0 {
-		return l.emit(out, ev, frame)
+		return l.emit(out, p)
 	}
-	l.pending = append(l.pending, pendingFrame{ev: ev, keep: true, frame: frame})
+	p.keep = true
+	l.pending = append(l.pending, p)
 	return out
+}
+
+// addEvent keeps ev, an event of the DUT's that is not a frame.
+func (l *dutLog) addEvent(out []runlog.Event, ev runlog.Event) []runlog.Event {
+	return l.add(out, pendingFrame{ev: ev})
 }
 
 // abandon ends a pending exchange that got no reply: kept whole, the
@@ -163,7 +174,7 @@ func (l *dutLog) abandon(out []runlog.Event) []runlog.Event {
 func (l *dutLog) settle(out []runlog.Event) []runlog.Event {
 	for _, p := range l.pending {
 		if l.keep || p.keep {
-			out = l.emit(out, p.ev, p.frame)
+			out = l.emit(out, p)
 		}
 	}
 	clear(l.pending)
@@ -171,11 +182,12 @@ func (l *dutLog) settle(out []runlog.Event) []runlog.Event {
 	return out
 }
 
-func (l *dutLog) emit(out []runlog.Event, ev runlog.Event, frame bool) []runlog.Event {
-	if frame {
-		l.n.logged++
+func (l *dutLog) emit(out []runlog.Event, p pendingFrame) []runlog.Event {
+	if !p.frame {
+		return append(out, p.ev)
 	}
-	return append(out, ev)
+	l.n.logged++
+	return append(out, frameEvent(p.f))
 }
 
 // summary is the dut.summary event of the counts since the last step

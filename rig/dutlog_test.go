@@ -53,7 +53,7 @@ func playLink(t *testing.T, l *dutLog) []string {
 				t.Fatalf("%q: %v", line, err)
 			}
 		}
-		out = l.frame(f, frameEvent(f), out)
+		out = l.frame(f, out)
 	}
 	out = l.abandon(out)
 	var kept []string
