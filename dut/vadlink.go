@@ -272,21 +272,31 @@ func (d *VADLINK) read(c *conn) {
 	defer close(c.done)
 	lr := NewLineReader(c.rw)
 	for {
-		line, err := lr.ReadLine()
-		switch {
-		case err == nil:
-			d.receive(c, line)
-		case errors.Is(err, ErrTooLong):
-			d.n.tooLong.Add(1)
-			d.emit(FrameEvent{Dir: Received, Err: err})
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// idle line
-		default:
-			c.err = err
-			d.lose(c, err)
-			return
+		err := d.take(c, lr)
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) { // a line, or an idle line
+			continue
 		}
+		c.err = err
+		d.lose(c, err)
+		return
 	}
+}
+
+// take reads the next line from lr and handles it, a frame or an
+// over-long line dropped; it returns the reader's error when there was no
+// line (a timeout, a failed transport).
+func (d *VADLINK) take(c *conn, lr *LineReader) error {
+	line, err := lr.ReadLine()
+	switch {
+	case err == nil:
+		d.receive(c, line)
+	case errors.Is(err, ErrTooLong):
+		d.n.tooLong.Add(1)
+		d.emit(FrameEvent{Dir: Received, Err: err})
+	default:
+		return err
+	}
+	return nil
 }
 
 // receive handles one line from the device.
@@ -481,13 +491,9 @@ const syncArrivals = 64
 // other than the port's "nothing more" is the link's.
 func (d *VADLINK) drain(c *conn) error {
 	for {
-		line, err := c.lr.ReadLine()
+		err := d.take(c, c.lr)
 		switch {
 		case err == nil:
-			d.receive(c, line)
-		case errors.Is(err, ErrTooLong):
-			d.n.tooLong.Add(1)
-			d.emit(FrameEvent{Dir: Received, Err: err})
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return nil
 		default:
