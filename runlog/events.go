@@ -372,9 +372,14 @@ type DUTFrameData struct {
 //     CLEAR, ...), and its reply: each is a command or a question asked
 //     once;
 //   - a STATUS exchange whose reply differs from the previous STATUS reply
-//     in anything but the readings that are channels of the frames
-//     anyway (rpm, cur, pwr, purge): its target, its alarms, a field the
-//     rig does not know, an ERR; the first STATUS;
+//     in anything but its readings (rpm, cur, pwr, purge): its target,
+//     its alarms, a field the rig does not know, an ERR; the first STATUS.
+//     The readings are the dut.rpm, dut.current, dut.power and dut.purge
+//     channels of the frames, at every poll; one a rig declares no
+//     channel for is not recorded on virtual time (a simulated device's
+//     readings are a function of the run, which runs again the same; a
+//     rig that wants them declares the channel), and an alarm it raises
+//     (purge low, overcurrent) is a change all the same;
 //   - a PING exchange whose reply is anything but a bare OK;
 //   - every error: an exchange retried or never answered (all its
 //     attempts), a line dropped (bad CRC, bad syntax, too long), a reply to
@@ -391,7 +396,7 @@ type DUTFrameData struct {
 // the bench in days, of a simulated device whose every state change is
 // kept.
 type DUTSummaryData struct {
-	// Alarms and TLM count the unsolicited frames delivered.
+	// Alarms and TLM (last) count the unsolicited frames delivered.
 	Alarms int64 `json:"alarm_frames"`
 	// Errors count what went wrong on the line.
 	Errors DUTErrors `json:"errors"`
