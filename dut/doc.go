@@ -8,7 +8,10 @@
 //
 //   - Port: the serial transport on go.bug.st/serial, by path or by a
 //     /dev/serial/by-id/ name, with the library's silent read timeout made
-//     an error (ErrTimeout).
+//     an error (ErrTimeout). SyncPort: a transport without time of its
+//     own, whose device answers inside Write (dutsim's in-process DUT on
+//     virtual time); the driver reads its replies without a reader
+//     goroutine.
 //   - LineReader: framing into lines of at most MaxFrame bytes, with
 //     resynchronisation after an over-long line.
 //   - Frame, AppendFrame, ParseFrame, CRC16: the codec.
@@ -23,7 +26,9 @@
 // deterministic; on the wall clock the rig runs the link on a goroutine of
 // its own, since an exchange takes milliseconds of serial line the 1 kHz
 // loop cannot wait for (see rig's dutPoller). Reply timeouts are real time,
-// because they wait for real bytes on a real (or pseudo) terminal.
+// because they wait for real bytes on a real (or pseudo) terminal; over a
+// SyncPort they are the port's line time, which passes only while the
+// host waits, so no wall time is spent and no timer fires.
 //
 // The simulated device is package dut/dutsim.
 //

@@ -358,6 +358,14 @@ func TestFaultCorrupt(t *testing.T) {
 func TestFaultGarbage(t *testing.T) {
 	checkLeaks(t)
 	srv, d := setup(t, dutsim.Config{Clock: virtual(), Faults: dutsim.Faults{Garbage: 1, Seed: 11}}, dut.Config{})
+	statusThroughGarbage(t, srv, d)
+}
+
+// statusThroughGarbage polls STATUS 20 times from a DUT that sends garbage
+// before every reply (seed 11): every burst is dropped and counted, one too
+// long among them, and no reply is missed.
+func statusThroughGarbage(t *testing.T, srv *dutsim.Server, d *dut.VADLINK) {
+	t.Helper()
 	for range 20 {
 		_, err := d.Status(ctxT(t))
 		must(t, err)

@@ -27,6 +27,32 @@ var ErrTimeout = fmt.Errorf("dut: serial read timeout: %w", os.ErrDeadlineExceed
 
 var _ io.ReadWriteCloser = (*Port)(nil)
 
+// SyncPort is a transport without time of its own: the device at its far
+// end runs inside Write, so that its answer is readable when Write returns,
+// and time passes on the line only when the host waits for it (Await). The
+// simulated DUT reached in-process on virtual time is one (dutsim's
+// InProcess); a serial port never is.
+//
+// Over a SyncPort the VADLINK driver reads a reply right after its request,
+// on the caller's goroutine: it starts no reader goroutine and arms no
+// timer, so an exchange costs no thread hand-off and a missing reply costs
+// no wall time. That is what makes a simulated run on virtual time both
+// fast and deterministic: what the device says, and when on the run's
+// clock, does not depend on the scheduler or on the machine's load.
+type SyncPort interface {
+	io.ReadWriteCloser
+	// Read never waits: with nothing readable it returns an error
+	// matching os.ErrDeadlineExceeded (ErrTimeout), as a Port does after
+	// ReadPoll.
+	//
+	// Await lets up to max of line time pass, less if a byte becomes
+	// readable first (a reply the device delays), and returns how much
+	// passed and whether a byte is readable. The host's reply timeout is
+	// measured on this time: a reply delayed past it is a retry, as on a
+	// wire, without anyone waiting for it.
+	Await(max time.Duration) (waited time.Duration, ready bool)
+}
+
 // Port is a serial port set up for VADLINK: 115200 8N1, no flow control, DTR
 // and RTS left low (asserting them on open resets Arduino-style boards).
 type Port struct {

@@ -93,7 +93,8 @@ type Config struct {
 	Clock clock.Clock
 	// Open opens the transport; nil means OpenPort. A custom transport's
 	// Close must make a pending Read return, and a Read may time out with
-	// an error matching os.ErrDeadlineExceeded.
+	// an error matching os.ErrDeadlineExceeded. A transport that is a
+	// SyncPort is driven without a reader goroutine (see SyncPort).
 	Open func(path string) (io.ReadWriteCloser, error)
 	// ReplyTimeout is how long a request waits on the wall clock for its
 	// reply before it is sent again; 0 means ReplyTimeout, as VADLINK.md
@@ -122,7 +123,9 @@ type Config struct {
 // Requests are strictly one at a time: a request owns the line until its
 // reply arrives or its last attempt times out. A reader goroutine reads every
 // line the device sends, hands replies to the waiting request and delivers
-// TLM and ALARM frames to the callbacks.
+// TLM and ALARM frames to the callbacks. Over a SyncPort there is none: the
+// request reads what the device sent right after writing, on its own
+// goroutine, and times out on the port's line time.
 //
 // The link is declared lost, and every later request fails with ErrLinkLost
 // until Reconnect, when the transport fails (device closed or unplugged: at
@@ -162,9 +165,12 @@ var (
 	_ Reconnector = (*VADLINK)(nil)
 )
 
-// conn is one opened transport and its reader goroutine.
+// conn is one opened transport and its reader goroutine, or, on a
+// SyncPort, the line reader its requests read with.
 type conn struct {
 	rw         io.ReadWriteCloser
+	sync       SyncPort    // rw, when it is one; nil otherwise
+	lr         *LineReader // of sync
 	replies    chan Frame
 	done       chan struct{} // closed when the reader has returned
 	err        error         // why the reader returned; read after done
@@ -174,7 +180,12 @@ type conn struct {
 }
 
 func (c *conn) shut() error {
-	c.once.Do(func() { c.closeErr = c.rw.Close() })
+	c.once.Do(func() {
+		c.closeErr = c.rw.Close()
+		if c.sync != nil {
+			close(c.done) // no reader to close it
+		}
+	})
 	return c.closeErr
 }
 
@@ -239,7 +250,11 @@ func (d *VADLINK) dial(ctx context.Context) (*conn, Identity, error) {
 		return nil, Identity{}, err
 	}
 	c := &conn{rw: rw, replies: make(chan Frame, 1), done: make(chan struct{})}
-	go d.read(c)
+	if sp, ok := rw.(SyncPort); ok {
+		c.sync, c.lr = sp, NewLineReader(sp)
+	} else {
+		go d.read(c)
+	}
 	f, _, err := d.exchange(ctx, c, "HELLO")
 	var id Identity
 	if err == nil {
@@ -257,21 +272,31 @@ func (d *VADLINK) read(c *conn) {
 	defer close(c.done)
 	lr := NewLineReader(c.rw)
 	for {
-		line, err := lr.ReadLine()
-		switch {
-		case err == nil:
-			d.receive(c, line)
-		case errors.Is(err, ErrTooLong):
-			d.n.tooLong.Add(1)
-			d.emit(FrameEvent{Dir: Received, Err: err})
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// idle line
-		default:
-			c.err = err
-			d.lose(c, err)
-			return
+		err := d.take(c, lr)
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) { // a line, or an idle line
+			continue
 		}
+		c.err = err
+		d.lose(c, err)
+		return
 	}
+}
+
+// take reads the next line from lr and handles it, a frame or an
+// over-long line dropped; it returns the reader's error when there was no
+// line (a timeout, a failed transport).
+func (d *VADLINK) take(c *conn, lr *LineReader) error {
+	line, err := lr.ReadLine()
+	switch {
+	case err == nil:
+		d.receive(c, line)
+	case errors.Is(err, ErrTooLong):
+		d.n.tooLong.Add(1)
+		d.emit(FrameEvent{Dir: Received, Err: err})
+	default:
+		return err
+	}
+	return nil
 }
 
 // receive handles one line from the device.
@@ -300,6 +325,9 @@ func (d *VADLINK) receive(c *conn, line []byte) {
 		}
 		select {
 		case c.replies <- f:
+			if c.sync != nil {
+				break // the requester reads it on this goroutine
+			}
 			// The requester waits for this reply, and this goroutine has
 			// nothing to do but wait for the next line: yield the
 			// processor to it at once. Otherwise the requester waits for
@@ -374,24 +402,25 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 	}
 
 	wait := cmp.Or(d.cfg.ReplyTimeout, ReplyTimeout)
+	if c.sync != nil {
+		f, fatal, err = d.exchangeSync(ctx, c, seq, verb, args, wait)
+	} else {
+		f, fatal, err = d.exchangeAsync(ctx, c, seq, verb, args, wait)
+	}
+	if errors.Is(err, ErrNoReply) {
+		d.n.noReply.Add(1)
+		err = fmt.Errorf("%w to %d %s in %d attempts of %v", ErrNoReply, seq, verb, MaxRetries+1, wait)
+	}
+	return f, fatal, err
+}
+
+// exchangeAsync waits for the reader goroutine to hand over the reply,
+// ReplyTimeout of wall time an attempt.
+func (d *VADLINK) exchangeAsync(ctx context.Context, c *conn, seq uint16, verb string, args []string, wait time.Duration) (Frame, bool, error) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for attempt := 0; attempt <= MaxRetries; attempt++ {
-		if attempt > 0 {
-			d.n.retries.Add(1)
-		}
-		d.emitMu.Lock()
-		_, err := c.rw.Write(d.buf)
-		if err == nil {
-			d.lastTx.Store(int64(d.clk.Now()))
-			d.n.sent.Add(1)
-			if d.cfg.OnFrame != nil {
-				line := d.buf[:len(d.buf)-1]
-				d.emitLocked(FrameEvent{Dir: Sent, Line: string(line), Frame: Frame{Seq: seq, Verb: verb, Args: args}, Attempt: attempt})
-			}
-		}
-		d.emitMu.Unlock()
-		if err != nil {
+		if err := d.send(c, seq, verb, args, attempt); err != nil {
 			return Frame{}, true, err
 		}
 		timer.Reset(wait)
@@ -399,14 +428,9 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 		for {
 			select {
 			case r := <-c.replies:
-				if r.Seq != seq {
-					d.n.seqMismatch.Add(1)
-					continue
+				if f, ok, err := d.reply(r, seq); ok {
+					return f, false, err
 				}
-				if r.Verb == "ERR" {
-					return r, false, parseErr(r)
-				}
-				return r, false, nil
 			case <-c.done:
 				if c.err == nil {
 					return Frame{}, true, ErrClosed
@@ -419,8 +443,97 @@ func (d *VADLINK) exchange(ctx context.Context, c *conn, verb string, args ...st
 			}
 		}
 	}
-	d.n.noReply.Add(1)
-	return Frame{}, true, fmt.Errorf("%w to %d %s in %d attempts of %v", ErrNoReply, seq, verb, MaxRetries+1, wait)
+	return Frame{}, true, ErrNoReply
+}
+
+// exchangeSync reads the reply from a SyncPort right after each attempt:
+// what the device sent is readable then, and an attempt waits for a late
+// reply on the port's line time only (SyncPort.Await), never on the wall
+// clock.
+func (d *VADLINK) exchangeSync(ctx context.Context, c *conn, seq uint16, verb string, args []string, wait time.Duration) (Frame, bool, error) {
+	for attempt := 0; attempt <= MaxRetries; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return Frame{}, false, err
+		}
+		if err := d.send(c, seq, verb, args, attempt); err != nil {
+			return Frame{}, true, err
+		}
+		left := wait
+		for range syncArrivals {
+			if err := d.drain(c); err != nil {
+				return Frame{}, true, err
+			}
+			select {
+			case r := <-c.replies:
+				if f, ok, err := d.reply(r, seq); ok {
+					return f, false, err
+				}
+				continue
+			default:
+			}
+			waited, ready := c.sync.Await(left)
+			if left -= waited; !ready || left < 0 {
+				break
+			}
+		}
+	}
+	return Frame{}, true, ErrNoReply
+}
+
+// syncArrivals bounds how often one attempt over a SyncPort reads what
+// arrived: a device sends a reply, perhaps after garbage or unsolicited
+// frames, never dozens of separate arrivals to one request, and a port
+// that keeps saying a byte is readable without one must not hold the
+// request forever.
+const syncArrivals = 64
+
+// drain handles every line the SyncPort of c has readable now; an error
+// other than the port's "nothing more" is the link's.
+func (d *VADLINK) drain(c *conn) error {
+	for {
+		err := d.take(c, c.lr)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil
+		default:
+			c.err = err
+			return err
+		}
+	}
+}
+
+// send writes attempt number attempt of the request d.buf (seq verb args)
+// and reports it.
+func (d *VADLINK) send(c *conn, seq uint16, verb string, args []string, attempt int) error {
+	if attempt > 0 {
+		d.n.retries.Add(1)
+	}
+	d.emitMu.Lock()
+	defer d.emitMu.Unlock()
+	if _, err := c.rw.Write(d.buf); err != nil {
+		return err
+	}
+	d.lastTx.Store(int64(d.clk.Now()))
+	d.n.sent.Add(1)
+	if d.cfg.OnFrame != nil {
+		line := d.buf[:len(d.buf)-1]
+		d.emitLocked(FrameEvent{Dir: Sent, Line: string(line), Frame: Frame{Seq: seq, Verb: verb, Args: args}, Attempt: attempt})
+	}
+	return nil
+}
+
+// reply takes a reply handed over for the request seq: ok is false when it
+// answers another (a late copy), and err is the device's ERR.
+func (d *VADLINK) reply(r Frame, seq uint16) (f Frame, ok bool, err error) {
+	if r.Seq != seq {
+		d.n.seqMismatch.Add(1)
+		return Frame{}, false, nil
+	}
+	if r.Verb == "ERR" {
+		return r, true, parseErr(r)
+	}
+	return r, true, nil
 }
 
 // lose declares the link of c lost because of cause, unless c is no longer

@@ -37,7 +37,7 @@ func eventClass(k string) string {
 	case runlog.KindDUTTx, runlog.KindDUTRx:
 		return classCounted
 	case runlog.KindRunStart, runlog.KindRunEnd, runlog.KindStepStart, runlog.KindStepEnd,
-		runlog.KindSetpoint, runlog.KindRamp, runlog.KindUntilMet:
+		runlog.KindSetpoint, runlog.KindRamp, runlog.KindUntilMet, runlog.KindDUTSummary:
 		return classTimeline
 	case runlog.KindCriterion:
 		return classCriteria

@@ -141,6 +141,7 @@ func (r *Report) junitProperties() []junitProp {
 		prop("dut_model", d.Model)
 		prop("dut_serial", d.Serial)
 		prop("dut_fw", d.FW)
+		prop("dut_link", m.DUTLink)
 	}
 	prop("operator", m.Operator)
 	prop("clock", string(m.Clock))

@@ -180,3 +180,40 @@ func TestHostAndJobInIdentityAndJUnit(t *testing.T) {
 		}
 	}
 }
+
+// How the run reached its DUT (manifest dut_link) is shown with the DUT's
+// identity in the report and is a JUnit property; a record made before it
+// was recorded shows the identity alone. A dut.summary is part of the
+// timeline.
+func TestDUTLinkInIdentityAndJUnit(t *testing.T) {
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.run.Manifest.DUT = &runlog.DUTIdentity{Model: "dutsim-impella-cp", Serial: "SIM-0001", FW: "1.0.0"}
+	for link, want := range map[string]string{
+		runlog.DUTLinkInProcess: "<th>Device under test</th><td>model dutsim-impella-cp, serial SIM-0001, firmware 1.0.0; simulated, in process</td>",
+		runlog.DUTLinkPTY:       "<th>Device under test</th><td>model dutsim-impella-cp, serial SIM-0001, firmware 1.0.0; simulated, over a pseudo-terminal</td>",
+		runlog.DUTLinkSerial:    "<th>Device under test</th><td>model dutsim-impella-cp, serial SIM-0001, firmware 1.0.0; on a serial port</td>",
+		"":                      "<th>Device under test</th><td>model dutsim-impella-cp, serial SIM-0001, firmware 1.0.0</td>",
+	} {
+		r.run.Manifest.DUTLink = link
+		var h, j bytes.Buffer
+		if err := r.writeHTMLSection(&h, "identity"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteJUnit(&j); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("identity lacks %s:\n%s", want, h.String())
+		}
+		prop := `<property name="dut_link" value="` + link + `">`
+		if got := strings.Contains(j.String(), prop); got != (link != "") {
+			t.Errorf("dut_link %q: JUnit has %s: %v", link, prop, got)
+		}
+	}
+	if c := eventClass(runlog.KindDUTSummary); c != classTimeline {
+		t.Errorf("dut.summary is %s", c)
+	}
+}

@@ -143,6 +143,9 @@ func identityRows(m *runlog.Manifest) []kv {
 	dut := "none identified"
 	if d := m.DUT; d != nil {
 		dut = fmt.Sprintf("model %s, serial %s, firmware %s", orDash(d.Model), orDash(d.Serial), orDash(d.FW))
+		if l := dutLinkText(m.DUTLink); l != "" {
+			dut += "; " + l
+		}
 	}
 	operator := m.Operator
 	var chans []string
@@ -191,6 +194,22 @@ func keptText(m *runlog.Manifest) string {
 		return ""
 	}
 	return fmt.Sprintf("1 frame in %d kept", m.KeptEvery())
+}
+
+// dutLinkText says how the run reached its DUT (manifest dut_link); ""
+// when the record does not say (before schema 1.1.0).
+func dutLinkText(link string) string {
+	switch link {
+	case "":
+		return ""
+	case runlog.DUTLinkSerial:
+		return "on a serial port"
+	case runlog.DUTLinkPTY:
+		return "simulated, over a pseudo-terminal"
+	case runlog.DUTLinkInProcess:
+		return "simulated, in process"
+	}
+	return "link " + link
 }
 
 // jobText names the CI job that started a run, as far as its CI system

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -179,9 +180,21 @@ func TestDUTSilentAborts(t *testing.T) {
 	}
 }
 
-// TestDUTFramesAreEvents: every command and reply is in the run record.
-func TestDUTFramesAreEvents(t *testing.T) {
+// TestDUTExchangesSummarisedOnVirtualTime: on virtual time every command
+// and its reply is in the run record, and so is a STATUS whose reply
+// says something new (the first; the targets of P8 and 30,000 rpm); the
+// other polls are counted, in a dut.summary at the end of every step and
+// of the run, whose counts add up to what the record has. The manifest
+// says the DUT was reached in process.
+func TestDUTExchangesSummarisedOnVirtualTime(t *testing.T) {
 	o := runDUT(t, nil, header+"  - set: {dut.level: P8}\n    hold: 2 s\n  - set: {dut.speed: 30000 rpm}\n    hold: 1 s\n")
+	link := runlog.DUTLinkInProcess
+	if simDUTOverPTY {
+		link = runlog.DUTLinkPTY
+	}
+	if l := o.run.Manifest.DUTLink; l != link {
+		t.Errorf("manifest dut_link %q, want %q", l, link)
+	}
 	var tx, rx []string
 	for _, e := range o.events {
 		switch e.Kind {
@@ -197,10 +210,52 @@ func TestDUTFramesAreEvents(t *testing.T) {
 			t.Errorf("no %q among the commands sent", strings.TrimSpace(want))
 		}
 	}
-	// 3 s at one STATUS per 100 ms, each answered; then the polls that
-	// confirm the safe state (countStatus leaves them out)
-	if n := countStatus(tx); n < 29 || n > 32 || len(rx) < len(tx)-1 {
-		t.Errorf("%d STATUS polls, %d frames sent, %d received", n, len(tx), len(rx))
+	if len(rx) != len(tx) {
+		t.Errorf("%d frames sent, %d received recorded: an exchange is recorded whole or not at all", len(tx), len(rx))
+	}
+	if n := countStatus(tx); n < 2 || n > 8 {
+		t.Errorf("%d STATUS polls recorded, want the few whose reply changed: %q", n, tx)
+	}
+	sums := o.eventsOf(runlog.KindDUTSummary)
+	if len(sums) != 3 {
+		t.Fatalf("%d dut.summary events, want one per step and one for the run", len(sums))
+	}
+	var steps runlog.DUTSummaryData
+	steps.Exchanges = map[string]int64{}
+	for i, e := range sums {
+		var d runlog.DUTSummaryData
+		if err := e.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "run", false: "step"}[i == 2]; d.Scope != want || d.Link != link || d.Logged != runlog.DUTLoggedChanges {
+			t.Errorf("summary %d: %+v", i, d)
+		}
+		if i == 2 {
+			// The run's: the steps' 3 s of polls every 100 ms, and the
+			// 3 s that confirm the safe state at the end (from 30,000
+			// rpm at 10,000 rpm/s); every frame of the record, every
+			// one answered.
+			if n, m := d.Exchanges["STATUS"], steps.Exchanges["STATUS"]; m < 29 || m > 33 || n-m < 27 || n-m > 33 {
+				t.Errorf("run: %d STATUS exchanges, the steps %d", n, steps.Exchanges["STATUS"])
+			}
+			var all int64
+			for _, n := range d.Exchanges {
+				all += n
+			}
+			if d.Frames != 2*all || d.FramesLogged != int64(len(tx)+len(rx)) || d.Retries != 0 || d.Errors != (runlog.DUTErrors{}) {
+				t.Errorf("run: %d exchanges, %+v; the record has %d frames", all, d, len(tx)+len(rx))
+			}
+			if !strings.Contains(e.Msg, "no errors") || e.Step != "" {
+				t.Errorf("run summary %q at step %q", e.Msg, e.Step)
+			}
+			continue
+		}
+		if e.Step != strconv.Itoa(i+1) || d.Exchanges["STATUS"] < 10 {
+			t.Errorf("step %q summary: %+v", e.Step, d)
+		}
+		for k, n := range d.Exchanges {
+			steps.Exchanges[k] += n
+		}
 	}
 }
 
@@ -502,6 +557,17 @@ func TestDUTOnWallClockLeavesAcquisitionAlone(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(sent, "\n"), " LEVEL 4 ") {
 		t.Errorf("LEVEL 4 never sent: %q", sent)
+	}
+	// On the wall clock every frame is recorded (the poller may add some
+	// after the run's summary), and the DUT on its pty.
+	sums := o.eventsOf(runlog.KindDUTSummary)
+	var run runlog.DUTSummaryData
+	if len(sums) == 0 || sums[len(sums)-1].Decode(&run) != nil || run.Scope != "run" {
+		t.Fatalf("no run summary among %+v", sums)
+	}
+	if run.Logged != runlog.DUTLoggedAll || run.Link != runlog.DUTLinkPTY || run.FramesLogged != run.Frames ||
+		run.Frames > int64(len(o.eventsOf(runlog.KindDUTTx))+len(o.eventsOf(runlog.KindDUTRx))) || o.run.Manifest.DUTLink != runlog.DUTLinkPTY {
+		t.Errorf("run summary %+v; manifest dut_link %q", run, o.run.Manifest.DUTLink)
 	}
 	rpm := -1.0
 	col := slices.IndexFunc(o.run.Manifest.Layout, func(c runlog.Channel) bool { return c.Name == "dut.rpm" })

@@ -746,6 +746,8 @@ func (e *engine) endStep(sr *stepRun, outcome string, attempt int) {
 	}
 	e.steps = append(e.steps, res)
 	e.out.step(res)
+	e.plant.SummariseDUT(sr.path, e.next, false)
+	e.plantEvents()
 	// The whole result rides in the event, so a resumed run recovers it.
 	e.event(runlog.NewEvent(runlog.KindStepEnd, sr.path, outcome, runlog.StepEndData{Frames: sr.frames, Result: &res, References: refs}))
 }

@@ -57,6 +57,12 @@ type Plant interface {
 	TakeEvents() []runlog.Event
 	// DUT is the identity of the device under test, or nil.
 	DUT() *runlog.DUTIdentity
+	// DUTLink is how the DUT is reached (runlog.DUTLink*); "" without one.
+	DUTLink() string
+	// SummariseDUT queues for TakeEvents a dut.summary event of the DUT
+	// link's exchanges since the last one, for step, at at (run: of the
+	// whole run, at its end); nothing without a DUT.
+	SummariseDUT(step string, at time.Duration, run bool)
 	Close() error
 }
 
@@ -602,6 +608,19 @@ func (p *busPlant) DUT() *runlog.DUTIdentity {
 		return nil
 	}
 	return p.dut.identity()
+}
+
+func (p *busPlant) DUTLink() string {
+	if p.dut == nil {
+		return ""
+	}
+	return p.dut.link
+}
+
+func (p *busPlant) SummariseDUT(step string, at time.Duration, run bool) {
+	if p.dut != nil {
+		p.dut.summarise(step, at, run)
+	}
 }
 
 func (p *busPlant) EStop() bool { return p.estop.Active() }

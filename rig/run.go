@@ -248,6 +248,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		Calibration:     calRecs,
 		DUT:             plant.DUT(),
 		DUTProfile:      dutProfileRef(cfg),
+		DUTLink:         plant.DUTLink(),
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,
@@ -403,6 +404,8 @@ func (e *engine) result(id string, runErr, safeErr error) runlog.Result {
 	if r.Criteria == nil {
 		r.Criteria = []runlog.CriterionResult{}
 	}
+	e.plant.SummariseDUT("", e.next, true)
+	e.plantEvents()
 	e.event(runlog.NewEvent(runlog.KindRunEnd, "", string(r.Outcome), runlog.RunEndData{Frames: r.Frames}))
 	return r
 }

@@ -42,8 +42,16 @@ const (
 	// for a pause ("paused", "resumed"), none for an overdue calibration
 	// run with --allow-overdue.
 	KindOperator = "operator"
-	KindDUTTx    = "dut.tx" // DUTFrameData when it says more than msg, the line sent
-	KindDUTRx    = "dut.rx" // DUTFrameData when it says more than msg, the line received
+	// KindDUTTx and KindDUTRx: a frame sent to the DUT, a line received
+	// from it; DUTFrameData when it says more than msg, the line. On the
+	// wall clock (--realtime, hardware) every frame is one. On virtual
+	// time only those of exchanges that changed something or failed are
+	// (DUTSummaryData says which), and KindDUTSummary counts them all.
+	KindDUTTx = "dut.tx"
+	KindDUTRx = "dut.rx"
+	// KindDUTSummary: the DUT link's exchanges counted, at the end of
+	// every step and of the run; DUTSummaryData; msg: the counts in words.
+	KindDUTSummary = "dut.summary"
 	// KindDUTAlarm: alarm bits of the DUT rose, a warning (the run trips
 	// on those its rig config names); DUTAlarmData; msg: the bits by name.
 	KindDUTAlarm = "dut.alarm"
@@ -355,6 +363,85 @@ type DUTFrameData struct {
 	Retry int    `json:"retry,omitempty"` // the command's resend, from 1
 }
 
+// DUTSummaryData is the data of dut.summary: what went over the DUT link,
+// counted, since the previous summary of its scope.
+//
+// On virtual time a run records as dut.tx and dut.rx events (Logged
+// "changes") the frames of
+//   - every request but STATUS and PING (HELLO, MODE, SPEED, LEVEL, TELEM,
+//     CLEAR, ...), and its reply: each is a command or a question asked
+//     once;
+//   - a STATUS exchange whose reply differs from the previous STATUS reply
+//     in anything but its readings (rpm, cur, pwr, purge): its target,
+//     its alarms, a field the rig does not know, an ERR; the first STATUS.
+//     The readings are the dut.rpm, dut.current, dut.power and dut.purge
+//     channels of the frames, at every poll; one a rig declares no
+//     channel for is not recorded on virtual time (a simulated device's
+//     readings are a function of the run, which runs again the same; a
+//     rig that wants them declares the channel), and an alarm it raises
+//     (purge low, overcurrent) is a change all the same;
+//   - a PING exchange whose reply is anything but a bare OK;
+//   - every error: an exchange retried or never answered (all its
+//     attempts), a line dropped (bad CRC, bad syntax, too long), a reply to
+//     no outstanding request, an ERR reply (NAK);
+//   - every ALARM frame, and a TLM frame whose alarms differ from the
+//     previous TLM's;
+//   - the link's restoration after a reconnect.
+//
+// The rest is counted here only. On the wall clock (a real device, or
+// --realtime) every frame is recorded (Logged "all"): there the line is a
+// real device's, its exchanges take real time, so they come at most some
+// ten a second, and the frame-by-frame trace is what an investigation of
+// the device needs; a dry run on virtual time makes as many in minutes as
+// the bench in days, of a simulated device whose every state change is
+// kept.
+type DUTSummaryData struct {
+	// Alarms and TLM (last) count the unsolicited frames delivered.
+	Alarms int64 `json:"alarm_frames"`
+	// Errors count what went wrong on the line.
+	Errors DUTErrors `json:"errors"`
+	// Exchanges counts the requests by verb ("STATUS": 6000), a retry not
+	// counted again.
+	Exchanges map[string]int64 `json:"exchanges"`
+	// Frames counts the frames sent and the lines received; FramesLogged
+	// those of them recorded as dut.tx and dut.rx events.
+	Frames       int64 `json:"frames"`
+	FramesLogged int64 `json:"frames_logged"`
+	// FromS is the run clock, in seconds, where the count starts.
+	FromS float64 `json:"from_s"`
+	// Link is how the DUT is reached (the manifest's dut_link).
+	Link string `json:"link"`
+	// Logged is which frames are recorded: "all" or "changes" (above).
+	Logged string `json:"logged"`
+	// Reconnects counts the link re-established (on_link_loss: reconnect).
+	Reconnects int64 `json:"reconnects"`
+	// Retries counts requests sent again for want of a reply.
+	Retries int64 `json:"retries"`
+	// Scope is "step": since the previous step's summary (the first: since
+	// the link was opened, before the run); or "run": the whole run, from
+	// the link's opening, in the run's last summary.
+	Scope string `json:"scope"`
+	TLM   int64  `json:"tlm_frames"`
+}
+
+// DUTErrors counts what went wrong on the DUT link (DUTSummaryData).
+type DUTErrors struct {
+	BadCRC      int64 `json:"bad_crc"`      // lines dropped for their CRC
+	BadSyntax   int64 `json:"bad_syntax"`   // unparsable lines, and frames with a malformed payload
+	LinkLost    int64 `json:"link_lost"`    // the link declared lost
+	NAK         int64 `json:"nak"`          // ERR replies: the device refused a request
+	NoReply     int64 `json:"no_reply"`     // requests unanswered after every attempt
+	SeqMismatch int64 `json:"seq_mismatch"` // replies to no outstanding request, dropped
+	TooLong     int64 `json:"too_long"`     // lines over VADLINK's 128 bytes, dropped
+	Unexpected  int64 `json:"unexpected"`   // valid frames the host has no use for
+}
+
+// Which frames of the DUT link a run records (DUTSummaryData.Logged).
+const (
+	DUTLoggedAll     = "all"
+	DUTLoggedChanges = "changes"
+)
+
 // DUTAlarmData is the data of dut.alarm.
 type DUTAlarmData struct {
 	Bits  int      `json:"bits"`  // the bits that rose, VADLINK's bitmask
@@ -401,5 +488,6 @@ func (OperatorData) payload()       {}
 func (DUTFrameData) payload()       {}
 func (DUTAlarmData) payload()       {}
 func (DUTSafeData) payload()        {}
+func (DUTSummaryData) payload()     {}
 func (AcquisitionData) payload()    {}
 func (GapData) payload()            {}

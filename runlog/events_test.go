@@ -36,6 +36,8 @@ func TestPayloadKeyOrder(t *testing.T) {
 		FaultData{Stack: "goroutine 1"},
 		OperatorData{BeforeStep: 2},
 		DUTFrameData{Error: "bad checksum", Retry: 1},
+		DUTSummaryData{Exchanges: map[string]int64{"STATUS": 2, "MODE": 1}, Frames: 6, Link: DUTLinkInProcess, Logged: DUTLoggedChanges,
+			Scope: "step", Errors: DUTErrors{NoReply: 1, SeqMismatch: 2}},
 		AcquisitionData{ADC: daq.ADCHealth{Frames: 9, Gaps: 1}, SlowADC: daq.ADCHealth{Stuck: 2}},
 		GapData{Conversions: 3, FromS: 0.001, ToS: 0.003},
 	} {

@@ -145,6 +145,10 @@ type Manifest struct {
 	// DUT with (its config's dut.profile, or --dut); null without a DUT
 	// and in records made before profiles.
 	DUTProfile *DUTProfile `json:"dut_profile"`
+	// DUTLink is how the rig reached the DUT: DUTLinkSerial, DUTLinkPTY or
+	// DUTLinkInProcess; null without a DUT and in records made before
+	// schema 1.1.0.
+	DUTLink string `json:"dut_link" null:"empty"`
 	// Calibration lists the calibration records in force for the run's
 	// channels; [] when there are none.
 	Calibration []Calibration `json:"calibration"`
@@ -239,6 +243,21 @@ type ProtocolRef struct {
 	// Description is the protocol's description; null when it has none.
 	Description string `json:"description" null:"empty"`
 }
+
+// How a run reached its DUT (Manifest.DUTLink).
+const (
+	// DUTLinkSerial: a device on a serial port (USB-serial adapter).
+	DUTLinkSerial = "serial"
+	// DUTLinkPTY: the simulated DUT on a pseudo-terminal, through the
+	// same serial library and tty layer as a real adapter (the wall
+	// clock's way to it).
+	DUTLinkPTY = "pty"
+	// DUTLinkInProcess: the simulated DUT's firmware reached in the same
+	// process, request and response, with the same driver and codec
+	// (virtual time's way to it: deterministic, and no thread hand-off
+	// per exchange).
+	DUTLinkInProcess = "in-process"
+)
 
 // DUTIdentity is the device under test as it identified itself; what it
 // did not say is null.

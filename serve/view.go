@@ -256,12 +256,13 @@ func stride[T any](list []T, n int) []T {
 }
 
 // viewEvents are the notable events of a run as the live stream has them
-// ({"t","kind","step","msg"}): DUT traffic left out, at most
-// maxViewEvents, the last ones kept (the end says most).
+// ({"t","kind","step","msg"}): DUT traffic and its counts (dut.summary, one
+// a step) left out, at most maxViewEvents, the last ones kept (the end says
+// most).
 func viewEvents(evs []runlog.Event) []map[string]any {
 	out := []map[string]any{}
 	for _, ev := range evs {
-		if ev.Kind == runlog.KindDUTTx || ev.Kind == runlog.KindDUTRx {
+		if ev.Kind == runlog.KindDUTTx || ev.Kind == runlog.KindDUTRx || ev.Kind == runlog.KindDUTSummary {
 			continue
 		}
 		out = append(out, map[string]any{"t": ev.T, "kind": ev.Kind, "step": ev.Step, "msg": ev.Msg})

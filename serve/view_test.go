@@ -183,3 +183,20 @@ func TestNoteStopOldRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestViewEventsLeaveOutDUTTraffic: the bench view's events of a run have
+// neither the DUT's frames nor their counts (a dut.summary a step), which
+// would push the notable events out of its last maxViewEvents.
+func TestViewEventsLeaveOutDUTTraffic(t *testing.T) {
+	evs := []runlog.Event{
+		{T: 1, Kind: runlog.KindDUTTx, Msg: "1 STATUS *0000"},
+		{T: 1, Kind: runlog.KindDUTRx, Msg: "1 OK *0000"},
+		{T: 2, Kind: runlog.KindDUTAlarm, Msg: "DUT alarm 0x01 rose: suction"},
+		{T: 3, Kind: runlog.KindDUTSummary, Step: "1", Msg: "DUT link in-process, changes logged: 30 exchanges"},
+		{T: 3, Kind: runlog.KindStepEnd, Step: "1", Msg: "pass"},
+	}
+	got := viewEvents(evs)
+	if len(got) != 2 || got[0]["kind"] != runlog.KindDUTAlarm || got[1]["kind"] != runlog.KindStepEnd {
+		t.Errorf("view events %v", got)
+	}
+}

@@ -14,7 +14,10 @@
 // interface; DefaultPump is a stand-in until package sim provides the real
 // one.
 //
-// Server puts a Firmware on a pty (github.com/creack/pty, in raw mode) and
+// Server puts a Firmware on a pty (github.com/creack/pty, in raw mode), or
+// with Config.InProcess behind an in-memory dut.SyncPort (Server.Open) for a
+// host on virtual time: the same framing and codec, request and response
+// on the host's goroutine, no pty, goroutine or timer (inprocess.go); and
 // injects link faults: dropped, delayed and corrupted replies, garbage,
 // silence, and unplugging; and device faults, for a host that must check
 // the device's word: a flood of ALARM frames, an alarm that comes and goes

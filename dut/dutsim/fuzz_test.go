@@ -2,9 +2,12 @@ package dutsim
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/dut"
 )
 
@@ -72,6 +75,58 @@ func FuzzFirmware(f *testing.F) {
 			if st.TargetRPM < 0 || st.TargetRPM > MaxRPM || st.RPM < 0 || st.RPM > MaxRPM ||
 				st.TelemHz < 0 || st.TelemHz > MaxTelemetryHz || st.Now != now {
 				t.Fatalf("state out of bounds: %+v", st)
+			}
+		}
+	})
+}
+
+// FuzzInProcessPort writes arbitrary bytes, in chunks of arbitrary sizes,
+// to an in-process DUT through its host port: no panic; every line the
+// host reads back is a well-formed frame, a reply to a request's seq or
+// an unsolicited one; the line holds at most memQueue frames whatever the
+// host does not read.
+func FuzzInProcessPort(f *testing.F) {
+	for _, fr := range []dut.Frame{{Seq: 1, Verb: "HELLO"}, {Seq: 2, Verb: "TELEM", Args: []string{"100"}}, {Seq: 3, Verb: "STATUS"}} {
+		b, _ := dut.AppendFrame(nil, fr)
+		f.Add(uint8(7), b)
+	}
+	f.Add(uint8(1), []byte("1 PING *0000\n\x00\xff\r\n"+string(bytes.Repeat([]byte("x"), 300))+"\n"))
+	f.Fuzz(func(t *testing.T, chunk uint8, data []byte) {
+		clk := clock.NewVirtual(time.Unix(0, 0))
+		s, err := Serve(context.Background(), Config{Clock: clk, InProcess: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rw, err := s.Open(InProcessName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int(chunk%32) + 1
+		for len(data) > 0 {
+			k := min(n, len(data))
+			clk.Advance(3 * time.Millisecond)
+			if w, err := rw.Write(data[:k]); err != nil || w != k {
+				t.Fatalf("write %d bytes: %d, %v", k, w, err)
+			}
+			data = data[k:]
+		}
+		mp := rw.(*memPort)
+		if q := len(mp.p.mem.q); q > memQueue {
+			t.Fatalf("%d frames queued", q)
+		}
+		lr := dut.NewLineReader(rw)
+		for {
+			line, err := lr.ReadLine()
+			if err != nil {
+				if !errors.Is(err, dut.ErrTimeout) {
+					t.Fatalf("read: %v", err)
+				}
+				break
+			}
+			fr, err := dut.ParseFrame(line)
+			if err != nil || (fr.Seq == 0) != (fr.Verb == "TLM" || fr.Verb == "ALARM") {
+				t.Fatalf("host read %q: %v", line, err)
 			}
 		}
 	})

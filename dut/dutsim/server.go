@@ -35,6 +35,13 @@ type Config struct {
 	// while unplugged: a stand-in for a /dev/serial/by-id/ name, which is
 	// how the host finds the device again after it re-enumerates.
 	Symlink string
+	// InProcess serves the firmware in this process instead of on a pty:
+	// the host opens it with Server.Open (as dut.Config.Open), and gets a
+	// dut.SyncPort whose Write runs the firmware at once (see
+	// inprocess.go). It is for a run on virtual time; a host on the wall
+	// clock, or one that must go through the tty layer as with a real
+	// adapter, uses the pty. It excludes Symlink.
+	InProcess bool
 	// Faults are injected from the start; the firmware alone (NewFirmware)
 	// takes their device faults.
 	Faults Faults
@@ -103,6 +110,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("dutsim: safe speed %d rpm outside 0..%d", c.SafeRPM, c.TopRPM)
 	case c.Quiet&dut.AlarmHostLinkLost != 0:
 		return c, fmt.Errorf("dutsim: the host-link alarm cannot be quiet: VADLINK's watchdog raises it")
+	case c.InProcess && c.Symlink != "":
+		return c, fmt.Errorf("dutsim: an in-process DUT has no pty to link %s to", c.Symlink)
 	case c.AdvanceEvery < 0:
 		return c, fmt.Errorf("dutsim: advance interval %v is negative", c.AdvanceEvery)
 	}
@@ -170,8 +179,9 @@ type Server struct {
 	wg      sync.WaitGroup // advanceEvery and fault timers
 }
 
-// plug is one pty and its goroutines.
+// plug is one pty and its goroutines, or, in process, one memLine.
 type plug struct {
+	mem           *memLine // in process; then none of the pty's fields is set
 	master, slave *os.File
 	path          string
 	out           chan outFrame
@@ -231,7 +241,8 @@ func (s *Server) Name() string {
 	return s.Path()
 }
 
-// Path is the current pty (/dev/pts/N), "" while unplugged.
+// Path is the current pty (/dev/pts/N), InProcessName in process, "" while
+// unplugged.
 func (s *Server) Path() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -390,7 +401,7 @@ func (s *Server) sendUnsolicited(b []byte) {
 		s.n.Muted++
 		return
 	}
-	if s.enqueue(b, time.Now()) {
+	if s.enqueue(b, 0) {
 		s.n.Unsolicited++
 	}
 }
@@ -398,14 +409,13 @@ func (s *Server) sendUnsolicited(b []byte) {
 // sendReply queues a reply through the faults; s.mu is held.
 func (s *Server) sendReply(b []byte) {
 	f := &s.faults
-	now := time.Now()
 	switch {
 	case s.plug == nil || f.Silent:
 		s.n.Muted++
 		return
 	case f.Babble:
 		s.n.Muted++
-		s.sendGarbage(now)
+		s.sendGarbage(0)
 		return
 	case f.DropNext > 0:
 		f.DropNext--
@@ -424,16 +434,16 @@ func (s *Server) sendReply(b []byte) {
 		s.n.Corrupted++
 	}
 	if f.Garbage > 0 && s.rng.Float64() < f.Garbage {
-		s.sendGarbage(now.Add(f.Delay))
+		s.sendGarbage(f.Delay)
 	}
-	if s.enqueue(b, now.Add(f.Delay)) {
+	if s.enqueue(b, f.Delay) {
 		s.n.Replies++
 	}
 }
 
 // sendGarbage queues a burst of 1..200 random bytes and a "\n": mostly
 // frames that fail to parse, sometimes one too long to be a frame.
-func (s *Server) sendGarbage(due time.Time) {
+func (s *Server) sendGarbage(delay time.Duration) {
 	n := 1 + s.rng.IntN(200)
 	b := make([]byte, n+1)
 	for i := range n {
@@ -444,7 +454,7 @@ func (s *Server) sendGarbage(due time.Time) {
 		b[i] = c
 	}
 	b[n] = '\n'
-	if s.enqueue(b, due) {
+	if s.enqueue(b, delay) {
 		s.n.Garbage++
 	}
 }
@@ -461,7 +471,9 @@ func corruptCRC(b []byte) []byte {
 	return c
 }
 
-// enqueue hands b to the writer; s.mu is held. A host that does not read
+// enqueue hands b to the writer, to leave delay from now; s.mu is held. In
+// process it goes to the memLine instead, delay on its line time. A host
+// that does not read
 // fills the tty's buffer; frames beyond the queue are dropped, as a UART's
 // transmit FIFO would drop them, rather than stall the firmware.
 //
@@ -471,9 +483,17 @@ func corruptCRC(b []byte) []byte {
 // which saves a goroutine hand-off per request. What the tty's buffer does
 // not take goes to the writer as before, so order is kept and the caller
 // never blocks.
-func (s *Server) enqueue(b []byte, due time.Time) bool {
+func (s *Server) enqueue(b []byte, delay time.Duration) bool {
 	p := s.plug
-	if p.busy.Load() == 0 && !due.After(time.Now()) {
+	if p.mem != nil {
+		if !p.mem.push(b, delay) {
+			s.n.Overflow++
+			return false
+		}
+		return true
+	}
+	due := time.Now().Add(delay)
+	if p.busy.Load() == 0 && delay <= 0 {
 		n := p.tryWrite(b)
 		if n == len(b) {
 			return true
@@ -521,6 +541,11 @@ func (p *plug) tryWriteFd(fd uintptr) bool {
 
 // plugIn opens a new pty and starts serving it; s.mu is held.
 func (s *Server) plugIn() error {
+	if s.cfg.InProcess {
+		s.plug = &plug{mem: newMemLine(), path: InProcessName}
+		s.n.Plugs++
+		return nil
+	}
 	m, slave, err := OpenPTY()
 	if err != nil {
 		return err
@@ -729,6 +754,10 @@ func (s *Server) write(p *plug) {
 
 // close ends p: the host sees a hang-up.
 func (p *plug) close() {
+	if p.mem != nil {
+		p.mem.unplug()
+		return
+	}
 	close(p.quit)
 	p.master.Close()
 	p.slave.Close()
