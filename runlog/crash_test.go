@@ -3,7 +3,6 @@ package runlog
 import (
 	"bytes"
 	"errors"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 func closedRun(t *testing.T, id string, n int) *Record {
 	t.Helper()
 	r, _ := create(t, id)
-	r.segMax = int64(len(r.segHdr)) + 5*recLen
+	r.segMax = int64(len(r.segHdr)) + 5*recLenMax
 	appendN(t, r, 0, n)
 	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
 		t.Fatal(err)
@@ -80,32 +79,60 @@ func TestSegmentOfAnotherRunIsRefused(t *testing.T) {
 	}
 }
 
-// Segments of format version 1 (no record marker, no number in the header)
-// written before version 2 are still read.
-func TestVersion1SegmentsStillRead(t *testing.T) {
-	r := closedRun(t, testRunID, 10)
-	for _, seg := range segmentPaths(t, r.Dir()) {
-		b, err := os.ReadFile(seg)
+// rewriteOld rewrites the segments of the run in dir as format version
+// 1 (no record marker, no number in the header) or 2 (float32 values)
+// wrote them, a record per 10 frames.
+func rewriteOld(t *testing.T, dir string, version uint32) {
+	t.Helper()
+	for i, seg := range segmentPaths(t, dir) {
+		f, size, err := OpenFile(seg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v1, err := appendSegmentHeader(nil, segHeader{RunID: testRunID, Channels: testLayout})
+		var times []time.Duration
+		var values []float64
+		_, err = scanSegment(f, size, nil, func(ts time.Duration, v []float64) error {
+			times, values = append(times, ts), append(values, v...)
+			return nil
+		})
+		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		le.PutUint32(v1[8:], segVersion1)
-		le.PutUint32(v1[len(v1)-4:], crc32.Checksum(v1[:len(v1)-4], castagnoli))
-		for rec := b[len(r.segHdr):]; len(rec) > 0; rec = rec[recLen:] {
-			v1 = append(v1, rec[len(recMarker):recLen]...)
+		h := segHeader{RunID: testRunID, Channels: testLayout}
+		if version >= segVersion2 {
+			h.Seq = i + 1
 		}
-		if err := os.WriteFile(seg, v1, 0o644); err != nil {
+		out, err := appendSegmentHeaderVersion(nil, h, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := len(testLayout)
+		for k := 0; k < len(times); k += 10 {
+			e := min(k+10, len(times))
+			rec := appendRecordV2(nil, times[k:e], values[k*w:e*w])
+			if version == segVersion1 {
+				rec = rec[len(recMarker):]
+			}
+			out = append(out, rec...)
+		}
+		if err := os.WriteFile(seg, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, st := readFrames(t, r.Dir())
-	checkFrames(t, got)
-	if len(got) != 100 || !st.Intact() {
-		t.Fatalf("%d frames, damage %v; want 100 and none", len(got), st.Damaged)
+}
+
+// Segments of format versions 1 (no record marker, no number in the
+// header) and 2 (float32 values) are still read.
+func TestOldSegmentsStillRead(t *testing.T) {
+	for _, v := range []uint32{segVersion1, segVersion2} {
+		r := closedRun(t, testRunID, 10)
+		rewriteOld(t, r.Dir(), v)
+		got, st := readFrames(t, r.Dir())
+		checkFrames(t, got)
+		if len(got) != 100 || !st.Intact() || st.Records != 10 {
+			t.Fatalf("version %d: %d frames in %d records, damage %v; want 100 in 10 and none", v, len(got), st.Records, st.Damaged)
+		}
 	}
 }
 
