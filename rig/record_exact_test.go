@@ -23,8 +23,8 @@ type frameTap struct {
 }
 
 func (f *frameTap) RunStarted(ri RunInfo) { f.m = ri.Manifest }
-func (f *frameTap) Beat(runlog.Beat)     {}
-func (f *frameTap) Event(runlog.Event)   {}
+func (f *frameTap) Beat(runlog.Beat)      {}
+func (f *frameTap) Event(runlog.Event)    {}
 func (f *frameTap) Frame(t time.Duration, v []float64) {
 	f.times = append(f.times, t)
 	f.values = append(f.values, v...)
