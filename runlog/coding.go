@@ -87,9 +87,12 @@ const (
 
 // Coding parameters (doc.go).
 const (
-	riceLimit  = 16 // unary prefixes this long are escapes
-	kZero      = 63 // the k that says: every residual after the first is zero
-	predictors = 4  // previous, linear, quadratic, mean of the last two
+	riceLimit = 16 // unary prefixes this long are escapes
+	kZero     = 63 // the k that says: every residual of the chunk (from value 2) is zero
+	// chunkValues is the number of values of a column that share a
+	// predictor and a Rice parameter.
+	chunkValues = 64
+	predictors  = 4 // previous, linear, quadratic, least-squares line of the last 8
 	// maxRecordValues bounds frames × (width+1) of a version 3 record,
 	// both sides: a record whose columns are all constant costs almost no
 	// bytes, so its payload length does not bound what it decodes to.
@@ -223,7 +226,8 @@ func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
 // predict is the prediction of predictor p for value i of codes (wrapping
 // arithmetic, the same on both sides). The first value is predicted 0, the
-// second by the first; the higher orders fall back while history is short.
+// second by the first; the higher orders fall back to linear while
+// history is short.
 func predict(p int, codes []int64, i int) int64 {
 	switch {
 	case i == 0:
@@ -235,8 +239,19 @@ func predict(p int, codes []int64, i int) int64 {
 	case p == 2:
 		return 3*codes[i-1] - 3*codes[i-2] + codes[i-3]
 	}
-	a, b := codes[i-1], codes[i-2]
-	return a + (b-a)/2
+	if i < 8 {
+		return 2*codes[i-1] - codes[i-2]
+	}
+	return ls8(codes[i-8 : i])
+}
+
+// ls8 extrapolates the least-squares line through the 8 values of h (the
+// oldest first) one step on: for a noisy channel it averages the noise
+// out and follows the slope. Its weights are (34 − 6k)/56 for the value
+// k steps back.
+func ls8(h []int64) int64 {
+	h = h[:8]
+	return (28*h[7] + 22*h[6] + 16*h[5] + 10*h[4] + 4*h[3] - 2*h[2] - 8*h[1] - 14*h[0]) / 56
 }
 
 // bitWriter appends bits to a byte slice, least significant first.
@@ -425,21 +440,32 @@ func (e *frameEncoder) codeColumn(j, n, width int, values []float64) {
 	}
 }
 
-// choose returns the predictor whose residuals (escapes left out) sum
-// least, that sum, and whether there are escapes after the first value.
-func (e *frameEncoder) choose(n int) (p int, sum float64, escapes bool) {
+// choose returns the predictor whose residuals of values from .. to
+// (from value 2 on, escapes left out) sum least, that sum, and whether
+// there are escapes among them. The predictors are predict's, inlined.
+func (e *frameEncoder) choose(from, to int) (p int, sum float64, escapes bool) {
 	var sums [predictors]float64
-	for i := 1; i < n; i++ {
-		if e.esc[i] != 0 {
+	c, esc := e.codes, e.esc
+	for i := max(from, 2); i < to; i++ {
+		if esc[i] != 0 {
 			escapes = true
 			continue
 		}
-		c := e.codes[i]
-		for q := range predictors {
-			sums[q] += float64(zigzag(c - predict(q, e.codes, i)))
+		v, a, b := c[i], c[i-1], c[i-2]
+		lin := 2*a - b
+		quad := lin
+		if i >= 3 {
+			quad = 3*a - 3*b + c[i-3]
 		}
+		sums[0] += float64(zigzag(v - a))
+		sums[1] += float64(zigzag(v - lin))
+		sums[2] += float64(zigzag(v - quad))
+		ls := lin
+		if i >= 8 {
+			ls = ls8(c[i-8 : i])
+		}
+		sums[3] += float64(zigzag(v - ls))
 	}
-	p = 0
 	for q := 1; q < predictors; q++ {
 		if sums[q] < sums[p] {
 			p = q
@@ -466,40 +492,43 @@ func riceK(sum float64, n int) uint {
 	return best
 }
 
-// writeColumn writes the column in codes and esc: its predictor and k,
-// the first value, then the residuals.
+// writeColumn writes the column in codes and esc, in chunks of
+// chunkValues values, each with its predictor and k: a column's residuals
+// change scale within a record (a beat's upstroke, its diastole).
 func (e *frameEncoder) writeColumn(n int) {
-	p, sum, escapes := e.choose(n)
-	k := riceK(sum, n-1)
-	if sum == 0 && !escapes {
-		k = kZero
-	}
 	w := &e.w
-	w.write(uint64(p)|uint64(k)<<2, 8)
 	raw := e.raw
-	for i := range n {
-		pr := predict(p, e.codes, i)
-		switch {
-		case e.esc[i] != 0:
-			if i > 0 {
-				w.write(1<<riceLimit-1, riceLimit)
-			}
-			w.write(uint64(e.esc[i]-1), 2)
-			if e.esc[i]-1 == escRaw {
-				w.write64(raw[0], 64)
-				raw = raw[1:]
-			}
-		case i == 0:
-			writeBig(w, zigzag(e.codes[0]-pr))
-		case k == kZero:
-		default:
-			r := zigzag(e.codes[i] - pr)
-			if q := r >> k; q < riceLimit {
-				w.write(1<<q-1, uint(q)+1)
-				w.write64(r, k)
-			} else {
-				w.write(1<<riceLimit-1, riceLimit)
-				writeBig(w, r)
+	for s := 0; s < n; s += chunkValues {
+		end := min(s+chunkValues, n)
+		p, sum, escapes := e.choose(s, end)
+		k := riceK(sum, end-max(s, 2))
+		if sum == 0 && !escapes {
+			k = kZero
+		}
+		w.write(uint64(p)|uint64(k)<<2, 8)
+		for i := s; i < end; i++ {
+			switch {
+			case e.esc[i] != 0:
+				if i > 1 {
+					w.write(1<<riceLimit-1, riceLimit)
+				}
+				w.write(uint64(e.esc[i]-1), 2)
+				if e.esc[i]-1 == escRaw {
+					w.write64(raw[0], 64)
+					raw = raw[1:]
+				}
+			case i < 2:
+				writeBig(w, zigzag(e.codes[i]-predict(p, e.codes, i)))
+			case k == kZero:
+			default:
+				r := zigzag(e.codes[i] - predict(p, e.codes, i))
+				if q := r >> k; q < riceLimit {
+					w.write(1<<q-1, uint(q)+1)
+					w.write64(r, k)
+				} else {
+					w.write(1<<riceLimit-1, riceLimit)
+					writeBig(w, r)
+				}
 			}
 		}
 	}
@@ -570,13 +599,17 @@ func (d *frameDecoder) decode(payload []byte) (int, error) {
 // code, or with its raw bits when it was escaped (put may refuse that).
 // It returns false when the bits do not decode.
 func (d *frameDecoder) readColumn(r *bitReader, n int, put func(i int, c int64, raw uint64, esc bool) bool) bool {
-	h := r.read(8)
-	p, k := int(h&3), uint(h>>2)
+	var p int
+	var k uint
 	for i := range n {
+		if i%chunkValues == 0 {
+			h := r.read(8)
+			p, k = int(h&3), uint(h>>2)
+		}
 		pr := predict(p, d.codes, i)
 		var q uint
 		switch {
-		case i == 0:
+		case i < 2:
 			q = riceLimit
 		case k == kZero:
 			d.codes[i] = pr

@@ -19,7 +19,7 @@ import (
 func closedRun(t *testing.T, id string, n int) *Record {
 	t.Helper()
 	r, _ := create(t, id)
-	r.segMax = int64(len(r.segHdr)) + 5*recLenMax
+	r.segRecN = 5 // records a segment
 	appendN(t, r, 0, n)
 	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,8 @@ type Record struct {
 	segSeq   int
 	segBytes int64     // size of the current segment, buffered bytes included
 	segMax   int64     // rotation size; a field so tests can make it small
+	segRecs  int       // records in the current segment
+	segRecN  int       // if > 0, the records a segment takes (tests: records vary in size)
 	segInfo  segHeader // what every segment's header says but its number
 	segHdr   []byte    // the current segment's encoded header
 	written  int64     // frame bytes written to all segments, headers included
@@ -283,7 +285,7 @@ func (r *Record) openSegment(seq int) error {
 	if _, err := r.segW.Write(r.segHdr); err != nil {
 		return err
 	}
-	r.segBytes = int64(len(r.segHdr))
+	r.segBytes, r.segRecs = int64(len(r.segHdr)), 0
 	r.written += int64(len(r.segHdr))
 	return syncDir(dir) // the new file's name is durable before its data is
 }
@@ -371,7 +373,7 @@ func (r *Record) codePendingLocked() error {
 // would grow past its bound. A segment always takes at least one record.
 func (r *Record) writeRecordLocked(rec []byte) error {
 	n := int64(len(rec))
-	if r.segBytes > int64(len(r.segHdr)) && r.segBytes+n > r.segMax {
+	if r.segBytes > int64(len(r.segHdr)) && (r.segBytes+n > r.segMax || r.segRecs == r.segRecN) {
 		if err := r.rotate(); err != nil {
 			return err
 		}
@@ -380,6 +382,7 @@ func (r *Record) writeRecordLocked(rec []byte) error {
 		return err
 	}
 	r.segBytes += n
+	r.segRecs++
 	r.written += n
 	return nil
 }

@@ -16,11 +16,6 @@ import (
 	"github.com/mockloop/mockloop/daq"
 )
 
-// recLenMax bounds the size of a version 3 record of 10 frames of the 8
-// test channels (232 to 261 bytes): a segment of hdr + n*recLenMax bytes
-// takes n records.
-const recLenMax = 262
-
 // recordSpans returns the offset and length of every record of the
 // (intact, version 3) segment at path.
 func recordSpans(t testing.TB, path string) (spans [][2]int) {
@@ -44,7 +39,7 @@ func recordSpans(t testing.TB, path string) (spans [][2]int) {
 
 func TestFramesRoundTripAcrossSegments(t *testing.T) {
 	r, _ := create(t, testRunID)
-	r.segMax = int64(len(r.segHdr)) + 5*recLenMax // five records a segment
+	r.segRecN = 5 // records a segment
 	b := daq.NewBlock(len(testLayout), 10)
 	const blocks = 100
 	for k := range blocks {
@@ -192,7 +187,7 @@ func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := create(t, testRunID)
-			r.segMax = int64(len(r.segHdr)) + 5*recLenMax // five records a segment
+			r.segRecN = 5 // records a segment
 			b := daq.NewBlock(len(testLayout), 10)
 			for k := range 10 {
 				if err := r.AppendBlock(fillBlock(b, 10*k, 10)); err != nil {

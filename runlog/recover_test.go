@@ -37,7 +37,7 @@ func TestRecover(t *testing.T) {
 
 	// crashed: killed mid-write, with a torn record and an unfinished event line.
 	crashed := newRun("20261120T231502Z-000001")
-	crashed.segMax = int64(len(crashed.segHdr)) + 4*recLenMax
+	crashed.segRecN = 4       // records a segment
 	appendBlocks(crashed, 10) // three segments: 4, 4 and 2 records
 	if err := crashed.Event(Event{T: 0.05, Kind: KindStepStart, Step: "1"}); err != nil {
 		t.Fatal(err)
