@@ -111,6 +111,7 @@ type columnCodec struct {
 	cal    daq.Calibration
 	lsb    float64
 	c0, c1 float64 // the calibration's first two coefficients
+	inv    float64 // 1 / (c1 × lsb): codes per unit of value, near enough
 }
 
 func newColumnCodec(c ColumnCoding) columnCodec {
@@ -120,6 +121,7 @@ func newColumnCodec(c ColumnCoding) columnCodec {
 	}
 	if len(c.Coeffs) > 1 {
 		cc.c1 = c.Coeffs[1]
+		cc.inv = 1 / (cc.c1 * cc.lsb)
 	}
 	return cc
 }
@@ -154,7 +156,7 @@ func (cc *columnCodec) adcCode(v float64) (int64, bool) {
 	if cc.c1 == 0 || v-v != 0 {
 		return 0, false
 	}
-	x := (v - cc.c0) / cc.c1 / cc.lsb
+	x := (v - cc.c0) * cc.inv // within a code of the code; checked below
 	if len(cc.cal.Coeffs) > 2 { // Newton's method from the linear guess
 		d := daq.Calibration{Coeffs: cc.cal.Coeffs}
 		for range 4 {
@@ -367,6 +369,7 @@ type frameEncoder struct {
 	cols  []columnCodec
 	codes []int64  // one column's codes
 	esc   []uint8  // and its escapes: 0 none, 1+escNaN, 1+escRaw
+	res   [predictors][chunkValues]uint64 // a chunk's zigzagged residuals by predictor
 	raw   []uint64 // raw bits of escRaw values, in order
 	w     bitWriter
 }
@@ -442,36 +445,41 @@ func (e *frameEncoder) codeColumn(j, n, width int, values []float64) {
 
 // choose returns the predictor whose residuals of values from .. to
 // (from value 2 on, escapes left out) sum least, that sum, and whether
-// there are escapes among them. The predictors are predict's, inlined.
+// there are escapes among them; e.res[q] holds the zigzagged residuals
+// of predictor q (predict's, inlined), for writeColumn. A residual
+// counts at most 2^40 in the sums, which therefore stay exact integers.
 func (e *frameEncoder) choose(from, to int) (p int, sum float64, escapes bool) {
-	var sums [predictors]float64
+	var sums [predictors]uint64
 	c, esc := e.codes, e.esc
+	r0, r1, r2, r3 := &e.res[0], &e.res[1], &e.res[2], &e.res[3]
 	for i := max(from, 2); i < to; i++ {
+		v, a, b := c[i], c[i-1], c[i-2]
+		lin := 2*a - b
+		quad, ls := lin, lin
+		if i >= 3 {
+			quad = 3*a - 3*b + c[i-3]
+		}
+		if i >= 8 {
+			ls = ls8(c[i-8 : i])
+		}
+		k := i - from
+		r0[k], r1[k], r2[k], r3[k] = zigzag(v-a), zigzag(v-lin), zigzag(v-quad), zigzag(v-ls)
 		if esc[i] != 0 {
 			escapes = true
 			continue
 		}
-		v, a, b := c[i], c[i-1], c[i-2]
-		lin := 2*a - b
-		quad := lin
-		if i >= 3 {
-			quad = 3*a - 3*b + c[i-3]
-		}
-		sums[0] += float64(zigzag(v - a))
-		sums[1] += float64(zigzag(v - lin))
-		sums[2] += float64(zigzag(v - quad))
-		ls := lin
-		if i >= 8 {
-			ls = ls8(c[i-8 : i])
-		}
-		sums[3] += float64(zigzag(v - ls))
+		const cap = 1 << 40
+		sums[0] += min(r0[k], cap)
+		sums[1] += min(r1[k], cap)
+		sums[2] += min(r2[k], cap)
+		sums[3] += min(r3[k], cap)
 	}
 	for q := 1; q < predictors; q++ {
 		if sums[q] < sums[p] {
 			p = q
 		}
 	}
-	return p, sums[p], escapes
+	return p, float64(sums[p]), escapes
 }
 
 // riceK is the Rice parameter that codes residuals summing to sum over n
@@ -521,7 +529,7 @@ func (e *frameEncoder) writeColumn(n int) {
 				writeBig(w, zigzag(e.codes[i]-predict(p, e.codes, i)))
 			case k == kZero:
 			default:
-				r := zigzag(e.codes[i] - predict(p, e.codes, i))
+				r := e.res[p][i-s]
 				if q := r >> k; q < riceLimit {
 					w.write(1<<q-1, uint(q)+1)
 					w.write64(r, k)
