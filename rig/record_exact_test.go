@@ -116,9 +116,31 @@ func TestRecordHoldsWhatTheADCProduced(t *testing.T) {
 	// DUT poll writes them (each event ends the record before it).
 	long := rewrite(t, tap)
 	t.Logf("full records: %.2f B/frame; 24 h at 1 kHz: %.2f GB", long, long*86.4e6/1e9)
-	if perFrame > 17 || long > 16.5 {
+	all := dirBytes(t, dir)
+	t.Logf("the whole record (frames, events, beats, manifest, result, seal): %.2f B/frame", all/n)
+	// 11.5 B/frame (1 GB a day) is out of reach of this rig: five of its
+	// pressures and flows carry 0.01 to 0.2 units of white noise, 1,400
+	// to 7,000 codes, whose entropy alone is about 70 bits a frame, and
+	// the two volumes of the simulation's truth about 20 more as float32.
+	if perFrame > 15 || long > 14.2 {
 		t.Errorf("%.2f B/frame (%.2f in full records): the coding got worse", perFrame, long)
 	}
+}
+
+// dirBytes is the size of the files in dir and its subdirectories.
+func dirBytes(t *testing.T, dir string) float64 {
+	t.Helper()
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(n)
 }
 
 // checkValue checks the value read back against the engine's.
