@@ -506,6 +506,7 @@ func riceK(sum float64, n int) uint {
 func (e *frameEncoder) writeColumn(n int) {
 	w := &e.w
 	raw := e.raw
+	last := uint64(1 << 8) // no header yet
 	for s := 0; s < n; s += chunkValues {
 		end := min(s+chunkValues, n)
 		p, sum, escapes := e.choose(s, end)
@@ -513,7 +514,15 @@ func (e *frameEncoder) writeColumn(n int) {
 		if sum == 0 && !escapes {
 			k = kZero
 		}
-		w.write(uint64(p)|uint64(k)<<2, 8)
+		switch h := uint64(p) | uint64(k)<<2; {
+		case s == 0:
+			w.write(h, 8)
+		case h == last:
+			w.write(1, 1)
+		default:
+			w.write(h<<1, 9)
+		}
+		last = uint64(p) | uint64(k)<<2
 		for i := s; i < end; i++ {
 			switch {
 			case e.esc[i] != 0:
@@ -610,7 +619,7 @@ func (d *frameDecoder) readColumn(r *bitReader, n int, put func(i int, c int64, 
 	var p int
 	var k uint
 	for i := range n {
-		if i%chunkValues == 0 {
+		if i%chunkValues == 0 && (i == 0 || r.read(1) == 0) { // 1: as the chunk before
 			h := r.read(8)
 			p, k = int(h&3), uint(h>>2)
 		}
