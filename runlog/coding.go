@@ -156,7 +156,7 @@ func (cc *columnCodec) adcCode(v float64) (int64, bool) {
 	if cc.c1 == 0 || v-v != 0 {
 		return 0, false
 	}
-	x := (v - cc.c0) * cc.inv // within a code of the code; checked below
+	x := (v - cc.c0) * cc.inv   // within a code of the code; checked below
 	if len(cc.cal.Coeffs) > 2 { // Newton's method from the linear guess
 		d := daq.Calibration{Coeffs: cc.cal.Coeffs}
 		for range 4 {
@@ -367,10 +367,10 @@ var errCoding = errors.New(damageCoding)
 // buffers are reused, so that in the steady state it does not allocate.
 type frameEncoder struct {
 	cols  []columnCodec
-	codes []int64  // one column's codes
-	esc   []uint8  // and its escapes: 0 none, 1+escNaN, 1+escRaw
+	codes []int64                         // one column's codes
+	esc   []uint8                         // and its escapes: 0 none, 1+escNaN, 1+escRaw
 	res   [predictors][chunkValues]uint64 // a chunk's zigzagged residuals by predictor
-	raw   []uint64 // raw bits of escRaw values, in order
+	raw   []uint64                        // raw bits of escRaw values, in order
 	w     bitWriter
 }
 
