@@ -134,8 +134,8 @@
 //	4*N*W  f32 values, frame after frame, W per frame, IEEE 754
 //
 // so P = 12 + N*(4 + 4*W): 82 bytes a frame of the default rig's 19
-// channels, where version 3 takes 14.4 in 100-frame records (an event
-// every DUT poll ends a record) and 13.7 in full ones
+// channels, where version 3 takes 14.3 in 100-frame records (an event
+// every DUT poll ends a record) and 13.6 in full ones
 // (TestRecordHoldsWhatTheADCProduced in rig). A record holds at most
 // 16 MiB of payload.
 //
