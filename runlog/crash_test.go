@@ -3,6 +3,7 @@ package runlog
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 // closedRun makes a closed run of n blocks of 10 frames, five records (50
@@ -368,5 +370,52 @@ func TestResyncReadsAreBounded(t *testing.T) {
 	}
 	if limit := int64(4*len(data) + 2*maxPayload); cr.n > limit {
 		t.Errorf("read %d bytes of a %d-byte segment, more than %d", cr.n, len(data), limit)
+	}
+}
+
+// Golden segments of versions 1 and 2, as their writers made them, read
+// back: 12 frames of exact float32 values. Generated once (-update); a
+// reader that stops reading them fails here.
+func TestOldSegmentGoldensRead(t *testing.T) {
+	layout := []Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q_ao", Unit: "L/min"}}
+	for _, v := range []uint32{segVersion1, segVersion2} {
+		h := segHeader{RunID: testRunID, Channels: layout}
+		if v >= segVersion2 {
+			h.Seq = 1
+		}
+		seg, err := appendSegmentHeaderVersion(nil, h, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := daq.NewBlock(2, 4)
+		for k := range 3 {
+			b.Reset()
+			for i := 4 * k; i < 4*k+4; i++ {
+				f := b.Append(frameTime(i))
+				f[0], f[1] = 80+float64(i)/4, -float64(i)/8
+			}
+			rec := appendRecordV2(nil, b.Times, b.Values)
+			if v == segVersion1 {
+				rec = rec[len(recMarker):]
+			}
+			seg = append(seg, rec...)
+		}
+		path := fmt.Sprintf("testdata/segment_v%d.golden.seg", v)
+		golden.Check(t, path, seg)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		sc, err := scanSegment(bytes.NewReader(data), int64(len(data)), &segWant{runID: testRunID, seq: 1, layout: layout}, func(ts time.Duration, f []float64) error {
+			if ts != frameTime(i) || f[0] != 80+float64(i)/4 || f[1] != -float64(i)/8 {
+				t.Errorf("version %d frame %d: %v %v", v, i, ts, f)
+			}
+			i++
+			return nil
+		})
+		if err != nil || sc.frames != 12 || len(sc.damage) != 0 || sc.version != v {
+			t.Errorf("version %d: %d frames, damage %v, version %d, %v", v, sc.frames, sc.damage, sc.version, err)
+		}
 	}
 }
