@@ -87,7 +87,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		v[0] = cs[0].Coeffs[0] + cs[0].Coeffs[1]*float64(i*1000)*cs[0].LSB
 		v[1], v[2], v[3] = float64(i/10), float64(i)/3, float64(i)
 	}
-	b.Frame(7)[0], b.Frame(8)[1], b.Frame(9)[2] = math.NaN(), math.Inf(1), -0.0
+	b.Frame(7)[0], b.Frame(8)[1], b.Frame(9)[2] = math.NaN(), math.Inf(1), math.Copysign(0, -1)
 	rec := e.appendRecord(nil, b.Times, b.Values)
 	f.Add(rec[recHeaderLen:])
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff})
