@@ -99,6 +99,40 @@ func (a *Acquisition) Read(dst []float64) (int64, error) {
 	return conv, nil
 }
 
+// Quantizer is a converter whose voltages are integer codes times a step:
+// both drivers implement it.
+type Quantizer interface {
+	// LSB is input's volts per code.
+	LSB(input int) float64
+}
+
+// Quantum says how a frame column's values come from a converter's codes:
+// value = Cal.Apply(code × LSB), exactly.
+type Quantum struct {
+	Column int
+	LSB    float64
+	Cal    Calibration
+}
+
+// Quanta returns the quantum of every column the converters fill whose
+// converter is a Quantizer, so that a run record can store codes instead
+// of values without losing a bit.
+func (a *Acquisition) Quanta() []Quantum {
+	var qs []Quantum
+	add := func(adc any, ins []Input) {
+		if q, ok := adc.(Quantizer); ok {
+			for _, in := range ins {
+				qs = append(qs, Quantum{Column: in.Column, LSB: q.LSB(in.Index), Cal: in.Cal})
+			}
+		}
+	}
+	add(a.fast, a.fastIn)
+	if a.slow != nil {
+		add(a.slow, a.slowIn)
+	}
+	return qs
+}
+
 // Volts returns the raw voltages of the last conversion of the fast ADC
 // (input order), for zeroing and calibration.
 func (a *Acquisition) Volts() []float64 { return a.fastV }

@@ -21,11 +21,16 @@ type Calibration struct {
 	Coeffs []float64
 }
 
-// Apply converts volts to the engineering value (Horner's scheme; no allocation).
+// Apply converts volts to the engineering value (Horner's scheme; no
+// allocation). Each product is rounded before its sum (the explicit
+// float64 conversion forbids fusing them into one FMA, which Go may do
+// on arm64 and not on amd64): the value is the same bits on every
+// machine, so that a run record stores the converter's code and a reader
+// anywhere maps it back to exactly the value the engine had.
 func (c Calibration) Apply(v float64) float64 {
 	y := 0.0
 	for i := len(c.Coeffs) - 1; i >= 0; i-- {
-		y = y*v + c.Coeffs[i]
+		y = float64(y*v) + c.Coeffs[i]
 	}
 	return y
 }

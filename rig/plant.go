@@ -502,6 +502,32 @@ func (p *busPlant) Read(dst []float64) (int64, error) {
 	return conv, nil
 }
 
+// Coding is how the run record codes each column (runlog.ColumnCoding): a
+// converter's inputs by their codes, so that the record holds exactly
+// what the ADC produced; the DUT's integer telemetry (rpm, mA, alarm
+// bits) and the flags as integers; the rest (simulation truth, a DUT's
+// power and purge pressure after their unit conversion) as float32.
+func (p *busPlant) Coding() []runlog.ColumnCoding {
+	cs := make([]runlog.ColumnCoding, len(p.layout))
+	for j := range cs {
+		cs[j].Kind = runlog.CodingF32
+	}
+	for _, q := range p.acq.Quanta() {
+		cs[q.Column] = runlog.ColumnCoding{Kind: runlog.CodingADC, LSB: q.LSB, Coeffs: q.Cal.Coeffs}
+	}
+	for _, f := range p.flags {
+		cs[f.col].Kind = runlog.CodingInt
+	}
+	if p.dut != nil {
+		for _, c := range p.dut.cols {
+			if s := dutSignals[c.signal]; s == "rpm" || s == "current" || s == "alarms" {
+				cs[c.col].Kind = runlog.CodingInt
+			}
+		}
+	}
+	return cs
+}
+
 // flagColumn is a flag channel: bit mask of the parent column's value.
 type flagColumn struct {
 	col, parent, mask int

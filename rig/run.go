@@ -236,7 +236,12 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 	if clock.IsWall(clk) {
 		kind = runlog.ClockReal
 	}
+	var coding []runlog.ColumnCoding // nil: float32
+	if c, ok := plant.(interface{ Coding() []runlog.ColumnCoding }); ok {
+		coding = c.Coding()
+	}
 	return runlog.Manifest{
+		Coding:          coding,
 		RunID:           runlog.NewRunID(clk.Epoch()),
 		Rig:             cfg.Name,
 		Host:            hostname(),

@@ -3,7 +3,7 @@ package runlog
 import (
 	"bytes"
 	"errors"
-	"hash/crc32"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
+	"github.com/mockloop/mockloop/internal/golden"
 )
 
 // closedRun makes a closed run of n blocks of 10 frames, five records (50
@@ -20,7 +21,7 @@ import (
 func closedRun(t *testing.T, id string, n int) *Record {
 	t.Helper()
 	r, _ := create(t, id)
-	r.segMax = int64(len(r.segHdr)) + 5*recLen
+	r.segRecN = 5 // records a segment
 	appendN(t, r, 0, n)
 	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
 		t.Fatal(err)
@@ -80,32 +81,60 @@ func TestSegmentOfAnotherRunIsRefused(t *testing.T) {
 	}
 }
 
-// Segments of format version 1 (no record marker, no number in the header)
-// written before version 2 are still read.
-func TestVersion1SegmentsStillRead(t *testing.T) {
-	r := closedRun(t, testRunID, 10)
-	for _, seg := range segmentPaths(t, r.Dir()) {
-		b, err := os.ReadFile(seg)
+// rewriteOld rewrites the segments of the run in dir as format version
+// 1 (no record marker, no number in the header) or 2 (float32 values)
+// wrote them, a record per 10 frames.
+func rewriteOld(t *testing.T, dir string, version uint32) {
+	t.Helper()
+	for i, seg := range segmentPaths(t, dir) {
+		f, size, err := OpenFile(seg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v1, err := appendSegmentHeader(nil, segHeader{RunID: testRunID, Channels: testLayout})
+		var times []time.Duration
+		var values []float64
+		_, err = scanSegment(f, size, nil, func(ts time.Duration, v []float64) error {
+			times, values = append(times, ts), append(values, v...)
+			return nil
+		})
+		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		le.PutUint32(v1[8:], segVersion1)
-		le.PutUint32(v1[len(v1)-4:], crc32.Checksum(v1[:len(v1)-4], castagnoli))
-		for rec := b[len(r.segHdr):]; len(rec) > 0; rec = rec[recLen:] {
-			v1 = append(v1, rec[len(recMarker):recLen]...)
+		h := segHeader{RunID: testRunID, Channels: testLayout}
+		if version >= segVersion2 {
+			h.Seq = i + 1
 		}
-		if err := os.WriteFile(seg, v1, 0o644); err != nil {
+		out, err := appendSegmentHeaderVersion(nil, h, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := len(testLayout)
+		for k := 0; k < len(times); k += 10 {
+			e := min(k+10, len(times))
+			rec := appendRecordV2(nil, times[k:e], values[k*w:e*w])
+			if version == segVersion1 {
+				rec = rec[len(recMarker):]
+			}
+			out = append(out, rec...)
+		}
+		if err := os.WriteFile(seg, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, st := readFrames(t, r.Dir())
-	checkFrames(t, got)
-	if len(got) != 100 || !st.Intact() {
-		t.Fatalf("%d frames, damage %v; want 100 and none", len(got), st.Damaged)
+}
+
+// Segments of format versions 1 (no record marker, no number in the
+// header) and 2 (float32 values) are still read.
+func TestOldSegmentsStillRead(t *testing.T) {
+	for _, v := range []uint32{segVersion1, segVersion2} {
+		r := closedRun(t, testRunID, 10)
+		rewriteOld(t, r.Dir(), v)
+		got, st := readFrames(t, r.Dir())
+		checkFrames(t, got)
+		if len(got) != 100 || !st.Intact() || st.Records != 10 {
+			t.Fatalf("version %d: %d frames in %d records, damage %v; want 100 in 10 and none", v, len(got), st.Records, st.Damaged)
+		}
 	}
 }
 
@@ -341,5 +370,52 @@ func TestResyncReadsAreBounded(t *testing.T) {
 	}
 	if limit := int64(4*len(data) + 2*maxPayload); cr.n > limit {
 		t.Errorf("read %d bytes of a %d-byte segment, more than %d", cr.n, len(data), limit)
+	}
+}
+
+// Golden segments of versions 1 and 2, as their writers made them, read
+// back: 12 frames of exact float32 values. Generated once (-update); a
+// reader that stops reading them fails here.
+func TestOldSegmentGoldensRead(t *testing.T) {
+	layout := []Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q_ao", Unit: "L/min"}}
+	for _, v := range []uint32{segVersion1, segVersion2} {
+		h := segHeader{RunID: testRunID, Channels: layout}
+		if v >= segVersion2 {
+			h.Seq = 1
+		}
+		seg, err := appendSegmentHeaderVersion(nil, h, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := daq.NewBlock(2, 4)
+		for k := range 3 {
+			b.Reset()
+			for i := 4 * k; i < 4*k+4; i++ {
+				f := b.Append(frameTime(i))
+				f[0], f[1] = 80+float64(i)/4, -float64(i)/8
+			}
+			rec := appendRecordV2(nil, b.Times, b.Values)
+			if v == segVersion1 {
+				rec = rec[len(recMarker):]
+			}
+			seg = append(seg, rec...)
+		}
+		path := fmt.Sprintf("testdata/segment_v%d.golden.seg", v)
+		golden.Check(t, path, seg)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		sc, err := scanSegment(bytes.NewReader(data), int64(len(data)), &segWant{runID: testRunID, seq: 1, layout: layout}, func(ts time.Duration, f []float64) error {
+			if ts != frameTime(i) || f[0] != 80+float64(i)/4 || f[1] != -float64(i)/8 {
+				t.Errorf("version %d frame %d: %v %v", v, i, ts, f)
+			}
+			i++
+			return nil
+		})
+		if err != nil || sc.frames != 12 || len(sc.damage) != 0 || sc.version != v {
+			t.Errorf("version %d: %d frames, damage %v, version %d, %v", v, sc.frames, sc.damage, sc.version, err)
+		}
 	}
 }

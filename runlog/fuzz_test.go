@@ -3,6 +3,7 @@ package runlog
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -24,7 +25,12 @@ func seedSegments(t testing.TB) map[string][]byte {
 	}
 	// Exact values, not testValue: the corpus must be the same bytes on
 	// every platform, and arm64 may fuse the multiply-adds of math.Sin.
+	r.recFrames = 4
 	b := daq.NewBlock(2, 4)
+	v2, err := appendSegmentHeaderVersion(nil, segHeader{RunID: m.RunID, Seq: 1, Channels: m.Layout}, segVersion2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k := range 3 {
 		b.Reset()
 		for i := 4 * k; i < 4*k+4; i++ {
@@ -34,6 +40,7 @@ func seedSegments(t testing.TB) map[string][]byte {
 		if err := r.AppendBlock(b); err != nil {
 			t.Fatal(err)
 		}
+		v2 = appendRecordV2(v2, b.Times, b.Values)
 	}
 	if err := r.Close(Result{Outcome: OutcomePass}); err != nil {
 		t.Fatal(err)
@@ -56,6 +63,7 @@ func seedSegments(t testing.TB) map[string][]byte {
 		"bad-header":  badHeader,
 		"zero-tail":   append(bytes.Clone(valid), make([]byte, 64)...),
 		"empty":       {},
+		"v2-valid":    v2, // a segment of format version 2, as written before
 	}
 }
 
@@ -64,6 +72,35 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	for name, data := range seedSegments(t) {
 		golden.Check(t, "testdata/fuzz/FuzzReadSegment/"+name, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data))
 	}
+}
+
+// FuzzDecodeRecord feeds arbitrary payloads to the version 3 record
+// decoder, as if their CRC held, for columns of every coding: it must not
+// panic, and what it accepts has at most maxRecordValues values.
+func FuzzDecodeRecord(f *testing.F) {
+	cs := []ColumnCoding{{Kind: CodingADC, LSB: 1.2 / (1 << 23), Coeffs: []float64{-1.5, 250}},
+		{Kind: CodingInt}, {Kind: CodingF32}, {Kind: CodingADC, LSB: 1e-3, Coeffs: []float64{0.5, 2, 0.01}}}
+	e := newFrameEncoder(cs)
+	b := daq.NewBlock(len(cs), 50)
+	for i := range 50 {
+		v := b.Append(frameTime(i))
+		v[0] = cs[0].Coeffs[0] + cs[0].Coeffs[1]*float64(i*1000)*cs[0].LSB
+		v[1], v[2], v[3] = float64(i/10), float64(i)/3, float64(i)
+	}
+	b.Frame(7)[0], b.Frame(8)[1], b.Frame(9)[2] = math.NaN(), math.Inf(1), math.Copysign(0, -1)
+	rec := e.appendRecord(nil, b.Times, b.Values)
+	f.Add(rec[recHeaderLen:])
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		d := newFrameDecoder(cs)
+		n, err := d.decode(payload)
+		if err != nil {
+			return
+		}
+		if n < 1 || n*(len(cs)+1) > maxRecordValues || len(d.times) != n || len(d.values) != n*len(cs) {
+			t.Fatalf("%d frames, %d times, %d values", n, len(d.times), len(d.values))
+		}
+	})
 }
 
 // FuzzReadSegment feeds arbitrary bytes to the segment reader: it must not

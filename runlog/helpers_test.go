@@ -60,6 +60,7 @@ func create(t testing.TB, id string) (*Record, *clock.Virtual) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.recFrames = 10 // a record a block, as the tests count them
 	return r, fc
 }
 
@@ -131,6 +132,9 @@ func checkFrames(t testing.TB, got []frame) {
 // files, the lock is released, nothing is closed properly.
 func crash(t testing.TB, r *Record) {
 	t.Helper()
+	if err := r.codePendingLocked(); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.segW.Flush(); err != nil {
 		t.Fatal(err)
 	}

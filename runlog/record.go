@@ -55,11 +55,23 @@ type Record struct {
 	segSeq   int
 	segBytes int64     // size of the current segment, buffered bytes included
 	segMax   int64     // rotation size; a field so tests can make it small
+	segRecs  int       // records in the current segment
+	segRecN  int       // if > 0, the records a segment takes (tests: records vary in size)
 	segInfo  segHeader // what every segment's header says but its number
 	segHdr   []byte    // the current segment's encoded header
 	written  int64     // frame bytes written to all segments, headers included
 	frames   int64     // frames appended
-	buf      []byte    // encode buffer, reused by every AppendBlock
+	buf      []byte    // encode buffer, reused by every record
+
+	// Frames appended and not yet coded: a record codes them column by
+	// column, so it takes up to recordFrames of them; they are coded when
+	// it is full and whenever the segment is written (an event, a flush,
+	// a sync, the close), so that they are exactly as durable as frames
+	// waiting in segW.
+	enc       *frameEncoder
+	recFrames int // frames a record takes (enc.maxFrames(); tests make it small)
+	pendT     []time.Duration
+	pendV     []float64
 
 	events *os.File // written through: an event reaches the file before any later frame
 	beats  *os.File
@@ -95,7 +107,13 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 	if err != nil {
 		return nil, fmt.Errorf("runlog: create: manifest: %w", err)
 	}
-	info := segHeader{RunID: m.RunID, Channels: m.Layout}
+	if m.Coding == nil {
+		m.Coding = defaultCoding(len(m.Layout))
+	}
+	if err := checkCoding(m.Coding, len(m.Layout)); err != nil {
+		return nil, fmt.Errorf("runlog: create: %w", err)
+	}
+	info := segHeader{RunID: m.RunID, Channels: m.Layout, Coding: m.Coding}
 	if _, err := appendSegmentHeader(nil, info); err != nil {
 		return nil, fmt.Errorf("runlog: create: %w", err)
 	}
@@ -116,6 +134,7 @@ func Create(runsDir string, m Manifest, protocolSrc, rigSrc []byte, flush clock.
 		segInfo: info,
 		segW:    bufio.NewWriterSize(nil, bufSize),
 	}
+	r.setCoding(m.Coding)
 	defer func() {
 		if err != nil {
 			r.abandon()
@@ -266,7 +285,7 @@ func (r *Record) openSegment(seq int) error {
 	if _, err := r.segW.Write(r.segHdr); err != nil {
 		return err
 	}
-	r.segBytes = int64(len(r.segHdr))
+	r.segBytes, r.segRecs = int64(len(r.segHdr)), 0
 	r.written += int64(len(r.segHdr))
 	return syncDir(dir) // the new file's name is durable before its data is
 }
@@ -308,28 +327,53 @@ func (r *Record) AppendBlock(b *daq.Block) error {
 		return fmt.Errorf("runlog: block of %d frames × %d channels with %d values, want %d channels",
 			b.Len(), b.Width, len(b.Values), r.width)
 	}
-	maxFrames := maxRecordFrames(r.width)
+	maxFrames := r.recFrames
 	for i, n := 0, b.Len(); i < n; {
-		j := recordEnd(b.Times, i, maxFrames)
-		r.buf = appendRecord(r.buf[:0], b.Times[i:j], b.Values[i*r.width:j*r.width])
-		if err := r.writeRecordLocked(r.buf); err != nil {
-			r.err = fmt.Errorf("runlog: append frames: %w", err)
-			r.mu.Unlock()
-			return r.err
-		}
+		j := min(n, i+maxFrames-len(r.pendT))
+		r.pendT = append(r.pendT, b.Times[i:j]...)
+		r.pendV = append(r.pendV, b.Values[i*r.width:j*r.width]...)
 		r.frames += int64(j - i)
 		i = j
+		if len(r.pendT) == maxFrames {
+			if err := r.codePendingLocked(); err != nil {
+				r.mu.Unlock()
+				return err
+			}
+		}
 	}
 	seg, ev, bt := r.syncDueLocked()
 	r.mu.Unlock()
 	return r.fsync(seg, ev, bt)
 }
 
+// setCoding makes the record code its frames with cs.
+func (r *Record) setCoding(cs []ColumnCoding) {
+	r.enc = newFrameEncoder(cs)
+	n := r.enc.maxFrames()
+	r.recFrames = n
+	r.pendT, r.pendV = make([]time.Duration, 0, n), make([]float64, 0, n*r.width)
+}
+
+// codePendingLocked codes the frames not yet coded into a record and
+// writes it to the segment's buffer.
+func (r *Record) codePendingLocked() error {
+	if len(r.pendT) == 0 {
+		return nil
+	}
+	r.buf = r.enc.appendRecord(r.buf[:0], r.pendT, r.pendV)
+	r.pendT, r.pendV = r.pendT[:0], r.pendV[:0]
+	if err := r.writeRecordLocked(r.buf); err != nil {
+		r.err = fmt.Errorf("runlog: append frames: %w", err)
+		return r.err
+	}
+	return nil
+}
+
 // writeRecordLocked writes one encoded record, rotating first if the segment
 // would grow past its bound. A segment always takes at least one record.
 func (r *Record) writeRecordLocked(rec []byte) error {
 	n := int64(len(rec))
-	if r.segBytes > int64(len(r.segHdr)) && r.segBytes+n > r.segMax {
+	if r.segBytes > int64(len(r.segHdr)) && (r.segBytes+n > r.segMax || r.segRecs == r.segRecN) {
 		if err := r.rotate(); err != nil {
 			return err
 		}
@@ -338,6 +382,7 @@ func (r *Record) writeRecordLocked(rec []byte) error {
 		return err
 	}
 	r.segBytes += n
+	r.segRecs++
 	r.written += n
 	return nil
 }
@@ -361,6 +406,10 @@ func (r *Record) Event(e Event) error {
 	}
 	r.mu.Lock()
 	if err := r.writableLocked(); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if err := r.codePendingLocked(); err != nil {
 		r.mu.Unlock()
 		return err
 	}
@@ -434,6 +483,9 @@ func (r *Record) Flush() error {
 	if r.err != nil {
 		return r.err
 	}
+	if err := r.codePendingLocked(); err != nil {
+		return err
+	}
 	if err := r.segW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write frames: %w", err)
 	} else if err := r.beatsW.Flush(); err != nil {
@@ -463,6 +515,9 @@ func (r *Record) syncDueLocked() (seg, ev, bt *os.File) {
 // fsync (nils after an error, which it records).
 func (r *Record) flushLocked() (seg, ev, bt *os.File) {
 	r.lastSync = r.flush.Now()
+	if err := r.codePendingLocked(); err != nil {
+		return nil, nil, nil
+	}
 	if err := r.segW.Flush(); err != nil {
 		r.err = fmt.Errorf("runlog: write frames: %w", err)
 		return nil, nil, nil
@@ -522,6 +577,9 @@ func (r *Record) Close(res Result) error {
 		return fmt.Errorf("runlog: close with duration %v s", res.DurationS)
 	}
 	r.closed = true
+	if r.err == nil {
+		_ = r.codePendingLocked() // an error is in r.err, below
+	}
 	errs := []error{r.err}
 	note := func(what string, err error) {
 		if err != nil {

@@ -1,6 +1,7 @@
 package runlog
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"math"
@@ -15,12 +16,30 @@ import (
 	"github.com/mockloop/mockloop/daq"
 )
 
-// recLen is the size of a record of 10 frames of the 8 test channels.
-const recLen = recHeaderLen + payloadHdrLen + 10*(4+4*8)
+// recordSpans returns the offset and length of every record of the
+// (intact, version 3) segment at path.
+func recordSpans(t testing.TB, path string) (spans [][2]int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc segScan
+	off, why, err := sc.readHeader(bytes.NewReader(data), int64(len(data)))
+	if err != nil || why != "" {
+		t.Fatalf("%s: header: %v %s", path, err, why)
+	}
+	for o := int(off); o < len(data); {
+		n := recHeaderLen + int(le.Uint32(data[o+4:]))
+		spans = append(spans, [2]int{o, n})
+		o += n
+	}
+	return spans
+}
 
 func TestFramesRoundTripAcrossSegments(t *testing.T) {
 	r, _ := create(t, testRunID)
-	r.segMax = 4096 // ten records a segment
+	r.segRecN = 5 // records a segment
 	b := daq.NewBlock(len(testLayout), 10)
 	const blocks = 100
 	for k := range blocks {
@@ -59,8 +78,8 @@ func TestFramesRoundTripAcrossSegments(t *testing.T) {
 	}
 }
 
-// A block whose timestamps leave the 4.29 s range of a record's offsets, or
-// go back, is split into records and read back exactly.
+// Timestamps far apart, going back, before the epoch, and values that
+// float32 cannot hold (NaN, ±Inf, beyond its range) read back exactly.
 func TestRecordSplit(t *testing.T) {
 	r, _ := create(t, testRunID)
 	times := []time.Duration{
@@ -89,20 +108,21 @@ func TestRecordSplit(t *testing.T) {
 	if len(got) != len(times) {
 		t.Fatalf("read %d frames, want %d", len(got), len(times))
 	}
-	if st.Records != 5 {
-		t.Errorf("%d records, want 5", st.Records)
+	if st.Records != 1 {
+		t.Errorf("%d records, want 1", st.Records)
 	}
 	for i, f := range got {
 		if f.t != times[i] {
 			t.Errorf("frame %d: t = %v, want %v", i, f.t, times[i])
 		}
 	}
-	if v := got[1].v; !math.IsNaN(v[0]) || !math.IsInf(v[1], 1) || !math.IsInf(v[2], -1) || !math.IsInf(v[3], 1) {
+	if v := got[1].v; !math.IsNaN(v[0]) || !math.IsInf(v[1], 1) || !math.IsInf(v[2], -1) || v[3] != 1e300 {
 		t.Errorf("special values read back as %v", v[:4])
 	}
 }
 
 func TestTornTail(t *testing.T) {
+	const recLen = 240 // about; the cuts fall in various places
 	for _, cut := range []int{1, 5, recLen - recHeaderLen, recLen - 3, recLen, recLen + 100} {
 		r, _ := create(t, testRunID)
 		b := daq.NewBlock(len(testLayout), 10)
@@ -114,13 +134,18 @@ func TestTornTail(t *testing.T) {
 		crash(t, r)
 		seg := segmentPaths(t, r.Dir())[0]
 		size := fileSize(t, seg)
+		spans := recordSpans(t, seg)
 		if err := os.Truncate(seg, size-int64(cut)); err != nil {
 			t.Fatal(err)
 		}
 		got, st := readFrames(t, r.Dir())
 		checkFrames(t, got)
-		remaining := 5*recLen - cut
-		intactRecords, torn := remaining/recLen, int64(remaining%recLen)
+		intactRecords, torn := 0, size-int64(cut)-int64(spans[0][0])
+		for _, sp := range spans {
+			if end := int64(sp[0] + sp[1]); end <= size-int64(cut) {
+				intactRecords, torn = intactRecords+1, size-int64(cut)-end
+			}
+		}
 		if len(got) != 10*intactRecords || st.Records != int64(intactRecords) {
 			t.Errorf("cut %d: read %d frames in %d records, want %d records", cut, len(got), st.Records, intactRecords)
 		}
@@ -153,7 +178,7 @@ func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 		reason string
 	}{
 		{"payload", recHeaderLen + 40, damageChecksum},
-		{"value", recLen - 1, damageChecksum},
+		{"value", -1, damageChecksum}, // the last byte
 		{"checksum", 9, damageChecksum},
 		{"marker", 1, damageNoMarker},
 		{"length low", 4, damageChecksum},   // a shorter record, whose CRC fails
@@ -162,7 +187,7 @@ func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := create(t, testRunID)
-			r.segMax = int64(len(r.segHdr)) + 5*recLen // five records a segment
+			r.segRecN = 5 // records a segment
 			b := daq.NewBlock(len(testLayout), 10)
 			for k := range 10 {
 				if err := r.AppendBlock(fillBlock(b, 10*k, 10)); err != nil {
@@ -180,7 +205,11 @@ func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			flipAt := len(r.segHdr) + 2*recLen + tc.at
+			third := recordSpans(t, segs[0])[2]
+			flipAt := third[0] + tc.at
+			if tc.at < 0 {
+				flipAt += third[1]
+			}
 			data[flipAt] ^= 0x10
 			if err := os.WriteFile(segs[0], data, 0o644); err != nil {
 				t.Fatal(err)
@@ -196,7 +225,7 @@ func TestBitFlipHidesOnlyItsRecord(t *testing.T) {
 					t.Fatalf("frame %d after the damage: t = %v, want %v", i, f.t, frameTime(30+i))
 				}
 			}
-			want := Damage{Segment: "frames/00000001.seg", Offset: int64(len(r.segHdr) + 2*recLen), Bytes: recLen, Reason: tc.reason}
+			want := Damage{Segment: "frames/00000001.seg", Offset: int64(third[0]), Bytes: int64(third[1]), Reason: tc.reason}
 			if len(st.Damaged) != 1 || st.Damaged[0] != want {
 				t.Errorf("damage %v, want %v", st.Damaged, want)
 			}

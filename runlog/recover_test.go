@@ -23,6 +23,7 @@ func TestRecover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		r.recFrames = 10
 		return r
 	}
 	appendBlocks := func(r *Record, n int) {
@@ -36,7 +37,7 @@ func TestRecover(t *testing.T) {
 
 	// crashed: killed mid-write, with a torn record and an unfinished event line.
 	crashed := newRun("20261120T231502Z-000001")
-	crashed.segMax = int64(len(crashed.segHdr)) + 4*recLen
+	crashed.segRecN = 4       // records a segment
 	appendBlocks(crashed, 10) // three segments: 4, 4 and 2 records
 	if err := crashed.Event(Event{T: 0.05, Kind: KindStepStart, Step: "1"}); err != nil {
 		t.Fatal(err)

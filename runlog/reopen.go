@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,9 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 		lastT = max(lastT, time.Duration(evs[len(evs)-1].T*float64(time.Second)))
 	}
 	r.m, r.width, r.frames = m, len(m.Layout), st.Frames
-	r.segInfo = segHeader{RunID: m.RunID, Channels: m.Layout}
+	r.m.Coding = lastCoding(dir, m)
+	r.segInfo = segHeader{RunID: m.RunID, Channels: m.Layout, Coding: r.m.Coding}
+	r.setCoding(r.m.Coding)
 	if err := reserveSpace(dir); err != nil {
 		return nil, 0, err
 	}
@@ -109,6 +112,26 @@ func (r *Record) openFiles() error {
 	r.beats, err = openAppend(filepath.Join(r.dir, BeatsFile), true)
 	r.beatsW = bufio.NewWriterSize(r.beats, bufSize)
 	return err
+}
+
+// lastCoding is the coding of the last segment of the run in dir whose
+// header says one (version 3), so that the resumed part codes as the
+// interrupted one did; float32 for a record of older segments.
+func lastCoding(dir string, m Manifest) []ColumnCoding {
+	names, _ := segmentFiles(dir)
+	for i := len(names) - 1; i >= 0; i-- {
+		f, size, err := OpenFile(filepath.Join(dir, framesDir, names[i]))
+		if err != nil {
+			continue
+		}
+		var sc segScan
+		_, why, err := sc.readHeader(f, size)
+		f.Close()
+		if err == nil && why == "" && sc.dec != nil && sc.header.RunID == m.RunID && slices.Equal(sc.header.Channels, m.Layout) {
+			return sc.header.Coding
+		}
+	}
+	return defaultCoding(len(m.Layout))
 }
 
 // Manifest is the record's manifest as it stands.

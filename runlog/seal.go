@@ -42,7 +42,7 @@ const (
 // a fixed order, and one hash over all of it (Hash) that signatures sign.
 type Seal struct {
 	Version      int          `json:"version"`       // of this format (1)
-	RecordFormat int          `json:"record_format"` // frame segment format written (2)
+	RecordFormat int          `json:"record_format"` // frame segment format written (3; 2 before)
 	RunID        string       `json:"run_id"`
 	SealedBy     string       `json:"sealed_by"` // close, recovery or sync
 	Files        []SealedFile `json:"files"`     // in chain order (sealOrder)

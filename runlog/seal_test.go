@@ -16,7 +16,7 @@ import (
 func sealedRun(t testing.TB) string {
 	t.Helper()
 	r, _ := create(t, testRunID)
-	r.segMax = int64(len(r.segHdr)) + 5*recLen
+	r.segRecN = 5 // records a segment
 	for i := range 5 {
 		if err := r.Event(NewEvent("operator", "", "note "+string(rune('a'+i)), nil)); err != nil {
 			t.Fatal(err)

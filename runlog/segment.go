@@ -17,7 +17,8 @@ import (
 // Segment format constants; doc.go describes the format.
 const (
 	segMagic      = "MLFRAMES"
-	segVersion    = 2          // the version written; 1 is still read
+	segVersion    = 3          // the version written; 1 and 2 are still read
+	segVersion2   = 2          // records of float32 values, column-less
 	segVersion1   = 1          // records without a sync marker, headers without seq
 	segFixedLen   = 16         // magic, version, JSON length
 	maxHeaderJSON = 1 << 20    // bound on the header JSON a reader accepts
@@ -52,6 +53,9 @@ type segHeader struct {
 	// a segment copied under another name is refused, not read twice.
 	Seq      int       `json:"seq,omitempty"`
 	Channels []Channel `json:"channels"`
+	// Coding says how each channel's values are coded (from version 3;
+	// one per channel).
+	Coding []ColumnCoding `json:"coding,omitempty"`
 }
 
 // segmentName is the file name of segment seq (from 1).
@@ -59,41 +63,29 @@ func segmentName(seq int) string { return fmt.Sprintf("%08d%s", seq, segmentExt)
 
 // appendSegmentHeader appends the encoded header of a segment to dst.
 func appendSegmentHeader(dst []byte, h segHeader) ([]byte, error) {
+	return appendSegmentHeaderVersion(dst, h, segVersion)
+}
+
+// appendSegmentHeaderVersion appends a header of the given format version
+// (older ones for tests of the readers of old records).
+func appendSegmentHeaderVersion(dst []byte, h segHeader, version uint32) ([]byte, error) {
 	js, err := json.Marshal(h)
 	if err != nil {
 		return dst, err
 	}
 	start := len(dst)
 	dst = append(dst, segMagic...)
-	dst = le.AppendUint32(dst, segVersion)
+	dst = le.AppendUint32(dst, version)
 	dst = le.AppendUint32(dst, uint32(len(js)))
 	dst = append(dst, js...)
 	return le.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli)), nil
 }
 
-// maxRecordFrames is the most frames of width channels one record may hold
-// under maxPayload.
-func maxRecordFrames(width int) int { return (maxPayload - payloadHdrLen) / (4 + 4*width) }
-
-// recordEnd returns the end j > i of the record that starts at frame i of
-// times: the frames after i join it while their offset from frame i fits a
-// u32 (is within 0 .. 4.29 s) and the record stays under maxFrames.
-func recordEnd(times []time.Duration, i, maxFrames int) int {
-	j := i + 1
-	for j < len(times) && j-i < maxFrames {
-		if d := times[j] - times[i]; d < 0 || d > maxOffset {
-			break
-		}
-		j++
-	}
-	return j
-}
-
-// appendRecord appends to dst one record of the frames with the given
-// timestamps and values (len(times)*width of them, frame after frame). The
-// offsets of times from times[0] must fit a u32, which recordEnd ensures. It
-// does not allocate when dst has room.
-func appendRecord(dst []byte, times []time.Duration, values []float64) []byte {
+// appendRecordV2 appends to dst one version 2 record of the frames with
+// the given timestamps and values (len(times)*width of them, frame after
+// frame), whose offsets from times[0] must fit a u32. Version 2 is no
+// longer written; tests make old segments with it.
+func appendRecordV2(dst []byte, times []time.Duration, values []float64) []byte {
 	n := len(times)
 	payload := payloadHdrLen + 4*n + 4*len(values)
 	start := len(dst)
@@ -126,6 +118,7 @@ const (
 	damageBadLength       = "bad record length"
 	damageChecksum        = "bad record checksum"
 	damageFrameCount      = "frame count does not match record length"
+	damageCoding          = "bad frame coding"
 	damageNoMarker        = "no record marker"
 	damageLayout          = "layout differs from the manifest"
 	damageOtherRun        = "segment of another run"
@@ -154,6 +147,7 @@ type segScan struct {
 	header  segHeader
 	version uint32
 	width   int           // len(header.Channels); 0 if the header was not read
+	dec     *frameDecoder // the header's coding (version 3)
 	size    int64         // the file's size, set by scanSegmentFile
 	records int64         // intact records read
 	frames  int64         // frames in them
@@ -208,7 +202,7 @@ func (sc *segScan) refuse(want *segWant) string {
 	switch {
 	case want.runID != "" && h.RunID != want.runID:
 		return fmt.Sprintf("%s (%q)", damageOtherRun, h.RunID)
-	case sc.version >= segVersion && h.Seq != want.seq:
+	case sc.version >= segVersion2 && h.Seq != want.seq:
 		return fmt.Sprintf("%s: segment %d named %d", damageSequence, h.Seq, want.seq)
 	case !slices.Equal(h.Channels, want.layout):
 		return damageLayout
@@ -253,7 +247,7 @@ func (sc *segScan) readHeader(r io.ReaderAt, size int64) (end int64, why string,
 		return 0, damageBadMagic, nil
 	}
 	v := le.Uint32(fixed[8:])
-	if v != segVersion && v != segVersion1 {
+	if v != segVersion && v != segVersion2 && v != segVersion1 {
 		return 0, fmt.Sprintf("%s %d", damageBadVersion, v), nil
 	}
 	jsLen := int64(le.Uint32(fixed[12:]))
@@ -276,8 +270,14 @@ func (sc *segScan) readHeader(r io.ReaderAt, size int64) (end int64, why string,
 		return 0, damageHeaderChecksum, nil
 	}
 	var h segHeader
-	if err := json.Unmarshal(js, &h); err != nil || len(h.Channels) == 0 || len(h.Channels) > maxChannels || v >= segVersion && h.Seq < 1 {
+	if err := json.Unmarshal(js, &h); err != nil || len(h.Channels) == 0 || len(h.Channels) > maxChannels || v >= segVersion2 && h.Seq < 1 {
 		return 0, damageBadHeader, nil
+	}
+	if v >= segVersion {
+		if checkCoding(h.Coding, len(h.Channels)) != nil {
+			return 0, damageBadHeader, nil
+		}
+		sc.dec = newFrameDecoder(h.Coding)
 	}
 	sc.header, sc.width, sc.version = h, len(h.Channels), v
 	return segFixedLen + jsLen + 4, "", nil
@@ -291,7 +291,7 @@ func (sc *segScan) readHeader(r io.ReaderAt, size int64) (end int64, why string,
 // crafted data full of markers cannot make it read a segment over and over.
 func (sc *segScan) readRecords(r io.ReaderAt, off, size int64, fn func(t time.Duration, values []float64) error) error {
 	hl, marker := int64(recHeaderLen1), []byte(nil)
-	if sc.version >= segVersion {
+	if sc.version >= segVersion2 {
 		hl, marker = recHeaderLen, recMarker
 	}
 	values := make([]float64, sc.width)
@@ -302,6 +302,13 @@ func (sc *segScan) readRecords(r io.ReaderAt, off, size int64, fn func(t time.Du
 		n, plen, why, err := sc.nextRecord(br, marker, hl, size-off, &payload)
 		if err != nil {
 			return err
+		}
+		if why == "" && sc.dec != nil {
+			var k int
+			if k, err = sc.dec.decode(payload); err != nil {
+				why = err.Error()
+			}
+			n = int64(k)
 		}
 		if why == "" {
 			if err := sc.decodeRecord(payload, n, values, fn); err != nil {
@@ -347,7 +354,11 @@ func (sc *segScan) nextRecord(br *bufio.Reader, marker []byte, hl, rem int64, pa
 	}
 	h = h[len(marker):]
 	plen = int64(le.Uint32(h))
-	if plen < payloadHdrLen+4+4*int64(sc.width) || plen > maxPayload {
+	minLen := payloadHdrLen + 4 + 4*int64(sc.width)
+	if sc.dec != nil {
+		minLen = 2 // a frame count and a column's byte at least
+	}
+	if plen < minLen || plen > maxPayload {
 		return 0, 0, damageBadLength, nil
 	}
 	if plen > rem-hl {
@@ -362,6 +373,9 @@ func (sc *segScan) nextRecord(br *bufio.Reader, marker []byte, hl, rem int64, pa
 	}
 	if crc32.Checksum(*payload, castagnoli) != le.Uint32(h[4:]) {
 		return 0, plen, damageChecksum, nil
+	}
+	if sc.dec != nil {
+		return 0, plen, "", nil // decoded by the caller
 	}
 	n = int64(le.Uint32(*payload))
 	if plen != payloadHdrLen+n*(4+4*int64(sc.width)) {
@@ -396,6 +410,18 @@ func findMarker(r io.ReaderAt, from, size int64, marker []byte) (at, read int64,
 // intact record's payload, in values.
 func (sc *segScan) decodeRecord(payload []byte, n int64, values []float64, fn func(t time.Duration, values []float64) error) error {
 	w := sc.width
+	if d := sc.dec; d != nil { // decoded already
+		for i := range int(n) {
+			t := d.times[i]
+			if fn != nil {
+				if err := fn(t, d.values[i*w:(i+1)*w:(i+1)*w]); err != nil {
+					return err
+				}
+			}
+			sc.lastT = t
+		}
+		return nil
+	}
 	first := time.Duration(le.Uint64(payload[4:]))
 	offs := payload[payloadHdrLen : payloadHdrLen+4*n]
 	vals := payload[payloadHdrLen+4*n:]

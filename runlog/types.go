@@ -168,6 +168,12 @@ type Manifest struct {
 	Outcome Outcome `json:"outcome" null:"empty"`
 	// Layout is the frames' columns, in order; at least one.
 	Layout []Channel `json:"layout"`
+	// Coding says how the frame segments code each channel's values
+	// (ColumnCoding, one per channel): the converter's LSB and
+	// calibration for an ADC input, so that its codes are stored
+	// exactly. Not in manifest.json: every segment's header carries it.
+	// Nil codes every channel as float32 (CodingF32).
+	Coding []ColumnCoding `json:"-"`
 	// SampleRateHz is the nominal frame rate.
 	SampleRateHz float64 `json:"sample_rate_hz"`
 	// Clock is "virtual" or "real".

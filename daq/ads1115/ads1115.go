@@ -153,6 +153,11 @@ func New(bus i2c.Bus, opts Opts) (*Dev, error) {
 // Channels implements daq.SlowADC.
 func (d *Dev) Channels() int { return len(d.inputs) }
 
+// LSB is input's volts per count (its full scale / 32768): Poll's voltage
+// is its count times this, exactly, which a run record uses to store the
+// count.
+func (d *Dev) LSB(input int) float64 { return d.inputs[input].lsb }
+
 // ConversionTime is the duration of one conversion, 1/DataRate rounded up
 // to the nanosecond.
 func (d *Dev) ConversionTime() time.Duration { return d.period }

@@ -369,6 +369,10 @@ func (d *Dev) Conversion() int64 { return d.conv }
 // its conversions). `mockloop timing` reports it.
 func (d *Dev) Latency() time.Duration { return d.latency }
 
+// LSB is input's volts per code (1.2 V / gain / 2^23): Read's voltage is
+// its code times this, exactly, which a run record uses to store the code.
+func (d *Dev) LSB(input int) float64 { return d.scale[input] }
+
 // Status is the STATUS word of the last frame that passed its CRC check.
 func (d *Dev) Status() uint16 { return d.lastStatus }
 
