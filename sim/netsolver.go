@@ -356,6 +356,12 @@ type netLU struct {
 	valid bool
 	dh    float64
 	mask  uint32
+	// Row i's nonzero columns left of the diagonal (L) are
+	// cols[start[i]:mid[i]], right of it (U) cols[mid[i]:start[i+1]]:
+	// the solves, several a step, skip the zeros of these sparse factors.
+	cols  [maxNetStates * maxNetStates]uint8
+	start [maxNetStates + 1]int
+	mid   [maxNetStates]int
 }
 
 func (f *netLU) factor(n int) {
@@ -383,6 +389,19 @@ func (f *netLU) factor(n int) {
 			}
 		}
 	}
+	c := 0
+	for i := range n {
+		f.start[i] = c
+		for j := range n {
+			if j == i {
+				f.mid[i] = c
+			} else if f.a[i][j] != 0 {
+				f.cols[c] = uint8(j)
+				c++
+			}
+		}
+	}
+	f.start[n] = c
 }
 
 func (f *netLU) solve(n int, y *netVec) {
@@ -393,14 +412,14 @@ func (f *netLU) solve(n int, y *netVec) {
 	}
 	for i := range n {
 		s, row := y[i], &f.a[i]
-		for j := range i {
+		for _, j := range f.cols[f.start[i]:f.mid[i]] {
 			s -= row[j] * y[j]
 		}
 		y[i] = s
 	}
 	for i := n - 1; i >= 0; i-- {
 		s, row := y[i], &f.a[i]
-		for j := i + 1; j < n; j++ {
+		for _, j := range f.cols[f.mid[i]:f.start[i+1]] {
 			s -= row[j] * y[j]
 		}
 		y[i] = s * f.inv[i]
