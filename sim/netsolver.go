@@ -75,7 +75,7 @@ func (nw *Network) deriv(x, f *netVec, jac bool) {
 	var mask uint32
 	if jac {
 		for i := range n {
-			nw.jac[i] = [maxNetStates]float64{}
+			clear(nw.jac[i][:n])
 		}
 	}
 	for i := range nw.links {
@@ -374,17 +374,32 @@ func (f *netLU) factor(n int) {
 			}
 		}
 		f.piv[k] = p
-		f.a[k], f.a[p] = f.a[p], f.a[k]
-		pivot := f.a[k][k]
-		f.inv[k] = 1 / pivot
+		rk := &f.a[k]
+		if p != k {
+			rp := &f.a[p]
+			for j := range n {
+				rk[j], rp[j] = rp[j], rk[j]
+			}
+		}
+		f.inv[k] = 1 / rk[k]
+		// Row k's nonzeros right of the pivot: the only columns the
+		// elimination changes (a zero term leaves a finite entry as it is).
+		var nz [maxNetStates]uint8
+		cnt := 0
+		for j := k + 1; j < n; j++ {
+			if rk[j] != 0 {
+				nz[cnt] = uint8(j)
+				cnt++
+			}
+		}
 		for i := k + 1; i < n; i++ {
 			l := f.a[i][k] * f.inv[k]
 			f.a[i][k] = l
 			if l == 0 {
 				continue // the matrices are sparse: most rows have nothing to remove
 			}
-			ri, rk := &f.a[i], &f.a[k]
-			for j := k + 1; j < n; j++ {
+			ri := &f.a[i]
+			for _, j := range nz[:cnt] {
 				ri[j] -= l * rk[j]
 			}
 		}
