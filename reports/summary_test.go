@@ -15,16 +15,9 @@ import (
 func TestSummaryGolden(t *testing.T) {
 	for _, name := range []string{"pass", "aborted"} {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile("testdata/" + name + ".result.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var res runlog.Result
-			if err := json.Unmarshal(data, &res); err != nil {
-				t.Fatal(err)
-			}
+			res := readResult(t, "testdata/"+name+".result.json")
 			var buf bytes.Buffer
-			if err := Summary(&buf, &res, "demo", []string{"aop", "flow_ao"}); err != nil {
+			if err := Summary(&buf, res, "demo", []string{"aop", "flow_ao"}); err != nil {
 				t.Fatal(err)
 			}
 			golden.Check(t, "testdata/"+name+".summary.golden", buf.Bytes())
@@ -36,8 +29,21 @@ func TestSummaryGolden(t *testing.T) {
 // iterations, 4 criteria each) shows a long loop's first and last
 // iteration and one line per criterion as written, not 1,344.
 func TestSummaryLongRun(t *testing.T) {
-	dir := makeLongRecord(t, t.TempDir())
-	data, err := os.ReadFile(dir + "/result.json")
+	res := readResult(t, makeLongRecord(t, t.TempDir())+"/result.json")
+	var buf bytes.Buffer
+	if err := Summary(&buf, res, "endurance-impella-rp", []string{"flow_dut"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n > 20 {
+		t.Errorf("the summary has %d lines:\n%s", n, buf.String())
+	}
+	golden.Check(t, "testdata/longrun.summary.golden", buf.Bytes())
+}
+
+// readResult reads a result.json.
+func readResult(t *testing.T, path string) *runlog.Result {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +51,5 @@ func TestSummaryLongRun(t *testing.T) {
 	if err := json.Unmarshal(data, &res); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := Summary(&buf, &res, "endurance-impella-rp", []string{"flow_dut"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := bytes.Count(buf.Bytes(), []byte("\n")); n > 20 {
-		t.Errorf("the summary has %d lines:\n%s", n, buf.String())
-	}
-	golden.Check(t, "testdata/longrun.summary.golden", buf.Bytes())
+	return &res
 }
