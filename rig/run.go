@@ -115,13 +115,7 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	// One controller per bench, before anything is read or moved; its
 	// control socket can pause, stop and e-stop the run from anywhere on
 	// the machine.
-	devBuild, err := devBuildDeviation(cfg, opts)
-	if err == nil {
-		err = checkDevice(proto, opts)
-	}
-	if err == nil {
-		err = CheckFrames(cfg, opts)
-	}
+	devBuild, err := checkRun(cfg, proto, opts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -213,6 +207,21 @@ func Run(ctx context.Context, cfg *Config, proto *protocols.Protocol, opts Optio
 	r := e.result(m.RunID, runErr, safeErr)
 	r.Rig, r.Host, r.Job = m.Rig, m.Host, m.Job // as Close writes them
 	return &r, dir, closeRecord(rec, sink, &r)
+}
+
+// checkRun refuses what Run must refuse before anything is held or moved:
+// a development build on hardware without its reason, a protocol for
+// another device, thinned frames on the wall clock. It returns the
+// development build's deviation when one is allowed.
+func checkRun(cfg *Config, proto *protocols.Protocol, opts Options) (*runlog.OperatorData, error) {
+	devBuild, err := devBuildDeviation(cfg, opts)
+	if err == nil {
+		err = checkDevice(proto, opts)
+	}
+	if err == nil {
+		err = CheckFrames(cfg, opts)
+	}
+	return devBuild, err
 }
 
 // runCalibrations are the calibrations a run at epoch uses and records,
