@@ -160,7 +160,7 @@ func sinkPass(b *testing.B, url string, queue int, closed bool) (time.Duration, 
 func ceilingPass(b *testing.B, srv *influxtest.Server, timed bool) time.Duration {
 	b.StopTimer()
 	id := runlog.NewRunID(testEpoch)
-	enc := newLPEncoder(id, "sim", testLayout, testEpoch)
+	enc := newLPEncoder(id, "sim", testLayout, nil, testEpoch)
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	var bodies [][]byte
 	for _, blk := range benchBlocks() {

@@ -9,7 +9,7 @@ import (
 // buffer has grown, with the run's start point (which may allocate) in the
 // same batch.
 func TestEncodeFrameNoAlloc(t *testing.T) {
-	e := newLPEncoder(testRunID, "sim", testLayout, testEpoch)
+	e := newLPEncoder(testRunID, "sim", testLayout, nil, testEpoch)
 	m := testManifest(testRunID)
 	e.runStart(&m)
 	values := make([]float64, len(testLayout))

@@ -43,7 +43,9 @@ const (
 	//     dut_serial, dut_fw, dut_profile, dut_profile_sha256 (strings, ""
 	//     when the run has none), clock, sample_rate_hz, calibration (the
 	//     JSON array of the calibration records in force, as in
-	//     manifest.json) and started (RFC 3339);
+	//     manifest.json), exact_channels (the channels whose frame values
+	//     are written to the bit, comma-separated: the others are float32
+	//     roundings; see lpEncoder) and started (RFC 3339);
 	//   - when it ends, last, once everything else was delivered: state
 	//     ("closed", or "interrupted" for a run closed by recovery),
 	//     outcome, abort_reason, frames, duration_s, delivered.
@@ -69,10 +71,13 @@ const maxStringField = 32 << 10
 // nanosecond timestamps into a buffer it reuses. Encoding a frame does not
 // allocate once the buffer has grown to a batch.
 //
-// Values are written as their float32 rounding, the precision the frame
-// segments keep, so that a frame re-read from the record and written again
-// is the same point with the same values: a replay overwrites, it never
-// adds or changes.
+// Values are written as the frame segments keep them, so that a frame
+// re-read from the record and written again is the same point with the
+// same values: a replay overwrites, it never adds or changes. A column the
+// record keeps to the bit (runlog.ColumnCoding.Exact: converter codes,
+// integers) is written as its float64, any other as its float32 rounding
+// in float32's shortest digits, as records before format 3 kept every
+// column.
 //
 // InfluxDB keeps one point per series and timestamp, so two events of the
 // same kind at the same t would overwrite each other. The encoder moves such
@@ -86,6 +91,7 @@ type lpEncoder struct {
 	epoch     int64    // ns since the Unix epoch of the run's t = 0
 	frameHead []byte   // "frames,rig=…,run_id=… "
 	fieldKeys [][]byte // per channel: the escaped name and '='
+	exact     []bool   // per channel: the record keeps it to the bit
 	stepKeys  []string // per channel: escaped name prefix for step fields
 	runTags   string   // ",rig=…,run_id=…"
 	rigTag    string   // ",rig=…" or ""
@@ -95,7 +101,7 @@ type lpEncoder struct {
 }
 
 // newLPEncoder returns an encoder for the points of a run.
-func newLPEncoder(runID, rig string, layout []runlog.Channel, epoch time.Time) *lpEncoder {
+func newLPEncoder(runID, rig string, layout []runlog.Channel, coding []runlog.ColumnCoding, epoch time.Time) *lpEncoder {
 	e := &lpEncoder{epoch: epoch.UnixNano(), last: make(map[string]int64)}
 	if rig != "" {
 		e.rigTag = ",rig=" + escapeTag(rig)
@@ -103,7 +109,8 @@ func newLPEncoder(runID, rig string, layout []runlog.Channel, epoch time.Time) *
 	e.runIDTag = ",run_id=" + escapeTag(runID)
 	e.runTags = e.rigTag + e.runIDTag
 	e.frameHead = []byte(MeasurementFrames + e.runTags + " ")
-	for _, c := range layout {
+	for i, c := range layout {
+		e.exact = append(e.exact, i < len(coding) && coding[i].Exact())
 		e.fieldKeys = append(e.fieldKeys, []byte(escapeTag(c.Name)+"="))
 		e.stepKeys = append(e.stepKeys, escapeTag(c.Name))
 	}
@@ -134,8 +141,11 @@ func (e *lpEncoder) frame(t time.Duration, values []float64) bool {
 	e.buf = append(e.buf, e.frameHead...)
 	sep := false
 	for j, v := range values {
-		f := float32(v)
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		bits := 64
+		if !e.exact[j] {
+			v, bits = float64(float32(v)), 32
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
 		if sep {
@@ -143,7 +153,7 @@ func (e *lpEncoder) frame(t time.Duration, values []float64) bool {
 		}
 		sep = true
 		e.buf = append(e.buf, e.fieldKeys[j]...)
-		e.buf = strconv.AppendFloat(e.buf, float64(f), 'g', -1, 32)
+		e.buf = strconv.AppendFloat(e.buf, v, 'g', -1, bits)
 	}
 	if !sep {
 		e.buf = e.buf[:start]
@@ -290,12 +300,26 @@ func (e *lpEncoder) identity(m *runlog.Manifest) {
 		{"operator", m.Operator}, {"host", m.Host}, {"job", string(job)},
 		{"dut_model", dut.Model}, {"dut_serial", dut.Serial}, {"dut_fw", dut.FW},
 		{"dut_profile", profile.Name}, {"dut_profile_sha256", profile.SHA256},
-		{"clock", string(m.Clock)}, {"calibration", string(calJSON)},
+		{"clock", string(m.Clock)}, {"calibration", string(calJSON)}, {"exact_channels", exactChannels(m)},
 		{"started", m.Started.UTC().Format(time.RFC3339Nano)},
 	} {
 		e.buf = appendStringField(e.buf, f.k, f.v)
 	}
 	e.buf = appendFloatField(e.buf, "sample_rate_hz", m.SampleRateHz)
+}
+
+// exactChannels names, comma-separated, the channels m's record keeps to
+// the bit (runlog.ColumnCoding.Exact), whose frame values the sink writes
+// as float64: a report from InfluxDB reads them so, and rounds the others
+// to float32 as the record keeps them.
+func exactChannels(m *runlog.Manifest) string {
+	var names []string
+	for i, c := range m.Coding {
+		if c.Exact() && i < len(m.Layout) {
+			names = append(names, m.Layout[i].Name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // run appends the run's summary point, at its epoch, with the identity

@@ -59,7 +59,8 @@ func Replay(ctx context.Context, runDir string, cfg Config) (replayed, left int6
 	}
 	defer w.close()
 	m := run.Manifest
-	enc := newLPEncoder(m.RunID, m.Rig, m.Layout, m.Epoch)
+	m.Coding = run.Coding() // not in manifest.json: the segments' headers say it
+	enc := newLPEncoder(m.RunID, m.Rig, m.Layout, m.Coding, m.Epoch)
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 
 	if !st.Complete || len(st.Gaps) > 0 || st.EventsOwed {

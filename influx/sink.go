@@ -54,6 +54,10 @@ type SinkConfig struct {
 	// Layout is the frames' columns, as in the manifest: a frame's values
 	// are fields named as its channels.
 	Layout []runlog.Channel
+	// Coding is how the record codes each column (runlog.Manifest.Coding;
+	// nil: float32): the sink writes a value as the record keeps it, so a
+	// frame re-read from the record is the same point.
+	Coding []runlog.ColumnCoding
 	// Epoch is the wall time of t = 0 of the run's clock: a point's
 	// timestamp is Epoch + t, to the nanosecond.
 	Epoch time.Time
@@ -304,7 +308,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		spare:    make(chan *sinkBatch, batchQueue+2),
 		encDone:  make(chan struct{}),
 		sendDone: make(chan struct{}),
-		enc:      newLPEncoder(cfg.RunID, cfg.Rig, cfg.Layout, cfg.Epoch),
+		enc:      newLPEncoder(cfg.RunID, cfg.Rig, cfg.Layout, cfg.Coding, cfg.Epoch),
 		zw:       zw,
 		frames:   frames,
 		w:        w,

@@ -263,7 +263,7 @@ func checkNoToken(t testing.TB, dir string, logs string) {
 
 func TestLineProtocol(t *testing.T) {
 	layout := []runlog.Channel{{Name: "aop", Unit: "mmHg"}, {Name: "q ao,x=1", Unit: "L/min"}}
-	e := newLPEncoder(testRunID, "bench 1", layout, time.Unix(1, 0))
+	e := newLPEncoder(testRunID, "bench 1", layout, nil, time.Unix(1, 0))
 	if !e.frame(2*time.Millisecond, []float64{80.123456789, 1e-7}) {
 		t.Fatal("frame with values not encoded")
 	}
@@ -299,12 +299,28 @@ runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c frames=9500i,delivered=false,st
 	m := runlog.Manifest{Protocol: runlog.ProtocolRef{Name: `base "line"`, File: "p.yaml", SHA256: "ab"}, RigConfigSHA256: "cd",
 		SoftwareVersion: "v1", Build: &runlog.Build{Version: "v1", Release: true}, Operator: "ci", Host: "pi-7", Job: &runlog.Job{System: "gitlab", URL: "https://ci/j/9"},
 		DUT: &runlog.DUTIdentity{Model: "X", Serial: "7", FW: "1.2"}, DUTProfile: &runlog.DUTProfile{Name: "impella-cp", SHA256: "ef"}, Clock: runlog.ClockVirtual, SampleRateHz: 1000,
-		Calibration: []runlog.Calibration{{Channel: "aop", Date: "2026-11-02"}}, Started: time.Unix(1, 5).UTC()}
+		Calibration: []runlog.Calibration{{Channel: "aop", Date: "2026-11-02"}}, Started: time.Unix(1, 5).UTC(),
+		Layout: layout, Coding: []runlog.ColumnCoding{{Kind: runlog.CodingADC, LSB: 1e-6, Coeffs: []float64{0, 250}}, {Kind: runlog.CodingF32}}}
 	e.runStart(&m)
-	want = `runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c state="running",protocol="base \"line\"",protocol_file="p.yaml",protocol_sha256="ab",rig_config_sha256="cd",software_version="v1",build="{\"version\":\"v1\",\"revision\":null,\"time\":null,\"modified\":false,\"release\":true}",operator="ci",host="pi-7",job="{\"system\":\"gitlab\",\"url\":\"https://ci/j/9\",\"id\":null,\"name\":null,\"runner\":null}",dut_model="X",dut_serial="7",dut_fw="1.2",dut_profile="impella-cp",dut_profile_sha256="ef",clock="virtual",calibration="[{\"channel\":\"aop\",\"method\":null,\"date\":\"2026-11-02\",\"due\":null,\"reference\":null,\"fields\":null}]",started="1970-01-01T00:00:01.000000005Z",sample_rate_hz=1000 1000000000
+	want = `runs,rig=bench\ 1,run_id=20261120T231502Z-7f3a9c state="running",protocol="base \"line\"",protocol_file="p.yaml",protocol_sha256="ab",rig_config_sha256="cd",software_version="v1",build="{\"version\":\"v1\",\"revision\":null,\"time\":null,\"modified\":false,\"release\":true}",operator="ci",host="pi-7",job="{\"system\":\"gitlab\",\"url\":\"https://ci/j/9\",\"id\":null,\"name\":null,\"runner\":null}",dut_model="X",dut_serial="7",dut_fw="1.2",dut_profile="impella-cp",dut_profile_sha256="ef",clock="virtual",calibration="[{\"channel\":\"aop\",\"method\":null,\"date\":\"2026-11-02\",\"due\":null,\"reference\":null,\"fields\":null}]",exact_channels="aop",started="1970-01-01T00:00:01.000000005Z",sample_rate_hz=1000 1000000000
 `
 	if got := string(e.buf); got != want || e.points != 1 {
 		t.Errorf("start point (%d):\n%s\nwant:\n%s", e.points, got, want)
+	}
+}
+
+// TestLineProtocolKeepsWhatTheRecordKeeps: a column the record keeps to the
+// bit (a converter's code, an integer) is written as its float64, any
+// other as its float32 rounding in float32's shortest digits, so a frame
+// re-read from the record is the same point.
+func TestLineProtocolKeepsWhatTheRecordKeeps(t *testing.T) {
+	layout := []runlog.Channel{{Name: "aop"}, {Name: "rpm"}, {Name: "lv_volume"}}
+	coding := []runlog.ColumnCoding{{Kind: runlog.CodingADC, LSB: 1e-6, Coeffs: []float64{0, 250}}, {Kind: runlog.CodingInt}, {Kind: runlog.CodingF32}}
+	e := newLPEncoder(testRunID, "", layout, coding, time.Unix(0, 0))
+	e.frame(0, []float64{80.123456789012, 31500, 120.123456789012})
+	want := "frames,run_id=" + testRunID + " aop=80.123456789012,rpm=31500,lv_volume=120.12346 0\n"
+	if got := string(e.buf); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -35,8 +35,11 @@ type influxRun struct {
 	where  string   // the InfluxQL condition selecting the run's points
 	epoch  int64    // ns since the Unix epoch of the run's t = 0
 	fields []string // the frames' fields (channels), in the report's layout order
-	stats  runlog.FrameStats
-	notes  []string // what the reading of the run's points found amiss
+	// exact is, per field, whether its values are written to the bit (the
+	// start point's exact_channels); the others are float32 roundings.
+	exact []bool
+	stats runlog.FrameStats
+	notes []string // what the reading of the run's points found amiss
 }
 
 // influxEvent is a point of the events measurement.
@@ -72,6 +75,7 @@ type influxIdentity struct {
 	profile                                runlog.DUTProfile
 	host                                   string
 	calibration, build, job                string // JSON
+	exactChannels                          string // comma-separated
 	sampleRateHz                           float64
 }
 
@@ -334,8 +338,9 @@ func (s *influxRun) runPoint(ctx context.Context) (influxRunPoint, error) {
 					softwareVersion: qString(get("software_version")), operator: qString(get("operator")),
 					clock: qString(get("clock")), started: qString(get("started")), calibration: qString(get("calibration")),
 					build: qString(get("build")), host: qString(get("host")), job: qString(get("job")),
-					dut:     runlog.DUTIdentity{Model: qString(get("dut_model")), Serial: qString(get("dut_serial")), FW: qString(get("dut_fw"))},
-					profile: runlog.DUTProfile{Name: qString(get("dut_profile")), SHA256: qString(get("dut_profile_sha256"))}}
+					exactChannels: qString(get("exact_channels")),
+					dut:           runlog.DUTIdentity{Model: qString(get("dut_model")), Serial: qString(get("dut_serial")), FW: qString(get("dut_fw"))},
+					profile:       runlog.DUTProfile{Name: qString(get("dut_profile")), SHA256: qString(get("dut_profile_sha256"))}}
 				id.sampleRateHz, _ = qFloat(get("sample_rate_hz"))
 				p.identity = id
 			}

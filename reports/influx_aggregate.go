@@ -70,8 +70,7 @@ func (s *influxRun) aggregate(ctx context.Context, fns []string, from, to, every
 }
 
 // trend fills env from InfluxDB's minimum, maximum, mean and count of each
-// channel per column of env. Extremes are rounded to float32, the record's
-// values (see frames).
+// channel per column of env. Extremes are the record's values (kept).
 func (s *influxRun) trend(ctx context.Context, env *envelope) error {
 	w := len(env.cols)
 	return s.aggregate(ctx, []string{"MIN", "MAX", "MEAN", "COUNT"}, env.t0, env.t0+int64(env.n)*env.dt, env.dt,
@@ -87,7 +86,7 @@ func (s *influxRun) trend(ctx context.Context, env *envelope) error {
 					continue
 				}
 				k := c*w + j
-				lo, hi := float64(float32(v[j][0])), float64(float32(v[j][1]))
+				lo, hi := s.kept(j, v[j][0]), s.kept(j, v[j][1])
 				env.lo[k], env.hi[k], env.loT[k], env.hiT[k] = lo, hi, t, t
 				env.sum[k], env.cnt[k] = v[j][2]*float64(n), n
 				frames = max(frames, n)
@@ -113,7 +112,7 @@ func (s *influxRun) stepStats(ctx context.Context, layout []runlog.Channel, from
 			if n > 1 && !math.IsNaN(v[j][4]) {
 				sd = v[j][4] * math.Sqrt(float64(n-1)/float64(n))
 			}
-			lo, hi := float64(float32(v[j][2])), float64(float32(v[j][3]))
+			lo, hi := s.kept(j, v[j][2]), s.kept(j, v[j][3])
 			stats[j] = runlog.ChannelStats{Unit: c.Unit, N: n, Mean: v[j][1], Min: lo, Max: hi, Std: sd}
 			frames = max(frames, n)
 		}

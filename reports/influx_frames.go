@@ -37,12 +37,23 @@ func (s *influxRun) timeRange(from, to int64) string {
 	return c
 }
 
+// kept is the value f of field j from InfluxDB as the record keeps it: to
+// the bit for a field the start point says is exact, else rounded to
+// float32 (InfluxDB holds the shortest decimal of the float32, whose
+// float64 need not be the record's; every field of a run logged before
+// the record kept values to the bit).
+func (s *influxRun) kept(j int, f float64) float64 {
+	if j < len(s.exact) && s.exact[j] {
+		return f
+	}
+	return float64(float32(f))
+}
+
 // frames calls fn with every frame of the run in from < t ≤ to (see
 // timeRange), in time order, with its time on the run clock in ns and its
 // values in layout order, streamed from InfluxDB. A channel the frame has
-// no value of (NaN or ±Inf in the record) is NaN. Values are rounded to
-// float32, as the record keeps them: InfluxDB holds the shortest decimal
-// of the float32, whose float64 need not be the record's. v is reused.
+// no value of (NaN or ±Inf in the record) is NaN. Values are as the record
+// keeps them (kept). v is reused.
 func (s *influxRun) frames(ctx context.Context, from, to int64, fn func(t int64, v []float64) error) error {
 	if len(s.fields) == 0 {
 		return nil
@@ -63,7 +74,7 @@ func (s *influxRun) frames(ctx context.Context, from, to int64, fn func(t int64,
 				v[j] = math.NaN()
 				if i >= 0 && i < len(row) {
 					if f, ok := qFloat(row[i]); ok {
-						v[j] = float64(float32(f))
+						v[j] = s.kept(j, f)
 					}
 				}
 			}

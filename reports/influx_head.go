@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mockloop/mockloop/influx"
@@ -245,6 +246,11 @@ func (src *influxRun) manifest(rp influxRunPoint, evs []influxEvent, ir *influxI
 	}
 	if rp.identity != nil {
 		src.notes = append(src.notes, applyIdentity(&m, rp.identity)...)
+		exact := strings.Split(rp.identity.exactChannels, ",")
+		src.exact = make([]bool, len(src.fields))
+		for j, f := range src.fields {
+			src.exact[j] = slices.Contains(exact, f)
+		}
 	}
 	if res != nil {
 		m.State, m.Outcome = runlog.StateClosed, res.Outcome

@@ -517,7 +517,7 @@ func openRecord(cfg *Config, m *runlog.Manifest, opts Options, resume *resumeSta
 	}
 	recorded := rec.Manifest() // with the hashes Create filled in
 	sink, err := influx.NewSink(influx.SinkConfig{Config: *opts.Influx, RunDir: rec.Dir(), RunID: m.RunID, Rig: cfg.Name,
-		Layout: m.Layout, Epoch: m.Epoch, Manifest: &recorded, Written: rec.Flush})
+		Layout: m.Layout, Coding: m.Coding, Epoch: m.Epoch, Manifest: &recorded, Written: rec.Flush})
 	if err != nil {
 		rec.Close(runlog.Result{RunID: m.RunID, Outcome: runlog.OutcomeAborted, AbortReason: "fault: " + err.Error()})
 		return rec, nil, err

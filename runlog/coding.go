@@ -43,6 +43,10 @@ type ColumnCoding struct {
 // maxCoeffs bounds the calibration polynomial a reader accepts.
 const maxCoeffs = 16
 
+// Exact reports whether the record keeps a value of the column to the bit
+// (a converter code, an integer) rather than rounded to float32.
+func (c ColumnCoding) Exact() bool { return c.Kind == CodingADC || c.Kind == CodingInt }
+
 // valid reports whether c is a coding a reader can use.
 func (c ColumnCoding) valid() bool {
 	switch c.Kind {

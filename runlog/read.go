@@ -44,6 +44,10 @@ func Open(dir string) (*Run, error) {
 	return r, nil
 }
 
+// Coding is how the run's frame segments code each channel (that of its
+// last segment; float32 for every channel of a record before format 3).
+func (r *Run) Coding() []ColumnCoding { return lastCoding(r.Dir, r.Manifest) }
+
 // FrameStats says what Run.Frames read, and what it could not.
 type FrameStats struct {
 	Segments int           // segment files read
