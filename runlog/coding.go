@@ -162,14 +162,22 @@ func (cc *columnCodec) adcCode(v float64) (int64, bool) {
 	}
 	x := (v - cc.c0) * cc.inv   // within a code of the code; checked below
 	if len(cc.cal.Coeffs) > 2 { // Newton's method from the linear guess
+		// Until the step is well within a code: far out on a strongly
+		// curved calibration the linear guess is many codes off.
 		d := daq.Calibration{Coeffs: cc.cal.Coeffs}
-		for range 4 {
+		for range 32 {
 			volts := x * cc.lsb
-			slope := derivative(d.Coeffs, volts) * cc.lsb
-			if slope == 0 || slope-slope != 0 {
+			// Rounded here: slope-slope of an unrounded product is its
+			// rounding error where the compiler fuses it (arm64), not 0.
+			slope := float64(derivative(d.Coeffs, volts) * cc.lsb)
+			if slope == 0 || math.IsInf(slope, 0) || math.IsNaN(slope) {
 				break
 			}
-			x -= (d.Apply(volts) - v) / slope
+			step := (d.Apply(volts) - v) / slope
+			x -= step
+			if math.Abs(step) < 0.01 {
+				break
+			}
 		}
 	}
 	if !(x > -maxExact && x < maxExact) {
@@ -189,7 +197,7 @@ func (cc *columnCodec) adcCode(v float64) (int64, bool) {
 func derivative(coeffs []float64, v float64) float64 {
 	y := 0.0
 	for i := len(coeffs) - 1; i >= 1; i-- {
-		y = float64(y*v) + float64(i)*coeffs[i]
+		y = float64(y*v) + float64(float64(i)*coeffs[i])
 	}
 	return y
 }
