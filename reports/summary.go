@@ -61,7 +61,7 @@ func Summary(w io.Writer, res *runlog.Result, protocol string, keys []string) er
 				continue
 			}
 			for _, r := range g.rows {
-				criterionLine(tw, r.c)
+				criterionLine(tw, r)
 			}
 		}
 	}
@@ -69,15 +69,8 @@ func Summary(w io.Writer, res *runlog.Result, protocol string, keys []string) er
 }
 
 // criterionLine writes one evaluation of a criterion to the summary.
-func criterionLine(w io.Writer, c *runlog.CriterionResult) {
-	e := termtext.Escape
-	id := c.ID
-	if id == "" {
-		id = c.Name
-	}
-	if id == "" {
-		id = "-"
-	}
+func criterionLine(w io.Writer, r *critRow) {
+	e, c := termtext.Escape, r.c
 	value := "-"
 	if c.Value != nil {
 		value = num(*c.Value) + " " + e(c.Unit)
@@ -86,7 +79,7 @@ func criterionLine(w io.Writer, c *runlog.CriterionResult) {
 	if c.Reason != "" && !c.Pass {
 		verdict += " (" + c.Reason + ")"
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e(id), e(c.Step), e(c.Measure), value, e(c.Limits), e(verdict))
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e(r.Label), e(c.Step), e(c.Measure), value, e(c.Limits), e(verdict))
 }
 
 // summaryStep is a line of the summary's step table: a step's execution,
@@ -137,9 +130,12 @@ func summarySteps(steps []runlog.StepResult) []summaryStep {
 			out = append(out, summaryStep{StepResult: runlog.StepResult{Path: p, Name: n}})
 		}
 		g.outcomes[s.Outcome]++
-		m := &out[g.at]
-		m.more++
-		m.outcomes = outcomesText(g.outcomes)
+		out[g.at].more++
+	}
+	for _, g := range gaps {
+		if g.at >= 0 {
+			out[g.at].outcomes = outcomesText(g.outcomes)
+		}
 	}
 	return out
 }
