@@ -260,7 +260,6 @@ func (nw *Network) stage(dh float64) {
 			fresh = true
 		}
 		m.solve(n, &nw.dx)
-		nw.solves++
 		var norm float64
 		for i := range n {
 			nw.y[i] += nw.dx[i]
@@ -314,7 +313,6 @@ func (nw *Network) factor(m *netLU, dh float64) {
 	}
 	m.factor(n)
 	m.valid, m.dh, m.mask = true, dh, nw.mask
-	nw.factors++
 }
 
 // netLUs are the factorised iteration matrices a network keeps, for the

@@ -252,7 +252,6 @@ type Network struct {
 	// unresolved counts stages whose Newton iteration hit its bound,
 	// splits the steps cut at a valve event; tests read them.
 	unresolved, splits uint64
-	factors, solves    uint64  // factorisations of the iteration matrix, and solves with it
 	theta              float64 // the last contraction per Newton iteration seen
 
 	lus netLUs // stage's iteration matrices
