@@ -67,9 +67,6 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	if err := reserveSpace(dir); err != nil {
 		return nil, 0, err
 	}
-	if err := r.openFiles(); err != nil {
-		return nil, 0, err
-	}
 	// Running again, and then the interrupted part's result goes: a kill
 	// during the resumed part must not leave it looking like the whole
 	// run's. A kill between the two leaves a running run whose result
@@ -86,6 +83,14 @@ func Reopen(dir string, flush clock.Clock) (rec *Record, lastT time.Duration, er
 	// An open run has no seal; the next close (or recovery) seals the
 	// whole record, the interrupted part and the resumed one.
 	if err := removeSeal(dir); err != nil {
+		return nil, 0, err
+	}
+	// The new segment only now, in a running run without a seal: a kill
+	// before this point leaves nothing the seal does not cover (a segment
+	// added to a sealed, interrupted run failed verification, and the run
+	// could not be resumed again); after it, recovery seals it with the
+	// rest.
+	if err := r.openFiles(); err != nil {
 		return nil, 0, err
 	}
 	r.lastSync = flush.Now()
