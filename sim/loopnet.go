@@ -256,7 +256,7 @@ func (l *Loop) SetResistance(link string, r float64) error {
 		i = l.net.Link(link)
 	}
 	switch {
-	case i < 0 || l.net.links[i].Kind == Pump:
+	case i < 0 || l.net.links[i].Kind == Pump || l.net.links[i].Kind == Source:
 		return fmt.Errorf("sim: the circulation has no resistance %q", link)
 	case !positive(r, false):
 		return fmt.Errorf("sim: resistance %g mmHg·s/ml of %s: must be finite and > 0", r, link)
@@ -275,9 +275,13 @@ func (l *Loop) Drive(node string) (float64, bool) {
 }
 
 // Resistance is the resistance of link of a network loop, mmHg·s/ml
-// (SetResistance); false if it has no such link, or it is a pump's.
+// (SetResistance); false if it has no such link, or it is a pump's or a
+// source's.
 func (l *Loop) Resistance(link string) (float64, bool) {
-	if l.net == nil || l.net.Link(link) < 0 || l.net.links[l.net.Link(link)].Kind == Pump {
+	if l.net == nil || l.net.Link(link) < 0 {
+		return 0, false
+	}
+	if k := l.net.links[l.net.Link(link)].Kind; k == Pump || k == Source {
 		return 0, false
 	}
 	return l.net.links[l.net.Link(link)].R, true
