@@ -371,14 +371,19 @@ func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
 }
 
 // attachI2C puts the bench's I²C chips on its bus: the LV drive's DAC, the
-// valves' PWM, the slow ADC, and the RV drive's DAC if the bench has one.
+// valves' PWM, the slow ADC, and the RV drive's DAC if the bench has one
+// (a hybrid bench's drives' DACs power up at mid-scale: newDriveDAC).
 func (b *Bench) attachI2C() error {
 	cfg := &b.cfg
+	newDAC := NewMCP4725
+	if cfg.Hydraulics != nil {
+		newDAC = newDriveDAC
+	}
 	attach := []struct {
 		addr uint16
 		dev  I2CDevice
 	}{
-		{cfg.DACAddr, NewMCP4725(cfg.Clock, cfg.DACVref, b.drive)},
+		{cfg.DACAddr, newDAC(cfg.Clock, cfg.DACVref, b.drive)},
 		{cfg.PWMAddr, NewPCA9685(cfg.Clock, b.duty)},
 		{cfg.SlowADCAddr, NewADS1115(cfg.Clock, b.slowInput)},
 	}
@@ -386,7 +391,7 @@ func (b *Bench) attachI2C() error {
 		attach = append(attach, struct {
 			addr uint16
 			dev  I2CDevice
-		}{d.Addr, NewMCP4725(cfg.Clock, d.Vref, b.rvDrive)})
+		}{d.Addr, newDAC(cfg.Clock, d.Vref, b.rvDrive)})
 	}
 	for _, a := range attach {
 		if err := b.bus.Attach(a.addr, a.dev); err != nil {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/mockloop/mockloop/clock"
 )
 
 // HydraulicsConfig is a hybrid loop's bench (issue 21): two chambers
@@ -35,7 +37,10 @@ type HydraulicsConfig struct {
 	// drives are bipolar on a unipolar DAC: 0 V is −DriveFullScale (out of
 	// the chamber into the reservoir), Vref/2 is stopped, so that a DAC
 	// reset to mid-scale, or a controller that writes mid-scale to hold a
-	// chamber, moves nothing.
+	// chamber, moves nothing. The bench's DACs hold mid-scale in their
+	// EEPROM and so power up stopped (newDriveDAC); but 0 V, a DAC's
+	// power-down output and the LV drive's safe state, drains a chamber
+	// at full scale: a controller stops a drive by writing Vref/2.
 	DriveFullScale float64
 	// DriveResponse is the first-order time constant of the drives'
 	// servo (e.g. 5 ms): a drive's flow follows its command through it.
@@ -189,3 +194,17 @@ func (h *hydraulic) advance(l *Loop, now time.Duration) {
 		l.AdvanceTo(next)
 	}
 }
+
+// newDriveDAC is a hybrid bench's drive DAC: an MCP4725 whose EEPROM
+// holds mid-scale, as a bipolar drive's must, so that it powers up (and
+// comes back from a Reset) with its drive stopped; one at the chip's
+// factory 0 V would drain its chamber at full scale until the controller
+// first wrote it.
+func newDriveDAC(clk clock.Clock, vref float64, onChange func(now time.Duration, volts float64)) *MCP4725 {
+	m := NewMCP4725(clk, vref, onChange)
+	m.code, m.eeCode, m.out = mcp4725Mid, mcp4725Mid, vref*mcp4725Mid/4096
+	return m
+}
+
+// mcp4725Mid is the MCP4725's mid-scale code: Vref/2, a drive stopped.
+const mcp4725Mid = 2048
