@@ -405,3 +405,20 @@ func TestHybridBenchAllocatesNothing(t *testing.T) {
 		t.Errorf("%g allocations per frame", allocs)
 	}
 }
+
+// BenchmarkHybridBenchFrame is a hybrid bench's cost per 1 ms frame: both
+// drives commanded, the physics advanced and read through the ADC's front
+// end, the DUT running.
+func BenchmarkHybridBenchFrame(b *testing.B) {
+	r := newHybridRig(b, hybridConfig("lv", "aorta", 10, 80, 5*time.Millisecond), Impella25())
+	r.b.SetPumpSpeed(func(time.Duration) float64 { return 40000 })
+	var v [8]float64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := range b.N {
+		r.b.drive(r.clk.Now(), 2.5+float64(k%5)*0.01)
+		r.b.rvDrive(r.clk.Now(), 2.5-float64(k%3)*0.01)
+		r.clk.Advance(time.Millisecond)
+		r.b.frontEnd(r.clk.Now(), &v)
+	}
+}
