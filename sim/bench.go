@@ -109,6 +109,14 @@ type BenchConfig struct {
 	// aorta (it overrides Loop.Pump); nil: no pump in the loop, the
 	// loop-only rig.
 	Pump *PumpParams
+	// Hydraulics, if not nil, makes the bench a hybrid loop's: no patient
+	// (Loop, Initial, Network, the resistance valve and the fill pump do
+	// nothing), only the chambers around Pump, which it requires, and
+	// their drives, commanded by the DAC at DACAddr (the inlet's) and
+	// the one of RVDrive (the outlet's; its FullScale unused), each
+	// giving ±Hydraulics.DriveFullScale ml/s. LVVolume and RVVolume are
+	// 0: the ventricles are the controller's model's.
+	Hydraulics *HydraulicsConfig
 	// PumpSpeed is the pump's rotor speed in rpm at model time now, as the
 	// DUT's firmware drives it, its ramp included. The bench calls it with
 	// the physics' time before every advance and holds the speed over the
@@ -211,6 +219,10 @@ type Bench struct {
 	// lvVolume and rvVolume are the ventricles' volumes as of the last
 	// advance (float64 bits), for LVVolume and RVVolume without the lock.
 	lvVolume, rvVolume atomic.Uint64
+
+	// hyd is a hybrid bench's drives (BenchConfig.Hydraulics); nil: the
+	// bench's loop is the patient.
+	hyd *hydraulic
 }
 
 // SwitchKinds are what the bench's GPIO outputs can switch (BenchConfig.Switches).
@@ -232,16 +244,8 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 		}
 		return slices.Index(Signals, in.Signal)
 	}
-	if cfg.DACVref <= 0 || cfg.DriveFullScale <= 0 || cfg.ValveROpen <= 0 {
-		return nil, errors.New("sim: bench needs a DAC reference, a drive full scale and a valve resistance")
-	}
-	if pl := cfg.Preload; pl != nil {
-		switch {
-		case pl.Channel < 0 || pl.Channel > 15 || pl.Channel == cfg.ValveChannel:
-			return nil, fmt.Errorf("sim: preload valve on PCA9685 channel %d: not a free channel", pl.Channel)
-		case !(pl.Head > 0) || !(pl.Line > 0) || math.IsInf(pl.Head, 0) || math.IsInf(pl.Line, 0):
-			return nil, fmt.Errorf("sim: preload reservoir head %g mmHg and line %g mmHg·s/ml must be finite and > 0", pl.Head, pl.Line)
-		}
+	if err := cfg.checkActuators(); err != nil {
+		return nil, err
 	}
 	loop, err := newBenchLoop(&cfg)
 	if err != nil {
@@ -263,6 +267,9 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	}
 	th.t = loop.t
 	b := &Bench{cfg: cfg, clk: cfg.Clock, loop: loop, thermal: th, pins: map[string]*Pin{}, motor: Impella25(), fill: math.NaN()}
+	if cfg.Hydraulics != nil {
+		b.hyd = newHydraulic(cfg.Hydraulics, loop)
+	}
 	_, b.wall = cfg.Clock.(*clock.Real)
 	for i, in := range cfg.ADC {
 		b.adcSig[i] = sigOf(in)
@@ -312,10 +319,34 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	return b, nil
 }
 
+// checkActuators checks the LV drive, the resistance valve and the
+// preload, or a hybrid bench's drives.
+func (cfg *BenchConfig) checkActuators() error {
+	if cfg.Hydraulics != nil {
+		return cfg.checkHydraulics()
+	}
+	if cfg.DACVref <= 0 || cfg.DriveFullScale <= 0 || cfg.ValveROpen <= 0 {
+		return errors.New("sim: bench needs a DAC reference, a drive full scale and a valve resistance")
+	}
+	if pl := cfg.Preload; pl != nil {
+		switch {
+		case pl.Channel < 0 || pl.Channel > 15 || pl.Channel == cfg.ValveChannel:
+			return fmt.Errorf("sim: preload valve on PCA9685 channel %d: not a free channel", pl.Channel)
+		case !(pl.Head > 0) || !(pl.Line > 0) || math.IsInf(pl.Head, 0) || math.IsInf(pl.Line, 0):
+			return fmt.Errorf("sim: preload reservoir head %g mmHg and line %g mmHg·s/ml must be finite and > 0", pl.Head, pl.Line)
+		}
+	}
+	return nil
+}
+
 // checkRightHeart checks the right heart's actuators against the
 // circulation: the RV drive needs a chamber rv, the pulmonary valve a
-// resistance named pulmonary and a PCA9685 channel of its own.
+// resistance named pulmonary and a PCA9685 channel of its own. A hybrid
+// bench's RV drive is its outlet drive (checkHydraulics).
 func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
+	if cfg.Hydraulics != nil {
+		return nil
+	}
 	if d := cfg.RVDrive; d != nil {
 		if _, ok := l.Drive(NodeRV); !ok {
 			return fmt.Errorf("sim: the RV drive needs a circulation with a chamber %s", NodeRV)
@@ -340,14 +371,19 @@ func (cfg *BenchConfig) checkRightHeart(l *Loop) error {
 }
 
 // attachI2C puts the bench's I²C chips on its bus: the LV drive's DAC, the
-// valves' PWM, the slow ADC, and the RV drive's DAC if the bench has one.
+// valves' PWM, the slow ADC, and the RV drive's DAC if the bench has one
+// (a hybrid bench's drives' DACs power up at mid-scale: newDriveDAC).
 func (b *Bench) attachI2C() error {
 	cfg := &b.cfg
+	newDAC := NewMCP4725
+	if cfg.Hydraulics != nil {
+		newDAC = newDriveDAC
+	}
 	attach := []struct {
 		addr uint16
 		dev  I2CDevice
 	}{
-		{cfg.DACAddr, NewMCP4725(cfg.Clock, cfg.DACVref, b.drive)},
+		{cfg.DACAddr, newDAC(cfg.Clock, cfg.DACVref, b.drive)},
 		{cfg.PWMAddr, NewPCA9685(cfg.Clock, b.duty)},
 		{cfg.SlowADCAddr, NewADS1115(cfg.Clock, b.slowInput)},
 	}
@@ -355,7 +391,7 @@ func (b *Bench) attachI2C() error {
 		attach = append(attach, struct {
 			addr uint16
 			dev  I2CDevice
-		}{d.Addr, NewMCP4725(cfg.Clock, d.Vref, b.rvDrive)})
+		}{d.Addr, newDAC(cfg.Clock, d.Vref, b.rvDrive)})
 	}
 	for _, a := range attach {
 		if err := b.bus.Attach(a.addr, a.dev); err != nil {
@@ -397,8 +433,11 @@ func (b *Bench) PressEStop(pressed bool) error {
 }
 
 // newBenchLoop is the loop of cfg: its Network or Simaan's circuit, with
-// cfg.Pump in it.
+// cfg.Pump in it, or a hybrid bench's chambers around cfg.Pump.
 func newBenchLoop(cfg *BenchConfig) (*Loop, error) {
+	if cfg.Hydraulics != nil {
+		return newHydraulicLoop(*cfg.Hydraulics, *cfg.Pump)
+	}
 	if cfg.Network == nil {
 		params := cfg.Loop
 		if cfg.Pump != nil {
@@ -568,8 +607,12 @@ func (b *Bench) lockAdvance(now time.Duration) {
 const FillRate = 50.0 // ml/s
 
 // SetFill has the fill pump bring the circulating volume to ml (a preset's
-// preload: a failing heart is a volume-loaded one).
+// preload: a failing heart is a volume-loaded one). A hybrid bench has
+// none: its patient's volume is the controller's model's.
 func (b *Bench) SetFill(ml float64) error {
+	if b.hyd != nil {
+		return errors.New("sim: the hybrid bench's fill is the model's: its chambers are held by their drives")
+	}
 	if !(ml > 0) || math.IsInf(ml, 0) {
 		return fmt.Errorf("sim: fill %g ml is not a volume", ml)
 	}
@@ -618,7 +661,11 @@ func (b *Bench) advance(now time.Duration) {
 		// pressure moves toward the head by 1 − e^(−dt/(Cr·Line)).
 		_ = b.loop.AddVolume(cr * (head - b.loop.lap()) * -math.Expm1(-dt/(cr*pl.Line)))
 	}
-	b.loop.AdvanceTo(now)
+	if b.hyd != nil {
+		b.hyd.advance(b.loop, now)
+	} else {
+		b.loop.AdvanceTo(now)
+	}
 	b.loopNow.Store(int64(b.loop.Now()))
 	b.lvVolume.Store(math.Float64bits(b.loop.lvVolume()))
 	b.rvVolume.Store(math.Float64bits(b.loop.rvVolume()))
@@ -629,7 +676,8 @@ func (b *Bench) advance(now time.Duration) {
 
 // LVVolume is the LV volume as of the physics' last advance, ml, what
 // State().LVVolume says, read without the lock: a simulation-only truth
-// channel takes it on every frame.
+// channel takes it on every frame. 0 on a hybrid bench, whose inlet
+// chamber is no ventricle.
 func (b *Bench) LVVolume() float64 { return math.Float64frombits(b.lvVolume.Load()) }
 
 // RVVolume is LVVolume for the right ventricle (node rv of a network; 0
@@ -691,27 +739,41 @@ func (b *Bench) slowInput(now time.Duration, input int) float64 {
 	return b.cfg.SlowADC[input].Transducer.Volts(b.signal(b.slowSig[input]))
 }
 
-// drive is the LV pump's input: DAC volts → active elastance.
+// drive is the LV pump's input: DAC volts → active elastance; on a
+// hybrid bench, the inlet drive's commanded flow.
 func (b *Bench) drive(now time.Duration, volts float64) {
 	b.lockAdvance(now)
 	defer b.mu.Unlock()
+	if b.hyd != nil {
+		b.hyd.command(0, volts, b.cfg.DACVref)
+		return
+	}
 	// The DAC cannot leave 0..Vref; an error here would be a model bug.
 	_ = b.loop.SetActiveElastance(max(0, volts) / b.cfg.DACVref * b.cfg.DriveFullScale)
 }
 
 // rvDrive is the RV pump's input: DAC volts → the rv chamber's share of
-// the LV drive's active elastance.
+// the LV drive's active elastance; on a hybrid bench, the outlet drive's
+// commanded flow.
 func (b *Bench) rvDrive(now time.Duration, volts float64) {
 	b.lockAdvance(now)
 	defer b.mu.Unlock()
 	d := b.cfg.RVDrive
+	if b.hyd != nil {
+		b.hyd.command(1, volts, d.Vref)
+		return
+	}
 	// The DAC cannot leave 0..Vref; an error here would be a model bug.
 	_ = b.loop.SetDrive(NodeRV, max(0, volts)/d.Vref*d.FullScale/100)
 }
 
 // duty is a PWM channel's output: the resistance valve's closing duty, the
-// pulmonary valve's, or the preload valve's.
+// pulmonary valve's, or the preload valve's. A hybrid bench has no
+// valves (its resistances are the model's): the duty moves nothing.
 func (b *Bench) duty(now time.Duration, channel int, duty float64) {
+	if b.hyd != nil {
+		return
+	}
 	pl, pv := b.cfg.Preload, b.cfg.PulmonaryValve
 	preload, pulmonary := pl != nil && channel == pl.Channel, pv != nil && channel == pv.Channel
 	if !preload && !pulmonary && channel != b.cfg.ValveChannel {

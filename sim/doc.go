@@ -20,8 +20,9 @@
 // The circulation may instead be a network declared by a NetworkSpec
 // (DESIGN.md decision 9; a rig config's circulation section): chambers
 // with a time-varying elastance and a linear or exponential passive law,
-// compliances with unstressed volumes, resistances, inertances, valves and
-// a pump between any two named nodes. NewNetworkLoop makes such a Network
+// compliances with unstressed volumes, resistances, inertances, valves, a
+// pump and flow sources set from outside (Network.SetSourceFlow) between
+// any two named nodes. NewNetworkLoop makes such a Network
 // the Loop the bench drives; SimaanNetwork is the model above as one.
 // Its solver is the same scheme, TR-BDF2 in 1 ms steps cut at valve
 // events, with each implicit stage solved by Newton's method on the full
@@ -41,6 +42,19 @@
 // PCA9685 channel setting the pulmonary resistance
 // (BenchConfig.PulmonaryValve), so that a right-heart bench's drivers run
 // on the simulated one.
+//
+// A hybrid loop's bench (BenchConfig.Hydraulics, issue 21) has no patient:
+// the controller computes it and makes the bench follow. Its physics is
+// only what the device touches: an inlet and an outlet chamber around the
+// DUT, each filled or drained from the reservoir by a bipolar gear pump
+// (a source link lagging its command) on one of the two MCP4725s, stopped
+// at mid-scale. Gear pumps, not a drain valve, because a valve only takes
+// fluid out: an outlet chamber could not be held at aortic pressure with
+// the device stopped or flowing backward. The chambers are named after
+// the model nodes they stand for (lv and aorta, or ra and pa), so the
+// bench's existing signals (lvp, aop, rap, pap) measure them. The source
+// link is also what the controller's patient model takes for its device
+// branch: the flow measured through the real device.
 //
 // Units inside the model are ml, mmHg, ml/s and s; readouts use the project's
 // canonical units (mmHg, L/min, ml).
@@ -64,7 +78,7 @@
 //
 // sim is over 3,000 lines because it is two halves of one bench that meet
 // in Bench: the loop's physics (loop.go, solver.go, pump.go, thermal.go,
-// transducer.go) and the chips that expose it on the buses (ads131m08.go,
+// transducer.go, hydraulics.go) and the chips that expose it on the buses (ads131m08.go,
 // ads1115.go, mcp4725.go, pca9685.go, pin.go, i2c.go). The chips read and
 // drive the physics under one lock at the conversion's instant; split
 // into two packages, that lock and the model's time would have to be

@@ -364,6 +364,9 @@ func (l *Loop) SetSystemicResistance(mmHgSPerMl float64) error {
 		return fmt.Errorf("sim: systemic resistance %g mmHg·s/ml: must be finite and > 0", mmHgSPerMl)
 	}
 	if l.net != nil {
+		if l.roles.systemic < 0 {
+			return fmt.Errorf("sim: the circulation has no resistance %s", LinkSystemic)
+		}
 		l.net.links[l.roles.systemic].R = mmHgSPerMl
 		return nil
 	}
@@ -463,7 +466,7 @@ func (l *Loop) State() State {
 
 func (l *Loop) lvp() float64 {
 	if l.net != nil {
-		return l.net.Pressure(l.roles.lv)
+		return l.netPressure(l.roles.lv)
 	}
 	return l.c.e * (l.x[xV] - l.c.p.V0)
 }
@@ -480,6 +483,9 @@ func (l *Loop) AddVolume(ml float64) error {
 		return fmt.Errorf("sim: cannot add %g ml", ml)
 	}
 	if l.net != nil {
+		if l.roles.la < 0 {
+			return fmt.Errorf("sim: the circulation has no %s to add fluid at", NodeLA)
+		}
 		l.net.x[l.roles.la] += ml
 		return nil
 	}

@@ -65,11 +65,23 @@ func NewNetworkLoop(spec NetworkSpec) (*Loop, error) {
 
 // netParameters are the Parameters of a network loop that have a place in
 // it: the systemic resistance, the LV's linear passive law and the
-// compliances of la and aorta. The others are 0.
+// compliances of la and aorta. The others are 0, and so are these where
+// the network has no such node or link (a hybrid bench's).
 func (l *Loop) netParameters() Parameters {
 	nw, r := l.net, &l.roles
-	lv := &nw.nodes[r.lv]
-	p := Parameters{Rs: nw.links[r.systemic].R, V0: lv.V0, Emin: lv.Emin, Cr: nw.nodes[r.la].C, Ca: nw.nodes[r.ao].C}
+	var p Parameters
+	if r.systemic >= 0 {
+		p.Rs = nw.links[r.systemic].R
+	}
+	if r.lv >= 0 {
+		p.V0, p.Emin = nw.nodes[r.lv].V0, nw.nodes[r.lv].Emin
+	}
+	if r.la >= 0 {
+		p.Cr = nw.nodes[r.la].C
+	}
+	if r.ao >= 0 {
+		p.Ca = nw.nodes[r.ao].C
+	}
 	if l.c.pump {
 		pp := l.c.pp
 		p.Pump = &pp
@@ -142,26 +154,31 @@ func (l *Loop) suctionThreshold() float64 {
 	return l.c.pp.SuctionThreshold
 }
 
-// lap is the left atrial pressure, mmHg.
+// lap is the left atrial pressure, mmHg (0 in a network without la).
 func (l *Loop) lap() float64 {
 	if l.net == nil {
 		return l.x[xPla]
 	}
-	return l.net.Pressure(l.roles.la)
+	return l.netPressure(l.roles.la)
 }
 
-// aop is the aortic pressure, mmHg.
+// aop is the aortic pressure, mmHg (0 in a network without aorta).
 func (l *Loop) aop() float64 {
 	if l.net == nil {
 		return l.x[xPao]
 	}
-	return l.net.Pressure(l.roles.ao)
+	return l.netPressure(l.roles.ao)
 }
 
-// lvVolume is the LV volume, ml.
+// lvVolume is the LV volume, ml. A compliance named lv is a hybrid
+// bench's chamber standing for the ventricle (HydraulicsConfig), no
+// ventricle: its volume is none of the patient's, so 0, as without an lv.
 func (l *Loop) lvVolume() float64 {
 	if l.net == nil {
 		return l.x[xV]
+	}
+	if l.roles.lv < 0 || l.net.nodes[l.roles.lv].C > 0 {
+		return 0
 	}
 	return l.net.Volume(l.roles.lv)
 }
@@ -195,6 +212,9 @@ func (l *Loop) atrialCompliance() float64 {
 	if l.net == nil {
 		return l.c.p.Cr
 	}
+	if l.roles.la < 0 {
+		return 0
+	}
 	return l.net.nodes[l.roles.la].C
 }
 
@@ -211,13 +231,16 @@ func (l *Loop) netState() State {
 			qa += nw.Flow(i)
 		}
 	}
-	return State{
+	s := State{
 		Time: l.t, LVP: l.lvp(), AoP: l.aop(), LAP: l.lap(),
 		LVVolume: l.lvVolume(), AorticFlow: l.aorticFlow(),
 		MitralFlow: qm, AorticValveFlow: qa, PumpFlow: l.pumpFlow(),
-		Elastance: nw.nodes[r.lv].Drive*l.active + nw.nodes[r.lv].Emin,
-		RAP:       l.netPressure(r.ra), PAP: l.netPressure(r.pa), RVVolume: l.netVolume(r.rv),
+		RAP: l.netPressure(r.ra), PAP: l.netPressure(r.pa), RVVolume: l.netVolume(r.rv),
 	}
+	if r.lv >= 0 {
+		s.Elastance = nw.nodes[r.lv].Drive*l.active + nw.nodes[r.lv].Emin
+	}
+	return s
 }
 
 // netAdvanceTo is AdvanceTo for a network loop.
@@ -256,7 +279,7 @@ func (l *Loop) SetResistance(link string, r float64) error {
 		i = l.net.Link(link)
 	}
 	switch {
-	case i < 0 || l.net.links[i].Kind == Pump:
+	case i < 0 || l.net.links[i].Kind == Pump || l.net.links[i].Kind == Source:
 		return fmt.Errorf("sim: the circulation has no resistance %q", link)
 	case !positive(r, false):
 		return fmt.Errorf("sim: resistance %g mmHg·s/ml of %s: must be finite and > 0", r, link)
@@ -275,9 +298,13 @@ func (l *Loop) Drive(node string) (float64, bool) {
 }
 
 // Resistance is the resistance of link of a network loop, mmHg·s/ml
-// (SetResistance); false if it has no such link, or it is a pump's.
+// (SetResistance); false if it has no such link, or it is a pump's or a
+// source's.
 func (l *Loop) Resistance(link string) (float64, bool) {
-	if l.net == nil || l.net.Link(link) < 0 || l.net.links[l.net.Link(link)].Kind == Pump {
+	if l.net == nil || l.net.Link(link) < 0 {
+		return 0, false
+	}
+	if k := l.net.links[l.net.Link(link)].Kind; k == Pump || k == Source {
 		return 0, false
 	}
 	return l.net.links[l.net.Link(link)].R, true

@@ -52,11 +52,15 @@ func (nw *Network) pressures(x *netVec) {
 // linkFlow returns the flow of link i at x (ml/s) and, for a link without
 // a state of its own, its derivatives by the volumes of its From and To
 // nodes (dq/dVa, dq/dVb); pressures must be set for x. on reports an open
-// valve (true for other kinds).
+// valve (true for other kinds). A source's flow is an input: it depends on
+// no state, so it adds to the derivative and nothing to the Jacobian.
 func (nw *Network) linkFlow(i int, x *netVec) (q, da, db float64, on bool) {
 	l := &nw.links[i]
 	if l.stateIdx >= 0 {
 		return x[l.stateIdx], 0, 0, true
+	}
+	if l.Kind == Source {
+		return nw.src[i], 0, 0, true
 	}
 	a, b := l.nodeA, l.nodeB
 	dp := nw.p[a] - nw.p[b]

@@ -11,7 +11,7 @@ import (
 // (DESIGN.md decision 9): nodes that hold blood (chambers with a
 // time-varying elastance, compliances with an unstressed volume) and links
 // that move it between two of them (resistances, resistances with an
-// inertance, valves, rotary pumps). Simaan's left heart (SimaanNetwork) is
+// inertance, valves, rotary pumps, flow sources set from outside). Simaan's left heart (SimaanNetwork) is
 // one such network; a biventricular patient is another, with no change to
 // the code.
 type NetworkSpec struct {
@@ -71,9 +71,15 @@ const (
 	Valve                     // an ideal diode with resistance R when open: Q = max(Pfrom − Pto, 0)/R
 	Inertance                 // L·dQ/dt = Pfrom − Pto − R·Q: one state
 	Pump                      // a rotary pump (PumpParams) taking blood from From into To: one state
+	// Source is a flow from From to To set from outside the network
+	// (Network.SetSourceFlow), whatever the pressures: a hybrid bench's
+	// gear pump moving fluid between its reservoir and a chamber, or a
+	// patient model's device branch carrying the flow measured through
+	// the real device. It has no state and no resistance.
+	Source
 )
 
-var linkKindNames = [...]string{Resistor: "resistance", Valve: "valve", Inertance: "inertance", Pump: "pump"}
+var linkKindNames = [...]string{Resistor: "resistance", Valve: "valve", Inertance: "inertance", Pump: "pump", Source: "source"}
 
 func (k LinkKind) String() string {
 	if k < 0 || int(k) >= len(linkKindNames) {
@@ -93,7 +99,7 @@ type LinkSpec struct {
 	R        float64     // resistance, mmHg·s/ml (Resistor, Valve, Inertance)
 	L        float64     // inertance, mmHg·s²/ml (Inertance)
 	Pump     *PumpParams // Pump: its constants (R, L and K are the pump's)
-	Flow     float64     // Inertance, Pump: initial flow, ml/s
+	Flow     float64     // Inertance, Pump, Source: initial flow, ml/s
 	nodeA    int
 	nodeB    int
 	stateIdx int
@@ -193,6 +199,10 @@ func (l *LinkSpec) validate(nodes map[string]bool) error {
 		if l.Kind == Inertance && !positive(l.L, false) {
 			return fmt.Errorf("sim: link %s: inertance %g must be finite and > 0", l.Name, l.L)
 		}
+	case Source:
+		if l.R != 0 || l.L != 0 || l.Pump != nil {
+			return fmt.Errorf("sim: link %s: a source's flow is set from outside; it has no resistance, inertance or pump constants", l.Name)
+		}
 	case Pump:
 		if l.Pump == nil {
 			return fmt.Errorf("sim: link %s: a pump needs its constants", l.Name)
@@ -245,6 +255,7 @@ type Network struct {
 
 	active float64   // the LV drive's active elastance, mmHg/ml
 	rpm    []float64 // speed of each link's pump, rpm
+	src    []float64 // flow of each source link, ml/s
 	x      netVec
 	t      time.Duration
 	h      time.Duration
@@ -276,6 +287,7 @@ func NewNetwork(spec NetworkSpec) (*Network, error) {
 	nw.nn = len(nw.nodes)
 	nw.n = nw.nn
 	nw.rpm = make([]float64, len(nw.links))
+	nw.src = make([]float64, len(nw.links))
 	for i, nd := range nw.nodes {
 		nw.x[i] = nd.Volume
 	}
@@ -285,6 +297,9 @@ func NewNetwork(spec NetworkSpec) (*Network, error) {
 		if l.Pump != nil {
 			pp := *l.Pump
 			l.Pump = &pp
+		}
+		if l.Kind == Source {
+			nw.src[i] = l.Flow
 		}
 		if l.Kind == Inertance || l.Kind == Pump {
 			l.stateIdx = nw.n
@@ -326,6 +341,31 @@ func (nw *Network) SetPumpSpeed(i int, rpm float64) error {
 	}
 	nw.rpm[i] = rpm
 	return nil
+}
+
+// SetSourceFlow sets the flow of source link i from its From to its To
+// node in ml/s (negative: the other way), held from the current model
+// time until the next call, as the other inputs are: over a step the
+// solver takes it as constant (zero-order hold), so a caller that wants a
+// varying flow's exact volume sets the step's mean.
+func (nw *Network) SetSourceFlow(i int, q float64) error {
+	if i < 0 || i >= len(nw.links) || nw.links[i].Kind != Source {
+		return fmt.Errorf("sim: link %d is not a source", i)
+	}
+	if math.IsNaN(q) || math.IsInf(q, 0) {
+		return fmt.Errorf("sim: source flow %g ml/s is not finite", q)
+	}
+	nw.src[i] = q
+	return nil
+}
+
+// SourceFlow returns the flow in force of source link i, ml/s; 0 if it is
+// not a source.
+func (nw *Network) SourceFlow(i int) float64 {
+	if i < 0 || i >= len(nw.src) {
+		return 0
+	}
+	return nw.src[i]
 }
 
 // Now returns the model time.

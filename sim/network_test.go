@@ -204,16 +204,27 @@ func TestNetworkSolverMatchesReference(t *testing.T) {
 }
 
 func TestNetworkAdvanceAllocatesNothing(t *testing.T) {
-	d := newNetDriven(t, SimaanNetwork(), 75, 2.0, SimaanNormal().Emin)
-	d.settle(time.Second)
-	allocs := testing.AllocsPerRun(2000, func() {
-		d.tick()
-		d.nw.AdvanceTo(d.nw.Now() + 333*time.Microsecond)
-		d.t = d.nw.Now()
-		_ = d.nw.Pressure(1) + d.nw.Flow(2)
-	})
-	if allocs != 0 {
-		t.Errorf("%g allocations per sample", allocs)
+	for _, c := range []struct {
+		name string
+		spec NetworkSpec
+	}{{"simaan", SimaanNetwork()}, {"source", sourceYAMLNetwork()}} {
+		d := newNetDriven(t, c.spec, 75, 2.0, SimaanNormal().Emin)
+		d.settle(time.Second)
+		src := d.nw.Link("pump")
+		k := 0
+		allocs := testing.AllocsPerRun(2000, func() {
+			if src >= 0 {
+				k++
+				_ = d.nw.SetSourceFlow(src, float64(k%50))
+			}
+			d.tick()
+			d.nw.AdvanceTo(d.nw.Now() + 333*time.Microsecond)
+			d.t = d.nw.Now()
+			_ = d.nw.Pressure(1) + d.nw.Flow(2)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %g allocations per sample", c.name, allocs)
+		}
 	}
 }
 
@@ -236,6 +247,7 @@ func BenchmarkFrame(b *testing.B) {
 		{"network-simaan", SimaanNetwork()},
 		{"network-exp-pump", expPumpNetwork()},
 		{"network-biventricular-pump", simYAMLNetwork()},
+		{"network-biventricular-source", sourceYAMLNetwork()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			d := newNetDriven(b, c.spec, 75, 2.0, 0.06)
