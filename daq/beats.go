@@ -76,6 +76,11 @@ type BeatDetector struct {
 	MinSlope float64 // mmHg/s; a floor under the adaptive threshold
 	// MinPulse is the smallest pulse pressure of a beat; a "beat" with
 	// less is sensor noise on a flat pressure (a stopped heart), not a beat.
+	// 3 mmHg: five times the range a 0.2 mmHg transducer's noise covers in
+	// a beat (about ±3σ), and below the 4.3 mmHg aortic pulse of a patient
+	// in shock on partial support (sim.yaml's cardiogenic_shock at P2),
+	// which 5 mmHg counted only when the noise added to it (a noise-free
+	// model's pressure, a hybrid rig's aop, was then beatless).
 	MinPulse float64
 
 	lag        []float64 // the last 10 ms of pressure, for the slope
@@ -104,7 +109,7 @@ const maxBeat = 3 * time.Second
 // NewBeatDetector returns a detector for a stream at rate samples per second.
 func NewBeatDetector(channel string, rate float64) *BeatDetector {
 	n := max(2, int(math.Round(0.010*rate))+1)
-	return &BeatDetector{Channel: channel, MinSlope: 100, MinPulse: 5, lag: make([]float64, n), lagT: make([]time.Duration, n),
+	return &BeatDetector{Channel: channel, MinSlope: 100, MinPulse: 3, lag: make([]float64, n), lagT: make([]time.Duration, n),
 		decay: math.Pow(0.5, 1/(5*rate)), refractory: 250 * time.Millisecond, lo: math.Inf(1), hi: math.Inf(-1),
 		ph: newPhaseTracker(rate)}
 }

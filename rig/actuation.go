@@ -7,6 +7,7 @@ import (
 	"github.com/mockloop/mockloop/daq"
 	"github.com/mockloop/mockloop/protocols"
 	"github.com/mockloop/mockloop/pumpctl"
+	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
 
@@ -77,20 +78,33 @@ var actuations = map[protocols.Actuation]actuation{
 		return p.heart.SetContractility(v.Num)
 	}},
 	protocols.ActResistance: {apply: func(p *busPlant, v protocols.Value) error {
+		if p.hybrid != nil {
+			return p.hybrid.model.SetSystemicResistance(v.Num)
+		}
 		return p.valve.SetResistance(v.Num)
 	}},
 	protocols.ActRVContractility: {apply: func(p *busPlant, v protocols.Value) error {
-		if p.rvDrive == nil {
+		switch {
+		case p.hybrid != nil:
+			return p.hybrid.model.SetDrive(sim.NodeRV, v.Num/100)
+		case p.rvDrive == nil:
 			return errNoActuator
 		}
 		return p.rvDrive.Set(v.Num)
-	}, needs: "hardware.rv_drive", has: func(c *Config) bool { return c.Hardware.RVDrive != nil }},
+	}, needs: "hardware.rv_drive (a hybrid rig: a chamber rv in its circulation)", has: func(c *Config) bool {
+		return c.Hardware.RVDrive != nil || modelHas(c, sim.NodeRV, units.Pressure)
+	}},
 	protocols.ActPulmonaryR: {apply: func(p *busPlant, v protocols.Value) error {
-		if p.pulmonary == nil {
+		switch {
+		case p.hybrid != nil:
+			return p.hybrid.model.SetResistance(sim.LinkPulmonary, v.Num)
+		case p.pulmonary == nil:
 			return errNoActuator
 		}
 		return p.pulmonary.SetResistance(v.Num)
-	}, needs: "hardware.pulmonary_valve", has: func(c *Config) bool { return c.Hardware.Pulmonary != nil }},
+	}, needs: "hardware.pulmonary_valve (a hybrid rig: a link pulmonary in its circulation)", has: func(c *Config) bool {
+		return c.Hardware.Pulmonary != nil || modelHas(c, sim.LinkPulmonary, units.Flow)
+	}},
 	protocols.ActThermostat: {apply: (*busPlant).setTemperature,
 		needs: "a temperature channel and a switch named heater",
 		has: func(c *Config) bool {
@@ -147,6 +161,10 @@ var actuations = map[protocols.Actuation]actuation{
 		return p.preload.SetHead(v.Num)
 	}},
 	actFill: {apply: func(p *busPlant, v protocols.Value) error {
+		if p.hybrid != nil { // the patient's blood volume is the model's
+			p.hybrid.fill = v.Num
+			return nil
+		}
 		if p.bench == nil {
 			return errNoActuator
 		}
@@ -165,4 +183,10 @@ func outputRange(cfg *Config, drives string, lo, hi float64) (float64, float64) 
 		hi = *r.Max
 	}
 	return lo, hi
+}
+
+// modelHas reports whether a hybrid rig's model has the node (dim
+// units.Pressure) or link (units.Flow) named name.
+func modelHas(c *Config, name string, dim units.Dimension) bool {
+	return c.Mode == ModeHybrid && c.Sim.Circulation != nil && modelSignalFits(c.Sim.Circulation, name, dim) == ""
 }

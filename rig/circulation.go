@@ -23,8 +23,8 @@ var (
 // turn needs one.
 func (d *configDoc) circulation(n *strictyaml.Node) {
 	e := d.e
-	if d.c.Backend != "sim" {
-		e.At(n, "circulation is the simulated patient: only the sim backend has one")
+	if d.c.Backend != "sim" && d.c.Mode != ModeHybrid {
+		e.At(n, "circulation is the simulated patient: only the sim backend, or a hybrid rig's model, has one")
 		return
 	}
 	fields, ok := e.Mapping(n, "circulation", []string{"nodes", "links"})
@@ -73,7 +73,7 @@ func (d *configDoc) circulation(n *strictyaml.Node) {
 		}
 		if l.Kind == sim.Pump {
 			pumps++
-			if !simDUT {
+			if !simDUT && d.c.Mode != ModeHybrid { // a hybrid model's pump link takes the measured flow
 				e.At(kv.KeyN, "link %s: a pump link needs the rig's simulated DUT (dut: port: sim) to put in it", l.Name)
 			}
 			pp := sim.Impella25() // stands in for the DUT's constants while checking

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mockloop/mockloop/clock"
 	"github.com/mockloop/mockloop/daq"
@@ -32,8 +33,13 @@ type Config struct {
 	Source []byte
 	SHA256 string
 
-	Name       string
-	Backend    string  // "sim" (emulated chips) or "hardware" (periph host drivers)
+	Name    string
+	Backend string // "sim" (emulated chips) or "hardware" (periph host drivers)
+	// Mode is ModeNumerical (the bench is the patient) or ModeHybrid (the
+	// patient is the controller's model, Hybrid the bench around the
+	// device).
+	Mode       string
+	Hybrid     *HybridConfig
 	SampleRate float64 // Hz, per channel
 	Hardware   Hardware
 	Channels   daq.Layout
@@ -107,12 +113,16 @@ type Hardware struct {
 	SlowADC    *SlowADC
 	LVDrive    PumpDrive
 	RVDrive    *PumpDrive // nil: none; FullScale in percent
-	PWM        PWM
-	Valve      Valve
-	Pulmonary  *Valve        // the pulmonary_valve; nil: none
-	Preload    *PreloadValve // nil: none
-	EStop      string        // GPIO of the emergency-stop button (active low)
-	Switches   []Switch
+	// InletDrive and OutletDrive are a hybrid bench's chamber drives
+	// (pumpctl.FlowDrive): MCP4725s whose FullScale, L/min, is the flow
+	// at Vref into the chamber and its reverse at 0 V. Nil: none.
+	InletDrive, OutletDrive *PumpDrive
+	PWM                     PWM
+	Valve                   Valve
+	Pulmonary               *Valve        // the pulmonary_valve; nil: none
+	Preload                 *PreloadValve // nil: none
+	EStop                   string        // GPIO of the emergency-stop button (active low)
+	Switches                []Switch
 	// Watchdog is the computer's hardware watchdog, armed during a run;
 	// nil: none.
 	Watchdog *Watchdog
@@ -209,6 +219,17 @@ type SimConfig struct {
 	// atrium (about 30 ml/mmHg) it sets how fast the atrial pressure
 	// follows the preload valve's head.
 	PreloadLine float64
+	// Chambers is a hybrid bench's hydraulics as built (`sim: chambers:`):
+	// the chambers' true compliances and the drives' true response, which
+	// the hybrid section's commissioning figures may miss. Zero: as the
+	// hybrid section says.
+	Chambers SimChambers
+}
+
+// SimChambers is the simulated hybrid bench's `sim: chambers:`.
+type SimChambers struct {
+	Inlet, Outlet float64 // ml/mmHg
+	DriveResponse time.Duration
 }
 
 // Transducer is a simulated sensor's imperfection.
@@ -277,6 +298,7 @@ var configSections = []configSection{
 		}
 	}},
 	{"backend", (*configDoc).backend},
+	{"mode", (*configDoc).mode},
 	{"sample_rate", (*configDoc).sampleRate},
 	{"hardware", func(d *configDoc, n *strictyaml.Node) { d.hardwareN = n; d.c.hardware(d.e, n) }},
 	{"dut", func(d *configDoc, n *strictyaml.Node) { d.c.dut(d.e, n) }},
@@ -294,6 +316,7 @@ var configSections = []configSection{
 	{"calibration", func(d *configDoc, n *strictyaml.Node) { d.c.CalibrationFile, _ = d.e.Scalar(n, "calibration") }},
 	{"sim", func(d *configDoc, n *strictyaml.Node) { d.c.sim(d.e, n) }},
 	{"circulation", (*configDoc).circulation},
+	{"hybrid", (*configDoc).hybrid},
 	{"presets", func(d *configDoc, n *strictyaml.Node) { d.c.presets(d.e, n) }},
 	{"initial", (*configDoc).initial},
 	{"realtime", (*configDoc).realtime},
@@ -322,7 +345,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c := &Config{File: file, Source: data, SHA256: hex.EncodeToString(sum[:]),
-		Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
+		Mode: ModeNumerical, Inputs: map[string]ChannelInput{}, Limits: map[string]protocols.Range{}, Params: map[string]protocols.Range{},
 		Presets: map[string][]protocols.Setpoint{}, Debounce: 3, Control: defaultGains(),
 		Sim:      SimConfig{Emin: 0.06, Transducers: map[string]Transducer{}, PreloadLine: 0.2},
 		Realtime: RealtimeConfig{Priority: clock.DefaultPriority, LockMemory: true}}
@@ -384,6 +407,7 @@ func (d *configDoc) crossChecks() {
 	d.checkRightHeart()
 	d.checkADCClock()
 	d.checkSimInputs()
+	d.checkHybrid()
 }
 
 // checkADCClock refuses a sample rate the ADS131M08 cannot make from its
@@ -418,8 +442,12 @@ func (d *configDoc) checkSimInputs() {
 		if in.Kind != "adc" && in.Kind != "slow_adc" {
 			continue
 		}
-		if !slices.Contains(sim.Signals, ch.Name) {
-			d.e.At(lookup(chN, ch.Name), "channel %s: the simulated bench measures only %s", ch.Name, strings.Join(sim.Signals, ", "))
+		sig := ch.Name
+		if h := d.c.Hybrid; h != nil && (ch.Name == h.Inlet.Channel || ch.Name == h.Outlet.Channel) {
+			sig = benchSignal(ch.Name)
+		}
+		if !slices.Contains(sim.Signals, sig) {
+			d.e.At(lookup(chN, ch.Name), "channel %s: the simulated bench measures only %s (a hybrid bench's chambers as bench.SIGNAL)", ch.Name, strings.Join(sim.Signals, ", "))
 		} else if len(in.NominalPoints) != 2 {
 			d.e.At(lookup(chN, ch.Name, "nominal"), "channel %s: the simulated bench has linear transducers; give its nominal calibration 2 points", ch.Name)
 		}
@@ -689,7 +717,7 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			e.At(kv.KeyN, "%v", err)
 			continue
 		}
-		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "nominal", "tolerance", "flags"})
+		fields, ok := e.Mapping(kv.Value, "channel "+kv.Key, []string{"unit", "adc", "slow_adc", "sim", "dut", "model", "tracking", "nominal", "tolerance", "flags"})
 		if !ok {
 			continue
 		}
@@ -730,6 +758,13 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 					}
 					in.Signal = s
 				}
+			case "model", "tracking": // a hybrid rig's model: checkHybrid checks the signal
+				sources++
+				in.Kind = f.Key
+				in.Signal, _ = e.Scalar(f.Value, f.Key+" signal")
+				if f.Key == "tracking" && !slices.Contains(trackingSignals, in.Signal) {
+					e.At(f.Value, "unknown tracking signal %q (have %s)", in.Signal, strings.Join(trackingSignals, ", "))
+				}
 			case "nominal":
 				nominalN = f.Value
 			case "flags":
@@ -750,7 +785,11 @@ func (c *Config) channels(e *strictyaml.Errors, n *strictyaml.Node) {
 			continue
 		}
 		if sources != 1 {
-			e.At(kv.Value, "channel %s needs exactly one input: adc, slow_adc or sim", kv.Key)
+			e.At(kv.Value, "channel %s needs exactly one input: adc, slow_adc, sim, dut, model or tracking", kv.Key)
+			continue
+		}
+		if in.Kind == "tracking" && dim != units.Percent && dim != units.Pressure {
+			e.At(kv.Value, "channel %s: a tracking error is in mmHg (RMS) or %% (of the beat's range)", kv.Key)
 			continue
 		}
 		if want, ok := dutSignalDims[in.Signal]; in.Kind == "dut" && ok && want != dim {
@@ -1014,8 +1053,8 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 				v, ok := quantity(e, f.Value, units.Volume, "fill")
 				switch {
 				case !ok:
-				case c.Backend != "sim":
-					e.At(f.KeyN, "preset %s: fill is set by the sim backend only; fill a real bench before the run", kv.Key)
+				case c.Backend != "sim" && c.Mode != ModeHybrid: // a hybrid rig fills its model
+					e.At(f.KeyN, "preset %s: fill is set by the sim backend or a hybrid rig's model only; fill a real bench before the run", kv.Key)
 				case v < 100 || v > 8000:
 					// 8 L: above an adult's blood volume (about 5 L), which a
 					// circulation with unstressed volumes holds.
@@ -1047,9 +1086,11 @@ func (c *Config) presets(e *strictyaml.Errors, n *strictyaml.Node) {
 }
 
 func (c *Config) sim(e *strictyaml.Errors, n *strictyaml.Node) {
-	fields, _ := e.Mapping(n, "sim", []string{"emin", "transducers", "preload_line"})
+	fields, _ := e.Mapping(n, "sim", []string{"emin", "transducers", "preload_line", "chambers"})
 	for _, f := range fields {
 		switch f.Key {
+		case "chambers":
+			c.Sim.Chambers = simChambers(e, f.Value)
 		case "emin":
 			c.Sim.Emin, _ = quantity(e, f.Value, units.Elastance, "sim emin")
 			// The LV drive's passive part may be 0; the simulated

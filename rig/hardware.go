@@ -13,7 +13,7 @@ import (
 	"github.com/mockloop/mockloop/units"
 )
 
-var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "rv_drive", "pwm", "resistance_valve", "pulmonary_valve", "preload_valve", "estop", "switches", "watchdog"}
+var hardwareKeys = []string{"adc", "i2c", "slow_adc", "lv_drive", "rv_drive", "inlet_drive", "outlet_drive", "pwm", "resistance_valve", "pulmonary_valve", "preload_valve", "estop", "switches", "watchdog"}
 
 // hardware reads the `hardware:` section: the parts of DESIGN.md's
 // reference bench, where they sit on which bus, and the safe state of every
@@ -39,6 +39,10 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 			h.LVDrive = *pumpDrive(e, kv.Value, kv.Key, units.Elastance, 0x60)
 		case "rv_drive":
 			h.RVDrive = pumpDrive(e, kv.Value, kv.Key, units.Percent, 0x61)
+		case "inlet_drive":
+			h.InletDrive = pumpDrive(e, kv.Value, kv.Key, units.Flow, 0x60)
+		case "outlet_drive":
+			h.OutletDrive = pumpDrive(e, kv.Value, kv.Key, units.Flow, 0x61)
 		case "pwm":
 			h.pwm(e, kv.Value)
 		case "resistance_valve":
@@ -55,7 +59,11 @@ func (c *Config) hardware(e *strictyaml.Errors, n *strictyaml.Node) {
 			h.watchdog(e, kv.Value)
 		}
 	}
-	for _, k := range []string{"adc", "lv_drive", "pwm", "resistance_valve", "estop"} {
+	required := []string{"adc", "lv_drive", "pwm", "resistance_valve", "estop"}
+	if c.Mode == ModeHybrid {
+		required = []string{"adc", "inlet_drive", "outlet_drive", "estop"}
+	}
+	for _, k := range required {
 		if !seen[k] {
 			e.At(n, "hardware needs %s", k)
 		}
@@ -121,9 +129,17 @@ func (c *Config) checkClaims(e *strictyaml.Errors, n *strictyaml.Node) {
 		pins = append(pins, claim{"switch " + s.Name, s.Pin, lookup(n, "switches", s.Name, "pin")})
 	}
 	hex := func(a uint16) string { return fmt.Sprintf("%#x", a) }
-	addrs := []claim{{"lv_drive", hex(h.LVDrive.Address), lookup(n, "lv_drive", "address")}, {"pwm", hex(h.PWM.Address), lookup(n, "pwm", "address")}}
-	if h.RVDrive != nil {
-		addrs = append(addrs, claim{"rv_drive", hex(h.RVDrive.Address), lookup(n, "rv_drive", "address")})
+	var addrs []claim
+	for _, d := range []struct {
+		key string
+		d   *PumpDrive
+	}{{"lv_drive", &h.LVDrive}, {"rv_drive", h.RVDrive}, {"inlet_drive", h.InletDrive}, {"outlet_drive", h.OutletDrive}} {
+		if d.d != nil && lookup(n, d.key) != nil {
+			addrs = append(addrs, claim{d.key, hex(d.d.Address), lookup(n, d.key, "address")})
+		}
+	}
+	if lookup(n, "pwm") != nil {
+		addrs = append(addrs, claim{"pwm", hex(h.PWM.Address), lookup(n, "pwm", "address")})
 	}
 	// The valves on the PCA9685's channels: one valve per channel. The
 	// resistance valve's counts only where the config gives it (it is

@@ -121,8 +121,9 @@ type busPlant struct {
 	softFrom   time.Duration // start of the soft start; -1: none
 	safe       bool
 	buses      *buses
-	bench      *sim.Bench // nil on hardware
-	dut        *dutLink   // nil without a DUT
+	bench      *sim.Bench  // nil on hardware
+	dut        *dutLink    // nil without a DUT
+	hybrid     *hybridLoop // nil on a numerical rig
 	thermo     thermostat
 }
 
@@ -195,12 +196,13 @@ func newPlant(cfg *Config, clk clock.Clock, cals map[string]daq.Calibration) (Pl
 			p.flags = append(p.flags, flagColumn{col: j, parent: daq.Layout(cfg.Channels).Index(in.Signal), mask: in.Index})
 		}
 	}
-	if bench != nil {
-		for j, ch := range cfg.Channels {
-			if in := cfg.Inputs[ch.Name]; in.Kind == "sim" {
-				read := map[string]func() float64{"lv_volume": bench.LVVolume, "rv_volume": bench.RVVolume}[in.Signal]
-				p.truth = append(p.truth, truthColumn{col: j, read: read})
-			}
+	for j, ch := range cfg.Channels {
+		switch in := cfg.Inputs[ch.Name]; {
+		case in.Kind == "sim" && bench != nil:
+			read := map[string]func() float64{"lv_volume": bench.LVVolume, "rv_volume": bench.RVVolume}[in.Signal]
+			p.truth = append(p.truth, truthColumn{col: j, read: read})
+		case in.Kind == "model" || in.Kind == "tracking":
+			p.truth = append(p.truth, truthColumn{col: j, read: p.hybrid.column(in, ch.Dim)})
 		}
 	}
 	if err := p.Safe(); err != nil {
@@ -323,7 +325,7 @@ func buildPlant(cfg *Config, clk clock.Clock, b *buses, cals map[string]daq.Cali
 	if err := p.buildAcquisition(cfg, clk, cals); err != nil {
 		return nil, err
 	}
-	if err := p.buildActuators(cfg); err != nil {
+	if err := p.buildActuators(cfg, clk.Now()); err != nil {
 		return nil, err
 	}
 	p.thermo.col = -1
@@ -392,8 +394,11 @@ func (p *busPlant) buildAcquisition(cfg *Config, clk clock.Clock, cals map[strin
 
 // buildActuators opens the actuators with their safe states: the LV drive's
 // DAC, the valves on the PWM, the switches and the emergency stop.
-func (p *busPlant) buildActuators(cfg *Config) error {
+func (p *busPlant) buildActuators(cfg *Config, start time.Duration) error {
 	h, b := cfg.Hardware, p.buses
+	if cfg.Mode == ModeHybrid {
+		return p.buildHybrid(cfg, start)
+	}
 	dac, err := mcp4725.New(b.i2c, "lv_drive", mcp4725.Opts{Addr: h.LVDrive.Address, Vref: h.LVDrive.Vref})
 	if err != nil {
 		return err
@@ -418,6 +423,33 @@ func (p *busPlant) buildActuators(cfg *Config) error {
 		return err
 	}
 	p.valve = &pumpctl.ResistanceValve{Out: out, ROpen: h.Valve.ROpen, MaxDuty: h.Valve.MaxDuty}
+	return p.buildCommon(cfg, pwm)
+}
+
+// buildHybrid opens a hybrid bench's chamber drives and starts the
+// controller's model of the patient at the clock's now.
+func (p *busPlant) buildHybrid(cfg *Config, start time.Duration) error {
+	h := cfg.Hardware
+	var drives [2]*pumpctl.FlowDrive
+	for i, d := range []*PumpDrive{h.InletDrive, h.OutletDrive} {
+		name := [2]string{"inlet_drive", "outlet_drive"}[i]
+		dac, err := mcp4725.New(p.buses.i2c, name, mcp4725.Opts{Addr: d.Address, Vref: d.Vref})
+		if err != nil {
+			return err
+		}
+		drives[i] = &pumpctl.FlowDrive{Out: dac, FullScale: d.FullScale / mlPerSToLPerMin, Vref: d.Vref}
+	}
+	var err error
+	if p.hybrid, err = newHybridLoop(cfg, drives[0], drives[1], start); err != nil {
+		return err
+	}
+	return p.buildCommon(cfg, nil)
+}
+
+// buildCommon opens what both modes may have: the pulmonary and preload
+// valves on the PWM, the switches and the emergency stop.
+func (p *busPlant) buildCommon(cfg *Config, pwm *pca9685.Dev) error {
+	h, b := cfg.Hardware, p.buses
 	if v := h.Pulmonary; v != nil {
 		out, err := pumpctl.NewValve("pulmonary_valve", pwm, v.Channel, v.SafeDuty)
 		if err != nil {
@@ -481,6 +513,11 @@ func (p *busPlant) Read(dst []float64) (int64, error) {
 	conv, err := p.acq.Read(dst)
 	if err != nil {
 		return conv, err
+	}
+	if p.hybrid != nil {
+		if err := p.hybrid.observe(dst); err != nil {
+			return conv, err
+		}
 	}
 	for _, t := range p.truth {
 		dst[t.col] = t.read()
@@ -548,7 +585,7 @@ func (p *busPlant) Actuate(now time.Duration) error {
 			p.softFrom = now
 		}
 	}
-	active, _ := p.heart.Advance(now - p.last)
+	active, beat := p.heart.Advance(now - p.last)
 	p.last = now
 	if p.softFrom >= 0 {
 		if f := float64(now-p.softFrom) / float64(softStart); f < 1 {
@@ -557,7 +594,13 @@ func (p *busPlant) Actuate(now time.Duration) error {
 			p.softFrom = -1
 		}
 	}
-	if err := p.drive.Set(active); err != nil {
+	var err error
+	if p.hybrid != nil {
+		err = p.hybrid.actuate(now, active, beat)
+	} else {
+		err = p.drive.Set(active)
+	}
+	if err != nil {
 		return err
 	}
 	if t := &p.thermo; t.on {
@@ -586,7 +629,16 @@ func (p *busPlant) Actuate(now time.Duration) error {
 func (p *busPlant) Safe() error {
 	p.safe = true
 	p.thermo.on, p.thermo.state = false, false
-	errs := []error{p.drive.Safe(), p.valve.Safe()}
+	var errs []error
+	if p.hybrid != nil {
+		errs = append(errs, p.hybrid.safe()) // the chamber drives stop
+	}
+	if p.drive != nil {
+		errs = append(errs, p.drive.Safe())
+	}
+	if p.valve != nil {
+		errs = append(errs, p.valve.Safe())
+	}
 	if p.rvDrive != nil {
 		errs = append(errs, p.rvDrive.Safe()) // the RV pump stops
 	}
@@ -692,7 +744,19 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		pump := pumpParams(cfg.DUT.Profile) // the simulated DUT's pump, in the loop
 		bc.Pump = &pump
 	}
-	bc.Network = cfg.Sim.Circulation
+	if cfg.Mode == ModeHybrid {
+		hy, err := simHydraulics(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		bc.Hydraulics = hy
+		bc.PWMAddr = 0x40 // the emulated PCA9685 is there, unused
+		in, out := h.InletDrive, h.OutletDrive
+		bc.DACAddr, bc.DACVref, bc.DriveFullScale = in.Address, in.Vref, in.FullScale/mlPerSToLPerMin
+		bc.RVDrive = &sim.RVDriveConfig{Addr: out.Address, Vref: out.Vref, FullScale: out.FullScale / mlPerSToLPerMin}
+	} else {
+		bc.Network = cfg.Sim.Circulation
+	}
 	if h.SlowADC != nil {
 		bc.SlowADCAddr = h.SlowADC.Address
 	} else {
@@ -716,7 +780,7 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		}
 		t := cfg.Sim.Transducers[ch.Name]
 		// nominal: value = c0 + c1·V; the simulated sensor reads value+offset.
-		ai := &sim.AnalogInput{Signal: ch.Name, Transducer: sim.Transducer{
+		ai := &sim.AnalogInput{Signal: benchSignal(ch.Name), Transducer: sim.Transducer{
 			Sensitivity: 1 / c[1], Offset: (t.Offset - c[0]) / c[1], NoiseRMS: t.Noise / math.Abs(c[1]), Seed: seed}}
 		seed++
 		switch in.Kind {

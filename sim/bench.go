@@ -257,10 +257,7 @@ func NewBench(cfg BenchConfig) (*Bench, error) {
 	// The physics starts at the clock's now: a bench built partway through
 	// a run's time (a resumed run) starts in its initial state then, rather
 	// than integrating the whole gap with its pumps stopped.
-	loop.t = cfg.Clock.Now()
-	if loop.net != nil {
-		loop.net.t = loop.t
-	}
+	loop.StartAt(cfg.Clock.Now())
 	th, err := NewThermal(cfg.Thermal, cfg.Temperature, cfg.Volume)
 	if err != nil {
 		return nil, err

@@ -176,7 +176,9 @@ func TestHybridBenchDriveStep(t *testing.T) {
 		{"outlet fills, 20 ms", true, 40, 0.05, 20 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			hc := hybridConfig("lv", "aorta", 10, 80, c.tau)
+			// The inlet starts at 30 mmHg: a drained one stays above 0,
+			// where its sleeve would collapse (inletSleeve).
+			hc := hybridConfig("lv", "aorta", 30, 80, c.tau)
 			dev, ch := 0, 0
 			if c.outlet {
 				hc.OutletCompliance, dev, ch = c.c, 1, 1
@@ -219,7 +221,7 @@ func TestHybridBenchDriveStep(t *testing.T) {
 				t.Errorf("63 %% of the step at %.3f ms, want τ = %v within 10 %%", t63*1e3, c.tau)
 			}
 			pin, pout, _ := r.read()
-			if other, want := [2]float64{pout, pin}[ch], [2]float64{80, 10}[ch]; math.Abs(other-want) > 0.01 {
+			if other, want := [2]float64{pout, pin}[ch], [2]float64{80, 30}[ch]; math.Abs(other-want) > 0.01 {
 				t.Errorf("the other chamber, its drive stopped, moved from %g to %.4f mmHg", want, other)
 			}
 		})
@@ -382,8 +384,11 @@ func TestHybridBenchHasNoPatient(t *testing.T) {
 		t.Errorf("the inlet's DAC powered down commands %g ml/s, want −full scale", got)
 	}
 	r.clk.Advance(100 * time.Millisecond)
-	if pin2, _, _ := r.read(); math.Abs(pin2-(pin-100*0.1/0.05)) > 1e-3 { // the clamped DUT leaks 3e-5 mmHg
-		t.Errorf("powered down 100 ms (no lag): inlet %.6f mmHg, want %.6f", pin2, pin-100*0.1/0.05)
+	// 10 ml out: 200 mmHg at 0.05 ml/mmHg, and below 0 mmHg the sleeve's
+	// collapse law (9.5 ml under its unstressed volume).
+	want := pin - 100*0.1/0.05 - CollapsePressure*math.Expm1((100*0.1-pin*0.05)/inletCollapse)
+	if pin2, _, _ := r.read(); math.Abs(pin2-want) > 1e-3 { // the clamped DUT leaks 3e-5 mmHg
+		t.Errorf("powered down 100 ms (no lag): inlet %.6f mmHg, want %.6f", pin2, want)
 	}
 }
 

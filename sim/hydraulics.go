@@ -118,16 +118,31 @@ func (cfg *BenchConfig) checkHydraulics() error {
 	return nil
 }
 
+// The inlet chamber's collapsible sleeve around the device's inlet: the
+// liquid it holds at 0 mmHg (ml) and the collapse law below that
+// (NodeSpec.Collapse), the numerical patient's ventricles'. A rigid
+// chamber never closes on the device's inlet, so a pump sucking it would
+// only lower its pressure; the sleeve, like a mock loop's silicone
+// ventricle, closes below 0 mmHg, and the device's suction resistance
+// engages there as it does in the numerical patient's collapsing LV
+// (PumpParams.SuctionThreshold, Loop.suctionThreshold). Against the
+// chamber's stiffness (1 ml is 20 mmHg at 0.05 ml/mmHg) the law adds
+// little to its pressure.
+const (
+	inletSleeve   = 100.0 // ml
+	inletCollapse = 5.0   // ml
+)
+
 // newHydraulicLoop is a hybrid bench's physics: the chambers h.Inlet and
-// h.Outlet (compliances at their initial pressures, no collapse: an air
-// cushion does not close on the inlet), the reservoir, the device pp
-// between the chambers and the drives' sources. Its roles are by name:
+// h.Outlet (compliances at their initial pressures; the inlet's with a
+// collapsible sleeve, inletSleeve), the reservoir, the device pp between
+// the chambers and the drives' sources. Its roles are by name:
 // the chamber named lv is the lv role, aorta the ao, and so on; the
 // others are -1, and the loop's accessors read 0 for them.
 func newHydraulicLoop(h HydraulicsConfig, pp PumpParams) (*Loop, error) {
 	spec := NetworkSpec{
 		Nodes: []NodeSpec{
-			{Name: h.Inlet, C: h.InletCompliance, Volume: h.InletCompliance * h.InletPressure},
+			{Name: h.Inlet, C: h.InletCompliance, V0: inletSleeve, Collapse: inletCollapse, Volume: inletSleeve + h.InletCompliance*h.InletPressure},
 			{Name: h.Outlet, C: h.OutletCompliance, Volume: h.OutletCompliance * h.OutletPressure},
 			{Name: NodeReservoir, C: reservoirCompliance},
 		},
@@ -156,6 +171,7 @@ type hydraulic struct {
 	link      [2]int  // the drives' source links
 	cmd       [2]float64
 	q         [2]float64 // each drive's flow at the loop's model time, ml/s
+	seized    [2]bool    // stopped for good, deaf to its DAC (SeizeDrive)
 }
 
 func newHydraulic(h *HydraulicsConfig, l *Loop) *hydraulic {
@@ -169,7 +185,29 @@ func newHydraulic(h *HydraulicsConfig, l *Loop) *hydraulic {
 // stopped at vref/2.
 func (h *hydraulic) command(i int, volts, vref float64) {
 	// The DAC cannot leave 0..Vref.
-	h.cmd[i] = (min(max(volts, 0), vref)/vref*2 - 1) * h.fullScale
+	if !h.seized[i] {
+		h.cmd[i] = (min(max(volts, 0), vref)/vref*2 - 1) * h.fullScale
+	}
+}
+
+// Drives of a hybrid bench, for SeizeDrive.
+const (
+	InletDrive  = 0
+	OutletDrive = 1
+)
+
+// SeizeDrive seizes a hybrid bench's drive (InletDrive or OutletDrive) at
+// the clock's now: it stops within its response and takes no command
+// after, as a jammed gear pump or a stuck valve would. The fault a hybrid
+// rig's divergence watch is for.
+func (b *Bench) SeizeDrive(i int) error {
+	if b.hyd == nil || i < 0 || i > 1 {
+		return fmt.Errorf("sim: no hybrid bench drive %d to seize", i)
+	}
+	b.lockAdvance(b.clk.Now())
+	defer b.mu.Unlock()
+	b.hyd.seized[i], b.hyd.cmd[i] = true, 0
+	return nil
 }
 
 // advance takes l to now in steps of at most its own (1 ms). Over each

@@ -386,6 +386,17 @@ func (l *Loop) setSubstep(h time.Duration) {
 // Now returns the model time: how far the loop has been advanced.
 func (l *Loop) Now() time.Duration { return l.t }
 
+// StartAt sets the loop's model time to t without advancing it: a loop
+// made partway through a run's time (a bench or a hybrid rig's model of a
+// resumed run) starts in its initial state then, rather than integrating
+// the whole gap.
+func (l *Loop) StartAt(t time.Duration) {
+	l.t = t
+	if l.net != nil {
+		l.net.t = t
+	}
+}
+
 // AdvanceTo integrates the model from its current time to t in steps of
 // 1 ms, the last one shortened to land exactly on t. A t at or before the
 // current model time changes nothing: model time never goes back.
