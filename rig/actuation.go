@@ -2,6 +2,7 @@ package rig
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/mockloop/mockloop/daq"
@@ -136,25 +137,32 @@ var actuations = map[protocols.Actuation]actuation{
 			return pumpctl.COTarget(param, "loop.contractility", cfg.Control[param], lo, hi)
 		}},
 	protocols.ActTargetPreload: {
-		needs: "beat detection (beats:), a pressure channel named lap and a preload_valve in hardware",
+		needs: "beat detection (beats:), a pressure channel named lap and a preload_valve in hardware (a hybrid rig: hybrid preload)",
 		has: func(c *Config) bool {
 			lap := c.Channels.Index("lap") >= 0 && c.Channels[c.Channels.Index("lap")].Dim == units.Pressure
-			return len(c.BeatChannels) > 0 && lap && c.Hardware.Preload != nil
+			return len(c.BeatChannels) > 0 && lap && c.preloadHead() > 0
 		},
 		gains: pumpctl.Gains{Kp: 1, Ki: 0.2, Rate: 2},
 		target: func(param string, cfg *Config, ts *pumpctl.Targets) *pumpctl.Target {
-			if cfg.Hardware.Preload == nil {
+			if cfg.preloadHead() == 0 {
 				return nil
 			}
 			lap := pumpctl.NewBeatRing(cfg.Channels.Index("lap"), cfg.SampleRate)
 			ts.Rings = append(ts.Rings, lap)
-			return pumpctl.PreloadTarget(param, preloadHead, cfg.Control[param], cfg.Hardware.Preload.Head, lap)
+			return pumpctl.PreloadTarget(param, preloadHead, cfg.Control[param], cfg.preloadHead(), lap)
 		}},
 	protocols.ActDUTMode:  {dut: true, apply: dutApply((*dutLink).setModeWord)},
 	protocols.ActDUTLevel: {dut: true, apply: dutApply((*dutLink).setLevelWord)},
 	protocols.ActDUTSpeed: {dut: true, apply: dutApply((*dutLink).setSpeed)},
 	protocols.ActDUTClear: {dut: true, apply: dutApply((*dutLink).clearAlarms)},
 	actPreloadHead: {apply: func(p *busPlant, v protocols.Value) error {
+		if p.hybrid != nil && p.hybrid.cfg.PreloadHead > 0 {
+			if !(v.Num >= 0 && v.Num <= p.hybrid.cfg.PreloadHead) {
+				return fmt.Errorf("rig: the model's reservoir head %s is outside 0 to %s", units.Format(v.Num, units.Pressure), units.Format(p.hybrid.cfg.PreloadHead, units.Pressure))
+			}
+			p.hybrid.head = v.Num
+			return nil
+		}
 		if p.preload == nil {
 			return errNoActuator
 		}
@@ -189,4 +197,17 @@ func outputRange(cfg *Config, drives string, lo, hi float64) (float64, float64) 
 // units.Pressure) or link (units.Flow) named name.
 func modelHas(c *Config, name string, dim units.Dimension) bool {
 	return c.Mode == ModeHybrid && c.Sim.Circulation != nil && modelSignalFits(c.Sim.Circulation, name, dim) == ""
+}
+
+// preloadHead is the highest head of the rig's venous reservoir, mmHg: its
+// preload valve's, or a hybrid model's (HybridConfig.PreloadHead); 0 for
+// none.
+func (c *Config) preloadHead() float64 {
+	switch {
+	case c.Hardware.Preload != nil:
+		return c.Hardware.Preload.Head
+	case c.Hybrid != nil:
+		return c.Hybrid.PreloadHead
+	}
+	return 0
 }

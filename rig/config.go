@@ -619,13 +619,17 @@ func (c *Config) checkParams(e *strictyaml.Errors, root, hardwareN *strictyaml.N
 		e.At(hardwareN, "loop.contractility may reach %s but the LV drive's full scale is %s of active elastance",
 			units.Format(*r.Max, units.Elastance), units.Format(c.Hardware.LVDrive.FullScale, units.Elastance))
 	}
-	if r, ok := c.Params["loop.preload"]; ok && c.Hardware.Preload != nil && c.Hardware.Preload.Head > 0 {
-		head := c.Hardware.Preload.Head
+	if r, ok := c.Params["loop.preload"]; ok && c.preloadHead() > 0 {
+		head := c.preloadHead()
 		switch {
 		case r.Min != nil && *r.Min < 0:
 			e.At(paramNs["loop.preload"].Value, "loop.preload may go down to %s, below the reservoir's lowest head, 0 mmHg", units.Format(*r.Min, units.Pressure))
 		case r.Max == nil || *r.Max > head:
-			e.At(paramNs["loop.preload"].Value, "loop.preload needs a max no higher than the preload valve's head, %s", units.Format(head, units.Pressure))
+			what := "the preload valve's head"
+			if c.Hardware.Preload == nil {
+				what = "the model's reservoir head (hybrid preload)"
+			}
+			e.At(paramNs["loop.preload"].Value, "loop.preload needs a max no higher than %s, %s", what, units.Format(head, units.Pressure))
 		}
 	}
 	for _, p := range protocols.ParamTable {

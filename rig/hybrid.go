@@ -43,6 +43,12 @@ type HybridConfig struct {
 	// for the model and the run is aborted.
 	DivergenceRMS  float64
 	DivergenceOver time.Duration
+	// PreloadHead and PreloadLine are the model's venous reservoir
+	// (`preload:`), a numerical bench's preload valve in the model: a
+	// head up to PreloadHead mmHg feeding its left atrium through a line
+	// of PreloadLine mmHg·s/ml, which loop.preload holds the mean LAP
+	// with. PreloadHead 0: none.
+	PreloadHead, PreloadLine float64
 }
 
 // HybridChamber is one chamber of a hybrid bench: the model node it
@@ -84,7 +90,7 @@ func (d *configDoc) hybrid(n *strictyaml.Node) {
 		return
 	}
 	h := &HybridConfig{DriveResponse: 5 * time.Millisecond, DivergenceRMS: 10, DivergenceOver: 2 * time.Second}
-	fields, _ := e.Mapping(n, "hybrid", []string{"inlet", "outlet", "flow", "drive_response", "divergence"})
+	fields, _ := e.Mapping(n, "hybrid", []string{"inlet", "outlet", "flow", "drive_response", "divergence", "preload"})
 	seen := map[string]bool{}
 	for _, f := range fields {
 		seen[f.Key] = true
@@ -102,6 +108,8 @@ func (d *configDoc) hybrid(n *strictyaml.Node) {
 			h.DriveResponse = driveResponse(e, f.Value, "hybrid")
 		case "divergence":
 			h.divergence(e, f.Value)
+		case "preload":
+			h.preload(e, f.Value)
 		}
 	}
 	for _, k := range []string{"inlet", "outlet", "flow"} {
@@ -160,6 +168,20 @@ func simChambers(e *strictyaml.Errors, n *strictyaml.Node) SimChambers {
 		}
 	}
 	return c
+}
+
+func (h *HybridConfig) preload(e *strictyaml.Errors, n *strictyaml.Node) {
+	fields, _ := e.Mapping(n, "hybrid preload", []string{"head", "line"})
+	for _, f := range fields {
+		if f.Key == "head" {
+			h.PreloadHead, _ = quantity(e, f.Value, units.Pressure, "preload head")
+		} else {
+			h.PreloadLine, _ = quantity(e, f.Value, units.Resistance, "preload line")
+		}
+	}
+	if !(h.PreloadHead > 0) || !(h.PreloadLine > 0) || math.IsInf(h.PreloadHead+h.PreloadLine, 0) {
+		e.At(n, "hybrid preload needs a head and a line, finite and above 0")
+	}
 }
 
 func (h *HybridConfig) divergence(e *strictyaml.Errors, n *strictyaml.Node) {
@@ -241,6 +263,9 @@ func (d *configDoc) checkHybrid() {
 		if why := modelSignalFits(nw, in.Signal, ch.Dim); why != "" {
 			e.At(lookup(chN, ch.Name, "model"), "channel %s: %s", ch.Name, why)
 		}
+	}
+	if in, out := c.Hardware.InletDrive, c.Hardware.OutletDrive; c.Backend == "sim" && in != nil && out != nil && in.FullScale != out.FullScale {
+		e.At(lookup(d.hardwareN, "outlet_drive", "full_scale"), "the simulated hybrid bench's drives share one full scale: inlet_drive's is %s", units.Format(in.FullScale, units.Flow))
 	}
 	for _, k := range numericalOnly {
 		if n := lookup(d.hardwareN, k); n != nil {
@@ -338,6 +363,7 @@ type hybridLoop struct {
 	flowCol   int
 	flow      float64 // ml/s, the last measured
 	fill      float64 // the fill the model works toward, ml; NaN: none
+	head      float64 // the model's venous reservoir's head, mmHg; 0: its line shut
 	beats     int     // full beats tracked
 	divergeAt int     // frames in the divergence window
 }
@@ -485,6 +511,11 @@ func (hl *hybridLoop) actuate(now time.Duration, active float64, beatStarted boo
 			hl.fill = math.NaN()
 		}
 	}
+	if hl.head > 0 {
+		if err := hl.model.FillFromReservoir(hl.head, hl.cfg.PreloadLine, (end - hl.model.Now()).Seconds()); err != nil {
+			return err
+		}
+	}
 	hl.model.AdvanceTo(end)
 	dt := hl.period.Seconds()
 	if _, err := hl.inlet.servo.Update(ref[0], hl.nw.Pressure(hl.inlet.node), hl.inlet.meas, hl.flow, dt); err != nil {
@@ -514,6 +545,6 @@ func (hl *hybridLoop) safe() error {
 		t.servo.Reset()
 		errs = append(errs, t.servo.Drive.Safe())
 	}
-	hl.divergeAt = 0
+	hl.divergeAt, hl.head = 0, 0 // the model's reservoir line shut, as a preload valve's safe duty
 	return errors.Join(errs...)
 }

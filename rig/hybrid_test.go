@@ -115,17 +115,21 @@ func TestHybridFollowsTheNumericalRig(t *testing.T) {
 }
 
 // TestHybridScenarios runs the scenario library's protocols on the hybrid
-// rigs unchanged: cardiogenic shock supported by the CP on
-// sim-hybrid.yaml (the unloading criteria of the numerical rig:
-// Watanabe's LVEDP and LAP, Burkhoff's flattened pulse) and RV failure
-// supported by the RP on sim-hybrid-rp.yaml (RECOVER RIGHT's criteria),
-// each with every beat tracked within 5 % from 10 s on.
+// rigs unchanged: the CP's on sim-hybrid.yaml (cardiogenic shock with the
+// unloading criteria of the numerical rig: Watanabe's LVEDP and LAP,
+// Burkhoff's flattened pulse; weaning; suction and its recovery through
+// loop.preload; protected PCI's ischaemias) and RV failure supported by
+// the RP on sim-hybrid-rp.yaml (RECOVER RIGHT's criteria), each with
+// every beat tracked within 5 % from 10 s on.
 func TestHybridScenarios(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: two scenarios of about 5 minutes")
+		t.Skip("-short: five scenarios, 39 minutes of run time")
 	}
 	for _, c := range []struct{ rig, protocol string }{
 		{"sim-hybrid.yaml", "cardiogenic-shock-support.yaml"},
+		{"sim-hybrid.yaml", "cardiogenic-shock-weaning.yaml"},
+		{"sim-hybrid.yaml", "suction-recovery.yaml"},
+		{"sim-hybrid.yaml", "protected-pci.yaml"},
 		{"sim-hybrid-rp.yaml", "rv-failure-rp.yaml"},
 	} {
 		t.Run(c.protocol, func(t *testing.T) {
@@ -229,6 +233,7 @@ func TestHybridConfigRefusals(t *testing.T) {
 		{"tracking signal unknown", "hybrid", "tracking: inlet}    # NRMSE", "tracking: middle}    # NRMSE", `unknown tracking signal "middle"`},
 		{"numerical parts", "hybrid", "  estop: GPIO23", "  lv_drive: {address: 0x62, vref: 5 V, full_scale: 5 mmHg/ml}\n  estop: GPIO23", "hardware lv_drive acts on a numerical bench's patient"},
 		{"no outlet drive", "hybrid", "  outlet_drive: {address: 0x61, vref: 5 V, full_scale: 20 L/min}", "", "hardware needs outlet_drive"},
+		{"drives of two full scales", "hybrid", "outlet_drive: {address: 0x61, vref: 5 V, full_scale: 20 L/min}", "outlet_drive: {address: 0x61, vref: 5 V, full_scale: 30 L/min}", "the simulated hybrid bench's drives share one full scale"},
 		{"no hybrid section", "hybrid", "\nhybrid:\n", "\nhybridx:\n", "a hybrid rig needs a hybrid section"},
 		{"mode unknown", "hybrid", "\nmode: hybrid\n", "\nmode: mixed\n", `mode "mixed" is not numerical or hybrid`},
 		{"chamber drive on a numerical rig", "numerical", "  estop: GPIO23", "  inlet_drive: {address: 0x62, vref: 5 V, full_scale: 20 L/min}\n  estop: GPIO23", "hardware inlet_drive is a hybrid bench's chamber drive; this rig's mode is numerical"},

@@ -651,12 +651,8 @@ func (b *Bench) advance(now time.Duration) {
 		}
 	}
 	if b.preload > 0 && now > b.loop.Now() {
-		pl, cr := b.cfg.Preload, b.loop.atrialCompliance()
-		head := b.preload * pl.Head
-		dt := (now - b.loop.Now()).Seconds()
-		// The atrium alone, filled or drained through the line: its
-		// pressure moves toward the head by 1 − e^(−dt/(Cr·Line)).
-		_ = b.loop.AddVolume(cr * (head - b.loop.lap()) * -math.Expm1(-dt/(cr*pl.Line)))
+		pl := b.cfg.Preload
+		_ = b.loop.FillFromReservoir(b.preload*pl.Head, pl.Line, (now - b.loop.Now()).Seconds())
 	}
 	if b.hyd != nil {
 		b.hyd.advance(b.loop, now)

@@ -504,6 +504,19 @@ func (l *Loop) AddVolume(ml float64) error {
 	return nil
 }
 
+// FillFromReservoir exchanges fluid over dt seconds between the left
+// atrium and a reservoir at head mmHg through a line of resistance line
+// (mmHg·s/ml), added at once (zero-order hold, as the loop's other
+// inputs): the exact exchange of the line with the atrial compliance
+// alone, whose pressure moves toward the head by 1 − e^(−dt/(Cr·line)),
+// so it is stable at any step. A head above the atrial pressure fills the
+// loop, one below drains it. The bench's preload valve and a hybrid rig's
+// model of it fill alike.
+func (l *Loop) FillFromReservoir(head, line, dt float64) error {
+	cr := l.atrialCompliance()
+	return l.AddVolume(cr * (head - l.lap()) * -math.Expm1(-dt/(cr*line)))
+}
+
 func (l *Loop) volume() float64 {
 	if l.net != nil {
 		return l.net.TotalVolume()
