@@ -217,3 +217,45 @@ func TestDUTLinkInIdentityAndJUnit(t *testing.T) {
 		t.Errorf("dut.summary is %s", c)
 	}
 }
+
+// A hybrid run says so in the identity's rig row (HTML and PDF share it)
+// and in JUnit's rig_mode; a numerical run's rig row is the rig's name
+// alone, as before the key, and a record made before it (no rig_mode)
+// has no property.
+func TestRigModeInIdentityAndJUnit(t *testing.T) {
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := r.run.Manifest.Rig
+	if rig == "" || r.run.Manifest.RigMode != "" {
+		t.Fatalf("fixture: rig %q, rig_mode %q; want a rig made before rig_mode", rig, r.run.Manifest.RigMode)
+	}
+	for mode, want := range map[string]string{
+		runlog.RigModeHybrid:    "<th>Rig</th><td>" + rig + " (hybrid: the patient is the controller&#39;s model, the bench its boundary)</td>",
+		runlog.RigModeNumerical: "<th>Rig</th><td>" + rig + "</td>",
+		"":                      "<th>Rig</th><td>" + rig + "</td>",
+	} {
+		r.run.Manifest.RigMode = mode
+		var h, j bytes.Buffer
+		if err := r.writeHTMLSection(&h, "identity"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteJUnit(&j); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("rig_mode %q: identity lacks %s:\n%s", mode, want, h.String())
+		}
+		if n := strings.Count(h.String(), "hybrid"); n != map[bool]int{true: 1}[mode == runlog.RigModeHybrid] {
+			t.Errorf("rig_mode %q: identity says hybrid %d times", mode, n)
+		}
+		prop := `<property name="rig_mode" value="` + mode + `">`
+		if got := strings.Contains(j.String(), prop); got != (mode != "") {
+			t.Errorf("rig_mode %q: JUnit has %s: %v", mode, prop, got)
+		}
+		if mode == "" && strings.Contains(j.String(), `name="rig_mode"`) {
+			t.Errorf("a record before rig_mode has the property:\n%s", j.String())
+		}
+	}
+}
