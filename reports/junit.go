@@ -126,6 +126,7 @@ func (r *Report) junitProperties() []junitProp {
 	prop("protocol_file", m.Protocol.File)
 	prop("protocol_sha256", m.Protocol.SHA256)
 	prop("rig", m.Rig)
+	prop("rig_mode", m.RigMode) // numerical or hybrid; none before schema 1.2.0
 	prop("host", m.Host)
 	if j := m.Job; j != nil {
 		prop("ci_system", j.System)

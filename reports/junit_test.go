@@ -141,24 +141,18 @@ func TestHostAndJobInIdentityAndJUnit(t *testing.T) {
 	}
 	r.run.Manifest.Host = "bench-pc-2"
 	r.run.Manifest.Job = &runlog.Job{System: "gitlab", URL: "https://gitlab.example/lab/pump/-/jobs/7?a=1&b=2", ID: "7", Name: "hil", Runner: "rig-2 <runner>"}
-	var h, j bytes.Buffer
-	if err := r.writeHTMLSection(&h, "identity"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.WriteJUnit(&j); err != nil {
-		t.Fatal(err)
-	}
+	h, j := identityAndJUnit(t, r)
 	for _, want := range []string{"<th>Host</th><td>bench-pc-2</td>",
 		"<th>CI job</th><td>gitlab, job hil, id 7, runner rig-2 &lt;runner&gt;, https://gitlab.example/lab/pump/-/jobs/7?a=1&amp;b=2</td>"} {
-		if !strings.Contains(h.String(), want) {
-			t.Errorf("identity lacks %s:\n%s", want, h.String())
+		if !strings.Contains(h, want) {
+			t.Errorf("identity lacks %s:\n%s", want, h)
 		}
 	}
 	for _, want := range []string{`<property name="host" value="bench-pc-2">`, `<property name="ci_system" value="gitlab">`,
 		`<property name="ci_job_name" value="hil">`, `<property name="ci_job_id" value="7">`,
 		`<property name="ci_runner" value="rig-2 &lt;runner&gt;">`, `<property name="ci_job_url" value="https://gitlab.example/lab/pump/-/jobs/7?a=1&amp;b=2">`} {
-		if !strings.Contains(j.String(), want) {
-			t.Errorf("JUnit lacks %s:\n%s", want, j.String())
+		if !strings.Contains(j, want) {
+			t.Errorf("JUnit lacks %s:\n%s", want, j)
 		}
 	}
 	pdftotext, err := exec.LookPath("pdftotext")
@@ -198,22 +192,66 @@ func TestDUTLinkInIdentityAndJUnit(t *testing.T) {
 		"":                      "<th>Device under test</th><td>model dutsim-impella-cp, serial SIM-0001, firmware 1.0.0</td>",
 	} {
 		r.run.Manifest.DUTLink = link
-		var h, j bytes.Buffer
-		if err := r.writeHTMLSection(&h, "identity"); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.WriteJUnit(&j); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(h.String(), want) {
-			t.Errorf("identity lacks %s:\n%s", want, h.String())
+		h, j := identityAndJUnit(t, r)
+		if !strings.Contains(h, want) {
+			t.Errorf("identity lacks %s:\n%s", want, h)
 		}
 		prop := `<property name="dut_link" value="` + link + `">`
-		if got := strings.Contains(j.String(), prop); got != (link != "") {
+		if got := strings.Contains(j, prop); got != (link != "") {
 			t.Errorf("dut_link %q: JUnit has %s: %v", link, prop, got)
 		}
 	}
 	if c := eventClass(runlog.KindDUTSummary); c != classTimeline {
 		t.Errorf("dut.summary is %s", c)
+	}
+}
+
+// identityAndJUnit renders a report's identity section (HTML) and its
+// JUnit XML, for what a manifest key shows in each.
+func identityAndJUnit(t *testing.T, r *Report) (html, junit string) {
+	t.Helper()
+	var h, j bytes.Buffer
+	if err := r.writeHTMLSection(&h, "identity"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJUnit(&j); err != nil {
+		t.Fatal(err)
+	}
+	return h.String(), j.String()
+}
+
+// A hybrid run says so in the identity's rig row (HTML and PDF share it)
+// and in JUnit's rig_mode; a numerical run's rig row is the rig's name
+// alone, as before the key, and a record made before it (no rig_mode)
+// has no property.
+func TestRigModeInIdentityAndJUnit(t *testing.T) {
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := r.run.Manifest.Rig
+	if rig == "" || r.run.Manifest.RigMode != "" {
+		t.Fatalf("fixture: rig %q, rig_mode %q; want a rig made before rig_mode", rig, r.run.Manifest.RigMode)
+	}
+	for mode, want := range map[string]string{
+		runlog.RigModeHybrid:    "<th>Rig</th><td>" + rig + " (hybrid: the patient is the controller&#39;s model, the bench its boundary)</td>",
+		runlog.RigModeNumerical: "<th>Rig</th><td>" + rig + "</td>",
+		"":                      "<th>Rig</th><td>" + rig + "</td>",
+	} {
+		r.run.Manifest.RigMode = mode
+		h, j := identityAndJUnit(t, r)
+		if !strings.Contains(h, want) {
+			t.Errorf("rig_mode %q: identity lacks %s:\n%s", mode, want, h)
+		}
+		if n := strings.Count(h, "hybrid"); n != map[bool]int{true: 1}[mode == runlog.RigModeHybrid] {
+			t.Errorf("rig_mode %q: identity says hybrid %d times", mode, n)
+		}
+		prop := `<property name="rig_mode" value="` + mode + `">`
+		if got := strings.Contains(j, prop); got != (mode != "") {
+			t.Errorf("rig_mode %q: JUnit has %s: %v", mode, prop, got)
+		}
+		if mode == "" && strings.Contains(j, `name="rig_mode"`) {
+			t.Errorf("a record before rig_mode has the property:\n%s", j)
+		}
 	}
 }

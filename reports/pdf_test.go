@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mockloop/mockloop/internal/testtool"
+	"github.com/mockloop/mockloop/runlog"
 )
 
 // TestPDF checks the PDF of recorded runs with qpdf (structure) and
@@ -179,4 +180,28 @@ func firstLine(s string) string {
 		}
 	}
 	return ""
+}
+
+// The PDF's identity says a hybrid run is one, as the HTML does (they
+// share the rows: TestRigModeInIdentityAndJUnit).
+func TestPDFRigMode(t *testing.T) {
+	pdftotext := testtool.Need(t, "pdftotext", "poppler-utils")
+	r, err := Load(fixtureRun(t, "pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.run.Manifest.RigMode = runlog.RigModeHybrid
+	var b bytes.Buffer
+	if err := r.WritePDF(&b); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "hybrid.pdf")
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	txt := strings.Join(pdfPages(t, pdftotext, file, "-raw"), " ")
+	want := r.run.Manifest.Rig + " (hybrid: the patient is the controller" // an apostrophe may be typeset
+	if !strings.Contains(txt, want) || !strings.Contains(txt, "model, the bench its boundary)") {
+		t.Errorf("PDF lacks %q … the bench its boundary):\n%.2000s", want, txt)
+	}
 }

@@ -157,7 +157,7 @@ func identityRows(m *runlog.Manifest) []kv {
 		{K: "Protocol", V: m.Protocol.Name + " (" + orDash(m.Protocol.File) + ")"},
 		{K: "Protocol description", V: orDash(m.Protocol.Description)},
 		{K: "Protocol SHA-256", V: m.Protocol.SHA256, Mono: true},
-		{K: "Rig", V: m.Rig},
+		{K: "Rig", V: m.Rig + rigModeText(m.RigMode)},
 		{K: "Rig config SHA-256", V: m.RigConfigSHA256, Mono: true},
 		{K: "Host", V: orDash(m.Host)},
 		{K: "CI job", V: jobText(m.Job)},
@@ -194,6 +194,21 @@ func keptText(m *runlog.Manifest) string {
 		return ""
 	}
 	return fmt.Sprintf("1 frame in %d kept", m.KeptEvery())
+}
+
+// rigModeText says, after the rig's name, that a run was hybrid (manifest
+// rig_mode): its patient channels are then the controller's model's, not
+// the bench's, which a reader must know before reading any value. ""
+// for a numerical rig, the common case whose reports are as they were,
+// and for a record that does not say (before schema 1.2.0: numerical).
+func rigModeText(mode string) string {
+	switch mode {
+	case "", runlog.RigModeNumerical:
+		return ""
+	case runlog.RigModeHybrid:
+		return " (hybrid: the patient is the controller's model, the bench its boundary)"
+	}
+	return " (mode " + mode + ")"
 }
 
 // dutLinkText says how the run reached its DUT (manifest dut_link); ""

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mockloop/mockloop/internal/strictyaml"
 	"github.com/mockloop/mockloop/pumpctl"
+	"github.com/mockloop/mockloop/runlog"
 	"github.com/mockloop/mockloop/sim"
 	"github.com/mockloop/mockloop/units"
 )
@@ -20,10 +21,10 @@ import (
 // controller at the sample rate, and its bench only the boundary the
 // device touches: an inlet and an outlet chamber whose pressures follow
 // the model's at the device's inlet and outlet node (README, "Hybrid
-// rigs").
+// rigs"). They are runlog's, which a run's manifest records as rig_mode.
 const (
-	ModeNumerical = "numerical"
-	ModeHybrid    = "hybrid"
+	ModeNumerical = runlog.RigModeNumerical
+	ModeHybrid    = runlog.RigModeHybrid
 )
 
 // HybridConfig is a hybrid rig's `hybrid:` section.

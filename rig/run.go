@@ -263,6 +263,7 @@ func newManifest(cfg *Config, proto *protocols.Protocol, opts Options, clk clock
 		DUT:             plant.DUT(),
 		DUTProfile:      dutProfileRef(cfg),
 		DUTLink:         plant.DUTLink(),
+		RigMode:         cfg.Mode,
 		Operator:        opts.Operator,
 		Started:         clk.Epoch().UTC(),
 		State:           runlog.StateRunning,

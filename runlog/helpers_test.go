@@ -35,6 +35,7 @@ func testManifest(id string) Manifest {
 	return Manifest{
 		RunID:           id,
 		Rig:             "sim",
+		RigMode:         RigModeNumerical,
 		Protocol:        ProtocolRef{Name: "hemodynamic baseline", File: "configs/protocols/baseline.yaml"},
 		SoftwareVersion: "v0.1.0-test",
 		DUT:             &DUTIdentity{Model: "VAD-5", Serial: "SN0042", FW: "2.3.1"},

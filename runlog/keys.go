@@ -14,7 +14,7 @@ import (
 // when a key is removed or its meaning or type changes; the patch is for
 // the schemas' wording. A file without schema_version was written before
 // 1.0.0, when keys with no value were left out rather than written null.
-const SchemaVersion = "1.1.0"
+const SchemaVersion = "1.2.0"
 
 // marshalObject encodes the struct v as a JSON object holding every key of
 // the record's contract, whatever the content (doc.go, "Keys"): each

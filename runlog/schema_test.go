@@ -270,3 +270,51 @@ func TestFramesKeptEvery(t *testing.T) {
 		t.Errorf("written: %s", b)
 	}
 }
+
+// rig_mode (1.2.0): a manifest made before it (1.1.0, or before 1.0.0)
+// lacks the key and reads as a numerical rig's, as every rig was then, and
+// written again says null, not a mode it never recorded; a hybrid run's
+// says hybrid, and the schema takes the two modes and null only.
+func TestRigMode(t *testing.T) {
+	for _, file := range []string{"testdata/v1.1.0/manifest.json", "testdata/v0/manifest.json"} {
+		old := readFile(t, ".", file)
+		if strings.Contains(string(old), "rig_mode") {
+			t.Fatalf("%s: has rig_mode; it stands for a record made before it", file)
+		}
+		var m Manifest
+		if err := json.Unmarshal(old, &m); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if m.RigMode != "" || m.Mode() != RigModeNumerical {
+			t.Errorf("%s: rig_mode %q, Mode %q; want empty and %q", file, m.RigMode, m.Mode(), RigModeNumerical)
+		}
+		if b, _ := json.Marshal(&m); !strings.Contains(string(b), `"rig_mode":null`) {
+			t.Errorf("%s written again: %s; want rig_mode null", file, b)
+		}
+	}
+	s := schematest.Compile(t, "manifest")
+	good := string(readFile(t, ".", "testdata/manifest_closed.golden.json"))
+	for _, tc := range []struct {
+		value, mode string
+		ok          bool
+	}{
+		{`"numerical"`, RigModeNumerical, true}, {`"hybrid"`, RigModeHybrid, true}, {"null", RigModeNumerical, true},
+		{`"Hybrid"`, "", false}, {`""`, "", false}, {"1", "", false}, {`["hybrid"]`, "", false},
+	} {
+		doc := strings.Replace(good, `"rig_mode": "numerical"`, `"rig_mode": `+tc.value, 1)
+		if doc == good && tc.value != `"numerical"` {
+			t.Fatal("golden changed: the edit did not apply")
+		}
+		if err := schematest.Validate(s, []byte(doc)); (err == nil) != tc.ok {
+			t.Errorf("rig_mode %s: %v, want valid %v", tc.value, err, tc.ok)
+		}
+		var m Manifest
+		if err := json.Unmarshal([]byte(doc), &m); tc.ok && (err != nil || m.Mode() != tc.mode) {
+			t.Errorf("rig_mode %s reads as %q (%v), want %q", tc.value, m.Mode(), err, tc.mode)
+		}
+	}
+	m := Manifest{RigMode: RigModeHybrid}
+	if b, _ := json.Marshal(m); !strings.Contains(string(b), `"rig_mode":"hybrid"`) {
+		t.Errorf("written: %s", b)
+	}
+}

@@ -120,6 +120,14 @@ type Manifest struct {
 	RunID string `json:"run_id"`
 	// Rig is the rig's name from its config.
 	Rig string `json:"rig"`
+	// RigMode is the rig's mode (its config's mode:): RigModeNumerical,
+	// whose bench is the patient, or RigModeHybrid, whose patient is the
+	// controller's numerical model (lvp, aop, … are the model's channels)
+	// and whose bench is only its boundary (the measured chambers are
+	// bench.*). It is here so that whoever reads a record or its report
+	// knows which kind of run it was without the rig config. Null in
+	// records made before schema 1.2.0, which were all numerical (Mode).
+	RigMode string `json:"rig_mode" null:"empty"`
 	// Host is the hostname of the machine that ran the run, so that a fleet
 	// knows which bench computer made a record; null in records made before
 	// 1.0.0 or when the system did not say.
@@ -202,6 +210,28 @@ type Manifest struct {
 // acquired (FramesKeptEvery); 1 for a record that keeps them all, as
 // every record made before the key did.
 func (m *Manifest) KeptEvery() int { return max(1, m.FramesKeptEvery) }
+
+// Mode is the rig's mode of the run (RigMode): RigModeNumerical for a
+// record made before the key, as every rig was numerical then.
+func (m *Manifest) Mode() string {
+	if m.RigMode == "" {
+		return RigModeNumerical
+	}
+	return m.RigMode
+}
+
+// The modes of a rig (Manifest.RigMode; rig.ModeNumerical and
+// rig.ModeHybrid are these, one home for a config's mode: and a record's
+// rig_mode).
+const (
+	// RigModeNumerical: the bench is the patient; its LV drive, valves and
+	// compliances make the pressures the device under test sees.
+	RigModeNumerical = "numerical"
+	// RigModeHybrid: the patient is the circulation the controller
+	// computes at the sample rate; the bench's inlet and outlet chambers
+	// follow the model's pressures at the device (README, "Hybrid rigs").
+	RigModeHybrid = "hybrid"
+)
 
 // RealTime is the scheduling a run's sampling loop ran under.
 type RealTime struct {
