@@ -70,13 +70,13 @@ func (s *CalSession) Present(channel string, value float64) error {
 	if s.plant.bench == nil {
 		return ErrManual
 	}
-	return s.plant.bench.Present(channel, value)
+	return s.plant.bench.Present(benchSignal(channel), value)
 }
 
 // Reconnect puts a sensor back on the loop (sim backend).
 func (s *CalSession) Reconnect(channel string) {
 	if s.plant.bench != nil {
-		s.plant.bench.Reconnect(channel)
+		s.plant.bench.Reconnect(benchSignal(channel))
 	}
 }
 
