@@ -365,7 +365,6 @@ type hybridLoop struct {
 	flow      float64 // ml/s, the last measured
 	fill      float64 // the fill the model works toward, ml; NaN: none
 	head      float64 // the model's venous reservoir's head, mmHg; 0: its line shut
-	beats     int     // full beats tracked
 	divergeAt int     // frames in the divergence window
 }
 
@@ -386,11 +385,6 @@ type chamberTrack struct {
 	ringSum  float64
 	ringNext int
 }
-
-// fillRate is how fast a preset's fill changes the model's blood volume:
-// the simulated bench's fill pump's rate, so that a hybrid and a
-// numerical run of a protocol change their patient alike.
-const fillRate = sim.FillRate
 
 func newHybridLoop(cfg *Config, inlet, outlet *pumpctl.FlowDrive, start time.Duration) (*hybridLoop, error) {
 	h := cfg.Hybrid
@@ -504,7 +498,9 @@ func (hl *hybridLoop) actuate(now time.Duration, active float64, beatStarted boo
 	end := now + hl.period
 	if !math.IsNaN(hl.fill) {
 		dv := hl.fill - hl.model.Volume()
-		step := fillRate * (end - hl.model.Now()).Seconds()
+		// The simulated bench's fill pump's rate: a hybrid and a numerical
+		// run of a protocol change their patient alike.
+		step := sim.FillRate * (end - hl.model.Now()).Seconds()
 		if err := hl.model.AddVolume(max(-step, min(step, dv))); err != nil {
 			return err
 		}
@@ -528,7 +524,6 @@ func (hl *hybridLoop) actuate(now time.Duration, active float64, beatStarted boo
 
 // closeBeat makes the beat just ended each chamber's tracking value.
 func (hl *hybridLoop) closeBeat() {
-	hl.beats++
 	for _, t := range []*chamberTrack{&hl.inlet, &hl.outlet} {
 		if t.n > 0 {
 			t.rmse = math.Sqrt(t.sq / float64(t.n))
