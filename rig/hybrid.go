@@ -317,7 +317,7 @@ func simHydraulics(cfg *Config) (*sim.HydraulicsConfig, error) {
 	hy := &sim.HydraulicsConfig{Inlet: h.Inlet.Node, Outlet: h.Outlet.Node,
 		InletCompliance: h.Inlet.Compliance, OutletCompliance: h.Outlet.Compliance,
 		InletPressure: nw.Pressure(nw.Node(h.Inlet.Node)), OutletPressure: nw.Pressure(nw.Node(h.Outlet.Node)),
-		DriveFullScale: cfg.Hardware.InletDrive.FullScale / mlPerSToLPerMin, DriveResponse: h.DriveResponse}
+		DriveFullScale: cfg.Hardware.InletDrive.FullScale / sim.MlPerSToLPerMin, DriveResponse: h.DriveResponse}
 	if sc.Inlet > 0 {
 		hy.InletCompliance = sc.Inlet
 	}
@@ -434,15 +434,12 @@ func (hl *hybridLoop) column(in ChannelInput, dim units.Dimension) func() float6
 	return func() float64 { return hl.nw.Flow(i) }
 }
 
-// mlPerSToLPerMin converts the model's flows to the channels' unit.
-const mlPerSToLPerMin = 0.06
-
 // observe takes the bench's frame at the model's time: the measured
 // pressures against the model's, the device's flow for the next advance.
 // It returns an AbortError when the bench has diverged from the model.
 func (hl *hybridLoop) observe(frame []float64) error {
 	if q := frame[hl.flowCol]; !math.IsNaN(q) {
-		hl.flow = q / mlPerSToLPerMin
+		hl.flow = q / sim.MlPerSToLPerMin
 	}
 	var diverged []string
 	for _, t := range []*chamberTrack{&hl.inlet, &hl.outlet} {
@@ -496,15 +493,12 @@ func (hl *hybridLoop) actuate(now time.Duration, active float64, beatStarted boo
 		return err
 	}
 	end := now + hl.period
-	if !math.IsNaN(hl.fill) {
-		dv := hl.fill - hl.model.Volume()
-		// The simulated bench's fill pump's rate: a hybrid and a numerical
-		// run of a protocol change their patient alike.
-		step := sim.FillRate * (end - hl.model.Now()).Seconds()
-		if err := hl.model.AddVolume(max(-step, min(step, dv))); err != nil {
+	if !math.IsNaN(hl.fill) { // a preset's fill, at the bench's fill pump's rate
+		done, err := hl.model.FillToward(hl.fill, (end - hl.model.Now()).Seconds())
+		if err != nil {
 			return err
 		}
-		if math.Abs(dv) <= step {
+		if done {
 			hl.fill = math.NaN()
 		}
 	}

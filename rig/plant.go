@@ -437,7 +437,7 @@ func (p *busPlant) buildHybrid(cfg *Config, start time.Duration) error {
 		if err != nil {
 			return err
 		}
-		drives[i] = &pumpctl.FlowDrive{Out: dac, FullScale: d.FullScale / mlPerSToLPerMin, Vref: d.Vref}
+		drives[i] = &pumpctl.FlowDrive{Out: dac, FullScale: d.FullScale / sim.MlPerSToLPerMin, Vref: d.Vref}
 	}
 	var err error
 	if p.hybrid, err = newHybridLoop(cfg, drives[0], drives[1], start); err != nil {
@@ -751,9 +751,10 @@ func simBuses(cfg *Config, clk clock.Clock) (*buses, *sim.Bench, error) {
 		}
 		bc.Hydraulics = hy
 		bc.PWMAddr = 0x40 // the emulated PCA9685 is there, unused
+		// The drives' DACs; their full scale is hy's (checkHybrid: one).
 		in, out := h.InletDrive, h.OutletDrive
-		bc.DACAddr, bc.DACVref, bc.DriveFullScale = in.Address, in.Vref, in.FullScale/mlPerSToLPerMin
-		bc.RVDrive = &sim.RVDriveConfig{Addr: out.Address, Vref: out.Vref, FullScale: out.FullScale / mlPerSToLPerMin}
+		bc.DACAddr, bc.DACVref = in.Address, in.Vref
+		bc.RVDrive = &sim.RVDriveConfig{Addr: out.Address, Vref: out.Vref}
 	} else {
 		bc.Network = cfg.Sim.Circulation
 	}

@@ -128,15 +128,12 @@ func TestPresetsInClinicalRanges(t *testing.T) {
 	}
 }
 
-// TestRigsShareOnePatient: sim-rp.yaml is sim.yaml's patient — the same
-// presets and the same circulation but for the pump link's place — so a
-// preset tuned on one stays true on the other.
+// TestRigsShareOnePatient: sim-rp.yaml and the hybrid rigs (their
+// model) are sim.yaml's patient — the same presets and the same
+// circulation but for the pump link's place — so a preset tuned on one
+// stays true on the others.
 func TestRigsShareOnePatient(t *testing.T) {
 	a, err := LoadConfig("../configs/rigs/sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadConfig("../configs/rigs/sim-rp.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +146,6 @@ func TestRigsShareOnePatient(t *testing.T) {
 		}
 		return m
 	}
-	if pa, pb := presets(a), presets(b); !reflect.DeepEqual(pa, pb) {
-		t.Errorf("the presets differ:\nsim.yaml    %v\nsim-rp.yaml %v", pa, pb)
-	}
 	// The links but for the pump's place.
 	links := func(c *Config) []sim.LinkSpec {
 		ls := slices.Clone(c.Sim.Circulation.Links)
@@ -162,7 +156,16 @@ func TestRigsShareOnePatient(t *testing.T) {
 		}
 		return ls
 	}
-	if !reflect.DeepEqual(a.Sim.Circulation.Nodes, b.Sim.Circulation.Nodes) || !reflect.DeepEqual(links(a), links(b)) {
-		t.Error("the circulations of sim.yaml and sim-rp.yaml differ beyond the pump link's place")
+	for _, name := range []string{"sim-rp.yaml", "sim-hybrid.yaml", "sim-hybrid-rp.yaml", "pi-mcl-hybrid.yaml"} {
+		b, err := LoadConfig("../configs/rigs/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pa, pb := presets(a), presets(b); !reflect.DeepEqual(pa, pb) {
+			t.Errorf("the presets differ:\nsim.yaml %v\n%s %v", pa, name, pb)
+		}
+		if !reflect.DeepEqual(a.Sim.Circulation.Nodes, b.Sim.Circulation.Nodes) || !reflect.DeepEqual(links(a), links(b)) {
+			t.Errorf("the circulations of sim.yaml and %s differ beyond the pump link's place", name)
+		}
 	}
 }

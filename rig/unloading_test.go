@@ -90,9 +90,8 @@ func (p *patient) run(t *testing.T, rpm float64, settle time.Duration, n int) be
 		if err := p.l.SetActiveElastance(p.w.Active()); err != nil {
 			t.Fatal(err)
 		}
-		// The fill pump's sim.FillRate, as the bench moves a preset's fill.
-		step := sim.FillRate / 1000
-		if err := p.l.AddVolume(max(-step, min(step, p.fill-p.l.Volume()))); err != nil {
+		// The fill pump, as the bench moves a preset's fill.
+		if _, err := p.l.FillToward(p.fill, 1e-3); err != nil {
 			t.Fatal(err)
 		}
 		p.t += time.Millisecond

@@ -642,11 +642,8 @@ func (b *Bench) Fill() float64 {
 // preload line's transfers over the interval are added at its start
 // (zero-order hold, as the loop's other inputs).
 func (b *Bench) advance(now time.Duration) {
-	if !math.IsNaN(b.fill) && now > b.loop.Now() {
-		dv := b.fill - b.loop.Volume()
-		step := FillRate * (now - b.loop.Now()).Seconds()
-		_ = b.loop.AddVolume(max(-step, min(step, dv)))
-		if math.Abs(dv) <= step {
+	if !math.IsNaN(b.fill) {
+		if done, _ := b.loop.FillToward(b.fill, (now - b.loop.Now()).Seconds()); done {
 			b.fill = math.NaN()
 		}
 	}

@@ -256,7 +256,7 @@ func TestHybridBenchPumpFlowMatchesHQ(t *testing.T) {
 			n := 0
 			for r.clk.Now() < 5*time.Second {
 				pin, pout, q := r.read()
-				qd := q / mlPerSToLPerMin
+				qd := q / MlPerSToLPerMin
 				r.command(r.in, qd+kp*(c.pin-pin))
 				r.command(r.out, -qd+kp*(c.pout-pout))
 				if r.clk.Now() >= 3*time.Second {

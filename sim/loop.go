@@ -122,8 +122,9 @@ const (
 	aorticOpen
 )
 
-// mlPerSToLPerMin converts ml/s to L/min.
-const mlPerSToLPerMin = 60.0 / 1000
+// MlPerSToLPerMin converts ml/s, the network's flows and sources, to L/min,
+// its Flow's and the channels' unit.
+const MlPerSToLPerMin = 60.0 / 1000
 
 // circuit is the model's equations as a piecewise-linear system for the
 // solver: the parameters and the inputs held over the current interval, the
@@ -320,7 +321,7 @@ func NewLoop(p Parameters, x0 Initial) (*Loop, error) {
 	l.x[xV] = x0.LVVolume
 	l.x[xPla] = x0.LAP
 	l.x[xPao] = x0.AoP
-	l.x[xQ] = x0.AorticFlow / mlPerSToLPerMin
+	l.x[xQ] = x0.AorticFlow / MlPerSToLPerMin
 	l.x[xPs] = x0.Ps
 	return l, nil
 }
@@ -467,10 +468,10 @@ func (l *Loop) State() State {
 		LAP:             l.x[xPla],
 		Ps:              l.x[xPs],
 		LVVolume:        l.x[xV],
-		AorticFlow:      l.x[xQ] * mlPerSToLPerMin,
-		MitralFlow:      qm * mlPerSToLPerMin,
-		AorticValveFlow: qa * mlPerSToLPerMin,
-		PumpFlow:        l.x[xQp] * mlPerSToLPerMin,
+		AorticFlow:      l.x[xQ] * MlPerSToLPerMin,
+		MitralFlow:      qm * MlPerSToLPerMin,
+		AorticValveFlow: qa * MlPerSToLPerMin,
+		PumpFlow:        l.x[xQp] * MlPerSToLPerMin,
 		Elastance:       l.c.e,
 	}
 }
@@ -502,6 +503,21 @@ func (l *Loop) AddVolume(ml float64) error {
 	}
 	l.x[xPla] += ml / l.c.p.Cr
 	return nil
+}
+
+// FillToward has the bench's fill pump move the circulating volume
+// toward ml over dt seconds at FillRate, added at once (zero-order hold,
+// as the loop's other inputs), and reports whether it got there. The
+// bench's fill pump and a hybrid rig's fill of its model move alike.
+func (l *Loop) FillToward(ml, dt float64) (bool, error) {
+	if !(dt > 0) {
+		return false, nil
+	}
+	dv, step := ml-l.Volume(), FillRate*dt
+	if err := l.AddVolume(max(-step, min(step, dv))); err != nil {
+		return false, err
+	}
+	return math.Abs(dv) <= step, nil
 }
 
 // FillFromReservoir exchanges fluid over dt seconds between the left

@@ -547,10 +547,10 @@ func TestReadMatchesState(t *testing.T) {
 	}
 	// Valve flows follow the valve laws.
 	p := d.l.Parameters()
-	if want := max(s.LVP-s.AoP, 0) / p.Ra * mlPerSToLPerMin; math.Abs(s.AorticValveFlow-want) > 1e-9 {
+	if want := max(s.LVP-s.AoP, 0) / p.Ra * MlPerSToLPerMin; math.Abs(s.AorticValveFlow-want) > 1e-9 {
 		t.Errorf("aortic valve flow %g L/min, want %g", s.AorticValveFlow, want)
 	}
-	if want := max(s.LAP-s.LVP, 0) / p.Rm * mlPerSToLPerMin; math.Abs(s.MitralFlow-want) > 1e-9 {
+	if want := max(s.LAP-s.LVP, 0) / p.Rm * MlPerSToLPerMin; math.Abs(s.MitralFlow-want) > 1e-9 {
 		t.Errorf("mitral flow %g L/min, want %g", s.MitralFlow, want)
 	}
 

@@ -111,7 +111,7 @@ func (l *Loop) netVolume(i int) float64 {
 // aorta. In Simaan's circuit, the flow through Rc and Ls.
 func (l *Loop) aorticFlow() float64 {
 	if l.net == nil {
-		return l.x[xQ] * mlPerSToLPerMin
+		return l.x[xQ] * MlPerSToLPerMin
 	}
 	var q float64
 	for i := range l.net.links {
@@ -125,7 +125,7 @@ func (l *Loop) aorticFlow() float64 {
 // pumpFlow is the pump's flow from its inlet to its outlet, L/min.
 func (l *Loop) pumpFlow() float64 {
 	if l.net == nil {
-		return l.x[xQp] * mlPerSToLPerMin
+		return l.x[xQp] * MlPerSToLPerMin
 	}
 	if l.roles.pump < 0 {
 		return 0

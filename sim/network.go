@@ -393,7 +393,7 @@ func (nw *Network) TotalVolume() float64 {
 func (nw *Network) Flow(i int) float64 {
 	nw.pressures(&nw.x)
 	q, _, _, _ := nw.linkFlow(i, &nw.x)
-	return q * mlPerSToLPerMin
+	return q * MlPerSToLPerMin
 }
 
 // AdvanceTo integrates the network from its model time to t in steps of

@@ -54,7 +54,7 @@ func TestNetworkSource(t *testing.T) {
 			if math.Abs(nw.TotalVolume()-v0) > 1e-11*v0 {
 				t.Errorf("total volume %g ml, was %g", nw.TotalVolume(), v0)
 			}
-			if nw.SourceFlow(src) != c.q || math.Abs(nw.Flow(src)-c.q*mlPerSToLPerMin) > 1e-12 {
+			if nw.SourceFlow(src) != c.q || math.Abs(nw.Flow(src)-c.q*MlPerSToLPerMin) > 1e-12 {
 				t.Errorf("source flow %g ml/s, %g L/min; set %g ml/s", nw.SourceFlow(src), nw.Flow(src), c.q)
 			}
 		})
@@ -120,7 +120,7 @@ func TestNetworkSourceSteadyState(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"r1", "r2"} {
-		if got := nw.Flow(nw.Link(name)) / mlPerSToLPerMin; math.Abs(got-q) > 2e-3 {
+		if got := nw.Flow(nw.Link(name)) / MlPerSToLPerMin; math.Abs(got-q) > 2e-3 {
 			t.Errorf("flow through %s %.9f ml/s, want the source's %g", name, got, q)
 		}
 	}

@@ -109,7 +109,7 @@ func (pp *PumpParams) SteadyFlow(rpm, dp float64) float64 {
 	// The root of K·q² + R·q = a in the form that has no cancellation
 	// and holds for K = 0.
 	q := 2 * a / (pp.R + math.Sqrt(pp.R*pp.R+4*pp.K*a))
-	return math.Copysign(q, h) * mlPerSToLPerMin
+	return math.Copysign(q, h) * MlPerSToLPerMin
 }
 
 // motor returns the motor current (mA) and electrical power (mW) at speed

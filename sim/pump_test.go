@@ -388,7 +388,7 @@ func TestSolverMatchesReferenceWithPump(t *testing.T) {
 					n++
 					tr = append(tr, d.l.x)
 				})
-				return s, qp / float64(n) * mlPerSToLPerMin, tr
+				return s, qp / float64(n) * MlPerSToLPerMin, tr
 			}
 			ref, refQ, refTr := run(func(d *driven) { d.rk4 = 5 * time.Microsecond })
 			ref.log(t, "RK4 5 µs")
@@ -415,7 +415,7 @@ func TestSolverMatchesReferenceWithPump(t *testing.T) {
 					}
 				}
 				t.Logf("%s: mean pump flow %.4f L/min (RK4 %.4f); worst per-beat deviation %.3f %%; worst sample: V %.3f ml, Pla %.3f, Pao %.3f mmHg, Q %.4f, Qp %.4f L/min",
-					v.name, q, refQ, 100*w, dev[xV], dev[xPla], dev[xPao], dev[xQ]*mlPerSToLPerMin, dev[xQp]*mlPerSToLPerMin)
+					v.name, q, refQ, 100*w, dev[xV], dev[xPla], dev[xPao], dev[xQ]*MlPerSToLPerMin, dev[xQp]*MlPerSToLPerMin)
 				if v.check && (w > 0.01 || dq > 0.01) {
 					t.Errorf("%s: per-beat deviation %.3f %%, pump flow %.3f %%; want ≤ 1 %%", v.name, 100*w, 100*dq)
 				}
@@ -541,7 +541,7 @@ func TestSixteenFrenchSanity(t *testing.T) {
 	pp.K *= scale
 	pp.L *= (12.0 / 16) * (12.0 / 16)
 	// The speed at which 3 L/min (50 ml/s) meets 110 mmHg.
-	q3 := 3 / mlPerSToLPerMin
+	q3 := 3 / MlPerSToLPerMin
 	rpm := math.Sqrt((110 + pp.R*q3 + pp.K*q3*q3) / pp.Beta)
 	q80 := pp.SteadyFlow(rpm, 80)
 	t.Logf("16 Fr: %.0f rpm for 3 L/min at 110 mmHg; at 80 mmHg %.2f L/min (prototype: 4)", rpm, q80)
@@ -557,7 +557,7 @@ func TestSixteenFrenchSanity(t *testing.T) {
 func TestSteadyFlow(t *testing.T) {
 	pp := Impella25()
 	for _, c := range []struct{ rpm, dp float64 }{{50000, 60}, {35000, 100}, {0, 70}, {0, -20}, {25000, 80}} {
-		q := pp.SteadyFlow(c.rpm, c.dp) / mlPerSToLPerMin
+		q := pp.SteadyFlow(c.rpm, c.dp) / MlPerSToLPerMin
 		if got := pp.Beta*c.rpm*c.rpm - pp.R*q - pp.K*math.Abs(q)*q; math.Abs(got-c.dp) > 1e-9 {
 			t.Errorf("%g rpm, %g mmHg: flow %g ml/s gives ΔP %g", c.rpm, c.dp, q, got)
 		}
